@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+// Builds FerretDB (Apache-2.0) from the Go module proxy into the git-ignored tools folder, once.
+//
+// `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2` alone produces a binary that panics at
+// start: FerretDB's build expects a generated build/version/version.txt that the module archive does not
+// carry. FerretDB's own message says to create that file, so we take the module from the Go module cache,
+// add the version file, and `go build` it. Exit codes: 0 built or already there, 3 no Go toolchain, 1 failure.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const FERRETDB_VERSION = 'v1.24.2';
+const MODULE = 'github.com/FerretDB/FerretDB';
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function argValue(name) {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const toolsDir = path.resolve(argValue('--tools-dir') ?? process.env.TOOLS_DIR ?? path.join(root, '.tools'));
+const bin = path.join(toolsDir, 'bin', 'ferretdb');
+const log = (msg) => process.stderr.write(`[ferretdb-build] ${msg}\n`);
+
+function builtVersion() {
+  if (!fs.existsSync(bin)) return undefined;
+  const r = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+  return /version: (v[\d.]+)/.exec(r.stdout ?? '')?.[1];
+}
+
+if (builtVersion() === FERRETDB_VERSION) {
+  log(`FerretDB ${FERRETDB_VERSION} already built at ${bin}`);
+  process.exit(0);
+}
+
+const go = spawnSync('go', ['version'], { encoding: 'utf8' });
+if (go.status !== 0) {
+  log('no Go toolchain on PATH: cannot build FerretDB here');
+  process.exit(3);
+}
+
+// Keep the Go toolchain to itself: no telemetry upload, the machine's own toolchain.
+const env = { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod', CGO_ENABLED: '0' };
+const started = Date.now();
+log(`building FerretDB ${FERRETDB_VERSION} with ${go.stdout.trim()} (takes a minute or two, once)`);
+try {
+  const info = JSON.parse(
+    execFileSync('go', ['mod', 'download', '-json', `${MODULE}@${FERRETDB_VERSION}`], {
+      env,
+      encoding: 'utf8',
+    }),
+  );
+  if (!info.Dir) throw new Error(`go mod download gave no directory: ${info.Error ?? 'unknown error'}`);
+  const src = path.join(toolsDir, 'src', `ferretdb-${FERRETDB_VERSION}`);
+  fs.rmSync(src, { recursive: true, force: true });
+  fs.mkdirSync(path.dirname(src), { recursive: true });
+  fs.cpSync(info.Dir, src, { recursive: true });
+  execFileSync('chmod', ['-R', 'u+w', src]);
+  fs.writeFileSync(path.join(src, 'build', 'version', 'version.txt'), `${FERRETDB_VERSION}\n`);
+  fs.writeFileSync(path.join(src, 'build', 'version', 'package.txt'), 'ensemble-source-build\n');
+  fs.mkdirSync(path.dirname(bin), { recursive: true });
+  const tmp = `${bin}.${process.pid}.tmp`;
+  execFileSync('go', ['build', '-trimpath', '-ldflags=-s -w', '-o', tmp, './cmd/ferretdb'], {
+    cwd: src,
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  fs.renameSync(tmp, bin); // atomic: a concurrent reader never sees half a binary
+  fs.rmSync(src, { recursive: true, force: true });
+} catch (err) {
+  log(`build failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}
+const version = builtVersion();
+if (version !== FERRETDB_VERSION) {
+  log(`built binary reports ${version ?? 'no version'}, expected ${FERRETDB_VERSION}`);
+  process.exit(1);
+}
+log(`FerretDB ${version} built at ${bin} in ${Math.round((Date.now() - started) / 1000)} s`);

@@ -1,0 +1,58 @@
+import path from 'node:path';
+import express, { type Express, type Router } from 'express';
+import helmet from 'helmet';
+import type { Db } from 'mongodb';
+import type { Config } from './config';
+import type { Logger } from './core/logger';
+import { createHttpLogger } from './core/logger';
+import { projectRoot } from './core/paths';
+import { errorHandler, notFoundHandler } from './core/problem';
+import { healthRoutes, type Lifecycle } from './ops/health.routes';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  db: Db;
+  lifecycle?: Lifecycle;
+  /** Domain routers mounted under /api/v1, in order. */
+  apiRouters?: Router[];
+}
+
+const alwaysRunning: Lifecycle = { isShuttingDown: () => false };
+
+/** Build the Express app. No listen() here: main.ts listens, tests mount it on port 0. */
+export function createApp(deps: AppDeps): Express {
+  const { config } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  app.set('env', config.env);
+
+  app.use(createHttpLogger(deps.logger));
+  const servedOverTls = config.publicUrl.startsWith('https://');
+  app.use(
+    helmet({
+      hsts: servedOverTls,
+      // Upgrading sub-resources to https only makes sense when the node is reached over TLS.
+      contentSecurityPolicy: { directives: { upgradeInsecureRequests: servedOverTls ? [] : null } },
+    }),
+  );
+  app.use(
+    express.json({ limit: config.http.jsonBodyLimit, type: ['application/json', 'application/*+json'] }),
+  );
+
+  app.use(healthRoutes({ db: deps.db, lifecycle: deps.lifecycle ?? alwaysRunning }));
+  for (const router of deps.apiRouters ?? []) app.use('/api/v1', router);
+
+  app.use(
+    express.static(path.join(projectRoot, 'client', 'public'), {
+      index: 'index.html',
+      fallthrough: true,
+      dotfiles: 'ignore',
+    }),
+  );
+
+  app.use(notFoundHandler);
+  app.use(errorHandler({ exposeDetails: !config.isProduction }));
+  return app;
+}

@@ -1,0 +1,84 @@
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { ZodError } from 'zod';
+import {
+  DomainError,
+  MalformedBodyError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+  problemType,
+  type ProblemDetails,
+} from './errors';
+import { fieldProblems } from './validation';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export function sendProblem(res: Response, problem: ProblemDetails): void {
+  res.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
+}
+
+/** Errors raised by body-parser carry a `type` and a `status`; translate the ones clients cause. */
+function fromBodyParser(err: unknown): DomainError | undefined {
+  if (typeof err !== 'object' || err === null || !('type' in err)) return undefined;
+  const e = err as { type: unknown; limit?: number; message?: string };
+  switch (e.type) {
+    case 'entity.parse.failed':
+      return new MalformedBodyError('The body is not valid JSON.', [
+        { field: 'body', message: 'invalid JSON' },
+      ]);
+    case 'entity.too.large':
+      return new PayloadTooLargeError(
+        `The body is larger than the limit of ${e.limit ?? 'the configured'} bytes.`,
+        [{ field: 'body', message: 'too large' }],
+      );
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new UnsupportedMediaTypeError(e.message ?? 'Unsupported content encoding or charset.');
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+      return new MalformedBodyError(e.message ?? 'The request body was incomplete.');
+    default:
+      return undefined;
+  }
+}
+
+/** Map anything thrown in a request to a DomainError, or undefined when it is a bug (a 5xx). */
+export function toDomainError(err: unknown): DomainError | undefined {
+  if (err instanceof DomainError) return err;
+  if (err instanceof ZodError)
+    return new ValidationError('The request is not valid.', fieldProblems(err, 'body'));
+  return fromBodyParser(err);
+}
+
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(new NotFoundError(`No route for ${req.method} ${req.path}.`));
+};
+
+/** The single error handler: every failure leaves as application/problem+json. */
+export function errorHandler(options: { exposeDetails: boolean }): ErrorRequestHandler {
+  return (err: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    const domain = toDomainError(err);
+    if (domain) {
+      // The request body was not read to the end; tell keep-alive clients not to reuse the socket.
+      if (domain instanceof PayloadTooLargeError) res.setHeader('Connection', 'close');
+      sendProblem(res, domain.toProblem(req.originalUrl));
+      return;
+    }
+    req.log.error({ err }, 'unhandled error');
+    const problem: ProblemDetails = {
+      type: problemType('internal-error'),
+      title: 'Internal server error',
+      status: 500,
+      detail: options.exposeDetails && err instanceof Error ? err.message : 'An unexpected error occurred.',
+      instance: req.originalUrl,
+      requestId: String(req.id),
+    };
+    sendProblem(res, problem);
+  };
+}

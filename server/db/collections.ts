@@ -1,0 +1,99 @@
+import type { Db } from 'mongodb';
+import type { Logger } from '../core/logger';
+
+/**
+ * Every collection Ensemble owns and its indexes, declared in one place and created at boot.
+ *
+ * The index type admits only what both MongoDB 6+ and FerretDB 1.24 support: plain ascending /
+ * descending keys and `unique`. Partial, sparse, TTL, text indexes and collations cannot be expressed
+ * here on purpose (ARCHITECTURE.md, "Data").
+ */
+export interface IndexSpec {
+  name: string;
+  key: Record<string, 1 | -1>;
+  unique?: boolean;
+}
+
+export interface CollectionSpec {
+  name: string;
+  indexes: IndexSpec[];
+}
+
+export const collections = {
+  meta: 'meta',
+  organizations: 'organizations',
+  users: 'users',
+} as const;
+
+export const collectionSpecs: CollectionSpec[] = [
+  // One document per node: schema version, when it was first installed.
+  { name: collections.meta, indexes: [] },
+  {
+    name: collections.organizations,
+    indexes: [
+      { name: 'slug_unique', key: { slug: 1 }, unique: true },
+      { name: 'emailDomains', key: { emailDomains: 1 } },
+    ],
+  },
+  {
+    name: collections.users,
+    indexes: [
+      // A person is (issuer, sub); never matched by email alone.
+      { name: 'identity_unique', key: { 'identity.issuer': 1, 'identity.sub': 1 }, unique: true },
+      { name: 'handle_unique', key: { handle: 1 }, unique: true },
+      { name: 'organization', key: { organizationId: 1, handle: 1 } },
+      { name: 'searchTokens', key: { searchTokens: 1 } },
+    ],
+  },
+];
+
+const NAMESPACE_EXISTS = 48;
+
+const sameKey = (a: Record<string, unknown>, b: Record<string, unknown>) =>
+  JSON.stringify(Object.entries(a)) === JSON.stringify(Object.entries(b));
+
+/**
+ * Create the missing indexes one at a time. FerretDB 1.24.2 on SQLite drops the connection (a panic,
+ * "slice bounds out of range") when one createIndexes command repeats several existing indexes, so we
+ * never send existing ones. An index name reused with another key is a deployment error, not ignored.
+ */
+async function ensureIndexes(db: Db, spec: CollectionSpec): Promise<void> {
+  const collection = db.collection(spec.name);
+  const existing = await collection.indexes();
+  for (const index of spec.indexes) {
+    const found = existing.find((i) => i.name === index.name);
+    if (found) {
+      if (!sameKey(found.key, index.key) || Boolean(found.unique) !== Boolean(index.unique)) {
+        throw new Error(
+          `Index ${spec.name}.${index.name} exists with another definition ` +
+            `(${JSON.stringify(found.key)}${found.unique ? ' unique' : ''}); drop it to let Ensemble recreate it.`,
+        );
+      }
+      continue;
+    }
+    await collection.createIndex(index.key, { name: index.name, ...(index.unique ? { unique: true } : {}) });
+  }
+}
+
+/** Create collections and indexes; safe to run on every boot and from several processes at once. */
+export async function ensureCollections(db: Db, logger?: Logger, specs = collectionSpecs): Promise<void> {
+  const existing = new Set((await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
+  for (const spec of specs) {
+    if (!existing.has(spec.name)) {
+      try {
+        await db.createCollection(spec.name);
+      } catch (err) {
+        if ((err as { code?: number }).code !== NAMESPACE_EXISTS) throw err;
+      }
+    }
+    await ensureIndexes(db, spec);
+  }
+  await db
+    .collection<{ _id: string; installedAt: Date; schemaVersion: number }>(collections.meta)
+    .updateOne(
+      { _id: 'node' },
+      { $setOnInsert: { installedAt: new Date() }, $set: { schemaVersion: 1 } },
+      { upsert: true },
+    );
+  logger?.debug({ collections: specs.length }, 'collections and indexes ensured');
+}

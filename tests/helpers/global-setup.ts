@@ -1,0 +1,32 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from '../../server/db/embedded';
+import { projectRoot } from '../../server/core/paths';
+
+declare global {
+  var __ENSEMBLE_TEST_DB__: { database: EmbeddedDatabase; dataDir: string } | undefined;
+}
+
+/**
+ * Start one real database server for the whole test run: TEST_MONGODB_URI when given (e.g. a MongoDB
+ * replica set), otherwise the embedded default (a local mongod, else FerretDB) in a throw-away folder.
+ */
+export default async function globalSetup(): Promise<void> {
+  if (process.env.TEST_MONGODB_URI) {
+    process.env.ENSEMBLE_TEST_MONGODB_URI = process.env.TEST_MONGODB_URI;
+    return;
+  }
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ensemble-test-db-'));
+  const database = await startEmbeddedDatabase({
+    dataDir,
+    toolsDir: process.env.TOOLS_DIR ?? path.join(projectRoot, '.tools'),
+    mongodSystemBinary: process.env.MONGOMS_SYSTEM_BINARY,
+    allowDownload: true,
+    logger: pino({ level: process.env.TEST_DB_LOG_LEVEL ?? 'warn' }),
+  });
+  process.env.ENSEMBLE_TEST_MONGODB_URI = database.uri;
+  process.env.ENSEMBLE_TEST_DB_KIND = database.kind;
+  globalThis.__ENSEMBLE_TEST_DB__ = { database, dataDir };
+}

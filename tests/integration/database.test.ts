@@ -1,0 +1,66 @@
+import { collectionSpecs, collections, ensureCollections } from '../../server/db/collections';
+import { describeServer } from '../../server/db/client';
+import { openTestDatabase, type TestDatabase } from '../helpers/db';
+
+describe('collections and indexes', () => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await openTestDatabase('indexes');
+  });
+  afterAll(() => t.cleanup());
+
+  it('creates every declared collection and index at boot', async () => {
+    await ensureCollections(t.db);
+    const names = (await t.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
+    for (const spec of collectionSpecs) {
+      expect(names).toContain(spec.name);
+      const indexes = await t.db.collection(spec.name).indexes();
+      for (const wanted of spec.indexes) {
+        const found = indexes.find((i) => i.name === wanted.name);
+        expect(found).toBeDefined();
+        expect(found!.key).toEqual(wanted.key);
+        expect(Boolean(found!.unique)).toBe(Boolean(wanted.unique));
+      }
+    }
+  });
+
+  it('enforces unique indexes: a person is one (issuer, sub)', async () => {
+    await ensureCollections(t.db);
+    const users = t.db.collection(collections.users);
+    await users.insertOne({ identity: { issuer: 'https://idp.a', sub: '1' }, handle: 'alice' });
+    await expect(
+      users.insertOne({ identity: { issuer: 'https://idp.a', sub: '1' }, handle: 'alice2' }),
+    ).rejects.toMatchObject({ code: 11000 });
+    // Same sub at another issuer is another person.
+    await users.insertOne({ identity: { issuer: 'https://idp.b', sub: '1' }, handle: 'alice3' });
+    expect(await users.countDocuments()).toBe(2);
+  });
+
+  it('booting twice on the same data is harmless and keeps what was there', async () => {
+    await ensureCollections(t.db);
+    const meta = await t.db.collection<{ _id: string }>(collections.meta).findOne({ _id: 'node' });
+    const before = await t.db.collection(collections.users).indexes();
+    await ensureCollections(t.db);
+    await Promise.all([ensureCollections(t.db), ensureCollections(t.db)]); // two processes booting at once
+    expect(await t.db.collection(collections.users).indexes()).toEqual(before);
+    const metaAfter = await t.db.collection<{ _id: string }>(collections.meta).findOne({ _id: 'node' });
+    expect(metaAfter).toEqual(meta);
+    expect(await t.db.collection(collections.users).countDocuments()).toBe(2);
+  });
+
+  it('stops with a clear message when an index name exists with another definition', async () => {
+    await t.db.collection('legacy').createIndex({ other: 1 }, { name: 'by_slug' });
+    const specs = [
+      { name: 'legacy', indexes: [{ name: 'by_slug', key: { slug: 1 as const }, unique: true }] },
+    ];
+    await expect(ensureCollections(t.db, undefined, specs)).rejects.toThrow(
+      'Index legacy.by_slug exists with another definition ({"other":1}); drop it to let Ensemble recreate it.',
+    );
+  });
+
+  it('talks to a real server that reports its version', async () => {
+    const identity = await describeServer(t.db);
+    expect(['MongoDB', 'FerretDB']).toContain(identity.product);
+    expect(identity.version).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});

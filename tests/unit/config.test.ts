@@ -1,0 +1,67 @@
+import path from 'node:path';
+import { ConfigError, loadConfig } from '../../server/config';
+import { projectRoot } from '../../server/core/paths';
+
+function problemsOf(env: Record<string, string>): ConfigError['problems'] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected loadConfig to fail');
+}
+
+describe('configuration', () => {
+  it('boots on defaults in development with the embedded database', () => {
+    const config = loadConfig({});
+    expect(config.env).toBe('development');
+    expect(config.port).toBe(3000);
+    expect(config.database.uri).toBeUndefined();
+    expect(config.database.dataDir).toBe(path.join(projectRoot, 'data'));
+    expect(config.publicUrl).toBe('http://127.0.0.1:3000');
+    expect(config.log.pretty).toBe(true);
+  });
+
+  it('names the variable and what it expects when a value is invalid', () => {
+    const problems = problemsOf({ PORT: 'abc' });
+    expect(problems).toEqual([expect.objectContaining({ variable: 'PORT', received: 'abc' })]);
+    expect(problems[0]!.message).toMatch(/port/i);
+    expect(() => loadConfig({ PORT: 'abc' })).toThrow(/PORT: expected a port number \(got "abc"\)/);
+  });
+
+  it('reports every invalid variable at once', () => {
+    const variables = problemsOf({ PORT: '70000', LOG_LEVEL: 'loud', NODE_ENV: 'staging' }).map(
+      (p) => p.variable,
+    );
+    expect(variables.sort()).toEqual(['LOG_LEVEL', 'NODE_ENV', 'PORT']);
+  });
+
+  it('requires a database and a public URL in production', () => {
+    const variables = problemsOf({ NODE_ENV: 'production' }).map((p) => p.variable);
+    expect(variables.sort()).toEqual(['MONGODB_URI', 'PUBLIC_URL']);
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      MONGODB_URI: 'mongodb://db.internal:27017/?replicaSet=rs0',
+      PUBLIC_URL: 'https://ensemble.example.gc.ca/',
+    });
+    expect(config.publicUrl).toBe('https://ensemble.example.gc.ca');
+    expect(config.log.pretty).toBe(false);
+  });
+
+  it('never echoes a database password back in the error', () => {
+    const problems = problemsOf({ MONGODB_URI: 'postgres://user:s3cret@db/x' });
+    expect(problems[0]!.variable).toBe('MONGODB_URI');
+    expect(JSON.stringify(problems)).not.toContain('s3cret');
+  });
+
+  it('parses trust proxy settings in Express syntax', () => {
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toBe('loopback, 10.0.0.0/8');
+  });
+
+  it('treats an empty value as unset', () => {
+    expect(loadConfig({ PORT: '', MONGODB_URI: '' }).port).toBe(3000);
+  });
+});
