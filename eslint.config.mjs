@@ -14,7 +14,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['scripts/**/*.mjs', 'eslint.config.mjs', 'jest.config.cjs', 'client/**/*.js'],
+    files: ['scripts/**/*.mjs', 'tests/**/*.mjs', 'eslint.config.mjs', 'jest.config.cjs', 'client/**/*.js'],
     languageOptions: {
       globals: {
         process: 'readonly',

@@ -2,12 +2,12 @@ import path from 'node:path';
 import express, { type Express, type Router } from 'express';
 import helmet from 'helmet';
 import type { Db } from 'mongodb';
-import type { Config } from './config';
-import type { Logger } from './core/logger';
-import { createHttpLogger } from './core/logger';
-import { projectRoot } from './core/paths';
-import { errorHandler, notFoundHandler } from './core/problem';
-import { healthRoutes, type Lifecycle } from './ops/health.routes';
+import type { Config } from './config.js';
+import type { Logger } from './core/logger.js';
+import { createHttpLogger } from './core/logger.js';
+import { projectRoot } from './core/paths.js';
+import { errorHandler, notFoundHandler } from './core/problem.js';
+import { healthRoutes, type Lifecycle } from './ops/health.routes.js';
 
 export interface AppDeps {
   config: Config;

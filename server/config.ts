@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { projectRoot } from './core/paths';
+import { projectRoot } from './core/paths.js';
 
 /**
  * Every environment variable Ensemble reads, in one schema. Parsed once at boot by `loadConfig`;

@@ -1,10 +1,10 @@
 import http from 'node:http';
-import { createApp } from './app';
-import { ConfigError, loadConfig, type Config } from './config';
-import { createLogger, type Logger } from './core/logger';
-import { connectDatabase, type Database } from './db/client';
-import { ensureCollections } from './db/collections';
-import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded';
+import { createApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger, type Logger } from './core/logger.js';
+import { connectDatabase, type Database } from './db/client.js';
+import { ensureCollections } from './db/collections.js';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
 
 /** Process entry: config, database, HTTP, graceful shutdown. Everything else is built by createApp. */
 

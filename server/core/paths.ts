@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** The folder holding package.json, found from this file whether it runs from server/ or dist/server/. */
 function findProjectRoot(start: string): string {
@@ -12,4 +13,4 @@ function findProjectRoot(start: string): string {
   }
 }
 
-export const projectRoot = findProjectRoot(__dirname);
+export const projectRoot = findProjectRoot(path.dirname(fileURLToPath(import.meta.url)));

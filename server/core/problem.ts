@@ -9,8 +9,8 @@ import {
   ValidationError,
   problemType,
   type ProblemDetails,
-} from './errors';
-import { fieldProblems } from './validation';
+} from './errors.js';
+import { fieldProblems } from './validation.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 

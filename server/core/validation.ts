@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { ValidationError, type FieldProblem } from './errors';
+import { ValidationError, type FieldProblem } from './errors.js';
 
 export type InputPart = 'body' | 'query' | 'params' | 'payload';
 

@@ -1,5 +1,5 @@
 import { MongoClient, type Db } from 'mongodb';
-import type { Logger } from '../core/logger';
+import type { Logger } from '../core/logger.js';
 
 export interface ServerIdentity {
   /** `FerretDB` or `MongoDB`. */

@@ -1,5 +1,5 @@
 import type { Db } from 'mongodb';
-import type { Logger } from '../core/logger';
+import type { Logger } from '../core/logger.js';
 
 /**
  * Every collection Ensemble owns and its indexes, declared in one place and created at boot.

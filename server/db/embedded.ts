@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Logger } from '../core/logger';
-import { projectRoot } from '../core/paths';
-import { startFerretDB } from './ferretdb.process';
+import type { Logger } from '../core/logger.js';
+import { projectRoot } from '../core/paths.js';
+import { startFerretDB } from './ferretdb.process.js';
 
 /**
  * The embedded default database (no MONGODB_URI, outside production). In this order:

@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
-import type { Logger } from '../core/logger';
-import { freePort } from '../core/net';
+import type { Logger } from '../core/logger.js';
+import { freePort } from '../core/net.js';
 
 export interface ManagedDatabaseProcess {
   uri: string;

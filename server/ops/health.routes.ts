@@ -1,8 +1,8 @@
 import { Router } from 'express';
 import type { Db } from 'mongodb';
-import { pingDatabase } from '../db/client';
-import { ServiceUnavailableError } from '../core/errors';
-import { sendProblem } from '../core/problem';
+import { pingDatabase } from '../db/client.js';
+import { ServiceUnavailableError } from '../core/errors.js';
+import { sendProblem } from '../core/problem.js';
 
 export interface Lifecycle {
   /** True once SIGTERM/SIGINT was received: readiness fails so load balancers drain this process. */

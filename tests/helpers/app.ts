@@ -1,11 +1,11 @@
 import { Writable } from 'node:stream';
 import type { Express } from 'express';
 import pino from 'pino';
-import { createApp, type AppDeps } from '../../server/app';
-import { loadConfig, type Config } from '../../server/config';
-import type { Logger } from '../../server/core/logger';
-import { ensureCollections } from '../../server/db/collections';
-import { openTestDatabase, type TestDatabase } from './db';
+import { createApp, type AppDeps } from '../../server/app.js';
+import { loadConfig, type Config } from '../../server/config.js';
+import type { Logger } from '../../server/core/logger.js';
+import { ensureCollections } from '../../server/db/collections.js';
+import { openTestDatabase, type TestDatabase } from './db.js';
 
 /** Config as a test node would parse it from its environment. */
 export function testConfig(env: Record<string, string> = {}, uri?: string): Config {

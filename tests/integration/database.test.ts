@@ -1,6 +1,6 @@
-import { collectionSpecs, collections, ensureCollections } from '../../server/db/collections';
-import { describeServer } from '../../server/db/client';
-import { openTestDatabase, type TestDatabase } from '../helpers/db';
+import { collectionSpecs, collections, ensureCollections } from '../../server/db/collections.js';
+import { describeServer } from '../../server/db/client.js';
+import { openTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 describe('collections and indexes', () => {
   let t: TestDatabase;

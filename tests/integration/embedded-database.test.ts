@@ -3,12 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import request from 'supertest';
-import { createApp } from '../../server/app';
-import { connectDatabase } from '../../server/db/client';
-import { startEmbeddedDatabase, type EmbeddedOptions } from '../../server/db/embedded';
-import { startFerretDB } from '../../server/db/ferretdb.process';
-import { projectRoot } from '../../server/core/paths';
-import { testConfig } from '../helpers/app';
+import { createApp } from '../../server/app.js';
+import { connectDatabase } from '../../server/db/client.js';
+import { startEmbeddedDatabase, type EmbeddedOptions } from '../../server/db/embedded.js';
+import { startFerretDB } from '../../server/db/ferretdb.process.js';
+import { projectRoot } from '../../server/core/paths.js';
+import { testConfig } from '../helpers/app.js';
 
 const isRunning = (pid: number) => {
   try {

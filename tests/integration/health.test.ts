@@ -1,10 +1,10 @@
 import pino from 'pino';
 import request from 'supertest';
-import { createApp } from '../../server/app';
-import { connectDatabase } from '../../server/db/client';
-import { freePort } from '../../server/core/net';
+import { createApp } from '../../server/app.js';
+import { connectDatabase } from '../../server/db/client.js';
+import { freePort } from '../../server/core/net.js';
 import { MongoClient } from 'mongodb';
-import { createTestNode, testConfig, type TestNode } from '../helpers/app';
+import { createTestNode, testConfig, type TestNode } from '../helpers/app.js';
 
 describe('health and readiness', () => {
   let node: TestNode;

@@ -1,9 +1,9 @@
 import { Router } from 'express';
 import request from 'supertest';
-import { ConflictError } from '../../server/core/errors';
-import { asyncHandler } from '../../server/core/http';
-import { capturingLogger, createTestNode, type TestNode } from '../helpers/app';
-import { documentCounts } from '../helpers/db';
+import { ConflictError } from '../../server/core/errors.js';
+import { asyncHandler } from '../../server/core/http.js';
+import { capturingLogger, createTestNode, type TestNode } from '../helpers/app.js';
+import { documentCounts } from '../helpers/db.js';
 
 const PROBLEM = /^application\/problem\+json/;
 

@@ -2,8 +2,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../server/core/net';
-import { projectRoot } from '../../server/core/paths';
+import { freePort } from '../../server/core/net.js';
+import { projectRoot } from '../../server/core/paths.js';
 
 /** Run the real entry point, as `npm run dev` / `npm start` do, in a child process. */
 function startServer(env: Record<string, string>): ChildProcessWithoutNullStreams {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { configVariables } from '../../server/config';
-import { projectRoot } from '../../server/core/paths';
+import { configVariables } from '../../server/config.js';
+import { projectRoot } from '../../server/core/paths.js';
 
 const read = (file: string) => fs.readFileSync(path.join(projectRoot, file), 'utf8');
 

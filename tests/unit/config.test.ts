@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../../server/config';
-import { projectRoot } from '../../server/core/paths';
+import { ConfigError, loadConfig } from '../../server/config.js';
+import { projectRoot } from '../../server/core/paths.js';
 
 function problemsOf(env: Record<string, string>): ConfigError['problems'] {
   try {

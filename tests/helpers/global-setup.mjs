@@ -1,23 +1,19 @@
+// Start one real database server for the whole test run: TEST_MONGODB_URI when given (e.g. a MongoDB
+// replica set), otherwise the embedded default (a local mongod, else FerretDB) in a throw-away folder.
+// Plain ESM (jest loads global setup outside its transform); the TypeScript launcher is loaded with tsx.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { tsImport } from 'tsx/esm/api';
 import pino from 'pino';
-import { startEmbeddedDatabase, type EmbeddedDatabase } from '../../server/db/embedded';
-import { projectRoot } from '../../server/core/paths';
 
-declare global {
-  var __ENSEMBLE_TEST_DB__: { database: EmbeddedDatabase; dataDir: string } | undefined;
-}
-
-/**
- * Start one real database server for the whole test run: TEST_MONGODB_URI when given (e.g. a MongoDB
- * replica set), otherwise the embedded default (a local mongod, else FerretDB) in a throw-away folder.
- */
-export default async function globalSetup(): Promise<void> {
+export default async function globalSetup() {
   if (process.env.TEST_MONGODB_URI) {
     process.env.ENSEMBLE_TEST_MONGODB_URI = process.env.TEST_MONGODB_URI;
     return;
   }
+  const { startEmbeddedDatabase } = await tsImport('../../server/db/embedded.ts', import.meta.url);
+  const { projectRoot } = await tsImport('../../server/core/paths.ts', import.meta.url);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ensemble-test-db-'));
   const database = await startEmbeddedDatabase({
     dataDir,
