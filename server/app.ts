@@ -1,5 +1,5 @@
 import path from 'node:path';
-import express, { type Express, type Router } from 'express';
+import express, { type Express, type RequestHandler, type Router } from 'express';
 import helmet from 'helmet';
 import type { Db } from 'mongodb';
 import type { Config } from './config.js';
@@ -14,8 +14,18 @@ export interface AppDeps {
   logger: Logger;
   db: Db;
   lifecycle?: Lifecycle;
+  /** Mounted before body parsing (the development identity provider parses its own bodies). */
+  earlyRouters?: { path: string; router: Router }[];
+  /** Cookies, session, passport: run for every route after body parsing. */
+  middleware?: RequestHandler[];
+  /** Browser flows outside the API (sign-in, sign-out). */
+  browserRouters?: Router[];
+  /** Run before every /api/v1 route (CSRF protection). */
+  apiGuards?: RequestHandler[];
   /** Domain routers mounted under /api/v1, in order. */
   apiRouters?: Router[];
+  /** The OpenAPI document, served at /api/v1/openapi.json. */
+  openapi?: () => unknown;
 }
 
 const alwaysRunning: Lifecycle = { isShuttingDown: () => false };
@@ -37,11 +47,21 @@ export function createApp(deps: AppDeps): Express {
       contentSecurityPolicy: { directives: { upgradeInsecureRequests: servedOverTls ? [] : null } },
     }),
   );
+  app.use(healthRoutes({ db: deps.db, lifecycle: deps.lifecycle ?? alwaysRunning }));
+  for (const { path: mount, router } of deps.earlyRouters ?? []) app.use(mount, router);
   app.use(
     express.json({ limit: config.http.jsonBodyLimit, type: ['application/json', 'application/*+json'] }),
   );
+  for (const mw of deps.middleware ?? []) app.use(mw);
+  for (const router of deps.browserRouters ?? []) app.use(router);
 
-  app.use(healthRoutes({ db: deps.db, lifecycle: deps.lifecycle ?? alwaysRunning }));
+  if (deps.openapi) {
+    const openapi = deps.openapi;
+    app.get('/api/v1/openapi.json', (_req, res) => {
+      res.json(openapi());
+    });
+  }
+  for (const guard of deps.apiGuards ?? []) app.use('/api/v1', guard);
   for (const router of deps.apiRouters ?? []) app.use('/api/v1', router);
 
   app.use(

@@ -47,6 +47,52 @@ const trustProxy = z
     return v;
   });
 
+const issuerSchema = z.object({
+  /** Short id used in URLs (/auth/login/<id>). */
+  id: z.string().regex(/^[a-z0-9-]{1,32}$/, 'id: expected 1-32 lower-case letters, digits or -'),
+  /** Label on the sign-in page, in English and French. */
+  name: z.object({ en: z.string().min(1).max(100), fr: z.string().min(1).max(100) }),
+  issuer: z.url({ protocol: /^https?$/, message: 'issuer: expected an http(s) URL' }),
+  clientId: z.string().min(1, 'clientId: required'),
+  clientSecret: z.string().min(1, 'clientSecret: required'),
+  scope: z.string().default('openid profile email'),
+});
+export type IssuerConfig = z.infer<typeof issuerSchema>;
+
+const jsonArray = <T extends z.ZodType>(item: T, what: string) =>
+  z
+    .string()
+    .transform((raw, ctx) => {
+      try {
+        return JSON.parse(raw) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `expected a JSON array of ${what}` });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.array(item, { message: `expected a JSON array of ${what}` }));
+
+/** `issuer|sub` pairs, comma separated: who is an instance administrator. */
+const adminIdentities = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z.array(
+      z
+        .string()
+        .regex(/^https?:\/\/[^|\s]+\|[^|\s]+$/, 'expected comma-separated issuer|sub pairs')
+        .transform((pair) => {
+          const [issuer, sub] = pair.split('|') as [string, string];
+          return { issuer, sub };
+        }),
+    ),
+  );
+
 const envObject = z.object({
   NODE_ENV: z
     .enum(['development', 'production', 'test'], { message: 'expected development, production or test' })
@@ -78,10 +124,46 @@ const envObject = z.object({
   FERRETDB_BIN: absoluteOrRelativePath.optional(),
   MONGOMS_SYSTEM_BINARY: absoluteOrRelativePath.optional(),
   EMBEDDED_DB_ALLOW_DOWNLOAD: booleanFromString.default(true),
+  OIDC_ISSUERS: jsonArray(
+    issuerSchema,
+    'issuers ({id, name: {en, fr}, issuer, clientId, clientSecret})',
+  ).optional(),
+  OIDC_ORGANIZATION_CLAIM: z.string().min(1).max(100).default('organization'),
+  OIDC_ADMIN_CLAIM: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]+=[^=\s]+$/, 'expected claim=value, e.g. roles=ensemble-admin')
+    .optional(),
+  INSTANCE_ADMINS: adminIdentities.optional(),
+  DEV_IDP: booleanFromString.optional(),
+  SESSION_SECRET: z.string().min(32, 'expected at least 32 characters of random text').optional(),
+  SESSION_MAX_AGE_HOURS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 30)
+    .default(12),
+  AUTH_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(30),
 });
 
 export const configSchema = envObject.superRefine((cfg, ctx) => {
   if (cfg.NODE_ENV === 'production') {
+    if (cfg.DEV_IDP) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DEV_IDP'],
+        message: 'cannot be enabled in production (it signs anyone in as a demo person)',
+      });
+    }
+    if (!cfg.SESSION_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['SESSION_SECRET'], message: 'is required in production' });
+    }
+    if (!cfg.OIDC_ISSUERS?.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['OIDC_ISSUERS'],
+        message: 'is required in production (at least one identity provider)',
+      });
+    }
     if (!cfg.MONGODB_URI) {
       ctx.addIssue({
         code: 'custom',
@@ -111,6 +193,19 @@ export interface Config {
   trustProxy: boolean | number | string;
   log: { level: ParsedEnv['LOG_LEVEL']; pretty: boolean };
   http: { jsonBodyLimit: string; shutdownTimeoutMs: number };
+  auth: {
+    issuers: IssuerConfig[];
+    /** Mount the development identity provider (never in production). */
+    devIdp: boolean;
+    organizationClaim: string;
+    adminClaim: { name: string; value: string } | undefined;
+    admins: { issuer: string; sub: string }[];
+    sessionSecret: string;
+    sessionMaxAgeMs: number;
+    rateLimitPer15Min: number;
+    /** Cookies carry Secure when the node is reached over https. */
+    secureCookies: boolean;
+  };
   database: {
     uri: string | undefined;
     name: string;
@@ -142,8 +237,9 @@ export const configVariables = Object.keys(envObject.shape) as (keyof ParsedEnv)
 
 function displayValue(variable: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  // Never echo a connection string back: it can hold a password.
+  // Never echo secrets back: a connection string can hold a password, issuers hold client secrets.
   if (variable === 'MONGODB_URI') return value.replace(/\/\/[^@/]*@/, '//***@');
+  if (variable === 'SESSION_SECRET' || variable === 'OIDC_ISSUERS') return '[hidden]';
   return value.length > 80 ? `${value.slice(0, 77)}...` : value;
 }
 
@@ -166,15 +262,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const c = result.data;
   const publicHost = c.HOST === '0.0.0.0' || c.HOST === '::' ? 'localhost' : c.HOST;
+  const publicUrl = c.PUBLIC_URL ?? `http://${publicHost}:${c.PORT}`;
   return {
     env: c.NODE_ENV,
     isProduction: c.NODE_ENV === 'production',
     host: c.HOST,
     port: c.PORT,
-    publicUrl: c.PUBLIC_URL ?? `http://${publicHost}:${c.PORT}`,
+    publicUrl,
     trustProxy: c.TRUST_PROXY,
     log: { level: c.LOG_LEVEL, pretty: c.LOG_PRETTY ?? c.NODE_ENV === 'development' },
     http: { jsonBodyLimit: c.JSON_BODY_LIMIT, shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS },
+    auth: {
+      issuers: c.OIDC_ISSUERS ?? [],
+      devIdp: c.DEV_IDP ?? (c.NODE_ENV !== 'production' && !c.OIDC_ISSUERS?.length),
+      organizationClaim: c.OIDC_ORGANIZATION_CLAIM,
+      adminClaim: c.OIDC_ADMIN_CLAIM
+        ? {
+            name: c.OIDC_ADMIN_CLAIM.slice(0, c.OIDC_ADMIN_CLAIM.indexOf('=')),
+            value: c.OIDC_ADMIN_CLAIM.slice(c.OIDC_ADMIN_CLAIM.indexOf('=') + 1),
+          }
+        : undefined,
+      admins: c.INSTANCE_ADMINS ?? [],
+      // Development and tests only: production requires SESSION_SECRET (see the refinement above).
+      sessionSecret: c.SESSION_SECRET ?? 'development-only-session-secret-not-for-production',
+      sessionMaxAgeMs: c.SESSION_MAX_AGE_HOURS * 3600_000,
+      rateLimitPer15Min: c.AUTH_RATE_LIMIT,
+      secureCookies: publicUrl.startsWith('https://'),
+    },
     database: {
       uri: c.MONGODB_URI,
       name: c.MONGODB_DB_NAME,

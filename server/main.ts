@@ -1,12 +1,12 @@
 import http from 'node:http';
-import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './core/logger.js';
 import { connectDatabase, type Database } from './db/client.js';
 import { ensureCollections } from './db/collections.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
+import { composeNode } from './node.js';
 
-/** Process entry: config, database, HTTP, graceful shutdown. Everything else is built by createApp. */
+/** Process entry: config, database, HTTP, graceful shutdown. Everything else is composed in node.ts. */
 
 function readConfig(): Config {
   try {
@@ -71,17 +71,19 @@ async function main(): Promise<void> {
     return;
   }
 
-  const app = createApp({
+  const node = await composeNode({
     config,
     logger,
+    client: database.client,
     db: database.db,
     lifecycle: { isShuttingDown: () => shuttingDown },
   });
-  const server = http.createServer(app);
+  const server = http.createServer(node.app);
   try {
     await listen(server, config);
   } catch (err) {
     logger.fatal({ err, port: config.port }, 'could not listen');
+    await node.close();
     await database.close();
     await embedded?.stop();
     process.exitCode = 1;

@@ -48,67 +48,67 @@ export abstract class DomainError extends Error {
 }
 
 export class ValidationError extends DomainError {
-  readonly status = 400;
-  readonly slug = 'validation-failed';
-  readonly title = 'The request is not valid';
+  readonly status: number = 400;
+  readonly slug: string = 'validation-failed';
+  readonly title: string = 'The request is not valid';
 }
 
 export class MalformedBodyError extends DomainError {
-  readonly status = 400;
-  readonly slug = 'malformed-body';
-  readonly title = 'The request body could not be parsed';
+  readonly status: number = 400;
+  readonly slug: string = 'malformed-body';
+  readonly title: string = 'The request body could not be parsed';
 }
 
 export class UnauthenticatedError extends DomainError {
-  readonly status = 401;
-  readonly slug = 'unauthenticated';
-  readonly title = 'Sign-in required';
+  readonly status: number = 401;
+  readonly slug: string = 'unauthenticated';
+  readonly title: string = 'Sign-in required';
 }
 
 export class ForbiddenError extends DomainError {
-  readonly status = 403;
-  readonly slug = 'forbidden';
-  readonly title = 'Not allowed';
+  readonly status: number = 403;
+  readonly slug: string = 'forbidden';
+  readonly title: string = 'Not allowed';
 }
 
 export class NotFoundError extends DomainError {
-  readonly status = 404;
-  readonly slug = 'not-found';
-  readonly title = 'Not found';
+  readonly status: number = 404;
+  readonly slug: string = 'not-found';
+  readonly title: string = 'Not found';
 }
 
 export class MethodNotAllowedError extends DomainError {
-  readonly status = 405;
-  readonly slug = 'method-not-allowed';
-  readonly title = 'Method not allowed';
+  readonly status: number = 405;
+  readonly slug: string = 'method-not-allowed';
+  readonly title: string = 'Method not allowed';
 }
 
 export class ConflictError extends DomainError {
-  readonly status = 409;
-  readonly slug = 'conflict';
-  readonly title = 'Conflict with the current state';
+  readonly status: number = 409;
+  readonly slug: string = 'conflict';
+  readonly title: string = 'Conflict with the current state';
 }
 
 export class PayloadTooLargeError extends DomainError {
-  readonly status = 413;
-  readonly slug = 'payload-too-large';
-  readonly title = 'The request body is too large';
+  readonly status: number = 413;
+  readonly slug: string = 'payload-too-large';
+  readonly title: string = 'The request body is too large';
 }
 
 export class UnsupportedMediaTypeError extends DomainError {
-  readonly status = 415;
-  readonly slug = 'unsupported-media-type';
-  readonly title = 'Unsupported media type';
+  readonly status: number = 415;
+  readonly slug: string = 'unsupported-media-type';
+  readonly title: string = 'Unsupported media type';
 }
 
 export class RateLimitedError extends DomainError {
-  readonly status = 429;
-  readonly slug = 'rate-limited';
-  readonly title = 'Too many requests';
+  readonly status: number = 429;
+  readonly slug: string = 'rate-limited';
+  readonly title: string = 'Too many requests';
 }
 
 export class ServiceUnavailableError extends DomainError {
-  readonly status = 503;
-  readonly slug = 'service-unavailable';
-  readonly title = 'Service unavailable';
+  readonly status: number = 503;
+  readonly slug: string = 'service-unavailable';
+  readonly title: string = 'Service unavailable';
 }

@@ -23,6 +23,8 @@ export const collections = {
   meta: 'meta',
   organizations: 'organizations',
   users: 'users',
+  identities: 'identities',
+  sessions: 'sessions',
 } as const;
 
 export const collectionSpecs: CollectionSpec[] = [
@@ -38,11 +40,28 @@ export const collectionSpecs: CollectionSpec[] = [
   {
     name: collections.users,
     indexes: [
-      // A person is (issuer, sub); never matched by email alone.
-      { name: 'identity_unique', key: { 'identity.issuer': 1, 'identity.sub': 1 }, unique: true },
       { name: 'handle_unique', key: { handle: 1 }, unique: true },
-      { name: 'organization', key: { organizationId: 1, handle: 1 } },
+      { name: 'organization', key: { organizationId: 1, status: 1, handle: 1 } },
       { name: 'searchTokens', key: { searchTokens: 1 } },
+      { name: 'status_handle', key: { status: 1, handle: 1 } },
+    ],
+  },
+  {
+    // A person is (issuer, sub); never matched by email alone. Several identities can lead to one
+    // person (changed department or issuer): merging moves identities, no array is edited in place.
+    name: collections.identities,
+    indexes: [
+      { name: 'identity_unique', key: { issuer: 1, sub: 1 }, unique: true },
+      { name: 'user', key: { userId: 1 } },
+    ],
+  },
+  {
+    // express-session documents (connect-mongo, unstringified so a person's sessions can be ended).
+    // Expired sessions are removed by connect-mongo's interval clean-up, not a TTL index.
+    name: collections.sessions,
+    indexes: [
+      { name: 'expires', key: { expires: 1 } },
+      { name: 'user', key: { 'session.passport.user': 1 } },
     ],
   },
 ];

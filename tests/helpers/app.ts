@@ -1,8 +1,10 @@
+import http from 'node:http';
 import { Writable } from 'node:stream';
 import type { Express } from 'express';
 import pino from 'pino';
 import { createApp, type AppDeps } from '../../server/app.js';
-import { loadConfig, type Config } from '../../server/config.js';
+import { loadConfig, type Config, type IssuerConfig } from '../../server/config.js';
+import { composeNode, type EnsembleNode } from '../../server/node.js';
 import type { Logger } from '../../server/core/logger.js';
 import { ensureCollections } from '../../server/db/collections.js';
 import { openTestDatabase, type TestDatabase } from './db.js';
@@ -49,4 +51,55 @@ export async function createTestNode(
   await ensureCollections(database.db);
   const app = createApp({ config, logger: pino({ level: 'silent' }), db: database.db, ...options.deps });
   return { app, config, database, close: () => database.cleanup() };
+}
+
+export interface RunningNode {
+  url: string;
+  config: Config;
+  node: EnsembleNode;
+  database: TestDatabase;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole node (services, sessions, OIDC) listening on a real loopback port, so a real identity
+ * provider can redirect to it and it can call the provider back.
+ */
+export async function startTestNode(options: {
+  port: number;
+  issuers?: IssuerConfig[];
+  env?: Record<string, string>;
+}): Promise<RunningNode> {
+  const database = await openTestDatabase();
+  const url = `http://127.0.0.1:${options.port}`;
+  const config = testConfig(
+    {
+      PORT: String(options.port),
+      PUBLIC_URL: url,
+      ...(options.issuers?.length ? { OIDC_ISSUERS: JSON.stringify(options.issuers) } : {}),
+      ...options.env,
+    },
+    database.uri,
+  );
+  await ensureCollections(database.db);
+  const node = await composeNode({
+    config,
+    logger: pino({ level: 'silent' }),
+    client: database.client,
+    db: database.db,
+  });
+  const server = http.createServer(node.app);
+  await new Promise<void>((resolve) => server.listen(options.port, '127.0.0.1', resolve));
+  return {
+    url,
+    config,
+    node,
+    database,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await node.close();
+      await database.cleanup();
+    },
+  };
 }

@@ -26,26 +26,28 @@ describe('collections and indexes', () => {
 
   it('enforces unique indexes: a person is one (issuer, sub)', async () => {
     await ensureCollections(t.db);
-    const users = t.db.collection(collections.users);
-    await users.insertOne({ identity: { issuer: 'https://idp.a', sub: '1' }, handle: 'alice' });
+    const identities = t.db.collection(collections.identities);
+    await identities.insertOne({ issuer: 'https://idp.a', sub: '1', userId: 'u1' });
     await expect(
-      users.insertOne({ identity: { issuer: 'https://idp.a', sub: '1' }, handle: 'alice2' }),
-    ).rejects.toMatchObject({ code: 11000 });
+      identities.insertOne({ issuer: 'https://idp.a', sub: '1', userId: 'u2' }),
+    ).rejects.toMatchObject({
+      code: 11000,
+    });
     // Same sub at another issuer is another person.
-    await users.insertOne({ identity: { issuer: 'https://idp.b', sub: '1' }, handle: 'alice3' });
-    expect(await users.countDocuments()).toBe(2);
+    await identities.insertOne({ issuer: 'https://idp.b', sub: '1', userId: 'u3' });
+    expect(await identities.countDocuments()).toBe(2);
   });
 
   it('booting twice on the same data is harmless and keeps what was there', async () => {
     await ensureCollections(t.db);
     const meta = await t.db.collection<{ _id: string }>(collections.meta).findOne({ _id: 'node' });
-    const before = await t.db.collection(collections.users).indexes();
+    const before = await t.db.collection(collections.identities).indexes();
     await ensureCollections(t.db);
     await Promise.all([ensureCollections(t.db), ensureCollections(t.db)]); // two processes booting at once
-    expect(await t.db.collection(collections.users).indexes()).toEqual(before);
+    expect(await t.db.collection(collections.identities).indexes()).toEqual(before);
     const metaAfter = await t.db.collection<{ _id: string }>(collections.meta).findOne({ _id: 'node' });
     expect(metaAfter).toEqual(meta);
-    expect(await t.db.collection(collections.users).countDocuments()).toBe(2);
+    expect(await t.db.collection(collections.identities).countDocuments()).toBe(2);
   });
 
   it('stops with a clear message when an index name exists with another definition', async () => {

@@ -37,16 +37,61 @@ describe('configuration', () => {
     expect(variables.sort()).toEqual(['LOG_LEVEL', 'NODE_ENV', 'PORT']);
   });
 
-  it('requires a database and a public URL in production', () => {
+  const issuers = JSON.stringify([
+    {
+      id: 'dept',
+      name: { en: 'Department', fr: 'Ministère' },
+      issuer: 'https://idp.dept.example',
+      clientId: 'ensemble',
+      clientSecret: 'client-secret-value',
+    },
+  ]);
+  const production = {
+    NODE_ENV: 'production',
+    MONGODB_URI: 'mongodb://db.internal:27017/?replicaSet=rs0',
+    PUBLIC_URL: 'https://ensemble.example.gc.ca/',
+    SESSION_SECRET: 'x'.repeat(40),
+    OIDC_ISSUERS: issuers,
+  };
+
+  it('requires a database, a public URL, a session secret and an identity provider in production', () => {
     const variables = problemsOf({ NODE_ENV: 'production' }).map((p) => p.variable);
-    expect(variables.sort()).toEqual(['MONGODB_URI', 'PUBLIC_URL']);
-    const config = loadConfig({
-      NODE_ENV: 'production',
-      MONGODB_URI: 'mongodb://db.internal:27017/?replicaSet=rs0',
-      PUBLIC_URL: 'https://ensemble.example.gc.ca/',
-    });
+    expect(variables.sort()).toEqual(['MONGODB_URI', 'OIDC_ISSUERS', 'PUBLIC_URL', 'SESSION_SECRET']);
+    const config = loadConfig(production);
     expect(config.publicUrl).toBe('https://ensemble.example.gc.ca');
     expect(config.log.pretty).toBe(false);
+    expect(config.auth.secureCookies).toBe(true);
+    expect(config.auth.devIdp).toBe(false);
+    expect(config.auth.issuers[0]).toMatchObject({ id: 'dept', scope: 'openid profile email' });
+  });
+
+  it('never allows the development identity provider in production', () => {
+    expect(problemsOf({ ...production, DEV_IDP: 'true' }).map((p) => p.variable)).toEqual(['DEV_IDP']);
+  });
+
+  it('mounts the development identity provider only outside production without issuers', () => {
+    expect(loadConfig({}).auth.devIdp).toBe(true);
+    expect(loadConfig({ OIDC_ISSUERS: issuers }).auth.devIdp).toBe(false);
+  });
+
+  it('explains a malformed issuer list without echoing its secrets', () => {
+    const bad = problemsOf({ OIDC_ISSUERS: '[{"id":"Dept!","clientSecret":"topsecret"}]' });
+    expect(bad[0]!.variable).toBe('OIDC_ISSUERS');
+    expect(JSON.stringify(bad)).not.toContain('topsecret');
+    expect(problemsOf({ OIDC_ISSUERS: 'not json' })[0]!.message).toMatch(/JSON array of issuers/);
+  });
+
+  it('reads instance administrators as issuer|sub pairs and the admin claim as claim=value', () => {
+    const config = loadConfig({
+      INSTANCE_ADMINS: 'https://idp.a|123, https://idp.b|abc',
+      OIDC_ADMIN_CLAIM: 'roles=ensemble-admin',
+    });
+    expect(config.auth.admins).toEqual([
+      { issuer: 'https://idp.a', sub: '123' },
+      { issuer: 'https://idp.b', sub: 'abc' },
+    ]);
+    expect(config.auth.adminClaim).toEqual({ name: 'roles', value: 'ensemble-admin' });
+    expect(problemsOf({ INSTANCE_ADMINS: 'alice' })[0]!.variable).toBe('INSTANCE_ADMINS');
   });
 
   it('never echoes a database password back in the error', () => {

@@ -1,0 +1,231 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import express, { Router, type Request, type Response } from 'express';
+import Provider, { type Configuration } from 'oidc-provider';
+
+/**
+ * A real OpenID Connect provider (the `oidc-provider` package) with a handful of demo people, mounted
+ * by the server in development when no issuer is configured, and started by the tests as a real
+ * identity provider. It can never be active in production (config.ts refuses DEV_IDP there).
+ * Sign-in is a click on a demo person: there is no password, which is why it is development-only.
+ */
+
+export interface DemoPerson {
+  sub: string;
+  name: string;
+  email: string;
+  locale: 'en' | 'fr';
+  organization: string;
+  roles?: string[];
+}
+
+export interface DemoDepartment {
+  slug: string;
+  name: { en: string; fr: string };
+  acronym: { en: string; fr: string };
+  emailDomains: string[];
+}
+
+export const demoDepartments: DemoDepartment[] = [
+  {
+    slug: 'digital-services',
+    name: { en: 'Digital Services Agency', fr: 'Agence des services numériques' },
+    acronym: { en: 'DSA', fr: 'ASN' },
+    emailDomains: ['dsa-asn.example'],
+  },
+  {
+    slug: 'natural-resources',
+    name: { en: 'Department of Natural Resources', fr: 'Ministère des Ressources naturelles' },
+    acronym: { en: 'DNR', fr: 'MRN' },
+    emailDomains: ['dnr-mrn.example'],
+  },
+];
+
+export const demoPeople: DemoPerson[] = [
+  {
+    sub: 'alice',
+    name: 'Alice Tremblay',
+    email: 'alice.tremblay@dsa-asn.example',
+    locale: 'en',
+    organization: 'digital-services',
+  },
+  {
+    sub: 'bruno',
+    name: 'Bruno Côté',
+    email: 'bruno.cote@dnr-mrn.example',
+    locale: 'fr',
+    organization: 'natural-resources',
+  },
+  {
+    sub: 'chloe',
+    name: 'Chloé Martin',
+    email: 'chloe.martin@dsa-asn.example',
+    locale: 'fr',
+    organization: 'digital-services',
+  },
+  {
+    sub: 'dev',
+    name: 'Dev Patel',
+    email: 'dev.patel@dnr-mrn.example',
+    locale: 'en',
+    organization: 'natural-resources',
+  },
+];
+
+export interface DevIdpOptions {
+  /** Issuer URL, e.g. http://127.0.0.1:3000/dev-idp; the router must be mounted at its path. */
+  issuer: string;
+  clients: {
+    clientId: string;
+    clientSecret: string;
+    redirectUris: string[];
+    postLogoutRedirectUris: string[];
+  }[];
+  people?: DemoPerson[];
+}
+
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+function signInPage(uid: string, base: string, people: DemoPerson[]): string {
+  const buttons = people
+    .map(
+      (p) =>
+        `<li><button type="submit" name="account" value="${escapeHtml(p.sub)}">${escapeHtml(p.name)}</button> ` +
+        `<small>${escapeHtml(p.sub)} · ${escapeHtml(p.email)}</small></li>`,
+    )
+    .join('\n');
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Development sign-in</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto">
+<h1>Development identity provider</h1>
+<p>This provider exists only in development. Choose a demo person to sign in as; no password is needed.</p>
+<p lang="fr">Ce fournisseur n'existe qu'en développement. Choisissez une personne de démonstration.</p>
+<form method="post" action="${escapeHtml(base)}/interaction/${escapeHtml(uid)}/login"><ul>${buttons}</ul></form>
+<p><a href="${escapeHtml(base)}/interaction/${escapeHtml(uid)}/abort">Cancel / Annuler</a></p>
+</body></html>`;
+}
+
+export function createDevIdentityProvider(options: DevIdpOptions): { router: Router; provider: Provider } {
+  const people = options.people ?? demoPeople;
+  const base = new URL(options.issuer).pathname.replace(/\/$/, '');
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = {
+    ...privateKey.export({ format: 'jwk' }),
+    kid: randomBytes(8).toString('hex'),
+    use: 'sig',
+    alg: 'RS256',
+  };
+
+  const configuration: Configuration = {
+    clients: options.clients.map((c) => ({
+      client_id: c.clientId,
+      client_secret: c.clientSecret,
+      redirect_uris: c.redirectUris,
+      post_logout_redirect_uris: c.postLogoutRedirectUris,
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+    })),
+    jwks: { keys: [jwk as never] },
+    cookies: { keys: [randomBytes(32).toString('hex')] },
+    claims: {
+      openid: ['sub'],
+      profile: ['name', 'preferred_username', 'locale', 'organization', 'roles'],
+      email: ['email', 'email_verified'],
+    },
+    features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: true } },
+    // passport-openidconnect does not send PKCE; this provider serves confidential clients only.
+    pkce: { required: () => false },
+    interactions: { url: (_ctx, interaction) => `${base}/interaction/${interaction.uid}` },
+    // First-party demo clients: consent is implied, so grant what they ask for.
+    loadExistingGrant: async (ctx) => {
+      const grantId =
+        ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session!.grantIdFor(ctx.oidc.client!.clientId);
+      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+      const grant = new ctx.oidc.provider.Grant({
+        clientId: ctx.oidc.client!.clientId,
+        accountId: ctx.oidc.session!.accountId!,
+      });
+      grant.addOIDCScope('openid profile email');
+      await grant.save();
+      return grant;
+    },
+    findAccount: async (_ctx, id) => {
+      const person = people.find((p) => p.sub === id);
+      if (!person) return undefined;
+      return {
+        accountId: id,
+        claims: async () => ({
+          sub: person.sub,
+          name: person.name,
+          preferred_username: person.sub,
+          email: person.email,
+          email_verified: true,
+          locale: person.locale,
+          organization: person.organization,
+          ...(person.roles ? { roles: person.roles } : {}),
+        }),
+      };
+    },
+    renderError: async (ctx, out) => {
+      ctx.type = 'html';
+      ctx.body = `<!doctype html><title>Sign-in error</title><h1>Sign-in error</h1><pre>${escapeHtml(
+        `${out.error}: ${out.error_description ?? ''}`,
+      )}</pre>`;
+    },
+  };
+  const provider = new Provider(options.issuer, configuration);
+  provider.proxy = true;
+
+  const router = Router();
+  router.get('/interaction/:uid', async (req: Request, res: Response, next) => {
+    try {
+      const details = await provider.interactionDetails(req, res);
+      if (details.prompt.name !== 'login') {
+        // Consent is granted by loadExistingGrant; anything else finishes as-is.
+        await provider.interactionFinished(req, res, {}, { mergeWithLastSubmission: true });
+        return;
+      }
+      res
+        .set('Cache-Control', 'no-store')
+        .type('html')
+        .send(signInPage(details.uid, base, people));
+    } catch (err) {
+      next(err);
+    }
+  });
+  router.post(
+    '/interaction/:uid/login',
+    express.urlencoded({ extended: false, limit: '2kb' }),
+    async (req, res, next) => {
+      try {
+        const account = (req.body as { account?: unknown }).account;
+        if (typeof account !== 'string' || !people.some((p) => p.sub === account)) {
+          res.status(400).type('text').send('Unknown demo person.');
+          return;
+        }
+        await provider.interactionFinished(
+          req,
+          res,
+          { login: { accountId: account } },
+          { mergeWithLastSubmission: false },
+        );
+      } catch (err) {
+        next(err);
+      }
+    },
+  );
+  router.get('/interaction/:uid/abort', async (req, res, next) => {
+    try {
+      await provider.interactionFinished(
+        req,
+        res,
+        { error: 'access_denied', error_description: 'The person cancelled the sign-in.' },
+        { mergeWithLastSubmission: false },
+      );
+    } catch (err) {
+      next(err);
+    }
+  });
+  router.use(provider.callback());
+  return { router, provider };
+}

@@ -1,0 +1,145 @@
+import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import type { Router} from 'express';
+import { type Request, type RequestHandler, type Response } from 'express';
+import { z } from 'zod';
+import { anonymous, requireAdmin, requireUser, type Actor } from './actor.js';
+import { asyncHandler } from './http.js';
+import { parseInput } from './validation.js';
+
+/**
+ * One definition per REST route: the Express handler validates params, query and body with the same
+ * zod schemas that describe the route in the OpenAPI 3.1 document, so the two cannot drift apart.
+ */
+
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+type Access = 'public' | 'user' | 'admin';
+
+export interface RouteSpec<
+  P extends z.ZodType = z.ZodType,
+  Q extends z.ZodType = z.ZodType,
+  B extends z.ZodType = z.ZodType,
+> {
+  method: Method;
+  /** Express-style path relative to /api/v1, e.g. `/people/:handle`. */
+  path: string;
+  summary: string;
+  tags: string[];
+  access: Access;
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** A body that is not JSON (e.g. multipart); described for OpenAPI, parsed by `before`. */
+  rawBody?: { contentType: string; schema: z.ZodType };
+  /** Middleware run before validation (e.g. multer). */
+  before?: RequestHandler[];
+  status?: number;
+  response?: z.ZodType;
+  responseDescription?: string;
+}
+
+export interface HandlerInput<P, Q, B> {
+  actor: Actor;
+  params: P;
+  query: Q;
+  body: B;
+  req: Request;
+  res: Response;
+}
+
+export type ActorResolver = (req: Request) => Actor;
+
+const problemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string().optional(),
+  instance: z.string().optional(),
+  errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+});
+
+const toOpenApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+
+export class Api {
+  readonly registry = new OpenAPIRegistry();
+  private readonly routes: { method: Method; path: string }[] = [];
+
+  constructor(private readonly resolveActor: ActorResolver = () => anonymous) {}
+
+  /** Routes declared so far (method, OpenAPI path); a test compares them with Express's own table. */
+  declaredRoutes(): { method: Method; path: string }[] {
+    return [...this.routes];
+  }
+
+  route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
+    router: Router,
+    spec: RouteSpec<P, Q, B>,
+    handler: (input: HandlerInput<z.output<P>, z.output<Q>, z.output<B>>) => Promise<unknown>,
+  ): void {
+    const status = spec.status ?? (spec.method === 'post' ? 201 : 200);
+    this.routes.push({ method: spec.method, path: toOpenApiPath(spec.path) });
+    this.registry.registerPath({
+      method: spec.method,
+      path: `/api/v1${toOpenApiPath(spec.path)}`,
+      summary: spec.summary,
+      tags: spec.tags,
+      ...(spec.access === 'public' ? {} : { security: [{ session: [] }] }),
+      request: {
+        ...(spec.params ? { params: spec.params as never } : {}),
+        ...(spec.query ? { query: spec.query as never } : {}),
+        ...(spec.body
+          ? { body: { content: { 'application/json': { schema: spec.body } }, required: true } }
+          : {}),
+        ...(spec.rawBody
+          ? {
+              body: {
+                content: { [spec.rawBody.contentType]: { schema: spec.rawBody.schema } },
+                required: true,
+              },
+            }
+          : {}),
+      },
+      responses: {
+        [status]: {
+          description: spec.responseDescription ?? 'Success',
+          ...(spec.response ? { content: { 'application/json': { schema: spec.response } } } : {}),
+        },
+        default: {
+          description: 'A problem (RFC 9457)',
+          content: { 'application/problem+json': { schema: problemSchema } },
+        },
+      },
+    });
+
+    const run = asyncHandler(async (req, res) => {
+      const actor = this.resolveActor(req);
+      if (spec.access === 'user') requireUser(actor);
+      if (spec.access === 'admin') requireAdmin(actor);
+      const params = spec.params ? parseInput(spec.params, req.params, 'params') : {};
+      const query = spec.query ? parseInput(spec.query, req.query, 'query') : {};
+      const body = spec.body ? parseInput(spec.body, req.body ?? {}, 'body') : undefined;
+      const result = await handler({ actor, params, query, body, req, res } as HandlerInput<
+        z.output<P>,
+        z.output<Q>,
+        z.output<B>
+      >);
+      if (res.headersSent) return;
+      if (result === undefined) res.status(status === 201 ? 204 : status === 200 ? 204 : status).end();
+      else res.status(status).json(result);
+    });
+    router[spec.method](spec.path, ...(spec.before ?? []), run);
+  }
+
+  document(serverUrl: string): ReturnType<OpenApiGeneratorV31['generateDocument']> {
+    this.registry.registerComponent('securitySchemes', 'session', {
+      type: 'apiKey',
+      in: 'cookie',
+      name: 'ensemble.sid',
+      description: 'Session cookie set by the OIDC sign-in; state-changing requests also send X-CSRF-Token.',
+    });
+    return new OpenApiGeneratorV31(this.registry.definitions).generateDocument({
+      openapi: '3.1.0',
+      info: { title: 'Ensemble API', version: '1', description: 'REST API of an Ensemble node.' },
+      servers: [{ url: serverUrl }],
+    });
+  }
+}

@@ -1,0 +1,38 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from './logger.js';
+
+/**
+ * Domain events, emitted by services after a write is committed. Bridges (realtime, federation,
+ * notifications) subscribe; a failing listener is logged and never fails or slows the write.
+ */
+export interface DomainEvents {
+  'user.created': { userId: string; handle: string; email: string | undefined };
+  'user.updated': { userId: string; handle: string };
+  'user.deactivated': { userId: string; handle: string };
+  'user.reactivated': { userId: string; handle: string };
+  'user.merged': { fromUserId: string; intoUserId: string };
+}
+
+export type EventName = keyof DomainEvents;
+type Listener<E extends EventName> = (payload: DomainEvents[E]) => void | Promise<void>;
+
+export class EventBus {
+  private readonly emitter = new EventEmitter();
+  constructor(private readonly logger?: Logger) {
+    this.emitter.setMaxListeners(100);
+  }
+
+  on<E extends EventName>(event: E, listener: Listener<E>): () => void {
+    const wrapped = (payload: DomainEvents[E]) => {
+      Promise.resolve()
+        .then(() => listener(payload))
+        .catch((err: unknown) => this.logger?.error({ err, event }, 'domain event listener failed'));
+    };
+    this.emitter.on(event, wrapped);
+    return () => this.emitter.off(event, wrapped);
+  }
+
+  emit<E extends EventName>(event: E, payload: DomainEvents[E]): void {
+    this.emitter.emit(event, payload);
+  }
+}

@@ -1,0 +1,190 @@
+import cookieParser from 'cookie-parser';
+import type { Express, Request, RequestHandler, Router } from 'express';
+import type { Db, MongoClient } from 'mongodb';
+import { ObjectId } from 'mongodb';
+import { Passport } from 'passport';
+import { createApp } from './app.js';
+import { AccountService } from './people/account.service.js';
+import { authRoutes } from './auth/auth.routes.js';
+import { createCsrf } from './auth/csrf.js';
+import { createDevIdentityProvider, demoDepartments } from './auth/dev-idp.js';
+import { OidcRegistry, type ProviderMetadata, type SignedInUser } from './auth/oidc.js';
+import { createSessionMiddleware } from './auth/session.js';
+import type { Config, IssuerConfig } from './config.js';
+import { anonymous, type Actor } from './core/actor.js';
+import { Api } from './core/api.js';
+import { EventBus } from './core/events.js';
+import type { Logger } from './core/logger.js';
+import type { Lifecycle } from './ops/health.routes.js';
+import { OrganizationRepository } from './organizations/organization.repository.js';
+import { organizationRoutes } from './organizations/organization.routes.js';
+import { OrganizationService } from './organizations/organization.service.js';
+import { peopleRoutes } from './people/people.routes.js';
+import { PersonRepository } from './people/person.repository.js';
+import { ProfileService } from './people/profile.service.js';
+
+/** Composition root: repositories, services, auth and routers, wired into the Express app. */
+
+export interface NodeDeps {
+  config: Config;
+  logger: Logger;
+  client: MongoClient;
+  db: Db;
+  lifecycle?: Lifecycle;
+}
+
+export interface EnsembleNode {
+  app: Express;
+  events: EventBus;
+  services: { accounts: AccountService; profiles: ProfileService; organizations: OrganizationService };
+  close(): Promise<void>;
+}
+
+const DEV_IDP_PATH = '/dev-idp';
+const DEV_CLIENT = { id: 'dev', clientId: 'ensemble-dev', clientSecret: 'ensemble-dev-secret' };
+
+interface SessionUser {
+  id: string;
+  handle: string;
+  isAdmin: boolean;
+}
+
+function actorOf(req: Request): Actor {
+  const user = req.user as SessionUser | undefined;
+  return user ? { kind: 'user', userId: user.id, handle: user.handle, isAdmin: user.isAdmin } : anonymous;
+}
+
+/** The demo departments exist so the demo people are bound to them (development only). */
+async function seedDemoDepartments(organizations: OrganizationRepository): Promise<void> {
+  for (const dept of demoDepartments) {
+    if (await organizations.bySlug(dept.slug)) continue;
+    await organizations.insert({ ...dept, claimValues: [dept.slug] }).catch((err: { code?: number }) => {
+      if (err.code !== 11000) throw err;
+    });
+  }
+}
+
+export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
+  const { config, logger, db } = deps;
+  const events = new EventBus(logger);
+  const organizationRepo = new OrganizationRepository(db);
+  const personRepo = new PersonRepository(db);
+  const organizations = new OrganizationService(organizationRepo);
+  const profiles = new ProfileService(db, personRepo, organizationRepo, events);
+  const session = createSessionMiddleware(config, deps.client, db);
+
+  const devIssuer = `${config.publicUrl}${DEV_IDP_PATH}`;
+  const issuers: IssuerConfig[] = [...config.auth.issuers];
+  const presets: Record<string, ProviderMetadata> = {};
+  const earlyRouters: { path: string; router: Router }[] = [];
+  const admins = [...config.auth.admins];
+  if (config.auth.devIdp) {
+    const { router } = createDevIdentityProvider({
+      issuer: devIssuer,
+      clients: [
+        {
+          clientId: DEV_CLIENT.clientId,
+          clientSecret: DEV_CLIENT.clientSecret,
+          redirectUris: [`${config.publicUrl}/auth/callback/${DEV_CLIENT.id}`],
+          postLogoutRedirectUris: [`${config.publicUrl}/`],
+        },
+      ],
+    });
+    earlyRouters.push({ path: DEV_IDP_PATH, router });
+    issuers.push({
+      id: DEV_CLIENT.id,
+      name: { en: 'Development identity provider', fr: "Fournisseur d'identité de développement" },
+      issuer: devIssuer,
+      clientId: DEV_CLIENT.clientId,
+      clientSecret: DEV_CLIENT.clientSecret,
+      scope: 'openid profile email',
+    });
+    // Our own provider is not listening yet at boot: its endpoints are known without discovery.
+    presets[DEV_CLIENT.id] = {
+      issuer: devIssuer,
+      authorization_endpoint: `${devIssuer}/auth`,
+      token_endpoint: `${devIssuer}/token`,
+      userinfo_endpoint: `${devIssuer}/me`,
+      jwks_uri: `${devIssuer}/jwks`,
+      end_session_endpoint: `${devIssuer}/session/end`,
+    };
+    admins.push({ issuer: devIssuer, sub: 'alice' });
+    await seedDemoDepartments(organizationRepo);
+    logger.warn(
+      `development identity provider mounted at ${devIssuer} (demo people: alice, bruno, chloe, dev)`,
+    );
+  }
+
+  const accounts = new AccountService(
+    personRepo,
+    organizations,
+    profiles,
+    session.terminator,
+    {
+      admins,
+      adminClaim: config.auth.adminClaim,
+      organizationClaim: config.auth.organizationClaim,
+    },
+    events,
+  );
+
+  const passport = new Passport();
+  passport.serializeUser((user, done) => done(null, (user as SignedInUser).id));
+  passport.deserializeUser((id: string, done) => {
+    if (!ObjectId.isValid(id)) return done(null, false);
+    personRepo.byId(new ObjectId(id)).then(
+      // A deactivated or merged person is signed out on their next request, whatever session they hold.
+      (user) =>
+        done(
+          null,
+          user && user.status === 'active'
+            ? ({ id, handle: user.handle, isAdmin: user.isAdmin } satisfies SessionUser)
+            : false,
+        ),
+      (err: unknown) => done(err),
+    );
+  });
+  const registry = new OidcRegistry(passport, accounts, config.publicUrl, logger);
+  await registry.register(issuers, presets);
+
+  const csrf = createCsrf(config);
+  const api = new Api(actorOf);
+  const auth = authRoutes({
+    passport,
+    registry,
+    api,
+    csrfToken: csrf.token,
+    csrfProtect: csrf.protect,
+    rateLimitPer15Min: config.auth.rateLimitPer15Min,
+    devIdpHint: config.auth.devIdp,
+  });
+  const apiRouters = [
+    auth.api,
+    peopleRoutes(api, profiles, accounts),
+    organizationRoutes(api, organizations, profiles),
+  ];
+  const middleware: RequestHandler[] = [
+    cookieParser(),
+    session.middleware,
+    passport.initialize(),
+    passport.session(),
+  ];
+  const app = createApp({
+    config,
+    logger,
+    db,
+    ...(deps.lifecycle ? { lifecycle: deps.lifecycle } : {}),
+    earlyRouters,
+    middleware,
+    browserRouters: [auth.browser],
+    apiGuards: [csrf.protect],
+    apiRouters,
+    openapi: () => api.document(`${config.publicUrl}/api/v1`),
+  });
+  return {
+    app,
+    events,
+    services: { accounts, profiles, organizations },
+    close: () => session.close(),
+  };
+}

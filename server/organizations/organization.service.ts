@@ -1,0 +1,75 @@
+import { requireAdmin, type Actor } from '../core/actor.js';
+import { ConflictError, NotFoundError } from '../core/errors.js';
+import type { OrganizationDoc, OrganizationRepository } from './organization.repository.js';
+import type { OrganizationInput, OrganizationView } from './organization.schemas.js';
+
+const DUPLICATE_KEY = 11000;
+
+export function toOrganizationView(o: OrganizationDoc): OrganizationView {
+  return {
+    id: o._id.toHexString(),
+    slug: o.slug,
+    name: o.name,
+    acronym: o.acronym,
+    emailDomains: o.emailDomains,
+    claimValues: o.claimValues,
+  };
+}
+
+export class OrganizationService {
+  constructor(private readonly repo: OrganizationRepository) {}
+
+  async list(): Promise<OrganizationView[]> {
+    return (await this.repo.list()).map(toOrganizationView);
+  }
+
+  async get(slug: string): Promise<OrganizationDoc> {
+    const org = await this.repo.bySlug(slug);
+    if (!org) throw new NotFoundError(`No organization ${slug}.`);
+    return org;
+  }
+
+  async create(actor: Actor, input: OrganizationInput): Promise<OrganizationView> {
+    requireAdmin(actor);
+    try {
+      return toOrganizationView(await this.repo.insert(input));
+    } catch (err) {
+      if ((err as { code?: number }).code === DUPLICATE_KEY) {
+        throw new ConflictError(`An organization with the slug ${input.slug} exists.`, [
+          { field: 'body.slug', message: 'already used' },
+        ]);
+      }
+      throw err;
+    }
+  }
+
+  async update(actor: Actor, slug: string, patch: Partial<OrganizationInput>): Promise<OrganizationView> {
+    requireAdmin(actor);
+    let updated: OrganizationDoc | null;
+    try {
+      updated = await this.repo.update(slug, patch);
+    } catch (err) {
+      if ((err as { code?: number }).code === DUPLICATE_KEY) {
+        throw new ConflictError(`An organization with the slug ${patch.slug ?? slug} exists.`, [
+          { field: 'body.slug', message: 'already used' },
+        ]);
+      }
+      throw err;
+    }
+    if (!updated) throw new NotFoundError(`No organization ${slug}.`);
+    return toOrganizationView(updated);
+  }
+
+  /**
+   * The organization a person belongs to: the organization claim when it names a known one, otherwise
+   * the domain of a verified email address.
+   */
+  async resolveForClaims(claimValue: unknown, email: string | undefined): Promise<OrganizationDoc | null> {
+    if (typeof claimValue === 'string' && claimValue.trim()) {
+      const byClaim = await this.repo.byClaimValue(claimValue.trim());
+      if (byClaim) return byClaim;
+    }
+    const domain = email?.split('@')[1]?.toLowerCase();
+    return domain ? this.repo.byEmailDomain(domain) : null;
+  }
+}

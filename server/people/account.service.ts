@@ -1,0 +1,238 @@
+import { ObjectId } from 'mongodb';
+import { requireAdmin, type Actor } from '../core/actor.js';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
+import type { EventBus } from '../core/events.js';
+import { foldText } from '../core/search-tokens.js';
+import type { OrganizationService } from '../organizations/organization.service.js';
+import type { PersonRepository, UserDoc } from './person.repository.js';
+import { defaultVisibility } from './profile.schemas.js';
+import type { ProfileIndexer } from './profile.service.js';
+
+const DUPLICATE_KEY = 11000;
+
+/** What a sign-in brings: the verified identity and the claims from the ID token and userinfo. */
+export interface SignInClaims {
+  issuer: string;
+  sub: string;
+  claims: Record<string, unknown>;
+}
+
+export interface AdminPolicy {
+  admins: { issuer: string; sub: string }[];
+  adminClaim: { name: string; value: string } | undefined;
+  organizationClaim: string;
+}
+
+/** Ends every session of a person at once (deactivation, merge). */
+export interface SessionTerminator {
+  endSessionsOf(userId: string): Promise<number>;
+}
+
+/** Other domains move what a merged account owns (memberships, posts) by registering here. */
+export type MergeHandler = (from: ObjectId, into: ObjectId) => Promise<void>;
+
+export class AccountDeactivatedError extends ForbiddenError {
+  override readonly slug = 'account-deactivated';
+  override readonly title = 'This account is deactivated';
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
+
+function handleBase(claims: Record<string, unknown>): string {
+  const raw =
+    str(claims.preferred_username) ?? str(claims.email)?.split('@')[0] ?? str(claims.name) ?? 'user';
+  const base = foldText(raw)
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[-._]+|[-._]+$/g, '')
+    .slice(0, 30);
+  return base.length >= 2 ? base : `user-${base}`.replace(/-$/, '');
+}
+
+function claimHasValue(claims: Record<string, unknown>, name: string, value: string): boolean {
+  const v = claims[name];
+  return Array.isArray(v) ? v.includes(value) : v === value;
+}
+
+export class AccountService {
+  private readonly mergeHandlers: MergeHandler[] = [];
+
+  constructor(
+    private readonly repo: PersonRepository,
+    private readonly organizations: OrganizationService,
+    private readonly indexer: ProfileIndexer,
+    private readonly sessions: SessionTerminator,
+    private readonly policy: AdminPolicy,
+    private readonly events: EventBus,
+  ) {}
+
+  identitiesOf(userId: ObjectId) {
+    return this.repo.identitiesOf(userId);
+  }
+
+  onMerge(handler: MergeHandler): void {
+    this.mergeHandlers.push(handler);
+  }
+
+  /** Create the person on first sign-in, refresh them from the claims on every sign-in. */
+  async signIn(input: SignInClaims): Promise<UserDoc> {
+    const { issuer, sub, claims } = input;
+    const now = new Date();
+    let identity = await this.repo.identity(issuer, sub);
+    let created = false;
+    if (!identity) {
+      const user = await this.createUser(claims, now);
+      try {
+        await this.repo.identities.insertOne({
+          _id: new ObjectId(),
+          issuer,
+          sub,
+          userId: user._id,
+          createdAt: now,
+          lastSignInAt: now,
+        });
+        created = true;
+      } catch (err) {
+        // Two first sign-ins raced: keep the identity that won, drop the user we made.
+        if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+        await this.repo.users.deleteOne({ _id: user._id });
+      }
+      identity = (await this.repo.identity(issuer, sub))!;
+    } else {
+      await this.repo.identities.updateOne({ _id: identity._id }, { $set: { lastSignInAt: now } });
+    }
+
+    let user = await this.repo.byId(identity.userId);
+    // Follow a merge to the surviving account.
+    for (let hops = 0; user?.status === 'merged' && user.mergedInto && hops < 5; hops++) {
+      user = await this.repo.byId(user.mergedInto);
+    }
+    if (!user) throw new NotFoundError('The account for this identity no longer exists.');
+    if (user.status === 'deactivated')
+      throw new AccountDeactivatedError('This account was deactivated by an administrator.');
+
+    const email = str(claims.email)?.toLowerCase() ?? null;
+    const org = await this.organizations.resolveForClaims(
+      claims[this.policy.organizationClaim],
+      email ?? undefined,
+    );
+    const isAdmin =
+      this.policy.admins.some((a) => a.issuer === issuer && a.sub === sub) ||
+      (this.policy.adminClaim !== undefined &&
+        claimHasValue(claims, this.policy.adminClaim.name, this.policy.adminClaim.value));
+    const locale = str(claims.locale)?.toLowerCase().startsWith('fr') ? 'fr' : 'en';
+    const updated = await this.repo.users.findOneAndUpdate(
+      { _id: user._id },
+      {
+        $set: {
+          email,
+          emailVerified: claims.email_verified === true,
+          claimsName: str(claims.name) ?? null,
+          locale,
+          isAdmin,
+          ...(org ? { organizationId: org._id } : {}),
+          lastSignInAt: now,
+          updatedAt: now,
+        },
+      },
+      { returnDocument: 'after' },
+    );
+    await this.indexer.reindex(updated!._id);
+    const fresh = (await this.repo.byId(updated!._id))!;
+    if (created)
+      this.events.emit('user.created', {
+        userId: fresh._id.toHexString(),
+        handle: fresh.handle,
+        email: fresh.email ?? undefined,
+      });
+    return fresh;
+  }
+
+  private async createUser(claims: Record<string, unknown>, now: Date): Promise<UserDoc> {
+    const base = handleBase(claims);
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const handle = attempt === 0 ? base : `${base}${attempt + 1}`;
+      const doc: UserDoc = {
+        _id: new ObjectId(),
+        handle,
+        status: 'active',
+        email: null,
+        emailVerified: false,
+        locale: 'en',
+        claimsName: null,
+        organizationId: null,
+        isAdmin: false,
+        profile: {},
+        visibility: { ...defaultVisibility },
+        avatar: null,
+        searchTokens: [],
+        createdAt: now,
+        updatedAt: now,
+        lastSignInAt: null,
+      };
+      try {
+        await this.repo.users.insertOne(doc);
+        return doc;
+      } catch (err) {
+        if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+      }
+    }
+    throw new ConflictError('Could not find a free handle for this person.');
+  }
+
+  private async target(handle: string): Promise<UserDoc> {
+    const user = await this.repo.byHandle(handle);
+    if (!user || user.status === 'merged') throw new NotFoundError(`No person ${handle}.`);
+    return user;
+  }
+
+  /** Deactivate: sessions end at once, sign-in is refused, content stays. */
+  async deactivate(actor: Actor, handle: string): Promise<UserDoc> {
+    requireAdmin(actor);
+    const user = await this.target(handle);
+    if (actor.kind === 'user' && actor.userId === user._id.toHexString()) {
+      throw new ConflictError('Administrators cannot deactivate their own account.');
+    }
+    await this.repo.users.updateOne(
+      { _id: user._id },
+      { $set: { status: 'deactivated', updatedAt: new Date() } },
+    );
+    await this.sessions.endSessionsOf(user._id.toHexString());
+    this.events.emit('user.deactivated', { userId: user._id.toHexString(), handle: user.handle });
+    return (await this.repo.byId(user._id))!;
+  }
+
+  async reactivate(actor: Actor, handle: string): Promise<UserDoc> {
+    requireAdmin(actor);
+    const user = await this.target(handle);
+    await this.repo.users.updateOne({ _id: user._id }, { $set: { status: 'active', updatedAt: new Date() } });
+    this.events.emit('user.reactivated', { userId: user._id.toHexString(), handle: user.handle });
+    return (await this.repo.byId(user._id))!;
+  }
+
+  /**
+   * Merge two accounts of one person: identities, memberships and content move to `into`; `from`
+   * stays as a pointer so old links and a sign-in with its identity lead to the survivor.
+   */
+  async merge(actor: Actor, fromHandle: string, intoHandle: string): Promise<UserDoc> {
+    requireAdmin(actor);
+    if (fromHandle.toLowerCase() === intoHandle.toLowerCase()) {
+      throw new ValidationError('Choose two different accounts.', [
+        { field: 'body.into', message: 'same as from' },
+      ]);
+    }
+    const from = await this.target(fromHandle);
+    const into = await this.target(intoHandle);
+    await this.repo.identities.updateMany({ userId: from._id }, { $set: { userId: into._id } });
+    for (const handler of this.mergeHandlers) await handler(from._id, into._id);
+    await this.repo.users.updateOne(
+      { _id: from._id },
+      { $set: { status: 'merged', mergedInto: into._id, searchTokens: [], updatedAt: new Date() } },
+    );
+    await this.sessions.endSessionsOf(from._id.toHexString());
+    this.events.emit('user.merged', {
+      fromUserId: from._id.toHexString(),
+      intoUserId: into._id.toHexString(),
+    });
+    return (await this.repo.byId(into._id))!;
+  }
+}

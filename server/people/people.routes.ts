@@ -1,0 +1,224 @@
+import { Router } from 'express';
+import multer from 'multer';
+import { z } from 'zod';
+import type { Api } from '../core/api.js';
+import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '../core/errors.js';
+import type { AccountService } from './account.service.js';
+import { AVATAR_MAX_BYTES, AVATAR_TYPES, type ProfileService } from './profile.service.js';
+import {
+  directoryPage,
+  directoryQuery,
+  handleParams,
+  meView,
+  profilePatch,
+  profileView,
+} from './profile.schemas.js';
+
+/** Avatars are small: held in memory (2 MiB at most), type sniffed from the bytes before storing. */
+const avatarUpload = multer({
+  storage: multer.memoryStorage(),
+  limits: { fileSize: AVATAR_MAX_BYTES, files: 1, fields: 0, parts: 1 },
+});
+
+export function peopleRoutes(api: Api, profiles: ProfileService, accounts: AccountService): Router {
+  const router = Router();
+  const tags = ['people'];
+
+  const me = async (actorUserDoc: Awaited<ReturnType<ProfileService['me']>>) => ({
+    profile: await profiles.selfView(actorUserDoc),
+    email: actorUserDoc.email,
+    locale: actorUserDoc.locale,
+    isAdmin: actorUserDoc.isAdmin,
+    identities: (await accounts.identitiesOf(actorUserDoc._id)).map((i) => ({
+      issuer: i.issuer,
+      sub: i.sub,
+    })),
+  });
+
+  api.route(
+    router,
+    { method: 'get', path: '/me', summary: 'The signed-in person', tags, access: 'user', response: meView },
+    async ({ actor }) => me(await profiles.me(actor)),
+  );
+  api.route(
+    router,
+    {
+      method: 'patch',
+      path: '/me/profile',
+      summary: 'Edit my profile and who sees each field',
+      tags,
+      access: 'user',
+      body: profilePatch,
+      status: 200,
+      response: meView,
+    },
+    async ({ actor, body }) => me(await profiles.update(actor, body)),
+  );
+  api.route(
+    router,
+    {
+      method: 'put',
+      path: '/me/avatar',
+      summary: 'Set my avatar (PNG, JPEG, WebP or GIF, 2 MiB at most)',
+      tags,
+      access: 'user',
+      rawBody: {
+        contentType: 'multipart/form-data',
+        schema: z.object({ avatar: z.string().describe('binary image file') }),
+      },
+      before: [
+        (req, res, next) =>
+          avatarUpload.single('avatar')(req, res, (err?: unknown) => {
+            if (!err) return next();
+            const code = (err as { code?: string }).code;
+            if (code === 'LIMIT_FILE_SIZE')
+              return next(
+                new PayloadTooLargeError('An avatar is 2 MiB at most.', [
+                  { field: 'body.avatar', message: 'too large' },
+                ]),
+              );
+            next(
+              new ValidationError(`The upload is not valid: ${(err as Error).message}`, [
+                { field: 'body.avatar', message: code ?? 'invalid' },
+              ]),
+            );
+          }),
+      ],
+      status: 200,
+      response: meView,
+    },
+    async ({ actor, req }) => {
+      const file = req.file;
+      if (!file)
+        throw new ValidationError('Send the image in a multipart field named avatar.', [
+          { field: 'body.avatar', message: 'required' },
+        ]);
+      const { fileTypeFromBuffer } = await import('file-type');
+      const sniffed = await fileTypeFromBuffer(file.buffer);
+      if (!sniffed || !(AVATAR_TYPES as readonly string[]).includes(sniffed.mime)) {
+        throw new UnsupportedMediaTypeError(
+          `An avatar must be a PNG, JPEG, WebP or GIF image; this file is ${sniffed?.mime ?? 'not an image'}.`,
+          [{ field: 'body.avatar', message: 'not an accepted image type' }],
+        );
+      }
+      return me(await profiles.setAvatar(actor, file.buffer, sniffed.mime));
+    },
+  );
+  api.route(
+    router,
+    { method: 'delete', path: '/me/avatar', summary: 'Remove my avatar', tags, access: 'user', status: 204 },
+    async ({ actor }) => {
+      await profiles.removeAvatar(actor);
+      return undefined;
+    },
+  );
+  api.route(
+    router,
+    {
+      method: 'get',
+      path: '/people',
+      summary: 'Directory: search people by name, skill or organization',
+      tags,
+      access: 'user',
+      query: directoryQuery,
+      response: directoryPage,
+    },
+    async ({ actor, query }) => profiles.directory(actor, query),
+  );
+  api.route(
+    router,
+    {
+      method: 'get',
+      path: '/people/:handle',
+      summary: 'A profile, with the fields this viewer may see',
+      tags,
+      access: 'public',
+      params: handleParams,
+      response: profileView,
+    },
+    async ({ actor, params }) => (await profiles.get(actor, params.handle)).view,
+  );
+  api.route(
+    router,
+    {
+      method: 'get',
+      path: '/people/:handle/avatar',
+      summary: "A person's avatar image",
+      tags,
+      access: 'public',
+      params: handleParams,
+      responseDescription: 'The image bytes',
+    },
+    async ({ actor, params, req, res }) => {
+      const avatar = await profiles.avatar(actor, params.handle);
+      res.set({
+        'Cache-Control': 'private, max-age=300',
+        ETag: avatar.etag,
+        'X-Content-Type-Options': 'nosniff',
+      });
+      if (req.headers['if-none-match'] === avatar.etag) {
+        res.status(304).end();
+        return undefined;
+      }
+      res.type(avatar.contentType);
+      await new Promise<void>((resolve, reject) => {
+        avatar.stream().on('error', reject).pipe(res).on('finish', resolve);
+      });
+      return undefined;
+    },
+  );
+
+  const adminTags = ['administration'];
+  api.route(
+    router,
+    {
+      method: 'post',
+      path: '/admin/people/:handle/deactivate',
+      summary: 'Deactivate a person: sessions end, sign-in refused, content kept',
+      tags: adminTags,
+      access: 'admin',
+      params: handleParams,
+      status: 200,
+      response: profileView,
+    },
+    async ({ actor, params }) => {
+      const user = await accounts.deactivate(actor, params.handle);
+      return profiles.view(actor, user, null);
+    },
+  );
+  api.route(
+    router,
+    {
+      method: 'post',
+      path: '/admin/people/:handle/reactivate',
+      summary: 'Reactivate a person',
+      tags: adminTags,
+      access: 'admin',
+      params: handleParams,
+      status: 200,
+      response: profileView,
+    },
+    async ({ actor, params }) => {
+      const user = await accounts.reactivate(actor, params.handle);
+      return profiles.view(actor, user, null);
+    },
+  );
+  api.route(
+    router,
+    {
+      method: 'post',
+      path: '/admin/people/merge',
+      summary: 'Merge two accounts of one person; identities, memberships and content move to `into`',
+      tags: adminTags,
+      access: 'admin',
+      body: z.object({ from: z.string().min(1).max(64), into: z.string().min(1).max(64) }).strict(),
+      status: 200,
+      response: profileView,
+    },
+    async ({ actor, body }) => {
+      const user = await accounts.merge(actor, body.from, body.into);
+      return profiles.view(actor, user, null);
+    },
+  );
+  return router;
+}

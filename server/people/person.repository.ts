@@ -1,0 +1,84 @@
+import type { ObjectId} from 'mongodb';
+import { type Collection, type Db, type Filter } from 'mongodb';
+import { collections } from '../db/collections.js';
+import type { HideableField, Visibility } from './profile.schemas.js';
+
+export type UserStatus = 'active' | 'deactivated' | 'merged';
+
+export interface StoredProfile {
+  displayName?: string;
+  jobTitle?: { en?: string; fr?: string };
+  location?: string;
+  about?: { markdown: string; html: string };
+  skills?: string[];
+  languages?: { first?: 'en' | 'fr'; reading?: string; writing?: string; oral?: string };
+  contact?: { email?: string; phone?: string; website?: string };
+}
+
+export interface UserDoc {
+  _id: ObjectId;
+  handle: string;
+  status: UserStatus;
+  mergedInto?: ObjectId;
+  email: string | null;
+  emailVerified: boolean;
+  locale: 'en' | 'fr';
+  /** Name from the identity provider; the profile's displayName overrides it when set. */
+  claimsName: string | null;
+  organizationId: ObjectId | null;
+  isAdmin: boolean;
+  profile: StoredProfile;
+  visibility: Record<HideableField, Visibility>;
+  avatar: { fileId: ObjectId; contentType: string; updatedAt: Date } | null;
+  searchTokens: string[];
+  createdAt: Date;
+  updatedAt: Date;
+  lastSignInAt: Date | null;
+}
+
+export interface IdentityDoc {
+  _id: ObjectId;
+  issuer: string;
+  sub: string;
+  userId: ObjectId;
+  createdAt: Date;
+  lastSignInAt: Date;
+}
+
+export class PersonRepository {
+  readonly users: Collection<UserDoc>;
+  readonly identities: Collection<IdentityDoc>;
+  constructor(db: Db) {
+    this.users = db.collection<UserDoc>(collections.users);
+    this.identities = db.collection<IdentityDoc>(collections.identities);
+  }
+
+  byId(id: ObjectId): Promise<UserDoc | null> {
+    return this.users.findOne({ _id: id });
+  }
+
+  byHandle(handle: string): Promise<UserDoc | null> {
+    return this.users.findOne({ handle: handle.toLowerCase() });
+  }
+
+  identity(issuer: string, sub: string): Promise<IdentityDoc | null> {
+    return this.identities.findOne({ issuer, sub });
+  }
+
+  identitiesOf(userId: ObjectId): Promise<IdentityDoc[]> {
+    return this.identities.find({ userId }).sort({ createdAt: 1 }).toArray();
+  }
+
+  /** Active people matching every token, by handle, after the cursor. */
+  search(filter: { tokens: string[]; organizationId?: ObjectId; after?: string; limit: number }) {
+    const query: Filter<UserDoc> = { status: 'active' };
+    if (filter.tokens.length) query.searchTokens = { $all: filter.tokens };
+    if (filter.organizationId) query.organizationId = filter.organizationId;
+    if (filter.after) query.handle = { $gt: filter.after };
+    return this.users
+      .find(query)
+      .sort({ handle: 1 })
+      .limit(filter.limit + 1)
+      .toArray();
+  }
+}

@@ -1,0 +1,215 @@
+import { GridFSBucket, ObjectId, type Db } from 'mongodb';
+import { requireUser, type Actor } from '../core/actor.js';
+import { NotFoundError, ValidationError } from '../core/errors.js';
+import type { EventBus } from '../core/events.js';
+import { renderMarkdown } from '../core/html.js';
+import { queryTokens, searchTokens } from '../core/search-tokens.js';
+import type { OrganizationDoc, OrganizationRepository } from '../organizations/organization.repository.js';
+import type { PersonRepository, StoredProfile, UserDoc } from './person.repository.js';
+import type { HideableField, ProfilePatch, ProfileView, Visibility } from './profile.schemas.js';
+
+/** What a viewer is to a profile: anyone, signed in on this node, or the person. */
+type ViewerLevel = 'public' | 'node' | 'self';
+const rank: Record<Visibility | ViewerLevel, number> = { public: 0, node: 1, self: 2, private: 2 };
+
+function viewerLevel(actor: Actor, user: UserDoc): ViewerLevel {
+  if (actor.kind === 'system') return 'self';
+  if (actor.kind !== 'user') return 'public';
+  return actor.userId === user._id.toHexString() ? 'self' : 'node';
+}
+
+export interface ProfileIndexer {
+  reindex(userId: ObjectId): Promise<void>;
+}
+
+export const AVATAR_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'] as const;
+export const AVATAR_MAX_BYTES = 2 * 1024 * 1024;
+
+export class ProfileService implements ProfileIndexer {
+  private readonly avatars: GridFSBucket;
+
+  constructor(
+    db: Db,
+    private readonly repo: PersonRepository,
+    private readonly organizations: OrganizationRepository,
+    private readonly events: EventBus,
+  ) {
+    this.avatars = new GridFSBucket(db, { bucketName: 'avatars' });
+  }
+
+  /** Shape a person for one viewer: a field the viewer may not see is left out entirely. */
+  view(actor: Actor, user: UserDoc, org: OrganizationDoc | null): ProfileView {
+    const level = viewerLevel(actor, user);
+    const shows = (field: HideableField) => rank[level] >= rank[user.visibility[field]];
+    const p = user.profile;
+    const view: ProfileView = {
+      id: user._id.toHexString(),
+      handle: user.handle,
+      displayName: p.displayName ?? user.claimsName ?? user.handle,
+      status: user.status === 'deactivated' ? 'deactivated' : 'active',
+    };
+    if (shows('jobTitle')) view.jobTitle = p.jobTitle ?? {};
+    if (shows('organization'))
+      view.organization = org ? { slug: org.slug, name: org.name, acronym: org.acronym } : null;
+    if (shows('location') && p.location) view.location = p.location;
+    if (shows('about') && p.about) view.about = p.about;
+    if (shows('skills')) view.skills = p.skills ?? [];
+    if (shows('languages')) view.languages = p.languages as ProfileView['languages'];
+    if (shows('contact')) view.contact = p.contact ?? {};
+    if (shows('avatar')) view.avatarUrl = user.avatar ? `/api/v1/people/${user.handle}/avatar` : null;
+    if (level === 'self') view.visibility = user.visibility;
+    return view;
+  }
+
+  private async orgOf(user: UserDoc): Promise<OrganizationDoc | null> {
+    return user.organizationId ? this.organizations.byId(user.organizationId) : null;
+  }
+
+  /** A person's profile as the actor may see it; deactivated and merged people are only visible to admins. */
+  async get(actor: Actor, handle: string): Promise<{ user: UserDoc; view: ProfileView }> {
+    const user = await this.repo.byHandle(handle);
+    const isAdmin = actor.kind === 'user' && actor.isAdmin;
+    if (!user || user.status === 'merged' || (user.status === 'deactivated' && !isAdmin)) {
+      throw new NotFoundError(`No person ${handle}.`);
+    }
+    return { user, view: this.view(actor, user, await this.orgOf(user)) };
+  }
+
+  async me(actor: Actor): Promise<UserDoc> {
+    const me = requireUser(actor);
+    const user = await this.repo.byId(new ObjectId(me.userId));
+    if (!user) throw new NotFoundError('Your account no longer exists.');
+    return user;
+  }
+
+  async selfView(user: UserDoc): Promise<ProfileView> {
+    return this.view({ kind: 'system', reason: 'self' }, user, await this.orgOf(user));
+  }
+
+  async update(actor: Actor, patch: ProfilePatch): Promise<UserDoc> {
+    const user = await this.me(actor);
+    const set: Record<string, unknown> = { updatedAt: new Date() };
+    const profile: StoredProfile = { ...user.profile };
+    if (patch.displayName !== undefined) profile.displayName = patch.displayName;
+    if (patch.jobTitle !== undefined) profile.jobTitle = { ...profile.jobTitle, ...patch.jobTitle };
+    if (patch.location !== undefined) profile.location = patch.location;
+    if (patch.about !== undefined)
+      profile.about = { markdown: patch.about, html: renderMarkdown(patch.about) };
+    if (patch.skills !== undefined) profile.skills = [...new Set(patch.skills)];
+    if (patch.languages !== undefined) profile.languages = { ...profile.languages, ...patch.languages };
+    if (patch.contact !== undefined) profile.contact = { ...profile.contact, ...patch.contact };
+    set.profile = profile;
+    if (patch.visibility) set.visibility = { ...user.visibility, ...patch.visibility };
+    if (patch.organization !== undefined) {
+      if (patch.organization === null) set.organizationId = null;
+      else {
+        const org = await this.organizations.bySlug(patch.organization);
+        if (!org) {
+          throw new ValidationError(`No organization ${patch.organization}.`, [
+            { field: 'body.organization', message: 'unknown organization' },
+          ]);
+        }
+        set.organizationId = org._id;
+      }
+    }
+    await this.repo.users.updateOne({ _id: user._id }, { $set: set });
+    await this.reindex(user._id);
+    this.events.emit('user.updated', { userId: user._id.toHexString(), handle: user.handle });
+    return (await this.repo.byId(user._id))!;
+  }
+
+  /**
+   * Rebuild the search tokens from what signed-in people may see: a field the person keeps private is
+   * never searchable, so a search cannot reveal it.
+   */
+  async reindex(userId: ObjectId): Promise<void> {
+    const user = await this.repo.byId(userId);
+    if (!user) return;
+    const visible = (f: HideableField) => user.visibility[f] !== 'private';
+    const p = user.profile;
+    const org = visible('organization') ? await this.orgOf(user) : null;
+    const tokens = searchTokens(
+      user.handle,
+      p.displayName ?? user.claimsName,
+      visible('jobTitle') ? p.jobTitle?.en : undefined,
+      visible('jobTitle') ? p.jobTitle?.fr : undefined,
+      visible('skills') ? (p.skills ?? []).join(' ') : undefined,
+      visible('location') ? p.location : undefined,
+      org ? [org.slug, org.name.en, org.name.fr, org.acronym.en, org.acronym.fr].join(' ') : undefined,
+    );
+    await this.repo.users.updateOne({ _id: user._id }, { $set: { searchTokens: tokens } });
+  }
+
+  async directory(
+    actor: Actor,
+    query: {
+      q?: string | undefined;
+      organization?: string | undefined;
+      cursor?: string | undefined;
+      limit: number;
+    },
+  ): Promise<{ items: ProfileView[]; nextCursor: string | null }> {
+    requireUser(actor);
+    let organizationId: ObjectId | undefined;
+    if (query.organization) {
+      const org = await this.organizations.bySlug(query.organization);
+      if (!org) return { items: [], nextCursor: null };
+      organizationId = org._id;
+    }
+    const rows = await this.repo.search({
+      tokens: query.q ? queryTokens(query.q) : [],
+      ...(organizationId ? { organizationId } : {}),
+      ...(query.cursor ? { after: query.cursor } : {}),
+      limit: query.limit,
+    });
+    const page = rows.slice(0, query.limit);
+    const orgIds = [...new Set(page.map((u) => u.organizationId?.toHexString()).filter(Boolean))] as string[];
+    const orgs = new Map(
+      (await this.organizations.byIds(orgIds.map((id) => new ObjectId(id)))).map((o) => [
+        o._id.toHexString(),
+        o,
+      ]),
+    );
+    return {
+      items: page.map((u) => this.view(actor, u, orgs.get(u.organizationId?.toHexString() ?? '') ?? null)),
+      nextCursor: rows.length > query.limit ? page[page.length - 1]!.handle : null,
+    };
+  }
+
+  async setAvatar(actor: Actor, bytes: Buffer, contentType: string): Promise<UserDoc> {
+    const user = await this.me(actor);
+    const fileId = new ObjectId();
+    await new Promise<void>((resolve, reject) => {
+      const upload = this.avatars.openUploadStreamWithId(fileId, `${user.handle}-avatar`, {
+        metadata: { userId: user._id, contentType },
+      });
+      upload.once('finish', () => resolve());
+      upload.once('error', reject);
+      upload.end(bytes);
+    });
+    await this.repo.users.updateOne(
+      { _id: user._id },
+      { $set: { avatar: { fileId, contentType, updatedAt: new Date() }, updatedAt: new Date() } },
+    );
+    if (user.avatar) await this.avatars.delete(user.avatar.fileId).catch(() => undefined);
+    return (await this.repo.byId(user._id))!;
+  }
+
+  async removeAvatar(actor: Actor): Promise<void> {
+    const user = await this.me(actor);
+    if (!user.avatar) return;
+    await this.repo.users.updateOne({ _id: user._id }, { $set: { avatar: null, updatedAt: new Date() } });
+    await this.avatars.delete(user.avatar.fileId).catch(() => undefined);
+  }
+
+  /** The avatar bytes, if the actor may see this person's avatar. */
+  async avatar(actor: Actor, handle: string) {
+    const { user, view } = await this.get(actor, handle);
+    if (!view.avatarUrl || !user.avatar) throw new NotFoundError('No avatar.');
+    return {
+      contentType: user.avatar.contentType,
+      etag: `"${user.avatar.fileId.toHexString()}"`,
+      stream: () => this.avatars.openDownloadStream(user.avatar!.fileId),
+    };
+  }
+}
