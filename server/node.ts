@@ -5,7 +5,7 @@ import { ObjectId } from 'mongodb';
 import { Passport } from 'passport';
 import { createApp } from './app.js';
 import { AccountService } from './people/account.service.js';
-import { authRoutes } from './auth/auth.routes.js';
+import { declareApi } from './api.routes.js';
 import { createCsrf } from './auth/csrf.js';
 import { createDevIdentityProvider, demoDepartments } from './auth/dev-idp.js';
 import { OidcRegistry, type ProviderMetadata, type SignedInUser } from './auth/oidc.js';
@@ -17,9 +17,7 @@ import { EventBus } from './core/events.js';
 import type { Logger } from './core/logger.js';
 import type { Lifecycle } from './ops/health.routes.js';
 import { OrganizationRepository } from './organizations/organization.repository.js';
-import { organizationRoutes } from './organizations/organization.routes.js';
 import { OrganizationService } from './organizations/organization.service.js';
-import { peopleRoutes } from './people/people.routes.js';
 import { PersonRepository } from './people/person.repository.js';
 import { ProfileService } from './people/profile.service.js';
 
@@ -37,6 +35,7 @@ export interface EnsembleNode {
   app: Express;
   events: EventBus;
   services: { accounts: AccountService; profiles: ProfileService; organizations: OrganizationService };
+  oidc: OidcRegistry;
   close(): Promise<void>;
 }
 
@@ -149,20 +148,18 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
 
   const csrf = createCsrf(config);
   const api = new Api(actorOf);
-  const auth = authRoutes({
-    passport,
-    registry,
+  const routers = declareApi(
     api,
-    csrfToken: csrf.token,
-    csrfProtect: csrf.protect,
-    rateLimitPer15Min: config.auth.rateLimitPer15Min,
-    devIdpHint: config.auth.devIdp,
-  });
-  const apiRouters = [
-    auth.api,
-    peopleRoutes(api, profiles, accounts),
-    organizationRoutes(api, organizations, profiles),
-  ];
+    { accounts, profiles, organizations },
+    {
+      passport,
+      registry,
+      csrfToken: csrf.token,
+      csrfProtect: csrf.protect,
+      rateLimitPer15Min: config.auth.rateLimitPer15Min,
+      devIdpHint: config.auth.devIdp,
+    },
+  );
   const middleware: RequestHandler[] = [
     cookieParser(),
     session.middleware,
@@ -176,15 +173,16 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     ...(deps.lifecycle ? { lifecycle: deps.lifecycle } : {}),
     earlyRouters,
     middleware,
-    browserRouters: [auth.browser],
+    browserRouters: routers.browser,
     apiGuards: [csrf.protect],
-    apiRouters,
-    openapi: () => api.document(`${config.publicUrl}/api/v1`),
+    apiRouters: routers.api,
+    openapi: () => api.document('/api/v1'),
   });
   return {
     app,
     events,
     services: { accounts, profiles, organizations },
+    oidc: registry,
     close: () => session.close(),
   };
 }

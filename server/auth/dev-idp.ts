@@ -86,6 +86,12 @@ export interface DevIdpOptions {
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
+function page(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto"><h1>${escapeHtml(title)}</h1>${body}</body></html>`;
+}
+
 function signInPage(uid: string, base: string, people: DemoPerson[]): string {
   const buttons = people
     .map(
@@ -94,15 +100,13 @@ function signInPage(uid: string, base: string, people: DemoPerson[]): string {
         `<small>${escapeHtml(p.sub)} · ${escapeHtml(p.email)}</small></li>`,
     )
     .join('\n');
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Development sign-in</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto">
-<h1>Development identity provider</h1>
-<p>This provider exists only in development. Choose a demo person to sign in as; no password is needed.</p>
+  return page(
+    'Development identity provider',
+    `<p>This provider exists only in development. Choose a demo person to sign in as; no password is needed.</p>
 <p lang="fr">Ce fournisseur n'existe qu'en développement. Choisissez une personne de démonstration.</p>
 <form method="post" action="${escapeHtml(base)}/interaction/${escapeHtml(uid)}/login"><ul>${buttons}</ul></form>
-<p><a href="${escapeHtml(base)}/interaction/${escapeHtml(uid)}/abort">Cancel / Annuler</a></p>
-</body></html>`;
+<p><a href="${escapeHtml(base)}/interaction/${escapeHtml(uid)}/abort">Cancel / Annuler</a></p>`,
+  );
 }
 
 export function createDevIdentityProvider(options: DevIdpOptions): { router: Router; provider: Provider } {
@@ -132,7 +136,25 @@ export function createDevIdentityProvider(options: DevIdpOptions): { router: Rou
       profile: ['name', 'preferred_username', 'locale', 'organization', 'roles'],
       email: ['email', 'email_verified'],
     },
-    features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: true } },
+    features: {
+      devInteractions: { enabled: false },
+      rpInitiatedLogout: {
+        enabled: true,
+        // Plain pages of our own: the provider's defaults load a web font from an outside host.
+        logoutSource: async (ctx, form) => {
+          ctx.type = 'html';
+          ctx.body = page(
+            'Sign out of the development provider?',
+            `${form}<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+<button type="submit" form="op.logoutForm">No, stay signed in</button>`,
+          );
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.type = 'html';
+          ctx.body = page('Signed out', '<p>You are signed out of the development identity provider.</p>');
+        },
+      },
+    },
     // passport-openidconnect does not send PKCE; this provider serves confidential clients only.
     pkce: { required: () => false },
     interactions: { url: (_ctx, interaction) => `${base}/interaction/${interaction.uid}` },

@@ -147,17 +147,25 @@ export class OidcRegistry {
     this.passport.use(runtime.strategyName, strategy as never);
   }
 
+  /** Verify an ID token from a registered issuer: signature (JWKS), issuer, audience, expiry. */
+  async verifyIdToken(issuerId: string, idToken: string) {
+    const runtime = this.issuers.get(issuerId);
+    const jwks = this.jwks.get(issuerId);
+    if (!runtime || !jwks) throw new Error(`No identity provider ${issuerId}`);
+    return jwtVerify(idToken, jwks, {
+      issuer: runtime.config.issuer,
+      audience: runtime.config.clientId,
+      clockTolerance: CLOCK_SKEW_SECONDS,
+    });
+  }
+
   private async verify(
     config: IssuerConfig,
     issuer: string,
     idToken: string,
     userinfo: Record<string, unknown> | undefined,
   ): Promise<UserDoc> {
-    const { payload } = await jwtVerify(idToken, this.jwks.get(config.id)!, {
-      issuer: config.issuer,
-      audience: config.clientId,
-      clockTolerance: CLOCK_SKEW_SECONDS,
-    });
+    const { payload } = await this.verifyIdToken(config.id, idToken);
     if (issuer !== config.issuer || typeof payload.sub !== 'string')
       throw new Error('ID token issuer mismatch');
     // Userinfo may add claims, never change whose they are.

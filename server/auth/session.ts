@@ -46,5 +46,8 @@ export function createSessionMiddleware(config: Config, client: MongoClient, db:
       return result.deletedCount;
     },
   };
-  return { middleware, terminator, close: () => store.close() };
+  // connect-mongo's close() would also close the MongoClient, which is shared and closed by main.ts;
+  // stop only its clean-up timer here.
+  const close = async () => clearInterval((store as unknown as { timer?: NodeJS.Timeout }).timer);
+  return { middleware, terminator, close };
 }

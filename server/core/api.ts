@@ -1,5 +1,5 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
-import type { Router} from 'express';
+import type { Router } from 'express';
 import { type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import { anonymous, requireAdmin, requireUser, type Actor } from './actor.js';
@@ -129,17 +129,22 @@ export class Api {
     router[spec.method](spec.path, ...(spec.before ?? []), run);
   }
 
+  private cached: ReturnType<OpenApiGeneratorV31['generateDocument']> | undefined;
+
+  /** The OpenAPI 3.1 document for every route declared so far (built once, routes do not change). */
   document(serverUrl: string): ReturnType<OpenApiGeneratorV31['generateDocument']> {
+    if (this.cached) return this.cached;
     this.registry.registerComponent('securitySchemes', 'session', {
       type: 'apiKey',
       in: 'cookie',
       name: 'ensemble.sid',
       description: 'Session cookie set by the OIDC sign-in; state-changing requests also send X-CSRF-Token.',
     });
-    return new OpenApiGeneratorV31(this.registry.definitions).generateDocument({
+    this.cached = new OpenApiGeneratorV31(this.registry.definitions).generateDocument({
       openapi: '3.1.0',
       info: { title: 'Ensemble API', version: '1', description: 'REST API of an Ensemble node.' },
       servers: [{ url: serverUrl }],
     });
+    return this.cached;
   }
 }

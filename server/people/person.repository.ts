@@ -1,4 +1,4 @@
-import type { ObjectId} from 'mongodb';
+import type { ObjectId } from 'mongodb';
 import { type Collection, type Db, type Filter } from 'mongodb';
 import { collections } from '../db/collections.js';
 import type { HideableField, Visibility } from './profile.schemas.js';

@@ -80,7 +80,7 @@ export const profileView = z.object({
   jobTitle: z.object({ en: z.string().optional(), fr: z.string().optional() }).optional(),
   organization: organizationRef.nullable().optional(),
   location: z.string().optional(),
-  about: z.object({ markdown: z.string(), html: z.string() }).optional(),
+  about: z.object({ markdown: z.string().optional(), html: z.string() }).optional(),
   skills: z.array(z.string()).optional(),
   languages: z
     .object({

@@ -52,7 +52,8 @@ export class ProfileService implements ProfileIndexer {
     if (shows('organization'))
       view.organization = org ? { slug: org.slug, name: org.name, acronym: org.acronym } : null;
     if (shows('location') && p.location) view.location = p.location;
-    if (shows('about') && p.about) view.about = p.about;
+    // Others get only the sanitised HTML; the markdown source is the author's, for editing.
+    if (shows('about') && p.about) view.about = level === 'self' ? p.about : { html: p.about.html };
     if (shows('skills')) view.skills = p.skills ?? [];
     if (shows('languages')) view.languages = p.languages as ProfileView['languages'];
     if (shows('contact')) view.contact = p.contact ?? {};

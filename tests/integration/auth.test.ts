@@ -160,9 +160,14 @@ describe('sign-in through a department identity provider (real OIDC code flow)',
     // Start a real sign-in so the node holds state, then answer it with a code minted for another app.
     const start = await browser.request(`${node.url}/auth/login/dept-a`);
     const state = new URL(start.headers.get('location')!).searchParams.get('state')!;
-    const res = await browser.request(`${node.url}/auth/callback/dept-a?code=not-ours&state=${state}`);
-    expect(res.status).toBe(502);
-    expect(await res.text()).toContain('Sign-in with Test provider dept-a failed');
+    const res = await browser.request(
+      `${node.url}/auth/callback/dept-a?code=not-ours&state=${encodeURIComponent(state)}`,
+    );
+    const text = await res.text();
+    expect({ status: res.status, text }).toMatchObject({
+      status: 502,
+      text: expect.stringContaining('Sign-in with Test provider dept-a failed'),
+    });
     expect(await users().countDocuments()).toBe(before);
   });
 
@@ -267,5 +272,77 @@ describe('sign-in rate limit', () => {
       if (res.status === 429) expect(await res.json()).toMatchObject({ type: '/problems/rate-limited' });
     }
     expect(statuses).toEqual([302, 302, 302, 429]);
+  });
+});
+
+describe('instance administrators named by a claim', () => {
+  let node: RunningNode;
+  let idp: TestIdp;
+  beforeAll(async () => {
+    const port = await freePort();
+    idp = await startTestIdp({
+      id: 'dept',
+      nodeUrl: `http://127.0.0.1:${port}`,
+      people: [
+        {
+          sub: 'dana',
+          name: 'Dana Admin',
+          email: 'dana@x.example',
+          locale: 'en',
+          organization: '',
+          roles: ['ensemble-admin'],
+        },
+        {
+          sub: 'eli',
+          name: 'Eli User',
+          email: 'eli@x.example',
+          locale: 'en',
+          organization: '',
+          roles: ['reader'],
+        },
+      ],
+    });
+    node = await startTestNode({
+      port,
+      issuers: [idp.issuer],
+      env: { OIDC_ADMIN_CLAIM: 'roles=ensemble-admin' },
+    });
+  });
+  afterAll(async () => {
+    await node.close();
+    await idp.close();
+  });
+
+  it('makes a person with the claim value an administrator, and no one else', async () => {
+    for (const [who, admin] of [
+      ['dana', true],
+      ['eli', false],
+    ] as const) {
+      const browser = new Browser();
+      await signIn(browser, node.url, 'dept', who);
+      expect((await new ApiClient(browser, node.url).call('GET', '/me')).body.isAdmin).toBe(admin);
+    }
+  });
+});
+
+describe('behind a TLS-terminating proxy', () => {
+  let node: RunningNode;
+  beforeAll(async () => {
+    node = await startTestNode({
+      port: await freePort(),
+      env: { PUBLIC_URL: 'https://ensemble.example.gc.ca', TRUST_PROXY: 'loopback', DEV_IDP: 'true' },
+    });
+  });
+  afterAll(() => node.close());
+
+  it('marks the session cookie Secure and sends HSTS', async () => {
+    const res = await fetch(`${node.url}/auth/login/dev`, {
+      redirect: 'manual',
+      headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'ensemble.example.gc.ca' },
+    });
+    expect(res.status).toBe(302);
+    const cookie = res.headers.getSetCookie().find((c) => c.startsWith('ensemble.sid='));
+    expect(cookie).toMatch(/; Secure/i);
+    expect(res.headers.get('strict-transport-security')).toMatch(/max-age=/);
   });
 });

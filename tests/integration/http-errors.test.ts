@@ -123,7 +123,20 @@ describe('in production', () => {
       throw new Error('database password is hunter2');
     });
     node = await createTestNode({
-      env: { NODE_ENV: 'production', PUBLIC_URL: 'https://ensemble.example.gc.ca' },
+      env: {
+        NODE_ENV: 'production',
+        PUBLIC_URL: 'https://ensemble.example.gc.ca',
+        SESSION_SECRET: 'a-production-secret-of-at-least-32-chars',
+        OIDC_ISSUERS: JSON.stringify([
+          {
+            id: 'd',
+            name: { en: 'D', fr: 'D' },
+            issuer: 'https://idp.example',
+            clientId: 'c',
+            clientSecret: 's',
+          },
+        ]),
+      },
       deps: { apiRouters: [router] },
     });
   });

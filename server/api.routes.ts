@@ -1,0 +1,31 @@
+import type { Router } from 'express';
+import { authRoutes, type AuthRoutesDeps } from './auth/auth.routes.js';
+import type { Api } from './core/api.js';
+import { organizationRoutes } from './organizations/organization.routes.js';
+import type { OrganizationService } from './organizations/organization.service.js';
+import type { AccountService } from './people/account.service.js';
+import { peopleRoutes } from './people/people.routes.js';
+import type { ProfileService } from './people/profile.service.js';
+
+export interface ApiServices {
+  accounts: AccountService;
+  profiles: ProfileService;
+  organizations: OrganizationService;
+}
+
+/** Every REST router, in mount order. The node and the OpenAPI generator both declare them here. */
+export function declareApi(
+  api: Api,
+  services: ApiServices,
+  auth: Omit<AuthRoutesDeps, 'api'>,
+): { browser: Router[]; api: Router[] } {
+  const authRouters = authRoutes({ ...auth, api });
+  return {
+    browser: [authRouters.browser],
+    api: [
+      authRouters.api,
+      peopleRoutes(api, services.profiles, services.accounts),
+      organizationRoutes(api, services.organizations, services.profiles),
+    ],
+  };
+}

@@ -1,0 +1,42 @@
+import { freePort } from '../../server/core/net.js';
+import { startTestNode, type RunningNode } from '../helpers/app.js';
+import { ApiClient, Browser, signIn } from '../helpers/browser.js';
+
+describe('the development identity provider (no issuer configured, outside production)', () => {
+  let node: RunningNode;
+  beforeAll(async () => {
+    node = await startTestNode({ port: await freePort(), env: { NODE_ENV: 'development' } });
+  });
+  afterAll(() => node.close());
+
+  it('sends people straight to it, says how to sign in, and signs alice in as an administrator of a demo department', async () => {
+    const first = await fetch(`${node.url}/auth/login`, { redirect: 'manual' });
+    expect(first.status).toBe(303);
+    expect(first.headers.get('location')).toBe('/auth/login/dev');
+
+    const browser = new Browser();
+    const page = await browser.navigate(`${node.url}/auth/login/dev`);
+    const html = await page.res.text();
+    expect(html).toContain('Development identity provider');
+    expect(html).toContain('alice');
+    expect(html).toContain('bruno');
+
+    await signIn(browser, node.url, 'dev', 'alice');
+    const me = await new ApiClient(browser, node.url).call('GET', '/me');
+    expect(me.body).toMatchObject({
+      isAdmin: true,
+      profile: { handle: 'alice', organization: { slug: 'digital-services' } },
+    });
+  });
+
+  it('signs bruno in, in another demo department, as an ordinary person', async () => {
+    const browser = new Browser();
+    await signIn(browser, node.url, 'dev', 'bruno');
+    const me = await new ApiClient(browser, node.url).call('GET', '/me');
+    expect(me.body).toMatchObject({
+      isAdmin: false,
+      locale: 'fr',
+      profile: { organization: { slug: 'natural-resources' } },
+    });
+  });
+});

@@ -1,0 +1,332 @@
+import { deflateSync } from 'node:zlib';
+import type { DemoPerson } from '../../server/auth/dev-idp.js';
+import { freePort } from '../../server/core/net.js';
+import { collections } from '../../server/db/collections.js';
+import { startTestNode, type RunningNode } from '../helpers/app.js';
+import { ApiClient, Browser, signIn } from '../helpers/browser.js';
+import { documentCounts } from '../helpers/db.js';
+import { startTestIdp, type TestIdp } from '../helpers/idp.js';
+
+const people = (): DemoPerson[] => [
+  { sub: 'alice', name: 'Alice Tremblay', email: 'alice@tbs.example', locale: 'en', organization: 'tbs' },
+  { sub: 'bruno', name: 'Bruno Côté', email: 'bruno@nrcan.example', locale: 'fr', organization: 'nrcan' },
+  { sub: 'chloe', name: 'Chloé Martin', email: 'chloe@tbs.example', locale: 'fr', organization: 'tbs' },
+];
+
+/** A real 1×1 PNG. */
+function png(): Buffer {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (b: Buffer) => {
+    let c = 0xffffffff;
+    for (const x of b) c = crcTable[(c ^ x) & 0xff]! ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type), data]);
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32BE(crc(body));
+    return Buffer.concat([len, body, sum]);
+  };
+  const ihdr = Buffer.from([0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(Buffer.from([0, 255, 0, 0]))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+const upload = (bytes: Buffer, name: string, type: string) => {
+  const form = new FormData();
+  form.append('avatar', new Blob([new Uint8Array(bytes)], { type }), name);
+  return form;
+};
+
+describe('profiles, directory and administration', () => {
+  let idp: TestIdp;
+  let central: TestIdp;
+  let node: RunningNode;
+  const as: Record<string, ApiClient> = {};
+  let anonymous: ApiClient;
+
+  async function session(issuer: string, who: string): Promise<ApiClient> {
+    const browser = new Browser();
+    await signIn(browser, node.url, issuer, who);
+    return new ApiClient(browser, node.url);
+  }
+
+  beforeAll(async () => {
+    const port = await freePort();
+    const nodeUrl = `http://127.0.0.1:${port}`;
+    idp = await startTestIdp({ id: 'dept', nodeUrl, people: people() });
+    central = await startTestIdp({
+      id: 'central',
+      nodeUrl,
+      people: [
+        {
+          sub: 'b-cote',
+          name: 'Bruno Côté',
+          email: 'bruno.cote@central.example',
+          locale: 'fr',
+          organization: '',
+        },
+      ],
+    });
+    node = await startTestNode({
+      port,
+      issuers: [idp.issuer, central.issuer],
+      env: { INSTANCE_ADMINS: `${idp.url}|alice` },
+    });
+    const system = { kind: 'system', reason: 'test' } as const;
+    for (const [slug, en, fr] of [
+      ['tbs', 'Treasury Board Secretariat', 'Secrétariat du Conseil du Trésor'],
+      ['nrcan', 'Natural Resources Canada', 'Ressources naturelles Canada'],
+    ] as const) {
+      await node.node.services.organizations.create(system, {
+        slug,
+        name: { en, fr },
+        acronym: { en: slug.toUpperCase(), fr: slug.toUpperCase() },
+        emailDomains: [],
+        claimValues: [slug],
+      });
+    }
+    for (const who of ['alice', 'bruno', 'chloe']) as[who] = await session('dept', who);
+    anonymous = new ApiClient(new Browser(), node.url);
+  });
+  afterAll(async () => {
+    await node.close();
+    await idp.close();
+    await central.close();
+  });
+
+  describe('field visibility', () => {
+    beforeAll(async () => {
+      const res = await as.alice!.call('PATCH', '/me/profile', {
+        jobTitle: { en: 'Policy analyst', fr: 'Analyste des politiques' },
+        location: 'Gatineau',
+        about: 'I work on **open data**. <script>alert("x")</script>',
+        skills: ['Python', 'Évaluation'],
+        contact: { phone: '+1 613 555 0100' },
+        visibility: { skills: 'private', location: 'node', jobTitle: 'public', contact: 'private' },
+      });
+      expect(res.status).toBe(200);
+    });
+
+    it('shows anyone only the public fields', async () => {
+      const res = await anonymous.call('GET', '/people/alice');
+      expect(res.status).toBe(200);
+      expect(res.body.jobTitle).toEqual({ en: 'Policy analyst', fr: 'Analyste des politiques' });
+      expect(res.body.organization).toMatchObject({ slug: 'tbs' });
+      for (const hidden of ['location', 'about', 'skills', 'contact', 'visibility'])
+        expect(res.body).not.toHaveProperty(hidden);
+    });
+
+    it('shows signed-in people of the node the node fields, never the private ones', async () => {
+      const res = await as.bruno!.call('GET', '/people/alice');
+      expect(res.body.location).toBe('Gatineau');
+      expect(res.body.about.html).toContain('<strong>open data</strong>');
+      expect(JSON.stringify(res.body)).not.toMatch(/script|alert/);
+      expect(res.body).not.toHaveProperty('skills');
+      expect(res.body).not.toHaveProperty('contact');
+      expect(JSON.stringify(res.body)).not.toContain('Python');
+    });
+
+    it('shows the person everything, with the visibility of each field', async () => {
+      const res = await as.alice!.call('GET', '/me');
+      expect(res.body.profile.skills).toEqual(['Python', 'Évaluation']);
+      expect(res.body.profile.contact).toEqual({ phone: '+1 613 555 0100' });
+      expect(res.body.profile.visibility).toMatchObject({ skills: 'private', location: 'node' });
+    });
+
+    it('never finds a person by a field they keep private', async () => {
+      const bySkill = await as.bruno!.call('GET', '/people?q=python');
+      expect(bySkill.body.items.map((p: { handle: string }) => p.handle)).not.toContain('alice');
+      const byTitle = await as.bruno!.call('GET', '/people?q=analyste');
+      expect(byTitle.body.items.map((p: { handle: string }) => p.handle)).toEqual(['alice']);
+      // The public result carries no private field either.
+      expect(byTitle.body.items[0]).not.toHaveProperty('skills');
+    });
+  });
+
+  describe('directory', () => {
+    it('finds people by name whatever the accents and case, and by organization', async () => {
+      const res = await as.alice!.call('GET', '/people?q=COTE');
+      expect(res.body.items.map((p: { handle: string }) => p.handle)).toEqual(['bruno']);
+      const french = await as.alice!.call('GET', `/people?q=${encodeURIComponent('chloé')}`);
+      expect(french.body.items.map((p: { handle: string }) => p.handle)).toEqual(['chloe']);
+      const byOrg = await as.alice!.call('GET', '/people?q=treasury');
+      expect(byOrg.body.items.map((p: { handle: string }) => p.handle).sort()).toEqual(['alice', 'chloe']);
+      const byOrgFr = await as.alice!.call('GET', '/people?q=tresor');
+      expect(byOrgFr.body.items).toHaveLength(2);
+    });
+
+    it('pages through people with a cursor', async () => {
+      const first = await as.alice!.call('GET', '/people?limit=2');
+      expect(first.body.items).toHaveLength(2);
+      expect(first.body.nextCursor).toBe(first.body.items[1].handle);
+      const second = await as.alice!.call('GET', `/people?limit=2&cursor=${first.body.nextCursor}`);
+      const handles = [...first.body.items, ...second.body.items].map((p: { handle: string }) => p.handle);
+      expect(new Set(handles).size).toBe(handles.length);
+    });
+
+    it('lists an organization page of its people', async () => {
+      const res = await as.bruno!.call('GET', '/organizations/tbs/people');
+      expect(res.body.items.map((p: { handle: string }) => p.handle).sort()).toEqual(['alice', 'chloe']);
+      expect((await as.bruno!.call('GET', '/organizations/nowhere/people')).status).toBe(404);
+    });
+
+    it('is for signed-in people only', async () => {
+      const res = await anonymous.call('GET', '/people?q=alice');
+      expect(res.status).toBe(401);
+    });
+
+    it('rejects a bad query with a problem naming the field', async () => {
+      const res = await as.alice!.call('GET', '/people?limit=500');
+      expect(res.status).toBe(400);
+      expect(res.body.errors[0].field).toBe('query.limit');
+    });
+  });
+
+  describe('profile validation', () => {
+    it.each([
+      [{ contact: { website: 'javascript:alert(1)' } }, 'body.contact.website'],
+      [{ displayName: 'x'.repeat(101) }, 'body.displayName'],
+      [{ skills: Array.from({ length: 31 }, (_, i) => `skill ${i}`) }, 'body.skills'],
+      [{ visibility: { skills: 'everyone' } }, 'body.visibility.skills'],
+      [{ isAdmin: true }, 'body'],
+      [{ organization: 'no-such-org' }, 'body.organization'],
+    ])('refuses %j naming %s, and stores nothing', async (patch, field) => {
+      const before = await node.database.db.collection(collections.users).findOne({ handle: 'bruno' });
+      const res = await as.bruno!.call('PATCH', '/me/profile', patch);
+      expect(res.status).toBe(400);
+      expect(res.type).toMatch(/problem\+json/);
+      expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+      expect(await node.database.db.collection(collections.users).findOne({ handle: 'bruno' })).toEqual(
+        before,
+      );
+    });
+  });
+
+  describe('avatars', () => {
+    it('stores an image sniffed from its bytes and serves it to whoever may see it', async () => {
+      const image = png();
+      const res = await as.chloe!.call('PUT', '/me/avatar', upload(image, 'me.png', 'image/png'));
+      expect(res.status).toBe(200);
+      expect(res.body.profile.avatarUrl).toBe('/api/v1/people/chloe/avatar');
+      const download = await fetch(`${node.url}/api/v1/people/chloe/avatar`);
+      expect(download.status).toBe(200);
+      expect(download.headers.get('content-type')).toBe('image/png');
+      expect(Buffer.from(await download.arrayBuffer())).toEqual(image);
+
+      await as.chloe!.call('PATCH', '/me/profile', { visibility: { avatar: 'node' } });
+      expect((await fetch(`${node.url}/api/v1/people/chloe/avatar`)).status).toBe(404);
+      expect((await as.bruno!.call('GET', '/people/chloe/avatar')).status).toBe(200);
+    });
+
+    it('refuses a program declared as image/png', async () => {
+      const before = await documentCounts(node.database.db);
+      const elf = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]), Buffer.alloc(200)]);
+      const res = await as.bruno!.call('PUT', '/me/avatar', upload(elf, 'photo.png', 'image/png'));
+      expect(res.status).toBe(415);
+      expect(res.body.errors[0].field).toBe('body.avatar');
+      expect(await documentCounts(node.database.db)).toEqual(before);
+    });
+
+    it('refuses an image over 2 MiB with 413', async () => {
+      const big = Buffer.concat([png(), Buffer.alloc(2 * 1024 * 1024 + 10)]);
+      const res = await as.bruno!.call('PUT', '/me/avatar', upload(big, 'big.png', 'image/png'));
+      expect(res.status).toBe(413);
+      expect(res.body.type).toBe('/problems/payload-too-large');
+    });
+  });
+
+  describe('organizations', () => {
+    const input = {
+      slug: 'esdc',
+      name: { en: 'Employment and Social Development Canada', fr: 'Emploi et Développement social Canada' },
+      acronym: { en: 'ESDC', fr: 'EDSC' },
+      emailDomains: ['esdc.example'],
+    };
+
+    it('only an instance administrator creates or changes organizations', async () => {
+      expect((await as.bruno!.call('POST', '/organizations', input)).status).toBe(403);
+      expect((await anonymous.call('POST', '/organizations', input)).status).toBe(401);
+      const created = await as.alice!.call('POST', '/organizations', input);
+      expect(created.status).toBe(201);
+      expect(created.body).toMatchObject({ slug: 'esdc', acronym: { fr: 'EDSC' } });
+      const dup = await as.alice!.call('POST', '/organizations', input);
+      expect(dup.status).toBe(409);
+      const patched = await as.alice!.call('PATCH', '/organizations/esdc', {
+        emailDomains: ['hrsdc.example'],
+      });
+      expect(patched.body.emailDomains).toEqual(['hrsdc.example']);
+      expect((await anonymous.call('GET', '/organizations/esdc')).body.name.fr).toBe(input.name.fr);
+    });
+
+    it('refuses an invalid organization naming the field', async () => {
+      const res = await as.alice!.call('POST', '/organizations', {
+        ...input,
+        slug: 'Bad Slug!',
+        emailDomains: ['not a domain'],
+      });
+      expect(res.status).toBe(400);
+      const fields = res.body.errors.map((e: { field: string }) => e.field);
+      expect(fields).toEqual(expect.arrayContaining(['body.slug', 'body.emailDomains.0']));
+    });
+  });
+
+  describe('deactivation and merging', () => {
+    it('deactivation ends the sessions at once and refuses sign-in; reactivation restores it', async () => {
+      const dev = await session('dept', 'chloe');
+      expect((await dev.call('GET', '/me')).status).toBe(200);
+      const res = await as.alice!.call('POST', '/admin/people/chloe/deactivate');
+      expect(res.status).toBe(200);
+      expect(res.body.status).toBe('deactivated');
+      expect((await dev.call('GET', '/me')).status).toBe(401);
+      expect((await as.chloe!.call('GET', '/me')).status).toBe(401);
+      const users = node.database.db.collection(collections.users);
+      const chloe = await users.findOne({ handle: 'chloe' });
+      expect(
+        await node.database.db
+          .collection(collections.sessions)
+          .countDocuments({ 'session.passport.user': chloe!._id.toHexString() }),
+      ).toBe(0);
+      const again = new Browser();
+      const { res: refused } = await signIn(again, node.url, 'dept', 'chloe');
+      expect(refused.status).toBe(403);
+      expect(await refused.text()).toContain('deactivated');
+      expect((await as.bruno!.call('GET', '/people/chloe')).status).toBe(404);
+      expect((await as.bruno!.call('GET', '/people?q=chloe')).body.items).toEqual([]);
+
+      expect((await as.bruno!.call('POST', '/admin/people/chloe/reactivate')).status).toBe(403);
+      expect((await as.alice!.call('POST', '/admin/people/chloe/reactivate')).status).toBe(200);
+      as.chloe = await session('dept', 'chloe');
+      expect((await as.chloe.call('GET', '/me')).body.profile.handle).toBe('chloe');
+    });
+
+    it('merges two accounts of one person: the other identity then signs in to the surviving account', async () => {
+      const second = await session('central', 'b-cote');
+      const secondHandle = (await second.call('GET', '/me')).body.profile.handle;
+      expect(secondHandle).not.toBe('bruno');
+      const res = await as.alice!.call('POST', '/admin/people/merge', { from: secondHandle, into: 'bruno' });
+      expect(res.status).toBe(200);
+      expect((await second.call('GET', '/me')).status).toBe(401);
+      const again = await session('central', 'b-cote');
+      const me = await again.call('GET', '/me');
+      expect(me.body.profile.handle).toBe('bruno');
+      expect(me.body.identities).toEqual(
+        expect.arrayContaining([
+          { issuer: idp.url, sub: 'bruno' },
+          { issuer: central.url, sub: 'b-cote' },
+        ]),
+      );
+      expect((await as.bruno!.call('GET', `/people/${secondHandle}`)).status).toBe(404);
+    });
+  });
+});
