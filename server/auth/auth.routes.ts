@@ -1,3 +1,4 @@
+import { escapeHtml } from '../core/html.js';
 import express, { Router, type Request, type Response, type NextFunction } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import type { Passport } from 'passport';
@@ -26,9 +27,6 @@ class SignInRefusedError extends UnauthenticatedError {
   override readonly slug = 'sign-in-refused';
   override readonly title = 'Sign-in refused';
 }
-
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)} · Ensemble</title>

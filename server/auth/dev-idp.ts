@@ -1,4 +1,5 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { escapeHtml } from '../core/html.js';
 import express, { Router, type Request, type Response } from 'express';
 import Provider, { type Configuration } from 'oidc-provider';
 
@@ -82,9 +83,6 @@ export interface DevIdpOptions {
   }[];
   people?: DemoPerson[];
 }
-
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>

@@ -169,40 +169,26 @@ export function peopleRoutes(api: Api, profiles: ProfileService, accounts: Accou
   );
 
   const adminTags = ['administration'];
-  api.route(
-    router,
-    {
-      method: 'post',
-      path: '/admin/people/:handle/deactivate',
-      summary: 'Deactivate a person: sessions end, sign-in refused, content kept',
-      tags: adminTags,
-      access: 'admin',
-      params: handleParams,
-      status: 200,
-      response: profileView,
-    },
-    async ({ actor, params }) => {
-      const user = await accounts.deactivate(actor, params.handle);
-      return profiles.view(actor, user, null);
-    },
-  );
-  api.route(
-    router,
-    {
-      method: 'post',
-      path: '/admin/people/:handle/reactivate',
-      summary: 'Reactivate a person',
-      tags: adminTags,
-      access: 'admin',
-      params: handleParams,
-      status: 200,
-      response: profileView,
-    },
-    async ({ actor, params }) => {
-      const user = await accounts.reactivate(actor, params.handle);
-      return profiles.view(actor, user, null);
-    },
-  );
+  const statusChanges = [
+    ['deactivate', 'Deactivate a person: sessions end, sign-in refused, content kept'],
+    ['reactivate', 'Reactivate a person'],
+  ] as const;
+  for (const [change, summary] of statusChanges) {
+    api.route(
+      router,
+      {
+        method: 'post',
+        path: `/admin/people/:handle/${change}`,
+        summary,
+        tags: adminTags,
+        access: 'admin',
+        params: handleParams,
+        status: 200,
+        response: profileView,
+      },
+      async ({ actor, params }) => profiles.view(actor, await accounts[change](actor, params.handle), null),
+    );
+  }
   api.route(
     router,
     {
