@@ -77,12 +77,6 @@ export class NotFoundError extends DomainError {
   readonly title: string = 'Not found';
 }
 
-export class MethodNotAllowedError extends DomainError {
-  readonly status: number = 405;
-  readonly slug: string = 'method-not-allowed';
-  readonly title: string = 'Method not allowed';
-}
-
 export class ConflictError extends DomainError {
   readonly status: number = 409;
   readonly slug: string = 'conflict';
