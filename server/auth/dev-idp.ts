@@ -82,6 +82,8 @@ export interface DevIdpOptions {
     postLogoutRedirectUris: string[];
   }[];
   people?: DemoPerson[];
+  /** The RSA signing key as a private JWK (generated when absent). */
+  signingKey?: Record<string, unknown>;
 }
 
 function page(title: string, body: string): string {
@@ -110,9 +112,9 @@ function signInPage(uid: string, base: string, people: DemoPerson[]): string {
 export function createDevIdentityProvider(options: DevIdpOptions): { router: Router; provider: Provider } {
   const people = options.people ?? demoPeople;
   const base = new URL(options.issuer).pathname.replace(/\/$/, '');
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const jwk = {
-    ...privateKey.export({ format: 'jwk' }),
+    ...(options.signingKey ??
+      generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' })),
     kid: randomBytes(8).toString('hex'),
     use: 'sig',
     alg: 'RS256',

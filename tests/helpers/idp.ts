@@ -20,12 +20,14 @@ export async function startTestIdp(options: {
   nodeUrl: string;
   people: DemoPerson[];
   extraClients?: { clientId: string; clientSecret: string; redirectUris: string[] }[];
+  signingKey?: Record<string, unknown>;
 }): Promise<TestIdp> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const { router } = createDevIdentityProvider({
     issuer: url,
     people: options.people,
+    ...(options.signingKey ? { signingKey: options.signingKey } : {}),
     clients: [
       {
         clientId: 'ensemble-test',

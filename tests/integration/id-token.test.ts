@@ -1,3 +1,5 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { SignJWT, importJWK } from 'jose';
 import type { DemoPerson } from '../../server/auth/dev-idp.js';
 import { freePort } from '../../server/core/net.js';
 import { startTestNode, type RunningNode } from '../helpers/app.js';
@@ -52,12 +54,16 @@ async function idTokenForOtherApp(idp: TestIdp): Promise<string> {
 describe('ID token verification', () => {
   let idp: TestIdp;
   let node: RunningNode;
+  const signingKey = {
+    ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }),
+  };
   beforeAll(async () => {
     const port = await freePort();
     idp = await startTestIdp({
       id: 'dept',
       nodeUrl: `http://127.0.0.1:${port}`,
       people: [alice],
+      signingKey,
       extraClients: [
         {
           clientId: 'other-app',
@@ -87,6 +93,36 @@ describe('ID token verification', () => {
     const forged = `${h}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${s}`;
     await expect(node.node.oidc.verifyIdToken('dept', forged)).rejects.toMatchObject({
       code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+    });
+  });
+
+  /** A token signed with the provider's own key (as its JWKS publishes it), with the given claims. */
+  async function mint(claims: Record<string, unknown>, expiresAt: number): Promise<string> {
+    const jwks = (await (await fetch(`${idp.url}/jwks`)).json()) as { keys: { kid: string }[] };
+    const kid = jwks.keys[0]!.kid;
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: 'RS256', kid })
+      .setIssuer(idp.url)
+      .setAudience('ensemble-test')
+      .setSubject('alice')
+      .setIssuedAt(expiresAt - 3600)
+      .setExpirationTime(expiresAt)
+      .sign(await importJWK({ ...signingKey, alg: 'RS256' } as never, 'RS256'));
+  }
+
+  it('accepts a valid token signed by the provider, within the clock-skew allowance', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    await expect(node.node.oidc.verifyIdToken('dept', await mint({}, now + 600))).resolves.toMatchObject({
+      payload: { sub: 'alice' },
+    });
+    // Expired 30 s ago: within the 60 s allowance for clock skew between servers.
+    await expect(node.node.oidc.verifyIdToken('dept', await mint({}, now - 30))).resolves.toBeDefined();
+  });
+
+  it('refuses an expired token from the provider', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    await expect(node.node.oidc.verifyIdToken('dept', await mint({}, now - 300))).rejects.toMatchObject({
+      code: 'ERR_JWT_EXPIRED',
     });
   });
 });
