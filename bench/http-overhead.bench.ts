@@ -86,7 +86,7 @@ const markdown = `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus
 ${table(rows)}
 
 The full middleware chain serves ${(ratio * 100).toFixed(0)} % of the bare server's rate.`;
-writeSection('http-overhead', markdown);
+await writeSection('http-overhead', markdown);
 process.stdout.write(`${markdown}\n`);
 
 ensemble.closeAllConnections();

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
+import * as prettier from 'prettier';
 import { projectRoot } from '../server/core/paths.js';
 
 export interface LoadResult {
@@ -57,8 +58,8 @@ export function table(rows: LoadResult[]): string {
   return lines.join('\n');
 }
 
-/** Replace the section between `<!-- bench:ID -->` markers in docs/performance.md. */
-export function writeSection(id: string, markdown: string): void {
+/** Replace the section between `<!-- bench:ID -->` markers in docs/performance.md (then format it). */
+export async function writeSection(id: string, markdown: string): Promise<void> {
   const file = path.join(projectRoot, 'docs', 'performance.md');
   const text = fs.readFileSync(file, 'utf8');
   const start = `<!-- bench:${id} -->`;
@@ -66,5 +67,7 @@ export function writeSection(id: string, markdown: string): void {
   const from = text.indexOf(start);
   const to = text.indexOf(end);
   if (from < 0 || to < 0) throw new Error(`docs/performance.md has no ${start} … ${end} section`);
-  fs.writeFileSync(file, `${text.slice(0, from + start.length)}\n${markdown}\n${text.slice(to)}`);
+  const updated = `${text.slice(0, from + start.length)}\n${markdown}\n${text.slice(to)}`;
+  const options = (await prettier.resolveConfig(file)) ?? {};
+  fs.writeFileSync(file, await prettier.format(updated, { ...options, filepath: file }));
 }
