@@ -1,6 +1,9 @@
 import type { Router } from 'express';
 import { authRoutes, type AuthRoutesDeps } from './auth/auth.routes.js';
 import type { Api } from './core/api.js';
+import { groupRoutes } from './groups/group.routes.js';
+import type { GroupService } from './groups/group.service.js';
+import type { MembershipService } from './groups/membership.service.js';
 import { organizationRoutes } from './organizations/organization.routes.js';
 import type { OrganizationService } from './organizations/organization.service.js';
 import type { AccountService } from './people/account.service.js';
@@ -8,6 +11,8 @@ import { peopleRoutes } from './people/people.routes.js';
 import type { ProfileService } from './people/profile.service.js';
 
 export interface ApiServices {
+  groups: GroupService;
+  memberships: MembershipService;
   accounts: AccountService;
   profiles: ProfileService;
   organizations: OrganizationService;
@@ -26,6 +31,7 @@ export function declareApi(
       authRouters.api,
       peopleRoutes(api, services.profiles, services.accounts),
       organizationRoutes(api, services.organizations, services.profiles),
+      groupRoutes(api, services.groups, services.memberships),
     ],
   };
 }

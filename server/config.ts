@@ -143,6 +143,7 @@ const envObject = z.object({
     .max(24 * 30)
     .default(12),
   AUTH_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(30),
+  GROUP_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
 });
 
 export const configSchema = envObject.superRefine((cfg, ctx) => {
@@ -205,6 +206,10 @@ export interface Config {
     rateLimitPer15Min: number;
     /** Cookies carry Secure when the node is reached over https. */
     secureCookies: boolean;
+  };
+  groups: {
+    /** How long a deleted group can be restored. */
+    retentionMs: number;
   };
   database: {
     uri: string | undefined;
@@ -289,6 +294,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       rateLimitPer15Min: c.AUTH_RATE_LIMIT,
       secureCookies: publicUrl.startsWith('https://'),
     },
+    groups: { retentionMs: c.GROUP_RETENTION_DAYS * 86_400_000 },
     database: {
       uri: c.MONGODB_URI,
       name: c.MONGODB_DB_NAME,

@@ -5,7 +5,10 @@ import { ObjectId } from 'mongodb';
 import { Passport } from 'passport';
 import { createApp } from './app.js';
 import { AccountService } from './people/account.service.js';
-import { declareApi } from './api.routes.js';
+import { declareApi, type ApiServices } from './api.routes.js';
+import { GroupRepository } from './groups/group.repository.js';
+import { GroupService } from './groups/group.service.js';
+import { MembershipService } from './groups/membership.service.js';
 import { createCsrf } from './auth/csrf.js';
 import { createDevIdentityProvider, demoDepartments } from './auth/dev-idp.js';
 import { OidcRegistry, type ProviderMetadata, type SignedInUser } from './auth/oidc.js';
@@ -34,7 +37,7 @@ export interface NodeDeps {
 export interface EnsembleNode {
   app: Express;
   events: EventBus;
-  services: { accounts: AccountService; profiles: ProfileService; organizations: OrganizationService };
+  services: ApiServices;
   oidc: OidcRegistry;
   close(): Promise<void>;
 }
@@ -127,6 +130,17 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     events,
   );
 
+  const groupRepo = new GroupRepository(db);
+  const groups = new GroupService(groupRepo, events, config.groups.retentionMs);
+  const memberships = new MembershipService(groupRepo, groups, personRepo, events);
+  accounts.onMerge((from, into) => memberships.mergeMemberships(from, into));
+  events.on('user.created', async ({ userId, email }) => {
+    if (email) await memberships.honourEmailInvitations(new ObjectId(userId), email);
+  });
+  events.on('user.deactivated', async ({ userId }) => {
+    await memberships.replaceDeactivatedOwner(new ObjectId(userId));
+  });
+
   const passport = new Passport();
   passport.serializeUser((user, done) => done(null, (user as SignedInUser).id));
   passport.deserializeUser((id: string, done) => {
@@ -150,7 +164,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const api = new Api(actorOf);
   const routers = declareApi(
     api,
-    { accounts, profiles, organizations },
+    { accounts, profiles, organizations, groups, memberships },
     {
       passport,
       registry,
@@ -181,7 +195,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   return {
     app,
     events,
-    services: { accounts, profiles, organizations },
+    services: { accounts, profiles, organizations, groups, memberships },
     oidc: registry,
     close: () => session.close(),
   };

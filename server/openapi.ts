@@ -10,7 +10,7 @@ export async function buildOpenApiDocument(serverUrl = '/api/v1') {
   const unused = {} as never;
   declareApi(
     api,
-    { accounts: unused, profiles: unused, organizations: unused },
+    { accounts: unused, profiles: unused, organizations: unused, groups: unused, memberships: unused },
     {
       passport: unused,
       registry: unused,

@@ -129,6 +129,18 @@ export class Api {
     router[spec.method](spec.path, ...(spec.before ?? []), run);
   }
 
+  /** A route that changes state and answers 204 No Content. */
+  command<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
+    router: Router,
+    spec: Omit<RouteSpec<P, Q, B>, 'status' | 'response'>,
+    handler: (input: HandlerInput<z.output<P>, z.output<Q>, z.output<B>>) => Promise<void>,
+  ): void {
+    this.route(router, { ...spec, status: 204 }, async (input) => {
+      await handler(input);
+      return undefined;
+    });
+  }
+
   private cached: ReturnType<OpenApiGeneratorV31['generateDocument']> | undefined;
 
   /** The OpenAPI 3.1 document for every route declared so far (built once, routes do not change). */

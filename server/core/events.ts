@@ -11,6 +11,15 @@ export interface DomainEvents {
   'user.deactivated': { userId: string; handle: string };
   'user.reactivated': { userId: string; handle: string };
   'user.merged': { fromUserId: string; intoUserId: string };
+  'group.created': { groupId: string; handle: string; byUserId: string };
+  'group.updated': { groupId: string; handle: string; byUserId: string };
+  'group.deleted': { groupId: string; handle: string; byUserId: string };
+  'group.restored': { groupId: string; handle: string; byUserId: string };
+  'member.joined': { groupId: string; userId: string; role: string };
+  'member.left': { groupId: string; userId: string; reason: 'left' | 'removed' | 'banned' };
+  'member.requested': { groupId: string; userId: string };
+  'member.invited': { groupId: string; userId: string | null; email: string | null; byUserId: string };
+  'member.role_changed': { groupId: string; userId: string; role: string; byUserId: string };
 }
 
 export type EventName = keyof DomainEvents;

@@ -25,6 +25,10 @@ export const collections = {
   users: 'users',
   identities: 'identities',
   sessions: 'sessions',
+  groups: 'groups',
+  memberships: 'memberships',
+  groupInvitations: 'group_invitations',
+  groupAudit: 'group_audit',
 } as const;
 
 export const collectionSpecs: CollectionSpec[] = [
@@ -64,6 +68,32 @@ export const collectionSpecs: CollectionSpec[] = [
       { name: 'user', key: { 'session.passport.user': 1 } },
     ],
   },
+  {
+    name: collections.groups,
+    indexes: [
+      { name: 'handle_unique', key: { handle: 1 }, unique: true },
+      { name: 'listing', key: { deletedAt: 1, visibility: 1, handle: 1 } },
+      { name: 'searchTokens', key: { searchTokens: 1 } },
+    ],
+  },
+  {
+    // One document per (group, person): role and state live here, never in an array on the group.
+    name: collections.memberships,
+    indexes: [
+      { name: 'group_user_unique', key: { groupId: 1, userId: 1 }, unique: true },
+      { name: 'user_state', key: { userId: 1, state: 1 } },
+      { name: 'group_state_role', key: { groupId: 1, state: 1, role: 1, createdAt: 1 } },
+    ],
+  },
+  {
+    // Invitations by email for people who have not signed in yet; honoured at their first sign-in.
+    name: collections.groupInvitations,
+    indexes: [
+      { name: 'group_email_unique', key: { groupId: 1, email: 1 }, unique: true },
+      { name: 'email', key: { email: 1 } },
+    ],
+  },
+  { name: collections.groupAudit, indexes: [{ name: 'group_time', key: { groupId: 1, at: -1 } }] },
 ];
 
 const NAMESPACE_EXISTS = 48;

@@ -1,0 +1,98 @@
+import { ObjectId, type Collection, type Db, type Filter } from 'mongodb';
+import { collections } from '../db/collections.js';
+import type { GroupVisibility, JoinPolicy, MembershipState, Role } from './group.policy.js';
+
+export interface Rendered {
+  markdown: string;
+  html: string;
+}
+
+export interface GroupDoc {
+  _id: ObjectId;
+  handle: string;
+  name: string;
+  description: { en?: Rendered; fr?: Rendered };
+  visibility: GroupVisibility;
+  joinPolicy: JoinPolicy;
+  welcomeMessage: Rendered | null;
+  memberCount: number;
+  createdBy: ObjectId;
+  createdAt: Date;
+  updatedAt: Date;
+  deletedAt: Date | null;
+  deletedBy: ObjectId | null;
+  searchTokens: string[];
+}
+
+export interface MembershipDoc {
+  _id: ObjectId;
+  groupId: ObjectId;
+  userId: ObjectId;
+  role: Role;
+  state: MembershipState;
+  invitedBy: ObjectId | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface EmailInvitationDoc {
+  _id: ObjectId;
+  groupId: ObjectId;
+  email: string;
+  invitedBy: ObjectId;
+  createdAt: Date;
+}
+
+export interface AuditDoc {
+  _id: ObjectId;
+  groupId: ObjectId;
+  at: Date;
+  actorId: ObjectId | null;
+  action: string;
+  targetUserId: ObjectId | null;
+  detail: Record<string, unknown>;
+}
+
+export class GroupRepository {
+  readonly groups: Collection<GroupDoc>;
+  readonly memberships: Collection<MembershipDoc>;
+  readonly invitations: Collection<EmailInvitationDoc>;
+  readonly audit: Collection<AuditDoc>;
+
+  constructor(db: Db) {
+    this.groups = db.collection<GroupDoc>(collections.groups);
+    this.memberships = db.collection<MembershipDoc>(collections.memberships);
+    this.invitations = db.collection<EmailInvitationDoc>(collections.groupInvitations);
+    this.audit = db.collection<AuditDoc>(collections.groupAudit);
+  }
+
+  byHandle(handle: string): Promise<GroupDoc | null> {
+    return this.groups.findOne({ handle: handle.toLowerCase() });
+  }
+
+  membership(groupId: ObjectId, userId: ObjectId): Promise<MembershipDoc | null> {
+    return this.memberships.findOne({ groupId, userId });
+  }
+
+  /** Groups the person belongs to (active), or is invited to. */
+  async groupIdsOf(userId: ObjectId, states: MembershipState[] = ['active']): Promise<ObjectId[]> {
+    const rows = await this.memberships
+      .find({ userId, state: { $in: states } }, { projection: { groupId: 1 } })
+      .toArray();
+    return rows.map((r) => r.groupId);
+  }
+
+  list(filter: Filter<GroupDoc>, after: string | undefined, limit: number): Promise<GroupDoc[]> {
+    const query: Filter<GroupDoc> = { ...filter, deletedAt: null };
+    if (after) query.handle = { $gt: after };
+    return this.groups
+      .find(query)
+      .sort({ handle: 1 })
+      .limit(limit + 1)
+      .toArray();
+  }
+
+  async record(entry: Omit<AuditDoc, '_id' | 'at'>): Promise<void> {
+    await this.audit.insertOne({ _id: new ObjectId(), at: new Date(), ...entry });
+  }
+}

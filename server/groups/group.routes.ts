@@ -1,0 +1,329 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { Api } from '../core/api.js';
+import { roles } from './group.policy.js';
+import {
+  groupInput,
+  groupListQuery,
+  groupMemberParams,
+  groupPage,
+  groupParams,
+  groupPatch,
+  groupView,
+} from './group.schemas.js';
+import type { GroupService } from './group.service.js';
+import type { MembershipService } from './membership.service.js';
+
+const memberView = z.object({
+  handle: z.string(),
+  displayName: z.string(),
+  role: z.enum(roles),
+  state: z.enum(['active', 'requested', 'invited', 'banned']),
+  since: z.string(),
+});
+
+export function groupRoutes(api: Api, groups: GroupService, memberships: MembershipService): Router {
+  const router = Router();
+  const tags = ['groups'];
+  const mtags = ['memberships'];
+
+  api.route(
+    router,
+    {
+      method: 'post',
+      path: '/groups',
+      summary: 'Create a group (you become its owner)',
+      tags,
+      access: 'user',
+      body: groupInput,
+      response: groupView,
+    },
+    async ({ actor, body }) => groups.create(actor, body),
+  );
+  api.route(
+    router,
+    {
+      method: 'get',
+      path: '/groups',
+      summary: 'Groups you may see (scope=all) or belong to (scope=mine), searchable',
+      tags,
+      access: 'public',
+      query: groupListQuery,
+      response: groupPage,
+    },
+    async ({ actor, query }) => groups.list(actor, query),
+  );
+  api.route(
+    router,
+    {
+      method: 'get',
+      path: '/groups/:group',
+      summary: 'A group, with what you may do in it',
+      tags,
+      access: 'public',
+      params: groupParams,
+      response: groupView,
+    },
+    async ({ actor, params }) => groups.get(actor, params.group),
+  );
+  api.route(
+    router,
+    {
+      method: 'patch',
+      path: '/groups/:group',
+      summary: 'Change settings (admins)',
+      tags,
+      access: 'user',
+      params: groupParams,
+      body: groupPatch,
+      response: groupView,
+    },
+    async ({ actor, params, body }) => groups.update(actor, params.group, body),
+  );
+  api.command(
+    router,
+    {
+      method: 'delete',
+      path: '/groups/:group',
+      summary: 'Delete (restorable during the retention period)',
+      tags,
+      access: 'user',
+      params: groupParams,
+    },
+    async ({ actor, params }) => {
+      await groups.remove(actor, params.group);
+    },
+  );
+  api.route(
+    router,
+    {
+      method: 'post',
+      path: '/groups/:group/restore',
+      summary: 'Restore a deleted group (owner or instance administrator)',
+      tags,
+      access: 'user',
+      params: groupParams,
+      status: 200,
+      response: groupView,
+    },
+    async ({ actor, params }) => groups.restore(actor, params.group),
+  );
+
+  api.route(
+    router,
+    {
+      method: 'get',
+      path: '/groups/:group/members',
+      summary: 'Members (state=active), or join requests (moderators), invitations and bans (admins)',
+      tags: mtags,
+      access: 'public',
+      params: groupParams,
+      query: z.object({
+        state: z.enum(['active', 'requested', 'invited', 'banned']).default('active'),
+        cursor: z.string().max(24).optional(),
+        limit: z.coerce.number().int().min(1).max(100).default(50),
+      }),
+      response: z.object({ items: z.array(memberView), nextCursor: z.string().nullable() }),
+    },
+    async ({ actor, params, query }) => memberships.members(actor, params.group, query),
+  );
+  api.route(
+    router,
+    {
+      method: 'post',
+      path: '/groups/:group/join',
+      summary: 'Join an open group',
+      tags: mtags,
+      access: 'user',
+      params: groupParams,
+      status: 200,
+      response: z.object({ welcomeMessage: z.string().nullable() }),
+    },
+    async ({ actor, params }) => memberships.join(actor, params.group),
+  );
+  api.route(
+    router,
+    {
+      method: 'post',
+      path: '/groups/:group/requests',
+      summary: 'Ask to join a group that approves members',
+      tags: mtags,
+      access: 'user',
+      params: groupParams,
+      status: 202,
+    },
+    async ({ actor, params }) => {
+      await memberships.request(actor, params.group);
+      return undefined;
+    },
+  );
+  for (const [decision, approve] of [
+    ['approve', true],
+    ['deny', false],
+  ] as const) {
+    api.command(
+      router,
+      {
+        method: 'post',
+        path: `/groups/:group/requests/:person/${decision}`,
+        summary: `${decision === 'approve' ? 'Approve' : 'Deny'} a join request (moderators and up)`,
+        tags: mtags,
+        access: 'user',
+        params: groupMemberParams,
+      },
+      async ({ actor, params }) => {
+        await memberships.decide(actor, params.group, params.person, approve);
+      },
+    );
+  }
+  api.command(
+    router,
+    {
+      method: 'post',
+      path: '/groups/:group/invitations',
+      summary: 'Invite a person, or an email address not signed in yet (admins)',
+      tags: mtags,
+      access: 'user',
+      params: groupParams,
+      body: z
+        .object({ person: z.string().min(1).max(64).optional(), email: z.email().max(254).optional() })
+        .strict()
+        .refine((b) => Boolean(b.person) !== Boolean(b.email), {
+          message: 'give either person or email',
+          path: ['person'],
+        }),
+    },
+    async ({ actor, params, body }) => {
+      await memberships.invite(actor, params.group, body);
+    },
+  );
+  for (const [answer, accept] of [
+    ['accept', true],
+    ['decline', false],
+  ] as const) {
+    api.command(
+      router,
+      {
+        method: 'post',
+        path: `/groups/:group/invitation/${answer}`,
+        summary: `${answer === 'accept' ? 'Accept' : 'Decline'} your invitation`,
+        tags: mtags,
+        access: 'user',
+        params: groupParams,
+      },
+      async ({ actor, params }) => {
+        await memberships.respond(actor, params.group, accept);
+      },
+    );
+  }
+  api.command(
+    router,
+    {
+      method: 'post',
+      path: '/groups/:group/leave',
+      summary: 'Leave a group (the owner transfers ownership first)',
+      tags: mtags,
+      access: 'user',
+      params: groupParams,
+    },
+    async ({ actor, params }) => {
+      await memberships.leave(actor, params.group);
+    },
+  );
+  api.command(
+    router,
+    {
+      method: 'delete',
+      path: '/groups/:group/members/:person',
+      summary: 'Remove a member (admins)',
+      tags: mtags,
+      access: 'user',
+      params: groupMemberParams,
+    },
+    async ({ actor, params }) => {
+      await memberships.removeMember(actor, params.group, params.person);
+    },
+  );
+  api.command(
+    router,
+    {
+      method: 'put',
+      path: '/groups/:group/bans/:person',
+      summary: 'Ban a person from the group (admins)',
+      tags: mtags,
+      access: 'user',
+      params: groupMemberParams,
+      body: z.object({ reason: z.string().trim().max(500).default('') }).strict(),
+    },
+    async ({ actor, params, body }) => {
+      await memberships.ban(actor, params.group, params.person, body.reason);
+    },
+  );
+  api.command(
+    router,
+    {
+      method: 'delete',
+      path: '/groups/:group/bans/:person',
+      summary: 'Lift a ban (admins)',
+      tags: mtags,
+      access: 'user',
+      params: groupMemberParams,
+    },
+    async ({ actor, params }) => {
+      await memberships.unban(actor, params.group, params.person);
+    },
+  );
+  api.command(
+    router,
+    {
+      method: 'put',
+      path: '/groups/:group/members/:person/role',
+      summary: 'Set a role: member or moderator (admins), admin (owner)',
+      tags: mtags,
+      access: 'user',
+      params: groupMemberParams,
+      body: z.object({ role: z.enum(['admin', 'moderator', 'member']) }).strict(),
+    },
+    async ({ actor, params, body }) => {
+      await memberships.setRole(actor, params.group, params.person, body.role);
+    },
+  );
+  api.command(
+    router,
+    {
+      method: 'post',
+      path: '/groups/:group/transfer',
+      summary: 'Transfer ownership to another member (owner)',
+      tags: mtags,
+      access: 'user',
+      params: groupParams,
+      body: z.object({ to: z.string().min(1).max(64) }).strict(),
+    },
+    async ({ actor, params, body }) => {
+      await memberships.transferOwnership(actor, params.group, body.to);
+    },
+  );
+  api.route(
+    router,
+    {
+      method: 'get',
+      path: '/groups/:group/audit',
+      summary: 'Moderation and administration log (admins)',
+      tags,
+      access: 'user',
+      params: groupParams,
+      query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }),
+      response: z.array(
+        z.object({
+          at: z.string(),
+          action: z.string(),
+          actorId: z.string().nullable(),
+          targetUserId: z.string().nullable(),
+          detail: z.record(z.string(), z.unknown()),
+        }),
+      ),
+    },
+    async ({ actor, params, query }) => groups.auditLog(actor, params.group, query.limit),
+  );
+  return router;
+}

@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { groupVisibilities, joinPolicies, roles } from './group.policy.js';
+
+export const groupHandle = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'expected 2-63 lower-case letters, digits or -');
+
+const markdown = (max: number) => z.string().max(max).describe('Markdown; rendered to sanitised HTML');
+
+export const groupInput = z
+  .object({
+    handle: groupHandle,
+    name: z.string().trim().min(2).max(120),
+    description: z
+      .object({ en: markdown(5000), fr: markdown(5000) })
+      .partial()
+      .default({}),
+    visibility: z.enum(groupVisibilities),
+    joinPolicy: z.enum(joinPolicies),
+    welcomeMessage: markdown(2000).nullable().default(null),
+  })
+  .strict();
+export type GroupInput = z.output<typeof groupInput>;
+
+export const groupPatch = groupInput.omit({ handle: true }).partial().strict();
+export type GroupPatch = z.output<typeof groupPatch>;
+
+const rendered = z.object({ markdown: z.string().optional(), html: z.string() });
+
+export const groupView = z.object({
+  id: z.string(),
+  handle: z.string(),
+  name: z.string(),
+  description: z.object({ en: rendered.optional(), fr: rendered.optional() }),
+  visibility: z.enum(groupVisibilities),
+  joinPolicy: z.enum(joinPolicies),
+  memberCount: z.number().int(),
+  createdAt: z.string(),
+  deletedAt: z.string().nullable(),
+  /** What the viewer is in this group, and what they may do. */
+  viewer: z.object({
+    role: z.enum(roles).nullable(),
+    state: z.enum(['active', 'requested', 'invited', 'banned']).nullable(),
+    can: z.array(z.string()),
+  }),
+  /** Only for members. */
+  welcomeMessage: rendered.nullable().optional(),
+});
+export type GroupView = z.infer<typeof groupView>;
+
+export const groupParams = z.object({ group: z.string().min(1).max(63) });
+export const groupMemberParams = groupParams.extend({ person: z.string().min(1).max(64) });
+
+export const groupListQuery = z.object({
+  scope: z.enum(['all', 'mine']).default('all'),
+  q: z.string().max(200).optional(),
+  cursor: z.string().max(63).optional(),
+  limit: z.coerce.number().int().min(1).max(50).default(20),
+});
+
+export const groupPage = z.object({ items: z.array(groupView), nextCursor: z.string().nullable() });

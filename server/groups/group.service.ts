@@ -1,0 +1,287 @@
+import { ObjectId, type Filter } from 'mongodb';
+import { requireUser, type Actor } from '../core/actor.js';
+import { ConflictError, ForbiddenError, NotFoundError } from '../core/errors.js';
+import type { EventBus } from '../core/events.js';
+import { renderMarkdown } from '../core/html.js';
+import { queryTokens, searchTokens } from '../core/search-tokens.js';
+import { allowed, groupActions, type GroupAction, type Standing } from './group.policy.js';
+import type { GroupDoc, GroupRepository, MembershipDoc, Rendered } from './group.repository.js';
+import type { GroupInput, GroupPatch, GroupView } from './group.schemas.js';
+
+const DUPLICATE_KEY = 11000;
+
+const render = (markdown: string): Rendered => ({ markdown, html: renderMarkdown(markdown) });
+
+export interface GroupContext {
+  group: GroupDoc;
+  membership: MembershipDoc | null;
+  standing: Standing;
+}
+
+/** Groups: creation, settings, listing, soft delete and restore. Every check goes through group.policy. */
+export class GroupService {
+  constructor(
+    private readonly repo: GroupRepository,
+    private readonly events: EventBus,
+    private readonly retentionMs: number,
+  ) {}
+
+  async standing(actor: Actor, group: GroupDoc): Promise<GroupContext> {
+    const membership =
+      actor.kind === 'user' ? await this.repo.membership(group._id, new ObjectId(actor.userId)) : null;
+    return {
+      group,
+      membership,
+      standing: {
+        signedIn: actor.kind === 'user',
+        instanceAdmin: actor.kind === 'system' || (actor.kind === 'user' && actor.isAdmin),
+        membership: membership ? { role: membership.role, state: membership.state } : null,
+      },
+    };
+  }
+
+  /**
+   * Load a group the actor may act on. A group the actor may not even see answers 404, exactly like a
+   * group that does not exist, so its existence does not leak; one they see but may not act on is 403.
+   */
+  async load(actor: Actor, handle: string, action: GroupAction): Promise<GroupContext> {
+    const group = await this.repo.byHandle(handle);
+    if (!group) throw new NotFoundError(`No group ${handle}.`);
+    const ctx = await this.standing(actor, group);
+    const facts = {
+      visibility: group.visibility,
+      joinPolicy: group.joinPolicy,
+      deleted: group.deletedAt !== null,
+    };
+    if (allowed(ctx.standing, facts, action)) return ctx;
+    // A deleted group, or one the actor may not see, does not exist for them.
+    if (facts.deleted || !allowed(ctx.standing, facts, 'see')) {
+      throw new NotFoundError(`No group ${handle}.`);
+    }
+    throw new ForbiddenError(`You may not ${action} in this group.`);
+  }
+
+  view(ctx: GroupContext): GroupView {
+    const { group, membership, standing } = ctx;
+    const facts = {
+      visibility: group.visibility,
+      joinPolicy: group.joinPolicy,
+      deleted: group.deletedAt !== null,
+    };
+    const can = groupActions.filter((a) => allowed(standing, facts, a));
+    const member = membership?.state === 'active';
+    const canConfigure = can.includes('configure');
+    const strip = (r: Rendered | undefined) => (r ? (canConfigure ? r : { html: r.html }) : undefined);
+    const view: GroupView = {
+      id: group._id.toHexString(),
+      handle: group.handle,
+      name: group.name,
+      description: {
+        ...(group.description.en ? { en: strip(group.description.en)! } : {}),
+        ...(group.description.fr ? { fr: strip(group.description.fr)! } : {}),
+      },
+      visibility: group.visibility,
+      joinPolicy: group.joinPolicy,
+      memberCount: group.memberCount,
+      createdAt: group.createdAt.toISOString(),
+      deletedAt: group.deletedAt?.toISOString() ?? null,
+      viewer: { role: member ? membership!.role : null, state: membership?.state ?? null, can },
+    };
+    if (member) view.welcomeMessage = group.welcomeMessage ? strip(group.welcomeMessage)! : null;
+    return view;
+  }
+
+  private tokens(name: string, handle: string, description: GroupDoc['description']): string[] {
+    return searchTokens(name, handle, description.en?.markdown, description.fr?.markdown);
+  }
+
+  async create(actor: Actor, input: GroupInput): Promise<GroupView> {
+    const user = requireUser(actor);
+    const now = new Date();
+    const description = {
+      ...(input.description.en ? { en: render(input.description.en) } : {}),
+      ...(input.description.fr ? { fr: render(input.description.fr) } : {}),
+    };
+    const group: GroupDoc = {
+      _id: new ObjectId(),
+      handle: input.handle,
+      name: input.name,
+      description,
+      visibility: input.visibility,
+      joinPolicy: input.joinPolicy,
+      welcomeMessage: input.welcomeMessage ? render(input.welcomeMessage) : null,
+      memberCount: 1,
+      createdBy: new ObjectId(user.userId),
+      createdAt: now,
+      updatedAt: now,
+      deletedAt: null,
+      deletedBy: null,
+      searchTokens: this.tokens(input.name, input.handle, description),
+    };
+    try {
+      await this.repo.groups.insertOne(group);
+    } catch (err) {
+      if ((err as { code?: number }).code === DUPLICATE_KEY) {
+        throw new ConflictError(`The handle ${input.handle} is taken.`, [
+          { field: 'body.handle', message: 'already used' },
+        ]);
+      }
+      throw err;
+    }
+    const membership: MembershipDoc = {
+      _id: new ObjectId(),
+      groupId: group._id,
+      userId: group.createdBy,
+      role: 'owner',
+      state: 'active',
+      invitedBy: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    try {
+      await this.repo.memberships.insertOne(membership);
+    } catch (err) {
+      // No transactions: undo the group so nothing is left half-written.
+      await this.repo.groups.deleteOne({ _id: group._id });
+      throw err;
+    }
+    this.events.emit('group.created', {
+      groupId: group._id.toHexString(),
+      handle: group.handle,
+      byUserId: user.userId,
+    });
+    this.events.emit('member.joined', {
+      groupId: group._id.toHexString(),
+      userId: user.userId,
+      role: 'owner',
+    });
+    return this.view(await this.standing(actor, group));
+  }
+
+  async get(actor: Actor, handle: string): Promise<GroupView> {
+    return this.view(await this.load(actor, handle, 'see'));
+  }
+
+  async list(
+    actor: Actor,
+    query: { scope: 'all' | 'mine'; q?: string | undefined; cursor?: string | undefined; limit: number },
+  ): Promise<{ items: GroupView[]; nextCursor: string | null }> {
+    const filter: Filter<GroupDoc> = {};
+    if (query.scope === 'mine') {
+      const user = requireUser(actor);
+      filter._id = { $in: await this.repo.groupIdsOf(new ObjectId(user.userId)) };
+    } else if (!(actor.kind === 'user' && actor.isAdmin)) {
+      const visible: GroupDoc['visibility'][] = actor.kind === 'user' ? ['public', 'node'] : ['public'];
+      const mine =
+        actor.kind === 'user'
+          ? await this.repo.groupIdsOf(new ObjectId(actor.userId), ['active', 'invited'])
+          : [];
+      filter.$or = [{ visibility: { $in: visible } }, { _id: { $in: mine } }];
+    }
+    const tokens = query.q ? queryTokens(query.q) : [];
+    if (tokens.length) filter.searchTokens = { $all: tokens };
+    const rows = await this.repo.list(filter, query.cursor, query.limit);
+    const page = rows.slice(0, query.limit);
+    const items = await Promise.all(page.map(async (g) => this.view(await this.standing(actor, g))));
+    return { items, nextCursor: rows.length > query.limit ? page[page.length - 1]!.handle : null };
+  }
+
+  async update(actor: Actor, handle: string, patch: GroupPatch): Promise<GroupView> {
+    const ctx = await this.load(actor, handle, 'configure');
+    const { group } = ctx;
+    const set: Partial<GroupDoc> = { updatedAt: new Date() };
+    if (patch.name !== undefined) set.name = patch.name;
+    if (patch.visibility !== undefined) set.visibility = patch.visibility;
+    if (patch.joinPolicy !== undefined) set.joinPolicy = patch.joinPolicy;
+    if (patch.welcomeMessage !== undefined)
+      set.welcomeMessage = patch.welcomeMessage ? render(patch.welcomeMessage) : null;
+    if (patch.description !== undefined) {
+      set.description = { ...group.description };
+      for (const lang of ['en', 'fr'] as const) {
+        const text = patch.description[lang];
+        if (text !== undefined) set.description[lang] = render(text);
+      }
+    }
+    set.searchTokens = this.tokens(
+      set.name ?? group.name,
+      group.handle,
+      set.description ?? group.description,
+    );
+    await this.repo.groups.updateOne({ _id: group._id }, { $set: set });
+    const user = requireUser(actor);
+    await this.repo.record({
+      groupId: group._id,
+      actorId: new ObjectId(user.userId),
+      action: 'group.updated',
+      targetUserId: null,
+      detail: { fields: Object.keys(patch) },
+    });
+    this.events.emit('group.updated', {
+      groupId: group._id.toHexString(),
+      handle: group.handle,
+      byUserId: user.userId,
+    });
+    return this.view(await this.standing(actor, (await this.repo.groups.findOne({ _id: group._id }))!));
+  }
+
+  /** Soft delete: the group disappears for everyone and can be restored for the retention period. */
+  async remove(actor: Actor, handle: string): Promise<void> {
+    const { group } = await this.load(actor, handle, 'delete');
+    const by = actor.kind === 'user' ? new ObjectId(actor.userId) : null;
+    await this.repo.groups.updateOne(
+      { _id: group._id, deletedAt: null },
+      { $set: { deletedAt: new Date(), deletedBy: by } },
+    );
+    await this.repo.record({
+      groupId: group._id,
+      actorId: by,
+      action: 'group.deleted',
+      targetUserId: null,
+      detail: {},
+    });
+    this.events.emit('group.deleted', {
+      groupId: group._id.toHexString(),
+      handle: group.handle,
+      byUserId: by?.toHexString() ?? 'system',
+    });
+  }
+
+  async restore(actor: Actor, handle: string): Promise<GroupView> {
+    const ctx = await this.load(actor, handle, 'restore');
+    const { group } = ctx;
+    if (Date.now() - group.deletedAt!.getTime() > this.retentionMs) {
+      throw new ConflictError('This group was deleted too long ago to be restored.');
+    }
+    await this.repo.groups.updateOne(
+      { _id: group._id },
+      { $set: { deletedAt: null, deletedBy: null, updatedAt: new Date() } },
+    );
+    const by = actor.kind === 'user' ? new ObjectId(actor.userId) : null;
+    await this.repo.record({
+      groupId: group._id,
+      actorId: by,
+      action: 'group.restored',
+      targetUserId: null,
+      detail: {},
+    });
+    this.events.emit('group.restored', {
+      groupId: group._id.toHexString(),
+      handle: group.handle,
+      byUserId: by?.toHexString() ?? 'system',
+    });
+    return this.view(await this.standing(actor, (await this.repo.groups.findOne({ _id: group._id }))!));
+  }
+
+  /** The moderation and administration log, newest first (group admins). */
+  async auditLog(actor: Actor, handle: string, limit: number) {
+    const { group } = await this.load(actor, handle, 'viewAudit');
+    const rows = await this.repo.audit.find({ groupId: group._id }).sort({ at: -1 }).limit(limit).toArray();
+    return rows.map((r) => ({
+      at: r.at.toISOString(),
+      action: r.action,
+      actorId: r.actorId?.toHexString() ?? null,
+      targetUserId: r.targetUserId?.toHexString() ?? null,
+      detail: r.detail,
+    }));
+  }
+}

@@ -1,0 +1,433 @@
+import { ObjectId } from 'mongodb';
+import { requireUser, type Actor } from '../core/actor.js';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
+import type { EventBus } from '../core/events.js';
+import type { PersonRepository, UserDoc } from '../people/person.repository.js';
+import { roleRank, type MembershipState, type Role } from './group.policy.js';
+import type { GroupRepository, MembershipDoc } from './group.repository.js';
+import type { GroupContext, GroupService } from './group.service.js';
+
+const DUPLICATE_KEY = 11000;
+
+export interface MemberView {
+  handle: string;
+  displayName: string;
+  role: Role;
+  state: MembershipState;
+  since: string;
+}
+
+/** Membership workflows. Every permission comes from group.policy through GroupService.load. */
+export class MembershipService {
+  constructor(
+    private readonly repo: GroupRepository,
+    private readonly groups: GroupService,
+    private readonly people: PersonRepository,
+    private readonly events: EventBus,
+  ) {}
+
+  private async person(handle: string): Promise<UserDoc> {
+    const user = await this.people.byHandle(handle);
+    if (!user || user.status !== 'active') throw new NotFoundError(`No person ${handle}.`);
+    return user;
+  }
+
+  private async audit(ctx: GroupContext, actor: Actor, action: string, target: ObjectId | null, detail = {}) {
+    await this.repo.record({
+      groupId: ctx.group._id,
+      actorId: actor.kind === 'user' ? new ObjectId(actor.userId) : null,
+      action,
+      targetUserId: target,
+      detail,
+    });
+  }
+
+  private async countMembers(groupId: ObjectId): Promise<void> {
+    const count = await this.repo.memberships.countDocuments({ groupId, state: 'active' });
+    await this.repo.groups.updateOne({ _id: groupId }, { $set: { memberCount: count } });
+  }
+
+  private async insert(
+    groupId: ObjectId,
+    userId: ObjectId,
+    state: MembershipState,
+    invitedBy: ObjectId | null,
+  ) {
+    const now = new Date();
+    try {
+      await this.repo.memberships.insertOne({
+        _id: new ObjectId(),
+        groupId,
+        userId,
+        role: 'member',
+        state,
+        invitedBy,
+        createdAt: now,
+        updatedAt: now,
+      });
+    } catch (err) {
+      if ((err as { code?: number }).code === DUPLICATE_KEY)
+        throw new ConflictError('Already a member, invited or waiting for approval.');
+      throw err;
+    }
+  }
+
+  /** Join an open group. Returns the welcome message, if any. */
+  async join(actor: Actor, handle: string): Promise<{ welcomeMessage: string | null }> {
+    const user = requireUser(actor);
+    const ctx = await this.groups.load(actor, handle, 'join');
+    await this.insert(ctx.group._id, new ObjectId(user.userId), 'active', null);
+    await this.countMembers(ctx.group._id);
+    this.events.emit('member.joined', {
+      groupId: ctx.group._id.toHexString(),
+      userId: user.userId,
+      role: 'member',
+    });
+    return { welcomeMessage: ctx.group.welcomeMessage?.html ?? null };
+  }
+
+  async request(actor: Actor, handle: string): Promise<void> {
+    const user = requireUser(actor);
+    const ctx = await this.groups.load(actor, handle, 'request');
+    await this.insert(ctx.group._id, new ObjectId(user.userId), 'requested', null);
+    this.events.emit('member.requested', { groupId: ctx.group._id.toHexString(), userId: user.userId });
+  }
+
+  /** Moderators and up approve or deny a join request. */
+  async decide(actor: Actor, handle: string, personHandle: string, approve: boolean): Promise<void> {
+    const ctx = await this.groups.load(actor, handle, 'moderate');
+    const person = await this.person(personHandle);
+    const filter = { groupId: ctx.group._id, userId: person._id, state: 'requested' as const };
+    const done = approve
+      ? (await this.repo.memberships.updateOne(filter, { $set: { state: 'active', updatedAt: new Date() } }))
+          .modifiedCount
+      : (await this.repo.memberships.deleteOne(filter)).deletedCount;
+    if (!done) throw new NotFoundError(`${personHandle} has no pending request.`);
+    await this.audit(ctx, actor, approve ? 'request.approved' : 'request.denied', person._id);
+    if (approve) {
+      await this.countMembers(ctx.group._id);
+      this.events.emit('member.joined', {
+        groupId: ctx.group._id.toHexString(),
+        userId: person._id.toHexString(),
+        role: 'member',
+      });
+    }
+  }
+
+  /** Admins invite a person, or an email address that has not signed in yet. */
+  async invite(
+    actor: Actor,
+    handle: string,
+    target: { person?: string | undefined; email?: string | undefined },
+  ): Promise<void> {
+    const user = requireUser(actor);
+    const ctx = await this.groups.load(actor, handle, 'manageMembers');
+    const by = new ObjectId(user.userId);
+    if (target.person) {
+      const person = await this.person(target.person);
+      const existing = await this.repo.membership(ctx.group._id, person._id);
+      if (existing?.state === 'banned')
+        throw new ConflictError(`${target.person} is banned from this group; lift the ban first.`);
+      if (existing?.state === 'requested') {
+        await this.decide(actor, handle, target.person, true);
+        return;
+      }
+      await this.insert(ctx.group._id, person._id, 'invited', by);
+      await this.audit(ctx, actor, 'member.invited', person._id);
+      this.events.emit('member.invited', {
+        groupId: ctx.group._id.toHexString(),
+        userId: person._id.toHexString(),
+        email: null,
+        byUserId: user.userId,
+      });
+      return;
+    }
+    const email = target.email!.toLowerCase();
+    const known = await this.people.users.findOne({ email, status: 'active' });
+    if (known) return this.invite(actor, handle, { person: known.handle });
+    await this.repo.invitations.updateOne(
+      { groupId: ctx.group._id, email },
+      { $setOnInsert: { _id: new ObjectId(), invitedBy: by, createdAt: new Date() } },
+      { upsert: true },
+    );
+    await this.audit(ctx, actor, 'email.invited', null, { email });
+    this.events.emit('member.invited', {
+      groupId: ctx.group._id.toHexString(),
+      userId: null,
+      email,
+      byUserId: user.userId,
+    });
+  }
+
+  /** At a person's first sign-in, invitations sent to their email become ordinary invitations. */
+  async honourEmailInvitations(userId: ObjectId, email: string): Promise<number> {
+    const pending = await this.repo.invitations.find({ email: email.toLowerCase() }).toArray();
+    for (const inv of pending) {
+      await this.insert(inv.groupId, userId, 'invited', inv.invitedBy).catch((err: unknown) => {
+        if (!(err instanceof ConflictError)) throw err;
+      });
+      await this.repo.invitations.deleteOne({ _id: inv._id });
+    }
+    return pending.length;
+  }
+
+  async respond(actor: Actor, handle: string, accept: boolean): Promise<void> {
+    const user = requireUser(actor);
+    const ctx = await this.groups.load(actor, handle, 'respondToInvitation');
+    const filter = { _id: ctx.membership!._id, state: 'invited' as const };
+    if (accept) {
+      await this.repo.memberships.updateOne(filter, { $set: { state: 'active', updatedAt: new Date() } });
+      await this.countMembers(ctx.group._id);
+      this.events.emit('member.joined', {
+        groupId: ctx.group._id.toHexString(),
+        userId: user.userId,
+        role: 'member',
+      });
+    } else {
+      await this.repo.memberships.deleteOne(filter);
+    }
+  }
+
+  async leave(actor: Actor, handle: string): Promise<void> {
+    const user = requireUser(actor);
+    const ctx = await this.groups.load(actor, handle, 'leave');
+    // The owner cannot leave (policy); the filter keeps a concurrent transfer from making that possible.
+    await this.repo.memberships.deleteOne({ _id: ctx.membership!._id, role: { $ne: 'owner' } });
+    await this.countMembers(ctx.group._id);
+    this.events.emit('member.left', {
+      groupId: ctx.group._id.toHexString(),
+      userId: user.userId,
+      reason: 'left',
+    });
+  }
+
+  /** The target's membership, checked against the actor's rank: nobody acts on an equal or higher role. */
+  private async target(
+    ctx: GroupContext,
+    personHandle: string,
+  ): Promise<{ person: UserDoc; membership: MembershipDoc | null }> {
+    const person = await this.person(personHandle);
+    const membership = await this.repo.membership(ctx.group._id, person._id);
+    const mine = ctx.membership?.state === 'active' ? roleRank[ctx.membership.role] : -1;
+    if (
+      membership?.state === 'active' &&
+      roleRank[membership.role] >= mine &&
+      ctx.membership?.role !== 'owner'
+    ) {
+      throw new ForbiddenError(`You cannot act on a ${membership.role} of this group.`);
+    }
+    if (membership?.role === 'owner')
+      throw new ForbiddenError('The owner cannot be removed or banned; transfer ownership first.');
+    return { person, membership };
+  }
+
+  async removeMember(actor: Actor, handle: string, personHandle: string): Promise<void> {
+    const ctx = await this.groups.load(actor, handle, 'manageMembers');
+    const { person, membership } = await this.target(ctx, personHandle);
+    if (!membership || membership.state === 'banned')
+      throw new NotFoundError(`${personHandle} is not in this group.`);
+    await this.repo.memberships.deleteOne({ _id: membership._id, role: { $ne: 'owner' } });
+    await this.countMembers(ctx.group._id);
+    await this.audit(ctx, actor, 'member.removed', person._id);
+    this.events.emit('member.left', {
+      groupId: ctx.group._id.toHexString(),
+      userId: person._id.toHexString(),
+      reason: 'removed',
+    });
+  }
+
+  async ban(actor: Actor, handle: string, personHandle: string, reason: string): Promise<void> {
+    const ctx = await this.groups.load(actor, handle, 'manageMembers');
+    const { person } = await this.target(ctx, personHandle);
+    const now = new Date();
+    await this.repo.memberships.updateOne(
+      { groupId: ctx.group._id, userId: person._id, role: { $ne: 'owner' } },
+      {
+        $set: { state: 'banned', role: 'member', updatedAt: now },
+        $setOnInsert: { _id: new ObjectId(), invitedBy: null, createdAt: now },
+      },
+      { upsert: true },
+    );
+    await this.countMembers(ctx.group._id);
+    await this.audit(ctx, actor, 'member.banned', person._id, { reason });
+    this.events.emit('member.left', {
+      groupId: ctx.group._id.toHexString(),
+      userId: person._id.toHexString(),
+      reason: 'banned',
+    });
+  }
+
+  async unban(actor: Actor, handle: string, personHandle: string): Promise<void> {
+    const ctx = await this.groups.load(actor, handle, 'manageMembers');
+    const person = await this.person(personHandle);
+    const { deletedCount } = await this.repo.memberships.deleteOne({
+      groupId: ctx.group._id,
+      userId: person._id,
+      state: 'banned',
+    });
+    if (!deletedCount) throw new NotFoundError(`${personHandle} is not banned.`);
+    await this.audit(ctx, actor, 'member.unbanned', person._id);
+  }
+
+  /** Set a member's role below owner. Moderator/member: admins; admin: the owner only. */
+  async setRole(
+    actor: Actor,
+    handle: string,
+    personHandle: string,
+    role: Exclude<Role, 'owner'>,
+  ): Promise<void> {
+    const user = requireUser(actor);
+    const ctx = await this.groups.load(actor, handle, role === 'admin' ? 'manageAdmins' : 'configure');
+    const { person, membership } = await this.target(ctx, personHandle);
+    if (membership?.state !== 'active')
+      throw new NotFoundError(`${personHandle} is not a member of this group.`);
+    const { modifiedCount } = await this.repo.memberships.updateOne(
+      { _id: membership._id, state: 'active', role: { $ne: 'owner' } },
+      { $set: { role, updatedAt: new Date() } },
+    );
+    if (!modifiedCount && membership.role !== role)
+      throw new ConflictError('The membership changed meanwhile; try again.');
+    await this.audit(ctx, actor, 'member.role', person._id, { role });
+    this.events.emit('member.role_changed', {
+      groupId: ctx.group._id.toHexString(),
+      userId: person._id.toHexString(),
+      role,
+      byUserId: user.userId,
+    });
+  }
+
+  /**
+   * Hand the group to another active member. The new owner is promoted before the old one steps down,
+   * each with a single conditional write, so at every instant the group has at least one owner.
+   */
+  async transferOwnership(actor: Actor, handle: string, personHandle: string): Promise<void> {
+    const user = requireUser(actor);
+    const ctx = await this.groups.load(actor, handle, 'manageAdmins');
+    const person = await this.person(personHandle);
+    if (person._id.toHexString() === user.userId)
+      throw new ValidationError('You already own this group.', [
+        { field: 'body.to', message: 'same person' },
+      ]);
+    const promoted = await this.repo.memberships.updateOne(
+      { groupId: ctx.group._id, userId: person._id, state: 'active' },
+      { $set: { role: 'owner', updatedAt: new Date() } },
+    );
+    if (!promoted.matchedCount) throw new NotFoundError(`${personHandle} is not a member of this group.`);
+    await this.repo.memberships.updateOne(
+      { _id: ctx.membership!._id, role: 'owner' },
+      { $set: { role: 'admin', updatedAt: new Date() } },
+    );
+    await this.audit(ctx, actor, 'group.ownership_transferred', person._id);
+    this.events.emit('member.role_changed', {
+      groupId: ctx.group._id.toHexString(),
+      userId: person._id.toHexString(),
+      role: 'owner',
+      byUserId: user.userId,
+    });
+  }
+
+  /**
+   * When an owner's account is deactivated, the longest-standing admin (else moderator, else member) of
+   * each of their groups becomes owner, so no group is left without an active owner.
+   */
+  async replaceDeactivatedOwner(userId: ObjectId): Promise<number> {
+    let replaced = 0;
+    for (const owned of await this.repo.memberships
+      .find({ userId, role: 'owner', state: 'active' })
+      .toArray()) {
+      const candidates = await this.repo.memberships
+        .find({ groupId: owned.groupId, state: 'active', userId: { $ne: userId } })
+        .sort({ createdAt: 1 })
+        .toArray();
+      const activeIds = new Set(
+        (
+          await this.people.users
+            .find({ _id: { $in: candidates.map((c) => c.userId) }, status: 'active' })
+            .toArray()
+        ).map((u) => u._id.toHexString()),
+      );
+      const successor = candidates
+        .filter((c) => activeIds.has(c.userId.toHexString()))
+        .sort((a, b) => roleRank[b.role] - roleRank[a.role])[0];
+      if (!successor) continue;
+      await this.repo.memberships.updateOne(
+        { _id: successor._id, state: 'active' },
+        { $set: { role: 'owner', updatedAt: new Date() } },
+      );
+      await this.repo.memberships.updateOne(
+        { _id: owned._id },
+        { $set: { role: 'admin', updatedAt: new Date() } },
+      );
+      await this.repo.record({
+        groupId: owned.groupId,
+        actorId: null,
+        action: 'group.owner_replaced',
+        targetUserId: successor.userId,
+        detail: { previousOwner: userId.toHexString() },
+      });
+      replaced++;
+    }
+    return replaced;
+  }
+
+  /** Move a merged account's memberships to the surviving account, keeping the higher role. */
+  async mergeMemberships(from: ObjectId, into: ObjectId): Promise<void> {
+    for (const m of await this.repo.memberships.find({ userId: from }).toArray()) {
+      const existing = await this.repo.membership(m.groupId, into);
+      if (!existing) {
+        await this.repo.memberships.updateOne({ _id: m._id }, { $set: { userId: into } });
+        continue;
+      }
+      if (
+        m.state === 'active' &&
+        (existing.state !== 'active' || roleRank[m.role] > roleRank[existing.role])
+      ) {
+        await this.repo.memberships.updateOne(
+          { _id: existing._id },
+          { $set: { role: m.role, state: 'active', updatedAt: new Date() } },
+        );
+      }
+      await this.repo.memberships.deleteOne({ _id: m._id });
+    }
+  }
+
+  async members(
+    actor: Actor,
+    handle: string,
+    query: { state: MembershipState; cursor?: string | undefined; limit: number },
+  ) {
+    const ctx = await this.groups.load(
+      actor,
+      handle,
+      query.state === 'active' ? 'read' : query.state === 'requested' ? 'moderate' : 'manageMembers',
+    );
+    const filter: Record<string, unknown> = { groupId: ctx.group._id, state: query.state };
+    if (query.cursor && ObjectId.isValid(query.cursor)) filter._id = { $gt: new ObjectId(query.cursor) };
+    const rows = await this.repo.memberships
+      .find(filter)
+      .sort({ _id: 1 })
+      .limit(query.limit + 1)
+      .toArray();
+    const page = rows.slice(0, query.limit);
+    const users = new Map(
+      (await this.people.users.find({ _id: { $in: page.map((m) => m.userId) } }).toArray()).map((u) => [
+        u._id.toHexString(),
+        u,
+      ]),
+    );
+    const items: MemberView[] = page.flatMap((m) => {
+      const u = users.get(m.userId.toHexString());
+      if (!u) return [];
+      return [
+        {
+          handle: u.handle,
+          displayName: u.profile.displayName ?? u.claimsName ?? u.handle,
+          role: m.role,
+          state: m.state,
+          since: m.createdAt.toISOString(),
+        },
+      ];
+    });
+    return { items, nextCursor: rows.length > query.limit ? page[page.length - 1]!._id.toHexString() : null };
+  }
+}
