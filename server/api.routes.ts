@@ -2,6 +2,10 @@ import type { Router } from 'express';
 import { authRoutes, type AuthRoutesDeps } from './auth/auth.routes.js';
 import type { Api } from './core/api.js';
 import { groupRoutes } from './groups/group.routes.js';
+import type { DiscoveryService } from './threads/discovery.service.js';
+import type { ReportService } from './threads/report.service.js';
+import { threadRoutes } from './threads/thread.routes.js';
+import type { ThreadService } from './threads/thread.service.js';
 import type { GroupService } from './groups/group.service.js';
 import type { MembershipService } from './groups/membership.service.js';
 import { organizationRoutes } from './organizations/organization.routes.js';
@@ -11,6 +15,9 @@ import { peopleRoutes } from './people/people.routes.js';
 import type { ProfileService } from './people/profile.service.js';
 
 export interface ApiServices {
+  threads: ThreadService;
+  discovery: DiscoveryService;
+  reports: ReportService;
   groups: GroupService;
   memberships: MembershipService;
   accounts: AccountService;
@@ -32,6 +39,7 @@ export function declareApi(
       peopleRoutes(api, services.profiles, services.accounts),
       organizationRoutes(api, services.organizations, services.profiles),
       groupRoutes(api, services.groups, services.memberships),
+      threadRoutes(api, services.threads, services.discovery, services.reports),
     ],
   };
 }

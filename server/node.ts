@@ -9,6 +9,10 @@ import { declareApi, type ApiServices } from './api.routes.js';
 import { GroupRepository } from './groups/group.repository.js';
 import { GroupService } from './groups/group.service.js';
 import { MembershipService } from './groups/membership.service.js';
+import { DiscoveryService } from './threads/discovery.service.js';
+import { ReportService } from './threads/report.service.js';
+import { ThreadRepository } from './threads/thread.repository.js';
+import { ThreadService } from './threads/thread.service.js';
 import { createCsrf } from './auth/csrf.js';
 import { createDevIdentityProvider, demoDepartments } from './auth/dev-idp.js';
 import { OidcRegistry, type ProviderMetadata, type SignedInUser } from './auth/oidc.js';
@@ -134,6 +138,17 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const groups = new GroupService(groupRepo, events, config.groups.retentionMs);
   const memberships = new MembershipService(groupRepo, groups, personRepo, events);
   accounts.onMerge((from, into) => memberships.mergeMemberships(from, into));
+  const threadRepo = new ThreadRepository(db);
+  const threads = new ThreadService(threadRepo, groups, personRepo, events);
+  const discovery = new DiscoveryService(threadRepo, groupRepo, threads);
+  const reports = new ReportService(threadRepo, groups, threads);
+  groups.onAudienceChange((groupId, audience) => threads.syncAudience(groupId, audience));
+  accounts.onMerge(async (from, into) => {
+    // Authorship moves to the surviving account.
+    for (const col of [threadRepo.threads, threadRepo.replies] as const) {
+      await (col as typeof threadRepo.replies).updateMany({ authorId: from }, { $set: { authorId: into } });
+    }
+  });
   events.on('user.created', async ({ userId, email }) => {
     if (email) await memberships.honourEmailInvitations(new ObjectId(userId), email);
   });
@@ -164,7 +179,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const api = new Api(actorOf);
   const routers = declareApi(
     api,
-    { accounts, profiles, organizations, groups, memberships },
+    { accounts, profiles, organizations, groups, memberships, threads, discovery, reports },
     {
       passport,
       registry,
@@ -195,7 +210,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   return {
     app,
     events,
-    services: { accounts, profiles, organizations, groups, memberships },
+    services: { accounts, profiles, organizations, groups, memberships, threads, discovery, reports },
     oidc: registry,
     close: () => session.close(),
   };

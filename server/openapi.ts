@@ -10,7 +10,16 @@ export async function buildOpenApiDocument(serverUrl = '/api/v1') {
   const unused = {} as never;
   declareApi(
     api,
-    { accounts: unused, profiles: unused, organizations: unused, groups: unused, memberships: unused },
+    {
+      accounts: unused,
+      profiles: unused,
+      organizations: unused,
+      groups: unused,
+      memberships: unused,
+      threads: unused,
+      discovery: unused,
+      reports: unused,
+    },
     {
       passport: unused,
       registry: unused,

@@ -20,6 +20,32 @@ export interface DomainEvents {
   'member.requested': { groupId: string; userId: string };
   'member.invited': { groupId: string; userId: string | null; email: string | null; byUserId: string };
   'member.role_changed': { groupId: string; userId: string; role: string; byUserId: string };
+  'thread.created': { threadId: string; groupId: string; authorId: string; mentions: string[] };
+  'thread.updated': { threadId: string; groupId: string; change: 'pinned' | 'locked'; value: boolean };
+  'reply.created': {
+    replyId: string;
+    threadId: string;
+    groupId: string;
+    authorId: string;
+    /** Whose post this answers (the parent reply's author, or the thread's). */
+    parentAuthorId: string;
+    mentions: string[];
+  };
+  'post.edited': { kind: 'threads' | 'replies'; id: string; groupId: string; byUserId: string };
+  'post.deleted': {
+    kind: 'threads' | 'replies';
+    id: string;
+    groupId: string;
+    byUserId: string;
+    byModerator: boolean;
+  };
+  'post.liked': {
+    kind: 'threads' | 'replies';
+    id: string;
+    groupId: string;
+    byUserId: string;
+    authorId: string;
+  };
 }
 
 export type EventName = keyof DomainEvents;

@@ -29,6 +29,10 @@ export const collections = {
   memberships: 'memberships',
   groupInvitations: 'group_invitations',
   groupAudit: 'group_audit',
+  threads: 'threads',
+  replies: 'replies',
+  likes: 'likes',
+  reports: 'reports',
 } as const;
 
 export const collectionSpecs: CollectionSpec[] = [
@@ -94,6 +98,31 @@ export const collectionSpecs: CollectionSpec[] = [
     ],
   },
   { name: collections.groupAudit, indexes: [{ name: 'group_time', key: { groupId: 1, at: -1 } }] },
+  {
+    name: collections.threads,
+    indexes: [
+      // A group's threads: pinned apart, then newest activity first, keyset-paginated on (lastActivityAt, _id).
+      { name: 'group_activity', key: { groupId: 1, pinned: 1, lastActivityAt: -1, _id: -1 } },
+      { name: 'feed', key: { groupId: 1, createdAt: -1, _id: -1 } },
+      { name: 'searchTokens', key: { searchTokens: 1, audience: 1 } },
+    ],
+  },
+  {
+    name: collections.replies,
+    indexes: [
+      { name: 'thread_time', key: { threadId: 1, createdAt: 1, _id: 1 } },
+      { name: 'feed', key: { groupId: 1, createdAt: -1, _id: -1 } },
+      { name: 'searchTokens', key: { searchTokens: 1, audience: 1 } },
+    ],
+  },
+  {
+    name: collections.likes,
+    indexes: [{ name: 'target_user_unique', key: { targetId: 1, userId: 1 }, unique: true }],
+  },
+  {
+    name: collections.reports,
+    indexes: [{ name: 'group_state', key: { groupId: 1, state: 1, createdAt: -1 } }],
+  },
 ];
 
 const NAMESPACE_EXISTS = 48;

@@ -12,6 +12,8 @@ const DUPLICATE_KEY = 11000;
 
 const render = (markdown: string): Rendered => ({ markdown, html: renderMarkdown(markdown) });
 
+export type AudienceHook = (groupId: ObjectId, audience: GroupDoc['visibility'] | 'hidden') => Promise<void>;
+
 export interface GroupContext {
   group: GroupDoc;
   membership: MembershipDoc | null;
@@ -20,6 +22,8 @@ export interface GroupContext {
 
 /** Groups: creation, settings, listing, soft delete and restore. Every check goes through group.policy. */
 export class GroupService {
+  private readonly audienceHooks: AudienceHook[] = [];
+
   constructor(
     private readonly repo: GroupRepository,
     private readonly events: EventBus,
@@ -45,8 +49,21 @@ export class GroupService {
    * group that does not exist, so its existence does not leak; one they see but may not act on is 403.
    */
   async load(actor: Actor, handle: string, action: GroupAction): Promise<GroupContext> {
-    const group = await this.repo.byHandle(handle);
-    if (!group) throw new NotFoundError(`No group ${handle}.`);
+    return this.check(actor, await this.repo.byHandle(handle), action, `No group ${handle}.`);
+  }
+
+  /** The same checks, for content that knows its group by id (threads, replies). */
+  async loadById(
+    actor: Actor,
+    groupId: ObjectId,
+    action: GroupAction,
+    notFound: string,
+  ): Promise<GroupContext> {
+    return this.check(actor, await this.repo.groups.findOne({ _id: groupId }), action, notFound);
+  }
+
+  private async check(actor: Actor, group: GroupDoc | null, action: GroupAction, notFound: string) {
+    if (!group) throw new NotFoundError(notFound);
     const ctx = await this.standing(actor, group);
     const facts = {
       visibility: group.visibility,
@@ -55,10 +72,37 @@ export class GroupService {
     };
     if (allowed(ctx.standing, facts, action)) return ctx;
     // A deleted group, or one the actor may not see, does not exist for them.
-    if (facts.deleted || !allowed(ctx.standing, facts, 'see')) {
-      throw new NotFoundError(`No group ${handle}.`);
-    }
+    if (facts.deleted || !allowed(ctx.standing, facts, 'see')) throw new NotFoundError(notFound);
     throw new ForbiddenError(`You may not ${action} in this group.`);
+  }
+
+  /** Record a moderation or administration action in the group's audit log. */
+  async audit(
+    ctx: GroupContext,
+    actor: Actor,
+    action: string,
+    target: ObjectId | null,
+    detail: Record<string, unknown> = {},
+  ) {
+    await this.repo.record({
+      groupId: ctx.group._id,
+      actorId: actor.kind === 'user' ? new ObjectId(actor.userId) : null,
+      action,
+      targetUserId: target,
+      detail,
+    });
+  }
+
+  /** Content keeps a copy of who may find it; these run, awaited, whenever that changes. */
+  onAudienceChange(hook: AudienceHook): void {
+    this.audienceHooks.push(hook);
+  }
+
+  private async audienceChanged(
+    groupId: ObjectId,
+    audience: GroupDoc['visibility'] | 'hidden',
+  ): Promise<void> {
+    for (const hook of this.audienceHooks) await hook(groupId, audience);
   }
 
   view(ctx: GroupContext): GroupView {
@@ -207,6 +251,8 @@ export class GroupService {
       group.handle,
       set.description ?? group.description,
     );
+    if (set.visibility && set.visibility !== group.visibility)
+      await this.audienceChanged(group._id, set.visibility);
     await this.repo.groups.updateOne({ _id: group._id }, { $set: set });
     const user = requireUser(actor);
     await this.repo.record({
@@ -228,6 +274,7 @@ export class GroupService {
   async remove(actor: Actor, handle: string): Promise<void> {
     const { group } = await this.load(actor, handle, 'delete');
     const by = actor.kind === 'user' ? new ObjectId(actor.userId) : null;
+    await this.audienceChanged(group._id, 'hidden');
     await this.repo.groups.updateOne(
       { _id: group._id, deletedAt: null },
       { $set: { deletedAt: new Date(), deletedBy: by } },
@@ -256,6 +303,7 @@ export class GroupService {
       { _id: group._id },
       { $set: { deletedAt: null, deletedBy: null, updatedAt: new Date() } },
     );
+    await this.audienceChanged(group._id, group.visibility);
     const by = actor.kind === 'user' ? new ObjectId(actor.userId) : null;
     await this.repo.record({
       groupId: group._id,

@@ -32,16 +32,6 @@ export class MembershipService {
     return user;
   }
 
-  private async audit(ctx: GroupContext, actor: Actor, action: string, target: ObjectId | null, detail = {}) {
-    await this.repo.record({
-      groupId: ctx.group._id,
-      actorId: actor.kind === 'user' ? new ObjectId(actor.userId) : null,
-      action,
-      targetUserId: target,
-      detail,
-    });
-  }
-
   private async countMembers(groupId: ObjectId): Promise<void> {
     const count = await this.repo.memberships.countDocuments({ groupId, state: 'active' });
     await this.repo.groups.updateOne({ _id: groupId }, { $set: { memberCount: count } });
@@ -103,7 +93,7 @@ export class MembershipService {
           .modifiedCount
       : (await this.repo.memberships.deleteOne(filter)).deletedCount;
     if (!done) throw new NotFoundError(`${personHandle} has no pending request.`);
-    await this.audit(ctx, actor, approve ? 'request.approved' : 'request.denied', person._id);
+    await this.groups.audit(ctx, actor, approve ? 'request.approved' : 'request.denied', person._id);
     if (approve) {
       await this.countMembers(ctx.group._id);
       this.events.emit('member.joined', {
@@ -133,7 +123,7 @@ export class MembershipService {
         return;
       }
       await this.insert(ctx.group._id, person._id, 'invited', by);
-      await this.audit(ctx, actor, 'member.invited', person._id);
+      await this.groups.audit(ctx, actor, 'member.invited', person._id);
       this.events.emit('member.invited', {
         groupId: ctx.group._id.toHexString(),
         userId: person._id.toHexString(),
@@ -150,7 +140,7 @@ export class MembershipService {
       { $setOnInsert: { _id: new ObjectId(), invitedBy: by, createdAt: new Date() } },
       { upsert: true },
     );
-    await this.audit(ctx, actor, 'email.invited', null, { email });
+    await this.groups.audit(ctx, actor, 'email.invited', null, { email });
     this.events.emit('member.invited', {
       groupId: ctx.group._id.toHexString(),
       userId: null,
@@ -228,7 +218,7 @@ export class MembershipService {
       throw new NotFoundError(`${personHandle} is not in this group.`);
     await this.repo.memberships.deleteOne({ _id: membership._id, role: { $ne: 'owner' } });
     await this.countMembers(ctx.group._id);
-    await this.audit(ctx, actor, 'member.removed', person._id);
+    await this.groups.audit(ctx, actor, 'member.removed', person._id);
     this.events.emit('member.left', {
       groupId: ctx.group._id.toHexString(),
       userId: person._id.toHexString(),
@@ -249,7 +239,7 @@ export class MembershipService {
       { upsert: true },
     );
     await this.countMembers(ctx.group._id);
-    await this.audit(ctx, actor, 'member.banned', person._id, { reason });
+    await this.groups.audit(ctx, actor, 'member.banned', person._id, { reason });
     this.events.emit('member.left', {
       groupId: ctx.group._id.toHexString(),
       userId: person._id.toHexString(),
@@ -266,7 +256,7 @@ export class MembershipService {
       state: 'banned',
     });
     if (!deletedCount) throw new NotFoundError(`${personHandle} is not banned.`);
-    await this.audit(ctx, actor, 'member.unbanned', person._id);
+    await this.groups.audit(ctx, actor, 'member.unbanned', person._id);
   }
 
   /** Set a member's role below owner. Moderator/member: admins; admin: the owner only. */
@@ -287,7 +277,7 @@ export class MembershipService {
     );
     if (!modifiedCount && membership.role !== role)
       throw new ConflictError('The membership changed meanwhile; try again.');
-    await this.audit(ctx, actor, 'member.role', person._id, { role });
+    await this.groups.audit(ctx, actor, 'member.role', person._id, { role });
     this.events.emit('member.role_changed', {
       groupId: ctx.group._id.toHexString(),
       userId: person._id.toHexString(),
@@ -317,7 +307,7 @@ export class MembershipService {
       { _id: ctx.membership!._id, role: 'owner' },
       { $set: { role: 'admin', updatedAt: new Date() } },
     );
-    await this.audit(ctx, actor, 'group.ownership_transferred', person._id);
+    await this.groups.audit(ctx, actor, 'group.ownership_transferred', person._id);
     this.events.emit('member.role_changed', {
       groupId: ctx.group._id.toHexString(),
       userId: person._id.toHexString(),

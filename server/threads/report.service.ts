@@ -1,0 +1,107 @@
+import { ObjectId } from 'mongodb';
+import { requireUser, type Actor } from '../core/actor.js';
+import { ConflictError, NotFoundError } from '../core/errors.js';
+import type { GroupService } from '../groups/group.service.js';
+import type { ReportDoc, ThreadRepository } from './thread.repository.js';
+import type { ThreadService } from './thread.service.js';
+
+/** Reports to a group's moderators, their queue, and their resolution. */
+export class ReportService {
+  constructor(
+    private readonly repo: ThreadRepository,
+    private readonly groups: GroupService,
+    private readonly threads: ThreadService,
+  ) {}
+
+  /** Anyone signed in who can read a post can report it. */
+  async report(
+    actor: Actor,
+    kind: 'threads' | 'replies',
+    id: string,
+    reason: string,
+  ): Promise<{ id: string }> {
+    const user = requireUser(actor);
+    const target =
+      kind === 'threads'
+        ? await this.repo.threads.findOne({ _id: new ObjectId(id) })
+        : await this.repo.replies.findOne({ _id: new ObjectId(id) });
+    if (!target) throw new NotFoundError(`No ${kind === 'threads' ? 'thread' : 'reply'} ${id}.`);
+    await this.groups.loadById(
+      actor,
+      target.groupId,
+      'read',
+      `No ${kind === 'threads' ? 'thread' : 'reply'} ${id}.`,
+    );
+    const report: ReportDoc = {
+      _id: new ObjectId(),
+      groupId: target.groupId,
+      targetId: target._id,
+      targetKind: kind === 'threads' ? 'thread' : 'reply',
+      reporterId: new ObjectId(user.userId),
+      reason,
+      state: 'open',
+      createdAt: new Date(),
+      resolvedAt: null,
+      resolvedBy: null,
+      note: null,
+    };
+    await this.repo.reports.insertOne(report);
+    return { id: report._id.toHexString() };
+  }
+
+  async queue(actor: Actor, groupHandle: string, state: ReportDoc['state']) {
+    const ctx = await this.groups.load(actor, groupHandle, 'moderate');
+    const rows = await this.repo.reports
+      .find({ groupId: ctx.group._id, state })
+      .sort({ createdAt: -1 })
+      .limit(200)
+      .toArray();
+    return rows.map((r) => ({
+      id: r._id.toHexString(),
+      kind: r.targetKind,
+      targetId: r.targetId.toHexString(),
+      reason: r.reason,
+      state: r.state,
+      createdAt: r.createdAt.toISOString(),
+      note: r.note,
+    }));
+  }
+
+  /** Dismiss a report, or remove the reported post (a tombstone with the moderator's reason). */
+  async resolve(
+    actor: Actor,
+    groupHandle: string,
+    reportId: string,
+    decision: 'dismiss' | 'remove',
+    note: string,
+  ): Promise<void> {
+    const user = requireUser(actor);
+    const ctx = await this.groups.load(actor, groupHandle, 'moderate');
+    const report = await this.repo.reports.findOne({ _id: new ObjectId(reportId), groupId: ctx.group._id });
+    if (!report) throw new NotFoundError(`No report ${reportId}.`);
+    if (report.state !== 'open') throw new ConflictError('This report is already resolved.');
+    if (decision === 'remove') {
+      await this.threads.remove(
+        actor,
+        report.targetKind === 'thread' ? 'threads' : 'replies',
+        report.targetId.toHexString(),
+        note || report.reason,
+      );
+    }
+    await this.repo.reports.updateOne(
+      { _id: report._id, state: 'open' },
+      {
+        $set: {
+          state: decision === 'remove' ? 'removed' : 'dismissed',
+          resolvedAt: new Date(),
+          resolvedBy: new ObjectId(user.userId),
+          note,
+        },
+      },
+    );
+    await this.groups.audit(ctx, actor, `report.${decision === 'remove' ? 'removed' : 'dismissed'}`, null, {
+      report: reportId,
+      note,
+    });
+  }
+}

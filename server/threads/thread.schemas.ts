@@ -1,0 +1,70 @@
+import { z } from 'zod';
+
+const objectId = z.string().regex(/^[0-9a-f]{24}$/, 'expected an id');
+const body = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(20_000)
+  .describe('Markdown; @handle mentions a person');
+
+export const threadInput = z.object({ title: z.string().trim().min(3).max(200), body }).strict();
+export const threadPatch = z
+  .object({ title: z.string().trim().min(3).max(200), body })
+  .partial()
+  .strict();
+export const replyInput = z.object({ body, parentId: objectId.optional() }).strict();
+export const replyPatch = z.object({ body }).strict();
+export const removeInput = z.object({ reason: z.string().trim().max(500).optional() }).strict();
+
+export const idParams = z.object({ id: objectId });
+export const pageQuery = z.object({
+  cursor: z.string().max(80).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
+
+const author = z.object({ handle: z.string(), displayName: z.string() }).nullable();
+const tombstone = z
+  .object({ at: z.string(), byModerator: z.boolean(), reason: z.string().nullable() })
+  .nullable();
+const renderedBody = z.object({ html: z.string(), markdown: z.string().optional() });
+
+export const threadView = z.object({
+  id: z.string(),
+  group: z.string(),
+  title: z.string(),
+  body: renderedBody.nullable(),
+  author,
+  pinned: z.boolean(),
+  locked: z.boolean(),
+  replyCount: z.number().int(),
+  likeCount: z.number().int(),
+  likedByMe: z.boolean(),
+  createdAt: z.string(),
+  editedAt: z.string().nullable(),
+  lastActivityAt: z.string(),
+  deleted: tombstone,
+});
+export type ThreadView = z.infer<typeof threadView>;
+
+export const replyView = z.object({
+  id: z.string(),
+  threadId: z.string(),
+  parentId: z.string().nullable(),
+  depth: z.number().int(),
+  body: renderedBody.nullable(),
+  author,
+  likeCount: z.number().int(),
+  likedByMe: z.boolean(),
+  createdAt: z.string(),
+  editedAt: z.string().nullable(),
+  deleted: tombstone,
+});
+export type ReplyView = z.infer<typeof replyView>;
+
+export const threadPage = z.object({
+  pinned: z.array(threadView),
+  items: z.array(threadView),
+  nextCursor: z.string().nullable(),
+});
+export const replyPage = z.object({ items: z.array(replyView), nextCursor: z.string().nullable() });
