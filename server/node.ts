@@ -23,6 +23,7 @@ import { Api } from './core/api.js';
 import { EventBus } from './core/events.js';
 import type { Logger } from './core/logger.js';
 import type { Lifecycle } from './ops/health.routes.js';
+import { seedDemo } from './ops/demo.seed.js';
 import { OrganizationRepository } from './organizations/organization.repository.js';
 import { OrganizationService } from './organizations/organization.service.js';
 import { PersonRepository } from './people/person.repository.js';
@@ -155,6 +156,10 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   events.on('user.deactivated', async ({ userId }) => {
     await memberships.replaceDeactivatedOwner(new ObjectId(userId));
   });
+
+  if (config.auth.devIdp && config.env === 'development') {
+    await seedDemo({ devIssuer, accounts, groupRepo, groups, memberships, threads, logger });
+  }
 
   const passport = new Passport();
   passport.serializeUser((user, done) => done(null, (user as SignedInUser).id));

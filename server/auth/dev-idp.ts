@@ -72,6 +72,20 @@ export const demoPeople: DemoPerson[] = [
   },
 ];
 
+/** The claims the development provider issues for a demo person. */
+export function demoClaims(person: DemoPerson): Record<string, unknown> {
+  return {
+    sub: person.sub,
+    name: person.name,
+    preferred_username: person.sub,
+    email: person.email,
+    email_verified: true,
+    locale: person.locale,
+    organization: person.organization,
+    ...(person.roles ? { roles: person.roles } : {}),
+  };
+}
+
 export interface DevIdpOptions {
   /** Issuer URL, e.g. http://127.0.0.1:3000/dev-idp; the router must be mounted at its path. */
   issuer: string;
@@ -176,16 +190,7 @@ export function createDevIdentityProvider(options: DevIdpOptions): { router: Rou
       if (!person) return undefined;
       return {
         accountId: id,
-        claims: async () => ({
-          sub: person.sub,
-          name: person.name,
-          preferred_username: person.sub,
-          email: person.email,
-          email_verified: true,
-          locale: person.locale,
-          organization: person.organization,
-          ...(person.roles ? { roles: person.roles } : {}),
-        }),
+        claims: async () => demoClaims(person) as { sub: string },
       };
     },
     renderError: async (ctx, out) => {

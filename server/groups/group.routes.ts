@@ -325,5 +325,18 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
     },
     async ({ actor, params, query }) => groups.auditLog(actor, params.group, query.limit),
   );
+  api.route(
+    router,
+    {
+      method: 'get',
+      path: '/people/:handle/memberships',
+      summary: "A person's groups (those you may see)",
+      tags: mtags,
+      access: 'public',
+      params: z.object({ handle: z.string().min(1).max(64) }),
+      response: z.array(z.object({ group: z.string(), name: z.string(), role: z.enum(roles) })),
+    },
+    async ({ actor, params }) => memberships.of(actor, params.handle),
+  );
   return router;
 }

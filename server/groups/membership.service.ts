@@ -3,7 +3,7 @@ import { requireUser, type Actor } from '../core/actor.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import type { PersonRepository, UserDoc } from '../people/person.repository.js';
-import { roleRank, type MembershipState, type Role } from './group.policy.js';
+import { allowed, roleRank, type MembershipState, type Role } from './group.policy.js';
 import type { GroupRepository, MembershipDoc } from './group.repository.js';
 import type { GroupContext, GroupService } from './group.service.js';
 
@@ -419,5 +419,24 @@ export class MembershipService {
       ];
     });
     return { items, nextCursor: rows.length > query.limit ? page[page.length - 1]!._id.toHexString() : null };
+  }
+
+  /** A person's groups, limited to those the viewer may see (a hidden group is never revealed). */
+  async of(actor: Actor, personHandle: string) {
+    const person = await this.person(personHandle);
+    const rows = await this.repo.memberships.find({ userId: person._id, state: 'active' }).toArray();
+    const groups = await this.repo.groups
+      .find({ _id: { $in: rows.map((r) => r.groupId) }, deletedAt: null })
+      .sort({ handle: 1 })
+      .toArray();
+    const roleOf = new Map(rows.map((r) => [r.groupId.toHexString(), r.role]));
+    const visible = [];
+    for (const group of groups) {
+      const ctx = await this.groups.standing(actor, group);
+      const facts = { visibility: group.visibility, joinPolicy: group.joinPolicy, deleted: false };
+      if (allowed(ctx.standing, facts, 'see'))
+        visible.push({ group: group.handle, name: group.name, role: roleOf.get(group._id.toHexString())! });
+    }
+    return visible;
   }
 }

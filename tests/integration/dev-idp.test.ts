@@ -39,4 +39,31 @@ describe('the development identity provider (no issuer configured, outside produ
       profile: { organization: { slug: 'natural-resources' } },
     });
   });
+
+  it('seeds a living demo: the public open group welcome with threads, owned by alice', async () => {
+    const browser = new Browser();
+    await signIn(browser, node.url, 'dev', 'bruno');
+    const api = new ApiClient(browser, node.url);
+    const group = await api.call('GET', '/groups/welcome');
+    expect(group.body).toMatchObject({
+      visibility: 'public',
+      joinPolicy: 'open',
+      memberCount: 2,
+      viewer: { role: 'member' },
+    });
+    const threads = await api.call('GET', '/groups/welcome/threads');
+    expect(threads.body.pinned[0]).toMatchObject({
+      title: 'Start here · Commencez ici',
+      author: { handle: 'alice' },
+      replyCount: 1,
+    });
+    expect(threads.body.items).toHaveLength(1);
+    const members = await api.call('GET', '/groups/welcome/members');
+    expect(
+      members.body.items.map((m: { handle: string; role: string }) => [m.handle, m.role]).sort(),
+    ).toEqual([
+      ['alice', 'owner'],
+      ['bruno', 'member'],
+    ]);
+  });
 });

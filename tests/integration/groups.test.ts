@@ -204,6 +204,19 @@ describe('groups and membership over the REST API', () => {
     });
   });
 
+  it("lists a person's groups without revealing hidden ones", async () => {
+    const own = await as.mike!.call('GET', '/people/mike/memberships');
+    expect(own.body.map((m: { group: string }) => m.group)).toEqual(['secret-council']);
+    expect((await as.adam!.call('GET', '/people/mike/memberships')).body).toEqual([]);
+    const olivia = await as.mike!.call('GET', '/people/olivia/memberships');
+    expect(olivia.body).toEqual(
+      expect.arrayContaining([{ group: 'secret-council', name: 'secret-council', role: 'owner' }]),
+    );
+    expect(
+      (await anonymous.call('GET', '/people/olivia/memberships')).body.map((m: { group: string }) => m.group),
+    ).toEqual(['open-data']);
+  });
+
   describe('roles, bans and ownership', () => {
     it('lets nobody escalate: members cannot set roles, admins cannot make admins, moderators cannot remove admins', async () => {
       expect(
