@@ -144,6 +144,12 @@ const envObject = z.object({
     .default(12),
   AUTH_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(30),
   GROUP_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/\S+$/, 'expected smtp://user:pass@host:587 or smtps://user:pass@host:465')
+    .optional(),
+  MAIL_FROM: z.string().min(3).max(200).optional(),
+  DEV_MAIL_CATCHER: booleanFromString.optional(),
 });
 
 export const configSchema = envObject.superRefine((cfg, ctx) => {
@@ -153,6 +159,13 @@ export const configSchema = envObject.superRefine((cfg, ctx) => {
         code: 'custom',
         path: ['DEV_IDP'],
         message: 'cannot be enabled in production (it signs anyone in as a demo person)',
+      });
+    }
+    if (cfg.DEV_MAIL_CATCHER) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DEV_MAIL_CATCHER'],
+        message: 'cannot be enabled in production',
       });
     }
     if (!cfg.SESSION_SECRET) {
@@ -211,6 +224,12 @@ export interface Config {
     /** How long a deleted group can be restored. */
     retentionMs: number;
   };
+  mail: {
+    smtpUrl: string | undefined;
+    from: string;
+    /** Development: an embedded SMTP server keeps outgoing mail, shown at /dev/mail. */
+    devCatcher: boolean;
+  };
   database: {
     uri: string | undefined;
     name: string;
@@ -244,7 +263,8 @@ function displayValue(variable: string, value: string | undefined): string | und
   if (value === undefined) return undefined;
   // Never echo secrets back: a connection string can hold a password, issuers hold client secrets.
   if (variable === 'MONGODB_URI') return value.replace(/\/\/[^@/]*@/, '//***@');
-  if (variable === 'SESSION_SECRET' || variable === 'OIDC_ISSUERS') return '[hidden]';
+  if (variable === 'SESSION_SECRET' || variable === 'OIDC_ISSUERS' || variable === 'SMTP_URL')
+    return '[hidden]';
   return value.length > 80 ? `${value.slice(0, 77)}...` : value;
 }
 
@@ -295,6 +315,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       secureCookies: publicUrl.startsWith('https://'),
     },
     groups: { retentionMs: c.GROUP_RETENTION_DAYS * 86_400_000 },
+    mail: {
+      smtpUrl: c.SMTP_URL,
+      from: c.MAIL_FROM ?? `Ensemble <no-reply@${new URL(publicUrl).hostname}>`,
+      devCatcher: c.DEV_MAIL_CATCHER ?? (c.NODE_ENV === 'development' && !c.SMTP_URL),
+    },
     database: {
       uri: c.MONGODB_URI,
       name: c.MONGODB_DB_NAME,

@@ -24,6 +24,10 @@ import { EventBus } from './core/events.js';
 import type { Logger } from './core/logger.js';
 import type { Lifecycle } from './ops/health.routes.js';
 import { seedDemo } from './ops/demo.seed.js';
+import { MailCatcher } from './mail/mail.catcher.js';
+import { devMailRoutes } from './mail/mail.routes.js';
+import { Mailer } from './mail/mailer.js';
+import { sendInvitationMails } from './mail/invitation.mail.js';
 import { OrganizationRepository } from './organizations/organization.repository.js';
 import { OrganizationService } from './organizations/organization.service.js';
 import { PersonRepository } from './people/person.repository.js';
@@ -157,6 +161,16 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     await memberships.replaceDeactivatedOwner(new ObjectId(userId));
   });
 
+  let catcher: MailCatcher | undefined;
+  let smtpUrl = config.mail.smtpUrl;
+  if (config.mail.devCatcher) {
+    catcher = new MailCatcher();
+    smtpUrl = `smtp://127.0.0.1:${await catcher.start()}`;
+    logger.warn(`development mail catcher: outgoing mail is kept and shown at ${config.publicUrl}/dev/mail`);
+  }
+  const mailer = new Mailer(smtpUrl, config.mail.from, logger);
+  sendInvitationMails({ events, mailer, groups: groupRepo, people: personRepo, publicUrl: config.publicUrl });
+
   if (config.auth.devIdp && config.env === 'development') {
     await seedDemo({ devIssuer, accounts, groupRepo, groups, memberships, threads, logger });
   }
@@ -207,7 +221,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     ...(deps.lifecycle ? { lifecycle: deps.lifecycle } : {}),
     earlyRouters,
     middleware,
-    browserRouters: routers.browser,
+    browserRouters: [...routers.browser, ...(catcher ? [devMailRoutes(catcher)] : [])],
     apiGuards: [csrf.protect],
     apiRouters: routers.api,
     openapi: () => api.document('/api/v1'),
@@ -217,6 +231,10 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     events,
     services: { accounts, profiles, organizations, groups, memberships, threads, discovery, reports },
     oidc: registry,
-    close: () => session.close(),
+    close: async () => {
+      await session.close();
+      mailer.close();
+      await catcher?.stop();
+    },
   };
 }

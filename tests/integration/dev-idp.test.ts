@@ -66,4 +66,21 @@ describe('the development identity provider (no issuer configured, outside produ
       ['bruno', 'member'],
     ]);
   });
+
+  it('keeps outgoing mail in the development catcher and shows it at /dev/mail', async () => {
+    const browser = new Browser();
+    await signIn(browser, node.url, 'dev', 'alice');
+    const api = new ApiClient(browser, node.url);
+    expect(
+      (await api.call('POST', '/groups/welcome/invitations', { email: 'new.colleague@dsa-asn.example' }))
+        .status,
+    ).toBe(204);
+    let page = '';
+    for (let i = 0; i < 40 && !page.includes('new.colleague@dsa-asn.example'); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      page = await (await fetch(`${node.url}/dev/mail`)).text();
+    }
+    expect(page).toContain('Alice Tremblay invites you to Welcome to Ensemble');
+    expect(page).toContain('new.colleague@dsa-asn.example');
+  });
 });

@@ -1,6 +1,7 @@
 import type { DemoPerson } from '../../server/auth/dev-idp.js';
 import { freePort } from '../../server/core/net.js';
 import { collections } from '../../server/db/collections.js';
+import { MailCatcher } from '../../server/mail/mail.catcher.js';
 import { startTestNode, type RunningNode } from '../helpers/app.js';
 import { ApiClient, Browser, signIn } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
@@ -18,6 +19,7 @@ describe('groups and membership over the REST API', () => {
   let node: RunningNode;
   const as: Record<string, ApiClient> = {};
   let anonymous: ApiClient;
+  const smtp = new MailCatcher(); // a real SMTP server on loopback
 
   const session = async (who: string) => {
     const browser = new Browser();
@@ -43,13 +45,19 @@ describe('groups and membership over the REST API', () => {
       nodeUrl: `http://127.0.0.1:${port}`,
       people: cast.filter((p) => p.sub !== 'dana'),
     });
-    node = await startTestNode({ port, issuers: [idp.issuer] });
+    const smtpPort = await smtp.start();
+    node = await startTestNode({
+      port,
+      issuers: [idp.issuer],
+      env: { SMTP_URL: `smtp://127.0.0.1:${smtpPort}` },
+    });
     for (const who of ['olivia', 'adam', 'mona', 'mike', 'nina', 'zoe']) as[who] = await session(who);
     anonymous = new ApiClient(new Browser(), node.url);
   });
   afterAll(async () => {
     await node.close();
     await idp.close();
+    await smtp.stop();
   });
 
   describe('creating groups', () => {
@@ -173,6 +181,9 @@ describe('groups and membership over the REST API', () => {
       expect(
         (await as.olivia!.call('POST', '/groups/secret-council/invitations', { person: 'zoe' })).status,
       ).toBe(204);
+      const mail = await smtp.waitFor('mike@dept.example');
+      expect(mail.subject).toBe('Olivia invites you to secret-council on Ensemble');
+      expect(mail.text).toContain(`${node.url}/auth/login`);
       const invited = await as.mike!.call('GET', '/groups/secret-council');
       expect(invited.status).toBe(200);
       expect(invited.body.viewer.can).toEqual(['see', 'respondToInvitation']);

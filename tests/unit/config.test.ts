@@ -65,8 +65,16 @@ describe('configuration', () => {
     expect(config.auth.issuers[0]).toMatchObject({ id: 'dept', scope: 'openid profile email' });
   });
 
-  it('never allows the development identity provider in production', () => {
+  it('never allows the development identity provider or mail catcher in production', () => {
     expect(problemsOf({ ...production, DEV_IDP: 'true' }).map((p) => p.variable)).toEqual(['DEV_IDP']);
+    expect(problemsOf({ ...production, DEV_MAIL_CATCHER: 'true' }).map((p) => p.variable)).toEqual([
+      'DEV_MAIL_CATCHER',
+    ]);
+    expect(loadConfig(production).mail).toEqual({
+      smtpUrl: undefined,
+      from: 'Ensemble <no-reply@ensemble.example.gc.ca>',
+      devCatcher: false,
+    });
   });
 
   it('mounts the development identity provider only outside production without issuers', () => {
