@@ -1,6 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
+import http from 'node:http';
+import os from 'node:os';
+import pino from 'pino';
+import { loadConfig } from '../server/config.js';
+import { freePort } from '../server/core/net.js';
+import { connectDatabase, type Database } from '../server/db/client.js';
+import { ensureCollections } from '../server/db/collections.js';
+import { startEmbeddedDatabase } from '../server/db/embedded.js';
+import { composeNode } from '../server/node.js';
 import * as prettier from 'prettier';
 import { projectRoot } from '../server/core/paths.js';
 
@@ -37,14 +46,16 @@ export async function load(
     );
   });
   const result = JSON.parse(stdout) as {
-    requests: { average: number };
+    requests: { total: number };
+    duration: number;
     latency: { p50: number; p99: number };
     errors: number;
     non2xx: number;
   };
   return {
     name,
-    requestsPerSecond: Math.round(result.requests.average),
+    // Average over the run: total requests / duration (per-second samples are 0 when requests take > 1 s).
+    requestsPerSecond: Math.round((result.requests.total / result.duration) * 10) / 10,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     errors: result.errors + result.non2xx,
@@ -70,4 +81,90 @@ export async function writeSection(id: string, markdown: string): Promise<void> 
   const updated = `${text.slice(0, from + start.length)}\n${markdown}\n${text.slice(to)}`;
   const options = (await prettier.resolveConfig(file)) ?? {};
   fs.writeFileSync(file, await prettier.format(updated, { ...options, filepath: file }));
+}
+
+/** A throw-away embedded database (FerretDB here) with Ensemble's collections, for one benchmark run. */
+export async function startBenchDatabase(dbName: string) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `ensemble-bench-${dbName}-`));
+  const embedded = await startEmbeddedDatabase({
+    dataDir,
+    toolsDir: path.join(projectRoot, '.tools'),
+    allowDownload: false,
+    logger: pino({ level: 'warn' }),
+  });
+  const database = await connectDatabase({ uri: embedded.uri, dbName });
+  await ensureCollections(database.db);
+  return {
+    uri: embedded.uri,
+    database,
+    close: async () => {
+      await database.close();
+      await embedded.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The whole node, configured as in production, listening on a loopback port. */
+export async function startBenchNode(uri: string, database: Database) {
+  const port = await freePort();
+  const config = loadConfig({
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    PORT: String(port),
+    MONGODB_URI: uri,
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    SESSION_SECRET: 'bench-secret-bench-secret-bench-secret',
+    OIDC_ISSUERS: JSON.stringify([
+      {
+        id: 'none',
+        name: { en: 'n', fr: 'n' },
+        issuer: 'http://127.0.0.1:9',
+        clientId: 'c',
+        clientSecret: 's',
+      },
+    ]),
+  });
+  const node = await composeNode({
+    config,
+    logger: pino({ level: 'silent' }),
+    client: database.client,
+    db: database.db,
+  });
+  const server = http.createServer(node.app);
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      server.closeAllConnections();
+      server.close();
+      await node.close();
+    },
+  };
+}
+
+/** Time `count` requests one after another (for pages too slow for a load generator); median and max. */
+export async function timeSequential(name: string, url: string, count = 3): Promise<LoadResult> {
+  const times: number[] = [];
+  let errors = 0;
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(600_000) });
+      await res.arrayBuffer();
+      if (!res.ok) errors++;
+    } catch {
+      errors++;
+    }
+    times.push(Math.round(performance.now() - start));
+  }
+  times.sort((a, b) => a - b);
+  const total = times.reduce((a, b) => a + b, 0);
+  return {
+    name,
+    requestsPerSecond: Math.round((count / (total / 1000)) * 100) / 100,
+    p50Ms: times[Math.floor(times.length / 2)]!,
+    p99Ms: times[times.length - 1]!,
+    errors,
+  };
 }

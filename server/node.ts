@@ -3,6 +3,7 @@ import type { Express, Request, RequestHandler, Router } from 'express';
 import type { Db, MongoClient } from 'mongodb';
 import { ObjectId } from 'mongodb';
 import { Passport } from 'passport';
+import { ImageStore } from './files/image.store.js';
 import { createApp } from './app.js';
 import { AccountService } from './people/account.service.js';
 import { declareApi, type ApiServices } from './api.routes.js';
@@ -81,7 +82,8 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const organizationRepo = new OrganizationRepository(db);
   const personRepo = new PersonRepository(db);
   const organizations = new OrganizationService(organizationRepo);
-  const profiles = new ProfileService(db, personRepo, organizationRepo, events);
+  const images = new ImageStore(db);
+  const profiles = new ProfileService(images, personRepo, organizationRepo, events);
   const session = createSessionMiddleware(config, deps.client, db);
 
   const devIssuer = `${config.publicUrl}${DEV_IDP_PATH}`;
@@ -140,7 +142,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   );
 
   const groupRepo = new GroupRepository(db);
-  const groups = new GroupService(groupRepo, events, config.groups.retentionMs);
+  const groups = new GroupService(groupRepo, events, config.groups.retentionMs, images);
   const memberships = new MembershipService(groupRepo, groups, personRepo, events);
   accounts.onMerge((from, into) => memberships.mergeMemberships(from, into));
   const threadRepo = new ThreadRepository(db);

@@ -1,5 +1,6 @@
 import { ObjectId, type Collection, type Db, type Filter } from 'mongodb';
 import { collections } from '../db/collections.js';
+import type { StoredImage } from '../files/image.store.js';
 import type { GroupVisibility, JoinPolicy, MembershipState, Role } from './group.policy.js';
 
 export interface Rendered {
@@ -15,6 +16,8 @@ export interface GroupDoc {
   visibility: GroupVisibility;
   joinPolicy: JoinPolicy;
   welcomeMessage: Rendered | null;
+  avatar?: StoredImage | null;
+  banner?: StoredImage | null;
   memberCount: number;
   createdBy: ObjectId;
   createdAt: Date;

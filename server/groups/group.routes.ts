@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Api } from '../core/api.js';
+import { imageUpload, sendImage, sniffImage } from '../files/image.store.js';
 import { roles } from './group.policy.js';
 import {
   groupInput,
@@ -325,6 +326,63 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
     },
     async ({ actor, params, query }) => groups.auditLog(actor, params.group, query.limit),
   );
+  for (const [kind, maxBytes] of [
+    ['avatar', 2 * 1024 * 1024],
+    ['banner', 5 * 1024 * 1024],
+  ] as const) {
+    api.route(
+      router,
+      {
+        method: 'put',
+        path: `/groups/:group/${kind}`,
+        summary: `Set the group's ${kind} (admins; PNG, JPEG, WebP or GIF, ${maxBytes / 1024 / 1024} MiB at most)`,
+        tags,
+        access: 'user',
+        params: groupParams,
+        rawBody: {
+          contentType: 'multipart/form-data',
+          schema: z.object({ [kind]: z.string().describe('binary image file') }),
+        },
+        before: [imageUpload(kind, maxBytes)],
+        status: 200,
+        response: groupView,
+      },
+      async ({ actor, params, req }) => {
+        const type = await sniffImage(req.file?.buffer, kind);
+        return groups.setImage(actor, params.group, kind, { bytes: req.file!.buffer, type });
+      },
+    );
+    api.route(
+      router,
+      {
+        method: 'delete',
+        path: `/groups/:group/${kind}`,
+        summary: `Remove the group's ${kind} (admins)`,
+        tags,
+        access: 'user',
+        params: groupParams,
+        status: 200,
+        response: groupView,
+      },
+      async ({ actor, params }) => groups.setImage(actor, params.group, kind, null),
+    );
+    api.route(
+      router,
+      {
+        method: 'get',
+        path: `/groups/:group/${kind}`,
+        summary: `The group's ${kind} image`,
+        tags,
+        access: 'public',
+        params: groupParams,
+        responseDescription: 'The image bytes',
+      },
+      async ({ actor, params, req, res }) => {
+        await sendImage(req, res, await groups.image(actor, params.group, kind));
+        return undefined;
+      },
+    );
+  }
   api.route(
     router,
     {

@@ -37,6 +37,8 @@ export const groupView = z.object({
   visibility: z.enum(groupVisibilities),
   joinPolicy: z.enum(joinPolicies),
   memberCount: z.number().int(),
+  avatarUrl: z.string().nullable(),
+  bannerUrl: z.string().nullable(),
   createdAt: z.string(),
   deletedAt: z.string().nullable(),
   /** What the viewer is in this group, and what they may do. */

@@ -3,6 +3,7 @@ import { requireUser, type Actor } from '../core/actor.js';
 import { ConflictError, ForbiddenError, NotFoundError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { renderMarkdown } from '../core/html.js';
+import type { ImageStore } from '../files/image.store.js';
 import { queryTokens, searchTokens } from '../core/search-tokens.js';
 import { allowed, groupActions, type GroupAction, type Standing } from './group.policy.js';
 import type { GroupDoc, GroupRepository, MembershipDoc, Rendered } from './group.repository.js';
@@ -28,6 +29,7 @@ export class GroupService {
     private readonly repo: GroupRepository,
     private readonly events: EventBus,
     private readonly retentionMs: number,
+    private readonly images: ImageStore,
   ) {}
 
   async standing(actor: Actor, group: GroupDoc): Promise<GroupContext> {
@@ -127,6 +129,8 @@ export class GroupService {
       visibility: group.visibility,
       joinPolicy: group.joinPolicy,
       memberCount: group.memberCount,
+      avatarUrl: group.avatar ? `/api/v1/groups/${group.handle}/avatar` : null,
+      bannerUrl: group.banner ? `/api/v1/groups/${group.handle}/banner` : null,
       createdAt: group.createdAt.toISOString(),
       deletedAt: group.deletedAt?.toISOString() ?? null,
       viewer: { role: member ? membership!.role : null, state: membership?.state ?? null, can },
@@ -331,5 +335,27 @@ export class GroupService {
       targetUserId: r.targetUserId?.toHexString() ?? null,
       detail: r.detail,
     }));
+  }
+
+  /** Set (bytes) or clear (null) the group's avatar or banner (admins). */
+  async setImage(
+    actor: Actor,
+    handle: string,
+    kind: 'avatar' | 'banner',
+    image: { bytes: Buffer; type: string } | null,
+  ) {
+    const { group } = await this.load(actor, handle, 'configure');
+    const stored = image ? await this.images.save(image.bytes, image.type, `${group.handle}-${kind}`) : null;
+    await this.repo.groups.updateOne({ _id: group._id }, { $set: { [kind]: stored, updatedAt: new Date() } });
+    await this.images.remove(group[kind]);
+    return this.view(await this.standing(actor, (await this.repo.groups.findOne({ _id: group._id }))!));
+  }
+
+  /** The avatar or banner, to whoever may see the group. */
+  async image(actor: Actor, handle: string, kind: 'avatar' | 'banner') {
+    const { group } = await this.load(actor, handle, 'see');
+    const image = group[kind];
+    if (!image) throw new NotFoundError(`This group has no ${kind}.`);
+    return this.images.download(image);
   }
 }

@@ -1,10 +1,9 @@
 import { Router } from 'express';
-import multer from 'multer';
 import { z } from 'zod';
 import type { Api } from '../core/api.js';
-import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '../core/errors.js';
+import { imageUpload, sendImage, sniffImage } from '../files/image.store.js';
 import type { AccountService } from './account.service.js';
-import { AVATAR_MAX_BYTES, AVATAR_TYPES, type ProfileService } from './profile.service.js';
+import { AVATAR_MAX_BYTES, type ProfileService } from './profile.service.js';
 import {
   directoryPage,
   directoryQuery,
@@ -13,12 +12,6 @@ import {
   profilePatch,
   profileView,
 } from './profile.schemas.js';
-
-/** Avatars are small: held in memory (2 MiB at most), type sniffed from the bytes before storing. */
-const avatarUpload = multer({
-  storage: multer.memoryStorage(),
-  limits: { fileSize: AVATAR_MAX_BYTES, files: 1, fields: 0, parts: 1 },
-});
 
 export function peopleRoutes(api: Api, profiles: ProfileService, accounts: AccountService): Router {
   const router = Router();
@@ -66,42 +59,13 @@ export function peopleRoutes(api: Api, profiles: ProfileService, accounts: Accou
         contentType: 'multipart/form-data',
         schema: z.object({ avatar: z.string().describe('binary image file') }),
       },
-      before: [
-        (req, res, next) =>
-          avatarUpload.single('avatar')(req, res, (err?: unknown) => {
-            if (!err) return next();
-            const code = (err as { code?: string }).code;
-            if (code === 'LIMIT_FILE_SIZE')
-              return next(
-                new PayloadTooLargeError('An avatar is 2 MiB at most.', [
-                  { field: 'body.avatar', message: 'too large' },
-                ]),
-              );
-            next(
-              new ValidationError(`The upload is not valid: ${(err as Error).message}`, [
-                { field: 'body.avatar', message: code ?? 'invalid' },
-              ]),
-            );
-          }),
-      ],
+      before: [imageUpload('avatar', AVATAR_MAX_BYTES)],
       status: 200,
       response: meView,
     },
     async ({ actor, req }) => {
-      const file = req.file;
-      if (!file)
-        throw new ValidationError('Send the image in a multipart field named avatar.', [
-          { field: 'body.avatar', message: 'required' },
-        ]);
-      const { fileTypeFromBuffer } = await import('file-type');
-      const sniffed = await fileTypeFromBuffer(file.buffer);
-      if (!sniffed || !(AVATAR_TYPES as readonly string[]).includes(sniffed.mime)) {
-        throw new UnsupportedMediaTypeError(
-          `An avatar must be a PNG, JPEG, WebP or GIF image; this file is ${sniffed?.mime ?? 'not an image'}.`,
-          [{ field: 'body.avatar', message: 'not an accepted image type' }],
-        );
-      }
-      return me(await profiles.setAvatar(actor, file.buffer, sniffed.mime));
+      const type = await sniffImage(req.file?.buffer, 'avatar');
+      return me(await profiles.setAvatar(actor, req.file!.buffer, type));
     },
   );
   api.route(
@@ -150,20 +114,7 @@ export function peopleRoutes(api: Api, profiles: ProfileService, accounts: Accou
       responseDescription: 'The image bytes',
     },
     async ({ actor, params, req, res }) => {
-      const avatar = await profiles.avatar(actor, params.handle);
-      res.set({
-        'Cache-Control': 'private, max-age=300',
-        ETag: avatar.etag,
-        'X-Content-Type-Options': 'nosniff',
-      });
-      if (req.headers['if-none-match'] === avatar.etag) {
-        res.status(304).end();
-        return undefined;
-      }
-      res.type(avatar.contentType);
-      await new Promise<void>((resolve, reject) => {
-        avatar.stream().on('error', reject).pipe(res).on('finish', resolve);
-      });
+      await sendImage(req, res, await profiles.avatar(actor, params.handle));
       return undefined;
     },
   );

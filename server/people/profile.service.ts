@@ -1,9 +1,10 @@
-import { GridFSBucket, ObjectId, type Db } from 'mongodb';
+import { ObjectId } from 'mongodb';
 import { requireUser, type Actor } from '../core/actor.js';
 import { NotFoundError, ValidationError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { renderMarkdown } from '../core/html.js';
 import { queryTokens, searchTokens } from '../core/search-tokens.js';
+import type { ImageStore } from '../files/image.store.js';
 import type { OrganizationDoc, OrganizationRepository } from '../organizations/organization.repository.js';
 import type { PersonRepository, StoredProfile, UserDoc } from './person.repository.js';
 import type { HideableField, ProfilePatch, ProfileView, Visibility } from './profile.schemas.js';
@@ -22,20 +23,15 @@ export interface ProfileIndexer {
   reindex(userId: ObjectId): Promise<void>;
 }
 
-export const AVATAR_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'] as const;
 export const AVATAR_MAX_BYTES = 2 * 1024 * 1024;
 
 export class ProfileService implements ProfileIndexer {
-  private readonly avatars: GridFSBucket;
-
   constructor(
-    db: Db,
+    private readonly images: ImageStore,
     private readonly repo: PersonRepository,
     private readonly organizations: OrganizationRepository,
     private readonly events: EventBus,
-  ) {
-    this.avatars = new GridFSBucket(db, { bucketName: 'avatars' });
-  }
+  ) {}
 
   /** Shape a person for one viewer: a field the viewer may not see is left out entirely. */
   view(actor: Actor, user: UserDoc, org: OrganizationDoc | null): ProfileView {
@@ -179,20 +175,9 @@ export class ProfileService implements ProfileIndexer {
 
   async setAvatar(actor: Actor, bytes: Buffer, contentType: string): Promise<UserDoc> {
     const user = await this.me(actor);
-    const fileId = new ObjectId();
-    await new Promise<void>((resolve, reject) => {
-      const upload = this.avatars.openUploadStreamWithId(fileId, `${user.handle}-avatar`, {
-        metadata: { userId: user._id, contentType },
-      });
-      upload.once('finish', () => resolve());
-      upload.once('error', reject);
-      upload.end(bytes);
-    });
-    await this.repo.users.updateOne(
-      { _id: user._id },
-      { $set: { avatar: { fileId, contentType, updatedAt: new Date() }, updatedAt: new Date() } },
-    );
-    if (user.avatar) await this.avatars.delete(user.avatar.fileId).catch(() => undefined);
+    const avatar = await this.images.save(bytes, contentType, `${user.handle}-avatar`);
+    await this.repo.users.updateOne({ _id: user._id }, { $set: { avatar, updatedAt: new Date() } });
+    await this.images.remove(user.avatar);
     return (await this.repo.byId(user._id))!;
   }
 
@@ -200,17 +185,13 @@ export class ProfileService implements ProfileIndexer {
     const user = await this.me(actor);
     if (!user.avatar) return;
     await this.repo.users.updateOne({ _id: user._id }, { $set: { avatar: null, updatedAt: new Date() } });
-    await this.avatars.delete(user.avatar.fileId).catch(() => undefined);
+    await this.images.remove(user.avatar);
   }
 
-  /** The avatar bytes, if the actor may see this person's avatar. */
+  /** The avatar, if the actor may see this person's avatar. */
   async avatar(actor: Actor, handle: string) {
     const { user, view } = await this.get(actor, handle);
     if (!view.avatarUrl || !user.avatar) throw new NotFoundError('No avatar.');
-    return {
-      contentType: user.avatar.contentType,
-      etag: `"${user.avatar.fileId.toHexString()}"`,
-      stream: () => this.avatars.openDownloadStream(user.avatar!.fileId),
-    };
+    return this.images.download(user.avatar);
   }
 }

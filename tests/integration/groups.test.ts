@@ -5,6 +5,7 @@ import { MailCatcher } from '../../server/mail/mail.catcher.js';
 import { startTestNode, type RunningNode } from '../helpers/app.js';
 import { ApiClient, Browser, signIn } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
+import { png, upload } from '../helpers/images.js';
 
 const cast: DemoPerson[] = ['olivia', 'adam', 'mona', 'mike', 'nina', 'zoe', 'dana'].map((sub) => ({
   sub,
@@ -106,6 +107,29 @@ describe('groups and membership over the REST API', () => {
     });
   });
 
+  it('admins set an avatar and a banner, sniffed from the bytes; members cannot', async () => {
+    const image = png();
+    const set = await as.olivia!.call(
+      'PUT',
+      '/groups/open-data/banner',
+      upload(image, 'banner.png', 'image/png', 'banner'),
+    );
+    expect(set.status).toBe(200);
+    expect(set.body.bannerUrl).toBe('/api/v1/groups/open-data/banner');
+    const download = await fetch(`${node.url}/api/v1/groups/open-data/banner`);
+    expect(download.headers.get('content-type')).toBe('image/png');
+    expect(Buffer.from(await download.arrayBuffer())).toEqual(image);
+    const exe = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(100)]);
+    expect(
+      (await as.olivia!.call('PUT', '/groups/open-data/avatar', upload(exe, 'a.png', 'image/png'))).status,
+    ).toBe(415);
+    expect(
+      (await as.adam!.call('PUT', '/groups/open-data/avatar', upload(image, 'a.png', 'image/png'))).status,
+    ).toBe(403);
+    expect((await as.olivia!.call('DELETE', '/groups/open-data/banner')).body.bannerUrl).toBeNull();
+    expect((await fetch(`${node.url}/api/v1/groups/open-data/banner`)).status).toBe(404);
+  });
+
   describe('visibility', () => {
     beforeAll(async () => {
       for (const [handle, visibility, joinPolicy] of [
@@ -136,6 +160,9 @@ describe('groups and membership over the REST API', () => {
         'secret-council',
       ]);
       expect(handles(await as.adam!.call('GET', '/groups?q=secret'))).toEqual([]);
+      await as.olivia!.call('PUT', '/groups/secret-council/avatar', upload(png(), 'a.png', 'image/png'));
+      expect((await as.olivia!.call('GET', '/groups/secret-council/avatar')).status).toBe(200);
+      expect((await as.adam!.call('GET', '/groups/secret-council/avatar')).status).toBe(404);
     });
   });
 

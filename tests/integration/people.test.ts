@@ -1,10 +1,10 @@
-import { deflateSync } from 'node:zlib';
 import type { DemoPerson } from '../../server/auth/dev-idp.js';
 import { freePort } from '../../server/core/net.js';
 import { collections } from '../../server/db/collections.js';
 import { startTestNode, type RunningNode } from '../helpers/app.js';
 import { ApiClient, Browser, signIn } from '../helpers/browser.js';
 import { documentCounts } from '../helpers/db.js';
+import { png, upload } from '../helpers/images.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 
 const people = (): DemoPerson[] => [
@@ -12,41 +12,6 @@ const people = (): DemoPerson[] => [
   { sub: 'bruno', name: 'Bruno Côté', email: 'bruno@nrcan.example', locale: 'fr', organization: 'nrcan' },
   { sub: 'chloe', name: 'Chloé Martin', email: 'chloe@tbs.example', locale: 'fr', organization: 'tbs' },
 ];
-
-/** A real 1×1 PNG. */
-function png(): Buffer {
-  const crcTable = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  const crc = (b: Buffer) => {
-    let c = 0xffffffff;
-    for (const x of b) c = crcTable[(c ^ x) & 0xff]! ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
-  const chunk = (type: string, data: Buffer) => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type), data]);
-    const sum = Buffer.alloc(4);
-    sum.writeUInt32BE(crc(body));
-    return Buffer.concat([len, body, sum]);
-  };
-  const ihdr = Buffer.from([0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(Buffer.from([0, 255, 0, 0]))),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
-
-const upload = (bytes: Buffer, name: string, type: string) => {
-  const form = new FormData();
-  form.append('avatar', new Blob([new Uint8Array(bytes)], { type }), name);
-  return form;
-};
 
 describe('profiles, directory and administration', () => {
   let idp: TestIdp;
