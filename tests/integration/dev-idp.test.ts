@@ -76,7 +76,7 @@ describe('the development identity provider (no issuer configured, outside produ
         .status,
     ).toBe(204);
     let page = '';
-    for (let i = 0; i < 40 && !page.includes('new.colleague@dsa-asn.example'); i++) {
+    for (let i = 0; i < 100 && !page.includes('new.colleague@dsa-asn.example'); i++) {
       await new Promise((r) => setTimeout(r, 50));
       page = await (await fetch(`${node.url}/dev/mail`)).text();
     }

@@ -233,7 +233,7 @@ describe('groups and membership over the REST API', () => {
       idp.people.push(cast.find((p) => p.sub === 'dana')!);
       as.dana = await session('dana');
       let view = await as.dana.call('GET', '/groups/secret-council');
-      for (let i = 0; i < 20 && view.status !== 200; i++) {
+      for (let i = 0; i < 100 && view.status !== 200; i++) {
         await new Promise((r) => setTimeout(r, 50));
         view = await as.dana.call('GET', '/groups/secret-council');
       }
@@ -335,7 +335,7 @@ describe('groups and membership over the REST API', () => {
       expect((await as.zoe!.call('POST', '/groups/mikes-group/join')).status).toBe(200);
       await node.node.services.accounts.deactivate({ kind: 'system', reason: 'test' }, 'mike');
       let role: string | null = null;
-      for (let i = 0; i < 20 && role !== 'owner'; i++) {
+      for (let i = 0; i < 100 && role !== 'owner'; i++) {
         role = (await as.zoe!.call('GET', '/groups/mikes-group')).body.viewer.role;
         if (role !== 'owner') await new Promise((r) => setTimeout(r, 50));
       }
