@@ -4,7 +4,7 @@ import { createLogger, type Logger } from './core/logger.js';
 import { connectDatabase, type Database } from './db/client.js';
 import { ensureCollections } from './db/collections.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
-import { composeNode } from './node.js';
+import { composeNode, type EnsembleNode } from './node.js';
 
 /** Process entry: config, database, HTTP, graceful shutdown. Everything else is composed in node.ts. */
 
@@ -60,44 +60,59 @@ async function main(): Promise<void> {
   const logger = createLogger(config);
   logger.info({ env: config.env }, 'Ensemble starting');
 
+  // Installed before anything starts, so a signal during boot still stops what was started.
   let shuttingDown = false;
-  let database: Database | undefined;
-  let embedded: EmbeddedDatabase | undefined;
-  try {
-    ({ database, embedded } = await openDatabase(config, logger));
-  } catch (err) {
-    logger.fatal({ err }, 'could not open the database');
-    process.exitCode = 1;
-    return;
-  }
+  let stopRequested: NodeJS.Signals | undefined;
+  let shutdown: (signal: NodeJS.Signals) => Promise<void> = async (signal) => {
+    stopRequested = signal;
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (shuttingDown) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    void shutdown(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 
-  const node = await composeNode({
-    config,
-    logger,
-    client: database.client,
-    db: database.db,
-    lifecycle: { isShuttingDown: () => shuttingDown },
-  });
-  const server = http.createServer(node.app);
+  const stopped: (() => Promise<void>)[] = []; // what to stop, last started first
+  const stopAll = async () => {
+    for (const stop of stopped.reverse()) {
+      await stop().catch((err: unknown) => logger.error({ err }, 'stopping a component failed'));
+    }
+  };
+
+  let database: Database;
+  let node: EnsembleNode;
+  const server = http.createServer();
   try {
+    const opened = await openDatabase(config, logger);
+    database = opened.database;
+    if (opened.embedded) stopped.push(() => opened.embedded!.stop());
+    stopped.push(() => database.close());
+    if (stopRequested) throw new Error(`${stopRequested} received during boot`);
+    node = await composeNode({
+      config,
+      logger,
+      client: database.client,
+      db: database.db,
+      lifecycle: { isShuttingDown: () => shuttingDown },
+    });
+    stopped.push(() => node.close());
+    server.on('request', node.app);
     await listen(server, config);
   } catch (err) {
-    logger.fatal({ err, port: config.port }, 'could not listen');
-    await node.close();
-    await database.close();
-    await embedded?.stop();
-    process.exitCode = 1;
+    logger.fatal({ err }, 'Ensemble could not start');
+    await stopAll();
+    process.exitCode = stopRequested ? 0 : 1;
     return;
   }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info({ port, url: config.publicUrl }, `Ensemble is running at ${config.publicUrl}`);
 
-  const shutdown = async (signal: NodeJS.Signals) => {
-    if (shuttingDown) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
+  shutdown = async (signal) => {
     shuttingDown = true;
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     // Stop accepting, let in-flight requests finish, then cut whatever is left after the timeout.
@@ -107,17 +122,13 @@ async function main(): Promise<void> {
     force.unref();
     await closed;
     clearTimeout(force);
-    await database
-      .close()
-      .catch((err: unknown) => logger.error({ err }, 'closing the database client failed'));
-    await embedded
-      ?.stop()
-      .catch((err: unknown) => logger.error({ err }, 'stopping the embedded database failed'));
+    // The node (session sweeper, mailer, development mail catcher), then the database client, then the
+    // embedded database server.
+    await stopAll();
     logger.info('stopped');
     process.exitCode = 0;
   };
-  process.on('SIGTERM', (s) => void shutdown(s));
-  process.on('SIGINT', (s) => void shutdown(s));
+  if (stopRequested) await shutdown(stopRequested);
 }
 
 void main().catch((err: unknown) => {

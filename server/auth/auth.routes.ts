@@ -105,8 +105,16 @@ export function authRoutes(deps: AuthRoutesDeps): { browser: Router; api: Router
 
   browser.get('/auth/callback/:issuer', limiter, async (req, res, next: NextFunction) => {
     const runtime = await registry.ready(req.params.issuer!);
-    if (!runtime?.metadata)
-      return fail(req, res, new NotFoundError(`No identity provider ${req.params.issuer}.`));
+    if (!runtime) return fail(req, res, new NotFoundError(`No identity provider ${req.params.issuer}.`));
+    if (!runtime.metadata) {
+      return fail(
+        req,
+        res,
+        new IdentityProviderError(
+          `The identity provider "${runtime.config.name.en}" is unreachable: ${runtime.lastError}`,
+        ),
+      );
+    }
     passport.authenticate(
       runtime.strategyName,
       (err: unknown, user: SignedInUser | false, info: { message?: string } | undefined) => {

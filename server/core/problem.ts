@@ -1,16 +1,13 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
-import { ZodError } from 'zod';
 import {
   DomainError,
   MalformedBodyError,
   NotFoundError,
   PayloadTooLargeError,
   UnsupportedMediaTypeError,
-  ValidationError,
   problemType,
   type ProblemDetails,
 } from './errors.js';
-import { fieldProblems } from './validation.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -47,8 +44,6 @@ function fromBodyParser(err: unknown): DomainError | undefined {
 /** Map anything thrown in a request to a DomainError, or undefined when it is a bug (a 5xx). */
 export function toDomainError(err: unknown): DomainError | undefined {
   if (err instanceof DomainError) return err;
-  if (err instanceof ZodError)
-    return new ValidationError('The request is not valid.', fieldProblems(err, 'body'));
   return fromBodyParser(err);
 }
 

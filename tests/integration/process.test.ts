@@ -61,10 +61,16 @@ describe('the server process', () => {
     expect(run.stderr()).toMatch(/MONGODB_URI: is required in production/);
   });
 
-  it('starts on embedded defaults, prints its URL, serves, and shuts down cleanly on SIGTERM', async () => {
+  it('starts on embedded defaults, prints its URL, serves the demo, and exits 0 on one SIGTERM', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ensemble-main-'));
     const port = await freePort();
-    const child = startServer({ DATA_DIR: dataDir, PORT: String(port), EMBEDDED_DB_ALLOW_DOWNLOAD: 'false' });
+    // As the quick start runs it: development, with the development identity provider, demo and mail catcher.
+    const child = startServer({
+      NODE_ENV: 'development',
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      EMBEDDED_DB_ALLOW_DOWNLOAD: 'false',
+    });
     const run = collect(child);
     try {
       const ready = await waitForLog(run.logs, (l) => String(l.msg).startsWith('Ensemble is running at'));
@@ -75,6 +81,8 @@ describe('the server process', () => {
 
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
       expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/api/v1/groups/welcome`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/dev/mail`)).status).toBe(200);
 
       child.kill('SIGTERM');
       expect(await run.exited).toBe(0);
