@@ -88,33 +88,30 @@ export function authRoutes(deps: AuthRoutesDeps): { browser: Router; api: Router
       .send(page('Sign in · Connexion', `<p>Choose your department's sign-in.</p><ul>${items}</ul>${hint}`));
   });
 
-  browser.get('/auth/login/:issuer', limiter, async (req, res, next) => {
+  /** The issuer named in the path, ready to use; otherwise the failure is answered and undefined returned. */
+  const readyIssuer = async (req: Request, res: Response) => {
     const runtime = await registry.ready(req.params.issuer!);
     if (!runtime) return fail(req, res, new NotFoundError(`No identity provider ${req.params.issuer}.`));
     if (!runtime.metadata) {
+      const name = runtime.config.name.en;
       return fail(
         req,
         res,
-        new IdentityProviderError(
-          `The identity provider "${runtime.config.name.en}" is unreachable: ${runtime.lastError}`,
-        ),
+        new IdentityProviderError(`The identity provider "${name}" is unreachable: ${runtime.lastError}`),
       );
     }
+    return runtime;
+  };
+
+  browser.get('/auth/login/:issuer', limiter, async (req, res, next) => {
+    const runtime = await readyIssuer(req, res);
+    if (!runtime) return;
     passport.authenticate(runtime.strategyName)(req, res, next);
   });
 
   browser.get('/auth/callback/:issuer', limiter, async (req, res, next: NextFunction) => {
-    const runtime = await registry.ready(req.params.issuer!);
-    if (!runtime) return fail(req, res, new NotFoundError(`No identity provider ${req.params.issuer}.`));
-    if (!runtime.metadata) {
-      return fail(
-        req,
-        res,
-        new IdentityProviderError(
-          `The identity provider "${runtime.config.name.en}" is unreachable: ${runtime.lastError}`,
-        ),
-      );
-    }
+    const runtime = await readyIssuer(req, res);
+    if (!runtime) return;
     passport.authenticate(
       runtime.strategyName,
       (err: unknown, user: SignedInUser | false, info: { message?: string } | undefined) => {

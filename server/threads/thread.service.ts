@@ -74,7 +74,8 @@ export class ThreadService {
     return own ? { html: doc.body.html, markdown: doc.body.markdown } : { html: doc.body.html };
   }
 
-  async threadViews(actor: Actor, docs: ThreadDoc[], groupHandle: string): Promise<ThreadView[]> {
+  /** What threads and replies show alike: body, author (hidden on a tombstone), likes, times. */
+  private async commonViews<D extends ThreadDoc | ReplyDoc>(actor: Actor, docs: D[]) {
     const [authors, liked] = await Promise.all([
       this.authors(docs.map((d) => d.authorId)),
       this.likedBy(
@@ -83,43 +84,38 @@ export class ThreadService {
       ),
     ]);
     return docs.map((d) => ({
-      id: d._id.toHexString(),
+      doc: d,
+      common: {
+        id: d._id.toHexString(),
+        body: this.body(actor, d),
+        author: d.deleted ? null : (authors.get(d.authorId.toHexString()) ?? null),
+        likeCount: d.likeCount,
+        likedByMe: liked.has(d._id.toHexString()),
+        createdAt: d.createdAt.toISOString(),
+        editedAt: d.editedAt?.toISOString() ?? null,
+        deleted: this.tombstone(d.deleted),
+      },
+    }));
+  }
+
+  async threadViews(actor: Actor, docs: ThreadDoc[], groupHandle: string): Promise<ThreadView[]> {
+    return (await this.commonViews(actor, docs)).map(({ doc: d, common }) => ({
+      ...common,
       group: groupHandle,
       title: d.deleted ? '' : d.title,
-      body: this.body(actor, d),
-      author: d.deleted ? null : (authors.get(d.authorId.toHexString()) ?? null),
       pinned: d.pinned,
       locked: d.locked,
       replyCount: d.replyCount,
-      likeCount: d.likeCount,
-      likedByMe: liked.has(d._id.toHexString()),
-      createdAt: d.createdAt.toISOString(),
-      editedAt: d.editedAt?.toISOString() ?? null,
       lastActivityAt: d.lastActivityAt.toISOString(),
-      deleted: this.tombstone(d.deleted),
     }));
   }
 
   async replyViews(actor: Actor, docs: ReplyDoc[]): Promise<ReplyView[]> {
-    const [authors, liked] = await Promise.all([
-      this.authors(docs.map((d) => d.authorId)),
-      this.likedBy(
-        actor,
-        docs.map((d) => d._id),
-      ),
-    ]);
-    return docs.map((d) => ({
-      id: d._id.toHexString(),
+    return (await this.commonViews(actor, docs)).map(({ doc: d, common }) => ({
+      ...common,
       threadId: d.threadId.toHexString(),
       parentId: d.parentId?.toHexString() ?? null,
       depth: d.depth,
-      body: this.body(actor, d),
-      author: d.deleted ? null : (authors.get(d.authorId.toHexString()) ?? null),
-      likeCount: d.likeCount,
-      likedByMe: liked.has(d._id.toHexString()),
-      createdAt: d.createdAt.toISOString(),
-      editedAt: d.editedAt?.toISOString() ?? null,
-      deleted: this.tombstone(d.deleted),
     }));
   }
 
