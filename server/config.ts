@@ -168,6 +168,16 @@ export const configSchema = envObject.superRefine((cfg, ctx) => {
         message: 'cannot be enabled in production',
       });
     }
+    if (
+      cfg.PUBLIC_URL?.startsWith('http://') &&
+      !/^http:\/\/(localhost|127\.0\.0\.1)(:\d+)?$/.test(cfg.PUBLIC_URL)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PUBLIC_URL'],
+        message: 'must be https:// in production (plain http only for localhost trials)',
+      });
+    }
     if (!cfg.SESSION_SECRET) {
       ctx.addIssue({ code: 'custom', path: ['SESSION_SECRET'], message: 'is required in production' });
     }

@@ -65,6 +65,13 @@ describe('configuration', () => {
     expect(config.auth.issuers[0]).toMatchObject({ id: 'dept', scope: 'openid profile email' });
   });
 
+  it('requires https for the public address in production, except a localhost trial', () => {
+    expect(problemsOf({ ...production, PUBLIC_URL: 'http://ensemble.example.gc.ca' })).toEqual([
+      expect.objectContaining({ variable: 'PUBLIC_URL', message: expect.stringContaining('https://') }),
+    ]);
+    expect(loadConfig({ ...production, PUBLIC_URL: 'http://localhost:3000' }).auth.secureCookies).toBe(false);
+  });
+
   it('never allows the development identity provider or mail catcher in production', () => {
     expect(problemsOf({ ...production, DEV_IDP: 'true' }).map((p) => p.variable)).toEqual(['DEV_IDP']);
     expect(problemsOf({ ...production, DEV_MAIL_CATCHER: 'true' }).map((p) => p.variable)).toEqual([
