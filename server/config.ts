@@ -114,6 +114,12 @@ const envObject = z.object({
     .min(0)
     .max(600_000)
     .default(10_000),
+  SHUTDOWN_DRAIN_MS: z.coerce
+    .number({ message: 'expected a number of milliseconds' })
+    .int()
+    .min(0)
+    .max(120_000)
+    .optional(),
   MONGODB_URI: mongoUri.optional(),
   MONGODB_DB_NAME: z
     .string()
@@ -216,7 +222,12 @@ export interface Config {
   publicUrl: string;
   trustProxy: boolean | number | string;
   log: { level: ParsedEnv['LOG_LEVEL']; pretty: boolean };
-  http: { jsonBodyLimit: string; shutdownTimeoutMs: number };
+  http: {
+    jsonBodyLimit: string;
+    shutdownTimeoutMs: number;
+    /** At shutdown, how long /readyz answers 503 while requests are still served (load balancers drain). */
+    shutdownDrainMs: number;
+  };
   auth: {
     issuers: IssuerConfig[];
     /** Mount the development identity provider (never in production). */
@@ -306,7 +317,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl,
     trustProxy: c.TRUST_PROXY,
     log: { level: c.LOG_LEVEL, pretty: c.LOG_PRETTY ?? c.NODE_ENV === 'development' },
-    http: { jsonBodyLimit: c.JSON_BODY_LIMIT, shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS },
+    http: {
+      jsonBodyLimit: c.JSON_BODY_LIMIT,
+      shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
+      shutdownDrainMs: c.SHUTDOWN_DRAIN_MS ?? (c.NODE_ENV === 'production' ? 5000 : 0),
+    },
     auth: {
       issuers: c.OIDC_ISSUERS ?? [],
       devIdp: c.DEV_IDP ?? (c.NODE_ENV !== 'production' && !c.OIDC_ISSUERS?.length),

@@ -114,6 +114,11 @@ async function main(): Promise<void> {
 
   shutdown = async (signal) => {
     shuttingDown = true;
+    if (config.http.shutdownDrainMs > 0) {
+      // Readiness already fails; keep serving while load balancers notice and move traffic away.
+      logger.info({ signal, drainMs: config.http.shutdownDrainMs }, 'shutting down: draining');
+      await new Promise((r) => setTimeout(r, config.http.shutdownDrainMs));
+    }
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     // Stop accepting, let in-flight requests finish, then cut whatever is left after the timeout.
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -70,6 +70,7 @@ describe('the server process', () => {
       DATA_DIR: dataDir,
       PORT: String(port),
       EMBEDDED_DB_ALLOW_DOWNLOAD: 'false',
+      SHUTDOWN_DRAIN_MS: '1500',
     });
     const run = collect(child);
     try {
@@ -85,6 +86,10 @@ describe('the server process', () => {
       expect((await fetch(`http://127.0.0.1:${port}/dev/mail`)).status).toBe(200);
 
       child.kill('SIGTERM');
+      // While draining, readiness fails so load balancers move away, but requests are still served.
+      await waitForLog(run.logs, (l) => l.msg === 'shutting down: draining');
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
       expect(await run.exited).toBe(0);
       expect(run.logs().map((l) => l.msg)).toContain('stopped');
       // The database server it started is gone too.
