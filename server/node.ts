@@ -7,6 +7,7 @@ import { ImageStore } from './files/image.store.js';
 import { createApp } from './app.js';
 import { AccountService } from './people/account.service.js';
 import { declareApi, type ApiServices } from './api.routes.js';
+import { GroupPurge } from './groups/group.purge.js';
 import { GroupRepository } from './groups/group.repository.js';
 import { GroupService } from './groups/group.service.js';
 import { MembershipService } from './groups/membership.service.js';
@@ -49,6 +50,7 @@ export interface EnsembleNode {
   events: EventBus;
   services: ApiServices;
   oidc: OidcRegistry;
+  purge: GroupPurge;
   close(): Promise<void>;
 }
 
@@ -150,6 +152,8 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const discovery = new DiscoveryService(threadRepo, groupRepo, threads);
   const reports = new ReportService(threadRepo, groups, threads);
   groups.onAudienceChange((groupId, audience) => threads.syncAudience(groupId, audience));
+  const purge = new GroupPurge(groupRepo, threadRepo, images, config.groups.retentionMs, logger);
+  purge.start();
   accounts.onMerge(async (from, into) => {
     // Authorship moves to the surviving account.
     for (const col of [threadRepo.threads, threadRepo.replies] as const) {
@@ -233,7 +237,9 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     events,
     services: { accounts, profiles, organizations, groups, memberships, threads, discovery, reports },
     oidc: registry,
+    purge,
     close: async () => {
+      purge.stop();
       await session.close();
       mailer.close();
       await catcher?.stop();

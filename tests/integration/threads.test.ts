@@ -277,4 +277,20 @@ describe('discussion threads over the REST API', () => {
       expect.arrayContaining(['post.removed', 'report.removed', 'thread.pinned', 'thread.locked']),
     );
   });
+
+  it('purges a deleted group with everything in it once the retention period has passed', async () => {
+    expect((await as.owen!.call('DELETE', '/groups/cabinet')).status).toBe(204);
+    const { db } = node.database;
+    const group = await db.collection('groups').findOne({ handle: 'cabinet' });
+    expect(await node.node.purge.sweep()).toEqual([]); // still within the retention period
+    const later = new Date(Date.now() + 31 * 86_400_000);
+    expect(await node.node.purge.sweep(later)).toEqual(['cabinet']);
+    for (const name of ['groups', 'memberships', 'threads', 'replies', 'group_audit']) {
+      const filter = name === 'groups' ? { _id: group!._id } : { groupId: group!._id };
+      expect(await db.collection(name).countDocuments(filter)).toBe(0);
+    }
+    expect((await as.owen!.call('POST', '/groups/cabinet/restore')).status).toBe(404);
+    // Other groups are untouched.
+    expect((await anonymous.call('GET', '/groups/policy')).status).toBe(200);
+  });
 });

@@ -1,0 +1,60 @@
+import type { Logger } from '../core/logger.js';
+import type { ImageStore } from '../files/image.store.js';
+import type { ThreadRepository } from '../threads/thread.repository.js';
+import type { GroupRepository } from './group.repository.js';
+
+/**
+ * Groups deleted longer ago than the retention period are removed for good, with everything in them.
+ * A sweep on an interval stands in for a TTL index (FerretDB has none); running it twice, or in several
+ * processes at once, is harmless.
+ */
+export class GroupPurge {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly groups: GroupRepository,
+    private readonly threads: ThreadRepository,
+    private readonly images: ImageStore,
+    private readonly retentionMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Purge what expired before `now`; returns the handles purged. */
+  async sweep(now = new Date()): Promise<string[]> {
+    const expired = await this.groups.groups
+      .find({ deletedAt: { $ne: null, $lt: new Date(now.getTime() - this.retentionMs) } })
+      .limit(100)
+      .toArray();
+    for (const group of expired) {
+      const groupId = group._id;
+      const contentIds = [
+        ...(await this.threads.threads.find({ groupId }, { projection: { _id: 1 } }).toArray()),
+        ...(await this.threads.replies.find({ groupId }, { projection: { _id: 1 } }).toArray()),
+      ].map((d) => d._id);
+      // Children first, the group last: a sweep cut short is finished by the next one.
+      if (contentIds.length) await this.threads.likes.deleteMany({ targetId: { $in: contentIds } });
+      await this.threads.reports.deleteMany({ groupId });
+      await this.threads.replies.deleteMany({ groupId });
+      await this.threads.threads.deleteMany({ groupId });
+      await this.groups.memberships.deleteMany({ groupId });
+      await this.groups.invitations.deleteMany({ groupId });
+      await this.groups.audit.deleteMany({ groupId });
+      await this.images.remove(group.avatar);
+      await this.images.remove(group.banner);
+      await this.groups.groups.deleteOne({ _id: groupId });
+      this.logger.info({ group: group.handle }, 'deleted group purged after its retention period');
+    }
+    return expired.map((g) => g.handle);
+  }
+
+  start(everyMs = 60 * 60 * 1000): void {
+    this.timer = setInterval(() => {
+      this.sweep().catch((err: unknown) => this.logger.error({ err }, 'group purge failed'));
+    }, everyMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
