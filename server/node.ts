@@ -160,8 +160,8 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
       await (col as typeof threadRepo.replies).updateMany({ authorId: from }, { $set: { authorId: into } });
     }
   });
-  events.on('user.created', async ({ userId, email }) => {
-    if (email) await memberships.honourEmailInvitations(new ObjectId(userId), email);
+  events.on('user.created', async ({ userId, verifiedEmail }) => {
+    if (verifiedEmail) await memberships.honourEmailInvitations(new ObjectId(userId), verifiedEmail);
   });
   events.on('user.deactivated', async ({ userId }) => {
     await memberships.replaceDeactivatedOwner(new ObjectId(userId));

@@ -17,6 +17,8 @@ export interface DemoPerson {
   locale: 'en' | 'fr';
   organization: string;
   roles?: string[];
+  /** Whether the provider vouches for the email address (true unless said otherwise). */
+  emailVerified?: boolean;
 }
 
 export interface DemoDepartment {
@@ -79,7 +81,7 @@ export function demoClaims(person: DemoPerson): Record<string, unknown> {
     name: person.name,
     preferred_username: person.sub,
     email: person.email,
-    email_verified: true,
+    email_verified: person.emailVerified ?? true,
     locale: person.locale,
     organization: person.organization,
     ...(person.roles ? { roles: person.roles } : {}),

@@ -6,7 +6,8 @@ import type { Logger } from './logger.js';
  * notifications) subscribe; a failing listener is logged and never fails or slows the write.
  */
 export interface DomainEvents {
-  'user.created': { userId: string; handle: string; email: string | undefined };
+  /** `verifiedEmail` only when the identity provider vouches for the address (email_verified). */
+  'user.created': { userId: string; handle: string; verifiedEmail: string | undefined };
   'user.updated': { userId: string; handle: string };
   'user.deactivated': { userId: string; handle: string };
   'user.reactivated': { userId: string; handle: string };

@@ -133,7 +133,8 @@ export class MembershipService {
       return;
     }
     const email = target.email!.toLowerCase();
-    const known = await this.people.users.findOne({ email, status: 'active' });
+    // Only an address the person's identity provider verified identifies them.
+    const known = await this.people.users.findOne({ email, emailVerified: true, status: 'active' });
     if (known) return this.invite(actor, handle, { person: known.handle });
     await this.repo.invitations.updateOne(
       { groupId: ctx.group._id, email },

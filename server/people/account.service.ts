@@ -111,9 +111,11 @@ export class AccountService {
       throw new AccountDeactivatedError('This account was deactivated by an administrator.');
 
     const email = str(claims.email)?.toLowerCase() ?? null;
+    // An address the provider has not verified binds nothing: not an organization, not an invitation.
+    const verifiedEmail = claims.email_verified === true && email ? email : undefined;
     const org = await this.organizations.resolveForClaims(
       claims[this.policy.organizationClaim],
-      email ?? undefined,
+      verifiedEmail,
     );
     const isAdmin =
       this.policy.admins.some((a) => a.issuer === issuer && a.sub === sub) ||
@@ -142,7 +144,7 @@ export class AccountService {
       this.events.emit('user.created', {
         userId: fresh._id.toHexString(),
         handle: fresh.handle,
-        email: fresh.email ?? undefined,
+        verifiedEmail: fresh.emailVerified && fresh.email ? fresh.email : undefined,
       });
     return fresh;
   }

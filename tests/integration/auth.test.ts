@@ -98,6 +98,21 @@ describe('sign-in through a department identity provider (real OIDC code flow)',
     expect(me.body.locale).toBe('fr');
   });
 
+  it('binds nothing by an email address the provider has not verified', async () => {
+    idpA.people.push({
+      sub: 'mallory',
+      name: 'Mallory',
+      email: 'mallory@nrcan.example',
+      emailVerified: false,
+      locale: 'en',
+      organization: '',
+    });
+    const browser = new Browser();
+    await signIn(browser, node.url, 'dept-a', 'mallory');
+    const me = await new ApiClient(browser, node.url).call('GET', '/me');
+    expect(me.body.profile.organization).toBeNull();
+  });
+
   it('refreshes the account from the claims on every sign-in', async () => {
     const first = new Browser();
     await signIn(first, node.url, 'dept-a', 'alice');

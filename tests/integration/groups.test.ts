@@ -225,6 +225,30 @@ describe('groups and membership over the REST API', () => {
       expect((await as.zoe!.call('GET', '/groups/secret-council')).status).toBe(404);
     });
 
+    it('does not hand an email invitation to someone whose address is unverified', async () => {
+      expect(
+        (await as.olivia!.call('POST', '/groups/secret-council/invitations', { email: 'eve@dept.example' }))
+          .status,
+      ).toBe(204);
+      idp.people.push({
+        sub: 'eve',
+        name: 'Eve',
+        email: 'eve@dept.example',
+        emailVerified: false,
+        locale: 'en',
+        organization: '',
+      });
+      const eve = await session('eve');
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await eve.call('GET', '/groups/secret-council')).status).toBe(404);
+      // And an admin inviting that address does not reach the unverified account either.
+      expect(
+        (await as.olivia!.call('POST', '/groups/secret-council/invitations', { email: 'eve@dept.example' }))
+          .status,
+      ).toBe(204);
+      expect((await eve.call('GET', '/groups/secret-council')).status).toBe(404);
+    });
+
     it('honours an invitation by email when that address first signs in', async () => {
       expect(
         (await as.olivia!.call('POST', '/groups/secret-council/invitations', { email: 'Dana@dept.example' }))
@@ -238,7 +262,11 @@ describe('groups and membership over the REST API', () => {
         view = await as.dana.call('GET', '/groups/secret-council');
       }
       expect(view.body.viewer.state).toBe('invited');
-      expect(await node.database.db.collection(collections.groupInvitations).countDocuments()).toBe(0);
+      expect(
+        await node.database.db
+          .collection(collections.groupInvitations)
+          .countDocuments({ email: 'dana@dept.example' }),
+      ).toBe(0);
     });
   });
 
