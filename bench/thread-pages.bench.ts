@@ -1,16 +1,17 @@
-// Thread and reply pages in a group holding 100k threads and 1M replies, against the same pages of an
-// empty group, measured in the same run (issue: indexes keep thread pages fast at that size).
+// Thread and reply pages in a group holding 100k threads and 1M replies, against the same pages of a
+// small and an empty group, measured in the same run (issue: thread pages stay fast at that size).
 // Run: npm run bench:threads   (BENCH_THREADS / BENCH_REPLIES scale it down for a quick look)
 import os from 'node:os';
 import { ObjectId } from 'mongodb';
 import { collections } from '../server/db/collections.js';
-import { encodeCursor } from '../server/threads/thread.service.js';
-import { startBenchDatabase, startBenchNode, table, timeSequential, writeSection } from './lib.js';
+import { encodePosition } from '../server/threads/thread.service.js';
+import { loadGroup } from './thread-data.js';
+import { load, startBenchDatabase, startBenchNode, table, timeSequential, writeSection } from './lib.js';
 
 const THREADS = Number(process.env.BENCH_THREADS ?? 100_000);
 const REPLIES = Number(process.env.BENCH_REPLIES ?? 1_000_000);
 const HOT_REPLIES = Math.min(100_000, Math.floor(REPLIES / 2)); // one long thread holds this many
-const samples = Number(process.env.BENCH_SAMPLES ?? 3);
+const samples = Number(process.env.BENCH_SAMPLES ?? 20);
 
 const { uri, database, close: closeDatabase } = await startBenchDatabase('bench');
 const { db } = database;
@@ -44,125 +45,89 @@ const big = group('big');
 const empty = group('empty');
 await db.collection(collections.groups).insertMany([big, empty]);
 
-const body = { markdown: 'Some discussion text.', html: '<p>Some discussion text.</p>\n' };
-const base = Date.now() - THREADS * 1000;
 const started = Date.now();
-const threadIds: ObjectId[] = [];
-for (let i = 0; i < THREADS; i += 5000) {
-  const batch = [];
-  for (let j = i; j < Math.min(i + 5000, THREADS); j++) {
-    const at = new Date(base + j * 1000);
-    const _id = new ObjectId();
-    threadIds.push(_id);
-    batch.push({
-      _id,
-      groupId: big._id,
-      authorId: author,
-      title: `Thread ${j}`,
-      body,
-      mentions: [],
-      likeCount: 0,
-      audience: 'public',
-      createdAt: at,
-      editedAt: null,
-      deleted: null,
-      searchTokens: [],
-      pinned: false,
-      locked: false,
-      replyCount: 0,
-      lastActivityAt: at,
-    });
-  }
-  await db.collection(collections.threads).insertMany(batch, { ordered: false });
-}
-const hot = threadIds[threadIds.length - 1]!;
-const single = threadIds[0]!;
-for (let i = 0; i < REPLIES; i += 10_000) {
-  const batch = [];
-  for (let j = i; j < Math.min(i + 10_000, REPLIES); j++) {
-    const threadId = j < HOT_REPLIES ? hot : threadIds[1 + (j % (threadIds.length - 2))]!;
-    batch.push({
-      _id: new ObjectId(),
-      groupId: big._id,
-      threadId,
-      parentId: null,
-      depth: 1,
-      authorId: author,
-      body,
-      mentions: [],
-      likeCount: 0,
-      audience: 'public',
-      createdAt: new Date(base + j * 10),
-      editedAt: null,
-      deleted: null,
-      searchTokens: [],
-    });
-  }
-  await db.collection(collections.replies).insertMany(batch, { ordered: false });
-}
-await db.collection(collections.replies).insertOne({
-  _id: new ObjectId(),
-  groupId: big._id,
-  threadId: single,
-  parentId: null,
-  depth: 1,
-  authorId: author,
-  body,
-  mentions: [],
-  likeCount: 0,
-  audience: 'public',
-  createdAt: new Date(),
-  editedAt: null,
-  deleted: null,
-  searchTokens: [],
+const data = await loadGroup(db, big._id, author, {
+  threads: THREADS,
+  replies: REPLIES,
+  hotReplies: HOT_REPLIES,
 });
+const small = group('small');
+await db.collection(collections.groups).insertOne(small);
+// A group of 30 threads, one with 60 replies: the same full pages, at a small size.
+const smallData = await loadGroup(db, small._id, author, { threads: 30, replies: 120, hotReplies: 60 });
 const loadSeconds = Math.round((Date.now() - started) / 1000);
 
 const ensemble = await startBenchNode(uri, database);
 const api = `${ensemble.url}/api/v1`;
 
 const middle = THREADS >> 1;
-const deepCursor = encodeURIComponent(encodeCursor(new Date(base + middle * 1000), threadIds[middle]!));
-const replyCursor = encodeURIComponent(
-  encodeCursor(new Date(base + (HOT_REPLIES >> 1) * 10), new ObjectId('000000000000000000000000')),
+const deepCursor = encodePosition(data.current[middle]!);
+const replyCursor = encodePosition(HOT_REPLIES >> 1);
+const get = async <T>(url: string) => (await (await fetch(url)).json()) as T;
+
+// The pages must be the right ones, or their speed means nothing.
+const firstPage = await get<{ items: { id: string }[] }>(`${api}/groups/big/threads?limit=20`);
+const expected = [0, ...Array.from({ length: 19 }, (_, i) => 1 + ((REPLIES - 1 - i) % (THREADS - 2)))];
+if (firstPage.items.map((t) => t.id).join() !== expected.map((j) => data.threadIds[j]!.toHexString()).join())
+  throw new Error('the first thread page is not the 20 threads with the latest activity');
+const middlePage = await get<{ items: { id: string }[] }>(
+  `${api}/threads/${data.hot.toHexString()}/replies?limit=50&cursor=${replyCursor}`,
 );
-const rows = [
-  await timeSequential(
-    'empty group: first thread page (baseline)',
-    `${api}/groups/empty/threads?limit=20`,
-    samples,
-  ),
-  await timeSequential(
-    `${THREADS.toLocaleString('en')} threads: first thread page`,
-    `${api}/groups/big/threads?limit=20`,
-    samples,
-  ),
-  await timeSequential(
-    `${THREADS.toLocaleString('en')} threads: page from the middle (cursor)`,
-    `${api}/groups/big/threads?limit=20&cursor=${deepCursor}`,
-    samples,
-  ),
-  await timeSequential(
-    'thread with 1 reply: replies page (baseline)',
-    `${api}/threads/${single.toHexString()}/replies?limit=50`,
-    samples,
-  ),
-  await timeSequential(
-    `thread with ${HOT_REPLIES.toLocaleString('en')} replies: first page`,
-    `${api}/threads/${hot.toHexString()}/replies?limit=50`,
-    samples,
-  ),
-  await timeSequential(
-    `thread with ${HOT_REPLIES.toLocaleString('en')} replies: page from the middle`,
-    `${api}/threads/${hot.toHexString()}/replies?limit=50&cursor=${replyCursor}`,
-    samples,
-  ),
+if (
+  middlePage.items[0]?.id !== data.replyIds[HOT_REPLIES >> 1]!.toHexString() ||
+  middlePage.items.length !== 50
+)
+  throw new Error('the middle replies page does not start after its cursor');
+
+const threads = (group: string, cursor = '') => `${api}/groups/${group}/threads?limit=20${cursor}`;
+const replies = (thread: ObjectId, cursor = '') =>
+  `${api}/threads/${thread.toHexString()}/replies?limit=50${cursor}`;
+const size = THREADS.toLocaleString('en');
+const long = HOT_REPLIES.toLocaleString('en');
+// Warm up every URL (JIT, FerretDB's caches) so the first case measured is not the slowest by accident.
+const urls = [
+  threads('small'),
+  threads('empty'),
+  threads('big'),
+  threads('big', `&cursor=${deepCursor}`),
+  replies(smallData.hot),
+  replies(data.single),
+  replies(data.hot),
+  replies(data.hot, `&cursor=${replyCursor}`),
 ];
-const markdown = `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, Node ${process.versions.node}, ${database.identity.product} ${database.identity.version} (SQLite); one group with ${THREADS.toLocaleString('en')} threads and ${REPLIES.toLocaleString('en')} replies (loaded in ${loadSeconds} s), ${samples} sequential requests per case (p99 column: the slowest).
+for (let i = 0; i < 3; i++) for (const url of urls) await fetch(url).then((r) => r.arrayBuffer());
+const rows = [
+  await timeSequential('small group (30 threads): first page of 20 (baseline)', threads('small'), samples),
+  await timeSequential('empty group: first page (baseline)', threads('empty'), samples),
+  await timeSequential(`${size} threads: first page of 20`, threads('big'), samples),
+  await timeSequential(
+    `${size} threads: page of 20 from the middle`,
+    threads('big', `&cursor=${deepCursor}`),
+    samples,
+  ),
+  await timeSequential(
+    'thread with 60 replies: first page of 50 (baseline)',
+    replies(smallData.hot),
+    samples,
+  ),
+  await timeSequential('thread with 1 reply: replies page', replies(data.single), samples),
+  await timeSequential(`thread with ${long} replies: first page of 50`, replies(data.hot), samples),
+  await timeSequential(
+    `thread with ${long} replies: page of 50 from the middle`,
+    replies(data.hot, `&cursor=${replyCursor}`),
+    samples,
+  ),
+  await load('small group: first page, 10 connections for 5 s (baseline)', threads('small'), {
+    connections: 10,
+  }),
+  await load(`${size} threads: first page, 10 connections for 5 s`, threads('big'), { connections: 10 }),
+];
+const ratio = (a: number, b: number) => (a / Math.max(b, 1)).toFixed(2);
+const markdown = `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, Node ${process.versions.node}, ${database.identity.product} ${database.identity.version} (SQLite); one group with ${size} threads and ${REPLIES.toLocaleString('en')} replies, the longest thread ${long} replies (loaded in ${loadSeconds} s), beside a small and an empty group; ${samples} sequential requests per case (p99 column: the slowest) unless the case says otherwise.
 
 ${table(rows)}
 
-First thread page at full size: ${(rows[1]!.p50Ms / Math.max(rows[0]!.p50Ms, 1)).toFixed(1)}× the empty group's median latency; first replies page of the long thread: ${(rows[4]!.p50Ms / Math.max(rows[3]!.p50Ms, 1)).toFixed(1)}× the one-reply thread's.`;
+At full size, the first thread page takes ${ratio(rows[2]!.p50Ms, rows[0]!.p50Ms)}× the small group's median latency and a middle page ${ratio(rows[3]!.p50Ms, rows[0]!.p50Ms)}×; the long thread's first replies page ${ratio(rows[6]!.p50Ms, rows[4]!.p50Ms)}× the 60-reply thread's and its middle page ${ratio(rows[7]!.p50Ms, rows[4]!.p50Ms)}×; under load the big group serves ${ratio(rows[9]!.requestsPerSecond, rows[8]!.requestsPerSecond)}× the small group's rate.`;
 await writeSection('thread-pages', markdown);
 process.stdout.write(`${markdown}\n`);
 

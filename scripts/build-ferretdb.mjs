@@ -5,6 +5,12 @@
 // start: FerretDB's build expects a generated build/version/version.txt that the module archive does not
 // carry. FerretDB's own message says to create that file, so we take the module from the Go module cache,
 // add the version file, and `go build` it. Exit codes: 0 built or already there, 3 no Go toolchain, 1 failure.
+//
+// One source patch is applied (docs/adr/0006-id-addressed-pages.md): FerretDB 1.24's SQLite backend looks
+// documents up by `_id` with the expression `_ferretdb_sjson->'$._id'`, while the unique `_id_` index it
+// creates is on `_ferretdb_sjson->"_id"`. SQLite matches index expressions by their text, so every `_id`
+// lookup, update and delete scanned the whole table (upstream: FerretDB issue #4646 for the same fault on
+// PostgreSQL). The patch makes the lookup use the index's own expression; results are identical.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,10 +27,23 @@ function argValue(name) {
 
 const toolsDir = path.resolve(argValue('--tools-dir') ?? process.env.TOOLS_DIR ?? path.join(root, '.tools'));
 const bin = path.join(toolsDir, 'bin', 'ferretdb');
+const stamp = `${bin}.patches`;
 const log = (msg) => process.stderr.write(`[ferretdb-build] ${msg}\n`);
+
+/** Source patches: file, the exact text FerretDB ships, and what we put instead. */
+const PATCHES = [
+  {
+    name: 'sqlite-id-index',
+    file: 'internal/backends/sqlite/metadata/metadata.go',
+    from: `IDColumn = DefaultColumn + "->'$._id'"`,
+    to: 'IDColumn = DefaultColumn + `->"_id"`',
+  },
+];
+const PATCH_STAMP = PATCHES.map((p) => p.name).join('\n');
 
 function builtVersion() {
   if (!fs.existsSync(bin)) return undefined;
+  if (!fs.existsSync(stamp) || fs.readFileSync(stamp, 'utf8').trim() !== PATCH_STAMP) return undefined;
   const r = spawnSync(bin, ['--version'], { encoding: 'utf8' });
   return /version: (v[\d.]+)/.exec(r.stdout ?? '')?.[1];
 }
@@ -59,6 +78,12 @@ try {
   execFileSync('chmod', ['-R', 'u+w', src]);
   fs.writeFileSync(path.join(src, 'build', 'version', 'version.txt'), `${FERRETDB_VERSION}\n`);
   fs.writeFileSync(path.join(src, 'build', 'version', 'package.txt'), 'ensemble-source-build\n');
+  for (const patch of PATCHES) {
+    const file = path.join(src, patch.file);
+    const text = fs.readFileSync(file, 'utf8');
+    if (!text.includes(patch.from)) throw new Error(`patch ${patch.name}: ${patch.file} has changed`);
+    fs.writeFileSync(file, text.replace(patch.from, patch.to));
+  }
   fs.mkdirSync(path.dirname(bin), { recursive: true });
   const tmp = `${bin}.${process.pid}.tmp`;
   execFileSync('go', ['build', '-trimpath', '-ldflags=-s -w', '-o', tmp, './cmd/ferretdb'], {
@@ -67,6 +92,7 @@ try {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   fs.renameSync(tmp, bin); // atomic: a concurrent reader never sees half a binary
+  fs.writeFileSync(stamp, `${PATCH_STAMP}\n`);
   fs.rmSync(src, { recursive: true, force: true });
 } catch (err) {
   log(`build failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -26,6 +26,9 @@ import { EventBus } from './core/events.js';
 import type { Logger } from './core/logger.js';
 import type { Lifecycle } from './ops/health.routes.js';
 import { seedDemo } from './ops/demo.seed.js';
+import { migrateThreadsToPositions } from './threads/thread.migration.js';
+import { migrateGroupsToKeys } from './groups/group.migration.js';
+import { runMigrations, type Migration } from './db/migrations.js';
 import { MailCatcher } from './mail/mail.catcher.js';
 import { devMailRoutes } from './mail/mail.routes.js';
 import { Mailer } from './mail/mailer.js';
@@ -76,6 +79,20 @@ async function seedDemoDepartments(organizations: OrganizationRepository): Promi
       if (err.code !== 11000) throw err;
     });
   }
+}
+
+/** Every schema step after the first (ensureCollections gives version 1). */
+export function schemaMigrations(groups: GroupRepository, threads: ThreadRepository): Migration[] {
+  return [
+    {
+      version: 2,
+      description: 'id-addressed pages: timeline and reply positions, handle and membership keys',
+      run: async () => {
+        await migrateGroupsToKeys(groups);
+        await migrateThreadsToPositions(threads);
+      },
+    },
+  ];
 }
 
 export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
@@ -148,6 +165,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const memberships = new MembershipService(groupRepo, groups, personRepo, events);
   accounts.onMerge((from, into) => memberships.mergeMemberships(from, into));
   const threadRepo = new ThreadRepository(db);
+  await runMigrations(db, schemaMigrations(groupRepo, threadRepo), logger);
   const threads = new ThreadService(threadRepo, groups, personRepo, events);
   const discovery = new DiscoveryService(threadRepo, groupRepo, threads);
   const reports = new ReportService(threadRepo, groups, threads);

@@ -29,10 +29,15 @@ export const collections = {
   memberships: 'memberships',
   groupInvitations: 'group_invitations',
   groupAudit: 'group_audit',
+  groupHandles: 'group_handles',
   threads: 'threads',
   replies: 'replies',
   likes: 'likes',
   reports: 'reports',
+  threadTimeline: 'thread_timeline',
+  replySlots: 'reply_slots',
+  threadPins: 'thread_pins',
+  sequenceHints: 'sequence_hints',
 } as const;
 
 export const collectionSpecs: CollectionSpec[] = [
@@ -101,8 +106,6 @@ export const collectionSpecs: CollectionSpec[] = [
   {
     name: collections.threads,
     indexes: [
-      // A group's threads: pinned apart, then newest activity first, keyset-paginated on (lastActivityAt, _id).
-      { name: 'group_activity', key: { groupId: 1, pinned: 1, lastActivityAt: -1, _id: -1 } },
       { name: 'feed', key: { groupId: 1, createdAt: -1, _id: -1 } },
       { name: 'searchTokens', key: { searchTokens: 1, audience: 1 } },
     ],
@@ -110,7 +113,6 @@ export const collectionSpecs: CollectionSpec[] = [
   {
     name: collections.replies,
     indexes: [
-      { name: 'thread_time', key: { threadId: 1, createdAt: 1, _id: 1 } },
       { name: 'feed', key: { groupId: 1, createdAt: -1, _id: -1 } },
       { name: 'searchTokens', key: { searchTokens: 1, audience: 1 } },
     ],
@@ -123,6 +125,15 @@ export const collectionSpecs: CollectionSpec[] = [
     name: collections.reports,
     indexes: [{ name: 'group_state', key: { groupId: 1, state: 1, createdAt: -1 } }],
   },
+  // Pages read by `_id` only, so that FerretDB serves them from its primary key too (ADR 0006): a
+  // group's activity timeline (`<group>:<n>`), a thread's replies in order (`<thread>:<n>`), the pinned
+  // threads of a group (`_id` = group) and the head hints of those sequences. The indexes below serve only
+  // the purge of a whole group. Groups are found by handle through `group_handles` (`_id` = handle).
+  { name: collections.threadTimeline, indexes: [{ name: 'group', key: { groupId: 1 } }] },
+  { name: collections.replySlots, indexes: [{ name: 'group', key: { groupId: 1 } }] },
+  { name: collections.threadPins, indexes: [] },
+  { name: collections.groupHandles, indexes: [] },
+  { name: collections.sequenceHints, indexes: [] },
 ];
 
 const NAMESPACE_EXISTS = 48;
@@ -170,7 +181,7 @@ export async function ensureCollections(db: Db, logger?: Logger, specs = collect
     .collection<{ _id: string; installedAt: Date; schemaVersion: number }>(collections.meta)
     .updateOne(
       { _id: 'node' },
-      { $setOnInsert: { installedAt: new Date() }, $set: { schemaVersion: 1 } },
+      { $setOnInsert: { installedAt: new Date() }, $max: { schemaVersion: 1 } },
       { upsert: true },
     );
   logger?.debug({ collections: specs.length }, 'collections and indexes ensured');

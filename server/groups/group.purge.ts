@@ -34,6 +34,7 @@ export class GroupPurge {
       // Children first, the group last: a sweep cut short is finished by the next one.
       if (contentIds.length) await this.threads.likes.deleteMany({ targetId: { $in: contentIds } });
       await this.threads.reports.deleteMany({ groupId });
+      await this.threads.removeGroupIndexes(groupId);
       await this.threads.replies.deleteMany({ groupId });
       await this.threads.threads.deleteMany({ groupId });
       await this.groups.memberships.deleteMany({ groupId });
@@ -41,6 +42,7 @@ export class GroupPurge {
       await this.groups.audit.deleteMany({ groupId });
       await this.images.remove(group.avatar);
       await this.images.remove(group.banner);
+      await this.groups.handles.deleteOne({ _id: group.handle });
       await this.groups.groups.deleteOne({ _id: groupId });
       this.logger.info({ group: group.handle }, 'deleted group purged after its retention period');
     }

@@ -27,8 +27,17 @@ export interface GroupDoc {
   searchTokens: string[];
 }
 
+export interface HandleDoc {
+  _id: string;
+  groupId: ObjectId;
+}
+
+/** A membership's `_id`: `<group>:<person>`, so "what is my standing here?" is one `_id` lookup. */
+export const membershipId = (groupId: ObjectId, userId: ObjectId) =>
+  `${groupId.toHexString()}:${userId.toHexString()}`;
+
 export interface MembershipDoc {
-  _id: ObjectId;
+  _id: string;
   groupId: ObjectId;
   userId: ObjectId;
   role: Role;
@@ -61,20 +70,24 @@ export class GroupRepository {
   readonly memberships: Collection<MembershipDoc>;
   readonly invitations: Collection<EmailInvitationDoc>;
   readonly audit: Collection<AuditDoc>;
+  /** `group_handles`: `_id` = handle, so a group is found by handle with `_id` lookups only. */
+  readonly handles: Collection<HandleDoc>;
 
   constructor(db: Db) {
     this.groups = db.collection<GroupDoc>(collections.groups);
     this.memberships = db.collection<MembershipDoc>(collections.memberships);
     this.invitations = db.collection<EmailInvitationDoc>(collections.groupInvitations);
     this.audit = db.collection<AuditDoc>(collections.groupAudit);
+    this.handles = db.collection<HandleDoc>(collections.groupHandles);
   }
 
-  byHandle(handle: string): Promise<GroupDoc | null> {
-    return this.groups.findOne({ handle: handle.toLowerCase() });
+  async byHandle(handle: string): Promise<GroupDoc | null> {
+    const alias = await this.handles.findOne({ _id: handle.toLowerCase() });
+    return alias ? this.groups.findOne({ _id: alias.groupId }) : null;
   }
 
   membership(groupId: ObjectId, userId: ObjectId): Promise<MembershipDoc | null> {
-    return this.memberships.findOne({ groupId, userId });
+    return this.memberships.findOne({ _id: membershipId(groupId, userId) });
   }
 
   /** Groups the person belongs to (active), or is invited to. */

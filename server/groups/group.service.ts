@@ -6,7 +6,13 @@ import { renderMarkdown } from '../core/html.js';
 import type { ImageStore } from '../files/image.store.js';
 import { queryTokens, searchTokens } from '../core/search-tokens.js';
 import { allowed, groupActions, type GroupAction, type Standing } from './group.policy.js';
-import type { GroupDoc, GroupRepository, MembershipDoc, Rendered } from './group.repository.js';
+import {
+  membershipId,
+  type GroupDoc,
+  type GroupRepository,
+  type MembershipDoc,
+  type Rendered,
+} from './group.repository.js';
 import type { GroupInput, GroupPatch, GroupView } from './group.schemas.js';
 
 const DUPLICATE_KEY = 11000;
@@ -167,7 +173,12 @@ export class GroupService {
       searchTokens: this.tokens(input.name, input.handle, description),
     };
     try {
-      await this.repo.groups.insertOne(group);
+      // The handle is reserved first: one atomic insert decides who gets it.
+      await this.repo.handles.insertOne({ _id: group.handle, groupId: group._id });
+      await this.repo.groups.insertOne(group).catch(async (err: unknown) => {
+        await this.repo.handles.deleteOne({ _id: group.handle, groupId: group._id });
+        throw err;
+      });
     } catch (err) {
       if ((err as { code?: number }).code === DUPLICATE_KEY) {
         throw new ConflictError(`The handle ${input.handle} is taken.`, [
@@ -177,7 +188,7 @@ export class GroupService {
       throw err;
     }
     const membership: MembershipDoc = {
-      _id: new ObjectId(),
+      _id: membershipId(group._id, group.createdBy),
       groupId: group._id,
       userId: group.createdBy,
       role: 'owner',
@@ -191,6 +202,7 @@ export class GroupService {
     } catch (err) {
       // No transactions: undo the group so nothing is left half-written.
       await this.repo.groups.deleteOne({ _id: group._id });
+      await this.repo.handles.deleteOne({ _id: group.handle });
       throw err;
     }
     this.events.emit('group.created', {

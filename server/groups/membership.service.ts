@@ -4,7 +4,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import type { EventBus } from '../core/events.js';
 import type { PersonRepository, UserDoc } from '../people/person.repository.js';
 import { allowed, roleRank, type MembershipState, type Role } from './group.policy.js';
-import type { GroupRepository, MembershipDoc } from './group.repository.js';
+import { membershipId, type GroupRepository, type MembershipDoc } from './group.repository.js';
 import type { GroupContext, GroupService } from './group.service.js';
 
 const DUPLICATE_KEY = 11000;
@@ -46,7 +46,7 @@ export class MembershipService {
     const now = new Date();
     try {
       await this.repo.memberships.insertOne({
-        _id: new ObjectId(),
+        _id: membershipId(groupId, userId),
         groupId,
         userId,
         role: 'member',
@@ -235,7 +235,7 @@ export class MembershipService {
       { groupId: ctx.group._id, userId: person._id, role: { $ne: 'owner' } },
       {
         $set: { state: 'banned', role: 'member', updatedAt: now },
-        $setOnInsert: { _id: new ObjectId(), invitedBy: null, createdAt: now },
+        $setOnInsert: { _id: membershipId(ctx.group._id, person._id), invitedBy: null, createdAt: now },
       },
       { upsert: true },
     );
@@ -366,7 +366,9 @@ export class MembershipService {
     for (const m of await this.repo.memberships.find({ userId: from }).toArray()) {
       const existing = await this.repo.membership(m.groupId, into);
       if (!existing) {
-        await this.repo.memberships.updateOne({ _id: m._id }, { $set: { userId: into } });
+        // The key names the person, so the membership moves to a new document.
+        await this.repo.memberships.insertOne({ ...m, _id: membershipId(m.groupId, into), userId: into });
+        await this.repo.memberships.deleteOne({ _id: m._id });
         continue;
       }
       if (
@@ -393,7 +395,7 @@ export class MembershipService {
       query.state === 'active' ? 'read' : query.state === 'requested' ? 'moderate' : 'manageMembers',
     );
     const filter: Record<string, unknown> = { groupId: ctx.group._id, state: query.state };
-    if (query.cursor && ObjectId.isValid(query.cursor)) filter._id = { $gt: new ObjectId(query.cursor) };
+    if (query.cursor && /^[0-9a-f]{24}:[0-9a-f]{24}$/.test(query.cursor)) filter._id = { $gt: query.cursor };
     const rows = await this.repo.memberships
       .find(filter)
       .sort({ _id: 1 })
@@ -419,7 +421,7 @@ export class MembershipService {
         },
       ];
     });
-    return { items, nextCursor: rows.length > query.limit ? page[page.length - 1]!._id.toHexString() : null };
+    return { items, nextCursor: rows.length > query.limit ? page[page.length - 1]!._id : null };
   }
 
   /** A person's groups, limited to those the viewer may see (a hidden group is never revealed). */

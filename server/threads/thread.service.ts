@@ -6,7 +6,14 @@ import { searchTokens } from '../core/search-tokens.js';
 import type { GroupContext, GroupService } from '../groups/group.service.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import { renderWithMentions } from './mentions.js';
-import type { Audience, ReplyDoc, ThreadDoc, ThreadRepository, Tombstone } from './thread.repository.js';
+import {
+  likeId,
+  type Audience,
+  type ReplyDoc,
+  type ThreadDoc,
+  type ThreadRepository,
+  type Tombstone,
+} from './thread.repository.js';
 import type { ReplyView, ThreadView } from './thread.schemas.js';
 
 const DUPLICATE_KEY = 11000;
@@ -15,7 +22,19 @@ export const MAX_REPLY_DEPTH = 8;
 
 type Kind = 'threads' | 'replies';
 
-/** Keyset cursors: `<ISO time>_<id>`, stable when new items arrive between pages. */
+/** A position in a timeline or a thread's replies, as a page cursor: the last item shown. */
+export const encodePosition = (n: number) => String(n);
+export function decodePosition(cursor: string | undefined): number | undefined {
+  if (!cursor) return undefined;
+  if (!/^[1-9]\d{0,14}$/.test(cursor)) {
+    throw new ValidationError('The cursor is not valid.', [
+      { field: 'query.cursor', message: 'invalid cursor' },
+    ]);
+  }
+  return Number(cursor);
+}
+
+/** Keyset cursors for feeds: `<ISO time>_<id>`, stable when new items arrive between pages. */
 export const encodeCursor = (at: Date, id: ObjectId) => `${at.toISOString()}_${id.toHexString()}`;
 export function decodeCursor(cursor: string | undefined): { at: Date; id: ObjectId } | undefined {
   if (!cursor) return undefined;
@@ -44,10 +63,13 @@ export class ThreadService {
     await this.repo.replies.updateMany({ groupId }, { $set: { audience } });
   }
 
+  /** One `_id` lookup per distinct author (ADR 0006: no `$in` scans on page reads). */
   private async authors(ids: ObjectId[]) {
-    const users = await this.people.users
-      .find({ _id: { $in: [...new Set(ids.map((i) => i.toHexString()))].map((h) => new ObjectId(h)) } })
-      .toArray();
+    const distinct = [...new Set(ids.map((i) => i.toHexString()))];
+    const found = await Promise.all(
+      distinct.map((hex) => this.people.users.findOne({ _id: new ObjectId(hex) })),
+    );
+    const users = found.filter((u) => u !== null);
     return new Map(
       users.map((u) => [
         u._id.toHexString(),
@@ -58,10 +80,9 @@ export class ThreadService {
 
   private async likedBy(actor: Actor, ids: ObjectId[]): Promise<Set<string>> {
     if (actor.kind !== 'user' || !ids.length) return new Set();
-    const likes = await this.repo.likes
-      .find({ userId: new ObjectId(actor.userId), targetId: { $in: ids } })
-      .toArray();
-    return new Set(likes.map((l) => l.targetId.toHexString()));
+    const userId = new ObjectId(actor.userId);
+    const likes = await Promise.all(ids.map((id) => this.repo.likes.findOne({ _id: likeId(id, userId) })));
+    return new Set(likes.filter((l) => l !== null).map((l) => l.targetId.toHexString()));
   }
 
   private tombstone(t: Tombstone | null) {
@@ -170,8 +191,10 @@ export class ThreadService {
       locked: false,
       replyCount: 0,
       lastActivityAt: now,
+      timelineSlot: 0,
     };
     await this.repo.threads.insertOne(thread);
+    thread.timelineSlot = await this.repo.bump(thread, now);
     this.events.emit('thread.created', {
       threadId: thread._id.toHexString(),
       groupId: ctx.group._id.toHexString(),
@@ -186,54 +209,90 @@ export class ThreadService {
     return (await this.threadViews(actor, [thread], ctx.group.handle))[0]!;
   }
 
-  /** Pinned threads (first page only), then newest activity first. */
+  /** Pinned threads (first page only), then newest activity first: read from the group's timeline. */
   async list(actor: Actor, groupHandle: string, page: { cursor?: string | undefined; limit: number }) {
     const ctx = await this.groups.load(actor, groupHandle, 'read');
-    const after = decodeCursor(page.cursor);
-    const filter: Record<string, unknown> = { groupId: ctx.group._id, pinned: false };
-    if (after)
-      filter.$or = [
-        { lastActivityAt: { $lt: after.at } },
-        { lastActivityAt: after.at, _id: { $lt: after.id } },
-      ];
-    const rows = await this.repo.threads
-      .find(filter)
-      .sort({ lastActivityAt: -1, _id: -1 })
-      .limit(page.limit + 1)
-      .toArray();
-    const items = rows.slice(0, page.limit);
-    const pinned = after
-      ? []
-      : await this.repo.threads
-          .find({ groupId: ctx.group._id, pinned: true })
-          .sort({ lastActivityAt: -1 })
-          .limit(20)
-          .toArray();
+    const groupId = ctx.group._id;
+    const after = decodePosition(page.cursor);
+    const found: { thread: ThreadDoc; position: number }[] = [];
+    const seen = new Set<string>();
+    for await (const slots of this.repo.timeline.scan(
+      groupId,
+      after === undefined ? null : after - 1,
+      page.limit + 1,
+    )) {
+      const threads = await Promise.all(slots.map((s) => this.repo.threads.findOne({ _id: s.threadId })));
+      for (const [i, slot] of slots.entries()) {
+        const thread = threads[i];
+        if (!thread || thread.pinned || !thread.groupId.equals(groupId)) continue;
+        if (seen.has(thread._id.toHexString()) || (await this.superseded(thread, slot.n))) continue;
+        seen.add(thread._id.toHexString());
+        found.push({ thread, position: slot.n });
+      }
+      if (found.length > page.limit) break;
+    }
+    const items = found.slice(0, page.limit);
     const last = items[items.length - 1];
     return {
-      pinned: await this.threadViews(actor, pinned, ctx.group.handle),
-      items: await this.threadViews(actor, items, ctx.group.handle),
-      nextCursor: rows.length > page.limit && last ? encodeCursor(last.lastActivityAt, last._id) : null,
+      pinned:
+        after === undefined
+          ? await this.threadViews(actor, await this.pinned(groupId), ctx.group.handle)
+          : [],
+      items: await this.threadViews(
+        actor,
+        items.map((i) => i.thread),
+        ctx.group.handle,
+      ),
+      nextCursor: found.length > page.limit && last ? encodePosition(last.position) : null,
     };
   }
 
-  /** Replies oldest first; each carries its parent and depth so clients draw the tree. */
+  /**
+   * A timeline position the thread has since moved up from (its newer position is live) is retired
+   * here, should the writer that moved it have stopped before doing so.
+   */
+  private async superseded(thread: ThreadDoc, position: number): Promise<boolean> {
+    if (thread.timelineSlot <= position) return false;
+    const newer = await this.repo.timeline.slots.get(thread.groupId.toHexString(), thread.timelineSlot);
+    if (!newer || newer.dead) return false;
+    await this.repo.timeline.retire(thread.groupId, position);
+    return true;
+  }
+
+  private async pinned(groupId: ObjectId): Promise<ThreadDoc[]> {
+    const pins = await this.repo.pins.findOne({ _id: groupId });
+    const threads = await Promise.all(
+      (pins?.threadIds ?? []).slice(0, 50).map((id) => this.repo.threads.findOne({ _id: id })),
+    );
+    return threads
+      .filter((t): t is ThreadDoc => t !== null && t.pinned && t.groupId.equals(groupId))
+      .sort((x, y) => y.lastActivityAt.getTime() - x.lastActivityAt.getTime())
+      .slice(0, 20);
+  }
+
+  /** Replies oldest first, by position; each carries its parent and depth so clients draw the tree. */
   async replies(actor: Actor, threadId: string, page: { cursor?: string | undefined; limit: number }) {
     const { thread } = await this.thread(actor, threadId, 'read');
-    const after = decodeCursor(page.cursor);
-    const filter: Record<string, unknown> = { threadId: thread._id };
-    if (after)
-      filter.$or = [{ createdAt: { $gt: after.at } }, { createdAt: after.at, _id: { $gt: after.id } }];
-    const rows = await this.repo.replies
-      .find(filter)
-      .sort({ createdAt: 1, _id: 1 })
-      .limit(page.limit + 1)
-      .toArray();
-    const items = rows.slice(0, page.limit);
+    const prefix = thread._id.toHexString();
+    const head = await this.repo.replySlots.head(prefix, thread.replyCount);
+    const found: ReplyDoc[] = [];
+    let next = (decodePosition(page.cursor) ?? 0) + 1;
+    while (next <= head && found.length <= page.limit) {
+      const count = Math.min(head - next + 1, page.limit + 1 - found.length);
+      const positions = Array.from({ length: count }, (_, i) => next + i);
+      const slots = await this.repo.replySlots.getMany(prefix, positions);
+      const replies = await Promise.all(
+        slots.map((s) => (s ? this.repo.replies.findOne({ _id: s.replyId }) : null)),
+      );
+      // A position whose reply is missing was taken by a write that failed; there is nothing to show.
+      found.push(...replies.filter((r): r is ReplyDoc => r !== null));
+      next += count;
+    }
+    const items = found.slice(0, page.limit);
     const last = items[items.length - 1];
     return {
       items: await this.replyViews(actor, items),
-      nextCursor: rows.length > page.limit && last ? encodeCursor(last.createdAt, last._id) : null,
+      nextCursor: found.length > page.limit && last ? encodePosition(last.seq) : null,
     };
   }
 
@@ -248,8 +307,8 @@ export class ThreadService {
     if (thread.locked && !this.isModerator(ctx)) throw new ForbiddenError('This thread is locked.');
     let parent: ReplyDoc | null = null;
     if (input.parentId) {
-      parent = await this.repo.replies.findOne({ _id: new ObjectId(input.parentId), threadId: thread._id });
-      if (!parent)
+      parent = await this.repo.replies.findOne({ _id: new ObjectId(input.parentId) });
+      if (!parent?.threadId.equals(thread._id))
         throw new ValidationError('No such reply in this thread.', [
           { field: 'body.parentId', message: 'not in this thread' },
         ]);
@@ -271,12 +330,17 @@ export class ThreadService {
       editedAt: null,
       deleted: null,
       searchTokens: searchTokens(input.body),
+      seq: 0,
     };
+    reply.seq = await this.repo.replySlots.append(thread._id.toHexString(), thread.replyCount, (n, _id) => ({
+      _id,
+      n,
+      groupId: thread.groupId,
+      threadId: thread._id,
+      replyId: reply._id,
+    }));
     await this.repo.replies.insertOne(reply);
-    await this.repo.threads.updateOne(
-      { _id: thread._id },
-      { $inc: { replyCount: 1 }, $max: { lastActivityAt: now } },
-    );
+    await this.repo.bump(thread, now, reply.seq);
     this.events.emit('reply.created', {
       replyId: reply._id.toHexString(),
       threadId: thread._id.toHexString(),
@@ -345,7 +409,7 @@ export class ThreadService {
       reason: own ? null : reason!,
     };
     await this.collection(kind).updateOne(
-      { _id: doc._id, deleted: null },
+      { _id: doc._id },
       { $set: { deleted: tombstone, body: { markdown: '', html: '' }, searchTokens: [], mentions: [] } },
     );
     if (!own) {
@@ -369,7 +433,7 @@ export class ThreadService {
     if (liked) {
       try {
         await this.repo.likes.insertOne({
-          _id: new ObjectId(),
+          _id: likeId(doc._id, userId),
           targetId: doc._id,
           userId,
           createdAt: new Date(),
@@ -379,7 +443,7 @@ export class ThreadService {
         if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
       }
     } else {
-      delta = -(await this.repo.likes.deleteOne({ targetId: doc._id, userId })).deletedCount;
+      delta = -(await this.repo.likes.deleteOne({ _id: likeId(doc._id, userId) })).deletedCount;
     }
     if (delta) await this.collection(kind).updateOne({ _id: doc._id }, { $inc: { likeCount: delta } });
     if (delta > 0)
@@ -397,6 +461,13 @@ export class ThreadService {
   async setFlag(actor: Actor, id: string, flag: 'pinned' | 'locked', value: boolean): Promise<void> {
     const { thread, ctx } = await this.thread(actor, id, 'moderate');
     await this.repo.threads.updateOne({ _id: thread._id }, { $set: { [flag]: value } });
+    if (flag === 'pinned') {
+      await this.repo.pins.updateOne(
+        { _id: thread.groupId },
+        value ? { $addToSet: { threadIds: thread._id } } : { $pull: { threadIds: thread._id } },
+        { upsert: true },
+      );
+    }
     await this.groups.audit(
       ctx,
       actor,

@@ -65,4 +65,18 @@ describe('collections and indexes', () => {
     expect(['MongoDB', 'FerretDB']).toContain(identity.product);
     expect(identity.version).toMatch(/^\d+\.\d+\.\d+/);
   });
+
+  it('serves an _id lookup from the _id index, the one read every page is built from (ADR 0006)', async () => {
+    const sample = t.db.collection<{ _id: string; n: number }>('id_lookup');
+    await sample.insertMany(Array.from({ length: 50 }, (_, n) => ({ _id: `key:${n}`, n })));
+    const plan = JSON.stringify(await sample.find({ _id: 'key:7' }).explain());
+    if ((await describeServer(t.db)).product === 'FerretDB') {
+      // FerretDB reports SQLite's own query plan: a SEARCH on the index, not a SCAN of the table.
+      expect(plan).toMatch(/SEARCH \S+ USING INDEX \S+__id_/);
+      expect(plan).not.toMatch(/detail=SCAN/);
+    } else {
+      expect(plan).toMatch(/IDHACK|IXSCAN/);
+    }
+    expect(await sample.findOne({ _id: 'key:7' })).toEqual({ _id: 'key:7', n: 7 });
+  });
 });

@@ -1,7 +1,8 @@
-import { ObjectId } from 'mongodb';
+import type { ObjectId } from 'mongodb';
 import type { DemoPerson } from '../../server/auth/dev-idp.js';
 import { freePort } from '../../server/core/net.js';
 import { collections } from '../../server/db/collections.js';
+import { membershipId } from '../../server/groups/group.repository.js';
 import {
   groupVisibilities,
   joinPolicies,
@@ -113,8 +114,8 @@ describe('group access through the REST API: standing × visibility × joining p
       // Put each standing in place directly (some cannot be reached through every joining policy).
       for (const [who, standing] of Object.entries(standings)) {
         if (standing === null || typeof standing === 'string') continue;
-        await db.collection(collections.memberships).insertOne({
-          _id: new ObjectId(),
+        await db.collection<{ _id: string; [k: string]: unknown }>(collections.memberships).insertOne({
+          _id: membershipId(group!._id, users.get(who.toLowerCase())!),
           groupId: group!._id,
           userId: users.get(who.toLowerCase()),
           ...standing,

@@ -278,6 +278,59 @@ describe('discussion threads over the REST API', () => {
     );
   });
 
+  it('a reply moves its thread to the top; pinned threads show apart, on the first page only', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const made = await as.mia!.call('POST', '/groups/policy/threads', { title: `Order ${i}`, body: 'x' });
+      ids.push(made.body.id);
+    }
+    await as.max!.call('POST', `/threads/${ids[1]}/replies`, { body: 'bump' });
+    await as.max!.call('POST', `/threads/${ids[0]}/replies`, { body: 'bump' });
+    expect((await as.max!.call('PUT', `/threads/${ids[2]}/pin`)).status).toBe(204);
+    const first = await anonymous.call('GET', '/groups/policy/threads?limit=3');
+    expect(first.body.pinned.map((t: { id: string }) => t.id)).toContain(ids[2]);
+    expect(first.body.items.map((t: { id: string }) => t.id)).toEqual([ids[0], ids[1], ids[3]]);
+    const second = await anonymous.call(
+      'GET',
+      `/groups/policy/threads?limit=3&cursor=${encodeURIComponent(first.body.nextCursor)}`,
+    );
+    expect(second.body.pinned).toEqual([]);
+    expect(second.body.items.map((t: { id: string }) => t.id)).not.toContain(ids[2]);
+    expect((await as.max!.call('DELETE', `/threads/${ids[2]}/pin`)).status).toBe(204);
+    const after = await anonymous.call('GET', '/groups/policy/threads?limit=5');
+    expect(after.body.pinned.map((t: { id: string }) => t.id)).not.toContain(ids[2]);
+    expect(after.body.items.map((t: { id: string }) => t.id).slice(0, 4)).toEqual([
+      ids[0],
+      ids[1],
+      ids[3],
+      ids[2],
+    ]);
+  });
+
+  it('pages replies in order without duplicates or gaps while new replies arrive', async () => {
+    const thread = await as.mia!.call('POST', '/groups/policy/threads', { title: 'Long one', body: 'x' });
+    const posted: string[] = [];
+    const post = async (i: number) =>
+      posted.push(
+        (await as.mia!.call('POST', `/threads/${thread.body.id}/replies`, { body: `reply ${i}` })).body.id,
+      );
+    for (let i = 0; i < 7; i++) await post(i);
+    const seen: string[] = [];
+    let page = await anonymous.call('GET', `/threads/${thread.body.id}/replies?limit=3`);
+    seen.push(...page.body.items.map((r: { id: string }) => r.id));
+    for (let i = 7; i < 10; i++) await post(i);
+    while (page.body.nextCursor) {
+      page = await anonymous.call(
+        'GET',
+        `/threads/${thread.body.id}/replies?limit=3&cursor=${encodeURIComponent(page.body.nextCursor)}`,
+      );
+      seen.push(...page.body.items.map((r: { id: string }) => r.id));
+    }
+    expect(seen).toEqual(posted);
+    expect((await anonymous.call('GET', `/threads/${thread.body.id}`)).body.replyCount).toBe(10);
+    expect((await anonymous.call('GET', `/threads/${thread.body.id}/replies?cursor=-1`)).status).toBe(400);
+  });
+
   it('purges a deleted group with everything in it once the retention period has passed', async () => {
     expect((await as.owen!.call('DELETE', '/groups/cabinet')).status).toBe(204);
     const { db } = node.database;
@@ -285,7 +338,15 @@ describe('discussion threads over the REST API', () => {
     expect(await node.node.purge.sweep()).toEqual([]); // still within the retention period
     const later = new Date(Date.now() + 31 * 86_400_000);
     expect(await node.node.purge.sweep(later)).toEqual(['cabinet']);
-    for (const name of ['groups', 'memberships', 'threads', 'replies', 'group_audit']) {
+    for (const name of [
+      'groups',
+      'memberships',
+      'threads',
+      'replies',
+      'group_audit',
+      'thread_timeline',
+      'reply_slots',
+    ]) {
       const filter = name === 'groups' ? { _id: group!._id } : { groupId: group!._id };
       expect(await db.collection(name).countDocuments(filter)).toBe(0);
     }

@@ -1,0 +1,83 @@
+import type { Collection, Filter, OptionalUnlessRequiredId } from 'mongodb';
+
+const DUPLICATE_KEY = 11000;
+
+/** A position in a dense sequence, addressed by `_id = "<prefix>:<n>"`. */
+export interface SlotDoc {
+  _id: string;
+  n: number;
+}
+
+/**
+ * A dense, append-only sequence of documents per prefix (1, 2, 3, …), every position addressed by `_id`.
+ *
+ * FerretDB 1.24 on SQLite serves only `{_id: value}` from an index and scans the collection for any other
+ * filter; its updates read and write back whole documents, so `$inc` is not atomic there either. An insert
+ * with a unique `_id` is atomic on every server, so positions are taken by inserting at `head + 1` and
+ * retrying on a duplicate. Positions are never deleted (only a whole prefix is), which keeps the sequence
+ * dense: every position up to the head exists, and the head can be found by galloping from any hint.
+ * (docs/adr/0006-id-addressed-pages.md)
+ */
+export class DenseSequence<D extends SlotDoc> {
+  constructor(readonly collection: Collection<D>) {}
+
+  key(prefix: string, n: number): string {
+    return `${prefix}:${n}`;
+  }
+
+  get(prefix: string, n: number): Promise<D | null> {
+    return this.collection.findOne({ _id: this.key(prefix, n) } as Filter<D>) as Promise<D | null>;
+  }
+
+  /** Several positions at once; one `_id` lookup each, run together. Missing positions are `null`. */
+  getMany(prefix: string, positions: number[]): Promise<(D | null)[]> {
+    return Promise.all(positions.map((n) => this.get(prefix, n)));
+  }
+
+  private async exists(prefix: string, n: number): Promise<boolean> {
+    if (n < 1) return true;
+    const found = await this.collection.findOne({ _id: this.key(prefix, n) } as Filter<D>, {
+      projection: { _id: 1 },
+    });
+    return found !== null;
+  }
+
+  /** The last taken position (0 when none), found from a hint by galloping then bisecting. */
+  async head(prefix: string, hint = 0): Promise<number> {
+    let low = Math.max(0, Math.floor(hint));
+    let high: number;
+    if (await this.exists(prefix, low)) {
+      let step = 1;
+      high = low + 1;
+      while (await this.exists(prefix, high)) {
+        low = high;
+        step *= 2;
+        high = low + step;
+      }
+    } else {
+      high = low;
+      low = 0;
+    }
+    // Invariant: `low` exists (or is 0), `high` does not.
+    while (high - low > 1) {
+      const middle = Math.floor((low + high) / 2);
+      if (await this.exists(prefix, middle)) low = middle;
+      else high = middle;
+    }
+    return low;
+  }
+
+  /** Take the next position: insert `make(n)` at the head + 1, moving on when another writer got there first. */
+  async append(prefix: string, hint: number, make: (n: number, _id: string) => D): Promise<number> {
+    let n = (await this.head(prefix, hint)) + 1;
+    for (;;) {
+      try {
+        await this.collection.insertOne(make(n, this.key(prefix, n)) as OptionalUnlessRequiredId<D>);
+        return n;
+      } catch (err) {
+        if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+        n = (await this.head(prefix, n)) + 1;
+      }
+    }
+  }
+}

@@ -1,0 +1,133 @@
+import type { Collection, Db, ObjectId } from 'mongodb';
+import { collections } from '../db/collections.js';
+import { DenseSequence, type SlotDoc } from '../db/sequence.js';
+
+/**
+ * One position in a group's activity timeline. Every new thread and every reply appends the thread at
+ * the head; the thread's previous position is then marked dead. A dead position records `skip`: the
+ * lowest position q such that every position from q up to this one is dead, so readers jump over runs
+ * of dead positions (a busy thread leaves one behind every reply) instead of reading them one by one.
+ * Dead is forever and positions are never reused, so a recorded run stays true and can only grow.
+ */
+export interface TimelineSlot extends SlotDoc {
+  groupId: ObjectId;
+  threadId: ObjectId;
+  dead: boolean;
+  skip: number | null;
+}
+
+interface HintDoc {
+  _id: string;
+  n: number;
+}
+
+/** How many hops a writer follows to find the bottom of the run below it (readers compress longer ones). */
+const WRITER_HOPS = 16;
+
+/**
+ * A group's threads, newest activity first, read with `_id` lookups only (ADR 0006): a page is a few
+ * batches of position reads whatever the size of the group.
+ */
+export class ThreadTimeline {
+  readonly slots: DenseSequence<TimelineSlot>;
+  private readonly hints: Collection<HintDoc>;
+
+  constructor(db: Db) {
+    this.slots = new DenseSequence(db.collection<TimelineSlot>(collections.threadTimeline));
+    this.hints = db.collection<HintDoc>(collections.sequenceHints);
+  }
+
+  private hintId(groupId: ObjectId) {
+    return `timeline:${groupId.toHexString()}`;
+  }
+
+  async head(groupId: ObjectId): Promise<number> {
+    const hint = await this.hints.findOne({ _id: this.hintId(groupId) });
+    return this.slots.head(groupId.toHexString(), hint?.n ?? 0);
+  }
+
+  /**
+   * Put the thread at the head of its group's timeline and retire its previous position. Returns the
+   * new position, which the caller records on the thread (`timelineSlot`).
+   */
+  async bump(groupId: ObjectId, threadId: ObjectId, previous: number | null): Promise<number> {
+    const prefix = groupId.toHexString();
+    const hint = await this.hints.findOne({ _id: this.hintId(groupId) });
+    const n = await this.slots.append(prefix, hint?.n ?? 0, (position, _id) => ({
+      _id,
+      n: position,
+      groupId,
+      threadId,
+      dead: false,
+      skip: null,
+    }));
+    await this.hints.updateOne({ _id: this.hintId(groupId) }, { $max: { n } }, { upsert: true });
+    if (previous && previous < n) await this.retire(groupId, previous);
+    return n;
+  }
+
+  /** Mark a position dead, recording how far the run of dead positions below it reaches. */
+  async retire(groupId: ObjectId, n: number): Promise<void> {
+    const prefix = groupId.toHexString();
+    let bottom = n;
+    for (let p = n - 1, hops = 0; p >= 1 && hops < WRITER_HOPS; hops++) {
+      const slot = await this.slots.get(prefix, p);
+      if (!slot?.dead) break;
+      bottom = slot.skip ?? p;
+      p = bottom - 1;
+    }
+    await this.slots.collection.updateOne(
+      { _id: this.slots.key(prefix, n) },
+      { $set: { dead: true, skip: bottom } },
+    );
+  }
+
+  /**
+   * Live positions from `from` downwards (the head when null), newest first, in batches of about
+   * `want`. Runs of dead positions are jumped over; a run that took several jumps is recorded on its
+   * top position so the next reader needs one.
+   */
+  async *scan(groupId: ObjectId, from: number | null, want: number): AsyncGenerator<TimelineSlot[]> {
+    const prefix = groupId.toHexString();
+    let next = from ?? (await this.head(groupId));
+    let run: { top: TimelineSlot; bottom: number } | null = null;
+    const closeRun = async () => {
+      if (run && run.bottom < (run.top.skip ?? run.top.n)) {
+        await this.slots.collection.updateOne({ _id: run.top._id }, { $set: { skip: run.bottom } });
+      }
+      run = null;
+    };
+    while (next >= 1) {
+      const top = next;
+      const size = Math.min(top, Math.max(want, 8));
+      const docs = await this.slots.getMany(
+        prefix,
+        Array.from({ length: size }, (_, i) => top - i),
+      );
+      const live: TimelineSlot[] = [];
+      for (const [i, slot] of docs.entries()) {
+        const n = top - i;
+        if (n > next) continue; // inside a run jumped over
+        if (slot?.dead) {
+          const bottom = Math.min(slot.skip ?? n, n);
+          if (run) run.bottom = Math.min(run.bottom, bottom);
+          else run = { top: slot, bottom };
+          next = bottom - 1;
+          continue;
+        }
+        await closeRun();
+        next = n - 1;
+        // A missing position was taken a moment ago and is not written yet; nothing to show there.
+        if (slot) live.push(slot);
+      }
+      if (live.length) yield live;
+    }
+    await closeRun();
+  }
+
+  /** Forget a group's timeline (the group is purged). */
+  async removeGroup(groupId: ObjectId): Promise<void> {
+    await this.slots.collection.deleteMany({ groupId });
+    await this.hints.deleteOne({ _id: this.hintId(groupId) });
+  }
+}

@@ -1,0 +1,143 @@
+import { ObjectId } from 'mongodb';
+import { ensureCollections } from '../../server/db/collections.js';
+import { pino } from 'pino';
+import { ThreadRepository } from '../../server/threads/thread.repository.js';
+import { runMigrations } from '../../server/db/migrations.js';
+import { GroupRepository } from '../../server/groups/group.repository.js';
+import { schemaMigrations } from '../../server/node.js';
+import { openTestDatabase, type TestDatabase } from '../helpers/db.js';
+
+/** A group's timeline and a thread's reply positions, on the real database server (ADR 0006). */
+describe('id-addressed thread pages', () => {
+  let t: TestDatabase;
+  let repo: ThreadRepository;
+  beforeAll(async () => {
+    t = await openTestDatabase('timeline');
+    await ensureCollections(t.db);
+    repo = new ThreadRepository(t.db);
+  });
+  afterAll(() => t.cleanup());
+
+  /** Every live thread of a group, newest first, through the reader, in pages of `want`. */
+  async function order(groupId: ObjectId, want = 5) {
+    const ids: string[] = [];
+    for await (const slots of repo.timeline.scan(groupId, null, want)) {
+      ids.push(...slots.map((s) => s.threadId.toHexString()));
+    }
+    return ids;
+  }
+
+  it('keeps threads in order of their last activity, each once, whatever the bumps', async () => {
+    const groupId = new ObjectId();
+    const threads = Array.from({ length: 12 }, () => new ObjectId());
+    const position = new Map<string, number>();
+    const model: string[] = []; // newest first
+    // A seeded walk: one hot thread takes most of the activity, the others now and then.
+    let seed = 7;
+    const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    for (let step = 0; step < 300; step++) {
+      const thread = random() < 0.6 ? threads[0]! : threads[Math.floor(random() * threads.length)]!;
+      const hex = thread.toHexString();
+      position.set(hex, await repo.timeline.bump(groupId, thread, position.get(hex) ?? null));
+      model.splice(model.indexOf(hex) >>> 0, model.includes(hex) ? 1 : 0);
+      model.unshift(hex);
+    }
+    expect(await order(groupId)).toEqual(model);
+    expect(await order(groupId, 1)).toEqual(model);
+    expect(await repo.timeline.head(groupId)).toBe(300);
+  });
+
+  it('jumps a busy thread’s dead positions in one read once a reader has crossed them', async () => {
+    const groupId = new ObjectId();
+    const [quiet, busy] = [new ObjectId(), new ObjectId()];
+    await repo.timeline.bump(groupId, quiet, null);
+    let at: number | null = null;
+    for (let i = 0; i < 60; i++) at = await repo.timeline.bump(groupId, busy, at);
+    expect(await order(groupId)).toEqual([busy.toHexString(), quiet.toHexString()]);
+    // The run of 59 dead positions (2..60) is recorded on its top: one read reaches the quiet thread.
+    const top = await repo.timeline.slots.get(groupId.toHexString(), 60);
+    expect(top).toMatchObject({ dead: true, skip: 2 });
+  });
+
+  it('takes every position once when writers race, and loses no thread', async () => {
+    const groupId = new ObjectId();
+    const threads = Array.from({ length: 20 }, () => new ObjectId());
+    const positions = await Promise.all(threads.map((id) => repo.timeline.bump(groupId, id, null)));
+    expect([...positions].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    const listed = await order(groupId);
+    expect(new Set(listed)).toEqual(new Set(threads.map((id) => id.toHexString())));
+    // Newest position first.
+    const byPosition = threads
+      .map((id, i) => ({ id: id.toHexString(), n: positions[i]! }))
+      .sort((a, b) => b.n - a.n)
+      .map((x) => x.id);
+    expect(listed).toEqual(byPosition);
+  });
+
+  it('finds the head of a sequence from a stale or wrong hint', async () => {
+    const prefix = new ObjectId().toHexString();
+    for (let i = 0; i < 37; i++) {
+      await repo.replySlots.append(prefix, 0, (n, _id) => ({
+        _id,
+        n,
+        groupId: new ObjectId(),
+        threadId: new ObjectId(),
+        replyId: new ObjectId(),
+      }));
+    }
+    for (const hint of [0, 1, 20, 36, 37, 38, 500]) expect(await repo.replySlots.head(prefix, hint)).toBe(37);
+    expect(await repo.replySlots.head(new ObjectId().toHexString(), 9)).toBe(0);
+  });
+
+  it('gives data written before schema 2 its positions and keys', async () => {
+    const m = await openTestDatabase('migrate');
+    try {
+      await ensureCollections(m.db);
+      const legacy = new ThreadRepository(m.db);
+      const groupId = new ObjectId();
+      const [older, newer] = [new ObjectId(), new ObjectId()];
+      const base = { groupId, authorId: new ObjectId(), pinned: false, deleted: null };
+      await m.db.collection('threads').insertMany([
+        { ...base, _id: older, title: 'older', lastActivityAt: new Date(2_000), replyCount: 2 },
+        { ...base, _id: newer, title: 'newer', lastActivityAt: new Date(1_000), replyCount: 0 },
+      ]);
+      const replies = [new ObjectId(), new ObjectId()];
+      await m.db.collection('replies').insertMany([
+        { _id: replies[1], groupId, threadId: older, createdAt: new Date(1_500) },
+        { _id: replies[0], groupId, threadId: older, createdAt: new Date(1_200) },
+      ]);
+      const userId = new ObjectId();
+      await m.db.collection('likes').insertOne({ _id: new ObjectId(), targetId: older, userId });
+      await m.db.collection('groups').insertOne({ _id: groupId, handle: 'legacy' });
+      await m.db
+        .collection('memberships')
+        .insertOne({ _id: new ObjectId(), groupId, userId, role: 'owner', state: 'active' });
+
+      await runMigrations(
+        m.db,
+        schemaMigrations(new GroupRepository(m.db), legacy),
+        pino({ level: 'silent' }),
+      );
+
+      const ids: string[] = [];
+      for await (const slots of legacy.timeline.scan(groupId, null, 5))
+        ids.push(...slots.map((s) => s.threadId.toHexString()));
+      expect(ids).toEqual([older.toHexString(), newer.toHexString()]); // latest activity first
+      const slots = await legacy.replySlots.getMany(older.toHexString(), [1, 2, 3]);
+      expect(slots.map((s) => s?.replyId.toHexString() ?? null)).toEqual([
+        replies[0]!.toHexString(),
+        replies[1]!.toHexString(),
+        null,
+      ]);
+      expect(await m.db.collection('likes').find().toArray()).toEqual([
+        expect.objectContaining({ _id: `${older.toHexString()}:${userId.toHexString()}` }),
+      ]);
+      expect(await new GroupRepository(m.db).byHandle('legacy')).toMatchObject({ _id: groupId });
+      expect(await new GroupRepository(m.db).membership(groupId, userId)).toMatchObject({ role: 'owner' });
+      expect(await m.db.collection('memberships').countDocuments()).toBe(1);
+      expect((await m.db.collection('meta').findOne({ _id: 'node' as never }))?.schemaVersion).toBe(2);
+    } finally {
+      await m.cleanup();
+    }
+  });
+});
