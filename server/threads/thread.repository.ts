@@ -117,6 +117,59 @@ export class ThreadRepository {
     return slot;
   }
 
+  /**
+   * Up to `want` threads of a group from timeline position `from` down (the head when null), newest
+   * activity first, pinned ones left out, each once, with the position to resume after.
+   *
+   * A thread's record of its position (`timelineSlot`) and the timeline agree once its writer is done.
+   * When they do not, the reader settles it as the writer would have: a position below a live newer one
+   * is retired; a live position above the record (a writer stopped early, or two replies at once whose
+   * record updates crossed) becomes the record and the older one is retired.
+   */
+  async activityPage(groupId: ObjectId, from: number | null, want: number) {
+    const found: { thread: ThreadDoc; position: number }[] = [];
+    const seen = new Set<string>();
+    for await (const slots of this.timeline.scan(groupId, from, want)) {
+      const threads = await Promise.all(slots.map((s) => this.threads.findOne({ _id: s.threadId })));
+      for (const [i, slot] of slots.entries()) {
+        const thread = threads[i];
+        if (!thread || !thread.groupId.equals(groupId) || !(await this.settle(thread, slot.n))) continue;
+        if (thread.pinned || seen.has(thread._id.toHexString())) continue;
+        seen.add(thread._id.toHexString());
+        found.push({ thread, position: slot.n });
+      }
+      if (found.length >= want) break;
+    }
+    return found;
+  }
+
+  /** Whether `position` is the thread's live place in the timeline, settling a disagreement (above). */
+  private async settle(thread: ThreadDoc, position: number): Promise<boolean> {
+    const recorded = thread.timelineSlot;
+    if (recorded === position) return true;
+    if (recorded > position) {
+      const newer = await this.timeline.slots.get(thread.groupId.toHexString(), recorded);
+      if (!newer || newer.dead) return true; // the record points nowhere live: this is the place
+      await this.timeline.retire(thread.groupId, position);
+      return false;
+    }
+    if (recorded) await this.timeline.retire(thread.groupId, recorded);
+    await this.threads.updateOne({ _id: thread._id }, { $max: { timelineSlot: position } });
+    return true;
+  }
+
+  /** The pinned threads of a group, latest activity first. */
+  async pinnedThreads(groupId: ObjectId): Promise<ThreadDoc[]> {
+    const pins = await this.pins.findOne({ _id: groupId });
+    const threads = await Promise.all(
+      (pins?.threadIds ?? []).slice(0, 50).map((id) => this.threads.findOne({ _id: id })),
+    );
+    return threads
+      .filter((t): t is ThreadDoc => t !== null && t.pinned && t.groupId.equals(groupId))
+      .sort((x, y) => y.lastActivityAt.getTime() - x.lastActivityAt.getTime())
+      .slice(0, 20);
+  }
+
   /** Everything of a group's threads that is not a thread or reply document (for the purge). */
   async removeGroupIndexes(groupId: ObjectId): Promise<void> {
     await this.timeline.removeGroup(groupId);

@@ -214,29 +214,17 @@ export class ThreadService {
     const ctx = await this.groups.load(actor, groupHandle, 'read');
     const groupId = ctx.group._id;
     const after = decodePosition(page.cursor);
-    const found: { thread: ThreadDoc; position: number }[] = [];
-    const seen = new Set<string>();
-    for await (const slots of this.repo.timeline.scan(
+    const found = await this.repo.activityPage(
       groupId,
       after === undefined ? null : after - 1,
       page.limit + 1,
-    )) {
-      const threads = await Promise.all(slots.map((s) => this.repo.threads.findOne({ _id: s.threadId })));
-      for (const [i, slot] of slots.entries()) {
-        const thread = threads[i];
-        if (!thread || thread.pinned || !thread.groupId.equals(groupId)) continue;
-        if (seen.has(thread._id.toHexString()) || (await this.superseded(thread, slot.n))) continue;
-        seen.add(thread._id.toHexString());
-        found.push({ thread, position: slot.n });
-      }
-      if (found.length > page.limit) break;
-    }
+    );
     const items = found.slice(0, page.limit);
     const last = items[items.length - 1];
     return {
       pinned:
         after === undefined
-          ? await this.threadViews(actor, await this.pinned(groupId), ctx.group.handle)
+          ? await this.threadViews(actor, await this.repo.pinnedThreads(groupId), ctx.group.handle)
           : [],
       items: await this.threadViews(
         actor,
@@ -245,29 +233,6 @@ export class ThreadService {
       ),
       nextCursor: found.length > page.limit && last ? encodePosition(last.position) : null,
     };
-  }
-
-  /**
-   * A timeline position the thread has since moved up from (its newer position is live) is retired
-   * here, should the writer that moved it have stopped before doing so.
-   */
-  private async superseded(thread: ThreadDoc, position: number): Promise<boolean> {
-    if (thread.timelineSlot <= position) return false;
-    const newer = await this.repo.timeline.slots.get(thread.groupId.toHexString(), thread.timelineSlot);
-    if (!newer || newer.dead) return false;
-    await this.repo.timeline.retire(thread.groupId, position);
-    return true;
-  }
-
-  private async pinned(groupId: ObjectId): Promise<ThreadDoc[]> {
-    const pins = await this.repo.pins.findOne({ _id: groupId });
-    const threads = await Promise.all(
-      (pins?.threadIds ?? []).slice(0, 50).map((id) => this.repo.threads.findOne({ _id: id })),
-    );
-    return threads
-      .filter((t): t is ThreadDoc => t !== null && t.pinned && t.groupId.equals(groupId))
-      .sort((x, y) => y.lastActivityAt.getTime() - x.lastActivityAt.getTime())
-      .slice(0, 20);
   }
 
   /** Replies oldest first, by position; each carries its parent and depth so clients draw the tree. */

@@ -74,6 +74,49 @@ describe('id-addressed thread pages', () => {
     expect(listed).toEqual(byPosition);
   });
 
+  it('lists a thread once when replies race, and settles a position record that fell behind', async () => {
+    const groupId = new ObjectId();
+    const ids = Array.from({ length: 4 }, () => new ObjectId());
+    for (const [i, _id] of ids.entries()) {
+      const at = new Date(1_000 + i);
+      await repo.threads.insertOne({
+        _id,
+        groupId,
+        title: `t${i}`,
+        pinned: false,
+        lastActivityAt: at,
+        replyCount: 0,
+        timelineSlot: 0,
+      } as never);
+      await repo.bump({ _id, groupId, timelineSlot: 0 }, at);
+    }
+    // Eight replies to the same thread at once, each starting from the same record of its position.
+    const busy = (await repo.threads.findOne({ _id: ids[1] }))!;
+    await Promise.all(Array.from({ length: 8 }, () => repo.bump(busy, new Date())));
+    // And a record that fell behind, as when two record updates cross.
+    const lagging = (await repo.threads.findOne({ _id: ids[2] }))!;
+    const moved = await repo.timeline.bump(groupId, ids[2]!, null);
+    expect(moved).toBeGreaterThan(lagging.timelineSlot);
+
+    const walk = async () => {
+      const listed: string[] = [];
+      let from: number | null = null;
+      for (;;) {
+        const page = await repo.activityPage(groupId, from, 1);
+        if (!page.length) return listed;
+        listed.push(page[0]!.thread._id.toHexString());
+        from = page[0]!.position - 1;
+      }
+    };
+    const expected = [ids[2], ids[1], ids[3], ids[0]].map((id) => id!.toHexString());
+    expect(await walk()).toEqual(expected);
+    expect(await walk()).toEqual(expected);
+    // Settled: the record now names the live position, and the old one is dead.
+    expect((await repo.threads.findOne({ _id: ids[2] }))!.timelineSlot).toBe(moved);
+    const old = await repo.timeline.slots.get(groupId.toHexString(), lagging.timelineSlot);
+    expect(old?.dead).toBe(true);
+  });
+
   it('finds the head of a sequence from a stale or wrong hint', async () => {
     const prefix = new ObjectId().toHexString();
     for (let i = 0; i < 37; i++) {
