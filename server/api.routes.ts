@@ -1,6 +1,10 @@
 import type { Router } from 'express';
 import { authRoutes, type AuthRoutesDeps } from './auth/auth.routes.js';
 import type { Api } from './core/api.js';
+import type { FileRepository } from './files/file.repository.js';
+import { fileRoutes } from './files/file.routes.js';
+import type { FileService } from './files/file.service.js';
+import type { FolderService } from './files/folder.service.js';
 import { groupRoutes } from './groups/group.routes.js';
 import type { DiscoveryService } from './threads/discovery.service.js';
 import type { ReportService } from './threads/report.service.js';
@@ -15,6 +19,9 @@ import { peopleRoutes } from './people/people.routes.js';
 import type { ProfileService } from './people/profile.service.js';
 
 export interface ApiServices {
+  files: FileService;
+  folders: FolderService;
+  fileRepo: FileRepository;
   threads: ThreadService;
   discovery: DiscoveryService;
   reports: ReportService;
@@ -40,6 +47,7 @@ export function declareApi(
       organizationRoutes(api, services.organizations, services.profiles),
       groupRoutes(api, services.groups, services.memberships),
       threadRoutes(api, services.threads, services.discovery, services.reports),
+      fileRoutes(api, services.files, services.folders, services.fileRepo),
     ],
   };
 }

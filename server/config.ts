@@ -23,6 +23,47 @@ const byteSize = z
   .regex(/^\d+(b|kb|mb)$/i, 'expected a size such as 100kb or 1mb')
   .transform((v) => v.toLowerCase());
 
+const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 };
+/** A storage size in bytes: 0, 500kb, 100mb, 1gb, 2tb (binary units). */
+const storageSize = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb|tb)?$/i, 'expected a size such as 0, 100mb or 1gb')
+  .transform((v) => {
+    const [, amount, unit] = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(v)!;
+    return Math.floor(Number(amount) * UNITS[(unit || 'b').toLowerCase()]!);
+  });
+
+/** A comma-separated list of media types (`image/png`) or families (`image/*`). */
+const mediaTypes = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((t) => t.trim().toLowerCase())
+      .filter(Boolean),
+  )
+  .pipe(
+    z.array(
+      z
+        .string()
+        .regex(/^[a-z0-9.+-]+\/([a-z0-9.+-]+|\*)$/, 'expected media types such as image/png or image/*'),
+    ),
+  );
+
+/** What file-type names executables; refused unless the node lists them in FILE_ALLOWED_TYPES. */
+export const DEFAULT_DENIED_TYPES = [
+  'application/x-msdownload',
+  'application/x-dosexec',
+  'application/vnd.microsoft.portable-executable',
+  'application/x-msi',
+  'application/x-elf',
+  'application/x-executable',
+  'application/x-sharedlib',
+  'application/x-mach-binary',
+  'application/x-apple-diskimage',
+  'application/java-archive',
+].join(',');
+
 const absoluteOrRelativePath = z
   .string()
   .min(1, 'expected a path')
@@ -150,6 +191,13 @@ const envObject = z.object({
     .default(12),
   AUTH_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(30),
   GROUP_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  FILE_MAX_SIZE: storageSize.default(1024 ** 3),
+  FILE_MAX_COUNT: z.coerce.number().int().min(1).max(100).default(20),
+  FILE_MAX_FIELDS: z.coerce.number().int().min(1).max(100).default(10),
+  FILE_MAX_FIELD_SIZE: storageSize.default(64 * 1024),
+  FILE_ALLOWED_TYPES: mediaTypes.default([]),
+  FILE_DENIED_TYPES: mediaTypes.default(DEFAULT_DENIED_TYPES.split(',')),
+  GROUP_STORAGE_QUOTA: storageSize.default(10 * 1024 ** 3),
   SMTP_URL: z
     .string()
     .regex(/^smtps?:\/\/\S+$/, 'expected smtp://user:pass@host:587 or smtps://user:pass@host:465')
@@ -242,8 +290,19 @@ export interface Config {
     secureCookies: boolean;
   };
   groups: {
-    /** How long a deleted group can be restored. */
+    /** How long a deleted group (or file) can be restored. */
     retentionMs: number;
+  };
+  files: {
+    maxFileBytes: number;
+    maxFiles: number;
+    maxFields: number;
+    maxFieldBytes: number;
+    /** Media types or families accepted (empty: all not denied). */
+    allowedTypes: string[];
+    deniedTypes: string[];
+    /** Bytes a group may keep, every version counted (0: no limit). */
+    groupQuotaBytes: number;
   };
   mail: {
     smtpUrl: string | undefined;
@@ -340,6 +399,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       secureCookies: publicUrl.startsWith('https://'),
     },
     groups: { retentionMs: c.GROUP_RETENTION_DAYS * 86_400_000 },
+    files: {
+      maxFileBytes: c.FILE_MAX_SIZE,
+      maxFiles: c.FILE_MAX_COUNT,
+      maxFields: c.FILE_MAX_FIELDS,
+      maxFieldBytes: c.FILE_MAX_FIELD_SIZE,
+      allowedTypes: c.FILE_ALLOWED_TYPES,
+      deniedTypes: c.FILE_DENIED_TYPES,
+      groupQuotaBytes: c.GROUP_STORAGE_QUOTA,
+    },
     mail: {
       smtpUrl: c.SMTP_URL,
       from: c.MAIL_FROM ?? `Ensemble <no-reply@${new URL(publicUrl).hostname}>`,

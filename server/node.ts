@@ -26,6 +26,11 @@ import { EventBus } from './core/events.js';
 import type { Logger } from './core/logger.js';
 import type { Lifecycle } from './ops/health.routes.js';
 import { seedDemo } from './ops/demo.seed.js';
+import { FileRepository } from './files/file.repository.js';
+import { FileService } from './files/file.service.js';
+import { FolderService } from './files/folder.service.js';
+import { thumbnailJob } from './files/thumbnail.job.js';
+import { JobQueue } from './jobs/job.queue.js';
 import { migrateThreadsToPositions } from './threads/thread.migration.js';
 import { migrateGroupsToKeys } from './groups/group.migration.js';
 import { runMigrations, type Migration } from './db/migrations.js';
@@ -54,6 +59,7 @@ export interface EnsembleNode {
   services: ApiServices;
   oidc: OidcRegistry;
   purge: GroupPurge;
+  jobs: JobQueue;
   close(): Promise<void>;
 }
 
@@ -165,13 +171,24 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const memberships = new MembershipService(groupRepo, groups, personRepo, events);
   accounts.onMerge((from, into) => memberships.mergeMemberships(from, into));
   const threadRepo = new ThreadRepository(db);
+  const fileRepo = new FileRepository(db);
+  const jobs = new JobQueue(db, logger);
+  jobs.register('thumbnail', thumbnailJob(fileRepo, logger), { concurrency: 1 });
+  const files = new FileService(fileRepo, groups, personRepo, events, jobs, {
+    ...config.files,
+    policy: { allowed: config.files.allowedTypes, denied: config.files.deniedTypes },
+    retentionMs: config.groups.retentionMs,
+  });
+  const folders = new FolderService(fileRepo, groups, events);
+  groups.onAudienceChange((groupId, audience) => files.syncAudience(groupId, audience));
   await runMigrations(db, schemaMigrations(groupRepo, threadRepo), logger);
-  const threads = new ThreadService(threadRepo, groups, personRepo, events);
+  const threads = new ThreadService(threadRepo, groups, personRepo, events, files);
   const discovery = new DiscoveryService(threadRepo, groupRepo, threads);
   const reports = new ReportService(threadRepo, groups, threads);
   groups.onAudienceChange((groupId, audience) => threads.syncAudience(groupId, audience));
-  const purge = new GroupPurge(groupRepo, threadRepo, images, config.groups.retentionMs, logger);
+  const purge = new GroupPurge(groupRepo, threadRepo, files, images, config.groups.retentionMs, logger);
   purge.start();
+  jobs.start();
   accounts.onMerge(async (from, into) => {
     // Authorship moves to the surviving account.
     for (const col of [threadRepo.threads, threadRepo.replies] as const) {
@@ -218,11 +235,24 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const registry = new OidcRegistry(passport, accounts, config.publicUrl, logger);
   await registry.register(issuers, presets);
 
+  const services: ApiServices = {
+    accounts,
+    profiles,
+    organizations,
+    groups,
+    memberships,
+    threads,
+    discovery,
+    reports,
+    files,
+    folders,
+    fileRepo,
+  };
   const csrf = createCsrf(config);
   const api = new Api(actorOf);
   const routers = declareApi(
     api,
-    { accounts, profiles, organizations, groups, memberships, threads, discovery, reports },
+    { ...services },
     {
       passport,
       registry,
@@ -253,11 +283,13 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   return {
     app,
     events,
-    services: { accounts, profiles, organizations, groups, memberships, threads, discovery, reports },
+    services,
+    jobs,
     oidc: registry,
     purge,
     close: async () => {
       purge.stop();
+      await jobs.stop();
       await session.close();
       mailer.close();
       await catcher?.stop();

@@ -19,6 +19,9 @@ export async function buildOpenApiDocument(serverUrl = '/api/v1') {
       threads: unused,
       discovery: unused,
       reports: unused,
+      files: unused,
+      folders: unused,
+      fileRepo: unused,
     },
     {
       passport: unused,

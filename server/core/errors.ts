@@ -95,6 +95,25 @@ export class UnsupportedMediaTypeError extends DomainError {
   readonly title: string = 'Unsupported media type';
 }
 
+export class InsufficientStorageError extends DomainError {
+  readonly status: number = 413;
+  readonly slug: string = 'quota-exceeded';
+  readonly title: string = "The group's storage quota is used up";
+}
+
+export class RangeNotSatisfiableError extends DomainError {
+  readonly status: number = 416;
+  readonly slug: string = 'range-not-satisfiable';
+  readonly title: string = 'The requested range is outside the file';
+  constructor(
+    detail: string,
+    /** The file size, sent back in the Content-Range header of the 416. */
+    readonly size: number,
+  ) {
+    super(detail, [{ field: 'header.range', message: 'outside the file' }]);
+  }
+}
+
 export class RateLimitedError extends DomainError {
   readonly status: number = 429;
   readonly slug: string = 'rate-limited';

@@ -40,6 +40,17 @@ export interface DomainEvents {
     byUserId: string;
     byModerator: boolean;
   };
+  'file.uploaded': { fileId: string; groupId: string; byUserId: string; kind: 'library' | 'attachment' };
+  'file.replaced': { fileId: string; groupId: string; byUserId: string; version: number };
+  'file.updated': { fileId: string; groupId: string; byUserId: string };
+  'file.deleted': { fileId: string; groupId: string; byUserId: string };
+  'file.restored': { fileId: string; groupId: string; byUserId: string };
+  'folder.changed': {
+    folderId: string;
+    groupId: string;
+    byUserId: string;
+    change: 'created' | 'updated' | 'deleted';
+  };
   'post.liked': {
     kind: 'threads' | 'replies';
     id: string;

@@ -1,9 +1,11 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import {
   DomainError,
+  InsufficientStorageError,
   MalformedBodyError,
   NotFoundError,
   PayloadTooLargeError,
+  RangeNotSatisfiableError,
   UnsupportedMediaTypeError,
   problemType,
   type ProblemDetails,
@@ -61,7 +63,10 @@ export function errorHandler(options: { exposeDetails: boolean }): ErrorRequestH
     const domain = toDomainError(err);
     if (domain) {
       // The request body was not read to the end; tell keep-alive clients not to reuse the socket.
-      if (domain instanceof PayloadTooLargeError) res.setHeader('Connection', 'close');
+      if (domain instanceof PayloadTooLargeError || domain instanceof InsufficientStorageError)
+        res.setHeader('Connection', 'close');
+      if (domain instanceof RangeNotSatisfiableError)
+        res.setHeader('Content-Range', `bytes */${domain.size}`);
       sendProblem(res, domain.toProblem(req.originalUrl));
       return;
     }

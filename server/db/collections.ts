@@ -38,6 +38,12 @@ export const collections = {
   replySlots: 'reply_slots',
   threadPins: 'thread_pins',
   sequenceHints: 'sequence_hints',
+  files: 'files',
+  fileVersions: 'file_versions',
+  folders: 'folders',
+  groupStorage: 'group_storage',
+  jobs: 'jobs',
+  jobClaims: 'job_claims',
 } as const;
 
 export const collectionSpecs: CollectionSpec[] = [

@@ -1,4 +1,5 @@
 import type { Logger } from '../core/logger.js';
+import type { FileService } from '../files/file.service.js';
 import type { ImageStore } from '../files/image.store.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
 import type { GroupRepository } from './group.repository.js';
@@ -14,13 +15,15 @@ export class GroupPurge {
   constructor(
     private readonly groups: GroupRepository,
     private readonly threads: ThreadRepository,
+    private readonly files: Pick<FileService, 'purge'>,
     private readonly images: ImageStore,
     private readonly retentionMs: number,
     private readonly logger: Logger,
   ) {}
 
-  /** Purge what expired before `now`; returns the handles purged. */
+  /** Purge what expired before `now` (groups, and files deleted on their own); returns the handles purged. */
   async sweep(now = new Date()): Promise<string[]> {
+    await this.files.purge({ deletedBefore: new Date(now.getTime() - this.retentionMs) });
     const expired = await this.groups.groups
       .find({ deletedAt: { $ne: null, $lt: new Date(now.getTime() - this.retentionMs) } })
       .limit(100)
@@ -35,6 +38,9 @@ export class GroupPurge {
       if (contentIds.length) await this.threads.likes.deleteMany({ targetId: { $in: contentIds } });
       await this.threads.reports.deleteMany({ groupId });
       await this.threads.removeGroupIndexes(groupId);
+      while (await this.files.purge({ groupId })) {
+        // in batches, until none is left
+      }
       await this.threads.replies.deleteMany({ groupId });
       await this.threads.threads.deleteMany({ groupId });
       await this.groups.memberships.deleteMany({ groupId });

@@ -3,6 +3,7 @@ import { collections } from '../db/collections.js';
 import { DenseSequence, type SlotDoc } from '../db/sequence.js';
 import type { GroupVisibility } from '../groups/group.policy.js';
 import type { Rendered } from '../groups/group.repository.js';
+import type { AttachmentSummary } from '../files/file.service.js';
 import { ThreadTimeline } from './thread.timeline.js';
 
 /**
@@ -30,6 +31,8 @@ interface ContentBase {
   editedAt: Date | null;
   deleted: Tombstone | null;
   searchTokens: string[];
+  /** Files attached when the post was written (absent on posts written before attachments). */
+  attachments?: AttachmentSummary[];
 }
 
 export interface ThreadDoc extends ContentBase {

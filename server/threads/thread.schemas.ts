@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-const objectId = z.string().regex(/^[0-9a-f]{24}$/, 'expected an id');
+export const objectId = z.string().regex(/^[0-9a-f]{24}$/, 'expected an id');
 const body = z
   .string()
   .trim()
@@ -8,12 +8,17 @@ const body = z
   .max(20_000)
   .describe('Markdown; @handle mentions a person');
 
-export const threadInput = z.object({ title: z.string().trim().min(3).max(200), body }).strict();
+const attachments = z
+  .array(objectId)
+  .max(10)
+  .optional()
+  .describe('Ids of files you uploaded to the group with POST /groups/{group}/attachments');
+export const threadInput = z.object({ title: z.string().trim().min(3).max(200), body, attachments }).strict();
 export const threadPatch = z
   .object({ title: z.string().trim().min(3).max(200), body })
   .partial()
   .strict();
-export const replyInput = z.object({ body, parentId: objectId.optional() }).strict();
+export const replyInput = z.object({ body, parentId: objectId.optional(), attachments }).strict();
 export const replyPatch = z.object({ body }).strict();
 export const removeInput = z.object({ reason: z.string().trim().max(500).optional() }).strict();
 
@@ -28,6 +33,14 @@ const tombstone = z
   .object({ at: z.string(), byModerator: z.boolean(), reason: z.string().nullable() })
   .nullable();
 const renderedBody = z.object({ html: z.string(), markdown: z.string().optional() });
+const attachmentView = z.object({
+  id: z.string(),
+  name: z.string(),
+  size: z.number().int(),
+  contentType: z.string(),
+  url: z.string(),
+  thumbnailUrl: z.string().nullable().describe('For images; answers 404 until the thumbnail is made'),
+});
 
 export const threadView = z.object({
   id: z.string(),
@@ -44,6 +57,7 @@ export const threadView = z.object({
   editedAt: z.string().nullable(),
   lastActivityAt: z.string(),
   deleted: tombstone,
+  attachments: z.array(attachmentView),
 });
 export type ThreadView = z.infer<typeof threadView>;
 
@@ -59,6 +73,7 @@ export const replyView = z.object({
   createdAt: z.string(),
   editedAt: z.string().nullable(),
   deleted: tombstone,
+  attachments: z.array(attachmentView),
 });
 export type ReplyView = z.infer<typeof replyView>;
 

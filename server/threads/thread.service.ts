@@ -5,6 +5,7 @@ import type { EventBus } from '../core/events.js';
 import { searchTokens } from '../core/search-tokens.js';
 import type { GroupContext, GroupService } from '../groups/group.service.js';
 import type { PersonRepository } from '../people/person.repository.js';
+import { THUMBNAIL_SOURCES, type AttachmentSummary, type FileService } from '../files/file.service.js';
 import { renderWithMentions } from './mentions.js';
 import {
   likeId,
@@ -21,6 +22,18 @@ const DUPLICATE_KEY = 11000;
 export const MAX_REPLY_DEPTH = 8;
 
 type Kind = 'threads' | 'replies';
+
+const attachmentView = (a: AttachmentSummary) => {
+  const id = a.fileId.toHexString();
+  return {
+    id,
+    name: a.name,
+    size: a.size,
+    contentType: a.contentType,
+    url: `/api/v1/files/${id}/content`,
+    thumbnailUrl: THUMBNAIL_SOURCES.includes(a.contentType) ? `/api/v1/files/${id}/thumbnail` : null,
+  };
+};
 
 /** A position in a timeline or a thread's replies, as a page cursor: the last item shown. */
 export const encodePosition = (n: number) => String(n);
@@ -55,6 +68,7 @@ export class ThreadService {
     private readonly groups: GroupService,
     private readonly people: PersonRepository,
     private readonly events: EventBus,
+    private readonly files: Pick<FileService, 'attach' | 'detach'>,
   ) {}
 
   /** Keep every item's audience equal to its group's visibility (or hidden while the group is deleted). */
@@ -115,6 +129,7 @@ export class ThreadService {
         createdAt: d.createdAt.toISOString(),
         editedAt: d.editedAt?.toISOString() ?? null,
         deleted: this.tombstone(d.deleted),
+        attachments: d.deleted ? [] : (d.attachments ?? []).map(attachmentView),
       },
     }));
   }
@@ -168,14 +183,19 @@ export class ThreadService {
   async create(
     actor: Actor,
     groupHandle: string,
-    input: { title: string; body: string },
+    input: { title: string; body: string; attachments?: string[] | undefined },
   ): Promise<ThreadView> {
     const user = requireUser(actor);
     const ctx = await this.groups.load(actor, groupHandle, 'post');
     const { body, mentions } = await renderWithMentions(input.body, this.people);
     const now = new Date();
+    const _id = new ObjectId();
+    const attachments = input.attachments?.length
+      ? await this.files.attach(actor, ctx.group._id, input.attachments, { kind: 'threads', id: _id })
+      : [];
     const thread: ThreadDoc = {
-      _id: new ObjectId(),
+      _id,
+      attachments,
       groupId: ctx.group._id,
       authorId: new ObjectId(user.userId),
       title: input.title,
@@ -264,7 +284,7 @@ export class ThreadService {
   async reply(
     actor: Actor,
     threadId: string,
-    input: { body: string; parentId?: string | undefined },
+    input: { body: string; parentId?: string | undefined; attachments?: string[] | undefined },
   ): Promise<ReplyView> {
     const user = requireUser(actor);
     const { thread, ctx } = await this.thread(actor, threadId, 'post');
@@ -280,8 +300,13 @@ export class ThreadService {
     }
     const { body, mentions } = await renderWithMentions(input.body, this.people);
     const now = new Date();
+    const replyId = new ObjectId();
+    const attachments = input.attachments?.length
+      ? await this.files.attach(actor, thread.groupId, input.attachments, { kind: 'replies', id: replyId })
+      : [];
     const reply: ReplyDoc = {
-      _id: new ObjectId(),
+      _id: replyId,
+      attachments,
       groupId: thread.groupId,
       threadId: thread._id,
       parentId: parent?._id ?? null,
@@ -377,6 +402,7 @@ export class ThreadService {
       { _id: doc._id },
       { $set: { deleted: tombstone, body: { markdown: '', html: '' }, searchTokens: [], mentions: [] } },
     );
+    if (doc.attachments?.length) await this.files.detach(doc.attachments, new ObjectId(user.userId));
     if (!own) {
       await this.groups.audit(ctx, actor, 'post.removed', doc.authorId, { kind, id, reason });
     }

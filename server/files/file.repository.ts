@@ -1,0 +1,124 @@
+import { GridFSBucket, type Collection, type Db, type ObjectId } from 'mongodb';
+import { collections } from '../db/collections.js';
+import type { Audience } from '../threads/thread.repository.js';
+
+/** Where a file belongs: a group's library, or a post it is attached to. */
+export type FileKind = 'library' | 'attachment';
+
+export interface Thumbnail {
+  blobId: ObjectId;
+  contentType: string;
+  width: number;
+  height: number;
+}
+
+/** One stored content of a file; `_id` = `<file>:<n>`, n from 1. Never changed once written. */
+export interface VersionDoc {
+  _id: string;
+  fileId: ObjectId;
+  groupId: ObjectId;
+  n: number;
+  /** The GridFS file holding the bytes (bucket `blobs`). */
+  blobId: ObjectId;
+  name: string;
+  size: number;
+  sha256: string;
+  /** Sniffed from the bytes, never taken from the client. */
+  contentType: string;
+  uploadedBy: ObjectId;
+  uploadedAt: Date;
+  /** Set by the thumbnail job for images; `null` while pending or when the image could not be read. */
+  thumbnail: Thumbnail | null;
+}
+
+export interface FileDoc {
+  _id: ObjectId;
+  groupId: ObjectId;
+  folderId: ObjectId | null;
+  kind: FileKind;
+  /** The post an attachment belongs to, once attached. */
+  attachedTo: { kind: 'threads' | 'replies'; id: ObjectId } | null;
+  name: string;
+  /** The current version (the highest). */
+  version: number;
+  size: number;
+  contentType: string;
+  sha256: string;
+  createdBy: ObjectId;
+  createdAt: Date;
+  updatedAt: Date;
+  deletedAt: Date | null;
+  deletedBy: ObjectId | null;
+  audience: Audience;
+  searchTokens: string[];
+}
+
+export interface FolderDoc {
+  _id: ObjectId;
+  groupId: ObjectId;
+  parentId: ObjectId | null;
+  name: string;
+  createdBy: ObjectId;
+  createdAt: Date;
+}
+
+/** Bytes a group keeps (every version, deleted files until purged); `_id` = the group. */
+export interface StorageDoc {
+  _id: ObjectId;
+  bytes: number;
+}
+
+export const versionId = (fileId: ObjectId, n: number) => `${fileId.toHexString()}:${n}`;
+
+export class FileRepository {
+  readonly files: Collection<FileDoc>;
+  readonly versions: Collection<VersionDoc>;
+  readonly folders: Collection<FolderDoc>;
+  readonly storage: Collection<StorageDoc>;
+  /** File bytes, one GridFS file per version. */
+  readonly blobs: GridFSBucket;
+  readonly thumbnails: GridFSBucket;
+
+  constructor(readonly db: Db) {
+    this.files = db.collection<FileDoc>(collections.files);
+    this.versions = db.collection<VersionDoc>(collections.fileVersions);
+    this.folders = db.collection<FolderDoc>(collections.folders);
+    this.storage = db.collection<StorageDoc>(collections.groupStorage);
+    this.blobs = new GridFSBucket(db, { bucketName: 'blobs' });
+    this.thumbnails = new GridFSBucket(db, { bucketName: 'thumbnails' });
+  }
+
+  async usedBytes(groupId: ObjectId): Promise<number> {
+    return (await this.storage.findOne({ _id: groupId }))?.bytes ?? 0;
+  }
+
+  async addUsage(groupId: ObjectId, bytes: number): Promise<void> {
+    if (bytes) await this.storage.updateOne({ _id: groupId }, { $inc: { bytes } }, { upsert: true });
+  }
+
+  /** A file's versions, newest first (one `_id` lookup each). */
+  async versionsOf(file: FileDoc): Promise<VersionDoc[]> {
+    const found = await Promise.all(
+      Array.from({ length: file.version }, (_, i) =>
+        this.versions.findOne({ _id: versionId(file._id, file.version - i) }),
+      ),
+    );
+    return found.filter((v) => v !== null);
+  }
+
+  /**
+   * Remove a GridFS file whatever state its upload reached: chunks first, then the files document
+   * (an aborted upload has chunks and no files document, which `bucket.delete` would not find).
+   */
+  async removeBlob(bucket: 'blobs' | 'thumbnails', id: ObjectId): Promise<void> {
+    await this.db.collection(`${bucket}.chunks`).deleteMany({ files_id: id });
+    await this.db.collection(`${bucket}.files`).deleteOne({ _id: id });
+  }
+
+  /** A version's bytes and thumbnail. */
+  async removeVersion(version: VersionDoc): Promise<void> {
+    await this.removeBlob('blobs', version.blobId);
+    if (version.thumbnail) await this.removeBlob('thumbnails', version.thumbnail.blobId);
+    await this.versions.deleteOne({ _id: version._id });
+  }
+}

@@ -1,0 +1,467 @@
+import type { Request, Response } from 'express';
+import { ObjectId } from 'mongodb';
+import { requireUser, type Actor } from '../core/actor.js';
+import {
+  ConflictError,
+  ForbiddenError,
+  InsufficientStorageError,
+  NotFoundError,
+  ValidationError,
+} from '../core/errors.js';
+import type { EventBus } from '../core/events.js';
+import { searchTokens } from '../core/search-tokens.js';
+import type { GroupContext, GroupService } from '../groups/group.service.js';
+import type { JobQueue } from '../jobs/job.queue.js';
+import type { PersonRepository } from '../people/person.repository.js';
+import type { Audience } from '../threads/thread.repository.js';
+import {
+  versionId,
+  type FileDoc,
+  type FileKind,
+  type FileRepository,
+  type VersionDoc,
+} from './file.repository.js';
+import { receiveFiles, safeFileName, type StoredBlob, type UploadLimits } from './file.storage.js';
+
+export interface FileLimits extends Omit<UploadLimits, 'remainingQuota'> {
+  groupQuotaBytes: number;
+  retentionMs: number;
+}
+
+/** Images the thumbnail job reads. */
+export const THUMBNAIL_SOURCES = [
+  'image/png',
+  'image/jpeg',
+  'image/webp',
+  'image/gif',
+  'image/avif',
+  'image/tiff',
+];
+
+export interface FileView {
+  id: string;
+  group: string;
+  folderId: string | null;
+  kind: FileKind;
+  name: string;
+  size: number;
+  contentType: string;
+  sha256: string;
+  version: number;
+  createdBy: string | null;
+  createdAt: string;
+  updatedAt: string;
+  deletedAt: string | null;
+  url: string;
+  thumbnailUrl: string | null;
+}
+
+/** What a post shows of an attached file (kept on the post; the file's own rules govern its download). */
+export interface AttachmentSummary {
+  fileId: ObjectId;
+  name: string;
+  size: number;
+  contentType: string;
+}
+
+/** Group libraries and attachments: upload, versions, rename and move, soft delete and restore, downloads. */
+export class FileService {
+  constructor(
+    private readonly repo: FileRepository,
+    private readonly groups: GroupService,
+    private readonly people: PersonRepository,
+    private readonly events: EventBus,
+    private readonly jobs: JobQueue,
+    private readonly limits: FileLimits,
+  ) {}
+
+  /** A file and its group if the actor may do `action` there; 404 as for the group otherwise. */
+  async load(
+    actor: Actor,
+    id: string,
+    action: 'read' | 'post' | 'moderate',
+    options: { deleted?: boolean } = {},
+  ) {
+    const notFound = `No file ${id}.`;
+    const file = ObjectId.isValid(id) ? await this.repo.files.findOne({ _id: new ObjectId(id) }) : null;
+    if (!file) throw new NotFoundError(notFound);
+    const ctx = await this.groups.loadById(actor, file.groupId, action, notFound);
+    if (file.deletedAt && !options.deleted) throw new NotFoundError(notFound);
+    return { file, ctx };
+  }
+
+  private isModerator(ctx: GroupContext): boolean {
+    const m = ctx.membership;
+    return m?.state === 'active' && m.role !== 'member';
+  }
+
+  /** The uploader (while still allowed to post) or a moderator. */
+  private async manage(actor: Actor, id: string, options: { deleted?: boolean } = {}) {
+    const user = requireUser(actor);
+    const { file, ctx } = await this.load(actor, id, 'read', options);
+    const own = file.createdBy.toHexString() === user.userId && ctx.membership?.state === 'active';
+    if (!own && !this.isModerator(ctx))
+      throw new ForbiddenError('Only the uploader or a moderator can change this file.');
+    return { file, ctx, user };
+  }
+
+  private async remaining(groupId: ObjectId): Promise<number> {
+    if (!this.limits.groupQuotaBytes) return Infinity;
+    const left = this.limits.groupQuotaBytes - (await this.repo.usedBytes(groupId));
+    if (left <= 0) throw new InsufficientStorageError("The group's storage quota is used up.");
+    return left;
+  }
+
+  private receive(req: Request, res: Response, field: string, groupId: ObjectId, maxFiles: number) {
+    return this.remaining(groupId).then((remainingQuota) =>
+      receiveFiles(req, res, this.repo, field, {
+        ...this.limits,
+        maxFiles: Math.min(maxFiles, this.limits.maxFiles),
+        remainingQuota,
+      }),
+    );
+  }
+
+  private async views(docs: FileDoc[], handle: string): Promise<FileView[]> {
+    const thumbs = await Promise.all(
+      docs.map((d) => this.repo.versions.findOne({ _id: versionId(d._id, d.version) })),
+    );
+    const authors = await Promise.all(
+      [...new Set(docs.map((d) => d.createdBy.toHexString()))].map((hex) =>
+        this.people.users.findOne({ _id: new ObjectId(hex) }),
+      ),
+    );
+    const handles = new Map(authors.filter((u) => u !== null).map((u) => [u._id.toHexString(), u.handle]));
+    return docs.map((d, i) => ({
+      id: d._id.toHexString(),
+      group: handle,
+      folderId: d.folderId?.toHexString() ?? null,
+      kind: d.kind,
+      name: d.name,
+      size: d.size,
+      contentType: d.contentType,
+      sha256: d.sha256,
+      version: d.version,
+      createdBy: handles.get(d.createdBy.toHexString()) ?? null,
+      createdAt: d.createdAt.toISOString(),
+      updatedAt: d.updatedAt.toISOString(),
+      deletedAt: d.deletedAt?.toISOString() ?? null,
+      url: `/api/v1/files/${d._id.toHexString()}/content`,
+      thumbnailUrl: thumbs[i]?.thumbnail ? `/api/v1/files/${d._id.toHexString()}/thumbnail` : null,
+    }));
+  }
+
+  async view(file: FileDoc, ctx: GroupContext): Promise<FileView> {
+    return (await this.views([file], ctx.group.handle))[0]!;
+  }
+
+  private async folder(ctx: GroupContext, folderId: string | undefined): Promise<ObjectId | null> {
+    if (!folderId) return null;
+    const folder = ObjectId.isValid(folderId)
+      ? await this.repo.folders.findOne({ _id: new ObjectId(folderId) })
+      : null;
+    if (!folder?.groupId.equals(ctx.group._id))
+      throw new ValidationError('No such folder in this group.', [
+        { field: 'query.folder', message: 'not in this group' },
+      ]);
+    return folder._id;
+  }
+
+  private thumbnailLater(version: VersionDoc): Promise<unknown> {
+    if (!THUMBNAIL_SOURCES.includes(version.contentType)) return Promise.resolve();
+    return this.jobs.enqueue('thumbnail', { versionId: version._id });
+  }
+
+  /** Store the streamed files in the group's library (or as attachments awaiting a post). */
+  async upload(
+    actor: Actor,
+    handle: string,
+    kind: FileKind,
+    folderId: string | undefined,
+    req: Request,
+    res: Response,
+  ) {
+    const user = requireUser(actor);
+    const ctx = await this.groups.load(actor, handle, 'post');
+    const folder = kind === 'library' ? await this.folder(ctx, folderId) : null;
+    const { blobs } = await this.receive(req, res, 'files', ctx.group._id, this.limits.maxFiles);
+    if (!blobs.length)
+      throw new ValidationError('Send one or more files in the multipart field named files.', [
+        { field: 'body.files', message: 'required' },
+      ]);
+    const now = new Date();
+    const docs: FileDoc[] = [];
+    const versions: VersionDoc[] = [];
+    try {
+      for (const blob of blobs) {
+        const file: FileDoc = {
+          _id: new ObjectId(),
+          groupId: ctx.group._id,
+          folderId: folder,
+          kind,
+          attachedTo: null,
+          name: blob.name,
+          version: 1,
+          size: blob.size,
+          contentType: blob.contentType,
+          sha256: blob.sha256,
+          createdBy: new ObjectId(user.userId),
+          createdAt: now,
+          updatedAt: now,
+          deletedAt: null,
+          deletedBy: null,
+          audience: ctx.group.deletedAt ? 'hidden' : ctx.group.visibility,
+          searchTokens: kind === 'library' ? searchTokens(blob.name) : [],
+        };
+        const version = this.versionDoc(file, 1, blob, user.userId, now);
+        await this.repo.versions.insertOne(version);
+        versions.push(version);
+        await this.repo.files.insertOne(file);
+        docs.push(file);
+      }
+    } catch (err) {
+      // Nothing half-written: the documents made so far and every stored blob go.
+      await Promise.all(docs.map((d) => this.repo.files.deleteOne({ _id: d._id })));
+      await Promise.all(versions.map((v) => this.repo.versions.deleteOne({ _id: v._id })));
+      await Promise.all(blobs.map((b) => this.repo.removeBlob('blobs', b.blobId)));
+      throw err;
+    }
+    await this.repo.addUsage(
+      ctx.group._id,
+      blobs.reduce((sum, b) => sum + b.size, 0),
+    );
+    for (const [i, file] of docs.entries()) {
+      await this.thumbnailLater(versions[i]!);
+      this.events.emit('file.uploaded', {
+        fileId: file._id.toHexString(),
+        groupId: ctx.group._id.toHexString(),
+        byUserId: user.userId,
+        kind,
+      });
+    }
+    return this.views(docs, ctx.group.handle);
+  }
+
+  private versionDoc(file: FileDoc, n: number, blob: StoredBlob, userId: string, at: Date): VersionDoc {
+    return {
+      _id: versionId(file._id, n),
+      fileId: file._id,
+      groupId: file.groupId,
+      n,
+      blobId: blob.blobId,
+      name: blob.name,
+      size: blob.size,
+      sha256: blob.sha256,
+      contentType: blob.contentType,
+      uploadedBy: new ObjectId(userId),
+      uploadedAt: at,
+      thumbnail: null,
+    };
+  }
+
+  /** New content for a file; earlier versions stay downloadable. */
+  async replace(actor: Actor, id: string, req: Request, res: Response): Promise<FileView> {
+    const { file, ctx, user } = await this.manage(actor, id);
+    await this.groups.loadById(actor, file.groupId, 'post', `No file ${id}.`);
+    const { blobs } = await this.receive(req, res, 'file', ctx.group._id, 1);
+    const blob = blobs[0];
+    if (!blob)
+      throw new ValidationError('Send the new content in the multipart field named file.', [
+        { field: 'body.file', message: 'required' },
+      ]);
+    const now = new Date();
+    let n = file.version + 1;
+    // The version's `_id` is unique: of two replacements at once, the second takes the next number.
+    for (;;) {
+      try {
+        await this.repo.versions.insertOne(this.versionDoc(file, n, blob, user.userId, now));
+        break;
+      } catch (err) {
+        if ((err as { code?: number }).code !== 11000 || n > file.version + 50) {
+          await this.repo.removeBlob('blobs', blob.blobId);
+          throw err;
+        }
+        n++;
+      }
+    }
+    const current = {
+      version: n,
+      size: blob.size,
+      contentType: blob.contentType,
+      sha256: blob.sha256,
+      updatedAt: now,
+    };
+    await this.repo.files.updateOne({ _id: file._id }, { $max: { version: n }, $set: { updatedAt: now } });
+    const fresh = (await this.repo.files.findOne({ _id: file._id }))!;
+    if (fresh.version === n) await this.repo.files.updateOne({ _id: file._id }, { $set: current });
+    await this.repo.addUsage(ctx.group._id, blob.size);
+    await this.thumbnailLater((await this.repo.versions.findOne({ _id: versionId(file._id, n) }))!);
+    this.events.emit('file.replaced', {
+      fileId: id,
+      groupId: ctx.group._id.toHexString(),
+      byUserId: user.userId,
+      version: n,
+    });
+    return this.view({ ...fresh, ...current }, ctx);
+  }
+
+  async get(actor: Actor, id: string) {
+    const { file, ctx } = await this.load(actor, id, 'read');
+    const versions = await this.repo.versionsOf(file);
+    return {
+      ...(await this.view(file, ctx)),
+      versions: versions.map((v) => ({
+        n: v.n,
+        name: v.name,
+        size: v.size,
+        contentType: v.contentType,
+        sha256: v.sha256,
+        uploadedAt: v.uploadedAt.toISOString(),
+        url: `/api/v1/files/${id}/content?version=${v.n}`,
+      })),
+    };
+  }
+
+  /** A folder's files (library only), by name; moderators may list the deleted ones instead. */
+  async list(actor: Actor, handle: string, query: { folder?: string | undefined; deleted: boolean }) {
+    const ctx = await this.groups.load(actor, handle, query.deleted ? 'moderate' : 'read');
+    const folderId = await this.folder(ctx, query.folder);
+    const filter = query.deleted
+      ? { groupId: ctx.group._id, kind: 'library' as const, deletedAt: { $ne: null } }
+      : { groupId: ctx.group._id, kind: 'library' as const, folderId, deletedAt: null };
+    const docs = await this.repo.files.find(filter).sort({ name: 1, _id: 1 }).limit(1000).toArray();
+    return this.views(docs, ctx.group.handle);
+  }
+
+  async update(
+    actor: Actor,
+    id: string,
+    patch: { name?: string | undefined; folderId?: string | null | undefined },
+  ) {
+    const { file, ctx, user } = await this.manage(actor, id);
+    if (file.kind !== 'library') throw new ConflictError('Attachments are not kept in folders.');
+    const set: Partial<FileDoc> = { updatedAt: new Date() };
+    if (patch.name !== undefined) {
+      set.name = safeFileName(patch.name);
+      set.searchTokens = searchTokens(set.name);
+    }
+    if (patch.folderId !== undefined) set.folderId = await this.folder(ctx, patch.folderId ?? undefined);
+    await this.repo.files.updateOne({ _id: file._id }, { $set: set });
+    this.events.emit('file.updated', {
+      fileId: id,
+      groupId: ctx.group._id.toHexString(),
+      byUserId: user.userId,
+    });
+    return this.view({ ...file, ...set }, ctx);
+  }
+
+  async remove(actor: Actor, id: string): Promise<void> {
+    const { file, ctx, user } = await this.manage(actor, id);
+    await this.repo.files.updateOne(
+      { _id: file._id },
+      { $set: { deletedAt: new Date(), deletedBy: new ObjectId(user.userId), audience: 'hidden' } },
+    );
+    this.events.emit('file.deleted', {
+      fileId: id,
+      groupId: ctx.group._id.toHexString(),
+      byUserId: user.userId,
+    });
+  }
+
+  async restore(actor: Actor, id: string): Promise<FileView> {
+    const { file, ctx, user } = await this.manage(actor, id, { deleted: true });
+    if (!file.deletedAt) return this.view(file, ctx);
+    if (Date.now() - file.deletedAt.getTime() > this.limits.retentionMs)
+      throw new ConflictError('This file was deleted too long ago to be restored.');
+    const audience: Audience = ctx.group.deletedAt ? 'hidden' : ctx.group.visibility;
+    await this.repo.files.updateOne(
+      { _id: file._id },
+      { $set: { deletedAt: null, deletedBy: null, audience } },
+    );
+    this.events.emit('file.restored', {
+      fileId: id,
+      groupId: ctx.group._id.toHexString(),
+      byUserId: user.userId,
+    });
+    return this.view({ ...file, deletedAt: null, deletedBy: null, audience }, ctx);
+  }
+
+  /** The version a download serves (the current one by default), once the actor may read the file. */
+  async content(actor: Actor, id: string, n: number | undefined): Promise<VersionDoc> {
+    const { file } = await this.load(actor, id, 'read');
+    const version = await this.repo.versions.findOne({ _id: versionId(file._id, n ?? file.version) });
+    if (!version) throw new NotFoundError(`File ${id} has no version ${n}.`);
+    return version;
+  }
+
+  /**
+   * Attach the actor's own unattached uploads in this group to a post; returns what the post shows.
+   * Called by the thread service before it writes the post.
+   */
+  async attach(
+    actor: Actor,
+    groupId: ObjectId,
+    ids: string[],
+    target: { kind: 'threads' | 'replies'; id: ObjectId },
+  ): Promise<AttachmentSummary[]> {
+    const user = requireUser(actor);
+    const files = await Promise.all(
+      ids.map((id) => (ObjectId.isValid(id) ? this.repo.files.findOne({ _id: new ObjectId(id) }) : null)),
+    );
+    for (const [i, file] of files.entries()) {
+      if (
+        !file ||
+        file.kind !== 'attachment' ||
+        file.deletedAt ||
+        !file.groupId.equals(groupId) ||
+        file.createdBy.toHexString() !== user.userId ||
+        file.attachedTo
+      )
+        throw new ValidationError('Attach only files you uploaded to this group as attachments, once.', [
+          { field: `body.attachments.${i}`, message: 'not an attachable upload' },
+        ]);
+    }
+    await Promise.all(
+      files.map((f) => this.repo.files.updateOne({ _id: f!._id }, { $set: { attachedTo: target } })),
+    );
+    return files.map((f) => ({ fileId: f!._id, name: f!.name, size: f!.size, contentType: f!.contentType }));
+  }
+
+  /** A post was removed: its attachments go with it (soft, like the post). */
+  async detach(attachments: AttachmentSummary[], by: ObjectId): Promise<void> {
+    for (const a of attachments) {
+      await this.repo.files.updateOne(
+        { _id: a.fileId },
+        { $set: { deletedAt: new Date(), deletedBy: by, audience: 'hidden' } },
+      );
+    }
+  }
+
+  /** Keep every file's audience equal to its group's (search and listings filter on it). */
+  async syncAudience(groupId: ObjectId, audience: Audience): Promise<void> {
+    await this.repo.files.updateMany({ groupId, deletedAt: null }, { $set: { audience } });
+  }
+
+  /** Remove files deleted longer ago than the retention period, or every file of a purged group. */
+  async purge(filter: { groupId: ObjectId } | { deletedBefore: Date }): Promise<number> {
+    const query =
+      'groupId' in filter
+        ? { groupId: filter.groupId }
+        : { deletedAt: { $ne: null, $lt: filter.deletedBefore } };
+    const docs = await this.repo.files.find(query).limit(500).toArray();
+    for (const file of docs) {
+      let bytes = 0;
+      for (const version of await this.repo.versionsOf(file)) {
+        bytes += version.size;
+        await this.repo.removeVersion(version);
+      }
+      await this.repo.files.deleteOne({ _id: file._id });
+      if (!('groupId' in filter)) await this.repo.addUsage(file.groupId, -bytes);
+    }
+    if ('groupId' in filter) {
+      await this.repo.folders.deleteMany({ groupId: filter.groupId });
+      await this.repo.storage.deleteOne({ _id: filter.groupId });
+    }
+    return docs.length;
+  }
+}

@@ -1,0 +1,148 @@
+import { ObjectId } from 'mongodb';
+import { requireUser, type Actor } from '../core/actor.js';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
+import type { EventBus } from '../core/events.js';
+import type { GroupContext, GroupService } from '../groups/group.service.js';
+import type { FileRepository, FolderDoc } from './file.repository.js';
+import { safeFileName } from './file.storage.js';
+
+export interface FolderView {
+  id: string;
+  parentId: string | null;
+  name: string;
+  createdAt: string;
+}
+
+/** Deepest nesting of folders in a library. */
+const MAX_DEPTH = 20;
+
+const view = (f: FolderDoc): FolderView => ({
+  id: f._id.toHexString(),
+  parentId: f.parentId?.toHexString() ?? null,
+  name: f.name,
+  createdAt: f.createdAt.toISOString(),
+});
+
+/** Folders of a group's library: members who may post create them; their creator or a moderator changes them. */
+export class FolderService {
+  constructor(
+    private readonly repo: FileRepository,
+    private readonly groups: GroupService,
+    private readonly events: EventBus,
+  ) {}
+
+  private async inGroup(ctx: GroupContext, id: string | null | undefined, field: string) {
+    if (!id) return null;
+    const folder = ObjectId.isValid(id) ? await this.repo.folders.findOne({ _id: new ObjectId(id) }) : null;
+    if (!folder?.groupId.equals(ctx.group._id))
+      throw new ValidationError('No such folder in this group.', [{ field, message: 'not in this group' }]);
+    return folder;
+  }
+
+  /** The folders from `folder` up to the root (the folder first). */
+  private async ancestry(folder: FolderDoc | null): Promise<FolderDoc[]> {
+    const chain: FolderDoc[] = [];
+    for (let f = folder; f && chain.length <= MAX_DEPTH;) {
+      chain.push(f);
+      f = f.parentId ? await this.repo.folders.findOne({ _id: f.parentId }) : null;
+    }
+    return chain;
+  }
+
+  async list(actor: Actor, handle: string, parent: string | undefined): Promise<FolderView[]> {
+    const ctx = await this.groups.load(actor, handle, 'read');
+    const folder = await this.inGroup(ctx, parent, 'query.folder');
+    const rows = await this.repo.folders
+      .find({ groupId: ctx.group._id, parentId: folder?._id ?? null })
+      .sort({ name: 1, _id: 1 })
+      .limit(1000)
+      .toArray();
+    return rows.map(view);
+  }
+
+  async create(actor: Actor, handle: string, input: { name: string; parentId?: string | undefined }) {
+    const user = requireUser(actor);
+    const ctx = await this.groups.load(actor, handle, 'post');
+    const parent = await this.inGroup(ctx, input.parentId, 'body.parentId');
+    if ((await this.ancestry(parent)).length >= MAX_DEPTH)
+      throw new ValidationError(`Folders nest ${MAX_DEPTH} deep at most.`, [
+        { field: 'body.parentId', message: 'too deep' },
+      ]);
+    const folder: FolderDoc = {
+      _id: new ObjectId(),
+      groupId: ctx.group._id,
+      parentId: parent?._id ?? null,
+      name: safeFileName(input.name),
+      createdBy: new ObjectId(user.userId),
+      createdAt: new Date(),
+    };
+    await this.repo.folders.insertOne(folder);
+    this.events.emit('folder.changed', {
+      folderId: folder._id.toHexString(),
+      groupId: ctx.group._id.toHexString(),
+      byUserId: user.userId,
+      change: 'created',
+    });
+    return view(folder);
+  }
+
+  private async manage(actor: Actor, id: string) {
+    const user = requireUser(actor);
+    const folder = ObjectId.isValid(id) ? await this.repo.folders.findOne({ _id: new ObjectId(id) }) : null;
+    if (!folder) throw new NotFoundError(`No folder ${id}.`);
+    const ctx = await this.groups.loadById(actor, folder.groupId, 'read', `No folder ${id}.`);
+    const m = ctx.membership;
+    const moderator = m?.state === 'active' && m.role !== 'member';
+    const own = folder.createdBy.toHexString() === user.userId && m?.state === 'active';
+    if (!own && !moderator)
+      throw new ForbiddenError('Only the folder’s creator or a moderator can change it.');
+    return { folder, ctx, user };
+  }
+
+  async update(
+    actor: Actor,
+    id: string,
+    patch: { name?: string | undefined; parentId?: string | null | undefined },
+  ) {
+    const { folder, ctx, user } = await this.manage(actor, id);
+    const set: Partial<FolderDoc> = {};
+    if (patch.name !== undefined) set.name = safeFileName(patch.name);
+    if (patch.parentId !== undefined) {
+      const parent = await this.inGroup(ctx, patch.parentId, 'body.parentId');
+      const chain = await this.ancestry(parent);
+      if (chain.some((f) => f._id.equals(folder._id)))
+        throw new ValidationError('A folder cannot move into itself or one of its subfolders.', [
+          { field: 'body.parentId', message: 'would make a cycle' },
+        ]);
+      if (chain.length >= MAX_DEPTH)
+        throw new ValidationError(`Folders nest ${MAX_DEPTH} deep at most.`, [
+          { field: 'body.parentId', message: 'too deep' },
+        ]);
+      set.parentId = parent?._id ?? null;
+    }
+    await this.repo.folders.updateOne({ _id: folder._id }, { $set: set });
+    this.events.emit('folder.changed', {
+      folderId: id,
+      groupId: ctx.group._id.toHexString(),
+      byUserId: user.userId,
+      change: 'updated',
+    });
+    return view({ ...folder, ...set });
+  }
+
+  /** Only an empty folder is removed (files are restored into the folder they left). */
+  async remove(actor: Actor, id: string): Promise<void> {
+    const { folder, ctx, user } = await this.manage(actor, id);
+    const child = await this.repo.folders.findOne({ parentId: folder._id });
+    const file = await this.repo.files.findOne({ folderId: folder._id });
+    if (child || file)
+      throw new ConflictError('Empty the folder first (deleted files count until they are purged).');
+    await this.repo.folders.deleteOne({ _id: folder._id });
+    this.events.emit('folder.changed', {
+      folderId: id,
+      groupId: ctx.group._id.toHexString(),
+      byUserId: user.userId,
+      change: 'deleted',
+    });
+  }
+}

@@ -1,0 +1,212 @@
+import { randomUUID } from 'node:crypto';
+import { ObjectId, type Collection, type Db } from 'mongodb';
+import type { Logger } from '../core/logger.js';
+import { collections } from '../db/collections.js';
+
+const DUPLICATE_KEY = 11000;
+
+export interface JobDoc {
+  _id: ObjectId;
+  queue: string;
+  payload: Record<string, unknown>;
+  /** Earliest time to run (backoff after a failure). */
+  runAt: Date;
+  /** Claims taken so far; the next claim is `<job>:<claims + 1>`. */
+  claims: number;
+  /** Until when the current claim holds; a crashed worker's job is claimed again after it. */
+  leaseUntil: Date | null;
+  failures: number;
+  lastError: string | null;
+  state: 'pending' | 'failed';
+  createdAt: Date;
+}
+
+/** One claim of one job, taken by an atomic insert of a unique `_id` (FerretDB's updates are not atomic). */
+interface ClaimDoc {
+  _id: string;
+  jobId: ObjectId;
+  owner: string;
+  at: Date;
+}
+
+export interface QueueOptions {
+  /** How long a claim holds without being finished. */
+  leaseMs: number;
+  /** Attempts before the job is kept as failed. */
+  maxFailures: number;
+  /** Backoff after the nth failure, before jitter. */
+  backoffMs: (failures: number) => number;
+  /** Jobs run at once by this process. */
+  concurrency: number;
+}
+
+type Handler = (payload: Record<string, unknown>, job: JobDoc) => Promise<void>;
+
+/**
+ * The job system every background task runs on (ARCHITECTURE.md, "Background work"): jobs are documents,
+ * workers in any number of processes claim them, a claim is a lease, a finished job is deleted, a failed
+ * one is retried with backoff and jitter, and a crashed worker's job is claimed again when its lease ends.
+ * At-least-once: handlers must be idempotent.
+ */
+export class JobQueue {
+  private readonly jobs: Collection<JobDoc>;
+  private readonly claims: Collection<ClaimDoc>;
+  private readonly handlers = new Map<string, { handler: Handler; options: QueueOptions }>();
+  private readonly owner = randomUUID();
+  /** Jobs in hand, per queue. */
+  private readonly running = new Map<string, Set<Promise<void>>>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private polling: Promise<void> | undefined;
+
+  constructor(
+    db: Db,
+    private readonly logger: Logger,
+    private readonly pollMs = 500,
+  ) {
+    this.jobs = db.collection<JobDoc>(collections.jobs);
+    this.claims = db.collection<ClaimDoc>(collections.jobClaims);
+  }
+
+  register(queue: string, handler: Handler, options: Partial<QueueOptions> = {}): void {
+    this.handlers.set(queue, {
+      handler,
+      options: {
+        leaseMs: 60_000,
+        maxFailures: 5,
+        backoffMs: (n) => Math.min(2 ** n * 1000, 3_600_000),
+        concurrency: 2,
+        ...options,
+      },
+    });
+  }
+
+  async enqueue(queue: string, payload: Record<string, unknown>, runAt = new Date()): Promise<ObjectId> {
+    const _id = new ObjectId();
+    await this.jobs.insertOne({
+      _id,
+      queue,
+      payload,
+      runAt,
+      claims: 0,
+      leaseUntil: null,
+      failures: 0,
+      lastError: null,
+      state: 'pending',
+      createdAt: new Date(),
+    });
+    this.kick();
+    return _id;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.timer = setInterval(() => this.kick(), this.pollMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  /** Stop claiming, and wait for the jobs in hand (their leases would otherwise have to run out). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.polling;
+    await Promise.allSettled(this.inHand());
+  }
+
+  private inHand(): Promise<void>[] {
+    return [...this.running.values()].flatMap((set) => [...set]);
+  }
+
+  /** Run what is due now and wait for it (tests and shutdown use this). */
+  async drain(): Promise<void> {
+    for (;;) {
+      await this.poll();
+      const inHand = this.inHand();
+      if (!inHand.length) return;
+      await Promise.allSettled(inHand);
+    }
+  }
+
+  private kick(): void {
+    if (this.stopped || this.polling) return;
+    this.polling = this.poll()
+      .catch((err: unknown) => this.logger.error({ err }, 'job queue poll failed'))
+      .finally(() => {
+        this.polling = undefined;
+      });
+  }
+
+  private async poll(): Promise<void> {
+    const now = new Date();
+    for (const [queue, { options }] of this.handlers) {
+      const running = this.running.get(queue) ?? new Set<Promise<void>>();
+      this.running.set(queue, running);
+      if (running.size >= options.concurrency) continue;
+      const due = await this.jobs
+        .find({ queue, state: 'pending', runAt: { $lte: now } })
+        .sort({ runAt: 1 })
+        .limit(options.concurrency * 4)
+        .toArray();
+      for (const job of due) {
+        if (running.size >= options.concurrency) break;
+        if (job.leaseUntil && job.leaseUntil > now) continue;
+        if (!(await this.claim(job, options))) continue;
+        const run: Promise<void> = this.run(job).finally(() => running.delete(run));
+        running.add(run);
+      }
+    }
+  }
+
+  private async claim(job: JobDoc, options: QueueOptions): Promise<boolean> {
+    const n = job.claims + 1;
+    try {
+      await this.claims.insertOne({
+        _id: `${job._id.toHexString()}:${n}`,
+        jobId: job._id,
+        owner: this.owner,
+        at: new Date(),
+      });
+    } catch (err) {
+      if ((err as { code?: number }).code === DUPLICATE_KEY) return false;
+      throw err;
+    }
+    await this.jobs.updateOne(
+      { _id: job._id },
+      { $set: { claims: n, leaseUntil: new Date(Date.now() + options.leaseMs) } },
+    );
+    return true;
+  }
+
+  private async run(job: JobDoc): Promise<void> {
+    const entry = this.handlers.get(job.queue);
+    if (!entry) return;
+    try {
+      await entry.handler(job.payload, job);
+      await this.jobs.deleteOne({ _id: job._id });
+      await this.claims.deleteMany({ jobId: job._id });
+    } catch (err) {
+      const failures = job.failures + 1;
+      const message = err instanceof Error ? err.message : String(err);
+      const failed = failures >= entry.options.maxFailures;
+      const delay = entry.options.backoffMs(failures) * (0.5 + Math.random());
+      await this.jobs.updateOne(
+        { _id: job._id },
+        {
+          $set: {
+            failures,
+            lastError: message.slice(0, 1000),
+            leaseUntil: null,
+            runAt: new Date(Date.now() + delay),
+            state: failed ? 'failed' : 'pending',
+          },
+        },
+      );
+      this.logger[failed ? 'error' : 'warn'](
+        { queue: job.queue, job: job._id.toHexString(), failures, err: message },
+        failed ? 'job failed for good' : 'job failed; retrying later',
+      );
+    }
+  }
+}
