@@ -174,7 +174,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const fileRepo = new FileRepository(db);
   const jobs = new JobQueue(db, logger);
   jobs.register('thumbnail', thumbnailJob(fileRepo, logger), { concurrency: 1 });
-  const files = new FileService(fileRepo, groups, personRepo, events, jobs, {
+  const files = new FileService(fileRepo, groups, groupRepo, personRepo, events, jobs, {
     ...config.files,
     policy: { allowed: config.files.allowedTypes, denied: config.files.deniedTypes },
     retentionMs: config.groups.retentionMs,

@@ -10,6 +10,7 @@ import {
   fileDetail,
   fileParams,
   filePatch,
+  fileSearchQuery,
   fileView,
   folderInput,
   folderPatch,
@@ -204,6 +205,19 @@ export function fileRoutes(
     },
   );
 
+  api.route(
+    router,
+    {
+      method: 'get',
+      path: '/search/files',
+      summary: 'Library files whose name has every word of the query, among those the searcher may read',
+      tags,
+      access: 'public',
+      query: fileSearchQuery,
+      response: z.array(fileView),
+    },
+    async ({ actor, query }) => files.search(actor, query),
+  );
   api.route(
     router,
     {

@@ -12,6 +12,10 @@ export const libraryQuery = z.object({
     .transform((v) => v === 'true')
     .describe('Moderators: list the deleted files that can still be restored'),
 });
+export const fileSearchQuery = z.object({
+  q: z.string().trim().min(1).max(200),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
 export const uploadQuery = z.object({ folder: objectId.optional() });
 export const contentQuery = z.object({
   version: z.coerce.number().int().min(1).max(1_000_000).optional(),

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { ObjectId } from 'mongodb';
+import { ObjectId, type Filter } from 'mongodb';
 import { requireUser, type Actor } from '../core/actor.js';
 import {
   ConflictError,
@@ -9,7 +9,8 @@ import {
   ValidationError,
 } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
-import { searchTokens } from '../core/search-tokens.js';
+import { queryTokens, searchTokens } from '../core/search-tokens.js';
+import type { GroupRepository } from '../groups/group.repository.js';
 import type { GroupContext, GroupService } from '../groups/group.service.js';
 import type { JobQueue } from '../jobs/job.queue.js';
 import type { PersonRepository } from '../people/person.repository.js';
@@ -69,6 +70,7 @@ export class FileService {
   constructor(
     private readonly repo: FileRepository,
     private readonly groups: GroupService,
+    private readonly groupRepo: GroupRepository,
     private readonly people: PersonRepository,
     private readonly events: EventBus,
     private readonly jobs: JobQueue,
@@ -435,6 +437,30 @@ export class FileService {
         { $set: { deletedAt: new Date(), deletedBy: by, audience: 'hidden' } },
       );
     }
+  }
+
+  /** Library files whose name has every word of the query, among those the searcher may read. */
+  async search(actor: Actor, query: { q: string; limit: number }): Promise<FileView[]> {
+    const tokens = queryTokens(query.q);
+    if (!tokens.length) return [];
+    const readable = (await this.groupRepo.readableBy(actor)) as Filter<FileDoc>[];
+    const docs = await this.repo.files
+      .find({ searchTokens: { $all: tokens }, deletedAt: null, kind: 'library', $or: readable })
+      .sort({ updatedAt: -1, _id: -1 })
+      .limit(query.limit)
+      .toArray();
+    const groups = await Promise.all(
+      [...new Set(docs.map((d) => d.groupId.toHexString()))].map((hex) =>
+        this.groupRepo.groups.findOne({ _id: new ObjectId(hex) }),
+      ),
+    );
+    const handles = new Map(groups.filter((g) => g !== null).map((g) => [g._id.toHexString(), g.handle]));
+    const views: FileView[] = [];
+    for (const doc of docs) {
+      const handle = handles.get(doc.groupId.toHexString());
+      if (handle) views.push(...(await this.views([doc], handle)));
+    }
+    return views;
   }
 
   /** Keep every file's audience equal to its group's (search and listings filter on it). */

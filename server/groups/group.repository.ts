@@ -1,4 +1,5 @@
 import { ObjectId, type Collection, type Db, type Filter } from 'mongodb';
+import type { Actor } from '../core/actor.js';
 import { collections } from '../db/collections.js';
 import type { StoredImage } from '../files/image.store.js';
 import type { GroupVisibility, JoinPolicy, MembershipState, Role } from './group.policy.js';
@@ -96,6 +97,20 @@ export class GroupRepository {
       .find({ userId, state: { $in: states } }, { projection: { groupId: 1 } })
       .toArray();
     return rows.map((r) => r.groupId);
+  }
+
+  /**
+   * Which copied `audience` values (and, for members-only groups, which groups) the actor may read: the
+   * filter every search and feed over threads, replies and files applies.
+   */
+  async readableBy(actor: Actor): Promise<Filter<{ audience: string; groupId: ObjectId }>[]> {
+    const readable: Filter<{ audience: string; groupId: ObjectId }>[] = [{ audience: 'public' }];
+    if (actor.kind === 'user') {
+      readable.push({ audience: 'node' });
+      const mine = await this.groupIdsOf(new ObjectId(actor.userId));
+      readable.push({ audience: 'members', groupId: { $in: mine } });
+    }
+    return readable;
   }
 
   list(filter: Filter<GroupDoc>, after: string | undefined, limit: number): Promise<GroupDoc[]> {

@@ -172,6 +172,13 @@ export class JobQueue {
       if ((err as { code?: number }).code === DUPLICATE_KEY) return false;
       throw err;
     }
+    // A worker that read the job before another finished it (finished jobs are deleted, their claims
+    // with them) could take a claim number again: the job must still be there, at the claim it expected.
+    const fresh = await this.jobs.findOne({ _id: job._id });
+    if (!fresh || fresh.claims !== job.claims || fresh.state !== 'pending') {
+      await this.claims.deleteOne({ _id: `${job._id.toHexString()}:${n}` });
+      return false;
+    }
     await this.jobs.updateOne(
       { _id: job._id },
       { $set: { claims: n, leaseUntil: new Date(Date.now() + options.leaseMs) } },
@@ -182,6 +189,13 @@ export class JobQueue {
   private async run(job: JobDoc): Promise<void> {
     const entry = this.handlers.get(job.queue);
     if (!entry) return;
+    // Renew the lease while the handler works, so a long job is not taken over by another worker.
+    const renew = setInterval(() => {
+      this.jobs
+        .updateOne({ _id: job._id }, { $set: { leaseUntil: new Date(Date.now() + entry.options.leaseMs) } })
+        .catch((err: unknown) => this.logger.warn({ err }, 'job lease renewal failed'));
+    }, entry.options.leaseMs / 3);
+    renew.unref();
     try {
       await entry.handler(job.payload, job);
       await this.jobs.deleteOne({ _id: job._id });
@@ -207,6 +221,8 @@ export class JobQueue {
         { queue: job.queue, job: job._id.toHexString(), failures, err: message },
         failed ? 'job failed for good' : 'job failed; retrying later',
       );
+    } finally {
+      clearInterval(renew);
     }
   }
 }

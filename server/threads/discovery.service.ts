@@ -74,12 +74,7 @@ export class DiscoveryService {
   async search(actor: Actor, query: { q: string; cursor?: string | undefined; limit: number }) {
     const tokens = queryTokens(query.q);
     if (!tokens.length) return { items: [], nextCursor: null };
-    const readable: Filter<ThreadDoc & ReplyDoc>[] = [{ audience: 'public' }];
-    if (actor.kind === 'user') {
-      readable.push({ audience: 'node' });
-      const mine = await this.groupRepo.groupIdsOf(new ObjectId(actor.userId));
-      readable.push({ audience: 'members', groupId: { $in: mine } });
-    }
+    const readable = (await this.groupRepo.readableBy(actor)) as Filter<ThreadDoc & ReplyDoc>[];
     const after = decodeCursor(query.cursor);
     const filter: Filter<ThreadDoc & ReplyDoc> = {
       searchTokens: { $all: tokens },

@@ -295,6 +295,13 @@ describe('group file libraries, attachments and downloads', () => {
         if (expected === 404) expect(got.bytes.toString()).not.toContain(c.group + '.txt');
       }
     }
+    const found = async (client: typeof w.anonymous) =>
+      ((await client.call('GET', '/search/files?q=LIB%20txt')).body as { name: string }[])
+        .map((f) => f.name)
+        .sort();
+    expect(await found(w.anonymous)).toEqual(['lib.txt']);
+    expect(await found(w.as.otto!)).toEqual(['lib.txt', 'node-lib.txt']);
+    expect(await found(w.as.owen!)).toEqual(['lib.txt', 'node-lib.txt', 'secret-lib.txt']);
   });
 
   it('attaches uploads to threads and replies, with thumbnails made in the background', async () => {
@@ -390,5 +397,65 @@ describe('group file libraries, attachments and downloads', () => {
         )
       ).status,
     ).toBe(201);
+  });
+
+  it('purges a deleted group with every file version, thumbnail and folder in it', async () => {
+    expect(
+      (
+        await w.as.owen!.call('POST', '/groups', {
+          handle: 'gone',
+          name: 'gone',
+          visibility: 'public',
+          joinPolicy: 'open',
+        })
+      ).status,
+    ).toBe(201);
+    const image = await sharp({ create: { width: 40, height: 40, channels: 3, background: '#000' } })
+      .png()
+      .toBuffer();
+    const up = await w.as.owen!.call(
+      'POST',
+      '/groups/gone/files',
+      filesForm([
+        { bytes: image, name: 'a.png' },
+        { bytes: Buffer.from('b'), name: 'b.txt' },
+      ]),
+    );
+    await w.as.owen!.call(
+      'POST',
+      `/files/${up.body[1].id}/versions`,
+      filesForm([{ bytes: Buffer.from('b2'), name: 'b.txt' }], 'file'),
+    );
+    await w.as.owen!.call('POST', '/groups/gone/folders', { name: 'f' });
+    await w.node.node.jobs.drain();
+    const group = await db().collection('groups').findOne({ handle: 'gone' });
+    const blobIds = (await db().collection('file_versions').find({ groupId: group!._id }).toArray()).map(
+      (v) => v.blobId,
+    );
+    expect(blobIds).toHaveLength(3);
+    const thumbs = { filename: { $regex: `^${up.body[0].id}` } };
+    expect(await db().collection('thumbnails.files').countDocuments(thumbs)).toBe(1);
+    expect((await w.as.owen!.call('DELETE', '/groups/gone')).status).toBe(204);
+    expect((await download(w.as.owen!, `/files/${up.body[0].id}/content`)).status).toBe(404);
+    expect(await w.node.node.purge.sweep(new Date(Date.now() + 31 * 86_400_000))).toEqual(['gone']);
+    for (const [name, filter] of [
+      ['files', { groupId: group!._id }],
+      ['file_versions', { groupId: group!._id }],
+      ['folders', { groupId: group!._id }],
+      ['blobs.files', { _id: { $in: blobIds } }],
+      ['blobs.chunks', { files_id: { $in: blobIds } }],
+      ['group_storage', { _id: group!._id }],
+    ] as const)
+      expect({
+        name,
+        left: await db()
+          .collection(name)
+          .countDocuments(filter as never),
+      }).toEqual({ name, left: 0 });
+    expect(
+      await db()
+        .collection('thumbnails.files')
+        .countDocuments({ filename: { $regex: `^${up.body[0].id}` } }),
+    ).toBe(0);
   });
 });

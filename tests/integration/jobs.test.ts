@@ -1,0 +1,149 @@
+import { pino } from 'pino';
+import { ensureCollections } from '../../server/db/collections.js';
+import { JobQueue } from '../../server/jobs/job.queue.js';
+import { eventually } from '../helpers/files.js';
+import { openTestDatabase, type TestDatabase } from '../helpers/db.js';
+
+/** The job system on the real database server: claims, leases, retries, several workers on one queue. */
+describe('job queue', () => {
+  let t: TestDatabase;
+  const logger = pino({ level: 'silent' });
+  const queues: JobQueue[] = [];
+  const queue = (pollMs = 20) => {
+    const q = new JobQueue(t.db, logger, pollMs);
+    queues.push(q);
+    return q;
+  };
+  beforeAll(async () => {
+    t = await openTestDatabase('jobs');
+    await ensureCollections(t.db);
+  });
+  afterEach(async () => {
+    await Promise.all(queues.splice(0).map((q) => q.stop()));
+    await t.db.collection('jobs').deleteMany({});
+  });
+  afterAll(() => t.cleanup());
+
+  it('runs each job once when two workers share the queue, and forgets finished jobs', async () => {
+    const runs: number[] = [];
+    const [a, b] = [queue(), queue()];
+    for (const q of [a, b])
+      q.register(
+        'count',
+        async (p) => {
+          runs.push(p.n as number);
+          await new Promise((r) => setTimeout(r, 5));
+        },
+        { concurrency: 3 },
+      );
+    for (let n = 0; n < 30; n++) await a.enqueue('count', { n });
+    a.start();
+    b.start();
+    await eventually(
+      async () => runs.length,
+      (n) => n >= 30,
+      20_000,
+    );
+    await new Promise((r) => setTimeout(r, 200)); // a double run would show up by now
+    expect([...runs].sort((x, y) => x - y)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(
+      await eventually(
+        () => t.db.collection('jobs').countDocuments(),
+        (n) => n === 0,
+      ),
+    ).toBe(0);
+  });
+
+  it('takes over a job whose worker stopped in the middle, once the lease runs out', async () => {
+    let release!: () => void;
+    const hung = new Promise<void>((r) => (release = r));
+    const crashed = queue();
+    // This worker claims the job and then neither finishes nor renews it, as a killed process would not.
+    crashed.register('report', () => hung, { leaseMs: 300, concurrency: 1 });
+    (crashed as unknown as { run: (job: unknown) => Promise<void> }).run = () => hung;
+    await crashed.enqueue('report', { id: 'r1' });
+    crashed.start();
+    await eventually(
+      () => t.db.collection('job_claims').countDocuments(),
+      (n) => n === 1,
+    );
+    const done: string[] = [];
+    const healthy = queue();
+    healthy.register('report', async (p) => void done.push(p.id as string), { leaseMs: 300 });
+    healthy.start();
+    expect(
+      await eventually(
+        async () => done,
+        (d) => d.length > 0,
+        5000,
+      ),
+    ).toEqual(['r1']);
+    release();
+  });
+
+  it('renews the lease of a long job, so no other worker takes it over', async () => {
+    const runs: string[] = [];
+    const [a, b] = [queue(), queue()];
+    for (const q of [a, b])
+      q.register(
+        'long',
+        async (p) => {
+          runs.push(p.id as string);
+          await new Promise((r) => setTimeout(r, 1000));
+        },
+        { leaseMs: 300 },
+      );
+    await a.enqueue('long', { id: 'l1' });
+    a.start();
+    await eventually(
+      async () => runs.length,
+      (n) => n === 1,
+    );
+    b.start();
+    await eventually(
+      () => t.db.collection('jobs').countDocuments(),
+      (n) => n === 0,
+      5000,
+    );
+    expect(runs).toEqual(['l1']);
+  });
+
+  it('retries a failing job with backoff, and keeps it as failed after the last attempt', async () => {
+    const attempts: number[] = [];
+    const q = queue();
+    q.register(
+      'flaky',
+      async (p) => {
+        attempts.push(Date.now());
+        if (p.failTimes === 'always' || attempts.length <= (p.failTimes as number))
+          throw new Error('remote down');
+      },
+      { backoffMs: () => 100, maxFailures: 3 },
+    );
+    const ok = await q.enqueue('flaky', { failTimes: 2 });
+    q.start();
+    await eventually(
+      async () => attempts.length,
+      (n) => n >= 3,
+      5000,
+    );
+    expect(attempts[1]! - attempts[0]!).toBeGreaterThanOrEqual(45); // at least half the backoff (jitter)
+    expect(
+      await eventually(
+        () => t.db.collection('jobs').findOne({ _id: ok }),
+        (j) => j === null,
+      ),
+    ).toBeNull();
+
+    attempts.length = 0;
+    const doomed = await q.enqueue('flaky', { failTimes: 'always' });
+    const failed = await eventually(
+      () => t.db.collection('jobs').findOne({ _id: doomed }),
+      (j) => j?.state === 'failed',
+      5000,
+    );
+    expect(failed).toMatchObject({ state: 'failed', failures: 3, lastError: 'remote down' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(attempts).toHaveLength(3);
+  });
+});
