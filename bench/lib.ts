@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
 import pino from 'pino';
-import { loadConfig } from '../server/config.js';
+import { loadConfig, type IssuerConfig } from '../server/config.js';
 import { freePort } from '../server/core/net.js';
 import { connectDatabase, type Database } from '../server/db/client.js';
 import { ensureCollections } from '../server/db/collections.js';
@@ -106,8 +106,12 @@ export async function startBenchDatabase(dbName: string) {
 }
 
 /** The whole node, configured as in production, listening on a loopback port. */
-export async function startBenchNode(uri: string, database: Database) {
-  const port = await freePort();
+export async function startBenchNode(
+  uri: string,
+  database: Database,
+  options: { port?: number; issuers?: IssuerConfig[]; env?: Record<string, string> } = {},
+) {
+  const port = options.port ?? (await freePort());
   const config = loadConfig({
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
@@ -123,7 +127,9 @@ export async function startBenchNode(uri: string, database: Database) {
         clientId: 'c',
         clientSecret: 's',
       },
+      ...(options.issuers ?? []),
     ]),
+    ...options.env,
   });
   const node = await composeNode({
     config,
@@ -135,6 +141,7 @@ export async function startBenchNode(uri: string, database: Database) {
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${port}`,
+    node,
     close: async () => {
       server.closeAllConnections();
       server.close();

@@ -2,11 +2,14 @@ import { pipeline } from 'node:stream/promises';
 import contentDisposition from 'content-disposition';
 import fresh from 'fresh';
 import type { Request, Response } from 'express';
-import type { GridFSBucket, ObjectId } from 'mongodb';
+import type { Db, ObjectId } from 'mongodb';
 import { RangeNotSatisfiableError } from '../core/errors.js';
+import { readBlob } from './blob.stream.js';
 
 export interface Download {
-  bucket: GridFSBucket;
+  db: Db;
+  /** The GridFS bucket's name. */
+  bucket: string;
   blobId: ObjectId;
   size: number;
   contentType: string;
@@ -65,7 +68,7 @@ export async function sendDownload(req: Request, res: Response, d: Download): Pr
     res.end();
     return;
   }
-  const stream = d.bucket.openDownloadStream(d.blobId, { start, end: end + 1 });
+  const stream = readBlob(d.db, d.bucket, d.blobId, start, end + 1);
   await pipeline(stream, res).catch((err: unknown) => {
     // A client that goes away mid-download is not an error of ours.
     if (!res.destroyed && !req.destroyed) throw err;

@@ -164,7 +164,8 @@ export function fileRoutes(
       const version = await files.content(actor, params.id, query.version);
       const inline = query.disposition === 'inline' && THUMBNAIL_SOURCES.includes(version.contentType);
       await sendDownload(req, res, {
-        bucket: repo.blobs,
+        db: repo.db,
+        bucket: 'blobs',
         blobId: version.blobId,
         size: version.size,
         contentType: version.contentType,
@@ -193,7 +194,8 @@ export function fileRoutes(
         ?.length as number | undefined;
       if (size === undefined) throw new NotFoundError('This file has no thumbnail (yet).');
       await sendDownload(req, res, {
-        bucket: repo.thumbnails,
+        db: repo.db,
+        bucket: 'thumbnails',
         blobId: version.thumbnail.blobId,
         size,
         contentType: version.thumbnail.contentType,
