@@ -138,6 +138,7 @@ export async function startBenchNode(
     db: database.db,
   });
   const server = http.createServer(node.app);
+  await node.attach(server);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${port}`,

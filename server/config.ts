@@ -191,6 +191,10 @@ const envObject = z.object({
     .default(12),
   AUTH_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(30),
   GROUP_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/\S+$/, 'expected redis://host:6379 or rediss://user:password@host:6380')
+    .optional(),
   FILE_MAX_SIZE: storageSize.default(1024 ** 3),
   FILE_MAX_COUNT: z.coerce.number().int().min(1).max(100).default(20),
   FILE_MAX_FIELDS: z.coerce.number().int().min(1).max(100).default(10),
@@ -293,6 +297,8 @@ export interface Config {
     /** How long a deleted group (or file) can be restored. */
     retentionMs: number;
   };
+  /** Redis for Socket.IO between processes; one process needs none. */
+  redisUrl: string | undefined;
   files: {
     maxFileBytes: number;
     maxFiles: number;
@@ -343,7 +349,12 @@ function displayValue(variable: string, value: string | undefined): string | und
   if (value === undefined) return undefined;
   // Never echo secrets back: a connection string can hold a password, issuers hold client secrets.
   if (variable === 'MONGODB_URI') return value.replace(/\/\/[^@/]*@/, '//***@');
-  if (variable === 'SESSION_SECRET' || variable === 'OIDC_ISSUERS' || variable === 'SMTP_URL')
+  if (
+    variable === 'SESSION_SECRET' ||
+    variable === 'OIDC_ISSUERS' ||
+    variable === 'SMTP_URL' ||
+    variable === 'REDIS_URL'
+  )
     return '[hidden]';
   return value.length > 80 ? `${value.slice(0, 77)}...` : value;
 }
@@ -399,6 +410,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       secureCookies: publicUrl.startsWith('https://'),
     },
     groups: { retentionMs: c.GROUP_RETENTION_DAYS * 86_400_000 },
+    redisUrl: c.REDIS_URL,
     files: {
       maxFileBytes: c.FILE_MAX_SIZE,
       maxFiles: c.FILE_MAX_COUNT,

@@ -101,6 +101,7 @@ async function main(): Promise<void> {
     });
     stopped.push(() => node.close());
     server.on('request', node.app);
+    await node.attach(server);
     await listen(server, config);
   } catch (err) {
     logger.fatal({ err }, 'Ensemble could not start');

@@ -1,3 +1,4 @@
+import type http from 'node:http';
 import cookieParser from 'cookie-parser';
 import type { Express, Request, RequestHandler, Router } from 'express';
 import type { Db, MongoClient } from 'mongodb';
@@ -31,6 +32,8 @@ import { FileService } from './files/file.service.js';
 import { FolderService } from './files/folder.service.js';
 import { thumbnailJob } from './files/thumbnail.job.js';
 import { JobQueue } from './jobs/job.queue.js';
+import { bridgeRealtime } from './realtime/realtime.bridge.js';
+import { RealtimeServer } from './realtime/realtime.server.js';
 import { migrateThreadsToPositions } from './threads/thread.migration.js';
 import { migrateGroupsToKeys } from './groups/group.migration.js';
 import { runMigrations, type Migration } from './db/migrations.js';
@@ -60,6 +63,9 @@ export interface EnsembleNode {
   oidc: OidcRegistry;
   purge: GroupPurge;
   jobs: JobQueue;
+  realtime: RealtimeServer;
+  /** Socket.IO on the HTTP server the app is served from (before it listens). */
+  attach(server: http.Server): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -268,6 +274,16 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     passport.initialize(),
     passport.session(),
   ];
+  const realtime = new RealtimeServer({
+    logger,
+    groups,
+    threads: threadRepo,
+    publicUrl: config.publicUrl,
+    redisUrl: config.redisUrl,
+    handshake: middleware,
+    actorOf,
+  });
+  bridgeRealtime(events, realtime);
   const app = createApp({
     config,
     logger,
@@ -285,9 +301,12 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     events,
     services,
     jobs,
+    realtime,
+    attach: (server) => realtime.attach(server),
     oidc: registry,
     purge,
     close: async () => {
+      await realtime.close();
       purge.stop();
       await jobs.stop();
       await session.close();

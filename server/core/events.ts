@@ -21,21 +21,37 @@ export interface DomainEvents {
   'member.requested': { groupId: string; userId: string };
   'member.invited': { groupId: string; userId: string | null; email: string | null; byUserId: string };
   'member.role_changed': { groupId: string; userId: string; role: string; byUserId: string };
-  'thread.created': { threadId: string; groupId: string; authorId: string; mentions: string[] };
+  /** `position`: the thread's place in its group's timeline (a `/groups/{group}/threads` cursor). */
+  'thread.created': {
+    threadId: string;
+    groupId: string;
+    position: number;
+    authorId: string;
+    mentions: string[];
+  };
   'thread.updated': { threadId: string; groupId: string; change: 'pinned' | 'locked'; value: boolean };
   'reply.created': {
     replyId: string;
     threadId: string;
     groupId: string;
+    /** The reply's position in its thread (a `/threads/{id}/replies` cursor). */
+    seq: number;
     authorId: string;
     /** Whose post this answers (the parent reply's author, or the thread's). */
     parentAuthorId: string;
     mentions: string[];
   };
-  'post.edited': { kind: 'threads' | 'replies'; id: string; groupId: string; byUserId: string };
+  'post.edited': {
+    kind: 'threads' | 'replies';
+    id: string;
+    threadId: string;
+    groupId: string;
+    byUserId: string;
+  };
   'post.deleted': {
     kind: 'threads' | 'replies';
     id: string;
+    threadId: string;
     groupId: string;
     byUserId: string;
     byModerator: boolean;
@@ -54,6 +70,7 @@ export interface DomainEvents {
   'post.liked': {
     kind: 'threads' | 'replies';
     id: string;
+    threadId: string;
     groupId: string;
     byUserId: string;
     authorId: string;

@@ -218,6 +218,7 @@ export class ThreadService {
     this.events.emit('thread.created', {
       threadId: thread._id.toHexString(),
       groupId: ctx.group._id.toHexString(),
+      position: thread.timelineSlot,
       authorId: user.userId,
       mentions: mentions.map(String),
     });
@@ -335,6 +336,7 @@ export class ThreadService {
       replyId: reply._id.toHexString(),
       threadId: thread._id.toHexString(),
       groupId: thread.groupId.toHexString(),
+      seq: reply.seq,
       authorId: user.userId,
       parentAuthorId: (parent?.authorId ?? thread.authorId).toHexString(),
       mentions: mentions.map(String),
@@ -355,7 +357,7 @@ export class ThreadService {
     patch: { title?: string | undefined; body?: string | undefined },
   ) {
     const user = requireUser(actor);
-    const { doc, ctx } = await this.content(actor, kind, id, 'post');
+    const { doc, ctx, thread } = await this.content(actor, kind, id, 'post');
     if (doc.authorId.toHexString() !== user.userId)
       throw new ForbiddenError('Only the author can edit this.');
     if (doc.deleted) throw new ConflictError('This was deleted.');
@@ -375,6 +377,7 @@ export class ThreadService {
     this.events.emit('post.edited', {
       kind,
       id,
+      threadId: thread._id.toHexString(),
       groupId: ctx.group._id.toHexString(),
       byUserId: user.userId,
     });
@@ -383,7 +386,7 @@ export class ThreadService {
   /** Authors delete their own posts; moderators remove anyone's with a reason. Both leave a tombstone. */
   async remove(actor: Actor, kind: Kind, id: string, reason: string | undefined): Promise<void> {
     const user = requireUser(actor);
-    const { doc, ctx } = await this.content(actor, kind, id, 'read');
+    const { doc, ctx, thread } = await this.content(actor, kind, id, 'read');
     const own = doc.authorId.toHexString() === user.userId && ctx.membership?.state === 'active';
     const moderator = this.isModerator(ctx);
     if (!own && !moderator) throw new ForbiddenError('Only the author or a moderator can remove this.');
@@ -409,6 +412,7 @@ export class ThreadService {
     this.events.emit('post.deleted', {
       kind,
       id,
+      threadId: thread._id.toHexString(),
       groupId: ctx.group._id.toHexString(),
       byUserId: user.userId,
       byModerator: !own,
@@ -417,7 +421,7 @@ export class ThreadService {
 
   async like(actor: Actor, kind: Kind, id: string, liked: boolean): Promise<{ likeCount: number }> {
     const user = requireUser(actor);
-    const { doc, ctx } = await this.content(actor, kind, id, 'post');
+    const { doc, ctx, thread } = await this.content(actor, kind, id, 'post');
     if (doc.deleted) throw new ConflictError('This was deleted.');
     const userId = new ObjectId(user.userId);
     let delta = 0;
@@ -441,6 +445,7 @@ export class ThreadService {
       this.events.emit('post.liked', {
         kind,
         id,
+        threadId: thread._id.toHexString(),
         groupId: ctx.group._id.toHexString(),
         byUserId: user.userId,
         authorId: doc.authorId.toHexString(),

@@ -89,6 +89,7 @@ export async function startTestNode(options: {
     db: database.db,
   });
   const server = http.createServer(node.app);
+  await node.attach(server);
   await new Promise<void>((resolve) => server.listen(options.port, '127.0.0.1', resolve));
   return {
     url,

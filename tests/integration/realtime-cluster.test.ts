@@ -1,0 +1,102 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { freePort } from '../../server/core/net.js';
+import { projectRoot } from '../../server/core/paths.js';
+import { ApiClient, Browser, signIn } from '../helpers/browser.js';
+import { testServerUri } from '../helpers/db.js';
+import { startRedis } from '../helpers/redis.js';
+import { connectSocket, until } from '../helpers/sockets.js';
+
+/** Two real server processes (the real entry point) on one database and a real redis-server. */
+describe('several server processes behind one address', () => {
+  let redis: Awaited<ReturnType<typeof startRedis>>;
+  const children: ChildProcess[] = [];
+  const urls: string[] = [];
+
+  async function startProcess(dbName: string): Promise<string> {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ENSEMBLE_')));
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'server', 'main.ts')], {
+      cwd: projectRoot,
+      env: {
+        ...env,
+        NODE_ENV: 'test',
+        PORT: String(port),
+        PUBLIC_URL: url,
+        MONGODB_URI: testServerUri(),
+        MONGODB_DB_NAME: dbName,
+        REDIS_URL: redis.url,
+        SESSION_SECRET: 'cluster-test-secret-cluster-test-secret',
+        LOG_LEVEL: 'warn',
+        LOG_PRETTY: 'false',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(child);
+    const deadline = Date.now() + 45_000;
+    while (Date.now() < deadline) {
+      const ready = await fetch(`${url}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ready) return url;
+      if (child.exitCode !== null) throw new Error(`server process exited with ${child.exitCode}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('server process did not become ready');
+  }
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    const dbName = `cluster_${randomBytes(4).toString('hex')}`;
+    urls.push(await startProcess(dbName), await startProcess(dbName));
+  });
+  afterAll(async () => {
+    await Promise.all(
+      children.map((c) => {
+        const exited = new Promise((r) => c.once('exit', r));
+        c.kill('SIGTERM');
+        return exited;
+      }),
+    );
+    await redis.stop();
+  });
+
+  it('delivers an event raised on one process to sockets on the other, and replays it after a drop', async () => {
+    const [a, b] = urls as [string, string];
+    const browser = new Browser();
+    await signIn(browser, a, 'dev', 'alice');
+    const alice = new ApiClient(browser, a);
+    expect(
+      (
+        await alice.call('POST', '/groups', {
+          handle: 'cluster',
+          name: 'Cluster',
+          visibility: 'public',
+          joinPolicy: 'open',
+        })
+      ).status,
+    ).toBe(201);
+
+    const listener = await connectSocket(b); // anonymous, on the other process
+    expect(await listener.subscribe({ kind: 'group', group: 'cluster' })).toMatchObject({ ok: true });
+    const thread = await alice.call('POST', '/groups/cluster/threads', {
+      title: 'Across',
+      body: 'hello from A',
+    });
+    expect(thread.status).toBe(201);
+    await until(() => listener.of('thread.created').length === 1, 5000);
+    expect(listener.of('thread.created')).toEqual([expect.objectContaining({ threadId: thread.body.id })]);
+
+    // Connection state recovery through Redis: the transport to B drops, A raises events, B replays them.
+    listener.socket.io.engine.close();
+    for (let i = 0; i < 3; i++)
+      await alice.call('POST', `/threads/${thread.body.id}/replies`, { body: `r${i}` });
+    await until(() => listener.socket.connected && listener.of('reply.created').length === 3, 8000);
+    expect(listener.socket.recovered).toBe(true);
+    expect(listener.of('reply.created').map((p) => p.seq)).toEqual([1, 2, 3]);
+    listener.close();
+  });
+});

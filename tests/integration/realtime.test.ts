@@ -1,0 +1,130 @@
+import { connectSocket, until } from '../helpers/sockets.js';
+import { startWorld, type World } from '../helpers/world.js';
+
+/** Real socket.io-client connections against the real server, session cookies and all. */
+describe('real-time updates over Socket.IO', () => {
+  let w: World;
+  const sockets: { close(): void }[] = [];
+  const connect = async (who?: string) => {
+    const s = await connectSocket(w.node.url, who ? w.as[who] : undefined);
+    sockets.push(s);
+    return s;
+  };
+  const pause = (ms = 250) => new Promise((r) => setTimeout(r, ms));
+
+  beforeAll(async () => {
+    w = await startWorld(['owen', 'mia', 'otto']);
+    for (const [handle, visibility, joinPolicy] of [
+      ['open-rt', 'public', 'open'],
+      ['closed-rt', 'members', 'invite'],
+    ] as const) {
+      expect(
+        (await w.as.owen!.call('POST', '/groups', { handle, name: handle, visibility, joinPolicy })).status,
+      ).toBe(201);
+    }
+    await w.as.owen!.call('POST', '/groups/closed-rt/invitations', { person: 'mia' });
+    expect((await w.as.mia!.call('POST', '/groups/closed-rt/invitation/accept')).status).toBe(204);
+    expect((await w.as.mia!.call('POST', '/groups/open-rt/join')).status).toBe(200);
+  });
+  afterEach(() => sockets.splice(0).forEach((s) => s.close()));
+  afterAll(() => w.close());
+
+  it('joins rooms only where the reader may read, and answers bad payloads with an error ack', async () => {
+    const anonymous = await connect();
+    expect(await anonymous.subscribe({ kind: 'group', group: 'open-rt' })).toMatchObject({ ok: true });
+    const hidden = await anonymous.subscribe({ kind: 'group', group: 'closed-rt' });
+    expect(hidden).toMatchObject({ ok: false, error: { status: 404 } });
+    const otto = await connect('otto');
+    expect((await otto.subscribe({ kind: 'group', group: 'closed-rt' })).error?.status).toBe(404);
+    const mia = await connect('mia');
+    expect(await mia.subscribe({ kind: 'group', group: 'closed-rt' })).toMatchObject({ ok: true });
+
+    for (const bad of [
+      undefined,
+      'group',
+      { room: { kind: 'planet', id: 'x' } },
+      { room: { kind: 'thread', id: '../x' } },
+    ]) {
+      const answer = await anonymous.ack('subscribe', bad);
+      expect(answer).toMatchObject({
+        ok: false,
+        error: { status: 400, type: '/problems/validation-failed' },
+      });
+    }
+    anonymous.socket.emit('subscribe', { room: { kind: 'group', group: 'open-rt' } }); // no ack: ignored quietly
+    expect(anonymous.socket.connected).toBe(true);
+    expect(await anonymous.subscribe({ kind: 'group', group: 'open-rt' })).toMatchObject({ ok: true });
+  });
+
+  it('delivers events to permitted rooms only, in the order they happened', async () => {
+    const [mia, otto, anonymous] = [await connect('mia'), await connect('otto'), await connect()];
+    await mia.subscribe({ kind: 'group', group: 'closed-rt' });
+    await otto.subscribe({ kind: 'group', group: 'open-rt' });
+    await anonymous.subscribe({ kind: 'group', group: 'open-rt' });
+    const secret = await w.as.owen!.call('POST', '/groups/closed-rt/threads', {
+      title: 'Budget',
+      body: 'confidential',
+    });
+    const open = await w.as.owen!.call('POST', '/groups/open-rt/threads', {
+      title: 'Picnic',
+      body: 'all welcome',
+    });
+    await mia.subscribe({ kind: 'thread', id: secret.body.id });
+    for (let i = 0; i < 5; i++)
+      await w.as.owen!.call('POST', `/threads/${secret.body.id}/replies`, { body: `reply ${i}` });
+    // In the group's room and the thread's, each reply still arrives once, in order.
+    await until(() => mia.of('reply.created').length >= 5);
+    await pause();
+    expect(mia.of('reply.created').map((p) => p.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(mia.of('thread.created')).toEqual([
+      expect.objectContaining({ v: 1, threadId: secret.body.id, position: expect.any(Number) }),
+    ]);
+    await until(() => otto.of('thread.created').length > 0 && anonymous.of('thread.created').length > 0);
+    expect(otto.of('thread.created').map((p) => p.threadId)).toEqual([open.body.id]);
+    expect(JSON.stringify(otto.received)).not.toContain(secret.body.id);
+    expect(JSON.stringify(anonymous.received)).not.toContain(secret.body.id);
+    const otto2 = await connect('otto');
+    expect((await otto2.subscribe({ kind: 'thread', id: secret.body.id })).error?.status).toBe(404);
+  });
+
+  it('takes a removed member out of the rooms at once', async () => {
+    const thread = await w.as.owen!.call('POST', '/groups/closed-rt/threads', { title: 'Plans', body: 'x' });
+    const mia = await connect('mia');
+    await mia.subscribe({ kind: 'group', group: 'closed-rt' });
+    await mia.subscribe({ kind: 'thread', id: thread.body.id });
+    expect((await w.as.owen!.call('DELETE', '/groups/closed-rt/members/mia')).status).toBe(204);
+    await pause();
+    await w.as.owen!.call('POST', `/threads/${thread.body.id}/replies`, { body: 'after removal' });
+    await w.as.owen!.call('POST', '/groups/closed-rt/threads', { title: 'After', body: 'x' });
+    await pause(400);
+    expect(mia.of('reply.created')).toEqual([]);
+    expect(mia.of('thread.created')).toEqual([]);
+    expect(mia.of('member.left')).toEqual([
+      expect.objectContaining({ userId: expect.any(String), reason: 'removed' }),
+    ]);
+    expect((await mia.subscribe({ kind: 'group', group: 'closed-rt' })).error?.status).toBe(404);
+  });
+
+  it('catches up after a network drop without losing an event', async () => {
+    const thread = await w.as.mia!.call('POST', '/groups/open-rt/threads', { title: 'Drop', body: 'x' });
+    const reader = await connect('otto');
+    await reader.subscribe({ kind: 'thread', id: thread.body.id });
+    await w.as.mia!.call('POST', `/threads/${thread.body.id}/replies`, { body: 'before' });
+    await until(() => reader.of('reply.created').length === 1);
+    // The transport drops (not a clean disconnect): the client reconnects and the server replays.
+    reader.socket.io.engine.close();
+    for (const body of ['while away 1', 'while away 2'])
+      await w.as.mia!.call('POST', `/threads/${thread.body.id}/replies`, { body });
+    await until(() => reader.socket.connected && reader.of('reply.created').length === 3, 5000);
+    expect(reader.socket.recovered).toBe(true);
+    expect(reader.of('reply.created').map((p) => p.seq)).toEqual([1, 2, 3]);
+    // Past the recovery window, a client resumes from the last position it saw, through the REST API.
+    const missed = await w.anonymous.call('GET', `/threads/${thread.body.id}/replies?cursor=1`);
+    expect(missed.body.items.map((r: { id: string }) => r.id)).toEqual(
+      reader
+        .of('reply.created')
+        .slice(1)
+        .map((p) => p.replyId),
+    );
+  });
+});
