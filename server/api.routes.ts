@@ -6,6 +6,8 @@ import { fileRoutes } from './files/file.routes.js';
 import type { FileService } from './files/file.service.js';
 import type { FolderService } from './files/folder.service.js';
 import { groupRoutes } from './groups/group.routes.js';
+import { notificationRoutes } from './notifications/notification.routes.js';
+import type { NotificationService } from './notifications/notification.service.js';
 import type { DiscoveryService } from './threads/discovery.service.js';
 import type { ReportService } from './threads/report.service.js';
 import { threadRoutes } from './threads/thread.routes.js';
@@ -19,6 +21,7 @@ import { peopleRoutes } from './people/people.routes.js';
 import type { ProfileService } from './people/profile.service.js';
 
 export interface ApiServices {
+  notifications: NotificationService;
   files: FileService;
   folders: FolderService;
   fileRepo: FileRepository;
@@ -48,6 +51,7 @@ export function declareApi(
       groupRoutes(api, services.groups, services.memberships),
       threadRoutes(api, services.threads, services.discovery, services.reports),
       fileRoutes(api, services.files, services.folders, services.fileRepo),
+      notificationRoutes(api, services.notifications),
     ],
   };
 }

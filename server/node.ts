@@ -32,8 +32,13 @@ import { FileService } from './files/file.service.js';
 import { FolderService } from './files/folder.service.js';
 import { thumbnailJob } from './files/thumbnail.job.js';
 import { JobQueue } from './jobs/job.queue.js';
-import { bridgeRealtime } from './realtime/realtime.bridge.js';
-import { RealtimeServer } from './realtime/realtime.server.js';
+import { NotificationFanout } from './notifications/notification.fanout.js';
+import { NotificationMail } from './notifications/notification.mail.js';
+import { NotificationRepository } from './notifications/notification.repository.js';
+import { unsubscribeRoutes } from './notifications/notification.routes.js';
+import { NotificationService } from './notifications/notification.service.js';
+import { bridgeRealtime, REALTIME_VERSION } from './realtime/realtime.bridge.js';
+import { RealtimeServer, roomOf } from './realtime/realtime.server.js';
 import { migrateThreadsToPositions } from './threads/thread.migration.js';
 import { migrateGroupsToKeys } from './groups/group.migration.js';
 import { runMigrations, type Migration } from './db/migrations.js';
@@ -64,6 +69,7 @@ export interface EnsembleNode {
   purge: GroupPurge;
   jobs: JobQueue;
   realtime: RealtimeServer;
+  notificationMail: NotificationMail;
   /** Socket.IO on the HTTP server the app is served from (before it listens). */
   attach(server: http.Server): Promise<void>;
   close(): Promise<void>;
@@ -194,7 +200,6 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   groups.onAudienceChange((groupId, audience) => threads.syncAudience(groupId, audience));
   const purge = new GroupPurge(groupRepo, threadRepo, files, images, config.groups.retentionMs, logger);
   purge.start();
-  jobs.start();
   accounts.onMerge(async (from, into) => {
     // Authorship moves to the surviving account.
     for (const col of [threadRepo.threads, threadRepo.replies] as const) {
@@ -241,6 +246,46 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const registry = new OidcRegistry(passport, accounts, config.publicUrl, logger);
   await registry.register(issuers, presets);
 
+  const notificationRepo = new NotificationRepository(db);
+  const notifications = new NotificationService(notificationRepo, groups, groupRepo, threadRepo, personRepo);
+  const notificationMail = new NotificationMail(
+    notificationRepo,
+    personRepo,
+    groupRepo,
+    threadRepo,
+    mailer,
+    jobs,
+    config.publicUrl,
+    config.auth.sessionSecret,
+    logger,
+  );
+  new NotificationFanout(
+    notificationRepo,
+    groupRepo,
+    threadRepo,
+    personRepo,
+    jobs,
+    logger,
+    async (delivered) => {
+      for (const { userId, notification } of delivered) {
+        const [view] = await notifications.views([notification], 0);
+        realtime.io
+          ?.to(roomOf.user(userId))
+          .emit(
+            'notification' as never,
+            { v: REALTIME_VERSION, at: new Date().toISOString(), ...view } as never,
+          );
+      }
+      await notificationMail.afterDelivery([...new Set(delivered.map((d) => d.userId))]);
+    },
+  ).listen(events);
+  const digests = setInterval(
+    () => {
+      notificationMail.sweepDigests().catch((err: unknown) => logger.error({ err }, 'digest sweep failed'));
+    },
+    60 * 60 * 1000,
+  );
+  digests.unref();
   const services: ApiServices = {
     accounts,
     profiles,
@@ -253,6 +298,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     files,
     folders,
     fileRepo,
+    notifications,
   };
   const csrf = createCsrf(config);
   const api = new Api(actorOf);
@@ -291,21 +337,29 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     ...(deps.lifecycle ? { lifecycle: deps.lifecycle } : {}),
     earlyRouters,
     middleware,
-    browserRouters: [...routers.browser, ...(catcher ? [devMailRoutes(catcher)] : [])],
+    browserRouters: [
+      ...routers.browser,
+      unsubscribeRoutes(notificationMail, notifications),
+      ...(catcher ? [devMailRoutes(catcher)] : []),
+    ],
     apiGuards: [csrf.protect],
     apiRouters: routers.api,
     openapi: () => api.document('/api/v1'),
   });
+  // Last: a job left from a previous run may start at once and needs everything above.
+  jobs.start();
   return {
     app,
     events,
     services,
     jobs,
     realtime,
+    notificationMail,
     attach: (server) => realtime.attach(server),
     oidc: registry,
     purge,
     close: async () => {
+      clearInterval(digests);
       await realtime.close();
       purge.stop();
       await jobs.stop();

@@ -22,6 +22,7 @@ export async function buildOpenApiDocument(serverUrl = '/api/v1') {
       files: unused,
       folders: unused,
       fileRepo: unused,
+      notifications: unused,
     },
     {
       passport: unused,

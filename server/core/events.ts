@@ -28,6 +28,8 @@ export interface DomainEvents {
     position: number;
     authorId: string;
     mentions: string[];
+    /** Posted by an owner or admin who chose not to notify anyone. */
+    silent: boolean;
   };
   'thread.updated': { threadId: string; groupId: string; change: 'pinned' | 'locked'; value: boolean };
   'reply.created': {

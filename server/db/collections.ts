@@ -43,6 +43,10 @@ export const collections = {
   folders: 'folders',
   groupStorage: 'group_storage',
   jobs: 'jobs',
+  notifications: 'notifications',
+  notificationState: 'notification_state',
+  subscriptions: 'subscriptions',
+  digestClaims: 'digest_claims',
   jobClaims: 'job_claims',
 } as const;
 
@@ -140,6 +144,26 @@ export const collectionSpecs: CollectionSpec[] = [
   { name: collections.threadPins, indexes: [] },
   { name: collections.groupHandles, indexes: [] },
   { name: collections.sequenceHints, indexes: [] },
+  {
+    // Group libraries and attachments; bytes live in GridFS (bucket `blobs`, one GridFS file per version).
+    name: collections.files,
+    indexes: [
+      { name: 'folder', key: { groupId: 1, folderId: 1, deletedAt: 1, name: 1 } },
+      { name: 'deleted', key: { deletedAt: 1 } },
+      { name: 'searchTokens', key: { searchTokens: 1, audience: 1 } },
+    ],
+  },
+  { name: collections.fileVersions, indexes: [{ name: 'group', key: { groupId: 1 } }] },
+  { name: collections.folders, indexes: [{ name: 'parent', key: { groupId: 1, parentId: 1, name: 1 } }] },
+  { name: collections.groupStorage, indexes: [] },
+  // Notifications: `<person>:<n>` per person (read by `_id`), mail state per person, follows and mutes.
+  { name: collections.notifications, indexes: [] },
+  { name: collections.notificationState, indexes: [{ name: 'email', key: { email: 1 } }] },
+  { name: collections.subscriptions, indexes: [{ name: 'target', key: { kind: 1, targetId: 1, level: 1 } }] },
+  { name: collections.digestClaims, indexes: [] },
+  // The job system (server/jobs): due jobs by queue, and one claim document per claim of a job.
+  { name: collections.jobs, indexes: [{ name: 'due', key: { queue: 1, state: 1, runAt: 1 } }] },
+  { name: collections.jobClaims, indexes: [{ name: 'job', key: { jobId: 1 } }] },
 ];
 
 const NAMESPACE_EXISTS = 48;

@@ -13,7 +13,14 @@ const attachments = z
   .max(10)
   .optional()
   .describe('Ids of files you uploaded to the group with POST /groups/{group}/attachments');
-export const threadInput = z.object({ title: z.string().trim().min(3).max(200), body, attachments }).strict();
+export const threadInput = z
+  .object({
+    title: z.string().trim().min(3).max(200),
+    body,
+    attachments,
+    notify: z.boolean().optional().describe('false: nobody is notified (owners and admins only)'),
+  })
+  .strict();
 export const threadPatch = z
   .object({ title: z.string().trim().min(3).max(200), body })
   .partial()

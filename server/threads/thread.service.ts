@@ -183,10 +183,13 @@ export class ThreadService {
   async create(
     actor: Actor,
     groupHandle: string,
-    input: { title: string; body: string; attachments?: string[] | undefined },
+    input: { title: string; body: string; attachments?: string[] | undefined; notify?: boolean | undefined },
   ): Promise<ThreadView> {
     const user = requireUser(actor);
     const ctx = await this.groups.load(actor, groupHandle, 'post');
+    const silent = input.notify === false;
+    if (silent && !['owner', 'admin'].includes(ctx.membership?.role ?? ''))
+      throw new ForbiddenError("Only the group's owner and admins can post without notifying.");
     const { body, mentions } = await renderWithMentions(input.body, this.people);
     const now = new Date();
     const _id = new ObjectId();
@@ -219,6 +222,7 @@ export class ThreadService {
       threadId: thread._id.toHexString(),
       groupId: ctx.group._id.toHexString(),
       position: thread.timelineSlot,
+      silent,
       authorId: user.userId,
       mentions: mentions.map(String),
     });

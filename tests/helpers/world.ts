@@ -14,12 +14,16 @@ export interface World {
 }
 
 /** A node on a real port, a real identity provider, and these people signed in through it. */
-export async function startWorld(people: string[], env: Record<string, string> = {}): Promise<World> {
+export async function startWorld(
+  people: string[],
+  env: Record<string, string> = {},
+  locales: Record<string, 'en' | 'fr'> = {},
+): Promise<World> {
   const cast: DemoPerson[] = people.map((sub) => ({
     sub,
     name: sub[0]!.toUpperCase() + sub.slice(1),
     email: `${sub}@dept.example`,
-    locale: 'en',
+    locale: locales[sub] ?? 'en',
     organization: '',
   }));
   const port = await freePort();

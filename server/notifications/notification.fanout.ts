@@ -1,0 +1,204 @@
+import { ObjectId } from 'mongodb';
+import type { EventBus } from '../core/events.js';
+import type { Logger } from '../core/logger.js';
+import type { GroupRepository } from '../groups/group.repository.js';
+import type { JobQueue } from '../jobs/job.queue.js';
+import type { PersonRepository } from '../people/person.repository.js';
+import type { ThreadRepository } from '../threads/thread.repository.js';
+import {
+  DEFAULT_EMAIL,
+  type NotificationDoc,
+  type NotificationKind,
+  type NotificationRepository,
+} from './notification.repository.js';
+
+/** Recipients written per `notify.batch` job. */
+export const FANOUT_BATCH = 500;
+
+/** What an event asks for: who gets which kind (the first kind given to a person wins). */
+interface Plan {
+  groupId: string;
+  threadId: string | null;
+  replyId: string | null;
+  actorId: string | null;
+  /** Kinds in priority order, each with its recipients. */
+  targets: { kind: NotificationKind; users: string[] }[];
+  /** People who follow the thread from now on (its author, each replier). */
+  follow?: string[];
+  /** Group followers of this level also get `thread.new` / `thread.activity` (resolved in the job). */
+  followersOf?: { kind: 'group' | 'thread'; id: string; as: NotificationKind };
+}
+
+export interface Delivered {
+  userId: string;
+  notification: NotificationDoc;
+}
+
+/**
+ * Notifications are never made in the request that caused them: the bridge turns each event into a
+ * `notify` job; that job works out the recipients (including every follower of a large group) and splits
+ * them into `notify.batch` jobs of FANOUT_BATCH people; each batch checks who may still read the group,
+ * skips muted groups, writes the notifications and hands them to `deliver` (live sockets, mail).
+ */
+export class NotificationFanout {
+  constructor(
+    private readonly repo: NotificationRepository,
+    private readonly groups: GroupRepository,
+    private readonly threads: ThreadRepository,
+    private readonly people: PersonRepository,
+    private readonly jobs: JobQueue,
+    private readonly logger: Logger,
+    private readonly deliver: (delivered: Delivered[]) => Promise<void>,
+  ) {
+    jobs.register('notify', (p) => this.plan(p as unknown as Plan), { concurrency: 2 });
+    jobs.register('notify.batch', (p) => this.batch(p as unknown as Plan), { concurrency: 2 });
+  }
+
+  /** Subscribe to the domain events that notify someone. */
+  listen(events: EventBus): void {
+    const enqueue = async (plan: Plan): Promise<void> => {
+      await this.jobs.enqueue('notify', plan as unknown as Record<string, unknown>);
+    };
+    events.on('thread.created', async (e) => {
+      const plan: Plan = {
+        groupId: e.groupId,
+        threadId: e.threadId,
+        replyId: null,
+        actorId: e.authorId,
+        targets: e.silent ? [] : [{ kind: 'mention', users: e.mentions }],
+        follow: [e.authorId],
+      };
+      if (!e.silent) plan.followersOf = { kind: 'group', id: e.groupId, as: 'thread.new' };
+      await enqueue(plan);
+    });
+    events.on('reply.created', (e) =>
+      enqueue({
+        groupId: e.groupId,
+        threadId: e.threadId,
+        replyId: e.replyId,
+        actorId: e.authorId,
+        targets: [
+          { kind: 'mention', users: e.mentions },
+          { kind: 'reply', users: [e.parentAuthorId] },
+        ],
+        follow: [e.authorId],
+        followersOf: { kind: 'thread', id: e.threadId, as: 'thread.activity' },
+      }),
+    );
+    events.on('member.requested', async (e) => {
+      const moderators = await this.groups.memberships
+        .find({
+          groupId: new ObjectId(e.groupId),
+          state: 'active',
+          role: { $in: ['owner', 'admin', 'moderator'] },
+        })
+        .toArray();
+      await enqueue({
+        groupId: e.groupId,
+        threadId: null,
+        replyId: null,
+        actorId: e.userId,
+        targets: [{ kind: 'join.request', users: moderators.map((m) => m.userId.toHexString()) }],
+      });
+    });
+    events.on('member.invited', async (e) => {
+      if (!e.userId) return;
+      await enqueue({
+        groupId: e.groupId,
+        threadId: null,
+        replyId: null,
+        actorId: e.byUserId,
+        targets: [{ kind: 'invitation', users: [e.userId] }],
+      });
+    });
+  }
+
+  /** Resolve followers, then split everyone into batches (one kind per person, the first that applies). */
+  private async plan(plan: Plan): Promise<void> {
+    for (const userId of plan.follow ?? []) {
+      await this.repo.follow(new ObjectId(userId), new ObjectId(plan.threadId!));
+    }
+    const targets = [...plan.targets];
+    if (plan.followersOf) {
+      const level = 'all';
+      const users = await this.repo.followers(
+        plan.followersOf.kind,
+        new ObjectId(plan.followersOf.id),
+        level,
+      );
+      targets.push({ kind: plan.followersOf.as, users: users.map((u) => u.toHexString()) });
+    }
+    const seen = new Set<string>(plan.actorId ? [plan.actorId] : []);
+    const flat: { kind: NotificationKind; user: string }[] = [];
+    for (const target of targets) {
+      for (const user of target.users) {
+        if (seen.has(user)) continue;
+        seen.add(user);
+        flat.push({ kind: target.kind, user });
+      }
+    }
+    for (let i = 0; i < flat.length; i += FANOUT_BATCH) {
+      const slice = flat.slice(i, i + FANOUT_BATCH);
+      const byKind = new Map<NotificationKind, string[]>();
+      for (const { kind, user } of slice) byKind.set(kind, [...(byKind.get(kind) ?? []), user]);
+      const batch: Plan = { ...plan, targets: [...byKind].map(([kind, users]) => ({ kind, users })) };
+      delete batch.followersOf;
+      delete batch.follow;
+      await this.jobs.enqueue('notify.batch', batch as unknown as Record<string, unknown>);
+    }
+  }
+
+  /** Whether this person should hear about this group now (may read it, not banned, not muted). */
+  private async audience(userId: ObjectId, groupId: ObjectId, kind: NotificationKind): Promise<boolean> {
+    const [user, group, membership, muted] = await Promise.all([
+      this.people.users.findOne({ _id: userId }),
+      this.groups.groups.findOne({ _id: groupId }),
+      this.groups.membership(groupId, userId),
+      this.repo.level(userId, 'group', groupId),
+    ]);
+    if (!user || user.status !== 'active' || !group || group.deletedAt) return false;
+    if (kind === 'invitation') return membership?.state === 'invited';
+    if (membership?.state === 'banned') return false;
+    if (group.visibility === 'members' && membership?.state !== 'active') return false;
+    return muted?.level !== 'mute';
+  }
+
+  private async batch(plan: Plan): Promise<void> {
+    const groupId = new ObjectId(plan.groupId);
+    const now = new Date();
+    const delivered: Delivered[] = [];
+    await Promise.all(
+      plan.targets.flatMap(({ kind, users }) =>
+        users.map(async (user) => {
+          const userId = new ObjectId(user);
+          if (!(await this.audience(userId, groupId, kind))) return;
+          const state = await this.repo.state.findOne({ _id: userId });
+          let doc: NotificationDoc | undefined;
+          const n = await this.repo.notifications.append(user, state?.head ?? 0, (n, _id) => {
+            doc = {
+              _id,
+              n,
+              userId,
+              kind,
+              groupId,
+              threadId: plan.threadId ? new ObjectId(plan.threadId) : null,
+              replyId: plan.replyId ? new ObjectId(plan.replyId) : null,
+              actorId: plan.actorId ? new ObjectId(plan.actorId) : null,
+              createdAt: now,
+              readAt: null,
+            };
+            return doc;
+          });
+          await this.repo.state.updateOne(
+            { _id: userId },
+            { $max: { head: n }, $setOnInsert: { email: DEFAULT_EMAIL, readUpTo: 0, mailedUpTo: 0 } },
+            { upsert: true },
+          );
+          if (doc) delivered.push({ userId: user, notification: { ...doc, n } });
+        }),
+      ),
+    );
+    if (delivered.length) await this.deliver(delivered);
+    this.logger.debug({ count: delivered.length, group: plan.groupId }, 'notifications written');
+  }
+}

@@ -1,0 +1,106 @@
+import type { Collection, Db, ObjectId } from 'mongodb';
+import { collections } from '../db/collections.js';
+import { DenseSequence, type SlotDoc } from '../db/sequence.js';
+
+export const notificationKinds = [
+  'reply', // someone answered your post
+  'mention', // someone @mentioned you
+  'thread.activity', // a reply in a thread you follow
+  'thread.new', // a new thread in a group you follow
+  'join.request', // someone asks to join a group you moderate
+  'invitation', // you are invited to a group
+] as const;
+export type NotificationKind = (typeof notificationKinds)[number];
+
+/** One notification; `_id` = `<person>:<n>`, so a person's list is read newest first by `_id`. */
+export interface NotificationDoc extends SlotDoc {
+  userId: ObjectId;
+  kind: NotificationKind;
+  groupId: ObjectId;
+  threadId: ObjectId | null;
+  replyId: ObjectId | null;
+  actorId: ObjectId | null;
+  createdAt: Date;
+  readAt: Date | null;
+}
+
+export type EmailDelivery = 'immediate' | 'daily' | 'weekly' | 'none';
+
+/** Per person: mail preference, and how far the list was read and mailed. `_id` = the person. */
+export interface NotificationStateDoc {
+  _id: ObjectId;
+  email: EmailDelivery;
+  /** Every notification up to this position is read ("mark all read"). */
+  readUpTo: number;
+  /** The last position included in a digest or an immediate mail. */
+  mailedUpTo: number;
+  /** The newest position written (a hint for the next one). */
+  head?: number;
+}
+
+export type GroupLevel = 'all' | 'default' | 'mute';
+export type ThreadLevel = 'all' | 'none';
+
+/** A person's choice for one group or thread; `_id` = `<person>:<group|thread>:<id>`. */
+export interface SubscriptionDoc {
+  _id: string;
+  userId: ObjectId;
+  kind: 'group' | 'thread';
+  targetId: ObjectId;
+  level: GroupLevel | ThreadLevel;
+  updatedAt: Date;
+}
+
+export const subscriptionId = (userId: ObjectId, kind: 'group' | 'thread', targetId: ObjectId) =>
+  `${userId.toHexString()}:${kind}:${targetId.toHexString()}`;
+
+export const DEFAULT_EMAIL: EmailDelivery = 'daily';
+
+export class NotificationRepository {
+  readonly notifications: DenseSequence<NotificationDoc>;
+  readonly state: Collection<NotificationStateDoc>;
+  readonly subscriptions: Collection<SubscriptionDoc>;
+  /** One document per sent digest period and person, taken by insert: no digest goes out twice. */
+  readonly digestClaims: Collection<{ _id: string; at: Date }>;
+
+  constructor(db: Db) {
+    this.notifications = new DenseSequence(db.collection<NotificationDoc>(collections.notifications));
+    this.state = db.collection<NotificationStateDoc>(collections.notificationState);
+    this.subscriptions = db.collection<SubscriptionDoc>(collections.subscriptions);
+    this.digestClaims = db.collection(collections.digestClaims);
+  }
+
+  async stateOf(userId: ObjectId): Promise<NotificationStateDoc> {
+    return (
+      (await this.state.findOne({ _id: userId })) ?? {
+        _id: userId,
+        email: DEFAULT_EMAIL,
+        readUpTo: 0,
+        mailedUpTo: 0,
+      }
+    );
+  }
+
+  level(userId: ObjectId, kind: 'group' | 'thread', targetId: ObjectId) {
+    return this.subscriptions.findOne({ _id: subscriptionId(userId, kind, targetId) });
+  }
+
+  /** Follow a thread unless the person chose otherwise before (an explicit `none` stays). */
+  async follow(userId: ObjectId, threadId: ObjectId): Promise<void> {
+    await this.subscriptions.updateOne(
+      { _id: subscriptionId(userId, 'thread', threadId) },
+      {
+        $setOnInsert: { userId, kind: 'thread', targetId: threadId, level: 'all', updatedAt: new Date() },
+      },
+      { upsert: true },
+    );
+  }
+
+  /** People who chose `level` for a group or thread. */
+  async followers(kind: 'group' | 'thread', targetId: ObjectId, level: string): Promise<ObjectId[]> {
+    const rows = await this.subscriptions
+      .find({ kind, targetId, level: level as never }, { projection: { userId: 1 } })
+      .toArray();
+    return rows.map((r) => r.userId);
+  }
+}

@@ -1,0 +1,173 @@
+import { ObjectId } from 'mongodb';
+import { requireUser, type Actor } from '../core/actor.js';
+import { NotFoundError } from '../core/errors.js';
+import type { GroupRepository } from '../groups/group.repository.js';
+import type { GroupService } from '../groups/group.service.js';
+import type { PersonRepository } from '../people/person.repository.js';
+import type { ThreadRepository } from '../threads/thread.repository.js';
+import {
+  subscriptionId,
+  type EmailDelivery,
+  type GroupLevel,
+  type NotificationDoc,
+  type NotificationRepository,
+  type ThreadLevel,
+} from './notification.repository.js';
+
+export interface NotificationView {
+  id: string;
+  kind: NotificationDoc['kind'];
+  group: string | null;
+  threadId: string | null;
+  replyId: string | null;
+  actor: string | null;
+  createdAt: string;
+  read: boolean;
+}
+
+/** A person's notifications, follows, mutes and mail preference. */
+export class NotificationService {
+  constructor(
+    private readonly repo: NotificationRepository,
+    private readonly groups: GroupService,
+    private readonly groupRepo: GroupRepository,
+    private readonly threads: ThreadRepository,
+    private readonly people: PersonRepository,
+  ) {}
+
+  /** Views for a page of one person's notifications (group handles and actor handles looked up by `_id`). */
+  async views(docs: NotificationDoc[], readUpTo: number): Promise<NotificationView[]> {
+    const lookup = async <T>(ids: ObjectId[], find: (id: ObjectId) => Promise<T | null>) => {
+      const distinct = [...new Set(ids.map((i) => i.toHexString()))];
+      const found = await Promise.all(distinct.map((hex) => find(new ObjectId(hex))));
+      return new Map(distinct.map((hex, i) => [hex, found[i] ?? null]));
+    };
+    const groups = await lookup(
+      docs.map((d) => d.groupId),
+      (id) => this.groupRepo.groups.findOne({ _id: id }),
+    );
+    const actors = await lookup(
+      docs.flatMap((d) => (d.actorId ? [d.actorId] : [])),
+      (id) => this.people.users.findOne({ _id: id }),
+    );
+    return docs.map((d) => ({
+      id: d._id,
+      kind: d.kind,
+      group: groups.get(d.groupId.toHexString())?.handle ?? null,
+      threadId: d.threadId?.toHexString() ?? null,
+      replyId: d.replyId?.toHexString() ?? null,
+      actor: d.actorId ? (actors.get(d.actorId.toHexString())?.handle ?? null) : null,
+      createdAt: d.createdAt.toISOString(),
+      read: d.readAt !== null || d.n <= readUpTo,
+    }));
+  }
+
+  /** Newest first, by position; `cursor` is the last position seen. */
+  async list(actor: Actor, page: { cursor?: number | undefined; limit: number }) {
+    const user = requireUser(actor);
+    const userId = new ObjectId(user.userId);
+    const state = await this.repo.stateOf(userId);
+    const head = await this.repo.notifications.head(user.userId, state.head ?? 0);
+    const top = Math.min(head, (page.cursor ?? head + 1) - 1);
+    const positions = Array.from({ length: Math.max(0, Math.min(page.limit, top)) }, (_, i) => top - i);
+    const docs = (await this.repo.notifications.getMany(user.userId, positions)).filter((d) => d !== null);
+    const last = positions[positions.length - 1];
+    const unread = await this.unread(user.userId, state.readUpTo, head);
+    return {
+      items: await this.views(docs, state.readUpTo),
+      unread,
+      nextCursor: last !== undefined && last > 1 ? String(last) : null,
+    };
+  }
+
+  /** Unread count: positions after `readUpTo` not marked read one by one (at most 100 counted). */
+  private async unread(userHex: string, readUpTo: number, head: number): Promise<number> {
+    const from = Math.max(readUpTo + 1, head - 99);
+    const positions = Array.from({ length: Math.max(0, head - from + 1) }, (_, i) => from + i);
+    const docs = await this.repo.notifications.getMany(userHex, positions);
+    return docs.filter((d) => d && !d.readAt).length;
+  }
+
+  /** Mark some notifications read, or all of them. */
+  async markRead(
+    actor: Actor,
+    input: { ids?: string[] | undefined; all?: boolean | undefined },
+  ): Promise<void> {
+    const user = requireUser(actor);
+    const userId = new ObjectId(user.userId);
+    if (input.all) {
+      const state = await this.repo.stateOf(userId);
+      const head = await this.repo.notifications.head(user.userId, state.head ?? 0);
+      await this.repo.state.updateOne(
+        { _id: userId },
+        { $max: { readUpTo: head }, $setOnInsert: { email: state.email, mailedUpTo: state.mailedUpTo } },
+        { upsert: true },
+      );
+      return;
+    }
+    for (const id of input.ids ?? []) {
+      // Only the reader's own notifications: the `_id` starts with their id.
+      if (!id.startsWith(`${user.userId}:`)) throw new NotFoundError(`No notification ${id}.`);
+      await this.repo.notifications.collection.updateOne({ _id: id }, { $set: { readAt: new Date() } });
+    }
+  }
+
+  async setGroupLevel(actor: Actor, handle: string, level: GroupLevel) {
+    const user = requireUser(actor);
+    const { group } = await this.groups.load(actor, handle, 'read');
+    await this.setLevel(new ObjectId(user.userId), 'group', group._id, level);
+    return { group: group.handle, level };
+  }
+
+  async setThreadLevel(actor: Actor, threadId: string, level: ThreadLevel) {
+    const user = requireUser(actor);
+    const thread = await this.threads.threads.findOne({ _id: new ObjectId(threadId) });
+    if (!thread) throw new NotFoundError(`No thread ${threadId}.`);
+    await this.groups.loadById(actor, thread.groupId, 'read', `No thread ${threadId}.`);
+    await this.setLevel(new ObjectId(user.userId), 'thread', thread._id, level);
+    return { threadId, level };
+  }
+
+  async levels(actor: Actor, target: { group?: string; threadId?: string }) {
+    const user = requireUser(actor);
+    const userId = new ObjectId(user.userId);
+    if (target.group) {
+      const { group } = await this.groups.load(actor, target.group, 'read');
+      return {
+        group: group.handle,
+        level: ((await this.repo.level(userId, 'group', group._id))?.level ?? 'default') as GroupLevel,
+      };
+    }
+    const thread = await this.threads.threads.findOne({ _id: new ObjectId(target.threadId!) });
+    if (!thread) throw new NotFoundError(`No thread ${target.threadId}.`);
+    await this.groups.loadById(actor, thread.groupId, 'read', `No thread ${target.threadId}.`);
+    return {
+      threadId: target.threadId!,
+      level: ((await this.repo.level(userId, 'thread', thread._id))?.level ?? 'none') as ThreadLevel,
+    };
+  }
+
+  private async setLevel(userId: ObjectId, kind: 'group' | 'thread', targetId: ObjectId, level: string) {
+    await this.repo.subscriptions.updateOne(
+      { _id: subscriptionId(userId, kind, targetId) },
+      { $set: { userId, kind, targetId, level: level as GroupLevel, updatedAt: new Date() } },
+      { upsert: true },
+    );
+  }
+
+  async settings(actor: Actor) {
+    const user = requireUser(actor);
+    const state = await this.repo.stateOf(new ObjectId(user.userId));
+    return { email: state.email };
+  }
+
+  async setEmail(userId: ObjectId, email: EmailDelivery) {
+    const state = await this.repo.stateOf(userId);
+    await this.repo.state.updateOne(
+      { _id: userId },
+      { $set: { email }, $setOnInsert: { readUpTo: state.readUpTo, mailedUpTo: state.mailedUpTo } },
+      { upsert: true },
+    );
+    return { email };
+  }
+}
