@@ -105,6 +105,56 @@ describe('real-time updates over Socket.IO', () => {
     expect((await mia.subscribe({ kind: 'group', group: 'closed-rt' })).error?.status).toBe(404);
   });
 
+  it('shows edits, likes, deletions, new members and new files as they happen', async () => {
+    const watcher = await connect('otto');
+    await watcher.subscribe({ kind: 'group', group: 'open-rt' });
+    const thread = await w.as.mia!.call('POST', '/groups/open-rt/threads', {
+      title: 'Live edits',
+      body: 'v1',
+    });
+    await w.as.mia!.call('PATCH', `/threads/${thread.body.id}`, { body: 'v2' });
+    await w.as.owen!.call('PUT', `/threads/${thread.body.id}/like`);
+    await w.as.otto!.call('POST', '/groups/open-rt/join');
+    const form = new FormData();
+    form.append('files', new Blob([new Uint8Array(Buffer.from('agenda'))]), 'agenda.txt');
+    const file = await w.as.mia!.call('POST', '/groups/open-rt/files', form);
+    await w.as.mia!.call('DELETE', `/threads/${thread.body.id}`);
+    const expected = [
+      'thread.created',
+      'post.edited',
+      'post.liked',
+      'member.joined',
+      'file.uploaded',
+      'post.deleted',
+    ];
+    await until(() => watcher.received.length >= expected.length);
+    expect(watcher.received.map((r) => r.event)).toEqual(expected);
+    expect(watcher.of('file.uploaded')).toEqual([expect.objectContaining({ v: 1, fileId: file.body[0].id })]);
+    expect(watcher.of('post.deleted')).toEqual([
+      expect.objectContaining({ kind: 'threads', id: thread.body.id }),
+    ]);
+  });
+
+  it('takes readers out of a group the moment it is made members-only', async () => {
+    expect(
+      (
+        await w.as.owen!.call('POST', '/groups', {
+          handle: 'closing',
+          name: 'Closing',
+          visibility: 'public',
+          joinPolicy: 'open',
+        })
+      ).status,
+    ).toBe(201);
+    const anonymous = await connect();
+    expect(await anonymous.subscribe({ kind: 'group', group: 'closing' })).toMatchObject({ ok: true });
+    expect((await w.as.owen!.call('PATCH', '/groups/closing', { visibility: 'members' })).status).toBe(200);
+    await pause();
+    await w.as.owen!.call('POST', '/groups/closing/threads', { title: 'Now private', body: 'x' });
+    await pause(400);
+    expect(anonymous.of('thread.created')).toEqual([]);
+  });
+
   it('catches up after a network drop without losing an event', async () => {
     const thread = await w.as.mia!.call('POST', '/groups/open-rt/threads', { title: 'Drop', body: 'x' });
     const reader = await connect('otto');

@@ -1,0 +1,201 @@
+// One reply fanned out to 2,000 sockets in a group room (POST to the last receipt) against a raw
+// socket.io broadcast of the same payload to the same sockets, in the same run; and notification fan-out
+// to a 10,000-member group (the poster's request time, and the time to the last notification written).
+// Run: npm run bench:realtime   (BENCH_SOCKETS, BENCH_MEMBERS scale it)
+import { fork } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { ObjectId } from 'mongodb';
+import { freePort } from '../server/core/net.js';
+import { projectRoot } from '../server/core/paths.js';
+import { membershipId } from '../server/groups/group.repository.js';
+import { ApiClient, Browser, signIn } from '../tests/helpers/browser.js';
+import { startTestIdp } from '../tests/helpers/idp.js';
+import { startBenchDatabase, startBenchNode, writeSection } from './lib.js';
+
+const SOCKETS = Number(process.env.BENCH_SOCKETS ?? 2000);
+const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 10_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
+const now = () => performance.timeOrigin + performance.now();
+const percentile = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
+
+const { uri, database, close: closeDatabase } = await startBenchDatabase('realtime');
+const { db } = database;
+const port = await freePort();
+const person = {
+  sub: 'bench',
+  name: 'Bench',
+  email: 'bench@dept.example',
+  locale: 'en' as const,
+  organization: '',
+};
+const idp = await startTestIdp({ id: 'dept', nodeUrl: `http://127.0.0.1:${port}`, people: [person] });
+const ensemble = await startBenchNode(uri, database, { port, issuers: [idp.issuer] });
+const browser = new Browser();
+await signIn(browser, ensemble.url, 'dept', 'bench');
+const client = new ApiClient(browser, ensemble.url);
+await client.call('POST', '/groups', {
+  handle: 'room',
+  name: 'Room',
+  visibility: 'public',
+  joinPolicy: 'open',
+});
+const thread = (await client.call('POST', '/groups/room/threads', { title: 'Live', body: 'x' })).body as {
+  id: string;
+};
+
+// The sockets live in another process, so receiving does not share the server's event loop.
+const clients = fork(path.join(projectRoot, 'bench', 'socket-clients.ts'), {
+  execArgv: ['--import', 'tsx'],
+  env: { ...process.env, BENCH_URL: ensemble.url, BENCH_SOCKETS: String(SOCKETS), BENCH_GROUP: 'room' },
+});
+const messages: { type: string; key?: string; last?: number }[] = [];
+let wake: (() => void) | undefined;
+clients.on('message', (m: { type: string }) => {
+  messages.push(m);
+  wake?.();
+});
+const next = async (type: string, key?: string) => {
+  for (;;) {
+    const i = messages.findIndex((m) => m.type === type && (key === undefined || m.key === key));
+    if (i >= 0) return messages.splice(i, 1)[0]!;
+    await new Promise<void>((r) => (wake = r));
+  }
+};
+await next('ready');
+
+const io = ensemble.node.realtime.io!;
+const group = await db.collection('groups').findOne({ handle: 'room' });
+// When the node's bridge hands the API's reply to Socket.IO (just before `io.to(rooms).emit`): the start
+// of the fan-out part of the API path, measured the same way as the raw broadcast.
+let emittedAt = 0;
+const originalTo = io.to.bind(io);
+io.to = ((room: string | string[]) => {
+  emittedAt = now();
+  return originalTo(room);
+}) as typeof io.to;
+const fanout: number[] = [];
+async function round(kind: 'api' | 'raw', seq: number) {
+  const threadId = kind === 'api' ? thread.id : 'raw';
+  const key = `${threadId}:${seq}`;
+  clients.send({ type: 'expect', key });
+  await new Promise((r) => setTimeout(r, 20));
+  const start = now();
+  if (kind === 'api') {
+    const res = await client.call('POST', `/threads/${thread.id}/replies`, { body: `reply ${seq}` });
+    if (res.status !== 201) throw new Error(`reply answered ${res.status}`);
+  } else {
+    io.to(`group:${group!._id.toHexString()}`).emit(
+      'bench.raw' as never,
+      {
+        v: 1,
+        at: new Date().toISOString(),
+        groupId: group!._id.toHexString(),
+        threadId,
+        replyId: new ObjectId().toHexString(),
+        seq,
+        authorId: new ObjectId().toHexString(),
+      } as never,
+    );
+  }
+  const done = await next('done', key);
+  if (kind === 'api') fanout.push(done.last! - emittedAt);
+  return done.last! - start;
+}
+const raw: number[] = [];
+const api: number[] = [];
+for (let i = 1; i <= ROUNDS; i++) {
+  raw.push(await round('raw', 100_000 + i));
+  api.push(await round('api', i));
+}
+clients.send({ type: 'stop' });
+
+// Notification fan-out: MEMBERS people following a group; one new thread notifies them all.
+const big = { _id: new ObjectId(), handle: 'town-hall' };
+await client.call('POST', '/groups', {
+  handle: big.handle,
+  name: 'Town hall',
+  visibility: 'public',
+  joinPolicy: 'open',
+});
+const hall = await db.collection('groups').findOne({ handle: big.handle });
+const stamp = new Date();
+const people = Array.from({ length: MEMBERS }, (_, i) => ({ _id: new ObjectId(), handle: `member${i}` }));
+for (let i = 0; i < MEMBERS; i += 5000) {
+  const slice = people.slice(i, i + 5000);
+  await db.collection('users').insertMany(
+    slice.map((p) => ({
+      ...p,
+      status: 'active',
+      email: null,
+      emailVerified: false,
+      locale: 'en',
+      claimsName: p.handle,
+      profile: {},
+      visibility: {},
+      isAdmin: false,
+      organizationId: null,
+      avatar: null,
+      searchTokens: [],
+      createdAt: stamp,
+      updatedAt: stamp,
+      lastSignInAt: null,
+    })),
+  );
+  await db.collection<{ _id: string }>('memberships').insertMany(
+    slice.map((p) => ({
+      _id: membershipId(hall!._id, p._id),
+      groupId: hall!._id,
+      userId: p._id,
+      role: 'member',
+      state: 'active',
+      invitedBy: null,
+      createdAt: stamp,
+      updatedAt: stamp,
+    })),
+  );
+  await db.collection<{ _id: string }>('subscriptions').insertMany(
+    slice.map((p) => ({
+      _id: `${p._id.toHexString()}:group:${hall!._id.toHexString()}`,
+      userId: p._id,
+      kind: 'group',
+      targetId: hall!._id,
+      level: 'all',
+      updatedAt: stamp,
+    })),
+  );
+}
+const posted = now();
+const announcement = await client.call('POST', `/groups/${big.handle}/threads`, {
+  title: 'All staff',
+  body: 'Town hall at ten',
+});
+const requestMs = now() - posted;
+const threadId = new ObjectId(announcement.body.id as string);
+let written = 0;
+while (written < MEMBERS) {
+  await new Promise((r) => setTimeout(r, 250));
+  written = await db.collection('notifications').countDocuments({ threadId });
+  if (now() - posted > 30 * 60_000) throw new Error(`fan-out stalled at ${written}`);
+}
+const fanoutSeconds = (now() - posted) / 1000;
+
+const fmt = (xs: number[]) => `${percentile(xs, 50).toFixed(1)} | ${percentile(xs, 99).toFixed(1)}`;
+const rate = (xs: number[]) => SOCKETS / (percentile(xs, 50) / 1000);
+const markdown = `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, Node ${process.versions.node}, ${database.identity.product} ${database.identity.version} (SQLite); ${SOCKETS.toLocaleString('en')} sockets (websocket, one client process) in one group room, ${ROUNDS} rounds each, alternating.
+
+| case | p50 (ms) | p99 (ms) | deliveries/s at p50 |
+| --- | --- | --- | --- |
+| raw \`io.to(room).emit\` of the same payload (baseline) | ${fmt(raw)} | ${Math.round(rate(raw)).toLocaleString('en')} |
+| \`POST /threads/{id}/replies\` → \`reply.created\` on every socket | ${fmt(api)} | ${Math.round(rate(api)).toLocaleString('en')} |
+| the same, from the bridge's broadcast call to the last socket (the fan-out alone) | ${fmt(fanout)} | ${Math.round(rate(fanout)).toLocaleString('en')} |
+
+Through the API: p99 ${percentile(api, 99).toFixed(1)} ms from the POST (goal ≤ 50 ms); the fan-out delivers at ${(rate(fanout) / rate(raw)).toFixed(2)}× the raw rate (goal ≥ 0.8×), and end to end at ${(rate(api) / rate(raw)).toFixed(2)}×. The API time includes the reply's own write (validation, markdown, the reply and its position, the thread's timeline position) before the broadcast.
+
+Notification fan-out: a new thread in a group of ${MEMBERS.toLocaleString('en')} followers. The poster's request took ${requestMs.toFixed(0)} ms; the last of the ${MEMBERS.toLocaleString('en')} notifications was written ${fanoutSeconds.toFixed(1)} s after the post (jobs of ${500} people, two at a time per process).`;
+await writeSection('realtime', markdown);
+process.stdout.write(`${markdown}\n`);
+await ensemble.close();
+await idp.close();
+await closeDatabase();
