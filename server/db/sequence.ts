@@ -67,9 +67,13 @@ export class DenseSequence<D extends SlotDoc> {
     return low;
   }
 
-  /** Take the next position: insert `make(n)` at the head + 1, moving on when another writer got there first. */
+  /**
+   * Take the next position: insert `make(n)` at the head + 1, moving on when another writer got there
+   * first. Hints come from positions that were taken, so they are never past the head: the first try goes
+   * straight to `hint + 1` (one insert when the hint is current), and only a collision looks for the head.
+   */
   async append(prefix: string, hint: number, make: (n: number, _id: string) => D): Promise<number> {
-    let n = (await this.head(prefix, hint)) + 1;
+    let n = hint > 0 ? Math.floor(hint) + 1 : (await this.head(prefix, 0)) + 1;
     for (;;) {
       try {
         await this.collection.insertOne(make(n, this.key(prefix, n)) as OptionalUnlessRequiredId<D>);
