@@ -7,7 +7,13 @@ import { createClient } from 'redis';
 import { Server, type Socket } from 'socket.io';
 import { z } from 'zod';
 import type { Actor } from '../core/actor.js';
-import { DomainError, ValidationError, type ProblemDetails } from '../core/errors.js';
+import {
+  DomainError,
+  NotFoundError,
+  RateLimitedError,
+  ValidationError,
+  type ProblemDetails,
+} from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { GroupService } from '../groups/group.service.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
@@ -38,6 +44,9 @@ const roomInput = z
     ]),
   })
   .strict();
+
+const EVENTS_PER_WINDOW = 30;
+const EVENT_WINDOW_MS = 10_000;
 
 export type Ack = (answer: { ok: true; room: string } | { ok: false; error: ProblemDetails }) => void;
 
@@ -115,9 +124,26 @@ export class RealtimeServer {
       socket.data.rooms = {};
       if (socket.data.actor.kind === 'user') void socket.join(roomOf.user(socket.data.actor.userId));
     }
+    // Each event costs database reads: a socket gets EVENTS_PER_WINDOW of them per window, then 429 acks.
+    let window = Date.now();
+    let used = 0;
+    const budget = () => {
+      if (Date.now() - window > EVENT_WINDOW_MS) {
+        window = Date.now();
+        used = 0;
+      }
+      return ++used <= EVENTS_PER_WINDOW;
+    };
     const on = (event: string, handler: (input: z.output<typeof roomInput>) => Promise<string>) => {
       (socket as unknown as Socket).on(event, (payload: unknown, ack: unknown) => {
         const reply: Ack = typeof ack === 'function' ? (ack as Ack) : () => undefined;
+        if (!budget()) {
+          reply({
+            ok: false,
+            error: new RateLimitedError(`Too many ${event} requests; slow down.`).toProblem(),
+          });
+          return;
+        }
         const parsed = roomInput.safeParse(payload);
         if (!parsed.success) {
           const fields = parsed.error.issues.map((i) => ({
@@ -164,7 +190,7 @@ export class RealtimeServer {
     }
     const thread = await this.deps.threads.threads.findOne({ _id: new ObjectId(room.id) });
     const notFound = `No thread ${room.id}.`;
-    if (!thread) throw new (await import('../core/errors.js')).NotFoundError(notFound);
+    if (!thread) throw new NotFoundError(notFound);
     await this.deps.groups.loadById(actor, thread.groupId, 'read', notFound);
     return { name: roomOf.thread(room.id), groupId: thread.groupId.toHexString() };
   }

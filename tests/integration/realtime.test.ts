@@ -56,6 +56,16 @@ describe('real-time updates over Socket.IO', () => {
     expect(await anonymous.subscribe({ kind: 'group', group: 'open-rt' })).toMatchObject({ ok: true });
   });
 
+  it('answers a socket that floods subscribe requests with 429 acks, and stays connected', async () => {
+    const flood = await connect();
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, () => flood.subscribe({ kind: 'group', group: 'open-rt' })),
+    );
+    expect(answers.filter((a) => a.ok)).toHaveLength(30);
+    expect(answers.filter((a) => !a.ok).every((a) => a.error?.status === 429)).toBe(true);
+    expect(flood.socket.connected).toBe(true);
+  });
+
   it('delivers events to permitted rooms only, in the order they happened', async () => {
     const [mia, otto, anonymous] = [await connect('mia'), await connect('otto'), await connect()];
     await mia.subscribe({ kind: 'group', group: 'closed-rt' });
