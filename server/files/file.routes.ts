@@ -44,10 +44,11 @@ export function fileRoutes(
       query: libraryQuery,
       response: libraryView,
     },
-    async ({ actor, params, query }) => ({
-      folders: query.deleted ? [] : await folders.list(actor, params.group, query.folder),
-      files: await files.list(actor, params.group, query),
-    }),
+    async ({ actor, params, query }) => {
+      const page = await files.list(actor, params.group, query);
+      const first = !query.deleted && !query.cursor;
+      return { folders: first ? await folders.list(actor, params.group, query.folder) : [], ...page };
+    },
   );
   api.route(
     router,

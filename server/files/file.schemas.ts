@@ -11,6 +11,8 @@ export const libraryQuery = z.object({
     .default('false')
     .transform((v) => v === 'true')
     .describe('Moderators: list the deleted files that can still be restored'),
+  cursor: objectId.optional().describe('The last file of the previous page'),
+  limit: z.coerce.number().int().min(1).max(200).default(100),
 });
 export const fileSearchQuery = z.object({
   q: z.string().trim().min(1).max(200),
@@ -69,7 +71,11 @@ export const folderView = z.object({
   name: z.string(),
   createdAt: z.string(),
 });
-export const libraryView = z.object({ folders: z.array(folderView), files: z.array(fileView) });
+export const libraryView = z.object({
+  folders: z.array(folderView).describe('On the first page only'),
+  files: z.array(fileView),
+  nextCursor: z.string().nullable(),
+});
 export const multipartFiles = (field: string, many: boolean) =>
   z.object({
     [field]: many

@@ -325,14 +325,33 @@ export class FileService {
   }
 
   /** A folder's files (library only), by name; moderators may list the deleted ones instead. */
-  async list(actor: Actor, handle: string, query: { folder?: string | undefined; deleted: boolean }) {
+  /** A page of a folder's files by name (keyset on name, id); `cursor` is the last file of the previous page. */
+  async list(
+    actor: Actor,
+    handle: string,
+    query: { folder?: string | undefined; deleted: boolean; cursor?: string | undefined; limit: number },
+  ) {
     const ctx = await this.groups.load(actor, handle, query.deleted ? 'moderate' : 'read');
     const folderId = await this.folder(ctx, query.folder);
-    const filter = query.deleted
-      ? { groupId: ctx.group._id, kind: 'library' as const, deletedAt: { $ne: null } }
-      : { groupId: ctx.group._id, kind: 'library' as const, folderId, deletedAt: null };
-    const docs = await this.repo.files.find(filter).sort({ name: 1, _id: 1 }).limit(1000).toArray();
-    return this.views(docs, ctx.group.handle);
+    const filter: Filter<FileDoc> = query.deleted
+      ? { groupId: ctx.group._id, kind: 'library', deletedAt: { $ne: null } }
+      : { groupId: ctx.group._id, kind: 'library', folderId, deletedAt: null };
+    const after = query.cursor ? await this.repo.files.findOne({ _id: new ObjectId(query.cursor) }) : null;
+    if (query.cursor && !after?.groupId.equals(ctx.group._id))
+      throw new ValidationError('The cursor is not valid.', [
+        { field: 'query.cursor', message: 'invalid cursor' },
+      ]);
+    if (after) filter.$or = [{ name: { $gt: after.name } }, { name: after.name, _id: { $gt: after._id } }];
+    const docs = await this.repo.files
+      .find(filter)
+      .sort({ name: 1, _id: 1 })
+      .limit(query.limit + 1)
+      .toArray();
+    const page = docs.slice(0, query.limit);
+    return {
+      files: await this.views(page, ctx.group.handle),
+      nextCursor: docs.length > query.limit ? page[page.length - 1]!._id.toHexString() : null,
+    };
   }
 
   async update(

@@ -247,6 +247,35 @@ describe('group file libraries, attachments and downloads', () => {
     ).toBe(400);
   });
 
+  it('pages a folder by name without duplicates or gaps', async () => {
+    const folder = await w.as.mia!.call('POST', '/groups/lib/folders', { name: 'Paged' });
+    const names = ['e.txt', 'a.txt', 'd.txt', 'b.txt', 'c.txt'];
+    const up = await w.as.mia!.call(
+      'POST',
+      `/groups/lib/files?folder=${folder.body.id}`,
+      filesForm(names.slice(0, 3).map((name) => ({ bytes: Buffer.from(name), name }))),
+    );
+    expect(up.status).toBe(201);
+    await w.as.mia!.call(
+      'POST',
+      `/groups/lib/files?folder=${folder.body.id}`,
+      filesForm(names.slice(3).map((name) => ({ bytes: Buffer.from(name), name }))),
+    );
+    const seen: string[] = [];
+    let cursor = '';
+    for (let i = 0; i < 5; i++) {
+      const page = await w.anonymous.call(
+        'GET',
+        `/groups/lib/files?folder=${folder.body.id}&limit=2${cursor}`,
+      );
+      seen.push(...page.body.files.map((f: { name: string }) => f.name));
+      if (!page.body.nextCursor) break;
+      cursor = `&cursor=${page.body.nextCursor}`;
+    }
+    expect(seen).toEqual(['a.txt', 'b.txt', 'c.txt', 'd.txt', 'e.txt']);
+    expect((await w.anonymous.call('GET', `/groups/lib/files?cursor=${'0'.repeat(24)}`)).status).toBe(400);
+  });
+
   it('soft-deletes and restores; moderators may, other members may not', async () => {
     const up = await w.as.mia!.call(
       'POST',
