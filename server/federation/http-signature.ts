@@ -1,0 +1,130 @@
+import {
+  createHash,
+  createPublicKey,
+  sign as cryptoSign,
+  verify as cryptoVerify,
+  type KeyObject,
+} from 'node:crypto';
+
+/**
+ * HTTP Signatures as the fediverse uses them (draft-cavage-http-signatures-12, as Mastodon signs and
+ * verifies): `rsa-sha256`, and `hs2019` with an RSA key (the algorithm then comes from the key; GoToSocial
+ * and others send it). activitypub-express's registry dependency refuses hs2019 and signs `req.url`, so the
+ * node signs and checks itself (FEDERATION.md).
+ */
+
+export interface ParsedSignature {
+  keyId: string;
+  algorithm: string;
+  headers: string[];
+  signature: Buffer;
+}
+
+export class SignatureError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SignatureError';
+  }
+}
+
+/** Parse a `Signature` header (`keyId="…",algorithm="…",headers="…",signature="…"`). */
+export function parseSignature(header: string | undefined): ParsedSignature {
+  if (!header) throw new SignatureError('no Signature header');
+  const fields = new Map<string, string>();
+  for (const m of header.matchAll(/([a-zA-Z]+)="([^"]*)"/g)) fields.set(m[1]!, m[2]!);
+  const keyId = fields.get('keyId');
+  const signature = fields.get('signature');
+  if (!keyId || !signature) throw new SignatureError('the Signature header has no keyId or signature');
+  return {
+    keyId,
+    algorithm: (fields.get('algorithm') ?? 'hs2019').toLowerCase(),
+    headers: (fields.get('headers') ?? 'date').toLowerCase().split(/\s+/).filter(Boolean),
+    signature: Buffer.from(signature, 'base64'),
+  };
+}
+
+export interface SignedRequest {
+  method: string;
+  /** Path and query as sent on the request line. */
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** The string a signature covers: one `name: value` line per listed header. */
+export function signingString(req: SignedRequest, headers: string[]): string {
+  return headers
+    .map((name) => {
+      if (name === '(request-target)') return `(request-target): ${req.method.toLowerCase()} ${req.path}`;
+      const value = req.headers[name];
+      if (value === undefined) throw new SignatureError(`the signed header ${name} is missing`);
+      return `${name}: ${Array.isArray(value) ? value.join(', ') : value}`;
+    })
+    .join('\n');
+}
+
+export const digestOf = (body: Buffer | string) =>
+  `SHA-256=${createHash('sha256').update(body).digest('base64')}`;
+
+export interface VerifyOptions {
+  /** Largest accepted difference between the Date header and now. */
+  maxSkewMs: number;
+  now?: Date;
+  /** The raw body of a POST, to compare with its Digest. */
+  body?: Buffer;
+}
+
+/**
+ * Check a request's signature against the key the caller fetched for `parsed.keyId`: the algorithm is one
+ * we accept for an RSA key; (request-target), host and date are signed (and digest on a POST); the Date is
+ * within the window; the Digest matches the body. Throws SignatureError naming what is wrong.
+ */
+export function verifyRequest(
+  req: SignedRequest,
+  parsed: ParsedSignature,
+  publicKeyPem: string,
+  options: VerifyOptions,
+): void {
+  const key: KeyObject = createPublicKey(publicKeyPem);
+  if (key.asymmetricKeyType !== 'rsa') throw new SignatureError('only RSA keys are accepted');
+  if (parsed.algorithm !== 'rsa-sha256' && parsed.algorithm !== 'hs2019')
+    throw new SignatureError(`the algorithm ${parsed.algorithm} is not accepted`);
+  const post = req.method.toUpperCase() === 'POST';
+  for (const required of ['(request-target)', 'host', 'date', ...(post ? ['digest'] : [])]) {
+    if (!parsed.headers.includes(required))
+      throw new SignatureError(`the signature does not cover ${required}`);
+  }
+  const date = Date.parse(String(req.headers.date ?? ''));
+  if (Number.isNaN(date)) throw new SignatureError('the Date header is missing or invalid');
+  if (Math.abs((options.now ?? new Date()).getTime() - date) > options.maxSkewMs)
+    throw new SignatureError('the Date header is outside the accepted window');
+  if (post) {
+    const digest = String(req.headers.digest ?? '');
+    const sha = digest
+      .split(',')
+      .map((d) => d.trim())
+      .find((d) => d.toUpperCase().startsWith('SHA-256='));
+    if (!sha || !options.body || sha.slice(8) !== digestOf(options.body).slice(8))
+      throw new SignatureError('the Digest header does not match the body');
+  }
+  const ok = cryptoVerify('sha256', Buffer.from(signingString(req, parsed.headers)), key, parsed.signature);
+  if (!ok) throw new SignatureError('the signature does not verify');
+}
+
+/** Sign an outgoing request: adds Date, Host, Digest (with a body) and Signature to `headers`. */
+export function signRequest(
+  input: { method: string; url: string; headers: Record<string, string>; body?: Buffer | string },
+  key: { keyId: string; privateKeyPem: string },
+  now = new Date(),
+): Record<string, string> {
+  const url = new URL(input.url);
+  const headers: Record<string, string> = { ...input.headers, host: url.host, date: now.toUTCString() };
+  const names = ['(request-target)', 'host', 'date'];
+  if (input.body !== undefined) {
+    headers.digest = digestOf(input.body);
+    names.push('digest');
+  }
+  const text = signingString({ method: input.method, path: url.pathname + url.search, headers }, names);
+  const signature = cryptoSign('sha256', Buffer.from(text), key.privateKeyPem).toString('base64');
+  headers.signature = `keyId="${key.keyId}",algorithm="rsa-sha256",headers="${names.join(' ')}",signature="${signature}"`;
+  return headers;
+}
