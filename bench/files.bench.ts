@@ -8,10 +8,7 @@ import os from 'node:os';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GridFSBucket } from 'mongodb';
-import { freePort } from '../server/core/net.js';
-import { ApiClient, Browser, signIn } from '../tests/helpers/browser.js';
-import { startTestIdp } from '../tests/helpers/idp.js';
-import { startBenchDatabase, startBenchNode, writeSection } from './lib.js';
+import { startBenchDatabase, startSignedInNode, writeSection } from './lib.js';
 
 const MIB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_FILE_MIB ?? 1024) * MIB;
@@ -62,24 +59,10 @@ async function measure(work: () => Promise<void>) {
 }
 
 const { uri, database, close: closeDatabase } = await startBenchDatabase('files');
-const port = await freePort();
-const nodeUrl = `http://127.0.0.1:${port}`;
-const person = {
-  sub: 'bench',
-  name: 'Bench',
-  email: 'bench@dept.example',
-  locale: 'en' as const,
-  organization: '',
-};
-const idp = await startTestIdp({ id: 'dept', nodeUrl, people: [person] });
-const ensemble = await startBenchNode(uri, database, {
-  port,
-  issuers: [{ ...idp.issuer }],
-  env: { FILE_MAX_SIZE: `${Math.ceil(SIZE / MIB) + 1}mb`, GROUP_STORAGE_QUOTA: '0' },
+const { ensemble, client, idp, browser } = await startSignedInNode(uri, database, {
+  FILE_MAX_SIZE: `${Math.ceil(SIZE / MIB) + 1}mb`,
+  GROUP_STORAGE_QUOTA: '0',
 });
-const browser = new Browser();
-await signIn(browser, ensemble.url, 'dept', 'bench');
-const client = new ApiClient(browser, ensemble.url);
 const made = await client.call('POST', '/groups', {
   handle: 'bench',
   name: 'Bench',

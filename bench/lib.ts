@@ -12,6 +12,8 @@ import { startEmbeddedDatabase } from '../server/db/embedded.js';
 import { composeNode } from '../server/node.js';
 import * as prettier from 'prettier';
 import { projectRoot } from '../server/core/paths.js';
+import { ApiClient, Browser, signIn } from '../tests/helpers/browser.js';
+import { startTestIdp } from '../tests/helpers/idp.js';
 
 export interface LoadResult {
   name: string;
@@ -175,4 +177,21 @@ export async function timeSequential(name: string, url: string, count = 3): Prom
     p99Ms: times[times.length - 1]!,
     errors,
   };
+}
+
+/** The node with a real identity provider and one person (`bench`) signed in through it. */
+export async function startSignedInNode(uri: string, database: Database, env: Record<string, string> = {}) {
+  const port = await freePort();
+  const person = {
+    sub: 'bench',
+    name: 'Bench',
+    email: 'bench@dept.example',
+    locale: 'en' as const,
+    organization: '',
+  };
+  const idp = await startTestIdp({ id: 'dept', nodeUrl: `http://127.0.0.1:${port}`, people: [person] });
+  const ensemble = await startBenchNode(uri, database, { port, issuers: [idp.issuer], env });
+  const browser = new Browser();
+  await signIn(browser, ensemble.url, 'dept', 'bench');
+  return { ensemble, idp, browser, client: new ApiClient(browser, ensemble.url) };
 }

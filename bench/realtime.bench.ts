@@ -6,12 +6,9 @@ import { fork } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { ObjectId } from 'mongodb';
-import { freePort } from '../server/core/net.js';
 import { projectRoot } from '../server/core/paths.js';
-import { membershipId } from '../server/groups/group.repository.js';
-import { ApiClient, Browser, signIn } from '../tests/helpers/browser.js';
-import { startTestIdp } from '../tests/helpers/idp.js';
-import { startBenchDatabase, startBenchNode, writeSection } from './lib.js';
+import { insertFollowers } from '../tests/helpers/crowd.js';
+import { startBenchDatabase, startSignedInNode, writeSection } from './lib.js';
 
 const SOCKETS = Number(process.env.BENCH_SOCKETS ?? 2000);
 const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 10_000);
@@ -22,19 +19,7 @@ const percentile = (xs: number[], p: number) =>
 
 const { uri, database, close: closeDatabase } = await startBenchDatabase('realtime');
 const { db } = database;
-const port = await freePort();
-const person = {
-  sub: 'bench',
-  name: 'Bench',
-  email: 'bench@dept.example',
-  locale: 'en' as const,
-  organization: '',
-};
-const idp = await startTestIdp({ id: 'dept', nodeUrl: `http://127.0.0.1:${port}`, people: [person] });
-const ensemble = await startBenchNode(uri, database, { port, issuers: [idp.issuer] });
-const browser = new Browser();
-await signIn(browser, ensemble.url, 'dept', 'bench');
-const client = new ApiClient(browser, ensemble.url);
+const { ensemble, client, idp } = await startSignedInNode(uri, database);
 await client.call('POST', '/groups', {
   handle: 'room',
   name: 'Room',
@@ -120,52 +105,7 @@ await client.call('POST', '/groups', {
   joinPolicy: 'open',
 });
 const hall = await db.collection('groups').findOne({ handle: big.handle });
-const stamp = new Date();
-const people = Array.from({ length: MEMBERS }, (_, i) => ({ _id: new ObjectId(), handle: `member${i}` }));
-for (let i = 0; i < MEMBERS; i += 5000) {
-  const slice = people.slice(i, i + 5000);
-  await db.collection('users').insertMany(
-    slice.map((p) => ({
-      ...p,
-      status: 'active',
-      email: null,
-      emailVerified: false,
-      locale: 'en',
-      claimsName: p.handle,
-      profile: {},
-      visibility: {},
-      isAdmin: false,
-      organizationId: null,
-      avatar: null,
-      searchTokens: [],
-      createdAt: stamp,
-      updatedAt: stamp,
-      lastSignInAt: null,
-    })),
-  );
-  await db.collection<{ _id: string }>('memberships').insertMany(
-    slice.map((p) => ({
-      _id: membershipId(hall!._id, p._id),
-      groupId: hall!._id,
-      userId: p._id,
-      role: 'member',
-      state: 'active',
-      invitedBy: null,
-      createdAt: stamp,
-      updatedAt: stamp,
-    })),
-  );
-  await db.collection<{ _id: string }>('subscriptions').insertMany(
-    slice.map((p) => ({
-      _id: `${p._id.toHexString()}:group:${hall!._id.toHexString()}`,
-      userId: p._id,
-      kind: 'group',
-      targetId: hall!._id,
-      level: 'all',
-      updatedAt: stamp,
-    })),
-  );
-}
+await insertFollowers(db, hall!._id, MEMBERS, 'member');
 const posted = now();
 const announcement = await client.call('POST', `/groups/${big.handle}/threads`, {
   title: 'All staff',

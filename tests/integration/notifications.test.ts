@@ -1,7 +1,7 @@
 import { ObjectId } from 'mongodb';
 import { MailCatcher } from '../../server/mail/mail.catcher.js';
-import { membershipId } from '../../server/groups/group.repository.js';
 import { FANOUT_BATCH } from '../../server/notifications/notification.fanout.js';
+import { insertFollowers } from '../helpers/crowd.js';
 import { connectSocket, until } from '../helpers/sockets.js';
 import { startWorld, type World } from '../helpers/world.js';
 
@@ -220,58 +220,7 @@ describe('notifications', () => {
 
   it(`fans out to a large group in batches of ${FANOUT_BATCH}, once per person`, async () => {
     const group = await db().collection('groups').findOne({ handle: 'notes' });
-    const people = Array.from({ length: FANOUT_BATCH + 150 }, (_, i) => ({
-      _id: new ObjectId(),
-      handle: `crowd${i}`,
-    }));
-    const now = new Date();
-    await db()
-      .collection('users')
-      .insertMany(
-        people.map((p) => ({
-          ...p,
-          status: 'active',
-          email: null,
-          emailVerified: false,
-          locale: 'en',
-          claimsName: p.handle,
-          profile: {},
-          visibility: {},
-          isAdmin: false,
-          organizationId: null,
-          avatar: null,
-          searchTokens: [],
-          createdAt: now,
-          updatedAt: now,
-          lastSignInAt: null,
-        })),
-      );
-    await db()
-      .collection<{ _id: string }>('memberships')
-      .insertMany(
-        people.map((p) => ({
-          _id: membershipId(group!._id, p._id),
-          groupId: group!._id,
-          userId: p._id,
-          role: 'member',
-          state: 'active',
-          invitedBy: null,
-          createdAt: now,
-          updatedAt: now,
-        })),
-      );
-    await db()
-      .collection<{ _id: string }>('subscriptions')
-      .insertMany(
-        people.map((p) => ({
-          _id: `${p._id.toHexString()}:group:${group!._id.toHexString()}`,
-          userId: p._id,
-          kind: 'group',
-          targetId: group!._id,
-          level: 'all',
-          updatedAt: now,
-        })),
-      );
+    const people = await insertFollowers(db(), group!._id, FANOUT_BATCH + 150);
     const posted = await w.as.owen!.call('POST', '/groups/notes/threads', {
       title: 'All hands',
       body: 'Meeting at ten',

@@ -1,0 +1,56 @@
+import { ObjectId, type Db } from 'mongodb';
+import { membershipId } from '../../server/groups/group.repository.js';
+
+/**
+ * `count` active people, members of a group who follow it (level `all`), written straight to the database
+ * in batches: a large group for fan-out tests and benchmarks, without signing in thousands of people.
+ */
+export async function insertFollowers(db: Db, groupId: ObjectId, count: number, prefix = 'crowd') {
+  const now = new Date();
+  const people = Array.from({ length: count }, (_, i) => ({ _id: new ObjectId(), handle: `${prefix}${i}` }));
+  for (let i = 0; i < count; i += 5000) {
+    const slice = people.slice(i, i + 5000);
+    await db.collection('users').insertMany(
+      slice.map((p) => ({
+        ...p,
+        status: 'active',
+        email: null,
+        emailVerified: false,
+        locale: 'en',
+        claimsName: p.handle,
+        profile: {},
+        visibility: {},
+        isAdmin: false,
+        organizationId: null,
+        avatar: null,
+        searchTokens: [],
+        createdAt: now,
+        updatedAt: now,
+        lastSignInAt: null,
+      })),
+    );
+    await db.collection<{ _id: string }>('memberships').insertMany(
+      slice.map((p) => ({
+        _id: membershipId(groupId, p._id),
+        groupId,
+        userId: p._id,
+        role: 'member',
+        state: 'active',
+        invitedBy: null,
+        createdAt: now,
+        updatedAt: now,
+      })),
+    );
+    await db.collection<{ _id: string }>('subscriptions').insertMany(
+      slice.map((p) => ({
+        _id: `${p._id.toHexString()}:group:${groupId.toHexString()}`,
+        userId: p._id,
+        kind: 'group',
+        targetId: groupId,
+        level: 'all',
+        updatedAt: now,
+      })),
+    );
+  }
+  return people;
+}
