@@ -311,6 +311,8 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
       csrfToken: csrf.token,
       csrfProtect: csrf.protect,
       rateLimitPer15Min: config.auth.rateLimitPer15Min,
+      // A signed-out session's sockets go at once (realtime is created below; called only after boot).
+      onSignOut: (sessionId) => realtime.endSession(sessionId),
       devIdpHint: config.auth.devIdp,
     },
   );

@@ -54,6 +54,8 @@ export interface AuthRoutesDeps {
   csrfProtect: express.RequestHandler;
   rateLimitPer15Min: number;
   devIdpHint: boolean;
+  /** Told when a session signs out (the realtime server disconnects that session's sockets). */
+  onSignOut?: (sessionId: string) => void;
 }
 
 export function authRoutes(deps: AuthRoutesDeps): { browser: Router; api: Router } {
@@ -152,8 +154,10 @@ export function authRoutes(deps: AuthRoutesDeps): { browser: Router; api: Router
       const providerLogout = registry.logoutUrl(
         logout && req.user ? { id: (req.user as { id: string }).id, ...logout } : undefined,
       );
+      const sessionId = req.sessionID;
       req.logout((err) => {
         if (err) return next(err);
+        if (sessionId) deps.onSignOut?.(sessionId);
         const redirect = providerLogout ?? '/';
         if (req.accepts(['html', 'json']) === 'json') res.json({ signedOut: true, redirect });
         else res.redirect(303, redirect);

@@ -27,6 +27,8 @@ export interface SocketData {
 
 export const roomOf = {
   user: (id: string) => `user:${id}`,
+  /** Every socket opened with one session cookie (signed out together). */
+  session: (id: string) => `session:${id}`,
   group: (id: string) => `group:${id}`,
   thread: (id: string) => `thread:${id}`,
   /** Every socket in a room of the group's (the group's own or one of its threads'). */
@@ -123,6 +125,8 @@ export class RealtimeServer {
       socket.data.actor = this.deps.actorOf(socket.request as Request);
       socket.data.rooms = {};
       if (socket.data.actor.kind === 'user') void socket.join(roomOf.user(socket.data.actor.userId));
+      const sessionId = (socket.request as Request).sessionID as string | undefined;
+      if (sessionId) void socket.join(roomOf.session(sessionId));
     }
     // Each event costs database reads: a socket gets EVENTS_PER_WINDOW of them per window, then 429 acks.
     let window = Date.now();
@@ -217,6 +221,11 @@ export class RealtimeServer {
       socket.leave(roomOf.anyOf(groupId));
       for (const room of rooms) socket.leave(room);
     }
+  }
+
+  /** Disconnect the sockets of a session that signed out (the person's other sessions keep theirs). */
+  endSession(sessionId: string): void {
+    this.io?.in(roomOf.session(sessionId)).disconnectSockets(true);
   }
 
   /** Disconnect every socket of a person (deactivated, merged). */

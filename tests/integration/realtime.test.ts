@@ -1,3 +1,4 @@
+import { ApiClient, Browser, signIn } from '../helpers/browser.js';
 import { connectSocket, until } from '../helpers/sockets.js';
 import { startWorld, type World } from '../helpers/world.js';
 
@@ -11,6 +12,12 @@ describe('real-time updates over Socket.IO', () => {
     return s;
   };
   const pause = (ms = 250) => new Promise((r) => setTimeout(r, ms));
+  /** A second browser signed in as mia: another session of the same person. */
+  const startWorldSession = async () => {
+    const browser = new Browser();
+    await signIn(browser, w.node.url, 'dept', 'mia');
+    return new ApiClient(browser, w.node.url);
+  };
 
   beforeAll(async () => {
     w = await startWorld(['owen', 'mia', 'otto']);
@@ -163,6 +170,28 @@ describe('real-time updates over Socket.IO', () => {
     await w.as.owen!.call('POST', '/groups/closing/threads', { title: 'Now private', body: 'x' });
     await pause(400);
     expect(anonymous.of('thread.created')).toEqual([]);
+  });
+
+  it("disconnects a session's sockets when it signs out, and only that session's", async () => {
+    const second = await startWorldSession(); // mia again, in another browser
+    const leaving = await connectSocket(w.node.url, second);
+    sockets.push(leaving);
+    const staying = await connect('mia');
+    expect(await leaving.subscribe({ kind: 'group', group: 'open-rt' })).toMatchObject({ ok: true });
+    const out = await second.browser.request(`${w.node.url}/auth/logout`, {
+      method: 'POST',
+      headers: {
+        accept: 'application/json',
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-csrf-token': await second.token(),
+      },
+      body: '',
+    });
+    expect(out.status).toBe(200);
+    await until(() => !leaving.socket.connected);
+    expect(leaving.socket.connected).toBe(false);
+    await pause(100);
+    expect(staying.socket.connected).toBe(true);
   });
 
   it('catches up after a network drop without losing an event', async () => {
