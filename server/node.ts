@@ -326,6 +326,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     logger,
     groups,
     threads: threadRepo,
+    people: personRepo,
     publicUrl: config.publicUrl,
     redisUrl: config.redisUrl,
     handshake: middleware,

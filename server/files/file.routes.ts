@@ -162,7 +162,7 @@ export function fileRoutes(
       responseDescription: 'The bytes (206 for a range)',
     },
     async ({ actor, params, query, req, res }) => {
-      const version = await files.content(actor, params.id, query.version);
+      const { version, name } = await files.content(actor, params.id, query.version);
       const inline = query.disposition === 'inline' && THUMBNAIL_SOURCES.includes(version.contentType);
       await sendDownload(req, res, {
         db: repo.db,
@@ -170,7 +170,7 @@ export function fileRoutes(
         blobId: version.blobId,
         size: version.size,
         contentType: version.contentType,
-        name: version.name,
+        name,
         etag: `"${version.sha256}"`,
         lastModified: version.uploadedAt,
         disposition: inline ? 'inline' : 'attachment',
@@ -189,7 +189,7 @@ export function fileRoutes(
       responseDescription: 'The thumbnail bytes',
     },
     async ({ actor, params, req, res }) => {
-      const version = await files.content(actor, params.id, undefined);
+      const { version } = await files.content(actor, params.id, undefined);
       if (!version.thumbnail) throw new NotFoundError('This file has no thumbnail (yet).');
       const size = (await repo.db.collection('thumbnails.files').findOne({ _id: version.thumbnail.blobId }))
         ?.length as number | undefined;

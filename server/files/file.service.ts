@@ -30,6 +30,8 @@ export interface FileLimits extends Omit<UploadLimits, 'remainingQuota'> {
 }
 
 /** Images the thumbnail job reads. */
+/** Largest image a thumbnail is made from. */
+export const THUMBNAIL_MAX_INPUT_BYTES = 50 * 1024 * 1024;
 export const THUMBNAIL_SOURCES = [
   'image/png',
   'image/jpeg',
@@ -170,7 +172,9 @@ export class FileService {
   }
 
   private thumbnailLater(version: VersionDoc): Promise<unknown> {
-    if (!THUMBNAIL_SOURCES.includes(version.contentType)) return Promise.resolve();
+    // sharp reads its whole input before decoding: larger images get no thumbnail (memory stays bounded).
+    if (!THUMBNAIL_SOURCES.includes(version.contentType) || version.size > THUMBNAIL_MAX_INPUT_BYTES)
+      return Promise.resolve();
     return this.jobs.enqueue('thumbnail', { versionId: version._id });
   }
 
@@ -187,6 +191,9 @@ export class FileService {
     const ctx = await this.groups.load(actor, handle, 'post');
     const folder = kind === 'library' ? await this.folder(ctx, folderId) : null;
     const { blobs } = await this.receive(req, res, 'files', ctx.group._id, this.limits.maxFiles);
+    // A large upload takes time: the group's visibility is read again now, not taken from before the body.
+    const group = await this.groupRepo.groups.findOne({ _id: ctx.group._id });
+    const audience: Audience = !group || group.deletedAt ? 'hidden' : group.visibility;
     if (!blobs.length)
       throw new ValidationError('Send one or more files in the multipart field named files.', [
         { field: 'body.files', message: 'required' },
@@ -212,7 +219,7 @@ export class FileService {
           updatedAt: now,
           deletedAt: null,
           deletedBy: null,
-          audience: ctx.group.deletedAt ? 'hidden' : ctx.group.visibility,
+          audience,
           searchTokens: kind === 'library' ? searchTokens(blob.name) : [],
         };
         const version = this.versionDoc(file, 1, blob, user.userId, now);
@@ -392,6 +399,10 @@ export class FileService {
   async restore(actor: Actor, id: string): Promise<FileView> {
     const { file, ctx, user } = await this.manage(actor, id, { deleted: true });
     if (!file.deletedAt) return this.view(file, ctx);
+    // What a moderator removed (or removed with its post) only a moderator brings back.
+    const removedByOther = !file.deletedBy?.equals(file.createdBy) || file.attachedTo !== null;
+    if (removedByOther && !this.isModerator(ctx))
+      throw new ForbiddenError('Only a moderator can restore what a moderator removed.');
     if (Date.now() - file.deletedAt.getTime() > this.limits.retentionMs)
       throw new ConflictError('This file was deleted too long ago to be restored.');
     const audience: Audience = ctx.group.deletedAt ? 'hidden' : ctx.group.visibility;
@@ -408,11 +419,16 @@ export class FileService {
   }
 
   /** The version a download serves (the current one by default), once the actor may read the file. */
-  async content(actor: Actor, id: string, n: number | undefined): Promise<VersionDoc> {
+  async content(
+    actor: Actor,
+    id: string,
+    n: number | undefined,
+  ): Promise<{ version: VersionDoc; name: string }> {
     const { file } = await this.load(actor, id, 'read');
     const version = await this.repo.versions.findOne({ _id: versionId(file._id, n ?? file.version) });
     if (!version) throw new NotFoundError(`File ${id} has no version ${n}.`);
-    return version;
+    // The current version downloads under the file's current name (renames apply); older ones under theirs.
+    return { version, name: version.n === file.version ? file.name : version.name };
   }
 
   /**
@@ -473,7 +489,9 @@ export class FileService {
         this.groupRepo.groups.findOne({ _id: new ObjectId(hex) }),
       ),
     );
-    const handles = new Map(groups.filter((g) => g !== null).map((g) => [g._id.toHexString(), g.handle]));
+    const handles = new Map(
+      groups.filter((g) => g !== null && !g.deletedAt).map((g) => [g!._id.toHexString(), g!.handle]),
+    );
     const views: FileView[] = [];
     for (const doc of docs) {
       const handle = handles.get(doc.groupId.toHexString());

@@ -157,35 +157,38 @@ class GridFsEngine implements multer.StorageEngine {
       truncated = true;
       inspect.destroy(new PayloadTooLargeError('This file is over the size limit.'));
     });
-    pipeline(file.stream, inspect, upload).then(
-      async () => {
-        if (truncated) throw new PayloadTooLargeError('This file is over the size limit.');
-        const sha256 = inspect.hash.digest('hex');
-        await this.repo.db
-          .collection('blobs.files')
-          .updateOne({ _id: blobId }, { $set: { metadata: { contentType: inspect.contentType, sha256 } } });
-        callback(null, {
-          size: inspect.size,
-          blob: {
-            blobId,
-            field: file.fieldname,
-            name,
-            size: inspect.size,
-            sha256,
-            contentType: inspect.contentType,
-          },
-        });
-      },
-      async (err: unknown) => {
-        // A chunk insert already sent completes after the failure; remove the chunks once none is in flight.
-        for (let i = 0; i < 500 && upload.state.outstandingRequests > 0; i++) {
-          await new Promise((r) => setTimeout(r, 10));
-        }
-        await this.repo.removeBlob('blobs', blobId).catch(() => undefined);
-        file.stream.resume(); // let busboy read past the rest of this file
-        callback(err);
-      },
-    );
+    const fail = async (err: unknown) => {
+      // A chunk insert already sent completes after the failure; remove the chunks once none is in flight.
+      for (let i = 0; i < 500 && upload.state.outstandingRequests > 0; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await this.repo.removeBlob('blobs', blobId).catch(() => undefined);
+      file.stream.resume(); // let busboy read past the rest of this file
+      callback(err);
+    };
+    const stored = async () => {
+      if (truncated) throw new PayloadTooLargeError('This file is over the size limit.');
+      const sha256 = inspect.hash.digest('hex');
+      await this.repo.db
+        .collection('blobs.files')
+        .updateOne({ _id: blobId }, { $set: { metadata: { contentType: inspect.contentType, sha256 } } });
+      return {
+        blobId,
+        field: file.fieldname,
+        name,
+        size: inspect.size,
+        sha256,
+        contentType: inspect.contentType,
+      };
+    };
+    // Every outcome ends in exactly one callback, with the blob removed on any failure.
+    pipeline(file.stream, inspect, upload)
+      .then(stored)
+      .then(
+        (blob) => callback(null, { size: blob.size, blob }),
+        (err: unknown) => fail(err),
+      )
+      .catch((err: unknown) => callback(err));
   }
 
   _removeFile(
@@ -254,6 +257,8 @@ export function receiveFiles(
   const budget = { remaining: limits.remainingQuota };
   const upload = multer({
     storage: new GridFsEngine(repo, limits.policy, budget),
+    // Browsers send file names as UTF-8 (multer would read them as latin1: "rÃ©sumÃ©.pdf").
+    defParamCharset: 'utf8',
     limits: {
       fileSize: limits.maxFileBytes,
       files: limits.maxFiles,

@@ -1,3 +1,4 @@
+import { pipeline } from 'node:stream/promises';
 import type { Request, RequestHandler, Response } from 'express';
 import { GridFSBucket, ObjectId, type Db } from 'mongodb';
 import multer from 'multer';
@@ -99,7 +100,8 @@ export async function sendImage(
     return;
   }
   res.type(image.contentType);
-  await new Promise<void>((resolve, reject) => {
-    image.stream().on('error', reject).pipe(res).on('finish', resolve);
+  // pipeline() also settles (and closes the GridFS cursor) when the client goes away mid-download.
+  await pipeline(image.stream(), res).catch((err: unknown) => {
+    if (!res.destroyed && !req.destroyed) throw err;
   });
 }

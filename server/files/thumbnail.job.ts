@@ -2,6 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { ObjectId } from 'mongodb';
 import type { Logger } from '../core/logger.js';
 import type { FileRepository } from './file.repository.js';
+import { THUMBNAIL_MAX_INPUT_BYTES } from './file.service.js';
 
 /** Longest side of a thumbnail, in pixels. */
 export const THUMBNAIL_SIZE = 320;
@@ -16,7 +17,7 @@ const MAX_INPUT_PIXELS = 100_000_000;
 export function thumbnailJob(repo: FileRepository, logger: Logger) {
   return async (payload: Record<string, unknown>): Promise<void> => {
     const version = await repo.versions.findOne({ _id: String(payload.versionId) });
-    if (!version || version.thumbnail) return;
+    if (!version || version.thumbnail || version.size > THUMBNAIL_MAX_INPUT_BYTES) return;
     const { default: sharp } = await import('sharp');
     const blobId = new ObjectId();
     const resize = sharp({ limitInputPixels: MAX_INPUT_PIXELS, animated: false })

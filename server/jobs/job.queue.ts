@@ -145,7 +145,13 @@ export class JobQueue {
       this.running.set(queue, running);
       if (running.size >= options.concurrency) continue;
       const due = await this.jobs
-        .find({ queue, state: 'pending', runAt: { $lte: now } })
+        .find({
+          queue,
+          state: 'pending',
+          runAt: { $lte: now },
+          // Jobs held by a live lease are left out here, so they cannot crowd out the backlog.
+          $or: [{ leaseUntil: null }, { leaseUntil: { $lte: now } }],
+        })
         .sort({ runAt: 1 })
         .limit(options.concurrency * 4)
         .toArray();
@@ -153,7 +159,9 @@ export class JobQueue {
         if (running.size >= options.concurrency) break;
         if (job.leaseUntil && job.leaseUntil > now) continue;
         if (!(await this.claim(job, options))) continue;
-        const run: Promise<void> = this.run(job).finally(() => running.delete(run));
+        const run: Promise<void> = this.run(job)
+          .catch((err: unknown) => this.logger.error({ err, queue }, 'job bookkeeping failed'))
+          .finally(() => running.delete(run));
         running.add(run);
       }
     }
@@ -161,6 +169,18 @@ export class JobQueue {
 
   private async claim(job: JobDoc, options: QueueOptions): Promise<boolean> {
     const n = job.claims + 1;
+    // A job whose worker died every time (e.g. killed for memory) is not claimed forever: claims count too.
+    if (job.claims >= options.maxFailures * 2) {
+      await this.jobs.updateOne(
+        { _id: job._id },
+        { $set: { state: 'failed', lastError: `claimed ${job.claims} times without finishing` } },
+      );
+      this.logger.error(
+        { queue: job.queue, job: job._id.toHexString() },
+        'job abandoned after repeated crashes',
+      );
+      return false;
+    }
     try {
       await this.claims.insertOne({
         _id: `${job._id.toHexString()}:${n}`,

@@ -16,6 +16,7 @@ import {
 } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { GroupService } from '../groups/group.service.js';
+import type { PersonRepository } from '../people/person.repository.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
 
 /** What a socket remembers: who it is, and which group each of its rooms belongs to. */
@@ -62,6 +63,7 @@ export interface RealtimeDeps {
   logger: Logger;
   groups: GroupService;
   threads: ThreadRepository;
+  people: PersonRepository;
   publicUrl: string;
   redisUrl: string | undefined;
   /** Express middleware that reads the session cookie and the signed-in person (run at the handshake). */
@@ -121,7 +123,10 @@ export class RealtimeServer {
   private connected(
     socket: Socket<Record<string, never>, Record<string, never>, Record<string, never>, SocketData>,
   ) {
-    if (!socket.recovered) {
+    if (socket.recovered) {
+      // Restored without the handshake middleware: check again what may have changed during the drop.
+      void this.revalidate(socket);
+    } else {
       socket.data.actor = this.deps.actorOf(socket.request as Request);
       socket.data.rooms = {};
       if (socket.data.actor.kind === 'user') void socket.join(roomOf.user(socket.data.actor.userId));
@@ -220,6 +225,30 @@ export class RealtimeServer {
         .map(([r]) => r);
       socket.leave(roomOf.anyOf(groupId));
       for (const room of rooms) socket.leave(room);
+    }
+  }
+
+  /** A recovered socket keeps only the rooms its person may still read; a deactivated person is let go. */
+  private async revalidate(
+    socket: Socket<Record<string, never>, Record<string, never>, Record<string, never>, SocketData>,
+  ) {
+    const actor = socket.data.actor;
+    if (actor.kind === 'user') {
+      const user = await this.deps.people.users.findOne({ _id: new ObjectId(actor.userId) });
+      if (user?.status !== 'active') {
+        socket.disconnect(true);
+        return;
+      }
+    }
+    for (const [room, groupId] of Object.entries(socket.data.rooms ?? {})) {
+      const allowed = await this.deps.groups.loadById(actor, new ObjectId(groupId), 'read', 'gone').then(
+        () => true,
+        () => false,
+      );
+      if (!allowed) {
+        await socket.leave(room);
+        await socket.leave(roomOf.anyOf(groupId));
+      }
     }
   }
 

@@ -173,6 +173,12 @@ describe('group file libraries, attachments and downloads', () => {
     );
     expect(up.status).toBe(201);
     expect(up.body.map((f: { name: string }) => f.name)).toEqual(['passwd', 'win.ini', '_CON.txt']);
+    const accented = await w.as.mia!.call(
+      'POST',
+      '/groups/lib/files',
+      filesForm([{ bytes: Buffer.from('cv'), name: 'résumé été.pdf' }]),
+    );
+    expect(accented.body[0].name).toBe('résumé été.pdf');
     const got = await download(w.anonymous, `/files/${up.body[0].id}/content`);
     expect(got.headers.get('content-disposition')).toBe('attachment; filename="passwd"');
 
@@ -235,6 +241,8 @@ describe('group file libraries, attachments and downloads', () => {
       folderId: reports.body.id,
     });
     expect(moved.body).toMatchObject({ name: 'Q3 summary.txt', folderId: reports.body.id });
+    const renamed = await download(w.anonymous, `/files/${up.body[0].id}/content`);
+    expect(renamed.headers.get('content-disposition')).toBe('attachment; filename="Q3 summary.txt"');
     expect((await w.as.otto!.call('PATCH', `/files/${up.body[0].id}`, { name: 'mine' })).status).toBe(403);
     const cycle = await w.as.mia!.call('PATCH', `/folders/${reports.body.id}`, { parentId: y2026.body.id });
     expect(cycle.status).toBe(400);
@@ -292,7 +300,11 @@ describe('group file libraries, attachments and downloads', () => {
     const trash = await w.as.max!.call('GET', '/groups/lib/files?deleted=true');
     expect(trash.body.files.map((f: { id: string }) => f.id)).toContain(id);
     expect((await w.as.mia!.call('GET', '/groups/lib/files?deleted=true')).status).toBe(403);
-    expect((await w.as.mia!.call('POST', `/files/${id}/restore`)).status).toBe(200);
+    // max (a moderator) removed it: mia, the uploader, may not bring it back; a moderator may.
+    expect((await w.as.mia!.call('POST', `/files/${id}/restore`)).status).toBe(403);
+    expect((await w.as.max!.call('POST', `/files/${id}/restore`)).status).toBe(200);
+    expect((await w.as.mia!.call('DELETE', `/files/${id}`)).status).toBe(204);
+    expect((await w.as.mia!.call('POST', `/files/${id}/restore`)).status).toBe(200); // her own deletion
     expect((await download(w.anonymous, `/files/${id}/content`)).bytes.toString()).toBe('minutes');
   });
 
