@@ -47,6 +47,7 @@ export const collections = {
   notificationState: 'notification_state',
   subscriptions: 'subscriptions',
   digestClaims: 'digest_claims',
+  notificationKeys: 'notification_keys',
   jobClaims: 'job_claims',
 } as const;
 
@@ -161,6 +162,7 @@ export const collectionSpecs: CollectionSpec[] = [
   { name: collections.notificationState, indexes: [{ name: 'email', key: { email: 1 } }] },
   { name: collections.subscriptions, indexes: [{ name: 'target', key: { kind: 1, targetId: 1, level: 1 } }] },
   { name: collections.digestClaims, indexes: [] },
+  { name: collections.notificationKeys, indexes: [] },
   // The job system (server/jobs): due jobs by queue, and one claim document per claim of a job.
   { name: collections.jobs, indexes: [{ name: 'due', key: { queue: 1, state: 1, runAt: 1 } }] },
   { name: collections.jobClaims, indexes: [{ name: 'job', key: { jobId: 1 } }] },

@@ -23,6 +23,8 @@ interface Plan {
   actorId: string | null;
   /** Kinds in priority order, each with its recipients. */
   targets: { kind: NotificationKind; users: string[] }[];
+  /** The `notify` job this came from: with the person, the key that makes each notification once. */
+  event?: string;
   /** People who follow the thread from now on (its author, each replier). */
   follow?: string[];
   /** Group followers of this level also get `thread.new` / `thread.activity` (resolved in the job). */
@@ -50,7 +52,13 @@ export class NotificationFanout {
     private readonly logger: Logger,
     private readonly deliver: (delivered: Delivered[]) => Promise<void>,
   ) {
-    jobs.register('notify', (p) => this.plan(p as unknown as Plan), { concurrency: 2 });
+    jobs.register(
+      'notify',
+      (p, job) => this.plan({ ...(p as unknown as Plan), event: job._id.toHexString() }),
+      {
+        concurrency: 2,
+      },
+    );
     jobs.register('notify.batch', (p) => this.batch(p as unknown as Plan), { concurrency: 2 });
   }
 
@@ -172,6 +180,17 @@ export class NotificationFanout {
         users.map(async (user) => {
           const userId = new ObjectId(user);
           if (!(await this.audience(userId, groupId, kind))) return;
+          // At-least-once jobs: a batch run again (or planned again) skips whom it already notified.
+          if (plan.event) {
+            const first = await this.repo.delivered.insertOne({ _id: `${plan.event}:${user}`, at: now }).then(
+              () => true,
+              (err: { code?: number }) => {
+                if (err.code === 11000) return false;
+                throw err;
+              },
+            );
+            if (!first) return;
+          }
           const state = await this.repo.state.findOne({ _id: userId });
           let doc: NotificationDoc | undefined;
           const n = await this.repo.notifications.append(user, state?.head ?? 0, (n, _id) => {

@@ -62,12 +62,15 @@ export class NotificationRepository {
   readonly subscriptions: Collection<SubscriptionDoc>;
   /** One document per sent digest period and person, taken by insert: no digest goes out twice. */
   readonly digestClaims: Collection<{ _id: string; at: Date }>;
+  /** `<notify job>:<person>`: each event notifies each person once, however often its jobs run. */
+  readonly delivered: Collection<{ _id: string; at: Date }>;
 
   constructor(db: Db) {
     this.notifications = new DenseSequence(db.collection<NotificationDoc>(collections.notifications));
     this.state = db.collection<NotificationStateDoc>(collections.notificationState);
     this.subscriptions = db.collection<SubscriptionDoc>(collections.subscriptions);
     this.digestClaims = db.collection(collections.digestClaims);
+    this.delivered = db.collection(collections.notificationKeys);
   }
 
   async stateOf(userId: ObjectId): Promise<NotificationStateDoc> {

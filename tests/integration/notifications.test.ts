@@ -104,6 +104,23 @@ describe('notifications', () => {
     expect((await w.as.owen!.call('POST', '/notifications/read', {})).status).toBe(400);
   });
 
+  it('notifies each person once per event even when a batch job runs again', async () => {
+    const before = (await list('otto')).items.length;
+    const group = await db().collection('groups').findOne({ handle: 'notes' });
+    const batch = {
+      groupId: group!._id.toHexString(),
+      threadId: null,
+      replyId: null,
+      actorId: (await userId('owen')).toHexString(),
+      targets: [{ kind: 'mention', users: [(await userId('otto')).toHexString()] }],
+      event: new ObjectId().toHexString(),
+    };
+    await w.node.node.jobs.enqueue('notify.batch', batch); // as if a worker died after writing,
+    await w.node.node.jobs.enqueue('notify.batch', batch); // and the batch ran again
+    await settle();
+    expect((await list('otto')).items.length).toBe(before + 1);
+  });
+
   it('follows and mutes groups and threads; an owner can post without notifying', async () => {
     const before = (await list('mia')).items.length;
     expect((await w.as.mia!.call('PUT', '/groups/notes/subscription', { level: 'all' })).body).toEqual({
