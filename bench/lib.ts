@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
-import http from 'node:http';
 import os from 'node:os';
 import pino from 'pino';
 import { loadConfig, type IssuerConfig } from '../server/config.js';
@@ -9,10 +8,10 @@ import { freePort } from '../server/core/net.js';
 import { connectDatabase, type Database } from '../server/db/client.js';
 import { ensureCollections } from '../server/db/collections.js';
 import { startEmbeddedDatabase } from '../server/db/embedded.js';
-import { composeNode } from '../server/node.js';
 import * as prettier from 'prettier';
 import { projectRoot } from '../server/core/paths.js';
 import { ApiClient, Browser, signIn } from '../tests/helpers/browser.js';
+import { serveNode } from '../tests/helpers/app.js';
 import { startTestIdp } from '../tests/helpers/idp.js';
 
 export interface LoadResult {
@@ -133,24 +132,8 @@ export async function startBenchNode(
     ]),
     ...options.env,
   });
-  const node = await composeNode({
-    config,
-    logger: pino({ level: 'silent' }),
-    client: database.client,
-    db: database.db,
-  });
-  const server = http.createServer(node.app);
-  await node.attach(server);
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${port}`,
-    node,
-    close: async () => {
-      server.closeAllConnections();
-      server.close();
-      await node.close();
-    },
-  };
+  const { node, close } = await serveNode(config, database, port);
+  return { url: `http://127.0.0.1:${port}`, node, close };
 }
 
 /** Time `count` requests one after another (for pages too slow for a load generator); median and max. */

@@ -50,6 +50,7 @@ import { OrganizationRepository } from './organizations/organization.repository.
 import { OrganizationService } from './organizations/organization.service.js';
 import { PersonRepository } from './people/person.repository.js';
 import { ProfileService } from './people/profile.service.js';
+import { isDuplicateKey } from './db/errors.js';
 
 /** Composition root: repositories, services, auth and routers, wired into the Express app. */
 
@@ -94,7 +95,7 @@ async function seedDemoDepartments(organizations: OrganizationRepository): Promi
   for (const dept of demoDepartments) {
     if (await organizations.bySlug(dept.slug)) continue;
     await organizations.insert({ ...dept, claimValues: [dept.slug] }).catch((err: { code?: number }) => {
-      if (err.code !== 11000) throw err;
+      if (!isDuplicateKey(err)) throw err;
     });
   }
 }

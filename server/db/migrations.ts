@@ -1,8 +1,7 @@
 import type { Db } from 'mongodb';
 import type { Logger } from '../core/logger.js';
 import { collections } from './collections.js';
-
-const DUPLICATE_KEY = 11000;
+import { isDuplicateKey } from './errors.js';
 
 interface MetaDoc {
   _id: string;
@@ -29,7 +28,7 @@ export async function runMigrations(db: Db, migrations: Migration[], logger: Log
     try {
       await meta.insertOne({ _id: lock, at: new Date() });
     } catch (err) {
-      if ((err as { code?: number }).code === DUPLICATE_KEY) return;
+      if (isDuplicateKey(err)) return;
       throw err;
     }
     const started = Date.now();

@@ -1,6 +1,5 @@
 import type { Collection, Filter, OptionalUnlessRequiredId } from 'mongodb';
-
-const DUPLICATE_KEY = 11000;
+import { isDuplicateKey } from './errors.js';
 
 /** A position in a dense sequence, addressed by `_id = "<prefix>:<n>"`. */
 export interface SlotDoc {
@@ -79,7 +78,7 @@ export class DenseSequence<D extends SlotDoc> {
         await this.collection.insertOne(make(n, this.key(prefix, n)) as OptionalUnlessRequiredId<D>);
         return n;
       } catch (err) {
-        if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+        if (!isDuplicateKey(err)) throw err;
         n = (await this.head(prefix, n)) + 1;
       }
     }

@@ -23,6 +23,7 @@ import {
   type VersionDoc,
 } from './file.repository.js';
 import { receiveFiles, safeFileName, type StoredBlob, type UploadLimits } from './file.storage.js';
+import { isDuplicateKey } from '../db/errors.js';
 
 export interface FileLimits extends Omit<UploadLimits, 'remainingQuota'> {
   groupQuotaBytes: number;
@@ -94,17 +95,12 @@ export class FileService {
     return { file, ctx };
   }
 
-  private isModerator(ctx: GroupContext): boolean {
-    const m = ctx.membership;
-    return m?.state === 'active' && m.role !== 'member';
-  }
-
   /** The uploader (while still allowed to post) or a moderator. */
   private async manage(actor: Actor, id: string, options: { deleted?: boolean } = {}) {
     const user = requireUser(actor);
     const { file, ctx } = await this.load(actor, id, 'read', options);
     const own = file.createdBy.toHexString() === user.userId && ctx.membership?.state === 'active';
-    if (!own && !this.isModerator(ctx))
+    if (!own && !this.groups.can(ctx, 'moderate'))
       throw new ForbiddenError('Only the uploader or a moderator can change this file.');
     return { file, ctx, user };
   }
@@ -286,7 +282,7 @@ export class FileService {
         await this.repo.versions.insertOne(this.versionDoc(file, n, blob, user.userId, now));
         break;
       } catch (err) {
-        if ((err as { code?: number }).code !== 11000 || n > file.version + 50) {
+        if (!isDuplicateKey(err) || n > file.version + 50) {
           await this.repo.removeBlob('blobs', blob.blobId);
           throw err;
         }
@@ -401,7 +397,7 @@ export class FileService {
     if (!file.deletedAt) return this.view(file, ctx);
     // What a moderator removed (or removed with its post) only a moderator brings back.
     const removedByOther = !file.deletedBy?.equals(file.createdBy) || file.attachedTo !== null;
-    if (removedByOther && !this.isModerator(ctx))
+    if (removedByOther && !this.groups.can(ctx, 'moderate'))
       throw new ForbiddenError('Only a moderator can restore what a moderator removed.');
     if (Date.now() - file.deletedAt.getTime() > this.limits.retentionMs)
       throw new ConflictError('This file was deleted too long ago to be restored.');

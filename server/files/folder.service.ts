@@ -91,9 +91,8 @@ export class FolderService {
     const folder = ObjectId.isValid(id) ? await this.repo.folders.findOne({ _id: new ObjectId(id) }) : null;
     if (!folder) throw new NotFoundError(`No folder ${id}.`);
     const ctx = await this.groups.loadById(actor, folder.groupId, 'read', `No folder ${id}.`);
-    const m = ctx.membership;
-    const moderator = m?.state === 'active' && m.role !== 'member';
-    const own = folder.createdBy.toHexString() === user.userId && m?.state === 'active';
+    const moderator = this.groups.can(ctx, 'moderate');
+    const own = folder.createdBy.toHexString() === user.userId && ctx.membership?.state === 'active';
     if (!own && !moderator)
       throw new ForbiddenError('Only the folder’s creator or a moderator can change it.');
     return { folder, ctx, user };

@@ -14,8 +14,7 @@ import {
   type Rendered,
 } from './group.repository.js';
 import type { GroupInput, GroupPatch, GroupView } from './group.schemas.js';
-
-const DUPLICATE_KEY = 11000;
+import { isDuplicateKey } from '../db/errors.js';
 
 const render = (markdown: string): Rendered => ({ markdown, html: renderMarkdown(markdown) });
 
@@ -26,6 +25,13 @@ export interface GroupContext {
   membership: MembershipDoc | null;
   standing: Standing;
 }
+
+/** What the rule set needs to know of a group. */
+const factsOf = (group: GroupDoc) => ({
+  visibility: group.visibility,
+  joinPolicy: group.joinPolicy,
+  deleted: group.deletedAt !== null,
+});
 
 /** Groups: creation, settings, listing, soft delete and restore. Every check goes through group.policy. */
 export class GroupService {
@@ -70,14 +76,15 @@ export class GroupService {
     return this.check(actor, await this.repo.groups.findOne({ _id: groupId }), action, notFound);
   }
 
+  /** Whether the actor's standing in a loaded group allows `action` (the one rule set, group.policy). */
+  can(ctx: GroupContext, action: GroupAction): boolean {
+    return allowed(ctx.standing, factsOf(ctx.group), action);
+  }
+
   private async check(actor: Actor, group: GroupDoc | null, action: GroupAction, notFound: string) {
     if (!group) throw new NotFoundError(notFound);
     const ctx = await this.standing(actor, group);
-    const facts = {
-      visibility: group.visibility,
-      joinPolicy: group.joinPolicy,
-      deleted: group.deletedAt !== null,
-    };
+    const facts = factsOf(group);
     if (allowed(ctx.standing, facts, action)) return ctx;
     // A deleted group, or one the actor may not see, does not exist for them.
     if (facts.deleted || !allowed(ctx.standing, facts, 'see')) throw new NotFoundError(notFound);
@@ -115,11 +122,7 @@ export class GroupService {
 
   view(ctx: GroupContext): GroupView {
     const { group, membership, standing } = ctx;
-    const facts = {
-      visibility: group.visibility,
-      joinPolicy: group.joinPolicy,
-      deleted: group.deletedAt !== null,
-    };
+    const facts = factsOf(group);
     const can = groupActions.filter((a) => allowed(standing, facts, a));
     const member = membership?.state === 'active';
     const canConfigure = can.includes('configure');
@@ -180,7 +183,7 @@ export class GroupService {
         throw err;
       });
     } catch (err) {
-      if ((err as { code?: number }).code === DUPLICATE_KEY) {
+      if (isDuplicateKey(err)) {
         throw new ConflictError(`The handle ${input.handle} is taken.`, [
           { field: 'body.handle', message: 'already used' },
         ]);

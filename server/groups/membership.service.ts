@@ -6,8 +6,7 @@ import type { PersonRepository, UserDoc } from '../people/person.repository.js';
 import { allowed, roleRank, type MembershipState, type Role } from './group.policy.js';
 import { membershipId, type GroupRepository, type MembershipDoc } from './group.repository.js';
 import type { GroupContext, GroupService } from './group.service.js';
-
-const DUPLICATE_KEY = 11000;
+import { isDuplicateKey } from '../db/errors.js';
 
 export interface MemberView {
   handle: string;
@@ -56,8 +55,7 @@ export class MembershipService {
         updatedAt: now,
       });
     } catch (err) {
-      if ((err as { code?: number }).code === DUPLICATE_KEY)
-        throw new ConflictError('Already a member, invited or waiting for approval.');
+      if (isDuplicateKey(err)) throw new ConflictError('Already a member, invited or waiting for approval.');
       throw err;
     }
   }

@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ObjectId, type Collection, type Db } from 'mongodb';
 import type { Logger } from '../core/logger.js';
 import { collections } from '../db/collections.js';
-
-const DUPLICATE_KEY = 11000;
+import { isDuplicateKey } from '../db/errors.js';
 
 export interface JobDoc {
   _id: ObjectId;
@@ -189,7 +188,7 @@ export class JobQueue {
         at: new Date(),
       });
     } catch (err) {
-      if ((err as { code?: number }).code === DUPLICATE_KEY) return false;
+      if (isDuplicateKey(err)) return false;
       throw err;
     }
     // A worker that read the job before another finished it (finished jobs are deleted, their claims

@@ -8,6 +8,7 @@ import type { Mailer } from '../mail/mailer.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
 import type { NotificationDoc, NotificationKind, NotificationRepository } from './notification.repository.js';
+import { isDuplicateKey } from '../db/errors.js';
 
 type Locale = 'en' | 'fr';
 
@@ -122,7 +123,7 @@ export class NotificationMail {
       try {
         await this.repo.digestClaims.insertOne({ _id: `${state._id.toHexString()}:${period}`, at: now });
       } catch (err) {
-        if ((err as { code?: number }).code === 11000) continue; // this period's digest is done
+        if (isDuplicateKey(err)) continue; // this period's digest is done
         throw err;
       }
       if (await this.sendPending(state._id, 'digest')) sent++;

@@ -2,8 +2,7 @@ import { requireAdmin, type Actor } from '../core/actor.js';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { OrganizationDoc, OrganizationRepository } from './organization.repository.js';
 import type { OrganizationInput, OrganizationView } from './organization.schemas.js';
-
-const DUPLICATE_KEY = 11000;
+import { isDuplicateKey } from '../db/errors.js';
 
 export function toOrganizationView(o: OrganizationDoc): OrganizationView {
   return {
@@ -34,7 +33,7 @@ export class OrganizationService {
     try {
       return toOrganizationView(await this.repo.insert(input));
     } catch (err) {
-      if ((err as { code?: number }).code === DUPLICATE_KEY) {
+      if (isDuplicateKey(err)) {
         throw new ConflictError(`An organization with the slug ${input.slug} exists.`, [
           { field: 'body.slug', message: 'already used' },
         ]);
@@ -49,7 +48,7 @@ export class OrganizationService {
     try {
       updated = await this.repo.update(slug, patch);
     } catch (err) {
-      if ((err as { code?: number }).code === DUPLICATE_KEY) {
+      if (isDuplicateKey(err)) {
         throw new ConflictError(`An organization with the slug ${patch.slug ?? slug} exists.`, [
           { field: 'body.slug', message: 'already used' },
         ]);

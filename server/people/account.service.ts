@@ -7,8 +7,7 @@ import type { OrganizationService } from '../organizations/organization.service.
 import type { PersonRepository, UserDoc } from './person.repository.js';
 import { defaultVisibility } from './profile.schemas.js';
 import type { ProfileIndexer } from './profile.service.js';
-
-const DUPLICATE_KEY = 11000;
+import { isDuplicateKey } from '../db/errors.js';
 
 /** What a sign-in brings: the verified identity and the claims from the ID token and userinfo. */
 export interface SignInClaims {
@@ -93,7 +92,7 @@ export class AccountService {
         created = true;
       } catch (err) {
         // Two first sign-ins raced: keep the identity that won, drop the user we made.
-        if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+        if (!isDuplicateKey(err)) throw err;
         await this.repo.users.deleteOne({ _id: user._id });
       }
       identity = (await this.repo.identity(issuer, sub))!;
@@ -175,7 +174,7 @@ export class AccountService {
         await this.repo.users.insertOne(doc);
         return doc;
       } catch (err) {
-        if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+        if (!isDuplicateKey(err)) throw err;
       }
     }
     throw new ConflictError('Could not find a free handle for this person.');

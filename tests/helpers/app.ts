@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { Writable } from 'node:stream';
 import type { Express } from 'express';
+import type { Db, MongoClient } from 'mongodb';
 import pino from 'pino';
 import { createApp, type AppDeps } from '../../server/app.js';
 import { loadConfig, type Config, type IssuerConfig } from '../../server/config.js';
@@ -82,6 +83,25 @@ export async function startTestNode(options: {
     database.uri,
   );
   await ensureCollections(database.db);
+  const { node, close } = await serveNode(config, database, options.port);
+  return {
+    url,
+    config,
+    node,
+    database,
+    close: async () => {
+      await close();
+      await database.cleanup();
+    },
+  };
+}
+
+/** The whole node (with Socket.IO) on a loopback port; `close` stops the listener and then the node. */
+export async function serveNode(
+  config: Config,
+  database: { client: MongoClient; db: Db },
+  port: number,
+): Promise<{ node: EnsembleNode; close(): Promise<void> }> {
   const node = await composeNode({
     config,
     logger: pino({ level: 'silent' }),
@@ -90,17 +110,13 @@ export async function startTestNode(options: {
   });
   const server = http.createServer(node.app);
   await node.attach(server);
-  await new Promise<void>((resolve) => server.listen(options.port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
-    url,
-    config,
     node,
-    database,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await node.close();
-      await database.cleanup();
     },
   };
 }
