@@ -1,6 +1,7 @@
 import { GridFSBucket, type Collection, type Db, type ObjectId } from 'mongodb';
 import { collections } from '../db/collections.js';
 import type { Audience } from '../threads/thread.repository.js';
+import { upsertOne } from '../db/errors.js';
 
 /** Where a file belongs: a group's library, or a post it is attached to. */
 export type FileKind = 'library' | 'attachment';
@@ -93,7 +94,7 @@ export class FileRepository {
   }
 
   async addUsage(groupId: ObjectId, bytes: number): Promise<void> {
-    if (bytes) await this.storage.updateOne({ _id: groupId }, { $inc: { bytes } }, { upsert: true });
+    if (bytes) await upsertOne(this.storage, { _id: groupId }, { $inc: { bytes } });
   }
 
   /** A file's versions, newest first (one `_id` lookup each). */

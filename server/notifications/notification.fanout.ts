@@ -11,6 +11,7 @@ import {
   type NotificationKind,
   type NotificationRepository,
 } from './notification.repository.js';
+import { isDuplicateKey, upsertOne } from '../db/errors.js';
 
 /** Recipients written per `notify.batch` job. */
 export const FANOUT_BATCH = 500;
@@ -185,7 +186,7 @@ export class NotificationFanout {
             const first = await this.repo.delivered.insertOne({ _id: `${plan.event}:${user}`, at: now }).then(
               () => true,
               (err: { code?: number }) => {
-                if (err.code === 11000) return false;
+                if (isDuplicateKey(err)) return false;
                 throw err;
               },
             );
@@ -208,10 +209,10 @@ export class NotificationFanout {
             };
             return doc;
           });
-          await this.repo.state.updateOne(
+          await upsertOne(
+            this.repo.state,
             { _id: userId },
             { $max: { head: n }, $setOnInsert: { email: DEFAULT_EMAIL, readUpTo: 0, mailedUpTo: 0 } },
-            { upsert: true },
           );
           if (doc) delivered.push({ userId: user, notification: { ...doc, n } });
         }),

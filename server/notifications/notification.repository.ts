@@ -1,6 +1,7 @@
 import type { Collection, Db, ObjectId } from 'mongodb';
 import { collections } from '../db/collections.js';
 import { DenseSequence, type SlotDoc } from '../db/sequence.js';
+import { upsertOne } from '../db/errors.js';
 
 export const notificationKinds = [
   'reply', // someone answered your post
@@ -90,12 +91,12 @@ export class NotificationRepository {
 
   /** Follow a thread unless the person chose otherwise before (an explicit `none` stays). */
   async follow(userId: ObjectId, threadId: ObjectId): Promise<void> {
-    await this.subscriptions.updateOne(
+    await upsertOne(
+      this.subscriptions,
       { _id: subscriptionId(userId, 'thread', threadId) },
       {
         $setOnInsert: { userId, kind: 'thread', targetId: threadId, level: 'all', updatedAt: new Date() },
       },
-      { upsert: true },
     );
   }
 

@@ -1,6 +1,7 @@
 import { ObjectId } from 'mongodb';
 import { requireUser, type Actor } from '../core/actor.js';
 import { NotFoundError } from '../core/errors.js';
+import { upsertOne } from '../db/errors.js';
 import type { GroupRepository } from '../groups/group.repository.js';
 import type { GroupService } from '../groups/group.service.js';
 import type { PersonRepository } from '../people/person.repository.js';
@@ -98,10 +99,10 @@ export class NotificationService {
     if (input.all) {
       const state = await this.repo.stateOf(userId);
       const head = await this.repo.notifications.head(user.userId, state.head ?? 0);
-      await this.repo.state.updateOne(
+      await upsertOne(
+        this.repo.state,
         { _id: userId },
         { $max: { readUpTo: head }, $setOnInsert: { email: state.email, mailedUpTo: state.mailedUpTo } },
-        { upsert: true },
       );
       return;
     }
@@ -148,10 +149,10 @@ export class NotificationService {
   }
 
   private async setLevel(userId: ObjectId, kind: 'group' | 'thread', targetId: ObjectId, level: string) {
-    await this.repo.subscriptions.updateOne(
+    await upsertOne(
+      this.repo.subscriptions,
       { _id: subscriptionId(userId, kind, targetId) },
       { $set: { userId, kind, targetId, level: level as GroupLevel, updatedAt: new Date() } },
-      { upsert: true },
     );
   }
 
@@ -163,10 +164,10 @@ export class NotificationService {
 
   async setEmail(userId: ObjectId, email: EmailDelivery) {
     const state = await this.repo.stateOf(userId);
-    await this.repo.state.updateOne(
+    await upsertOne(
+      this.repo.state,
       { _id: userId },
       { $set: { email }, $setOnInsert: { readUpTo: state.readUpTo, mailedUpTo: state.mailedUpTo } },
-      { upsert: true },
     );
     return { email };
   }

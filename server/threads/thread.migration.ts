@@ -1,3 +1,4 @@
+import { upsertOne } from '../db/errors.js';
 import { likeId, type ThreadRepository } from './thread.repository.js';
 
 /**
@@ -35,11 +36,7 @@ export async function migrateThreadsToPositions(repo: ThreadRepository): Promise
     await repo.threads.updateOne({ _id: thread._id }, { $set: { replyCount: count, timelineSlot: 0 } });
     await repo.bump({ ...thread, timelineSlot: 0 }, thread.lastActivityAt, count);
     if (thread.pinned) {
-      await repo.pins.updateOne(
-        { _id: thread.groupId },
-        { $addToSet: { threadIds: thread._id } },
-        { upsert: true },
-      );
+      await upsertOne(repo.pins, { _id: thread.groupId }, { $addToSet: { threadIds: thread._id } });
     }
   }
 }

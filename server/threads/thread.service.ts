@@ -3,7 +3,8 @@ import { requireUser, type Actor } from '../core/actor.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { searchTokens } from '../core/search-tokens.js';
-import type { GroupContext, GroupService } from '../groups/group.service.js';
+import type { GroupService } from '../groups/group.service.js';
+import { isDuplicateKey, upsertOne } from '../db/errors.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import { THUMBNAIL_SOURCES, type AttachmentSummary, type FileService } from '../files/file.service.js';
 import { renderWithMentions } from './mentions.js';
@@ -17,7 +18,6 @@ import {
 } from './thread.repository.js';
 import type { ReplyView, ThreadView } from './thread.schemas.js';
 
-const DUPLICATE_KEY = 11000;
 /** Deeper replies still nest under their parent, but are shown at this depth. */
 export const MAX_REPLY_DEPTH = 8;
 
@@ -294,7 +294,8 @@ export class ThreadService {
     const user = requireUser(actor);
     const { thread, ctx } = await this.thread(actor, threadId, 'post');
     if (thread.deleted) throw new ConflictError('This thread was deleted.');
-    if (thread.locked && !this.isModerator(ctx)) throw new ForbiddenError('This thread is locked.');
+    if (thread.locked && !this.groups.can(ctx, 'moderate'))
+      throw new ForbiddenError('This thread is locked.');
     let parent: ReplyDoc | null = null;
     if (input.parentId) {
       parent = await this.repo.replies.findOne({ _id: new ObjectId(input.parentId) });
@@ -348,11 +349,6 @@ export class ThreadService {
     return (await this.replyViews(actor, [reply]))[0]!;
   }
 
-  private isModerator(ctx: GroupContext): boolean {
-    const m = ctx.membership;
-    return m?.state === 'active' && m.role !== 'member';
-  }
-
   /** Authors edit their own posts while they may still post in the group. */
   async edit(
     actor: Actor,
@@ -392,7 +388,7 @@ export class ThreadService {
     const user = requireUser(actor);
     const { doc, ctx, thread } = await this.content(actor, kind, id, 'read');
     const own = doc.authorId.toHexString() === user.userId && ctx.membership?.state === 'active';
-    const moderator = this.isModerator(ctx);
+    const moderator = this.groups.can(ctx, 'moderate');
     if (!own && !moderator) throw new ForbiddenError('Only the author or a moderator can remove this.');
     if (!own && !reason)
       throw new ValidationError('Moderators give a reason when they remove a post.', [
@@ -439,7 +435,7 @@ export class ThreadService {
         });
         delta = 1;
       } catch (err) {
-        if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
+        if (!isDuplicateKey(err)) throw err;
       }
     } else {
       delta = -(await this.repo.likes.deleteOne({ _id: likeId(doc._id, userId) })).deletedCount;
@@ -462,10 +458,10 @@ export class ThreadService {
     const { thread, ctx } = await this.thread(actor, id, 'moderate');
     await this.repo.threads.updateOne({ _id: thread._id }, { $set: { [flag]: value } });
     if (flag === 'pinned') {
-      await this.repo.pins.updateOne(
+      await upsertOne(
+        this.repo.pins,
         { _id: thread.groupId },
         value ? { $addToSet: { threadIds: thread._id } } : { $pull: { threadIds: thread._id } },
-        { upsert: true },
       );
     }
     await this.groups.audit(

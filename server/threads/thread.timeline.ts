@@ -1,6 +1,7 @@
 import type { Collection, Db, ObjectId } from 'mongodb';
 import { collections } from '../db/collections.js';
 import { DenseSequence, type SlotDoc } from '../db/sequence.js';
+import { upsertOne } from '../db/errors.js';
 
 /**
  * One position in a group's activity timeline. Every new thread and every reply appends the thread at
@@ -61,7 +62,7 @@ export class ThreadTimeline {
       dead: false,
       skip: null,
     }));
-    await this.hints.updateOne({ _id: this.hintId(groupId) }, { $max: { n } }, { upsert: true });
+    await upsertOne(this.hints, { _id: this.hintId(groupId) }, { $max: { n } });
     if (previous && previous < n) await this.retire(groupId, previous);
     return n;
   }
