@@ -1,4 +1,5 @@
 import path from 'node:path';
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { projectRoot } from './core/paths.js';
 
@@ -113,6 +114,48 @@ const jsonArray = <T extends z.ZodType>(item: T, what: string) =>
     })
     .pipe(z.array(item, { message: `expected a JSON array of ${what}` }));
 
+/** Comma-separated domain names (lower-cased); a leading `*.` covers every subdomain. */
+const domainList = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((d) => d.trim().toLowerCase())
+      .filter(Boolean),
+  )
+  .pipe(
+    z.array(
+      z
+        .string()
+        .regex(
+          /^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d+)?$/,
+          'expected domain names such as dept.gc.ca or *.gc.ca',
+        ),
+    ),
+  );
+
+/** Comma-separated address ranges (10.0.0.0/8, ::1/128). */
+const cidrList = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((d) => d.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z.array(
+      z.string().refine((c) => {
+        try {
+          ipaddr.parseCIDR(c);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'expected address ranges such as 10.0.0.0/8 or 127.0.0.1/32'),
+    ),
+  );
+
 /** `issuer|sub` pairs, comma separated: who is an instance administrator. */
 const adminIdentities = z
   .string()
@@ -208,6 +251,21 @@ const envObject = z.object({
     .optional(),
   MAIL_FROM: z.string().min(3).max(200).optional(),
   DEV_MAIL_CATCHER: booleanFromString.optional(),
+  FEDERATION_ENABLED: booleanFromString.default(true),
+  FEDERATION_MODE: z
+    .enum(['open', 'blocklist', 'allowlist'], { message: 'expected open, blocklist or allowlist' })
+    .default('open'),
+  FEDERATION_DOMAINS: domainList.default([]),
+  FEDERATION_ALLOWED_CIDRS: cidrList.default([]),
+  FEDERATION_FETCH_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  FEDERATION_FETCH_MAX_SIZE: storageSize.default(1024 ** 2),
+  FEDERATION_INBOX_MAX_SIZE: storageSize.default(1024 ** 2),
+  FEDERATION_INBOX_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  FEDERATION_UNSIGNED_INBOX: booleanFromString.default(false),
+  FEDERATION_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
+  FEDERATION_DELIVERY_PER_HOST: z.coerce.number().int().min(1).max(100).default(4),
+  FEDERATION_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(30_000),
+  FEDERATION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(14),
 });
 
 export const configSchema = envObject.superRefine((cfg, ctx) => {
@@ -217,6 +275,13 @@ export const configSchema = envObject.superRefine((cfg, ctx) => {
         code: 'custom',
         path: ['DEV_IDP'],
         message: 'cannot be enabled in production (it signs anyone in as a demo person)',
+      });
+    }
+    if (cfg.FEDERATION_UNSIGNED_INBOX) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FEDERATION_UNSIGNED_INBOX'],
+        message: 'cannot be enabled in production (it believes the actor named in an unsigned body)',
       });
     }
     if (cfg.DEV_MAIL_CATCHER) {
@@ -315,6 +380,27 @@ export interface Config {
     from: string;
     /** Development: an embedded SMTP server keeps outgoing mail, shown at /dev/mail. */
     devCatcher: boolean;
+  };
+  federation: {
+    enabled: boolean;
+    mode: 'open' | 'blocklist' | 'allowlist';
+    /** The blocklist or allowlist (unused in open mode). */
+    domains: string[];
+    /** Private or loopback ranges outbound requests may reach anyway (tests, a local demo). */
+    allowedCidrs: string[];
+    fetchTimeoutMs: number;
+    fetchMaxBytes: number;
+    inboxMaxBytes: number;
+    /** Inbox requests per minute from one remote host. */
+    inboxRatePerMinute: number;
+    /** Development only: accept unsigned inbox posts and believe their actor. */
+    unsignedInbox: boolean;
+    delivery: {
+      concurrency: number;
+      perHost: number;
+      retryBaseMs: number;
+      maxAttempts: number;
+    };
   };
   database: {
     uri: string | undefined;
@@ -424,6 +510,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       smtpUrl: c.SMTP_URL,
       from: c.MAIL_FROM ?? `Ensemble <no-reply@${new URL(publicUrl).hostname}>`,
       devCatcher: c.DEV_MAIL_CATCHER ?? (c.NODE_ENV === 'development' && !c.SMTP_URL),
+    },
+    federation: {
+      enabled: c.FEDERATION_ENABLED,
+      mode: c.FEDERATION_MODE,
+      domains: c.FEDERATION_DOMAINS,
+      allowedCidrs: c.FEDERATION_ALLOWED_CIDRS,
+      fetchTimeoutMs: c.FEDERATION_FETCH_TIMEOUT_MS,
+      fetchMaxBytes: c.FEDERATION_FETCH_MAX_SIZE,
+      inboxMaxBytes: c.FEDERATION_INBOX_MAX_SIZE,
+      inboxRatePerMinute: c.FEDERATION_INBOX_RATE_LIMIT,
+      unsignedInbox: c.FEDERATION_UNSIGNED_INBOX && c.NODE_ENV === 'development',
+      delivery: {
+        concurrency: c.FEDERATION_DELIVERY_CONCURRENCY,
+        perHost: c.FEDERATION_DELIVERY_PER_HOST,
+        retryBaseMs: c.FEDERATION_RETRY_BASE_MS,
+        maxAttempts: c.FEDERATION_MAX_ATTEMPTS,
+      },
     },
     database: {
       uri: c.MONGODB_URI,

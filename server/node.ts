@@ -51,6 +51,7 @@ import { OrganizationService } from './organizations/organization.service.js';
 import { PersonRepository } from './people/person.repository.js';
 import { ProfileService } from './people/profile.service.js';
 import { isDuplicateKey } from './db/errors.js';
+import { composeFederation, type Federation } from './federation/federation.module.js';
 
 /** Composition root: repositories, services, auth and routers, wired into the Express app. */
 
@@ -71,6 +72,8 @@ export interface EnsembleNode {
   jobs: JobQueue;
   realtime: RealtimeServer;
   notificationMail: NotificationMail;
+  /** Absent when FEDERATION_ENABLED=false. */
+  federation: Federation | undefined;
   /** Socket.IO on the HTTP server the app is served from (before it listens). */
   attach(server: http.Server): Promise<void>;
   close(): Promise<void>;
@@ -247,6 +250,20 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const registry = new OidcRegistry(passport, accounts, config.publicUrl, logger);
   await registry.register(issuers, presets);
 
+  const federation = config.federation.enabled
+    ? composeFederation({
+        config,
+        db,
+        logger,
+        events,
+        people: personRepo,
+        groups: groupRepo,
+        threads: threadRepo,
+      })
+    : undefined;
+  // Federation answers before the JSON body parser: inboxes check the Digest against the raw body.
+  if (federation) earlyRouters.push({ path: '/', router: federation.router });
+
   const notificationRepo = new NotificationRepository(db);
   const notifications = new NotificationService(notificationRepo, groups, groupRepo, threadRepo, personRepo);
   const notificationMail = new NotificationMail(
@@ -350,8 +367,10 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     apiRouters: routers.api,
     openapi: () => api.document('/api/v1'),
   });
+  if (federation) app.locals.apex = federation.apex;
   // Last: a job left from a previous run may start at once and needs everything above.
   jobs.start();
+  federation?.start();
   return {
     app,
     events,
@@ -359,6 +378,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     jobs,
     realtime,
     notificationMail,
+    federation,
     attach: (server) => realtime.attach(server),
     oidc: registry,
     purge,
@@ -367,6 +387,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
       await realtime.close();
       purge.stop();
       await jobs.stop();
+      await federation?.close();
       await session.close();
       mailer.close();
       await catcher?.stop();

@@ -49,6 +49,16 @@ export const collections = {
   digestClaims: 'digest_claims',
   notificationKeys: 'notification_keys',
   jobClaims: 'job_claims',
+  apObjects: 'ap_objects',
+  apStreams: 'ap_streams',
+  apContexts: 'ap_contexts',
+  federationKeys: 'federation_keys',
+  fedRemoteKeys: 'fed_remote_keys',
+  fedInboxSeen: 'fed_inbox_seen',
+  fedActivities: 'fed_activities',
+  fedDeliveries: 'fed_deliveries',
+  fedDeliveryClaims: 'fed_delivery_claims',
+  fedHosts: 'fed_hosts',
 } as const;
 
 export const collectionSpecs: CollectionSpec[] = [
@@ -166,6 +176,19 @@ export const collectionSpecs: CollectionSpec[] = [
   // The job system (server/jobs): due jobs by queue, and one claim document per claim of a job.
   { name: collections.jobs, indexes: [{ name: 'due', key: { queue: 1, state: 1, runAt: 1 } }] },
   { name: collections.jobClaims, indexes: [{ name: 'job', key: { jobId: 1 } }] },
+  // activitypub-express's documents (apex.store.ts): `_id` = IRI; streams ordered by `_ts`.
+  { name: collections.apObjects, indexes: [] },
+  { name: collections.apStreams, indexes: [{ name: 'collection', key: { '_meta.collection': 1, _ts: -1 } }] },
+  { name: collections.apContexts, indexes: [] },
+  // Federation: actor keys (`_id` = actor IRI), remote keys (`_id` = keyId), inbox replays (`_id` = activity).
+  { name: collections.federationKeys, indexes: [] },
+  { name: collections.fedRemoteKeys, indexes: [] },
+  { name: collections.fedInboxSeen, indexes: [{ name: 'at', key: { at: 1 } }] },
+  // The delivery queue (delivery.queue.ts).
+  { name: collections.fedActivities, indexes: [{ name: 'created', key: { createdAt: 1 } }] },
+  { name: collections.fedDeliveries, indexes: [{ name: 'due', key: { state: 1, runAt: 1 } }] },
+  { name: collections.fedDeliveryClaims, indexes: [{ name: 'at', key: { at: 1 } }] },
+  { name: collections.fedHosts, indexes: [] },
 ];
 
 const NAMESPACE_EXISTS = 48;

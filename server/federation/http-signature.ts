@@ -113,7 +113,7 @@ export function verifyRequest(
 /** Sign an outgoing request: adds Date, Host, Digest (with a body) and Signature to `headers`. */
 export function signRequest(
   input: { method: string; url: string; headers: Record<string, string>; body?: Buffer | string },
-  key: { keyId: string; privateKeyPem: string },
+  key: { keyId: string; privateKeyPem: string | KeyObject },
   now = new Date(),
 ): Record<string, string> {
   const url = new URL(input.url);

@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import ActivitypubExpress, { type ApexInstance } from 'activitypub-express';
+import type { Logger } from '../core/logger.js';
+import { apRoutes, AS_CONTEXT, SECURITY_CONTEXT } from './actor.directory.js';
+import type { ApexStore } from './apex.store.js';
+import type { DeliveryQueue } from './delivery.queue.js';
+import type { RemoteFetcher } from './remote.fetcher.js';
+
+const require = createRequire(import.meta.url);
+const vocab = (file: string) =>
+  JSON.parse(readFileSync(require.resolve(`activitypub-express/vocab/${file}`), 'utf8')) as unknown;
+/** The two contexts every peer uses, shipped with apex and never fetched. */
+const CORE_CONTEXTS: Record<string, unknown> = {
+  [AS_CONTEXT]: vocab('as.json'),
+  [SECURITY_CONTEXT]: vocab('security.json'),
+};
+
+export interface ApexDeps {
+  publicUrl: string;
+  sharedInbox: string;
+  version: string;
+  store: ApexStore;
+  fetcher: RemoteFetcher;
+  deliveries: DeliveryQueue;
+  logger: Logger;
+}
+
+/**
+ * activitypub-express, configured for Ensemble, with the hooks that reach the network replaced
+ * (FEDERATION.md 5-7): object fetches and JSON-LD contexts go through the remote fetcher (federation policy,
+ * outbound address policy, signed by the instance actor); delivery goes to Ensemble's persistent queue; the
+ * blocked list is empty (the node blocks whole servers through its federation policy, and apex's outbox,
+ * where a Block could come from, is not mounted).
+ */
+export function createApex(deps: ApexDeps): ApexInstance {
+  const log =
+    (level: 'debug' | 'warn' | 'error') =>
+    (...args: unknown[]) =>
+      deps.logger[level]({ component: 'activitypub-express' }, args.map(String).join(' '));
+  const apex = ActivitypubExpress({
+    name: 'Ensemble',
+    version: deps.version,
+    baseUrl: deps.publicUrl,
+    actorParam: 'actor',
+    objectParam: 'id',
+    activityParam: 'id',
+    routes: apRoutes,
+    endpoints: { sharedInbox: deps.sharedInbox },
+    store: deps.store,
+    // apex reads 0 as 10: one level of inReplyTo / tag is resolved, no more.
+    threadDepth: 1,
+    logger: { info: log('debug'), warn: log('warn'), error: log('error') },
+  });
+
+  apex.requestObject = async (id: string) => apex.fromJSONLD(await deps.fetcher.getObject(id));
+
+  apex.jsonldContextLoader = async (url: string) => {
+    const core = CORE_CONTEXTS[url];
+    if (core) return { contextUrl: null, documentUrl: url, document: core };
+    const cached = await deps.store.getContext(url);
+    if (cached) return cached;
+    const document = await deps.fetcher.getJson(url, 'application/ld+json, application/json');
+    const context = { contextUrl: null, documentUrl: url, document };
+    await deps.store.saveContext(context);
+    return context;
+  };
+
+  apex.queueForDelivery = async (actor, activity, addresses) => {
+    await deps.deliveries.enqueue(actor.id, apex.stringifyPublicJSONLD(activity), addresses);
+  };
+  apex.startDelivery = () => undefined;
+  apex.runDelivery = () => undefined;
+  apex.deliver = () => {
+    throw new Error('apex delivery is replaced by the delivery worker');
+  };
+  apex.getBlocked = async () => ({ orderedItems: [] });
+  return apex;
+}

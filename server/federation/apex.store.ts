@@ -1,0 +1,279 @@
+import type { ApexObject, ApexStoreLike } from 'activitypub-express';
+import { escape, unescape } from 'mongo-escape';
+import { ObjectId, type Collection, type Db, type Document } from 'mongodb';
+import { collections } from '../db/collections.js';
+import { isDuplicateKey } from '../db/errors.js';
+
+/**
+ * activitypub-express's store, written for Ensemble (ADR 0008). apex's own store does not work with the
+ * mongodb 6+ driver (it reads `findOneAndUpdate(...).value`) and uses `$lookup`, `arrayFilters` and a
+ * partial index, which FerretDB 1.24 lacks. This one keeps apex's interface with plain queries:
+ *
+ * - documents are addressed by `_id` = their IRI (the only lookup FerretDB serves from an index);
+ * - stream documents carry `_ts` (an ObjectId taken at insert) for ordering and paging;
+ * - local actors are never stored here: they are rendered from the domain by `localActors`, without any
+ *   private key (keys live in `federation_keys` and are read only to sign);
+ * - delivery is not apex's: `deliveryEnqueue` hands over to Ensemble's delivery queue.
+ */
+
+interface StoredDoc extends Document {
+  _id: string;
+  _ts?: ObjectId;
+}
+
+export interface LocalActorSource {
+  /** The apex form of a local actor (Person, Group or the instance actor), or null when there is none. */
+  apexActor(iri: string): Promise<ApexObject | null>;
+  isLocal(iri: string): boolean;
+}
+
+export type DeliveryHandoff = (actorId: string, body: string, addresses: string[]) => Promise<void>;
+
+const clone = <T>(value: T): T => structuredClone(value);
+
+/** What apex stores for an object or activity: escaped keys, keyed by IRI. */
+function toStored(obj: ApexObject, withTs: boolean): StoredDoc {
+  const doc = escape(clone(obj)) as unknown as StoredDoc;
+  doc._id = obj.id;
+  if (withTs) doc._ts = new ObjectId();
+  return doc;
+}
+
+/** Back to apex's form: private fields dropped unless asked for (never a key: none is stored here). */
+function fromStored(doc: StoredDoc | null, includeMeta: boolean | undefined): ApexObject | null {
+  if (!doc) return null;
+  const { _id, _ts, ...rest } = doc;
+  void _id;
+  void _ts;
+  if (includeMeta !== true) delete rest._meta;
+  return unescape(rest) as ApexObject;
+}
+
+export class ApexStore implements ApexStoreLike {
+  db: unknown = null;
+  readonly objects: Collection<StoredDoc>;
+  readonly streams: Collection<StoredDoc>;
+  readonly contexts: Collection<{ _id: string; contextUrl: unknown; document: string }>;
+
+  constructor(
+    db: Db,
+    private readonly localActors: LocalActorSource,
+    private readonly handoff: DeliveryHandoff,
+  ) {
+    this.objects = db.collection<StoredDoc>(collections.apObjects);
+    this.streams = db.collection<StoredDoc>(collections.apStreams);
+    this.contexts = db.collection(collections.apContexts);
+  }
+
+  /** Indexes are declared with Ensemble's collections (db/collections.ts). */
+  async setup(): Promise<void> {}
+
+  async getObject(id: string, includeMeta?: boolean): Promise<ApexObject | null> {
+    if (this.localActors.isLocal(id)) return this.localActors.apexActor(id);
+    return fromStored(await this.objects.findOne({ _id: id }), includeMeta);
+  }
+
+  async saveObject(object: ApexObject): Promise<boolean> {
+    if (this.localActors.isLocal(object.id)) return false;
+    try {
+      await this.objects.insertOne(toStored(object, false));
+      return true;
+    } catch (err) {
+      if (isDuplicateKey(err)) return false;
+      throw err;
+    }
+  }
+
+  async updateObject(obj: ApexObject, _actorId: string | null, fullReplace: boolean): Promise<unknown> {
+    // Local objects and actors are the domain's; nothing from the network rewrites them (FEDERATION.md 3).
+    if (this.localActors.isLocal(obj.id)) return null;
+    let updated: ApexObject | null;
+    if (fullReplace) {
+      const result = await this.objects.replaceOne({ _id: obj.id }, toStored(obj, false));
+      updated = result.matchedCount ? obj : null;
+    } else {
+      await this.objects.updateOne({ _id: obj.id }, setOf(obj));
+      updated = fromStored(await this.objects.findOne({ _id: obj.id }), false);
+    }
+    if (updated) await this.updateObjectCopies(updated);
+    return updated;
+  }
+
+  async getActivity(id: string, includeMeta?: boolean): Promise<ApexObject | null> {
+    return fromStored(await this.streams.findOne({ _id: id }), includeMeta);
+  }
+
+  async findActivityByCollectionAndObjectId(
+    collection: string,
+    objectId: string,
+    includeMeta?: boolean,
+  ): Promise<ApexObject | null> {
+    return fromStored(
+      await this.streams.findOne({ '_meta.collection': collection, object: objectId }),
+      includeMeta,
+    );
+  }
+
+  async findActivityByCollectionAndActorId(
+    collection: string,
+    actorId: string,
+    includeMeta?: boolean,
+  ): Promise<ApexObject | null> {
+    return fromStored(
+      await this.streams.findOne({ '_meta.collection': collection, actor: actorId }),
+      includeMeta,
+    );
+  }
+
+  /** A page of a collection, newest first, each item's actor joined (apex's `$lookup`, as a second query). */
+  async getStream(
+    collectionId: string,
+    limit: number | null,
+    after: string | null,
+    blockList?: string[],
+  ): Promise<ApexObject[]> {
+    const filter: Document = { '_meta.collection': collectionId };
+    if (after) {
+      if (!ObjectId.isValid(after)) throw new Error('ApexStore: invalid page value');
+      filter._ts = { $lt: new ObjectId(after) };
+    }
+    if (blockList?.length) filter.actor = { $nin: blockList };
+    let cursor = this.streams.find(filter).sort({ _ts: -1 });
+    if (limit) cursor = cursor.limit(limit);
+    const docs = await cursor.toArray();
+    const actorIds = [...new Set(docs.flatMap((d) => (Array.isArray(d.actor) ? d.actor : [])))].filter(
+      (a): a is string => typeof a === 'string',
+    );
+    const actors = new Map<string, ApexObject>();
+    for (const id of actorIds) {
+      const actor = await this.getObject(id, false);
+      if (actor) actors.set(id, actor);
+    }
+    const page: ApexObject[] = [];
+    for (const doc of docs) {
+      const item = fromStored(doc, false)!;
+      const actorId = (item.actor as unknown[] | undefined)?.[0];
+      const actor = typeof actorId === 'string' ? actors.get(actorId) : undefined;
+      // An item whose actor is unknown is left out, as apex's own store does.
+      if (!actor) continue;
+      page.push({ ...item, actor: [actor], _id: doc._ts?.toHexString() } as ApexObject);
+    }
+    return page;
+  }
+
+  getStreamCount(collectionId: string): Promise<number> {
+    return this.streams.countDocuments({ '_meta.collection': collectionId });
+  }
+
+  async getContext(documentUrl: string): Promise<unknown> {
+    const doc = await this.contexts.findOne({ _id: documentUrl });
+    return doc ? { contextUrl: doc.contextUrl, documentUrl, document: JSON.parse(doc.document) } : null;
+  }
+
+  async saveContext(context: {
+    contextUrl: unknown;
+    documentUrl: string;
+    document: unknown;
+  }): Promise<unknown> {
+    const document =
+      typeof context.document === 'string' ? context.document : JSON.stringify(context.document);
+    return this.contexts.replaceOne(
+      { _id: context.documentUrl },
+      { contextUrl: context.contextUrl ?? null, document },
+      { upsert: true },
+    );
+  }
+
+  /** NodeInfo counts come from the domain; apex asks only through its own NodeInfo route, not mounted. */
+  async getUserCount(): Promise<number> {
+    return 0;
+  }
+
+  async saveActivity(activity: ApexObject): Promise<boolean | undefined> {
+    try {
+      await this.streams.insertOne(toStored(activity, true));
+      return true;
+    } catch (err) {
+      if (isDuplicateKey(err)) return undefined;
+      throw err;
+    }
+  }
+
+  removeActivity(activity: ApexObject, actorId: string): Promise<unknown> {
+    return this.streams.deleteMany({ _id: activity.id, actor: actorId });
+  }
+
+  async updateActivity(activity: ApexObject, fullReplace: boolean): Promise<unknown> {
+    const current = await this.streams.findOne({ _id: activity.id });
+    if (!current) return activity;
+    let next: StoredDoc;
+    if (fullReplace) {
+      next = { ...toStored(activity, false), _ts: current._ts ?? new ObjectId() };
+      if (current._meta && !next._meta) next._meta = current._meta;
+    } else {
+      next = { ...current, ...(escape(clone(activity)) as object) } as StoredDoc;
+      next._id = current._id;
+    }
+    await this.streams.replaceOne({ _id: activity.id }, next);
+    const updated = fromStored(next, true)!;
+    await this.updateObjectCopies(updated);
+    return fromStored(next, false);
+  }
+
+  async updateActivityMeta(
+    activity: ApexObject,
+    key: string,
+    value: unknown,
+    remove?: boolean,
+  ): Promise<ApexObject> {
+    const path = `_meta.${key}`;
+    const op = remove ? { $pull: { [path]: value } } : { $addToSet: { [path]: value } };
+    const result = await this.streams.updateOne({ _id: activity.id }, op as Document);
+    if (!result.matchedCount) throw new Error('Error updating activity meta: not found');
+    return fromStored(await this.streams.findOne({ _id: activity.id }), true)!;
+  }
+
+  generateId(): string {
+    return new ObjectId().toHexString();
+  }
+
+  async deliveryEnqueue(actorId: string, body: string, addresses: string[] | string): Promise<boolean> {
+    const list = Array.isArray(addresses) ? addresses : [addresses];
+    if (list.length) await this.handoff(actorId, body, list);
+    return true;
+  }
+
+  /** apex's delivery loop is replaced (delivery.worker.ts); it never asks. */
+  async deliveryDequeue(): Promise<null> {
+    return null;
+  }
+
+  async deliveryRequeue(): Promise<boolean> {
+    return true;
+  }
+
+  /** Activities embedding an updated object get the new copy (apex used `arrayFilters`; this rewrites). */
+  private async updateObjectCopies(object: ApexObject): Promise<void> {
+    const copies = await this.streams.find({ 'object.id': object.id }).toArray();
+    const escaped = escape(clone(object)) as unknown as Record<string, unknown>;
+    for (const copy of copies) {
+      const items = Array.isArray(copy.object) ? (copy.object as { id?: string }[]) : [];
+      const next = items.map((item) => (item?.id === object.id ? escaped : item));
+      await this.streams.updateOne({ _id: copy._id }, { $set: { object: next } });
+    }
+  }
+}
+
+function setOf(obj: ApexObject): Document {
+  const set: Record<string, unknown> = {};
+  const unset: Record<string, ''> = {};
+  for (const [key, value] of Object.entries(escape(clone(obj)) as Record<string, unknown>)) {
+    if (key === 'id' || key === '_id') continue;
+    if (value === null) unset[key] = '';
+    else set[key] = value;
+  }
+  return {
+    ...(Object.keys(set).length ? { $set: set } : {}),
+    ...(Object.keys(unset).length ? { $unset: unset } : {}),
+  };
+}

@@ -1,0 +1,167 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ApexInstance, ApexObject } from 'activitypub-express';
+import type { Router } from 'express';
+import type { Db } from 'mongodb';
+import type { Config } from '../config.js';
+import type { EventBus } from '../core/events.js';
+import type { Logger } from '../core/logger.js';
+import { projectRoot } from '../core/paths.js';
+import { collections } from '../db/collections.js';
+import type { GroupRepository } from '../groups/group.repository.js';
+import type { PersonRepository } from '../people/person.repository.js';
+import type { ThreadRepository } from '../threads/thread.repository.js';
+import { ActorDirectory, parseActorName } from './actor.directory.js';
+import { createApex } from './apex.setup.js';
+import { ApexStore } from './apex.store.js';
+import { DeliveryQueue } from './delivery.queue.js';
+import { defaultDeliveryOptions, DeliveryWorker } from './delivery.worker.js';
+import { KeyStore } from './federation.keys.js';
+import { FederationPolicy } from './federation.policy.js';
+import { federationRoutes } from './federation.routes.js';
+import { inboxGuard, type SeenDoc } from './inbox.guard.js';
+import { inboxHandler, type InboxEvent } from './inbox.handler.js';
+import { NodeInfoSource } from './nodeinfo.js';
+import { ObjectRenderer } from './object.renderer.js';
+import type { OutboundPolicy } from './outbound.js';
+import { RemoteFetcher } from './remote.fetcher.js';
+import { RemoteKeys } from './remote.keys.js';
+
+const version = (
+  JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }
+).version;
+const HOUR = 3600_000;
+
+export interface Federation {
+  router: Router;
+  apex: ApexInstance;
+  directory: ActorDirectory;
+  keys: KeyStore;
+  deliveries: DeliveryQueue;
+  worker: DeliveryWorker;
+  policy: FederationPolicy;
+  fetcher: RemoteFetcher;
+  start(): void;
+  close(): Promise<void>;
+}
+
+/** Everything federation needs, composed (ARCHITECTURE.md "Federation"). */
+export function composeFederation(deps: {
+  config: Config;
+  db: Db;
+  logger: Logger;
+  events: EventBus;
+  people: PersonRepository;
+  groups: GroupRepository;
+  threads: ThreadRepository;
+}): Federation {
+  const { config, db, logger } = deps;
+  const fed = config.federation;
+  const userAgent = `Ensemble/${version} (+${config.publicUrl})`;
+  const outbound: OutboundPolicy = {
+    allowedCidrs: fed.allowedCidrs,
+    timeoutMs: fed.fetchTimeoutMs,
+    maxBytes: fed.fetchMaxBytes,
+    maxRedirects: 3,
+  };
+  const policy = new FederationPolicy(fed.mode, fed.domains);
+  const keys = new KeyStore(db);
+  // The directory renders through apex's JSON-LD processor, made just below.
+  const late: { apex?: ApexInstance } = {};
+  const directory = new ActorDirectory(
+    config.publicUrl,
+    deps.people,
+    deps.groups,
+    keys,
+    (doc) => late.apex!.fromJSONLD(doc),
+    { name: 'Ensemble' },
+  );
+  const fetcher = new RemoteFetcher(outbound, policy, keys, directory.instanceIri, userAgent);
+  const deliveries = new DeliveryQueue(db);
+  const store = new ApexStore(
+    db,
+    { apexActor: (iri) => directory.apexActor(iri), isLocal: (iri) => directory.isLocal(iri) },
+    (actorId, body, addresses) => deliveries.enqueue(actorId, body, addresses).then(() => undefined),
+  );
+  const apex = createApex({
+    publicUrl: config.publicUrl,
+    sharedInbox: directory.sharedInbox,
+    version,
+    store,
+    fetcher,
+    deliveries,
+    logger,
+  });
+  late.apex = apex;
+  const worker = new DeliveryWorker(
+    deliveries,
+    keys,
+    outbound,
+    policy,
+    { ...defaultDeliveryOptions, ...fed.delivery },
+    logger,
+    userAgent,
+  );
+  const seen = db.collection<SeenDoc>(collections.fedInboxSeen);
+
+  /** Follows of a person or an open group are accepted at once; other groups' wait for their moderators. */
+  const onActivity = async ({ activity, recipient }: InboxEvent) => {
+    if (activity.type !== 'Follow') return;
+    const ref = parseActorName(directory.nameOf(recipient.id) ?? '');
+    if (!ref || ref.kind === 'instance') return;
+    if (ref.kind === 'group') {
+      const loaded = await directory.load(ref.name);
+      if (!loaded || !('group' in loaded) || loaded.group.joinPolicy !== 'open') return;
+    }
+    const follow = (await store.getActivity(activity.id, true)) as ApexObject;
+    await apex.acceptFollow(recipient, follow);
+    const follower = (activity.actor as string[])[0]!;
+    const accept = await apex.buildActivity('Accept', recipient.id, [follower], { object: activity.id });
+    await apex.addToOutbox(recipient, accept);
+  };
+
+  const inbox = [
+    ...inboxGuard({
+      options: {
+        maxBytes: fed.inboxMaxBytes,
+        ratePerMinute: fed.inboxRatePerMinute,
+        maxSkewMs: HOUR,
+        unsignedAllowed: fed.unsignedInbox,
+      },
+      directory,
+      policy,
+      keys: new RemoteKeys(db, fetcher),
+      seen,
+      logger,
+    }),
+    inboxHandler({ apex, directory, seen, logger, onActivity }),
+  ];
+  const router = federationRoutes({
+    directory,
+    objects: new ObjectRenderer(directory, deps.threads, deps.groups, deps.people),
+    apex,
+    nodeinfo: new NodeInfoSource(
+      db,
+      { name: 'Ensemble', version, homepage: config.publicUrl },
+      new URL(config.publicUrl).host,
+    ),
+    host: new URL(config.publicUrl).host,
+    inbox,
+  });
+  // A changed person or group is rendered again.
+  deps.events.on('user.updated', ({ handle }) => directory.forget(`u.${handle}`));
+  deps.events.on('group.updated', ({ handle }) => directory.forget(`g.${handle}`));
+
+  return {
+    router,
+    apex,
+    directory,
+    keys,
+    deliveries,
+    worker,
+    policy,
+    fetcher,
+    start: () => worker.start(),
+    close: () => worker.stop(),
+  };
+}

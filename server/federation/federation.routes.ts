@@ -1,0 +1,176 @@
+import type { ApexInstance } from 'activitypub-express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { ValidationError, NotFoundError } from '../core/errors.js';
+import { AS_CONTEXT, parseActorName, type ActorDirectory } from './actor.directory.js';
+import type { ObjectRenderer } from './object.renderer.js';
+import type { NodeInfoSource } from './nodeinfo.js';
+
+const KIND_TYPES = { person: 'Person', group: 'Group', instance: 'Application' } as const;
+const AS_TYPES = ['application/activity+json', 'application/ld+json'];
+const CONTENT_TYPE = 'application/activity+json; charset=utf-8';
+
+/** Browsers get the page, servers the document (`*` prefers the page, as apex does). */
+function wantsHtml(req: Request): boolean {
+  return req.accepts(['text/html', ...AS_TYPES]) === 'text/html';
+}
+
+function sendActivity(res: Response, doc: Record<string, unknown>, status = 200): void {
+  res.status(status).type(CONTENT_TYPE).set('Vary', 'Accept').send(JSON.stringify(doc));
+}
+
+const wrap =
+  (fn: (req: Request, res: Response) => Promise<void>): RequestHandler =>
+  (req, res, next) => {
+    fn(req, res).catch(next);
+  };
+
+export interface FederationRoutesDeps {
+  directory: ActorDirectory;
+  objects: ObjectRenderer;
+  apex: ApexInstance;
+  nodeinfo: NodeInfoSource;
+  host: string;
+  /** The guard and handler of inbox POSTs. */
+  inbox: RequestHandler[];
+}
+
+/**
+ * The node's ActivityPub surface (docs/federation.md): WebFinger, NodeInfo, actors, collections, objects and
+ * inboxes. Mounted before the app's JSON body parser (inboxes verify the Digest against the raw body).
+ */
+export function federationRoutes(deps: FederationRoutesDeps): Router {
+  const { directory, objects, apex } = deps;
+  const router = Router();
+
+  router.get(
+    '/.well-known/webfinger',
+    wrap(async (req, res) => {
+      const resource = typeof req.query.resource === 'string' ? req.query.resource : '';
+      let names: string[];
+      const acct = /^acct:@?([^@\s]+)@([^@\s]+)$/i.exec(resource);
+      if (acct) {
+        if (acct[2]!.toLowerCase() !== deps.host.toLowerCase())
+          throw new NotFoundError(`${acct[2]} is not this node.`);
+        const handle = acct[1]!.toLowerCase();
+        names = handle === deps.host.toLowerCase() ? ['instance'] : [`u.${handle}`, `g.${handle}`];
+      } else if (/^https?:\/\//.test(resource)) {
+        const name = directory.nameOf(resource);
+        names = name ? [name] : [];
+      } else {
+        throw new ValidationError('Expected resource=acct:name@host.', [
+          { field: 'query.resource', message: 'expected acct:name@host or an actor IRI' },
+        ]);
+      }
+      const found = [];
+      for (const name of names) if (await directory.load(name)) found.push(name);
+      if (!found.length) throw new NotFoundError(`No actor ${resource} on this node.`);
+      const first = found[0]!;
+      res.type('application/jrd+json').json({
+        subject: acct ? `acct:${acct[1]!.toLowerCase()}@${deps.host}` : resource,
+        aliases: [directory.iri(first), directory.pageOf(first)],
+        links: [
+          // A person and a group may share a name: the person comes first (Mastodon takes the first
+          // self link); each link says which kind it is, as Lemmy's do.
+          ...found.map((name) => ({
+            rel: 'self',
+            type: 'application/activity+json',
+            href: directory.iri(name),
+            properties: {
+              'https://www.w3.org/ns/activitystreams#type': KIND_TYPES[parseActorName(name)!.kind],
+            },
+          })),
+          { rel: 'http://webfinger.net/rel/profile-page', type: 'text/html', href: directory.pageOf(first) },
+        ],
+      });
+    }),
+  );
+
+  router.get('/.well-known/nodeinfo', (_req, res) => {
+    res.json({
+      links: ['2.1', '2.0'].map((v) => ({
+        rel: `http://nodeinfo.diaspora.software/ns/schema/${v}`,
+        href: `${directory.base}/nodeinfo/${v}`,
+      })),
+    });
+  });
+  router.get(
+    '/nodeinfo/:version(2\\.0|2\\.1)',
+    wrap(async (req, res) => {
+      const version = req.params.version!;
+      res
+        .type(`application/json; profile="http://nodeinfo.diaspora.software/ns/schema/${version}#"`)
+        .send(JSON.stringify(await deps.nodeinfo.document(version)));
+    }),
+  );
+
+  router.get(
+    '/ap/a/:actor',
+    wrap(async (req, res) => {
+      const name = req.params.actor!;
+      const doc = await directory.document(name);
+      if (!doc) throw new NotFoundError('No such actor on this node.');
+      if (wantsHtml(req)) return void res.redirect(303, directory.pageOf(name)!);
+      sendActivity(res, doc);
+    }),
+  );
+
+  const collection = (
+    build: (name: string, id: string, req: Request) => Promise<Record<string, unknown> | null>,
+  ): RequestHandler =>
+    wrap(async (req, res) => {
+      const name = req.params.actor!;
+      if (!(await directory.load(name))) throw new NotFoundError('No such actor on this node.');
+      const id = `${directory.iri(name)}${req.path.slice(req.path.lastIndexOf('/'))}`;
+      const doc = await build(name, id, req);
+      if (!doc) throw new NotFoundError('No such collection.');
+      sendActivity(res, { '@context': AS_CONTEXT, ...doc });
+    });
+  // Counts only: who follows whom is not listed to the world.
+  router.get(
+    '/ap/a/:actor/followers',
+    collection(async (_name, id) => ({
+      id,
+      type: 'OrderedCollection',
+      totalItems: await apex.store.getStreamCount(id),
+    })),
+  );
+  router.get(
+    '/ap/a/:actor/following',
+    collection(async (_name, id) => ({ id, type: 'OrderedCollection', totalItems: 0, orderedItems: [] })),
+  );
+  router.get(
+    '/ap/a/:actor/outbox',
+    collection(async (_name, id, req) => {
+      const page = typeof req.query.page === 'string' ? req.query.page : undefined;
+      if (page && page !== 'true' && !/^[a-f0-9]{24}$/.test(page))
+        throw new ValidationError('Unknown page.', [
+          { field: 'query.page', message: 'expected a page cursor' },
+        ]);
+      const compact = await apex.toJSONLD(
+        await (apex.getCollection as (...a: unknown[]) => Promise<unknown>)(id, page),
+      );
+      delete compact['@context'];
+      return compact;
+    }),
+  );
+  router.get(
+    '/ap/a/:actor/moderators',
+    collection(async (name) => (parseActorName(name)?.kind === 'group' ? objects.moderators(name) : null)),
+  );
+
+  for (const kind of ['threads', 'replies'] as const) {
+    router.get(
+      `/ap/${kind}/:id`,
+      wrap(async (req, res) => {
+        const rendered = await objects.render(kind, req.params.id!);
+        if (!rendered) throw new NotFoundError('No such object on this node.');
+        if (wantsHtml(req) && rendered.page) return void res.redirect(303, rendered.page);
+        sendActivity(res, rendered.doc, rendered.gone ? 410 : 200);
+      }),
+    );
+  }
+
+  router.post('/ap/a/:actor/inbox', ...deps.inbox);
+  router.post('/ap/inbox', ...deps.inbox);
+  return router;
+}

@@ -1,0 +1,212 @@
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import type { Collection } from 'mongodb';
+import { z } from 'zod';
+import {
+  ForbiddenError,
+  MalformedBodyError,
+  PayloadTooLargeError,
+  RateLimitedError,
+  UnauthenticatedError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { ActorDirectory } from './actor.directory.js';
+import type { FederationPolicy } from './federation.policy.js';
+import { parseSignature, SignatureError, verifyRequest } from './http-signature.js';
+import type { RemoteKeys } from './remote.keys.js';
+
+/** What the guard established about a request, for the handlers after it. */
+export interface VerifiedInbox {
+  activity: Record<string, unknown>;
+  activityId: string;
+  actorId: string;
+}
+
+export interface InboxGuardOptions {
+  maxBytes: number;
+  ratePerMinute: number;
+  /** Largest accepted difference between a request's Date and now (about an hour, as Mastodon). */
+  maxSkewMs: number;
+  /** Development only: an unsigned post is believed (FEDERATION_UNSIGNED_INBOX). */
+  unsignedAllowed: boolean;
+}
+
+export interface SeenDoc {
+  _id: string;
+  at: Date;
+}
+
+const idString = z.url({ protocol: /^https?$/, message: 'expected an http(s) IRI' });
+const reference = z.union([idString, z.object({ id: idString }).passthrough()]);
+const activitySchema = z
+  .object({
+    id: idString,
+    type: z.union([z.string().min(1).max(100), z.array(z.string()).min(1)]),
+    actor: z.union([reference, z.array(reference).length(1)]),
+    object: z.unknown().optional(),
+  })
+  .passthrough();
+
+const ACTIVITY_TYPES = ['application/activity+json', 'application/ld+json', 'application/json'];
+const idOf = (value: unknown): string | null => {
+  if (Array.isArray(value)) return value.length === 1 ? idOf(value[0]) : null;
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object' && typeof (value as { id?: unknown }).id === 'string')
+    return (value as { id: string }).id;
+  return null;
+};
+const originOf = (iri: string) => new URL(iri).origin;
+const typeOf = (activity: Record<string, unknown>) =>
+  String(Array.isArray(activity.type) ? activity.type[0] : activity.type);
+
+/**
+ * The checks every inbox POST passes before activitypub-express sees it (FEDERATION.md "Holes"): a body
+ * size limit and a per-host rate limit; a signature always (unless the development switch); `hs2019` and
+ * `rsa-sha256` for RSA keys; the key belonging to the actor; Digest against the body; Date in a window;
+ * the federation policy; the activity and its objects from the actor's origin; no remote Create, Update
+ * or Delete of local objects or actors; and replays answered without being processed again.
+ */
+export function inboxGuard(deps: {
+  options: InboxGuardOptions;
+  directory: ActorDirectory;
+  policy: FederationPolicy;
+  keys: RemoteKeys;
+  seen: Collection<SeenDoc>;
+  logger: Logger;
+}): RequestHandler[] {
+  const { options, directory, policy, keys, seen } = deps;
+
+  const contentType: RequestHandler = (req, _res, next) => {
+    if (!req.is(ACTIVITY_TYPES))
+      return next(new UnsupportedMediaTypeError('An inbox takes application/activity+json.'));
+    next();
+  };
+
+  const raw = express.raw({ type: () => true, limit: options.maxBytes });
+  const body: RequestHandler = (req, res, next) =>
+    raw(req, res, (err?: unknown) => {
+      if (err && (err as { type?: string }).type === 'entity.too.large')
+        return next(new PayloadTooLargeError(`An inbox takes at most ${options.maxBytes} bytes.`));
+      if (err) return next(new MalformedBodyError('The body could not be read.'));
+      next();
+    });
+
+  // Per remote host (the signing key's), or per address for an unsigned request.
+  const limiter = rateLimit({
+    windowMs: 60_000,
+    limit: options.ratePerMinute,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    keyGenerator: (req) => {
+      try {
+        return `host:${new URL(parseSignature(req.get('signature')).keyId).host}`;
+      } catch {
+        return `ip:${ipKeyGenerator(req.ip ?? '')}`;
+      }
+    },
+    handler: (_req, _res, next) => next(new RateLimitedError('Too many inbox requests from this server.')),
+  });
+
+  const verify = async (req: Request, res: Response, next: NextFunction) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse((req.body as Buffer).toString('utf8'));
+    } catch {
+      throw new MalformedBodyError('The body is not JSON.');
+    }
+    const result = activitySchema.safeParse(parsed);
+    if (!result.success)
+      throw new ValidationError(
+        'The body is not an activity.',
+        result.error.issues.map((i) => ({ field: `body.${i.path.join('.')}`, message: i.message })),
+      );
+    const activity = result.data as Record<string, unknown>;
+    const activityId = result.data.id;
+    const actorId = idOf(result.data.actor)!;
+    if (!policy.allows(actorId))
+      throw new ForbiddenError(`${new URL(actorId).host} does not federate with this node.`);
+    if (originOf(activityId) !== originOf(actorId))
+      throw new ForbiddenError('The activity id is not on the actor’s origin.');
+    if (directory.isLocal(actorId)) throw new ForbiddenError('A remote server cannot act as a local actor.');
+
+    if (!req.get('signature')) {
+      if (!options.unsignedAllowed)
+        throw new UnauthenticatedError('Inbox posts must carry an HTTP signature.');
+    } else {
+      let signature;
+      try {
+        signature = parseSignature(req.get('signature'));
+      } catch (err) {
+        throw new UnauthenticatedError((err as Error).message);
+      }
+      if (!policy.allows(signature.keyId))
+        throw new ForbiddenError(`${new URL(signature.keyId).host} does not federate with this node.`);
+      const check = (pem: string) =>
+        verifyRequest({ method: req.method, path: req.originalUrl, headers: req.headers }, signature, pem, {
+          maxSkewMs: options.maxSkewMs,
+          body: req.body as Buffer,
+        });
+      let key = await keys.keyOf(signature.keyId, false);
+      try {
+        check(key.publicKeyPem);
+      } catch (err) {
+        if (!(err instanceof SignatureError)) throw err;
+        // A rotated key: fetch it again once, if it came from the cache.
+        if (!key.cached || !/does not verify/.test(err.message)) throw new UnauthenticatedError(err.message);
+        key = await keys.keyOf(signature.keyId, true);
+        try {
+          check(key.publicKeyPem);
+        } catch (again) {
+          throw new UnauthenticatedError((again as Error).message);
+        }
+      }
+      if (key.owner !== actorId)
+        throw new UnauthenticatedError('The signing key does not belong to the activity’s actor.');
+    }
+
+    checkObjects(activity, actorId, directory);
+    if (await seen.findOne({ _id: activityId })) {
+      // Already processed: a replay or a retry changes nothing.
+      res.status(202).end();
+      return;
+    }
+    res.locals.inbox = { activity, activityId, actorId } satisfies VerifiedInbox;
+    next();
+  };
+
+  return [
+    contentType,
+    limiter,
+    body,
+    (req, res, next) => {
+      verify(req, res, next).catch(next);
+    },
+  ];
+}
+
+/** Objects inside the activity: from the actor's origin, never a local object changed from outside. */
+function checkObjects(activity: Record<string, unknown>, actorId: string, directory: ActorDirectory): void {
+  const type = typeOf(activity);
+  const objectId = idOf(activity.object);
+  const embedded = activity.object && typeof activity.object === 'object' && !Array.isArray(activity.object);
+  if (['Create', 'Update', 'Delete'].includes(type)) {
+    if (!objectId)
+      throw new ValidationError(`A ${type} needs an object with an id.`, [
+        { field: 'body.object', message: 'expected an object or an IRI' },
+      ]);
+    if (directory.isLocal(objectId))
+      throw new ForbiddenError(`A remote actor cannot ${type.toLowerCase()} a local object.`);
+    if (originOf(objectId) !== originOf(actorId))
+      throw new ForbiddenError('The object is not on the actor’s origin.');
+    if (embedded) {
+      const attributed = idOf((activity.object as Record<string, unknown>).attributedTo);
+      if (attributed && originOf(attributed) !== originOf(actorId))
+        throw new ForbiddenError('The object is attributed to an actor of another origin.');
+    }
+  } else if (type === 'Announce' && embedded && objectId && originOf(objectId) !== originOf(actorId)) {
+    // Another origin's object is fetched from its origin, never taken from the announcer's copy.
+    activity.object = objectId;
+  }
+}

@@ -1,0 +1,147 @@
+import type { ApexInstance, ApexObject } from 'activitypub-express';
+import type { Request, RequestHandler } from 'express';
+import type { Collection } from 'mongodb';
+import { ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { isDuplicateKey } from '../db/errors.js';
+import type { ActorDirectory } from './actor.directory.js';
+import type { SeenDoc, VerifiedInbox } from './inbox.guard.js';
+
+export interface InboxEvent {
+  actor: ApexObject;
+  activity: ApexObject;
+  recipient: ApexObject;
+  object: ApexObject | undefined;
+}
+
+interface ApexLocals {
+  eventName: string | null;
+  eventMessage: InboxEvent;
+  postWork: unknown[];
+  sender?: { id: string };
+  status?: number;
+  statusMessage?: string;
+}
+
+const ADDRESS_FIELDS = ['to', 'cc', 'bto', 'bcc', 'audience'];
+
+/** Local actors an activity is for: addressed, or the object (a Follow's), or the object's object (an Undo's). */
+function addressedIris(activity: Record<string, unknown>): string[] {
+  const iris: string[] = [];
+  const add = (value: unknown) => {
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (typeof v === 'string') iris.push(v);
+      else if (v && typeof v === 'object' && typeof (v as { id?: unknown }).id === 'string')
+        iris.push((v as { id: string }).id);
+    }
+  };
+  for (const field of ADDRESS_FIELDS) add(activity[field]);
+  add(activity.object);
+  const object = activity.object as Record<string, unknown> | undefined;
+  if (object && typeof object === 'object') {
+    add(object.object);
+    for (const field of ADDRESS_FIELDS) add(object[field]);
+  }
+  return iris;
+}
+
+/** Run apex middleware as a pipeline, outside Express's own chain. */
+async function runChain(handlers: RequestHandler[], req: Request, locals: ApexLocals): Promise<void> {
+  const res = { locals: { apex: locals } } as never;
+  for (const handler of handlers) {
+    let stop = false;
+    await new Promise<void>((resolve, reject) => {
+      const next = (err?: unknown) => {
+        if (err === 'route') stop = true;
+        else if (err) return reject(err as Error);
+        resolve();
+      };
+      try {
+        const result = handler(req, res, next) as unknown;
+        if (result instanceof Promise) result.catch(reject);
+      } catch (err) {
+        reject(err as Error);
+      }
+    });
+    if (stop) return;
+  }
+}
+
+/**
+ * After the guard: activitypub-express's inbox chain for each local recipient (the actor of a personal inbox,
+ * or every local actor a shared-inbox activity is for), on the JSON-LD form of the verified activity.
+ * apex's own signature step is replaced by the guard's verified sender; its post-response work (collection
+ * Updates to every follower, FEDERATION.md 7) is not run. Once processed, the activity id is recorded so a
+ * replay is answered without being processed again.
+ */
+export function inboxHandler(deps: {
+  apex: ApexInstance;
+  directory: ActorDirectory;
+  seen: Collection<SeenDoc>;
+  logger: Logger;
+  onActivity: (event: InboxEvent) => Promise<void>;
+}): RequestHandler {
+  const { apex, directory, seen, logger } = deps;
+  const v = apex.net.validators;
+  const a = apex.net.activity;
+  const chain = [
+    v.targetActorWithMeta!,
+    v.actor!,
+    v.activityObject!,
+    v.inboxActivity!,
+    a.save!,
+    a.resolveThread!,
+    a.inboxSideEffects!,
+  ];
+
+  return (req, res, next) => {
+    void (async () => {
+      const { activity, activityId, actorId } = res.locals.inbox as VerifiedInbox;
+      let names: string[];
+      if (req.params.actor) {
+        if (!(await directory.load(req.params.actor))) throw new NotFoundError('No such actor on this node.');
+        names = [req.params.actor];
+      } else {
+        const candidates = [...new Set(addressedIris(activity).map((iri) => directory.nameOf(iri)))];
+        names = [];
+        for (const name of candidates) if (name && (await directory.load(name))) names.push(name);
+      }
+      let compacted: ApexObject | undefined;
+      if (names.length) {
+        try {
+          compacted = await apex.fromJSONLD(structuredClone(activity));
+        } catch (err) {
+          throw new ValidationError(`The activity is not usable JSON-LD: ${(err as Error).message}`);
+        }
+        if (!compacted) throw new ValidationError('The activity is not usable JSON-LD.');
+      }
+      const events: InboxEvent[] = [];
+      for (const name of names) {
+        const locals: ApexLocals = {
+          eventName: null,
+          eventMessage: {} as InboxEvent,
+          postWork: [],
+          sender: { id: actorId },
+        };
+        const scoped = Object.create(req, {
+          params: { value: { ...req.params, actor: name } },
+          body: { value: structuredClone(compacted), writable: true },
+        }) as Request;
+        await runChain(chain, scoped, locals);
+        if ((locals.status ?? 0) >= 400) {
+          const detail = locals.statusMessage ?? 'The activity was refused.';
+          throw locals.status === 403 ? new ForbiddenError(detail) : new ValidationError(detail);
+        }
+        if (locals.eventName === 'apex-inbox') events.push(locals.eventMessage);
+      }
+      await seen.insertOne({ _id: activityId, at: new Date() }).catch((err: unknown) => {
+        if (!isDuplicateKey(err)) throw err;
+      });
+      res.status(202).end();
+      for (const event of events)
+        await deps
+          .onActivity(event)
+          .catch((err: unknown) => logger.error({ err, activity: activityId }, 'inbox follow-up failed'));
+    })().catch(next);
+  };
+}

@@ -1,0 +1,76 @@
+import type { KeyStore } from './federation.keys.js';
+import type { FederationPolicy } from './federation.policy.js';
+import { signRequest } from './http-signature.js';
+import { OutboundRefusedError, safeFetch, type OutboundPolicy } from './outbound.js';
+
+export const ACTIVITY_JSON = 'application/activity+json';
+export const ACCEPT_ACTIVITY = `${ACTIVITY_JSON}, application/ld+json; profile="https://www.w3.org/ns/activitystreams"`;
+
+/** A remote document could not be had, or is not one the node believes. */
+export class RemoteFetchError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'RemoteFetchError';
+  }
+}
+
+/**
+ * Every GET the node makes to another server (actor and key documents, objects, JSON-LD contexts): the
+ * federation policy first, then the outbound address policy (safeFetch), signed by the instance actor so
+ * servers in secure mode answer. A document must come from the host it claims: its `id` has the origin of
+ * the URL that finally answered.
+ */
+export class RemoteFetcher {
+  constructor(
+    private readonly outbound: OutboundPolicy,
+    private readonly policy: FederationPolicy,
+    private readonly keys: KeyStore,
+    private readonly instanceIri: string,
+    private readonly userAgent: string,
+  ) {}
+
+  async getJson(url: string, accept = ACCEPT_ACTIVITY): Promise<Record<string, unknown>> {
+    const target = new URL(url);
+    target.hash = '';
+    if (!this.policy.allows(target.host))
+      throw new RemoteFetchError(`${target.host} is outside this node's federation policy`);
+    const headers = signRequest(
+      { method: 'GET', url: target.toString(), headers: { accept, 'user-agent': this.userAgent } },
+      { keyId: `${this.instanceIri}#main-key`, privateKeyPem: await this.keys.privateKey(this.instanceIri) },
+    );
+    let response;
+    try {
+      response = await safeFetch(target.toString(), { method: 'GET', headers }, this.outbound);
+    } catch (err) {
+      if (err instanceof OutboundRefusedError) throw new RemoteFetchError(err.message);
+      throw err;
+    }
+    if (response.status === 410) throw new RemoteFetchError(`${url} is gone`, 410);
+    if (response.status !== 200)
+      throw new RemoteFetchError(`${url} answered ${response.status}`, response.status);
+    if (!this.policy.allows(new URL(response.url).host))
+      throw new RemoteFetchError(`${url} redirected outside this node's federation policy`);
+    let doc: unknown;
+    try {
+      doc = JSON.parse(response.body.toString('utf8'));
+    } catch {
+      throw new RemoteFetchError(`${url} did not answer JSON`);
+    }
+    if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+      throw new RemoteFetchError(`${url} did not answer a JSON object`);
+    return doc as Record<string, unknown>;
+  }
+
+  /** An ActivityStreams document whose `id` is on the origin that served it. */
+  async getObject(url: string): Promise<Record<string, unknown>> {
+    const doc = await this.getJson(url);
+    const id = typeof doc.id === 'string' ? doc.id : null;
+    if (!id) throw new RemoteFetchError(`${url} has no id`);
+    if (new URL(id).origin !== new URL(url).origin)
+      throw new RemoteFetchError(`${url} answered a document from another origin (${id})`);
+    return doc;
+  }
+}

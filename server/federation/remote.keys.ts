@@ -1,0 +1,74 @@
+import type { Collection, Db } from 'mongodb';
+import { UnauthenticatedError } from '../core/errors.js';
+import { collections } from '../db/collections.js';
+import { upsertOne } from '../db/errors.js';
+import { RemoteFetchError, type RemoteFetcher } from './remote.fetcher.js';
+
+interface RemoteKeyDoc {
+  /** The key's id (`keyId` of a signature). */
+  _id: string;
+  owner: string;
+  publicKeyPem: string;
+  fetchedAt: Date;
+}
+
+type KeyShape = { id?: unknown; owner?: unknown; publicKeyPem?: unknown };
+
+const keysIn = (doc: Record<string, unknown>): KeyShape[] => {
+  const value = doc.publicKey;
+  if (Array.isArray(value)) return value.filter((k): k is KeyShape => !!k && typeof k === 'object');
+  return value && typeof value === 'object' ? [value as KeyShape] : [];
+};
+
+/**
+ * Remote actors' public keys, found from a signature's keyId and bound to their owner (FEDERATION.md 2):
+ * the key is listed by an actor document on the key's own origin, and that actor is the key's owner.
+ * A key document that names an owner elsewhere, or an owner that does not list the key, is refused.
+ */
+export class RemoteKeys {
+  private readonly keys: Collection<RemoteKeyDoc>;
+
+  constructor(
+    db: Db,
+    private readonly fetcher: RemoteFetcher,
+  ) {
+    this.keys = db.collection<RemoteKeyDoc>(collections.fedRemoteKeys);
+  }
+
+  async keyOf(
+    keyId: string,
+    refresh: boolean,
+  ): Promise<{ owner: string; publicKeyPem: string; cached: boolean }> {
+    if (!refresh) {
+      const cached = await this.keys.findOne({ _id: keyId });
+      if (cached) return { owner: cached.owner, publicKeyPem: cached.publicKeyPem, cached: true };
+    }
+    const found = await this.fetchKey(keyId).catch((err: unknown) => {
+      if (err instanceof RemoteFetchError)
+        throw new UnauthenticatedError(`The signing key could not be had: ${err.message}`);
+      throw err;
+    });
+    await upsertOne(this.keys, { _id: keyId }, { $set: { ...found, fetchedAt: new Date() } });
+    return { ...found, cached: false };
+  }
+
+  private async fetchKey(keyId: string): Promise<{ owner: string; publicKeyPem: string }> {
+    const doc = await this.fetcher.getObject(keyId);
+    // The key inside an actor document (Mastodon: keyId = actor#main-key), or a key document naming its owner.
+    let owner: Record<string, unknown>;
+    if (keysIn(doc).length) owner = doc;
+    else {
+      if (typeof doc.owner !== 'string' || typeof doc.publicKeyPem !== 'string')
+        throw new UnauthenticatedError('The keyId names neither an actor nor a key.');
+      if (new URL(doc.owner).origin !== new URL(keyId).origin)
+        throw new UnauthenticatedError('The key’s owner is on another origin.');
+      owner = await this.fetcher.getObject(doc.owner);
+    }
+    const key = keysIn(owner).find((k) => k.id === keyId);
+    if (!key || typeof key.publicKeyPem !== 'string')
+      throw new UnauthenticatedError('The key’s owner does not list this key.');
+    if (typeof key.owner === 'string' && key.owner !== owner.id)
+      throw new UnauthenticatedError('The key names another owner.');
+    return { owner: String(owner.id), publicKeyPem: key.publicKeyPem };
+  }
+}

@@ -1,0 +1,124 @@
+import { generateKeyPairSync } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { signRequest } from '../../server/federation/http-signature.js';
+
+export interface FakeActor {
+  id: string;
+  keyId: string;
+  privateKeyPem: string;
+  publicKeyPem: string;
+}
+
+export interface ReceivedPost {
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/**
+ * A stand-in for another server of the fediverse (a Mastodon-like peer we cannot run here): it serves actor
+ * documents with their keys, signs what a test sends as one of its actors, and records what is posted to
+ * its inboxes. `status` decides how its inboxes answer.
+ */
+export class FakeServer {
+  readonly received: ReceivedPost[] = [];
+  readonly documents = new Map<string, unknown>();
+  status: (req: http.IncomingMessage) => number = () => 202;
+  delayMs = 0;
+  private server!: http.Server;
+  url = '';
+
+  async start(): Promise<this> {
+    this.server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const answer = () => {
+          if (req.method === 'POST') {
+            this.received.push({
+              path: req.url ?? '',
+              headers: req.headers,
+              body: Buffer.concat(chunks).toString(),
+            });
+            res.writeHead(this.status(req)).end();
+            return;
+          }
+          const doc = this.documents.get(req.url ?? '');
+          if (!doc) return void res.writeHead(404).end();
+          res.writeHead(200, { 'content-type': 'application/activity+json' }).end(JSON.stringify(doc));
+        };
+        if (this.delayMs) setTimeout(answer, this.delayMs);
+        else answer();
+      });
+    });
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  get host(): string {
+    return new URL(this.url).host;
+  }
+
+  /** A Person served at /users/<name>, with a fresh RSA key. */
+  actor(name: string): FakeActor {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    const id = `${this.url}/users/${name}`;
+    this.documents.set(`/users/${name}`, {
+      '@context': ['https://www.w3.org/ns/activitystreams', 'https://w3id.org/security/v1'],
+      id,
+      type: 'Person',
+      preferredUsername: name,
+      inbox: `${id}/inbox`,
+      outbox: `${id}/outbox`,
+      followers: `${id}/followers`,
+      endpoints: { sharedInbox: `${this.url}/inbox` },
+      publicKey: { id: `${id}#main-key`, owner: id, publicKeyPem: publicKey },
+    });
+    return { id, keyId: `${id}#main-key`, privateKeyPem: privateKey, publicKeyPem: publicKey };
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((r) => this.server.close(() => r()));
+  }
+}
+
+/** POST an activity to an inbox, signed as `actor` (options break one thing at a time). */
+export async function postSigned(
+  inbox: string,
+  activity: unknown,
+  actor: { keyId: string; privateKeyPem: string },
+  options: {
+    algorithm?: string;
+    date?: Date;
+    tamper?: (body: string) => string;
+    contentType?: string;
+    unsigned?: boolean;
+  } = {},
+): Promise<{ status: number; body: string; type: string }> {
+  const body = JSON.stringify(activity);
+  let headers: Record<string, string> = {
+    'content-type': options.contentType ?? 'application/activity+json',
+  };
+  if (!options.unsigned) {
+    headers = signRequest({ method: 'POST', url: inbox, headers, body }, actor, options.date);
+    if (options.algorithm)
+      headers.signature = headers.signature!.replace(
+        'algorithm="rsa-sha256"',
+        `algorithm="${options.algorithm}"`,
+      );
+  }
+  delete headers.host;
+  const res = await fetch(inbox, {
+    method: 'POST',
+    headers,
+    body: options.tamper ? options.tamper(body) : body,
+  });
+  return { status: res.status, body: await res.text(), type: res.headers.get('content-type') ?? '' };
+}
