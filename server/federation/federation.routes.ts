@@ -136,7 +136,11 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
   );
   router.get(
     '/ap/a/:actor/following',
-    collection(async (_name, id) => ({ id, type: 'OrderedCollection', totalItems: 0, orderedItems: [] })),
+    collection(async (_name, id) => ({
+      id,
+      type: 'OrderedCollection',
+      totalItems: await apex.store.getStreamCount(id),
+    })),
   );
   router.get(
     '/ap/a/:actor/outbox',
