@@ -266,6 +266,7 @@ const envObject = z.object({
   FEDERATION_DELIVERY_PER_HOST: z.coerce.number().int().min(1).max(100).default(4),
   FEDERATION_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(30_000),
   FEDERATION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(14),
+  FEDERATION_DELIVERY_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
 });
 
 export const configSchema = envObject.superRefine((cfg, ctx) => {
@@ -400,6 +401,8 @@ export interface Config {
       perHost: number;
       retryBaseMs: number;
       maxAttempts: number;
+      /** How long a claimed delivery is held before another worker may take it (a crashed worker's). */
+      leaseMs: number;
     };
   };
   database: {
@@ -526,6 +529,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         perHost: c.FEDERATION_DELIVERY_PER_HOST,
         retryBaseMs: c.FEDERATION_RETRY_BASE_MS,
         maxAttempts: c.FEDERATION_MAX_ATTEMPTS,
+        leaseMs: c.FEDERATION_DELIVERY_LEASE_MS,
       },
     },
     database: {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../core/logger.js';
+import { upsertOne } from '../db/errors.js';
 import type { KeyStore } from './federation.keys.js';
 import type { FederationPolicy } from './federation.policy.js';
 import { signRequest } from './http-signature.js';
@@ -22,10 +23,10 @@ export interface DeliveryOptions {
   pollMs: number;
 }
 
-export const defaultDeliveryOptions: Omit<
-  DeliveryOptions,
-  'concurrency' | 'perHost' | 'retryBaseMs' | 'maxAttempts'
-> = { circuitThreshold: 5, leaseMs: 60_000, pollMs: 1000 };
+export const defaultDeliveryOptions: Pick<DeliveryOptions, 'circuitThreshold' | 'pollMs'> = {
+  circuitThreshold: 5,
+  pollMs: 1000,
+};
 
 const MAX_DELAY_MS = 12 * 3600_000;
 const SWEEP_EVERY_MS = 3600_000;
@@ -270,7 +271,8 @@ export class DeliveryWorker {
       this.logger.warn({ host, until: next.openUntil, error }, 'delivery circuit opened');
     }
     this.hostStates.set(host, next);
-    await this.queue.hosts.replaceOne({ _id: host }, next, { upsert: true });
+    const { _id, ...fields } = next;
+    await upsertOne(this.queue.hosts, { _id }, { $set: fields });
     if (next.openUntil.getTime() > now.getTime()) await this.queue.postpone(host, next.openUntil);
   }
 

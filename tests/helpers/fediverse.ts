@@ -26,11 +26,18 @@ export class FakeServer {
   readonly documents = new Map<string, unknown>();
   status: (req: http.IncomingMessage) => number = () => 202;
   delayMs = 0;
+  /** POSTs being answered now, and the most at once. */
+  inFlight = 0;
+  maxInFlight = 0;
   private server!: http.Server;
   url = '';
 
   async start(): Promise<this> {
     this.server = http.createServer((req, res) => {
+      if (req.method === 'POST') {
+        this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
+        res.on('close', () => this.inFlight--);
+      }
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -121,4 +128,14 @@ export async function postSigned(
     body: options.tamper ? options.tamper(body) : body,
   });
   return { status: res.status, body: await res.text(), type: res.headers.get('content-type') ?? '' };
+}
+
+/** Wait until `check` holds (it may be async); fail the test if it does not within `ms`. */
+export async function eventually(check: () => boolean | Promise<boolean>, ms = 10_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
 }

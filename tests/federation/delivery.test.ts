@@ -1,0 +1,145 @@
+import { parseSignature, verifyRequest } from '../../server/federation/http-signature.js';
+import { DeliveryWorker, defaultDeliveryOptions } from '../../server/federation/delivery.worker.js';
+import type { Federation } from '../../server/federation/federation.module.js';
+import pino from 'pino';
+import { eventually, FakeServer } from '../helpers/fediverse.js';
+import { startWorld, type World } from '../helpers/world.js';
+
+const AS = 'https://www.w3.org/ns/activitystreams';
+const env = { FEDERATION_ALLOWED_CIDRS: '127.0.0.0/8', FEDERATION_RETRY_BASE_MS: '200' };
+
+describe('delivery: the persistent queue and its workers', () => {
+  let a: World;
+  let b: World;
+  let fedA: Federation;
+  let seq = 0;
+
+  /** Queue `count` activities from A's instance actor to these inboxes. */
+  const queue = async (inboxes: string[], count = 1): Promise<string[]> => {
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const id = `${a.node.url}/ap/s/test-${++seq}`;
+      ids.push(id);
+      const actor = fedA.directory.instanceIri;
+      await fedA.deliveries.enqueue(actor, JSON.stringify({ '@context': AS, id, type: 'Create', actor, object: { id: `${id}/note`, type: 'Note', attributedTo: actor, content: `n${seq}` } }), inboxes);
+    }
+    return ids;
+  };
+  const idsIn = (server: FakeServer) => server.received.map((r) => (JSON.parse(r.body) as { id: string }).id);
+
+  beforeAll(async () => {
+    a = await startWorld(['alice'], env);
+    b = await startWorld(['bea'], env);
+    fedA = a.node.node.federation!;
+  });
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+  });
+
+  it('two real nodes: a person on B follows an open group on A, A accepts, both sides record it', async () => {
+    expect((await a.as.alice!.call('POST', '/groups', { handle: 'policy-lab', name: 'Policy lab', visibility: 'public', joinPolicy: 'open' })).status).toBe(201);
+    const fedB = b.node.node.federation!;
+    const group = `${a.node.url}/ap/a/g.policy-lab`;
+    const bea = fedB.directory.personIri('bea');
+    const actor = (await fedB.directory.apexActor(bea))!;
+    const follow = await fedB.apex.buildActivity('Follow', bea, [group], { object: group });
+    await fedB.apex.addToOutbox(actor, follow);
+    const count = async (url: string) => ((await (await fetch(url, { headers: { accept: 'application/activity+json' } })).json()) as { totalItems: number }).totalItems;
+    await eventually(async () => (await count(`${group}/followers`)) === 1, 20_000);
+    await eventually(async () => (await count(`${bea}/following`)) === 1, 20_000);
+    // Nothing left in either queue.
+    await eventually(async () => (await fedA.worker.metrics()).queued + (await fedB.worker.metrics()).queued === 0);
+  });
+
+  it('signs each delivery with its actor’s key at send time (the receiver verifies it)', async () => {
+    const peer = await new FakeServer().start();
+    try {
+      const [id] = await queue([`${peer.url}/inbox`]);
+      await fedA.worker.drain();
+      const post = peer.received.find((r) => (JSON.parse(r.body) as { id: string }).id === id)!;
+      const signature = parseSignature(post.headers.signature as string);
+      const actor = (await (await fetch(fedA.directory.instanceIri, { headers: { accept: 'application/activity+json' } })).json()) as { publicKey: { id: string; publicKeyPem: string } };
+      expect(signature.keyId).toBe(actor.publicKey.id);
+      expect(() =>
+        verifyRequest({ method: 'POST', path: post.path, headers: post.headers }, signature, actor.publicKey.publicKeyPem, { maxSkewMs: 60_000, body: Buffer.from(post.body) }),
+      ).not.toThrow();
+      // The queue holds no key: neither the activity nor the delivery carries one.
+      const stored = JSON.stringify(await a.node.database.db.collection('fed_activities').find({}).toArray());
+      expect(stored).not.toMatch(/PRIVATE KEY/);
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('does not retry permanent refusals (4xx) but retries 429 and 5xx', async () => {
+    const peer = await new FakeServer().start();
+    try {
+      let calls = 0;
+      peer.status = (req) => (req.url === '/gone' ? 410 : ++calls <= 2 ? (calls === 1 ? 429 : 503) : 202);
+      const [gone] = await queue([`${peer.url}/gone`]);
+      const [retried] = await queue([`${peer.url}/inbox`]);
+      await eventually(async () => idsIn(peer).filter((i) => i === retried).length === 3, 15_000);
+      await fedA.worker.drain();
+      expect(idsIn(peer).filter((i) => i === gone)).toHaveLength(1);
+      const failed = await a.node.database.db.collection('fed_deliveries').findOne({ activityId: gone });
+      expect(failed).toMatchObject({ state: 'failed', lastStatus: 410, attempts: 1 });
+      expect(await a.node.database.db.collection('fed_deliveries').findOne({ activityId: retried })).toBeNull();
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('a receiver down then back: its circuit opens (no hammering), then everything arrives', async () => {
+    const peer = await new FakeServer().start();
+    try {
+      let down = true;
+      peer.status = () => (down ? 503 : 202);
+      const ids = await queue([`${peer.url}/inbox`], 20);
+      await eventually(async () => (await fedA.worker.metrics()).hosts.some((h) => h.host === peer.host && h.state !== 'closed'), 10_000);
+      await new Promise((r) => setTimeout(r, 2500));
+      const whileDown = peer.received.length;
+      // Twenty deliveries, each retried with backoff, would be far more requests without the circuit breaker.
+      expect(whileDown).toBeLessThan(20);
+      down = false;
+      await eventually(async () => new Set(idsIn(peer).filter((i) => ids.includes(i))).size === 20, 30_000);
+      const metrics = await fedA.worker.metrics();
+      expect(metrics.hosts.find((h) => h.host === peer.host)).toBeUndefined();
+      expect(metrics.queued).toBe(0);
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('several workers share the queue: each delivery is sent exactly once, several at a time per host, within the per-host limits', async () => {
+    const peers = await Promise.all([1, 2, 3, 4].map(() => new FakeServer().start()));
+    for (const p of peers) p.delayMs = 30;
+    const second = new DeliveryWorker(
+      fedA.deliveries,
+      fedA.keys,
+      { allowedCidrs: ['127.0.0.0/8'], timeoutMs: 5000, maxBytes: 1 << 20, maxRedirects: 0 },
+      fedA.policy,
+      { ...defaultDeliveryOptions, concurrency: 8, perHost: 2, retryBaseMs: 200, maxAttempts: 3, leaseMs: 60_000 },
+      pino({ level: 'silent' }),
+      'test',
+    );
+    second.start();
+    try {
+      const ids = await queue(peers.map((p) => `${p.url}/inbox`), 50);
+      await eventually(async () => (await fedA.worker.metrics()).queued === 0, 30_000, 'an empty queue');
+      await Promise.all([fedA.worker.drain(), second.drain()]);
+      for (const p of peers) {
+        const got = idsIn(p).filter((i) => ids.includes(i));
+        expect(got).toHaveLength(50);
+        expect(new Set(got).size).toBe(50);
+        // Several at once to each host, never more than the two workers' per-host limits (4 + 2).
+        expect(p.maxInFlight).toBeGreaterThan(1);
+        expect(p.maxInFlight).toBeLessThanOrEqual(6);
+      }
+      expect((await fedA.worker.metrics()).queued).toBe(0);
+    } finally {
+      await second.stop();
+      await Promise.all(peers.map((p) => p.close()));
+    }
+  });
+});
