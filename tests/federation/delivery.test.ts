@@ -21,7 +21,17 @@ describe('delivery: the persistent queue and its workers', () => {
       const id = `${a.node.url}/ap/s/test-${++seq}`;
       ids.push(id);
       const actor = fedA.directory.instanceIri;
-      await fedA.deliveries.enqueue(actor, JSON.stringify({ '@context': AS, id, type: 'Create', actor, object: { id: `${id}/note`, type: 'Note', attributedTo: actor, content: `n${seq}` } }), inboxes);
+      await fedA.deliveries.enqueue(
+        actor,
+        JSON.stringify({
+          '@context': AS,
+          id,
+          type: 'Create',
+          actor,
+          object: { id: `${id}/note`, type: 'Note', attributedTo: actor, content: `n${seq}` },
+        }),
+        inboxes,
+      );
     }
     return ids;
   };
@@ -38,18 +48,34 @@ describe('delivery: the persistent queue and its workers', () => {
   });
 
   it('two real nodes: a person on B follows an open group on A, A accepts, both sides record it', async () => {
-    expect((await a.as.alice!.call('POST', '/groups', { handle: 'policy-lab', name: 'Policy lab', visibility: 'public', joinPolicy: 'open' })).status).toBe(201);
+    expect(
+      (
+        await a.as.alice!.call('POST', '/groups', {
+          handle: 'policy-lab',
+          name: 'Policy lab',
+          visibility: 'public',
+          joinPolicy: 'open',
+        })
+      ).status,
+    ).toBe(201);
     const fedB = b.node.node.federation!;
     const group = `${a.node.url}/ap/a/g.policy-lab`;
     const bea = fedB.directory.personIri('bea');
     const actor = (await fedB.directory.apexActor(bea))!;
     const follow = await fedB.apex.buildActivity('Follow', bea, [group], { object: group });
     await fedB.apex.addToOutbox(actor, follow);
-    const count = async (url: string) => ((await (await fetch(url, { headers: { accept: 'application/activity+json' } })).json()) as { totalItems: number }).totalItems;
+    const count = async (url: string) =>
+      (
+        (await (await fetch(url, { headers: { accept: 'application/activity+json' } })).json()) as {
+          totalItems: number;
+        }
+      ).totalItems;
     await eventually(async () => (await count(`${group}/followers`)) === 1, 20_000);
     await eventually(async () => (await count(`${bea}/following`)) === 1, 20_000);
     // Nothing left in either queue.
-    await eventually(async () => (await fedA.worker.metrics()).queued + (await fedB.worker.metrics()).queued === 0);
+    await eventually(
+      async () => (await fedA.worker.metrics()).queued + (await fedB.worker.metrics()).queued === 0,
+    );
   });
 
   it('signs each delivery with its actor’s key at send time (the receiver verifies it)', async () => {
@@ -59,10 +85,17 @@ describe('delivery: the persistent queue and its workers', () => {
       await fedA.worker.drain();
       const post = peer.received.find((r) => (JSON.parse(r.body) as { id: string }).id === id)!;
       const signature = parseSignature(post.headers.signature as string);
-      const actor = (await (await fetch(fedA.directory.instanceIri, { headers: { accept: 'application/activity+json' } })).json()) as { publicKey: { id: string; publicKeyPem: string } };
+      const actor = (await (
+        await fetch(fedA.directory.instanceIri, { headers: { accept: 'application/activity+json' } })
+      ).json()) as { publicKey: { id: string; publicKeyPem: string } };
       expect(signature.keyId).toBe(actor.publicKey.id);
       expect(() =>
-        verifyRequest({ method: 'POST', path: post.path, headers: post.headers }, signature, actor.publicKey.publicKeyPem, { maxSkewMs: 60_000, body: Buffer.from(post.body) }),
+        verifyRequest(
+          { method: 'POST', path: post.path, headers: post.headers },
+          signature,
+          actor.publicKey.publicKeyPem,
+          { maxSkewMs: 60_000, body: Buffer.from(post.body) },
+        ),
       ).not.toThrow();
       // The queue holds no key: neither the activity nor the delivery carries one.
       const stored = JSON.stringify(await a.node.database.db.collection('fed_activities').find({}).toArray());
@@ -84,7 +117,9 @@ describe('delivery: the persistent queue and its workers', () => {
       expect(idsIn(peer).filter((i) => i === gone)).toHaveLength(1);
       const failed = await a.node.database.db.collection('fed_deliveries').findOne({ activityId: gone });
       expect(failed).toMatchObject({ state: 'failed', lastStatus: 410, attempts: 1 });
-      expect(await a.node.database.db.collection('fed_deliveries').findOne({ activityId: retried })).toBeNull();
+      expect(
+        await a.node.database.db.collection('fed_deliveries').findOne({ activityId: retried }),
+      ).toBeNull();
     } finally {
       await peer.close();
     }
@@ -96,7 +131,11 @@ describe('delivery: the persistent queue and its workers', () => {
       let down = true;
       peer.status = () => (down ? 503 : 202);
       const ids = await queue([`${peer.url}/inbox`], 20);
-      await eventually(async () => (await fedA.worker.metrics()).hosts.some((h) => h.host === peer.host && h.state !== 'closed'), 10_000);
+      await eventually(
+        async () =>
+          (await fedA.worker.metrics()).hosts.some((h) => h.host === peer.host && h.state !== 'closed'),
+        10_000,
+      );
       await new Promise((r) => setTimeout(r, 2500));
       const whileDown = peer.received.length;
       // Twenty deliveries, each retried with backoff, would be far more requests without the circuit breaker.
@@ -119,13 +158,23 @@ describe('delivery: the persistent queue and its workers', () => {
       fedA.keys,
       { allowedCidrs: ['127.0.0.0/8'], timeoutMs: 5000, maxBytes: 1 << 20, maxRedirects: 0 },
       fedA.policy,
-      { ...defaultDeliveryOptions, concurrency: 8, perHost: 2, retryBaseMs: 200, maxAttempts: 3, leaseMs: 60_000 },
+      {
+        ...defaultDeliveryOptions,
+        concurrency: 8,
+        perHost: 2,
+        retryBaseMs: 200,
+        maxAttempts: 3,
+        leaseMs: 60_000,
+      },
       pino({ level: 'silent' }),
       'test',
     );
     second.start();
     try {
-      const ids = await queue(peers.map((p) => `${p.url}/inbox`), 50);
+      const ids = await queue(
+        peers.map((p) => `${p.url}/inbox`),
+        50,
+      );
       await eventually(async () => (await fedA.worker.metrics()).queued === 0, 30_000, 'an empty queue');
       await Promise.all([fedA.worker.drain(), second.drain()]);
       for (const p of peers) {

@@ -18,7 +18,9 @@ describe('the hardened inbox (each hostile request is refused and nothing is sto
   let n = 0;
 
   const counts = async () =>
-    Object.fromEntries(await Promise.all(STORED.map(async (c) => [c, await db.collection(c).countDocuments()])));
+    Object.fromEntries(
+      await Promise.all(STORED.map(async (c) => [c, await db.collection(c).countDocuments()])),
+    );
   const note = (overrides: Record<string, unknown> = {}) => {
     n++;
     return {
@@ -29,12 +31,23 @@ describe('the hardened inbox (each hostile request is refused and nothing is sto
       to: [PUBLIC],
       cc: [group],
       audience: group,
-      object: { id: `${peer.url}/notes/${n}`, type: 'Note', attributedTo: ada.id, content: `Note ${n}`, to: [PUBLIC], cc: [group], audience: group },
+      object: {
+        id: `${peer.url}/notes/${n}`,
+        type: 'Note',
+        attributedTo: ada.id,
+        content: `Note ${n}`,
+        to: [PUBLIC],
+        cc: [group],
+        audience: group,
+      },
       ...overrides,
     };
   };
   /** Send a hostile request: it must get `status` as problem+json and change nothing. */
-  const refused = async (status: number, send: () => Promise<{ status: number; type: string; body: string }>) => {
+  const refused = async (
+    status: number,
+    send: () => Promise<{ status: number; type: string; body: string }>,
+  ) => {
     const before = await counts();
     const res = await send();
     expect({ status: res.status, body: res.body }).toMatchObject({ status });
@@ -54,7 +67,16 @@ describe('the hardened inbox (each hostile request is refused and nothing is sto
       FEDERATION_INBOX_MAX_SIZE: '64kb',
     });
     db = world.node.database.db;
-    expect((await world.as.alice!.call('POST', '/groups', { handle: 'policy-lab', name: 'Policy lab', visibility: 'public', joinPolicy: 'open' })).status).toBe(201);
+    expect(
+      (
+        await world.as.alice!.call('POST', '/groups', {
+          handle: 'policy-lab',
+          name: 'Policy lab',
+          visibility: 'public',
+          joinPolicy: 'open',
+        })
+      ).status,
+    ).toBe(201);
     group = `${world.node.url}/ap/a/g.policy-lab`;
     inbox = `${group}/inbox`;
   });
@@ -68,7 +90,9 @@ describe('the hardened inbox (each hostile request is refused and nothing is sto
     const activity = note();
     expect((await postSigned(inbox, activity, ada)).status).toBe(202);
     expect(await db.collection(collections.apStreams).findOne({ _id: activity.id as never })).toBeTruthy();
-    expect(await db.collection(collections.apObjects).findOne({ _id: activity.object.id as never })).toBeTruthy();
+    expect(
+      await db.collection(collections.apObjects).findOne({ _id: activity.object.id as never }),
+    ).toBeTruthy();
     const before = await counts();
     expect((await postSigned(inbox, activity, ada)).status).toBe(202);
     expect((await postSigned(`${world.node.url}/ap/inbox`, activity, ada)).status).toBe(202);
@@ -77,7 +101,9 @@ describe('the hardened inbox (each hostile request is refused and nothing is sto
 
   it('accepts hs2019 for an RSA key, and the shared inbox advertised in every actor', async () => {
     expect((await postSigned(inbox, note(), ada, { algorithm: 'hs2019' })).status).toBe(202);
-    const shared = (await (await fetch(group, { headers: { accept: 'application/activity+json' } })).json()) as { endpoints: { sharedInbox: string } };
+    const shared = (await (
+      await fetch(group, { headers: { accept: 'application/activity+json' } })
+    ).json()) as { endpoints: { sharedInbox: string } };
     const activity = note();
     expect((await postSigned(shared.endpoints.sharedInbox, activity, ada)).status).toBe(202);
     expect(await db.collection(collections.apStreams).findOne({ _id: activity.id as never })).toBeTruthy();
@@ -90,32 +116,68 @@ describe('the hardened inbox (each hostile request is refused and nothing is sto
 
   it('refuses a signature that does not verify, and a key that is not the actor’s', async () => {
     const eve = peer.actor('eve');
-    await refused(401, () => postSigned(inbox, note(), { keyId: ada.keyId, privateKeyPem: eve.privateKeyPem }));
+    await refused(401, () =>
+      postSigned(inbox, note(), { keyId: ada.keyId, privateKeyPem: eve.privateKeyPem }),
+    );
     // eve signs with her own key, claiming to be ada.
     const problem = await refused(401, () => postSigned(inbox, note(), eve));
     expect(problem.detail).toMatch(/does not belong/);
     // A key document naming an owner on another server.
-    peer.documents.set('/keys/stray', { id: `${peer.url}/keys/stray`, owner: `${blocked.url}/users/x`, publicKeyPem: eve.publicKeyPem });
-    await refused(401, () => postSigned(inbox, note(), { keyId: `${peer.url}/keys/stray`, privateKeyPem: eve.privateKeyPem }));
+    peer.documents.set('/keys/stray', {
+      id: `${peer.url}/keys/stray`,
+      owner: `${blocked.url}/users/x`,
+      publicKeyPem: eve.publicKeyPem,
+    });
+    await refused(401, () =>
+      postSigned(inbox, note(), { keyId: `${peer.url}/keys/stray`, privateKeyPem: eve.privateKeyPem }),
+    );
   });
 
   it('compares the Digest with the body and bounds the Date', async () => {
-    const digest = await refused(401, () => postSigned(inbox, note(), ada, { tamper: (b) => b.replace('Note', 'Edited note') }));
+    const digest = await refused(401, () =>
+      postSigned(inbox, note(), ada, { tamper: (b) => b.replace('Note', 'Edited note') }),
+    );
     expect(digest.detail).toMatch(/Digest/);
-    const stale = await refused(401, () => postSigned(inbox, note(), ada, { date: new Date(Date.now() - 2 * 3600_000) }));
+    const stale = await refused(401, () =>
+      postSigned(inbox, note(), ada, { date: new Date(Date.now() - 2 * 3600_000) }),
+    );
     expect(stale.detail).toMatch(/Date/);
   });
 
   it('refuses objects from another origin and remote Create/Update/Delete of local objects and actors', async () => {
-    await refused(403, () => postSigned(inbox, note({ object: { id: `${blocked.url}/notes/1`, type: 'Note', attributedTo: ada.id, content: 'x' } }), ada));
+    await refused(403, () =>
+      postSigned(
+        inbox,
+        note({ object: { id: `${blocked.url}/notes/1`, type: 'Note', attributedTo: ada.id, content: 'x' } }),
+        ada,
+      ),
+    );
     await refused(403, () => postSigned(inbox, note({ id: `${blocked.url}/activities/x` }), ada));
     const before = await (await fetch(group, { headers: { accept: 'application/activity+json' } })).text();
     await refused(403, () =>
-      postSigned(inbox, note({ type: 'Update', object: { id: group, type: 'Group', inbox: `${peer.url}/stolen`, name: 'Taken over' } }), ada),
+      postSigned(
+        inbox,
+        note({
+          type: 'Update',
+          object: { id: group, type: 'Group', inbox: `${peer.url}/stolen`, name: 'Taken over' },
+        }),
+        ada,
+      ),
     );
-    const thread = await world.as.alice!.call('POST', '/groups/policy-lab/threads', { title: 'Kept', body: 'Stays' });
-    await refused(403, () => postSigned(inbox, note({ type: 'Delete', object: `${world.node.url}/ap/threads/${thread.body.id}` }), ada));
-    expect(await (await fetch(group, { headers: { accept: 'application/activity+json' } })).text()).toBe(before);
+    const thread = await world.as.alice!.call('POST', '/groups/policy-lab/threads', {
+      title: 'Kept',
+      body: 'Stays',
+    });
+    await refused(403, () =>
+      postSigned(
+        inbox,
+        note({ type: 'Delete', object: `${world.node.url}/ap/threads/${thread.body.id}` }),
+        ada,
+      ),
+    );
+    expect(await (await fetch(group, { headers: { accept: 'application/activity+json' } })).text()).toBe(
+      before,
+    );
     expect((await world.as.alice!.call('GET', `/threads/${thread.body.id}`)).status).toBe(200);
   });
 
@@ -130,19 +192,40 @@ describe('the hardened inbox (each hostile request is refused and nothing is sto
   it('applies the federation policy to inbound requests and to every fetch', async () => {
     const outsider = blocked.actor('olga');
     await refused(403, () =>
-      postSigned(inbox, { ...note(), id: `${blocked.url}/activities/1`, actor: outsider.id, object: { id: `${blocked.url}/notes/1`, type: 'Note', attributedTo: outsider.id } }, outsider),
+      postSigned(
+        inbox,
+        {
+          ...note(),
+          id: `${blocked.url}/activities/1`,
+          actor: outsider.id,
+          object: { id: `${blocked.url}/notes/1`, type: 'Note', attributedTo: outsider.id },
+        },
+        outsider,
+      ),
     );
-    await expect(world.node.node.federation!.fetcher.getJson(`${blocked.url}/users/olga`)).rejects.toThrow(/federation policy/);
+    await expect(world.node.node.federation!.fetcher.getJson(`${blocked.url}/users/olga`)).rejects.toThrow(
+      /federation policy/,
+    );
   });
 
   it('never fetches private addresses the configuration does not allow (keyId, @context)', async () => {
-    const metadata = await refused(401, () => postSigned(inbox, note(), { keyId: 'http://169.254.169.254/latest/meta-data#key', privateKeyPem: ada.privateKeyPem }));
+    const metadata = await refused(401, () =>
+      postSigned(inbox, note(), {
+        keyId: 'http://169.254.169.254/latest/meta-data#key',
+        privateKeyPem: ada.privateKeyPem,
+      }),
+    );
     expect(metadata.detail).toMatch(/could not be had/);
-    await refused(400, () => postSigned(inbox, note({ '@context': [AS, 'http://10.1.2.3/context.jsonld'] }), ada));
+    await refused(400, () =>
+      postSigned(inbox, note({ '@context': [AS, 'http://10.1.2.3/context.jsonld'] }), ada),
+    );
   });
 
   it('limits each remote host’s inbox requests', async () => {
-    const limited = await startWorld(['alice'], { FEDERATION_ALLOWED_CIDRS: '127.0.0.0/8', FEDERATION_INBOX_RATE_LIMIT: '3' });
+    const limited = await startWorld(['alice'], {
+      FEDERATION_ALLOWED_CIDRS: '127.0.0.0/8',
+      FEDERATION_INBOX_RATE_LIMIT: '3',
+    });
     try {
       const target = `${limited.node.url}/ap/inbox`;
       const statuses = [];

@@ -1,10 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
-import { freePort } from '../../server/core/net.js';
-import { projectRoot } from '../../server/core/paths.js';
 import { ApiClient, Browser, signIn } from '../helpers/browser.js';
-import { testServerUri } from '../helpers/db.js';
+import { startServerProcess } from '../helpers/process.js';
 import { startRedis } from '../helpers/redis.js';
 import { connectSocket, until } from '../helpers/sockets.js';
 
@@ -15,37 +12,9 @@ describe('several server processes behind one address', () => {
   const urls: string[] = [];
 
   async function startProcess(dbName: string): Promise<string> {
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ENSEMBLE_')));
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'server', 'main.ts')], {
-      cwd: projectRoot,
-      env: {
-        ...env,
-        NODE_ENV: 'test',
-        PORT: String(port),
-        PUBLIC_URL: url,
-        MONGODB_URI: testServerUri(),
-        MONGODB_DB_NAME: dbName,
-        REDIS_URL: redis.url,
-        SESSION_SECRET: 'cluster-test-secret-cluster-test-secret',
-        LOG_LEVEL: 'warn',
-        LOG_PRETTY: 'false',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    children.push(child);
-    const deadline = Date.now() + 45_000;
-    while (Date.now() < deadline) {
-      const ready = await fetch(`${url}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ready) return url;
-      if (child.exitCode !== null) throw new Error(`server process exited with ${child.exitCode}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error('server process did not become ready');
+    const server = await startServerProcess(dbName, { REDIS_URL: redis.url });
+    children.push(server.child);
+    return server.url;
   }
 
   beforeAll(async () => {
