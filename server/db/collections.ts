@@ -57,7 +57,6 @@ export const collections = {
   fedInboxSeen: 'fed_inbox_seen',
   fedActivities: 'fed_activities',
   fedDeliveries: 'fed_deliveries',
-  fedDeliveryClaims: 'fed_delivery_claims',
   fedHosts: 'fed_hosts',
 } as const;
 
@@ -187,7 +186,6 @@ export const collectionSpecs: CollectionSpec[] = [
   // The delivery queue (delivery.queue.ts).
   { name: collections.fedActivities, indexes: [{ name: 'created', key: { createdAt: 1 } }] },
   { name: collections.fedDeliveries, indexes: [{ name: 'due', key: { state: 1, runAt: 1 } }] },
-  { name: collections.fedDeliveryClaims, indexes: [{ name: 'at', key: { at: 1 } }] },
   { name: collections.fedHosts, indexes: [] },
 ];
 

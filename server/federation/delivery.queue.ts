@@ -1,6 +1,7 @@
 import type { AnyBulkWriteOperation, Collection, Db } from 'mongodb';
 import { collections } from '../db/collections.js';
 import { isDuplicateKey } from '../db/errors.js';
+import { claimsOf, takeClaims, type ClaimDoc } from '../jobs/claims.js';
 
 /** One activity, stored once however many inboxes it goes to. */
 export interface OutgoingActivityDoc {
@@ -42,11 +43,6 @@ export interface HostDoc {
   lastError: string | null;
 }
 
-interface ClaimDoc {
-  _id: string;
-  at: Date;
-}
-
 export const NEVER = new Date(0);
 
 /**
@@ -66,7 +62,7 @@ export class DeliveryQueue {
     this.activities = db.collection<OutgoingActivityDoc>(collections.fedActivities);
     this.deliveries = db.collection<DeliveryDoc>(collections.fedDeliveries);
     this.hosts = db.collection<HostDoc>(collections.fedHosts);
-    this.claimsCol = db.collection<ClaimDoc>(collections.fedDeliveryClaims);
+    this.claimsCol = claimsOf(db);
   }
 
   /** Wake the workers of this process (they also poll). */
@@ -122,25 +118,19 @@ export class DeliveryQueue {
       .toArray();
   }
 
-  /** Claim these deliveries for `leaseMs`; returns the ones this worker won. */
+  /**
+   * Claim these deliveries for `leaseMs`; returns the ones this worker won. A claim is named after the
+   * delivery, when it was queued and the claim number, so a delivery queued again later starts afresh.
+   */
   async claim(candidates: DeliveryDoc[], owner: string, leaseMs: number): Promise<DeliveryDoc[]> {
     if (!candidates.length) return [];
     const at = new Date();
-    const claims = candidates.map((d) => ({ _id: `${d._id}#${d.claims + 1}`, at }));
-    let won: Set<string>;
-    try {
-      await this.claimsCol.insertMany(claims, { ordered: false });
-      won = new Set(candidates.map((d) => d._id));
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-      const lost = new Set(
-        ((err as { writeErrors?: { index: number }[] }).writeErrors ?? []).map(
-          (e) => candidates[e.index]!._id,
-        ),
-      );
-      won = new Set(candidates.filter((d) => !lost.has(d._id)).map((d) => d._id));
-    }
-    const mine = candidates.filter((d) => won.has(d._id));
+    const key = (d: DeliveryDoc) => `delivery:${d._id}#${d.createdAt.getTime()}#${d.claims + 1}`;
+    const won = await takeClaims(
+      this.claimsCol,
+      candidates.map((d) => ({ _id: key(d), owner, at })),
+    );
+    const mine = candidates.filter((d) => won.has(key(d)));
     if (!mine.length) return [];
     const leaseUntil = new Date(Date.now() + leaseMs);
     await this.deliveries.bulkWrite(
@@ -149,7 +139,6 @@ export class DeliveryQueue {
       })),
       { ordered: false },
     );
-    void owner;
     return mine.map((d) => ({ ...d, claims: d.claims + 1, leaseUntil }));
   }
 
@@ -194,7 +183,8 @@ export class DeliveryQueue {
 
   /** Claims and activities nobody needs any more (run from the worker's sweep). */
   async sweep(olderThan: Date): Promise<void> {
-    await this.claimsCol.deleteMany({ at: { $lt: olderThan } });
+    // Delivery claims only: the job queue deletes its own when a job finishes.
+    await this.claimsCol.deleteMany({ _id: { $regex: /^delivery:/ }, at: { $lt: olderThan } });
     await this.activities.deleteMany({ createdAt: { $lt: olderThan } });
   }
 

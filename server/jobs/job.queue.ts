@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ObjectId, type Collection, type Db } from 'mongodb';
 import type { Logger } from '../core/logger.js';
 import { collections } from '../db/collections.js';
-import { isDuplicateKey } from '../db/errors.js';
+import { claimsOf, takeClaims, type ClaimDoc } from './claims.js';
 
 export interface JobDoc {
   _id: ObjectId;
@@ -18,14 +18,6 @@ export interface JobDoc {
   lastError: string | null;
   state: 'pending' | 'failed';
   createdAt: Date;
-}
-
-/** One claim of one job, taken by an atomic insert of a unique `_id` (FerretDB's updates are not atomic). */
-interface ClaimDoc {
-  _id: string;
-  jobId: ObjectId;
-  owner: string;
-  at: Date;
 }
 
 export interface QueueOptions {
@@ -64,7 +56,7 @@ export class JobQueue {
     private readonly pollMs = 500,
   ) {
     this.jobs = db.collection<JobDoc>(collections.jobs);
-    this.claims = db.collection<ClaimDoc>(collections.jobClaims);
+    this.claims = claimsOf(db);
   }
 
   register(queue: string, handler: Handler, options: Partial<QueueOptions> = {}): void {
@@ -180,17 +172,11 @@ export class JobQueue {
       );
       return false;
     }
-    try {
-      await this.claims.insertOne({
-        _id: `${job._id.toHexString()}:${n}`,
-        jobId: job._id,
-        owner: this.owner,
-        at: new Date(),
-      });
-    } catch (err) {
-      if (isDuplicateKey(err)) return false;
-      throw err;
-    }
+    const key = `${job._id.toHexString()}:${n}`;
+    const won = await takeClaims(this.claims, [
+      { _id: key, jobId: job._id, owner: this.owner, at: new Date() },
+    ]);
+    if (!won.has(key)) return false;
     // A worker that read the job before another finished it (finished jobs are deleted, their claims
     // with them) could take a claim number again: the job must still be there, at the claim it expected.
     const fresh = await this.jobs.findOne({ _id: job._id });
