@@ -20,6 +20,9 @@ import type { AccountService } from './people/account.service.js';
 import { peopleRoutes } from './people/people.routes.js';
 import type { ProfileService } from './people/profile.service.js';
 
+import type { DeliveryWorker } from './federation/delivery.worker.js';
+import { federationAdminRoutes } from './federation/federation.admin.routes.js';
+
 export interface ApiServices {
   notifications: NotificationService;
   files: FileService;
@@ -33,6 +36,8 @@ export interface ApiServices {
   accounts: AccountService;
   profiles: ProfileService;
   organizations: OrganizationService;
+  /** Absent when federation is off (its admin route then answers 404). */
+  deliveries?: Pick<DeliveryWorker, 'metrics'> | undefined;
 }
 
 /** Every REST router, in mount order. The node and the OpenAPI generator both declare them here. */
@@ -52,6 +57,7 @@ export function declareApi(
       threadRoutes(api, services.threads, services.discovery, services.reports),
       fileRoutes(api, services.files, services.folders, services.fileRepo),
       notificationRoutes(api, services.notifications),
+      federationAdminRoutes(api, services.deliveries),
     ],
   };
 }

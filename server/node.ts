@@ -317,6 +317,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     folders,
     fileRepo,
     notifications,
+    deliveries: federation?.worker,
   };
   const csrf = createCsrf(config);
   const api = new Api(actorOf);

@@ -110,9 +110,14 @@ export class DeliveryQueue {
   }
 
   /** Deliveries due now, oldest first (leased ones are someone else's). */
-  due(limit: number, now = new Date()): Promise<DeliveryDoc[]> {
+  due(limit: number, now = new Date(), skipHosts: string[] = []): Promise<DeliveryDoc[]> {
     return this.deliveries
-      .find({ state: 'pending', runAt: { $lte: now }, leaseUntil: { $lte: now } })
+      .find({
+        state: 'pending',
+        runAt: { $lte: now },
+        leaseUntil: { $lte: now },
+        ...(skipHosts.length ? { host: { $nin: skipHosts } } : {}),
+      })
       .sort({ runAt: 1 })
       .limit(limit)
       .toArray();
@@ -131,6 +136,11 @@ export class DeliveryQueue {
       candidates.map((d) => ({ _id: key(d), owner, at })),
     );
     const mine = candidates.filter((d) => won.has(key(d)));
+    await this.repairLostClaims(
+      candidates.filter((d) => !won.has(key(d))),
+      key,
+      leaseMs,
+    );
     if (!mine.length) return [];
     const leaseUntil = new Date(Date.now() + leaseMs);
     await this.deliveries.bulkWrite(
@@ -140,6 +150,24 @@ export class DeliveryQueue {
       { ordered: false },
     );
     return mine.map((d) => ({ ...d, claims: d.claims + 1, leaseUntil }));
+  }
+
+  /**
+   * FerretDB writes an update back over the whole document, so a slow worker's late write can put back an
+   * older claim count; its next claim would then always be taken. A claim that is older than two leases
+   * while its delivery is free again is such a leftover: count past it, and the next poll claims afresh.
+   */
+  private async repairLostClaims(
+    lost: DeliveryDoc[],
+    key: (d: DeliveryDoc) => string,
+    leaseMs: number,
+  ): Promise<void> {
+    if (!lost.length) return;
+    const stale = new Date(Date.now() - 2 * leaseMs);
+    const old = await this.claimsCol.find({ _id: { $in: lost.map(key) }, at: { $lt: stale } }).toArray();
+    const staleKeys = new Set(old.map((c) => c._id));
+    for (const d of lost.filter((l) => staleKeys.has(key(l))))
+      await this.deliveries.updateOne({ _id: d._id, claims: d.claims }, { $set: { claims: d.claims + 1 } });
   }
 
   /** Delivered: gone from the queue. */
@@ -171,14 +199,6 @@ export class DeliveryQueue {
 
   body(activityId: string): Promise<OutgoingActivityDoc | null> {
     return this.activities.findOne({ _id: activityId });
-  }
-
-  /** Nothing goes to a host whose circuit is open: its deliveries wait until it may be tried again. */
-  async postpone(host: string, until: Date): Promise<void> {
-    await this.deliveries.updateMany(
-      { host, state: 'pending', runAt: { $lt: until } },
-      { $set: { runAt: until } },
-    );
   }
 
   /** Claims and activities nobody needs any more (run from the worker's sweep). */

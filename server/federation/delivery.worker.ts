@@ -143,7 +143,9 @@ export class DeliveryWorker {
     this.hostStates = new Map(
       (await this.queue.hosts.find({ consecutiveFailures: { $gt: 0 } }).toArray()).map((h) => [h._id, h]),
     );
-    const due = await this.queue.due(free * 4);
+    // Hosts whose circuit is open are left out of the query itself, so they cannot crowd out the others.
+    const open = [...this.hostStates.keys()].filter((h) => this.hostState(h) === 'open');
+    const due = await this.queue.due(free * 4, new Date(), open);
     const picked: DeliveryDoc[] = [];
     const planned = new Map(this.perHost);
     for (const d of due) {
@@ -273,7 +275,6 @@ export class DeliveryWorker {
     this.hostStates.set(host, next);
     const { _id, ...fields } = next;
     await upsertOne(this.queue.hosts, { _id }, { $set: fields });
-    if (next.openUntil.getTime() > now.getTime()) await this.queue.postpone(host, next.openUntil);
   }
 
   async metrics(): Promise<DeliveryMetrics> {
