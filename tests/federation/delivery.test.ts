@@ -145,7 +145,9 @@ describe('delivery: the persistent queue and its workers', () => {
       await eventually(async () => new Set(idsIn(peer).filter((i) => ids.includes(i))).size === 20, 30_000);
       await eventually(async () => (await fedA.worker.metrics()).queued === 0);
       // Administrators read the same metrics over the API; others may not.
-      await a.node.database.db.collection('users').updateOne({ handle: 'alice' }, { $set: { isAdmin: true } });
+      await a.node.database.db
+        .collection('users')
+        .updateOne({ handle: 'alice' }, { $set: { isAdmin: true } });
       const metrics = await a.as.alice!.call('GET', '/admin/federation/deliveries');
       expect(metrics.status).toBe(200);
       expect(metrics.body.hosts.find((h: { host: string }) => h.host === peer.host)).toBeUndefined();

@@ -1,4 +1,4 @@
-import type { ConfigError} from '../../server/config.js';
+import type { ConfigError } from '../../server/config.js';
 import { loadConfig } from '../../server/config.js';
 import { FederationPolicy } from '../../server/federation/federation.policy.js';
 
