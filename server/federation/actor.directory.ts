@@ -47,6 +47,7 @@ type Loaded =
   | { ref: LocalActorRef & { kind: 'instance' } };
 
 const APEX_CACHE_MS = 30_000;
+const APEX_CACHE_SIZE = 1000;
 
 /**
  * The node's actors, rendered from the domain (the domain is the source of truth; ARCHITECTURE.md "Data"):
@@ -204,8 +205,13 @@ export class ActorDirectory {
       compacted._meta = {};
       return compacted;
     });
+    // Only actors that exist are kept, and not too many (names come from the network).
+    if (this.apexCache.size >= APEX_CACHE_SIZE) this.apexCache.clear();
     this.apexCache.set(name, { at: Date.now(), actor });
-    actor.catch(() => this.apexCache.delete(name));
+    actor.then(
+      (a) => a || this.apexCache.delete(name),
+      () => this.apexCache.delete(name),
+    );
     return actor.then((a) => a && structuredClone(a));
   }
 

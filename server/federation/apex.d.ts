@@ -90,6 +90,8 @@ declare module 'activitypub-express' {
     startDelivery: () => unknown;
     runDelivery: () => unknown;
     deliver: (...args: unknown[]) => unknown;
+    resolveReferences: (object: Record<string, unknown>) => Promise<unknown[]>;
+    resolveUnknown: (objectOrIri: unknown) => Promise<ApexObject | null>;
     getBlocked: (
       actor: ApexObject,
       page: unknown,

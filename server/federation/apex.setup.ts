@@ -75,5 +75,14 @@ export function createApex(deps: ApexDeps): ApexInstance {
     throw new Error('apex delivery is replaced by the delivery worker');
   };
   apex.getBlocked = async () => ({ orderedItems: [] });
+  // Thread resolution, bounded (FEDERATION.md 5): the activity's object and inReplyTo, one level, at most
+  // four; never its tags (a post naming thousands would make the node fetch thousands of documents).
+  apex.resolveReferences = async (object: Record<string, unknown>) => {
+    const refs = ['object', 'inReplyTo']
+      .flatMap((p) => (Array.isArray(object[p]) ? (object[p] as unknown[]) : object[p] ? [object[p]] : []))
+      .slice(0, 4);
+    const settled = await Promise.allSettled(refs.map((r) => apex.resolveUnknown(r)));
+    return settled.flatMap((r) => (r.status === 'fulfilled' && r.value ? [r.value] : []));
+  };
   return apex;
 }

@@ -58,13 +58,14 @@ export function composeFederation(deps: {
   const { config, db, logger } = deps;
   const fed = config.federation;
   const userAgent = `Ensemble/${version} (+${config.publicUrl})`;
+  const policy = new FederationPolicy(fed.mode, fed.domains);
   const outbound: OutboundPolicy = {
     allowedCidrs: fed.allowedCidrs,
     timeoutMs: fed.fetchTimeoutMs,
     maxBytes: fed.fetchMaxBytes,
     maxRedirects: 3,
+    allowHost: (host) => policy.allows(host),
   };
-  const policy = new FederationPolicy(fed.mode, fed.domains);
   const keys = new KeyStore(db);
   // The directory renders through apex's JSON-LD processor, made just below.
   const late: { apex?: ApexInstance } = {};
@@ -120,6 +121,7 @@ export function composeFederation(deps: {
     await apex.addToOutbox(recipient, accept);
   };
 
+  const remoteKeys = new RemoteKeys(db, fetcher);
   const inbox = [
     ...inboxGuard({
       options: {
@@ -130,11 +132,18 @@ export function composeFederation(deps: {
       },
       directory,
       policy,
-      keys: new RemoteKeys(db, fetcher),
+      keys: remoteKeys,
       seen,
       logger,
     }),
-    inboxHandler({ apex, directory, seen, logger, onActivity }),
+    inboxHandler({
+      apex,
+      directory,
+      seen,
+      logger,
+      onActivity,
+      onActorDeleted: (actorId) => remoteKeys.forgetOwner(actorId),
+    }),
   ];
   const router = federationRoutes({
     directory,

@@ -1,11 +1,12 @@
 import type { ApexInstance, ApexObject } from 'activitypub-express';
 import type { Request, RequestHandler } from 'express';
 import type { Collection } from 'mongodb';
-import { ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
+import { DomainError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { isDuplicateKey } from '../db/errors.js';
 import type { ActorDirectory } from './actor.directory.js';
 import type { SeenDoc, VerifiedInbox } from './inbox.guard.js';
+import { sanitizeActivity } from './inbox.sanitize.js';
 
 export interface InboxEvent {
   actor: ApexObject;
@@ -24,6 +25,8 @@ interface ApexLocals {
 }
 
 const ADDRESS_FIELDS = ['to', 'cc', 'bto', 'bcc', 'audience'];
+/** Local actors one shared-inbox activity is processed for, at most. */
+const MAX_RECIPIENTS = 50;
 
 /** Local actors an activity is for: addressed, or the object (a Follow's), or the object's object (an Undo's). */
 function addressedIris(activity: Record<string, unknown>): string[] {
@@ -80,6 +83,8 @@ export function inboxHandler(deps: {
   seen: Collection<SeenDoc>;
   logger: Logger;
   onActivity: (event: InboxEvent) => Promise<void>;
+  /** A remote actor deleted itself (verified): forget what identified it. */
+  onActorDeleted: (actorId: string) => Promise<void>;
 }): RequestHandler {
   const { apex, directory, seen, logger } = deps;
   const v = apex.net.validators;
@@ -97,23 +102,25 @@ export function inboxHandler(deps: {
   return (req, res, next) => {
     void (async () => {
       const { activity, activityId, actorId } = res.locals.inbox as VerifiedInbox;
-      let names: string[];
-      if (req.params.actor) {
-        if (!(await directory.load(req.params.actor))) throw new NotFoundError('No such actor on this node.');
-        names = [req.params.actor];
-      } else {
-        const candidates = [...new Set(addressedIris(activity).map((iri) => directory.nameOf(iri)))];
-        names = [];
-        for (const name of candidates) if (name && (await directory.load(name))) names.push(name);
-      }
+      if (req.params.actor && !(await directory.load(req.params.actor)))
+        throw new NotFoundError('No such actor on this node.');
       let compacted: ApexObject | undefined;
-      if (names.length) {
-        try {
-          compacted = await apex.fromJSONLD(structuredClone(activity));
-        } catch (err) {
-          throw new ValidationError(`The activity is not usable JSON-LD: ${(err as Error).message}`);
-        }
-        if (!compacted) throw new ValidationError('The activity is not usable JSON-LD.');
+      try {
+        compacted = await apex.fromJSONLD(structuredClone(activity));
+      } catch (err) {
+        throw new ValidationError(`The activity is not usable JSON-LD: ${(err as Error).message}`);
+      }
+      if (!compacted) throw new ValidationError('The activity is not usable JSON-LD.');
+      compacted = sanitizeActivity(compacted, { activityId, actorId, type: String(activity.type) }, (iri) =>
+        directory.isLocal(iri),
+      );
+      let names: string[];
+      if (req.params.actor) names = [req.params.actor];
+      else {
+        const candidates = [...new Set(addressedIris(compacted).map((iri) => directory.nameOf(iri)))];
+        names = [];
+        for (const name of candidates.slice(0, MAX_RECIPIENTS))
+          if (name && (await directory.load(name))) names.push(name);
       }
       const events: InboxEvent[] = [];
       for (const name of names) {
@@ -127,13 +134,26 @@ export function inboxHandler(deps: {
           params: { value: { ...req.params, actor: name } },
           body: { value: structuredClone(compacted), writable: true },
         }) as Request;
-        await runChain(chain, scoped, locals);
+        try {
+          await runChain(chain, scoped, locals);
+        } catch (err) {
+          if (err instanceof DomainError) throw err;
+          // apex could not resolve or use something the activity names (a 404 object, a malformed value).
+          logger.debug({ err, activity: activityId }, 'inbox activity refused by apex');
+          throw new ValidationError(`The activity could not be processed: ${(err as Error).message}`);
+        }
         if ((locals.status ?? 0) >= 400) {
           const detail = locals.statusMessage ?? 'The activity was refused.';
           throw locals.status === 403 ? new ForbiddenError(detail) : new ValidationError(detail);
         }
         if (locals.eventName === 'apex-inbox') events.push(locals.eventMessage);
       }
+      const objectId = (compacted.object as unknown[] | undefined)?.[0];
+      if (
+        activity.type === 'Delete' &&
+        (objectId === actorId || (objectId as { id?: string })?.id === actorId)
+      )
+        await deps.onActorDeleted(actorId);
       await seen.insertOne({ _id: activityId, at: new Date() }).catch((err: unknown) => {
         if (!isDuplicateKey(err)) throw err;
       });

@@ -3,7 +3,7 @@ import { collections } from '../db/collections.js';
 
 const CACHE_MS = 10 * 60_000;
 
-/** NodeInfo 2.0 / 2.1 with counts from the domain (cached ten minutes: each is a count over a collection). */
+/** NodeInfo 2.0 / 2.1 with counts from the domain (posts of public groups only) (cached ten minutes: each is a count over a collection). */
 export class NodeInfoSource {
   private cached: { at: number; usage: Record<string, unknown> } | null = null;
 
@@ -22,8 +22,8 @@ export class NodeInfoSource {
       users.countDocuments({ status: 'active' }),
       users.countDocuments({ status: 'active', lastSignInAt: { $gte: since(30) } }),
       users.countDocuments({ status: 'active', lastSignInAt: { $gte: since(180) } }),
-      this.db.collection(collections.threads).countDocuments({ deleted: null }),
-      this.db.collection(collections.replies).countDocuments({ deleted: null }),
+      this.db.collection(collections.threads).countDocuments({ deleted: null, audience: 'public' }),
+      this.db.collection(collections.replies).countDocuments({ deleted: null, audience: 'public' }),
     ]);
     const usage = {
       users: { total, activeMonth, activeHalfyear },

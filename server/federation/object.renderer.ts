@@ -64,7 +64,6 @@ export class ObjectRenderer {
       attributedTo: author ? this.directory.personIri(author.handle) : groupIri,
       content: item.body.html,
       mediaType: 'text/html',
-      source: { content: item.body.markdown, mediaType: 'text/markdown' },
       published: item.createdAt.toISOString(),
       ...(item.editedAt ? { updated: item.editedAt.toISOString() } : {}),
       to: [PUBLIC],

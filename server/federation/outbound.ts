@@ -21,6 +21,8 @@ export interface OutboundPolicy {
   timeoutMs: number;
   maxBytes: number;
   maxRedirects: number;
+  /** Checked at every hop before connecting (the federation policy). */
+  allowHost?: (host: string) => boolean;
 }
 
 export interface OutboundResponse {
@@ -89,6 +91,8 @@ export async function safeFetch(
       );
     if (current.username || current.password)
       throw new OutboundRefusedError('URLs with credentials are not fetched', 'scheme');
+    if (policy.allowHost && !policy.allowHost(current.host))
+      throw new OutboundRefusedError(`${current.host} is outside this node's federation policy`, 'address');
     const target = await resolveHost(current.hostname, policy);
     const response = await request(
       current,

@@ -33,6 +33,7 @@ export class RemoteFetcher {
   ) {}
 
   async getJson(url: string, accept = ACCEPT_ACTIVITY): Promise<Record<string, unknown>> {
+    if (!URL.canParse(url)) throw new RemoteFetchError(`${url} is not a URL`);
     const target = new URL(url);
     target.hash = '';
     if (!this.policy.allows(target.host))
@@ -51,8 +52,9 @@ export class RemoteFetcher {
     if (response.status === 410) throw new RemoteFetchError(`${url} is gone`, 410);
     if (response.status !== 200)
       throw new RemoteFetchError(`${url} answered ${response.status}`, response.status);
-    if (!this.policy.allows(new URL(response.url).host))
-      throw new RemoteFetchError(`${url} redirected outside this node's federation policy`);
+    // A redirect to another origin could hand over a document that origin never vouched for.
+    if (new URL(response.url).origin !== target.origin)
+      throw new RemoteFetchError(`${url} redirected to another origin`);
     let doc: unknown;
     try {
       doc = JSON.parse(response.body.toString('utf8'));
@@ -67,8 +69,8 @@ export class RemoteFetcher {
   /** An ActivityStreams document whose `id` is on the origin that served it. */
   async getObject(url: string): Promise<Record<string, unknown>> {
     const doc = await this.getJson(url);
-    const id = typeof doc.id === 'string' ? doc.id : null;
-    if (!id) throw new RemoteFetchError(`${url} has no id`);
+    const id = typeof doc.id === 'string' && URL.canParse(doc.id) ? doc.id : null;
+    if (!id) throw new RemoteFetchError(`${url} has no usable id`);
     if (new URL(id).origin !== new URL(url).origin)
       throw new RemoteFetchError(`${url} answered a document from another origin (${id})`);
     return doc;

@@ -4,6 +4,9 @@ import { collections } from '../db/collections.js';
 import { upsertOne } from '../db/errors.js';
 import { RemoteFetchError, type RemoteFetcher } from './remote.fetcher.js';
 
+/** A cached key is fetched again after a day (a revoked key stops working within that). */
+const KEY_TTL_MS = 86_400_000;
+
 interface RemoteKeyDoc {
   /** The key's id (`keyId` of a signature). */
   _id: string;
@@ -39,17 +42,26 @@ export class RemoteKeys {
     keyId: string,
     refresh: boolean,
   ): Promise<{ owner: string; publicKeyPem: string; cached: boolean }> {
-    if (!refresh) {
-      const cached = await this.keys.findOne({ _id: keyId });
-      if (cached) return { owner: cached.owner, publicKeyPem: cached.publicKeyPem, cached: true };
+    const cached = await this.keys.findOne({ _id: keyId });
+    const fresh = cached && Date.now() - cached.fetchedAt.getTime() < KEY_TTL_MS;
+    if (cached && fresh && !refresh)
+      return { owner: cached.owner, publicKeyPem: cached.publicKeyPem, cached: true };
+    let found: { owner: string; publicKeyPem: string };
+    try {
+      found = await this.fetchKey(keyId);
+    } catch (err) {
+      if (!(err instanceof RemoteFetchError)) throw err;
+      // An expired key whose server is unreachable for now is still the key it was.
+      if (cached && !refresh) return { owner: cached.owner, publicKeyPem: cached.publicKeyPem, cached: true };
+      throw new UnauthenticatedError(`The signing key could not be had: ${err.message}`);
     }
-    const found = await this.fetchKey(keyId).catch((err: unknown) => {
-      if (err instanceof RemoteFetchError)
-        throw new UnauthenticatedError(`The signing key could not be had: ${err.message}`);
-      throw err;
-    });
     await upsertOne(this.keys, { _id: keyId }, { $set: { ...found, fetchedAt: new Date() } });
     return { ...found, cached: false };
+  }
+
+  /** A deleted actor's keys are forgotten (a Delete of the actor itself, verified). */
+  async forgetOwner(owner: string): Promise<void> {
+    await this.keys.deleteMany({ owner });
   }
 
   private async fetchKey(keyId: string): Promise<{ owner: string; publicKeyPem: string }> {
@@ -60,7 +72,7 @@ export class RemoteKeys {
     else {
       if (typeof doc.owner !== 'string' || typeof doc.publicKeyPem !== 'string')
         throw new UnauthenticatedError('The keyId names neither an actor nor a key.');
-      if (new URL(doc.owner).origin !== new URL(keyId).origin)
+      if (!URL.canParse(doc.owner) || new URL(doc.owner).origin !== new URL(keyId).origin)
         throw new UnauthenticatedError('The key’s owner is on another origin.');
       owner = await this.fetcher.getObject(doc.owner);
     }

@@ -24,6 +24,9 @@ export interface ReceivedPost {
 export class FakeServer {
   readonly received: ReceivedPost[] = [];
   readonly documents = new Map<string, unknown>();
+  readonly redirects = new Map<string, string>();
+  /** Paths fetched with GET, in order. */
+  readonly gets: string[] = [];
   status: (req: http.IncomingMessage) => number = () => 202;
   delayMs = 0;
   /** POSTs being answered now, and the most at once. */
@@ -51,6 +54,9 @@ export class FakeServer {
             res.writeHead(this.status(req)).end();
             return;
           }
+          this.gets.push(req.url ?? '');
+          const redirect = this.redirects.get(req.url ?? '');
+          if (redirect) return void res.writeHead(302, { location: redirect }).end();
           const doc = this.documents.get(req.url ?? '');
           if (!doc) return void res.writeHead(404).end();
           res.writeHead(200, { 'content-type': 'application/activity+json' }).end(JSON.stringify(doc));

@@ -1,0 +1,241 @@
+import type { Db } from 'mongodb';
+import { collections } from '../../server/db/collections.js';
+import { FakeServer, postSigned, type FakeActor } from '../helpers/fediverse.js';
+import { startWorld, type World } from '../helpers/world.js';
+
+const AS = 'https://www.w3.org/ns/activitystreams';
+const PUBLIC = `${AS}#Public`;
+
+/** Forgeries a security review found, each sent for real: none may change what the node believes. */
+describe('inbox forgeries: embedded copies, redefined terms, redirects, floods', () => {
+  let world: World;
+  let evil: FakeServer;
+  let victim: FakeServer;
+  let mallory: FakeActor;
+  let bob: FakeActor;
+  let group: string;
+  let inbox: string;
+  let db: Db;
+  let n = 0;
+  const next = () => `${evil.url}/activities/${++n}`;
+  const create = (object: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+    '@context': AS,
+    id: next(),
+    type: 'Create',
+    actor: mallory.id,
+    to: [PUBLIC],
+    cc: [group],
+    audience: group,
+    object: {
+      id: `${evil.url}/notes/${n}`,
+      type: 'Note',
+      attributedTo: mallory.id,
+      to: [PUBLIC],
+      cc: [group],
+      content: 'hi',
+      ...object,
+    },
+    ...extra,
+  });
+  const cachedBob = () => db.collection(collections.apObjects).findOne({ _id: bob.id as never });
+
+  beforeAll(async () => {
+    evil = await new FakeServer().start();
+    victim = await new FakeServer().start();
+    mallory = evil.actor('mallory');
+    bob = victim.actor('bob');
+    world = await startWorld(['alice'], {
+      FEDERATION_ALLOWED_CIDRS: '127.0.0.0/8',
+      FEDERATION_INBOX_RATE_LIMIT: '8',
+    });
+    db = world.node.database.db;
+    expect(
+      (
+        await world.as.alice!.call('POST', '/groups', {
+          handle: 'lab',
+          name: 'Lab',
+          visibility: 'public',
+          joinPolicy: 'open',
+        })
+      ).status,
+    ).toBe(201);
+    group = `${world.node.url}/ap/a/g.lab`;
+    inbox = `${group}/inbox`;
+  });
+  afterAll(async () => {
+    await world.close();
+    await evil.close();
+    await victim.close();
+  });
+
+  it('an embedded copy of another server’s actor never enters the cache (a tag carrying a forged inbox)', async () => {
+    const forged = {
+      id: bob.id,
+      type: 'Person',
+      preferredUsername: 'bob',
+      inbox: `${evil.url}/stolen-inbox`,
+    };
+    const activity = create({ tag: [forged] });
+    expect((await postSigned(inbox, activity, mallory)).status).toBe(202);
+    expect(JSON.stringify((await cachedBob()) ?? {})).not.toContain('stolen-inbox');
+    // What was kept names bob by his IRI only.
+    const stored = await db.collection(collections.apStreams).findOne({ _id: activity.id as never });
+    expect(JSON.stringify(stored)).not.toContain('stolen-inbox');
+    expect((stored!.object as { tag: unknown[] }[])[0]!.tag).toEqual([bob.id]);
+  });
+
+  it('a @context that renames terms is refused: apex must act on what the guard checked', async () => {
+    const activity = {
+      ...create({}),
+      '@context': [
+        AS,
+        { object: 'https://evil.example/ns#o', realObject: { '@id': 'as:object', '@type': '@id' } },
+      ],
+      realObject: { id: `${world.node.url}/ap/a/u.alice`, type: 'Person', name: 'Owned' },
+    };
+    const res = await postSigned(inbox, activity, mallory);
+    // Read as apex reads it, the activity creates alice: refused.
+    expect(res.status).toBe(403);
+    expect(await db.collection(collections.apStreams).findOne({ _id: activity.id as never })).toBeNull();
+    // A context that moves `type` away is refused too.
+    const retyped = {
+      ...create({}),
+      '@context': [AS, { type: 'https://evil.example/ns#t', kind: '@type' }],
+      kind: 'Update',
+    };
+    expect((await postSigned(inbox, retyped, mallory)).status).toBe(400);
+  });
+
+  it('an Accept embedding a forged Follow under a local IRI is not stored', async () => {
+    const forgedId = `${world.node.url}/ap/s/0123456789abcdef01234567`;
+    const accept = {
+      '@context': AS,
+      id: next(),
+      type: 'Accept',
+      actor: mallory.id,
+      to: [`${world.node.url}/ap/a/u.alice`],
+      object: { id: forgedId, type: 'Follow', actor: `${world.node.url}/ap/a/u.alice`, object: mallory.id },
+    };
+    const res = await postSigned(inbox.replace('g.lab', 'u.alice'), accept, mallory);
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(await db.collection(collections.apStreams).findOne({ _id: forgedId as never })).toBeNull();
+    expect(
+      await db
+        .collection(collections.apStreams)
+        .countDocuments({ '_meta.collection': `${world.node.url}/ap/a/u.alice/following` }),
+    ).toBe(0);
+  });
+
+  it('an Announce of another origin’s activity is fetched from that origin, never taken from the copy', async () => {
+    const foreign = {
+      id: `${victim.url}/activities/1`,
+      type: 'Create',
+      actor: bob.id,
+      object: { id: `${victim.url}/notes/1`, type: 'Note', attributedTo: bob.id, content: 'forged words' },
+    };
+    const announce = {
+      '@context': AS,
+      id: next(),
+      type: 'Announce',
+      actor: mallory.id,
+      to: [group],
+      object: [foreign],
+    };
+    const res = await postSigned(inbox, announce, mallory);
+    // The victim's server does not have it (404): the Announce cannot be used.
+    expect(res.status).toBe(400);
+    expect(await db.collection(collections.apStreams).findOne({ _id: foreign.id as never })).toBeNull();
+    expect(
+      await db.collection(collections.apObjects).findOne({ _id: foreign.object.id as never }),
+    ).toBeNull();
+    expect(victim.gets).toContain('/activities/1');
+  });
+
+  it('a keyId that redirects to another origin does not make a key for the first', async () => {
+    victim.redirects.set('/go', `${evil.url}/users/mallory`);
+    const res = await postSigned(
+      inbox,
+      { ...create({}), actor: mallory.id },
+      { keyId: `${victim.url}/go#main-key`, privateKeyPem: mallory.privateKeyPem },
+    );
+    expect(res.status).toBe(401);
+    expect(
+      await db
+        .collection(collections.fedRemoteKeys)
+        .countDocuments({ _id: `${victim.url}/go#main-key` as never }),
+    ).toBe(0);
+  });
+
+  it('a post naming thousands of tags makes the node fetch none of them', async () => {
+    const third = await new FakeServer().start();
+    try {
+      const tags = Array.from({ length: 2000 }, (_, i) => ({
+        type: 'Mention',
+        href: `${third.url}/users/u${i}`,
+      }));
+      expect((await postSigned(inbox, create({ tag: tags }, { tag: tags }), mallory)).status).toBe(202);
+      expect(third.gets).toHaveLength(0);
+    } finally {
+      await third.close();
+    }
+  });
+
+  it('bad values get 4xx, never 500: a keyId that is no URL, a type list, a key that is not RSA', async () => {
+    const notUrl = await postSigned(inbox, create({}), {
+      keyId: 'not-a-url',
+      privateKeyPem: mallory.privateKeyPem,
+    });
+    expect(notUrl.status).toBe(401);
+    expect((await postSigned(inbox, { ...create({}), type: ['Like', 'Update'] }, mallory)).status).toBe(400);
+    evil.documents.set('/keys/broken', {
+      id: `${evil.url}/keys/broken`,
+      owner: mallory.id,
+      publicKeyPem: '-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----',
+    });
+    const doc = evil.documents.get('/users/mallory') as { publicKey: unknown[] | unknown };
+    const before = doc.publicKey;
+    doc.publicKey = [
+      before,
+      {
+        id: `${evil.url}/keys/broken`,
+        owner: mallory.id,
+        publicKeyPem: '-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----',
+      },
+    ];
+    const broken = await postSigned(inbox, create({}), {
+      keyId: `${evil.url}/keys/broken`,
+      privateKeyPem: mallory.privateKeyPem,
+    });
+    doc.publicKey = before;
+    expect(broken.status).toBe(401);
+    const like = {
+      '@context': AS,
+      id: next(),
+      type: 'Like',
+      actor: mallory.id,
+      to: [group],
+      object: `${victim.url}/notes/missing`,
+    };
+    expect((await postSigned(inbox, like, mallory)).status).toBe(400);
+  });
+
+  it('junk naming another server’s key does not spend that server’s budget', async () => {
+    // Eight unverifiable posts claiming bob's key...
+    for (let i = 0; i < 8; i++)
+      expect(
+        (await postSigned(inbox, create({}), { keyId: bob.keyId, privateKeyPem: mallory.privateKeyPem }))
+          .status,
+      ).toBe(401);
+    // ...and bob's own server is still heard.
+    const fromBob = {
+      '@context': AS,
+      id: `${victim.url}/activities/ok`,
+      type: 'Create',
+      actor: bob.id,
+      to: [group],
+      object: { id: `${victim.url}/notes/ok`, type: 'Note', attributedTo: bob.id, content: 'hello' },
+    };
+    expect((await postSigned(inbox, fromBob, bob)).status).toBe(202);
+  });
+});
