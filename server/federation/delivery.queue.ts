@@ -1,4 +1,5 @@
-import type { AnyBulkWriteOperation, Collection, Db } from 'mongodb';
+import { createHash } from 'node:crypto';
+import type { Collection, Db } from 'mongodb';
 import { collections } from '../db/collections.js';
 import { isDuplicateKey } from '../db/errors.js';
 import { claimsOf, takeClaims, type ClaimDoc } from '../jobs/claims.js';
@@ -11,16 +12,20 @@ export interface OutgoingActivityDoc {
   createdAt: Date;
 }
 
-/** One activity to one inbox. `_id` = `<activity> <inbox>`: the same pair is queued once (shared inboxes). */
+/**
+ * Deliveries of one activity to up to BATCH_SIZE inboxes, claimed and leased as one (ADR 0009). Inboxes
+ * that fail are moved into a new batch (retry, or waiting for a host's circuit), or into one `failed`
+ * document each; a batch is deleted once all its inboxes are settled.
+ */
 export interface DeliveryDoc {
   _id: string;
   activityId: string;
   actorId: string;
-  inbox: string;
-  host: string;
-  runAt: Date;
+  inboxes: string[];
+  /** Attempts these inboxes have already failed. */
   attempts: number;
-  /** Claims taken so far; the next claim is `<delivery>#<claims + 1>`. */
+  runAt: Date;
+  /** Claims taken so far; a claim's `_id` ends with the claim number. */
   claims: number;
   /** Until when the current claim holds (epoch when unclaimed). */
   leaseUntil: Date;
@@ -44,12 +49,16 @@ export interface HostDoc {
 }
 
 export const NEVER = new Date(0);
+export const BATCH_SIZE = 50;
+
+const hashOf = (parts: string[]) => createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 16);
 
 /**
- * The persistent delivery queue (ADR 0009): deliveries are documents, claimed by inserting a unique claim
- * document (FerretDB's updates are not atomic), leased, and deleted once the receiver has the activity.
- * A crashed worker's deliveries are claimed again when their lease runs out: at-least-once, and receivers
- * deduplicate by activity id.
+ * The persistent delivery queue: batches are claimed by inserting unique claims (the job system's
+ * primitive, `server/jobs/claims.ts`), leased, renewed while being sent, and settled by the claim's holder
+ * only (every write is fenced on the claim count: FerretDB writes updates back over whole documents).
+ * A crashed worker's batch is claimed again when its lease runs out: at-least-once; receivers deduplicate
+ * by activity id.
  */
 export class DeliveryQueue {
   readonly activities: Collection<OutgoingActivityDoc>;
@@ -70,7 +79,7 @@ export class DeliveryQueue {
     this.listeners.add(listener);
   }
 
-  /** Queue one activity for these inboxes; inboxes already queued for it are not queued again. */
+  /** Queue one activity for these inboxes (each inbox once, however often it is listed). */
   async enqueue(actorId: string, body: string, inboxes: string[]): Promise<number> {
     const parsed = JSON.parse(body) as { id?: unknown };
     if (typeof parsed.id !== 'string') throw new Error('an outgoing activity needs an id');
@@ -82,119 +91,117 @@ export class DeliveryQueue {
         if (!isDuplicateKey(err)) throw err;
       });
     const unique = [...new Set(inboxes)];
-    if (!unique.length) return 0;
-    const docs: DeliveryDoc[] = unique.map((inbox) => ({
-      _id: `${activityId} ${inbox}`,
+    const docs: DeliveryDoc[] = [];
+    for (let i = 0; i < unique.length; i += BATCH_SIZE) {
+      const chunk = unique.slice(i, i + BATCH_SIZE);
+      // The same activity queued again for the same inboxes is the same batch.
+      docs.push(this.batch(`${activityId}#${hashOf(chunk)}`, activityId, actorId, chunk, 0, now));
+    }
+    await this.insert(docs);
+    for (const listener of this.listeners) listener();
+    return unique.length;
+  }
+
+  batch(
+    _id: string,
+    activityId: string,
+    actorId: string,
+    inboxes: string[],
+    attempts: number,
+    runAt: Date,
+  ): DeliveryDoc {
+    return {
+      _id,
       activityId,
       actorId,
-      inbox,
-      host: new URL(inbox).host.toLowerCase(),
-      runAt: now,
-      attempts: 0,
+      inboxes,
+      attempts,
+      runAt,
       claims: 0,
       leaseUntil: NEVER,
       state: 'pending',
       lastStatus: null,
       lastError: null,
-      createdAt: now,
-    }));
-    let inserted = docs.length;
+      createdAt: new Date(),
+    };
+  }
+
+  /** Insert batches, ignoring those already there (settling a batch twice inserts the same ones). */
+  async insert(docs: DeliveryDoc[]): Promise<void> {
+    if (!docs.length) return;
     try {
       await this.deliveries.insertMany(docs, { ordered: false });
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
-      inserted = (err as { insertedCount?: number }).insertedCount ?? 0;
     }
-    for (const listener of this.listeners) listener();
-    return inserted;
   }
 
-  /** Deliveries due now, oldest first (leased ones are someone else's). */
-  due(limit: number, now = new Date(), skipHosts: string[] = []): Promise<DeliveryDoc[]> {
+  /** Batches due now, oldest first (leased ones are someone else's). */
+  due(limit: number, now = new Date()): Promise<DeliveryDoc[]> {
     return this.deliveries
-      .find({
-        state: 'pending',
-        runAt: { $lte: now },
-        leaseUntil: { $lte: now },
-        ...(skipHosts.length ? { host: { $nin: skipHosts } } : {}),
-      })
+      .find({ state: 'pending', runAt: { $lte: now }, leaseUntil: { $lte: now } })
       .sort({ runAt: 1 })
       .limit(limit)
       .toArray();
   }
 
-  /**
-   * Claim these deliveries for `leaseMs`; returns the ones this worker won. A claim is named after the
-   * delivery, when it was queued and the claim number, so a delivery queued again later starts afresh.
-   */
+  private claimKey(d: DeliveryDoc): string {
+    return `delivery:${d._id}@${d.createdAt.getTime()}#${d.claims + 1}`;
+  }
+
+  /** Claim these batches for `leaseMs`; returns the ones this worker won, as it now holds them. */
   async claim(candidates: DeliveryDoc[], owner: string, leaseMs: number): Promise<DeliveryDoc[]> {
     if (!candidates.length) return [];
     const at = new Date();
-    const key = (d: DeliveryDoc) => `delivery:${d._id}#${d.createdAt.getTime()}#${d.claims + 1}`;
     const won = await takeClaims(
       this.claimsCol,
-      candidates.map((d) => ({ _id: key(d), owner, at })),
+      candidates.map((d) => ({ _id: this.claimKey(d), owner, at })),
     );
-    const mine = candidates.filter((d) => won.has(key(d)));
     await this.repairLostClaims(
-      candidates.filter((d) => !won.has(key(d))),
-      key,
+      candidates.filter((d) => !won.has(this.claimKey(d))),
       leaseMs,
     );
-    if (!mine.length) return [];
+    const mine = candidates.filter((d) => won.has(this.claimKey(d)));
     const leaseUntil = new Date(Date.now() + leaseMs);
-    await this.deliveries.bulkWrite(
-      mine.map((d) => ({
-        updateOne: { filter: { _id: d._id }, update: { $set: { leaseUntil, claims: d.claims + 1 } } },
-      })),
-      { ordered: false },
+    const held: DeliveryDoc[] = [];
+    for (const d of mine) {
+      const result = await this.deliveries.updateOne(
+        { _id: d._id, claims: d.claims },
+        { $set: { leaseUntil, claims: d.claims + 1 } },
+      );
+      if (result.matchedCount) held.push({ ...d, claims: d.claims + 1, leaseUntil });
+    }
+    return held;
+  }
+
+  /** Keep holding a batch being sent. */
+  async renew(d: DeliveryDoc, leaseMs: number): Promise<void> {
+    await this.deliveries.updateOne(
+      { _id: d._id, claims: d.claims },
+      { $set: { leaseUntil: new Date(Date.now() + leaseMs) } },
     );
-    return mine.map((d) => ({ ...d, claims: d.claims + 1, leaseUntil }));
+  }
+
+  /** The batch is settled: what still needs doing was inserted as new documents first. */
+  async finish(d: DeliveryDoc, next: DeliveryDoc[]): Promise<void> {
+    await this.insert(next);
+    await this.deliveries.deleteOne({ _id: d._id, claims: d.claims });
   }
 
   /**
-   * FerretDB writes an update back over the whole document, so a slow worker's late write can put back an
-   * older claim count; its next claim would then always be taken. A claim that is older than two leases
-   * while its delivery is free again is such a leftover: count past it, and the next poll claims afresh.
+   * FerretDB writes an update back over the whole document, so a late write can put back an older claim
+   * count; the next claim would then always be taken. A claim older than two leases on a batch that is
+   * free again is such a leftover: count past it, and the next poll claims afresh.
    */
-  private async repairLostClaims(
-    lost: DeliveryDoc[],
-    key: (d: DeliveryDoc) => string,
-    leaseMs: number,
-  ): Promise<void> {
+  private async repairLostClaims(lost: DeliveryDoc[], leaseMs: number): Promise<void> {
     if (!lost.length) return;
     const stale = new Date(Date.now() - 2 * leaseMs);
-    const old = await this.claimsCol.find({ _id: { $in: lost.map(key) }, at: { $lt: stale } }).toArray();
-    const staleKeys = new Set(old.map((c) => c._id));
-    for (const d of lost.filter((l) => staleKeys.has(key(l))))
+    const keys = lost.map((d) => this.claimKey(d));
+    const old = new Set(
+      (await this.claimsCol.find({ _id: { $in: keys }, at: { $lt: stale } }).toArray()).map((c) => c._id),
+    );
+    for (const d of lost.filter((l) => old.has(this.claimKey(l))))
       await this.deliveries.updateOne({ _id: d._id, claims: d.claims }, { $set: { claims: d.claims + 1 } });
-  }
-
-  /** Delivered: gone from the queue. */
-  async done(ids: string[]): Promise<void> {
-    if (ids.length) await this.deliveries.deleteMany({ _id: { $in: ids } });
-  }
-
-  /** Not delivered: try again at `runAt`, or keep as failed. */
-  async settle(
-    updates: { id: string; runAt: Date | null; attempts: number; status: number | null; error: string }[],
-  ): Promise<void> {
-    if (!updates.length) return;
-    const ops: AnyBulkWriteOperation<DeliveryDoc>[] = updates.map((u) => ({
-      updateOne: {
-        filter: { _id: u.id },
-        update: {
-          $set: {
-            attempts: u.attempts,
-            lastStatus: u.status,
-            lastError: u.error.slice(0, 500),
-            leaseUntil: NEVER,
-            ...(u.runAt ? { runAt: u.runAt } : { state: 'failed' as const }),
-          },
-        },
-      },
-    }));
-    await this.deliveries.bulkWrite(ops, { ordered: false });
   }
 
   body(activityId: string): Promise<OutgoingActivityDoc | null> {
@@ -205,14 +212,23 @@ export class DeliveryQueue {
   async sweep(olderThan: Date): Promise<void> {
     // Delivery claims only: the job queue deletes its own when a job finishes.
     await this.claimsCol.deleteMany({ _id: { $regex: /^delivery:/ }, at: { $lt: olderThan } });
-    await this.activities.deleteMany({ createdAt: { $lt: olderThan } });
+    const pending = new Set(
+      (await this.deliveries.find({ state: 'pending' }, { projection: { activityId: 1 } }).toArray()).map(
+        (d) => d.activityId,
+      ),
+    );
+    const old = await this.activities
+      .find({ createdAt: { $lt: olderThan } }, { projection: { _id: 1 } })
+      .toArray();
+    const unused = old.map((a) => a._id).filter((id) => !pending.has(id));
+    if (unused.length) await this.activities.deleteMany({ _id: { $in: unused } });
   }
 
   async counts(): Promise<{ queued: number; failed: number }> {
-    const [queued, failed] = await Promise.all([
-      this.deliveries.countDocuments({ state: 'pending' }),
-      this.deliveries.countDocuments({ state: 'failed' }),
-    ]);
-    return { queued, failed };
+    const pending = await this.deliveries
+      .find({ state: 'pending' }, { projection: { inboxes: 1 } })
+      .toArray();
+    const failed = await this.deliveries.countDocuments({ state: 'failed' });
+    return { queued: pending.reduce((sum, d) => sum + d.inboxes.length, 0), failed };
   }
 }

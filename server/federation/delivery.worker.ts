@@ -1,12 +1,12 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import type { Logger } from '../core/logger.js';
 import { upsertOne } from '../db/errors.js';
+import { BATCH_SIZE, NEVER, type DeliveryDoc, type DeliveryQueue, type HostDoc } from './delivery.queue.js';
 import type { KeyStore } from './federation.keys.js';
 import type { FederationPolicy } from './federation.policy.js';
-import { signRequest } from './http-signature.js';
+import { digestOf, signRequest } from './http-signature.js';
 import { safeFetch, type OutboundPolicy } from './outbound.js';
 import { ACTIVITY_JSON } from './remote.fetcher.js';
-import { NEVER, type DeliveryDoc, type DeliveryQueue, type HostDoc } from './delivery.queue.js';
 
 export interface DeliveryOptions {
   /** Deliveries in flight in this process. */
@@ -30,10 +30,11 @@ export const defaultDeliveryOptions: Pick<DeliveryOptions, 'circuitThreshold' | 
 
 const MAX_DELAY_MS = 12 * 3600_000;
 const SWEEP_EVERY_MS = 3600_000;
-const KEEP_MS = 7 * 86_400_000;
+const BODY_CACHE = 500;
 
 type Outcome =
   | { kind: 'delivered' }
+  | { kind: 'deferred'; until: Date }
   | { kind: 'retry'; status: number | null; error: string }
   | { kind: 'permanent'; status: number | null; error: string };
 
@@ -50,17 +51,59 @@ export interface DeliveryMetrics {
   }[];
 }
 
+/** Counting gates: so many sends at once in all, so many per host. */
+class Gates {
+  private active = 0;
+  private readonly perHost = new Map<string, number>();
+  private readonly waiting: { host: string; cap: number; go: () => void }[] = [];
+  constructor(private readonly total: number) {}
+
+  get inFlight(): number {
+    return this.active;
+  }
+
+  enter(host: string, cap: number): Promise<void> {
+    return new Promise((go) => {
+      this.waiting.push({ host, cap, go });
+      this.pump();
+    });
+  }
+
+  leave(host: string): void {
+    this.active--;
+    const left = (this.perHost.get(host) ?? 1) - 1;
+    if (left > 0) this.perHost.set(host, left);
+    else this.perHost.delete(host);
+    this.pump();
+  }
+
+  private pump(): void {
+    for (let i = 0; i < this.waiting.length && this.active < this.total;) {
+      const w = this.waiting[i]!;
+      if ((this.perHost.get(w.host) ?? 0) >= w.cap) {
+        i++;
+        continue;
+      }
+      this.waiting.splice(i, 1);
+      this.active++;
+      this.perHost.set(w.host, (this.perHost.get(w.host) ?? 0) + 1);
+      w.go();
+    }
+  }
+}
+
 /**
- * Sends queued deliveries (replacing apex's serial loop, FEDERATION.md 7): many at once, a few per host,
- * each signed at send time with its actor's key from the key store. 2xx is delivered; 4xx other than 408 and
- * 429 is permanent (kept as failed, not retried); anything else is retried with exponential backoff and
- * jitter. A host that keeps failing has its circuit opened: nothing is sent to it until a probe may go, and
- * the first success closes it again.
+ * Sends queued deliveries (replacing apex's serial loop, FEDERATION.md 7). Batches of one activity's
+ * inboxes are claimed from the queue; their inboxes go out many at once, a few per host, each signed at send
+ * time with its actor's key from the key store. 2xx is delivered; 4xx other than 408 and 429 is permanent
+ * (kept as failed, not retried); anything else is retried with exponential backoff and jitter. A host that
+ * keeps failing has its circuit opened: its inboxes wait, then one probe goes, and the first success closes it.
  */
 export class DeliveryWorker {
   private readonly owner = randomUUID();
-  private readonly inFlight = new Map<string, Promise<void>>();
-  private readonly perHost = new Map<string, number>();
+  private readonly gates: Gates;
+  private readonly inHand = new Map<string, Promise<void>>();
+  private readonly bodies = new Map<string, { body: string; digest: string } | null>();
   private hostStates = new Map<string, HostDoc>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
@@ -78,7 +121,13 @@ export class DeliveryWorker {
     private readonly logger: Logger,
     private readonly userAgent: string,
   ) {
+    this.gates = new Gates(options.concurrency);
     queue.onEnqueue(() => this.kick());
+  }
+
+  /** Batches held at once: enough inboxes in hand to keep every slot busy. */
+  private get maxBatches(): number {
+    return Math.ceil((this.options.concurrency * 3) / BATCH_SIZE) + 1;
   }
 
   start(): void {
@@ -93,17 +142,17 @@ export class DeliveryWorker {
     this.stopped = true;
     clearInterval(this.timer);
     await this.ticking;
-    await Promise.allSettled([...this.inFlight.values()]);
+    await Promise.allSettled([...this.inHand.values()]);
   }
 
-  /** Until nothing is due (tests and benches). */
+  /** Until nothing is due or in hand (tests and benches). */
   async drain(timeoutMs = 60_000): Promise<void> {
     const until = Date.now() + timeoutMs;
     while (Date.now() < until) {
       this.kick();
       await this.ticking;
-      await Promise.allSettled([...this.inFlight.values()]);
-      if (!this.inFlight.size && !(await this.queue.due(1)).length) return;
+      await Promise.allSettled([...this.inHand.values()]);
+      if (!this.inHand.size && !(await this.queue.due(1)).length) return;
       await new Promise((r) => setTimeout(r, 20));
     }
     throw new Error('deliveries did not drain in time');
@@ -136,141 +185,227 @@ export class DeliveryWorker {
     const now = Date.now();
     if (now - this.lastSweep > SWEEP_EVERY_MS) {
       this.lastSweep = now;
-      await this.queue.sweep(new Date(now - KEEP_MS));
+      await this.queue.sweep(new Date(now - this.keepMs()));
     }
-    const free = this.options.concurrency - this.inFlight.size;
+    const free = this.maxBatches - this.inHand.size;
     if (free <= 0) return;
     this.hostStates = new Map(
       (await this.queue.hosts.find({ consecutiveFailures: { $gt: 0 } }).toArray()).map((h) => [h._id, h]),
     );
-    // Hosts whose circuit is open are left out of the query itself, so they cannot crowd out the others.
-    const open = [...this.hostStates.keys()].filter((h) => this.hostState(h) === 'open');
-    const due = await this.queue.due(free * 4, new Date(), open);
-    const picked: DeliveryDoc[] = [];
-    const planned = new Map(this.perHost);
-    for (const d of due) {
-      if (picked.length >= free) break;
-      const state = this.hostState(d.host);
-      if (state === 'open') continue;
-      // A half-open host gets one probe at a time.
-      const cap = state === 'half-open' ? 1 : this.options.perHost;
-      const busy = planned.get(d.host) ?? 0;
-      if (busy >= cap) continue;
-      planned.set(d.host, busy + 1);
-      picked.push(d);
+    const due = await this.queue.due(free);
+    const mine = await this.queue.claim(due, this.owner, this.options.leaseMs);
+    for (const batch of mine) {
+      const run = this.runBatch(batch)
+        .catch((err: unknown) =>
+          // The lease runs out and the batch is sent again: at-least-once.
+          this.logger.error({ err, batch: batch._id }, 'delivery batch failed'),
+        )
+        .finally(() => {
+          this.inHand.delete(batch._id);
+          this.kick();
+        });
+      this.inHand.set(batch._id, run);
     }
-    const mine = await this.queue.claim(picked, this.owner, this.options.leaseMs);
-    for (const d of mine) {
-      this.perHost.set(d.host, (this.perHost.get(d.host) ?? 0) + 1);
-      const run = this.run(d).finally(() => {
-        this.inFlight.delete(d._id);
-        const left = (this.perHost.get(d.host) ?? 1) - 1;
-        if (left > 0) this.perHost.set(d.host, left);
-        else this.perHost.delete(d.host);
-        this.kick();
-      });
-      this.inFlight.set(d._id, run);
-    }
-    // More was due than this round took: go again at once.
-    if (mine.length && due.length > mine.length) this.again = true;
+    if (mine.length && mine.length === free) this.again = true;
   }
 
-  private async run(d: DeliveryDoc): Promise<void> {
-    let outcome: Outcome;
+  /** How long activities and claims are kept: the whole retry schedule, and a day more. */
+  private keepMs(): number {
+    let total = 0;
+    for (let n = 1; n < this.options.maxAttempts; n++)
+      total += Math.min(this.options.retryBaseMs * 2 ** (n - 1), MAX_DELAY_MS);
+    return total * 1.25 + 86_400_000;
+  }
+
+  private async bodyOf(activityId: string): Promise<{ body: string; digest: string } | null> {
+    if (this.bodies.has(activityId)) return this.bodies.get(activityId)!;
+    const doc = await this.queue.body(activityId);
+    const entry = doc ? { body: doc.body, digest: digestOf(doc.body) } : null;
+    if (this.bodies.size >= BODY_CACHE) this.bodies.delete(this.bodies.keys().next().value!);
+    this.bodies.set(activityId, entry);
+    return entry;
+  }
+
+  private async runBatch(batch: DeliveryDoc): Promise<void> {
+    const renew = setInterval(() => {
+      this.queue
+        .renew(batch, this.options.leaseMs)
+        .catch((err: unknown) => this.logger.warn({ err }, 'delivery lease renewal failed'));
+    }, this.options.leaseMs / 3);
+    renew.unref();
     try {
-      outcome = await this.send(d);
-    } catch (err) {
-      outcome = { kind: 'retry', status: null, error: (err as Error).message };
+      const activity = await this.bodyOf(batch.activityId);
+      const key = activity ? await this.keys.privateKey(batch.actorId) : null;
+      const outcomes = await Promise.all(
+        batch.inboxes.map((inbox) =>
+          activity && key
+            ? this.deliver(batch, inbox, activity, key).catch((err: unknown): Outcome => ({
+                kind: 'retry',
+                status: null,
+                error: (err as Error).message,
+              }))
+            : ({ kind: 'permanent', status: null, error: 'the activity is no longer kept' } as Outcome),
+        ),
+      );
+      await this.settle(batch, outcomes);
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  private async deliver(
+    batch: DeliveryDoc,
+    inbox: string,
+    activity: { body: string; digest: string },
+    key: KeyObject,
+  ): Promise<Outcome> {
+    const host = new URL(inbox).host.toLowerCase();
+    if (!this.policy.allows(host))
+      return { kind: 'permanent', status: null, error: `${host} is outside the federation policy` };
+    const state = this.hostState(host);
+    if (state === 'open') return { kind: 'deferred', until: this.hostStates.get(host)!.openUntil };
+    // A half-open host gets one probe at a time.
+    await this.gates.enter(host, state === 'half-open' ? 1 : this.options.perHost);
+    // The circuit may have opened while this inbox waited its turn.
+    if (this.hostState(host) === 'open') {
+      this.gates.leave(host);
+      return { kind: 'deferred', until: this.hostStates.get(host)!.openUntil };
     }
     try {
-      await this.record(d, outcome);
+      const headers = signRequest(
+        {
+          method: 'POST',
+          url: inbox,
+          headers: { 'content-type': ACTIVITY_JSON, 'user-agent': this.userAgent, accept: ACTIVITY_JSON },
+          body: activity.body,
+          digest: activity.digest,
+        },
+        { keyId: `${batch.actorId}#main-key`, privateKeyPem: key },
+      );
+      const response = await safeFetch(
+        inbox,
+        { method: 'POST', headers, body: activity.body },
+        this.outbound,
+      );
+      const status = response.status;
+      let outcome: Outcome;
+      if (status >= 200 && status < 300) outcome = { kind: 'delivered' };
+      else if (status >= 400 && status < 500 && status !== 408 && status !== 429)
+        outcome = { kind: 'permanent', status, error: `HTTP ${status}` };
+      else outcome = { kind: 'retry', status, error: `HTTP ${status}` };
+      await this.hostOutcome(host, outcome);
+      return outcome;
     } catch (err) {
-      // The lease runs out and the delivery is tried again: at-least-once.
-      this.logger.error({ err, delivery: d._id }, 'could not record a delivery outcome');
+      const outcome: Outcome = { kind: 'retry', status: null, error: (err as Error).message };
+      await this.hostOutcome(host, outcome);
+      return outcome;
+    } finally {
+      this.gates.leave(host);
     }
   }
 
-  private async send(d: DeliveryDoc): Promise<Outcome> {
-    if (!this.policy.allows(d.host))
-      return { kind: 'permanent', status: null, error: `${d.host} is outside the federation policy` };
-    const activity = await this.queue.body(d.activityId);
-    if (!activity) return { kind: 'permanent', status: null, error: 'the activity is no longer kept' };
-    const headers = signRequest(
-      {
-        method: 'POST',
-        url: d.inbox,
-        headers: { 'content-type': ACTIVITY_JSON, 'user-agent': this.userAgent, accept: ACTIVITY_JSON },
-        body: activity.body,
-      },
-      { keyId: `${d.actorId}#main-key`, privateKeyPem: await this.keys.privateKey(d.actorId) },
-    );
-    const response = await safeFetch(
-      d.inbox,
-      { method: 'POST', headers, body: activity.body },
-      this.outbound,
-    );
-    const status = response.status;
-    if (status >= 200 && status < 300) return { kind: 'delivered' };
-    const error = `HTTP ${status}`;
-    if (status >= 400 && status < 500 && status !== 408 && status !== 429)
-      return { kind: 'permanent', status, error };
-    return { kind: 'retry', status, error };
+  /** Settle a batch: retries and waiting inboxes into new batches, failures kept, then the batch deleted. */
+  private async settle(batch: DeliveryDoc, outcomes: Outcome[]): Promise<void> {
+    const now = Date.now();
+    const next: DeliveryDoc[] = [];
+    const retry: string[] = [];
+    const deferred = new Map<number, string[]>();
+    let lastRetry: Outcome | undefined;
+    batch.inboxes.forEach((inbox, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.kind === 'delivered') this.delivered++;
+      else if (outcome.kind === 'deferred') {
+        const at = outcome.until.getTime();
+        deferred.set(at, [...(deferred.get(at) ?? []), inbox]);
+      } else if (outcome.kind === 'retry' && batch.attempts + 1 < this.options.maxAttempts) {
+        retry.push(inbox);
+        lastRetry = outcome;
+      } else next.push(this.failed(batch, inbox, outcome));
+    });
+    const attempts = batch.attempts + 1;
+    if (retry.length) {
+      const delay =
+        Math.min(this.options.retryBaseMs * 2 ** (attempts - 1), MAX_DELAY_MS) * (0.75 + Math.random() / 2);
+      const doc = this.queue.batch(
+        `${batch._id}/${attempts}`,
+        batch.activityId,
+        batch.actorId,
+        retry,
+        attempts,
+        new Date(now + delay),
+      );
+      if (lastRetry && lastRetry.kind === 'retry') {
+        doc.lastStatus = lastRetry.status;
+        doc.lastError = lastRetry.error.slice(0, 500);
+      }
+      next.push(doc);
+    }
+    for (const [at, inboxes] of deferred)
+      next.push(
+        this.queue.batch(
+          `${batch._id}/w${batch.claims}-${at}`,
+          batch.activityId,
+          batch.actorId,
+          inboxes,
+          batch.attempts,
+          new Date(at),
+        ),
+      );
+    await this.queue.finish(batch, next);
   }
 
-  private async record(d: DeliveryDoc, outcome: Outcome): Promise<void> {
+  private failed(batch: DeliveryDoc, inbox: string, outcome: Outcome): DeliveryDoc {
+    const doc = this.queue.batch(
+      `${batch.activityId} ${inbox}`,
+      batch.activityId,
+      batch.actorId,
+      [inbox],
+      batch.attempts + 1,
+      new Date(),
+    );
+    doc.state = 'failed';
+    if (outcome.kind === 'retry' || outcome.kind === 'permanent') {
+      doc.lastStatus = outcome.status;
+      doc.lastError = outcome.error.slice(0, 500);
+    }
+    return doc;
+  }
+
+  private async hostOutcome(host: string, outcome: Outcome): Promise<void> {
     const now = new Date();
     if (outcome.kind === 'delivered') {
-      this.delivered++;
-      await this.queue.done([d._id]);
-      if (this.hostStates.get(d.host)?.consecutiveFailures) {
-        this.hostStates.delete(d.host);
-        await this.queue.hosts.updateOne(
-          { _id: d.host },
-          { $set: { consecutiveFailures: 0, opened: 0, openUntil: NEVER, lastSuccessAt: now } },
-        );
-      }
+      if (!this.hostStates.get(host)?.consecutiveFailures) return;
+      this.hostStates.delete(host);
+      await this.queue.hosts.updateOne(
+        { _id: host },
+        { $set: { consecutiveFailures: 0, opened: 0, openUntil: NEVER, lastSuccessAt: now } },
+      );
       return;
     }
-    const attempts = d.attempts + 1;
-    const retry = outcome.kind === 'retry' && attempts < this.options.maxAttempts;
-    const delay =
-      Math.min(this.options.retryBaseMs * 2 ** (attempts - 1), MAX_DELAY_MS) * (0.75 + Math.random() / 2);
-    await this.queue.settle([
-      {
-        id: d._id,
-        runAt: retry ? new Date(now.getTime() + delay) : null,
-        attempts,
-        status: outcome.status,
-        error: outcome.error,
-      },
-    ]);
-    if (outcome.kind === 'retry' && outcome.status !== 429) await this.hostFailed(d.host, outcome.error, now);
-  }
-
-  private async hostFailed(host: string, error: string, now: Date): Promise<void> {
-    const current = this.hostStates.get(host) ??
-      (await this.queue.hosts.findOne({ _id: host })) ?? {
-        _id: host,
-        consecutiveFailures: 0,
-        openUntil: NEVER,
-        opened: 0,
-        lastSuccessAt: null,
-        lastFailureAt: null,
-        lastError: null,
-      };
-    // Failures of deliveries sent while the circuit was already open count once.
+    // Permanent refusals and rate limits say the host is up.
+    if (outcome.kind !== 'retry' || outcome.status === 429) return;
+    const current = this.hostStates.get(host) ?? {
+      _id: host,
+      consecutiveFailures: 0,
+      openUntil: NEVER,
+      opened: 0,
+      lastSuccessAt: null,
+      lastFailureAt: null,
+      lastError: null,
+    };
+    // Failures of requests sent before the circuit opened count once.
     if (current.openUntil.getTime() > now.getTime()) return;
     const next: HostDoc = {
       ...current,
       consecutiveFailures: current.consecutiveFailures + 1,
       lastFailureAt: now,
-      lastError: error,
+      lastError: outcome.error,
     };
     if (next.consecutiveFailures >= this.options.circuitThreshold) {
       next.opened = current.opened + 1;
       const openMs = Math.min(this.options.retryBaseMs * 2 ** (next.opened - 1), MAX_DELAY_MS);
       next.openUntil = new Date(now.getTime() + openMs);
-      this.logger.warn({ host, until: next.openUntil, error }, 'delivery circuit opened');
+      this.logger.warn({ host, until: next.openUntil, error: outcome.error }, 'delivery circuit opened');
     }
     this.hostStates.set(host, next);
     const { _id, ...fields } = next;
@@ -283,7 +418,7 @@ export class DeliveryWorker {
     this.hostStates = new Map(hosts.map((h) => [h._id, h]));
     return {
       ...counts,
-      inFlight: this.inFlight.size,
+      inFlight: this.gates.inFlight,
       delivered: this.delivered,
       hosts: hosts.map((h) => ({
         host: h._id,

@@ -112,7 +112,14 @@ export function verifyRequest(
 
 /** Sign an outgoing request: adds Date, Host, Digest (with a body) and Signature to `headers`. */
 export function signRequest(
-  input: { method: string; url: string; headers: Record<string, string>; body?: Buffer | string },
+  input: {
+    method: string;
+    url: string;
+    headers: Record<string, string>;
+    body?: Buffer | string;
+    /** The body's Digest, when the caller already has it (one activity to many inboxes). */
+    digest?: string;
+  },
   key: { keyId: string; privateKeyPem: string | KeyObject },
   now = new Date(),
 ): Record<string, string> {
@@ -120,7 +127,7 @@ export function signRequest(
   const headers: Record<string, string> = { ...input.headers, host: url.host, date: now.toUTCString() };
   const names = ['(request-target)', 'host', 'date'];
   if (input.body !== undefined) {
-    headers.digest = digestOf(input.body);
+    headers.digest = input.digest ?? digestOf(input.body);
     names.push('digest');
   }
   const text = signingString({ method: input.method, path: url.pathname + url.search, headers }, names);
