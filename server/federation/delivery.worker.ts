@@ -1,12 +1,14 @@
-import { randomUUID, type KeyObject } from 'node:crypto';
+import { randomUUID, type webcrypto } from 'node:crypto';
 import type { Logger } from '../core/logger.js';
 import { upsertOne } from '../db/errors.js';
 import { BATCH_SIZE, NEVER, type DeliveryDoc, type DeliveryQueue, type HostDoc } from './delivery.queue.js';
 import type { KeyStore } from './federation.keys.js';
 import type { FederationPolicy } from './federation.policy.js';
-import { digestOf, signRequest } from './http-signature.js';
+import { digestOf, signRequestAsync, toSigningCryptoKey } from './http-signature.js';
 import { safeFetch, type OutboundPolicy } from './outbound.js';
 import { ACTIVITY_JSON } from './remote.fetcher.js';
+
+type CryptoKey = webcrypto.CryptoKey;
 
 export interface DeliveryOptions {
   /** Deliveries in flight in this process. */
@@ -103,6 +105,7 @@ export class DeliveryWorker {
   private readonly owner = randomUUID();
   private readonly gates: Gates;
   private readonly inHand = new Map<string, Promise<void>>();
+  private readonly cryptoKeys = new Map<string, Promise<CryptoKey>>();
   private readonly bodies = new Map<string, { body: string; digest: string } | null>();
   private hostStates = new Map<string, HostDoc>();
   private timer: NodeJS.Timeout | undefined;
@@ -226,6 +229,17 @@ export class DeliveryWorker {
     return entry;
   }
 
+  /** Each actor's key, read from the key store when first needed by this process, in WebCrypto form. */
+  private signingKey(actorId: string): Promise<CryptoKey> {
+    let key = this.cryptoKeys.get(actorId);
+    if (!key) {
+      key = this.keys.privateKey(actorId).then(toSigningCryptoKey);
+      key.catch(() => this.cryptoKeys.delete(actorId));
+      this.cryptoKeys.set(actorId, key);
+    }
+    return key;
+  }
+
   private async runBatch(batch: DeliveryDoc): Promise<void> {
     const renew = setInterval(() => {
       this.queue
@@ -235,7 +249,7 @@ export class DeliveryWorker {
     renew.unref();
     try {
       const activity = await this.bodyOf(batch.activityId);
-      const key = activity ? await this.keys.privateKey(batch.actorId) : null;
+      const key = activity ? await this.signingKey(batch.actorId) : null;
       const outcomes = await Promise.all(
         batch.inboxes.map((inbox) =>
           activity && key
@@ -257,7 +271,7 @@ export class DeliveryWorker {
     batch: DeliveryDoc,
     inbox: string,
     activity: { body: string; digest: string },
-    key: KeyObject,
+    key: CryptoKey,
   ): Promise<Outcome> {
     const host = new URL(inbox).host.toLowerCase();
     if (!this.policy.allows(host))
@@ -272,7 +286,7 @@ export class DeliveryWorker {
       return { kind: 'deferred', until: this.hostStates.get(host)!.openUntil };
     }
     try {
-      const headers = signRequest(
+      const headers = await signRequestAsync(
         {
           method: 'POST',
           url: inbox,
@@ -280,7 +294,7 @@ export class DeliveryWorker {
           body: activity.body,
           digest: activity.digest,
         },
-        { keyId: `${batch.actorId}#main-key`, privateKeyPem: key },
+        { keyId: `${batch.actorId}#main-key`, cryptoKey: key },
       );
       const response = await safeFetch(
         inbox,

@@ -4,6 +4,14 @@ import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
+/**
+ * Connections are kept and reused per host. A kept connection was made to an address checked when it
+ * was opened (the pinned lookup), so reusing it never reaches an address the policy refuses.
+ */
+const agentOptions = { keepAlive: true, maxSockets: 64, maxFreeSockets: 8, timeout: 30_000 };
+const httpAgent = new http.Agent(agentOptions);
+const httpsAgent = new https.Agent(agentOptions);
+
 /** Why an outbound request was not made or not completed. */
 export class OutboundRefusedError extends Error {
   constructor(
@@ -126,11 +134,18 @@ function request(
       (callback as never as (e: null, a: unknown[]) => void)(null, [target]);
     else callback(null, target.address, target.family);
   };
-  const client = url.protocol === 'https:' ? https : http;
+  const tls = url.protocol === 'https:';
+  const client = tls ? https : http;
   return new Promise((resolve, reject) => {
     const req = client.request(
       url,
-      { method: init.method ?? 'GET', headers: init.headers, lookup: pinned, timeout: timeoutMs },
+      {
+        method: init.method ?? 'GET',
+        headers: init.headers,
+        lookup: pinned,
+        timeout: timeoutMs,
+        agent: tls ? httpsAgent : httpAgent,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
