@@ -131,7 +131,7 @@ const markdown = `Measured ${new Date().toISOString().slice(0, 10)} on this mach
 | Ensemble sustained: ${sustainedCount.toLocaleString('en')} signed deliveries, hosts answer at once | ${Math.round(perSecond)} deliveries/s | **${(perSecond / signPerSecond).toFixed(2)}× the signing rate** (goal ≥ 0.5×) |
 | RSA-2048 signatures on one core of this machine | ${Math.round(signPerSecond)} /s | baseline |
 
-Settings: the defaults (\`FEDERATION_DELIVERY_CONCURRENCY=32\`, \`FEDERATION_DELIVERY_PER_HOST=4\`), FerretDB 1.24 on
+Settings: the defaults (\`FEDERATION_DELIVERY_CONCURRENCY=64\`, \`FEDERATION_DELIVERY_PER_HOST=4\`), FerretDB 1.24 on
 SQLite as the queue's database, the fake hosts in a separate process.`;
 console.log(markdown);
 await writeSection('federation-out', markdown);

@@ -262,7 +262,7 @@ const envObject = z.object({
   FEDERATION_INBOX_MAX_SIZE: storageSize.default(1024 ** 2),
   FEDERATION_INBOX_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(600),
   FEDERATION_UNSIGNED_INBOX: booleanFromString.default(false),
-  FEDERATION_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
+  FEDERATION_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
   FEDERATION_DELIVERY_PER_HOST: z.coerce.number().int().min(1).max(100).default(4),
   FEDERATION_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(30_000),
   FEDERATION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(14),

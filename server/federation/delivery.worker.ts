@@ -128,9 +128,9 @@ export class DeliveryWorker {
     queue.onEnqueue(() => this.kick());
   }
 
-  /** Batches held at once: enough inboxes in hand to keep every slot busy. */
+  /** Batches held at once: enough inboxes in hand to keep every slot busy while others are claimed or settled. */
   private get maxBatches(): number {
-    return Math.ceil((this.options.concurrency * 3) / BATCH_SIZE) + 1;
+    return Math.ceil((this.options.concurrency * 8) / BATCH_SIZE) + 2;
   }
 
   start(): void {
