@@ -1,0 +1,84 @@
+// Inbound federation: signed Create activities posted to a group's inbox by a remote server (a separate
+// process), each verified, checked, processed by activitypub-express and persisted; against a raw baseline
+// in the same run: an Express route on the same database that parses the same body and inserts it.
+// Run: npm run bench:federation-in   (BENCH_COUNT, BENCH_CONCURRENCY scale it)
+import { fork } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import express from 'express';
+import { projectRoot } from '../server/core/paths.js';
+import { collections } from '../server/db/collections.js';
+import { startBenchDatabase, startSignedInNode, writeSection } from './lib.js';
+
+const COUNT = Number(process.env.BENCH_COUNT ?? 5000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+
+const { uri, database, close: closeDatabase } = await startBenchDatabase('fedin');
+const { db } = database;
+const { ensemble, idp, client } = await startSignedInNode(uri, database, {
+  FEDERATION_ALLOWED_CIDRS: '127.0.0.0/8',
+  FEDERATION_INBOX_RATE_LIMIT: '1000000',
+});
+await client.call('POST', '/groups', { handle: 'intake', name: 'Intake', visibility: 'public', joinPolicy: 'open' });
+const group = `${ensemble.url}/ap/a/g.intake`;
+
+// The raw baseline: parse the body and insert it, nothing else.
+const raw = express();
+raw.post('/inbox', express.raw({ type: () => true, limit: '1mb' }), (req, res, next) => {
+  const activity = JSON.parse((req.body as Buffer).toString('utf8')) as { id: string };
+  db.collection('bench_raw_inbox')
+    .insertOne({ _id: activity.id as never, activity })
+    .then(() => res.status(202).end(), next);
+});
+const rawServer = http.createServer(raw);
+await new Promise<void>((r) => rawServer.listen(0, '127.0.0.1', r));
+const rawUrl = `http://127.0.0.1:${(rawServer.address() as AddressInfo).port}/inbox`;
+
+interface Result {
+  perSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  ids: string[];
+}
+const load = (target: string, mode: 'signed' | 'raw') =>
+  new Promise<Result>((resolve, reject) => {
+    const child = fork(path.join(projectRoot, 'bench', 'inbox-load.ts'), {
+      execArgv: ['--import', 'tsx'],
+      env: {
+        ...process.env,
+        BENCH_TARGET: target,
+        BENCH_GROUP: group,
+        BENCH_COUNT: String(COUNT),
+        BENCH_CONCURRENCY: String(CONCURRENCY),
+        BENCH_MODE: mode,
+      },
+    });
+    child.on('message', (m: Result & { type: string }) => resolve(m));
+    child.on('exit', (code) => code && reject(new Error(`load generator exited with ${code}`)));
+  });
+
+const baseline = await load(rawUrl, 'raw');
+const ours = await load(`${group}/inbox`, 'signed');
+const persisted = await db
+  .collection(collections.apStreams)
+  .countDocuments({ _id: { $in: ours.ids as never[] } });
+
+const ms = (x: number) => `${x.toFixed(1)} ms`;
+const markdown = `Measured ${new Date().toISOString().slice(0, 10)} on this machine: ${COUNT.toLocaleString('en')} activities, ${CONCURRENCY} at a time.
+
+| case | accepted / s | p50 | p99 | errors |
+| --- | --- | --- | --- | --- |
+| Ensemble group inbox: signed \`Create\` verified, checked, processed by apex, persisted | **${Math.round(ours.perSecond)}** (goal ≥ 500) | ${ms(ours.p50)} | **${ms(ours.p99)}** (goal ≤ 100 ms) | ${ours.errors} |
+| raw baseline: parse the body and insert it (same database) | ${Math.round(baseline.perSecond)} | ${ms(baseline.p50)} | ${ms(baseline.p99)} | ${baseline.errors} |
+
+${persisted.toLocaleString('en')} of ${COUNT.toLocaleString('en')} activities found in the group's inbox stream afterwards (${(ours.perSecond / baseline.perSecond).toFixed(2)}× the raw rate).`;
+console.log(markdown);
+await writeSection('federation-in', markdown);
+
+rawServer.close();
+await ensemble.close();
+await idp.close();
+await closeDatabase();
+process.exit(0);
