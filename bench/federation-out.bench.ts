@@ -55,7 +55,13 @@ const inboxes = ports.flatMap((p) =>
 let n = 0;
 const activity = () => {
   const id = `${url}/ap/s/bench-${++n}`;
-  return { '@context': AS, id, type: 'Create', actor, object: { id: `${id}/note`, type: 'Note', content: 'x' } };
+  return {
+    '@context': AS,
+    id,
+    type: 'Create',
+    actor,
+    object: { id: `${id}/note`, type: 'Note', content: 'x' },
+  };
 };
 
 // 1. Ensemble: one activity to every inbox, three times (median).
@@ -74,7 +80,8 @@ ours.sort((a, b) => a - b);
 const queue: Record<string, unknown>[] = [];
 const memoryStore = {
   deliveryEnqueue: async (actorId: string, body: string, addresses: string[], signingKey: string) => {
-    for (const address of addresses) queue.push({ actorId, body, address, signingKey, attempt: 0, after: new Date() });
+    for (const address of addresses)
+      queue.push({ actorId, body, address, signingKey, attempt: 0, after: new Date() });
   },
   deliveryDequeue: async () => queue.shift() ?? null,
   deliveryRequeue: async (d: Record<string, unknown>) => queue.push(d),

@@ -27,10 +27,20 @@ function request(i: number): { headers: Record<string, string>; body: string; id
     to: ['https://www.w3.org/ns/activitystreams#Public'],
     cc: [group],
     audience: group,
-    object: { id: `${id}/note`, type: 'Note', attributedTo: actor.id, content: `<p>Note ${i}</p>`, to: [AS + '#Public'], cc: [group], audience: group },
+    object: {
+      id: `${id}/note`,
+      type: 'Note',
+      attributedTo: actor.id,
+      content: `<p>Note ${i}</p>`,
+      to: [AS + '#Public'],
+      cc: [group],
+      audience: group,
+    },
   });
-  const base = { 'content-type': 'application/activity+json' };
-  const headers = signed ? signRequest({ method: 'POST', url: target, headers: base, body }, actor) : base;
+  const base: Record<string, string> = { 'content-type': 'application/activity+json' };
+  const headers: Record<string, string> = signed
+    ? signRequest({ method: 'POST', url: target, headers: base, body }, actor)
+    : base;
   delete headers.host;
   return { headers, body, id };
 }
@@ -65,7 +75,8 @@ await Promise.all(
 );
 const seconds = (performance.now() - start) / 1000;
 latencies.sort((a, b) => a - b);
-const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)]!;
+const pct = (p: number) =>
+  latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)]!;
 process.send!({
   type: 'done',
   perSecond: count / seconds,

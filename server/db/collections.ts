@@ -54,7 +54,6 @@ export const collections = {
   apContexts: 'ap_contexts',
   federationKeys: 'federation_keys',
   fedRemoteKeys: 'fed_remote_keys',
-  fedInboxSeen: 'fed_inbox_seen',
   fedActivities: 'fed_activities',
   fedDeliveries: 'fed_deliveries',
   fedHosts: 'fed_hosts',
@@ -179,10 +178,9 @@ export const collectionSpecs: CollectionSpec[] = [
   { name: collections.apObjects, indexes: [] },
   { name: collections.apStreams, indexes: [{ name: 'collection', key: { '_meta.collection': 1, _ts: -1 } }] },
   { name: collections.apContexts, indexes: [] },
-  // Federation: actor keys (`_id` = actor IRI), remote keys (`_id` = keyId), inbox replays (`_id` = activity).
+  // Federation: actor keys (`_id` = actor IRI), remote keys (`_id` = keyId).
   { name: collections.federationKeys, indexes: [] },
   { name: collections.fedRemoteKeys, indexes: [] },
-  { name: collections.fedInboxSeen, indexes: [{ name: 'at', key: { at: 1 } }] },
   // The delivery queue (delivery.queue.ts).
   { name: collections.fedActivities, indexes: [{ name: 'created', key: { createdAt: 1 } }] },
   { name: collections.fedDeliveries, indexes: [{ name: 'due', key: { state: 1, runAt: 1 } }] },

@@ -80,6 +80,8 @@ export function createApex(deps: ApexDeps): ApexInstance {
   apex.resolveReferences = async (object: Record<string, unknown>) => {
     const refs = ['object', 'inReplyTo']
       .flatMap((p) => (Array.isArray(object[p]) ? (object[p] as unknown[]) : object[p] ? [object[p]] : []))
+      // Embedded objects were validated and stored with the activity; only references are resolved.
+      .filter((r) => typeof r === 'string')
       .slice(0, 4);
     const settled = await Promise.allSettled(refs.map((r) => apex.resolveUnknown(r)));
     return settled.flatMap((r) => (r.status === 'fulfilled' && r.value ? [r.value] : []));

@@ -2,7 +2,8 @@ import type { ApexObject, ApexStoreLike } from 'activitypub-express';
 import { escape, unescape } from 'mongo-escape';
 import { ObjectId, type Collection, type Db, type Document } from 'mongodb';
 import { collections } from '../db/collections.js';
-import { isDuplicateKey } from '../db/errors.js';
+import { Lru } from '../core/lru.js';
+import { BatchInserter } from '../db/batch.insert.js';
 
 /**
  * activitypub-express's store, written for Ensemble (ADR 0008). apex's own store does not work with the
@@ -30,6 +31,8 @@ export interface LocalActorSource {
 export type DeliveryHandoff = (actorId: string, body: string, addresses: string[]) => Promise<void>;
 
 const clone = <T>(value: T): T => structuredClone(value);
+const ACTOR_TYPES = new Set(['Person', 'Group', 'Service', 'Application', 'Organization']);
+const ACTOR_CACHE_MS = 60_000;
 
 /** What apex stores for an object or activity: escaped keys, keyed by IRI. */
 function toStored(obj: ApexObject, withTs: boolean): StoredDoc {
@@ -55,6 +58,10 @@ export class ApexStore implements ApexStoreLike {
   readonly streams: Collection<StoredDoc>;
   readonly contexts: Collection<{ _id: string; contextUrl: unknown; document: string }>;
 
+  private readonly actors = new Lru<string, { at: number; doc: StoredDoc }>(5000);
+  private readonly objectInserts: BatchInserter<StoredDoc>;
+  private readonly streamInserts: BatchInserter<StoredDoc>;
+
   constructor(
     db: Db,
     private readonly localActors: LocalActorSource,
@@ -62,6 +69,8 @@ export class ApexStore implements ApexStoreLike {
   ) {
     this.objects = db.collection<StoredDoc>(collections.apObjects);
     this.streams = db.collection<StoredDoc>(collections.apStreams);
+    this.objectInserts = new BatchInserter(this.objects);
+    this.streamInserts = new BatchInserter(this.streams);
     this.contexts = db.collection(collections.apContexts);
   }
 
@@ -70,23 +79,24 @@ export class ApexStore implements ApexStoreLike {
 
   async getObject(id: string, includeMeta?: boolean): Promise<ApexObject | null> {
     if (this.localActors.isLocal(id)) return this.localActors.apexActor(id);
-    return fromStored(await this.objects.findOne({ _id: id }), includeMeta);
+    const hit = this.actors.get(id);
+    if (hit && Date.now() - hit.at < ACTOR_CACHE_MS) return fromStored(structuredClone(hit.doc), includeMeta);
+    const doc = await this.objects.findOne({ _id: id });
+    // Remote actors are read on every activity they send: keep the recent ones in memory a minute.
+    if (doc && ACTOR_TYPES.has(String(doc.type))) this.actors.set(id, { at: Date.now(), doc });
+    return fromStored(doc, includeMeta);
   }
 
   async saveObject(object: ApexObject): Promise<boolean> {
     if (this.localActors.isLocal(object.id)) return false;
-    try {
-      await this.objects.insertOne(toStored(object, false));
-      return true;
-    } catch (err) {
-      if (isDuplicateKey(err)) return false;
-      throw err;
-    }
+    this.actors.delete(object.id);
+    return this.objectInserts.insert(toStored(object, false));
   }
 
   async updateObject(obj: ApexObject, _actorId: string | null, fullReplace: boolean): Promise<unknown> {
     // Local objects and actors are the domain's; nothing from the network rewrites them (FEDERATION.md 3).
     if (this.localActors.isLocal(obj.id)) return null;
+    this.actors.delete(obj.id);
     let updated: ApexObject | null;
     if (fullReplace) {
       const result = await this.objects.replaceOne({ _id: obj.id }, toStored(obj, false));
@@ -190,13 +200,7 @@ export class ApexStore implements ApexStoreLike {
   }
 
   async saveActivity(activity: ApexObject): Promise<boolean | undefined> {
-    try {
-      await this.streams.insertOne(toStored(activity, true));
-      return true;
-    } catch (err) {
-      if (isDuplicateKey(err)) return undefined;
-      throw err;
-    }
+    return (await this.streamInserts.insert(toStored(activity, true))) || undefined;
   }
 
   removeActivity(activity: ApexObject, actorId: string): Promise<unknown> {

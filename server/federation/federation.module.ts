@@ -19,7 +19,8 @@ import { defaultDeliveryOptions, DeliveryWorker } from './delivery.worker.js';
 import { KeyStore } from './federation.keys.js';
 import { FederationPolicy } from './federation.policy.js';
 import { federationRoutes } from './federation.routes.js';
-import { inboxGuard, type SeenDoc } from './inbox.guard.js';
+import { inboxGuard } from './inbox.guard.js';
+import { ReplayFilter } from './replay.filter.js';
 import { inboxHandler, type InboxEvent } from './inbox.handler.js';
 import { NodeInfoSource } from './nodeinfo.js';
 import { ObjectRenderer } from './object.renderer.js';
@@ -103,7 +104,7 @@ export function composeFederation(deps: {
     logger,
     userAgent,
   );
-  const seen = db.collection<SeenDoc>(collections.fedInboxSeen);
+  const replays = new ReplayFilter();
 
   /** Follows of a person or an open group are accepted at once; other groups' wait for their moderators. */
   const onActivity = async ({ activity, recipient }: InboxEvent) => {
@@ -133,13 +134,13 @@ export function composeFederation(deps: {
       directory,
       policy,
       keys: remoteKeys,
-      seen,
+      replays,
       logger,
     }),
     inboxHandler({
       apex,
       directory,
-      seen,
+      replays,
       logger,
       onActivity,
       onActorDeleted: (actorId) => remoteKeys.forgetOwner(actorId),
@@ -160,6 +161,9 @@ export function composeFederation(deps: {
   // A changed person or group is rendered again.
   deps.events.on('user.updated', ({ handle }) => directory.forget(`u.${handle}`));
   deps.events.on('group.updated', ({ handle }) => directory.forget(`g.${handle}`));
+  deps.events.on('group.deleted', ({ handle }) => directory.forget(`g.${handle}`));
+  deps.events.on('group.restored', ({ handle }) => directory.forget(`g.${handle}`));
+  deps.events.on('user.deactivated', ({ handle }) => directory.forget(`u.${handle}`));
 
   return {
     router,

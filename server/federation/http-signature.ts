@@ -6,6 +6,7 @@ import {
   webcrypto,
   type KeyObject,
 } from 'node:crypto';
+import { Lru } from '../core/lru.js';
 
 type CryptoKey = webcrypto.CryptoKey;
 
@@ -65,6 +66,9 @@ export function signingString(req: SignedRequest, headers: string[]): string {
     .join('\n');
 }
 
+/** Parsed public keys by PEM (parsing one costs more than verifying with it). */
+const publicKeys = new Lru<string, KeyObject>(2000);
+
 export const digestOf = (body: Buffer | string) =>
   `SHA-256=${createHash('sha256').update(body).digest('base64')}`;
 
@@ -87,7 +91,11 @@ export function verifyRequest(
   publicKeyPem: string,
   options: VerifyOptions,
 ): void {
-  const key: KeyObject = createPublicKey(publicKeyPem);
+  let key = publicKeys.get(publicKeyPem);
+  if (!key) {
+    key = createPublicKey(publicKeyPem);
+    publicKeys.set(publicKeyPem, key);
+  }
   if (key.asymmetricKeyType !== 'rsa') throw new SignatureError('only RSA keys are accepted');
   if (parsed.algorithm !== 'rsa-sha256' && parsed.algorithm !== 'hs2019')
     throw new SignatureError(`the algorithm ${parsed.algorithm} is not accepted`);

@@ -1,6 +1,5 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
-import type { Collection } from 'mongodb';
 import { z } from 'zod';
 import {
   ForbiddenError,
@@ -16,6 +15,7 @@ import type { ActorDirectory } from './actor.directory.js';
 import type { FederationPolicy } from './federation.policy.js';
 import { parseSignature, SignatureError, verifyRequest } from './http-signature.js';
 import type { RemoteKeys } from './remote.keys.js';
+import type { ReplayFilter } from './replay.filter.js';
 
 /** What the guard established about a request, for the handlers after it. */
 export interface VerifiedInbox {
@@ -31,11 +31,6 @@ export interface InboxGuardOptions {
   maxSkewMs: number;
   /** Development only: an unsigned post is believed (FEDERATION_UNSIGNED_INBOX). */
   unsignedAllowed: boolean;
-}
-
-export interface SeenDoc {
-  _id: string;
-  at: Date;
 }
 
 const idString = z.url({ protocol: /^https?$/, message: 'expected an http(s) IRI' });
@@ -71,10 +66,10 @@ export function inboxGuard(deps: {
   directory: ActorDirectory;
   policy: FederationPolicy;
   keys: RemoteKeys;
-  seen: Collection<SeenDoc>;
+  replays: ReplayFilter;
   logger: Logger;
 }): RequestHandler[] {
-  const { options, directory, policy, keys, seen } = deps;
+  const { options, directory, policy, keys, replays } = deps;
 
   const contentType: RequestHandler = (req, _res, next) => {
     if (!req.is(ACTIVITY_TYPES))
@@ -170,7 +165,7 @@ export function inboxGuard(deps: {
         throw new UnauthenticatedError('The signing key does not belong to the activity’s actor.');
     }
 
-    if (await seen.findOne({ _id: activityId })) {
+    if (replays.seen(activityId)) {
       // Already processed: a replay or a retry changes nothing.
       res.status(202).end();
       return;

@@ -1,11 +1,10 @@
 import type { ApexInstance, ApexObject } from 'activitypub-express';
 import type { Request, RequestHandler } from 'express';
-import type { Collection } from 'mongodb';
 import { DomainError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { isDuplicateKey } from '../db/errors.js';
 import type { ActorDirectory } from './actor.directory.js';
-import type { SeenDoc, VerifiedInbox } from './inbox.guard.js';
+import type { VerifiedInbox } from './inbox.guard.js';
+import type { ReplayFilter } from './replay.filter.js';
 import { sanitizeActivity } from './inbox.sanitize.js';
 
 export interface InboxEvent {
@@ -80,13 +79,13 @@ async function runChain(handlers: RequestHandler[], req: Request, locals: ApexLo
 export function inboxHandler(deps: {
   apex: ApexInstance;
   directory: ActorDirectory;
-  seen: Collection<SeenDoc>;
+  replays: ReplayFilter;
   logger: Logger;
   onActivity: (event: InboxEvent) => Promise<void>;
   /** A remote actor deleted itself (verified): forget what identified it. */
   onActorDeleted: (actorId: string) => Promise<void>;
 }): RequestHandler {
-  const { apex, directory, seen, logger } = deps;
+  const { apex, directory, replays, logger } = deps;
   const v = apex.net.validators;
   const a = apex.net.activity;
   const chain = [
@@ -102,7 +101,7 @@ export function inboxHandler(deps: {
   return (req, res, next) => {
     void (async () => {
       const { activity, activityId, actorId } = res.locals.inbox as VerifiedInbox;
-      if (req.params.actor && !(await directory.load(req.params.actor)))
+      if (req.params.actor && !(await directory.apexActor(directory.iri(req.params.actor))))
         throw new NotFoundError('No such actor on this node.');
       let compacted: ApexObject | undefined;
       try {
@@ -120,7 +119,7 @@ export function inboxHandler(deps: {
         const candidates = [...new Set(addressedIris(compacted).map((iri) => directory.nameOf(iri)))];
         names = [];
         for (const name of candidates.slice(0, MAX_RECIPIENTS))
-          if (name && (await directory.load(name))) names.push(name);
+          if (name && (await directory.apexActor(directory.iri(name)))) names.push(name);
       }
       const events: InboxEvent[] = [];
       for (const name of names) {
@@ -154,9 +153,7 @@ export function inboxHandler(deps: {
         (objectId === actorId || (objectId as { id?: string })?.id === actorId)
       )
         await deps.onActorDeleted(actorId);
-      await seen.insertOne({ _id: activityId, at: new Date() }).catch((err: unknown) => {
-        if (!isDuplicateKey(err)) throw err;
-      });
+      replays.remember(activityId);
       res.status(202).end();
       for (const event of events)
         await deps

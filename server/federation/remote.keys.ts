@@ -2,6 +2,7 @@ import type { Collection, Db } from 'mongodb';
 import { UnauthenticatedError } from '../core/errors.js';
 import { collections } from '../db/collections.js';
 import { upsertOne } from '../db/errors.js';
+import { Lru } from '../core/lru.js';
 import { RemoteFetchError, type RemoteFetcher } from './remote.fetcher.js';
 
 /** A cached key is fetched again after a day (a revoked key stops working within that). */
@@ -30,6 +31,8 @@ const keysIn = (doc: Record<string, unknown>): KeyShape[] => {
  */
 export class RemoteKeys {
   private readonly keys: Collection<RemoteKeyDoc>;
+  /** Keys read lately, so a busy peer's key is not read from the database on every post. */
+  private readonly recent = new Lru<string, RemoteKeyDoc>(5000);
 
   constructor(
     db: Db,
@@ -42,7 +45,8 @@ export class RemoteKeys {
     keyId: string,
     refresh: boolean,
   ): Promise<{ owner: string; publicKeyPem: string; cached: boolean }> {
-    const cached = await this.keys.findOne({ _id: keyId });
+    const cached = this.recent.get(keyId) ?? (await this.keys.findOne({ _id: keyId }));
+    if (cached) this.recent.set(keyId, cached);
     const fresh = cached && Date.now() - cached.fetchedAt.getTime() < KEY_TTL_MS;
     if (cached && fresh && !refresh)
       return { owner: cached.owner, publicKeyPem: cached.publicKeyPem, cached: true };
@@ -55,12 +59,15 @@ export class RemoteKeys {
       if (cached && !refresh) return { owner: cached.owner, publicKeyPem: cached.publicKeyPem, cached: true };
       throw new UnauthenticatedError(`The signing key could not be had: ${err.message}`);
     }
-    await upsertOne(this.keys, { _id: keyId }, { $set: { ...found, fetchedAt: new Date() } });
+    const fetchedAt = new Date();
+    await upsertOne(this.keys, { _id: keyId }, { $set: { ...found, fetchedAt } });
+    this.recent.set(keyId, { _id: keyId, ...found, fetchedAt });
     return { ...found, cached: false };
   }
 
   /** A deleted actor's keys are forgotten (a Delete of the actor itself, verified). */
   async forgetOwner(owner: string): Promise<void> {
+    this.recent.clear();
     await this.keys.deleteMany({ owner });
   }
 

@@ -5,7 +5,7 @@ import { startWorld, type World } from '../helpers/world.js';
 
 const AS = 'https://www.w3.org/ns/activitystreams';
 const PUBLIC = `${AS}#Public`;
-const STORED = [collections.apStreams, collections.apObjects, collections.fedInboxSeen];
+const STORED = [collections.apStreams, collections.apObjects];
 
 describe('the hardened inbox (each hostile request is refused and nothing is stored)', () => {
   let world: World;
