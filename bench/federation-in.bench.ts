@@ -91,7 +91,7 @@ const markdown = `Measured ${new Date().toISOString().slice(0, 10)} on this mach
 ${rows.join('\n')}
 
 ${persisted.toLocaleString('en')} of ${total.toLocaleString('en')} signed activities were found in the group's inbox stream afterwards. Goal met at ${meets || 'no level'} in flight.`;
-console.log(markdown);
+process.stdout.write(`${markdown}\n`);
 await writeSection('federation-in', markdown);
 
 rawServer.close();

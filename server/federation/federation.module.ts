@@ -7,7 +7,6 @@ import type { Config } from '../config.js';
 import type { EventBus } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import { projectRoot } from '../core/paths.js';
-import { collections } from '../db/collections.js';
 import type { GroupRepository } from '../groups/group.repository.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
