@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import ActivitypubExpress, { type ApexInstance } from 'activitypub-express';
 import type { Logger } from '../core/logger.js';
+import { Lru } from '../core/lru.js';
 import { apRoutes, AS_CONTEXT, SECURITY_CONTEXT } from './actor.directory.js';
 import type { ApexStore } from './apex.store.js';
 import type { DeliveryQueue } from './delivery.queue.js';
@@ -15,6 +16,8 @@ const CORE_CONTEXTS: Record<string, unknown> = {
   [AS_CONTEXT]: vocab('as.json'),
   [SECURITY_CONTEXT]: vocab('security.json'),
 };
+
+const MAX_STORED_CONTEXTS = 1000;
 
 export interface ApexDeps {
   publicUrl: string;
@@ -55,14 +58,23 @@ export function createApex(deps: ApexDeps): ApexInstance {
 
   apex.requestObject = async (id: string) => apex.fromJSONLD(await deps.fetcher.getObject(id));
 
+  const contexts = new Lru<string, unknown>(200);
   apex.jsonldContextLoader = async (url: string) => {
     const core = CORE_CONTEXTS[url];
     if (core) return { contextUrl: null, documentUrl: url, document: core };
+    const recent = contexts.get(url);
+    if (recent) return recent;
     const cached = await deps.store.getContext(url);
-    if (cached) return cached;
+    if (cached) {
+      contexts.set(url, cached);
+      return cached;
+    }
     const document = await deps.fetcher.getJson(url, 'application/ld+json, application/json');
     const context = { contextUrl: null, documentUrl: url, document };
-    await deps.store.saveContext(context);
+    contexts.set(url, context);
+    // Kept in the database too, up to a bound: context URLs come from the network.
+    if ((await deps.store.contexts.estimatedDocumentCount()) < MAX_STORED_CONTEXTS)
+      await deps.store.saveContext(context);
     return context;
   };
 

@@ -164,6 +164,11 @@ export function composeFederation(deps: {
   deps.events.on('group.restored', ({ handle }) => directory.forget(`g.${handle}`));
   deps.events.on('user.deactivated', ({ handle }) => directory.forget(`u.${handle}`));
 
+  const sweeps = setInterval(() => {
+    remoteKeys.sweep().catch((err: unknown) => logger.warn({ err }, 'remote key sweep failed'));
+  }, 3600_000);
+  sweeps.unref();
+
   return {
     router,
     apex,
@@ -174,6 +179,9 @@ export function composeFederation(deps: {
     policy,
     fetcher,
     start: () => worker.start(),
-    close: () => worker.stop(),
+    close: async () => {
+      clearInterval(sweeps);
+      await worker.stop();
+    },
   };
 }

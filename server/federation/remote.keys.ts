@@ -65,6 +65,11 @@ export class RemoteKeys {
     return { ...found, cached: false };
   }
 
+  /** Keys not needed for a month are dropped (they are fetched again if their owner writes). */
+  async sweep(): Promise<void> {
+    await this.keys.deleteMany({ fetchedAt: { $lt: new Date(Date.now() - 30 * KEY_TTL_MS) } });
+  }
+
   /** A deleted actor's keys are forgotten (a Delete of the actor itself, verified). */
   async forgetOwner(owner: string): Promise<void> {
     this.recent.clear();
