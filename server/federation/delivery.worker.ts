@@ -31,6 +31,10 @@ export const defaultDeliveryOptions: Pick<DeliveryOptions, 'circuitThreshold' | 
 };
 
 const MAX_DELAY_MS = 12 * 3600_000;
+
+/** The wait before retry `n` (from 1), before jitter: doubling from the base, at most 12 hours. */
+export const retryDelayMs = (baseMs: number, n: number): number =>
+  Math.min(baseMs * 2 ** (n - 1), MAX_DELAY_MS);
 const SWEEP_EVERY_MS = 3600_000;
 const BODY_CACHE = 500;
 
@@ -215,8 +219,7 @@ export class DeliveryWorker {
   /** How long activities and claims are kept: the whole retry schedule, and a day more. */
   private keepMs(): number {
     let total = 0;
-    for (let n = 1; n < this.options.maxAttempts; n++)
-      total += Math.min(this.options.retryBaseMs * 2 ** (n - 1), MAX_DELAY_MS);
+    for (let n = 1; n < this.options.maxAttempts; n++) total += retryDelayMs(this.options.retryBaseMs, n);
     return total * 1.25 + 86_400_000;
   }
 
@@ -338,8 +341,7 @@ export class DeliveryWorker {
     });
     const attempts = batch.attempts + 1;
     if (retry.length) {
-      const delay =
-        Math.min(this.options.retryBaseMs * 2 ** (attempts - 1), MAX_DELAY_MS) * (0.75 + Math.random() / 2);
+      const delay = retryDelayMs(this.options.retryBaseMs, attempts) * (0.75 + Math.random() / 2);
       const doc = this.queue.batch(
         `${batch._id}/${attempts}`,
         batch.activityId,
@@ -417,7 +419,7 @@ export class DeliveryWorker {
     };
     if (next.consecutiveFailures >= this.options.circuitThreshold) {
       next.opened = current.opened + 1;
-      const openMs = Math.min(this.options.retryBaseMs * 2 ** (next.opened - 1), MAX_DELAY_MS);
+      const openMs = retryDelayMs(this.options.retryBaseMs, next.opened);
       next.openUntil = new Date(now.getTime() + openMs);
       this.logger.warn({ host, until: next.openUntil, error: outcome.error }, 'delivery circuit opened');
     }

@@ -81,8 +81,10 @@ describe('delivery: the persistent queue and its workers', () => {
   it('signs each delivery with its actor’s key at send time (the receiver verifies it)', async () => {
     const peer = await new FakeServer().start();
     try {
-      const [id] = await queue([`${peer.url}/inbox`]);
+      // The same inbox listed three times (a shared inbox reached through several followers) is sent once.
+      const [id] = await queue([`${peer.url}/inbox`, `${peer.url}/inbox`, `${peer.url}/inbox`]);
       await fedA.worker.drain();
+      expect(idsIn(peer).filter((i) => i === id)).toHaveLength(1);
       const post = peer.received.find((r) => (JSON.parse(r.body) as { id: string }).id === id)!;
       const signature = parseSignature(post.headers.signature as string);
       const actor = (await (

@@ -205,7 +205,21 @@ describe('the hardened inbox (each hostile request is refused and nothing is sto
     );
     await expect(world.node.node.federation!.fetcher.getJson(`${blocked.url}/users/olga`)).rejects.toThrow(
       /federation policy/,
+    ); // Nothing is delivered there either: the delivery is kept as failed, the server never hears of it.
+    const fed = world.node.node.federation!;
+    const actor = fed.directory.instanceIri;
+    const id = `${world.node.url}/ap/s/policy-test`;
+    await fed.deliveries.enqueue(
+      actor,
+      JSON.stringify({ '@context': AS, id, type: 'Create', actor, object: { id: `${id}/n`, type: 'Note' } }),
+      [`${blocked.url}/inbox`],
     );
+    await fed.worker.drain();
+    expect(await db.collection(collections.fedDeliveries).findOne({ activityId: id })).toMatchObject({
+      state: 'failed',
+      lastError: expect.stringMatching(/federation policy/),
+    });
+    expect(blocked.received).toHaveLength(0);
   });
 
   it('never fetches private addresses the configuration does not allow (keyId, @context)', async () => {

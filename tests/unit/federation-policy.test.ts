@@ -1,5 +1,6 @@
 import type { ConfigError } from '../../server/config.js';
 import { loadConfig } from '../../server/config.js';
+import { retryDelayMs } from '../../server/federation/delivery.worker.js';
 import { FederationPolicy } from '../../server/federation/federation.policy.js';
 
 describe('federation policy', () => {
@@ -66,5 +67,18 @@ describe('federation policy', () => {
     expect(bad({ FEDERATION_ALLOWED_CIDRS: '10.0.0.0/33' })).toEqual(['FEDERATION_ALLOWED_CIDRS']);
     expect(bad({ FEDERATION_DOMAINS: 'http://x.example' })).toEqual(['FEDERATION_DOMAINS']);
     expect(bad({ FEDERATION_MODE: 'closed' })).toEqual(['FEDERATION_MODE']);
+  });
+});
+
+describe('delivery retry schedule', () => {
+  it('doubles from the base, caps at 12 hours, and spans about two days with the defaults', () => {
+    const { retryBaseMs, maxAttempts } = loadConfig({ NODE_ENV: 'test' }).federation.delivery;
+    expect([1, 2, 3].map((n) => retryDelayMs(retryBaseMs, n))).toEqual([30_000, 60_000, 120_000]);
+    expect(retryDelayMs(retryBaseMs, 30)).toBe(12 * 3600_000);
+    let total = 0;
+    for (let n = 1; n < maxAttempts; n++) total += retryDelayMs(retryBaseMs, n);
+    // With ±25 % jitter around each wait, the last attempt comes on average this long after the first.
+    expect(total / 86_400_000).toBeGreaterThan(1.5);
+    expect(total / 86_400_000).toBeLessThan(2.5);
   });
 });
