@@ -34,22 +34,22 @@ const storageSize = z
     return Math.floor(Number(amount) * UNITS[(unit || 'b').toLowerCase()]!);
   });
 
+/** A comma-separated list, each item trimmed (and lower-cased unless `keepCase`), empty items dropped. */
+const commaList = <T extends z.ZodType<unknown, string>>(item: T, keepCase = false) =>
+  z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((t) => (keepCase ? t.trim() : t.trim().toLowerCase()))
+        .filter(Boolean),
+    )
+    .pipe(z.array(item));
+
 /** A comma-separated list of media types (`image/png`) or families (`image/*`). */
-const mediaTypes = z
-  .string()
-  .transform((v) =>
-    v
-      .split(',')
-      .map((t) => t.trim().toLowerCase())
-      .filter(Boolean),
-  )
-  .pipe(
-    z.array(
-      z
-        .string()
-        .regex(/^[a-z0-9.+-]+\/([a-z0-9.+-]+|\*)$/, 'expected media types such as image/png or image/*'),
-    ),
-  );
+const mediaTypes = commaList(
+  z.string().regex(/^[a-z0-9.+-]+\/([a-z0-9.+-]+|\*)$/, 'expected media types such as image/png or image/*'),
+);
 
 /** What file-type names executables; refused unless the node lists them in FILE_ALLOWED_TYPES. */
 export const DEFAULT_DENIED_TYPES = [
@@ -115,67 +115,39 @@ const jsonArray = <T extends z.ZodType>(item: T, what: string) =>
     .pipe(z.array(item, { message: `expected a JSON array of ${what}` }));
 
 /** Comma-separated domain names (lower-cased); a leading `*.` covers every subdomain. */
-const domainList = z
-  .string()
-  .transform((v) =>
-    v
-      .split(',')
-      .map((d) => d.trim().toLowerCase())
-      .filter(Boolean),
-  )
-  .pipe(
-    z.array(
-      z
-        .string()
-        .regex(
-          /^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d+)?$/,
-          'expected domain names such as dept.gc.ca or *.gc.ca',
-        ),
+const domainList = commaList(
+  z
+    .string()
+    .regex(
+      /^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d+)?$/,
+      'expected domain names such as dept.gc.ca or *.gc.ca',
     ),
-  );
+);
 
 /** Comma-separated address ranges (10.0.0.0/8, ::1/128). */
-const cidrList = z
-  .string()
-  .transform((v) =>
-    v
-      .split(',')
-      .map((d) => d.trim())
-      .filter(Boolean),
-  )
-  .pipe(
-    z.array(
-      z.string().refine((c) => {
-        try {
-          ipaddr.parseCIDR(c);
-          return true;
-        } catch {
-          return false;
-        }
-      }, 'expected address ranges such as 10.0.0.0/8 or 127.0.0.1/32'),
-    ),
-  );
+const cidrList = commaList(
+  z.string().refine((c) => {
+    try {
+      ipaddr.parseCIDR(c);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'expected address ranges such as 10.0.0.0/8 or 127.0.0.1/32'),
+  true,
+);
 
 /** `issuer|sub` pairs, comma separated: who is an instance administrator. */
-const adminIdentities = z
-  .string()
-  .transform((v) =>
-    v
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
-  )
-  .pipe(
-    z.array(
-      z
-        .string()
-        .regex(/^https?:\/\/[^|\s]+\|[^|\s]+$/, 'expected comma-separated issuer|sub pairs')
-        .transform((pair) => {
-          const [issuer, sub] = pair.split('|') as [string, string];
-          return { issuer, sub };
-        }),
-    ),
-  );
+const adminIdentities = commaList(
+  z
+    .string()
+    .regex(/^https?:\/\/[^|\s]+\|[^|\s]+$/, 'expected comma-separated issuer|sub pairs')
+    .transform((pair) => {
+      const [issuer, sub] = pair.split('|') as [string, string];
+      return { issuer, sub };
+    }),
+  true,
+);
 
 const envObject = z.object({
   NODE_ENV: z

@@ -6,7 +6,7 @@ import { freePort } from '../../server/core/net.js';
 import { collections } from '../../server/db/collections.js';
 import { DeliveryQueue } from '../../server/federation/delivery.queue.js';
 import { testServerUri } from '../helpers/db.js';
-import { eventually } from '../helpers/fediverse.js';
+import { eventually, createPublicGroup } from '../helpers/fediverse.js';
 import { startServerProcess, type ServerProcess } from '../helpers/process.js';
 import { startWorld, type World } from '../helpers/world.js';
 
@@ -61,16 +61,7 @@ describe('delivery survives kill -9', () => {
       FEDERATION_ALLOWED_CIDRS: '127.0.0.0/8',
       FEDERATION_INBOX_RATE_LIMIT: '100000',
     });
-    expect(
-      (
-        await receiver.as.bea!.call('POST', '/groups', {
-          handle: 'intake',
-          name: 'Intake',
-          visibility: 'public',
-          joinPolicy: 'open',
-        })
-      ).status,
-    ).toBe(201);
+    await createPublicGroup(receiver.as.bea!, 'intake');
     client = await MongoClient.connect(testServerUri());
   });
   afterAll(async () => {

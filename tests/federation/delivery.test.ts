@@ -2,7 +2,7 @@ import { parseSignature, verifyRequest } from '../../server/federation/http-sign
 import { DeliveryWorker, defaultDeliveryOptions } from '../../server/federation/delivery.worker.js';
 import type { Federation } from '../../server/federation/federation.module.js';
 import pino from 'pino';
-import { eventually, FakeServer } from '../helpers/fediverse.js';
+import { eventually, FakeServer, createPublicGroup } from '../helpers/fediverse.js';
 import { startWorld, type World } from '../helpers/world.js';
 
 const AS = 'https://www.w3.org/ns/activitystreams';
@@ -48,16 +48,7 @@ describe('delivery: the persistent queue and its workers', () => {
   });
 
   it('two real nodes: a person on B follows an open group on A, A accepts, both sides record it', async () => {
-    expect(
-      (
-        await a.as.alice!.call('POST', '/groups', {
-          handle: 'policy-lab',
-          name: 'Policy lab',
-          visibility: 'public',
-          joinPolicy: 'open',
-        })
-      ).status,
-    ).toBe(201);
+    await createPublicGroup(a.as.alice!, 'policy-lab');
     const fedB = b.node.node.federation!;
     const group = `${a.node.url}/ap/a/g.policy-lab`;
     const bea = fedB.directory.personIri('bea');

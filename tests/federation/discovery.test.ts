@@ -1,3 +1,4 @@
+import { createPublicGroup } from '../helpers/fediverse.js';
 import { startWorld, type World } from '../helpers/world.js';
 
 const AS = 'application/activity+json';
@@ -13,16 +14,7 @@ describe('federation discovery: WebFinger, actors, NodeInfo, objects', () => {
     world = await startWorld(['alice', 'bruno']);
     host = new URL(world.node.url).host;
     const { as } = world;
-    expect(
-      (
-        await as.alice!.call('POST', '/groups', {
-          handle: 'policy-lab',
-          name: 'Policy lab',
-          visibility: 'public',
-          joinPolicy: 'open',
-        })
-      ).status,
-    ).toBe(201);
+    await createPublicGroup(as.alice!, 'policy-lab', { name: 'Policy lab' });
     expect(
       (
         await as.alice!.call('POST', '/groups', {
@@ -33,27 +25,9 @@ describe('federation discovery: WebFinger, actors, NodeInfo, objects', () => {
         })
       ).status,
     ).toBe(201);
-    expect(
-      (
-        await as.alice!.call('POST', '/groups', {
-          handle: 'intake',
-          name: 'Intake',
-          visibility: 'public',
-          joinPolicy: 'request',
-        })
-      ).status,
-    ).toBe(201);
+    await createPublicGroup(as.alice!, 'intake', { joinPolicy: 'request' });
     // A person and a group may share a name.
-    expect(
-      (
-        await as.bruno!.call('POST', '/groups', {
-          handle: 'alice',
-          name: 'Alice fan club',
-          visibility: 'public',
-          joinPolicy: 'open',
-        })
-      ).status,
-    ).toBe(201);
+    await createPublicGroup(as.bruno!, 'alice');
   });
   afterAll(() => world.close());
 

@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
 import { collections } from '../../server/db/collections.js';
-import { FakeServer, postSigned, type FakeActor } from '../helpers/fediverse.js';
+import { FakeServer, postSigned, type FakeActor, createPublicGroup } from '../helpers/fediverse.js';
 import { startWorld, type World } from '../helpers/world.js';
 
 const AS = 'https://www.w3.org/ns/activitystreams';
@@ -49,16 +49,7 @@ describe('inbox forgeries: embedded copies, redefined terms, redirects, floods',
       FEDERATION_INBOX_RATE_LIMIT: '8',
     });
     db = world.node.database.db;
-    expect(
-      (
-        await world.as.alice!.call('POST', '/groups', {
-          handle: 'lab',
-          name: 'Lab',
-          visibility: 'public',
-          joinPolicy: 'open',
-        })
-      ).status,
-    ).toBe(201);
+    await createPublicGroup(world.as.alice!, 'lab');
     group = `${world.node.url}/ap/a/g.lab`;
     inbox = `${group}/inbox`;
   });

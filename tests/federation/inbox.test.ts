@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
 import { collections } from '../../server/db/collections.js';
-import { FakeServer, postSigned, type FakeActor } from '../helpers/fediverse.js';
+import { FakeServer, postSigned, type FakeActor, createPublicGroup } from '../helpers/fediverse.js';
 import { startWorld, type World } from '../helpers/world.js';
 
 const AS = 'https://www.w3.org/ns/activitystreams';
@@ -67,16 +67,7 @@ describe('the hardened inbox (each hostile request is refused and nothing is sto
       FEDERATION_INBOX_MAX_SIZE: '64kb',
     });
     db = world.node.database.db;
-    expect(
-      (
-        await world.as.alice!.call('POST', '/groups', {
-          handle: 'policy-lab',
-          name: 'Policy lab',
-          visibility: 'public',
-          joinPolicy: 'open',
-        })
-      ).status,
-    ).toBe(201);
+    await createPublicGroup(world.as.alice!, 'policy-lab');
     group = `${world.node.url}/ap/a/g.policy-lab`;
     inbox = `${group}/inbox`;
   });

@@ -149,3 +149,23 @@ export async function eventually(
   }
   throw new Error(`timed out after ${ms} ms waiting for ${what}`);
 }
+
+/** A public group made through the REST API by `client` (its owner); returns the group's actor IRI. */
+export async function createPublicGroup(
+  client: {
+    call(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
+    nodeUrl: string;
+  },
+  handle: string,
+  options: { joinPolicy?: 'open' | 'request' | 'invite'; name?: string } = {},
+): Promise<string> {
+  const res = await client.call('POST', '/groups', {
+    handle,
+    name: options.name ?? handle,
+    visibility: 'public',
+    joinPolicy: options.joinPolicy ?? 'open',
+  });
+  if (res.status !== 201)
+    throw new Error(`could not create group ${handle}: ${res.status} ${JSON.stringify(res.body)}`);
+  return `${client.nodeUrl}/ap/a/g.${handle}`;
+}
