@@ -154,7 +154,8 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
         await (apex.getCollection as (...a: unknown[]) => Promise<unknown>)(id, page),
       );
       delete compact['@context'];
-      return compact;
+      // apex's own serialiser leaves out its private fields (`_id`, `_meta`) and bto/bcc.
+      return JSON.parse(apex.stringifyPublicJSONLD(compact)) as Record<string, unknown>;
     }),
   );
   router.get(

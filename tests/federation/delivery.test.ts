@@ -63,6 +63,17 @@ describe('delivery: the persistent queue and its workers', () => {
       ).totalItems;
     await eventually(async () => (await count(`${group}/followers`)) === 1, 20_000);
     await eventually(async () => (await count(`${bea}/following`)) === 1, 20_000);
+    // The group's outbox lists its public activities only (the Accept went to bea alone), without apex's
+    // private fields.
+    const outbox = await (
+      await fetch(`${group}/outbox?page=true`, { headers: { accept: 'application/activity+json' } })
+    ).text();
+    expect(JSON.parse(outbox)).toMatchObject({ type: 'OrderedCollectionPage', orderedItems: [] });
+    expect(outbox).not.toMatch(/"_id"|"_meta"/);
+    const own = await (
+      await fetch(`${bea}/outbox?page=true`, { headers: { accept: 'application/activity+json' } })
+    ).text();
+    expect(own).not.toMatch(/"_id"|"_meta"|PRIVATE KEY/);
     // Nothing left in either queue.
     await eventually(
       async () => (await fedA.worker.metrics()).queued + (await fedB.worker.metrics()).queued === 0,
