@@ -118,6 +118,27 @@ export class ActorDirectory {
     return loaded ? this.render(loaded) : null;
   }
 
+  /**
+   * A Tombstone for an actor that was served and is gone: a deactivated or merged person, a deleted public
+   * group (until it is purged). Peers take the 410 as the actor's deletion. Groups that were never public
+   * stay unknown (404).
+   */
+  async tombstone(name: string): Promise<Record<string, unknown> | null> {
+    const ref = parseActorName(name);
+    if (!ref || ref.kind === 'instance') return null;
+    const base = { '@context': AS_CONTEXT, id: this.iri(name), type: 'Tombstone' };
+    if (ref.kind === 'person') {
+      const person = await this.people.byHandle(ref.handle);
+      return person && person.status !== 'active'
+        ? { ...base, formerType: 'Person', deleted: person.updatedAt.toISOString() }
+        : null;
+    }
+    const group = await this.groups.byHandle(ref.handle);
+    return group?.deletedAt && group.visibility === 'public'
+      ? { ...base, formerType: 'Group', deleted: group.deletedAt.toISOString() }
+      : null;
+  }
+
   /** The browser page for an actor (content negotiation sends people there). */
   pageOf(name: string): string | null {
     const ref = parseActorName(name);

@@ -108,7 +108,11 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
     wrap(async (req, res) => {
       const name = req.params.actor!;
       const doc = await directory.document(name);
-      if (!doc) throw new NotFoundError('No such actor on this node.');
+      if (!doc) {
+        const gone = await directory.tombstone(name);
+        if (gone) return void sendActivity(res, gone, 410);
+        throw new NotFoundError('No such actor on this node.');
+      }
       if (wantsHtml(req)) return void res.redirect(303, directory.pageOf(name)!);
       sendActivity(res, doc);
     }),

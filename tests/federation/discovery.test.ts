@@ -160,10 +160,18 @@ describe('federation discovery: WebFinger, actors, NodeInfo, objects', () => {
     const gone = await get(`${world.node.url}/ap/threads/${thread.body.id}`);
     expect(gone.status).toBe(410);
     expect(await gone.json()).toMatchObject({ type: 'Tombstone', formerType: 'Page', id: page.id });
+    // A deleted public group is gone (410); a deleted members-only group stays unknown (404).
+    await createPublicGroup(world.as.alice!, 'short-lived');
+    expect((await world.as.alice!.call('DELETE', '/groups/short-lived')).status).toBe(204);
+    const goneGroup = await get(`${world.node.url}/ap/a/g.short-lived`);
+    expect(goneGroup.status).toBe(410);
+    expect(await goneGroup.json()).toMatchObject({ type: 'Tombstone', formerType: 'Group' });
     const hidden = await world.as.alice!.call('POST', '/groups/cabinet/threads', {
       title: 'Secret',
       body: 'Budget',
     });
     expect((await get(`${world.node.url}/ap/threads/${hidden.body.id}`)).status).toBe(404);
+    expect((await world.as.alice!.call('DELETE', '/groups/cabinet')).status).toBe(204);
+    expect((await get(`${world.node.url}/ap/a/g.cabinet`)).status).toBe(404);
   });
 });
