@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import {
+  ValidationError,
   DomainError,
   InsufficientStorageError,
   MalformedBodyError,
@@ -46,6 +47,11 @@ function fromBodyParser(err: unknown): DomainError | undefined {
 /** Map anything thrown in a request to a DomainError, or undefined when it is a bug (a 5xx). */
 export function toDomainError(err: unknown): DomainError | undefined {
   if (err instanceof DomainError) return err;
+  // Express fails to decode a malformed %-escape in a path parameter with a URIError marked 400.
+  if (err instanceof URIError && (err as { status?: number }).status === 400)
+    return new ValidationError('The path is not validly percent-encoded.', [
+      { field: 'path', message: 'malformed percent-encoding' },
+    ]);
   return fromBodyParser(err);
 }
 

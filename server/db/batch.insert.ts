@@ -29,6 +29,18 @@ export class BatchInserter<T extends Document> {
     });
   }
 
+  private async oneByOne(batch: Pending<T>[]): Promise<void> {
+    for (const p of batch) {
+      try {
+        await this.collection.insertOne(p.doc);
+        p.resolve(true);
+      } catch (err) {
+        if (isDuplicateKey(err)) p.resolve(false);
+        else p.reject(err);
+      }
+    }
+  }
+
   private async flush(): Promise<void> {
     this.flushing = true;
     while (this.queue.length) {
@@ -44,7 +56,9 @@ export class BatchInserter<T extends Document> {
           err as { writeErrors?: { index: number; code?: number; err?: { code?: number } }[] }
         ).writeErrors;
         if (!writeErrors?.length) {
-          for (const p of batch) p.reject(err);
+          // The whole command failed (e.g. one document could not be serialised): each alone, so one bad
+          // document fails only its own request.
+          await this.oneByOne(batch);
           continue;
         }
         const failed = new Map(writeErrors.map((e) => [e.index, e]));

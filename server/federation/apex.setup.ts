@@ -6,7 +6,8 @@ import { Lru } from '../core/lru.js';
 import { apRoutes, AS_CONTEXT, SECURITY_CONTEXT } from './actor.directory.js';
 import type { ApexStore } from './apex.store.js';
 import type { DeliveryQueue } from './delivery.queue.js';
-import type { RemoteFetcher } from './remote.fetcher.js';
+import { RemoteFetchError, type RemoteFetcher } from './remote.fetcher.js';
+import { stripUntrusted } from './inbox.sanitize.js';
 
 const require = createRequire(import.meta.url);
 const vocab = (file: string) =>
@@ -21,6 +22,7 @@ const MAX_STORED_CONTEXTS = 1000;
 
 export interface ApexDeps {
   publicUrl: string;
+  isLocal: (iri: string) => boolean;
   sharedInbox: string;
   version: string;
   store: ApexStore;
@@ -56,7 +58,17 @@ export function createApex(deps: ApexDeps): ApexInstance {
     logger: { info: log('debug'), warn: log('warn'), error: log('error') },
   });
 
-  apex.requestObject = async (id: string) => apex.fromJSONLD(await deps.fetcher.getObject(id));
+  // A fetched document passes the checks an inbox post does, on the form apex keeps: its id is the one it
+  // was served with (a @context cannot rename it), on the origin that served it, never local; what it
+  // embeds from elsewhere is cut to IRIs and apex's private fields are dropped.
+  apex.requestObject = async (id: string) => {
+    const raw = await deps.fetcher.getObject(id);
+    const compacted = await apex.fromJSONLD(raw);
+    if (!compacted || compacted.id !== raw.id || deps.isLocal(compacted.id))
+      throw new RemoteFetchError(`${id} is not a document its server can vouch for`);
+    stripUntrusted(compacted, new URL(compacted.id).origin, deps.isLocal);
+    return compacted;
+  };
 
   const contexts = new Lru<string, unknown>(200);
   apex.jsonldContextLoader = async (url: string) => {

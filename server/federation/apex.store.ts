@@ -1,4 +1,5 @@
 import type { ApexObject, ApexStoreLike } from 'activitypub-express';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { escape, unescape } from 'mongo-escape';
 import { ObjectId, type Collection, type Db, type Document } from 'mongodb';
 import { collections } from '../db/collections.js';
@@ -31,6 +32,8 @@ export interface LocalActorSource {
 export type DeliveryHandoff = (actorId: string, body: string, addresses: string[]) => Promise<void>;
 
 const clone = <T>(value: T): T => structuredClone(value);
+/** Set while the node itself writes (its own activities); anything from the network runs without it. */
+const localWrites = new AsyncLocalStorage<boolean>();
 const ACTOR_TYPES = new Set(['Person', 'Group', 'Service', 'Application', 'Organization']);
 const ACTOR_CACHE_MS = 60_000;
 
@@ -199,7 +202,18 @@ export class ApexStore implements ApexStoreLike {
     return 0;
   }
 
+  /** Run `work` as the node itself: only then may local activities be written (FEDERATION.md 3). */
+  asLocal<T>(work: () => Promise<T>): Promise<T> {
+    return localWrites.run(true, work);
+  }
+
+  private refuseLocal(id: string): void {
+    if (this.localActors.isLocal(id) && !localWrites.getStore())
+      throw new Error(`refused: ${id} is local and this write does not come from the node`);
+  }
+
   async saveActivity(activity: ApexObject): Promise<boolean | undefined> {
+    this.refuseLocal(activity.id);
     return (await this.streamInserts.insert(toStored(activity, true))) || undefined;
   }
 
@@ -208,6 +222,7 @@ export class ApexStore implements ApexStoreLike {
   }
 
   async updateActivity(activity: ApexObject, fullReplace: boolean): Promise<unknown> {
+    this.refuseLocal(activity.id);
     const current = await this.streams.findOne({ _id: activity.id });
     if (!current) return activity;
     let next: StoredDoc;

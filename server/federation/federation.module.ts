@@ -34,6 +34,8 @@ const HOUR = 3600_000;
 
 export interface Federation {
   router: Router;
+  /** Send an activity as a local actor (e.g. `Follow`), through its outbox and the delivery queue. */
+  publish(actorIri: string, type: string, to: string[], extras: Record<string, unknown>): Promise<ApexObject>;
   apex: ApexInstance;
   directory: ActorDirectory;
   keys: KeyStore;
@@ -86,6 +88,7 @@ export function composeFederation(deps: {
   );
   const apex = createApex({
     publicUrl: config.publicUrl,
+    isLocal: (iri) => directory.isLocal(iri),
     sharedInbox: directory.sharedInbox,
     version,
     store,
@@ -105,6 +108,16 @@ export function composeFederation(deps: {
   );
   const replays = new ReplayFilter();
 
+  /** Build an activity as one of the node's actors and send it (its outbox, then the delivery queue). */
+  const publish = (actorIri: string, type: string, to: string[], extras: Record<string, unknown>) =>
+    store.asLocal(async () => {
+      const actor = await directory.apexActor(actorIri);
+      if (!actor) throw new Error(`no local actor ${actorIri}`);
+      const activity = await apex.buildActivity(type, actorIri, to, extras);
+      await apex.addToOutbox(actor, activity);
+      return activity;
+    });
+
   /** Follows of a person or an open group are accepted at once; other groups' wait for their moderators. */
   const onActivity = async ({ activity, recipient }: InboxEvent) => {
     if (activity.type !== 'Follow') return;
@@ -117,8 +130,7 @@ export function composeFederation(deps: {
     const follow = (await store.getActivity(activity.id, true)) as ApexObject;
     await apex.acceptFollow(recipient, follow);
     const follower = (activity.actor as string[])[0]!;
-    const accept = await apex.buildActivity('Accept', recipient.id, [follower], { object: activity.id });
-    await apex.addToOutbox(recipient, accept);
+    await publish(recipient.id, 'Accept', [follower], { object: activity.id });
   };
 
   const remoteKeys = new RemoteKeys(db, fetcher);
@@ -178,6 +190,7 @@ export function composeFederation(deps: {
     worker,
     policy,
     fetcher,
+    publish,
     start: () => worker.start(),
     close: async () => {
       clearInterval(sweeps);

@@ -24,6 +24,9 @@ export interface VerifiedInbox {
   actorId: string;
 }
 
+/** Replays are per inbox: one activity may rightly reach several personal inboxes of this node. */
+export const replayKey = (activityId: string, inbox: string | undefined) => `${activityId} ${inbox ?? '*'}`;
+
 export interface InboxGuardOptions {
   maxBytes: number;
   ratePerMinute: number;
@@ -102,9 +105,13 @@ export function inboxGuard(deps: {
   const byHost = limiter((_req, res) => `host:${new URL((res.locals.inbox as VerifiedInbox).actorId).host}`);
 
   const verify = async (req: Request, res: Response, next: NextFunction) => {
+    const text = (req.body as Buffer).toString('utf8');
+    // A NUL can end up in a key the database refuses; no activity needs one.
+    if (text.includes('\u0000') || text.includes('\\u0000'))
+      throw new ValidationError('The body contains NUL characters.', [{ field: 'body', message: 'NUL' }]);
     let parsed: unknown;
     try {
-      parsed = JSON.parse((req.body as Buffer).toString('utf8'));
+      parsed = JSON.parse(text);
     } catch {
       throw new MalformedBodyError('The body is not JSON.');
     }
@@ -139,6 +146,9 @@ export function inboxGuard(deps: {
       }
       if (!URL.canParse(signature.keyId) || !/^https?:$/.test(new URL(signature.keyId).protocol))
         throw new UnauthenticatedError('The keyId is not an http(s) IRI.');
+      // Peers publish keys next to their actors: a key elsewhere is refused before anything is fetched.
+      if (originOf(signature.keyId) !== originOf(actorId))
+        throw new UnauthenticatedError('The signing key is not on the actor’s origin.');
       if (!policy.allows(signature.keyId))
         throw new ForbiddenError(`${new URL(signature.keyId).host} does not federate with this node.`);
       const check = (pem: string) =>
@@ -165,7 +175,7 @@ export function inboxGuard(deps: {
         throw new UnauthenticatedError('The signing key does not belong to the activity’s actor.');
     }
 
-    if (replays.seen(activityId)) {
+    if (replays.seen(replayKey(activityId, req.params.actor))) {
       // Already processed: a replay or a retry changes nothing.
       res.status(202).end();
       return;

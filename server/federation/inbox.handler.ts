@@ -3,7 +3,7 @@ import type { Request, RequestHandler } from 'express';
 import { DomainError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { ActorDirectory } from './actor.directory.js';
-import type { VerifiedInbox } from './inbox.guard.js';
+import { replayKey, type VerifiedInbox } from './inbox.guard.js';
 import type { ReplayFilter } from './replay.filter.js';
 import { sanitizeActivity } from './inbox.sanitize.js';
 
@@ -153,7 +153,7 @@ export function inboxHandler(deps: {
         (objectId === actorId || (objectId as { id?: string })?.id === actorId)
       )
         await deps.onActorDeleted(actorId);
-      replays.remember(activityId);
+      replays.remember(replayKey(activityId, req.params.actor));
       res.status(202).end();
       for (const event of events)
         await deps

@@ -26,6 +26,36 @@ const VALUE_KEYS = new Set([
 ]);
 
 /**
+ * Cut what a document may not vouch for, in place, at every depth: embedded objects whose id is on another
+ * origin than `origin` or is local become their bare IRI; keys starting with `_` (apex's private `_meta`,
+ * which the ActivityStreams context lets through as a blank-node term) are removed. Top-level id, type and
+ * `@context` are left alone.
+ */
+export function stripUntrusted(
+  doc: Record<string, unknown>,
+  origin: string | null,
+  isLocal: (iri: string) => boolean,
+): void {
+  const trusted = (id: string) => originOf(id) === origin && !isLocal(id);
+  const strip = (value: unknown, depth: number): unknown => {
+    if (Array.isArray(value)) return value.map((v) => strip(v, depth));
+    if (!isNode(value)) return value;
+    if (typeof value.id === 'string' && !trusted(value.id)) return value.id;
+    if (depth > 8) return typeof value.id === 'string' ? value.id : null;
+    const out: Record<string, unknown> = {};
+    for (const [key, inner] of Object.entries(value)) {
+      if (key.startsWith('_')) continue;
+      out[key] = VALUE_KEYS.has(key) ? inner : strip(inner, depth + 1);
+    }
+    return out;
+  };
+  for (const [key, value] of Object.entries(doc)) {
+    if (key.startsWith('_')) delete doc[key];
+    else if (!VALUE_KEYS.has(key)) doc[key] = strip(value, 1);
+  }
+}
+
+/**
  * Make an activity, in the JSON-LD form activitypub-express acts on, safe to hand to it. The guard
  * checked the raw body, but a `@context` can give terms another meaning; so the checks are made again on
  * this form, which is the one apex reads:
@@ -52,21 +82,7 @@ export function sanitizeActivity(
     throw new ValidationError('The activity’s @context changes the meaning of its id, type or actor.');
   compacted.actor = [verified.actorId];
 
-  const trusted = (id: string) => originOf(id) === actorOrigin && !isLocal(id);
-  const strip = (value: unknown, depth: number): unknown => {
-    if (Array.isArray(value)) return value.map((v) => strip(v, depth));
-    if (!isNode(value)) return value;
-    if (typeof value.id === 'string' && !trusted(value.id)) return value.id;
-    if (depth > 8) return typeof value.id === 'string' ? value.id : null;
-    const out: Record<string, unknown> = {};
-    for (const [key, inner] of Object.entries(value))
-      out[key] = VALUE_KEYS.has(key) ? inner : strip(inner, depth + 1);
-    return out;
-  };
-  for (const [key, value] of Object.entries(compacted)) {
-    if (VALUE_KEYS.has(key) || key.startsWith('_')) continue;
-    (compacted as Record<string, unknown>)[key] = strip(value, 1);
-  }
+  stripUntrusted(compacted, actorOrigin, isLocal);
 
   const type = verified.type;
   if (type === 'Create' || type === 'Update' || type === 'Delete') {

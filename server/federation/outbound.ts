@@ -110,12 +110,18 @@ export async function safeFetch(
       policy.maxBytes,
     );
     const location = response.headers.location;
-    if (response.status >= 300 && response.status < 400 && location) {
+    const method = (init.method ?? 'GET').toUpperCase();
+    // Only GETs and 307/308 are followed: a POST is never turned into a bodiless GET that "succeeds".
+    const follow = method === 'GET' || response.status === 307 || response.status === 308;
+    if (response.status >= 300 && response.status < 400 && location && follow) {
       if (hop >= policy.maxRedirects)
         throw new OutboundRefusedError(`more than ${policy.maxRedirects} redirects`, 'redirects');
+      if (!URL.canParse(location, current.toString()))
+        throw new OutboundRefusedError(
+          `a redirect to an invalid URL (${location.slice(0, 100)})`,
+          'redirects',
+        );
       current = new URL(location, current);
-      if (response.status !== 307 && response.status !== 308)
-        init = { ...init, method: 'GET', body: undefined };
       continue;
     }
     return { ...response, url: current.toString() };

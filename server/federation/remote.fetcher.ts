@@ -55,9 +55,12 @@ export class RemoteFetcher {
     // A redirect to another origin could hand over a document that origin never vouched for.
     if (new URL(response.url).origin !== target.origin)
       throw new RemoteFetchError(`${url} redirected to another origin`);
+    const text = response.body.toString('utf8');
+    if (text.includes('\u0000') || text.includes('\\u0000'))
+      throw new RemoteFetchError(`${url} answered NUL characters`);
     let doc: unknown;
     try {
-      doc = JSON.parse(response.body.toString('utf8'));
+      doc = JSON.parse(text);
     } catch {
       throw new RemoteFetchError(`${url} did not answer JSON`);
     }

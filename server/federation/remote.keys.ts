@@ -1,5 +1,5 @@
 import type { Collection, Db } from 'mongodb';
-import { UnauthenticatedError } from '../core/errors.js';
+import { DomainError, UnauthenticatedError } from '../core/errors.js';
 import { collections } from '../db/collections.js';
 import { upsertOne } from '../db/errors.js';
 import { Lru } from '../core/lru.js';
@@ -54,7 +54,9 @@ export class RemoteKeys {
     try {
       found = await this.fetchKey(keyId);
     } catch (err) {
-      if (!(err instanceof RemoteFetchError)) throw err;
+      if (err instanceof DomainError) throw err;
+      if (!(err instanceof RemoteFetchError))
+        throw new UnauthenticatedError(`The signing key could not be had: ${(err as Error).message}`);
       // An expired key whose server is unreachable for now is still the key it was.
       if (cached && !refresh) return { owner: cached.owner, publicKeyPem: cached.publicKeyPem, cached: true };
       throw new UnauthenticatedError(`The signing key could not be had: ${err.message}`);

@@ -52,9 +52,7 @@ describe('delivery: the persistent queue and its workers', () => {
     const fedB = b.node.node.federation!;
     const group = `${a.node.url}/ap/a/g.policy-lab`;
     const bea = fedB.directory.personIri('bea');
-    const actor = (await fedB.directory.apexActor(bea))!;
-    const follow = await fedB.apex.buildActivity('Follow', bea, [group], { object: group });
-    await fedB.apex.addToOutbox(actor, follow);
+    await fedB.publish(bea, 'Follow', [group], { object: group });
     const count = async (url: string) =>
       (
         (await (await fetch(url, { headers: { accept: 'application/activity+json' } })).json()) as {
@@ -124,6 +122,29 @@ describe('delivery: the persistent queue and its workers', () => {
       expect(
         await a.node.database.db.collection('fed_deliveries').findOne({ activityId: retried }),
       ).toBeNull();
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('an inbox that redirects is not "delivered" by a bodiless GET: the POST is retried', async () => {
+    const peer = await new FakeServer().start();
+    try {
+      peer.redirects.set('/old/inbox', '/new/inbox');
+      let posts = 0;
+      peer.status = (req) => {
+        posts++;
+        return req.url === '/old/inbox' ? 302 : 202;
+      };
+      // The fake answers 302 to the POST itself (status), with the Location of redirects only for GETs.
+      peer.statusHeaders = (req): Record<string, string> =>
+        req.url === '/old/inbox' ? { location: '/new/inbox' } : {};
+      const [id] = await queue([`${peer.url}/old/inbox`]);
+      await eventually(() => posts >= 2, 10_000, 'a retry');
+      expect(peer.gets).not.toContain('/new/inbox');
+      const pending = await a.node.database.db.collection('fed_deliveries').findOne({ activityId: id });
+      expect(pending).toMatchObject({ state: 'pending', inboxes: [`${peer.url}/old/inbox`] });
+      await a.node.database.db.collection('fed_deliveries').deleteMany({ activityId: id });
     } finally {
       await peer.close();
     }

@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
 import { collections } from '../../server/db/collections.js';
-import { FakeServer, postSigned, type FakeActor, createPublicGroup } from '../helpers/fediverse.js';
+import { createPublicGroup, FakeServer, postSigned, type FakeActor } from '../helpers/fediverse.js';
 import { startWorld, type World } from '../helpers/world.js';
 
 const AS = 'https://www.w3.org/ns/activitystreams';
@@ -46,7 +46,7 @@ describe('inbox forgeries: embedded copies, redefined terms, redirects, floods',
     bob = victim.actor('bob');
     world = await startWorld(['alice'], {
       FEDERATION_ALLOWED_CIDRS: '127.0.0.0/8',
-      FEDERATION_INBOX_RATE_LIMIT: '8',
+      FEDERATION_INBOX_RATE_LIMIT: '20',
     });
     db = world.node.database.db;
     await createPublicGroup(world.as.alice!, 'lab');
@@ -144,13 +144,31 @@ describe('inbox forgeries: embedded copies, redefined terms, redirects, floods',
   });
 
   it('a keyId that redirects to another origin does not make a key for the first', async () => {
+    // An open redirect on the victim's server leads to the attacker's document, which claims to be carol.
     victim.redirects.set('/go', `${evil.url}/users/mallory`);
-    const res = await postSigned(
-      inbox,
-      { ...create({}), actor: mallory.id },
-      { keyId: `${victim.url}/go#main-key`, privateKeyPem: mallory.privateKeyPem },
-    );
+    const carol = `${victim.url}/users/carol`;
+    const activity = {
+      '@context': AS,
+      id: `${victim.url}/activities/forged`,
+      type: 'Create',
+      actor: carol,
+      to: [group],
+      object: { id: `${victim.url}/notes/forged`, type: 'Note', attributedTo: carol, content: 'not carol' },
+    };
+    const res = await postSigned(inbox, activity, {
+      keyId: `${victim.url}/go#main-key`,
+      privateKeyPem: mallory.privateKeyPem,
+    });
     expect(res.status).toBe(401);
+    expect(JSON.parse(res.body).detail).toMatch(/another origin/);
+    expect(victim.gets).toContain('/go');
+    // A key on another origin than the actor's is refused before anything is fetched.
+    const elsewhere = await postSigned(inbox, create({}), {
+      keyId: `${victim.url}/keys/other#k`,
+      privateKeyPem: mallory.privateKeyPem,
+    });
+    expect(elsewhere.status).toBe(401);
+    expect(victim.gets).not.toContain('/keys/other');
     expect(
       await db
         .collection(collections.fedRemoteKeys)
@@ -212,12 +230,20 @@ describe('inbox forgeries: embedded copies, redefined terms, redirects, floods',
   });
 
   it('junk naming another server’s key does not spend that server’s budget', async () => {
-    // Eight unverifiable posts claiming bob's key...
-    for (let i = 0; i < 8; i++)
+    // More unverifiable posts claiming to be bob, with bob's key id, than bob's host may send a minute...
+    for (let i = 0; i < 20; i++) {
+      const forged = {
+        '@context': AS,
+        id: `${victim.url}/activities/junk-${i}`,
+        type: 'Create',
+        actor: bob.id,
+        to: [group],
+        object: { id: `${victim.url}/notes/junk-${i}`, type: 'Note', attributedTo: bob.id },
+      };
       expect(
-        (await postSigned(inbox, create({}), { keyId: bob.keyId, privateKeyPem: mallory.privateKeyPem }))
-          .status,
+        (await postSigned(inbox, forged, { keyId: bob.keyId, privateKeyPem: mallory.privateKeyPem })).status,
       ).toBe(401);
+    }
     // ...and bob's own server is still heard.
     const fromBob = {
       '@context': AS,
@@ -228,5 +254,47 @@ describe('inbox forgeries: embedded copies, redefined terms, redirects, floods',
       object: { id: `${victim.url}/notes/ok`, type: 'Note', attributedTo: bob.id, content: 'hello' },
     };
     expect((await postSigned(inbox, fromBob, bob)).status).toBe(202);
+  });
+
+  it('a fetched document cannot rename its id with a @context (another server’s actor stays unforged)', async () => {
+    evil.documents.set('/docs/renamer', {
+      '@context': [AS, { id: null, realid: '@id' }],
+      id: `${evil.url}/docs/renamer`,
+      realid: bob.id,
+      type: 'Person',
+      inbox: `${evil.url}/stolen-by-context`,
+    });
+    const res = await postSigned(inbox, create({}, { inReplyTo: `${evil.url}/docs/renamer` }), mallory);
+    expect(res.status).toBeLessThan(500);
+    expect(evil.gets).toContain('/docs/renamer');
+    expect(JSON.stringify((await cachedBob()) ?? {})).not.toContain('stolen-by-context');
+  });
+
+  it('apex’s private _meta cannot be sent: a Follow of a request-only group does not become a follower', async () => {
+    const closed = await createPublicGroup(world.as.alice!, 'closed-lab', { joinPolicy: 'request' });
+    const follow = {
+      '@context': AS,
+      id: next(),
+      type: 'Follow',
+      actor: mallory.id,
+      object: closed,
+      _meta: { collection: [`${closed}/followers`] },
+    };
+    expect((await postSigned(`${closed}/inbox`, follow, mallory)).status).toBe(202);
+    const followers = (await (
+      await fetch(`${closed}/followers`, { headers: { accept: 'application/activity+json' } })
+    ).json()) as { totalItems: number };
+    expect(followers.totalItems).toBe(0);
+  });
+
+  it('NUL characters and malformed percent-escapes get 400, not 500', async () => {
+    const nul = await postSigned(inbox, create({ content: 'x', 'x\u0000y': 1 }), mallory);
+    expect(nul.status).toBe(400);
+    for (const path of ['/ap/a/%E0%A4%A', '/ap/a/%E0%A4%A/outbox']) {
+      const res = await fetch(`${world.node.url}${path}`, {
+        headers: { accept: 'application/activity+json' },
+      });
+      expect(res.status).toBe(400);
+    }
   });
 });

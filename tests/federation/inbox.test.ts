@@ -214,11 +214,18 @@ describe('the hardened inbox (each hostile request is refused and nothing is sto
   });
 
   it('never fetches private addresses the configuration does not allow (keyId, @context)', async () => {
+    // An "actor" at the cloud metadata address: its key is never fetched.
+    const metadataActor = 'http://169.254.169.254/latest/meta-data';
     const metadata = await refused(401, () =>
-      postSigned(inbox, note(), {
-        keyId: 'http://169.254.169.254/latest/meta-data#key',
-        privateKeyPem: ada.privateKeyPem,
-      }),
+      postSigned(
+        inbox,
+        note({
+          id: `${metadataActor}/a1`,
+          actor: metadataActor,
+          object: { id: `${metadataActor}/n1`, type: 'Note' },
+        }),
+        { keyId: `${metadataActor}#key`, privateKeyPem: ada.privateKeyPem },
+      ),
     );
     expect(metadata.detail).toMatch(/could not be had/);
     await refused(400, () =>

@@ -28,6 +28,8 @@ export class FakeServer {
   /** Paths fetched with GET, in order. */
   readonly gets: string[] = [];
   status: (req: http.IncomingMessage) => number = () => 202;
+  /** Extra headers on an inbox's answer (e.g. a Location). */
+  statusHeaders: (req: http.IncomingMessage) => Record<string, string> = () => ({});
   delayMs = 0;
   /** POSTs being answered now, and the most at once. */
   inFlight = 0;
@@ -51,7 +53,7 @@ export class FakeServer {
               headers: req.headers,
               body: Buffer.concat(chunks).toString(),
             });
-            res.writeHead(this.status(req)).end();
+            res.writeHead(this.status(req), this.statusHeaders(req)).end();
             return;
           }
           this.gets.push(req.url ?? '');
