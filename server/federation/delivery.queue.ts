@@ -19,6 +19,10 @@ export interface OutgoingActivityDoc {
  */
 export interface DeliveryDoc {
   _id: string;
+  /** The batch first queued for these inboxes: what retries and waits are named after. */
+  root: string;
+  /** When the activity was first queued for these inboxes (a delivery is given up after the schedule). */
+  queuedAt: Date;
   activityId: string;
   actorId: string;
   inboxes: string[];
@@ -51,7 +55,8 @@ export interface HostDoc {
 export const NEVER = new Date(0);
 export const BATCH_SIZE = 50;
 
-const hashOf = (parts: string[]) => createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 16);
+export const hashOf = (parts: string[]) =>
+  createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 16);
 
 /**
  * The persistent delivery queue: batches are claimed by inserting unique claims (the job system's
@@ -95,7 +100,8 @@ export class DeliveryQueue {
     for (let i = 0; i < unique.length; i += BATCH_SIZE) {
       const chunk = unique.slice(i, i + BATCH_SIZE);
       // The same activity queued again for the same inboxes is the same batch.
-      docs.push(this.batch(`${activityId}#${hashOf(chunk)}`, activityId, actorId, chunk, 0, now));
+      const root = `${activityId}#${hashOf(chunk)}`;
+      docs.push(this.batch(root, { root, queuedAt: now }, activityId, actorId, chunk, 0, now));
     }
     await this.insert(docs);
     for (const listener of this.listeners) listener();
@@ -104,6 +110,7 @@ export class DeliveryQueue {
 
   batch(
     _id: string,
+    origin: { root: string; queuedAt: Date },
     activityId: string,
     actorId: string,
     inboxes: string[],
@@ -112,6 +119,8 @@ export class DeliveryQueue {
   ): DeliveryDoc {
     return {
       _id,
+      root: origin.root,
+      queuedAt: origin.queuedAt,
       activityId,
       actorId,
       inboxes,

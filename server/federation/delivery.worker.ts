@@ -1,7 +1,14 @@
 import { randomUUID, type webcrypto } from 'node:crypto';
 import type { Logger } from '../core/logger.js';
 import { upsertOne } from '../db/errors.js';
-import { BATCH_SIZE, NEVER, type DeliveryDoc, type DeliveryQueue, type HostDoc } from './delivery.queue.js';
+import {
+  BATCH_SIZE,
+  hashOf,
+  NEVER,
+  type DeliveryDoc,
+  type DeliveryQueue,
+  type HostDoc,
+} from './delivery.queue.js';
 import type { KeyStore } from './federation.keys.js';
 import type { FederationPolicy } from './federation.policy.js';
 import { digestOf, signRequestAsync, toSigningCryptoKey } from './http-signature.js';
@@ -216,11 +223,16 @@ export class DeliveryWorker {
     if (mine.length && mine.length === free) this.again = true;
   }
 
-  /** How long activities and claims are kept: the whole retry schedule, and a day more. */
-  private keepMs(): number {
+  /** The whole retry schedule, at its longest (jitter included). */
+  private scheduleMs(): number {
     let total = 0;
     for (let n = 1; n < this.options.maxAttempts; n++) total += retryDelayMs(this.options.retryBaseMs, n);
-    return total * 1.25 + 86_400_000;
+    return total * 1.25;
+  }
+
+  /** How long activities and claims are kept: the whole retry schedule, and a day more. */
+  private keepMs(): number {
+    return this.scheduleMs() + 86_400_000;
   }
 
   private async bodyOf(activityId: string): Promise<{ body: string; digest: string } | null> {
@@ -324,6 +336,9 @@ export class DeliveryWorker {
   /** Settle a batch: retries and waiting inboxes into new batches, failures kept, then the batch deleted. */
   private async settle(batch: DeliveryDoc, outcomes: Outcome[]): Promise<void> {
     const now = Date.now();
+    const origin = this.originOf(batch);
+    // Past the whole retry schedule a delivery is given up, even one only ever waiting for a host's circuit.
+    const expired = now - origin.queuedAt.getTime() > this.scheduleMs();
     const next: DeliveryDoc[] = [];
     const retry: string[] = [];
     const deferred = new Map<number, string[]>();
@@ -331,6 +346,14 @@ export class DeliveryWorker {
     batch.inboxes.forEach((inbox, i) => {
       const outcome = outcomes[i]!;
       if (outcome.kind === 'delivered') this.delivered++;
+      else if (expired && outcome.kind !== 'permanent')
+        next.push(
+          this.failed(batch, inbox, {
+            kind: 'permanent',
+            status: null,
+            error: 'given up after the retry schedule',
+          }),
+        );
       else if (outcome.kind === 'deferred') {
         const at = outcome.until.getTime();
         deferred.set(at, [...(deferred.get(at) ?? []), inbox]);
@@ -343,7 +366,8 @@ export class DeliveryWorker {
     if (retry.length) {
       const delay = retryDelayMs(this.options.retryBaseMs, attempts) * (0.75 + Math.random() / 2);
       const doc = this.queue.batch(
-        `${batch._id}/${attempts}`,
+        `${origin.root}|r${attempts}|${hashOf(retry)}`,
+        origin,
         batch.activityId,
         batch.actorId,
         retry,
@@ -359,7 +383,8 @@ export class DeliveryWorker {
     for (const [at, inboxes] of deferred)
       next.push(
         this.queue.batch(
-          `${batch._id}/w${batch.claims}-${at}`,
+          `${origin.root}|w${at}|${hashOf(inboxes)}`,
+          origin,
           batch.activityId,
           batch.actorId,
           inboxes,
@@ -370,9 +395,14 @@ export class DeliveryWorker {
     await this.queue.finish(batch, next);
   }
 
+  private originOf(batch: DeliveryDoc): { root: string; queuedAt: Date } {
+    return { root: batch.root ?? batch._id, queuedAt: batch.queuedAt ?? batch.createdAt };
+  }
+
   private failed(batch: DeliveryDoc, inbox: string, outcome: Outcome): DeliveryDoc {
     const doc = this.queue.batch(
       `${batch.activityId} ${inbox}`,
+      this.originOf(batch),
       batch.activityId,
       batch.actorId,
       [inbox],

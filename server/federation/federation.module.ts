@@ -108,6 +108,14 @@ export function composeFederation(deps: {
   );
   const replays = new ReplayFilter();
 
+  const chains = new Map<string, Promise<unknown>>();
+  const serially = (key: string, work: () => Promise<void>): Promise<void> => {
+    const run = (chains.get(key) ?? Promise.resolve()).then(work, work);
+    chains.set(key, run);
+    void run.finally(() => chains.get(key) === run && chains.delete(key)).catch(() => undefined);
+    return run;
+  };
+
   /** Build an activity as one of the node's actors and send it (its outbox, then the delivery queue). */
   const publish = (actorIri: string, type: string, to: string[], extras: Record<string, unknown>) =>
     store.asLocal(async () => {
@@ -127,9 +135,21 @@ export function composeFederation(deps: {
       const loaded = await directory.load(ref.name);
       if (!loaded || !('group' in loaded) || loaded.group.joinPolicy !== 'open') return;
     }
-    const follow = (await store.getActivity(activity.id, true)) as ApexObject;
-    await apex.acceptFollow(recipient, follow);
+    // Only the actor a Follow names accepts it, whichever inboxes it was sent to.
+    const followed = (activity.object as unknown[] | undefined)?.[0];
+    const followedId =
+      typeof followed === 'string' ? followed : (followed as { id?: string } | undefined)?.id;
+    if (followedId !== recipient.id) return;
     const follower = (activity.actor as string[])[0]!;
+    // A follower is counted once: a repeated Follow (new id, same actor) is accepted again, not added.
+    // One follower's follows of one actor are handled one at a time in this process.
+    await serially(`${recipient.id} ${follower}`, async () => {
+      const known = await store.findActivityByCollectionAndActorId(`${recipient.id}/followers`, follower);
+      if (!known) {
+        const follow = (await store.getActivity(activity.id, true)) as ApexObject;
+        await apex.acceptFollow(recipient, follow);
+      }
+    });
     await publish(recipient.id, 'Accept', [follower], { object: activity.id });
   };
 

@@ -98,6 +98,22 @@ export function inboxHandler(deps: {
     a.inboxSideEffects!,
   ];
 
+  /**
+   * An Accept or Reject of one of this node's activities must answer a Follow this node sent to the sender
+   * (apex checks Accept this way, not Reject); anything else about a local activity is refused.
+   */
+  const checkAnswers = async (compacted: ApexObject, actorId: string) => {
+    if (compacted.type !== 'Accept' && compacted.type !== 'Reject') return;
+    const objectId = (compacted.object as unknown[] | undefined)?.[0];
+    if (typeof objectId !== 'string' || !directory.isLocal(objectId)) return;
+    const local = await apex.store.getActivity(objectId, false);
+    const target = (local?.object as unknown[] | undefined)?.[0];
+    if (!local || local.type !== 'Follow' || target !== actorId)
+      throw new ForbiddenError(
+        `Only the actor a Follow was sent to may ${String(compacted.type).toLowerCase()} it.`,
+      );
+  };
+
   return (req, res, next) => {
     void (async () => {
       const { activity, activityId, actorId } = res.locals.inbox as VerifiedInbox;
@@ -113,6 +129,7 @@ export function inboxHandler(deps: {
       compacted = sanitizeActivity(compacted, { activityId, actorId, type: String(activity.type) }, (iri) =>
         directory.isLocal(iri),
       );
+      await checkAnswers(compacted, actorId);
       let names: string[];
       if (req.params.actor) names = [req.params.actor];
       else {
@@ -153,12 +170,14 @@ export function inboxHandler(deps: {
         (objectId === actorId || (objectId as { id?: string })?.id === actorId)
       )
         await deps.onActorDeleted(actorId);
-      replays.remember(replayKey(activityId, req.params.actor));
-      res.status(202).end();
+      // Follow-ups (accepting a follow) are done before answering, so the next activity from the same
+      // server sees their effect.
       for (const event of events)
         await deps
           .onActivity(event)
           .catch((err: unknown) => logger.error({ err, activity: activityId }, 'inbox follow-up failed'));
+      replays.remember(replayKey(activityId, req.params.actor));
+      res.status(202).end();
     })().catch(next);
   };
 }

@@ -176,7 +176,10 @@ export class JobQueue {
     const won = await takeClaims(this.claims, [
       { _id: key, jobId: job._id, owner: this.owner, at: new Date() },
     ]);
-    if (!won.has(key)) return false;
+    if (!won.has(key)) {
+      await this.repairLostClaim(job, key, options);
+      return false;
+    }
     // A worker that read the job before another finished it (finished jobs are deleted, their claims
     // with them) could take a claim number again: the job must still be there, at the claim it expected.
     const fresh = await this.jobs.findOne({ _id: job._id });
@@ -189,6 +192,19 @@ export class JobQueue {
       { $set: { claims: n, leaseUntil: new Date(Date.now() + options.leaseMs) } },
     );
     return true;
+  }
+
+  /**
+   * A claim inserted by a worker that died (or failed) before recording it on the job, or a claim count put
+   * back by FerretDB's whole-document write-back, would be lost by every later poll: once the job's lease has
+   * run out and the claim is older than two leases, the job's count moves past it.
+   */
+  private async repairLostClaim(job: JobDoc, key: string, options: QueueOptions): Promise<void> {
+    const now = Date.now();
+    if (job.leaseUntil && job.leaseUntil.getTime() > now) return;
+    const claim = await this.claims.findOne({ _id: key });
+    if (claim && now - claim.at.getTime() > 2 * options.leaseMs)
+      await this.jobs.updateOne({ _id: job._id, claims: job.claims }, { $set: { claims: job.claims + 1 } });
   }
 
   private async run(job: JobDoc): Promise<void> {

@@ -182,6 +182,32 @@ describe('delivery: the persistent queue and its workers', () => {
     }
   });
 
+  it('gives a delivery up once the whole retry schedule has passed, even one waiting on a circuit', async () => {
+    const peer = await new FakeServer().start();
+    try {
+      peer.status = () => 503;
+      // Queued while the worker is stopped, as if three weeks ago.
+      await fedA.worker.stop();
+      const [id] = await queue([`${peer.url}/inbox`]);
+      await a.node.database.db
+        .collection('fed_deliveries')
+        .updateMany({ activityId: id }, { $set: { queuedAt: new Date(Date.now() - 21 * 86_400_000) } });
+      fedA.worker.start();
+      const deliveries = a.node.database.db.collection('fed_deliveries');
+      await eventually(
+        async () => (await deliveries.findOne({ activityId: id }))?.state === 'failed',
+        10_000,
+        'the delivery given up',
+      );
+      expect(await deliveries.findOne({ activityId: id })).toMatchObject({
+        lastError: 'given up after the retry schedule',
+      });
+      expect(await deliveries.countDocuments({ activityId: id })).toBe(1);
+    } finally {
+      await peer.close();
+    }
+  });
+
   it('several workers share the queue: each delivery is sent exactly once, several at a time per host, within the per-host limits', async () => {
     const peers = await Promise.all([1, 2, 3, 4].map(() => new FakeServer().start()));
     for (const p of peers) p.delayMs = 30;

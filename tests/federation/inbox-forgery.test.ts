@@ -1,6 +1,12 @@
 import type { Db } from 'mongodb';
 import { collections } from '../../server/db/collections.js';
-import { createPublicGroup, FakeServer, postSigned, type FakeActor } from '../helpers/fediverse.js';
+import {
+  createPublicGroup,
+  eventually,
+  FakeServer,
+  postSigned,
+  type FakeActor,
+} from '../helpers/fediverse.js';
 import { startWorld, type World } from '../helpers/world.js';
 
 const AS = 'https://www.w3.org/ns/activitystreams';
@@ -296,5 +302,94 @@ describe('inbox forgeries: embedded copies, redefined terms, redirects, floods',
       });
       expect(res.status).toBe(400);
     }
+  });
+
+  it('only the followed actor accepts a Follow, and a follower counts once', async () => {
+    const open = await createPublicGroup(world.as.alice!, 'open-club');
+    const closed = await createPublicGroup(world.as.alice!, 'closed-club', { joinPolicy: 'request' });
+    const count = async (group: string) =>
+      (
+        (await (
+          await fetch(`${group}/followers`, { headers: { accept: 'application/activity+json' } })
+        ).json()) as {
+          totalItems: number;
+        }
+      ).totalItems;
+    // A Follow of the closed group, sent to the open group's inbox and to alice through the shared inbox.
+    // (bob's; the genuine follows below are mallory's, so a misdirected acceptance would count twice).
+    const misdirected = {
+      '@context': AS,
+      id: `${victim.url}/activities/misdirected`,
+      type: 'Follow',
+      actor: bob.id,
+      object: closed,
+    };
+    expect((await postSigned(`${open}/inbox`, misdirected, bob)).status).toBe(202);
+    const shared = {
+      ...misdirected,
+      id: `${victim.url}/activities/misdirected-2`,
+      to: [`${world.node.url}/ap/a/u.alice`, open],
+    };
+    expect((await postSigned(`${world.node.url}/ap/inbox`, shared, bob)).status).toBe(202);
+    expect(
+      (
+        (await (
+          await fetch(`${world.node.url}/ap/a/u.alice/followers`, {
+            headers: { accept: 'application/activity+json' },
+          })
+        ).json()) as {
+          totalItems: number;
+        }
+      ).totalItems,
+    ).toBe(0);
+
+    // The same actor following the open group three times is one follower.
+    for (let i = 0; i < 3; i++)
+      expect(
+        (
+          await postSigned(
+            `${open}/inbox`,
+            { '@context': AS, id: next(), type: 'Follow', actor: mallory.id, object: open },
+            mallory,
+          )
+        ).status,
+      ).toBe(202);
+    // Follows are recorded just after the 202: wait for the genuine one, then check nothing else was counted.
+    await eventually(async () => (await count(open)) === 1, 5000, 'the follower');
+    await new Promise((r) => setTimeout(r, 300));
+    expect([await count(open), await count(closed)]).toEqual([1, 0]);
+  });
+
+  it('only the followed actor may Accept or Reject a local Follow', async () => {
+    const fed = world.node.node.federation!;
+    const alice = fed.directory.personIri('alice');
+    const follow = await fed.publish(alice, 'Follow', [mallory.id], { object: mallory.id });
+    const reject = (id: string) => ({
+      '@context': AS,
+      id,
+      type: 'Reject',
+      actor: bob.id,
+      to: [alice],
+      object: follow.id,
+    });
+    const forged = await postSigned(
+      inbox.replace('g.lab', 'u.alice'),
+      reject(`${victim.url}/activities/reject`),
+      bob,
+    );
+    expect(forged.status).toBe(403);
+    const accept = {
+      '@context': AS,
+      id: next(),
+      type: 'Accept',
+      actor: mallory.id,
+      to: [alice],
+      object: follow.id,
+    };
+    expect((await postSigned(inbox.replace('g.lab', 'u.alice'), accept, mallory)).status).toBe(202);
+    const following = (await (
+      await fetch(`${alice}/following`, { headers: { accept: 'application/activity+json' } })
+    ).json()) as { totalItems: number };
+    expect(following.totalItems).toBe(1);
   });
 });

@@ -81,6 +81,26 @@ describe('job queue', () => {
     release();
   });
 
+  it('runs a job whose claim was left behind by a worker that died before recording it', async () => {
+    const q = queue();
+    const done: string[] = [];
+    q.register('report', async (p) => void done.push(p.id as string), { leaseMs: 200 });
+    const id = await q.enqueue('report', { id: 'orphaned' }, new Date(Date.now() + 60_000));
+    // The dead worker inserted claim 1 and never wrote it on the job.
+    await t.db
+      .collection<{ _id: string; jobId: unknown; owner: string; at: Date }>('job_claims')
+      .insertOne({ _id: `${id.toHexString()}:1`, jobId: id, owner: 'dead', at: new Date(Date.now() - 5000) });
+    await t.db.collection('jobs').updateOne({ _id: id }, { $set: { runAt: new Date() } });
+    q.start();
+    expect(
+      await eventually(
+        async () => done,
+        (d) => d.length > 0,
+        5000,
+      ),
+    ).toEqual(['orphaned']);
+  });
+
   it('renews the lease of a long job, so no other worker takes it over', async () => {
     const runs: string[] = [];
     const [a, b] = [queue(), queue()];
