@@ -1,15 +1,31 @@
 import net from 'node:net';
 
-/** Ask the OS for a free TCP port on loopback. */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Ports handed out here sit below Linux's ephemeral range (32768+), which the OS uses for port-0 listeners
+ * and for the local end of every outgoing connection: a port chosen here and bound a moment later cannot
+ * be taken in between by one of those. */
+const LOW = 20_000;
+const HIGH = 32_000;
+
+function tryListen(port: number, host: string): Promise<number | null> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
+    srv.once('error', () => resolve(null));
+    srv.listen(port, host, () => {
       const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
+      const bound = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(bound));
     });
   });
+}
+
+/** A free TCP port on loopback (for a server that must know its port before it listens). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = await tryListen(LOW + Math.floor(Math.random() * (HIGH - LOW)), host);
+    if (port) return port;
+  }
+  const port = await tryListen(0, host);
+  if (!port) throw new Error('no free port');
+  return port;
 }

@@ -110,7 +110,19 @@ export async function serveNode(
   });
   const server = http.createServer(node.app);
   await node.attach(server);
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    // A port that could not be had fails the start at once, instead of leaving the test waiting.
+    await node.close();
+    throw err;
+  }
   return {
     node,
     close: async () => {
