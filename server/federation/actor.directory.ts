@@ -1,4 +1,5 @@
 import type { ApexObject } from 'activitypub-express';
+import { Lru } from '../core/lru.js';
 import type { GroupDoc, GroupRepository } from '../groups/group.repository.js';
 import type { PersonRepository, UserDoc } from '../people/person.repository.js';
 import type { KeyStore } from './federation.keys.js';
@@ -56,7 +57,9 @@ const APEX_CACHE_SIZE = 1000;
  */
 export class ActorDirectory {
   readonly base: string;
-  private readonly apexCache = new Map<string, { at: number; actor: Promise<ApexObject | null> }>();
+  private readonly apexCache = new Lru<string, { at: number; actor: Promise<ApexObject | null> }>(
+    APEX_CACHE_SIZE,
+  );
 
   constructor(
     publicUrl: string,
@@ -227,7 +230,6 @@ export class ActorDirectory {
       return compacted;
     });
     // Only actors that exist are kept, and not too many (names come from the network).
-    if (this.apexCache.size >= APEX_CACHE_SIZE) this.apexCache.clear();
     this.apexCache.set(name, { at: Date.now(), actor });
     actor.then(
       (a) => a || this.apexCache.delete(name),

@@ -1,5 +1,6 @@
 import { randomUUID, type webcrypto } from 'node:crypto';
 import type { Logger } from '../core/logger.js';
+import { Lru } from '../core/lru.js';
 import { upsertOne } from '../db/errors.js';
 import {
   BATCH_SIZE,
@@ -117,7 +118,7 @@ export class DeliveryWorker {
   private readonly gates: Gates;
   private readonly inHand = new Map<string, Promise<void>>();
   private readonly cryptoKeys = new Map<string, Promise<CryptoKey>>();
-  private readonly bodies = new Map<string, { body: string; digest: string } | null>();
+  private readonly bodies = new Lru<string, { body: string; digest: string } | null>(BODY_CACHE);
   private hostStates = new Map<string, HostDoc>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
@@ -236,10 +237,10 @@ export class DeliveryWorker {
   }
 
   private async bodyOf(activityId: string): Promise<{ body: string; digest: string } | null> {
-    if (this.bodies.has(activityId)) return this.bodies.get(activityId)!;
+    const cached = this.bodies.get(activityId);
+    if (cached !== undefined) return cached;
     const doc = await this.queue.body(activityId);
     const entry = doc ? { body: doc.body, digest: digestOf(doc.body) } : null;
-    if (this.bodies.size >= BODY_CACHE) this.bodies.delete(this.bodies.keys().next().value!);
     this.bodies.set(activityId, entry);
     return entry;
   }

@@ -11,6 +11,7 @@ import type { GroupRepository } from '../groups/group.repository.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
 import { ActorDirectory, parseActorName } from './actor.directory.js';
+import { idOf } from './as.values.js';
 import { createApex } from './apex.setup.js';
 import { ApexStore } from './apex.store.js';
 import { DeliveryQueue } from './delivery.queue.js';
@@ -79,7 +80,7 @@ export function composeFederation(deps: {
     (doc) => late.apex!.fromJSONLD(doc),
     { name: 'Ensemble' },
   );
-  const fetcher = new RemoteFetcher(outbound, policy, keys, directory.instanceIri, userAgent);
+  const fetcher = new RemoteFetcher(outbound, keys, directory.instanceIri, userAgent);
   const deliveries = new DeliveryQueue(db);
   const store = new ApexStore(
     db,
@@ -136,10 +137,7 @@ export function composeFederation(deps: {
       if (!loaded || !('group' in loaded) || loaded.group.joinPolicy !== 'open') return;
     }
     // Only the actor a Follow names accepts it, whichever inboxes it was sent to.
-    const followed = (activity.object as unknown[] | undefined)?.[0];
-    const followedId =
-      typeof followed === 'string' ? followed : (followed as { id?: string } | undefined)?.id;
-    if (followedId !== recipient.id) return;
+    if (idOf(activity.object) !== recipient.id) return;
     const follower = (activity.actor as string[])[0]!;
     // A follower is counted once: a repeated Follow (new id, same actor) is accepted again, not added.
     // One follower's follows of one actor are handled one at a time in this process.

@@ -1,6 +1,7 @@
 import type { ApexInstance } from 'activitypub-express';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { ValidationError, NotFoundError } from '../core/errors.js';
+import { asyncHandler } from '../core/http.js';
 import { AS_CONTEXT, parseActorName, type ActorDirectory } from './actor.directory.js';
 import type { ObjectRenderer } from './object.renderer.js';
 import type { NodeInfoSource } from './nodeinfo.js';
@@ -17,12 +18,6 @@ function wantsHtml(req: Request): boolean {
 function sendActivity(res: Response, doc: Record<string, unknown>, status = 200): void {
   res.status(status).type(CONTENT_TYPE).set('Vary', 'Accept').send(JSON.stringify(doc));
 }
-
-const wrap =
-  (fn: (req: Request, res: Response) => Promise<void>): RequestHandler =>
-  (req, res, next) => {
-    fn(req, res).catch(next);
-  };
 
 export interface FederationRoutesDeps {
   directory: ActorDirectory;
@@ -44,7 +39,7 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
 
   router.get(
     '/.well-known/webfinger',
-    wrap(async (req, res) => {
+    asyncHandler(async (req, res) => {
       const resource = typeof req.query.resource === 'string' ? req.query.resource : '';
       let names: string[];
       const acct = /^acct:@?([^@\s]+)@([^@\s]+)$/i.exec(resource);
@@ -95,7 +90,7 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
   });
   router.get(
     '/nodeinfo/:version(2\\.0|2\\.1)',
-    wrap(async (req, res) => {
+    asyncHandler(async (req, res) => {
       const version = req.params.version!;
       res
         .type(`application/json; profile="http://nodeinfo.diaspora.software/ns/schema/${version}#"`)
@@ -105,7 +100,7 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
 
   router.get(
     '/ap/a/:actor',
-    wrap(async (req, res) => {
+    asyncHandler(async (req, res) => {
       const name = req.params.actor!;
       const doc = await directory.document(name);
       if (!doc) {
@@ -121,7 +116,7 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
   const collection = (
     build: (name: string, id: string, req: Request) => Promise<Record<string, unknown> | null>,
   ): RequestHandler =>
-    wrap(async (req, res) => {
+    asyncHandler(async (req, res) => {
       const name = req.params.actor!;
       if (!(await directory.load(name))) throw new NotFoundError('No such actor on this node.');
       const id = `${directory.iri(name)}${req.path.slice(req.path.lastIndexOf('/'))}`;
@@ -170,7 +165,7 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
   for (const kind of ['threads', 'replies'] as const) {
     router.get(
       `/ap/${kind}/:id`,
-      wrap(async (req, res) => {
+      asyncHandler(async (req, res) => {
         const rendered = await objects.render(kind, req.params.id!);
         if (!rendered) throw new NotFoundError('No such object on this node.');
         if (wantsHtml(req) && rendered.page) return void res.redirect(303, rendered.page);

@@ -12,6 +12,7 @@ import {
 } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { ActorDirectory } from './actor.directory.js';
+import { idOf, originOf } from './as.values.js';
 import type { FederationPolicy } from './federation.policy.js';
 import { parseSignature, SignatureError, verifyRequest } from './http-signature.js';
 import type { RemoteKeys } from './remote.keys.js';
@@ -48,14 +49,6 @@ const activitySchema = z
   .passthrough();
 
 const ACTIVITY_TYPES = ['application/activity+json', 'application/ld+json', 'application/json'];
-const idOf = (value: unknown): string | null => {
-  if (Array.isArray(value)) return value.length === 1 ? idOf(value[0]) : null;
-  if (typeof value === 'string') return value;
-  if (value && typeof value === 'object' && typeof (value as { id?: unknown }).id === 'string')
-    return (value as { id: string }).id;
-  return null;
-};
-const originOf = (iri: string) => new URL(iri).origin;
 
 /**
  * The checks every inbox POST passes before activitypub-express sees it (FEDERATION.md "Holes"): a body

@@ -3,6 +3,7 @@ import type { Request, RequestHandler } from 'express';
 import { DomainError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { ActorDirectory } from './actor.directory.js';
+import { idOf } from './as.values.js';
 import { replayKey, type VerifiedInbox } from './inbox.guard.js';
 import type { ReplayFilter } from './replay.filter.js';
 import { sanitizeActivity } from './inbox.sanitize.js';
@@ -164,11 +165,7 @@ export function inboxHandler(deps: {
         }
         if (locals.eventName === 'apex-inbox') events.push(locals.eventMessage);
       }
-      const objectId = (compacted.object as unknown[] | undefined)?.[0];
-      if (
-        activity.type === 'Delete' &&
-        (objectId === actorId || (objectId as { id?: string })?.id === actorId)
-      )
+      if (activity.type === 'Delete' && idOf(compacted.object) === actorId)
         await deps.onActorDeleted(actorId);
       // Follow-ups (accepting a follow) are done before answering, so the next activity from the same
       // server sees their effect.

@@ -1,11 +1,7 @@
 import type { ApexObject } from 'activitypub-express';
 import { ForbiddenError, ValidationError } from '../core/errors.js';
+import { idOf, isNode, originOf } from './as.values.js';
 
-const originOf = (iri: string): string | null => (URL.canParse(iri) ? new URL(iri).origin : null);
-const isNode = (v: unknown): v is Record<string, unknown> =>
-  !!v && typeof v === 'object' && !Array.isArray(v);
-const idOf = (v: unknown): string | null =>
-  typeof v === 'string' ? v : isNode(v) && typeof v.id === 'string' ? v.id : null;
 const first = (v: unknown): unknown => (Array.isArray(v) ? v[0] : v);
 
 /** Keys apex never reads as references (values, not things to resolve). */

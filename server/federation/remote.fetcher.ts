@@ -1,5 +1,4 @@
 import type { KeyStore } from './federation.keys.js';
-import type { FederationPolicy } from './federation.policy.js';
 import { signRequest } from './http-signature.js';
 import { OutboundRefusedError, safeFetch, type OutboundPolicy } from './outbound.js';
 
@@ -19,14 +18,13 @@ export class RemoteFetchError extends Error {
 
 /**
  * Every GET the node makes to another server (actor and key documents, objects, JSON-LD contexts): the
- * federation policy first, then the outbound address policy (safeFetch), signed by the instance actor so
+ * federation policy and the outbound address policy at every hop (safeFetch), signed by the instance actor so
  * servers in secure mode answer. A document must come from the host it claims: its `id` has the origin of
  * the URL that finally answered.
  */
 export class RemoteFetcher {
   constructor(
     private readonly outbound: OutboundPolicy,
-    private readonly policy: FederationPolicy,
     private readonly keys: KeyStore,
     private readonly instanceIri: string,
     private readonly userAgent: string,
@@ -36,8 +34,7 @@ export class RemoteFetcher {
     if (!URL.canParse(url)) throw new RemoteFetchError(`${url} is not a URL`);
     const target = new URL(url);
     target.hash = '';
-    if (!this.policy.allows(target.host))
-      throw new RemoteFetchError(`${target.host} is outside this node's federation policy`);
+    // The federation policy is checked by safeFetch at every hop (OutboundPolicy.allowHost).
     const headers = signRequest(
       { method: 'GET', url: target.toString(), headers: { accept, 'user-agent': this.userAgent } },
       { keyId: `${this.instanceIri}#main-key`, privateKeyPem: await this.keys.privateKey(this.instanceIri) },

@@ -1,3 +1,5 @@
+import { Lru } from '../core/lru.js';
+
 /**
  * Activity ids this process has already processed, the most recent ones (an LRU). A replay or a retry seen
  * here is answered at once without being processed again. One this process has forgotten, or that another
@@ -5,17 +7,17 @@
  * once (`isNewActivity`), and a captured request cannot be replayed after the Date window (an hour).
  */
 export class ReplayFilter {
-  private readonly ids = new Set<string>();
+  private readonly ids: Lru<string, true>;
 
-  constructor(private readonly max = 50_000) {}
+  constructor(max = 50_000) {
+    this.ids = new Lru(max);
+  }
 
   seen(id: string): boolean {
-    return this.ids.has(id);
+    return this.ids.get(id) !== undefined;
   }
 
   remember(id: string): void {
-    if (this.ids.has(id)) return;
-    this.ids.add(id);
-    if (this.ids.size > this.max) this.ids.delete(this.ids.values().next().value!);
+    this.ids.set(id, true);
   }
 }

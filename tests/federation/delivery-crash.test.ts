@@ -6,7 +6,7 @@ import { freePort } from '../../server/core/net.js';
 import { collections } from '../../server/db/collections.js';
 import { DeliveryQueue } from '../../server/federation/delivery.queue.js';
 import { testServerUri } from '../helpers/db.js';
-import { eventually, createPublicGroup } from '../helpers/fediverse.js';
+import { waitUntil, createPublicGroup } from '../helpers/fediverse.js';
 import { startServerProcess, type ServerProcess } from '../helpers/process.js';
 import { startWorld, type World } from '../helpers/world.js';
 
@@ -111,7 +111,7 @@ describe('delivery survives kill -9', () => {
         await queue.enqueue(actor, JSON.stringify(body), [`${proxy.url}/ap/inbox`]);
       }
       // Kill it mid-stream, with deliveries in flight.
-      await eventually(
+      await waitUntil(
         () => proxy.stats.answered >= COUNT / 5 && proxy.stats.open > 0,
         60_000,
         'deliveries in flight',
@@ -123,7 +123,7 @@ describe('delivery survives kill -9', () => {
       expect(await db.collection(collections.fedDeliveries).countDocuments()).toBeGreaterThan(0);
 
       sender = await startServerProcess(dbName, env, port);
-      await eventually(
+      await waitUntil(
         async () => (await db.collection(collections.fedDeliveries).countDocuments()) === 0,
         90_000,
         'an empty queue',

@@ -2,7 +2,7 @@ import { parseSignature, verifyRequest } from '../../server/federation/http-sign
 import { DeliveryWorker, defaultDeliveryOptions } from '../../server/federation/delivery.worker.js';
 import type { Federation } from '../../server/federation/federation.module.js';
 import pino from 'pino';
-import { eventually, FakeServer, createPublicGroup } from '../helpers/fediverse.js';
+import { waitUntil, FakeServer, createPublicGroup } from '../helpers/fediverse.js';
 import { startWorld, type World } from '../helpers/world.js';
 
 const AS = 'https://www.w3.org/ns/activitystreams';
@@ -59,8 +59,8 @@ describe('delivery: the persistent queue and its workers', () => {
           totalItems: number;
         }
       ).totalItems;
-    await eventually(async () => (await count(`${group}/followers`)) === 1, 20_000);
-    await eventually(async () => (await count(`${bea}/following`)) === 1, 20_000);
+    await waitUntil(async () => (await count(`${group}/followers`)) === 1, 20_000);
+    await waitUntil(async () => (await count(`${bea}/following`)) === 1, 20_000);
     // The group's outbox lists its public activities only (the Accept went to bea alone), without apex's
     // private fields.
     const outbox = await (
@@ -73,7 +73,7 @@ describe('delivery: the persistent queue and its workers', () => {
     ).text();
     expect(own).not.toMatch(/"_id"|"_meta"|PRIVATE KEY/);
     // Nothing left in either queue.
-    await eventually(
+    await waitUntil(
       async () => (await fedA.worker.metrics()).queued + (await fedB.worker.metrics()).queued === 0,
     );
   });
@@ -114,7 +114,7 @@ describe('delivery: the persistent queue and its workers', () => {
       peer.status = (req) => (req.url === '/gone' ? 410 : ++calls <= 2 ? (calls === 1 ? 429 : 503) : 202);
       const [gone] = await queue([`${peer.url}/gone`]);
       const [retried] = await queue([`${peer.url}/inbox`]);
-      await eventually(async () => idsIn(peer).filter((i) => i === retried).length === 3, 15_000);
+      await waitUntil(async () => idsIn(peer).filter((i) => i === retried).length === 3, 15_000);
       await fedA.worker.drain();
       expect(idsIn(peer).filter((i) => i === gone)).toHaveLength(1);
       const failed = await a.node.database.db.collection('fed_deliveries').findOne({ activityId: gone });
@@ -136,7 +136,7 @@ describe('delivery: the persistent queue and its workers', () => {
       peer.statusHeaders = (): Record<string, string> => (posts === 1 ? { location: '/new/inbox' } : {});
       const [id] = await queue([`${peer.url}/old/inbox`]);
       const deliveries = a.node.database.db.collection('fed_deliveries');
-      await eventually(
+      await waitUntil(
         async () => posts >= 2 && !(await deliveries.findOne({ activityId: id })),
         10_000,
         'the retried delivery',
@@ -154,7 +154,7 @@ describe('delivery: the persistent queue and its workers', () => {
       let down = true;
       peer.status = () => (down ? 503 : 202);
       const ids = await queue([`${peer.url}/inbox`], 20);
-      await eventually(
+      await waitUntil(
         async () =>
           (await fedA.worker.metrics()).hosts.some((h) => h.host === peer.host && h.state === 'open'),
         10_000,
@@ -165,8 +165,8 @@ describe('delivery: the persistent queue and its workers', () => {
       // Twenty deliveries, each retried with backoff, would be far more requests without the circuit breaker.
       expect(whileDown).toBeLessThan(20);
       down = false;
-      await eventually(async () => new Set(idsIn(peer).filter((i) => ids.includes(i))).size === 20, 30_000);
-      await eventually(async () => (await fedA.worker.metrics()).queued === 0);
+      await waitUntil(async () => new Set(idsIn(peer).filter((i) => ids.includes(i))).size === 20, 30_000);
+      await waitUntil(async () => (await fedA.worker.metrics()).queued === 0);
       // Administrators read the same metrics over the API; others may not.
       await a.node.database.db
         .collection('users')
@@ -194,7 +194,7 @@ describe('delivery: the persistent queue and its workers', () => {
         .updateMany({ activityId: id }, { $set: { queuedAt: new Date(Date.now() - 21 * 86_400_000) } });
       fedA.worker.start();
       const deliveries = a.node.database.db.collection('fed_deliveries');
-      await eventually(
+      await waitUntil(
         async () => (await deliveries.findOne({ activityId: id }))?.state === 'failed',
         10_000,
         'the delivery given up',
@@ -233,7 +233,7 @@ describe('delivery: the persistent queue and its workers', () => {
         peers.map((p) => `${p.url}/inbox`),
         50,
       );
-      await eventually(async () => (await fedA.worker.metrics()).queued === 0, 30_000, 'an empty queue');
+      await waitUntil(async () => (await fedA.worker.metrics()).queued === 0, 30_000, 'an empty queue');
       await Promise.all([fedA.worker.drain(), second.drain()]);
       for (const p of peers) {
         const got = idsIn(p).filter((i) => ids.includes(i));

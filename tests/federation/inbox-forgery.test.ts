@@ -2,7 +2,7 @@ import type { Db } from 'mongodb';
 import { collections } from '../../server/db/collections.js';
 import {
   createPublicGroup,
-  eventually,
+  waitUntil,
   FakeServer,
   postSigned,
   type FakeActor,
@@ -355,7 +355,7 @@ describe('inbox forgeries: embedded copies, redefined terms, redirects, floods',
         ).status,
       ).toBe(202);
     // Follows are recorded just after the 202: wait for the genuine one, then check nothing else was counted.
-    await eventually(async () => (await count(open)) === 1, 5000, 'the follower');
+    await waitUntil(async () => (await count(open)) === 1, 5000, 'the follower');
     await new Promise((r) => setTimeout(r, 300));
     expect([await count(open), await count(closed)]).toEqual([1, 0]);
   });

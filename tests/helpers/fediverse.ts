@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { signRequest } from '../../server/federation/http-signature.js';
+import { eventually } from './files.js';
 
 export interface FakeActor {
   id: string;
@@ -139,17 +140,19 @@ export async function postSigned(
 }
 
 /** Wait until `check` holds (it may be async); fail the test if it does not within `ms`. */
-export async function eventually(
+export async function waitUntil(
   check: () => boolean | Promise<boolean>,
   ms = 10_000,
   what = 'condition',
 ): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+  if (
+    !(await eventually(
+      async () => check(),
+      (ok) => ok,
+      ms,
+    ))
+  )
+    throw new Error(`timed out after ${ms} ms waiting for ${what}`);
 }
 
 /** A public group made through the REST API by `client` (its owner); returns the group's actor IRI. */
