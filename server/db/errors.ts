@@ -1,4 +1,4 @@
-import type { Collection, Document, Filter, UpdateFilter } from 'mongodb';
+import type { Collection, Document, Filter, OptionalUnlessRequiredId, UpdateFilter } from 'mongodb';
 
 /** MongoDB's (and FerretDB's) duplicate key error: an insert or upsert hit a unique index. */
 export const DUPLICATE_KEY = 11000;
@@ -23,5 +23,19 @@ export async function upsertOne<T extends Document>(
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
     await collection.updateOne(filter, update, { upsert: true });
+  }
+}
+
+/** Insert a document keyed by its `_id`, first writer wins: true if this call inserted it. */
+export async function insertOnce<T extends Document>(
+  collection: Collection<T>,
+  doc: OptionalUnlessRequiredId<T>,
+): Promise<boolean> {
+  try {
+    await collection.insertOne(doc);
+    return true;
+  } catch (err) {
+    if (isDuplicateKey(err)) return false;
+    throw err;
   }
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
 import { collections } from '../db/collections.js';
-import { isDuplicateKey } from '../db/errors.js';
+import { insertOnce, isDuplicateKey } from '../db/errors.js';
 import { claimsOf, takeClaims, type ClaimDoc } from '../jobs/claims.js';
 
 /** One activity, stored once however many inboxes it goes to. */
@@ -90,11 +90,7 @@ export class DeliveryQueue {
     if (typeof parsed.id !== 'string') throw new Error('an outgoing activity needs an id');
     const activityId = parsed.id;
     const now = new Date();
-    await this.activities
-      .insertOne({ _id: activityId, actorId, body, createdAt: now })
-      .catch((err: unknown) => {
-        if (!isDuplicateKey(err)) throw err;
-      });
+    await insertOnce(this.activities, { _id: activityId, actorId, body, createdAt: now });
     const unique = [...new Set(inboxes)];
     const docs: DeliveryDoc[] = [];
     for (let i = 0; i < unique.length; i += BATCH_SIZE) {

@@ -2,7 +2,7 @@ import { createPrivateKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Collection, Db } from 'mongodb';
 import { collections } from '../db/collections.js';
-import { isDuplicateKey } from '../db/errors.js';
+import { insertOnce } from '../db/errors.js';
 
 const generate = promisify(generateKeyPair);
 
@@ -67,15 +67,9 @@ export class KeyStore {
         privateKeyPem: pair.privateKey,
         createdAt: new Date(),
       };
-      try {
-        await this.keys.insertOne(fresh);
-        doc = fresh;
-      } catch (err) {
-        // Another process made this actor's keys first: theirs are the keys.
-        if (!isDuplicateKey(err)) throw err;
-        doc = await this.keys.findOne({ _id: actorIri });
-        if (!doc) throw err;
-      }
+      // Another process may have made this actor's keys first: then theirs are the keys.
+      doc = (await insertOnce(this.keys, fresh)) ? fresh : await this.keys.findOne({ _id: actorIri });
+      if (!doc) throw new Error(`the keys of ${actorIri} could not be stored`);
     }
     this.publicKeys.set(actorIri, doc.publicKeyPem);
     return doc;

@@ -148,7 +148,6 @@ export class JobQueue {
         .toArray();
       for (const job of due) {
         if (running.size >= options.concurrency) break;
-        if (job.leaseUntil && job.leaseUntil > now) continue;
         if (!(await this.claim(job, options))) continue;
         const run: Promise<void> = this.run(job)
           .catch((err: unknown) => this.logger.error({ err, queue }, 'job bookkeeping failed'))

@@ -1,7 +1,7 @@
 import { ObjectId } from 'mongodb';
 import type { EventBus } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
-import type { GroupRepository } from '../groups/group.repository.js';
+import type { GroupDoc, GroupRepository } from '../groups/group.repository.js';
 import type { JobQueue } from '../jobs/job.queue.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
@@ -11,7 +11,7 @@ import {
   type NotificationKind,
   type NotificationRepository,
 } from './notification.repository.js';
-import { isDuplicateKey, upsertOne } from '../db/errors.js';
+import { insertOnce, upsertOne } from '../db/errors.js';
 
 /** Recipients written per `notify.batch` job. */
 export const FANOUT_BATCH = 500;
@@ -158,10 +158,11 @@ export class NotificationFanout {
   }
 
   /** Whether this person should hear about this group now (may read it, not banned, not muted). */
-  private async audience(userId: ObjectId, groupId: ObjectId, kind: NotificationKind): Promise<boolean> {
-    const [user, group, membership, muted] = await Promise.all([
+  private async audience(userId: ObjectId, group: GroupDoc | null, kind: NotificationKind): Promise<boolean> {
+    if (!group) return false;
+    const groupId = group._id;
+    const [user, membership, muted] = await Promise.all([
       this.people.users.findOne({ _id: userId }),
-      this.groups.groups.findOne({ _id: groupId }),
       this.groups.membership(groupId, userId),
       this.repo.level(userId, 'group', groupId),
     ]);
@@ -176,21 +177,16 @@ export class NotificationFanout {
     const groupId = new ObjectId(plan.groupId);
     const now = new Date();
     const delivered: Delivered[] = [];
+    // Read once for the whole batch (every person is checked against the same group).
+    const group = await this.groups.groups.findOne({ _id: groupId });
     await Promise.all(
       plan.targets.flatMap(({ kind, users }) =>
         users.map(async (user) => {
           const userId = new ObjectId(user);
-          if (!(await this.audience(userId, groupId, kind))) return;
+          if (!(await this.audience(userId, group, kind))) return;
           // At-least-once jobs: a batch run again (or planned again) skips whom it already notified.
           if (plan.event) {
-            const first = await this.repo.delivered.insertOne({ _id: `${plan.event}:${user}`, at: now }).then(
-              () => true,
-              (err: { code?: number }) => {
-                if (isDuplicateKey(err)) return false;
-                throw err;
-              },
-            );
-            if (!first) return;
+            if (!(await insertOnce(this.repo.delivered, { _id: `${plan.event}:${user}`, at: now }))) return;
           }
           const state = await this.repo.state.findOne({ _id: userId });
           let doc: NotificationDoc | undefined;

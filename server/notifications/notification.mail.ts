@@ -8,7 +8,7 @@ import type { Mailer } from '../mail/mailer.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
 import type { NotificationDoc, NotificationKind, NotificationRepository } from './notification.repository.js';
-import { isDuplicateKey } from '../db/errors.js';
+import { insertOnce } from '../db/errors.js';
 
 type Locale = 'en' | 'fr';
 
@@ -120,12 +120,11 @@ export class NotificationMail {
     let sent = 0;
     for (const state of await this.repo.state.find({ email: { $in: ['daily', 'weekly'] } }).toArray()) {
       const period = digestPeriod(state.email as 'daily' | 'weekly', now);
-      try {
-        await this.repo.digestClaims.insertOne({ _id: `${state._id.toHexString()}:${period}`, at: now });
-      } catch (err) {
-        if (isDuplicateKey(err)) continue; // this period's digest is done
-        throw err;
-      }
+      // This period's digest is done if it was claimed already.
+      if (
+        !(await insertOnce(this.repo.digestClaims, { _id: `${state._id.toHexString()}:${period}`, at: now }))
+      )
+        continue;
       if (await this.sendPending(state._id, 'digest')) sent++;
     }
     return sent;
