@@ -76,6 +76,18 @@ export interface RealtimeDeps {
  * sockets join `user:<id>` at once, and `group:<id>` / `thread:<id>` only when the same rules that govern
  * REST reads allow it. Several processes share rooms through Redis Streams when REDIS_URL is set.
  */
+/** Leave every room of one group: its own, and each of its threads' the socket joined. */
+async function leaveGroup(
+  socket: { data: SocketData; leave(room: string): unknown },
+  groupId: string,
+): Promise<void> {
+  const rooms = Object.entries(socket.data.rooms ?? {})
+    .filter(([, g]) => g === groupId)
+    .map(([r]) => r);
+  await socket.leave(roomOf.anyOf(groupId));
+  for (const room of rooms) await socket.leave(room);
+}
+
 export class RealtimeServer {
   io: Server<Record<string, never>, Record<string, never>, Record<string, never>, SocketData> | undefined;
   private redis: ReturnType<typeof createClient> | undefined;
@@ -215,16 +227,7 @@ export class RealtimeServer {
     for (const socket of sockets) {
       const actor = socket.data.actor;
       if (userId && (actor.kind !== 'user' || actor.userId !== userId)) continue;
-      const allowed = await this.deps.groups.loadById(actor, new ObjectId(groupId), 'read', 'gone').then(
-        () => true,
-        () => false,
-      );
-      if (allowed) continue;
-      const rooms = Object.entries(socket.data.rooms ?? {})
-        .filter(([, g]) => g === groupId)
-        .map(([r]) => r);
-      socket.leave(roomOf.anyOf(groupId));
-      for (const room of rooms) socket.leave(room);
+      if (!(await this.mayRead(actor, groupId))) await leaveGroup(socket, groupId);
     }
   }
 
@@ -240,16 +243,16 @@ export class RealtimeServer {
         return;
       }
     }
-    for (const [room, groupId] of Object.entries(socket.data.rooms ?? {})) {
-      const allowed = await this.deps.groups.loadById(actor, new ObjectId(groupId), 'read', 'gone').then(
-        () => true,
-        () => false,
-      );
-      if (!allowed) {
-        await socket.leave(room);
-        await socket.leave(roomOf.anyOf(groupId));
-      }
-    }
+    // Each group once, however many of its rooms (group, threads) the socket is in.
+    for (const groupId of new Set(Object.values(socket.data.rooms ?? {})))
+      if (!(await this.mayRead(actor, groupId))) await leaveGroup(socket, groupId);
+  }
+
+  private mayRead(actor: Actor, groupId: string): Promise<boolean> {
+    return this.deps.groups.loadById(actor, new ObjectId(groupId), 'read', 'gone').then(
+      () => true,
+      () => false,
+    );
   }
 
   /** Disconnect the sockets of a session that signed out (the person's other sessions keep theirs). */
