@@ -6,12 +6,11 @@ import type { JobQueue } from '../jobs/job.queue.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
 import {
-  DEFAULT_EMAIL,
   type NotificationDoc,
   type NotificationKind,
   type NotificationRepository,
 } from './notification.repository.js';
-import { insertOnce, upsertOne } from '../db/errors.js';
+import { insertOnce } from '../db/errors.js';
 
 /** Recipients written per `notify.batch` job. */
 export const FANOUT_BATCH = 500;
@@ -205,11 +204,7 @@ export class NotificationFanout {
             };
             return doc;
           });
-          await upsertOne(
-            this.repo.state,
-            { _id: userId },
-            { $max: { head: n }, $setOnInsert: { email: DEFAULT_EMAIL, readUpTo: 0, mailedUpTo: 0 } },
-          );
+          await this.repo.updateState(userId, { $max: { head: n } });
           if (doc) delivered.push({ userId: user, notification: { ...doc, n } });
         }),
       ),

@@ -57,6 +57,9 @@ export const subscriptionId = (userId: ObjectId, kind: 'group' | 'thread', targe
 
 export const DEFAULT_EMAIL: EmailDelivery = 'daily';
 
+/** A person's notification state before anything was recorded for them. */
+const STATE_DEFAULTS = { email: DEFAULT_EMAIL, readUpTo: 0, mailedUpTo: 0 };
+
 export class NotificationRepository {
   readonly notifications: DenseSequence<NotificationDoc>;
   readonly state: Collection<NotificationStateDoc>;
@@ -75,14 +78,17 @@ export class NotificationRepository {
   }
 
   async stateOf(userId: ObjectId): Promise<NotificationStateDoc> {
-    return (
-      (await this.state.findOne({ _id: userId })) ?? {
-        _id: userId,
-        email: DEFAULT_EMAIL,
-        readUpTo: 0,
-        mailedUpTo: 0,
-      }
-    );
+    return (await this.state.findOne({ _id: userId })) ?? { _id: userId, ...STATE_DEFAULTS };
+  }
+
+  /** Change a person's notification state, created with the defaults (as `stateOf` reads them) on first use. */
+  updateState(
+    userId: ObjectId,
+    update: { $set?: Partial<NotificationStateDoc>; $max?: Partial<NotificationStateDoc> },
+  ): Promise<void> {
+    const touched = new Set([...Object.keys(update.$set ?? {}), ...Object.keys(update.$max ?? {})]);
+    const defaults = Object.entries(STATE_DEFAULTS).filter(([field]) => !touched.has(field));
+    return upsertOne(this.state, { _id: userId }, { ...update, $setOnInsert: Object.fromEntries(defaults) });
   }
 
   level(userId: ObjectId, kind: 'group' | 'thread', targetId: ObjectId) {

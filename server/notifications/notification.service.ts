@@ -99,11 +99,7 @@ export class NotificationService {
     if (input.all) {
       const state = await this.repo.stateOf(userId);
       const head = await this.repo.notifications.head(user.userId, state.head ?? 0);
-      await upsertOne(
-        this.repo.state,
-        { _id: userId },
-        { $max: { readUpTo: head }, $setOnInsert: { email: state.email, mailedUpTo: state.mailedUpTo } },
-      );
+      await this.repo.updateState(userId, { $max: { readUpTo: head } });
       return;
     }
     for (const id of input.ids ?? []) {
@@ -163,12 +159,7 @@ export class NotificationService {
   }
 
   async setEmail(userId: ObjectId, email: EmailDelivery) {
-    const state = await this.repo.stateOf(userId);
-    await upsertOne(
-      this.repo.state,
-      { _id: userId },
-      { $set: { email }, $setOnInsert: { readUpTo: state.readUpTo, mailedUpTo: state.mailedUpTo } },
-    );
+    await this.repo.updateState(userId, { $set: { email } });
     return { email };
   }
 }
