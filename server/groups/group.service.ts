@@ -45,8 +45,16 @@ export class GroupService {
   ) {}
 
   async standing(actor: Actor, group: GroupDoc): Promise<GroupContext> {
-    const membership =
-      actor.kind === 'user' ? await this.repo.membership(group._id, new ObjectId(actor.userId)) : null;
+    return this.contextOf(actor, group, await this.membershipOf(actor, group._id));
+  }
+
+  private membershipOf(actor: Actor, groupId: ObjectId): Promise<MembershipDoc | null> {
+    return actor.kind === 'user'
+      ? this.repo.membership(groupId, new ObjectId(actor.userId))
+      : Promise.resolve(null);
+  }
+
+  private contextOf(actor: Actor, group: GroupDoc, membership: MembershipDoc | null): GroupContext {
     return {
       group,
       membership,
@@ -73,7 +81,12 @@ export class GroupService {
     action: GroupAction,
     notFound: string,
   ): Promise<GroupContext> {
-    return this.check(actor, await this.repo.groups.findOne({ _id: groupId }), action, notFound);
+    // The group and the actor's membership are both addressed by the group's id: read them together.
+    const [group, membership] = await Promise.all([
+      this.repo.groups.findOne({ _id: groupId }),
+      this.membershipOf(actor, groupId),
+    ]);
+    return this.check(actor, group, action, notFound, membership);
   }
 
   /** Whether the actor's standing in a loaded group allows `action` (the one rule set, group.policy). */
@@ -81,9 +94,16 @@ export class GroupService {
     return allowed(ctx.standing, factsOf(ctx.group), action);
   }
 
-  private async check(actor: Actor, group: GroupDoc | null, action: GroupAction, notFound: string) {
+  private async check(
+    actor: Actor,
+    group: GroupDoc | null,
+    action: GroupAction,
+    notFound: string,
+    membership?: MembershipDoc | null,
+  ) {
     if (!group) throw new NotFoundError(notFound);
-    const ctx = await this.standing(actor, group);
+    const ctx =
+      membership === undefined ? await this.standing(actor, group) : this.contextOf(actor, group, membership);
     const facts = factsOf(group);
     if (allowed(ctx.standing, facts, action)) return ctx;
     // A deleted group, or one the actor may not see, does not exist for them.

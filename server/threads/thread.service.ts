@@ -3,6 +3,8 @@ import { requireUser, type Actor } from '../core/actor.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { searchTokens } from '../core/search-tokens.js';
+import { Lru } from '../core/lru.js';
+import { settle } from '../core/settle.js';
 import type { GroupService } from '../groups/group.service.js';
 import { isDuplicateKey, upsertOne } from '../db/errors.js';
 import type { PersonRepository } from '../people/person.repository.js';
@@ -70,6 +72,9 @@ export class ThreadService {
     private readonly events: EventBus,
     private readonly files: Pick<FileService, 'attach' | 'detach'>,
   ) {}
+
+  /** Which group each recently used thread is in (a fact that never changes). */
+  private readonly groupOfThread = new Lru<string, ObjectId>(10_000);
 
   /** Keep every item's audience equal to its group's visibility (or hidden while the group is deleted). */
   async syncAudience(groupId: ObjectId, audience: Audience): Promise<void> {
@@ -157,10 +162,16 @@ export class ThreadService {
 
   /** A thread and its group, if the actor may do `action` there; otherwise 404/403 as for the group. */
   private async thread(actor: Actor, id: string, action: 'read' | 'post' | 'moderate') {
-    const thread = await this.repo.threads.findOne({ _id: new ObjectId(id) });
     const notFound = `No thread ${id}.`;
+    // A thread never changes group: once its group is known, the thread, the group and the actor's
+    // membership are read together (every check still runs on what is read now).
+    const known = this.groupOfThread.get(id);
+    const early = known && settle(this.groups.loadById(actor, known, action, notFound));
+    const thread = await this.repo.threads.findOne({ _id: new ObjectId(id) });
     if (!thread) throw new NotFoundError(notFound);
-    return { thread, ctx: await this.groups.loadById(actor, thread.groupId, action, notFound) };
+    this.groupOfThread.set(id, thread.groupId);
+    const ctx = early ? (await early)() : await this.groups.loadById(actor, thread.groupId, action, notFound);
+    return { thread, ctx };
   }
 
   private async content(actor: Actor, kind: Kind, id: string, action: 'read' | 'post' | 'moderate') {
@@ -336,7 +347,8 @@ export class ThreadService {
       replyId: reply._id,
     }));
     await this.repo.replies.insertOne(reply);
-    await this.repo.bump(thread, now, reply.seq);
+    // The reply is readable at its position from here on, so it is announced now; moving the thread up
+    // its group's timeline follows (a reader settles a timeline whose writer has not finished yet).
     this.events.emit('reply.created', {
       replyId: reply._id.toHexString(),
       threadId: thread._id.toHexString(),
@@ -346,6 +358,7 @@ export class ThreadService {
       parentAuthorId: (parent?.authorId ?? thread.authorId).toHexString(),
       mentions: mentions.map(String),
     });
+    await this.repo.bump(thread, now, reply.seq);
     return (await this.replyViews(actor, [reply]))[0]!;
   }
 
