@@ -5,6 +5,7 @@
 import { fork } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
+import type { Socket } from 'node:net';
 import { ObjectId } from 'mongodb';
 import { projectRoot } from '../server/core/paths.js';
 import { insertFollowers } from '../tests/helpers/crowd.js';
@@ -61,8 +62,36 @@ io.to = ((room: string | string[]) => {
   return originalTo(room);
 }) as typeof io.to;
 const fanout: number[] = [];
-async function round(kind: 'api' | 'raw', seq: number) {
-  const threadId = kind === 'api' ? thread.id : 'raw';
+// How long the raw `emit` call itself holds the node's event loop: writing one frame to each socket.
+const insideEmit: number[] = [];
+// The floor under any Socket.IO broadcast: the same WebSocket frame written straight to each socket's TCP
+// connection, with no Socket.IO or Engine.IO code in the loop (one write system call per socket).
+const roomName = `group:${group!._id.toHexString()}`;
+function bareWrite(seq: number) {
+  const payload = {
+    v: 1,
+    at: new Date().toISOString(),
+    groupId: group!._id.toHexString(),
+    threadId: 'bare',
+    seq,
+  };
+  const data = Buffer.from(`42${JSON.stringify(['bench.bare', payload])}`);
+  // An unmasked, final text frame (RFC 6455 §5.2); the payload is well under 64 KiB.
+  const header =
+    data.length < 126
+      ? Buffer.from([0x81, data.length])
+      : Buffer.from([0x81, 126, data.length >> 8, data.length & 0xff]);
+  const frame = Buffer.concat([header, data]);
+  for (const id of io.of('/').adapter.rooms.get(roomName) ?? []) {
+    const conn = io.of('/').sockets.get(id)?.conn as unknown as {
+      transport: { socket: { _socket: Socket } };
+    };
+    conn.transport.socket._socket.write(frame);
+  }
+}
+const insideBare: number[] = [];
+async function round(kind: 'api' | 'raw' | 'bare', seq: number) {
+  const threadId = kind === 'api' ? thread.id : kind;
   const key = `${threadId}:${seq}`;
   clients.send({ type: 'expect', key });
   await new Promise((r) => setTimeout(r, 20));
@@ -70,8 +99,12 @@ async function round(kind: 'api' | 'raw', seq: number) {
   if (kind === 'api') {
     const res = await client.call('POST', `/threads/${thread.id}/replies`, { body: `reply ${seq}` });
     if (res.status !== 201) throw new Error(`reply answered ${res.status}`);
+  } else if (kind === 'bare') {
+    bareWrite(seq);
+    insideBare.push(now() - start);
   } else {
-    io.to(`group:${group!._id.toHexString()}`).emit(
+    const entered = now();
+    io.to(roomName).emit(
       'bench.raw' as never,
       {
         v: 1,
@@ -83,6 +116,7 @@ async function round(kind: 'api' | 'raw', seq: number) {
         authorId: new ObjectId().toHexString(),
       } as never,
     );
+    insideEmit.push(now() - entered);
   }
   const done = await next('done', key);
   if (kind === 'api') fanout.push(done.last! - emittedAt);
@@ -90,9 +124,11 @@ async function round(kind: 'api' | 'raw', seq: number) {
 }
 const raw: number[] = [];
 const api: number[] = [];
+const bare: number[] = [];
 for (let i = 1; i <= ROUNDS; i++) {
   raw.push(await round('raw', 100_000 + i));
   api.push(await round('api', i));
+  bare.push(await round('bare', 200_000 + i));
 }
 clients.send({ type: 'stop' });
 
@@ -130,6 +166,9 @@ const markdown = `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus
 | raw \`io.to(room).emit\` of the same payload (baseline) | ${fmt(raw)} | ${Math.round(rate(raw)).toLocaleString('en')} |
 | \`POST /threads/{id}/replies\` → \`reply.created\` on every socket | ${fmt(api)} | ${Math.round(rate(api)).toLocaleString('en')} |
 | the same, from the bridge's broadcast call to the last socket (the fan-out alone) | ${fmt(fanout)} | ${Math.round(rate(fanout)).toLocaleString('en')} |
+| inside the raw \`emit\` call alone (the node writing one frame per socket) | ${fmt(insideEmit)} | ${Math.round(rate(insideEmit)).toLocaleString('en')} |
+| floor: the same frame written straight to each TCP socket, to the last receipt | ${fmt(bare)} | ${Math.round(rate(bare)).toLocaleString('en')} |
+| floor: the loop of 2,000 socket writes alone | ${fmt(insideBare)} | ${Math.round(rate(insideBare)).toLocaleString('en')} |
 
 Through the API: p99 ${percentile(api, 99).toFixed(1)} ms from the POST (goal ≤ 50 ms); the fan-out delivers at ${(rate(fanout) / rate(raw)).toFixed(2)}× the raw rate (goal ≥ 0.8×), and end to end at ${(rate(api) / rate(raw)).toFixed(2)}×. The API time includes the reply's own write (validation, markdown, the reply and its position, the thread's timeline position) before the broadcast.
 

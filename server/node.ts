@@ -36,6 +36,7 @@ import { NotificationFanout } from './notifications/notification.fanout.js';
 import { NotificationMail } from './notifications/notification.mail.js';
 import { NotificationRepository } from './notifications/notification.repository.js';
 import { unsubscribeRoutes } from './notifications/notification.routes.js';
+import { NotificationAudience } from './notifications/notification.audience.js';
 import { NotificationService } from './notifications/notification.service.js';
 import { bridgeRealtime, REALTIME_VERSION } from './realtime/realtime.bridge.js';
 import { RealtimeServer, roomOf } from './realtime/realtime.server.js';
@@ -265,12 +266,21 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   if (federation) earlyRouters.push({ path: '/', router: federation.router });
 
   const notificationRepo = new NotificationRepository(db);
-  const notifications = new NotificationService(notificationRepo, groups, groupRepo, threadRepo, personRepo);
+  const audience = new NotificationAudience(groups, groupRepo);
+  const notifications = new NotificationService(
+    notificationRepo,
+    groups,
+    groupRepo,
+    threadRepo,
+    personRepo,
+    audience,
+  );
   const notificationMail = new NotificationMail(
     notificationRepo,
     personRepo,
     groupRepo,
     threadRepo,
+    audience,
     mailer,
     jobs,
     config.publicUrl,
@@ -284,6 +294,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     personRepo,
     jobs,
     logger,
+    audience,
     async (delivered) => {
       for (const { userId, notification } of delivered) {
         const [view] = await notifications.views([notification], 0);
@@ -300,6 +311,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const digests = setInterval(
     () => {
       notificationMail.sweepDigests().catch((err: unknown) => logger.error({ err }, 'digest sweep failed'));
+      notificationRepo.sweep().catch((err: unknown) => logger.error({ err }, 'notification sweep failed'));
     },
     60 * 60 * 1000,
   );

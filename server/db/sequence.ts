@@ -1,5 +1,5 @@
 import type { Collection, Filter, OptionalUnlessRequiredId } from 'mongodb';
-import { isDuplicateKey } from './errors.js';
+import { insertOnce } from './errors.js';
 
 /** A position in a dense sequence, addressed by `_id = "<prefix>:<n>"`. */
 export interface SlotDoc {
@@ -70,17 +70,17 @@ export class DenseSequence<D extends SlotDoc> {
    * Take the next position: insert `make(n)` at the head + 1, moving on when another writer got there
    * first. Hints come from positions that were taken, so they are never past the head: the first try goes
    * straight to `hint + 1` (one insert when the hint is current), and only a collision looks for the head.
+   * `insert` (first writer wins: false when the position was taken) may group inserts from many callers.
    */
-  async append(prefix: string, hint: number, make: (n: number, _id: string) => D): Promise<number> {
+  async append(
+    prefix: string,
+    hint: number,
+    make: (n: number, _id: string) => D,
+    insert: (doc: D) => Promise<boolean> = (doc) =>
+      insertOnce(this.collection, doc as OptionalUnlessRequiredId<D>),
+  ): Promise<number> {
     let n = hint > 0 ? Math.floor(hint) + 1 : (await this.head(prefix, 0)) + 1;
-    for (;;) {
-      try {
-        await this.collection.insertOne(make(n, this.key(prefix, n)) as OptionalUnlessRequiredId<D>);
-        return n;
-      } catch (err) {
-        if (!isDuplicateKey(err)) throw err;
-        n = (await this.head(prefix, n)) + 1;
-      }
-    }
+    while (!(await insert(make(n, this.key(prefix, n))))) n = (await this.head(prefix, n)) + 1;
+    return n;
   }
 }

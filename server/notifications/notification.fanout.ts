@@ -10,7 +10,8 @@ import {
   type NotificationKind,
   type NotificationRepository,
 } from './notification.repository.js';
-import { insertOnce } from '../db/errors.js';
+import { BatchInserter } from '../db/batch.insert.js';
+import { actorOfUser, type NotificationAudience } from './notification.audience.js';
 
 /** Recipients written per `notify.batch` job. */
 export const FANOUT_BATCH = 500;
@@ -43,6 +44,11 @@ export interface Delivered {
  * skips muted groups, writes the notifications and hands them to `deliver` (live sockets, mail).
  */
 export class NotificationFanout {
+  /** The people of a batch are written together: their keys in one insert, their notifications in another. */
+  private readonly keys: BatchInserter<{ _id: string; at: Date }>;
+  private readonly notifications: BatchInserter<NotificationDoc>;
+  private readonly written: (doc: NotificationDoc) => Promise<boolean>;
+
   constructor(
     private readonly repo: NotificationRepository,
     private readonly groups: GroupRepository,
@@ -50,8 +56,12 @@ export class NotificationFanout {
     private readonly people: PersonRepository,
     private readonly jobs: JobQueue,
     private readonly logger: Logger,
+    private readonly audience: NotificationAudience,
     private readonly deliver: (delivered: Delivered[]) => Promise<void>,
   ) {
+    this.keys = new BatchInserter(repo.delivered, FANOUT_BATCH);
+    this.written = (doc) => this.notifications.insert(doc);
+    this.notifications = new BatchInserter(repo.notifications.collection, FANOUT_BATCH);
     jobs.register(
       'notify',
       (p, job) => this.plan({ ...(p as unknown as Plan), event: job._id.toHexString() }),
@@ -156,20 +166,15 @@ export class NotificationFanout {
     }
   }
 
-  /** Whether this person should hear about this group now (may read it, not banned, not muted). */
-  private async audience(userId: ObjectId, group: GroupDoc | null, kind: NotificationKind): Promise<boolean> {
-    if (!group) return false;
-    const groupId = group._id;
-    const [user, membership, muted] = await Promise.all([
+  /** Whether this person should hear about this group now: active, allowed by the group rules, not muted. */
+  private async hears(userId: ObjectId, group: GroupDoc, kind: NotificationKind): Promise<boolean> {
+    const [user, muted] = await Promise.all([
       this.people.users.findOne({ _id: userId }),
-      this.groups.membership(groupId, userId),
-      this.repo.level(userId, 'group', groupId),
+      this.repo.level(userId, 'group', group._id),
     ]);
-    if (!user || user.status !== 'active' || !group || group.deletedAt) return false;
-    if (kind === 'invitation') return membership?.state === 'invited';
-    if (membership?.state === 'banned') return false;
-    if (group.visibility === 'members' && membership?.state !== 'active') return false;
-    return muted?.level !== 'mute';
+    if (!user || user.status !== 'active') return false;
+    if (kind !== 'invitation' && muted?.level === 'mute') return false;
+    return this.audience.mayHear(actorOfUser(user), group, kind);
   }
 
   private async batch(plan: Plan): Promise<void> {
@@ -178,32 +183,36 @@ export class NotificationFanout {
     const delivered: Delivered[] = [];
     // Read once for the whole batch (every person is checked against the same group).
     const group = await this.groups.groups.findOne({ _id: groupId });
+    if (!group) return;
     await Promise.all(
       plan.targets.flatMap(({ kind, users }) =>
         users.map(async (user) => {
           const userId = new ObjectId(user);
-          if (!(await this.audience(userId, group, kind))) return;
+          if (!(await this.hears(userId, group, kind))) return;
           // At-least-once jobs: a batch run again (or planned again) skips whom it already notified.
-          if (plan.event) {
-            if (!(await insertOnce(this.repo.delivered, { _id: `${plan.event}:${user}`, at: now }))) return;
-          }
+          if (plan.event && !(await this.keys.insert({ _id: `${plan.event}:${user}`, at: now }))) return;
           const state = await this.repo.state.findOne({ _id: userId });
           let doc: NotificationDoc | undefined;
-          const n = await this.repo.notifications.append(user, state?.head ?? 0, (n, _id) => {
-            doc = {
-              _id,
-              n,
-              userId,
-              kind,
-              groupId,
-              threadId: plan.threadId ? new ObjectId(plan.threadId) : null,
-              replyId: plan.replyId ? new ObjectId(plan.replyId) : null,
-              actorId: plan.actorId ? new ObjectId(plan.actorId) : null,
-              createdAt: now,
-              readAt: null,
-            };
-            return doc;
-          });
+          const n = await this.repo.notifications.append(
+            user,
+            state?.head ?? 0,
+            (n, _id) => {
+              doc = {
+                _id,
+                n,
+                userId,
+                kind,
+                groupId,
+                threadId: plan.threadId ? new ObjectId(plan.threadId) : null,
+                replyId: plan.replyId ? new ObjectId(plan.replyId) : null,
+                actorId: plan.actorId ? new ObjectId(plan.actorId) : null,
+                createdAt: now,
+                readAt: null,
+              };
+              return doc;
+            },
+            this.written,
+          );
           await this.repo.updateState(userId, { $max: { head: n } });
           if (doc) delivered.push({ userId: user, notification: { ...doc, n } });
         }),

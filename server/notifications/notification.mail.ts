@@ -5,7 +5,8 @@ import type { Logger } from '../core/logger.js';
 import type { GroupRepository } from '../groups/group.repository.js';
 import type { JobQueue } from '../jobs/job.queue.js';
 import type { Mailer } from '../mail/mailer.js';
-import type { PersonRepository } from '../people/person.repository.js';
+import type { PersonRepository, UserDoc } from '../people/person.repository.js';
+import { actorOfUser, type NotificationAudience } from './notification.audience.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
 import type { NotificationDoc, NotificationKind, NotificationRepository } from './notification.repository.js';
 import { insertOnce } from '../db/errors.js';
@@ -50,6 +51,11 @@ const words = {
   },
 };
 
+/** When a mail job finds another one mailing the same person, how long before it looks again. */
+const RECHECK_MS = 30_000;
+/** A mail claim this old was left by a sender that stopped. */
+const STALE_MS = 10 * 60_000;
+
 /** Periods a digest covers; one digest per person and period at most. */
 export function digestPeriod(email: 'daily' | 'weekly', now: Date): string {
   const day = now.toISOString().slice(0, 10);
@@ -70,6 +76,7 @@ export class NotificationMail {
     private readonly people: PersonRepository,
     private readonly groups: GroupRepository,
     private readonly threads: ThreadRepository,
+    private readonly audience: NotificationAudience,
     private readonly mailer: Mailer,
     private readonly jobs: JobQueue,
     private readonly publicUrl: string,
@@ -79,7 +86,14 @@ export class NotificationMail {
     jobs.register(
       'mail.notifications',
       async (p) => {
-        await this.sendPending(new ObjectId(String(p.userId)), 'immediate');
+        const userId = new ObjectId(String(p.userId));
+        // Another job is mailing this person from the same position: look again shortly for what came since.
+        if ((await this.sendPending(userId, 'immediate')) === 'busy')
+          await this.jobs.enqueue(
+            'mail.notifications',
+            { userId: p.userId },
+            new Date(Date.now() + RECHECK_MS),
+          );
       },
       {
         concurrency: 2,
@@ -109,40 +123,96 @@ export class NotificationMail {
 
   /** After notifications are written: a mail job for each person who wants mail at once. */
   async afterDelivery(userIds: string[]): Promise<void> {
-    for (const userId of userIds) {
-      const state = await this.repo.state.findOne({ _id: new ObjectId(userId) });
-      if (state?.email === 'immediate') await this.jobs.enqueue('mail.notifications', { userId });
+    const states = await Promise.all(userIds.map((id) => this.repo.state.findOne({ _id: new ObjectId(id) })));
+    for (const state of states) {
+      if (state?.email === 'immediate')
+        await this.jobs.enqueue('mail.notifications', { userId: state._id.toHexString() });
     }
   }
 
-  /** Digests due at `now` for everyone who chose them; returns how many were sent. */
+  /**
+   * Digests due at `now` for everyone who chose them; returns how many were sent. A digest that could not
+   * be sent is given back to its period, so the next sweep tries again; one already sent is never sent again.
+   */
   async sweepDigests(now = new Date()): Promise<number> {
     let sent = 0;
-    for (const state of await this.repo.state.find({ email: { $in: ['daily', 'weekly'] } }).toArray()) {
+    const due = this.repo.state.find(
+      { email: { $in: ['daily', 'weekly'] } },
+      { projection: { _id: 1, email: 1, digested: 1, head: 1, mailedUpTo: 1, readUpTo: 1 } },
+    );
+    for await (const state of due) {
       const period = digestPeriod(state.email as 'daily' | 'weekly', now);
-      // This period's digest is done if it was claimed already.
-      if (
-        !(await insertOnce(this.repo.digestClaims, { _id: `${state._id.toHexString()}:${period}`, at: now }))
-      )
+      // Done this period, or nothing new since the last mail (the head is written after each notification).
+      if (state.digested === period || (state.head ?? 0) <= Math.max(state.mailedUpTo, state.readUpTo))
         continue;
-      if (await this.sendPending(state._id, 'digest')) sent++;
+      const claim = `${state._id.toHexString()}:${period}`;
+      // Several processes sweep: the one that inserts the period's claim sends it.
+      if (!(await insertOnce(this.repo.digestClaims, { _id: claim, at: now }))) continue;
+      try {
+        if ((await this.sendPending(state._id, 'digest', now)) === 'sent') sent++;
+        await this.repo.updateState(state._id, { $set: { digested: period } });
+      } catch (err) {
+        await this.repo.digestClaims.deleteOne({ _id: claim });
+        this.logger.warn(
+          { err, user: state._id.toHexString(), period },
+          'digest not sent; retried next sweep',
+        );
+      }
     }
     return sent;
   }
 
-  /** Mail the unread notifications not mailed yet; nothing (and no mail) when there are none. */
-  private async sendPending(userId: ObjectId, mode: 'immediate' | 'digest'): Promise<boolean> {
+  /**
+   * Mail the unread notifications not mailed yet that the person may still read. `none`: nothing to
+   * mail. `busy`: another worker is mailing from the same position right now. Throws when the mail could
+   * not be sent; nothing is marked mailed then, so trying again mails the same notifications.
+   */
+  private async sendPending(
+    userId: ObjectId,
+    mode: 'immediate' | 'digest',
+    now = new Date(),
+  ): Promise<'sent' | 'none' | 'busy'> {
     const user = await this.people.users.findOne({ _id: userId });
     const state = await this.repo.stateOf(userId);
-    if (!user?.email || user.status !== 'active' || state.email === 'none') return false;
+    if (state.email === 'none' || !this.mailer.enabled) return 'none';
     const head = await this.repo.notifications.head(userId.toHexString(), state.head ?? 0);
+    if (!user?.email || user.status !== 'active') {
+      // No address to mail, or no longer active: nothing here is for mail, and the sweep passes them over.
+      await this.repo.updateState(userId, { $max: { mailedUpTo: head } });
+      return 'none';
+    }
     const from = Math.max(state.mailedUpTo, state.readUpTo, head - 50) + 1;
-    const positions = Array.from({ length: Math.max(0, head - from + 1) }, (_, i) => from + i);
-    const pending = (await this.repo.notifications.getMany(userId.toHexString(), positions)).filter(
+    if (from > head) return 'none';
+    // One sender per person and starting position: two jobs that read the same state do not both mail it.
+    const claim = `${userId.toHexString()}:from:${from}`;
+    if (!(await this.claim(claim, now))) return 'busy';
+    const positions = Array.from({ length: head - from + 1 }, (_, i) => from + i);
+    const unread = (await this.repo.notifications.getMany(userId.toHexString(), positions)).filter(
       (d): d is NotificationDoc => d !== null && d.readAt === null,
     );
-    await this.repo.state.updateOne({ _id: userId }, { $max: { mailedUpTo: head } });
-    if (!pending.length) return false;
+    const pending = await this.audience.visible(actorOfUser(user), unread);
+    if (pending.length && !(await this.mail(user, pending, mode))) {
+      await this.repo.digestClaims.deleteOne({ _id: claim });
+      throw new Error('notification mail not sent');
+    }
+    await this.repo.updateState(userId, { $max: { mailedUpTo: head } });
+    return pending.length ? 'sent' : 'none';
+  }
+
+  /**
+   * Take a mail claim. One older than STALE_MS belongs to a sender that stopped before recording its mail
+   * (whether it was sent cannot be known): it is taken over, so a crash means a mail sent twice, never lost.
+   */
+  private async claim(id: string, now: Date): Promise<boolean> {
+    if (await insertOnce(this.repo.digestClaims, { _id: id, at: now })) return true;
+    const held = await this.repo.digestClaims.findOne({ _id: id });
+    if (!held || now.getTime() - held.at.getTime() < STALE_MS) return false;
+    await this.repo.digestClaims.deleteOne({ _id: id, at: held.at });
+    return insertOnce(this.repo.digestClaims, { _id: id, at: now });
+  }
+
+  private async mail(user: UserDoc, pending: NotificationDoc[], mode: 'immediate' | 'digest') {
+    const userId = user._id;
     const locale: Locale = user.locale === 'fr' ? 'fr' : 'en';
     const lines = await Promise.all(pending.map((d) => this.line(d, locale)));
     const w = words[locale];
@@ -153,7 +223,7 @@ export class NotificationMail {
       `<ul>${lines.map((l) => `<li>${escapeHtml(l.text)} — <a href="${escapeHtml(l.url)}">${w.open}</a></li>`).join('')}</ul>` +
       `<p><a href="${escapeHtml(unsubscribe)}">${w.unsubscribe}</a></p>`;
     const ok = await this.mailer.send({
-      to: user.email,
+      to: user.email!,
       subject,
       text,
       html,

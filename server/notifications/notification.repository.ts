@@ -37,6 +37,8 @@ export interface NotificationStateDoc {
   mailedUpTo: number;
   /** The newest position written (a hint for the next one). */
   head?: number;
+  /** The last digest period done (sent, or nothing to send), so a sweep passes over it. */
+  digested?: string;
 }
 
 export type GroupLevel = 'all' | 'default' | 'mute';
@@ -64,7 +66,10 @@ export class NotificationRepository {
   readonly notifications: DenseSequence<NotificationDoc>;
   readonly state: Collection<NotificationStateDoc>;
   readonly subscriptions: Collection<SubscriptionDoc>;
-  /** One document per sent digest period and person, taken by insert: no digest goes out twice. */
+  /**
+   * Mail claims, taken by insert: `<person>:<period>` for each digest period (no digest goes out twice) and
+   * `<person>:from:<n>` for each mail starting at position n (two workers never mail the same notifications).
+   */
   readonly digestClaims: Collection<{ _id: string; at: Date }>;
   /** `<notify job>:<person>`: each event notifies each person once, however often its jobs run. */
   readonly delivered: Collection<{ _id: string; at: Date }>;
@@ -75,6 +80,17 @@ export class NotificationRepository {
     this.subscriptions = db.collection<SubscriptionDoc>(collections.subscriptions);
     this.digestClaims = db.collection(collections.digestClaims);
     this.delivered = db.collection(collections.notificationKeys);
+  }
+
+  /**
+   * Forget what only guards against work done twice once that work cannot come again: event keys after
+   * two days (a notify job is long finished or failed by then), mail claims after five weeks (a weekly
+   * digest's period is over). FerretDB has no TTL index, so this runs on an interval.
+   */
+  async sweep(now = new Date()): Promise<void> {
+    const day = 24 * 60 * 60 * 1000;
+    await this.delivered.deleteMany({ at: { $lt: new Date(now.getTime() - 2 * day) } });
+    await this.digestClaims.deleteMany({ at: { $lt: new Date(now.getTime() - 35 * day) } });
   }
 
   async stateOf(userId: ObjectId): Promise<NotificationStateDoc> {

@@ -1,11 +1,12 @@
 import { ObjectId } from 'mongodb';
-import { requireUser, type Actor } from '../core/actor.js';
+import { requireUser, type Actor, type UserActor } from '../core/actor.js';
 import { NotFoundError } from '../core/errors.js';
 import { upsertOne } from '../db/errors.js';
 import type { GroupRepository } from '../groups/group.repository.js';
 import type { GroupService } from '../groups/group.service.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
+import type { NotificationAudience } from './notification.audience.js';
 import {
   subscriptionId,
   type EmailDelivery,
@@ -34,6 +35,7 @@ export class NotificationService {
     private readonly groupRepo: GroupRepository,
     private readonly threads: ThreadRepository,
     private readonly people: PersonRepository,
+    private readonly audience: NotificationAudience,
   ) {}
 
   /** Views for a page of one person's notifications (group handles and actor handles looked up by `_id`). */
@@ -71,9 +73,11 @@ export class NotificationService {
     const head = await this.repo.notifications.head(user.userId, state.head ?? 0);
     const top = Math.min(head, (page.cursor ?? head + 1) - 1);
     const positions = Array.from({ length: Math.max(0, Math.min(page.limit, top)) }, (_, i) => top - i);
-    const docs = (await this.repo.notifications.getMany(user.userId, positions)).filter((d) => d !== null);
+    const found = (await this.repo.notifications.getMany(user.userId, positions)).filter((d) => d !== null);
+    // What the person may no longer read (removed, banned, the group closed or deleted) is not shown.
+    const docs = await this.audience.visible(actor, found);
     const last = positions[positions.length - 1];
-    const unread = await this.unread(user.userId, state.readUpTo, head);
+    const unread = await this.unread(user, state.readUpTo, head);
     return {
       items: await this.views(docs, state.readUpTo),
       unread,
@@ -82,11 +86,12 @@ export class NotificationService {
   }
 
   /** Unread count: positions after `readUpTo` not marked read one by one (at most 100 counted). */
-  private async unread(userHex: string, readUpTo: number, head: number): Promise<number> {
+  private async unread(actor: UserActor, readUpTo: number, head: number): Promise<number> {
     const from = Math.max(readUpTo + 1, head - 99);
     const positions = Array.from({ length: Math.max(0, head - from + 1) }, (_, i) => from + i);
-    const docs = await this.repo.notifications.getMany(userHex, positions);
-    return docs.filter((d) => d && !d.readAt).length;
+    const docs = await this.repo.notifications.getMany(actor.userId, positions);
+    const unread = docs.filter((d): d is NotificationDoc => d !== null && !d.readAt);
+    return (await this.audience.visible(actor, unread)).length;
   }
 
   /** Mark some notifications read, or all of them. */

@@ -16,6 +16,7 @@ type Item = {
 
 describe('notifications', () => {
   let w: World;
+  let smtpPort = 0;
   const smtp = new MailCatcher();
   const db = () => w.node.database.db;
   /** Let the event listeners enqueue their jobs, then run every job until none is left. */
@@ -33,10 +34,10 @@ describe('notifications', () => {
     (await db().collection('users').findOne({ handle }))!._id as ObjectId;
 
   beforeAll(async () => {
-    const port = await smtp.start();
+    smtpPort = await smtp.start();
     w = await startWorld(
       ['owen', 'mia', 'max', 'otto', 'fay'],
-      { SMTP_URL: `smtp://127.0.0.1:${port}` },
+      { SMTP_URL: `smtp://127.0.0.1:${smtpPort}` },
       { fay: 'fr' },
     );
     expect(
@@ -252,5 +253,57 @@ describe('notifications', () => {
     for (const p of people) expect(recipients.has(p._id.toHexString())).toBe(true);
     expect(written.length).toBe(recipients.size); // once per person
     expect(recipients.has((await userId('owen')).toHexString())).toBe(false);
+  });
+
+  it('hides what a person removed from a members-only group was told of it: list, unread count and mail', async () => {
+    await w.as.owen!.call('POST', '/groups/inner/invitations', { person: 'mia' });
+    expect((await w.as.mia!.call('POST', '/groups/inner/invitation/accept')).status).toBe(204);
+    await w.as.mia!.call('PUT', '/notifications/settings', { email: 'daily' });
+    await w.node.node.notificationMail.sweepDigests(new Date('2031-01-01T08:00:00Z')); // mail what came before
+    await w.as.mia!.call('POST', '/notifications/read', { all: true });
+    const mailsToMia = () => smtp.messages.filter((m) => m.to.includes('mia@dept.example'));
+    const mailed = mailsToMia().length;
+
+    await w.as.owen!.call('POST', '/groups/inner/threads', { title: 'Reorg', body: '@mia draft attached' });
+    await settle();
+    expect((await list('mia')).items[0]).toMatchObject({ kind: 'mention', group: 'inner' });
+    expect((await list('mia')).unread).toBe(1);
+
+    expect((await w.as.owen!.call('DELETE', '/groups/inner/members/mia')).status).toBe(204);
+    const after = await list('mia');
+    expect(after.items.map((i) => i.group)).not.toContain('inner');
+    expect(after.unread).toBe(0);
+    await w.node.node.notificationMail.sweepDigests(new Date('2031-01-02T08:00:00Z'));
+    expect(mailsToMia().length).toBe(mailed); // nothing left to tell her, so no mail at all
+  });
+
+  it('sends a digest that failed at the next sweep, and never twice', async () => {
+    await w.as.max!.call('PUT', '/notifications/settings', { email: 'daily' });
+    await w.node.node.notificationMail.sweepDigests(new Date('2031-02-01T08:00:00Z'));
+    const mailsToMax = () => smtp.messages.filter((m) => m.to.includes('max@dept.example'));
+    const before = mailsToMax().length;
+    await w.as.owen!.call('POST', '/groups/notes/threads', { title: 'Offsite', body: '@max can you book?' });
+    await settle();
+
+    await smtp.stop(); // the mail server is down for the next sweep
+    expect(await w.node.node.notificationMail.sweepDigests(new Date('2031-02-02T08:00:00Z'))).toBe(0);
+    await smtp.start(smtpPort);
+    expect(await w.node.node.notificationMail.sweepDigests(new Date('2031-02-02T09:00:00Z'))).toBe(1);
+    expect(await w.node.node.notificationMail.sweepDigests(new Date('2031-02-02T10:00:00Z'))).toBe(0);
+    expect(mailsToMax().length).toBe(before + 1);
+    expect(mailsToMax().at(-1)!.text).toContain('mentioned you in Notes');
+  });
+
+  it('mails a person once when several mail jobs for them run at the same time', async () => {
+    await w.as.otto!.call('PUT', '/notifications/settings', { email: 'none' });
+    await w.as.owen!.call('POST', '/groups/notes/threads', { title: 'Parking', body: '@otto your permit' });
+    await settle();
+    await w.as.otto!.call('PUT', '/notifications/settings', { email: 'immediate' });
+    const mailsToOtto = () => smtp.messages.filter((m) => m.to.includes('otto@dept.example')).length;
+    const before = mailsToOtto();
+    const otto = (await userId('otto')).toHexString();
+    for (let i = 0; i < 4; i++) await w.node.node.jobs.enqueue('mail.notifications', { userId: otto });
+    await w.node.node.jobs.drain(); // two at a time, each reading the same state
+    expect(mailsToOtto()).toBe(before + 1);
   });
 });
