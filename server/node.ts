@@ -34,6 +34,7 @@ import { thumbnailJob } from './files/thumbnail.job.js';
 import { JobQueue } from './jobs/job.queue.js';
 import { NotificationFanout } from './notifications/notification.fanout.js';
 import { NotificationMail } from './notifications/notification.mail.js';
+import { migrateNotificationState } from './notifications/notification.migration.js';
 import { NotificationRepository } from './notifications/notification.repository.js';
 import { unsubscribeRoutes } from './notifications/notification.routes.js';
 import { NotificationAudience } from './notifications/notification.audience.js';
@@ -105,7 +106,11 @@ async function seedDemoDepartments(organizations: OrganizationRepository): Promi
 }
 
 /** Every schema step after the first (ensureCollections gives version 1). */
-export function schemaMigrations(groups: GroupRepository, threads: ThreadRepository): Migration[] {
+export function schemaMigrations(
+  groups: GroupRepository,
+  threads: ThreadRepository,
+  notifications: NotificationRepository,
+): Migration[] {
   return [
     {
       version: 2,
@@ -114,6 +119,11 @@ export function schemaMigrations(groups: GroupRepository, threads: ThreadReposit
         await migrateGroupsToKeys(groups);
         await migrateThreadsToPositions(threads);
       },
+    },
+    {
+      version: 3,
+      description: 'notification hints and mail progress in their own documents',
+      run: () => migrateNotificationState(notifications),
     },
   ];
 }
@@ -198,7 +208,8 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   });
   const folders = new FolderService(fileRepo, groups, events);
   groups.onAudienceChange((groupId, audience) => files.syncAudience(groupId, audience));
-  await runMigrations(db, schemaMigrations(groupRepo, threadRepo), logger);
+  const notificationRepo = new NotificationRepository(db);
+  await runMigrations(db, schemaMigrations(groupRepo, threadRepo, notificationRepo), logger);
   const threads = new ThreadService(threadRepo, groups, personRepo, events, files);
   const discovery = new DiscoveryService(threadRepo, groupRepo, threads);
   const reports = new ReportService(threadRepo, groups, threads);
@@ -265,7 +276,6 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   // Federation answers before the JSON body parser: inboxes check the Digest against the raw body.
   if (federation) earlyRouters.push({ path: '/', router: federation.router });
 
-  const notificationRepo = new NotificationRepository(db);
   const audience = new NotificationAudience(groups, groupRepo);
   const notifications = new NotificationService(
     notificationRepo,

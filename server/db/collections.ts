@@ -45,6 +45,7 @@ export const collections = {
   jobs: 'jobs',
   notifications: 'notifications',
   notificationState: 'notification_state',
+  notificationMail: 'notification_mail',
   subscriptions: 'subscriptions',
   digestClaims: 'digest_claims',
   notificationKeys: 'notification_keys',
@@ -168,6 +169,7 @@ export const collectionSpecs: CollectionSpec[] = [
   // Notifications: `<person>:<n>` per person (read by `_id`), mail state per person, follows and mutes.
   { name: collections.notifications, indexes: [] },
   { name: collections.notificationState, indexes: [{ name: 'email', key: { email: 1 } }] },
+  { name: collections.notificationMail, indexes: [] },
   { name: collections.subscriptions, indexes: [{ name: 'target', key: { kind: 1, targetId: 1, level: 1 } }] },
   { name: collections.digestClaims, indexes: [] },
   { name: collections.notificationKeys, indexes: [] },

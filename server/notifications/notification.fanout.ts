@@ -191,11 +191,15 @@ export class NotificationFanout {
           if (!(await this.hears(userId, group, kind))) return;
           // At-least-once jobs: a batch run again (or planned again) skips whom it already notified.
           if (plan.event && !(await this.keys.insert({ _id: `${plan.event}:${user}`, at: now }))) return;
-          const state = await this.repo.state.findOne({ _id: userId });
+          const [state, hint] = await Promise.all([
+            this.repo.state.findOne({ _id: userId }, { projection: { _id: 1 } }),
+            this.repo.headHint(user),
+          ]);
+          if (!state) await this.repo.ensureState(userId);
           let doc: NotificationDoc | undefined;
           const n = await this.repo.notifications.append(
             user,
-            state?.head ?? 0,
+            hint,
             (n, _id) => {
               doc = {
                 _id,
@@ -213,7 +217,7 @@ export class NotificationFanout {
             },
             this.written,
           );
-          await this.repo.updateState(userId, { $max: { head: n } });
+          await this.repo.recordHead(user, n);
           if (doc) delivered.push({ userId: user, notification: { ...doc, n } });
         }),
       ),

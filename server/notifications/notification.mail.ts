@@ -8,7 +8,12 @@ import type { Mailer } from '../mail/mailer.js';
 import type { PersonRepository, UserDoc } from '../people/person.repository.js';
 import { actorOfUser, type NotificationAudience } from './notification.audience.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
-import type { NotificationDoc, NotificationKind, NotificationRepository } from './notification.repository.js';
+import type {
+  MailClaimDoc,
+  NotificationDoc,
+  NotificationKind,
+  NotificationRepository,
+} from './notification.repository.js';
 import { insertOnce } from '../db/errors.js';
 
 type Locale = 'en' | 'fr';
@@ -138,19 +143,22 @@ export class NotificationMail {
     let sent = 0;
     const due = this.repo.state.find(
       { email: { $in: ['daily', 'weekly'] } },
-      { projection: { _id: 1, email: 1, digested: 1, head: 1, mailedUpTo: 1, readUpTo: 1 } },
+      { projection: { _id: 1, email: 1, readUpTo: 1 } },
     );
     for await (const state of due) {
       const period = digestPeriod(state.email as 'daily' | 'weekly', now);
-      // Done this period, or nothing new since the last mail (the head is written after each notification).
-      if (state.digested === period || (state.head ?? 0) <= Math.max(state.mailedUpTo, state.readUpTo))
-        continue;
+      const [progress, hint] = await Promise.all([
+        this.repo.progressOf(state._id),
+        this.repo.headHint(state._id.toHexString()),
+      ]);
+      // Done this period, or nothing new since the last mail (the hint is written after each notification).
+      if (progress.digested === period || hint <= Math.max(progress.mailedUpTo, state.readUpTo)) continue;
       const claim = `${state._id.toHexString()}:${period}`;
       // Several processes sweep: the one that inserts the period's claim sends it.
       if (!(await insertOnce(this.repo.digestClaims, { _id: claim, at: now }))) continue;
       try {
         if ((await this.sendPending(state._id, 'digest', now)) === 'sent') sent++;
-        await this.repo.updateState(state._id, { $set: { digested: period } });
+        await this.repo.updateProgress(state._id, { $set: { digested: period } });
       } catch (err) {
         await this.repo.digestClaims.deleteOne({ _id: claim });
         this.logger.warn(
@@ -172,22 +180,33 @@ export class NotificationMail {
     mode: 'immediate' | 'digest',
     now = new Date(),
   ): Promise<'sent' | 'none' | 'busy'> {
-    const user = await this.people.users.findOne({ _id: userId });
-    const state = await this.repo.stateOf(userId);
+    const userHex = userId.toHexString();
+    const [user, state, progress, head] = await Promise.all([
+      this.people.users.findOne({ _id: userId }),
+      this.repo.stateOf(userId),
+      this.repo.progressOf(userId),
+      this.repo.head(userHex),
+    ]);
     if (state.email === 'none' || !this.mailer.enabled) return 'none';
-    const head = await this.repo.notifications.head(userId.toHexString(), state.head ?? 0);
     if (!user?.email || user.status !== 'active') {
       // No address to mail, or no longer active: nothing here is for mail, and the sweep passes them over.
-      await this.repo.updateState(userId, { $max: { mailedUpTo: head } });
+      await this.repo.updateProgress(userId, { $max: { mailedUpTo: head } });
       return 'none';
     }
-    const from = Math.max(state.mailedUpTo, state.readUpTo, head - 50) + 1;
-    if (from > head) return 'none';
-    // One sender per person and starting position: two jobs that read the same state do not both mail it.
-    const claim = `${userId.toHexString()}:from:${from}`;
-    if (!(await this.claim(claim, now))) return 'busy';
+    // One sender per person and starting position. The progress document is a hint; a finished mail's
+    // claim records where it ended, so a run that starts too early moves on past what was mailed.
+    let from = Math.max(progress.mailedUpTo, state.readUpTo, head - 50) + 1;
+    let claim: string;
+    for (;;) {
+      if (from > head) return 'none';
+      claim = `${userHex}:from:${from}`;
+      const taken = await this.claim(claim, now);
+      if (taken === true) break;
+      if (taken.upTo === undefined) return 'busy';
+      from = taken.upTo + 1;
+    }
     const positions = Array.from({ length: head - from + 1 }, (_, i) => from + i);
-    const unread = (await this.repo.notifications.getMany(userId.toHexString(), positions)).filter(
+    const unread = (await this.repo.notifications.getMany(userHex, positions)).filter(
       (d): d is NotificationDoc => d !== null && d.readAt === null,
     );
     const pending = await this.audience.visible(actorOfUser(user), unread);
@@ -195,20 +214,23 @@ export class NotificationMail {
       await this.repo.digestClaims.deleteOne({ _id: claim });
       throw new Error('notification mail not sent');
     }
-    await this.repo.updateState(userId, { $max: { mailedUpTo: head } });
+    await this.repo.digestClaims.updateOne({ _id: claim }, { $set: { upTo: head } });
+    await this.repo.updateProgress(userId, { $max: { mailedUpTo: head } });
     return pending.length ? 'sent' : 'none';
   }
 
   /**
-   * Take a mail claim. One older than STALE_MS belongs to a sender that stopped before recording its mail
-   * (whether it was sent cannot be known): it is taken over, so a crash means a mail sent twice, never lost.
+   * Take a mail claim: true, or the claim another sender holds (with `upTo` once its mail is done). One
+   * older than STALE_MS and not done belongs to a sender that stopped before recording its mail (whether
+   * it was sent cannot be known): it is taken over, so a crash means a mail sent twice, never lost.
    */
-  private async claim(id: string, now: Date): Promise<boolean> {
+  private async claim(id: string, now: Date): Promise<true | MailClaimDoc> {
     if (await insertOnce(this.repo.digestClaims, { _id: id, at: now })) return true;
     const held = await this.repo.digestClaims.findOne({ _id: id });
-    if (!held || now.getTime() - held.at.getTime() < STALE_MS) return false;
+    if (!held) return this.claim(id, now);
+    if (held.upTo !== undefined || now.getTime() - held.at.getTime() < STALE_MS) return held;
     await this.repo.digestClaims.deleteOne({ _id: id, at: held.at });
-    return insertOnce(this.repo.digestClaims, { _id: id, at: now });
+    return (await insertOnce(this.repo.digestClaims, { _id: id, at: now })) || held;
   }
 
   private async mail(user: UserDoc, pending: NotificationDoc[], mode: 'immediate' | 'digest') {

@@ -1,7 +1,7 @@
 import type { Collection, Db, ObjectId } from 'mongodb';
 import { collections } from '../db/collections.js';
 import { DenseSequence, type SlotDoc } from '../db/sequence.js';
-import { upsertOne } from '../db/errors.js';
+import { insertOnce, upsertOne } from '../db/errors.js';
 
 export const notificationKinds = [
   'reply', // someone answered your post
@@ -27,18 +27,33 @@ export interface NotificationDoc extends SlotDoc {
 
 export type EmailDelivery = 'immediate' | 'daily' | 'weekly' | 'none';
 
-/** Per person: mail preference, and how far the list was read and mailed. `_id` = the person. */
+/**
+ * Per person, written only by the person's own choices (mail preference, "mark all read"). `_id` = the
+ * person. What the system records about a person lives in other documents (`MailProgressDoc`, the head
+ * hint): FerretDB writes an update back as a whole document, so two writers of one document can undo each
+ * other's fields (docs/adr/0010-one-writer-per-document.md).
+ */
 export interface NotificationStateDoc {
   _id: ObjectId;
   email: EmailDelivery;
   /** Every notification up to this position is read ("mark all read"). */
   readUpTo: number;
-  /** The last position included in a digest or an immediate mail. */
+}
+
+/** Per person, written only by notification mail. `_id` = the person. */
+export interface MailProgressDoc {
+  _id: ObjectId;
+  /** The last position included in a digest or an immediate mail (a hint: the mail claims are the truth). */
   mailedUpTo: number;
-  /** The newest position written (a hint for the next one). */
-  head?: number;
   /** The last digest period done (sent, or nothing to send), so a sweep passes over it. */
   digested?: string;
+}
+
+/** A mail claim: `<person>:<period>` or `<person>:from:<n>`; `upTo` once the mail from n is done. */
+export interface MailClaimDoc {
+  _id: string;
+  at: Date;
+  upTo?: number;
 }
 
 export type GroupLevel = 'all' | 'default' | 'mute';
@@ -59,27 +74,32 @@ export const subscriptionId = (userId: ObjectId, kind: 'group' | 'thread', targe
 
 export const DEFAULT_EMAIL: EmailDelivery = 'daily';
 
-/** A person's notification state before anything was recorded for them. */
-const STATE_DEFAULTS = { email: DEFAULT_EMAIL, readUpTo: 0, mailedUpTo: 0 };
+/** A person's notification state before they chose anything. */
+const STATE_DEFAULTS = { email: DEFAULT_EMAIL, readUpTo: 0 };
 
 export class NotificationRepository {
   readonly notifications: DenseSequence<NotificationDoc>;
   readonly state: Collection<NotificationStateDoc>;
+  readonly mailProgress: Collection<MailProgressDoc>;
   readonly subscriptions: Collection<SubscriptionDoc>;
   /**
    * Mail claims, taken by insert: `<person>:<period>` for each digest period (no digest goes out twice) and
    * `<person>:from:<n>` for each mail starting at position n (two workers never mail the same notifications).
    */
-  readonly digestClaims: Collection<{ _id: string; at: Date }>;
+  readonly digestClaims: Collection<MailClaimDoc>;
   /** `<notify job>:<person>`: each event notifies each person once, however often its jobs run. */
   readonly delivered: Collection<{ _id: string; at: Date }>;
+  /** `notifications:<person>`: the newest position written, a hint for the next one (written by the fan-out). */
+  readonly hints: Collection<{ _id: string; n: number }>;
 
   constructor(db: Db) {
     this.notifications = new DenseSequence(db.collection<NotificationDoc>(collections.notifications));
     this.state = db.collection<NotificationStateDoc>(collections.notificationState);
+    this.mailProgress = db.collection<MailProgressDoc>(collections.notificationMail);
     this.subscriptions = db.collection<SubscriptionDoc>(collections.subscriptions);
     this.digestClaims = db.collection(collections.digestClaims);
     this.delivered = db.collection(collections.notificationKeys);
+    this.hints = db.collection(collections.sequenceHints);
   }
 
   /**
@@ -97,7 +117,15 @@ export class NotificationRepository {
     return (await this.state.findOne({ _id: userId })) ?? { _id: userId, ...STATE_DEFAULTS };
   }
 
-  /** Change a person's notification state, created with the defaults (as `stateOf` reads them) on first use. */
+  /**
+   * Give a person the default state document if they have none (the digest sweep finds people by it).
+   * An insert, so it never changes a state that exists.
+   */
+  async ensureState(userId: ObjectId): Promise<void> {
+    await insertOnce(this.state, { _id: userId, ...STATE_DEFAULTS });
+  }
+
+  /** Change a person's own choices, created with the defaults (as `stateOf` reads them) on first use. */
   updateState(
     userId: ObjectId,
     update: { $set?: Partial<NotificationStateDoc>; $max?: Partial<NotificationStateDoc> },
@@ -105,6 +133,35 @@ export class NotificationRepository {
     const touched = new Set([...Object.keys(update.$set ?? {}), ...Object.keys(update.$max ?? {})]);
     const defaults = Object.entries(STATE_DEFAULTS).filter(([field]) => !touched.has(field));
     return upsertOne(this.state, { _id: userId }, { ...update, $setOnInsert: Object.fromEntries(defaults) });
+  }
+
+  async progressOf(userId: ObjectId): Promise<MailProgressDoc> {
+    return (await this.mailProgress.findOne({ _id: userId })) ?? { _id: userId, mailedUpTo: 0 };
+  }
+
+  updateProgress(
+    userId: ObjectId,
+    update: { $set?: { digested: string }; $max?: { mailedUpTo: number } },
+  ): Promise<void> {
+    return upsertOne(this.mailProgress, { _id: userId }, update);
+  }
+
+  private hintId(userHex: string) {
+    return `notifications:${userHex}`;
+  }
+
+  /** The newest notification position the hint knows of (0 when none). */
+  async headHint(userHex: string): Promise<number> {
+    return (await this.hints.findOne({ _id: this.hintId(userHex) }))?.n ?? 0;
+  }
+
+  /** The person's newest notification position, found from the hint. */
+  async head(userHex: string): Promise<number> {
+    return this.notifications.head(userHex, await this.headHint(userHex));
+  }
+
+  recordHead(userHex: string, n: number): Promise<void> {
+    return upsertOne(this.hints, { _id: this.hintId(userHex) }, { $max: { n } });
   }
 
   level(userId: ObjectId, kind: 'group' | 'thread', targetId: ObjectId) {

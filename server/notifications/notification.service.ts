@@ -70,7 +70,7 @@ export class NotificationService {
     const user = requireUser(actor);
     const userId = new ObjectId(user.userId);
     const state = await this.repo.stateOf(userId);
-    const head = await this.repo.notifications.head(user.userId, state.head ?? 0);
+    const head = await this.repo.head(user.userId);
     const top = Math.min(head, (page.cursor ?? head + 1) - 1);
     const positions = Array.from({ length: Math.max(0, Math.min(page.limit, top)) }, (_, i) => top - i);
     const found = (await this.repo.notifications.getMany(user.userId, positions)).filter((d) => d !== null);
@@ -102,8 +102,7 @@ export class NotificationService {
     const user = requireUser(actor);
     const userId = new ObjectId(user.userId);
     if (input.all) {
-      const state = await this.repo.stateOf(userId);
-      const head = await this.repo.notifications.head(user.userId, state.head ?? 0);
+      const head = await this.repo.head(user.userId);
       await this.repo.updateState(userId, { $max: { readUpTo: head } });
       return;
     }

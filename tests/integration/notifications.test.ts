@@ -1,6 +1,7 @@
 import { ObjectId } from 'mongodb';
 import { MailCatcher } from '../../server/mail/mail.catcher.js';
 import { FANOUT_BATCH } from '../../server/notifications/notification.fanout.js';
+import { NotificationRepository } from '../../server/notifications/notification.repository.js';
 import { insertFollowers } from '../helpers/crowd.js';
 import { connectSocket, until } from '../helpers/sockets.js';
 import { startWorld, type World } from '../helpers/world.js';
@@ -305,5 +306,51 @@ describe('notifications', () => {
     for (let i = 0; i < 4; i++) await w.node.node.jobs.enqueue('mail.notifications', { userId: otto });
     await w.node.node.jobs.drain(); // two at a time, each reading the same state
     expect(mailsToOtto()).toBe(before + 1);
+  });
+
+  it('keeps a person’s choices when notifications are written for them at the same moment', async () => {
+    // FerretDB writes an update back as a whole document: the fan-out's bookkeeping and the person's own
+    // choices live in different documents, so neither can undo the other.
+    const repo = new NotificationRepository(db());
+    const mia = await userId('mia');
+    await w.as.mia!.call('PUT', '/groups/notes/subscription', { level: 'default' });
+    await w.as.owen!.call('POST', '/groups/notes/threads', { title: 'Ping', body: '@mia ping' });
+    await settle();
+    await w.as.mia!.call('PUT', '/notifications/settings', { email: 'daily' });
+    // Notifications for her are written all the while she changes her settings.
+    const notes = (await db().collection('groups').findOne({ handle: 'notes' }))!._id as ObjectId;
+    const whileWriting = async (action: () => Promise<unknown>) => {
+      let writing = true;
+      const writer = async () => {
+        while (writing) {
+          const n = await repo.notifications.append(
+            mia.toHexString(),
+            await repo.headHint(mia.toHexString()),
+            (n, _id) => ({
+              _id,
+              n,
+              userId: mia,
+              kind: 'mention',
+              groupId: notes,
+              threadId: null,
+              replyId: null,
+              actorId: null,
+              createdAt: new Date(),
+              readAt: null,
+            }),
+          );
+          await repo.recordHead(mia.toHexString(), n);
+        }
+      };
+      const writers = Array.from({ length: 8 }, writer);
+      await action();
+      writing = false;
+      await Promise.all(writers);
+    };
+    await whileWriting(() => w.as.mia!.call('PUT', '/notifications/settings', { email: 'none' }));
+    const before = await repo.head(mia.toHexString());
+    await whileWriting(() => w.as.mia!.call('POST', '/notifications/read', { all: true }));
+    expect((await w.as.mia!.call('GET', '/notifications/settings')).body.email).toBe('none');
+    expect((await repo.stateOf(mia)).readUpTo).toBeGreaterThanOrEqual(before);
   });
 });

@@ -2,6 +2,7 @@ import { ObjectId } from 'mongodb';
 import { ensureCollections } from '../../server/db/collections.js';
 import { pino } from 'pino';
 import { ThreadRepository } from '../../server/threads/thread.repository.js';
+import { NotificationRepository } from '../../server/notifications/notification.repository.js';
 import { runMigrations } from '../../server/db/migrations.js';
 import { GroupRepository } from '../../server/groups/group.repository.js';
 import { schemaMigrations } from '../../server/node.js';
@@ -132,7 +133,7 @@ describe('id-addressed thread pages', () => {
     expect(await repo.replySlots.head(new ObjectId().toHexString(), 9)).toBe(0);
   });
 
-  it('gives data written before schema 2 its positions and keys', async () => {
+  it('gives data written before schemas 2 and 3 its positions, keys and own documents', async () => {
     const m = await openTestDatabase('migrate');
     try {
       await ensureCollections(m.db);
@@ -155,10 +156,20 @@ describe('id-addressed thread pages', () => {
       await m.db
         .collection('memberships')
         .insertOne({ _id: new ObjectId(), groupId, userId, role: 'owner', state: 'active' });
+      // Schema 3: a notification state written when the system and the person shared one document.
+      const notifications = new NotificationRepository(m.db);
+      await m.db.collection('notification_state').insertOne({
+        _id: userId,
+        email: 'weekly',
+        readUpTo: 4,
+        mailedUpTo: 6,
+        head: 9,
+        digested: 'w:2026-11-23',
+      });
 
       await runMigrations(
         m.db,
-        schemaMigrations(new GroupRepository(m.db), legacy),
+        schemaMigrations(new GroupRepository(m.db), legacy, notifications),
         pino({ level: 'silent' }),
       );
 
@@ -178,7 +189,14 @@ describe('id-addressed thread pages', () => {
       expect(await new GroupRepository(m.db).byHandle('legacy')).toMatchObject({ _id: groupId });
       expect(await new GroupRepository(m.db).membership(groupId, userId)).toMatchObject({ role: 'owner' });
       expect(await m.db.collection('memberships').countDocuments()).toBe(1);
-      expect((await m.db.collection('meta').findOne({ _id: 'node' as never }))?.schemaVersion).toBe(2);
+      expect(await notifications.stateOf(userId)).toEqual({ _id: userId, email: 'weekly', readUpTo: 4 });
+      expect(await notifications.progressOf(userId)).toEqual({
+        _id: userId,
+        mailedUpTo: 6,
+        digested: 'w:2026-11-23',
+      });
+      expect(await notifications.headHint(userId.toHexString())).toBe(9);
+      expect((await m.db.collection('meta').findOne({ _id: 'node' as never }))?.schemaVersion).toBe(3);
     } finally {
       await m.cleanup();
     }
