@@ -210,7 +210,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   groups.onAudienceChange((groupId, audience) => files.syncAudience(groupId, audience));
   const notificationRepo = new NotificationRepository(db);
   await runMigrations(db, schemaMigrations(groupRepo, threadRepo, notificationRepo), logger);
-  const threads = new ThreadService(threadRepo, groups, personRepo, events, files);
+  const threads = new ThreadService(threadRepo, groups, personRepo, events, files, logger);
   const discovery = new DiscoveryService(threadRepo, groupRepo, threads);
   const reports = new ReportService(threadRepo, groups, threads);
   groups.onAudienceChange((groupId, audience) => threads.syncAudience(groupId, audience));

@@ -43,6 +43,14 @@ export class BatchInserter<T extends Document> {
 
   private async flush(): Promise<void> {
     this.flushing = true;
+    try {
+      await this.drain();
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async drain(): Promise<void> {
     while (this.queue.length) {
       const batch = this.queue.splice(0, this.maxBatch);
       try {
@@ -70,6 +78,5 @@ export class BatchInserter<T extends Document> {
         });
       }
     }
-    this.flushing = false;
   }
 }

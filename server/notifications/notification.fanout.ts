@@ -190,33 +190,41 @@ export class NotificationFanout {
           const userId = new ObjectId(user);
           if (!(await this.hears(userId, group, kind))) return;
           // At-least-once jobs: a batch run again (or planned again) skips whom it already notified.
-          if (plan.event && !(await this.keys.insert({ _id: `${plan.event}:${user}`, at: now }))) return;
-          const [state, hint] = await Promise.all([
-            this.repo.state.findOne({ _id: userId }, { projection: { _id: 1 } }),
-            this.repo.headHint(user),
-          ]);
-          if (!state) await this.repo.ensureState(userId);
+          const key = plan.event && `${plan.event}:${user}`;
+          if (key && !(await this.keys.insert({ _id: key, at: now }))) return;
+          let n: number;
           let doc: NotificationDoc | undefined;
-          const n = await this.repo.notifications.append(
-            user,
-            hint,
-            (n, _id) => {
-              doc = {
-                _id,
-                n,
-                userId,
-                kind,
-                groupId,
-                threadId: plan.threadId ? new ObjectId(plan.threadId) : null,
-                replyId: plan.replyId ? new ObjectId(plan.replyId) : null,
-                actorId: plan.actorId ? new ObjectId(plan.actorId) : null,
-                createdAt: now,
-                readAt: null,
-              };
-              return doc;
-            },
-            this.written,
-          );
+          try {
+            const [state, hint] = await Promise.all([
+              this.repo.state.findOne({ _id: userId }, { projection: { _id: 1 } }),
+              this.repo.headHint(user),
+            ]);
+            if (!state) await this.repo.ensureState(userId);
+            n = await this.repo.notifications.append(
+              user,
+              hint,
+              (n, _id) => {
+                doc = {
+                  _id,
+                  n,
+                  userId,
+                  kind,
+                  groupId,
+                  threadId: plan.threadId ? new ObjectId(plan.threadId) : null,
+                  replyId: plan.replyId ? new ObjectId(plan.replyId) : null,
+                  actorId: plan.actorId ? new ObjectId(plan.actorId) : null,
+                  createdAt: now,
+                  readAt: null,
+                };
+                return doc;
+              },
+              this.written,
+            );
+          } catch (err) {
+            // Not written: the retried job must not skip this person.
+            if (key) await this.repo.delivered.deleteOne({ _id: key });
+            throw err;
+          }
           await this.repo.recordHead(user, n);
           if (doc) delivered.push({ userId: user, notification: { ...doc, n } });
         }),

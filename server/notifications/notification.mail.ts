@@ -147,18 +147,20 @@ export class NotificationMail {
     );
     for await (const state of due) {
       const period = digestPeriod(state.email as 'daily' | 'weekly', now);
-      const [progress, hint] = await Promise.all([
-        this.repo.progressOf(state._id),
-        this.repo.headHint(state._id.toHexString()),
-      ]);
-      // Done this period, or nothing new since the last mail (the hint is written after each notification).
-      if (progress.digested === period || hint <= Math.max(progress.mailedUpTo, state.readUpTo)) continue;
+      const progress = await this.repo.progressOf(state._id);
+      if (progress.digested === period) continue;
+      // Anything new since the last mail: the next position exists (one `_id` read; the sequence is dense).
+      const next = Math.max(progress.mailedUpTo, state.readUpTo) + 1;
+      if (!(await this.repo.notifications.get(state._id.toHexString(), next))) continue;
       const claim = `${state._id.toHexString()}:${period}`;
       // Several processes sweep: the one that inserts the period's claim sends it.
       if (!(await insertOnce(this.repo.digestClaims, { _id: claim, at: now }))) continue;
       try {
-        if ((await this.sendPending(state._id, 'digest', now)) === 'sent') sent++;
-        await this.repo.updateProgress(state._id, { $set: { digested: period } });
+        const outcome = await this.sendPending(state._id, 'digest', now);
+        // Another sender holds this person's mail right now: give the period back for the next sweep.
+        if (outcome === 'busy') await this.repo.digestClaims.deleteOne({ _id: claim });
+        else await this.repo.updateProgress(state._id, { $set: { digested: period } });
+        if (outcome === 'sent') sent++;
       } catch (err) {
         await this.repo.digestClaims.deleteOne({ _id: claim });
         this.logger.warn(
@@ -171,9 +173,14 @@ export class NotificationMail {
   }
 
   /**
-   * Mail the unread notifications not mailed yet that the person may still read. `none`: nothing to
-   * mail. `busy`: another worker is mailing from the same position right now. Throws when the mail could
-   * not be sent; nothing is marked mailed then, so trying again mails the same notifications.
+   * Mail the unread notifications not mailed yet that the person may still read (the newest 50 at most).
+   * `none`: nothing to mail. `busy`: another worker is mailing this person right now. Throws when the mail
+   * could not be sent; nothing is marked mailed then, so trying again mails the same notifications.
+   *
+   * Mails follow one another along the person's positions: each takes the claim `<person>:from:<n>` at the
+   * position after the last mail and records on it where it ended (`upTo`). Two senders that read the same
+   * progress take the same claim, so one of them mails; one that read an older progress steps along the
+   * finished claims to the first free position.
    */
   private async sendPending(
     userId: ObjectId,
@@ -193,9 +200,7 @@ export class NotificationMail {
       await this.repo.updateProgress(userId, { $max: { mailedUpTo: head } });
       return 'none';
     }
-    // One sender per person and starting position. The progress document is a hint; a finished mail's
-    // claim records where it ended, so a run that starts too early moves on past what was mailed.
-    let from = Math.max(progress.mailedUpTo, state.readUpTo, head - 50) + 1;
+    let from = progress.mailedUpTo + 1;
     let claim: string;
     for (;;) {
       if (from > head) return 'none';
@@ -205,18 +210,23 @@ export class NotificationMail {
       if (taken.upTo === undefined) return 'busy';
       from = taken.upTo + 1;
     }
-    const positions = Array.from({ length: head - from + 1 }, (_, i) => from + i);
-    const unread = (await this.repo.notifications.getMany(userHex, positions)).filter(
-      (d): d is NotificationDoc => d !== null && d.readAt === null,
-    );
-    const pending = await this.audience.visible(actorOfUser(user), unread);
-    if (pending.length && !(await this.mail(user, pending, mode))) {
+    try {
+      const first = Math.max(from, state.readUpTo + 1, head - 49);
+      const positions = Array.from({ length: Math.max(0, head - first + 1) }, (_, i) => first + i);
+      const unread = (await this.repo.notifications.getMany(userHex, positions)).filter(
+        (d): d is NotificationDoc => d !== null && d.readAt === null,
+      );
+      const pending = await this.audience.visible(actorOfUser(user), unread);
+      if (pending.length && !(await this.mail(user, pending, mode)))
+        throw new Error('notification mail not sent');
+      await this.repo.digestClaims.updateOne({ _id: claim }, { $set: { upTo: head } });
+      await this.repo.updateProgress(userId, { $max: { mailedUpTo: head } });
+      return pending.length ? 'sent' : 'none';
+    } catch (err) {
+      // Not mailed: the position is free again for the retry.
       await this.repo.digestClaims.deleteOne({ _id: claim });
-      throw new Error('notification mail not sent');
+      throw err;
     }
-    await this.repo.digestClaims.updateOne({ _id: claim }, { $set: { upTo: head } });
-    await this.repo.updateProgress(userId, { $max: { mailedUpTo: head } });
-    return pending.length ? 'sent' : 'none';
   }
 
   /**

@@ -112,12 +112,23 @@ export class ThreadRepository {
 
   /** Put a thread at the head of its group's timeline and record the position on it. */
   async bump(thread: Pick<ThreadDoc, '_id' | 'groupId' | 'timelineSlot'>, at: Date, replyCount = 0) {
-    const slot = await this.timeline.bump(thread.groupId, thread._id, thread.timelineSlot || null);
+    const slot = await this.timeline.place(thread.groupId, thread._id);
+    await this.recordBump(thread, slot, at, replyCount);
+    return slot;
+  }
+
+  /** After `timeline.place`: retire the thread's previous position and record the new one on the thread. */
+  async recordBump(
+    thread: Pick<ThreadDoc, '_id' | 'groupId' | 'timelineSlot'>,
+    slot: number,
+    at: Date,
+    replyCount = 0,
+  ) {
+    await this.timeline.settle(thread.groupId, slot, thread.timelineSlot || null);
     await this.threads.updateOne(
       { _id: thread._id },
       { $max: { timelineSlot: slot, lastActivityAt: at, replyCount } },
     );
-    return slot;
   }
 
   /**

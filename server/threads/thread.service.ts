@@ -2,6 +2,7 @@ import { ObjectId } from 'mongodb';
 import { requireUser, type Actor } from '../core/actor.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
+import type { Logger } from '../core/logger.js';
 import { searchTokens } from '../core/search-tokens.js';
 import { Lru } from '../core/lru.js';
 import { settle } from '../core/settle.js';
@@ -71,6 +72,7 @@ export class ThreadService {
     private readonly people: PersonRepository,
     private readonly events: EventBus,
     private readonly files: Pick<FileService, 'attach' | 'detach'>,
+    private readonly logger?: Logger,
   ) {}
 
   /** Which group each recently used thread is in (a fact that never changes). */
@@ -346,9 +348,12 @@ export class ThreadService {
       threadId: thread._id,
       replyId: reply._id,
     }));
-    await this.repo.replies.insertOne(reply);
-    // The reply is readable at its position from here on, so it is announced now; moving the thread up
-    // its group's timeline follows (a reader settles a timeline whose writer has not finished yet).
+    // The reply, and the thread's new place at the head of its group's timeline, written together: from
+    // here on a reader finds both, so the reply is announced now.
+    const [, slot] = await Promise.all([
+      this.repo.replies.insertOne(reply),
+      this.repo.timeline.place(thread.groupId, thread._id),
+    ]);
     this.events.emit('reply.created', {
       replyId: reply._id.toHexString(),
       threadId: thread._id.toHexString(),
@@ -358,7 +363,10 @@ export class ThreadService {
       parentAuthorId: (parent?.authorId ?? thread.authorId).toHexString(),
       mentions: mentions.map(String),
     });
-    await this.repo.bump(thread, now, reply.seq);
+    // Bookkeeping a reader settles by itself if it is cut short: once announced, the reply stands.
+    await this.repo
+      .recordBump(thread, slot, now, reply.seq)
+      .catch((err: unknown) => this.logger?.warn({ err, thread: threadId }, 'timeline bookkeeping failed'));
     return (await this.replyViews(actor, [reply]))[0]!;
   }
 

@@ -2,6 +2,7 @@ import type { Collection, Db, ObjectId } from 'mongodb';
 import { collections } from '../db/collections.js';
 import { DenseSequence, type SlotDoc } from '../db/sequence.js';
 import { upsertOne } from '../db/errors.js';
+import { Lru } from '../core/lru.js';
 
 /**
  * One position in a group's activity timeline. Every new thread and every reply appends the thread at
@@ -32,6 +33,8 @@ const WRITER_HOPS = 16;
 export class ThreadTimeline {
   readonly slots: DenseSequence<TimelineSlot>;
   private readonly hints: Collection<HintDoc>;
+  /** Positions this process took last, per group: hints, never past the head. */
+  private readonly heads = new Lru<string, number>(10_000);
 
   constructor(db: Db) {
     this.slots = new DenseSequence(db.collection<TimelineSlot>(collections.threadTimeline));
@@ -52,9 +55,19 @@ export class ThreadTimeline {
    * new position, which the caller records on the thread (`timelineSlot`).
    */
   async bump(groupId: ObjectId, threadId: ObjectId, previous: number | null): Promise<number> {
+    const n = await this.place(groupId, threadId);
+    await this.settle(groupId, n, previous);
+    return n;
+  }
+
+  /**
+   * The first half of `bump`: the new position, from which readers list the thread first. The group's
+   * head hint is remembered in the process, so a busy group's next move is one insert.
+   */
+  async place(groupId: ObjectId, threadId: ObjectId): Promise<number> {
     const prefix = groupId.toHexString();
-    const hint = await this.hints.findOne({ _id: this.hintId(groupId) });
-    const n = await this.slots.append(prefix, hint?.n ?? 0, (position, _id) => ({
+    const hint = this.heads.get(prefix) ?? (await this.hints.findOne({ _id: this.hintId(groupId) }))?.n ?? 0;
+    const n = await this.slots.append(prefix, hint, (position, _id) => ({
       _id,
       n: position,
       groupId,
@@ -62,9 +75,14 @@ export class ThreadTimeline {
       dead: false,
       skip: null,
     }));
+    this.heads.set(prefix, Math.max(n, this.heads.get(prefix) ?? 0));
+    return n;
+  }
+
+  /** The second half: record the hint and retire the previous position (a reader settles it meanwhile). */
+  async settle(groupId: ObjectId, n: number, previous: number | null): Promise<void> {
     await upsertOne(this.hints, { _id: this.hintId(groupId) }, { $max: { n } });
     if (previous && previous < n) await this.retire(groupId, previous);
-    return n;
   }
 
   /** Mark a position dead, recording how far the run of dead positions below it reaches. */
