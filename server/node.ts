@@ -219,7 +219,11 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   accounts.onMerge(async (from, into) => {
     // Authorship moves to the surviving account.
     for (const col of [threadRepo.threads, threadRepo.replies] as const) {
-      await (col as typeof threadRepo.replies).updateMany({ authorId: from }, { $set: { authorId: into } });
+      await threadRepo.locks.updateEach(
+        col as typeof threadRepo.replies,
+        { authorId: from },
+        { $set: { authorId: into } },
+      );
     }
   });
   events.on('user.created', async ({ userId, verifiedEmail }) => {

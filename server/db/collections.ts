@@ -50,6 +50,7 @@ export const collections = {
   digestClaims: 'digest_claims',
   notificationKeys: 'notification_keys',
   jobClaims: 'job_claims',
+  documentLocks: 'document_locks',
   apObjects: 'ap_objects',
   apStreams: 'ap_streams',
   apContexts: 'ap_contexts',
@@ -176,6 +177,8 @@ export const collectionSpecs: CollectionSpec[] = [
   // The job system (server/jobs): due jobs by queue, and one claim document per claim of a job.
   { name: collections.jobs, indexes: [{ name: 'due', key: { queue: 1, state: 1, runAt: 1 } }] },
   { name: collections.jobClaims, indexes: [{ name: 'job', key: { jobId: 1 } }] },
+  // One writer at a time per document written by several parties (server/db/document.lock.ts).
+  { name: collections.documentLocks, indexes: [] },
   // activitypub-express's documents (apex.store.ts): `_id` = IRI; streams ordered by `_ts`.
   { name: collections.apObjects, indexes: [] },
   { name: collections.apStreams, indexes: [{ name: 'collection', key: { '_meta.collection': 1, _ts: -1 } }] },

@@ -1,7 +1,8 @@
 import { GridFSBucket, type Collection, type Db, type ObjectId } from 'mongodb';
+import { DocumentLocks } from '../db/document.lock.js';
+import { InsufficientStorageError } from '../core/errors.js';
 import { collections } from '../db/collections.js';
 import type { Audience } from '../threads/thread.repository.js';
-import { upsertOne } from '../db/errors.js';
 
 /** Where a file belongs: a group's library, or a post it is attached to. */
 export type FileKind = 'library' | 'attachment';
@@ -80,7 +81,11 @@ export class FileRepository {
   readonly blobs: GridFSBucket;
   readonly thumbnails: GridFSBucket;
 
+  /** Files and a group's storage use are written by several parties: only under their lock (ADR 0010). */
+  readonly locks: DocumentLocks;
+
   constructor(readonly db: Db) {
+    this.locks = new DocumentLocks(db);
     this.files = db.collection<FileDoc>(collections.files);
     this.versions = db.collection<VersionDoc>(collections.fileVersions);
     this.folders = db.collection<FolderDoc>(collections.folders);
@@ -93,8 +98,23 @@ export class FileRepository {
     return (await this.storage.findOne({ _id: groupId }))?.bytes ?? 0;
   }
 
-  async addUsage(groupId: ObjectId, bytes: number): Promise<void> {
-    if (bytes) await upsertOne(this.storage, { _id: groupId }, { $inc: { bytes } });
+  /**
+   * Count `bytes` against the group's storage use; with a `quota`, refuse (507, nothing counted) bytes that
+   * would take the use past it. Under the group's storage lock, so parallel uploads cannot pass the quota
+   * together and no addition is lost.
+   */
+  async addUsage(groupId: ObjectId, bytes: number, quota = 0): Promise<void> {
+    if (!bytes) return;
+    await this.locks.run(this.locks.keyOf(this.storage, groupId), async () => {
+      const used = await this.usedBytes(groupId);
+      if (quota && bytes > 0 && used + bytes > quota)
+        throw new InsufficientStorageError("The group's storage quota is used up.");
+      await this.storage.updateOne(
+        { _id: groupId },
+        { $set: { bytes: Math.max(0, used + bytes) } },
+        { upsert: true },
+      );
+    });
   }
 
   /** A file's versions, newest first (one `_id` lookup each). */

@@ -197,6 +197,14 @@ export class FileService {
     const now = new Date();
     const docs: FileDoc[] = [];
     const versions: VersionDoc[] = [];
+    // Counted against the quota first, in one step with every other upload to the group.
+    const total = blobs.reduce((sum, b) => sum + b.size, 0);
+    await this.repo
+      .addUsage(ctx.group._id, total, this.limits.groupQuotaBytes)
+      .catch(async (err: unknown) => {
+        await Promise.all(blobs.map((b) => this.repo.removeBlob('blobs', b.blobId)));
+        throw err;
+      });
     try {
       for (const blob of blobs) {
         const file: FileDoc = {
@@ -229,12 +237,9 @@ export class FileService {
       await Promise.all(docs.map((d) => this.repo.files.deleteOne({ _id: d._id })));
       await Promise.all(versions.map((v) => this.repo.versions.deleteOne({ _id: v._id })));
       await Promise.all(blobs.map((b) => this.repo.removeBlob('blobs', b.blobId)));
+      await this.repo.addUsage(ctx.group._id, -total);
       throw err;
     }
-    await this.repo.addUsage(
-      ctx.group._id,
-      blobs.reduce((sum, b) => sum + b.size, 0),
-    );
     for (const [i, file] of docs.entries()) {
       await this.thumbnailLater(versions[i]!);
       this.events.emit('file.uploaded', {
@@ -275,6 +280,12 @@ export class FileService {
         { field: 'body.file', message: 'required' },
       ]);
     const now = new Date();
+    await this.repo
+      .addUsage(ctx.group._id, blob.size, this.limits.groupQuotaBytes)
+      .catch(async (err: unknown) => {
+        await this.repo.removeBlob('blobs', blob.blobId);
+        throw err;
+      });
     let n = file.version + 1;
     // The version's `_id` is unique: of two replacements at once, the second takes the next number.
     for (;;) {
@@ -284,6 +295,7 @@ export class FileService {
       } catch (err) {
         if (!isDuplicateKey(err) || n > file.version + 50) {
           await this.repo.removeBlob('blobs', blob.blobId);
+          await this.repo.addUsage(ctx.group._id, -blob.size);
           throw err;
         }
         n++;
@@ -296,10 +308,13 @@ export class FileService {
       sha256: blob.sha256,
       updatedAt: now,
     };
-    await this.repo.files.updateOne({ _id: file._id }, { $max: { version: n }, $set: { updatedAt: now } });
-    const fresh = (await this.repo.files.findOne({ _id: file._id }))!;
-    if (fresh.version === n) await this.repo.files.updateOne({ _id: file._id }, { $set: current });
-    await this.repo.addUsage(ctx.group._id, blob.size);
+    // The file shows its newest version: of two replacements at once, the higher number stays.
+    const fresh = await this.repo.locks.run(this.repo.locks.keyOf(this.repo.files, file._id), async () => {
+      const doc = (await this.repo.files.findOne({ _id: file._id }))!;
+      if (doc.version >= n) return doc;
+      await this.repo.files.updateOne({ _id: file._id }, { $set: current });
+      return { ...doc, ...current };
+    });
     await this.thumbnailLater((await this.repo.versions.findOne({ _id: versionId(file._id, n) }))!);
     this.events.emit('file.replaced', {
       fileId: id,
@@ -370,7 +385,7 @@ export class FileService {
       set.searchTokens = searchTokens(set.name);
     }
     if (patch.folderId !== undefined) set.folderId = await this.folder(ctx, patch.folderId ?? undefined);
-    await this.repo.files.updateOne({ _id: file._id }, { $set: set });
+    await this.repo.locks.update(this.repo.files, file._id, { $set: set });
     this.events.emit('file.updated', {
       fileId: id,
       groupId: ctx.group._id.toHexString(),
@@ -381,10 +396,9 @@ export class FileService {
 
   async remove(actor: Actor, id: string): Promise<void> {
     const { file, ctx, user } = await this.manage(actor, id);
-    await this.repo.files.updateOne(
-      { _id: file._id },
-      { $set: { deletedAt: new Date(), deletedBy: new ObjectId(user.userId), audience: 'hidden' } },
-    );
+    await this.repo.locks.update(this.repo.files, file._id, {
+      $set: { deletedAt: new Date(), deletedBy: new ObjectId(user.userId), audience: 'hidden' },
+    });
     this.events.emit('file.deleted', {
       fileId: id,
       groupId: ctx.group._id.toHexString(),
@@ -402,10 +416,9 @@ export class FileService {
     if (Date.now() - file.deletedAt.getTime() > this.limits.retentionMs)
       throw new ConflictError('This file was deleted too long ago to be restored.');
     const audience: Audience = ctx.group.deletedAt ? 'hidden' : ctx.group.visibility;
-    await this.repo.files.updateOne(
-      { _id: file._id },
-      { $set: { deletedAt: null, deletedBy: null, audience } },
-    );
+    await this.repo.locks.update(this.repo.files, file._id, {
+      $set: { deletedAt: null, deletedBy: null, audience },
+    });
     this.events.emit('file.restored', {
       fileId: id,
       groupId: ctx.group._id.toHexString(),
@@ -455,7 +468,7 @@ export class FileService {
         ]);
     }
     await Promise.all(
-      files.map((f) => this.repo.files.updateOne({ _id: f!._id }, { $set: { attachedTo: target } })),
+      files.map((f) => this.repo.locks.update(this.repo.files, f!._id, { $set: { attachedTo: target } })),
     );
     return files.map((f) => ({ fileId: f!._id, name: f!.name, size: f!.size, contentType: f!.contentType }));
   }
@@ -463,10 +476,9 @@ export class FileService {
   /** A post was removed: its attachments go with it (soft, like the post). */
   async detach(attachments: AttachmentSummary[], by: ObjectId): Promise<void> {
     for (const a of attachments) {
-      await this.repo.files.updateOne(
-        { _id: a.fileId },
-        { $set: { deletedAt: new Date(), deletedBy: by, audience: 'hidden' } },
-      );
+      await this.repo.locks.update(this.repo.files, a.fileId, {
+        $set: { deletedAt: new Date(), deletedBy: by, audience: 'hidden' },
+      });
     }
   }
 
@@ -498,7 +510,7 @@ export class FileService {
 
   /** Keep every file's audience equal to its group's (search and listings filter on it). */
   async syncAudience(groupId: ObjectId, audience: Audience): Promise<void> {
-    await this.repo.files.updateMany({ groupId, deletedAt: null }, { $set: { audience } });
+    await this.repo.locks.updateEach(this.repo.files, { groupId, deletedAt: null }, { $set: { audience } });
   }
 
   /** Remove files deleted longer ago than the retention period, or every file of a purged group. */

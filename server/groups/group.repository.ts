@@ -1,5 +1,6 @@
 import { ObjectId, type Collection, type Db, type Filter } from 'mongodb';
 import type { Actor } from '../core/actor.js';
+import { DocumentLocks } from '../db/document.lock.js';
 import { collections } from '../db/collections.js';
 import type { StoredImage } from '../files/image.store.js';
 import type { GroupVisibility, JoinPolicy, MembershipState, Role } from './group.policy.js';
@@ -74,7 +75,11 @@ export class GroupRepository {
   /** `group_handles`: `_id` = handle, so a group is found by handle with `_id` lookups only. */
   readonly handles: Collection<HandleDoc>;
 
+  /** Groups are written by their admins and by membership bookkeeping: only under their lock (ADR 0010). */
+  readonly locks: DocumentLocks;
+
   constructor(db: Db) {
+    this.locks = new DocumentLocks(db);
     this.groups = db.collection<GroupDoc>(collections.groups);
     this.memberships = db.collection<MembershipDoc>(collections.memberships);
     this.invitations = db.collection<EmailInvitationDoc>(collections.groupInvitations);

@@ -292,7 +292,7 @@ export class GroupService {
     );
     if (set.visibility && set.visibility !== group.visibility)
       await this.audienceChanged(group._id, set.visibility);
-    await this.repo.groups.updateOne({ _id: group._id }, { $set: set });
+    await this.repo.locks.update(this.repo.groups, group._id, { $set: set });
     const user = requireUser(actor);
     await this.repo.record({
       groupId: group._id,
@@ -314,9 +314,11 @@ export class GroupService {
     const { group } = await this.load(actor, handle, 'delete');
     const by = actor.kind === 'user' ? new ObjectId(actor.userId) : null;
     await this.audienceChanged(group._id, 'hidden');
-    await this.repo.groups.updateOne(
-      { _id: group._id, deletedAt: null },
+    await this.repo.locks.update(
+      this.repo.groups,
+      group._id,
       { $set: { deletedAt: new Date(), deletedBy: by } },
+      { filter: { deletedAt: null } },
     );
     await this.repo.record({
       groupId: group._id,
@@ -338,10 +340,9 @@ export class GroupService {
     if (Date.now() - group.deletedAt!.getTime() > this.retentionMs) {
       throw new ConflictError('This group was deleted too long ago to be restored.');
     }
-    await this.repo.groups.updateOne(
-      { _id: group._id },
-      { $set: { deletedAt: null, deletedBy: null, updatedAt: new Date() } },
-    );
+    await this.repo.locks.update(this.repo.groups, group._id, {
+      $set: { deletedAt: null, deletedBy: null, updatedAt: new Date() },
+    });
     await this.audienceChanged(group._id, group.visibility);
     const by = actor.kind === 'user' ? new ObjectId(actor.userId) : null;
     await this.repo.record({
@@ -381,7 +382,9 @@ export class GroupService {
   ) {
     const { group } = await this.load(actor, handle, 'configure');
     const stored = image ? await this.images.save(image.bytes, image.type, `${group.handle}-${kind}`) : null;
-    await this.repo.groups.updateOne({ _id: group._id }, { $set: { [kind]: stored, updatedAt: new Date() } });
+    await this.repo.locks.update(this.repo.groups, group._id, {
+      $set: { [kind]: stored, updatedAt: new Date() },
+    });
     await this.images.remove(group[kind]);
     return this.view(await this.standing(actor, (await this.repo.groups.findOne({ _id: group._id }))!));
   }

@@ -33,7 +33,7 @@ export class MembershipService {
 
   private async countMembers(groupId: ObjectId): Promise<void> {
     const count = await this.repo.memberships.countDocuments({ groupId, state: 'active' });
-    await this.repo.groups.updateOne({ _id: groupId }, { $set: { memberCount: count } });
+    await this.repo.locks.update(this.repo.groups, groupId, { $set: { memberCount: count } });
   }
 
   private async insert(

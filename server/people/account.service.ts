@@ -121,21 +121,23 @@ export class AccountService {
       (this.policy.adminClaim !== undefined &&
         claimHasValue(claims, this.policy.adminClaim.name, this.policy.adminClaim.value));
     const locale = str(claims.locale)?.toLowerCase().startsWith('fr') ? 'fr' : 'en';
-    const updated = await this.repo.users.findOneAndUpdate(
-      { _id: user._id },
-      {
-        $set: {
-          email,
-          emailVerified: claims.email_verified === true,
-          claimsName: str(claims.name) ?? null,
-          locale,
-          isAdmin,
-          ...(org ? { organizationId: org._id } : {}),
-          lastSignInAt: now,
-          updatedAt: now,
+    const updated = await this.repo.locks.run(this.repo.locks.keyOf(this.repo.users, user._id), () =>
+      this.repo.users.findOneAndUpdate(
+        { _id: user._id },
+        {
+          $set: {
+            email,
+            emailVerified: claims.email_verified === true,
+            claimsName: str(claims.name) ?? null,
+            locale,
+            isAdmin,
+            ...(org ? { organizationId: org._id } : {}),
+            lastSignInAt: now,
+            updatedAt: now,
+          },
         },
-      },
-      { returnDocument: 'after' },
+        { returnDocument: 'after' },
+      ),
     );
     await this.indexer.reindex(updated!._id);
     const fresh = (await this.repo.byId(updated!._id))!;
@@ -193,10 +195,9 @@ export class AccountService {
     if (actor.kind === 'user' && actor.userId === user._id.toHexString()) {
       throw new ConflictError('Administrators cannot deactivate their own account.');
     }
-    await this.repo.users.updateOne(
-      { _id: user._id },
-      { $set: { status: 'deactivated', updatedAt: new Date() } },
-    );
+    await this.repo.locks.update(this.repo.users, user._id, {
+      $set: { status: 'deactivated', updatedAt: new Date() },
+    });
     await this.sessions.endSessionsOf(user._id.toHexString());
     this.events.emit('user.deactivated', { userId: user._id.toHexString(), handle: user.handle });
     return (await this.repo.byId(user._id))!;
@@ -205,7 +206,9 @@ export class AccountService {
   async reactivate(actor: Actor, handle: string): Promise<UserDoc> {
     requireAdmin(actor);
     const user = await this.target(handle);
-    await this.repo.users.updateOne({ _id: user._id }, { $set: { status: 'active', updatedAt: new Date() } });
+    await this.repo.locks.update(this.repo.users, user._id, {
+      $set: { status: 'active', updatedAt: new Date() },
+    });
     this.events.emit('user.reactivated', { userId: user._id.toHexString(), handle: user.handle });
     return (await this.repo.byId(user._id))!;
   }
@@ -225,10 +228,9 @@ export class AccountService {
     const into = await this.target(intoHandle);
     await this.repo.identities.updateMany({ userId: from._id }, { $set: { userId: into._id } });
     for (const handler of this.mergeHandlers) await handler(from._id, into._id);
-    await this.repo.users.updateOne(
-      { _id: from._id },
-      { $set: { status: 'merged', mergedInto: into._id, searchTokens: [], updatedAt: new Date() } },
-    );
+    await this.repo.locks.update(this.repo.users, from._id, {
+      $set: { status: 'merged', mergedInto: into._id, searchTokens: [], updatedAt: new Date() },
+    });
     await this.sessions.endSessionsOf(from._id.toHexString());
     this.events.emit('user.merged', {
       fromUserId: from._id.toHexString(),

@@ -1,5 +1,6 @@
 import type { ObjectId } from 'mongodb';
 import { type Collection, type Db, type Filter } from 'mongodb';
+import { DocumentLocks } from '../db/document.lock.js';
 import { collections } from '../db/collections.js';
 import type { HideableField, Visibility } from './profile.schemas.js';
 
@@ -48,7 +49,11 @@ export interface IdentityDoc {
 export class PersonRepository {
   readonly users: Collection<UserDoc>;
   readonly identities: Collection<IdentityDoc>;
+  /** People are written by sign-in, by themselves and by administrators: only under their lock (ADR 0010). */
+  readonly locks: DocumentLocks;
+
   constructor(db: Db) {
+    this.locks = new DocumentLocks(db);
     this.users = db.collection<UserDoc>(collections.users);
     this.identities = db.collection<IdentityDoc>(collections.identities);
   }

@@ -109,7 +109,7 @@ export class ProfileService implements ProfileIndexer {
         set.organizationId = org._id;
       }
     }
-    await this.repo.users.updateOne({ _id: user._id }, { $set: set });
+    await this.repo.locks.update(this.repo.users, user._id, { $set: set });
     await this.reindex(user._id);
     this.events.emit('user.updated', { userId: user._id.toHexString(), handle: user.handle });
     return (await this.repo.byId(user._id))!;
@@ -134,7 +134,7 @@ export class ProfileService implements ProfileIndexer {
       visible('location') ? p.location : undefined,
       org ? [org.slug, org.name.en, org.name.fr, org.acronym.en, org.acronym.fr].join(' ') : undefined,
     );
-    await this.repo.users.updateOne({ _id: user._id }, { $set: { searchTokens: tokens } });
+    await this.repo.locks.update(this.repo.users, user._id, { $set: { searchTokens: tokens } });
   }
 
   async directory(
@@ -176,7 +176,7 @@ export class ProfileService implements ProfileIndexer {
   async setAvatar(actor: Actor, bytes: Buffer, contentType: string): Promise<UserDoc> {
     const user = await this.me(actor);
     const avatar = await this.images.save(bytes, contentType, `${user.handle}-avatar`);
-    await this.repo.users.updateOne({ _id: user._id }, { $set: { avatar, updatedAt: new Date() } });
+    await this.repo.locks.update(this.repo.users, user._id, { $set: { avatar, updatedAt: new Date() } });
     await this.images.remove(user.avatar);
     return (await this.repo.byId(user._id))!;
   }
@@ -184,7 +184,9 @@ export class ProfileService implements ProfileIndexer {
   async removeAvatar(actor: Actor): Promise<void> {
     const user = await this.me(actor);
     if (!user.avatar) return;
-    await this.repo.users.updateOne({ _id: user._id }, { $set: { avatar: null, updatedAt: new Date() } });
+    await this.repo.locks.update(this.repo.users, user._id, {
+      $set: { avatar: null, updatedAt: new Date() },
+    });
     await this.images.remove(user.avatar);
   }
 

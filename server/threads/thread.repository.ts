@@ -1,5 +1,6 @@
 import type { Collection, Db, ObjectId } from 'mongodb';
 import { collections } from '../db/collections.js';
+import { DocumentLocks } from '../db/document.lock.js';
 import { DenseSequence, type SlotDoc } from '../db/sequence.js';
 import type { GroupVisibility } from '../groups/group.policy.js';
 import type { Rendered } from '../groups/group.repository.js';
@@ -100,7 +101,10 @@ export class ThreadRepository {
   readonly timeline: ThreadTimeline;
   readonly replySlots: DenseSequence<ReplySlot>;
   readonly pins: Collection<PinsDoc>;
+  /** Threads, replies and pins are written by several parties: only under their lock (ADR 0010). */
+  readonly locks: DocumentLocks;
   constructor(db: Db) {
+    this.locks = new DocumentLocks(db);
     this.threads = db.collection<ThreadDoc>(collections.threads);
     this.replies = db.collection<ReplyDoc>(collections.replies);
     this.likes = db.collection<LikeDoc>(collections.likes);
@@ -125,10 +129,9 @@ export class ThreadRepository {
     replyCount = 0,
   ) {
     await this.timeline.settle(thread.groupId, slot, thread.timelineSlot || null);
-    await this.threads.updateOne(
-      { _id: thread._id },
-      { $max: { timelineSlot: slot, lastActivityAt: at, replyCount } },
-    );
+    await this.locks.update(this.threads, thread._id, {
+      $max: { timelineSlot: slot, lastActivityAt: at, replyCount },
+    });
   }
 
   /**
@@ -168,7 +171,7 @@ export class ThreadRepository {
       return false;
     }
     if (recorded) await this.timeline.retire(thread.groupId, recorded);
-    await this.threads.updateOne({ _id: thread._id }, { $max: { timelineSlot: position } });
+    await this.locks.update(this.threads, thread._id, { $max: { timelineSlot: position } });
     return true;
   }
 

@@ -7,7 +7,7 @@ import { searchTokens } from '../core/search-tokens.js';
 import { Lru } from '../core/lru.js';
 import { settle } from '../core/settle.js';
 import type { GroupService } from '../groups/group.service.js';
-import { isDuplicateKey, upsertOne } from '../db/errors.js';
+import { isDuplicateKey } from '../db/errors.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import { THUMBNAIL_SOURCES, type AttachmentSummary, type FileService } from '../files/file.service.js';
 import { renderWithMentions } from './mentions.js';
@@ -80,8 +80,8 @@ export class ThreadService {
 
   /** Keep every item's audience equal to its group's visibility (or hidden while the group is deleted). */
   async syncAudience(groupId: ObjectId, audience: Audience): Promise<void> {
-    await this.repo.threads.updateMany({ groupId }, { $set: { audience } });
-    await this.repo.replies.updateMany({ groupId }, { $set: { audience } });
+    await this.repo.locks.updateEach(this.repo.threads, { groupId }, { $set: { audience } });
+    await this.repo.locks.updateEach(this.repo.replies, { groupId }, { $set: { audience } });
   }
 
   /** One `_id` lookup per distinct author (ADR 0006: no `$in` scans on page reads). */
@@ -394,7 +394,7 @@ export class ThreadService {
       kind === 'threads'
         ? searchTokens(title, patch.body ?? doc.body.markdown)
         : searchTokens(patch.body ?? doc.body.markdown);
-    await this.collection(kind).updateOne({ _id: doc._id }, { $set: set });
+    await this.repo.locks.update(this.collection(kind), doc._id, { $set: set });
     this.events.emit('post.edited', {
       kind,
       id,
@@ -422,10 +422,9 @@ export class ThreadService {
       byModerator: !own,
       reason: own ? null : reason!,
     };
-    await this.collection(kind).updateOne(
-      { _id: doc._id },
-      { $set: { deleted: tombstone, body: { markdown: '', html: '' }, searchTokens: [], mentions: [] } },
-    );
+    await this.repo.locks.update(this.collection(kind), doc._id, {
+      $set: { deleted: tombstone, body: { markdown: '', html: '' }, searchTokens: [], mentions: [] },
+    });
     if (doc.attachments?.length) await this.files.detach(doc.attachments, new ObjectId(user.userId));
     if (!own) {
       await this.groups.audit(ctx, actor, 'post.removed', doc.authorId, { kind, id, reason });
@@ -461,7 +460,7 @@ export class ThreadService {
     } else {
       delta = -(await this.repo.likes.deleteOne({ _id: likeId(doc._id, userId) })).deletedCount;
     }
-    if (delta) await this.collection(kind).updateOne({ _id: doc._id }, { $inc: { likeCount: delta } });
+    if (delta) await this.repo.locks.update(this.collection(kind), doc._id, { $inc: { likeCount: delta } });
     if (delta > 0)
       this.events.emit('post.liked', {
         kind,
@@ -477,12 +476,13 @@ export class ThreadService {
 
   async setFlag(actor: Actor, id: string, flag: 'pinned' | 'locked', value: boolean): Promise<void> {
     const { thread, ctx } = await this.thread(actor, id, 'moderate');
-    await this.repo.threads.updateOne({ _id: thread._id }, { $set: { [flag]: value } });
+    await this.repo.locks.update(this.repo.threads, thread._id, { $set: { [flag]: value } });
     if (flag === 'pinned') {
-      await upsertOne(
+      await this.repo.locks.update(
         this.repo.pins,
-        { _id: thread.groupId },
+        thread.groupId,
         value ? { $addToSet: { threadIds: thread._id } } : { $pull: { threadIds: thread._id } },
+        { upsert: true },
       );
     }
     await this.groups.audit(

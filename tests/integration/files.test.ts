@@ -88,6 +88,35 @@ describe('group file libraries, attachments and downloads', () => {
     expect((await download(w.anonymous, `/files/${id}/content?version=3`)).status).toBe(404);
   });
 
+  it('shows the newest version after replacements at the same moment, and lists every one', async () => {
+    const up = await w.as.mia!.call(
+      'POST',
+      '/groups/lib/files',
+      filesForm([{ bytes: Buffer.from('v1\n'), name: 'plan.txt' }]),
+    );
+    const id = up.body[0].id as string;
+    const replaced = await Promise.all(
+      Array.from({ length: 11 }, (_, k) => k + 2).map((i) =>
+        w.as.mia!.call(
+          'POST',
+          `/files/${id}/versions`,
+          filesForm([{ bytes: Buffer.from(`v${i} of the plan\n`), name: 'plan.txt' }], 'file'),
+        ),
+      ),
+    );
+    expect(replaced.every((r) => r.status === 201)).toBe(true);
+    const detail = await w.anonymous.call('GET', `/files/${id}`);
+    expect(detail.body.version).toBe(12);
+    expect(detail.body.versions.map((v: { n: number }) => v.n)).toEqual(
+      Array.from({ length: 12 }, (_, k) => 12 - k),
+    );
+    const newest = replaced.find((r) => r.body.version === 12)!;
+    expect((await download(w.anonymous, `/files/${id}/content`)).bytes.toString()).toBe(
+      (await download(w.anonymous, `/files/${id}/content?version=12`)).bytes.toString(),
+    );
+    expect(newest.body.sha256).toBe(detail.body.sha256);
+  });
+
   it('answers ranges, conditional requests and out-of-range requests as HTTP says', async () => {
     const bytes = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
     const up = await w.as.mia!.call('POST', '/groups/lib/files', filesForm([{ bytes, name: 'range.bin' }]));
@@ -438,6 +467,33 @@ describe('group file libraries, attachments and downloads', () => {
         )
       ).status,
     ).toBe(201);
+  });
+
+  it('counts parallel uploads against the quota together: no more is kept than it allows', async () => {
+    expect(
+      (
+        await w.as.owen!.call('POST', '/groups', {
+          handle: 'rush',
+          name: 'rush',
+          visibility: 'public',
+          joinPolicy: 'open',
+        })
+      ).status,
+    ).toBe(201);
+    // Five uploads of 3 MiB at once into 10 MiB: each alone would fit, three together do.
+    const results = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        w.as.owen!.call(
+          'POST',
+          '/groups/rush/files',
+          filesForm([{ bytes: randomBytes(3 * MiB), name: `r${i}.bin` }]),
+        ),
+      ),
+    );
+    expect(results.map((r) => r.status).sort()).toEqual([201, 201, 201, 413, 413]);
+    const group = await db().collection('groups').findOne({ handle: 'rush' });
+    expect((await db().collection('group_storage').findOne({ _id: group!._id }))?.bytes).toBe(9 * MiB);
+    expect((await w.as.owen!.call('GET', '/groups/rush/files')).body.files).toHaveLength(3);
   });
 
   it('purges a deleted group with every file version, thumbnail and folder in it', async () => {
