@@ -1,5 +1,5 @@
 // Child process of bench/realtime.bench.ts: opens N Socket.IO connections to a node and follows one group,
-// reporting to the parent (IPC) when an awaited event has reached every socket.
+// reporting to the parent (IPC) when an awaited event has reached every socket; posts replies when asked.
 //
 // The connections speak the Socket.IO protocol (Engine.IO v4 over WebSocket) directly with `ws` and only
 // look for the key of each event in the frame's text: with 2,000 sockets on two cores, socket.io-client's
@@ -52,8 +52,24 @@ const sockets: WebSocket[] = [];
 for (let i = 0; i < count; i += 100) {
   sockets.push(...(await Promise.all(Array.from({ length: Math.min(100, count - i) }, open))));
 }
-process.on('message', (m: { type: string; key?: string }) => {
+interface Post {
+  type: 'post';
+  key: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+process.on('message', (m: { type: string; key?: string } | Post) => {
   if (m.type === 'expect') pending.set(m.key!, { left: count, last: 0 });
+  if (m.type === 'post') {
+    // The reply is posted from here too, as a browser would: not from the server's own process.
+    const post = m as Post;
+    const sent = now();
+    void fetch(post.url, { method: 'POST', headers: post.headers, body: post.body }).then(async (res) => {
+      await res.arrayBuffer();
+      process.send!({ type: 'posted', key: post.key, sent, status: res.status });
+    });
+  }
   if (m.type === 'stop') {
     for (const s of sockets) s.close();
     process.exit(0);

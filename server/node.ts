@@ -19,6 +19,7 @@ import { ThreadService } from './threads/thread.service.js';
 import { createCsrf } from './auth/csrf.js';
 import { createDevIdentityProvider, demoDepartments } from './auth/dev-idp.js';
 import { OidcRegistry, type ProviderMetadata, type SignedInUser } from './auth/oidc.js';
+import { SessionUsers, type SessionUser } from './auth/session.user.js';
 import { createSessionMiddleware } from './auth/session.js';
 import type { Config, IssuerConfig } from './config.js';
 import { anonymous, type Actor } from './core/actor.js';
@@ -83,12 +84,6 @@ export interface EnsembleNode {
 
 const DEV_IDP_PATH = '/dev-idp';
 const DEV_CLIENT = { id: 'dev', clientId: 'ensemble-dev', clientSecret: 'ensemble-dev-secret' };
-
-interface SessionUser {
-  id: string;
-  handle: string;
-  isAdmin: boolean;
-}
 
 function actorOf(req: Request): Actor {
   const user = req.user as SessionUser | undefined;
@@ -248,18 +243,15 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   }
 
   const passport = new Passport();
-  passport.serializeUser((user, done) => done(null, (user as SignedInUser).id));
+  const sessionUsers = new SessionUsers(personRepo, events);
+  passport.serializeUser((user, done) => {
+    // A sign-in: whatever this process knew of the person (an administrator right, say) is read again.
+    sessionUsers.forget((user as SignedInUser).id);
+    done(null, (user as SignedInUser).id);
+  });
   passport.deserializeUser((id: string, done) => {
-    if (!ObjectId.isValid(id)) return done(null, false);
-    personRepo.byId(new ObjectId(id)).then(
-      // A deactivated or merged person is signed out on their next request, whatever session they hold.
-      (user) =>
-        done(
-          null,
-          user && user.status === 'active'
-            ? ({ id, handle: user.handle, isAdmin: user.isAdmin } satisfies SessionUser)
-            : false,
-        ),
+    sessionUsers.resolve(id).then(
+      (user) => done(null, user),
       (err: unknown) => done(err),
     );
   });

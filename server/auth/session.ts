@@ -22,6 +22,9 @@ export function createSessionMiddleware(config: Config, client: MongoClient, db:
     autoRemove: 'interval',
     autoRemoveInterval: 10, // minutes
     ttl: Math.round(config.auth.sessionMaxAgeMs / 1000),
+    // An unchanged session's expiry is written at most every five minutes, not on every request (the
+    // cookie's own expiry, set at sign-in, is what ends a session).
+    touchAfter: 300,
   });
   const middleware: RequestHandler = session({
     name: SESSION_COOKIE,

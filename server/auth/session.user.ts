@@ -1,0 +1,57 @@
+import { ObjectId } from 'mongodb';
+import { Lru } from '../core/lru.js';
+import type { EventBus } from '../core/events.js';
+import type { PersonRepository } from '../people/person.repository.js';
+
+/** What a session carries of its person on each request. */
+export interface SessionUser {
+  id: string;
+  handle: string;
+  isAdmin: boolean;
+}
+
+/** How long a process trusts what it read of a signed-in person. */
+export const SESSION_USER_TTL_MS = 2_000;
+
+/**
+ * The person behind a session, as each request needs it (active or not, handle, administrator or not),
+ * read from the database at most every SESSION_USER_TTL_MS per person and process: one read fewer on
+ * nearly every request. Nothing that must take effect at once depends on it: deactivating or merging an
+ * account also ends its sessions in the database (every process reads sessions on each request), and this
+ * process forgets a person as soon as they change or sign in. An administrator right granted or withdrawn
+ * at a sign-in reaches the other processes within SESSION_USER_TTL_MS.
+ */
+export class SessionUsers {
+  private readonly known = new Lru<string, { user: SessionUser | false; at: number }>(10_000);
+
+  constructor(
+    private readonly people: PersonRepository,
+    events: EventBus,
+  ) {
+    const forget = ({ userId }: { userId: string }) => this.forget(userId);
+    events.on('user.updated', forget);
+    events.on('user.deactivated', forget);
+    events.on('user.reactivated', forget);
+    events.on('user.merged', ({ fromUserId, intoUserId }) => {
+      this.forget(fromUserId);
+      this.forget(intoUserId);
+    });
+  }
+
+  forget(userId: string): void {
+    this.known.delete(userId);
+  }
+
+  /** The session's person, or false when the session no longer stands for an active person. */
+  async resolve(id: string): Promise<SessionUser | false> {
+    if (!ObjectId.isValid(id)) return false;
+    const hit = this.known.get(id);
+    if (hit && Date.now() - hit.at < SESSION_USER_TTL_MS) return hit.user;
+    const doc = await this.people.byId(new ObjectId(id));
+    // A deactivated or merged person is signed out on their next request, whatever session they hold.
+    const user: SessionUser | false =
+      doc && doc.status === 'active' ? { id, handle: doc.handle, isAdmin: doc.isAdmin } : false;
+    this.known.set(id, { user, at: Date.now() });
+    return user;
+  }
+}
