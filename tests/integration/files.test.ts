@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { abortedUpload, download, eventually, filesForm, storedCounts } from '../helpers/files.js';
+import { createPublicGroup } from '../helpers/fediverse.js';
 import { startWorld, type World } from '../helpers/world.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -9,6 +10,16 @@ const MiB = 1024 * 1024;
 describe('group file libraries, attachments and downloads', () => {
   let w: World;
   const db = () => w.node.database.db;
+  /** mia uploads a small text file to the `lib` library; its id. */
+  const uploadText = async (name: string, text: string) => {
+    const up = await w.as.mia!.call(
+      'POST',
+      '/groups/lib/files',
+      filesForm([{ bytes: Buffer.from(text), name }]),
+    );
+    expect(up.status).toBe(201);
+    return up.body[0].id as string;
+  };
 
   beforeAll(async () => {
     w = await startWorld(['owen', 'mia', 'max', 'otto'], {
@@ -89,12 +100,7 @@ describe('group file libraries, attachments and downloads', () => {
   });
 
   it('shows the newest version after replacements at the same moment, and lists every one', async () => {
-    const up = await w.as.mia!.call(
-      'POST',
-      '/groups/lib/files',
-      filesForm([{ bytes: Buffer.from('v1\n'), name: 'plan.txt' }]),
-    );
-    const id = up.body[0].id as string;
+    const id = await uploadText('plan.txt', 'v1\n');
     const replaced = await Promise.all(
       Array.from({ length: 11 }, (_, k) => k + 2).map((i) =>
         w.as.mia!.call(
@@ -314,12 +320,7 @@ describe('group file libraries, attachments and downloads', () => {
   });
 
   it('soft-deletes and restores; moderators may, other members may not', async () => {
-    const up = await w.as.mia!.call(
-      'POST',
-      '/groups/lib/files',
-      filesForm([{ bytes: Buffer.from('minutes'), name: 'minutes.txt' }]),
-    );
-    const id = up.body[0].id as string;
+    const id = await uploadText('minutes.txt', 'minutes');
     expect((await w.as.otto!.call('DELETE', `/files/${id}`)).status).toBe(403);
     expect((await w.as.max!.call('DELETE', `/files/${id}`)).status).toBe(204);
     expect((await download(w.as.mia!, `/files/${id}/content`)).status).toBe(404);
@@ -470,16 +471,7 @@ describe('group file libraries, attachments and downloads', () => {
   });
 
   it('counts parallel uploads against the quota together: no more is kept than it allows', async () => {
-    expect(
-      (
-        await w.as.owen!.call('POST', '/groups', {
-          handle: 'rush',
-          name: 'rush',
-          visibility: 'public',
-          joinPolicy: 'open',
-        })
-      ).status,
-    ).toBe(201);
+    await createPublicGroup(w.as.owen!, 'rush');
     // Five uploads of 3 MiB at once into 10 MiB: each alone would fit, three together do.
     const results = await Promise.all(
       Array.from({ length: 5 }, (_, i) =>
