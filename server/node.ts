@@ -105,6 +105,7 @@ export function schemaMigrations(
   groups: GroupRepository,
   threads: ThreadRepository,
   notifications: NotificationRepository,
+  files: FileRepository,
 ): Migration[] {
   return [
     {
@@ -119,6 +120,11 @@ export function schemaMigrations(
       version: 3,
       description: 'notification hints and mail progress in their own documents',
       run: () => migrateNotificationState(notifications),
+    },
+    {
+      version: 4,
+      description: "each group's storage use counted again from its file versions",
+      run: () => files.recountUsage(),
     },
   ];
 }
@@ -204,7 +210,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const folders = new FolderService(fileRepo, groups, events);
   groups.onAudienceChange((groupId, audience) => files.syncAudience(groupId, audience));
   const notificationRepo = new NotificationRepository(db);
-  await runMigrations(db, schemaMigrations(groupRepo, threadRepo, notificationRepo), logger);
+  await runMigrations(db, schemaMigrations(groupRepo, threadRepo, notificationRepo, fileRepo), logger);
   const threads = new ThreadService(threadRepo, groups, personRepo, events, files, logger);
   const discovery = new DiscoveryService(threadRepo, groupRepo, threads);
   const reports = new ReportService(threadRepo, groups, threads);

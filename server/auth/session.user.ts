@@ -22,7 +22,7 @@ export const SESSION_USER_TTL_MS = 2_000;
  * at a sign-in reaches the other processes within SESSION_USER_TTL_MS.
  */
 export class SessionUsers {
-  private readonly known = new Lru<string, { user: SessionUser | false; at: number }>(10_000);
+  private readonly known = new Lru<string, { user: SessionUser; at: number }>(10_000);
 
   constructor(
     private readonly people: PersonRepository,
@@ -48,9 +48,10 @@ export class SessionUsers {
     const hit = this.known.get(id);
     if (hit && Date.now() - hit.at < SESSION_USER_TTL_MS) return hit.user;
     const doc = await this.people.byId(new ObjectId(id));
-    // A deactivated or merged person is signed out on their next request, whatever session they hold.
-    const user: SessionUser | false =
-      doc && doc.status === 'active' ? { id, handle: doc.handle, isAdmin: doc.isAdmin } : false;
+    // A deactivated or merged person is signed out on their next request, whatever session they hold. That
+    // ends the session for good, so it is decided on a fresh read each time, never on what was cached.
+    if (!doc || doc.status !== 'active') return false;
+    const user = { id, handle: doc.handle, isAdmin: doc.isAdmin };
     this.known.set(id, { user, at: Date.now() });
     return user;
   }

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { Collection, Db, Document, Filter, UpdateFilter, UpdateResult } from 'mongodb';
 import { ServiceUnavailableError } from '../core/errors.js';
@@ -6,25 +7,36 @@ import { insertOnce } from './errors.js';
 
 interface LockDoc {
   _id: string;
-  token: string;
-  until: Date;
+  token?: string;
+  until?: Date;
 }
 
 /** Writers waiting in this process, per lock: each waits for the one before it (only one polls the database). */
 const queues = new Map<string, Promise<void>>();
+/** The locks the current async context holds: taking one of them again would wait for itself. */
+const holding = new AsyncLocalStorage<ReadonlySet<string>>();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Wait for `promise`, but no longer than `ms` (the timer does not outlive the wait). */
+async function waitAtMost(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, ms))))]);
+  clearTimeout(timer);
+}
 
 /**
  * One writer at a time per document, across processes (ADR 0010). FerretDB applies an update by reading the
  * document and writing all of it back, outside any lock, so two updates of one document at once can undo
  * each other even when they touch different fields (100 concurrent `$set`s of different fields kept 5). A
  * document written by more than one party (a thread: its author, its moderators and every reply's
- * bookkeeping) is therefore only written under its lock.
+ * bookkeeping) is therefore only written under its lock, and whatever the write is computed from is read
+ * under the same lock (`run`).
  *
- * A lock is a document taken by insert, the one atomic write there, held at most `leaseMs`; one held
- * longer belongs to a writer that stopped and is taken over. On MongoDB the locks cost two small writes and
- * change nothing else.
+ * A lock is a document taken by insert, the one atomic write there, held at most `leaseMs` by the holder's
+ * clock. One held longer belongs to a writer that stopped: it is taken over by whoever first inserts the
+ * takeover marker `<key>~<stale token>` (deletes are not atomic on FerretDB either, so only that one
+ * deletes it). Writers in one process queue in memory first. On MongoDB the locks cost two small writes.
  */
 export class DocumentLocks {
   private readonly locks: Collection<LockDoc>;
@@ -37,29 +49,35 @@ export class DocumentLocks {
     this.locks = db.collection<LockDoc>(collections.documentLocks);
   }
 
-  /** Run `work` holding the lock named `key`. */
+  /** The lock of one document. */
+  keyOf(collection: { collectionName: string }, id: unknown): string {
+    return `${collection.collectionName}:${String(id)}`;
+  }
+
+  /** Run `work` holding the lock named `key`; 503 when it cannot be had within `waitMs`. */
   async run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const held = holding.getStore();
+    if (held?.has(key)) throw new Error(`document lock ${key} is already held by this work`);
+    const deadline = Date.now() + this.waitMs;
     const before = queues.get(key) ?? Promise.resolve();
     let done!: () => void;
-    const mine = before.then(() => new Promise<void>((r) => (done = r)));
-    queues.set(key, mine);
-    await before;
+    const mine = new Promise<void>((r) => (done = r));
+    const chained = before.then(() => mine);
+    queues.set(key, chained);
     try {
-      const token = await this.acquire(key);
+      // Waiting behind this process's own writers counts against the deadline too; past it, the database
+      // lock alone keeps writers apart.
+      await waitAtMost(before, deadline - Date.now());
+      const token = await this.acquire(key, deadline);
       try {
-        return await work();
+        return await holding.run(new Set([...(held ?? []), key]), work);
       } finally {
         await this.locks.deleteOne({ _id: key, token }).catch(() => undefined);
       }
     } finally {
       done();
-      if (queues.get(key) === mine) queues.delete(key);
+      if (queues.get(key) === chained) queues.delete(key);
     }
-  }
-
-  /** The lock of one document. */
-  keyOf(collection: { collectionName: string }, id: unknown): string {
-    return `${collection.collectionName}:${String(id)}`;
   }
 
   /** `updateOne` of the document `_id`, with no other locked writer of it in between. */
@@ -86,20 +104,19 @@ export class DocumentLocks {
     for (const { _id } of ids) await this.update(collection, _id as T['_id'], update);
   }
 
-  private async acquire(key: string): Promise<string> {
+  private async acquire(key: string, deadline: number): Promise<string> {
     const token = randomUUID();
-    const started = Date.now();
     for (let attempt = 0; ; attempt++) {
       const now = Date.now();
       if (await insertOnce(this.locks, { _id: key, token, until: new Date(now + this.leaseMs) }))
         return token;
       const held = await this.locks.findOne({ _id: key });
-      if (held && held.until.getTime() < now) {
-        await this.locks.deleteOne({ _id: key, token: held.token });
+      if (held?.until && held.until.getTime() < now) {
+        if (await insertOnce(this.locks, { _id: `${key}~${held.token}` }))
+          await this.locks.deleteOne({ _id: key, token: held.token });
         continue;
       }
-      if (now - started > this.waitMs)
-        throw new ServiceUnavailableError('This item is busy; try again in a moment.');
+      if (now > deadline) throw new ServiceUnavailableError('This item is busy; try again in a moment.');
       await sleep(Math.min(2 ** attempt, 50) * (0.5 + Math.random()));
     }
   }

@@ -99,8 +99,8 @@ export class FileRepository {
   }
 
   /**
-   * Count `bytes` against the group's storage use; with a `quota`, refuse (507, nothing counted) bytes that
-   * would take the use past it. Under the group's storage lock, so parallel uploads cannot pass the quota
+   * Count `bytes` against the group's storage use; with a `quota`, refuse (413 quota-exceeded, nothing
+   * counted) bytes that would take the use past it. Under the group's storage lock, so parallel uploads cannot pass the quota
    * together and no addition is lost.
    */
   async addUsage(groupId: ObjectId, bytes: number, quota = 0): Promise<void> {
@@ -115,6 +115,27 @@ export class FileRepository {
         { upsert: true },
       );
     });
+  }
+
+  /**
+   * Count every group's storage use again from the versions it keeps (schema 4: uses kept before the
+   * locks could have lost additions). Run while the node starts.
+   */
+  async recountUsage(): Promise<void> {
+    const totals = new Map<string, { groupId: ObjectId; bytes: number }>();
+    for await (const v of this.versions.find({}, { projection: { groupId: 1, size: 1 } })) {
+      const key = v.groupId.toHexString();
+      const entry = totals.get(key) ?? { groupId: v.groupId, bytes: 0 };
+      entry.bytes += v.size;
+      totals.set(key, entry);
+    }
+    for (const stored of await this.storage.find({}).toArray())
+      if (!totals.has(stored._id.toHexString()))
+        totals.set(stored._id.toHexString(), { groupId: stored._id, bytes: 0 });
+    for (const { groupId, bytes } of totals.values())
+      await this.locks.run(this.locks.keyOf(this.storage, groupId), () =>
+        this.storage.updateOne({ _id: groupId }, { $set: { bytes } }, { upsert: true }),
+      );
   }
 
   /** A file's versions, newest first (one `_id` lookup each). */

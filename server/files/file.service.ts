@@ -202,7 +202,7 @@ export class FileService {
     await this.repo
       .addUsage(ctx.group._id, total, this.limits.groupQuotaBytes)
       .catch(async (err: unknown) => {
-        await Promise.all(blobs.map((b) => this.repo.removeBlob('blobs', b.blobId)));
+        await Promise.allSettled(blobs.map((b) => this.repo.removeBlob('blobs', b.blobId)));
         throw err;
       });
     try {
@@ -233,11 +233,13 @@ export class FileService {
         docs.push(file);
       }
     } catch (err) {
-      // Nothing half-written: the documents made so far and every stored blob go.
-      await Promise.all(docs.map((d) => this.repo.files.deleteOne({ _id: d._id })));
-      await Promise.all(versions.map((v) => this.repo.versions.deleteOne({ _id: v._id })));
-      await Promise.all(blobs.map((b) => this.repo.removeBlob('blobs', b.blobId)));
-      await this.repo.addUsage(ctx.group._id, -total);
+      // Nothing half-written: the documents made so far, every stored blob and the bytes counted go.
+      await Promise.allSettled([
+        ...docs.map((d) => this.repo.files.deleteOne({ _id: d._id })),
+        ...versions.map((v) => this.repo.versions.deleteOne({ _id: v._id })),
+        ...blobs.map((b) => this.repo.removeBlob('blobs', b.blobId)),
+        this.repo.addUsage(ctx.group._id, -total),
+      ]);
       throw err;
     }
     for (const [i, file] of docs.entries()) {
@@ -283,9 +285,17 @@ export class FileService {
     await this.repo
       .addUsage(ctx.group._id, blob.size, this.limits.groupQuotaBytes)
       .catch(async (err: unknown) => {
-        await this.repo.removeBlob('blobs', blob.blobId);
+        await this.repo.removeBlob('blobs', blob.blobId).catch(() => undefined);
         throw err;
       });
+    // Until the file shows the new version, a failure takes back the bytes, the blob and the version.
+    const undo = async (version: number | null) => {
+      await Promise.allSettled([
+        this.repo.removeBlob('blobs', blob.blobId),
+        this.repo.addUsage(ctx.group._id, -blob.size),
+        ...(version ? [this.repo.versions.deleteOne({ _id: versionId(file._id, version) })] : []),
+      ]);
+    };
     let n = file.version + 1;
     // The version's `_id` is unique: of two replacements at once, the second takes the next number.
     for (;;) {
@@ -294,8 +304,7 @@ export class FileService {
         break;
       } catch (err) {
         if (!isDuplicateKey(err) || n > file.version + 50) {
-          await this.repo.removeBlob('blobs', blob.blobId);
-          await this.repo.addUsage(ctx.group._id, -blob.size);
+          await undo(null);
           throw err;
         }
         n++;
@@ -309,12 +318,18 @@ export class FileService {
       updatedAt: now,
     };
     // The file shows its newest version: of two replacements at once, the higher number stays.
-    const fresh = await this.repo.locks.run(this.repo.locks.keyOf(this.repo.files, file._id), async () => {
-      const doc = (await this.repo.files.findOne({ _id: file._id }))!;
-      if (doc.version >= n) return doc;
-      await this.repo.files.updateOne({ _id: file._id }, { $set: current });
-      return { ...doc, ...current };
-    });
+    const fresh = await this.repo.locks
+      .run(this.repo.locks.keyOf(this.repo.files, file._id), async () => {
+        const doc = await this.repo.files.findOne({ _id: file._id });
+        if (!doc) throw new NotFoundError(`No file ${id}.`);
+        if (doc.version >= n) return doc;
+        await this.repo.files.updateOne({ _id: file._id }, { $set: current });
+        return { ...doc, ...current };
+      })
+      .catch(async (err: unknown) => {
+        await undo(n);
+        throw err;
+      });
     await this.thumbnailLater((await this.repo.versions.findOne({ _id: versionId(file._id, n) }))!);
     this.events.emit('file.replaced', {
       fileId: id,

@@ -32,8 +32,11 @@ export class MembershipService {
   }
 
   private async countMembers(groupId: ObjectId): Promise<void> {
-    const count = await this.repo.memberships.countDocuments({ groupId, state: 'active' });
-    await this.repo.locks.update(this.repo.groups, groupId, { $set: { memberCount: count } });
+    // Counted under the group's lock, so an older count is never written after a newer one.
+    await this.repo.locks.run(this.repo.locks.keyOf(this.repo.groups, groupId), async () => {
+      const count = await this.repo.memberships.countDocuments({ groupId, state: 'active' });
+      await this.repo.groups.updateOne({ _id: groupId }, { $set: { memberCount: count } });
+    });
   }
 
   private async insert(

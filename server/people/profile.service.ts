@@ -84,7 +84,32 @@ export class ProfileService implements ProfileIndexer {
   }
 
   async update(actor: Actor, patch: ProfilePatch): Promise<UserDoc> {
-    const user = await this.me(actor);
+    const me = await this.me(actor);
+    const organizationId =
+      patch.organization === undefined || patch.organization === null
+        ? patch.organization
+        : await this.organizationIdOf(patch.organization);
+    // The patch is merged into the profile as it is under the lock, so two edits at once both stay.
+    await this.repo.locks.run(this.repo.locks.keyOf(this.repo.users, me._id), async () => {
+      const user = (await this.repo.byId(me._id))!;
+      await this.repo.users.updateOne({ _id: user._id }, { $set: this.patched(user, patch, organizationId) });
+    });
+    await this.reindex(me._id);
+    this.events.emit('user.updated', { userId: me._id.toHexString(), handle: me.handle });
+    return (await this.repo.byId(me._id))!;
+  }
+
+  private async organizationIdOf(slug: string): Promise<ObjectId> {
+    const org = await this.organizations.bySlug(slug);
+    if (!org) {
+      throw new ValidationError(`No organization ${slug}.`, [
+        { field: 'body.organization', message: 'unknown organization' },
+      ]);
+    }
+    return org._id;
+  }
+
+  private patched(user: UserDoc, patch: ProfilePatch, organizationId: ObjectId | null | undefined) {
     const set: Record<string, unknown> = { updatedAt: new Date() };
     const profile: StoredProfile = { ...user.profile };
     if (patch.displayName !== undefined) profile.displayName = patch.displayName;
@@ -97,22 +122,8 @@ export class ProfileService implements ProfileIndexer {
     if (patch.contact !== undefined) profile.contact = { ...profile.contact, ...patch.contact };
     set.profile = profile;
     if (patch.visibility) set.visibility = { ...user.visibility, ...patch.visibility };
-    if (patch.organization !== undefined) {
-      if (patch.organization === null) set.organizationId = null;
-      else {
-        const org = await this.organizations.bySlug(patch.organization);
-        if (!org) {
-          throw new ValidationError(`No organization ${patch.organization}.`, [
-            { field: 'body.organization', message: 'unknown organization' },
-          ]);
-        }
-        set.organizationId = org._id;
-      }
-    }
-    await this.repo.locks.update(this.repo.users, user._id, { $set: set });
-    await this.reindex(user._id);
-    this.events.emit('user.updated', { userId: user._id.toHexString(), handle: user.handle });
-    return (await this.repo.byId(user._id))!;
+    if (organizationId !== undefined) set.organizationId = organizationId;
+    return set;
   }
 
   /**
@@ -176,18 +187,23 @@ export class ProfileService implements ProfileIndexer {
   async setAvatar(actor: Actor, bytes: Buffer, contentType: string): Promise<UserDoc> {
     const user = await this.me(actor);
     const avatar = await this.images.save(bytes, contentType, `${user.handle}-avatar`);
-    await this.repo.locks.update(this.repo.users, user._id, { $set: { avatar, updatedAt: new Date() } });
-    await this.images.remove(user.avatar);
+    await this.replaceAvatar(user, avatar);
     return (await this.repo.byId(user._id))!;
   }
 
   async removeAvatar(actor: Actor): Promise<void> {
     const user = await this.me(actor);
-    if (!user.avatar) return;
-    await this.repo.locks.update(this.repo.users, user._id, {
-      $set: { avatar: null, updatedAt: new Date() },
+    if (user.avatar) await this.replaceAvatar(user, null);
+  }
+
+  /** Set the avatar and remove the one it replaces, as it is under the lock (none is left behind). */
+  private async replaceAvatar(user: UserDoc, avatar: UserDoc['avatar']): Promise<void> {
+    const previous = await this.repo.locks.run(this.repo.locks.keyOf(this.repo.users, user._id), async () => {
+      const current = (await this.repo.byId(user._id))!.avatar;
+      await this.repo.users.updateOne({ _id: user._id }, { $set: { avatar, updatedAt: new Date() } });
+      return current;
     });
-    await this.images.remove(user.avatar);
+    await this.images.remove(previous);
   }
 
   /** The avatar, if the actor may see this person's avatar. */

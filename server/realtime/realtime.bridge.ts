@@ -127,4 +127,5 @@ export function bridgeRealtime(events: EventBus, realtime: RealtimeServer): void
   events.on('group.updated', ({ groupId }) => realtime.recheck(groupId));
   events.on('group.deleted', ({ groupId }) => realtime.recheck(groupId));
   events.on('user.deactivated', ({ userId }) => realtime.disconnectUser(userId));
+  events.on('user.merged', ({ fromUserId }) => realtime.disconnectUser(fromUserId));
 }

@@ -1,4 +1,3 @@
-import { upsertOne } from '../db/errors.js';
 import { likeId, type ThreadRepository } from './thread.repository.js';
 
 /**
@@ -31,12 +30,17 @@ export async function migrateThreadsToPositions(repo: ThreadRepository): Promise
         threadId: thread._id,
         replyId: reply._id,
       }));
-      await repo.replies.updateOne({ _id: reply._id }, { $set: { seq: count } });
+      await repo.locks.update(repo.replies, reply._id, { $set: { seq: count } });
     }
-    await repo.threads.updateOne({ _id: thread._id }, { $set: { replyCount: count, timelineSlot: 0 } });
+    await repo.locks.update(repo.threads, thread._id, { $set: { replyCount: count, timelineSlot: 0 } });
     await repo.bump({ ...thread, timelineSlot: 0 }, thread.lastActivityAt, count);
     if (thread.pinned) {
-      await upsertOne(repo.pins, { _id: thread.groupId }, { $addToSet: { threadIds: thread._id } });
+      await repo.locks.update(
+        repo.pins,
+        thread.groupId,
+        { $addToSet: { threadIds: thread._id } },
+        { upsert: true },
+      );
     }
   }
 }

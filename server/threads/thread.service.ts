@@ -7,7 +7,7 @@ import { searchTokens } from '../core/search-tokens.js';
 import { Lru } from '../core/lru.js';
 import { settle } from '../core/settle.js';
 import type { GroupService } from '../groups/group.service.js';
-import { isDuplicateKey } from '../db/errors.js';
+import { insertOnce, isDuplicateKey } from '../db/errors.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import { THUMBNAIL_SOURCES, type AttachmentSummary, type FileService } from '../files/file.service.js';
 import { renderWithMentions } from './mentions.js';
@@ -394,7 +394,16 @@ export class ThreadService {
       kind === 'threads'
         ? searchTokens(title, patch.body ?? doc.body.markdown)
         : searchTokens(patch.body ?? doc.body.markdown);
-    await this.repo.locks.update(this.collection(kind), doc._id, { $set: set });
+    // A removal by a moderator meanwhile wins: the removed text is not written back.
+    const { matchedCount } = await this.repo.locks.update(
+      this.collection(kind),
+      doc._id,
+      { $set: set },
+      {
+        filter: { deleted: null },
+      },
+    );
+    if (!matchedCount) throw new ConflictError('This was deleted.');
     this.events.emit('post.edited', {
       kind,
       id,
@@ -460,7 +469,23 @@ export class ThreadService {
     } else {
       delta = -(await this.repo.likes.deleteOne({ _id: likeId(doc._id, userId) })).deletedCount;
     }
-    if (delta) await this.repo.locks.update(this.collection(kind), doc._id, { $inc: { likeCount: delta } });
+    if (delta) {
+      const like = likeId(doc._id, userId);
+      await this.repo.locks
+        .update(this.collection(kind), doc._id, { $inc: { likeCount: delta } })
+        .catch(async (err: unknown) => {
+          // The count was not changed: neither is the like, so asking again counts it.
+          if (delta > 0) await this.repo.likes.deleteOne({ _id: like });
+          else
+            await insertOnce(this.repo.likes, {
+              _id: like,
+              targetId: doc._id,
+              userId,
+              createdAt: new Date(),
+            });
+          throw err;
+        });
+    }
     if (delta > 0)
       this.events.emit('post.liked', {
         kind,

@@ -55,5 +55,21 @@ describe('document locks', () => {
       }),
     ).rejects.toThrow('boom');
     expect(await locks.run('failing', async () => 'free again')).toBe('free again');
+    // Work that would wait for a lock it holds itself is refused at once instead of hanging.
+    await expect(locks.run('nested', () => locks.run('nested', async () => 'never'))).rejects.toThrow(
+      'already held',
+    );
+    expect(await locks.run('nested', async () => 'still free')).toBe('still free');
+  });
+
+  it('answers 503 when a lock cannot be had in time, counting the wait behind its own process', async () => {
+    const locks = new DocumentLocks(database.db, 60_000, 300);
+    let release!: () => void;
+    const holder = locks.run('busy', () => new Promise<void>((r) => (release = r)));
+    await new Promise((r) => setTimeout(r, 50));
+    await expect(locks.run('busy', async () => 'late')).rejects.toMatchObject({ status: 503 });
+    release();
+    await holder;
+    expect(await locks.run('busy', async () => 'free')).toBe('free');
   });
 });

@@ -158,6 +158,18 @@ describe('profiles, directory and administration', () => {
     });
   });
 
+  it('keeps both of two profile edits sent at the same moment', async () => {
+    for (let round = 0; round < 3; round++) {
+      const [a, b] = await Promise.all([
+        as.bruno!.call('PATCH', '/me/profile', { displayName: `Bruno ${round}` }),
+        as.bruno!.call('PATCH', '/me/profile', { location: `Gatineau ${round}` }),
+      ]);
+      expect([a.status, b.status]).toEqual([200, 200]);
+      const me = (await as.bruno!.call('GET', '/me')).body;
+      expect(me.profile).toMatchObject({ displayName: `Bruno ${round}`, location: `Gatineau ${round}` });
+    }
+  });
+
   describe('profile validation', () => {
     it.each([
       [{ contact: { website: 'javascript:alert(1)' } }, 'body.contact.website'],

@@ -2,6 +2,7 @@ import { ObjectId } from 'mongodb';
 import { ensureCollections } from '../../server/db/collections.js';
 import { pino } from 'pino';
 import { ThreadRepository } from '../../server/threads/thread.repository.js';
+import { FileRepository } from '../../server/files/file.repository.js';
 import { NotificationRepository } from '../../server/notifications/notification.repository.js';
 import { runMigrations } from '../../server/db/migrations.js';
 import { GroupRepository } from '../../server/groups/group.repository.js';
@@ -133,7 +134,7 @@ describe('id-addressed thread pages', () => {
     expect(await repo.replySlots.head(new ObjectId().toHexString(), 9)).toBe(0);
   });
 
-  it('gives data written before schemas 2 and 3 its positions, keys and own documents', async () => {
+  it('brings data written before schemas 2–4 up to date: positions, keys, own documents, storage use', async () => {
     const m = await openTestDatabase('migrate');
     try {
       await ensureCollections(m.db);
@@ -156,6 +157,16 @@ describe('id-addressed thread pages', () => {
       await m.db
         .collection('memberships')
         .insertOne({ _id: new ObjectId(), groupId, userId, role: 'owner', state: 'active' });
+      // Schema 4: a storage use that lost additions to concurrent uploads, and one of a group emptied since.
+      await m.db.collection('file_versions').insertMany([
+        { _id: 'f1:1' as never, groupId, size: 700 },
+        { _id: 'f1:2' as never, groupId, size: 300 },
+      ]);
+      const emptied = new ObjectId();
+      await m.db.collection('group_storage').insertMany([
+        { _id: groupId, bytes: 300 },
+        { _id: emptied, bytes: 50 },
+      ]);
       // Schema 3: a notification state written when the system and the person shared one document.
       const notifications = new NotificationRepository(m.db);
       await m.db.collection('notification_state').insertOne({
@@ -169,7 +180,7 @@ describe('id-addressed thread pages', () => {
 
       await runMigrations(
         m.db,
-        schemaMigrations(new GroupRepository(m.db), legacy, notifications),
+        schemaMigrations(new GroupRepository(m.db), legacy, notifications, new FileRepository(m.db)),
         pino({ level: 'silent' }),
       );
 
@@ -196,7 +207,11 @@ describe('id-addressed thread pages', () => {
         digested: 'w:2026-11-23',
       });
       expect(await notifications.headHint(userId.toHexString())).toBe(9);
-      expect((await m.db.collection('meta').findOne({ _id: 'node' as never }))?.schemaVersion).toBe(3);
+      expect(await m.db.collection('group_storage').find().sort({ bytes: -1 }).toArray()).toEqual([
+        { _id: groupId, bytes: 1000 },
+        { _id: emptied, bytes: 0 },
+      ]);
+      expect((await m.db.collection('meta').findOne({ _id: 'node' as never }))?.schemaVersion).toBe(4);
     } finally {
       await m.cleanup();
     }
