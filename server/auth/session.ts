@@ -9,23 +9,48 @@ import type { SessionTerminator } from '../people/account.service.js';
 export const SESSION_COOKIE = 'ensemble.sid';
 
 /**
+ * connect-mongo reads a session with `{_id, $or: [no expiry, expiry in the future]}`. FerretDB 1.24 serves
+ * only a bare `{_id}` filter from an index and scans the whole collection for anything else: 305 ms a
+ * request at 20,000 sessions. This store reads by `_id` alone and checks the expiry itself, so a request's
+ * session read costs the same however many people are signed in.
+ */
+export class SessionStore extends MongoStore {
+  override get(sid: string, callback: (err: unknown, session?: session.SessionData | null) => void): void {
+    this.collectionP
+      .then((sessions) => sessions.findOne({ _id: sid }))
+      .then((doc) => {
+        if (!doc || (doc.expires && doc.expires.getTime() <= Date.now())) return callback(null, null);
+        const found = doc.session as session.SessionData & { lastModified?: Date };
+        if (doc.lastModified) found.lastModified = doc.lastModified;
+        this.emit('get', sid);
+        callback(null, found);
+      }, callback);
+  }
+}
+
+/**
  * Sessions live in the database (connect-mongo). Expired ones are swept on an interval, not by a TTL
  * index (FerretDB has none); sessions are stored as documents, not strings, so a person's sessions can
  * be found and ended at once.
  */
-export function createSessionMiddleware(config: Config, client: MongoClient, db: Db) {
-  const store = MongoStore.create({
+/** The node's session store: documents, swept on an interval (no TTL index), touched at most every 5 min. */
+export function createSessionStore(client: MongoClient, dbName: string, ttlSeconds: number): SessionStore {
+  return new SessionStore({
     client,
-    dbName: db.databaseName,
+    dbName,
     collectionName: collections.sessions,
     stringify: false,
     autoRemove: 'interval',
     autoRemoveInterval: 10, // minutes
-    ttl: Math.round(config.auth.sessionMaxAgeMs / 1000),
+    ttl: ttlSeconds,
     // An unchanged session's expiry is written at most every five minutes, not on every request (the
     // cookie's own expiry, set at sign-in, is what ends a session).
     touchAfter: 300,
   });
+}
+
+export function createSessionMiddleware(config: Config, client: MongoClient, db: Db) {
+  const store = createSessionStore(client, db.databaseName, Math.round(config.auth.sessionMaxAgeMs / 1000));
   const middleware: RequestHandler = session({
     name: SESSION_COOKIE,
     secret: config.auth.sessionSecret,
