@@ -96,6 +96,19 @@ export function threadRoutes(
   api.route(
     router,
     {
+      method: 'get',
+      path: '/replies/:id',
+      summary: 'One reply (as the thread lists it)',
+      tags,
+      access: 'public',
+      params: idParams,
+      response: replyView,
+    },
+    async ({ actor, params }) => threads.getReply(actor, params.id),
+  );
+  api.route(
+    router,
+    {
       method: 'post',
       path: '/threads/:id/replies',
       summary: 'Reply to the thread or to a reply (parentId)',

@@ -73,6 +73,10 @@ export const replyView = z.object({
   threadId: z.string(),
   parentId: z.string().nullable(),
   depth: z.number().int(),
+  seq: z
+    .number()
+    .int()
+    .describe("Position in the thread: pass the last one seen as `cursor` to read what came after it"),
   body: renderedBody.nullable(),
   author,
   likeCount: z.number().int(),

@@ -159,6 +159,7 @@ export class ThreadService {
       threadId: d.threadId.toHexString(),
       parentId: d.parentId?.toHexString() ?? null,
       depth: d.depth,
+      seq: d.seq,
     }));
   }
 
@@ -245,6 +246,12 @@ export class ThreadService {
   async get(actor: Actor, id: string): Promise<ThreadView> {
     const { thread, ctx } = await this.thread(actor, id, 'read');
     return (await this.threadViews(actor, [thread], ctx.group.handle))[0]!;
+  }
+
+  /** One reply, as its thread's replies list it (clients refresh one after `post.edited` and the like). */
+  async getReply(actor: Actor, id: string): Promise<ReplyView> {
+    const { doc } = await this.content(actor, 'replies', id, 'read');
+    return (await this.replyViews(actor, [doc as ReplyDoc]))[0]!;
   }
 
   /** Pinned threads (first page only), then newest activity first: read from the group's timeline. */

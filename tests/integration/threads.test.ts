@@ -98,6 +98,15 @@ describe('discussion threads over the REST API', () => {
     );
     expect((await as.olga!.call('GET', '/groups/cabinet/threads')).status).toBe(404);
     expect((await anonymous.call('GET', `/threads/${secret.body.id}`)).status).toBe(404);
+    // One reply, as clients refresh it after a live edit: the same rule.
+    const inner = await as.owen!.call('POST', `/threads/${secret.body.id}/replies`, { body: 'inner circle' });
+    expect((await as.owen!.call('GET', `/replies/${inner.body.id}`)).body).toMatchObject({
+      id: inner.body.id,
+      seq: 1,
+      body: { html: '<p>inner circle</p>\n' },
+    });
+    expect((await as.olga!.call('GET', `/replies/${inner.body.id}`)).status).toBe(404);
+    expect((await anonymous.call('GET', `/replies/${inner.body.id}`)).status).toBe(404);
   });
 
   it('replies nest under replies, oldest first, and bump the thread', async () => {
