@@ -28,4 +28,19 @@ export default tseslint.config(
       },
     },
   },
+  {
+    files: ['client/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: {
+        window: 'readonly',
+        location: 'readonly',
+        navigator: 'readonly',
+        Node: 'readonly',
+        FormData: 'readonly',
+        HashChangeEvent: 'readonly',
+        io: 'readonly',
+      },
+    },
+  },
 );

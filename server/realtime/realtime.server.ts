@@ -99,7 +99,8 @@ export class RealtimeServer {
     const io = new Server<Record<string, never>, Record<string, never>, Record<string, never>, SocketData>(
       server,
       {
-        serveClient: false,
+        // The web client loads /socket.io/socket.io.min.js (the bundle socket.io ships with, same version).
+        serveClient: true,
         maxHttpBufferSize: 16 * 1024,
         connectionStateRecovery: { maxDisconnectionDuration: 2 * 60 * 1000, skipMiddlewares: true },
         // A browser always sends Origin: sockets from other sites are refused (cross-site WebSocket hijacking).

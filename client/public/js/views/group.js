@@ -1,0 +1,200 @@
+// #/groups/<handle>: a group's discussions, members and files, kept current by the group's room.
+import { api, ApiError, enc } from '../api.js';
+import { fields, fill, h, sanitised, time } from '../dom.js';
+import { language, t } from '../i18n.js';
+import { live } from '../live.js';
+import { refresher } from '../refresher.js';
+
+function threadItem(th) {
+  return h(
+    'li',
+    { class: 'thread', dataset: { id: th.id } },
+    th.pinned ? h('span', { class: 'tag' }, t.pinned) : null,
+    th.locked ? h('span', { class: 'tag' }, t.locked) : null,
+    h('a', { href: `#/threads/${th.id}` }, th.deleted ? t.removed : th.title),
+    h(
+      'span',
+      { class: 'muted' },
+      ` · ${th.author ? th.author.displayName : ''} · ${t.replies(th.replyCount)} · ${t.likes(th.likeCount)} · `,
+      time(th.lastActivityAt, language()),
+    ),
+  );
+}
+
+function subscriptionControl(handle) {
+  const select = h(
+    'select',
+    { id: 'group-level', 'aria-label': t.groupNotifications },
+    h('option', { value: 'all' }, t.levelAll),
+    h('option', { value: 'default' }, t.levelDefault),
+    h('option', { value: 'mute' }, t.levelMute),
+  );
+  const note = h('span', { class: 'muted', role: 'status' });
+  api(`/groups/${enc(handle)}/subscription`).then((s) => (select.value = s.level));
+  select.addEventListener('change', async () => {
+    await api(`/groups/${enc(handle)}/subscription`, 'PUT', { level: select.value });
+    note.textContent = t.saved;
+  });
+  return h('p', {}, h('label', { for: 'group-level' }, `${t.groupNotifications} `), select, ' ', note);
+}
+
+function newThreadForm(handle, onPosted) {
+  const error = h('p', { class: 'error', role: 'alert' });
+  const form = h(
+    'form',
+    { id: 'new-thread', class: 'stack' },
+    h('h2', {}, t.newThread),
+    h('label', {}, t.title, h('input', { name: 'title', required: true, minlength: 3, maxlength: 200 })),
+    h('label', {}, t.message, h('textarea', { name: 'body', required: true, rows: 3 })),
+    error,
+    h('button', { type: 'submit' }, t.post),
+  );
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      await api(`/groups/${enc(handle)}/threads`, 'POST', fields(form));
+      form.reset();
+      error.textContent = '';
+      onPosted();
+    } catch (err) {
+      error.textContent = err instanceof ApiError ? err.message : String(err);
+    }
+  });
+  return form;
+}
+
+/** Draw the view again from scratch (what the person may do here changed). */
+const rerender = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
+
+export async function groupView({ me, view, param: handle, onLeave }) {
+  const path = `/groups/${enc(handle)}`;
+  let group = await api(path);
+  const heading = h('section', { id: 'group-heading' });
+  const threads = h('ul', { id: 'threads', 'aria-live': 'polite' });
+  const members = h('ul', { id: 'members', class: 'inline' });
+  const files = h('ul', { id: 'files' });
+  const activity = h('ul', { id: 'activity', 'aria-live': 'polite' });
+  const canRead = () => group.viewer.can.includes('read');
+
+  const drawHeading = () => {
+    const description = group.description[language()] ?? group.description.en ?? group.description.fr;
+    const viewer = group.viewer;
+    fill(
+      heading,
+      h('h1', {}, group.name),
+      h(
+        'p',
+        { class: 'muted' },
+        `@${group.handle} · `,
+        h('span', { id: 'member-count' }, t.members(group.memberCount)),
+      ),
+      description ? sanitised('div', description.html, { class: 'body' }) : null,
+      viewer.can.includes('join') ? h('button', { id: 'join', onclick: () => act('join') }, t.join) : null,
+      viewer.can.includes('request')
+        ? h('button', { id: 'request', onclick: () => act('requests') }, t.askToJoin)
+        : null,
+      viewer.state === 'requested' ? h('p', {}, t.requested) : null,
+    );
+  };
+  const act = async (what) => {
+    await api(`${path}/${what}`, 'POST');
+    rerender();
+  };
+  const refreshThreads = refresher(async () => {
+    if (!canRead()) return fill(threads);
+    const page = await api(`${path}/threads?limit=30`);
+    const all = [...page.pinned, ...page.items];
+    fill(threads, all.length ? all.map(threadItem) : h('li', { class: 'muted' }, t.noThreads));
+  });
+  const refreshMembers = refresher(async () => {
+    if (!canRead()) return fill(members);
+    const page = await api(`${path}/members?limit=50`);
+    fill(
+      members,
+      page.items.map((m) => h('li', {}, `${m.displayName} (@${m.handle})`)),
+    );
+  });
+  const refreshFiles = refresher(async () => {
+    if (!canRead()) return fill(files);
+    const listing = await api(`${path}/files?limit=20`);
+    const items = [
+      ...listing.folders.map((f) => h('li', {}, `📁 ${f.name}`)),
+      ...listing.files.map((f) => h('li', {}, h('a', { href: f.url, download: f.name }, f.name))),
+    ];
+    fill(files, items.length ? items : h('li', { class: 'muted' }, t.noFiles));
+  });
+  const refreshGroup = refresher(async () => {
+    group = await api(path);
+    drawHeading();
+  });
+  const reload = async () => {
+    await refreshGroup();
+    await Promise.all([refreshThreads(), refreshMembers(), refreshFiles()]);
+  };
+  const note = (text) => {
+    activity.prepend(h('li', {}, time(new Date().toISOString(), language()), ' ', text));
+    while (activity.children.length > 10) activity.lastChild.remove();
+  };
+
+  drawHeading();
+  view.append(heading);
+  if (me && group.viewer.role) view.append(subscriptionControl(handle));
+  if (group.viewer.can.includes('post')) view.append(newThreadForm(handle, refreshThreads));
+  view.append(
+    h('h2', {}, t.threads),
+    threads,
+    h(
+      'div',
+      { class: 'columns' },
+      h('section', {}, h('h2', {}, t.files), files),
+      h('section', {}, h('h2', {}, t.activity), activity),
+    ),
+    h('h2', {}, t.membersHeading),
+    members,
+  );
+
+  // Follow first, then read: whatever happens in between arrives live and the reads include it.
+  if (canRead()) onLeave(await live.follow({ kind: 'group', group: handle }, reload));
+  await reload();
+
+  const mine = (e) => e.groupId === group.id;
+  const on = (event, handler) => onLeave(live.on(event, (e) => mine(e) && handler(e)));
+  for (const event of [
+    'thread.created',
+    'thread.updated',
+    'reply.created',
+    'post.edited',
+    'post.deleted',
+    'post.liked',
+  ])
+    on(event, () => refreshThreads());
+  on('member.joined', (e) => {
+    note(t.joined(memberName(e.userId)));
+    refreshGroup();
+    refreshMembers();
+  });
+  on('member.left', async (e) => {
+    note(t.left(memberName(e.userId), e.reason));
+    // Removed or banned: what this person may see has changed.
+    if (me && e.userId === me.profile.id) return rerender();
+    refreshGroup();
+    refreshMembers();
+  });
+  on('member.role_changed', (e) => {
+    note(t.roleChanged(memberName(e.userId), e.role));
+    refreshMembers();
+  });
+  on('file.uploaded', () => {
+    note(t.fileUploaded);
+    refreshFiles();
+  });
+  for (const event of ['file.replaced', 'file.updated', 'file.deleted', 'file.restored', 'folder.changed'])
+    on(event, () => {
+      note(t.fileChanged);
+      refreshFiles();
+    });
+
+  function memberName(userId) {
+    return me && userId === me.profile.id ? `${me.profile.displayName}` : t.someone;
+  }
+}

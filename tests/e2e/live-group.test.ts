@@ -1,0 +1,193 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { freePort } from '../../server/core/net.js';
+import { startTestNode, type RunningNode } from '../helpers/app.js';
+import { launchChromium } from '../helpers/chromium.js';
+
+/**
+ * The web client as two people use it in real Chromium against a real development node (its identity
+ * provider, its demo group `welcome` with alice and bruno): what one does appears on the other's open
+ * page without a reload, notifications arrive live, and a dropped connection loses nothing.
+ */
+describe('a group and a thread kept live in the browser', () => {
+  let node: RunningNode;
+  let browser: Browser;
+  const problems: string[] = [];
+
+  async function signedIn(name: string): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.on('pageerror', (e) => problems.push(`${name}: ${e.message}`));
+    page.on('response', (r) => {
+      if (r.status() >= 400 && !r.url().endsWith('/api/v1/me'))
+        problems.push(`${name}: ${r.status()} ${r.url()}`);
+    });
+    // Failed requests are listed above with their address; the signed-out home page's GET /api/v1/me
+    // answers 401, as it should.
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/Failed to load resource/.test(m.text()))
+        problems.push(`${name}: ${m.text()}`);
+    });
+    await page.goto(node.url);
+    await page.getByRole('link', { name: /Sign in/ }).click();
+    await page.getByRole('button', { name: new RegExp(`^${name}`) }).click();
+    await page.waitForURL(`${node.url}/`);
+    await page.locator('body[data-ready]').waitFor();
+    return { context, page };
+  }
+  /** Go to a view, and mark the page so a reload would be noticed. */
+  async function open(page: Page, hash: string) {
+    await page.evaluate((h) => {
+      (window as unknown as { unreloaded: boolean }).unreloaded = true;
+      location.hash = h;
+    }, hash);
+  }
+  const unreloaded = (page: Page) =>
+    page.evaluate(() => (window as unknown as { unreloaded?: boolean }).unreloaded);
+  /** A write through the API from the page itself (its session and CSRF token), as the client makes them. */
+  const post = (page: Page, path: string, body: unknown) =>
+    page.evaluate(
+      async ({ path, body }) => {
+        const { token } = await (await fetch('/api/v1/auth/csrf')).json();
+        const res = await fetch(`/api/v1${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-csrf-token': token },
+          body: JSON.stringify(body),
+        });
+        return { status: res.status, body: await res.json() };
+      },
+      { path, body },
+    );
+
+  let alice: Page;
+  let bruno: Page;
+  let threadId: string;
+  beforeAll(async () => {
+    node = await startTestNode({ port: await freePort(), env: { NODE_ENV: 'development' } });
+    browser = await launchChromium();
+    alice = (await signedIn('Alice')).page;
+    bruno = (await signedIn('Bruno')).page;
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await node?.close();
+  });
+
+  it('a new discussion appears on the other person’s open group page, and a reply in their open thread', async () => {
+    await open(alice, '#/groups/welcome');
+    await open(bruno, '#/groups/welcome');
+    await alice.locator('#threads li.thread').first().waitFor();
+    await bruno.locator('#threads li.thread').first().waitFor();
+
+    // bruno reads Ensemble in French (his profile's locale), alice in English.
+    await bruno.getByLabel('Titre').fill('Shared budget template');
+    await bruno.getByLabel('Message').fill('Has anyone a template for the Q3 budget?');
+    await bruno.getByRole('button', { name: 'Publier' }).click();
+    const link = alice.locator('#threads').getByRole('link', { name: 'Shared budget template' });
+    await link.waitFor();
+    expect(await unreloaded(alice)).toBe(true);
+
+    await link.click();
+    await alice.locator('#thread h1', { hasText: 'Shared budget template' }).waitFor();
+    threadId = alice.url().split('/').pop()!;
+    await open(bruno, `#/threads/${threadId}`);
+    await bruno.locator('#reply-form').waitFor();
+
+    await alice.locator('#reply-form textarea').fill('Yes, I will share ours.');
+    await alice.locator('#reply-form').getByRole('button', { name: 'Post' }).click();
+    await bruno.locator('#replies li', { hasText: 'Yes, I will share ours.' }).waitFor();
+    // The author's own page shows it once, not again when its live event comes back.
+    await alice.waitForTimeout(300);
+    expect(await alice.locator('#replies li', { hasText: 'Yes, I will share ours.' }).count()).toBe(1);
+    expect(await unreloaded(bruno)).toBe(true);
+  });
+
+  it('a like and an edit appear live, and the thread author is notified of the reply', async () => {
+    // bruno started the thread: alice's reply is a reply to his post, announced in his header at once.
+    await bruno.locator('#unread', { hasText: '1' }).waitFor();
+    const reply = bruno.locator('#replies li', { hasText: 'Yes, I will share ours.' });
+    await reply.getByRole('button', { name: /J’aime/ }).click();
+    await alice.locator('#replies li', { hasText: 'Yes, I will share ours.' }).getByText('1 like').waitFor();
+
+    const replyId = await alice.locator('#replies li').last().getAttribute('data-id');
+    const edited = await alice.evaluate(async (id) => {
+      const { token } = await (await fetch('/api/v1/auth/csrf')).json();
+      return (
+        await fetch(`/api/v1/replies/${id}`, {
+          method: 'PATCH',
+          headers: { 'content-type': 'application/json', 'x-csrf-token': token },
+          body: JSON.stringify({ body: 'Yes, I will share ours (attached Monday).' }),
+        })
+      ).status;
+    }, replyId);
+    expect(edited).toBe(204);
+    await bruno.locator('#replies li', { hasText: 'attached Monday' }).waitFor();
+
+    await bruno.locator('#bell').click();
+    const item = bruno.locator('#notifications li.unread', { hasText: '@alice a répondu à votre message' });
+    await item.waitFor();
+    await bruno.getByRole('button', { name: 'Tout marquer comme lu' }).click();
+    await bruno.locator('#notifications li.read', { hasText: '@alice a répondu à votre message' }).waitFor();
+    await bruno.locator('#unread').waitFor({ state: 'hidden' });
+    // The list is what the server keeps: it survives a reload.
+    await bruno.reload();
+    await bruno.locator('#notifications li.read', { hasText: '@alice a répondu à votre message' }).waitFor();
+    expect(await bruno.locator('#notifications li.unread').count()).toBe(0);
+  });
+
+  it('after a long drop the page reads what it missed through the API, in order, once each', async () => {
+    await open(alice, `#/threads/${threadId}`);
+    await alice.locator('#replies li').first().waitFor();
+    // A client-side disconnect ends the connection for good: there is nothing for Socket.IO to recover.
+    await alice.evaluate(() => (window as unknown as Ensemble).ensemble.live.socket.disconnect());
+    await alice.locator('#live-status', { hasText: 'Reconnecting' }).waitFor();
+    for (const n of [1, 2, 3]) {
+      const res = await post(bruno, `/threads/${threadId}/replies`, { body: `While you were away ${n}` });
+      expect(res.status).toBe(201);
+    }
+    await alice.waitForTimeout(300);
+    expect(await alice.locator('#replies li', { hasText: 'While you were away' }).count()).toBe(0);
+    await alice.evaluate(() => (window as unknown as Ensemble).ensemble.live.socket.connect());
+    await alice.locator('#live-status', { hasText: 'Live' }).waitFor();
+    await alice.locator('#replies li', { hasText: 'While you were away 3' }).waitFor();
+    const texts = await alice.locator('#replies li .body').allTextContents();
+    const away = texts.filter((t) => t.includes('While you were away')).map((t) => t.trim());
+    expect(away).toEqual(['While you were away 1', 'While you were away 2', 'While you were away 3']);
+    // Live again: the next reply arrives by itself.
+    await post(bruno, `/threads/${threadId}/replies`, { body: 'Back online' });
+    await alice.locator('#replies li', { hasText: 'Back online' }).waitFor();
+  });
+
+  it('after a short network drop Socket.IO replays what was missed (connection state recovery)', async () => {
+    await alice.evaluate(() => {
+      const { socket } = (window as unknown as Ensemble).ensemble.live;
+      socket.io.reconnection(false);
+      socket.io.engine.close(); // the transport drops, as on a network cut
+    });
+    await alice.locator('#live-status', { hasText: 'Reconnecting' }).waitFor();
+    await post(bruno, `/threads/${threadId}/replies`, { body: 'Sent during the blip' });
+    await alice.evaluate(() => {
+      const { socket } = (window as unknown as Ensemble).ensemble.live;
+      socket.io.reconnection(true);
+      socket.connect();
+    });
+    await alice.locator('#replies li', { hasText: 'Sent during the blip' }).waitFor();
+    expect(await alice.evaluate(() => (window as unknown as Ensemble).ensemble.live.socket.recovered)).toBe(
+      true,
+    );
+    expect(await alice.locator('#replies li', { hasText: 'Sent during the blip' }).count()).toBe(1);
+    expect(problems).toEqual([]);
+  });
+});
+
+interface Ensemble {
+  ensemble: {
+    live: {
+      socket: {
+        disconnect(): void;
+        connect(): void;
+        recovered: boolean;
+        io: { reconnection(on: boolean): void; engine: { close(): void } };
+      };
+    };
+  };
+}
