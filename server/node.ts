@@ -35,7 +35,7 @@ import { thumbnailJob } from './files/thumbnail.job.js';
 import { JobQueue } from './jobs/job.queue.js';
 import { NotificationFanout } from './notifications/notification.fanout.js';
 import { NotificationMail } from './notifications/notification.mail.js';
-import { migrateNotificationState } from './notifications/notification.migration.js';
+import { migrateFollowerLists, migrateNotificationState } from './notifications/notification.migration.js';
 import { NotificationRepository } from './notifications/notification.repository.js';
 import { unsubscribeRoutes } from './notifications/notification.routes.js';
 import { NotificationAudience } from './notifications/notification.audience.js';
@@ -125,6 +125,11 @@ export function schemaMigrations(
       version: 4,
       description: "each group's storage use counted again from its file versions",
       run: () => files.recountUsage(),
+    },
+    {
+      version: 5,
+      description: 'follower lists of groups and threads, read by _id (no scan of every subscription)',
+      run: () => migrateFollowerLists(notifications),
     },
   ];
 }

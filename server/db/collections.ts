@@ -49,6 +49,8 @@ export const collections = {
   subscriptions: 'subscriptions',
   digestClaims: 'digest_claims',
   notificationKeys: 'notification_keys',
+  followerSlots: 'follower_slots',
+  followerMarks: 'follower_marks',
   jobClaims: 'job_claims',
   documentLocks: 'document_locks',
   apObjects: 'ap_objects',
@@ -172,6 +174,10 @@ export const collectionSpecs: CollectionSpec[] = [
   { name: collections.notificationState, indexes: [{ name: 'email', key: { email: 1 } }] },
   { name: collections.notificationMail, indexes: [] },
   { name: collections.subscriptions, indexes: [{ name: 'target', key: { kind: 1, targetId: 1, level: 1 } }] },
+  // Who follows a group or thread with level `all`: `<kind>:<target>:<n>` (read by `_id`), and one mark
+  // `<kind>:<target>:<person>` per person listed.
+  { name: collections.followerSlots, indexes: [] },
+  { name: collections.followerMarks, indexes: [] },
   { name: collections.digestClaims, indexes: [] },
   { name: collections.notificationKeys, indexes: [] },
   // The job system (server/jobs): due jobs by queue, and one claim document per claim of a job.

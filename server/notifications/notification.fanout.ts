@@ -138,12 +138,7 @@ export class NotificationFanout {
     }
     const targets = [...plan.targets];
     if (plan.followersOf) {
-      const level = 'all';
-      const users = await this.repo.followers(
-        plan.followersOf.kind,
-        new ObjectId(plan.followersOf.id),
-        level,
-      );
+      const users = await this.repo.followers(plan.followersOf.kind, new ObjectId(plan.followersOf.id));
       targets.push({ kind: plan.followersOf.as, users: users.map((u) => u.toHexString()) });
     }
     const seen = new Set<string>(plan.actorId ? [plan.actorId] : []);

@@ -34,3 +34,16 @@ export async function migrateNotificationState(repo: NotificationRepository): Pr
     await repo.state.updateOne({ _id: doc._id }, { $unset: { head: '', mailedUpTo: '', digested: '' } });
   }
 }
+
+/**
+ * Schema 5: every existing `all` choice goes on its group's or thread's follower list (the lists are
+ * what the fan-out reads). Listing is idempotent, so a migration cut short is simply run again.
+ */
+export async function migrateFollowerLists(repo: NotificationRepository): Promise<void> {
+  for await (const sub of repo.subscriptions.find(
+    { level: 'all' },
+    { projection: { userId: 1, kind: 1, targetId: 1 } },
+  )) {
+    await repo.list(sub.userId, sub.kind, sub.targetId);
+  }
+}

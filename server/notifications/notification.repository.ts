@@ -72,6 +72,14 @@ export interface SubscriptionDoc {
 export const subscriptionId = (userId: ObjectId, kind: 'group' | 'thread', targetId: ObjectId) =>
   `${userId.toHexString()}:${kind}:${targetId.toHexString()}`;
 
+/** One entry of a group's or thread's follower list: `_id` = `<kind>:<target>:<n>`. */
+export interface FollowerSlot extends SlotDoc {
+  userId: ObjectId;
+}
+
+/** Follower list entries read at once when a list is walked. */
+const FOLLOWER_PAGE = 500;
+
 export const DEFAULT_EMAIL: EmailDelivery = 'daily';
 
 /** A person's notification state before they chose anything. */
@@ -91,6 +99,14 @@ export class NotificationRepository {
   readonly delivered: Collection<{ _id: string; at: Date }>;
   /** `notifications:<person>`: the newest position written, a hint for the next one (written by the fan-out). */
   readonly hints: Collection<{ _id: string; n: number }>;
+  /**
+   * Everyone who ever chose level `all` for a group or thread, in the order they did, each listed once
+   * (`followerMarks`). A filter on `subscriptions` other than `_id` makes FerretDB scan every subscription
+   * of the node (615 ms at 20,000): the fan-out walks this list by `_id` instead, and each person's current
+   * choice is read from their subscription, so stopping or muting later takes effect at once.
+   */
+  readonly followerSlots: DenseSequence<FollowerSlot>;
+  readonly followerMarks: Collection<{ _id: string }>;
 
   constructor(db: Db) {
     this.notifications = new DenseSequence(db.collection<NotificationDoc>(collections.notifications));
@@ -100,6 +116,8 @@ export class NotificationRepository {
     this.digestClaims = db.collection(collections.digestClaims);
     this.delivered = db.collection(collections.notificationKeys);
     this.hints = db.collection(collections.sequenceHints);
+    this.followerSlots = new DenseSequence(db.collection<FollowerSlot>(collections.followerSlots));
+    this.followerMarks = db.collection(collections.followerMarks);
   }
 
   /**
@@ -177,13 +195,36 @@ export class NotificationRepository {
         $setOnInsert: { userId, kind: 'thread', targetId: threadId, level: 'all', updatedAt: new Date() },
       },
     );
+    await this.list(userId, 'thread', threadId);
   }
 
-  /** People who chose `level` for a group or thread. */
-  async followers(kind: 'group' | 'thread', targetId: ObjectId, level: string): Promise<ObjectId[]> {
-    const rows = await this.subscriptions
-      .find({ kind, targetId, level: level as never }, { projection: { userId: 1 } })
-      .toArray();
-    return rows.map((r) => r.userId);
+  /**
+   * Put a person on a group's or thread's follower list, once. The entry goes in before the mark, so a
+   * crash in between lists them twice at worst (the fan-out counts each person once), never not at all.
+   */
+  async list(userId: ObjectId, kind: 'group' | 'thread', targetId: ObjectId): Promise<void> {
+    const prefix = `${kind}:${targetId.toHexString()}`;
+    const mark = `${prefix}:${userId.toHexString()}`;
+    if (await this.followerMarks.findOne({ _id: mark })) return;
+    await this.followerSlots.append(prefix, 0, (n, _id) => ({ _id, n, userId }));
+    await insertOnce(this.followerMarks, { _id: mark });
+  }
+
+  /** People whose choice for a group or thread is now `all`: its follower list, checked person by person. */
+  async followers(kind: 'group' | 'thread', targetId: ObjectId): Promise<ObjectId[]> {
+    const prefix = `${kind}:${targetId.toHexString()}`;
+    const head = await this.followerSlots.head(prefix);
+    const seen = new Set<string>();
+    const found: ObjectId[] = [];
+    for (let from = 1; from <= head; from += FOLLOWER_PAGE) {
+      const positions = Array.from({ length: Math.min(FOLLOWER_PAGE, head - from + 1) }, (_, i) => from + i);
+      const people = (await this.followerSlots.getMany(prefix, positions))
+        .map((slot) => slot?.userId)
+        .filter((u): u is ObjectId => u !== undefined && !seen.has(u.toHexString()));
+      for (const u of people) seen.add(u.toHexString());
+      const choices = await Promise.all(people.map((u) => this.level(u, kind, targetId)));
+      people.forEach((u, i) => choices[i]?.level === 'all' && found.push(u));
+    }
+    return found;
   }
 }

@@ -154,6 +154,7 @@ export class NotificationService {
       { _id: subscriptionId(userId, kind, targetId) },
       { $set: { userId, kind, targetId, level: level as GroupLevel, updatedAt: new Date() } },
     );
+    if (level === 'all') await this.repo.list(userId, kind, targetId);
   }
 
   async settings(actor: Actor) {

@@ -76,7 +76,7 @@ export const replyView = z.object({
   seq: z
     .number()
     .int()
-    .describe("Position in the thread: pass the last one seen as `cursor` to read what came after it"),
+    .describe('Position in the thread: pass the last one seen as `cursor` to read what came after it'),
   body: renderedBody.nullable(),
   author,
   likeCount: z.number().int(),

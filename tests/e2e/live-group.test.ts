@@ -37,17 +37,17 @@ describe('a group and a thread kept live in the browser', () => {
   /** Go to a view, and mark the page so a reload would be noticed. */
   async function open(page: Page, hash: string) {
     await page.evaluate((h) => {
-      (window as unknown as { unreloaded: boolean }).unreloaded = true;
-      location.hash = h;
+      (globalThis as unknown as { unreloaded: boolean }).unreloaded = true;
+      (globalThis as unknown as { location: { hash: string } }).location.hash = h;
     }, hash);
   }
   const unreloaded = (page: Page) =>
-    page.evaluate(() => (window as unknown as { unreloaded?: boolean }).unreloaded);
+    page.evaluate(() => (globalThis as unknown as { unreloaded?: boolean }).unreloaded);
   /** A write through the API from the page itself (its session and CSRF token), as the client makes them. */
   const post = (page: Page, path: string, body: unknown) =>
     page.evaluate(
       async ({ path, body }) => {
-        const { token } = await (await fetch('/api/v1/auth/csrf')).json();
+        const { token } = (await (await fetch('/api/v1/auth/csrf')).json()) as { token: string };
         const res = await fetch(`/api/v1${path}`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'x-csrf-token': token },
@@ -110,7 +110,7 @@ describe('a group and a thread kept live in the browser', () => {
 
     const replyId = await alice.locator('#replies li').last().getAttribute('data-id');
     const edited = await alice.evaluate(async (id) => {
-      const { token } = await (await fetch('/api/v1/auth/csrf')).json();
+      const { token } = (await (await fetch('/api/v1/auth/csrf')).json()) as { token: string };
       return (
         await fetch(`/api/v1/replies/${id}`, {
           method: 'PATCH',
@@ -138,7 +138,7 @@ describe('a group and a thread kept live in the browser', () => {
     await open(alice, `#/threads/${threadId}`);
     await alice.locator('#replies li').first().waitFor();
     // A client-side disconnect ends the connection for good: there is nothing for Socket.IO to recover.
-    await alice.evaluate(() => (window as unknown as Ensemble).ensemble.live.socket.disconnect());
+    await alice.evaluate(() => (globalThis as unknown as Ensemble).ensemble.live.socket.disconnect());
     await alice.locator('#live-status', { hasText: 'Reconnecting' }).waitFor();
     for (const n of [1, 2, 3]) {
       const res = await post(bruno, `/threads/${threadId}/replies`, { body: `While you were away ${n}` });
@@ -146,7 +146,7 @@ describe('a group and a thread kept live in the browser', () => {
     }
     await alice.waitForTimeout(300);
     expect(await alice.locator('#replies li', { hasText: 'While you were away' }).count()).toBe(0);
-    await alice.evaluate(() => (window as unknown as Ensemble).ensemble.live.socket.connect());
+    await alice.evaluate(() => (globalThis as unknown as Ensemble).ensemble.live.socket.connect());
     await alice.locator('#live-status', { hasText: 'Live' }).waitFor();
     await alice.locator('#replies li', { hasText: 'While you were away 3' }).waitFor();
     const texts = await alice.locator('#replies li .body').allTextContents();
@@ -159,21 +159,21 @@ describe('a group and a thread kept live in the browser', () => {
 
   it('after a short network drop Socket.IO replays what was missed (connection state recovery)', async () => {
     await alice.evaluate(() => {
-      const { socket } = (window as unknown as Ensemble).ensemble.live;
+      const { socket } = (globalThis as unknown as Ensemble).ensemble.live;
       socket.io.reconnection(false);
       socket.io.engine.close(); // the transport drops, as on a network cut
     });
     await alice.locator('#live-status', { hasText: 'Reconnecting' }).waitFor();
     await post(bruno, `/threads/${threadId}/replies`, { body: 'Sent during the blip' });
     await alice.evaluate(() => {
-      const { socket } = (window as unknown as Ensemble).ensemble.live;
+      const { socket } = (globalThis as unknown as Ensemble).ensemble.live;
       socket.io.reconnection(true);
       socket.connect();
     });
     await alice.locator('#replies li', { hasText: 'Sent during the blip' }).waitFor();
-    expect(await alice.evaluate(() => (window as unknown as Ensemble).ensemble.live.socket.recovered)).toBe(
-      true,
-    );
+    expect(
+      await alice.evaluate(() => (globalThis as unknown as Ensemble).ensemble.live.socket.recovered),
+    ).toBe(true);
     expect(await alice.locator('#replies li', { hasText: 'Sent during the blip' }).count()).toBe(1);
     expect(problems).toEqual([]);
   });

@@ -1,9 +1,11 @@
 import { ObjectId, type Db } from 'mongodb';
+import { DenseSequence } from '../../server/db/sequence.js';
 import { membershipId } from '../../server/groups/group.repository.js';
 
 /**
  * `count` active people, members of a group who follow it (level `all`), written straight to the database
- * in batches: a large group for fan-out tests and benchmarks, without signing in thousands of people.
+ * in batches (with the group's follower list): a large group for fan-out tests and benchmarks, without
+ * signing in thousands of people.
  */
 export async function insertFollowers(db: Db, groupId: ObjectId, count: number, prefix = 'crowd') {
   const now = new Date();
@@ -51,6 +53,20 @@ export async function insertFollowers(db: Db, groupId: ObjectId, count: number, 
         updatedAt: now,
       })),
     );
+    // The group's follower list, as NotificationRepository.list writes it (entries first, then marks),
+    // after whoever follows it already.
+    const prefix = `group:${groupId.toHexString()}`;
+    const head = await new DenseSequence(db.collection<{ _id: string; n: number }>('follower_slots')).head(
+      prefix,
+    );
+    await db
+      .collection<{ _id: string }>('follower_slots')
+      .insertMany(
+        slice.map((p, k) => ({ _id: `${prefix}:${head + k + 1}`, n: head + k + 1, userId: p._id })),
+      );
+    await db
+      .collection<{ _id: string }>('follower_marks')
+      .insertMany(slice.map((p) => ({ _id: `${prefix}:${p._id.toHexString()}` })));
   }
   return people;
 }

@@ -18,7 +18,7 @@ describe('session store', () => {
     });
     store = createSessionStore(client, t.name, 3600);
     const day = 24 * 3600 * 1000;
-    await t.db.collection<{ _id: string }>('sessions').insertMany([
+    await t.db.collection<{ _id: string; expires?: Date; session: unknown }>('sessions').insertMany([
       { _id: 'valid', expires: new Date(Date.now() + day), session: { cookie: {}, passport: { user: 'a' } } },
       {
         _id: 'expired',
