@@ -97,7 +97,7 @@ export async function startFerretDB(options: FerretDBOptions): Promise<ManagedDa
   const [port, debugPort] = [await freePort(), await freePort()];
   const args = [
     '--handler=sqlite',
-    `--sqlite-url=file:${sqliteDir}/`,
+    `--sqlite-url=file:${sqliteDir}/?_pragma=synchronous(normal)`,
     `--state-dir=${stateDir}`,
     `--listen-addr=127.0.0.1:${port}`,
     `--debug-addr=127.0.0.1:${debugPort}`,
