@@ -134,7 +134,7 @@ describe('id-addressed thread pages', () => {
     expect(await repo.replySlots.head(new ObjectId().toHexString(), 9)).toBe(0);
   });
 
-  it('brings data written before schemas 2–4 up to date: positions, keys, own documents, storage use', async () => {
+  it('brings data written before schemas 2–5 up to date: positions, keys, own documents, storage use', async () => {
     const m = await openTestDatabase('migrate');
     try {
       await ensureCollections(m.db);
@@ -211,7 +211,7 @@ describe('id-addressed thread pages', () => {
         { _id: groupId, bytes: 1000 },
         { _id: emptied, bytes: 0 },
       ]);
-      expect((await m.db.collection('meta').findOne({ _id: 'node' as never }))?.schemaVersion).toBe(4);
+      expect((await m.db.collection('meta').findOne({ _id: 'node' as never }))?.schemaVersion).toBe(5);
     } finally {
       await m.cleanup();
     }

@@ -29,6 +29,15 @@ export function sanitised(tag, html, attrs = {}) {
   return el;
 }
 
+/** A <select> of `[value, text]` pairs. */
+export function choice(attrs, options) {
+  return h(
+    'select',
+    attrs,
+    options.map(([value, text]) => h('option', { value }, text)),
+  );
+}
+
 /** Replace everything in `el` with `children`. */
 export function fill(el, ...children) {
   el.replaceChildren();

@@ -1,6 +1,6 @@
 // #/groups/<handle>: a group's discussions, members and files, kept current by the group's room.
 import { api, ApiError, enc } from '../api.js';
-import { fields, fill, h, sanitised, time } from '../dom.js';
+import { choice, fields, fill, h, sanitised, time } from '../dom.js';
 import { language, t } from '../i18n.js';
 import { live } from '../live.js';
 import { refresher } from '../refresher.js';
@@ -22,13 +22,11 @@ function threadItem(th) {
 }
 
 function subscriptionControl(handle) {
-  const select = h(
-    'select',
-    { id: 'group-level', 'aria-label': t.groupNotifications },
-    h('option', { value: 'all' }, t.levelAll),
-    h('option', { value: 'default' }, t.levelDefault),
-    h('option', { value: 'mute' }, t.levelMute),
-  );
+  const select = choice({ id: 'group-level' }, [
+    ['all', t.levelAll],
+    ['default', t.levelDefault],
+    ['mute', t.levelMute],
+  ]);
   const note = h('span', { class: 'muted', role: 'status' });
   api(`/groups/${enc(handle)}/subscription`).then((s) => (select.value = s.level));
   select.addEventListener('change', async () => {

@@ -1,6 +1,6 @@
 // #/ : the groups a visitor may see, the signed-in person's own first, and a form to start a group.
 import { api, ApiError } from '../api.js';
-import { fields, h } from '../dom.js';
+import { choice, fields, h } from '../dom.js';
 import { t } from '../i18n.js';
 
 function groupList(groups) {
@@ -37,25 +37,21 @@ function startGroupForm() {
       'label',
       {},
       t.visibility,
-      h(
-        'select',
-        { name: 'visibility' },
-        h('option', { value: 'public' }, t.public),
-        h('option', { value: 'node' }, t.node),
-        h('option', { value: 'members' }, t.private),
-      ),
+      choice({ name: 'visibility' }, [
+        ['public', t.public],
+        ['node', t.node],
+        ['members', t.private],
+      ]),
     ),
     h(
       'label',
       {},
       t.joinPolicy,
-      h(
-        'select',
-        { name: 'joinPolicy' },
-        h('option', { value: 'open' }, t.open),
-        h('option', { value: 'request' }, t.request),
-        h('option', { value: 'invite' }, t.invite),
-      ),
+      choice({ name: 'joinPolicy' }, [
+        ['open', t.open],
+        ['request', t.request],
+        ['invite', t.invite],
+      ]),
     ),
     error,
     h('button', { type: 'submit' }, t.create),

@@ -1,18 +1,16 @@
 // #/notifications: what happened for me, newest first, live; mark read; how I get notification mail.
 import { api } from '../api.js';
-import { fill, h, time } from '../dom.js';
+import { choice, fill, h, time } from '../dom.js';
 import { language, t } from '../i18n.js';
 import { unread } from '../unread.js';
 
 function emailControl() {
-  const select = h(
-    'select',
-    { id: 'email-delivery' },
-    h('option', { value: 'immediate' }, t.emailImmediate),
-    h('option', { value: 'daily' }, t.emailDaily),
-    h('option', { value: 'weekly' }, t.emailWeekly),
-    h('option', { value: 'none' }, t.emailNone),
-  );
+  const select = choice({ id: 'email-delivery' }, [
+    ['immediate', t.emailImmediate],
+    ['daily', t.emailDaily],
+    ['weekly', t.emailWeekly],
+    ['none', t.emailNone],
+  ]);
   const note = h('span', { class: 'muted', role: 'status' });
   api('/notifications/settings').then((s) => (select.value = s.email));
   select.addEventListener('change', async () => {
