@@ -29,11 +29,10 @@ export class SessionStore extends MongoStore {
 }
 
 /**
- * Sessions live in the database (connect-mongo). Expired ones are swept on an interval, not by a TTL
- * index (FerretDB has none); sessions are stored as documents, not strings, so a person's sessions can
- * be found and ended at once.
+ * Sessions live in the database (connect-mongo, read by `SessionStore`). Expired ones are swept on an
+ * interval, not by a TTL index (FerretDB has none); sessions are stored as documents, not strings, so a
+ * person's sessions can be found and ended at once.
  */
-/** The node's session store: documents, swept on an interval (no TTL index), touched at most every 5 min. */
 export function createSessionStore(client: MongoClient, dbName: string, ttlSeconds: number): SessionStore {
   return new SessionStore({
     client,

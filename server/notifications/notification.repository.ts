@@ -77,6 +77,10 @@ export interface FollowerSlot extends SlotDoc {
   userId: ObjectId;
 }
 
+/** The follower list of a group or thread: entries `<list>:<n>`, marks `<list>:<person>`. */
+export const followerListId = (kind: 'group' | 'thread', targetId: ObjectId) =>
+  `${kind}:${targetId.toHexString()}`;
+
 /** Follower list entries read at once when a list is walked. */
 const FOLLOWER_PAGE = 500;
 
@@ -203,7 +207,7 @@ export class NotificationRepository {
    * crash in between lists them twice at worst (the fan-out counts each person once), never not at all.
    */
   async list(userId: ObjectId, kind: 'group' | 'thread', targetId: ObjectId): Promise<void> {
-    const prefix = `${kind}:${targetId.toHexString()}`;
+    const prefix = followerListId(kind, targetId);
     const mark = `${prefix}:${userId.toHexString()}`;
     if (await this.followerMarks.findOne({ _id: mark })) return;
     await this.followerSlots.append(prefix, 0, (n, _id) => ({ _id, n, userId }));
@@ -212,7 +216,7 @@ export class NotificationRepository {
 
   /** People whose choice for a group or thread is now `all`: its follower list, checked person by person. */
   async followers(kind: 'group' | 'thread', targetId: ObjectId): Promise<ObjectId[]> {
-    const prefix = `${kind}:${targetId.toHexString()}`;
+    const prefix = followerListId(kind, targetId);
     const head = await this.followerSlots.head(prefix);
     const seen = new Set<string>();
     const found: ObjectId[] = [];

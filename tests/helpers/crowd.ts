@@ -1,5 +1,7 @@
 import { ObjectId, type Db } from 'mongodb';
+import { collections } from '../../server/db/collections.js';
 import { DenseSequence } from '../../server/db/sequence.js';
+import { followerListId, type FollowerSlot } from '../../server/notifications/notification.repository.js';
 import { membershipId } from '../../server/groups/group.repository.js';
 
 /**
@@ -55,18 +57,15 @@ export async function insertFollowers(db: Db, groupId: ObjectId, count: number, 
     );
     // The group's follower list, as NotificationRepository.list writes it (entries first, then marks),
     // after whoever follows it already.
-    const prefix = `group:${groupId.toHexString()}`;
-    const head = await new DenseSequence(db.collection<{ _id: string; n: number }>('follower_slots')).head(
-      prefix,
+    const list = followerListId('group', groupId);
+    const slots = db.collection<FollowerSlot>(collections.followerSlots);
+    const head = await new DenseSequence(slots).head(list);
+    await slots.insertMany(
+      slice.map((p, k) => ({ _id: `${list}:${head + k + 1}`, n: head + k + 1, userId: p._id })),
     );
     await db
-      .collection<{ _id: string }>('follower_slots')
-      .insertMany(
-        slice.map((p, k) => ({ _id: `${prefix}:${head + k + 1}`, n: head + k + 1, userId: p._id })),
-      );
-    await db
-      .collection<{ _id: string }>('follower_marks')
-      .insertMany(slice.map((p) => ({ _id: `${prefix}:${p._id.toHexString()}` })));
+      .collection<{ _id: string }>(collections.followerMarks)
+      .insertMany(slice.map((p) => ({ _id: `${list}:${p._id.toHexString()}` })));
   }
   return people;
 }
