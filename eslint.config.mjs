@@ -39,6 +39,7 @@ export default tseslint.config(
         Node: 'readonly',
         FormData: 'readonly',
         HashChangeEvent: 'readonly',
+        setTimeout: 'readonly',
         io: 'readonly',
       },
     },

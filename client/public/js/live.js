@@ -5,6 +5,8 @@
 const socket = io({ autoConnect: false });
 const followed = new Map(); // room key → { room, catchUp }
 const statusListeners = new Set();
+/** How long a view waits for the first connection before it reads without its room. */
+const FIRST_JOIN_WAIT_MS = 5000;
 
 function key(room) {
   return room.kind === 'group' ? `group:${room.group}` : `thread:${room.id}`;
@@ -29,10 +31,14 @@ socket.on('connect', () => {
   // A recovered connection keeps its rooms and has been replayed what it missed.
   if (socket.recovered) return;
   for (const entry of followed.values()) {
-    subscribe(entry.room).then(
-      () => entry.catchUp(),
-      () => entry.catchUp(),
-    );
+    const done = () => {
+      // A view still waiting in `follow` reads once it returns; any other view catches up now.
+      if (entry.joined) {
+        entry.joined();
+        entry.joined = null;
+      } else entry.catchUp();
+    };
+    subscribe(entry.room).then(done, done);
   }
 });
 socket.on('disconnect', () => setStatus('reconnecting'));
@@ -42,11 +48,23 @@ export const live = {
   start() {
     socket.connect();
   },
-  /** Follow a room; `catchUp` runs after each connection that lost events. Returns the unfollow call. */
+  /**
+   * Follow a room; `catchUp` runs after each connection that lost events. Resolves once the room is
+   * joined (or after FIRST_JOIN_WAIT_MS without a connection), so that what the view reads next misses
+   * nothing. Returns the unfollow call.
+   */
   async follow(room, catchUp) {
-    const entry = { room, catchUp };
+    const entry = { room, catchUp, joined: null };
     followed.set(key(room), entry);
     if (socket.connected) await subscribe(room);
+    else {
+      await Promise.race([
+        new Promise((resolve) => (entry.joined = resolve)),
+        new Promise((resolve) => setTimeout(resolve, FIRST_JOIN_WAIT_MS)),
+      ]);
+      // Not joined yet: the view reads now, so the connection, when it comes, must catch up.
+      entry.joined = null;
+    }
     return () => {
       if (followed.get(key(room)) !== entry) return;
       followed.delete(key(room));
