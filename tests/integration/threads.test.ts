@@ -107,6 +107,10 @@ describe('discussion threads over the REST API', () => {
     });
     expect((await as.olga!.call('GET', `/replies/${inner.body.id}`)).status).toBe(404);
     expect((await anonymous.call('GET', `/replies/${inner.body.id}`)).status).toBe(404);
+    const bad = await anonymous.call('GET', '/replies/..%2F..%2Fetc');
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(bad.body.errors).toEqual([expect.objectContaining({ field: 'params.id' })]);
   });
 
   it('replies nest under replies, oldest first, and bump the thread', async () => {
