@@ -77,6 +77,14 @@ export interface DomainEvents {
     byUserId: string;
     authorId: string;
   };
+  /** A like taken back. */
+  'post.unliked': {
+    kind: 'threads' | 'replies';
+    id: string;
+    threadId: string;
+    groupId: string;
+    byUserId: string;
+  };
 }
 
 export type EventName = keyof DomainEvents;

@@ -493,15 +493,14 @@ export class ThreadService {
           throw err;
         });
     }
+    const about = { kind, id, threadId: thread._id.toHexString(), groupId: ctx.group._id.toHexString() };
     if (delta > 0)
       this.events.emit('post.liked', {
-        kind,
-        id,
-        threadId: thread._id.toHexString(),
-        groupId: ctx.group._id.toHexString(),
+        ...about,
         byUserId: user.userId,
         authorId: doc.authorId.toHexString(),
       });
+    else if (delta < 0) this.events.emit('post.unliked', { ...about, byUserId: user.userId });
     const fresh = await this.collection(kind).findOne({ _id: doc._id });
     return { likeCount: fresh?.likeCount ?? 0 };
   }

@@ -107,6 +107,10 @@ describe('a group and a thread kept live in the browser', () => {
     const reply = bruno.locator('#replies li', { hasText: 'Yes, I will share ours.' });
     await reply.getByRole('button', { name: /J’aime/ }).click();
     await alice.locator('#replies li', { hasText: 'Yes, I will share ours.' }).getByText('1 like').waitFor();
+    // Taken back: both pages show it (bruno's button through the same live event).
+    await reply.getByRole('button', { name: /Je n’aime plus/ }).click();
+    await alice.locator('#replies li', { hasText: 'Yes, I will share ours.' }).getByText('0 likes').waitFor();
+    await reply.getByRole('button', { name: /J’aime · 0/ }).waitFor();
 
     const replyId = await alice.locator('#replies li').last().getAttribute('data-id');
     const edited = await alice.evaluate(async (id) => {

@@ -131,6 +131,7 @@ describe('real-time updates over Socket.IO', () => {
     });
     await w.as.mia!.call('PATCH', `/threads/${thread.body.id}`, { body: 'v2' });
     await w.as.owen!.call('PUT', `/threads/${thread.body.id}/like`);
+    await w.as.owen!.call('DELETE', `/threads/${thread.body.id}/like`);
     await w.as.otto!.call('POST', '/groups/open-rt/join');
     const form = new FormData();
     form.append('files', new Blob([new Uint8Array(Buffer.from('agenda'))]), 'agenda.txt');
@@ -140,6 +141,7 @@ describe('real-time updates over Socket.IO', () => {
       'thread.created',
       'post.edited',
       'post.liked',
+      'post.unliked',
       'member.joined',
       'file.uploaded',
       'post.deleted',

@@ -164,6 +164,7 @@ export async function groupView({ me, view, param: handle, onLeave }) {
     'post.edited',
     'post.deleted',
     'post.liked',
+    'post.unliked',
   ])
     on(event, () => refreshThreads());
   on('member.joined', (e) => {

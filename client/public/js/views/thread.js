@@ -43,7 +43,8 @@ export async function threadView({ me, view, param: id, onLeave }) {
             'aria-pressed': String(post.likedByMe),
             onclick: async () => {
               await api(`/${kind}/${post.id}/like`, post.likedByMe ? 'DELETE' : 'PUT');
-              await refresh();
+              // Its live post.liked / post.unliked event redraws it; without a connection, read it now.
+              if (!live.socket.connected) await refresh();
             },
           },
           `${post.likedByMe ? t.unlike : t.like} · ${t.likes(post.likeCount)}`,
@@ -158,7 +159,7 @@ export async function threadView({ me, view, param: id, onLeave }) {
     if (e.seq > lastSeq) sync();
   });
   on('thread.updated', () => refreshThread());
-  for (const event of ['post.edited', 'post.deleted', 'post.liked'])
+  for (const event of ['post.edited', 'post.deleted', 'post.liked', 'post.unliked'])
     on(event, (e) => (e.kind === 'threads' ? refreshThread() : refreshReply(e.id)));
 }
 
