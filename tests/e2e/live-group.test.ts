@@ -179,7 +179,24 @@ describe('a group and a thread kept live in the browser', () => {
       await alice.evaluate(() => (globalThis as unknown as Ensemble).ensemble.live.socket.recovered),
     ).toBe(true);
     expect(await alice.locator('#replies li', { hasText: 'Sent during the blip' }).count()).toBe(1);
-    expect(problems).toEqual([]);
+  });
+
+  it('starts a group from the home page; a taken short name is refused in the form, with the reason', async () => {
+    await open(alice, '#/');
+    const form = alice.locator('#start-group');
+    await form.getByLabel('Name', { exact: true }).fill('Budget officers');
+    await form.getByLabel(/Short name/).fill('welcome');
+    await form.getByRole('button', { name: 'Create' }).click();
+    await form
+      .getByRole('alert')
+      .filter({ hasText: /welcome/ })
+      .waitFor();
+    expect(await unreloaded(alice)).toBe(true);
+    await form.getByLabel(/Short name/).fill('budget-officers');
+    await form.getByRole('button', { name: 'Create' }).click();
+    await alice.locator('#group-heading h1', { hasText: 'Budget officers' }).waitFor();
+    expect(alice.url()).toMatch(/#\/groups\/budget-officers$/);
+    expect(problems.filter((p) => !p.includes('409'))).toEqual([]);
   });
 });
 

@@ -1,6 +1,7 @@
 // #/groups/<handle>: a group's discussions, members and files, kept current by the group's room.
-import { api, ApiError, enc } from '../api.js';
-import { choice, fields, fill, h, sanitised, time } from '../dom.js';
+import { api, enc } from '../api.js';
+import { choice, fill, h, sanitised, time } from '../dom.js';
+import { apiForm, labelled } from '../form.js';
 import { language, t } from '../i18n.js';
 import { live } from '../live.js';
 import { refresher } from '../refresher.js';
@@ -37,28 +38,19 @@ function subscriptionControl(handle) {
 }
 
 function newThreadForm(handle, onPosted) {
-  const error = h('p', { class: 'error', role: 'alert' });
-  const form = h(
-    'form',
-    { id: 'new-thread', class: 'stack' },
-    h('h2', {}, t.newThread),
-    h('label', {}, t.title, h('input', { name: 'title', required: true, minlength: 3, maxlength: 200 })),
-    h('label', {}, t.message, h('textarea', { name: 'body', required: true, rows: 3 })),
-    error,
-    h('button', { type: 'submit' }, t.post),
-  );
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    try {
-      await api(`/groups/${enc(handle)}/threads`, 'POST', fields(form));
-      form.reset();
-      error.textContent = '';
+  return apiForm(
+    { id: 'new-thread' },
+    t.post,
+    [
+      h('h2', {}, t.newThread),
+      labelled(t.title, h('input', { name: 'title', required: true, minlength: 3, maxlength: 200 })),
+      labelled(t.message, h('textarea', { name: 'body', required: true, rows: 3 })),
+    ],
+    async (thread) => {
+      await api(`/groups/${enc(handle)}/threads`, 'POST', thread);
       onPosted();
-    } catch (err) {
-      error.textContent = err instanceof ApiError ? err.message : String(err);
-    }
-  });
-  return form;
+    },
+  );
 }
 
 /** Draw the view again from scratch (what the person may do here changed). */

@@ -1,6 +1,7 @@
 // #/ : the groups a visitor may see, the signed-in person's own first, and a form to start a group.
-import { api, ApiError } from '../api.js';
-import { choice, fields, h } from '../dom.js';
+import { api } from '../api.js';
+import { choice, h } from '../dom.js';
+import { apiForm, labelled } from '../form.js';
 import { t } from '../i18n.js';
 
 function groupList(groups) {
@@ -21,52 +22,38 @@ function groupList(groups) {
 }
 
 function startGroupForm() {
-  const error = h('p', { class: 'error', role: 'alert' });
-  const form = h(
-    'form',
-    { id: 'start-group', class: 'stack' },
-    h('h2', {}, t.startGroup),
-    h('label', {}, t.name, h('input', { name: 'name', required: true, maxlength: 100 })),
-    h(
-      'label',
-      {},
-      t.handle,
-      h('input', { name: 'handle', required: true, pattern: '[a-z0-9][a-z0-9-]{1,39}' }),
-    ),
-    h(
-      'label',
-      {},
-      t.visibility,
-      choice({ name: 'visibility' }, [
-        ['public', t.public],
-        ['node', t.node],
-        ['members', t.private],
-      ]),
-    ),
-    h(
-      'label',
-      {},
-      t.joinPolicy,
-      choice({ name: 'joinPolicy' }, [
-        ['open', t.open],
-        ['request', t.request],
-        ['invite', t.invite],
-      ]),
-    ),
-    error,
-    h('button', { type: 'submit' }, t.create),
+  return apiForm(
+    { id: 'start-group' },
+    t.create,
+    [
+      h('h2', {}, t.startGroup),
+      labelled(t.name, h('input', { name: 'name', required: true, maxlength: 100 })),
+      labelled(
+        t.handle,
+        h('input', { name: 'handle', required: true, pattern: '[a-z0-9][a-z0-9\\-]{1,39}' }),
+      ),
+      labelled(
+        t.visibility,
+        choice({ name: 'visibility' }, [
+          ['public', t.public],
+          ['node', t.node],
+          ['members', t.private],
+        ]),
+      ),
+      labelled(
+        t.joinPolicy,
+        choice({ name: 'joinPolicy' }, [
+          ['open', t.open],
+          ['request', t.request],
+          ['invite', t.invite],
+        ]),
+      ),
+    ],
+    async (group) => {
+      await api('/groups', 'POST', group);
+      location.hash = `#/groups/${group.handle}`;
+    },
   );
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const { name, handle, visibility, joinPolicy } = fields(form);
-    try {
-      await api('/groups', 'POST', { name, handle, visibility, joinPolicy });
-      location.hash = `#/groups/${handle}`;
-    } catch (err) {
-      error.textContent = err instanceof ApiError ? err.message : String(err);
-    }
-  });
-  return form;
 }
 
 export async function homeView({ me, view }) {

@@ -1,7 +1,8 @@
 // #/threads/<id>: one discussion and its replies, kept current by the thread's room. New replies are read
 // from the last position seen, so a burst or a reconnection adds each reply once, in order.
-import { api, ApiError, enc } from '../api.js';
+import { api, enc } from '../api.js';
 import { fill, h, sanitised, time } from '../dom.js';
+import { apiForm, labelled } from '../form.js';
 import { language, t } from '../i18n.js';
 import { live } from '../live.js';
 import { refresher } from '../refresher.js';
@@ -121,28 +122,17 @@ export async function threadView({ me, view, param: id, onLeave }) {
     await sync();
   };
 
-  const error = h('p', { class: 'error', role: 'alert' });
-  const form = h(
-    'form',
-    { id: 'reply-form', class: 'stack' },
-    h('label', {}, t.reply, h('textarea', { name: 'body', required: true, rows: 3 })),
-    error,
-    h('button', { type: 'submit' }, t.post),
-  );
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const body = form.querySelector('textarea').value.trim();
-    try {
+  const form = apiForm(
+    { id: 'reply-form' },
+    t.post,
+    [labelled(t.reply, h('textarea', { name: 'body', required: true, rows: 3 }))],
+    async ({ body }) => {
       const reply = await api(`${base}/replies`, 'POST', parentId ? { body, parentId } : { body });
-      form.reset();
       parentId = null;
-      error.textContent = '';
       // Shown now; the live event for it is then a no-op.
       show(reply);
-    } catch (err) {
-      error.textContent = err instanceof ApiError ? err.message : String(err);
-    }
-  });
+    },
+  );
 
   drawHeading();
   view.append(heading);
