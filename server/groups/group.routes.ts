@@ -16,6 +16,7 @@ import type { GroupService } from './group.service.js';
 import type { MembershipService } from './membership.service.js';
 
 const memberView = z.object({
+  id: z.string().describe('The person’s id, as `userId` in member events'),
   handle: z.string(),
   displayName: z.string(),
   role: z.enum(roles),

@@ -9,6 +9,8 @@ import type { GroupContext, GroupService } from './group.service.js';
 import { isDuplicateKey } from '../db/errors.js';
 
 export interface MemberView {
+  /** The person's id, as member events name them (`userId`). */
+  id: string;
   handle: string;
   displayName: string;
   role: Role;
@@ -414,6 +416,7 @@ export class MembershipService {
       if (!u) return [];
       return [
         {
+          id: u._id.toHexString(),
           handle: u.handle,
           displayName: u.profile.displayName ?? u.claimsName ?? u.handle,
           role: m.role,

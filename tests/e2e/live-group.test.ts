@@ -196,6 +196,31 @@ describe('a group and a thread kept live in the browser', () => {
     await form.getByRole('button', { name: 'Create' }).click();
     await alice.locator('#group-heading h1', { hasText: 'Budget officers' }).waitFor();
     expect(alice.url()).toMatch(/#\/groups\/budget-officers$/);
+  });
+
+  it('a newcomer and a new file appear in the open group page’s activity by name', async () => {
+    // alice is on the group she just started; bruno finds it and joins.
+    await open(bruno, '#/groups/budget-officers');
+    await bruno.getByRole('button', { name: 'Joindre' }).click();
+    await alice.locator('#activity li', { hasText: 'Bruno Côté joined' }).waitFor();
+    await alice.locator('#members li', { hasText: '@bruno' }).waitFor();
+    await alice.locator('#member-count', { hasText: '2' }).waitFor();
+
+    const uploaded = await bruno.evaluate(async () => {
+      const { token } = (await (await fetch('/api/v1/auth/csrf')).json()) as { token: string };
+      const form = new FormData();
+      form.append('files', new Blob(['line,amount\nQ3,1200\n'], { type: 'text/csv' }), 'q3-budget.csv');
+      const res = await fetch('/api/v1/groups/budget-officers/files', {
+        method: 'POST',
+        headers: { 'x-csrf-token': token },
+        body: form,
+      });
+      return { status: res.status, body: await res.text() };
+    });
+    expect(uploaded).toEqual({ status: 201, body: expect.stringContaining('q3-budget.csv') });
+    await alice.locator('#activity li', { hasText: 'q3-budget.csv was added' }).waitFor();
+    await alice.locator('#files').getByRole('link', { name: 'q3-budget.csv' }).waitFor();
+    expect(await unreloaded(alice)).toBe(true);
     expect(problems.filter((p) => !p.includes('409'))).toEqual([]);
   });
 });

@@ -40,8 +40,8 @@ const words = {
     left: (who, reason) =>
       `${who} ${reason === 'left' ? 'left' : reason === 'banned' ? 'was banned' : 'was removed'}`,
     roleChanged: (who, role) => `${who} is now ${role}`,
-    fileUploaded: 'A file was added',
-    fileChanged: 'A file changed',
+    fileUploaded: (name) => (name ? `${name} was added` : 'A file was added'),
+    fileChanged: (name) => (name ? `${name} changed` : 'A file changed'),
     groupNotifications: 'Notify me',
     levelAll: 'of every new discussion',
     levelDefault: 'of replies to me and mentions',
@@ -122,8 +122,8 @@ const words = {
     left: (who, reason) =>
       `${who} ${reason === 'left' ? 'a quitté le groupe' : reason === 'banned' ? 'a été banni' : 'a été retiré'}`,
     roleChanged: (who, role) => `${who} est maintenant ${role}`,
-    fileUploaded: 'Un fichier a été ajouté',
-    fileChanged: 'Un fichier a changé',
+    fileUploaded: (name) => (name ? `${name} a été ajouté` : 'Un fichier a été ajouté'),
+    fileChanged: (name) => (name ? `${name} a changé` : 'Un fichier a changé'),
     groupNotifications: 'M’avertir',
     levelAll: 'de chaque nouvelle discussion',
     levelDefault: 'des réponses et des mentions',

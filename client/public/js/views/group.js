@@ -96,9 +96,12 @@ export async function groupView({ me, view, param: handle, onLeave }) {
     const all = [...page.pinned, ...page.items];
     fill(threads, all.length ? all.map(threadItem) : h('li', { class: 'muted' }, t.noThreads));
   });
+  // Names seen in the member list and the file list, for the live activity (events carry only ids).
+  const names = new Map();
   const refreshMembers = refresher(async () => {
     if (!canRead()) return fill(members);
     const page = await api(`${path}/members?limit=50`);
+    for (const m of page.items) names.set(m.id, m.displayName);
     fill(
       members,
       page.items.map((m) => h('li', {}, `${m.displayName} (@${m.handle})`)),
@@ -107,6 +110,7 @@ export async function groupView({ me, view, param: handle, onLeave }) {
   const refreshFiles = refresher(async () => {
     if (!canRead()) return fill(files);
     const listing = await api(`${path}/files?limit=20`);
+    for (const f of listing.files) names.set(f.id, f.name);
     const items = [
       ...listing.folders.map((f) => h('li', {}, `📁 ${f.name}`)),
       ...listing.files.map((f) => h('li', {}, h('a', { href: f.url, download: f.name }, f.name))),
@@ -159,10 +163,10 @@ export async function groupView({ me, view, param: handle, onLeave }) {
     'post.unliked',
   ])
     on(event, () => refreshThreads());
-  on('member.joined', (e) => {
-    note(t.joined(memberName(e.userId)));
+  on('member.joined', async (e) => {
     refreshGroup();
-    refreshMembers();
+    await refreshMembers();
+    note(t.joined(memberName(e.userId)));
   });
   on('member.left', async (e) => {
     note(t.left(memberName(e.userId), e.reason));
@@ -175,17 +179,19 @@ export async function groupView({ me, view, param: handle, onLeave }) {
     note(t.roleChanged(memberName(e.userId), e.role));
     refreshMembers();
   });
-  on('file.uploaded', () => {
-    note(t.fileUploaded);
-    refreshFiles();
+  on('file.uploaded', async (e) => {
+    await refreshFiles();
+    note(t.fileUploaded(names.get(e.fileId)));
   });
   for (const event of ['file.replaced', 'file.updated', 'file.deleted', 'file.restored', 'folder.changed'])
-    on(event, () => {
-      note(t.fileChanged);
-      refreshFiles();
+    on(event, async (e) => {
+      const before = e.fileId && names.get(e.fileId);
+      await refreshFiles();
+      note(t.fileChanged(before ?? (e.fileId && names.get(e.fileId))));
     });
 
   function memberName(userId) {
-    return me && userId === me.profile.id ? `${me.profile.displayName}` : t.someone;
+    if (me && userId === me.profile.id) return me.profile.displayName;
+    return names.get(userId) ?? t.someone;
   }
 }
