@@ -58,6 +58,17 @@ describe('a group and a thread kept live in the browser', () => {
       { path, body },
     );
 
+  /** alice starts a group through the API and opens its page. */
+  async function aliceStarts(group: {
+    handle: string;
+    name: string;
+    visibility: string;
+    joinPolicy: string;
+  }) {
+    expect((await post(alice, '/groups', group)).status).toBe(201);
+    await open(alice, `#/groups/${group.handle}`);
+  }
+
   let alice: Page;
   let bruno: Page;
   let threadId: string;
@@ -206,20 +217,62 @@ describe('a group and a thread kept live in the browser', () => {
     await alice.locator('#members li', { hasText: '@bruno' }).waitFor();
     await alice.locator('#member-count', { hasText: '2' }).waitFor();
 
-    const uploaded = await bruno.evaluate(async () => {
-      const { token } = (await (await fetch('/api/v1/auth/csrf')).json()) as { token: string };
-      const form = new FormData();
-      form.append('files', new Blob(['line,amount\nQ3,1200\n'], { type: 'text/csv' }), 'q3-budget.csv');
-      const res = await fetch('/api/v1/groups/budget-officers/files', {
-        method: 'POST',
-        headers: { 'x-csrf-token': token },
-        body: form,
-      });
-      return { status: res.status, body: await res.text() };
+    // Joined: bruno's own page redraws with what a member may do, the library's upload form among them.
+    const upload = bruno.locator('#upload');
+    await upload.locator('input[type=file]').setInputFiles({
+      name: 'q3-budget.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from('line,amount\nQ3,1200\n'),
     });
-    expect(uploaded).toEqual({ status: 201, body: expect.stringContaining('q3-budget.csv') });
+    await upload.getByRole('button', { name: 'Ajouter', exact: true }).click();
     await alice.locator('#activity li', { hasText: 'q3-budget.csv was added' }).waitFor();
     await alice.locator('#files').getByRole('link', { name: 'q3-budget.csv' }).waitFor();
+    expect(await unreloaded(alice)).toBe(true);
+  });
+
+  it('a join request reaches the moderator’s open page; once approved, the person is in, live', async () => {
+    await aliceStarts({
+      handle: 'audit-network',
+      name: 'Audit network',
+      visibility: 'public',
+      joinPolicy: 'request',
+    });
+    await alice.locator('#join-requests li', { hasText: 'No one is waiting.' }).waitFor();
+    await open(bruno, '#/groups/audit-network');
+    await bruno.getByRole('button', { name: 'Demander à joindre' }).click();
+    await bruno.getByText('Votre demande attend un modérateur.').waitFor();
+
+    const request = alice.locator('#join-requests li', { hasText: '@bruno' });
+    await request.waitFor();
+    expect(await unreloaded(alice)).toBe(true);
+    await request.getByRole('button', { name: 'Approve' }).click();
+    await alice.locator('#join-requests li', { hasText: 'No one is waiting.' }).waitFor();
+    await alice.locator('#members li', { hasText: '@bruno' }).waitFor();
+    // bruno's open page lets him in without a reload: he may now start a discussion.
+    await bruno.locator('#new-thread').waitFor();
+    await bruno.getByRole('button', { name: 'Quitter le groupe' }).waitFor();
+    expect(await unreloaded(bruno)).toBe(true);
+  });
+
+  it('an invitation sent from the group page is answered from the person’s notification', async () => {
+    await aliceStarts({
+      handle: 'cabinet-prep',
+      name: 'Cabinet preparation',
+      visibility: 'members',
+      joinPolicy: 'invite',
+    });
+    await alice.getByLabel('Their short name on this node').fill('@bruno');
+    await alice.locator('#invite').getByRole('button', { name: 'Invite' }).click();
+    await alice.getByText('@bruno is invited.').waitFor();
+
+    await open(bruno, '#/');
+    await bruno.locator('#unread').waitFor();
+    await bruno.locator('#bell').click();
+    await bruno.locator('#notifications a', { hasText: '@alice vous invite à joindre' }).click();
+    await bruno.locator('#group-heading h1', { hasText: 'Cabinet preparation' }).waitFor();
+    await bruno.getByRole('button', { name: 'Accepter' }).click();
+    await bruno.locator('#new-thread').waitFor();
+    await alice.locator('#members li', { hasText: '@bruno' }).waitFor();
     expect(await unreloaded(alice)).toBe(true);
     expect(problems.filter((p) => !p.includes('409'))).toEqual([]);
   });

@@ -18,23 +18,27 @@ async function token() {
 }
 
 /** GET when only a path is given; otherwise the method and an optional JSON body. */
-export async function api(path, method = 'GET', body = undefined, retried = false) {
-  const headers = { accept: 'application/json' };
+export function api(path, method = 'GET', body = undefined) {
+  const json = body === undefined ? undefined : JSON.stringify(body);
+  return send(path, method, json === undefined ? {} : { 'content-type': 'application/json' }, json);
+}
+
+/** POST a multipart form (files); the browser sets its content type and boundary. */
+export function apiUpload(path, formData) {
+  return send(path, 'POST', {}, formData);
+}
+
+async function send(path, method, extraHeaders, body, retried = false) {
+  const headers = { accept: 'application/json', ...extraHeaders };
   if (method !== 'GET') headers['x-csrf-token'] = await token();
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`/api/v1${path}`, {
-    method,
-    headers,
-    credentials: 'same-origin',
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  const res = await fetch(`/api/v1${path}`, { method, headers, credentials: 'same-origin', body });
   if (res.status === 204) return null;
   const data = (res.headers.get('content-type') ?? '').includes('json') ? await res.json() : null;
   if (!res.ok) {
     // A token from before a sign-in no longer matches the session: fetch a fresh one, once.
     if (res.status === 403 && data?.type?.includes('csrf') && !retried) {
       csrfToken = undefined;
-      return api(path, method, body, true);
+      return send(path, method, extraHeaders, body, true);
     }
     throw new ApiError(res.status, data);
   }

@@ -53,20 +53,31 @@ function header() {
   return h('header', {}, h('strong', { class: 'brand' }, 'Ensemble'), h('nav', {}, nav), status, session);
 }
 
+let navigation = 0;
+
+/**
+ * Draw the view the address names. Each drawing gets its own container; a newer one (the address
+ * changed, or the page redraws itself while an earlier drawing still reads) detaches it, so two drawings
+ * never mix, and a stale drawing's live subscriptions end as soon as they are made.
+ */
 async function route() {
   leave();
-  const view = document.getElementById('view');
+  const current = ++navigation;
+  const stale = () => current !== navigation;
+  const view = h('div', { class: 'page' });
+  fill(document.getElementById('view'), view);
   const hash = location.hash;
   for (const [pattern, render] of routes) {
     const match = pattern.exec(hash);
     if (!match) continue;
     const cleanups = [];
     leave = () => cleanups.splice(0).forEach((fn) => fn());
-    fill(view);
+    const onLeave = (fn) => (stale() ? fn() : cleanups.push(fn));
     try {
-      await render({ me, view, param: match[1], onLeave: (fn) => cleanups.push(fn) });
+      await render({ me, view, param: match[1], onLeave });
     } catch (err) {
-      fill(view, h('p', { class: 'error', role: 'alert' }, err.status === 404 ? t.notFound : err.message));
+      if (!stale())
+        fill(view, h('p', { class: 'error', role: 'alert' }, err.status === 404 ? t.notFound : err.message));
     }
     return;
   }

@@ -6,7 +6,10 @@ import { fields, h } from './dom.js';
 /** <label>text <control></label> */
 export const labelled = (text, control) => h('label', {}, text, control);
 
-/** A form of `children` and a submit button; `submit(fields)` writes, its errors are shown in the form. */
+/**
+ * A form of `children` and a submit button; `submit(fields, form)` writes, its errors are shown in the
+ * form.
+ */
 export function apiForm(attrs, button, children, submit) {
   const error = h('p', { class: 'error', role: 'alert' });
   const form = h(
@@ -19,7 +22,7 @@ export function apiForm(attrs, button, children, submit) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     try {
-      await submit(fields(form));
+      await submit(fields(form), form);
       form.reset();
       error.textContent = '';
     } catch (err) {

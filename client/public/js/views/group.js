@@ -5,6 +5,7 @@ import { apiForm, labelled } from '../form.js';
 import { language, t } from '../i18n.js';
 import { live } from '../live.js';
 import { refresher } from '../refresher.js';
+import { invitationBanner, inviteForm, joinRequests, uploadForm } from './group.people.js';
 
 function threadItem(th) {
   return h(
@@ -84,12 +85,18 @@ export async function groupView({ me, view, param: handle, onLeave }) {
         ? h('button', { id: 'request', onclick: () => act('requests') }, t.askToJoin)
         : null,
       viewer.state === 'requested' ? h('p', {}, t.requested) : null,
+      viewer.can.includes('respondToInvitation') ? invitationBanner(path, rerender) : null,
+      viewer.can.includes('leave')
+        ? h('button', { id: 'leave', onclick: () => act('leave') }, t.leave)
+        : null,
     );
   };
   const act = async (what) => {
     await api(`${path}/${what}`, 'POST');
     rerender();
   };
+  const can = (what) => group.viewer.can.includes(what);
+  const requests = can('moderate') ? joinRequests(path, () => refreshMembers()) : null;
   const refreshThreads = refresher(async () => {
     if (!canRead()) return fill(threads);
     const page = await api(`${path}/threads?limit=30`);
@@ -123,7 +130,7 @@ export async function groupView({ me, view, param: handle, onLeave }) {
   });
   const reload = async () => {
     await refreshGroup();
-    await Promise.all([refreshThreads(), refreshMembers(), refreshFiles()]);
+    await Promise.all([refreshThreads(), refreshMembers(), refreshFiles(), requests?.refresh()]);
   };
   const note = (text) => {
     activity.prepend(h('li', {}, time(new Date().toISOString(), language()), ' ', text));
@@ -140,11 +147,13 @@ export async function groupView({ me, view, param: handle, onLeave }) {
     h(
       'div',
       { class: 'columns' },
-      h('section', {}, h('h2', {}, t.files), files),
+      h('section', {}, h('h2', {}, t.files), files, can('post') ? uploadForm(path) : null),
       h('section', {}, h('h2', {}, t.activity), activity),
     ),
     h('h2', {}, t.membersHeading),
     members,
+    requests?.element,
+    can('manageMembers') ? inviteForm(path) : null,
   );
 
   // Follow first, then read: whatever happens in between arrives live and the reads include it.
@@ -163,7 +172,18 @@ export async function groupView({ me, view, param: handle, onLeave }) {
     'post.unliked',
   ])
     on(event, () => refreshThreads());
+  const isMe = (userId) => me && userId === me.profile.id;
+  // A moderator hears of a new request through their own notification.
+  onLeave(
+    live.on(
+      'notification',
+      (n) => n.kind === 'join.request' && n.group === group.handle && requests?.refresh(),
+    ),
+  );
   on('member.joined', async (e) => {
+    // Approved or invited in: what this person may do here has changed.
+    if (isMe(e.userId)) return rerender();
+    requests?.refresh();
     refreshGroup();
     await refreshMembers();
     note(t.joined(memberName(e.userId)));
@@ -171,11 +191,12 @@ export async function groupView({ me, view, param: handle, onLeave }) {
   on('member.left', async (e) => {
     note(t.left(memberName(e.userId), e.reason));
     // Removed or banned: what this person may see has changed.
-    if (me && e.userId === me.profile.id) return rerender();
+    if (isMe(e.userId)) return rerender();
     refreshGroup();
     refreshMembers();
   });
   on('member.role_changed', (e) => {
+    if (isMe(e.userId)) return rerender();
     note(t.roleChanged(memberName(e.userId), e.role));
     refreshMembers();
   });
@@ -191,7 +212,7 @@ export async function groupView({ me, view, param: handle, onLeave }) {
     });
 
   function memberName(userId) {
-    if (me && userId === me.profile.id) return me.profile.displayName;
+    if (isMe(userId)) return me.profile.displayName;
     return names.get(userId) ?? t.someone;
   }
 }
