@@ -6,11 +6,13 @@
 // carry. FerretDB's own message says to create that file, so we take the module from the Go module cache,
 // add the version file, and `go build` it. Exit codes: 0 built or already there, 3 no Go toolchain, 1 failure.
 //
-// One source patch is applied (docs/adr/0006-id-addressed-pages.md): FerretDB 1.24's SQLite backend looks
+// Source patches are applied (docs/adr/0006-id-addressed-pages.md, 0012): FerretDB 1.24's SQLite backend looks
 // documents up by `_id` with the expression `_ferretdb_sjson->'$._id'`, while the unique `_id_` index it
 // creates is on `_ferretdb_sjson->"_id"`. SQLite matches index expressions by their text, so every `_id`
 // lookup, update and delete scanned the whole table (upstream: FerretDB issue #4646 for the same fault on
-// PostgreSQL). The patch makes the lookup use the index's own expression; results are identical.
+// PostgreSQL). The patch makes the lookup use the index's own expression; results are identical. And it
+// pushed an `_id` down only when the filter had nothing else (ADR 0012): with the second patch a filter
+// naming an `_id` among other conditions is looked up by `_id` too, then filtered as before.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -37,6 +39,22 @@ const PATCHES = [
     file: 'internal/backends/sqlite/metadata/metadata.go',
     from: `IDColumn = DefaultColumn + "->'$._id'"`,
     to: 'IDColumn = DefaultColumn + `->"_id"`',
+  },
+  {
+    // A filter naming an `_id` and other conditions (`{_id, state: 'requested'}`, a conditional update)
+    // was read by scanning the table, since only a filter of `_id` alone was pushed down. Every command
+    // filters what the backend returns with the whole filter again (`common.FilterIterator`,
+    // `FilterDocument`), so looking the `_id` up first returns the same documents.
+    name: 'sqlite-id-with-conditions',
+    file: 'internal/backends/sqlite/collection.go',
+    from: 'if params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get("_id")\n\t\tswitch v.(type) {\n\t\tcase string, types.ObjectID:\n\t\t\twhereClause',
+    to: 'if params.Filter.Has("_id") {\n\t\tv, _ := params.Filter.Get("_id")\n\t\tswitch v.(type) {\n\t\tcase string, types.ObjectID:\n\t\t\twhereClause',
+  },
+  {
+    name: 'sqlite-id-with-conditions-explain',
+    file: 'internal/backends/sqlite/collection.go',
+    from: 'if params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get("_id")\n\t\tswitch v.(type) {\n\t\tcase string, types.ObjectID:\n\t\t\tfilterPushdown = true',
+    to: 'if params.Filter.Has("_id") {\n\t\tv, _ := params.Filter.Get("_id")\n\t\tswitch v.(type) {\n\t\tcase string, types.ObjectID:\n\t\t\tfilterPushdown = true',
   },
 ];
 const PATCH_STAMP = PATCHES.map((p) => p.name).join('\n');

@@ -79,4 +79,27 @@ describe('collections and indexes', () => {
     }
     expect(await sample.findOne({ _id: 'key:7' })).toEqual({ _id: 'key:7', n: 7 });
   });
+
+  it('looks an _id up by index when the filter holds other conditions too, and still applies them (ADR 0012)', async () => {
+    const sample = t.db.collection<{ _id: string; n: number; state: string }>('id_with_conditions');
+    await sample.insertMany(
+      Array.from({ length: 50 }, (_, n) => ({ _id: `key:${n}`, n, state: n % 2 ? 'odd' : 'even' })),
+    );
+    const plan = JSON.stringify(await sample.find({ _id: 'key:8', state: 'even' }).explain());
+    if ((await describeServer(t.db)).product === 'FerretDB') {
+      expect(plan).toMatch(/SEARCH \S+ USING INDEX \S+__id_/);
+      expect(plan).not.toMatch(/detail=SCAN/);
+    } else {
+      expect(plan).toMatch(/IDHACK|IXSCAN/);
+    }
+    // The other conditions still decide: a found _id that fails them is neither read nor written.
+    expect(await sample.findOne({ _id: 'key:8', state: 'odd' })).toBeNull();
+    expect((await sample.deleteOne({ _id: 'key:8', state: 'odd' })).deletedCount).toBe(0);
+    expect((await sample.updateOne({ _id: 'key:8', n: { $gt: 8 } }, { $set: { n: 0 } })).matchedCount).toBe(
+      0,
+    );
+    expect(await sample.countDocuments({ _id: 'key:8', state: 'even' })).toBe(1);
+    expect((await sample.deleteOne({ _id: 'key:8', state: 'even' })).deletedCount).toBe(1);
+    expect(await sample.countDocuments({})).toBe(49);
+  });
 });
