@@ -210,6 +210,7 @@ const envObject = z.object({
     .string()
     .regex(/^rediss?:\/\/\S+$/, 'expected redis://host:6379 or rediss://user:password@host:6380')
     .optional(),
+  REALTIME_MAX_ROOMS: z.coerce.number().int().min(1).max(10_000).default(100),
   FILE_MAX_SIZE: storageSize.default(1024 ** 3),
   FILE_MAX_COUNT: z.coerce.number().int().min(1).max(100).default(20),
   FILE_MAX_FIELDS: z.coerce.number().int().min(1).max(100).default(10),
@@ -337,6 +338,10 @@ export interface Config {
   };
   /** Redis for Socket.IO between processes; one process needs none. */
   redisUrl: string | undefined;
+  realtime: {
+    /** Group and thread rooms one connection may follow at once. */
+    maxRoomsPerSocket: number;
+  };
   files: {
     maxFileBytes: number;
     maxFiles: number;
@@ -472,6 +477,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     groups: { retentionMs: c.GROUP_RETENTION_DAYS * 86_400_000 },
     redisUrl: c.REDIS_URL,
+    realtime: { maxRoomsPerSocket: c.REALTIME_MAX_ROOMS },
     files: {
       maxFileBytes: c.FILE_MAX_SIZE,
       maxFiles: c.FILE_MAX_COUNT,

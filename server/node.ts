@@ -379,6 +379,8 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     redisUrl: config.redisUrl,
     handshake: middleware,
     actorOf,
+    sessionIsCurrent: session.isCurrent,
+    maxRoomsPerSocket: config.realtime.maxRoomsPerSocket,
   });
   bridgeRealtime(events, realtime);
   const app = createApp({

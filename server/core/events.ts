@@ -13,7 +13,7 @@ export interface DomainEvents {
   'user.reactivated': { userId: string; handle: string };
   'user.merged': { fromUserId: string; intoUserId: string };
   'group.created': { groupId: string; handle: string; byUserId: string };
-  'group.updated': { groupId: string; handle: string; byUserId: string };
+  'group.updated': { groupId: string; handle: string; byUserId: string; audienceChanged: boolean };
   'group.deleted': { groupId: string; handle: string; byUserId: string };
   'group.restored': { groupId: string; handle: string; byUserId: string };
   'member.joined': { groupId: string; userId: string; role: string };

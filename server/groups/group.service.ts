@@ -290,8 +290,8 @@ export class GroupService {
       group.handle,
       set.description ?? group.description,
     );
-    if (set.visibility && set.visibility !== group.visibility)
-      await this.audienceChanged(group._id, set.visibility);
+    const audienceChanged = Boolean(set.visibility && set.visibility !== group.visibility);
+    if (audienceChanged) await this.audienceChanged(group._id, set.visibility!);
     await this.repo.locks.update(this.repo.groups, group._id, { $set: set });
     const user = requireUser(actor);
     await this.repo.record({
@@ -305,6 +305,7 @@ export class GroupService {
       groupId: group._id.toHexString(),
       handle: group.handle,
       byUserId: user.userId,
+      audienceChanged,
     });
     return this.view(await this.standing(actor, (await this.repo.groups.findOne({ _id: group._id }))!));
   }

@@ -30,6 +30,8 @@ export class NotificationAudience {
     const ctx = await this.groups.standing(actor, group);
     // An invitation is about the invitation itself, which the person holds until they answer it.
     if (kind === 'invitation') return this.groups.can(ctx, 'respondToInvitation');
+    // A join request is for those who decide it: a moderator who stepped down no longer sees it.
+    if (kind === 'join.request') return this.groups.can(ctx, 'moderate');
     return this.groups.can(ctx, 'read') && ctx.membership?.state !== 'banned';
   }
 
@@ -37,7 +39,8 @@ export class NotificationAudience {
   async visible(actor: Actor, docs: NotificationDoc[]): Promise<NotificationDoc[]> {
     const verdicts = new Map<string, Promise<boolean>>();
     const check = (groupId: ObjectId, kind: NotificationKind) => {
-      const key = `${groupId.toHexString()}:${kind === 'invitation' ? 'invitation' : 'read'}`;
+      const rule = kind === 'invitation' || kind === 'join.request' ? kind : 'read';
+      const key = `${groupId.toHexString()}:${rule}`;
       let verdict = verdicts.get(key);
       if (!verdict) {
         verdict = this.groupRepo.groups

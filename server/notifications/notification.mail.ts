@@ -277,9 +277,10 @@ export class NotificationMail {
       ? (actor.profile.displayName ?? actor.claimsName ?? actor.handle)
       : words[locale].someone;
     const where = group?.name ?? '';
+    // The web client's addresses (client/public/js/app.js routes `#/…`).
     const url = d.threadId
-      ? `${this.publicUrl}/threads/${d.threadId.toHexString()}`
-      : `${this.publicUrl}/groups/${group?.handle ?? ''}`;
+      ? `${this.publicUrl}/#/threads/${d.threadId.toHexString()}`
+      : `${this.publicUrl}/#/groups/${group?.handle ?? ''}`;
     return { text: sentence[d.kind][locale](who, where), url };
   }
 }

@@ -129,7 +129,9 @@ export function bridgeRealtime(events: EventBus, realtime: RealtimeServer): void
   }
   events.on('member.left', ({ groupId, userId }) => realtime.recheck(groupId, userId));
   events.on('member.role_changed', ({ groupId, userId }) => realtime.recheck(groupId, userId));
-  events.on('group.updated', ({ groupId }) => realtime.recheck(groupId));
+  events.on('group.updated', async ({ groupId, audienceChanged }) => {
+    if (audienceChanged) await realtime.recheck(groupId);
+  });
   events.on('group.deleted', ({ groupId }) => realtime.recheck(groupId));
   events.on('user.deactivated', ({ userId }) => realtime.disconnectUser(userId));
   events.on('user.merged', ({ fromUserId }) => realtime.disconnectUser(fromUserId));

@@ -15,6 +15,7 @@ import {
   type ProblemDetails,
 } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { groupHandle } from '../groups/group.schemas.js';
 import type { GroupService } from '../groups/group.service.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
@@ -22,6 +23,8 @@ import type { ThreadRepository } from '../threads/thread.repository.js';
 /** What a socket remembers: who it is, and which group each of its rooms belongs to. */
 export interface SocketData {
   actor: Actor;
+  /** The session the socket was opened with (recovery checks it is still signed in). */
+  sessionId: string | null;
   /** Room name → group id, for the group and thread rooms this socket joined. */
   rooms: Record<string, string>;
 }
@@ -41,15 +44,20 @@ const roomInput = z
     room: z.discriminatedUnion('kind', [
       z.object({
         kind: z.literal('group'),
-        group: z.string().regex(/^[a-z0-9][a-z0-9-]{1,39}$/, 'expected a group handle'),
+        group: groupHandle,
       }),
       z.object({ kind: z.literal('thread'), id: z.string().regex(/^[0-9a-f]{24}$/, 'expected a thread id') }),
     ]),
   })
   .strict();
 
+/** The same person (or every anonymous reader) has the same rights. */
+const actorKey = (actor: Actor) => (actor.kind === 'user' ? `user:${actor.userId}` : actor.kind);
+
 const EVENTS_PER_WINDOW = 30;
 const EVENT_WINDOW_MS = 10_000;
+/** Sockets whose rights are checked at once when a group's audience changes. */
+const RECHECK_BATCH = 50;
 
 export type Ack = (answer: { ok: true; room: string } | { ok: false; error: ProblemDetails }) => void;
 
@@ -69,6 +77,19 @@ export interface RealtimeDeps {
   /** Express middleware that reads the session cookie and the signed-in person (run at the handshake). */
   handshake: RequestHandler[];
   actorOf: (req: Request) => Actor;
+  /** Group and thread rooms one connection may follow at once (REALTIME_MAX_ROOMS). */
+  maxRoomsPerSocket: number;
+  /** Whether a stored session is still signed in as this person (`null`: signed out). */
+  sessionIsCurrent: (sessionId: string, userId: string | null) => Promise<boolean>;
+}
+
+type NodeSocket = Socket<Record<string, never>, Record<string, never>, Record<string, never>, SocketData>;
+
+/** What the adapter hands back to recover a connection (socket.io-adapter's `Session`). */
+interface StoredSession {
+  rooms: string[];
+  data: SocketData;
+  missedPackets: unknown[][];
 }
 
 /**
@@ -116,6 +137,7 @@ export class RealtimeServer {
       await this.redis.connect();
       io.adapter(createAdapter(this.redis));
     }
+    this.screenRecoveries(io);
     for (const middleware of this.deps.handshake) {
       io.engine.use(
         (
@@ -133,17 +155,77 @@ export class RealtimeServer {
     this.io = io;
   }
 
-  private connected(
-    socket: Socket<Record<string, never>, Record<string, never>, Record<string, never>, SocketData>,
-  ) {
+  /**
+   * Socket.IO recovers a dropped connection before any of our code sees it: it rejoins the rooms the
+   * socket had and sends what those rooms were sent meanwhile. So the stored session is screened first:
+   * recovery is refused (the client connects afresh, signed in as its cookie says now) when the session
+   * signed out or the person was deactivated meanwhile, and a group the person may no longer read loses
+   * its rooms and its missed events.
+   */
+  private screenRecoveries(io: NonNullable<RealtimeServer['io']>) {
+    const adapter = io.of('/').adapter;
+    const restore = adapter.restoreSession.bind(adapter);
+    adapter.restoreSession = async (pid: string, offset: string) => {
+      const session = (await restore(pid, offset)) as unknown as StoredSession | null;
+      if (!session) return session as never;
+      try {
+        return (await this.screen(session)) as never;
+      } catch (err) {
+        this.deps.logger.warn({ err }, 'connection recovery refused');
+        throw err;
+      }
+    };
+  }
+
+  private async screen(session: StoredSession): Promise<StoredSession> {
+    const { actor, sessionId } = session.data;
+    const userId = actor.kind === 'user' ? actor.userId : null;
+    if (sessionId && !(await this.deps.sessionIsCurrent(sessionId, userId)))
+      throw new Error('the session changed during the drop');
+    if (userId) {
+      const user = await this.deps.people.users.findOne({ _id: new ObjectId(userId) });
+      if (user?.status !== 'active') throw new Error('the person is no longer active');
+    }
+    const lost = new Set<string>();
+    // Each group once, however many of its rooms (group, threads) the socket was in.
+    for (const groupId of new Set(Object.values(session.data.rooms ?? {})))
+      if (!(await this.mayRead(actor, groupId))) lost.add(groupId);
+    if (!lost.size) return session;
+    const rooms = Object.fromEntries(Object.entries(session.data.rooms).filter(([, g]) => !lost.has(g)));
+    const dropped = new Set(Object.keys(session.data.rooms).filter((r) => !(r in rooms)));
+    for (const g of lost) dropped.add(roomOf.anyOf(g));
+    return {
+      ...session,
+      data: { ...session.data, rooms },
+      rooms: session.rooms.filter((r) => !dropped.has(r)),
+      // Every group and thread event names its group; the person's own events (notifications) were
+      // checked against the group's rules when they were made.
+      missedPackets: session.missedPackets.filter((packet) => {
+        const groupId = (packet[1] as { groupId?: unknown } | undefined)?.groupId;
+        return typeof groupId !== 'string' || !lost.has(groupId);
+      }),
+    };
+  }
+
+  private connected(socket: NodeSocket) {
+    const current = this.deps.actorOf(socket.request as Request);
+    // A visitor's request has a session id too (a fresh one each time, never stored): only a signed-in
+    // person's session is theirs to keep.
+    const sessionId =
+      current.kind === 'user'
+        ? (((socket.request as Request).sessionID as string | undefined) ?? null)
+        : null;
     if (socket.recovered) {
-      // Restored without the handshake middleware: check again what may have changed during the drop.
-      void this.revalidate(socket);
+      // Screened before it was restored (screenRecoveries); a cookie for someone else since is a new start.
+      if (sessionId !== socket.data.sessionId || actorKey(current) !== actorKey(socket.data.actor)) {
+        socket.disconnect(true);
+        return;
+      }
     } else {
-      socket.data.actor = this.deps.actorOf(socket.request as Request);
+      socket.data.actor = current;
+      socket.data.sessionId = sessionId;
       socket.data.rooms = {};
-      if (socket.data.actor.kind === 'user') void socket.join(roomOf.user(socket.data.actor.userId));
-      const sessionId = (socket.request as Request).sessionID as string | undefined;
+      if (current.kind === 'user') void socket.join(roomOf.user(current.userId));
       if (sessionId) void socket.join(roomOf.session(sessionId));
     }
     // Each event costs database reads: a socket gets EVENTS_PER_WINDOW of them per window, then 429 acks.
@@ -189,8 +271,18 @@ export class RealtimeServer {
     };
     on('subscribe', async ({ room }) => {
       const { name, groupId } = await this.resolve(socket.data.actor, room);
+      const max = this.deps.maxRoomsPerSocket;
+      if (!(name in socket.data.rooms) && Object.keys(socket.data.rooms).length >= max)
+        throw new RateLimitedError(
+          `A connection follows at most ${max} groups and threads; unsubscribe from some first.`,
+        );
       await socket.join([name, roomOf.anyOf(groupId)]);
       socket.data.rooms = { ...socket.data.rooms, [name]: groupId };
+      // Access lost between the check and the join (a removal's recheck did not see this socket yet).
+      if (!(await this.mayRead(socket.data.actor, groupId))) {
+        await leaveGroup(socket, groupId);
+        throw new NotFoundError(`No ${room.kind} ${room.kind === 'group' ? room.group : room.id}.`);
+      }
       return name;
     });
     on('unsubscribe', async ({ room }) => {
@@ -219,40 +311,54 @@ export class RealtimeServer {
 
   /**
    * Take sockets out of a group's rooms when they may no longer read it (removed, banned, group made
-   * private or deleted), on every process. `userId` narrows it to one person's sockets.
+   * private or deleted), on every process. `userId` narrows it to that person's sockets. Each person's
+   * right is read once, however many sockets they have, a batch of people at a time. A user-wide
+   * disconnect covers a socket of that user in the group on a process that was slow to answer.
    */
   async recheck(groupId: string, userId?: string): Promise<void> {
+    try {
+      await this.recheckOnce(groupId, userId);
+    } catch (err) {
+      // Rights could not be read, or another process did not answer in time: whoever might have lost
+      // access is disconnected on every process (a broadcast that needs no answer), never left in.
+      this.deps.logger.error({ err, groupId, userId }, 'room recheck failed; disconnecting instead');
+      this.io?.in(userId ? roomOf.user(userId) : roomOf.anyOf(groupId)).disconnectSockets(true);
+    }
+  }
+
+  private async recheckOnce(groupId: string, userId?: string): Promise<void> {
     const io = this.io;
     if (!io) return;
-    const sockets = await io.in(roomOf.anyOf(groupId)).fetchSockets();
+    const inGroup = roomOf.anyOf(groupId);
+    const sockets = userId
+      ? (await io.in(roomOf.user(userId)).fetchSockets()).filter((s) => s.rooms.has(inGroup))
+      : await io.in(inGroup).fetchSockets();
+    const byActor = new Map<string, { actor: Actor; sockets: typeof sockets }>();
     for (const socket of sockets) {
-      const actor = socket.data.actor;
-      if (userId && (actor.kind !== 'user' || actor.userId !== userId)) continue;
-      if (!(await this.mayRead(actor, groupId))) await leaveGroup(socket, groupId);
+      const key = actorKey(socket.data.actor);
+      const entry = byActor.get(key) ?? { actor: socket.data.actor, sockets: [] };
+      entry.sockets.push(socket);
+      byActor.set(key, entry);
+    }
+    const people = [...byActor.values()];
+    for (let i = 0; i < people.length; i += RECHECK_BATCH) {
+      await Promise.all(
+        people.slice(i, i + RECHECK_BATCH).map(async ({ actor, sockets: theirs }) => {
+          if (await this.mayRead(actor, groupId)) return;
+          await Promise.all(theirs.map((socket) => leaveGroup(socket, groupId)));
+        }),
+      );
     }
   }
 
-  /** A recovered socket keeps only the rooms its person may still read; a deactivated person is let go. */
-  private async revalidate(
-    socket: Socket<Record<string, never>, Record<string, never>, Record<string, never>, SocketData>,
-  ) {
-    const actor = socket.data.actor;
-    if (actor.kind === 'user') {
-      const user = await this.deps.people.users.findOne({ _id: new ObjectId(actor.userId) });
-      if (user?.status !== 'active') {
-        socket.disconnect(true);
-        return;
-      }
-    }
-    // Each group once, however many of its rooms (group, threads) the socket is in.
-    for (const groupId of new Set(Object.values(socket.data.rooms ?? {})))
-      if (!(await this.mayRead(actor, groupId))) await leaveGroup(socket, groupId);
-  }
-
+  /** Whether the actor may read the group now; a database failure is thrown, not taken for an answer. */
   private mayRead(actor: Actor, groupId: string): Promise<boolean> {
     return this.deps.groups.loadById(actor, new ObjectId(groupId), 'read', 'gone').then(
       () => true,
-      () => false,
+      (err: unknown) => {
+        if (err instanceof DomainError) return false;
+        throw err;
+      },
     );
   }
 

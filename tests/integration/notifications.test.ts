@@ -171,13 +171,22 @@ describe('notifications', () => {
   });
 
   it('tells moderators of join requests and people of invitations; no one outside a members-only group hears of it', async () => {
+    // mia moderates gate for a while.
+    await w.as.owen!.call('POST', '/groups/gate/invitations', { person: 'mia' });
+    expect((await w.as.mia!.call('POST', '/groups/gate/invitation/accept')).status).toBe(204);
+    const role = (r: string) => w.as.owen!.call('PUT', '/groups/gate/members/mia/role', { role: r });
+    expect((await role('moderator')).status).toBe(204);
     expect((await w.as.max!.call('POST', '/groups/gate/requests')).status).toBe(202);
     await settle();
-    expect((await list('owen')).items[0]).toMatchObject({
-      kind: 'join.request',
-      actor: 'max',
-      group: 'gate',
-    });
+    for (const moderator of ['owen', 'mia'])
+      expect((await list(moderator)).items[0]).toMatchObject({
+        kind: 'join.request',
+        actor: 'max',
+        group: 'gate',
+      });
+    // Back to member: the request is no longer hers to see, though she still reads the group.
+    expect((await role('member')).status).toBe(204);
+    expect((await list('mia')).items.map((i) => i.kind)).not.toContain('join.request');
     await w.as.owen!.call('POST', '/groups/inner/invitations', { person: 'otto' });
     await settle();
     expect((await list('otto')).items[0]).toMatchObject({
@@ -209,6 +218,10 @@ describe('notifications', () => {
     const mail = await smtp.waitFor('fay@dept.example');
     expect(mail.subject).toBe('Nouvelle activité sur Ensemble');
     expect(mail.text).toContain('a répondu à votre message dans Notes');
+    // The link opens the thread in the web client.
+    const open = /(http:\/\/\S+\/#\/threads\/[0-9a-f]{24})/.exec(mail.text)?.[1];
+    expect(open).toBe(`${w.node.url}/#/threads/${thread.body.id}`);
+    expect((await fetch(open!)).headers.get('content-type')).toMatch(/text\/html/);
     const link = /(http:\/\/\S+\/mail\/unsubscribe\?u=[0-9a-f]{24}&t=[\w-]+)/.exec(mail.text)![1]!;
 
     const page = await fetch(link);
