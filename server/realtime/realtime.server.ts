@@ -19,6 +19,7 @@ import { groupHandle } from '../groups/group.schemas.js';
 import type { GroupService } from '../groups/group.service.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
+import { RecoveryRecords, type RecoveryRecord } from './recovery.records.js';
 
 /** What a socket remembers: who it is, and which group each of its rooms belongs to. */
 export interface SocketData {
@@ -58,6 +59,8 @@ const EVENTS_PER_WINDOW = 30;
 const EVENT_WINDOW_MS = 10_000;
 /** Sockets whose rights are checked at once when a group's audience changes. */
 const RECHECK_BATCH = 50;
+/** How long a dropped connection can be recovered (Socket.IO's connection state recovery window). */
+const RECOVERY_WINDOW_MS = 2 * 60 * 1000;
 
 export type Ack = (answer: { ok: true; room: string } | { ok: false; error: ProblemDetails }) => void;
 
@@ -109,9 +112,29 @@ async function leaveGroup(
   for (const room of rooms) await socket.leave(room);
 }
 
+/** A stored session without the rooms and missed events of the groups its person lost. */
+function without(session: StoredSession, lost: Set<string>): StoredSession {
+  if (!lost.size) return session;
+  const rooms = Object.fromEntries(Object.entries(session.data.rooms ?? {}).filter(([, g]) => !lost.has(g)));
+  const dropped = new Set(Object.keys(session.data.rooms ?? {}).filter((r) => !(r in rooms)));
+  for (const g of lost) dropped.add(roomOf.anyOf(g));
+  return {
+    ...session,
+    data: { ...session.data, rooms },
+    rooms: session.rooms.filter((r) => !dropped.has(r)),
+    // Every group and thread event names its group; the person's own events (notifications) were
+    // checked against the group's rules when they were made.
+    missedPackets: session.missedPackets.filter((packet) => {
+      const groupId = (packet[1] as { groupId?: unknown } | undefined)?.groupId;
+      return typeof groupId !== 'string' || !lost.has(groupId);
+    }),
+  };
+}
+
 export class RealtimeServer {
   io: Server<Record<string, never>, Record<string, never>, Record<string, never>, SocketData> | undefined;
   private redis: ReturnType<typeof createClient> | undefined;
+  private records = new RecoveryRecords(undefined, RECOVERY_WINDOW_MS);
 
   constructor(private readonly deps: RealtimeDeps) {}
 
@@ -123,7 +146,7 @@ export class RealtimeServer {
         // The web client loads /socket.io/socket.io.min.js (the bundle socket.io ships with, same version).
         serveClient: true,
         maxHttpBufferSize: 16 * 1024,
-        connectionStateRecovery: { maxDisconnectionDuration: 2 * 60 * 1000, skipMiddlewares: true },
+        connectionStateRecovery: { maxDisconnectionDuration: RECOVERY_WINDOW_MS, skipMiddlewares: true },
         // A browser always sends Origin: sockets from other sites are refused (cross-site WebSocket hijacking).
         allowRequest: (req, callback) => {
           const from = req.headers.origin;
@@ -136,6 +159,7 @@ export class RealtimeServer {
       this.redis.on('error', (err: unknown) => this.deps.logger.error({ err }, 'redis connection error'));
       await this.redis.connect();
       io.adapter(createAdapter(this.redis));
+      this.records = new RecoveryRecords(this.redis, RECOVERY_WINDOW_MS);
     }
     this.screenRecoveries(io);
     for (const middleware of this.deps.handshake) {
@@ -157,28 +181,34 @@ export class RealtimeServer {
 
   /**
    * Socket.IO recovers a dropped connection before any of our code sees it: it rejoins the rooms the
-   * socket had and sends what those rooms were sent meanwhile. So the stored session is screened first:
-   * recovery is refused (the client connects afresh, signed in as its cookie says now) when the session
-   * signed out or the person was deactivated meanwhile, and a group the person may no longer read loses
-   * its rooms and its missed events.
+   * socket had and sends what those rooms were sent meanwhile, in one step. So what changed during the
+   * drop is read first, from the record the socket left (`RecoveryRecords`), and only then is the session
+   * restored: recovery is refused (the client connects afresh, as its cookie says now) when the session
+   * signed out, the person was deactivated or there is no record; a group the person may no longer read
+   * loses its rooms and its missed events. Restoring last keeps Socket.IO's own guarantee that no event
+   * falls between the missed ones and the rejoined rooms.
    */
   private screenRecoveries(io: NonNullable<RealtimeServer['io']>) {
     const adapter = io.of('/').adapter;
     const restore = adapter.restoreSession.bind(adapter);
     adapter.restoreSession = async (pid: string, offset: string) => {
-      const session = (await restore(pid, offset)) as unknown as StoredSession | null;
-      if (!session) return session as never;
+      let lost: Set<string>;
       try {
-        return (await this.screen(session)) as never;
+        const record = await this.records.take(pid);
+        if (!record) throw new Error('no record of the dropped connection');
+        lost = await this.lostGroups(record);
       } catch (err) {
-        this.deps.logger.warn({ err }, 'connection recovery refused');
+        this.deps.logger.info({ err }, 'connection recovery refused');
         throw err;
       }
+      const session = (await restore(pid, offset)) as unknown as StoredSession | null;
+      return (session && without(session, lost)) as never;
     };
   }
 
-  private async screen(session: StoredSession): Promise<StoredSession> {
-    const { actor, sessionId } = session.data;
+  /** The groups a dropped socket may no longer read; throws when it may not be recovered at all. */
+  private async lostGroups(record: RecoveryRecord): Promise<Set<string>> {
+    const { actor, sessionId } = record;
     const userId = actor.kind === 'user' ? actor.userId : null;
     if (sessionId && !(await this.deps.sessionIsCurrent(sessionId, userId)))
       throw new Error('the session changed during the drop');
@@ -187,24 +217,8 @@ export class RealtimeServer {
       if (user?.status !== 'active') throw new Error('the person is no longer active');
     }
     const lost = new Set<string>();
-    // Each group once, however many of its rooms (group, threads) the socket was in.
-    for (const groupId of new Set(Object.values(session.data.rooms ?? {})))
-      if (!(await this.mayRead(actor, groupId))) lost.add(groupId);
-    if (!lost.size) return session;
-    const rooms = Object.fromEntries(Object.entries(session.data.rooms).filter(([, g]) => !lost.has(g)));
-    const dropped = new Set(Object.keys(session.data.rooms).filter((r) => !(r in rooms)));
-    for (const g of lost) dropped.add(roomOf.anyOf(g));
-    return {
-      ...session,
-      data: { ...session.data, rooms },
-      rooms: session.rooms.filter((r) => !dropped.has(r)),
-      // Every group and thread event names its group; the person's own events (notifications) were
-      // checked against the group's rules when they were made.
-      missedPackets: session.missedPackets.filter((packet) => {
-        const groupId = (packet[1] as { groupId?: unknown } | undefined)?.groupId;
-        return typeof groupId !== 'string' || !lost.has(groupId);
-      }),
-    };
+    for (const groupId of record.groupIds) if (!(await this.mayRead(actor, groupId))) lost.add(groupId);
+    return lost;
   }
 
   private connected(socket: NodeSocket) {
@@ -221,6 +235,8 @@ export class RealtimeServer {
         socket.disconnect(true);
         return;
       }
+      // A removal between the screening and the restore found no socket to take out: check once more.
+      void this.recheckSocket(socket);
     } else {
       socket.data.actor = current;
       socket.data.sessionId = sessionId;
@@ -228,6 +244,14 @@ export class RealtimeServer {
       if (current.kind === 'user') void socket.join(roomOf.user(current.userId));
       if (sessionId) void socket.join(roomOf.session(sessionId));
     }
+    socket.on('disconnect', () => {
+      const pid = (socket as unknown as { pid?: string }).pid;
+      if (!pid) return;
+      const { actor, sessionId: sid, rooms } = socket.data;
+      this.records
+        .put(pid, { actor, sessionId: sid, groupIds: [...new Set(Object.values(rooms ?? {}))] })
+        .catch((err: unknown) => this.deps.logger.warn({ err }, 'could not keep a recovery record'));
+    });
     // Each event costs database reads: a socket gets EVENTS_PER_WINDOW of them per window, then 429 acks.
     let window = Date.now();
     let used = 0;
@@ -348,6 +372,17 @@ export class RealtimeServer {
           await Promise.all(theirs.map((socket) => leaveGroup(socket, groupId)));
         }),
       );
+    }
+  }
+
+  /** Take one socket out of the groups it may no longer read; if that cannot be read, let it go. */
+  private async recheckSocket(socket: NodeSocket): Promise<void> {
+    try {
+      for (const groupId of new Set(Object.values(socket.data.rooms ?? {})))
+        if (!(await this.mayRead(socket.data.actor, groupId))) await leaveGroup(socket, groupId);
+    } catch (err) {
+      this.deps.logger.error({ err }, 'recovered socket recheck failed; disconnecting');
+      socket.disconnect(true);
     }
   }
 

@@ -276,6 +276,35 @@ describe('a group and a thread kept live in the browser', () => {
     expect(await unreloaded(alice)).toBe(true);
     expect(problems.filter((p) => !p.includes('409'))).toEqual([]);
   });
+
+  it('a moderator locks a discussion and removes a reply, an author deletes theirs: open pages follow', async () => {
+    await open(alice, `#/threads/${threadId}`);
+    await open(bruno, `#/threads/${threadId}`);
+    await bruno.locator('#reply-form').waitFor();
+    // alice owns the demo group: she moderates it.
+    await alice.getByRole('button', { name: 'Lock', exact: true }).click();
+    await bruno.locator('#thread h1 .tag', { hasText: 'Verrouillé' }).waitFor();
+    await bruno.locator('#reply-form').waitFor({ state: 'hidden' });
+
+    const offTopic = alice.locator('#replies li', { hasText: 'Back online' });
+    await offTopic.locator('summary', { hasText: 'Remove' }).click();
+    await offTopic.getByLabel('Reason (shown to the author)').fill('Off topic');
+    await offTopic.locator('.remove-form button[type=submit]').click();
+    await bruno.locator('#replies li', { hasText: 'Ce message a été retiré par un modérateur.' }).waitFor();
+    expect(await bruno.locator('#replies li', { hasText: 'Back online' }).count()).toBe(0);
+
+    // bruno takes back one of his own replies; alice's page shows it gone.
+    const own = bruno.locator('#replies li', { hasText: 'While you were away 1' });
+    await own.getByRole('button', { name: 'Supprimer' }).click();
+    await alice.locator('#replies li', { hasText: 'This post was removed.' }).waitFor();
+    expect(await alice.locator('#replies li', { hasText: 'While you were away 1' }).count()).toBe(0);
+
+    await alice.getByRole('button', { name: 'Unlock', exact: true }).click();
+    await bruno.locator('#reply-form').waitFor();
+    expect(await unreloaded(bruno)).toBe(true);
+    expect(await unreloaded(alice)).toBe(true);
+    expect(problems.filter((p) => !p.includes('409'))).toEqual([]);
+  });
 });
 
 interface Ensemble {

@@ -6,6 +6,7 @@ import { apiForm, labelled } from '../form.js';
 import { language, t } from '../i18n.js';
 import { live } from '../live.js';
 import { refresher } from '../refresher.js';
+import { removeControl, threadFlags } from './thread.moderation.js';
 
 function postBody(post) {
   if (post.deleted)
@@ -27,8 +28,8 @@ export async function threadView({ me, view, param: id, onLeave }) {
   const base = `/threads/${enc(id)}`;
   let thread = await api(base);
   let group = await api(`/groups/${enc(thread.group)}`);
-  const canPost = () =>
-    group.viewer.can.includes('post') && (!thread.locked || group.viewer.can.includes('moderate'));
+  const moderator = () => group.viewer.can.includes('moderate');
+  const canPost = () => group.viewer.can.includes('post') && (!thread.locked || moderator());
   const heading = h('article', { id: 'thread' });
   const list = h('ol', { id: 'replies', 'aria-live': 'polite' });
   const shown = new Map(); // reply id → its element
@@ -59,6 +60,7 @@ export async function threadView({ me, view, param: id, onLeave }) {
       byline(reply),
       postBody(reply),
       likeButton('replies', reply, () => refreshReply(reply.id)),
+      removeControl('replies', reply, { me, moderator: moderator() }),
       canPost() && !reply.deleted
         ? h(
             'button',
@@ -97,11 +99,15 @@ export async function threadView({ me, view, param: id, onLeave }) {
       byline(thread),
       postBody(thread),
       likeButton('threads', thread, () => refreshThread()),
+      removeControl('threads', thread, { me, moderator: moderator() }),
+      moderator() && !thread.deleted ? threadFlags(thread) : null,
     );
 
   const refreshThread = refresher(async () => {
     thread = await api(base);
     drawHeading();
+    // Locked or unlocked meanwhile: the reply form follows.
+    form.hidden = !canPost();
   });
   const refreshReply = async (replyId) => {
     if (shown.has(replyId)) show(await api(`/replies/${enc(replyId)}`));
@@ -138,7 +144,8 @@ export async function threadView({ me, view, param: id, onLeave }) {
   view.append(heading);
   if (me && group.viewer.role) view.append(followControl(id));
   view.append(list);
-  if (canPost()) view.append(form);
+  form.hidden = !canPost();
+  view.append(form);
 
   onLeave(await live.follow({ kind: 'thread', id }, catchUp));
   await sync();

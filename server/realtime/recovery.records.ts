@@ -1,0 +1,46 @@
+import type { createClient } from 'redis';
+import type { Actor } from '../core/actor.js';
+
+/** Who a dropped socket was and which groups it followed, kept until it reconnects or the window ends. */
+export interface RecoveryRecord {
+  actor: Actor;
+  sessionId: string | null;
+  groupIds: string[];
+}
+
+const PREFIX = 'ensemble:recovery:';
+
+/**
+ * Socket.IO hands a recovered socket its rooms and missed events in one step, before any of our code runs,
+ * so what the person may still see has to be known beforehand: each dropped socket leaves a record here
+ * (in Redis with several processes, so any process can read it; in memory with one), and recovery reads
+ * it first. A record is read once and lasts as long as Socket.IO's recovery window.
+ */
+export class RecoveryRecords {
+  private readonly local = new Map<string, { record: RecoveryRecord; until: number }>();
+
+  constructor(
+    private readonly redis: ReturnType<typeof createClient> | undefined,
+    private readonly ttlMs: number,
+  ) {}
+
+  async put(pid: string, record: RecoveryRecord): Promise<void> {
+    if (this.redis) {
+      await this.redis.set(PREFIX + pid, JSON.stringify(record), { PX: this.ttlMs });
+      return;
+    }
+    const now = Date.now();
+    for (const [key, entry] of this.local) if (entry.until < now) this.local.delete(key);
+    this.local.set(pid, { record, until: now + this.ttlMs });
+  }
+
+  async take(pid: string): Promise<RecoveryRecord | null> {
+    if (this.redis) {
+      const raw = await this.redis.getDel(PREFIX + pid);
+      return raw ? (JSON.parse(raw) as RecoveryRecord) : null;
+    }
+    const entry = this.local.get(pid);
+    this.local.delete(pid);
+    return entry && entry.until >= Date.now() ? entry.record : null;
+  }
+}
