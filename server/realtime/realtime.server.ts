@@ -59,6 +59,15 @@ const EVENTS_PER_WINDOW = 30;
 const EVENT_WINDOW_MS = 10_000;
 /** Sockets whose rights are checked at once when a group's audience changes. */
 const RECHECK_BATCH = 50;
+/** The disconnections after which Socket.IO keeps a connection's state for recovery (socket.io 4.8). */
+const RECOVERABLE = new Set([
+  'transport error',
+  'transport close',
+  'forced close',
+  'ping timeout',
+  'server shutting down',
+  'forced server close',
+]);
 /** How long a dropped connection can be recovered (Socket.IO's connection state recovery window). */
 const RECOVERY_WINDOW_MS = 2 * 60 * 1000;
 
@@ -192,17 +201,21 @@ export class RealtimeServer {
     const adapter = io.of('/').adapter;
     const restore = adapter.restoreSession.bind(adapter);
     adapter.restoreSession = async (pid: string, offset: string) => {
-      let lost: Set<string>;
       try {
         const record = await this.records.take(pid);
         if (!record) throw new Error('no record of the dropped connection');
-        lost = await this.lostGroups(record);
+        const lost = await this.lostGroups(record);
+        const session = (await restore(pid, offset)) as unknown as StoredSession | null;
+        if (!session) return session as never;
+        // The session restored must be the one the record was made for: every group it names screened.
+        const screened = new Set(record.groupIds);
+        if (Object.values(session.data.rooms ?? {}).some((g) => !screened.has(g)))
+          throw new Error('the stored session does not match its record');
+        return without(session, lost) as never;
       } catch (err) {
         this.deps.logger.info({ err }, 'connection recovery refused');
         throw err;
       }
-      const session = (await restore(pid, offset)) as unknown as StoredSession | null;
-      return (session && without(session, lost)) as never;
     };
   }
 
@@ -244,9 +257,10 @@ export class RealtimeServer {
       if (current.kind === 'user') void socket.join(roomOf.user(current.userId));
       if (sessionId) void socket.join(roomOf.session(sessionId));
     }
-    socket.on('disconnect', () => {
+    socket.on('disconnect', (reason) => {
       const pid = (socket as unknown as { pid?: string }).pid;
-      if (!pid) return;
+      // Only where Socket.IO itself keeps the connection's state for recovery.
+      if (!pid || !RECOVERABLE.has(reason)) return;
       const { actor, sessionId: sid, rooms } = socket.data;
       this.records
         .put(pid, { actor, sessionId: sid, groupIds: [...new Set(Object.values(rooms ?? {}))] })

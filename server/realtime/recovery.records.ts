@@ -18,6 +18,7 @@ const PREFIX = 'ensemble:recovery:';
  */
 export class RecoveryRecords {
   private readonly local = new Map<string, { record: RecoveryRecord; until: number }>();
+  private sweptAt = 0;
 
   constructor(
     private readonly redis: ReturnType<typeof createClient> | undefined,
@@ -30,14 +31,23 @@ export class RecoveryRecords {
       return;
     }
     const now = Date.now();
-    for (const [key, entry] of this.local) if (entry.until < now) this.local.delete(key);
+    // Records nobody came back for are swept once a window, not on every drop.
+    if (now - this.sweptAt > this.ttlMs) {
+      this.sweptAt = now;
+      for (const [key, entry] of this.local) if (entry.until < now) this.local.delete(key);
+    }
     this.local.set(pid, { record, until: now + this.ttlMs });
   }
 
   async take(pid: string): Promise<RecoveryRecord | null> {
     if (this.redis) {
-      const raw = await this.redis.getDel(PREFIX + pid);
-      return raw ? (JSON.parse(raw) as RecoveryRecord) : null;
+      // GET and DEL in one transaction (GETDEL needs Redis 6.2): one reader gets the record.
+      const [raw] = await this.redis
+        .multi()
+        .get(PREFIX + pid)
+        .del(PREFIX + pid)
+        .exec();
+      return typeof raw === 'string' ? (JSON.parse(raw) as RecoveryRecord) : null;
     }
     const entry = this.local.get(pid);
     this.local.delete(pid);

@@ -285,6 +285,7 @@ describe('a group and a thread kept live in the browser', () => {
     await alice.getByRole('button', { name: 'Lock', exact: true }).click();
     await bruno.locator('#thread h1 .tag', { hasText: 'Verrouillé' }).waitFor();
     await bruno.locator('#reply-form').waitFor({ state: 'hidden' });
+    expect(await bruno.locator('#replies .reply-to:visible').count()).toBe(0);
 
     const offTopic = alice.locator('#replies li', { hasText: 'Back online' });
     await offTopic.locator('summary', { hasText: 'Remove' }).click();
@@ -295,6 +296,12 @@ describe('a group and a thread kept live in the browser', () => {
 
     // bruno takes back one of his own replies; alice's page shows it gone.
     const own = bruno.locator('#replies li', { hasText: 'While you were away 1' });
+    // Asked first; a change of mind deletes nothing.
+    bruno.once('dialog', (d) => void d.dismiss());
+    await own.getByRole('button', { name: 'Supprimer' }).click();
+    await bruno.waitForTimeout(200);
+    expect(await alice.locator('#replies li', { hasText: 'While you were away 1' }).count()).toBe(1);
+    bruno.once('dialog', (d) => void d.accept());
     await own.getByRole('button', { name: 'Supprimer' }).click();
     await alice.locator('#replies li', { hasText: 'This post was removed.' }).waitFor();
     expect(await alice.locator('#replies li', { hasText: 'While you were away 1' }).count()).toBe(0);

@@ -41,7 +41,14 @@ socket.on('connect', () => {
     subscribe(entry.room).then(done, done);
   }
 });
-socket.on('disconnect', () => setStatus('reconnecting'));
+/** After the server let a connection go (signed out elsewhere, rights it could not check), try again. */
+const SERVER_DISCONNECT_RETRY_MS = 1000;
+socket.on('disconnect', (reason) => {
+  setStatus('reconnecting');
+  // Socket.IO reconnects by itself after a network drop, but not after the server's own disconnect: the
+  // next connection starts afresh (as the cookie says now) and the views catch up through the REST API.
+  if (reason === 'io server disconnect') setTimeout(() => socket.connect(), SERVER_DISCONNECT_RETRY_MS);
+});
 
 export const live = {
   socket,

@@ -67,6 +67,7 @@ export async function threadView({ me, view, param: id, onLeave }) {
             {
               class: 'reply-to',
               onclick: () => {
+                if (!canPost()) return;
                 parentId = reply.id;
                 form.querySelector('textarea').focus();
               },
@@ -106,8 +107,9 @@ export async function threadView({ me, view, param: id, onLeave }) {
   const refreshThread = refresher(async () => {
     thread = await api(base);
     drawHeading();
-    // Locked or unlocked meanwhile: the reply form follows.
+    // Locked or unlocked meanwhile: the reply form and the reply buttons follow.
     form.hidden = !canPost();
+    list.classList.toggle('closed', !canPost());
   });
   const refreshReply = async (replyId) => {
     if (shown.has(replyId)) show(await api(`/replies/${enc(replyId)}`));
@@ -145,6 +147,7 @@ export async function threadView({ me, view, param: id, onLeave }) {
   if (me && group.viewer.role) view.append(followControl(id));
   view.append(list);
   form.hidden = !canPost();
+  list.classList.toggle('closed', !canPost());
   view.append(form);
 
   onLeave(await live.follow({ kind: 'thread', id }, catchUp));

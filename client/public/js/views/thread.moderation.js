@@ -1,9 +1,23 @@
 // What a thread page offers beyond reading and replying: moderators pin, lock and remove (with a reason
 // the author is shown); authors delete their own posts. Every change reaches open pages by live events.
-import { api } from '../api.js';
+import { api, ApiError } from '../api.js';
 import { h } from '../dom.js';
 import { apiForm, labelled } from '../form.js';
 import { t } from '../i18n.js';
+
+/** A button's action; a refusal is said next to it (the live event redraws the page on success). */
+function action(run) {
+  return async (e) => {
+    const button = e.currentTarget;
+    try {
+      await run();
+    } catch (err) {
+      button.after(
+        h('span', { class: 'error', role: 'alert' }, err instanceof ApiError ? err.message : String(err)),
+      );
+    }
+  };
+}
 
 /** Pin / unpin and lock / unlock a thread (moderators). */
 export function threadFlags(thread) {
@@ -12,7 +26,7 @@ export function threadFlags(thread) {
       'button',
       {
         class: `flag-${flag}`,
-        onclick: () => api(`/threads/${thread.id}/${flag}`, on ? 'DELETE' : 'PUT'),
+        onclick: action(() => api(`/threads/${thread.id}/${flag}`, on ? 'DELETE' : 'PUT')),
       },
       on ? words[1] : words[0],
     );
@@ -35,7 +49,12 @@ export function removeControl(kind, post, { me, moderator }) {
   if (mine)
     return h(
       'button',
-      { class: 'delete', onclick: () => api(`/${kind}/${post.id}`, 'DELETE', {}) },
+      {
+        class: 'delete',
+        onclick: action(async () => {
+          if (window.confirm(t.confirmDelete)) await api(`/${kind}/${post.id}`, 'DELETE', {});
+        }),
+      },
       t.deletePost,
     );
   if (!moderator) return null;
