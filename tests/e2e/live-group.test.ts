@@ -312,6 +312,35 @@ describe('a group and a thread kept live in the browser', () => {
     expect(await unreloaded(alice)).toBe(true);
     expect(problems.filter((p) => !p.includes('409'))).toEqual([]);
   });
+
+  it('an owner posts without notifying anyone; the next discussion notifies as usual', async () => {
+    await open(bruno, '#/groups/welcome');
+    await bruno.getByLabel('M’avertir').selectOption('all');
+    await bruno.getByText('Enregistré.').waitFor();
+    const unreadCount = async () => Number((await bruno.locator('#unread').textContent()) || 0);
+    const before = await unreadCount();
+
+    await open(alice, '#/groups/welcome');
+    const form = alice.locator('#new-thread');
+    await form.getByLabel('Title').fill('Quiet note');
+    await form.getByLabel('Message').fill('Only for the record.');
+    await form.getByLabel('Post without notifying anyone').check();
+    await form.getByRole('button', { name: 'Post' }).click();
+    await bruno.locator('#threads').getByRole('link', { name: 'Quiet note' }).waitFor();
+
+    await form.getByLabel('Title').fill('Loud note');
+    await form.getByLabel('Message').fill('Everyone should read this.');
+    expect(await form.getByLabel('Post without notifying anyone').isChecked()).toBe(false);
+    await form.getByRole('button', { name: 'Post' }).click();
+    await bruno.locator('#unread', { hasText: String(before + 1) }).waitFor();
+    // The quiet one never arrives, not even late.
+    await bruno.waitForTimeout(1000);
+    expect(await unreadCount()).toBe(before + 1);
+    await bruno.locator('#bell').click();
+    const fresh = bruno.locator('#notifications li.unread');
+    await fresh.first().waitFor();
+    expect(await fresh.count()).toBe(before + 1);
+  });
 });
 
 interface Ensemble {

@@ -63,8 +63,14 @@ export const live = {
   async follow(room, catchUp) {
     const entry = { room, catchUp, joined: null };
     followed.set(key(room), entry);
-    if (socket.connected) await subscribe(room);
-    else {
+    if (socket.connected) {
+      try {
+        await subscribe(room);
+      } catch (err) {
+        followed.delete(key(room)); // refused (not found, too many rooms): nothing to follow again later
+        throw err;
+      }
+    } else {
       await Promise.race([
         new Promise((resolve) => (entry.joined = resolve)),
         new Promise((resolve) => setTimeout(resolve, FIRST_JOIN_WAIT_MS)),

@@ -38,7 +38,8 @@ function subscriptionControl(handle) {
   return h('p', {}, h('label', { for: 'group-level' }, `${t.groupNotifications} `), select, ' ', note);
 }
 
-function newThreadForm(handle, onPosted) {
+/** Start a discussion; the group's owner and admins may post it without notifying anyone. */
+function newThreadForm(handle, onPosted, mayPostQuietly) {
   return apiForm(
     { id: 'new-thread' },
     t.post,
@@ -46,9 +47,21 @@ function newThreadForm(handle, onPosted) {
       h('h2', {}, t.newThread),
       labelled(t.title, h('input', { name: 'title', required: true, minlength: 3, maxlength: 200 })),
       labelled(t.message, h('textarea', { name: 'body', required: true, rows: 3 })),
+      mayPostQuietly
+        ? h(
+            'label',
+            { class: 'inline' },
+            h('input', { type: 'checkbox', name: 'quiet' }),
+            ` ${t.postQuietly}`,
+          )
+        : null,
     ],
-    async (thread) => {
-      await api(`/groups/${enc(handle)}/threads`, 'POST', thread);
+    async ({ title, body, quiet }) => {
+      await api(
+        `/groups/${enc(handle)}/threads`,
+        'POST',
+        quiet ? { title, body, notify: false } : { title, body },
+      );
       onPosted();
     },
   );
@@ -140,7 +153,8 @@ export async function groupView({ me, view, param: handle, onLeave }) {
   drawHeading();
   view.append(heading);
   if (me && group.viewer.role) view.append(subscriptionControl(handle));
-  if (group.viewer.can.includes('post')) view.append(newThreadForm(handle, refreshThreads));
+  if (can('post'))
+    view.append(newThreadForm(handle, refreshThreads, ['owner', 'admin'].includes(group.viewer.role)));
   view.append(
     h('h2', {}, t.threads),
     threads,

@@ -151,7 +151,9 @@ export async function threadView({ me, view, param: id, onLeave }) {
   view.append(form);
 
   onLeave(await live.follow({ kind: 'thread', id }, catchUp));
-  await sync();
+  // Read again once following: a change between the first read and the join (a lock, an edit) arrived
+  // before the room did.
+  await Promise.all([refreshThread(), sync()]);
 
   const mine = (e) => e.threadId === id;
   const on = (event, handler) => onLeave(live.on(event, (e) => mine(e) && handler(e)));
