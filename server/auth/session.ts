@@ -74,15 +74,14 @@ export function createSessionMiddleware(config: Config, client: MongoClient, db:
     },
   };
   /** Whether a stored session is still current for this person (not signed out, not expired). */
-  const isCurrent = async (sessionId: string, userId: string | null): Promise<boolean> => {
-    const doc = await db
-      .collection<{ _id: string; expires?: Date; session?: { passport?: { user?: string } } }>(
-        collections.sessions,
-      )
-      .findOne({ _id: sessionId });
-    if (!doc || (doc.expires && doc.expires.getTime() <= Date.now())) return false;
-    return (doc.session?.passport?.user ?? null) === userId;
-  };
+  const isCurrent = (sessionId: string, userId: string | null): Promise<boolean> =>
+    new Promise((resolve, reject) =>
+      store.get(sessionId, (err, found) => {
+        if (err) return reject(err instanceof Error ? err : new Error(String(err)));
+        const passport = (found as { passport?: { user?: string } } | null | undefined)?.passport;
+        resolve(Boolean(found) && (passport?.user ?? null) === userId);
+      }),
+    );
   // connect-mongo's close() would also close the MongoClient, which is shared and closed by main.ts;
   // stop only its clean-up timer here.
   const close = async () => clearInterval((store as unknown as { timer?: NodeJS.Timeout }).timer);

@@ -114,19 +114,24 @@ async function leaveGroup(
   socket: { data: SocketData; leave(room: string): unknown },
   groupId: string,
 ): Promise<void> {
-  const rooms = Object.entries(socket.data.rooms ?? {})
-    .filter(([, g]) => g === groupId)
-    .map(([r]) => r);
-  await socket.leave(roomOf.anyOf(groupId));
-  for (const room of rooms) await socket.leave(room);
+  for (const room of roomsOf(socket.data.rooms, new Set([groupId]))) await socket.leave(room);
+}
+
+/** Every room of these groups among a socket's rooms: each group's own `in-group` room, and theirs. */
+function roomsOf(rooms: Record<string, string> | undefined, groupIds: Set<string>): string[] {
+  return [
+    ...[...groupIds].map((g) => roomOf.anyOf(g)),
+    ...Object.entries(rooms ?? {})
+      .filter(([, g]) => groupIds.has(g))
+      .map(([r]) => r),
+  ];
 }
 
 /** A stored session without the rooms and missed events of the groups its person lost. */
 function without(session: StoredSession, lost: Set<string>): StoredSession {
   if (!lost.size) return session;
   const rooms = Object.fromEntries(Object.entries(session.data.rooms ?? {}).filter(([, g]) => !lost.has(g)));
-  const dropped = new Set(Object.keys(session.data.rooms ?? {}).filter((r) => !(r in rooms)));
-  for (const g of lost) dropped.add(roomOf.anyOf(g));
+  const dropped = new Set(roomsOf(session.data.rooms, lost));
   return {
     ...session,
     data: { ...session.data, rooms },
@@ -229,8 +234,13 @@ export class RealtimeServer {
       const user = await this.deps.people.users.findOne({ _id: new ObjectId(userId) });
       if (user?.status !== 'active') throw new Error('the person is no longer active');
     }
+    return this.unreadable(actor, record.groupIds);
+  }
+
+  /** Which of these groups the actor may no longer read (each read once). */
+  private async unreadable(actor: Actor, groupIds: Iterable<string>): Promise<Set<string>> {
     const lost = new Set<string>();
-    for (const groupId of record.groupIds) if (!(await this.mayRead(actor, groupId))) lost.add(groupId);
+    for (const groupId of new Set(groupIds)) if (!(await this.mayRead(actor, groupId))) lost.add(groupId);
     return lost;
   }
 
@@ -392,8 +402,8 @@ export class RealtimeServer {
   /** Take one socket out of the groups it may no longer read; if that cannot be read, let it go. */
   private async recheckSocket(socket: NodeSocket): Promise<void> {
     try {
-      for (const groupId of new Set(Object.values(socket.data.rooms ?? {})))
-        if (!(await this.mayRead(socket.data.actor, groupId))) await leaveGroup(socket, groupId);
+      const lost = await this.unreadable(socket.data.actor, Object.values(socket.data.rooms ?? {}));
+      for (const room of roomsOf(socket.data.rooms, lost)) await socket.leave(room);
     } catch (err) {
       this.deps.logger.error({ err }, 'recovered socket recheck failed; disconnecting');
       socket.disconnect(true);

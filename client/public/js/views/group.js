@@ -78,7 +78,8 @@ export async function groupView({ me, view, param: handle, onLeave }) {
   const members = h('ul', { id: 'members', class: 'inline' });
   const files = h('ul', { id: 'files' });
   const activity = h('ul', { id: 'activity', 'aria-live': 'polite' });
-  const canRead = () => group.viewer.can.includes('read');
+  const can = (what) => group.viewer.can.includes(what);
+  const canRead = () => can('read');
 
   const drawHeading = () => {
     const description = group.description[language()] ?? group.description.en ?? group.description.fr;
@@ -108,7 +109,6 @@ export async function groupView({ me, view, param: handle, onLeave }) {
     await api(`${path}/${what}`, 'POST');
     rerender();
   };
-  const can = (what) => group.viewer.can.includes(what);
   const requests = can('moderate') ? joinRequests(path, () => refreshMembers()) : null;
   const refreshThreads = refresher(async () => {
     if (!canRead()) return fill(threads);
@@ -220,9 +220,9 @@ export async function groupView({ me, view, param: handle, onLeave }) {
   });
   for (const event of ['file.replaced', 'file.updated', 'file.deleted', 'file.restored', 'folder.changed'])
     on(event, async (e) => {
-      const before = e.fileId && names.get(e.fileId);
+      const known = names.get(e.fileId); // a deleted file leaves the list, not this map
       await refreshFiles();
-      note(t.fileChanged(before ?? (e.fileId && names.get(e.fileId))));
+      note(t.fileChanged(known ?? names.get(e.fileId)));
     });
 
   function memberName(userId) {

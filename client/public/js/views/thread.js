@@ -107,10 +107,13 @@ export async function threadView({ me, view, param: id, onLeave }) {
   const refreshThread = refresher(async () => {
     thread = await api(base);
     drawHeading();
-    // Locked or unlocked meanwhile: the reply form and the reply buttons follow.
+    showReplying();
+  });
+  // Locked or unlocked: the reply form and the reply buttons follow.
+  const showReplying = () => {
     form.hidden = !canPost();
     list.classList.toggle('closed', !canPost());
-  });
+  };
   const refreshReply = async (replyId) => {
     if (shown.has(replyId)) show(await api(`/replies/${enc(replyId)}`));
   };
@@ -146,8 +149,7 @@ export async function threadView({ me, view, param: id, onLeave }) {
   view.append(heading);
   if (me && group.viewer.role) view.append(followControl(id));
   view.append(list);
-  form.hidden = !canPost();
-  list.classList.toggle('closed', !canPost());
+  showReplying();
   view.append(form);
 
   onLeave(await live.follow({ kind: 'thread', id }, catchUp));
