@@ -2,7 +2,9 @@
 // rooms through `follow`, and are told to catch up through the REST API whenever the connection comes
 // back without Socket.IO's state recovery (a long drop, a restarted node): nothing is silently missed.
 
-const socket = io({ autoConnect: false });
+// WebSocket first (no long-polling request left hanging, no upgrade round trip); long-polling only where a
+// proxy refuses WebSockets.
+const socket = io({ autoConnect: false, transports: ['websocket', 'polling'], tryAllTransports: true });
 const followed = new Map(); // room key → { room, catchUp }
 const statusListeners = new Set();
 /** How long a view waits for the first connection before it reads without its room. */
