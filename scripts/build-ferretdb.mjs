@@ -6,14 +6,16 @@
 // carry. FerretDB's own message says to create that file, so we take the module from the Go module cache,
 // add the version file, and `go build` it. Exit codes: 0 built or already there, 3 no Go toolchain, 1 failure.
 //
-// Source patches are applied (docs/adr/0006-id-addressed-pages.md, 0012): FerretDB 1.24's SQLite backend looks
-// documents up by `_id` with the expression `_ferretdb_sjson->'$._id'`, while the unique `_id_` index it
-// creates is on `_ferretdb_sjson->"_id"`. SQLite matches index expressions by their text, so every `_id`
-// lookup, update and delete scanned the whole table (upstream: FerretDB issue #4646 for the same fault on
-// PostgreSQL). The patch makes the lookup use the index's own expression; results are identical. And it
-// pushed an `_id` down only when the filter had nothing else (ADR 0012): with the second patch a filter
-// naming an `_id` among other conditions is looked up by `_id` too, then filtered as before.
+// Source patches are applied (docs/adr/0006-id-addressed-pages.md, docs/adr/0013-index-served-filters.md):
+// FerretDB 1.24's SQLite backend creates every index but hands SQLite no condition except an `_id` alone,
+// written with an expression the `_id_` index does not match, so every read scanned the whole table. The
+// patches make `_id` lookups use the index's own expression and push equality and `$in` on `_id` or on an
+// index's leading field down as a WHERE clause that index serves; FerretDB filters the rows again, so results
+// are identical (tests/integration/ferretdb-differential.test.ts compares them with an unpatched build).
+//
+// `--upstream` builds the same version without patches, as `bin/ferretdb-upstream`, for that comparison.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,36 +30,51 @@ function argValue(name) {
 }
 
 const toolsDir = path.resolve(argValue('--tools-dir') ?? process.env.TOOLS_DIR ?? path.join(root, '.tools'));
-const bin = path.join(toolsDir, 'bin', 'ferretdb');
+const upstream = process.argv.includes('--upstream');
+const bin = path.join(toolsDir, 'bin', upstream ? 'ferretdb-upstream' : 'ferretdb');
 const stamp = `${bin}.patches`;
 const log = (msg) => process.stderr.write(`[ferretdb-build] ${msg}\n`);
 
-/** Source patches: file, the exact text FerretDB ships, and what we put instead. */
+/**
+ * Source patches: file, the exact text FerretDB ships, and what we put instead. Each is an ADR with a test
+ * that fails without it (tests/integration/ferretdb-build.test.ts, database.test.ts).
+ */
 const PATCHES = [
   {
+    // ADR 0006: the `_id` lookup is written with the `_id_` index's own expression, so SQLite uses the index.
     name: 'sqlite-id-index',
     file: 'internal/backends/sqlite/metadata/metadata.go',
     from: `IDColumn = DefaultColumn + "->'$._id'"`,
     to: 'IDColumn = DefaultColumn + `->"_id"`',
   },
   {
-    // A filter naming an `_id` and other conditions (`{_id, state: 'requested'}`, a conditional update)
-    // was read by scanning the table, since only a filter of `_id` alone was pushed down. Every command
-    // filters what the backend returns with the whole filter again (`common.FilterIterator`,
-    // `FilterDocument`), so looking the `_id` up first returns the same documents.
-    name: 'sqlite-id-with-conditions',
+    // ADR 0013 (replaces 0012): equality and `$in` on `_id` or on an index's leading field are served by that
+    // index (scripts/ferretdb/ensemble_pushdown.go). A filter with nothing to push reads the table as before;
+    // a missing filter (`count` with no query, `aggregate` not starting with `$match`) is handled, where
+    // 0012's `Filter.Has` dereferenced it and crashed the server.
+    name: 'sqlite-index-pushdown',
     file: 'internal/backends/sqlite/collection.go',
-    from: 'if params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get("_id")\n\t\tswitch v.(type) {\n\t\tcase string, types.ObjectID:\n\t\t\twhereClause',
-    to: 'if params.Filter.Has("_id") {\n\t\tv, _ := params.Filter.Get("_id")\n\t\tswitch v.(type) {\n\t\tcase string, types.ObjectID:\n\t\t\twhereClause',
+    from: 'if params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get("_id")\n\t\tswitch v.(type) {\n\t\tcase string, types.ObjectID:\n\t\t\twhereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)\n\t\t\targs = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}\n\t\t}\n\t}',
+    to: 'whereClause, args = ensembleWhere(meta, params.Filter)',
   },
   {
-    name: 'sqlite-id-with-conditions-explain',
+    // The same for `explain`, so that a plan shows what runs (FerretDB reports SQLite's EXPLAIN QUERY PLAN).
+    name: 'sqlite-index-pushdown-explain',
     file: 'internal/backends/sqlite/collection.go',
-    from: 'if params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get("_id")\n\t\tswitch v.(type) {\n\t\tcase string, types.ObjectID:\n\t\t\tfilterPushdown = true',
-    to: 'if params.Filter.Has("_id") {\n\t\tv, _ := params.Filter.Get("_id")\n\t\tswitch v.(type) {\n\t\tcase string, types.ObjectID:\n\t\t\tfilterPushdown = true',
+    from: 'if params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get("_id")\n\t\tswitch v.(type) {\n\t\tcase string, types.ObjectID:\n\t\t\tfilterPushdown = true\n\t\t\twhereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)\n\t\t\targs = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}\n\t\t}\n\t}',
+    to: 'whereClause, args = ensembleWhere(meta, params.Filter)\n\tfilterPushdown = whereClause != ""',
   },
 ];
-const PATCH_STAMP = PATCHES.map((p) => p.name).join('\n');
+/** Files of Ensemble's own added to FerretDB's source: [from scripts/ferretdb/, to the source folder]. */
+const ADDED = [['ensemble_pushdown.go', 'internal/backends/sqlite/ensemble_pushdown.go']];
+const hashOf = (name) =>
+  createHash('sha256')
+    .update(fs.readFileSync(path.join(root, 'scripts', 'ferretdb', name)))
+    .digest('hex')
+    .slice(0, 16);
+const PATCH_STAMP = upstream
+  ? 'upstream'
+  : [...PATCHES.map((p) => p.name), ...ADDED.map(([name]) => `${name}@${hashOf(name)}`)].join('\n');
 
 function builtVersion() {
   if (!fs.existsSync(bin)) return undefined;
@@ -67,7 +84,7 @@ function builtVersion() {
 }
 
 if (builtVersion() === FERRETDB_VERSION) {
-  log(`FerretDB ${FERRETDB_VERSION} already built at ${bin}`);
+  log(`FerretDB ${FERRETDB_VERSION}${upstream ? ' (unpatched)' : ''} already built at ${bin}`);
   process.exit(0);
 }
 
@@ -89,19 +106,21 @@ try {
     }),
   );
   if (!info.Dir) throw new Error(`go mod download gave no directory: ${info.Error ?? 'unknown error'}`);
-  const src = path.join(toolsDir, 'src', `ferretdb-${FERRETDB_VERSION}`);
+  const src = path.join(toolsDir, 'src', `ferretdb-${FERRETDB_VERSION}${upstream ? '-upstream' : ''}`);
   fs.rmSync(src, { recursive: true, force: true });
   fs.mkdirSync(path.dirname(src), { recursive: true });
   fs.cpSync(info.Dir, src, { recursive: true });
   execFileSync('chmod', ['-R', 'u+w', src]);
   fs.writeFileSync(path.join(src, 'build', 'version', 'version.txt'), `${FERRETDB_VERSION}\n`);
   fs.writeFileSync(path.join(src, 'build', 'version', 'package.txt'), 'ensemble-source-build\n');
-  for (const patch of PATCHES) {
+  for (const patch of upstream ? [] : PATCHES) {
     const file = path.join(src, patch.file);
     const text = fs.readFileSync(file, 'utf8');
     if (!text.includes(patch.from)) throw new Error(`patch ${patch.name}: ${patch.file} has changed`);
     fs.writeFileSync(file, text.replace(patch.from, patch.to));
   }
+  for (const [name, to] of upstream ? [] : ADDED)
+    fs.copyFileSync(path.join(root, 'scripts', 'ferretdb', name), path.join(src, to));
   fs.mkdirSync(path.dirname(bin), { recursive: true });
   const tmp = `${bin}.${process.pid}.tmp`;
   execFileSync('go', ['build', '-trimpath', '-ldflags=-s -w', '-o', tmp, './cmd/ferretdb'], {

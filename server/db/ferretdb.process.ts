@@ -8,6 +8,8 @@ import { freePort } from '../core/net.js';
 export interface ManagedDatabaseProcess {
   uri: string;
   pid: number;
+  /** FerretDB's debug handler (pprof, metrics), on loopback. */
+  debugUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -140,5 +142,5 @@ export async function startFerretDB(options: FerretDBOptions): Promise<ManagedDa
     await stop();
     throw err;
   }
-  return { uri, pid: spawned, stop };
+  return { uri, pid: spawned, debugUrl: `http://127.0.0.1:${debugPort}`, stop };
 }

@@ -80,7 +80,7 @@ describe('collections and indexes', () => {
     expect(await sample.findOne({ _id: 'key:7' })).toEqual({ _id: 'key:7', n: 7 });
   });
 
-  it('looks an _id up by index when the filter holds other conditions too, and still applies them (ADR 0012)', async () => {
+  it('looks an _id up by index when the filter holds other conditions too, and still applies them (ADR 0013)', async () => {
     const sample = t.db.collection<{ _id: string; n: number; state: string }>('id_with_conditions');
     await sample.insertMany(
       Array.from({ length: 50 }, (_, n) => ({ _id: `key:${n}`, n, state: n % 2 ? 'odd' : 'even' })),

@@ -57,7 +57,7 @@ describe('session store', () => {
     if ((await describeServer(t.db)).product === 'FerretDB') {
       expect(plan).toMatch(/SEARCH \S+ USING INDEX \S+__id_/);
       expect(plan).not.toMatch(/detail=SCAN/);
-      // What connect-mongo itself sends ({_id, $or: [...]}) is looked up by _id too since ADR 0012's
+      // What connect-mongo itself sends ({_id, $or: [...]}) is looked up by _id too since ADR 0012 (now 0013)'s
       // patch; a FerretDB built without it scans the whole collection for it (ADR 0011).
       const stock = JSON.stringify(
         await t.db

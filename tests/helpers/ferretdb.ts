@@ -1,0 +1,53 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { MongoClient } from 'mongodb';
+import pino from 'pino';
+import { projectRoot } from '../../server/core/paths.js';
+import { startFerretDB, type ManagedDatabaseProcess } from '../../server/db/ferretdb.process.js';
+
+const toolsDir = process.env.TOOLS_DIR ?? path.join(projectRoot, '.tools');
+
+/**
+ * The project's FerretDB build (`patched`) or the same version built without Ensemble's patches
+ * (`upstream`), built by scripts/build-ferretdb.mjs when missing. Undefined without a Go toolchain.
+ */
+export function ferretdbBinary(which: 'patched' | 'upstream'): string | undefined {
+  const args = [path.join(projectRoot, 'scripts', 'build-ferretdb.mjs'), '--tools-dir', toolsDir];
+  if (which === 'upstream') args.push('--upstream');
+  const built = spawnSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (built.status === 3) return undefined;
+  if (built.status !== 0) throw new Error(`building FerretDB (${which}) failed: ${built.status}`);
+  return path.join(toolsDir, 'bin', which === 'upstream' ? 'ferretdb-upstream' : 'ferretdb');
+}
+
+export interface PrivateFerretDB {
+  server: ManagedDatabaseProcess;
+  client: MongoClient;
+  /** Ask the Go runtime to collect garbage now (runs finalizers, where FerretDB's leak checks panic). */
+  collectGarbage(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A FerretDB server of its own for one test file, on a throw-away folder. */
+export async function startPrivateFerretDB(bin: string): Promise<PrivateFerretDB> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ensemble-ferretdb-'));
+  const server = await startFerretDB({ bin, dataDir, logger: pino({ level: 'silent' }) });
+  const client = new MongoClient(server.uri, { serverSelectionTimeoutMS: 3000 });
+  await client.connect();
+  return {
+    server,
+    client,
+    collectGarbage: async () => {
+      // pprof's heap profile runs a garbage collection first when asked with gc=1.
+      const res = await fetch(`${server.debugUrl}/debug/pprof/heap?gc=1`);
+      await res.arrayBuffer();
+    },
+    stop: async () => {
+      await client.close().catch(() => undefined);
+      await server.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,355 @@
+import { EJSON } from 'bson';
+import { ObjectId, type Db, type Document, type Filter } from 'mongodb';
+import { collections, ensureCollections } from '../../server/db/collections.js';
+import { ferretdbBinary, startPrivateFerretDB, type PrivateFerretDB } from '../helpers/ferretdb.js';
+
+/**
+ * The project's FerretDB build pushes equality and `$in` down to SQLite's indexes (ADR 0013). That is only
+ * safe if every command returns exactly what an unpatched FerretDB returns: this runs the same data and the
+ * same filters (the shapes Ensemble's repositories send, and the cases where a wrong WHERE would lose or add
+ * documents) against both builds, through find, count, distinct, aggregate, update, findAndModify and delete,
+ * and fails on any difference.
+ */
+const patchedBin = ferretdbBinary('patched');
+const upstreamBin = patchedBin ? ferretdbBinary('upstream') : undefined;
+const describeBoth = patchedBin && upstreamBin ? describe : describe.skip;
+
+/** A small deterministic generator, so both servers hold the same documents. */
+function random(seed: number) {
+  let s = seed;
+  return () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 2147483648;
+  };
+}
+
+const oid = (n: number) => new ObjectId(n.toString(16).padStart(24, '0'));
+const at = (n: number) => new Date(Date.UTC(2026, 0, 1) + n * 60_000);
+const groupIds = Array.from({ length: 6 }, (_, i) => oid(0x100 + i));
+const personIds = Array.from({ length: 30 }, (_, i) => oid(0x200 + i));
+const hexTwin = oid(0x999);
+const odd = ['<a>', 'x&y', 'q"uote', 'back\\slash', '\u2028ls', 'é', '😀', '[notarray', 'ab\tc', '\u0001'];
+
+function edgeDocuments(): Document[] {
+  const docs: Document[] = [];
+  let i = 0;
+  const add = (doc: Document) => docs.push({ _id: `e${i++}`, ...doc });
+  for (const s of ['plain', ...odd]) {
+    add({ f: s, g: 'x', h: 'y', u: `u${i}`, n: i });
+    add({ f: [s, 'other'], g: 'x', h: 'z', u: `u${i}` });
+  }
+  add({ f: hexTwin, g: 'y', h: 'y', u: 'u-oid' });
+  add({ f: hexTwin.toHexString(), g: 'y', u: 'u-hex' });
+  add({ f: [hexTwin, 'plain'], u: 'u-oids' });
+  add({ f: [], u: 'u-empty' });
+  add({ f: null, u: 'u-null' });
+  add({ u: 'u-missing' });
+  add({ f: 5, u: 'u-five' });
+  add({ f: 5.5, u: 'u-float' });
+  add({ f: '5', u: 'u-five-string' });
+  add({ f: true, u: 'u-true' });
+  add({ f: at(3), u: 'u-date' });
+  add({ f: { x: 'plain' }, d: { x: 'plain' }, u: 'u-doc' });
+  add({ f: [{ x: 'plain' }], d: [{ x: 'plain' }], u: 'u-doc-array' });
+  add({ f: [5, 'plain', null], arr: ['a', 'b'], u: 'u-mixed' });
+  add({ f: 'plain', arr: 'a', u: 'u-scalar-arr' });
+  add({ g: ['x', 'y'], h: 'y', u: 'u-g-array' });
+  return docs;
+}
+
+function appDocuments(): Record<string, Document[]> {
+  const rnd = random(7);
+  const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)]!;
+  const states = ['active', 'requested', 'invited', 'banned'];
+  const roles = ['owner', 'admin', 'moderator', 'member'];
+  const memberships: Document[] = [];
+  const seen = new Set<string>();
+  for (let n = 0; n < 120; n++) {
+    const groupId = pick(groupIds);
+    const userId = pick(personIds);
+    const key = `${groupId.toHexString()}:${userId.toHexString()}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    memberships.push({ _id: key, groupId, userId, state: pick(states), role: pick(roles), createdAt: at(n) });
+  }
+  const users = personIds.map((id, n) => ({
+    _id: id,
+    handle: `person${n}`,
+    status: n % 7 === 0 ? 'deactivated' : 'active',
+    organizationId: pick(groupIds.slice(0, 3)),
+    email: `person${n}@dept${n % 3}.example`,
+    searchTokens: [`person${n}`, `dept${n % 3}`, n % 2 ? 'ana' : 'eloise'],
+  }));
+  const threads = Array.from({ length: 60 }, (_, n) => ({
+    _id: oid(0x300 + n),
+    groupId: pick(groupIds),
+    authorId: pick(personIds),
+    createdAt: at(n),
+    audience: pick(['public', 'node', 'members']),
+    deletedAt: n % 9 === 0 ? at(n + 1) : null,
+    searchTokens: ['budget', n % 2 ? 'rapport' : 'report'],
+  }));
+  const reports = Array.from({ length: 20 }, (_, n) => ({
+    _id: oid(0x400 + n),
+    groupId: pick(groupIds),
+    state: pick(['open', 'resolved']),
+    createdAt: at(n),
+  }));
+  const files = Array.from({ length: 30 }, (_, n) => ({
+    _id: oid(0x500 + n),
+    groupId: pick(groupIds),
+    folderId: n % 3 ? null : oid(0x600 + (n % 2)),
+    deletedAt: n % 5 ? null : at(n),
+    name: `file${n}.txt`,
+  }));
+  const groupInvitations = Array.from({ length: 10 }, (_, n) => ({
+    _id: oid(0x700 + n),
+    groupId: pick(groupIds),
+    email: `Person${n}@Dept.example`.toLowerCase(),
+  }));
+  return {
+    [collections.memberships]: memberships,
+    [collections.users]: users,
+    [collections.threads]: threads,
+    [collections.reports]: reports,
+    [collections.files]: files,
+    [collections.groupInvitations]: groupInvitations,
+  };
+}
+
+/** Documents of any shape, `_id` included (strings here, ObjectIds there). */
+type AnyDoc = { _id: string | ObjectId; [field: string]: unknown };
+type Shape = { collection: string; filter: Filter<AnyDoc>; field?: string };
+
+function shapes(): Shape[] {
+  const g = groupIds[1]!;
+  const p = personIds[3]!;
+  const edge = (filter: Shape['filter']): Shape => ({ collection: 'edge', filter, field: 'u' });
+  const app: Shape[] = [
+    { collection: collections.memberships, filter: { groupId: g }, field: 'userId' },
+    { collection: collections.memberships, filter: { groupId: g, state: 'active' }, field: 'role' },
+    {
+      collection: collections.memberships,
+      filter: { groupId: g, state: 'active', role: { $in: ['owner', 'admin', 'moderator'] } },
+      field: 'userId',
+    },
+    { collection: collections.memberships, filter: { groupId: g, state: 'active', userId: { $ne: p } } },
+    { collection: collections.memberships, filter: { userId: p }, field: 'groupId' },
+    { collection: collections.memberships, filter: { userId: p, state: { $in: ['active', 'invited'] } } },
+    { collection: collections.memberships, filter: { userId: p, role: 'owner', state: 'active' } },
+    { collection: collections.memberships, filter: { _id: `${g.toHexString()}:${p.toHexString()}` } },
+    {
+      collection: collections.memberships,
+      filter: { _id: `${g.toHexString()}:${p.toHexString()}`, role: { $ne: 'owner' } },
+    },
+    { collection: collections.memberships, filter: { groupId: { $in: groupIds.slice(0, 3) } } },
+    { collection: collections.users, filter: { handle: 'person4' }, field: 'status' },
+    {
+      collection: collections.users,
+      filter: { handle: { $in: ['person1', 'person7', 'nobody'] }, status: 'active' },
+    },
+    { collection: collections.users, filter: { _id: { $in: personIds.slice(0, 9) }, status: 'active' } },
+    {
+      collection: collections.users,
+      filter: { organizationId: groupIds[0], status: 'active' },
+      field: 'handle',
+    },
+    { collection: collections.users, filter: { status: 'active' }, field: 'organizationId' },
+    { collection: collections.users, filter: { searchTokens: 'ana', status: 'active' } },
+    { collection: collections.users, filter: { searchTokens: { $all: ['ana', 'dept1'] } } },
+    { collection: collections.users, filter: { email: 'person2@dept2.example' } },
+    { collection: collections.threads, filter: { groupId: g, deletedAt: null }, field: 'audience' },
+    { collection: collections.threads, filter: { groupId: { $in: groupIds.slice(2) }, audience: 'public' } },
+    { collection: collections.threads, filter: { _id: { $in: [oid(0x301), oid(0x305), oid(0x999)] } } },
+    { collection: collections.threads, filter: { deletedAt: null, audience: 'public' } },
+    {
+      collection: collections.threads,
+      filter: { searchTokens: { $all: ['budget', 'rapport'] }, audience: 'public' },
+    },
+    { collection: collections.reports, filter: { groupId: g, state: 'open' }, field: 'state' },
+    { collection: collections.files, filter: { groupId: g, folderId: null, deletedAt: null } },
+    { collection: collections.files, filter: { groupId: g, folderId: oid(0x600) } },
+    { collection: collections.groupInvitations, filter: { email: 'person3@dept.example' } },
+  ];
+  return [
+    ...app,
+    edge({ f: 'plain' }),
+    edge({ f: hexTwin }),
+    edge({ f: hexTwin.toHexString() }),
+    edge({ f: { $eq: 'plain' } }),
+    edge({ f: { $in: ['plain', '<a>'] } }),
+    edge({ f: { $in: [hexTwin, 'plain'] } }),
+    edge({ f: { $in: [hexTwin, 5] } }),
+    edge({ f: { $in: [null, 'plain'] } }),
+    edge({ f: { $in: [/^pl/, 'x&y'] } }),
+    edge({ f: { $in: [] } }),
+    edge({ f: { $nin: ['plain'] } }),
+    edge({ f: { $ne: 'plain' } }),
+    edge({ f: null }),
+    edge({ f: { $eq: null } }),
+    edge({ f: { $exists: true } }),
+    edge({ f: { $exists: false } }),
+    edge({ f: 5 }),
+    edge({ f: '5' }),
+    edge({ f: true }),
+    edge({ f: at(3) }),
+    edge({ f: { $regex: '^pl' } }),
+    edge({ f: { $gt: 'a' } }),
+    edge({ f: { $all: ['plain', 'other'] } }),
+    edge({ f: ['plain', 'other'] }),
+    edge({ f: [] }),
+    edge({ f: { x: 'plain' } }),
+    edge({ 'f.x': 'plain' }),
+    edge({ 'd.x': 'plain' }),
+    edge({ f: 'plain', n: 0 }),
+    edge({ f: 'plain', g: 'x' }),
+    edge({ g: 'x', h: 'y' }),
+    edge({ g: 'x' }),
+    edge({ h: 'y' }),
+    edge({ u: 'u-oid' }),
+    edge({ u: { $in: ['u-null', 'u-missing', 'u-nope'] } }),
+    edge({ _id: 'e3' }),
+    edge({ _id: { $in: ['e1', 'e4', 'nope'] } }),
+    edge({ _id: 'e3', f: 'nomatch' }),
+    edge({ _id: { $in: ['e1', 'e2'] }, f: { $exists: true } }),
+    edge({ arr: 'a' }),
+    edge({ arr: { $in: ['a', 'z'] } }),
+    edge({ $or: [{ f: 'plain' }, { f: hexTwin }] }),
+    edge({ $and: [{ f: 'plain' }, { g: 'x' }] }),
+    ...odd.map((s) => edge({ f: s })),
+    edge({ f: { $in: odd } }),
+  ];
+}
+
+const canonical = (value: unknown) => EJSON.stringify(value, { relaxed: false });
+
+describeBoth('FerretDB with Ensemble pushdown against an unpatched FerretDB', () => {
+  let servers: PrivateFerretDB[];
+  let dbs: Db[];
+  beforeAll(async () => {
+    servers = await Promise.all([startPrivateFerretDB(patchedBin!), startPrivateFerretDB(upstreamBin!)]);
+    dbs = servers.map((s) => s.client.db('differential'));
+    for (const db of dbs) {
+      await ensureCollections(db);
+      const edge = db.collection('edge');
+      await edge.insertMany(edgeDocuments());
+      await edge.createIndex({ f: 1 }, { name: 'f' });
+      await edge.createIndex({ g: 1, h: 1 }, { name: 'g_h' });
+      await edge.createIndex({ u: 1 }, { name: 'u', unique: true });
+      await edge.createIndex({ arr: 1 }, { name: 'arr' });
+      await edge.createIndex({ n: 1 }, { name: 'n' });
+      await edge.createIndex({ 'd.x': 1 }, { name: 'd_x' });
+      for (const [name, docs] of Object.entries(appDocuments())) await db.collection(name).insertMany(docs);
+    }
+  }, 120_000);
+  afterAll(() => Promise.all((servers ?? []).map((s) => s.stop())));
+
+  /** Run `read` on both servers and record any difference. */
+  async function compare(label: string, read: (db: Db) => Promise<unknown>, diffs: string[]) {
+    const [patched = '', upstream = ''] = await Promise.all(
+      dbs.map((db) => read(db).then(canonical, (err: Error) => `error: ${err.message}`)),
+    );
+    if (patched !== upstream)
+      diffs.push(`${label}\n  patched:  ${patched.slice(0, 400)}\n  upstream: ${upstream.slice(0, 400)}`);
+  }
+
+  it('reads the same documents for every filter shape (find, count, distinct, aggregate)', async () => {
+    const diffs: string[] = [];
+    for (const { collection, filter, field } of shapes()) {
+      const label = `${collection} ${canonical(filter)}`;
+      const c = (db: Db) => db.collection<AnyDoc>(collection);
+      await compare(`find ${label}`, (db) => c(db).find(filter).sort({ _id: 1 }).toArray(), diffs);
+      await compare(
+        `find+limit ${label}`,
+        (db) => c(db).find(filter).sort({ _id: -1 }).limit(3).toArray(),
+        diffs,
+      );
+      await compare(`countDocuments ${label}`, (db) => c(db).countDocuments(filter), diffs);
+      await compare(`count ${label}`, (db) => db.command({ count: collection, query: filter }), diffs);
+      await compare(
+        `aggregate ${label}`,
+        (db) =>
+          c(db)
+            .aggregate([{ $match: filter }, { $sort: { _id: 1 } }, { $project: { _id: 1 } }])
+            .toArray(),
+        diffs,
+      );
+      if (field)
+        await compare(
+          `distinct ${field} ${label}`,
+          async (db) => (await c(db).distinct(field, filter)).map(canonical).sort(),
+          diffs,
+        );
+    }
+    expect(diffs).toEqual([]);
+  });
+
+  it('writes the same documents for every filter shape (update, findAndModify, delete)', async () => {
+    const diffs: string[] = [];
+    const all = shapes();
+    for (const [n, { collection, filter }] of all.entries()) {
+      const label = `${collection} ${canonical(filter)}`;
+      const c = (db: Db) => db.collection<AnyDoc>(collection);
+      await compare(
+        `updateMany ${label}`,
+        (db) =>
+          c(db)
+            .updateMany(filter, { $set: { [`touched${n}`]: n } })
+            .then((r) => [r.matchedCount, r.modifiedCount]),
+        diffs,
+      );
+      // Which document an unsorted updateOne picks among several is unspecified (on MongoDB too): only
+      // filters that match at most one document are updated one at a time.
+      if ((await c(dbs[1]!).countDocuments(filter)) <= 1)
+        await compare(
+          `updateOne ${label}`,
+          (db) =>
+            c(db)
+              .updateOne(filter, { $set: { [`once${n}`]: n } })
+              .then((r) => [r.matchedCount, r.modifiedCount]),
+          diffs,
+        );
+      await compare(
+        `findOneAndUpdate ${label}`,
+        (db) =>
+          c(db).findOneAndUpdate(
+            filter,
+            { $set: { picked: n } },
+            { sort: { _id: -1 }, returnDocument: 'after' },
+          ),
+        diffs,
+      );
+    }
+    // Every collection's contents after all those writes.
+    for (const name of [...new Set(all.map((s) => s.collection))])
+      await compare(
+        `contents of ${name} after updates`,
+        (db) => db.collection(name).find().sort({ _id: 1 }).toArray(),
+        diffs,
+      );
+    for (const { collection, filter } of all.filter((_, n) => n % 4 === 0)) {
+      const label = `${collection} ${canonical(filter)}`;
+      await compare(
+        `findOneAndDelete ${label}`,
+        (db) => db.collection<AnyDoc>(collection).findOneAndDelete(filter, { sort: { _id: 1 } }),
+        diffs,
+      );
+      await compare(
+        `deleteMany ${label}`,
+        (db) =>
+          db
+            .collection<AnyDoc>(collection)
+            .deleteMany(filter)
+            .then((r) => r.deletedCount),
+        diffs,
+      );
+    }
+    for (const name of [...new Set(all.map((s) => s.collection))])
+      await compare(
+        `contents of ${name} after deletes`,
+        (db) => db.collection(name).find().sort({ _id: 1 }).toArray(),
+        diffs,
+      );
+    expect(diffs).toEqual([]);
+  });
+});
