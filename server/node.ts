@@ -22,7 +22,7 @@ import { OidcRegistry, type ProviderMetadata, type SignedInUser } from './auth/o
 import { SessionUsers, type SessionUser } from './auth/session.user.js';
 import { createSessionMiddleware } from './auth/session.js';
 import type { Config, IssuerConfig } from './config.js';
-import { anonymous, type Actor } from './core/actor.js';
+import { anonymous, type Caller } from './core/caller.js';
 import { Api } from './core/api.js';
 import { EventBus } from './core/events.js';
 import type { Logger } from './core/logger.js';
@@ -85,9 +85,9 @@ export interface EnsembleNode {
 const DEV_IDP_PATH = '/dev-idp';
 const DEV_CLIENT = { id: 'dev', clientId: 'ensemble-dev', clientSecret: 'ensemble-dev-secret' };
 
-function actorOf(req: Request): Actor {
+function callerOf(req: Request): Caller {
   const user = req.user as SessionUser | undefined;
-  return user ? { kind: 'user', userId: user.id, handle: user.handle, isAdmin: user.isAdmin } : anonymous;
+  return user ? { kind: 'person', personId: user.id, handle: user.handle, isAdmin: user.isAdmin } : anonymous;
 }
 
 /** The demo departments exist so the demo people are bound to them (development only). */
@@ -232,11 +232,11 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
       );
     }
   });
-  events.on('user.created', async ({ userId, verifiedEmail }) => {
-    if (verifiedEmail) await memberships.honourEmailInvitations(new ObjectId(userId), verifiedEmail);
+  events.on('person.created', async ({ personId, verifiedEmail }) => {
+    if (verifiedEmail) await memberships.honourEmailInvitations(new ObjectId(personId), verifiedEmail);
   });
-  events.on('user.deactivated', async ({ userId }) => {
-    await memberships.replaceDeactivatedOwner(new ObjectId(userId));
+  events.on('person.deactivated', async ({ personId }) => {
+    await memberships.replaceDeactivatedOwner(new ObjectId(personId));
   });
 
   let catcher: MailCatcher | undefined;
@@ -349,7 +349,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     deliveries: federation?.worker,
   };
   const csrf = createCsrf(config);
-  const api = new Api(actorOf);
+  const api = new Api(callerOf);
   const routers = declareApi(
     api,
     { ...services },
@@ -378,7 +378,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     publicUrl: config.publicUrl,
     redisUrl: config.redisUrl,
     handshake: middleware,
-    actorOf,
+    callerOf,
     sessionIsCurrent: session.isCurrent,
     maxRoomsPerSocket: config.realtime.maxRoomsPerSocket,
   });

@@ -28,13 +28,13 @@ export class SessionUsers {
     private readonly people: PersonRepository,
     events: EventBus,
   ) {
-    const forget = ({ userId }: { userId: string }) => this.forget(userId);
-    events.on('user.updated', forget);
-    events.on('user.deactivated', forget);
-    events.on('user.reactivated', forget);
-    events.on('user.merged', ({ fromUserId, intoUserId }) => {
-      this.forget(fromUserId);
-      this.forget(intoUserId);
+    const forget = ({ personId }: { personId: string }) => this.forget(personId);
+    events.on('person.updated', forget);
+    events.on('person.deactivated', forget);
+    events.on('person.reactivated', forget);
+    events.on('person.merged', ({ fromPersonId, intoPersonId }) => {
+      this.forget(fromPersonId);
+      this.forget(intoPersonId);
     });
   }
 

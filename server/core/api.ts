@@ -2,7 +2,7 @@ import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-ope
 import type { Router } from 'express';
 import { type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
-import { anonymous, requireAdmin, requireUser, type Actor } from './actor.js';
+import { anonymous, requireAdmin, requirePerson, type Caller } from './caller.js';
 import { asyncHandler } from './http.js';
 import { parseInput } from './validation.js';
 
@@ -12,7 +12,7 @@ import { parseInput } from './validation.js';
  */
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
-type Access = 'public' | 'user' | 'admin';
+type Access = 'public' | 'person' | 'admin';
 
 export interface RouteSpec<
   P extends z.ZodType = z.ZodType,
@@ -38,7 +38,7 @@ export interface RouteSpec<
 }
 
 export interface HandlerInput<P, Q, B> {
-  actor: Actor;
+  caller: Caller;
   params: P;
   query: Q;
   body: B;
@@ -46,7 +46,7 @@ export interface HandlerInput<P, Q, B> {
   res: Response;
 }
 
-export type ActorResolver = (req: Request) => Actor;
+export type ActorResolver = (req: Request) => Caller;
 
 const problemSchema = z.object({
   type: z.string(),
@@ -63,7 +63,7 @@ export class Api {
   readonly registry = new OpenAPIRegistry();
   private readonly routes: { method: Method; path: string }[] = [];
 
-  constructor(private readonly resolveActor: ActorResolver = () => anonymous) {}
+  constructor(private readonly resolveCaller: ActorResolver = () => anonymous) {}
 
   /** Routes declared so far (method, OpenAPI path); a test compares them with Express's own table. */
   declaredRoutes(): { method: Method; path: string }[] {
@@ -111,13 +111,13 @@ export class Api {
     });
 
     const run = asyncHandler(async (req, res) => {
-      const actor = this.resolveActor(req);
-      if (spec.access === 'user') requireUser(actor);
-      if (spec.access === 'admin') requireAdmin(actor);
+      const caller = this.resolveCaller(req);
+      if (spec.access === 'person') requirePerson(caller);
+      if (spec.access === 'admin') requireAdmin(caller);
       const params = spec.params ? parseInput(spec.params, req.params, 'params') : {};
       const query = spec.query ? parseInput(spec.query, req.query, 'query') : {};
       const body = spec.body ? parseInput(spec.body, req.body ?? {}, 'body') : undefined;
-      const result = await handler({ actor, params, query, body, req, res } as HandlerInput<
+      const result = await handler({ caller, params, query, body, req, res } as HandlerInput<
         z.output<P>,
         z.output<Q>,
         z.output<B>

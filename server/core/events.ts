@@ -7,11 +7,11 @@ import type { Logger } from './logger.js';
  */
 export interface DomainEvents {
   /** `verifiedEmail` only when the identity provider vouches for the address (email_verified). */
-  'user.created': { userId: string; handle: string; verifiedEmail: string | undefined };
-  'user.updated': { userId: string; handle: string };
-  'user.deactivated': { userId: string; handle: string };
-  'user.reactivated': { userId: string; handle: string };
-  'user.merged': { fromUserId: string; intoUserId: string };
+  'person.created': { personId: string; handle: string; verifiedEmail: string | undefined };
+  'person.updated': { personId: string; handle: string };
+  'person.deactivated': { personId: string; handle: string };
+  'person.reactivated': { personId: string; handle: string };
+  'person.merged': { fromPersonId: string; intoPersonId: string };
   'group.created': { groupId: string; handle: string; byUserId: string };
   'group.updated': { groupId: string; handle: string; byUserId: string; audienceChanged: boolean };
   'group.deleted': { groupId: string; handle: string; byUserId: string };

@@ -188,11 +188,11 @@ export function composeFederation(deps: {
     inbox,
   });
   // A changed person or group is rendered again.
-  deps.events.on('user.updated', ({ handle }) => directory.forget(`u.${handle}`));
+  deps.events.on('person.updated', ({ handle }) => directory.forget(`u.${handle}`));
   deps.events.on('group.updated', ({ handle }) => directory.forget(`g.${handle}`));
   deps.events.on('group.deleted', ({ handle }) => directory.forget(`g.${handle}`));
   deps.events.on('group.restored', ({ handle }) => directory.forget(`g.${handle}`));
-  deps.events.on('user.deactivated', ({ handle }) => directory.forget(`u.${handle}`));
+  deps.events.on('person.deactivated', ({ handle }) => directory.forget(`u.${handle}`));
 
   const sweeps = setInterval(() => {
     remoteKeys.sweep().catch((err: unknown) => logger.warn({ err }, 'remote key sweep failed'));

@@ -44,10 +44,10 @@ export function fileRoutes(
       query: libraryQuery,
       response: libraryView,
     },
-    async ({ actor, params, query }) => {
-      const page = await files.list(actor, params.group, query);
+    async ({ caller, params, query }) => {
+      const page = await files.list(caller, params.group, query);
       const first = !query.deleted && !query.cursor;
-      return { folders: first ? await folders.list(actor, params.group, query.folder) : [], ...page };
+      return { folders: first ? await folders.list(caller, params.group, query.folder) : [], ...page };
     },
   );
   api.route(
@@ -57,14 +57,14 @@ export function fileRoutes(
       path: '/groups/:group/files',
       summary: "Upload files to the group's library (members who may post; streamed, size and type checked)",
       tags,
-      access: 'user',
+      access: 'person',
       params: groupParams,
       query: uploadQuery,
       rawBody: { contentType: 'multipart/form-data', schema: multipartFiles('files', true) },
       response: z.array(fileView),
     },
-    async ({ actor, params, query, req, res }) =>
-      files.upload(actor, params.group, 'library', query.folder, req, res),
+    async ({ caller, params, query, req, res }) =>
+      files.upload(caller, params.group, 'library', query.folder, req, res),
   );
   api.route(
     router,
@@ -73,13 +73,13 @@ export function fileRoutes(
       path: '/groups/:group/attachments',
       summary: 'Upload files to attach to a thread or reply (then pass their ids as attachments)',
       tags,
-      access: 'user',
+      access: 'person',
       params: groupParams,
       rawBody: { contentType: 'multipart/form-data', schema: multipartFiles('files', true) },
       response: z.array(fileView),
     },
-    async ({ actor, params, req, res }) =>
-      files.upload(actor, params.group, 'attachment', undefined, req, res),
+    async ({ caller, params, req, res }) =>
+      files.upload(caller, params.group, 'attachment', undefined, req, res),
   );
   api.route(
     router,
@@ -92,7 +92,7 @@ export function fileRoutes(
       params: fileParams,
       response: fileDetail,
     },
-    async ({ actor, params }) => files.get(actor, params.id),
+    async ({ caller, params }) => files.get(caller, params.id),
   );
   api.route(
     router,
@@ -101,12 +101,12 @@ export function fileRoutes(
       path: '/files/:id',
       summary: 'Rename or move a library file (its uploader or a moderator)',
       tags,
-      access: 'user',
+      access: 'person',
       params: fileParams,
       body: filePatch,
       response: fileView,
     },
-    async ({ actor, params, body }) => files.update(actor, params.id, body),
+    async ({ caller, params, body }) => files.update(caller, params.id, body),
   );
   api.route(
     router,
@@ -115,12 +115,12 @@ export function fileRoutes(
       path: '/files/:id/versions',
       summary: "Replace a file's content; earlier versions stay downloadable (its uploader or a moderator)",
       tags,
-      access: 'user',
+      access: 'person',
       params: fileParams,
       rawBody: { contentType: 'multipart/form-data', schema: multipartFiles('file', false) },
       response: fileView,
     },
-    async ({ actor, params, req, res }) => files.replace(actor, params.id, req, res),
+    async ({ caller, params, req, res }) => files.replace(caller, params.id, req, res),
   );
   api.command(
     router,
@@ -129,10 +129,10 @@ export function fileRoutes(
       path: '/files/:id',
       summary: `Delete a file (its uploader or a moderator); it can be restored within GROUP_RETENTION_DAYS`,
       tags,
-      access: 'user',
+      access: 'person',
       params: fileParams,
     },
-    async ({ actor, params }) => files.remove(actor, params.id),
+    async ({ caller, params }) => files.remove(caller, params.id),
   );
   api.route(
     router,
@@ -141,12 +141,12 @@ export function fileRoutes(
       path: '/files/:id/restore',
       summary: 'Restore a deleted file (its uploader or a moderator)',
       tags,
-      access: 'user',
+      access: 'person',
       params: fileParams,
       status: 200,
       response: fileView,
     },
-    async ({ actor, params }) => files.restore(actor, params.id),
+    async ({ caller, params }) => files.restore(caller, params.id),
   );
   api.route(
     router,
@@ -161,8 +161,8 @@ export function fileRoutes(
       query: contentQuery,
       responseDescription: 'The bytes (206 for a range)',
     },
-    async ({ actor, params, query, req, res }) => {
-      const { version, name } = await files.content(actor, params.id, query.version);
+    async ({ caller, params, query, req, res }) => {
+      const { version, name } = await files.content(caller, params.id, query.version);
       const inline = query.disposition === 'inline' && THUMBNAIL_SOURCES.includes(version.contentType);
       await sendDownload(req, res, {
         db: repo.db,
@@ -188,8 +188,8 @@ export function fileRoutes(
       params: fileParams,
       responseDescription: 'The thumbnail bytes',
     },
-    async ({ actor, params, req, res }) => {
-      const { version } = await files.content(actor, params.id, undefined);
+    async ({ caller, params, req, res }) => {
+      const { version } = await files.content(caller, params.id, undefined);
       if (!version.thumbnail) throw new NotFoundError('This file has no thumbnail (yet).');
       const size = (await repo.db.collection('thumbnails.files').findOne({ _id: version.thumbnail.blobId }))
         ?.length as number | undefined;
@@ -219,7 +219,7 @@ export function fileRoutes(
       query: fileSearchQuery,
       response: z.array(fileView),
     },
-    async ({ actor, query }) => files.search(actor, query),
+    async ({ caller, query }) => files.search(caller, query),
   );
   api.route(
     router,
@@ -228,12 +228,12 @@ export function fileRoutes(
       path: '/groups/:group/folders',
       summary: "Create a folder in the group's library (members who may post)",
       tags,
-      access: 'user',
+      access: 'person',
       params: groupParams,
       body: folderInput,
       response: folderView,
     },
-    async ({ actor, params, body }) => folders.create(actor, params.group, body),
+    async ({ caller, params, body }) => folders.create(caller, params.group, body),
   );
   api.route(
     router,
@@ -242,12 +242,12 @@ export function fileRoutes(
       path: '/folders/:id',
       summary: 'Rename or move a folder (its creator or a moderator)',
       tags,
-      access: 'user',
+      access: 'person',
       params: fileParams,
       body: folderPatch,
       response: folderView,
     },
-    async ({ actor, params, body }) => folders.update(actor, params.id, body),
+    async ({ caller, params, body }) => folders.update(caller, params.id, body),
   );
   api.command(
     router,
@@ -256,10 +256,10 @@ export function fileRoutes(
       path: '/folders/:id',
       summary: 'Remove an empty folder (its creator or a moderator)',
       tags,
-      access: 'user',
+      access: 'person',
       params: fileParams,
     },
-    async ({ actor, params }) => folders.remove(actor, params.id),
+    async ({ caller, params }) => folders.remove(caller, params.id),
   );
   return router;
 }

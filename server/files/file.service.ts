@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { ObjectId, type Filter } from 'mongodb';
-import { requireUser, type Actor } from '../core/actor.js';
+import { requirePerson, type Caller } from '../core/caller.js';
 import {
   ConflictError,
   ForbiddenError,
@@ -80,9 +80,9 @@ export class FileService {
     private readonly limits: FileLimits,
   ) {}
 
-  /** A file and its group if the actor may do `action` there; 404 as for the group otherwise. */
+  /** A file and its group if the caller may do `action` there; 404 as for the group otherwise. */
   async load(
-    actor: Actor,
+    caller: Caller,
     id: string,
     action: 'read' | 'post' | 'moderate',
     options: { deleted?: boolean } = {},
@@ -90,16 +90,16 @@ export class FileService {
     const notFound = `No file ${id}.`;
     const file = ObjectId.isValid(id) ? await this.repo.files.findOne({ _id: new ObjectId(id) }) : null;
     if (!file) throw new NotFoundError(notFound);
-    const ctx = await this.groups.loadById(actor, file.groupId, action, notFound);
+    const ctx = await this.groups.loadById(caller, file.groupId, action, notFound);
     if (file.deletedAt && !options.deleted) throw new NotFoundError(notFound);
     return { file, ctx };
   }
 
   /** The uploader (while still allowed to post) or a moderator. */
-  private async manage(actor: Actor, id: string, options: { deleted?: boolean } = {}) {
-    const user = requireUser(actor);
-    const { file, ctx } = await this.load(actor, id, 'read', options);
-    const own = file.createdBy.toHexString() === user.userId && ctx.membership?.state === 'active';
+  private async manage(caller: Caller, id: string, options: { deleted?: boolean } = {}) {
+    const user = requirePerson(caller);
+    const { file, ctx } = await this.load(caller, id, 'read', options);
+    const own = file.createdBy.toHexString() === user.personId && ctx.membership?.state === 'active';
     if (!own && !this.groups.can(ctx, 'moderate'))
       throw new ForbiddenError('Only the uploader or a moderator can change this file.');
     return { file, ctx, user };
@@ -176,15 +176,15 @@ export class FileService {
 
   /** Store the streamed files in the group's library (or as attachments awaiting a post). */
   async upload(
-    actor: Actor,
+    caller: Caller,
     handle: string,
     kind: FileKind,
     folderId: string | undefined,
     req: Request,
     res: Response,
   ) {
-    const user = requireUser(actor);
-    const ctx = await this.groups.load(actor, handle, 'post');
+    const user = requirePerson(caller);
+    const ctx = await this.groups.load(caller, handle, 'post');
     const folder = kind === 'library' ? await this.folder(ctx, folderId) : null;
     const { blobs } = await this.receive(req, res, 'files', ctx.group._id, this.limits.maxFiles);
     // A large upload takes time: the group's visibility is read again now, not taken from before the body.
@@ -218,7 +218,7 @@ export class FileService {
           size: blob.size,
           contentType: blob.contentType,
           sha256: blob.sha256,
-          createdBy: new ObjectId(user.userId),
+          createdBy: new ObjectId(user.personId),
           createdAt: now,
           updatedAt: now,
           deletedAt: null,
@@ -226,7 +226,7 @@ export class FileService {
           audience,
           searchTokens: kind === 'library' ? searchTokens(blob.name) : [],
         };
-        const version = this.versionDoc(file, 1, blob, user.userId, now);
+        const version = this.versionDoc(file, 1, blob, user.personId, now);
         await this.repo.versions.insertOne(version);
         versions.push(version);
         await this.repo.files.insertOne(file);
@@ -247,7 +247,7 @@ export class FileService {
       this.events.emit('file.uploaded', {
         fileId: file._id.toHexString(),
         groupId: ctx.group._id.toHexString(),
-        byUserId: user.userId,
+        byUserId: user.personId,
         kind,
       });
     }
@@ -272,9 +272,9 @@ export class FileService {
   }
 
   /** New content for a file; earlier versions stay downloadable. */
-  async replace(actor: Actor, id: string, req: Request, res: Response): Promise<FileView> {
-    const { file, ctx, user } = await this.manage(actor, id);
-    await this.groups.loadById(actor, file.groupId, 'post', `No file ${id}.`);
+  async replace(caller: Caller, id: string, req: Request, res: Response): Promise<FileView> {
+    const { file, ctx, user } = await this.manage(caller, id);
+    await this.groups.loadById(caller, file.groupId, 'post', `No file ${id}.`);
     const { blobs } = await this.receive(req, res, 'file', ctx.group._id, 1);
     const blob = blobs[0];
     if (!blob)
@@ -300,7 +300,7 @@ export class FileService {
     // The version's `_id` is unique: of two replacements at once, the second takes the next number.
     for (;;) {
       try {
-        await this.repo.versions.insertOne(this.versionDoc(file, n, blob, user.userId, now));
+        await this.repo.versions.insertOne(this.versionDoc(file, n, blob, user.personId, now));
         break;
       } catch (err) {
         if (!isDuplicateKey(err) || n > file.version + 50) {
@@ -334,14 +334,14 @@ export class FileService {
     this.events.emit('file.replaced', {
       fileId: id,
       groupId: ctx.group._id.toHexString(),
-      byUserId: user.userId,
+      byUserId: user.personId,
       version: n,
     });
     return this.view({ ...fresh, ...current }, ctx);
   }
 
-  async get(actor: Actor, id: string) {
-    const { file, ctx } = await this.load(actor, id, 'read');
+  async get(caller: Caller, id: string) {
+    const { file, ctx } = await this.load(caller, id, 'read');
     const versions = await this.repo.versionsOf(file);
     return {
       ...(await this.view(file, ctx)),
@@ -360,11 +360,11 @@ export class FileService {
   /** A folder's files (library only), by name; moderators may list the deleted ones instead. */
   /** A page of a folder's files by name (keyset on name, id); `cursor` is the last file of the previous page. */
   async list(
-    actor: Actor,
+    caller: Caller,
     handle: string,
     query: { folder?: string | undefined; deleted: boolean; cursor?: string | undefined; limit: number },
   ) {
-    const ctx = await this.groups.load(actor, handle, query.deleted ? 'moderate' : 'read');
+    const ctx = await this.groups.load(caller, handle, query.deleted ? 'moderate' : 'read');
     const folderId = await this.folder(ctx, query.folder);
     const filter: Filter<FileDoc> = query.deleted
       ? { groupId: ctx.group._id, kind: 'library', deletedAt: { $ne: null } }
@@ -388,11 +388,11 @@ export class FileService {
   }
 
   async update(
-    actor: Actor,
+    caller: Caller,
     id: string,
     patch: { name?: string | undefined; folderId?: string | null | undefined },
   ) {
-    const { file, ctx, user } = await this.manage(actor, id);
+    const { file, ctx, user } = await this.manage(caller, id);
     if (file.kind !== 'library') throw new ConflictError('Attachments are not kept in folders.');
     const set: Partial<FileDoc> = { updatedAt: new Date() };
     if (patch.name !== undefined) {
@@ -404,25 +404,25 @@ export class FileService {
     this.events.emit('file.updated', {
       fileId: id,
       groupId: ctx.group._id.toHexString(),
-      byUserId: user.userId,
+      byUserId: user.personId,
     });
     return this.view({ ...file, ...set }, ctx);
   }
 
-  async remove(actor: Actor, id: string): Promise<void> {
-    const { file, ctx, user } = await this.manage(actor, id);
+  async remove(caller: Caller, id: string): Promise<void> {
+    const { file, ctx, user } = await this.manage(caller, id);
     await this.repo.locks.update(this.repo.files, file._id, {
-      $set: { deletedAt: new Date(), deletedBy: new ObjectId(user.userId), audience: 'hidden' },
+      $set: { deletedAt: new Date(), deletedBy: new ObjectId(user.personId), audience: 'hidden' },
     });
     this.events.emit('file.deleted', {
       fileId: id,
       groupId: ctx.group._id.toHexString(),
-      byUserId: user.userId,
+      byUserId: user.personId,
     });
   }
 
-  async restore(actor: Actor, id: string): Promise<FileView> {
-    const { file, ctx, user } = await this.manage(actor, id, { deleted: true });
+  async restore(caller: Caller, id: string): Promise<FileView> {
+    const { file, ctx, user } = await this.manage(caller, id, { deleted: true });
     if (!file.deletedAt) return this.view(file, ctx);
     // What a moderator removed (or removed with its post) only a moderator brings back.
     const removedByOther = !file.deletedBy?.equals(file.createdBy) || file.attachedTo !== null;
@@ -437,18 +437,18 @@ export class FileService {
     this.events.emit('file.restored', {
       fileId: id,
       groupId: ctx.group._id.toHexString(),
-      byUserId: user.userId,
+      byUserId: user.personId,
     });
     return this.view({ ...file, deletedAt: null, deletedBy: null, audience }, ctx);
   }
 
-  /** The version a download serves (the current one by default), once the actor may read the file. */
+  /** The version a download serves (the current one by default), once the caller may read the file. */
   async content(
-    actor: Actor,
+    caller: Caller,
     id: string,
     n: number | undefined,
   ): Promise<{ version: VersionDoc; name: string }> {
-    const { file } = await this.load(actor, id, 'read');
+    const { file } = await this.load(caller, id, 'read');
     const version = await this.repo.versions.findOne({ _id: versionId(file._id, n ?? file.version) });
     if (!version) throw new NotFoundError(`File ${id} has no version ${n}.`);
     // The current version downloads under the file's current name (renames apply); older ones under theirs.
@@ -456,16 +456,16 @@ export class FileService {
   }
 
   /**
-   * Attach the actor's own unattached uploads in this group to a post; returns what the post shows.
+   * Attach the caller's own unattached uploads in this group to a post; returns what the post shows.
    * Called by the thread service before it writes the post.
    */
   async attach(
-    actor: Actor,
+    caller: Caller,
     groupId: ObjectId,
     ids: string[],
     target: { kind: 'threads' | 'replies'; id: ObjectId },
   ): Promise<AttachmentSummary[]> {
-    const user = requireUser(actor);
+    const user = requirePerson(caller);
     const files = await Promise.all(
       ids.map((id) => (ObjectId.isValid(id) ? this.repo.files.findOne({ _id: new ObjectId(id) }) : null)),
     );
@@ -475,7 +475,7 @@ export class FileService {
         file.kind !== 'attachment' ||
         file.deletedAt ||
         !file.groupId.equals(groupId) ||
-        file.createdBy.toHexString() !== user.userId ||
+        file.createdBy.toHexString() !== user.personId ||
         file.attachedTo
       )
         throw new ValidationError('Attach only files you uploaded to this group as attachments, once.', [
@@ -498,10 +498,10 @@ export class FileService {
   }
 
   /** Library files whose name has every word of the query, among those the searcher may read. */
-  async search(actor: Actor, query: { q: string; limit: number }): Promise<FileView[]> {
+  async search(caller: Caller, query: { q: string; limit: number }): Promise<FileView[]> {
     const tokens = queryTokens(query.q);
     if (!tokens.length) return [];
-    const readable = (await this.groupRepo.readableBy(actor)) as Filter<FileDoc>[];
+    const readable = (await this.groupRepo.readableBy(caller)) as Filter<FileDoc>[];
     const docs = await this.repo.files
       .find({ searchTokens: { $all: tokens }, deletedAt: null, kind: 'library', $or: readable })
       .sort({ updatedAt: -1, _id: -1 })

@@ -1,5 +1,5 @@
 import { ObjectId } from 'mongodb';
-import { requireUser, type Actor } from '../core/actor.js';
+import { requirePerson, type Caller } from '../core/caller.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import type { GroupContext, GroupService } from '../groups/group.service.js';
@@ -49,8 +49,8 @@ export class FolderService {
     return chain;
   }
 
-  async list(actor: Actor, handle: string, parent: string | undefined): Promise<FolderView[]> {
-    const ctx = await this.groups.load(actor, handle, 'read');
+  async list(caller: Caller, handle: string, parent: string | undefined): Promise<FolderView[]> {
+    const ctx = await this.groups.load(caller, handle, 'read');
     const folder = await this.inGroup(ctx, parent, 'query.folder');
     const rows = await this.repo.folders
       .find({ groupId: ctx.group._id, parentId: folder?._id ?? null })
@@ -60,9 +60,9 @@ export class FolderService {
     return rows.map(view);
   }
 
-  async create(actor: Actor, handle: string, input: { name: string; parentId?: string | undefined }) {
-    const user = requireUser(actor);
-    const ctx = await this.groups.load(actor, handle, 'post');
+  async create(caller: Caller, handle: string, input: { name: string; parentId?: string | undefined }) {
+    const user = requirePerson(caller);
+    const ctx = await this.groups.load(caller, handle, 'post');
     const parent = await this.inGroup(ctx, input.parentId, 'body.parentId');
     if ((await this.ancestry(parent)).length >= MAX_DEPTH)
       throw new ValidationError(`Folders nest ${MAX_DEPTH} deep at most.`, [
@@ -73,37 +73,37 @@ export class FolderService {
       groupId: ctx.group._id,
       parentId: parent?._id ?? null,
       name: safeFileName(input.name),
-      createdBy: new ObjectId(user.userId),
+      createdBy: new ObjectId(user.personId),
       createdAt: new Date(),
     };
     await this.repo.folders.insertOne(folder);
     this.events.emit('folder.changed', {
       folderId: folder._id.toHexString(),
       groupId: ctx.group._id.toHexString(),
-      byUserId: user.userId,
+      byUserId: user.personId,
       change: 'created',
     });
     return view(folder);
   }
 
-  private async manage(actor: Actor, id: string) {
-    const user = requireUser(actor);
+  private async manage(caller: Caller, id: string) {
+    const user = requirePerson(caller);
     const folder = ObjectId.isValid(id) ? await this.repo.folders.findOne({ _id: new ObjectId(id) }) : null;
     if (!folder) throw new NotFoundError(`No folder ${id}.`);
-    const ctx = await this.groups.loadById(actor, folder.groupId, 'read', `No folder ${id}.`);
+    const ctx = await this.groups.loadById(caller, folder.groupId, 'read', `No folder ${id}.`);
     const moderator = this.groups.can(ctx, 'moderate');
-    const own = folder.createdBy.toHexString() === user.userId && ctx.membership?.state === 'active';
+    const own = folder.createdBy.toHexString() === user.personId && ctx.membership?.state === 'active';
     if (!own && !moderator)
       throw new ForbiddenError('Only the folder’s creator or a moderator can change it.');
     return { folder, ctx, user };
   }
 
   async update(
-    actor: Actor,
+    caller: Caller,
     id: string,
     patch: { name?: string | undefined; parentId?: string | null | undefined },
   ) {
-    const { folder, ctx, user } = await this.manage(actor, id);
+    const { folder, ctx, user } = await this.manage(caller, id);
     const set: Partial<FolderDoc> = {};
     if (patch.name !== undefined) set.name = safeFileName(patch.name);
     if (patch.parentId !== undefined) {
@@ -123,15 +123,15 @@ export class FolderService {
     this.events.emit('folder.changed', {
       folderId: id,
       groupId: ctx.group._id.toHexString(),
-      byUserId: user.userId,
+      byUserId: user.personId,
       change: 'updated',
     });
     return view({ ...folder, ...set });
   }
 
   /** Only an empty folder is removed (files are restored into the folder they left). */
-  async remove(actor: Actor, id: string): Promise<void> {
-    const { folder, ctx, user } = await this.manage(actor, id);
+  async remove(caller: Caller, id: string): Promise<void> {
+    const { folder, ctx, user } = await this.manage(caller, id);
     const child = await this.repo.folders.findOne({ parentId: folder._id });
     const file = await this.repo.files.findOne({ folderId: folder._id });
     if (child || file)
@@ -140,7 +140,7 @@ export class FolderService {
     this.events.emit('folder.changed', {
       folderId: id,
       groupId: ctx.group._id.toHexString(),
-      byUserId: user.userId,
+      byUserId: user.personId,
       change: 'deleted',
     });
   }

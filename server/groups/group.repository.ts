@@ -1,5 +1,5 @@
 import { ObjectId, type Collection, type Db, type Filter } from 'mongodb';
-import type { Actor } from '../core/actor.js';
+import type { Caller } from '../core/caller.js';
 import { DocumentLocks } from '../db/document.lock.js';
 import { collections } from '../db/collections.js';
 import type { StoredImage } from '../files/image.store.js';
@@ -105,14 +105,14 @@ export class GroupRepository {
   }
 
   /**
-   * Which copied `audience` values (and, for members-only groups, which groups) the actor may read: the
+   * Which copied `audience` values (and, for members-only groups, which groups) the caller may read: the
    * filter every search and feed over threads, replies and files applies.
    */
-  async readableBy(actor: Actor): Promise<Filter<{ audience: string; groupId: ObjectId }>[]> {
+  async readableBy(caller: Caller): Promise<Filter<{ audience: string; groupId: ObjectId }>[]> {
     const readable: Filter<{ audience: string; groupId: ObjectId }>[] = [{ audience: 'public' }];
-    if (actor.kind === 'user') {
+    if (caller.kind === 'person') {
       readable.push({ audience: 'node' });
-      const mine = await this.groupIdsOf(new ObjectId(actor.userId));
+      const mine = await this.groupIdsOf(new ObjectId(caller.personId));
       readable.push({ audience: 'members', groupId: { $in: mine } });
     }
     return readable;

@@ -36,11 +36,11 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       path: '/groups',
       summary: 'Create a group (you become its owner)',
       tags,
-      access: 'user',
+      access: 'person',
       body: groupInput,
       response: groupView,
     },
-    async ({ actor, body }) => groups.create(actor, body),
+    async ({ caller, body }) => groups.create(caller, body),
   );
   api.route(
     router,
@@ -53,7 +53,7 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       query: groupListQuery,
       response: groupPage,
     },
-    async ({ actor, query }) => groups.list(actor, query),
+    async ({ caller, query }) => groups.list(caller, query),
   );
   api.route(
     router,
@@ -66,7 +66,7 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       params: groupParams,
       response: groupView,
     },
-    async ({ actor, params }) => groups.get(actor, params.group),
+    async ({ caller, params }) => groups.get(caller, params.group),
   );
   api.route(
     router,
@@ -75,12 +75,12 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       path: '/groups/:group',
       summary: 'Change settings (admins)',
       tags,
-      access: 'user',
+      access: 'person',
       params: groupParams,
       body: groupPatch,
       response: groupView,
     },
-    async ({ actor, params, body }) => groups.update(actor, params.group, body),
+    async ({ caller, params, body }) => groups.update(caller, params.group, body),
   );
   api.command(
     router,
@@ -89,11 +89,11 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       path: '/groups/:group',
       summary: 'Delete (restorable during the retention period)',
       tags,
-      access: 'user',
+      access: 'person',
       params: groupParams,
     },
-    async ({ actor, params }) => {
-      await groups.remove(actor, params.group);
+    async ({ caller, params }) => {
+      await groups.remove(caller, params.group);
     },
   );
   api.route(
@@ -103,12 +103,12 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       path: '/groups/:group/restore',
       summary: 'Restore a deleted group (owner or instance administrator)',
       tags,
-      access: 'user',
+      access: 'person',
       params: groupParams,
       status: 200,
       response: groupView,
     },
-    async ({ actor, params }) => groups.restore(actor, params.group),
+    async ({ caller, params }) => groups.restore(caller, params.group),
   );
 
   api.route(
@@ -127,7 +127,7 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       }),
       response: z.object({ items: z.array(memberView), nextCursor: z.string().nullable() }),
     },
-    async ({ actor, params, query }) => memberships.members(actor, params.group, query),
+    async ({ caller, params, query }) => memberships.members(caller, params.group, query),
   );
   api.route(
     router,
@@ -136,12 +136,12 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       path: '/groups/:group/join',
       summary: 'Join an open group',
       tags: mtags,
-      access: 'user',
+      access: 'person',
       params: groupParams,
       status: 200,
       response: z.object({ welcomeMessage: z.string().nullable() }),
     },
-    async ({ actor, params }) => memberships.join(actor, params.group),
+    async ({ caller, params }) => memberships.join(caller, params.group),
   );
   api.route(
     router,
@@ -150,12 +150,12 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       path: '/groups/:group/requests',
       summary: 'Ask to join a group that approves members',
       tags: mtags,
-      access: 'user',
+      access: 'person',
       params: groupParams,
       status: 202,
     },
-    async ({ actor, params }) => {
-      await memberships.request(actor, params.group);
+    async ({ caller, params }) => {
+      await memberships.request(caller, params.group);
       return undefined;
     },
   );
@@ -170,11 +170,11 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
         path: `/groups/:group/requests/:person/${decision}`,
         summary: `${decision === 'approve' ? 'Approve' : 'Deny'} a join request (moderators and up)`,
         tags: mtags,
-        access: 'user',
+        access: 'person',
         params: groupMemberParams,
       },
-      async ({ actor, params }) => {
-        await memberships.decide(actor, params.group, params.person, approve);
+      async ({ caller, params }) => {
+        await memberships.decide(caller, params.group, params.person, approve);
       },
     );
   }
@@ -185,7 +185,7 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       path: '/groups/:group/invitations',
       summary: 'Invite a person, or an email address not signed in yet (admins)',
       tags: mtags,
-      access: 'user',
+      access: 'person',
       params: groupParams,
       body: z
         .object({ person: z.string().min(1).max(64).optional(), email: z.email().max(254).optional() })
@@ -195,8 +195,8 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
           path: ['person'],
         }),
     },
-    async ({ actor, params, body }) => {
-      await memberships.invite(actor, params.group, body);
+    async ({ caller, params, body }) => {
+      await memberships.invite(caller, params.group, body);
     },
   );
   for (const [answer, accept] of [
@@ -210,11 +210,11 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
         path: `/groups/:group/invitation/${answer}`,
         summary: `${answer === 'accept' ? 'Accept' : 'Decline'} your invitation`,
         tags: mtags,
-        access: 'user',
+        access: 'person',
         params: groupParams,
       },
-      async ({ actor, params }) => {
-        await memberships.respond(actor, params.group, accept);
+      async ({ caller, params }) => {
+        await memberships.respond(caller, params.group, accept);
       },
     );
   }
@@ -225,11 +225,11 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       path: '/groups/:group/leave',
       summary: 'Leave a group (the owner transfers ownership first)',
       tags: mtags,
-      access: 'user',
+      access: 'person',
       params: groupParams,
     },
-    async ({ actor, params }) => {
-      await memberships.leave(actor, params.group);
+    async ({ caller, params }) => {
+      await memberships.leave(caller, params.group);
     },
   );
   api.command(
@@ -239,11 +239,11 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       path: '/groups/:group/members/:person',
       summary: 'Remove a member (admins)',
       tags: mtags,
-      access: 'user',
+      access: 'person',
       params: groupMemberParams,
     },
-    async ({ actor, params }) => {
-      await memberships.removeMember(actor, params.group, params.person);
+    async ({ caller, params }) => {
+      await memberships.removeMember(caller, params.group, params.person);
     },
   );
   api.command(
@@ -253,12 +253,12 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       path: '/groups/:group/bans/:person',
       summary: 'Ban a person from the group (admins)',
       tags: mtags,
-      access: 'user',
+      access: 'person',
       params: groupMemberParams,
       body: z.object({ reason: z.string().trim().max(500).default('') }).strict(),
     },
-    async ({ actor, params, body }) => {
-      await memberships.ban(actor, params.group, params.person, body.reason);
+    async ({ caller, params, body }) => {
+      await memberships.ban(caller, params.group, params.person, body.reason);
     },
   );
   api.command(
@@ -268,11 +268,11 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       path: '/groups/:group/bans/:person',
       summary: 'Lift a ban (admins)',
       tags: mtags,
-      access: 'user',
+      access: 'person',
       params: groupMemberParams,
     },
-    async ({ actor, params }) => {
-      await memberships.unban(actor, params.group, params.person);
+    async ({ caller, params }) => {
+      await memberships.unban(caller, params.group, params.person);
     },
   );
   api.command(
@@ -282,12 +282,12 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       path: '/groups/:group/members/:person/role',
       summary: 'Set a role: member or moderator (admins), admin (owner)',
       tags: mtags,
-      access: 'user',
+      access: 'person',
       params: groupMemberParams,
       body: z.object({ role: z.enum(['admin', 'moderator', 'member']) }).strict(),
     },
-    async ({ actor, params, body }) => {
-      await memberships.setRole(actor, params.group, params.person, body.role);
+    async ({ caller, params, body }) => {
+      await memberships.setRole(caller, params.group, params.person, body.role);
     },
   );
   api.command(
@@ -297,12 +297,12 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       path: '/groups/:group/transfer',
       summary: 'Transfer ownership to another member (owner)',
       tags: mtags,
-      access: 'user',
+      access: 'person',
       params: groupParams,
       body: z.object({ to: z.string().min(1).max(64) }).strict(),
     },
-    async ({ actor, params, body }) => {
-      await memberships.transferOwnership(actor, params.group, body.to);
+    async ({ caller, params, body }) => {
+      await memberships.transferOwnership(caller, params.group, body.to);
     },
   );
   api.route(
@@ -312,7 +312,7 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       path: '/groups/:group/audit',
       summary: 'Moderation and administration log (admins)',
       tags,
-      access: 'user',
+      access: 'person',
       params: groupParams,
       query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }),
       response: z.array(
@@ -325,7 +325,7 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
         }),
       ),
     },
-    async ({ actor, params, query }) => groups.auditLog(actor, params.group, query.limit),
+    async ({ caller, params, query }) => groups.auditLog(caller, params.group, query.limit),
   );
   for (const [kind, maxBytes] of [
     ['avatar', 2 * 1024 * 1024],
@@ -338,7 +338,7 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
         path: `/groups/:group/${kind}`,
         summary: `Set the group's ${kind} (admins; PNG, JPEG, WebP or GIF, ${maxBytes / 1024 / 1024} MiB at most)`,
         tags,
-        access: 'user',
+        access: 'person',
         params: groupParams,
         rawBody: {
           contentType: 'multipart/form-data',
@@ -348,9 +348,9 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
         status: 200,
         response: groupView,
       },
-      async ({ actor, params, req }) => {
+      async ({ caller, params, req }) => {
         const type = await sniffImage(req.file?.buffer, kind);
-        return groups.setImage(actor, params.group, kind, { bytes: req.file!.buffer, type });
+        return groups.setImage(caller, params.group, kind, { bytes: req.file!.buffer, type });
       },
     );
     api.route(
@@ -360,12 +360,12 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
         path: `/groups/:group/${kind}`,
         summary: `Remove the group's ${kind} (admins)`,
         tags,
-        access: 'user',
+        access: 'person',
         params: groupParams,
         status: 200,
         response: groupView,
       },
-      async ({ actor, params }) => groups.setImage(actor, params.group, kind, null),
+      async ({ caller, params }) => groups.setImage(caller, params.group, kind, null),
     );
     api.route(
       router,
@@ -378,8 +378,8 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
         params: groupParams,
         responseDescription: 'The image bytes',
       },
-      async ({ actor, params, req, res }) => {
-        await sendImage(req, res, await groups.image(actor, params.group, kind));
+      async ({ caller, params, req, res }) => {
+        await sendImage(req, res, await groups.image(caller, params.group, kind));
         return undefined;
       },
     );
@@ -395,7 +395,7 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       params: z.object({ handle: z.string().min(1).max(64) }),
       response: z.array(z.object({ group: z.string(), name: z.string(), role: z.enum(roles) })),
     },
-    async ({ actor, params }) => memberships.of(actor, params.handle),
+    async ({ caller, params }) => memberships.of(caller, params.handle),
   );
   return router;
 }

@@ -1,5 +1,5 @@
 import { ObjectId, type Filter } from 'mongodb';
-import { requireUser, type Actor } from '../core/actor.js';
+import { requirePerson, type Caller } from '../core/caller.js';
 import { ConflictError, ForbiddenError, NotFoundError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { renderMarkdown } from '../core/html.js';
@@ -44,58 +44,58 @@ export class GroupService {
     private readonly images: ImageStore,
   ) {}
 
-  async standing(actor: Actor, group: GroupDoc): Promise<GroupContext> {
-    return this.contextOf(actor, group, await this.membershipOf(actor, group._id));
+  async standing(caller: Caller, group: GroupDoc): Promise<GroupContext> {
+    return this.contextOf(caller, group, await this.membershipOf(caller, group._id));
   }
 
-  private membershipOf(actor: Actor, groupId: ObjectId): Promise<MembershipDoc | null> {
-    return actor.kind === 'user'
-      ? this.repo.membership(groupId, new ObjectId(actor.userId))
+  private membershipOf(caller: Caller, groupId: ObjectId): Promise<MembershipDoc | null> {
+    return caller.kind === 'person'
+      ? this.repo.membership(groupId, new ObjectId(caller.personId))
       : Promise.resolve(null);
   }
 
-  private contextOf(actor: Actor, group: GroupDoc, membership: MembershipDoc | null): GroupContext {
+  private contextOf(caller: Caller, group: GroupDoc, membership: MembershipDoc | null): GroupContext {
     return {
       group,
       membership,
       standing: {
-        signedIn: actor.kind === 'user',
-        instanceAdmin: actor.kind === 'system' || (actor.kind === 'user' && actor.isAdmin),
+        signedIn: caller.kind === 'person',
+        instanceAdmin: caller.kind === 'system' || (caller.kind === 'person' && caller.isAdmin),
         membership: membership ? { role: membership.role, state: membership.state } : null,
       },
     };
   }
 
   /**
-   * Load a group the actor may act on. A group the actor may not even see answers 404, exactly like a
+   * Load a group the caller may act on. A group the caller may not even see answers 404, exactly like a
    * group that does not exist, so its existence does not leak; one they see but may not act on is 403.
    */
-  async load(actor: Actor, handle: string, action: GroupAction): Promise<GroupContext> {
-    return this.check(actor, await this.repo.byHandle(handle), action, `No group ${handle}.`);
+  async load(caller: Caller, handle: string, action: GroupAction): Promise<GroupContext> {
+    return this.check(caller, await this.repo.byHandle(handle), action, `No group ${handle}.`);
   }
 
   /** The same checks, for content that knows its group by id (threads, replies). */
   async loadById(
-    actor: Actor,
+    caller: Caller,
     groupId: ObjectId,
     action: GroupAction,
     notFound: string,
   ): Promise<GroupContext> {
-    // The group and the actor's membership are both addressed by the group's id: read them together.
+    // The group and the caller's membership are both addressed by the group's id: read them together.
     const [group, membership] = await Promise.all([
       this.repo.groups.findOne({ _id: groupId }),
-      this.membershipOf(actor, groupId),
+      this.membershipOf(caller, groupId),
     ]);
-    return this.check(actor, group, action, notFound, membership);
+    return this.check(caller, group, action, notFound, membership);
   }
 
-  /** Whether the actor's standing in a loaded group allows `action` (the one rule set, group.policy). */
+  /** Whether the caller's standing in a loaded group allows `action` (the one rule set, group.policy). */
   can(ctx: GroupContext, action: GroupAction): boolean {
     return allowed(ctx.standing, factsOf(ctx.group), action);
   }
 
   private async check(
-    actor: Actor,
+    caller: Caller,
     group: GroupDoc | null,
     action: GroupAction,
     notFound: string,
@@ -103,10 +103,12 @@ export class GroupService {
   ) {
     if (!group) throw new NotFoundError(notFound);
     const ctx =
-      membership === undefined ? await this.standing(actor, group) : this.contextOf(actor, group, membership);
+      membership === undefined
+        ? await this.standing(caller, group)
+        : this.contextOf(caller, group, membership);
     const facts = factsOf(group);
     if (allowed(ctx.standing, facts, action)) return ctx;
-    // A deleted group, or one the actor may not see, does not exist for them.
+    // A deleted group, or one the caller may not see, does not exist for them.
     if (facts.deleted || !allowed(ctx.standing, facts, 'see')) throw new NotFoundError(notFound);
     throw new ForbiddenError(`You may not ${action} in this group.`);
   }
@@ -114,14 +116,14 @@ export class GroupService {
   /** Record a moderation or administration action in the group's audit log. */
   async audit(
     ctx: GroupContext,
-    actor: Actor,
+    caller: Caller,
     action: string,
     target: ObjectId | null,
     detail: Record<string, unknown> = {},
   ) {
     await this.repo.record({
       groupId: ctx.group._id,
-      actorId: actor.kind === 'user' ? new ObjectId(actor.userId) : null,
+      actorId: caller.kind === 'person' ? new ObjectId(caller.personId) : null,
       action,
       targetUserId: target,
       detail,
@@ -172,8 +174,8 @@ export class GroupService {
     return searchTokens(name, handle, description.en?.markdown, description.fr?.markdown);
   }
 
-  async create(actor: Actor, input: GroupInput): Promise<GroupView> {
-    const user = requireUser(actor);
+  async create(caller: Caller, input: GroupInput): Promise<GroupView> {
+    const user = requirePerson(caller);
     const now = new Date();
     const description = {
       ...(input.description.en ? { en: render(input.description.en) } : {}),
@@ -188,7 +190,7 @@ export class GroupService {
       joinPolicy: input.joinPolicy,
       welcomeMessage: input.welcomeMessage ? render(input.welcomeMessage) : null,
       memberCount: 1,
-      createdBy: new ObjectId(user.userId),
+      createdBy: new ObjectId(user.personId),
       createdAt: now,
       updatedAt: now,
       deletedAt: null,
@@ -231,33 +233,33 @@ export class GroupService {
     this.events.emit('group.created', {
       groupId: group._id.toHexString(),
       handle: group.handle,
-      byUserId: user.userId,
+      byUserId: user.personId,
     });
     this.events.emit('member.joined', {
       groupId: group._id.toHexString(),
-      userId: user.userId,
+      userId: user.personId,
       role: 'owner',
     });
-    return this.view(await this.standing(actor, group));
+    return this.view(await this.standing(caller, group));
   }
 
-  async get(actor: Actor, handle: string): Promise<GroupView> {
-    return this.view(await this.load(actor, handle, 'see'));
+  async get(caller: Caller, handle: string): Promise<GroupView> {
+    return this.view(await this.load(caller, handle, 'see'));
   }
 
   async list(
-    actor: Actor,
+    caller: Caller,
     query: { scope: 'all' | 'mine'; q?: string | undefined; cursor?: string | undefined; limit: number },
   ): Promise<{ items: GroupView[]; nextCursor: string | null }> {
     const filter: Filter<GroupDoc> = {};
     if (query.scope === 'mine') {
-      const user = requireUser(actor);
-      filter._id = { $in: await this.repo.groupIdsOf(new ObjectId(user.userId)) };
-    } else if (!(actor.kind === 'user' && actor.isAdmin)) {
-      const visible: GroupDoc['visibility'][] = actor.kind === 'user' ? ['public', 'node'] : ['public'];
+      const user = requirePerson(caller);
+      filter._id = { $in: await this.repo.groupIdsOf(new ObjectId(user.personId)) };
+    } else if (!(caller.kind === 'person' && caller.isAdmin)) {
+      const visible: GroupDoc['visibility'][] = caller.kind === 'person' ? ['public', 'node'] : ['public'];
       const mine =
-        actor.kind === 'user'
-          ? await this.repo.groupIdsOf(new ObjectId(actor.userId), ['active', 'invited'])
+        caller.kind === 'person'
+          ? await this.repo.groupIdsOf(new ObjectId(caller.personId), ['active', 'invited'])
           : [];
       filter.$or = [{ visibility: { $in: visible } }, { _id: { $in: mine } }];
     }
@@ -265,12 +267,12 @@ export class GroupService {
     if (tokens.length) filter.searchTokens = { $all: tokens };
     const rows = await this.repo.list(filter, query.cursor, query.limit);
     const page = rows.slice(0, query.limit);
-    const items = await Promise.all(page.map(async (g) => this.view(await this.standing(actor, g))));
+    const items = await Promise.all(page.map(async (g) => this.view(await this.standing(caller, g))));
     return { items, nextCursor: rows.length > query.limit ? page[page.length - 1]!.handle : null };
   }
 
-  async update(actor: Actor, handle: string, patch: GroupPatch): Promise<GroupView> {
-    const ctx = await this.load(actor, handle, 'configure');
+  async update(caller: Caller, handle: string, patch: GroupPatch): Promise<GroupView> {
+    const ctx = await this.load(caller, handle, 'configure');
     const { group } = ctx;
     const set: Partial<GroupDoc> = { updatedAt: new Date() };
     if (patch.name !== undefined) set.name = patch.name;
@@ -293,10 +295,10 @@ export class GroupService {
     const audienceChanged = Boolean(set.visibility && set.visibility !== group.visibility);
     if (audienceChanged) await this.audienceChanged(group._id, set.visibility!);
     await this.repo.locks.update(this.repo.groups, group._id, { $set: set });
-    const user = requireUser(actor);
+    const user = requirePerson(caller);
     await this.repo.record({
       groupId: group._id,
-      actorId: new ObjectId(user.userId),
+      actorId: new ObjectId(user.personId),
       action: 'group.updated',
       targetUserId: null,
       detail: { fields: Object.keys(patch) },
@@ -304,16 +306,16 @@ export class GroupService {
     this.events.emit('group.updated', {
       groupId: group._id.toHexString(),
       handle: group.handle,
-      byUserId: user.userId,
+      byUserId: user.personId,
       audienceChanged,
     });
-    return this.view(await this.standing(actor, (await this.repo.groups.findOne({ _id: group._id }))!));
+    return this.view(await this.standing(caller, (await this.repo.groups.findOne({ _id: group._id }))!));
   }
 
   /** Soft delete: the group disappears for everyone and can be restored for the retention period. */
-  async remove(actor: Actor, handle: string): Promise<void> {
-    const { group } = await this.load(actor, handle, 'delete');
-    const by = actor.kind === 'user' ? new ObjectId(actor.userId) : null;
+  async remove(caller: Caller, handle: string): Promise<void> {
+    const { group } = await this.load(caller, handle, 'delete');
+    const by = caller.kind === 'person' ? new ObjectId(caller.personId) : null;
     await this.audienceChanged(group._id, 'hidden');
     await this.repo.locks.update(
       this.repo.groups,
@@ -335,8 +337,8 @@ export class GroupService {
     });
   }
 
-  async restore(actor: Actor, handle: string): Promise<GroupView> {
-    const ctx = await this.load(actor, handle, 'restore');
+  async restore(caller: Caller, handle: string): Promise<GroupView> {
+    const ctx = await this.load(caller, handle, 'restore');
     const { group } = ctx;
     if (Date.now() - group.deletedAt!.getTime() > this.retentionMs) {
       throw new ConflictError('This group was deleted too long ago to be restored.');
@@ -345,7 +347,7 @@ export class GroupService {
       $set: { deletedAt: null, deletedBy: null, updatedAt: new Date() },
     });
     await this.audienceChanged(group._id, group.visibility);
-    const by = actor.kind === 'user' ? new ObjectId(actor.userId) : null;
+    const by = caller.kind === 'person' ? new ObjectId(caller.personId) : null;
     await this.repo.record({
       groupId: group._id,
       actorId: by,
@@ -358,12 +360,12 @@ export class GroupService {
       handle: group.handle,
       byUserId: by?.toHexString() ?? 'system',
     });
-    return this.view(await this.standing(actor, (await this.repo.groups.findOne({ _id: group._id }))!));
+    return this.view(await this.standing(caller, (await this.repo.groups.findOne({ _id: group._id }))!));
   }
 
   /** The moderation and administration log, newest first (group admins). */
-  async auditLog(actor: Actor, handle: string, limit: number) {
-    const { group } = await this.load(actor, handle, 'viewAudit');
+  async auditLog(caller: Caller, handle: string, limit: number) {
+    const { group } = await this.load(caller, handle, 'viewAudit');
     const rows = await this.repo.audit.find({ groupId: group._id }).sort({ at: -1 }).limit(limit).toArray();
     return rows.map((r) => ({
       at: r.at.toISOString(),
@@ -376,23 +378,23 @@ export class GroupService {
 
   /** Set (bytes) or clear (null) the group's avatar or banner (admins). */
   async setImage(
-    actor: Actor,
+    caller: Caller,
     handle: string,
     kind: 'avatar' | 'banner',
     image: { bytes: Buffer; type: string } | null,
   ) {
-    const { group } = await this.load(actor, handle, 'configure');
+    const { group } = await this.load(caller, handle, 'configure');
     const stored = image ? await this.images.save(image.bytes, image.type, `${group.handle}-${kind}`) : null;
     await this.repo.locks.update(this.repo.groups, group._id, {
       $set: { [kind]: stored, updatedAt: new Date() },
     });
     await this.images.remove(group[kind]);
-    return this.view(await this.standing(actor, (await this.repo.groups.findOne({ _id: group._id }))!));
+    return this.view(await this.standing(caller, (await this.repo.groups.findOne({ _id: group._id }))!));
   }
 
   /** The avatar or banner, to whoever may see the group. */
-  async image(actor: Actor, handle: string, kind: 'avatar' | 'banner') {
-    const { group } = await this.load(actor, handle, 'see');
+  async image(caller: Caller, handle: string, kind: 'avatar' | 'banner') {
+    const { group } = await this.load(caller, handle, 'see');
     const image = group[kind];
     if (!image) throw new NotFoundError(`This group has no ${kind}.`);
     return this.images.download(image);

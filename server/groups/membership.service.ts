@@ -1,5 +1,5 @@
 import { ObjectId } from 'mongodb';
-import { requireUser, type Actor } from '../core/actor.js';
+import { requirePerson, type Caller } from '../core/caller.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import type { PersonRepository, UserDoc } from '../people/person.repository.js';
@@ -66,29 +66,29 @@ export class MembershipService {
   }
 
   /** Join an open group. Returns the welcome message, if any. */
-  async join(actor: Actor, handle: string): Promise<{ welcomeMessage: string | null }> {
-    const user = requireUser(actor);
-    const ctx = await this.groups.load(actor, handle, 'join');
-    await this.insert(ctx.group._id, new ObjectId(user.userId), 'active', null);
+  async join(caller: Caller, handle: string): Promise<{ welcomeMessage: string | null }> {
+    const user = requirePerson(caller);
+    const ctx = await this.groups.load(caller, handle, 'join');
+    await this.insert(ctx.group._id, new ObjectId(user.personId), 'active', null);
     await this.countMembers(ctx.group._id);
     this.events.emit('member.joined', {
       groupId: ctx.group._id.toHexString(),
-      userId: user.userId,
+      userId: user.personId,
       role: 'member',
     });
     return { welcomeMessage: ctx.group.welcomeMessage?.html ?? null };
   }
 
-  async request(actor: Actor, handle: string): Promise<void> {
-    const user = requireUser(actor);
-    const ctx = await this.groups.load(actor, handle, 'request');
-    await this.insert(ctx.group._id, new ObjectId(user.userId), 'requested', null);
-    this.events.emit('member.requested', { groupId: ctx.group._id.toHexString(), userId: user.userId });
+  async request(caller: Caller, handle: string): Promise<void> {
+    const user = requirePerson(caller);
+    const ctx = await this.groups.load(caller, handle, 'request');
+    await this.insert(ctx.group._id, new ObjectId(user.personId), 'requested', null);
+    this.events.emit('member.requested', { groupId: ctx.group._id.toHexString(), userId: user.personId });
   }
 
   /** Moderators and up approve or deny a join request. */
-  async decide(actor: Actor, handle: string, personHandle: string, approve: boolean): Promise<void> {
-    const ctx = await this.groups.load(actor, handle, 'moderate');
+  async decide(caller: Caller, handle: string, personHandle: string, approve: boolean): Promise<void> {
+    const ctx = await this.groups.load(caller, handle, 'moderate');
     const person = await this.person(personHandle);
     const filter = { groupId: ctx.group._id, userId: person._id, state: 'requested' as const };
     const done = approve
@@ -96,7 +96,7 @@ export class MembershipService {
           .modifiedCount
       : (await this.repo.memberships.deleteOne(filter)).deletedCount;
     if (!done) throw new NotFoundError(`${personHandle} has no pending request.`);
-    await this.groups.audit(ctx, actor, approve ? 'request.approved' : 'request.denied', person._id);
+    await this.groups.audit(ctx, caller, approve ? 'request.approved' : 'request.denied', person._id);
     if (approve) {
       await this.countMembers(ctx.group._id);
       this.events.emit('member.joined', {
@@ -109,47 +109,47 @@ export class MembershipService {
 
   /** Admins invite a person, or an email address that has not signed in yet. */
   async invite(
-    actor: Actor,
+    caller: Caller,
     handle: string,
     target: { person?: string | undefined; email?: string | undefined },
   ): Promise<void> {
-    const user = requireUser(actor);
-    const ctx = await this.groups.load(actor, handle, 'manageMembers');
-    const by = new ObjectId(user.userId);
+    const user = requirePerson(caller);
+    const ctx = await this.groups.load(caller, handle, 'manageMembers');
+    const by = new ObjectId(user.personId);
     if (target.person) {
       const person = await this.person(target.person);
       const existing = await this.repo.membership(ctx.group._id, person._id);
       if (existing?.state === 'banned')
         throw new ConflictError(`${target.person} is banned from this group; lift the ban first.`);
       if (existing?.state === 'requested') {
-        await this.decide(actor, handle, target.person, true);
+        await this.decide(caller, handle, target.person, true);
         return;
       }
       await this.insert(ctx.group._id, person._id, 'invited', by);
-      await this.groups.audit(ctx, actor, 'member.invited', person._id);
+      await this.groups.audit(ctx, caller, 'member.invited', person._id);
       this.events.emit('member.invited', {
         groupId: ctx.group._id.toHexString(),
         userId: person._id.toHexString(),
         email: null,
-        byUserId: user.userId,
+        byUserId: user.personId,
       });
       return;
     }
     const email = target.email!.toLowerCase();
     // Only an address the person's identity provider verified identifies them.
     const known = await this.people.users.findOne({ email, emailVerified: true, status: 'active' });
-    if (known) return this.invite(actor, handle, { person: known.handle });
+    if (known) return this.invite(caller, handle, { person: known.handle });
     await this.repo.invitations.updateOne(
       { groupId: ctx.group._id, email },
       { $setOnInsert: { _id: new ObjectId(), invitedBy: by, createdAt: new Date() } },
       { upsert: true },
     );
-    await this.groups.audit(ctx, actor, 'email.invited', null, { email });
+    await this.groups.audit(ctx, caller, 'email.invited', null, { email });
     this.events.emit('member.invited', {
       groupId: ctx.group._id.toHexString(),
       userId: null,
       email,
-      byUserId: user.userId,
+      byUserId: user.personId,
     });
   }
 
@@ -165,16 +165,16 @@ export class MembershipService {
     return pending.length;
   }
 
-  async respond(actor: Actor, handle: string, accept: boolean): Promise<void> {
-    const user = requireUser(actor);
-    const ctx = await this.groups.load(actor, handle, 'respondToInvitation');
+  async respond(caller: Caller, handle: string, accept: boolean): Promise<void> {
+    const user = requirePerson(caller);
+    const ctx = await this.groups.load(caller, handle, 'respondToInvitation');
     const filter = { _id: ctx.membership!._id, state: 'invited' as const };
     if (accept) {
       await this.repo.memberships.updateOne(filter, { $set: { state: 'active', updatedAt: new Date() } });
       await this.countMembers(ctx.group._id);
       this.events.emit('member.joined', {
         groupId: ctx.group._id.toHexString(),
-        userId: user.userId,
+        userId: user.personId,
         role: 'member',
       });
     } else {
@@ -182,20 +182,20 @@ export class MembershipService {
     }
   }
 
-  async leave(actor: Actor, handle: string): Promise<void> {
-    const user = requireUser(actor);
-    const ctx = await this.groups.load(actor, handle, 'leave');
+  async leave(caller: Caller, handle: string): Promise<void> {
+    const user = requirePerson(caller);
+    const ctx = await this.groups.load(caller, handle, 'leave');
     // The owner cannot leave (policy); the filter keeps a concurrent transfer from making that possible.
     await this.repo.memberships.deleteOne({ _id: ctx.membership!._id, role: { $ne: 'owner' } });
     await this.countMembers(ctx.group._id);
     this.events.emit('member.left', {
       groupId: ctx.group._id.toHexString(),
-      userId: user.userId,
+      userId: user.personId,
       reason: 'left',
     });
   }
 
-  /** The target's membership, checked against the actor's rank: nobody acts on an equal or higher role. */
+  /** The target's membership, checked against the caller's rank: nobody acts on an equal or higher role. */
   private async target(
     ctx: GroupContext,
     personHandle: string,
@@ -215,14 +215,14 @@ export class MembershipService {
     return { person, membership };
   }
 
-  async removeMember(actor: Actor, handle: string, personHandle: string): Promise<void> {
-    const ctx = await this.groups.load(actor, handle, 'manageMembers');
+  async removeMember(caller: Caller, handle: string, personHandle: string): Promise<void> {
+    const ctx = await this.groups.load(caller, handle, 'manageMembers');
     const { person, membership } = await this.target(ctx, personHandle);
     if (!membership || membership.state === 'banned')
       throw new NotFoundError(`${personHandle} is not in this group.`);
     await this.repo.memberships.deleteOne({ _id: membership._id, role: { $ne: 'owner' } });
     await this.countMembers(ctx.group._id);
-    await this.groups.audit(ctx, actor, 'member.removed', person._id);
+    await this.groups.audit(ctx, caller, 'member.removed', person._id);
     this.events.emit('member.left', {
       groupId: ctx.group._id.toHexString(),
       userId: person._id.toHexString(),
@@ -230,8 +230,8 @@ export class MembershipService {
     });
   }
 
-  async ban(actor: Actor, handle: string, personHandle: string, reason: string): Promise<void> {
-    const ctx = await this.groups.load(actor, handle, 'manageMembers');
+  async ban(caller: Caller, handle: string, personHandle: string, reason: string): Promise<void> {
+    const ctx = await this.groups.load(caller, handle, 'manageMembers');
     const { person } = await this.target(ctx, personHandle);
     const now = new Date();
     await this.repo.memberships.updateOne(
@@ -243,7 +243,7 @@ export class MembershipService {
       { upsert: true },
     );
     await this.countMembers(ctx.group._id);
-    await this.groups.audit(ctx, actor, 'member.banned', person._id, { reason });
+    await this.groups.audit(ctx, caller, 'member.banned', person._id, { reason });
     this.events.emit('member.left', {
       groupId: ctx.group._id.toHexString(),
       userId: person._id.toHexString(),
@@ -251,8 +251,8 @@ export class MembershipService {
     });
   }
 
-  async unban(actor: Actor, handle: string, personHandle: string): Promise<void> {
-    const ctx = await this.groups.load(actor, handle, 'manageMembers');
+  async unban(caller: Caller, handle: string, personHandle: string): Promise<void> {
+    const ctx = await this.groups.load(caller, handle, 'manageMembers');
     const person = await this.person(personHandle);
     const { deletedCount } = await this.repo.memberships.deleteOne({
       groupId: ctx.group._id,
@@ -260,18 +260,18 @@ export class MembershipService {
       state: 'banned',
     });
     if (!deletedCount) throw new NotFoundError(`${personHandle} is not banned.`);
-    await this.groups.audit(ctx, actor, 'member.unbanned', person._id);
+    await this.groups.audit(ctx, caller, 'member.unbanned', person._id);
   }
 
   /** Set a member's role below owner. Moderator/member: admins; admin: the owner only. */
   async setRole(
-    actor: Actor,
+    caller: Caller,
     handle: string,
     personHandle: string,
     role: Exclude<Role, 'owner'>,
   ): Promise<void> {
-    const user = requireUser(actor);
-    const ctx = await this.groups.load(actor, handle, role === 'admin' ? 'manageAdmins' : 'configure');
+    const user = requirePerson(caller);
+    const ctx = await this.groups.load(caller, handle, role === 'admin' ? 'manageAdmins' : 'configure');
     const { person, membership } = await this.target(ctx, personHandle);
     if (membership?.state !== 'active')
       throw new NotFoundError(`${personHandle} is not a member of this group.`);
@@ -281,12 +281,12 @@ export class MembershipService {
     );
     if (!modifiedCount && membership.role !== role)
       throw new ConflictError('The membership changed meanwhile; try again.');
-    await this.groups.audit(ctx, actor, 'member.role', person._id, { role });
+    await this.groups.audit(ctx, caller, 'member.role', person._id, { role });
     this.events.emit('member.role_changed', {
       groupId: ctx.group._id.toHexString(),
       userId: person._id.toHexString(),
       role,
-      byUserId: user.userId,
+      byUserId: user.personId,
     });
   }
 
@@ -294,11 +294,11 @@ export class MembershipService {
    * Hand the group to another active member. The new owner is promoted before the old one steps down,
    * each with a single conditional write, so at every instant the group has at least one owner.
    */
-  async transferOwnership(actor: Actor, handle: string, personHandle: string): Promise<void> {
-    const user = requireUser(actor);
-    const ctx = await this.groups.load(actor, handle, 'manageAdmins');
+  async transferOwnership(caller: Caller, handle: string, personHandle: string): Promise<void> {
+    const user = requirePerson(caller);
+    const ctx = await this.groups.load(caller, handle, 'manageAdmins');
     const person = await this.person(personHandle);
-    if (person._id.toHexString() === user.userId)
+    if (person._id.toHexString() === user.personId)
       throw new ValidationError('You already own this group.', [
         { field: 'body.to', message: 'same person' },
       ]);
@@ -311,12 +311,12 @@ export class MembershipService {
       { _id: ctx.membership!._id, role: 'owner' },
       { $set: { role: 'admin', updatedAt: new Date() } },
     );
-    await this.groups.audit(ctx, actor, 'group.ownership_transferred', person._id);
+    await this.groups.audit(ctx, caller, 'group.ownership_transferred', person._id);
     this.events.emit('member.role_changed', {
       groupId: ctx.group._id.toHexString(),
       userId: person._id.toHexString(),
       role: 'owner',
-      byUserId: user.userId,
+      byUserId: user.personId,
     });
   }
 
@@ -388,12 +388,12 @@ export class MembershipService {
   }
 
   async members(
-    actor: Actor,
+    caller: Caller,
     handle: string,
     query: { state: MembershipState; cursor?: string | undefined; limit: number },
   ) {
     const ctx = await this.groups.load(
-      actor,
+      caller,
       handle,
       query.state === 'active' ? 'read' : query.state === 'requested' ? 'moderate' : 'manageMembers',
     );
@@ -429,7 +429,7 @@ export class MembershipService {
   }
 
   /** A person's groups, limited to those the viewer may see (a hidden group is never revealed). */
-  async of(actor: Actor, personHandle: string) {
+  async of(caller: Caller, personHandle: string) {
     const person = await this.person(personHandle);
     const rows = await this.repo.memberships.find({ userId: person._id, state: 'active' }).toArray();
     const groups = await this.repo.groups
@@ -439,7 +439,7 @@ export class MembershipService {
     const roleOf = new Map(rows.map((r) => [r.groupId.toHexString(), r.role]));
     const visible = [];
     for (const group of groups) {
-      const ctx = await this.groups.standing(actor, group);
+      const ctx = await this.groups.standing(caller, group);
       const facts = { visibility: group.visibility, joinPolicy: group.joinPolicy, deleted: false };
       if (allowed(ctx.standing, facts, 'see'))
         visible.push({ group: group.handle, name: group.name, role: roleOf.get(group._id.toHexString())! });

@@ -1,14 +1,14 @@
 import type { ObjectId } from 'mongodb';
-import type { Actor } from '../core/actor.js';
+import type { Caller } from '../core/caller.js';
 import type { GroupDoc, GroupRepository } from '../groups/group.repository.js';
 import type { GroupService } from '../groups/group.service.js';
 import type { UserDoc } from '../people/person.repository.js';
 import type { NotificationDoc, NotificationKind } from './notification.repository.js';
 
 /** A person as the group rules see them (notifications are checked for the person they are for). */
-export const actorOfUser = (user: UserDoc): Actor => ({
-  kind: 'user',
-  userId: user._id.toHexString(),
+export const actorOfUser = (user: UserDoc): Caller => ({
+  kind: 'person',
+  personId: user._id.toHexString(),
   handle: user.handle,
   isAdmin: user.isAdmin,
 });
@@ -25,9 +25,9 @@ export class NotificationAudience {
   ) {}
 
   /** Read the group (or take it read already), then ask the rules. */
-  async mayHear(actor: Actor, group: GroupDoc | null, kind: NotificationKind): Promise<boolean> {
+  async mayHear(caller: Caller, group: GroupDoc | null, kind: NotificationKind): Promise<boolean> {
     if (!group) return false;
-    const ctx = await this.groups.standing(actor, group);
+    const ctx = await this.groups.standing(caller, group);
     // An invitation is about the invitation itself, which the person holds until they answer it.
     if (kind === 'invitation') return this.groups.can(ctx, 'respondToInvitation');
     // A join request is for those who decide it: a moderator who stepped down no longer sees it.
@@ -36,7 +36,7 @@ export class NotificationAudience {
   }
 
   /** The notifications the person may still see, in their order; each group is read and checked once. */
-  async visible(actor: Actor, docs: NotificationDoc[]): Promise<NotificationDoc[]> {
+  async visible(caller: Caller, docs: NotificationDoc[]): Promise<NotificationDoc[]> {
     const verdicts = new Map<string, Promise<boolean>>();
     const check = (groupId: ObjectId, kind: NotificationKind) => {
       const rule = kind === 'invitation' || kind === 'join.request' ? kind : 'read';
@@ -45,7 +45,7 @@ export class NotificationAudience {
       if (!verdict) {
         verdict = this.groupRepo.groups
           .findOne({ _id: groupId })
-          .then((group) => this.mayHear(actor, group, kind));
+          .then((group) => this.mayHear(caller, group, kind));
         verdicts.set(key, verdict);
       }
       return verdict;

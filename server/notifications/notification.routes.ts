@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { ObjectId } from 'mongodb';
 import { z } from 'zod';
-import { requireUser } from '../core/actor.js';
+import { requirePerson } from '../core/caller.js';
 import type { Api } from '../core/api.js';
 import { asyncHandler } from '../core/http.js';
 import { escapeHtml } from '../core/html.js';
@@ -35,7 +35,7 @@ export function notificationRoutes(api: Api, notifications: NotificationService)
       path: '/notifications',
       summary: 'My notifications, newest first, with the unread count',
       tags,
-      access: 'user',
+      access: 'person',
       query: z.object({
         cursor: z.coerce.number().int().min(1).optional(),
         limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -46,7 +46,7 @@ export function notificationRoutes(api: Api, notifications: NotificationService)
         nextCursor: z.string().nullable(),
       }),
     },
-    async ({ actor, query }) => notifications.list(actor, query),
+    async ({ caller, query }) => notifications.list(caller, query),
   );
   api.command(
     router,
@@ -55,7 +55,7 @@ export function notificationRoutes(api: Api, notifications: NotificationService)
       path: '/notifications/read',
       summary: 'Mark some notifications read (ids), or all of them (all: true)',
       tags,
-      access: 'user',
+      access: 'person',
       body: z
         .object({
           ids: z
@@ -67,7 +67,7 @@ export function notificationRoutes(api: Api, notifications: NotificationService)
         .strict()
         .refine((b) => b.all === true || (b.ids?.length ?? 0) > 0, 'give ids or all: true'),
     },
-    async ({ actor, body }) => notifications.markRead(actor, body),
+    async ({ caller, body }) => notifications.markRead(caller, body),
   );
   api.route(
     router,
@@ -76,10 +76,10 @@ export function notificationRoutes(api: Api, notifications: NotificationService)
       path: '/notifications/settings',
       summary: 'How I get notification mail',
       tags,
-      access: 'user',
+      access: 'person',
       response: email,
     },
-    async ({ actor }) => notifications.settings(actor),
+    async ({ caller }) => notifications.settings(caller),
   );
   api.route(
     router,
@@ -88,12 +88,13 @@ export function notificationRoutes(api: Api, notifications: NotificationService)
       path: '/notifications/settings',
       summary: 'Notification mail: immediately, a daily or weekly digest, or none',
       tags,
-      access: 'user',
+      access: 'person',
       body: email,
       status: 200,
       response: email,
     },
-    async ({ actor, body }) => notifications.setEmail(new ObjectId(requireUser(actor).userId), body.email),
+    async ({ caller, body }) =>
+      notifications.setEmail(new ObjectId(requirePerson(caller).personId), body.email),
   );
   for (const method of ['get', 'put'] as const) {
     api.route(
@@ -106,16 +107,16 @@ export function notificationRoutes(api: Api, notifications: NotificationService)
             ? 'How I follow a group'
             : 'Follow a group (all: new threads), the default (replies to me, mentions, threads I follow), or mute it',
         tags,
-        access: 'user',
+        access: 'person',
         params: groupParams,
         ...(method === 'put' ? { body: groupLevel } : {}),
         status: 200,
         response: z.object({ group: z.string(), level: groupLevel.shape.level }),
       },
-      async ({ actor, params, body }) =>
+      async ({ caller, params, body }) =>
         method === 'get'
-          ? notifications.levels(actor, { group: params.group })
-          : notifications.setGroupLevel(actor, params.group, (body as z.output<typeof groupLevel>).level),
+          ? notifications.levels(caller, { group: params.group })
+          : notifications.setGroupLevel(caller, params.group, (body as z.output<typeof groupLevel>).level),
     );
     api.route(
       router,
@@ -124,16 +125,16 @@ export function notificationRoutes(api: Api, notifications: NotificationService)
         path: '/threads/:id/subscription',
         summary: method === 'get' ? 'Whether I follow a thread' : 'Follow a thread (all) or stop (none)',
         tags,
-        access: 'user',
+        access: 'person',
         params: idParams,
         ...(method === 'put' ? { body: threadLevel } : {}),
         status: 200,
         response: z.object({ threadId: z.string(), level: threadLevel.shape.level }),
       },
-      async ({ actor, params, body }) =>
+      async ({ caller, params, body }) =>
         method === 'get'
-          ? notifications.levels(actor, { threadId: params.id })
-          : notifications.setThreadLevel(actor, params.id, (body as z.output<typeof threadLevel>).level),
+          ? notifications.levels(caller, { threadId: params.id })
+          : notifications.setThreadLevel(caller, params.id, (body as z.output<typeof threadLevel>).level),
     );
   }
   return router;

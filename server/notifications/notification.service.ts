@@ -1,5 +1,5 @@
 import { ObjectId } from 'mongodb';
-import { requireUser, type Actor, type UserActor } from '../core/actor.js';
+import { requirePerson, type Caller, type PersonCaller } from '../core/caller.js';
 import { NotFoundError } from '../core/errors.js';
 import { upsertOne } from '../db/errors.js';
 import type { GroupRepository } from '../groups/group.repository.js';
@@ -38,7 +38,7 @@ export class NotificationService {
     private readonly audience: NotificationAudience,
   ) {}
 
-  /** Views for a page of one person's notifications (group handles and actor handles looked up by `_id`). */
+  /** Views for a page of one person's notifications (group handles and caller handles looked up by `_id`). */
   async views(docs: NotificationDoc[], readUpTo: number): Promise<NotificationView[]> {
     const lookup = async <T>(ids: ObjectId[], find: (id: ObjectId) => Promise<T | null>) => {
       const distinct = [...new Set(ids.map((i) => i.toHexString()))];
@@ -66,16 +66,16 @@ export class NotificationService {
   }
 
   /** Newest first, by position; `cursor` is the last position seen. */
-  async list(actor: Actor, page: { cursor?: number | undefined; limit: number }) {
-    const user = requireUser(actor);
-    const userId = new ObjectId(user.userId);
+  async list(caller: Caller, page: { cursor?: number | undefined; limit: number }) {
+    const user = requirePerson(caller);
+    const userId = new ObjectId(user.personId);
     const state = await this.repo.stateOf(userId);
-    const head = await this.repo.head(user.userId);
+    const head = await this.repo.head(user.personId);
     const top = Math.min(head, (page.cursor ?? head + 1) - 1);
     const positions = Array.from({ length: Math.max(0, Math.min(page.limit, top)) }, (_, i) => top - i);
-    const found = (await this.repo.notifications.getMany(user.userId, positions)).filter((d) => d !== null);
+    const found = (await this.repo.notifications.getMany(user.personId, positions)).filter((d) => d !== null);
     // What the person may no longer read (removed, banned, the group closed or deleted) is not shown.
-    const docs = await this.audience.visible(actor, found);
+    const docs = await this.audience.visible(caller, found);
     const last = positions[positions.length - 1];
     const unread = await this.unread(user, state.readUpTo, head);
     return {
@@ -86,54 +86,54 @@ export class NotificationService {
   }
 
   /** Unread count: positions after `readUpTo` not marked read one by one (at most 100 counted). */
-  private async unread(actor: UserActor, readUpTo: number, head: number): Promise<number> {
+  private async unread(caller: PersonCaller, readUpTo: number, head: number): Promise<number> {
     const from = Math.max(readUpTo + 1, head - 99);
     const positions = Array.from({ length: Math.max(0, head - from + 1) }, (_, i) => from + i);
-    const docs = await this.repo.notifications.getMany(actor.userId, positions);
+    const docs = await this.repo.notifications.getMany(caller.personId, positions);
     const unread = docs.filter((d): d is NotificationDoc => d !== null && !d.readAt);
-    return (await this.audience.visible(actor, unread)).length;
+    return (await this.audience.visible(caller, unread)).length;
   }
 
   /** Mark some notifications read, or all of them. */
   async markRead(
-    actor: Actor,
+    caller: Caller,
     input: { ids?: string[] | undefined; all?: boolean | undefined },
   ): Promise<void> {
-    const user = requireUser(actor);
-    const userId = new ObjectId(user.userId);
+    const user = requirePerson(caller);
+    const userId = new ObjectId(user.personId);
     if (input.all) {
-      const head = await this.repo.head(user.userId);
+      const head = await this.repo.head(user.personId);
       await this.repo.updateState(userId, { $max: { readUpTo: head } });
       return;
     }
     for (const id of input.ids ?? []) {
       // Only the reader's own notifications: the `_id` starts with their id.
-      if (!id.startsWith(`${user.userId}:`)) throw new NotFoundError(`No notification ${id}.`);
+      if (!id.startsWith(`${user.personId}:`)) throw new NotFoundError(`No notification ${id}.`);
       await this.repo.notifications.collection.updateOne({ _id: id }, { $set: { readAt: new Date() } });
     }
   }
 
-  async setGroupLevel(actor: Actor, handle: string, level: GroupLevel) {
-    const user = requireUser(actor);
-    const { group } = await this.groups.load(actor, handle, 'read');
-    await this.setLevel(new ObjectId(user.userId), 'group', group._id, level);
+  async setGroupLevel(caller: Caller, handle: string, level: GroupLevel) {
+    const user = requirePerson(caller);
+    const { group } = await this.groups.load(caller, handle, 'read');
+    await this.setLevel(new ObjectId(user.personId), 'group', group._id, level);
     return { group: group.handle, level };
   }
 
-  async setThreadLevel(actor: Actor, threadId: string, level: ThreadLevel) {
-    const user = requireUser(actor);
+  async setThreadLevel(caller: Caller, threadId: string, level: ThreadLevel) {
+    const user = requirePerson(caller);
     const thread = await this.threads.threads.findOne({ _id: new ObjectId(threadId) });
     if (!thread) throw new NotFoundError(`No thread ${threadId}.`);
-    await this.groups.loadById(actor, thread.groupId, 'read', `No thread ${threadId}.`);
-    await this.setLevel(new ObjectId(user.userId), 'thread', thread._id, level);
+    await this.groups.loadById(caller, thread.groupId, 'read', `No thread ${threadId}.`);
+    await this.setLevel(new ObjectId(user.personId), 'thread', thread._id, level);
     return { threadId, level };
   }
 
-  async levels(actor: Actor, target: { group?: string; threadId?: string }) {
-    const user = requireUser(actor);
-    const userId = new ObjectId(user.userId);
+  async levels(caller: Caller, target: { group?: string; threadId?: string }) {
+    const user = requirePerson(caller);
+    const userId = new ObjectId(user.personId);
     if (target.group) {
-      const { group } = await this.groups.load(actor, target.group, 'read');
+      const { group } = await this.groups.load(caller, target.group, 'read');
       return {
         group: group.handle,
         level: ((await this.repo.level(userId, 'group', group._id))?.level ?? 'default') as GroupLevel,
@@ -141,7 +141,7 @@ export class NotificationService {
     }
     const thread = await this.threads.threads.findOne({ _id: new ObjectId(target.threadId!) });
     if (!thread) throw new NotFoundError(`No thread ${target.threadId}.`);
-    await this.groups.loadById(actor, thread.groupId, 'read', `No thread ${target.threadId}.`);
+    await this.groups.loadById(caller, thread.groupId, 'read', `No thread ${target.threadId}.`);
     return {
       threadId: target.threadId!,
       level: ((await this.repo.level(userId, 'thread', thread._id))?.level ?? 'none') as ThreadLevel,
@@ -157,9 +157,9 @@ export class NotificationService {
     if (level === 'all') await this.repo.list(userId, kind, targetId);
   }
 
-  async settings(actor: Actor) {
-    const user = requireUser(actor);
-    const state = await this.repo.stateOf(new ObjectId(user.userId));
+  async settings(caller: Caller) {
+    const user = requirePerson(caller);
+    const state = await this.repo.stateOf(new ObjectId(user.personId));
     return { email: state.email };
   }
 

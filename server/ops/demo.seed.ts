@@ -1,4 +1,4 @@
-import type { UserActor } from '../core/actor.js';
+import type { PersonCaller } from '../core/caller.js';
 import type { Logger } from '../core/logger.js';
 import { demoClaims, demoPeople } from '../auth/dev-idp.js';
 import type { GroupRepository } from '../groups/group.repository.js';
@@ -22,7 +22,7 @@ export async function seedDemo(deps: {
   logger: Logger;
 }): Promise<void> {
   if (await deps.groupRepo.byHandle('welcome')) return;
-  const actors: Record<string, UserActor> = {};
+  const actors: Record<string, PersonCaller> = {};
   for (const person of demoPeople.filter((p) => p.sub === 'alice' || p.sub === 'bruno')) {
     const user = await deps.accounts.signIn({
       issuer: deps.devIssuer,
@@ -30,8 +30,8 @@ export async function seedDemo(deps: {
       claims: demoClaims(person),
     });
     actors[person.sub] = {
-      kind: 'user',
-      userId: user._id.toHexString(),
+      kind: 'person',
+      personId: user._id.toHexString(),
       handle: user.handle,
       isAdmin: user.isAdmin,
     };

@@ -50,14 +50,14 @@ export function organizationRoutes(
       path: '/organizations/:slug/people',
       summary: "An organization's people (signed-in people only)",
       tags,
-      access: 'user',
+      access: 'person',
       params: slugParams,
       query: directoryQuery.omit({ organization: true }),
       response: directoryPage,
     },
-    async ({ actor, params, query }) => {
+    async ({ caller, params, query }) => {
       await organizations.get(params.slug);
-      return profiles.directory(actor, { ...query, organization: params.slug });
+      return profiles.directory(caller, { ...query, organization: params.slug });
     },
   );
   api.route(
@@ -71,7 +71,7 @@ export function organizationRoutes(
       body: organizationInput,
       response: organizationView,
     },
-    async ({ actor, body }) => organizations.create(actor, body),
+    async ({ caller, body }) => organizations.create(caller, body),
   );
   api.route(
     router,
@@ -85,7 +85,7 @@ export function organizationRoutes(
       body: organizationPatch,
       response: organizationView,
     },
-    async ({ actor, params, body }) => organizations.update(actor, params.slug, body),
+    async ({ caller, params, body }) => organizations.update(caller, params.slug, body),
   );
   return router;
 }

@@ -1,4 +1,4 @@
-import { requireAdmin, type Actor } from '../core/actor.js';
+import { requireAdmin, type Caller } from '../core/caller.js';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { OrganizationDoc, OrganizationRepository } from './organization.repository.js';
 import type { OrganizationInput, OrganizationView } from './organization.schemas.js';
@@ -28,8 +28,8 @@ export class OrganizationService {
     return org;
   }
 
-  async create(actor: Actor, input: OrganizationInput): Promise<OrganizationView> {
-    requireAdmin(actor);
+  async create(caller: Caller, input: OrganizationInput): Promise<OrganizationView> {
+    requireAdmin(caller);
     try {
       return toOrganizationView(await this.repo.insert(input));
     } catch (err) {
@@ -42,8 +42,8 @@ export class OrganizationService {
     }
   }
 
-  async update(actor: Actor, slug: string, patch: Partial<OrganizationInput>): Promise<OrganizationView> {
-    requireAdmin(actor);
+  async update(caller: Caller, slug: string, patch: Partial<OrganizationInput>): Promise<OrganizationView> {
+    requireAdmin(caller);
     let updated: OrganizationDoc | null;
     try {
       updated = await this.repo.update(slug, patch);

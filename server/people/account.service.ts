@@ -1,5 +1,5 @@
 import { ObjectId } from 'mongodb';
-import { requireAdmin, type Actor } from '../core/actor.js';
+import { requireAdmin, type Caller } from '../core/caller.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { foldText } from '../core/search-tokens.js';
@@ -142,8 +142,8 @@ export class AccountService {
     await this.indexer.reindex(updated!._id);
     const fresh = (await this.repo.byId(updated!._id))!;
     if (created)
-      this.events.emit('user.created', {
-        userId: fresh._id.toHexString(),
+      this.events.emit('person.created', {
+        personId: fresh._id.toHexString(),
         handle: fresh.handle,
         verifiedEmail: fresh.emailVerified && fresh.email ? fresh.email : undefined,
       });
@@ -189,27 +189,27 @@ export class AccountService {
   }
 
   /** Deactivate: sessions end at once, sign-in is refused, content stays. */
-  async deactivate(actor: Actor, handle: string): Promise<UserDoc> {
-    requireAdmin(actor);
+  async deactivate(caller: Caller, handle: string): Promise<UserDoc> {
+    requireAdmin(caller);
     const user = await this.target(handle);
-    if (actor.kind === 'user' && actor.userId === user._id.toHexString()) {
+    if (caller.kind === 'person' && caller.personId === user._id.toHexString()) {
       throw new ConflictError('Administrators cannot deactivate their own account.');
     }
     await this.repo.locks.update(this.repo.users, user._id, {
       $set: { status: 'deactivated', updatedAt: new Date() },
     });
     await this.sessions.endSessionsOf(user._id.toHexString());
-    this.events.emit('user.deactivated', { userId: user._id.toHexString(), handle: user.handle });
+    this.events.emit('person.deactivated', { personId: user._id.toHexString(), handle: user.handle });
     return (await this.repo.byId(user._id))!;
   }
 
-  async reactivate(actor: Actor, handle: string): Promise<UserDoc> {
-    requireAdmin(actor);
+  async reactivate(caller: Caller, handle: string): Promise<UserDoc> {
+    requireAdmin(caller);
     const user = await this.target(handle);
     await this.repo.locks.update(this.repo.users, user._id, {
       $set: { status: 'active', updatedAt: new Date() },
     });
-    this.events.emit('user.reactivated', { userId: user._id.toHexString(), handle: user.handle });
+    this.events.emit('person.reactivated', { personId: user._id.toHexString(), handle: user.handle });
     return (await this.repo.byId(user._id))!;
   }
 
@@ -217,8 +217,8 @@ export class AccountService {
    * Merge two accounts of one person: identities, memberships and content move to `into`; `from`
    * stays as a pointer so old links and a sign-in with its identity lead to the survivor.
    */
-  async merge(actor: Actor, fromHandle: string, intoHandle: string): Promise<UserDoc> {
-    requireAdmin(actor);
+  async merge(caller: Caller, fromHandle: string, intoHandle: string): Promise<UserDoc> {
+    requireAdmin(caller);
     if (fromHandle.toLowerCase() === intoHandle.toLowerCase()) {
       throw new ValidationError('Choose two different accounts.', [
         { field: 'body.into', message: 'same as from' },
@@ -232,9 +232,9 @@ export class AccountService {
       $set: { status: 'merged', mergedInto: into._id, searchTokens: [], updatedAt: new Date() },
     });
     await this.sessions.endSessionsOf(from._id.toHexString());
-    this.events.emit('user.merged', {
-      fromUserId: from._id.toHexString(),
-      intoUserId: into._id.toHexString(),
+    this.events.emit('person.merged', {
+      fromPersonId: from._id.toHexString(),
+      intoPersonId: into._id.toHexString(),
     });
     return (await this.repo.byId(into._id))!;
   }

@@ -30,8 +30,8 @@ export function peopleRoutes(api: Api, profiles: ProfileService, accounts: Accou
 
   api.route(
     router,
-    { method: 'get', path: '/me', summary: 'The signed-in person', tags, access: 'user', response: meView },
-    async ({ actor }) => me(await profiles.me(actor)),
+    { method: 'get', path: '/me', summary: 'The signed-in person', tags, access: 'person', response: meView },
+    async ({ caller }) => me(await profiles.me(caller)),
   );
   api.route(
     router,
@@ -40,12 +40,12 @@ export function peopleRoutes(api: Api, profiles: ProfileService, accounts: Accou
       path: '/me/profile',
       summary: 'Edit my profile and who sees each field',
       tags,
-      access: 'user',
+      access: 'person',
       body: profilePatch,
       status: 200,
       response: meView,
     },
-    async ({ actor, body }) => me(await profiles.update(actor, body)),
+    async ({ caller, body }) => me(await profiles.update(caller, body)),
   );
   api.route(
     router,
@@ -54,7 +54,7 @@ export function peopleRoutes(api: Api, profiles: ProfileService, accounts: Accou
       path: '/me/avatar',
       summary: 'Set my avatar (PNG, JPEG, WebP or GIF, 2 MiB at most)',
       tags,
-      access: 'user',
+      access: 'person',
       rawBody: {
         contentType: 'multipart/form-data',
         schema: z.object({ avatar: z.string().describe('binary image file') }),
@@ -63,16 +63,23 @@ export function peopleRoutes(api: Api, profiles: ProfileService, accounts: Accou
       status: 200,
       response: meView,
     },
-    async ({ actor, req }) => {
+    async ({ caller, req }) => {
       const type = await sniffImage(req.file?.buffer, 'avatar');
-      return me(await profiles.setAvatar(actor, req.file!.buffer, type));
+      return me(await profiles.setAvatar(caller, req.file!.buffer, type));
     },
   );
   api.route(
     router,
-    { method: 'delete', path: '/me/avatar', summary: 'Remove my avatar', tags, access: 'user', status: 204 },
-    async ({ actor }) => {
-      await profiles.removeAvatar(actor);
+    {
+      method: 'delete',
+      path: '/me/avatar',
+      summary: 'Remove my avatar',
+      tags,
+      access: 'person',
+      status: 204,
+    },
+    async ({ caller }) => {
+      await profiles.removeAvatar(caller);
       return undefined;
     },
   );
@@ -83,11 +90,11 @@ export function peopleRoutes(api: Api, profiles: ProfileService, accounts: Accou
       path: '/people',
       summary: 'Directory: search people by name, skill or organization',
       tags,
-      access: 'user',
+      access: 'person',
       query: directoryQuery,
       response: directoryPage,
     },
-    async ({ actor, query }) => profiles.directory(actor, query),
+    async ({ caller, query }) => profiles.directory(caller, query),
   );
   api.route(
     router,
@@ -100,7 +107,7 @@ export function peopleRoutes(api: Api, profiles: ProfileService, accounts: Accou
       params: handleParams,
       response: profileView,
     },
-    async ({ actor, params }) => (await profiles.get(actor, params.handle)).view,
+    async ({ caller, params }) => (await profiles.get(caller, params.handle)).view,
   );
   api.route(
     router,
@@ -113,8 +120,8 @@ export function peopleRoutes(api: Api, profiles: ProfileService, accounts: Accou
       params: handleParams,
       responseDescription: 'The image bytes',
     },
-    async ({ actor, params, req, res }) => {
-      await sendImage(req, res, await profiles.avatar(actor, params.handle));
+    async ({ caller, params, req, res }) => {
+      await sendImage(req, res, await profiles.avatar(caller, params.handle));
       return undefined;
     },
   );
@@ -137,7 +144,8 @@ export function peopleRoutes(api: Api, profiles: ProfileService, accounts: Accou
         status: 200,
         response: profileView,
       },
-      async ({ actor, params }) => profiles.view(actor, await accounts[change](actor, params.handle), null),
+      async ({ caller, params }) =>
+        profiles.view(caller, await accounts[change](caller, params.handle), null),
     );
   }
   api.route(
@@ -152,9 +160,9 @@ export function peopleRoutes(api: Api, profiles: ProfileService, accounts: Accou
       status: 200,
       response: profileView,
     },
-    async ({ actor, body }) => {
-      const user = await accounts.merge(actor, body.from, body.into);
-      return profiles.view(actor, user, null);
+    async ({ caller, body }) => {
+      const user = await accounts.merge(caller, body.from, body.into);
+      return profiles.view(caller, user, null);
     },
   );
   return router;

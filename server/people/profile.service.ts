@@ -1,5 +1,5 @@
 import { ObjectId } from 'mongodb';
-import { requireUser, type Actor } from '../core/actor.js';
+import { requirePerson, type Caller } from '../core/caller.js';
 import { NotFoundError, ValidationError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { renderMarkdown } from '../core/html.js';
@@ -13,10 +13,10 @@ import type { HideableField, ProfilePatch, ProfileView, Visibility } from './pro
 type ViewerLevel = 'public' | 'node' | 'self';
 const rank: Record<Visibility | ViewerLevel, number> = { public: 0, node: 1, self: 2, private: 2 };
 
-function viewerLevel(actor: Actor, user: UserDoc): ViewerLevel {
-  if (actor.kind === 'system') return 'self';
-  if (actor.kind !== 'user') return 'public';
-  return actor.userId === user._id.toHexString() ? 'self' : 'node';
+function viewerLevel(caller: Caller, user: UserDoc): ViewerLevel {
+  if (caller.kind === 'system') return 'self';
+  if (caller.kind !== 'person') return 'public';
+  return caller.personId === user._id.toHexString() ? 'self' : 'node';
 }
 
 export interface ProfileIndexer {
@@ -34,8 +34,8 @@ export class ProfileService implements ProfileIndexer {
   ) {}
 
   /** Shape a person for one viewer: a field the viewer may not see is left out entirely. */
-  view(actor: Actor, user: UserDoc, org: OrganizationDoc | null): ProfileView {
-    const level = viewerLevel(actor, user);
+  view(caller: Caller, user: UserDoc, org: OrganizationDoc | null): ProfileView {
+    const level = viewerLevel(caller, user);
     const shows = (field: HideableField) => rank[level] >= rank[user.visibility[field]];
     const p = user.profile;
     const view: ProfileView = {
@@ -62,19 +62,19 @@ export class ProfileService implements ProfileIndexer {
     return user.organizationId ? this.organizations.byId(user.organizationId) : null;
   }
 
-  /** A person's profile as the actor may see it; deactivated and merged people are only visible to admins. */
-  async get(actor: Actor, handle: string): Promise<{ user: UserDoc; view: ProfileView }> {
+  /** A person's profile as the caller may see it; deactivated and merged people are only visible to admins. */
+  async get(caller: Caller, handle: string): Promise<{ user: UserDoc; view: ProfileView }> {
     const user = await this.repo.byHandle(handle);
-    const isAdmin = actor.kind === 'user' && actor.isAdmin;
+    const isAdmin = caller.kind === 'person' && caller.isAdmin;
     if (!user || user.status === 'merged' || (user.status === 'deactivated' && !isAdmin)) {
       throw new NotFoundError(`No person ${handle}.`);
     }
-    return { user, view: this.view(actor, user, await this.orgOf(user)) };
+    return { user, view: this.view(caller, user, await this.orgOf(user)) };
   }
 
-  async me(actor: Actor): Promise<UserDoc> {
-    const me = requireUser(actor);
-    const user = await this.repo.byId(new ObjectId(me.userId));
+  async me(caller: Caller): Promise<UserDoc> {
+    const me = requirePerson(caller);
+    const user = await this.repo.byId(new ObjectId(me.personId));
     if (!user) throw new NotFoundError('Your account no longer exists.');
     return user;
   }
@@ -83,8 +83,8 @@ export class ProfileService implements ProfileIndexer {
     return this.view({ kind: 'system', reason: 'self' }, user, await this.orgOf(user));
   }
 
-  async update(actor: Actor, patch: ProfilePatch): Promise<UserDoc> {
-    const me = await this.me(actor);
+  async update(caller: Caller, patch: ProfilePatch): Promise<UserDoc> {
+    const me = await this.me(caller);
     const organizationId =
       patch.organization === undefined || patch.organization === null
         ? patch.organization
@@ -95,7 +95,7 @@ export class ProfileService implements ProfileIndexer {
       await this.repo.users.updateOne({ _id: user._id }, { $set: this.patched(user, patch, organizationId) });
     });
     await this.reindex(me._id);
-    this.events.emit('user.updated', { userId: me._id.toHexString(), handle: me.handle });
+    this.events.emit('person.updated', { personId: me._id.toHexString(), handle: me.handle });
     return (await this.repo.byId(me._id))!;
   }
 
@@ -149,7 +149,7 @@ export class ProfileService implements ProfileIndexer {
   }
 
   async directory(
-    actor: Actor,
+    caller: Caller,
     query: {
       q?: string | undefined;
       organization?: string | undefined;
@@ -157,7 +157,7 @@ export class ProfileService implements ProfileIndexer {
       limit: number;
     },
   ): Promise<{ items: ProfileView[]; nextCursor: string | null }> {
-    requireUser(actor);
+    requirePerson(caller);
     let organizationId: ObjectId | undefined;
     if (query.organization) {
       const org = await this.organizations.bySlug(query.organization);
@@ -179,20 +179,20 @@ export class ProfileService implements ProfileIndexer {
       ]),
     );
     return {
-      items: page.map((u) => this.view(actor, u, orgs.get(u.organizationId?.toHexString() ?? '') ?? null)),
+      items: page.map((u) => this.view(caller, u, orgs.get(u.organizationId?.toHexString() ?? '') ?? null)),
       nextCursor: rows.length > query.limit ? page[page.length - 1]!.handle : null,
     };
   }
 
-  async setAvatar(actor: Actor, bytes: Buffer, contentType: string): Promise<UserDoc> {
-    const user = await this.me(actor);
+  async setAvatar(caller: Caller, bytes: Buffer, contentType: string): Promise<UserDoc> {
+    const user = await this.me(caller);
     const avatar = await this.images.save(bytes, contentType, `${user.handle}-avatar`);
     await this.replaceAvatar(user, avatar);
     return (await this.repo.byId(user._id))!;
   }
 
-  async removeAvatar(actor: Actor): Promise<void> {
-    const user = await this.me(actor);
+  async removeAvatar(caller: Caller): Promise<void> {
+    const user = await this.me(caller);
     if (user.avatar) await this.replaceAvatar(user, null);
   }
 
@@ -206,9 +206,9 @@ export class ProfileService implements ProfileIndexer {
     await this.images.remove(previous);
   }
 
-  /** The avatar, if the actor may see this person's avatar. */
-  async avatar(actor: Actor, handle: string) {
-    const { user, view } = await this.get(actor, handle);
+  /** The avatar, if the caller may see this person's avatar. */
+  async avatar(caller: Caller, handle: string) {
+    const { user, view } = await this.get(caller, handle);
     if (!view.avatarUrl || !user.avatar) throw new NotFoundError('No avatar.');
     return this.images.download(user.avatar);
   }

@@ -133,6 +133,6 @@ export function bridgeRealtime(events: EventBus, realtime: RealtimeServer): void
     if (audienceChanged) await realtime.recheck(groupId);
   });
   events.on('group.deleted', ({ groupId }) => realtime.recheck(groupId));
-  events.on('user.deactivated', ({ userId }) => realtime.disconnectUser(userId));
-  events.on('user.merged', ({ fromUserId }) => realtime.disconnectUser(fromUserId));
+  events.on('person.deactivated', ({ personId }) => realtime.disconnectUser(personId));
+  events.on('person.merged', ({ fromPersonId }) => realtime.disconnectUser(fromPersonId));
 }

@@ -6,7 +6,7 @@ import { ObjectId } from 'mongodb';
 import { createClient } from 'redis';
 import { Server, type Socket } from 'socket.io';
 import { z } from 'zod';
-import type { Actor } from '../core/actor.js';
+import type { Caller } from '../core/caller.js';
 import {
   DomainError,
   NotFoundError,
@@ -23,7 +23,7 @@ import { RecoveryRecords, type RecoveryRecord } from './recovery.records.js';
 
 /** What a socket remembers: who it is, and which group each of its rooms belongs to. */
 export interface SocketData {
-  actor: Actor;
+  caller: Caller;
   /** The session the socket was opened with (recovery checks it is still signed in). */
   sessionId: string | null;
   /** Room name → group id, for the group and thread rooms this socket joined. */
@@ -53,7 +53,7 @@ const roomInput = z
   .strict();
 
 /** The same person (or every anonymous reader) has the same rights. */
-const actorKey = (actor: Actor) => (actor.kind === 'user' ? `user:${actor.userId}` : actor.kind);
+const callerKey = (caller: Caller) => (caller.kind === 'person' ? `user:${caller.personId}` : caller.kind);
 
 const EVENTS_PER_WINDOW = 30;
 const EVENT_WINDOW_MS = 10_000;
@@ -88,7 +88,7 @@ export interface RealtimeDeps {
   redisUrl: string | undefined;
   /** Express middleware that reads the session cookie and the signed-in person (run at the handshake). */
   handshake: RequestHandler[];
-  actorOf: (req: Request) => Actor;
+  callerOf: (req: Request) => Caller;
   /** Group and thread rooms one connection may follow at once (REALTIME_MAX_ROOMS). */
   maxRoomsPerSocket: number;
   /** Whether a stored session is still signed in as this person (`null`: signed out). */
@@ -226,54 +226,54 @@ export class RealtimeServer {
 
   /** The groups a dropped socket may no longer read; throws when it may not be recovered at all. */
   private async lostGroups(record: RecoveryRecord): Promise<Set<string>> {
-    const { actor, sessionId } = record;
-    const userId = actor.kind === 'user' ? actor.userId : null;
+    const { caller, sessionId } = record;
+    const userId = caller.kind === 'person' ? caller.personId : null;
     if (sessionId && !(await this.deps.sessionIsCurrent(sessionId, userId)))
       throw new Error('the session changed during the drop');
     if (userId) {
       const user = await this.deps.people.users.findOne({ _id: new ObjectId(userId) });
       if (user?.status !== 'active') throw new Error('the person is no longer active');
     }
-    return this.unreadable(actor, record.groupIds);
+    return this.unreadable(caller, record.groupIds);
   }
 
-  /** Which of these groups the actor may no longer read (each read once). */
-  private async unreadable(actor: Actor, groupIds: Iterable<string>): Promise<Set<string>> {
+  /** Which of these groups the caller may no longer read (each read once). */
+  private async unreadable(caller: Caller, groupIds: Iterable<string>): Promise<Set<string>> {
     const lost = new Set<string>();
-    for (const groupId of new Set(groupIds)) if (!(await this.mayRead(actor, groupId))) lost.add(groupId);
+    for (const groupId of new Set(groupIds)) if (!(await this.mayRead(caller, groupId))) lost.add(groupId);
     return lost;
   }
 
   private connected(socket: NodeSocket) {
-    const current = this.deps.actorOf(socket.request as Request);
+    const current = this.deps.callerOf(socket.request as Request);
     // A visitor's request has a session id too (a fresh one each time, never stored): only a signed-in
     // person's session is theirs to keep.
     const sessionId =
-      current.kind === 'user'
+      current.kind === 'person'
         ? (((socket.request as Request).sessionID as string | undefined) ?? null)
         : null;
     if (socket.recovered) {
       // Screened before it was restored (screenRecoveries); a cookie for someone else since is a new start.
-      if (sessionId !== socket.data.sessionId || actorKey(current) !== actorKey(socket.data.actor)) {
+      if (sessionId !== socket.data.sessionId || callerKey(current) !== callerKey(socket.data.caller)) {
         socket.disconnect(true);
         return;
       }
       // A removal between the screening and the restore found no socket to take out: check once more.
       void this.recheckSocket(socket);
     } else {
-      socket.data.actor = current;
+      socket.data.caller = current;
       socket.data.sessionId = sessionId;
       socket.data.rooms = {};
-      if (current.kind === 'user') void socket.join(roomOf.user(current.userId));
+      if (current.kind === 'person') void socket.join(roomOf.user(current.personId));
       if (sessionId) void socket.join(roomOf.session(sessionId));
     }
     socket.on('disconnect', (reason) => {
       const pid = (socket as unknown as { pid?: string }).pid;
       // Only where Socket.IO itself keeps the connection's state for recovery.
       if (!pid || !RECOVERABLE.has(reason)) return;
-      const { actor, sessionId: sid, rooms } = socket.data;
+      const { caller, sessionId: sid, rooms } = socket.data;
       this.records
-        .put(pid, { actor, sessionId: sid, groupIds: [...new Set(Object.values(rooms ?? {}))] })
+        .put(pid, { caller, sessionId: sid, groupIds: [...new Set(Object.values(rooms ?? {}))] })
         .catch((err: unknown) => this.deps.logger.warn({ err }, 'could not keep a recovery record'));
     });
     // Each event costs database reads: a socket gets EVENTS_PER_WINDOW of them per window, then 429 acks.
@@ -318,7 +318,7 @@ export class RealtimeServer {
       });
     };
     on('subscribe', async ({ room }) => {
-      const { name, groupId } = await this.resolve(socket.data.actor, room);
+      const { name, groupId } = await this.resolve(socket.data.caller, room);
       const max = this.deps.maxRoomsPerSocket;
       if (!(name in socket.data.rooms) && Object.keys(socket.data.rooms).length >= max)
         throw new RateLimitedError(
@@ -327,14 +327,14 @@ export class RealtimeServer {
       await socket.join([name, roomOf.anyOf(groupId)]);
       socket.data.rooms = { ...socket.data.rooms, [name]: groupId };
       // Access lost between the check and the join (a removal's recheck did not see this socket yet).
-      if (!(await this.mayRead(socket.data.actor, groupId))) {
+      if (!(await this.mayRead(socket.data.caller, groupId))) {
         await leaveGroup(socket, groupId);
         throw new NotFoundError(`No ${room.kind} ${room.kind === 'group' ? room.group : room.id}.`);
       }
       return name;
     });
     on('unsubscribe', async ({ room }) => {
-      const { name, groupId } = await this.resolve(socket.data.actor, room);
+      const { name, groupId } = await this.resolve(socket.data.caller, room);
       await socket.leave(name);
       const rooms = { ...socket.data.rooms };
       delete rooms[name];
@@ -344,16 +344,16 @@ export class RealtimeServer {
     });
   }
 
-  /** The room a subscription names, if the actor may read it (404 otherwise, as REST answers). */
-  private async resolve(actor: Actor, room: z.output<typeof roomInput>['room']) {
+  /** The room a subscription names, if the caller may read it (404 otherwise, as REST answers). */
+  private async resolve(caller: Caller, room: z.output<typeof roomInput>['room']) {
     if (room.kind === 'group') {
-      const { group } = await this.deps.groups.load(actor, room.group, 'read');
+      const { group } = await this.deps.groups.load(caller, room.group, 'read');
       return { name: roomOf.group(group._id.toHexString()), groupId: group._id.toHexString() };
     }
     const thread = await this.deps.threads.threads.findOne({ _id: new ObjectId(room.id) });
     const notFound = `No thread ${room.id}.`;
     if (!thread) throw new NotFoundError(notFound);
-    await this.deps.groups.loadById(actor, thread.groupId, 'read', notFound);
+    await this.deps.groups.loadById(caller, thread.groupId, 'read', notFound);
     return { name: roomOf.thread(room.id), groupId: thread.groupId.toHexString() };
   }
 
@@ -381,18 +381,18 @@ export class RealtimeServer {
     const sockets = userId
       ? (await io.in(roomOf.user(userId)).fetchSockets()).filter((s) => s.rooms.has(inGroup))
       : await io.in(inGroup).fetchSockets();
-    const byActor = new Map<string, { actor: Actor; sockets: typeof sockets }>();
+    const byActor = new Map<string, { caller: Caller; sockets: typeof sockets }>();
     for (const socket of sockets) {
-      const key = actorKey(socket.data.actor);
-      const entry = byActor.get(key) ?? { actor: socket.data.actor, sockets: [] };
+      const key = callerKey(socket.data.caller);
+      const entry = byActor.get(key) ?? { caller: socket.data.caller, sockets: [] };
       entry.sockets.push(socket);
       byActor.set(key, entry);
     }
     const people = [...byActor.values()];
     for (let i = 0; i < people.length; i += RECHECK_BATCH) {
       await Promise.all(
-        people.slice(i, i + RECHECK_BATCH).map(async ({ actor, sockets: theirs }) => {
-          if (await this.mayRead(actor, groupId)) return;
+        people.slice(i, i + RECHECK_BATCH).map(async ({ caller, sockets: theirs }) => {
+          if (await this.mayRead(caller, groupId)) return;
           await Promise.all(theirs.map((socket) => leaveGroup(socket, groupId)));
         }),
       );
@@ -402,7 +402,7 @@ export class RealtimeServer {
   /** Take one socket out of the groups it may no longer read; if that cannot be read, let it go. */
   private async recheckSocket(socket: NodeSocket): Promise<void> {
     try {
-      const lost = await this.unreadable(socket.data.actor, Object.values(socket.data.rooms ?? {}));
+      const lost = await this.unreadable(socket.data.caller, Object.values(socket.data.rooms ?? {}));
       for (const room of roomsOf(socket.data.rooms, lost)) await socket.leave(room);
     } catch (err) {
       this.deps.logger.error({ err }, 'recovered socket recheck failed; disconnecting');
@@ -410,9 +410,9 @@ export class RealtimeServer {
     }
   }
 
-  /** Whether the actor may read the group now; a database failure is thrown, not taken for an answer. */
-  private mayRead(actor: Actor, groupId: string): Promise<boolean> {
-    return this.deps.groups.loadById(actor, new ObjectId(groupId), 'read', 'gone').then(
+  /** Whether the caller may read the group now; a database failure is thrown, not taken for an answer. */
+  private mayRead(caller: Caller, groupId: string): Promise<boolean> {
+    return this.deps.groups.loadById(caller, new ObjectId(groupId), 'read', 'gone').then(
       () => true,
       (err: unknown) => {
         if (err instanceof DomainError) return false;

@@ -1,9 +1,9 @@
 import type { createClient } from 'redis';
-import type { Actor } from '../core/actor.js';
+import type { Caller } from '../core/caller.js';
 
 /** Who a dropped socket was and which groups it followed, kept until it reconnects or the window ends. */
 export interface RecoveryRecord {
-  actor: Actor;
+  caller: Caller;
   sessionId: string | null;
   groupIds: string[];
 }

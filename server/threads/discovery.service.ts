@@ -1,5 +1,5 @@
 import { ObjectId, type Filter } from 'mongodb';
-import { requireUser, type Actor } from '../core/actor.js';
+import { requirePerson, type Caller } from '../core/caller.js';
 import { queryTokens } from '../core/search-tokens.js';
 import type { GroupRepository } from '../groups/group.repository.js';
 import type { ReplyDoc, ThreadDoc, ThreadRepository } from './thread.repository.js';
@@ -12,7 +12,7 @@ export type FeedItem =
 /**
  * Reading across groups: the home feed (groups the person belongs to) and search (everything the
  * searcher may read). Both filter on the audience each item carries, so nothing from a group the
- * actor may not read is ever fetched.
+ * caller may not read is ever fetched.
  */
 export class DiscoveryService {
   constructor(
@@ -21,7 +21,7 @@ export class DiscoveryService {
     private readonly threads: ThreadService,
   ) {}
 
-  private async views(actor: Actor, threads: ThreadDoc[], replies: ReplyDoc[], order: { id: ObjectId }[]) {
+  private async views(caller: Caller, threads: ThreadDoc[], replies: ReplyDoc[], order: { id: ObjectId }[]) {
     const groupIds = [...new Set([...threads, ...replies].map((d) => d.groupId.toHexString()))].map(
       (h) => new ObjectId(h),
     );
@@ -42,9 +42,9 @@ export class DiscoveryService {
     for (const t of threads)
       tv.set(
         t._id.toHexString(),
-        (await this.threads.threadViews(actor, [t], handles.get(t.groupId.toHexString()) ?? ''))[0]!,
+        (await this.threads.threadViews(caller, [t], handles.get(t.groupId.toHexString()) ?? ''))[0]!,
       );
-    const rv = new Map((await this.threads.replyViews(actor, replies)).map((r) => [r.id, r]));
+    const rv = new Map((await this.threads.replyViews(caller, replies)).map((r) => [r.id, r]));
     return order.flatMap(({ id }): FeedItem[] => {
       const key = id.toHexString();
       const thread = tv.get(key);
@@ -56,9 +56,9 @@ export class DiscoveryService {
   }
 
   /** Recent threads and replies in the groups the person belongs to, newest first. */
-  async feed(actor: Actor, page: { cursor?: string | undefined; limit: number }) {
-    const user = requireUser(actor);
-    const groupIds = await this.groupRepo.groupIdsOf(new ObjectId(user.userId));
+  async feed(caller: Caller, page: { cursor?: string | undefined; limit: number }) {
+    const user = requirePerson(caller);
+    const groupIds = await this.groupRepo.groupIdsOf(new ObjectId(user.personId));
     const after = decodeCursor(page.cursor);
     const filter: Filter<ThreadDoc & ReplyDoc> = {
       groupId: { $in: groupIds },
@@ -67,14 +67,14 @@ export class DiscoveryService {
     };
     if (after)
       filter.$or = [{ createdAt: { $lt: after.at } }, { createdAt: after.at, _id: { $lt: after.id } }];
-    return this.page(actor, filter, page.limit);
+    return this.page(caller, filter, page.limit);
   }
 
   /** Threads and replies matching every word of the query, among what the searcher may read. */
-  async search(actor: Actor, query: { q: string; cursor?: string | undefined; limit: number }) {
+  async search(caller: Caller, query: { q: string; cursor?: string | undefined; limit: number }) {
     const tokens = queryTokens(query.q);
     if (!tokens.length) return { items: [], nextCursor: null };
-    const readable = (await this.groupRepo.readableBy(actor)) as Filter<ThreadDoc & ReplyDoc>[];
+    const readable = (await this.groupRepo.readableBy(caller)) as Filter<ThreadDoc & ReplyDoc>[];
     const after = decodeCursor(query.cursor);
     const filter: Filter<ThreadDoc & ReplyDoc> = {
       searchTokens: { $all: tokens },
@@ -85,10 +85,10 @@ export class DiscoveryService {
       filter.$and = [
         { $or: [{ createdAt: { $lt: after.at } }, { createdAt: after.at, _id: { $lt: after.id } }] },
       ];
-    return this.page(actor, filter, query.limit);
+    return this.page(caller, filter, query.limit);
   }
 
-  private async page(actor: Actor, filter: Filter<ThreadDoc & ReplyDoc>, limit: number) {
+  private async page(caller: Caller, filter: Filter<ThreadDoc & ReplyDoc>, limit: number) {
     const sort = { createdAt: -1 as const, _id: -1 as const };
     const [threads, replies] = await Promise.all([
       this.repo.threads
@@ -110,7 +110,7 @@ export class DiscoveryService {
     const pageRows = merged.slice(0, limit);
     const keep = new Set(pageRows.map((r) => r.id.toHexString()));
     const items = await this.views(
-      actor,
+      caller,
       threads.filter((t) => keep.has(t._id.toHexString())),
       replies.filter((r) => keep.has(r._id.toHexString())),
       pageRows,

@@ -1,5 +1,5 @@
 import { ObjectId } from 'mongodb';
-import { requireUser, type Actor } from '../core/actor.js';
+import { requirePerson, type Caller } from '../core/caller.js';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { GroupService } from '../groups/group.service.js';
 import type { ReportDoc, ThreadRepository } from './thread.repository.js';
@@ -15,19 +15,19 @@ export class ReportService {
 
   /** Anyone signed in who can read a post can report it. */
   async report(
-    actor: Actor,
+    caller: Caller,
     kind: 'threads' | 'replies',
     id: string,
     reason: string,
   ): Promise<{ id: string }> {
-    const user = requireUser(actor);
+    const user = requirePerson(caller);
     const target =
       kind === 'threads'
         ? await this.repo.threads.findOne({ _id: new ObjectId(id) })
         : await this.repo.replies.findOne({ _id: new ObjectId(id) });
     if (!target) throw new NotFoundError(`No ${kind === 'threads' ? 'thread' : 'reply'} ${id}.`);
     await this.groups.loadById(
-      actor,
+      caller,
       target.groupId,
       'read',
       `No ${kind === 'threads' ? 'thread' : 'reply'} ${id}.`,
@@ -37,7 +37,7 @@ export class ReportService {
       groupId: target.groupId,
       targetId: target._id,
       targetKind: kind === 'threads' ? 'thread' : 'reply',
-      reporterId: new ObjectId(user.userId),
+      reporterId: new ObjectId(user.personId),
       reason,
       state: 'open',
       createdAt: new Date(),
@@ -49,8 +49,8 @@ export class ReportService {
     return { id: report._id.toHexString() };
   }
 
-  async queue(actor: Actor, groupHandle: string, state: ReportDoc['state']) {
-    const ctx = await this.groups.load(actor, groupHandle, 'moderate');
+  async queue(caller: Caller, groupHandle: string, state: ReportDoc['state']) {
+    const ctx = await this.groups.load(caller, groupHandle, 'moderate');
     const rows = await this.repo.reports
       .find({ groupId: ctx.group._id, state })
       .sort({ createdAt: -1 })
@@ -69,20 +69,20 @@ export class ReportService {
 
   /** Dismiss a report, or remove the reported post (a tombstone with the moderator's reason). */
   async resolve(
-    actor: Actor,
+    caller: Caller,
     groupHandle: string,
     reportId: string,
     decision: 'dismiss' | 'remove',
     note: string,
   ): Promise<void> {
-    const user = requireUser(actor);
-    const ctx = await this.groups.load(actor, groupHandle, 'moderate');
+    const user = requirePerson(caller);
+    const ctx = await this.groups.load(caller, groupHandle, 'moderate');
     const report = await this.repo.reports.findOne({ _id: new ObjectId(reportId), groupId: ctx.group._id });
     if (!report) throw new NotFoundError(`No report ${reportId}.`);
     if (report.state !== 'open') throw new ConflictError('This report is already resolved.');
     if (decision === 'remove') {
       await this.threads.remove(
-        actor,
+        caller,
         report.targetKind === 'thread' ? 'threads' : 'replies',
         report.targetId.toHexString(),
         note || report.reason,
@@ -94,12 +94,12 @@ export class ReportService {
         $set: {
           state: decision === 'remove' ? 'removed' : 'dismissed',
           resolvedAt: new Date(),
-          resolvedBy: new ObjectId(user.userId),
+          resolvedBy: new ObjectId(user.personId),
           note,
         },
       },
     );
-    await this.groups.audit(ctx, actor, `report.${decision === 'remove' ? 'removed' : 'dismissed'}`, null, {
+    await this.groups.audit(ctx, caller, `report.${decision === 'remove' ? 'removed' : 'dismissed'}`, null, {
       report: reportId,
       note,
     });

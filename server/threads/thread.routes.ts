@@ -45,12 +45,12 @@ export function threadRoutes(
       path: '/groups/:group/threads',
       summary: 'Start a discussion thread (members)',
       tags,
-      access: 'user',
+      access: 'person',
       params: groupParams,
       body: threadInput,
       response: threadView,
     },
-    async ({ actor, params, body }) => threads.create(actor, params.group, body),
+    async ({ caller, params, body }) => threads.create(caller, params.group, body),
   );
   api.route(
     router,
@@ -64,7 +64,7 @@ export function threadRoutes(
       query: pageQuery,
       response: threadPage,
     },
-    async ({ actor, params, query }) => threads.list(actor, params.group, query),
+    async ({ caller, params, query }) => threads.list(caller, params.group, query),
   );
   api.route(
     router,
@@ -77,7 +77,7 @@ export function threadRoutes(
       params: idParams,
       response: threadView,
     },
-    async ({ actor, params }) => threads.get(actor, params.id),
+    async ({ caller, params }) => threads.get(caller, params.id),
   );
   api.route(
     router,
@@ -91,7 +91,7 @@ export function threadRoutes(
       query: pageQuery,
       response: replyPage,
     },
-    async ({ actor, params, query }) => threads.replies(actor, params.id, query),
+    async ({ caller, params, query }) => threads.replies(caller, params.id, query),
   );
   api.route(
     router,
@@ -104,7 +104,7 @@ export function threadRoutes(
       params: idParams,
       response: replyView,
     },
-    async ({ actor, params }) => threads.getReply(actor, params.id),
+    async ({ caller, params }) => threads.getReply(caller, params.id),
   );
   api.route(
     router,
@@ -113,12 +113,12 @@ export function threadRoutes(
       path: '/threads/:id/replies',
       summary: 'Reply to the thread or to a reply (parentId)',
       tags,
-      access: 'user',
+      access: 'person',
       params: idParams,
       body: replyInput,
       response: replyView,
     },
-    async ({ actor, params, body }) => threads.reply(actor, params.id, body),
+    async ({ caller, params, body }) => threads.reply(caller, params.id, body),
   );
   api.command(
     router,
@@ -127,11 +127,11 @@ export function threadRoutes(
       path: '/threads/:id',
       summary: 'Edit your thread',
       tags,
-      access: 'user',
+      access: 'person',
       params: idParams,
       body: threadPatch,
     },
-    async ({ actor, params, body }) => threads.edit(actor, 'threads', params.id, body),
+    async ({ caller, params, body }) => threads.edit(caller, 'threads', params.id, body),
   );
   api.command(
     router,
@@ -140,11 +140,11 @@ export function threadRoutes(
       path: '/replies/:id',
       summary: 'Edit your reply',
       tags,
-      access: 'user',
+      access: 'person',
       params: idParams,
       body: replyPatch,
     },
-    async ({ actor, params, body }) => threads.edit(actor, 'replies', params.id, body),
+    async ({ caller, params, body }) => threads.edit(caller, 'replies', params.id, body),
   );
   for (const kind of ['threads', 'replies'] as const) {
     const noun = kind === 'threads' ? 'thread' : 'reply';
@@ -155,11 +155,11 @@ export function threadRoutes(
         path: `/${kind}/:id`,
         summary: `Delete your ${noun}, or remove one as a moderator (reason required); a tombstone stays`,
         tags,
-        access: 'user',
+        access: 'person',
         params: idParams,
         body: removeInput,
       },
-      async ({ actor, params, body }) => threads.remove(actor, kind, params.id, body.reason),
+      async ({ caller, params, body }) => threads.remove(caller, kind, params.id, body.reason),
     );
     for (const [method, liked] of [
       ['put', true],
@@ -172,12 +172,12 @@ export function threadRoutes(
           path: `/${kind}/:id/like`,
           summary: liked ? `Like a ${noun}` : `Take back a like of a ${noun}`,
           tags,
-          access: 'user',
+          access: 'person',
           params: idParams,
           status: 200,
           response: z.object({ likeCount: z.number().int() }),
         },
-        async ({ actor, params }) => threads.like(actor, kind, params.id, liked),
+        async ({ caller, params }) => threads.like(caller, kind, params.id, liked),
       );
     }
     api.route(
@@ -187,12 +187,12 @@ export function threadRoutes(
         path: `/${kind}/:id/reports`,
         summary: `Report a ${noun} to the group's moderators`,
         tags: ['moderation'],
-        access: 'user',
+        access: 'person',
         params: idParams,
         body: z.object({ reason: z.string().trim().min(3).max(1000) }).strict(),
         response: z.object({ id: z.string() }),
       },
-      async ({ actor, params, body }) => reports.report(actor, kind, params.id, body.reason),
+      async ({ caller, params, body }) => reports.report(caller, kind, params.id, body.reason),
     );
   }
   for (const flag of ['pinned', 'locked'] as const) {
@@ -208,10 +208,10 @@ export function threadRoutes(
           path,
           summary: `${value ? 'Set' : 'Clear'} ${flag} (moderators)`,
           tags,
-          access: 'user',
+          access: 'person',
           params: idParams,
         },
-        async ({ actor, params }) => threads.setFlag(actor, params.id, flag, value),
+        async ({ caller, params }) => threads.setFlag(caller, params.id, flag, value),
       );
     }
   }
@@ -223,7 +223,7 @@ export function threadRoutes(
       path: '/groups/:group/reports',
       summary: 'The report queue (moderators)',
       tags: ['moderation'],
-      access: 'user',
+      access: 'person',
       params: groupParams,
       query: z.object({ state: z.enum(['open', 'dismissed', 'removed']).default('open') }),
       response: z.array(
@@ -238,7 +238,7 @@ export function threadRoutes(
         }),
       ),
     },
-    async ({ actor, params, query }) => reports.queue(actor, params.group, query.state),
+    async ({ caller, params, query }) => reports.queue(caller, params.group, query.state),
   );
   api.command(
     router,
@@ -247,14 +247,14 @@ export function threadRoutes(
       path: '/groups/:group/reports/:report/resolve',
       summary: 'Dismiss a report, or remove the reported post (moderators)',
       tags: ['moderation'],
-      access: 'user',
+      access: 'person',
       params: groupParams.extend({ report: z.string().regex(/^[0-9a-f]{24}$/, 'expected an id') }),
       body: z
         .object({ decision: z.enum(['dismiss', 'remove']), note: z.string().trim().max(1000).default('') })
         .strict(),
     },
-    async ({ actor, params, body }) =>
-      reports.resolve(actor, params.group, params.report, body.decision, body.note),
+    async ({ caller, params, body }) =>
+      reports.resolve(caller, params.group, params.report, body.decision, body.note),
   );
 
   api.route(
@@ -264,11 +264,11 @@ export function threadRoutes(
       path: '/feed',
       summary: 'Recent threads and replies in your groups',
       tags: ['discovery'],
-      access: 'user',
+      access: 'person',
       query: pageQuery,
       response: feedPage,
     },
-    async ({ actor, query }) => discovery.feed(actor, query),
+    async ({ caller, query }) => discovery.feed(caller, query),
   );
   api.route(
     router,
@@ -281,7 +281,7 @@ export function threadRoutes(
       query: pageQuery.extend({ q: z.string().trim().min(1).max(200) }),
       response: feedPage,
     },
-    async ({ actor, query }) => discovery.search(actor, query),
+    async ({ caller, query }) => discovery.search(caller, query),
   );
   return router;
 }

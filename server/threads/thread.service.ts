@@ -1,5 +1,5 @@
 import { ObjectId } from 'mongodb';
-import { requireUser, type Actor } from '../core/actor.js';
+import { requirePerson, type Caller } from '../core/caller.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
@@ -99,9 +99,9 @@ export class ThreadService {
     );
   }
 
-  private async likedBy(actor: Actor, ids: ObjectId[]): Promise<Set<string>> {
-    if (actor.kind !== 'user' || !ids.length) return new Set();
-    const userId = new ObjectId(actor.userId);
+  private async likedBy(caller: Caller, ids: ObjectId[]): Promise<Set<string>> {
+    if (caller.kind !== 'person' || !ids.length) return new Set();
+    const userId = new ObjectId(caller.personId);
     const likes = await Promise.all(ids.map((id) => this.repo.likes.findOne({ _id: likeId(id, userId) })));
     return new Set(likes.filter((l) => l !== null).map((l) => l.targetId.toHexString()));
   }
@@ -110,18 +110,18 @@ export class ThreadService {
     return t ? { at: t.at.toISOString(), byModerator: t.byModerator, reason: t.reason } : null;
   }
 
-  private body(actor: Actor, doc: ThreadDoc | ReplyDoc) {
+  private body(caller: Caller, doc: ThreadDoc | ReplyDoc) {
     if (doc.deleted) return null;
-    const own = actor.kind === 'user' && actor.userId === doc.authorId.toHexString();
+    const own = caller.kind === 'person' && caller.personId === doc.authorId.toHexString();
     return own ? { html: doc.body.html, markdown: doc.body.markdown } : { html: doc.body.html };
   }
 
   /** What threads and replies show alike: body, author (hidden on a tombstone), likes, times. */
-  private async commonViews<D extends ThreadDoc | ReplyDoc>(actor: Actor, docs: D[]) {
+  private async commonViews<D extends ThreadDoc | ReplyDoc>(caller: Caller, docs: D[]) {
     const [authors, liked] = await Promise.all([
       this.authors(docs.map((d) => d.authorId)),
       this.likedBy(
-        actor,
+        caller,
         docs.map((d) => d._id),
       ),
     ]);
@@ -129,7 +129,7 @@ export class ThreadService {
       doc: d,
       common: {
         id: d._id.toHexString(),
-        body: this.body(actor, d),
+        body: this.body(caller, d),
         author: d.deleted ? null : (authors.get(d.authorId.toHexString()) ?? null),
         likeCount: d.likeCount,
         likedByMe: liked.has(d._id.toHexString()),
@@ -141,8 +141,8 @@ export class ThreadService {
     }));
   }
 
-  async threadViews(actor: Actor, docs: ThreadDoc[], groupHandle: string): Promise<ThreadView[]> {
-    return (await this.commonViews(actor, docs)).map(({ doc: d, common }) => ({
+  async threadViews(caller: Caller, docs: ThreadDoc[], groupHandle: string): Promise<ThreadView[]> {
+    return (await this.commonViews(caller, docs)).map(({ doc: d, common }) => ({
       ...common,
       group: groupHandle,
       title: d.deleted ? '' : d.title,
@@ -153,8 +153,8 @@ export class ThreadService {
     }));
   }
 
-  async replyViews(actor: Actor, docs: ReplyDoc[]): Promise<ReplyView[]> {
-    return (await this.commonViews(actor, docs)).map(({ doc: d, common }) => ({
+  async replyViews(caller: Caller, docs: ReplyDoc[]): Promise<ReplyView[]> {
+    return (await this.commonViews(caller, docs)).map(({ doc: d, common }) => ({
       ...common,
       threadId: d.threadId.toHexString(),
       parentId: d.parentId?.toHexString() ?? null,
@@ -163,28 +163,30 @@ export class ThreadService {
     }));
   }
 
-  /** A thread and its group, if the actor may do `action` there; otherwise 404/403 as for the group. */
-  private async thread(actor: Actor, id: string, action: 'read' | 'post' | 'moderate') {
+  /** A thread and its group, if the caller may do `action` there; otherwise 404/403 as for the group. */
+  private async thread(caller: Caller, id: string, action: 'read' | 'post' | 'moderate') {
     const notFound = `No thread ${id}.`;
-    // A thread never changes group: once its group is known, the thread, the group and the actor's
+    // A thread never changes group: once its group is known, the thread, the group and the caller's
     // membership are read together (every check still runs on what is read now).
     const known = this.groupOfThread.get(id);
-    const early = known && settle(this.groups.loadById(actor, known, action, notFound));
+    const early = known && settle(this.groups.loadById(caller, known, action, notFound));
     const thread = await this.repo.threads.findOne({ _id: new ObjectId(id) });
     if (!thread) throw new NotFoundError(notFound);
     this.groupOfThread.set(id, thread.groupId);
-    const ctx = early ? (await early)() : await this.groups.loadById(actor, thread.groupId, action, notFound);
+    const ctx = early
+      ? (await early)()
+      : await this.groups.loadById(caller, thread.groupId, action, notFound);
     return { thread, ctx };
   }
 
-  private async content(actor: Actor, kind: Kind, id: string, action: 'read' | 'post' | 'moderate') {
+  private async content(caller: Caller, kind: Kind, id: string, action: 'read' | 'post' | 'moderate') {
     if (kind === 'threads') {
-      const { thread, ctx } = await this.thread(actor, id, action);
+      const { thread, ctx } = await this.thread(caller, id, action);
       return { doc: thread as ThreadDoc | ReplyDoc, thread, ctx };
     }
     const reply = await this.repo.replies.findOne({ _id: new ObjectId(id) });
     if (!reply) throw new NotFoundError(`No reply ${id}.`);
-    const { thread, ctx } = await this.thread(actor, reply.threadId.toHexString(), action);
+    const { thread, ctx } = await this.thread(caller, reply.threadId.toHexString(), action);
     return { doc: reply as ThreadDoc | ReplyDoc, thread, ctx };
   }
 
@@ -195,12 +197,12 @@ export class ThreadService {
   }
 
   async create(
-    actor: Actor,
+    caller: Caller,
     groupHandle: string,
     input: { title: string; body: string; attachments?: string[] | undefined; notify?: boolean | undefined },
   ): Promise<ThreadView> {
-    const user = requireUser(actor);
-    const ctx = await this.groups.load(actor, groupHandle, 'post');
+    const user = requirePerson(caller);
+    const ctx = await this.groups.load(caller, groupHandle, 'post');
     const silent = input.notify === false;
     if (silent && !['owner', 'admin'].includes(ctx.membership?.role ?? ''))
       throw new ForbiddenError("Only the group's owner and admins can post without notifying.");
@@ -208,13 +210,13 @@ export class ThreadService {
     const now = new Date();
     const _id = new ObjectId();
     const attachments = input.attachments?.length
-      ? await this.files.attach(actor, ctx.group._id, input.attachments, { kind: 'threads', id: _id })
+      ? await this.files.attach(caller, ctx.group._id, input.attachments, { kind: 'threads', id: _id })
       : [];
     const thread: ThreadDoc = {
       _id,
       attachments,
       groupId: ctx.group._id,
-      authorId: new ObjectId(user.userId),
+      authorId: new ObjectId(user.personId),
       title: input.title,
       body,
       mentions,
@@ -237,26 +239,26 @@ export class ThreadService {
       groupId: ctx.group._id.toHexString(),
       position: thread.timelineSlot,
       silent,
-      authorId: user.userId,
+      authorId: user.personId,
       mentions: mentions.map(String),
     });
-    return (await this.threadViews(actor, [thread], ctx.group.handle))[0]!;
+    return (await this.threadViews(caller, [thread], ctx.group.handle))[0]!;
   }
 
-  async get(actor: Actor, id: string): Promise<ThreadView> {
-    const { thread, ctx } = await this.thread(actor, id, 'read');
-    return (await this.threadViews(actor, [thread], ctx.group.handle))[0]!;
+  async get(caller: Caller, id: string): Promise<ThreadView> {
+    const { thread, ctx } = await this.thread(caller, id, 'read');
+    return (await this.threadViews(caller, [thread], ctx.group.handle))[0]!;
   }
 
   /** One reply, as its thread's replies list it (clients refresh one after `post.edited` and the like). */
-  async getReply(actor: Actor, id: string): Promise<ReplyView> {
-    const { doc } = await this.content(actor, 'replies', id, 'read');
-    return (await this.replyViews(actor, [doc as ReplyDoc]))[0]!;
+  async getReply(caller: Caller, id: string): Promise<ReplyView> {
+    const { doc } = await this.content(caller, 'replies', id, 'read');
+    return (await this.replyViews(caller, [doc as ReplyDoc]))[0]!;
   }
 
   /** Pinned threads (first page only), then newest activity first: read from the group's timeline. */
-  async list(actor: Actor, groupHandle: string, page: { cursor?: string | undefined; limit: number }) {
-    const ctx = await this.groups.load(actor, groupHandle, 'read');
+  async list(caller: Caller, groupHandle: string, page: { cursor?: string | undefined; limit: number }) {
+    const ctx = await this.groups.load(caller, groupHandle, 'read');
     const groupId = ctx.group._id;
     const after = decodePosition(page.cursor);
     const found = await this.repo.activityPage(
@@ -269,10 +271,10 @@ export class ThreadService {
     return {
       pinned:
         after === undefined
-          ? await this.threadViews(actor, await this.repo.pinnedThreads(groupId), ctx.group.handle)
+          ? await this.threadViews(caller, await this.repo.pinnedThreads(groupId), ctx.group.handle)
           : [],
       items: await this.threadViews(
-        actor,
+        caller,
         items.map((i) => i.thread),
         ctx.group.handle,
       ),
@@ -281,8 +283,8 @@ export class ThreadService {
   }
 
   /** Replies oldest first, by position; each carries its parent and depth so clients draw the tree. */
-  async replies(actor: Actor, threadId: string, page: { cursor?: string | undefined; limit: number }) {
-    const { thread } = await this.thread(actor, threadId, 'read');
+  async replies(caller: Caller, threadId: string, page: { cursor?: string | undefined; limit: number }) {
+    const { thread } = await this.thread(caller, threadId, 'read');
     const prefix = thread._id.toHexString();
     const head = await this.repo.replySlots.head(prefix, thread.replyCount);
     const found: ReplyDoc[] = [];
@@ -301,18 +303,18 @@ export class ThreadService {
     const items = found.slice(0, page.limit);
     const last = items[items.length - 1];
     return {
-      items: await this.replyViews(actor, items),
+      items: await this.replyViews(caller, items),
       nextCursor: found.length > page.limit && last ? encodePosition(last.seq) : null,
     };
   }
 
   async reply(
-    actor: Actor,
+    caller: Caller,
     threadId: string,
     input: { body: string; parentId?: string | undefined; attachments?: string[] | undefined },
   ): Promise<ReplyView> {
-    const user = requireUser(actor);
-    const { thread, ctx } = await this.thread(actor, threadId, 'post');
+    const user = requirePerson(caller);
+    const { thread, ctx } = await this.thread(caller, threadId, 'post');
     if (thread.deleted) throw new ConflictError('This thread was deleted.');
     if (thread.locked && !this.groups.can(ctx, 'moderate'))
       throw new ForbiddenError('This thread is locked.');
@@ -328,7 +330,7 @@ export class ThreadService {
     const now = new Date();
     const replyId = new ObjectId();
     const attachments = input.attachments?.length
-      ? await this.files.attach(actor, thread.groupId, input.attachments, { kind: 'replies', id: replyId })
+      ? await this.files.attach(caller, thread.groupId, input.attachments, { kind: 'replies', id: replyId })
       : [];
     const reply: ReplyDoc = {
       _id: replyId,
@@ -337,7 +339,7 @@ export class ThreadService {
       threadId: thread._id,
       parentId: parent?._id ?? null,
       depth: parent ? Math.min(parent.depth + 1, MAX_REPLY_DEPTH) : 1,
-      authorId: new ObjectId(user.userId),
+      authorId: new ObjectId(user.personId),
       body,
       mentions,
       likeCount: 0,
@@ -366,7 +368,7 @@ export class ThreadService {
       threadId: thread._id.toHexString(),
       groupId: thread.groupId.toHexString(),
       seq: reply.seq,
-      authorId: user.userId,
+      authorId: user.personId,
       parentAuthorId: (parent?.authorId ?? thread.authorId).toHexString(),
       mentions: mentions.map(String),
     });
@@ -374,19 +376,19 @@ export class ThreadService {
     await this.repo
       .recordBump(thread, slot, now, reply.seq)
       .catch((err: unknown) => this.logger?.warn({ err, thread: threadId }, 'timeline bookkeeping failed'));
-    return (await this.replyViews(actor, [reply]))[0]!;
+    return (await this.replyViews(caller, [reply]))[0]!;
   }
 
   /** Authors edit their own posts while they may still post in the group. */
   async edit(
-    actor: Actor,
+    caller: Caller,
     kind: Kind,
     id: string,
     patch: { title?: string | undefined; body?: string | undefined },
   ) {
-    const user = requireUser(actor);
-    const { doc, ctx, thread } = await this.content(actor, kind, id, 'post');
-    if (doc.authorId.toHexString() !== user.userId)
+    const user = requirePerson(caller);
+    const { doc, ctx, thread } = await this.content(caller, kind, id, 'post');
+    if (doc.authorId.toHexString() !== user.personId)
       throw new ForbiddenError('Only the author can edit this.');
     if (doc.deleted) throw new ConflictError('This was deleted.');
     const set: Record<string, unknown> = { editedAt: new Date() };
@@ -416,15 +418,15 @@ export class ThreadService {
       id,
       threadId: thread._id.toHexString(),
       groupId: ctx.group._id.toHexString(),
-      byUserId: user.userId,
+      byUserId: user.personId,
     });
   }
 
   /** Authors delete their own posts; moderators remove anyone's with a reason. Both leave a tombstone. */
-  async remove(actor: Actor, kind: Kind, id: string, reason: string | undefined): Promise<void> {
-    const user = requireUser(actor);
-    const { doc, ctx, thread } = await this.content(actor, kind, id, 'read');
-    const own = doc.authorId.toHexString() === user.userId && ctx.membership?.state === 'active';
+  async remove(caller: Caller, kind: Kind, id: string, reason: string | undefined): Promise<void> {
+    const user = requirePerson(caller);
+    const { doc, ctx, thread } = await this.content(caller, kind, id, 'read');
+    const own = doc.authorId.toHexString() === user.personId && ctx.membership?.state === 'active';
     const moderator = this.groups.can(ctx, 'moderate');
     if (!own && !moderator) throw new ForbiddenError('Only the author or a moderator can remove this.');
     if (!own && !reason)
@@ -434,32 +436,32 @@ export class ThreadService {
     if (doc.deleted) return;
     const tombstone: Tombstone = {
       at: new Date(),
-      byUserId: new ObjectId(user.userId),
+      byUserId: new ObjectId(user.personId),
       byModerator: !own,
       reason: own ? null : reason!,
     };
     await this.repo.locks.update(this.collection(kind), doc._id, {
       $set: { deleted: tombstone, body: { markdown: '', html: '' }, searchTokens: [], mentions: [] },
     });
-    if (doc.attachments?.length) await this.files.detach(doc.attachments, new ObjectId(user.userId));
+    if (doc.attachments?.length) await this.files.detach(doc.attachments, new ObjectId(user.personId));
     if (!own) {
-      await this.groups.audit(ctx, actor, 'post.removed', doc.authorId, { kind, id, reason });
+      await this.groups.audit(ctx, caller, 'post.removed', doc.authorId, { kind, id, reason });
     }
     this.events.emit('post.deleted', {
       kind,
       id,
       threadId: thread._id.toHexString(),
       groupId: ctx.group._id.toHexString(),
-      byUserId: user.userId,
+      byUserId: user.personId,
       byModerator: !own,
     });
   }
 
-  async like(actor: Actor, kind: Kind, id: string, liked: boolean): Promise<{ likeCount: number }> {
-    const user = requireUser(actor);
-    const { doc, ctx, thread } = await this.content(actor, kind, id, 'post');
+  async like(caller: Caller, kind: Kind, id: string, liked: boolean): Promise<{ likeCount: number }> {
+    const user = requirePerson(caller);
+    const { doc, ctx, thread } = await this.content(caller, kind, id, 'post');
     if (doc.deleted) throw new ConflictError('This was deleted.');
-    const userId = new ObjectId(user.userId);
+    const userId = new ObjectId(user.personId);
     let delta = 0;
     if (liked) {
       try {
@@ -497,16 +499,16 @@ export class ThreadService {
     if (delta > 0)
       this.events.emit('post.liked', {
         ...about,
-        byUserId: user.userId,
+        byUserId: user.personId,
         authorId: doc.authorId.toHexString(),
       });
-    else if (delta < 0) this.events.emit('post.unliked', { ...about, byUserId: user.userId });
+    else if (delta < 0) this.events.emit('post.unliked', { ...about, byUserId: user.personId });
     const fresh = await this.collection(kind).findOne({ _id: doc._id });
     return { likeCount: fresh?.likeCount ?? 0 };
   }
 
-  async setFlag(actor: Actor, id: string, flag: 'pinned' | 'locked', value: boolean): Promise<void> {
-    const { thread, ctx } = await this.thread(actor, id, 'moderate');
+  async setFlag(caller: Caller, id: string, flag: 'pinned' | 'locked', value: boolean): Promise<void> {
+    const { thread, ctx } = await this.thread(caller, id, 'moderate');
     await this.repo.locks.update(this.repo.threads, thread._id, { $set: { [flag]: value } });
     if (flag === 'pinned') {
       await this.repo.locks.update(
@@ -518,7 +520,7 @@ export class ThreadService {
     }
     await this.groups.audit(
       ctx,
-      actor,
+      caller,
       `thread.${flag === 'pinned' ? (value ? 'pinned' : 'unpinned') : value ? 'locked' : 'unlocked'}`,
       null,
       { id },
