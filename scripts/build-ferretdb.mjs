@@ -51,18 +51,45 @@ const PATCHES = [
     // ADR 0013 (replaces 0012): equality and `$in` on `_id` or on an index's leading field are served by that
     // index (scripts/ferretdb/ensemble_pushdown.go). A filter with nothing to push reads the table as before;
     // a missing filter (`count` with no query, `aggregate` not starting with `$match`) is handled, where
-    // 0012's `Filter.Has` dereferenced it and crashed the server.
+    // 0012's `Filter.Has` dereferenced it and crashed the server. A limited find whose whole filter can be
+    // answered exactly also has its sort and limit served by SQLite.
     name: 'sqlite-index-pushdown',
     file: 'internal/backends/sqlite/collection.go',
     from: 'if params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get("_id")\n\t\tswitch v.(type) {\n\t\tcase string, types.ObjectID:\n\t\t\twhereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)\n\t\t\targs = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}\n\t\t}\n\t}',
-    to: 'whereClause, args = ensembleWhere(meta, params.Filter)',
+    to: 'whereClause, args, _ = ensembleClauses(ctx, db, meta, params.Filter, params.EnsembleFilter, params.EnsembleSort, params.EnsembleLimit)',
   },
   {
     // The same for `explain`, so that a plan shows what runs (FerretDB reports SQLite's EXPLAIN QUERY PLAN).
     name: 'sqlite-index-pushdown-explain',
     file: 'internal/backends/sqlite/collection.go',
     from: 'if params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get("_id")\n\t\tswitch v.(type) {\n\t\tcase string, types.ObjectID:\n\t\t\tfilterPushdown = true\n\t\t\twhereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)\n\t\t\targs = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}\n\t\t}\n\t}',
-    to: 'whereClause, args = ensembleWhere(meta, params.Filter)\n\tfilterPushdown = whereClause != ""',
+    to: 'whereClause, args, _ = ensembleClauses(ctx, db, meta, params.Filter, params.EnsembleFilter, params.EnsembleSort, params.EnsembleLimit)\n\tfilterPushdown = whereClause != ""',
+  },
+  {
+    // The whole filter, the sort and skip + limit of a limited find travel to the backend beside the filter
+    // FerretDB pushes (which has dotted keys removed); the backend uses them only when it can answer exactly.
+    name: 'backend-query-exact-params',
+    file: 'internal/backends/collection.go',
+    from: 'type QueryParams struct {\n\tFilter *types.Document\n\tSort   *types.Document\n\tLimit  int64\n',
+    to: 'type QueryParams struct {\n\tFilter *types.Document\n\tSort   *types.Document\n\tLimit  int64\n\n\tEnsembleFilter *types.Document\n\tEnsembleSort   *types.Document\n\tEnsembleLimit  int64\n',
+  },
+  {
+    name: 'backend-explain-exact-params',
+    file: 'internal/backends/collection.go',
+    from: 'type ExplainParams struct {\n\tFilter *types.Document\n\tSort   *types.Document\n\tLimit  int64\n',
+    to: 'type ExplainParams struct {\n\tFilter *types.Document\n\tSort   *types.Document\n\tLimit  int64\n\n\tEnsembleFilter *types.Document\n\tEnsembleSort   *types.Document\n\tEnsembleLimit  int64\n',
+  },
+  {
+    name: 'find-exact-params',
+    file: 'internal/handler/msg_find.go',
+    from: '\th.L.DebugContext(ctx, fmt.Sprintf("Converted %+v for %+v to %+v.", params, cInfo, qp))',
+    to: '\tif !h.DisablePushdown && params.Filter.Len() != 0 && params.Limit > 0 && !cInfo.Capped() {\n\t\tqp.EnsembleFilter, qp.EnsembleSort, qp.EnsembleLimit = params.Filter, params.Sort, params.Limit+params.Skip\n\t}\n\n\th.L.DebugContext(ctx, fmt.Sprintf("Converted %+v for %+v to %+v.", params, cInfo, qp))',
+  },
+  {
+    name: 'explain-exact-params',
+    file: 'internal/handler/msg_explain.go',
+    from: '\tres, err := coll.Explain(connCtx, qp)',
+    to: '\tif !h.DisablePushdown && !params.Aggregate && params.Filter.Len() != 0 && params.Limit > 0 && !cInfo.Capped() {\n\t\tqp.EnsembleFilter, qp.EnsembleSort, qp.EnsembleLimit = params.Filter, params.Sort, params.Limit+params.Skip\n\t}\n\n\tres, err := coll.Explain(connCtx, qp)',
   },
 ];
 /** Files of Ensemble's own added to FerretDB's source: [from scripts/ferretdb/, to the source folder]. */

@@ -1,5 +1,5 @@
 import { EJSON } from 'bson';
-import { ObjectId, type Db, type Document, type Filter } from 'mongodb';
+import { ObjectId, type Db, type Document, type Filter, type Sort } from 'mongodb';
 import { collections, ensureCollections } from '../../server/db/collections.js';
 import { ferretdbBinary, startPrivateFerretDB, type PrivateFerretDB } from '../helpers/ferretdb.js';
 
@@ -221,6 +221,31 @@ function shapes(): Shape[] {
   ];
 }
 
+/** Sorts to page each collection by, as Ensemble's listings do, plus types that cannot be served exactly. */
+function sortsFor(collection: string): Sort[] {
+  const byId: Sort = { _id: 1 };
+  switch (collection) {
+    case 'edge':
+      return [
+        byId,
+        { f: 1, _id: 1 },
+        { f: -1, _id: 1 },
+        { n: -1, _id: 1 },
+        { u: 1, _id: -1 },
+        { g: 1, h: -1, _id: 1 },
+        { missing: 1, _id: 1 },
+      ];
+    case collections.memberships:
+      return [byId, { createdAt: -1, _id: 1 }, { role: 1, createdAt: 1, _id: 1 }];
+    case collections.users:
+      return [byId, { handle: 1, _id: 1 }, { status: -1, handle: 1, _id: 1 }];
+    case collections.threads:
+      return [byId, { createdAt: -1, _id: -1 }, { deletedAt: 1, _id: 1 }];
+    default:
+      return [byId, { createdAt: -1, _id: 1 }];
+  }
+}
+
 const canonical = (value: unknown) => EJSON.stringify(value, { relaxed: false });
 
 describeBoth('FerretDB with Ensemble pushdown against an unpatched FerretDB', () => {
@@ -259,11 +284,19 @@ describeBoth('FerretDB with Ensemble pushdown against an unpatched FerretDB', ()
       const label = `${collection} ${canonical(filter)}`;
       const c = (db: Db) => db.collection<AnyDoc>(collection);
       await compare(`find ${label}`, (db) => c(db).find(filter).sort({ _id: 1 }).toArray(), diffs);
-      await compare(
-        `find+limit ${label}`,
-        (db) => c(db).find(filter).sort({ _id: -1 }).limit(3).toArray(),
-        diffs,
-      );
+      // Sorted and limited finds (the build may serve these from SQLite when it can answer exactly); an
+      // `_id` tie-break keeps the expected page unique.
+      for (const sort of sortsFor(collection))
+        for (const [skip, limit] of [
+          [0, 1],
+          [0, 3],
+          [2, 4],
+        ] as const)
+          await compare(
+            `find ${label} sort ${JSON.stringify(sort)} skip ${skip} limit ${limit}`,
+            (db) => c(db).find(filter).sort(sort).skip(skip).limit(limit).toArray(),
+            diffs,
+          );
       await compare(`countDocuments ${label}`, (db) => c(db).countDocuments(filter), diffs);
       await compare(`count ${label}`, (db) => db.command({ count: collection, query: filter }), diffs);
       await compare(
