@@ -91,9 +91,37 @@ const PATCHES = [
     from: '\tres, err := coll.Explain(connCtx, qp)',
     to: '\tif !h.DisablePushdown && !params.Aggregate && params.Filter.Len() != 0 && params.Limit > 0 && !cInfo.Capped() {\n\t\tqp.EnsembleFilter, qp.EnsembleSort, qp.EnsembleLimit = params.Filter, params.Sort, params.Limit+params.Skip\n\t}\n\n\tres, err := coll.Explain(connCtx, qp)',
   },
+  {
+    // ADR 0013: array values of indexed fields are found through a side table per field
+    // (scripts/ferretdb/ensemble_multikey.go), made when an index is created and when a database is opened.
+    name: 'sqlite-multikey-on-create',
+    file: 'internal/backends/sqlite/metadata/registry.go',
+    from: '\t\tcreated = append(created, index.Name)\n',
+    to: '\t\tif len(index.Key) > 0 {\n\t\t\tif err := ensembleMultikeyEnsure(ctx, db, c.TableName, index.Key[0].Field); err != nil {\n\t\t\t\t_ = r.indexesDrop(ctx, dbName, collectionName, created)\n\t\t\t\treturn lazyerrors.Error(err)\n\t\t\t}\n\t\t}\n\n\t\tcreated = append(created, index.Name)\n',
+  },
+  {
+    name: 'sqlite-multikey-on-open',
+    file: 'internal/backends/sqlite/metadata/registry.go',
+    from: '\tr.colls[dbName] = colls\n\n\treturn nil\n}',
+    to: '\tfor _, c := range colls {\n\t\tif err = ensembleMultikeyIndexes(ctx, db, c); err != nil {\n\t\t\treturn lazyerrors.Error(err)\n\t\t}\n\t}\n\n\tr.colls[dbName] = colls\n\n\treturn nil\n}',
+  },
+  {
+    // ADR 0013: every write transaction takes SQLite's write lock when it begins (`BEGIN IMMEDIATE`), waiting
+    // for it with the busy timeout. A deferred transaction whose first statement reads (preparing a trigger
+    // that writes an FTS5 side table reads its configuration) could not upgrade to a writer once another
+    // connection had committed, and failed at once with SQLITE_BUSY. FerretDB writes only in transactions and
+    // reads outside them, so nothing is serialised that was not already.
+    name: 'sqlite-immediate-transactions',
+    file: 'internal/backends/sqlite/metadata/pool/uri.go',
+    from: '\tif !autoVacuum {\n\t\tvalues.Add("_pragma", "auto_vacuum(none)")',
+    to: '\tif !values.Has("_txlock") {\n\t\tvalues.Set("_txlock", "immediate")\n\t}\n\n\tif !autoVacuum {\n\t\tvalues.Add("_pragma", "auto_vacuum(none)")',
+  },
 ];
 /** Files of Ensemble's own added to FerretDB's source: [from scripts/ferretdb/, to the source folder]. */
-const ADDED = [['ensemble_pushdown.go', 'internal/backends/sqlite/ensemble_pushdown.go']];
+const ADDED = [
+  ['ensemble_pushdown.go', 'internal/backends/sqlite/ensemble_pushdown.go'],
+  ['ensemble_multikey.go', 'internal/backends/sqlite/metadata/ensemble_multikey.go'],
+];
 const hashOf = (name) =>
   createHash('sha256')
     .update(fs.readFileSync(path.join(root, 'scripts', 'ferretdb', name)))

@@ -2,17 +2,20 @@
 //
 // This file is Ensemble's own, added to FerretDB's source by scripts/build-ferretdb.mjs. FerretDB 1.24's SQLite
 // backend creates every index (expression indexes on `_ferretdb_sjson->"field"`) but hands SQLite no condition
-// except `_id` alone, so every other filter read the whole table. Here a filter's top-level equality or `$in` on
-// `_id`, or on the leading field of an index, becomes a WHERE clause written with the index's own expression,
-// so SQLite serves it from that index.
+// except `_id` alone, so every other filter read the whole table. Here a filter's top-level equality, `$in` or
+// `$all` on `_id`, or on the leading field of an index, becomes a WHERE clause written with the index's own
+// expression (and, for array values, the field's side table of ensemble_multikey.go), so SQLite serves it
+// from that index.
 //
-// The clause only ever selects a superset of the documents the filter matches: every command filters what the
-// backend returns again with the whole filter (which is why FerretDB can turn pushdown off). So:
+// The clause (ensembleWhere) only ever selects a superset of the documents the filter matches: every command
+// filters what the backend returns again with the whole filter (which is why FerretDB can turn pushdown off).
+// So:
 //   - only strings and ObjectIds are pushed (sjson writes both as JSON strings; an ObjectId and a string of
-//     the same hex select the same rows and the filter tells them apart). Numbers, dates, booleans and null
-//     are not: Go and SQLite may write them differently, and a narrower WHERE would lose documents;
-//   - a field's value may be an array holding the value, so every array value (its JSON text starts with `[`)
-//     is selected as well, through a range on the same index;
+//     the same hex select the same rows and the filter tells them apart), and booleans. Numbers, dates and
+//     null are not: Go and SQLite may write numbers differently, and a narrower WHERE would lose documents;
+//   - a field's value may be an array holding the value, so array values are selected as well: through the
+//     field's side table when it has one, else every array value (its JSON text starts with `[`) through a
+//     range on the same index;
 //   - anything else (operators, dotted paths, duplicate keys, odd field names) is left to FerretDB.
 //
 // A find with a limit can also have its sort and limit served by SQLite (ensembleExact), but only when the
@@ -27,43 +30,121 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-
-	"github.com/FerretDB/FerretDB/internal/util/fsql"
+	"time"
+	"unicode"
 
 	"github.com/FerretDB/FerretDB/internal/backends/sqlite/metadata"
 	"github.com/FerretDB/FerretDB/internal/handler/sjson"
 	"github.com/FerretDB/FerretDB/internal/types"
+	"github.com/FerretDB/FerretDB/internal/util/fsql"
 )
 
-// ensembleMaxIn is the most values one pushed `$in` may hold (SQLite binds at most 32,766 parameters).
+// ensembleMaxIn is the most values one pushed `$in` or `$all` may hold (SQLite binds at most 32,766).
 const ensembleMaxIn = 1000
 
 // ensembleFieldName is what a pushed field's name may be: it is written into the SQL text as the index is.
 var ensembleFieldName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// ensembleValues returns the JSON texts of the values `v` matches by equality, or nil if it cannot be pushed.
-func ensembleValues(v any) []any {
-	one := func(x any) (any, bool) {
-		switch x.(type) {
-		case string, types.ObjectID:
-			b, err := sjson.MarshalSingleValue(x)
-			if err != nil {
-				return nil, false
-			}
+// ensembleScalar is one value a filter compares with: its text as the field's JSON holds it, the raw string an
+// array element is compared with (json_each, the side table), and its sjson type.
+type ensembleScalar struct {
+	json string
+	raw  string
+	typ  string
+}
 
-			return string(b), true
-		default:
-			return nil, false
+// ensembleCondition is a field's condition: equal to one of vals (`v`, `$eq`, `$in`), holding all of them
+// (`$all`), or within bounds (`$gt`, `$gte`, `$lt`, `$lte` of strings, ObjectIds or dates; exact mode only).
+type ensembleCondition struct {
+	vals   []ensembleScalar
+	all    bool
+	bounds []ensembleBound
+}
+
+// ensembleBound is one comparison: an SQL operator and the value's SQL form and sjson type.
+type ensembleBound struct {
+	op  string
+	arg any
+	typ string
+}
+
+var ensembleBoundOps = map[string]string{"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+
+// ensembleBounds parses `{$gt: a, $lt: b}` and the like, all of one type of string, ObjectId or date.
+func ensembleBounds(d *types.Document) (ensembleCondition, bool) {
+	var res ensembleCondition
+
+	for i, k := range d.Keys() {
+		op, ok := ensembleBoundOps[k]
+		if !ok {
+			return ensembleCondition{}, false
 		}
+
+		var b ensembleBound
+
+		switch x := d.Values()[i].(type) {
+		case string:
+			b = ensembleBound{op: op, arg: x, typ: "string"}
+		case types.ObjectID:
+			b = ensembleBound{op: op, arg: fmt.Sprintf("%x", x[:]), typ: "objectId"}
+		case time.Time:
+			b = ensembleBound{op: op, arg: x.UnixMilli(), typ: "date"}
+		default:
+			return ensembleCondition{}, false
+		}
+
+		if len(res.bounds) > 0 && res.bounds[0].typ != b.typ {
+			return ensembleCondition{}, false
+		}
+
+		res.bounds = append(res.bounds, b)
 	}
 
-	if s, ok := one(v); ok {
-		return []any{s}
+	return res, len(res.bounds) > 0
+}
+
+func ensembleOne(x any) (ensembleScalar, bool) {
+	switch x := x.(type) {
+	case string:
+		b, err := sjson.MarshalSingleValue(x)
+		if err != nil {
+			return ensembleScalar{}, false
+		}
+
+		return ensembleScalar{json: string(b), raw: x, typ: "string"}, true
+	case types.ObjectID:
+		b, err := sjson.MarshalSingleValue(x)
+		if err != nil {
+			return ensembleScalar{}, false
+		}
+
+		return ensembleScalar{json: string(b), raw: fmt.Sprintf("%x", x[:]), typ: "objectId"}, true
+	case bool:
+		if x {
+			return ensembleScalar{json: "true", typ: "bool"}, true
+		}
+
+		return ensembleScalar{json: "false", typ: "bool"}, true
+	case types.NullType:
+		return ensembleScalar{typ: "null"}, true
+	default:
+		return ensembleScalar{}, false
+	}
+}
+
+// ensembleParse returns the condition `v` states for a field, or false if it states anything else.
+func ensembleParse(v any) (ensembleCondition, bool) {
+	if s, ok := ensembleOne(v); ok {
+		return ensembleCondition{vals: []ensembleScalar{s}}, true
 	}
 
 	d, ok := v.(*types.Document)
-	if !ok || d.Len() != 1 {
-		return nil
+	if !ok || d.Len() == 0 {
+		return ensembleCondition{}, false
+	}
+
+	if d.Len() > 1 {
+		return ensembleBounds(d)
 	}
 
 	op := d.Keys()[0]
@@ -71,35 +152,37 @@ func ensembleValues(v any) []any {
 
 	switch op {
 	case "$eq":
-		if s, ok := one(arg); ok {
-			return []any{s}
+		if s, ok := ensembleOne(arg); ok {
+			return ensembleCondition{vals: []ensembleScalar{s}}, true
 		}
-	case "$in":
+	case "$in", "$all":
 		arr, ok := arg.(*types.Array)
-		if !ok || arr.Len() == 0 || arr.Len() > ensembleMaxIn {
-			return nil
+		if !ok || arr.Len() > ensembleMaxIn || (op == "$all" && arr.Len() == 0) {
+			return ensembleCondition{}, false
 		}
 
-		res := make([]any, 0, arr.Len())
+		res := ensembleCondition{all: op == "$all"}
 
 		for i := 0; i < arr.Len(); i++ {
 			x, err := arr.Get(i)
 			if err != nil {
-				return nil
+				return ensembleCondition{}, false
 			}
 
-			s, ok := one(x)
+			s, ok := ensembleOne(x)
 			if !ok {
-				return nil
+				return ensembleCondition{}, false
 			}
 
-			res = append(res, s)
+			res.vals = append(res.vals, s)
 		}
 
-		return res
+		return res, true
+	default:
+		return ensembleBounds(d)
 	}
 
-	return nil
+	return ensembleCondition{}, false
 }
 
 // ensembleColumn is the expression FerretDB's registry indexes a top-level field with.
@@ -109,6 +192,52 @@ func ensembleColumn(field string) string {
 	}
 
 	return fmt.Sprintf("%s->%q", metadata.DefaultColumn, field)
+}
+
+// ensembleSchemaType is the SQL expression for a top-level field's sjson type ("string", "array", ...), NULL
+// when the document has no such field.
+func ensembleSchemaType(field string) string {
+	return fmt.Sprintf(`json_extract(%s, '$."$s".p.%s.t')`, metadata.DefaultColumn, field)
+}
+
+func ensemblePlaceholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// ensembleMatch is an FTS5 query for the side table matching any (or all) of the values, as phrases; false
+// when a value has no word the tokenizer would index (the side table cannot be asked for it).
+func ensembleMatch(c ensembleCondition) (string, bool) {
+	phrases := make([]string, 0, len(c.vals))
+
+	for _, v := range c.vals {
+		if v.typ != "string" && v.typ != "objectId" {
+			return "", false
+		}
+
+		if !strings.ContainsFunc(v.raw, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) {
+			return "", false
+		}
+
+		phrases = append(phrases, `"`+strings.ReplaceAll(v.raw, `"`, `""`)+`"`)
+	}
+
+	if c.all {
+		return strings.Join(phrases, " AND "), true
+	}
+
+	return strings.Join(phrases, " OR "), true
+}
+
+// ensembleArrays is the SQL condition (and its arguments) selecting, through an index, the documents whose
+// `field` is an array that may satisfy `c`: from the side table when there is one, else every array value.
+func ensembleArrays(meta *metadata.Collection, field string, c ensembleCondition) (string, []any) {
+	if side, ok := metadata.EnsembleMultikeyTable(meta.TableName, field); ok {
+		if m, ok := ensembleMatch(c); ok {
+			return fmt.Sprintf("rowid IN (SELECT rowid FROM %[1]q WHERE %[1]q MATCH ?)", side), []any{m}
+		}
+	}
+
+	return fmt.Sprintf(`(%[1]s >= '[' AND %[1]s < '\')`, ensembleColumn(field)), nil
 }
 
 // ensembleWhere returns a WHERE clause (with a leading space) and its arguments that select a superset of the
@@ -126,15 +255,32 @@ func ensembleWhere(meta *metadata.Collection, filter *types.Document) (string, [
 		seen[k]++
 	}
 
-	candidates := make(map[string][]any, len(keys))
+	candidates := make(map[string]ensembleCondition, len(keys))
 
 	for i, k := range keys {
 		if seen[k] != 1 || !ensembleFieldName.MatchString(k) {
 			continue
 		}
 
-		if vals := ensembleValues(values[i]); vals != nil {
-			candidates[k] = vals
+		c, ok := ensembleParse(values[i])
+		if !ok || len(c.bounds) > 0 {
+			continue
+		}
+
+		// `$in: []` matches nothing.
+		if len(c.vals) == 0 {
+			return " WHERE 0", nil
+		}
+
+		pushable := true
+		for _, v := range c.vals {
+			if v.typ == "null" {
+				pushable = false
+			}
+		}
+
+		if pushable {
+			candidates[k] = c
 		}
 	}
 
@@ -142,13 +288,18 @@ func ensembleWhere(meta *metadata.Collection, filter *types.Document) (string, [
 		return "", nil
 	}
 
-	placeholders := func(n int) string {
-		return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+	scalars := func(c ensembleCondition) []any {
+		res := make([]any, len(c.vals))
+		for i, v := range c.vals {
+			res[i] = v.json
+		}
+
+		return res
 	}
 
 	// An `_id` is never an array: its index answers exactly.
-	if vals, ok := candidates["_id"]; ok {
-		return fmt.Sprintf(" WHERE %s IN (%s)", metadata.IDColumn, placeholders(len(vals))), vals
+	if c, ok := candidates["_id"]; ok {
+		return fmt.Sprintf(" WHERE %s IN (%s)", metadata.IDColumn, ensemblePlaceholders(len(c.vals))), scalars(c)
 	}
 
 	// The index to serve the filter: a unique one first, then the one with most of its leading fields given,
@@ -185,141 +336,131 @@ func ensembleWhere(meta *metadata.Collection, filter *types.Document) (string, [
 		return "", nil
 	}
 
-	vals := candidates[best]
-	col := ensembleColumn(best)
-	where := fmt.Sprintf(" WHERE (%[1]s IN (%[2]s) OR (%[1]s >= '[' AND %[1]s < '\\'))", col, placeholders(len(vals)))
+	c := candidates[best]
+	arrays, arrayArgs := ensembleArrays(meta, best, c)
+	where := fmt.Sprintf(" WHERE (%s IN (%s) OR %s)", ensembleColumn(best), ensemblePlaceholders(len(c.vals)), arrays)
 
-	return where, vals
-}
-
-// ensembleSchemaType is the SQL expression for a top-level field's sjson type ("string", "array", ...), NULL
-// when the document has no such field.
-func ensembleSchemaType(field string) string {
-	return fmt.Sprintf(`json_extract(%s, '$."$s".p.%s.t')`, metadata.DefaultColumn, field)
-}
-
-// ensembleScalar is one value a filter compares with: its SQL text as the column holds it (JSON), the raw value
-// an array element is compared with (json_each), and its sjson type.
-type ensembleScalar struct {
-	json string
-	raw  any
-	typ  string
-}
-
-// ensembleScalars returns the values `v` matches exactly by equality (`v`, `{$eq: v}`, `{$in: [...]}`), for
-// strings, ObjectIds, booleans and null; nil if anything else is asked.
-func ensembleScalars(v any) []ensembleScalar {
-	one := func(x any) (ensembleScalar, bool) {
-		switch x := x.(type) {
-		case string:
-			b, err := sjson.MarshalSingleValue(x)
-			if err != nil {
-				return ensembleScalar{}, false
-			}
-
-			return ensembleScalar{json: string(b), raw: x, typ: "string"}, true
-		case types.ObjectID:
-			b, err := sjson.MarshalSingleValue(x)
-			if err != nil {
-				return ensembleScalar{}, false
-			}
-
-			return ensembleScalar{json: string(b), raw: fmt.Sprintf("%x", x[:]), typ: "objectId"}, true
-		case bool:
-			if x {
-				return ensembleScalar{json: "true", typ: "bool"}, true
-			}
-
-			return ensembleScalar{json: "false", typ: "bool"}, true
-		case types.NullType:
-			return ensembleScalar{typ: "null"}, true
-		default:
-			return ensembleScalar{}, false
-		}
-	}
-
-	if s, ok := one(v); ok {
-		return []ensembleScalar{s}
-	}
-
-	d, ok := v.(*types.Document)
-	if !ok || d.Len() != 1 {
-		return nil
-	}
-
-	switch d.Keys()[0] {
-	case "$eq":
-		if s, ok := one(d.Values()[0]); ok {
-			return []ensembleScalar{s}
-		}
-	case "$in":
-		arr, ok := d.Values()[0].(*types.Array)
-		if !ok || arr.Len() == 0 || arr.Len() > ensembleMaxIn {
-			return nil
-		}
-
-		res := make([]ensembleScalar, 0, arr.Len())
-
-		for i := 0; i < arr.Len(); i++ {
-			x, err := arr.Get(i)
-			if err != nil {
-				return nil
-			}
-
-			s, ok := one(x)
-			if !ok {
-				return nil
-			}
-
-			res = append(res, s)
-		}
-
-		return res
-	}
-
-	return nil
+	return where, append(scalars(c), arrayArgs...)
 }
 
 // ensembleExactCondition is the SQL condition that holds exactly for the documents whose top-level `field`
-// equals one of `vals` as MongoDB compares: the value itself (of the same type), or an array holding it.
-func ensembleExactCondition(field string, vals []ensembleScalar) (string, []any) {
+// satisfies `c` as MongoDB compares: the value itself (of the same type), or an array holding it (or them all).
+func ensembleExactCondition(meta *metadata.Collection, field string, c ensembleCondition) (string, []any) {
 	col := ensembleColumn(field)
 	typ := ensembleSchemaType(field)
 
-	var scalar, elem []string
-	var args, elemArgs []any
+	if len(c.bounds) > 0 {
+		// The value of that type within every bound, or an array with, for each bound, an element of that type
+		// within it (MongoDB lets different elements meet different bounds).
+		value := fmt.Sprintf("%s->>'$.%s'", metadata.DefaultColumn, field)
+		var scalar, elems []string
+		var args, elemArgs []any
 
-	for _, v := range vals {
+		for _, b := range c.bounds {
+			scalar = append(scalar, fmt.Sprintf("%s %s ?", value, b.op))
+			args = append(args, b.arg)
+			elems = append(elems, fmt.Sprintf(
+				`EXISTS (SELECT 1 FROM json_each(%[1]s, '$.%[2]s') AS je WHERE je.value %[3]s ? AND json_extract(%[1]s, '$."$s".p.%[2]s.i[' || je.key || '].t') = '%[4]s')`,
+				metadata.DefaultColumn, field, b.op, b.typ,
+			))
+			elemArgs = append(elemArgs, b.arg)
+		}
+
+		cond := fmt.Sprintf("(%s = '%s' AND %s)", typ, c.bounds[0].typ, strings.Join(scalar, " AND "))
+		if field != "_id" {
+			cond = fmt.Sprintf("(%s OR (%s = 'array' AND %s))", cond, typ, strings.Join(elems, " AND "))
+			args = append(args, elemArgs...)
+		}
+
+		return cond, args
+	}
+
+	elemMatch := func(v ensembleScalar) (string, []any) {
+		switch v.typ {
+		case "null":
+			return "je.type = 'null'", nil
+		case "bool":
+			return fmt.Sprintf("je.type = '%s'", v.json), nil
+		default:
+			return fmt.Sprintf(
+				`(je.type = 'text' AND je.value = ? AND json_extract(%s, '$."$s".p.%s.i[' || je.key || '].t') = '%s')`,
+				metadata.DefaultColumn, field, v.typ,
+			), []any{v.raw}
+		}
+	}
+	exists := func(conds []string) string {
+		return fmt.Sprintf(
+			`EXISTS (SELECT 1 FROM json_each(%s, '$.%s') AS je WHERE %s)`,
+			metadata.DefaultColumn, field, strings.Join(conds, " OR "),
+		)
+	}
+
+	var scalar []string
+	var args []any
+
+	scalarOf := func(v ensembleScalar) {
 		switch v.typ {
 		case "null":
 			// A missing field, or null.
 			scalar = append(scalar, fmt.Sprintf("%s IS NULL OR %s = 'null'", col, col))
-			elem = append(elem, "je.type = 'null'")
 		case "bool":
 			scalar = append(scalar, fmt.Sprintf("(%s = '%s' AND %s = 'bool')", col, v.json, typ))
-			elem = append(elem, fmt.Sprintf("je.type = '%s'", v.json))
 		default:
 			scalar = append(scalar, fmt.Sprintf("(%s = ? AND %s = '%s')", col, typ, v.typ))
 			args = append(args, v.json)
-			elem = append(elem, fmt.Sprintf(
-				`(je.type = 'text' AND je.value = ? AND json_extract(%s, '$."$s".p.%s.i[' || je.key || '].t') = '%s')`,
-				metadata.DefaultColumn, field, v.typ,
-			))
-			elemArgs = append(elemArgs, v.raw)
 		}
+	}
+
+	var arrayTests []string
+	var arrayArgs []any
+
+	if c.all {
+		// A scalar holds them all only when they are all the same value.
+		same := true
+		for _, v := range c.vals[1:] {
+			if v != c.vals[0] {
+				same = false
+			}
+		}
+
+		if same {
+			scalarOf(c.vals[0])
+		}
+
+		for _, v := range c.vals {
+			m, a := elemMatch(v)
+			arrayTests = append(arrayTests, exists([]string{m}))
+			arrayArgs = append(arrayArgs, a...)
+		}
+	} else {
+		var elems []string
+
+		for _, v := range c.vals {
+			scalarOf(v)
+
+			m, a := elemMatch(v)
+			elems = append(elems, m)
+			arrayArgs = append(arrayArgs, a...)
+		}
+
+		arrayTests = []string{exists(elems)}
 	}
 
 	if field == "_id" {
 		// An _id is never an array.
+		if len(scalar) == 0 {
+			return "0", nil
+		}
+
 		return "(" + strings.Join(scalar, " OR ") + ")", args
 	}
 
-	array := fmt.Sprintf(
-		`(%[1]s >= '[' AND %[1]s < '\' AND %[2]s = 'array' AND EXISTS (SELECT 1 FROM json_each(%[3]s, '$.%[4]s') AS je WHERE %[5]s))`,
-		col, typ, metadata.DefaultColumn, field, strings.Join(elem, " OR "),
-	)
+	arrays, selectArgs := ensembleArrays(meta, field, c)
+	array := fmt.Sprintf("(%s AND %s = 'array' AND %s)", arrays, typ, strings.Join(arrayTests, " AND "))
+	args = append(args, selectArgs...)
+	args = append(args, arrayArgs...)
 
-	return "(" + strings.Join(scalar, " OR ") + " OR " + array + ")", append(args, elemArgs...)
+	return "(" + strings.Join(append(scalar, array), " OR ") + ")", args
 }
 
 // ensembleSortable are the sjson types whose SQL order (by ensembleRank, then the SQL value) is BSON's.
@@ -359,12 +500,17 @@ func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 
 		seen[k] = true
 
-		vals := ensembleScalars(values[i])
-		if vals == nil {
+		c, ok := ensembleParse(values[i])
+		if !ok {
 			return "", "", nil, false
 		}
 
-		cond, a := ensembleExactCondition(k, vals)
+		if len(c.vals) == 0 && len(c.bounds) == 0 {
+			conds = append(conds, "0")
+			continue
+		}
+
+		cond, a := ensembleExactCondition(meta, k, c)
 		conds = append(conds, cond)
 		args = append(args, a...)
 	}

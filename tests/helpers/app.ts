@@ -70,8 +70,10 @@ export async function startTestNode(options: {
   port: number;
   issuers?: IssuerConfig[];
   env?: Record<string, string>;
+  /** Emit the driver's command events on `database.client` (query-plan tests read them). */
+  monitorCommands?: boolean;
 }): Promise<RunningNode> {
-  const database = await openTestDatabase();
+  const database = await openTestDatabase('test', { monitorCommands: options.monitorCommands ?? false });
   const url = `http://127.0.0.1:${options.port}`;
   const config = testConfig(
     {

@@ -18,6 +18,7 @@ export async function startWorld(
   people: string[],
   env: Record<string, string> = {},
   locales: Record<string, 'en' | 'fr'> = {},
+  options: { monitorCommands?: boolean } = {},
 ): Promise<World> {
   const cast: DemoPerson[] = people.map((sub) => ({
     sub,
@@ -28,7 +29,7 @@ export async function startWorld(
   }));
   const port = await freePort();
   const idp = await startTestIdp({ id: 'dept', nodeUrl: `http://127.0.0.1:${port}`, people: cast });
-  const node = await startTestNode({ port, issuers: [idp.issuer], env });
+  const node = await startTestNode({ port, issuers: [idp.issuer], env, ...options });
   const as: Record<string, ApiClient> = {};
   for (const who of people) {
     const browser = new Browser();

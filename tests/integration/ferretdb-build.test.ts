@@ -47,4 +47,24 @@ describeBuild('the FerretDB the project builds', () => {
     expect(await f.client.db('nofilter').command({ ping: 1 })).toMatchObject({ ok: 1 });
     expect(await c.countDocuments({ tag: 'x' })).toBe(2);
   });
+
+  it('keeps every write while indexes with array side tables are made under load (no SQLITE_BUSY)', async () => {
+    for (let round = 0; round < 5; round++) {
+      const c = f.client.db('busy').collection<{ _id: number; tags: string[]; n: number }>(`items${round}`);
+      await c.createIndex({ tags: 1 }, { name: 'tags' });
+      await c.insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: i, tags: ['a', `t${i}`], n: 0 })));
+      const writes = Array.from({ length: 60 }, (_, i) =>
+        i % 2
+          ? c.updateOne({ _id: i % 20 }, { $set: { n: i, tags: ['b', `t${i}`] } })
+          : c.insertOne({ _id: 100 + i, tags: ['c', `t${i}`], n: i }),
+      );
+      // Index creation (schema changes) while the writes run, as GridFS does on a first upload.
+      const ddl = (async () => {
+        for (let i = 0; i < 6; i++) await c.createIndex({ [`f${i}`]: 1 }, { name: `f${i}` });
+      })();
+      const results = await Promise.allSettled([...writes, ddl]);
+      expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+      expect(await c.countDocuments({ tags: 'c' })).toBe(30);
+    }
+  });
 });
