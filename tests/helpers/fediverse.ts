@@ -84,14 +84,15 @@ export class FakeServer {
     return new URL(this.url).host;
   }
 
-  /** A Person served at /users/<name>, with a fresh RSA key (and an Ed25519 Multikey when asked). */
-  actor(name: string, options: { ed25519?: boolean } = {}): FakeActor {
+  /** An actor (a Person at /users/<name> unless told) with a fresh RSA key (and an Ed25519 Multikey when asked). */
+  actor(name: string, options: { ed25519?: boolean; path?: string; type?: string } = {}): FakeActor {
+    const path = options.path ?? `/users/${name}`;
     const { publicKey, privateKey } = generateKeyPairSync('rsa', {
       modulusLength: 2048,
       publicKeyEncoding: { type: 'spki', format: 'pem' },
       privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
     });
-    const id = `${this.url}/users/${name}`;
+    const id = `${this.url}${path}`;
     let ed25519: FakeActor['ed25519'];
     if (options.ed25519) {
       const pair = generateKeyPairSync('ed25519', {
@@ -100,7 +101,7 @@ export class FakeServer {
       });
       ed25519 = { keyId: `${id}#ed25519-key`, privateKeyPem: pair.privateKey, publicKeyPem: pair.publicKey };
     }
-    this.documents.set(`/users/${name}`, {
+    this.documents.set(path, {
       '@context': [
         'https://www.w3.org/ns/activitystreams',
         'https://w3id.org/security/v1',
@@ -119,7 +120,7 @@ export class FakeServer {
           }
         : {}),
       id,
-      type: 'Person',
+      type: options.type ?? 'Person',
       preferredUsername: name,
       inbox: `${id}/inbox`,
       outbox: `${id}/outbox`,
