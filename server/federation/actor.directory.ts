@@ -8,6 +8,25 @@ export const AS_CONTEXT = 'https://www.w3.org/ns/activitystreams';
 export const SECURITY_CONTEXT = 'https://w3id.org/security/v1';
 export const PUBLIC = 'https://www.w3.org/ns/activitystreams#Public';
 
+/**
+ * The terms Ensemble's documents use beyond ActivityStreams and Security v1, defined inline as Mastodon and
+ * Lemmy define them (so a JSON-LD processor keeps them, and Lemmy and Mastodon read them as their own):
+ * docs/federation.md, "JSON-LD contexts".
+ */
+export const ENSEMBLE_TERMS = {
+  toot: 'http://joinmastodon.org/ns#',
+  lemmy: 'https://join-lemmy.org/ns#',
+  manuallyApprovesFollowers: 'as:manuallyApprovesFollowers',
+  sensitive: 'as:sensitive',
+  discoverable: 'toot:discoverable',
+  featured: { '@id': 'toot:featured', '@type': '@id' },
+  moderators: { '@id': 'lemmy:moderators', '@type': '@id' },
+  postingRestrictedToMods: 'lemmy:postingRestrictedToMods',
+} as const;
+
+/** The `@context` of every actor document the node serves. */
+export const ACTOR_CONTEXT = [AS_CONTEXT, SECURITY_CONTEXT, ENSEMBLE_TERMS];
+
 /** Where apex and Ensemble put actor-related documents (one actor route; the name carries the kind). */
 export const apRoutes = {
   actor: '/ap/a/:actor',
@@ -153,7 +172,7 @@ export class ActorDirectory {
   async render(loaded: Loaded): Promise<Record<string, unknown>> {
     const id = this.iri(loaded.ref.name);
     const common = {
-      '@context': [AS_CONTEXT, SECURITY_CONTEXT],
+      '@context': ACTOR_CONTEXT,
       id,
       inbox: `${id}/inbox`,
       outbox: `${id}/outbox`,

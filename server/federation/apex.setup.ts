@@ -1,22 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import ActivitypubExpress, { type ApexInstance } from 'activitypub-express';
 import type { Logger } from '../core/logger.js';
 import { Lru } from '../core/lru.js';
-import { apRoutes, AS_CONTEXT, SECURITY_CONTEXT } from './actor.directory.js';
+import { apRoutes } from './actor.directory.js';
 import type { ApexStore } from './apex.store.js';
 import type { DeliveryQueue } from './delivery.queue.js';
+import { SHIPPED_CONTEXTS } from './json-ld.contexts.js';
 import { RemoteFetchError, type RemoteFetcher } from './remote.fetcher.js';
 import { stripUntrusted } from './inbox.sanitize.js';
-
-const require = createRequire(import.meta.url);
-const vocab = (file: string) =>
-  JSON.parse(readFileSync(require.resolve(`activitypub-express/vocab/${file}`), 'utf8')) as unknown;
-/** The two contexts every peer uses, shipped with apex and never fetched. */
-const CORE_CONTEXTS: Record<string, unknown> = {
-  [AS_CONTEXT]: vocab('as.json'),
-  [SECURITY_CONTEXT]: vocab('security.json'),
-};
 
 const MAX_STORED_CONTEXTS = 1000;
 
@@ -72,8 +62,9 @@ export function createApex(deps: ApexDeps): ApexInstance {
 
   const contexts = new Lru<string, unknown>(200);
   apex.jsonldContextLoader = async (url: string) => {
-    const core = CORE_CONTEXTS[url];
-    if (core) return { contextUrl: null, documentUrl: url, document: core };
+    // The contexts common servers name are shipped, never fetched (json-ld.contexts.ts).
+    const shipped = SHIPPED_CONTEXTS[url];
+    if (shipped) return { contextUrl: null, documentUrl: url, document: shipped };
     const recent = contexts.get(url);
     if (recent) return recent;
     const cached = await deps.store.getContext(url);

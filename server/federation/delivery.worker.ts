@@ -12,8 +12,9 @@ import {
 } from './delivery.queue.js';
 import type { KeyStore } from './federation.keys.js';
 import type { FederationPolicy } from './federation.policy.js';
-import { digestOf, signRequestAsync, toSigningCryptoKey } from './http-signature.js';
-import { safeFetch, type OutboundPolicy } from './outbound.js';
+import { cryptoKeySigner, digestOf, toSigningCryptoKey } from './http-signature.js';
+import type { OutboundPolicy } from './outbound.js';
+import { SignatureNegotiator } from './signature.negotiator.js';
 import { ACTIVITY_JSON } from './remote.fetcher.js';
 
 type CryptoKey = webcrypto.CryptoKey;
@@ -135,6 +136,8 @@ export class DeliveryWorker {
     private readonly options: DeliveryOptions,
     private readonly logger: Logger,
     private readonly userAgent: string,
+    /** Which scheme each host is signed with (shared with the fetcher). */
+    private readonly signatures = new SignatureNegotiator(),
   ) {
     this.gates = new Gates(options.concurrency);
     queue.onEnqueue(() => this.kick());
@@ -302,7 +305,8 @@ export class DeliveryWorker {
       return { kind: 'deferred', until: this.hostStates.get(host)!.openUntil };
     }
     try {
-      const headers = await signRequestAsync(
+      // Signed when sent, draft-cavage unless the receiver asked for RFC 9421 (SignatureNegotiator).
+      const response = await this.signatures.send(
         {
           method: 'POST',
           url: inbox,
@@ -310,11 +314,7 @@ export class DeliveryWorker {
           body: activity.body,
           digest: activity.digest,
         },
-        { keyId: `${batch.actorId}#main-key`, cryptoKey: key },
-      );
-      const response = await safeFetch(
-        inbox,
-        { method: 'POST', headers, body: activity.body },
+        cryptoKeySigner(`${batch.actorId}#main-key`, key),
         this.outbound,
       );
       const status = response.status;

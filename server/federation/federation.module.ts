@@ -27,6 +27,8 @@ import { ObjectRenderer } from './object.renderer.js';
 import type { OutboundPolicy } from './outbound.js';
 import { RemoteFetcher } from './remote.fetcher.js';
 import { RemoteKeys } from './remote.keys.js';
+import { SignatureNegotiator } from './signature.negotiator.js';
+import { SignatureVerifier } from './signature.verifier.js';
 
 const version = (
   JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }
@@ -44,6 +46,8 @@ export interface Federation {
   worker: DeliveryWorker;
   policy: FederationPolicy;
   fetcher: RemoteFetcher;
+  /** Verifies request signatures (RFC 9421 and draft-cavage), for routes that need to know who asks. */
+  signatures: SignatureVerifier;
   start(): void;
   close(): Promise<void>;
 }
@@ -80,7 +84,8 @@ export function composeFederation(deps: {
     (doc) => late.apex!.fromJSONLD(doc),
     { name: 'Ensemble' },
   );
-  const fetcher = new RemoteFetcher(outbound, keys, directory.instanceIri, userAgent);
+  const negotiator = new SignatureNegotiator();
+  const fetcher = new RemoteFetcher(outbound, keys, directory.instanceIri, userAgent, negotiator);
   const deliveries = new DeliveryQueue(db);
   const store = new ApexStore(
     db,
@@ -106,6 +111,7 @@ export function composeFederation(deps: {
     { ...defaultDeliveryOptions, ...fed.delivery },
     logger,
     userAgent,
+    negotiator,
   );
   const replays = new ReplayFilter();
 
@@ -152,17 +158,21 @@ export function composeFederation(deps: {
   };
 
   const remoteKeys = new RemoteKeys(db, fetcher);
+  const signatures = new SignatureVerifier({
+    keys: remoteKeys,
+    policy,
+    options: { maxSkewMs: HOUR, publicUrl: config.publicUrl },
+  });
   const inbox = [
     ...inboxGuard({
       options: {
         maxBytes: fed.inboxMaxBytes,
         ratePerMinute: fed.inboxRatePerMinute,
-        maxSkewMs: HOUR,
         unsignedAllowed: fed.unsignedInbox,
       },
       directory,
       policy,
-      keys: remoteKeys,
+      signatures,
       replays,
       logger,
     }),
@@ -208,6 +218,7 @@ export function composeFederation(deps: {
     worker,
     policy,
     fetcher,
+    signatures,
     publish,
     start: () => worker.start(),
     close: async () => {

@@ -179,6 +179,35 @@ export async function signRequestAsync(
   return headers;
 }
 
+/** Something that signs bytes with an actor's key: RSASSA-PKCS1-v1_5 over SHA-256 (`rsa-sha256`). */
+export interface RequestSigner {
+  keyId: string;
+  sign(data: Buffer): Promise<Buffer>;
+}
+
+/** The same as `signRequest`, with the key behind a signer (the thread pool's, or a PEM's). */
+export async function signCavage(
+  input: OutgoingRequest,
+  signer: RequestSigner,
+  now = new Date(),
+): Promise<Record<string, string>> {
+  const { headers, names, text } = prepare(input, now);
+  headers.signature = signatureHeader(signer.keyId, names, await signer.sign(Buffer.from(text)));
+  return headers;
+}
+
+/** A signer on libuv's thread pool (WebCrypto), for a key made by `toSigningCryptoKey`. */
+export const cryptoKeySigner = (keyId: string, cryptoKey: CryptoKey): RequestSigner => ({
+  keyId,
+  sign: async (data) => Buffer.from(await webcrypto.subtle.sign('RSASSA-PKCS1-v1_5', cryptoKey, data)),
+});
+
+/** A signer with a private key at hand (PEM or KeyObject), signing on the event loop. */
+export const pemSigner = (keyId: string, privateKey: string | KeyObject): RequestSigner => ({
+  keyId,
+  sign: (data) => Promise.resolve(cryptoSign('sha256', data, privateKey)),
+});
+
 /** A private key as WebCrypto wants it, for `signRequestAsync`. */
 export function toSigningCryptoKey(key: KeyObject): Promise<CryptoKey> {
   return webcrypto.subtle.importKey(

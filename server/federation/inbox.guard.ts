@@ -14,9 +14,9 @@ import type { Logger } from '../core/logger.js';
 import type { ActorDirectory } from './actor.directory.js';
 import { idOf, originOf } from './as.values.js';
 import type { FederationPolicy } from './federation.policy.js';
-import { parseSignature, SignatureError, verifyRequest } from './http-signature.js';
-import type { RemoteKeys } from './remote.keys.js';
+import { acceptSignature } from './message-signature.js';
 import type { ReplayFilter } from './replay.filter.js';
+import { signatureScheme, type SignatureVerifier } from './signature.verifier.js';
 
 /** What the guard established about a request, for the handlers after it. */
 export interface VerifiedInbox {
@@ -31,8 +31,6 @@ export const replayKey = (activityId: string, inbox: string | undefined) => `${a
 export interface InboxGuardOptions {
   maxBytes: number;
   ratePerMinute: number;
-  /** Largest accepted difference between a request's Date and now (about an hour, as Mastodon). */
-  maxSkewMs: number;
   /** Development only: an unsigned post is believed (FEDERATION_UNSIGNED_INBOX). */
   unsignedAllowed: boolean;
 }
@@ -52,8 +50,9 @@ const ACTIVITY_TYPES = ['application/activity+json', 'application/ld+json', 'app
 
 /**
  * The checks every inbox POST passes before activitypub-express sees it (FEDERATION.md "Holes"): a body
- * size limit and a per-host rate limit; a signature always (unless the development switch); `hs2019` and
- * `rsa-sha256` for RSA keys; the key belonging to the actor; Digest against the body; Date in a window;
+ * size limit and a per-host rate limit; a signature always (unless the development switch), RFC 9421 or
+ * draft-cavage (SignatureVerifier): the key belonging to the actor, the digest against the body, its time in
+ * a window;
  * the federation policy; the activity and its objects from the actor's origin; no remote Create, Update
  * or Delete of local objects or actors; and replays answered without being processed again.
  */
@@ -61,11 +60,11 @@ export function inboxGuard(deps: {
   options: InboxGuardOptions;
   directory: ActorDirectory;
   policy: FederationPolicy;
-  keys: RemoteKeys;
+  signatures: SignatureVerifier;
   replays: ReplayFilter;
   logger: Logger;
 }): RequestHandler[] {
-  const { options, directory, policy, keys, replays } = deps;
+  const { options, directory, policy, signatures, replays } = deps;
 
   const contentType: RequestHandler = (req, _res, next) => {
     if (!req.is(ACTIVITY_TYPES))
@@ -127,46 +126,10 @@ export function inboxGuard(deps: {
       throw new ForbiddenError('The activity id is not on the actor’s origin.');
     if (directory.isLocal(actorId)) throw new ForbiddenError('A remote server cannot act as a local actor.');
 
-    if (!req.get('signature')) {
+    if (!signatureScheme(req)) {
       if (!options.unsignedAllowed)
         throw new UnauthenticatedError('Inbox posts must carry an HTTP signature.');
-    } else {
-      let signature;
-      try {
-        signature = parseSignature(req.get('signature'));
-      } catch (err) {
-        throw new UnauthenticatedError((err as Error).message);
-      }
-      if (!URL.canParse(signature.keyId) || !/^https?:$/.test(new URL(signature.keyId).protocol))
-        throw new UnauthenticatedError('The keyId is not an http(s) IRI.');
-      // Peers publish keys next to their actors: a key elsewhere is refused before anything is fetched.
-      if (originOf(signature.keyId) !== originOf(actorId))
-        throw new UnauthenticatedError('The signing key is not on the actor’s origin.');
-      if (!policy.allows(signature.keyId))
-        throw new ForbiddenError(`${new URL(signature.keyId).host} does not federate with this node.`);
-      const check = (pem: string) =>
-        verifyRequest({ method: req.method, path: req.originalUrl, headers: req.headers }, signature, pem, {
-          maxSkewMs: options.maxSkewMs,
-          body: req.body as Buffer,
-        });
-      let key = await keys.keyOf(signature.keyId, false);
-      try {
-        check(key.publicKeyPem);
-      } catch (err) {
-        if (!(err instanceof SignatureError))
-          throw new UnauthenticatedError('The signing key is not a usable RSA key.');
-        // A rotated key: fetch it again once, if it came from the cache.
-        if (!key.cached || !/does not verify/.test(err.message)) throw new UnauthenticatedError(err.message);
-        key = await keys.keyOf(signature.keyId, true);
-        try {
-          check(key.publicKeyPem);
-        } catch (again) {
-          throw new UnauthenticatedError((again as Error).message);
-        }
-      }
-      if (key.owner !== actorId)
-        throw new UnauthenticatedError('The signing key does not belong to the activity’s actor.');
-    }
+    } else await signatures.verify(req, { actorId, body: req.body as Buffer });
 
     if (replays.seen(replayKey(activityId, req.params.actor))) {
       // Already processed: a replay or a retry changes nothing.
@@ -182,7 +145,11 @@ export function inboxGuard(deps: {
     byAddress,
     body,
     (req, res, next) => {
-      verify(req, res, next).catch(next);
+      verify(req, res, next).catch((err: unknown) => {
+        // A sender that can sign otherwise (RFC 9421, Fedify's and Mastodon's fallback) learns how.
+        if (err instanceof UnauthenticatedError) res.set('Accept-Signature', acceptSignature(true));
+        next(err);
+      });
     },
     byHost,
   ];

@@ -1,6 +1,7 @@
 import type { KeyStore } from './federation.keys.js';
-import { signRequest } from './http-signature.js';
-import { OutboundRefusedError, safeFetch, type OutboundPolicy } from './outbound.js';
+import { pemSigner } from './http-signature.js';
+import { OutboundRefusedError, type OutboundPolicy } from './outbound.js';
+import { SignatureNegotiator } from './signature.negotiator.js';
 
 export const ACTIVITY_JSON = 'application/activity+json';
 export const ACCEPT_ACTIVITY = `${ACTIVITY_JSON}, application/ld+json; profile="https://www.w3.org/ns/activitystreams"`;
@@ -28,6 +29,8 @@ export class RemoteFetcher {
     private readonly keys: KeyStore,
     private readonly instanceIri: string,
     private readonly userAgent: string,
+    /** Which scheme each host is signed with (shared with the delivery worker). */
+    private readonly signatures = new SignatureNegotiator(),
   ) {}
 
   async getJson(url: string, accept = ACCEPT_ACTIVITY): Promise<Record<string, unknown>> {
@@ -35,13 +38,14 @@ export class RemoteFetcher {
     const target = new URL(url);
     target.hash = '';
     // The federation policy is checked by safeFetch at every hop (OutboundPolicy.allowHost).
-    const headers = signRequest(
-      { method: 'GET', url: target.toString(), headers: { accept, 'user-agent': this.userAgent } },
-      { keyId: `${this.instanceIri}#main-key`, privateKeyPem: await this.keys.privateKey(this.instanceIri) },
-    );
     let response;
     try {
-      response = await safeFetch(target.toString(), { method: 'GET', headers }, this.outbound);
+      // Signed by the instance actor, draft-cavage unless the server asked for RFC 9421.
+      response = await this.signatures.send(
+        { method: 'GET', url: target.toString(), headers: { accept, 'user-agent': this.userAgent } },
+        pemSigner(`${this.instanceIri}#main-key`, await this.keys.privateKey(this.instanceIri)),
+        this.outbound,
+      );
     } catch (err) {
       if (err instanceof OutboundRefusedError) throw new RemoteFetchError(err.message);
       throw err;

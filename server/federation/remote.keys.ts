@@ -3,6 +3,7 @@ import { DomainError, UnauthenticatedError } from '../core/errors.js';
 import { collections } from '../db/collections.js';
 import { upsertOne } from '../db/errors.js';
 import { Lru } from '../core/lru.js';
+import { multikeyToPem } from './multikey.js';
 import { RemoteFetchError, type RemoteFetcher } from './remote.fetcher.js';
 
 /** A cached key is fetched again after a day (a revoked key stops working within that). */
@@ -18,11 +19,23 @@ interface RemoteKeyDoc {
 
 type KeyShape = { id?: unknown; owner?: unknown; publicKeyPem?: unknown };
 
-const keysIn = (doc: Record<string, unknown>): KeyShape[] => {
-  const value = doc.publicKey;
-  if (Array.isArray(value)) return value.filter((k): k is KeyShape => !!k && typeof k === 'object');
-  return value && typeof value === 'object' ? [value as KeyShape] : [];
-};
+const listed = (value: unknown): Record<string, unknown>[] =>
+  (Array.isArray(value) ? value : [value]).filter(
+    (k): k is Record<string, unknown> => !!k && typeof k === 'object' && !Array.isArray(k),
+  );
+
+/**
+ * The keys a document lists: `publicKey` (security v1: RSA, or Ed25519 in PEM), and Ed25519 `Multikey`s in
+ * `assertionMethod` (FEP-521a), read as the same shape (`controller` is their owner).
+ */
+const keysIn = (doc: Record<string, unknown>): KeyShape[] => [
+  ...listed(doc.publicKey),
+  ...listed(doc.assertionMethod).flatMap((k): KeyShape[] => {
+    if (k.type !== 'Multikey' || typeof k.publicKeyMultibase !== 'string') return [];
+    const pem = multikeyToPem(k.publicKeyMultibase);
+    return pem ? [{ id: k.id, owner: k.controller, publicKeyPem: pem }] : [];
+  }),
+];
 
 /**
  * Remote actors' public keys, found from a signature's keyId and bound to their owner (FEDERATION.md 2):
@@ -84,11 +97,14 @@ export class RemoteKeys {
     let owner: Record<string, unknown>;
     if (keysIn(doc).length) owner = doc;
     else {
-      if (typeof doc.owner !== 'string' || typeof doc.publicKeyPem !== 'string')
+      // A CryptographicKey names its `owner`, a Multikey its `controller`.
+      const named = doc.type === 'Multikey' ? doc.controller : doc.owner;
+      const material = doc.type === 'Multikey' ? doc.publicKeyMultibase : doc.publicKeyPem;
+      if (typeof named !== 'string' || typeof material !== 'string')
         throw new UnauthenticatedError('The keyId names neither an actor nor a key.');
-      if (!URL.canParse(doc.owner) || new URL(doc.owner).origin !== new URL(keyId).origin)
+      if (!URL.canParse(named) || new URL(named).origin !== new URL(keyId).origin)
         throw new UnauthenticatedError('The key’s owner is on another origin.');
-      owner = await this.fetcher.getObject(doc.owner);
+      owner = await this.fetcher.getObject(named);
     }
     const key = keysIn(owner).find((k) => k.id === keyId);
     if (!key || typeof key.publicKeyPem !== 'string')

@@ -1,7 +1,10 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { constants, generateKeyPairSync, sign } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { serializeDictionary, type BareItem, type InnerList, type Item } from 'structured-headers';
 import { signRequest } from '../../server/federation/http-signature.js';
+import { contentDigestOf, signatureBase } from '../../server/federation/message-signature.js';
+import { pemToMultikey } from '../../server/federation/multikey.js';
 import { eventually } from './files.js';
 
 export interface FakeActor {
@@ -9,6 +12,8 @@ export interface FakeActor {
   keyId: string;
   privateKeyPem: string;
   publicKeyPem: string;
+  /** An Ed25519 key listed as a Multikey in `assertionMethod` (FEP-521a), when asked for. */
+  ed25519?: { keyId: string; privateKeyPem: string; publicKeyPem: string };
 }
 
 export interface ReceivedPost {
@@ -28,9 +33,12 @@ export class FakeServer {
   readonly redirects = new Map<string, string>();
   /** Paths fetched with GET, in order. */
   readonly gets: string[] = [];
-  status: (req: http.IncomingMessage) => number = () => 202;
+  status: (req: http.IncomingMessage, body: Buffer) => number = () => 202;
   /** Extra headers on an inbox's answer (e.g. a Location). */
-  statusHeaders: (req: http.IncomingMessage) => Record<string, string> = () => ({});
+  statusHeaders: (req: http.IncomingMessage, body: Buffer) => Record<string, string> = () => ({});
+  /** Decides how a GET is answered before its document is looked up (e.g. authorized fetch): null serves it. */
+  authorizeGet: (req: http.IncomingMessage) => { status: number; headers?: Record<string, string> } | null =
+    () => null;
   delayMs = 0;
   /** POSTs being answered now, and the most at once. */
   inFlight = 0;
@@ -49,15 +57,14 @@ export class FakeServer {
       req.on('end', () => {
         const answer = () => {
           if (req.method === 'POST') {
-            this.received.push({
-              path: req.url ?? '',
-              headers: req.headers,
-              body: Buffer.concat(chunks).toString(),
-            });
-            res.writeHead(this.status(req), this.statusHeaders(req)).end();
+            const body = Buffer.concat(chunks);
+            this.received.push({ path: req.url ?? '', headers: req.headers, body: body.toString() });
+            res.writeHead(this.status(req, body), this.statusHeaders(req, body)).end();
             return;
           }
           this.gets.push(req.url ?? '');
+          const refusal = this.authorizeGet(req);
+          if (refusal) return void res.writeHead(refusal.status, refusal.headers ?? {}).end();
           const redirect = this.redirects.get(req.url ?? '');
           if (redirect) return void res.writeHead(302, { location: redirect }).end();
           const doc = this.documents.get(req.url ?? '');
@@ -77,18 +84,43 @@ export class FakeServer {
     return new URL(this.url).host;
   }
 
-  /** A Person served at /users/<name>, with a fresh RSA key. */
-  actor(name: string): FakeActor {
+  /** An actor (a Person at /users/<name> unless told) with a fresh RSA key (and an Ed25519 Multikey when asked). */
+  actor(name: string, options: { ed25519?: boolean; path?: string; type?: string } = {}): FakeActor {
+    const path = options.path ?? `/users/${name}`;
     const { publicKey, privateKey } = generateKeyPairSync('rsa', {
       modulusLength: 2048,
       publicKeyEncoding: { type: 'spki', format: 'pem' },
       privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
     });
-    const id = `${this.url}/users/${name}`;
-    this.documents.set(`/users/${name}`, {
-      '@context': ['https://www.w3.org/ns/activitystreams', 'https://w3id.org/security/v1'],
+    const id = `${this.url}${path}`;
+    let ed25519: FakeActor['ed25519'];
+    if (options.ed25519) {
+      const pair = generateKeyPairSync('ed25519', {
+        publicKeyEncoding: { type: 'spki', format: 'pem' },
+        privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      });
+      ed25519 = { keyId: `${id}#ed25519-key`, privateKeyPem: pair.privateKey, publicKeyPem: pair.publicKey };
+    }
+    this.documents.set(path, {
+      '@context': [
+        'https://www.w3.org/ns/activitystreams',
+        'https://w3id.org/security/v1',
+        ...(ed25519 ? ['https://w3id.org/security/data-integrity/v1'] : []),
+      ],
+      ...(ed25519
+        ? {
+            assertionMethod: [
+              {
+                id: ed25519.keyId,
+                type: 'Multikey',
+                controller: id,
+                publicKeyMultibase: pemToMultikey(ed25519.publicKeyPem),
+              },
+            ],
+          }
+        : {}),
       id,
-      type: 'Person',
+      type: options.type ?? 'Person',
       preferredUsername: name,
       inbox: `${id}/inbox`,
       outbox: `${id}/outbox`,
@@ -96,7 +128,13 @@ export class FakeServer {
       endpoints: { sharedInbox: `${this.url}/inbox` },
       publicKey: { id: `${id}#main-key`, owner: id, publicKeyPem: publicKey },
     });
-    return { id, keyId: `${id}#main-key`, privateKeyPem: privateKey, publicKeyPem: publicKey };
+    return {
+      id,
+      keyId: `${id}#main-key`,
+      privateKeyPem: privateKey,
+      publicKeyPem: publicKey,
+      ...(ed25519 ? { ed25519 } : {}),
+    };
   }
 
   close(): Promise<void> {
@@ -105,24 +143,89 @@ export class FakeServer {
   }
 }
 
+/** How a test signs with RFC 9421 (each option breaks or varies one thing). */
+export interface Rfc9421Options {
+  /** Covered components; default Mastodon's: `@method`, `@target-uri`, and `content-digest` on a POST. */
+  components?: string[];
+  created?: Date;
+  expires?: Date;
+  /** The `alg` parameter (none by default, as Mastodon). */
+  alg?: string;
+  /** How to sign the base: RSA PKCS#1 v1.5 (default), RSA-PSS, or Ed25519 (the actor's Multikey). */
+  key?: 'rsa' | 'rsa-pss' | 'ed25519';
+  label?: string;
+  /** A Content-Digest other than the body's. */
+  contentDigest?: string;
+}
+
+/**
+ * Sign a request with RFC 9421 as a peer does (Mastodon by default): the headers to send. The base comes
+ * from the node's own builder (tested against RFC 9421's vectors in tests/unit/message-signature.test.ts);
+ * the choice of components, parameters and key is the test's.
+ */
+export function signRfc9421(
+  request: { method: string; url: string; headers: Record<string, string>; body?: string },
+  actor: { keyId: string; privateKeyPem: string; ed25519?: FakeActor['ed25519'] },
+  options: Rfc9421Options = {},
+): Record<string, string> {
+  const headers: Record<string, string> = { ...request.headers, host: new URL(request.url).host };
+  if (request.body !== undefined)
+    headers['content-digest'] = options.contentDigest ?? contentDigestOf(request.body);
+  const components = options.components ?? [
+    '@method',
+    '@target-uri',
+    ...(request.body !== undefined ? ['content-digest'] : []),
+  ];
+  if (components.includes('date')) headers.date ??= new Date().toUTCString();
+  const useEd = options.key === 'ed25519';
+  if (useEd && !actor.ed25519) throw new Error('the actor has no Ed25519 key');
+  const params = new Map<string, BareItem>([
+    ['created', Math.floor((options.created ?? new Date()).getTime() / 1000)],
+  ]);
+  if (options.expires) params.set('expires', Math.floor(options.expires.getTime() / 1000));
+  params.set('keyid', useEd ? actor.ed25519!.keyId : actor.keyId);
+  if (options.alg) params.set('alg', options.alg);
+  const input: InnerList = [components.map((c): Item => [c, new Map()]), params];
+  const base = Buffer.from(signatureBase({ method: request.method, url: request.url, headers }, input));
+  const signature = useEd
+    ? sign(null, base, actor.ed25519!.privateKeyPem)
+    : options.key === 'rsa-pss'
+      ? sign('sha512', base, {
+          key: actor.privateKeyPem,
+          padding: constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: 64,
+        })
+      : sign('sha256', base, actor.privateKeyPem);
+  const label = options.label ?? 'sig1';
+  headers['signature-input'] = serializeDictionary(new Map([[label, input]]));
+  headers.signature = serializeDictionary(new Map([[label, [signature, new Map()] as Item]]));
+  return headers;
+}
+
 /** POST an activity to an inbox, signed as `actor` (options break one thing at a time). */
 export async function postSigned(
   inbox: string,
   activity: unknown,
-  actor: { keyId: string; privateKeyPem: string },
+  actor: { keyId: string; privateKeyPem: string; ed25519?: FakeActor['ed25519'] },
   options: {
     algorithm?: string;
     date?: Date;
     tamper?: (body: string) => string;
     contentType?: string;
     unsigned?: boolean;
+    /** Sign with RFC 9421 instead of draft-cavage. */
+    rfc9421?: Rfc9421Options;
+    /** Change the signed headers before sending. */
+    headers?: (headers: Record<string, string>) => Record<string, string>;
   } = {},
-): Promise<{ status: number; body: string; type: string }> {
+): Promise<{ status: number; body: string; type: string; headers: Headers }> {
   const body = JSON.stringify(activity);
   let headers: Record<string, string> = {
     'content-type': options.contentType ?? 'application/activity+json',
   };
-  if (!options.unsigned) {
+  if (options.rfc9421)
+    headers = signRfc9421({ method: 'POST', url: inbox, headers, body }, actor, options.rfc9421);
+  else if (!options.unsigned) {
     headers = signRequest({ method: 'POST', url: inbox, headers, body }, actor, options.date);
     if (options.algorithm)
       headers.signature = headers.signature!.replace(
@@ -130,13 +233,19 @@ export async function postSigned(
         `algorithm="${options.algorithm}"`,
       );
   }
+  if (options.headers) headers = options.headers(headers);
   delete headers.host;
   const res = await fetch(inbox, {
     method: 'POST',
     headers,
     body: options.tamper ? options.tamper(body) : body,
   });
-  return { status: res.status, body: await res.text(), type: res.headers.get('content-type') ?? '' };
+  return {
+    status: res.status,
+    body: await res.text(),
+    type: res.headers.get('content-type') ?? '',
+    headers: res.headers,
+  };
 }
 
 /** Wait until `check` holds (it may be async); fail the test if it does not within `ms`. */
