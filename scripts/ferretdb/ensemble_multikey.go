@@ -53,15 +53,15 @@ func ensembleMultikeyEnsure(ctx context.Context, db *fsql.DB, table, field strin
 	}
 
 	side := table + "_mk_" + field
-	triggers := []string{side + "_i", side + "_d", side + "_u", side + "_v"}
+	triggers := []string{side + "_i", side + "_d", side + "_u"}
 
 	var have int
-	q := `SELECT count(*) FROM sqlite_master WHERE (type = 'table' AND name = ?) OR (type = 'trigger' AND name IN (?, ?, ?, ?))`
-	if err := db.QueryRowContext(ctx, q, side, triggers[0], triggers[1], triggers[2], triggers[3]).Scan(&have); err != nil {
+	q := `SELECT count(*) FROM sqlite_master WHERE (type = 'table' AND name = ?) OR (type = 'trigger' AND name IN (?, ?, ?))`
+	if err := db.QueryRowContext(ctx, q, side, triggers[0], triggers[1], triggers[2]).Scan(&have); err != nil {
 		return lazyerrors.Error(err)
 	}
 
-	if have == 5 {
+	if have == 4 {
 		ensembleMultikeys.Store(table+"\x00"+field, side)
 		return nil
 	}
@@ -74,7 +74,7 @@ func ensembleMultikeyEnsure(ctx context.Context, db *fsql.DB, table, field strin
 		fmt.Sprintf(`DROP TRIGGER IF EXISTS %q`, triggers[0]),
 		fmt.Sprintf(`DROP TRIGGER IF EXISTS %q`, triggers[1]),
 		fmt.Sprintf(`DROP TRIGGER IF EXISTS %q`, triggers[2]),
-		fmt.Sprintf(`DROP TRIGGER IF EXISTS %q`, triggers[3]),
+		fmt.Sprintf(`DROP TRIGGER IF EXISTS %q`, side+"_v"), // of an earlier build
 		fmt.Sprintf(`DROP TABLE IF EXISTS %q`, side),
 		fmt.Sprintf(
 			`CREATE VIRTUAL TABLE %q USING fts5(v, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 0')`,
@@ -92,14 +92,13 @@ func ensembleMultikeyEnsure(ctx context.Context, db *fsql.DB, table, field strin
 			`CREATE TRIGGER %[1]q AFTER DELETE ON %[2]q WHEN %[3]s BEGIN DELETE FROM %[4]q WHERE rowid = old.rowid; END`,
 			triggers[1], table, isArray("old"), side,
 		),
-		// An update touches the side table only when the old or the new value is an array.
+		// An update touches the side table only when the old or the new value is an array; one trigger, so that
+		// the old entry goes before the new one comes (SQLite runs several triggers in no promised order).
 		fmt.Sprintf(
-			`CREATE TRIGGER %[1]q AFTER UPDATE ON %[2]q WHEN %[3]s BEGIN DELETE FROM %[4]q WHERE rowid = old.rowid; END`,
-			triggers[2], table, isArray("old"), side,
-		),
-		fmt.Sprintf(
-			`CREATE TRIGGER %[1]q AFTER UPDATE ON %[2]q WHEN %[3]s BEGIN INSERT INTO %[4]q(rowid, v) VALUES (new.rowid, %[5]s); END`,
-			triggers[3], table, isArray("new"), side, ensembleElements("new", field),
+			`CREATE TRIGGER %[1]q AFTER UPDATE ON %[2]q WHEN %[3]s OR %[4]s BEGIN `+
+				`DELETE FROM %[5]q WHERE rowid = old.rowid; `+
+				`INSERT INTO %[5]q(rowid, v) SELECT new.rowid, %[6]s WHERE %[4]s; END`,
+			triggers[2], table, isArray("old"), isArray("new"), side, ensembleElements("new", field),
 		),
 	}
 
