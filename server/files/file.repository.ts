@@ -1,4 +1,4 @@
-import { GridFSBucket, type Collection, type Db, type ObjectId } from 'mongodb';
+import { GridFSBucket, type Collection, type Db, type Filter, type ObjectId } from 'mongodb';
 import { DocumentLocks } from '../db/document.lock.js';
 import { InsufficientStorageError } from '../core/errors.js';
 import { collections } from '../db/collections.js';
@@ -92,6 +92,10 @@ export class FileRepository {
     this.storage = db.collection<StorageDoc>(collections.groupStorage);
     this.blobs = new GridFSBucket(db, { bucketName: 'blobs' });
     this.thumbnails = new GridFSBucket(db, { bucketName: 'thumbnails' });
+  }
+  /** The newest files matching an exact filter (equalities and bounds), served with its sort by an index. */
+  newestFiles(filter: Filter<FileDoc>, limit: number): Promise<FileDoc[]> {
+    return this.files.find(filter).sort({ _id: -1 }).limit(limit).toArray();
   }
 
   async usedBytes(groupId: ObjectId): Promise<number> {

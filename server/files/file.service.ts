@@ -9,6 +9,7 @@ import {
   ValidationError,
 } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
+import { newestFirst } from '../core/pages.js';
 import { queryTokens, searchTokens } from '../core/search-tokens.js';
 import type { GroupRepository } from '../groups/group.repository.js';
 import type { GroupContext, GroupService } from '../groups/group.service.js';
@@ -501,19 +502,24 @@ export class FileService {
   async search(caller: Caller, query: { q: string; limit: number }): Promise<FileView[]> {
     const tokens = queryTokens(query.q);
     if (!tokens.length) return [];
-    const readable = (await this.groupRepo.readableBy(caller)) as Filter<FileDoc>[];
-    const docs = await this.repo.files
-      .find({ searchTokens: { $all: tokens }, deletedAt: null, kind: 'library', $or: readable })
-      .sort({ updatedAt: -1, _id: -1 })
-      .limit(query.limit)
-      .toArray();
-    const groups = await Promise.all(
-      [...new Set(docs.map((d) => d.groupId.toHexString()))].map((hex) =>
-        this.groupRepo.groups.findOne({ _id: new ObjectId(hex) }),
+    const parts = (await this.groupRepo.readableParts(caller)) as Filter<FileDoc>[];
+    const lists = await Promise.all(
+      parts.map((part) =>
+        this.repo.newestFiles(
+          { ...part, searchTokens: { $all: tokens }, deletedAt: null, kind: 'library' },
+          query.limit,
+        ),
       ),
     );
+    const docs = newestFirst(lists, query.limit);
     const handles = new Map(
-      groups.filter((g) => g !== null && !g.deletedAt).map((g) => [g!._id.toHexString(), g!.handle]),
+      (
+        await this.groupRepo.byIds(
+          [...new Set(docs.map((d) => d.groupId.toHexString()))].map((h) => new ObjectId(h)),
+        )
+      )
+        .filter((g) => !g.deletedAt)
+        .map((g) => [g._id.toHexString(), g.handle]),
     );
     const views: FileView[] = [];
     for (const doc of docs) {

@@ -105,27 +105,53 @@ export class GroupRepository {
   }
 
   /**
-   * Which copied `audience` values (and, for members-only groups, which groups) the caller may read: the
-   * filter every search and feed over threads, replies and files applies.
+   * What the caller may read of threads, replies and files, as filters on the `audience` they carry (and, for
+   * members-only groups, which groups): public (and node-wide for a signed-in person), and the members-only
+   * groups the person belongs to. Each part is queried on its own and the results merged, so that an index
+   * serves each one with its sort and limit (ADR 0013); an `$or` of them would be read whole.
    */
-  async readableBy(caller: Caller): Promise<Filter<{ audience: string; groupId: ObjectId }>[]> {
-    const readable: Filter<{ audience: string; groupId: ObjectId }>[] = [{ audience: 'public' }];
-    if (caller.kind === 'person') {
-      readable.push({ audience: 'node' });
-      const mine = await this.groupIdsOf(new ObjectId(caller.personId));
-      readable.push({ audience: 'members', groupId: { $in: mine } });
-    }
-    return readable;
+  async readableParts(caller: Caller): Promise<Filter<{ audience: string; groupId: ObjectId }>[]> {
+    if (caller.kind !== 'person') return [{ audience: 'public' }];
+    const parts: Filter<{ audience: string; groupId: ObjectId }>[] = [
+      { audience: { $in: ['public', 'node'] } },
+    ];
+    const mine = await this.groupIdsOf(new ObjectId(caller.personId));
+    if (mine.length) parts.push({ audience: 'members', groupId: { $in: mine } });
+    return parts;
   }
 
-  list(filter: Filter<GroupDoc>, after: string | undefined, limit: number): Promise<GroupDoc[]> {
-    const query: Filter<GroupDoc> = { ...filter, deletedAt: null };
-    if (after) query.handle = { $gt: after };
-    return this.groups
-      .find(query)
-      .sort({ handle: 1 })
-      .limit(limit + 1)
-      .toArray();
+  /** Groups by id (none asked, no query sent). */
+  byIds(ids: ObjectId[]): Promise<GroupDoc[]> {
+    return ids.length ? this.groups.find({ _id: { $in: ids } }).toArray() : Promise.resolve([]);
+  }
+
+  /**
+   * Groups by handle after `after`, at most `limit`: those of these visibilities, and (beside them) these
+   * groups whatever their visibility. Each part is one equality-and-bounds query that an index serves with its
+   * sort and limit (ADR 0013); an `$or` of them would be read whole.
+   */
+  async list(
+    where: { visibilities?: GroupDoc['visibility'][]; ids?: ObjectId[]; tokens?: string[] },
+    after: string | undefined,
+    limit: number,
+  ): Promise<GroupDoc[]> {
+    const base: Filter<GroupDoc> = { deletedAt: null };
+    if (where.tokens?.length) base.searchTokens = { $all: where.tokens };
+    if (after) base.handle = { $gt: after };
+    const page = (filter: Filter<GroupDoc>) =>
+      this.groups
+        .find({ ...base, ...filter })
+        .sort({ handle: 1 })
+        .limit(limit)
+        .toArray();
+    const parts = await Promise.all([
+      where.visibilities
+        ? page(where.visibilities.length ? { visibility: { $in: where.visibilities } } : {})
+        : [],
+      where.ids?.length ? page({ _id: { $in: where.ids } }) : [],
+    ]);
+    const byId = new Map(parts.flat().map((g) => [g._id.toHexString(), g]));
+    return [...byId.values()].sort((a, b) => (a.handle < b.handle ? -1 : 1)).slice(0, limit);
   }
 
   async record(entry: Omit<AuditDoc, '_id' | 'at'>): Promise<void> {

@@ -1,4 +1,4 @@
-import { ObjectId, type Filter } from 'mongodb';
+import { ObjectId } from 'mongodb';
 import { requirePerson, type Caller } from '../core/caller.js';
 import { ConflictError, ForbiddenError, NotFoundError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
@@ -251,21 +251,24 @@ export class GroupService {
     caller: Caller,
     query: { scope: 'all' | 'mine'; q?: string | undefined; cursor?: string | undefined; limit: number },
   ): Promise<{ items: GroupView[]; nextCursor: string | null }> {
-    const filter: Filter<GroupDoc> = {};
+    const tokens = query.q ? queryTokens(query.q) : [];
+    let where: { visibilities?: GroupDoc['visibility'][]; ids?: ObjectId[] };
     if (query.scope === 'mine') {
       const user = requirePerson(caller);
-      filter._id = { $in: await this.repo.groupIdsOf(new ObjectId(user.personId)) };
-    } else if (!(caller.kind === 'person' && caller.isAdmin)) {
-      const visible: GroupDoc['visibility'][] = caller.kind === 'person' ? ['public', 'node'] : ['public'];
-      const mine =
-        caller.kind === 'person'
-          ? await this.repo.groupIdsOf(new ObjectId(caller.personId), ['active', 'invited'])
-          : [];
-      filter.$or = [{ visibility: { $in: visible } }, { _id: { $in: mine } }];
+      where = { ids: await this.repo.groupIdsOf(new ObjectId(user.personId)) };
+    } else if (caller.kind === 'person' && caller.isAdmin) {
+      where = { visibilities: [] };
+    } else {
+      // Visible groups, and the members-only ones the person belongs to or is invited to.
+      where = {
+        visibilities: caller.kind === 'person' ? ['public', 'node'] : ['public'],
+        ids:
+          caller.kind === 'person'
+            ? await this.repo.groupIdsOf(new ObjectId(caller.personId), ['active', 'invited'])
+            : [],
+      };
     }
-    const tokens = query.q ? queryTokens(query.q) : [];
-    if (tokens.length) filter.searchTokens = { $all: tokens };
-    const rows = await this.repo.list(filter, query.cursor, query.limit);
+    const rows = await this.repo.list({ ...where, tokens }, query.cursor, query.limit + 1);
     const page = rows.slice(0, query.limit);
     const items = await Promise.all(page.map(async (g) => this.view(await this.standing(caller, g))));
     return { items, nextCursor: rows.length > query.limit ? page[page.length - 1]!.handle : null };

@@ -406,10 +406,7 @@ export class MembershipService {
       .toArray();
     const page = rows.slice(0, query.limit);
     const users = new Map(
-      (await this.people.users.find({ _id: { $in: page.map((m) => m.userId) } }).toArray()).map((u) => [
-        u._id.toHexString(),
-        u,
-      ]),
+      (await this.people.byIds(page.map((m) => m.userId))).map((u) => [u._id.toHexString(), u]),
     );
     const items: MemberView[] = page.flatMap((m) => {
       const u = users.get(m.userId.toHexString());

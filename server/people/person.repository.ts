@@ -62,6 +62,11 @@ export class PersonRepository {
     return this.users.findOne({ _id: id });
   }
 
+  /** People by id, in no particular order (none asked, no query sent). */
+  byIds(ids: ObjectId[]): Promise<UserDoc[]> {
+    return ids.length ? this.users.find({ _id: { $in: ids } }).toArray() : Promise.resolve([]);
+  }
+
   byHandle(handle: string): Promise<UserDoc | null> {
     return this.users.findOne({ handle: handle.toLowerCase() });
   }

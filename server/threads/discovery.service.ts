@@ -4,7 +4,8 @@ import { queryTokens } from '../core/search-tokens.js';
 import type { GroupRepository } from '../groups/group.repository.js';
 import type { ReplyDoc, ThreadDoc, ThreadRepository } from './thread.repository.js';
 import type { ReplyView, ThreadView } from './thread.schemas.js';
-import { decodeCursor, encodeCursor, type ThreadService } from './thread.service.js';
+import { decodeIdCursor, type ThreadService } from './thread.service.js';
+import { newestFirst } from '../core/pages.js';
 
 export type FeedItem =
   { kind: 'thread'; thread: ThreadView } | { kind: 'reply'; reply: ReplyView; threadTitle: string };
@@ -21,22 +22,15 @@ export class DiscoveryService {
     private readonly threads: ThreadService,
   ) {}
 
-  private async views(caller: Caller, threads: ThreadDoc[], replies: ReplyDoc[], order: { id: ObjectId }[]) {
+  private async views(caller: Caller, threads: ThreadDoc[], replies: ReplyDoc[], order: { _id: ObjectId }[]) {
     const groupIds = [...new Set([...threads, ...replies].map((d) => d.groupId.toHexString()))].map(
       (h) => new ObjectId(h),
     );
     const handles = new Map(
-      (await this.groupRepo.groups.find({ _id: { $in: groupIds } }).toArray()).map((g) => [
-        g._id.toHexString(),
-        g.handle,
-      ]),
+      (await this.groupRepo.byIds(groupIds)).map((g) => [g._id.toHexString(), g.handle]),
     );
-    const parentIds = replies.map((r) => r.threadId);
     const parents = new Map(
-      (await this.repo.threads.find({ _id: { $in: parentIds } }).toArray()).map((t) => [
-        t._id.toHexString(),
-        t,
-      ]),
+      (await this.repo.threadsByIds(replies.map((r) => r.threadId))).map((t) => [t._id.toHexString(), t]),
     );
     const tv = new Map<string, ThreadView>();
     for (const t of threads)
@@ -45,8 +39,8 @@ export class DiscoveryService {
         (await this.threads.threadViews(caller, [t], handles.get(t.groupId.toHexString()) ?? ''))[0]!,
       );
     const rv = new Map((await this.threads.replyViews(caller, replies)).map((r) => [r.id, r]));
-    return order.flatMap(({ id }): FeedItem[] => {
-      const key = id.toHexString();
+    return order.flatMap(({ _id }): FeedItem[] => {
+      const key = _id.toHexString();
       const thread = tv.get(key);
       if (thread) return [{ kind: 'thread', thread }];
       const reply = rv.get(key);
@@ -59,56 +53,47 @@ export class DiscoveryService {
   async feed(caller: Caller, page: { cursor?: string | undefined; limit: number }) {
     const user = requirePerson(caller);
     const groupIds = await this.groupRepo.groupIdsOf(new ObjectId(user.personId));
-    const after = decodeCursor(page.cursor);
-    const filter: Filter<ThreadDoc & ReplyDoc> = {
-      groupId: { $in: groupIds },
-      deleted: null,
-      audience: { $ne: 'hidden' },
-    };
-    if (after)
-      filter.$or = [{ createdAt: { $lt: after.at } }, { createdAt: after.at, _id: { $lt: after.id } }];
-    return this.page(caller, filter, page.limit);
+    if (!groupIds.length) return { items: [], nextCursor: null };
+    return this.page(caller, [{ groupId: { $in: groupIds } }], page);
   }
 
   /** Threads and replies matching every word of the query, among what the searcher may read. */
   async search(caller: Caller, query: { q: string; cursor?: string | undefined; limit: number }) {
     const tokens = queryTokens(query.q);
     if (!tokens.length) return { items: [], nextCursor: null };
-    const readable = (await this.groupRepo.readableBy(caller)) as Filter<ThreadDoc & ReplyDoc>[];
-    const after = decodeCursor(query.cursor);
-    const filter: Filter<ThreadDoc & ReplyDoc> = {
-      searchTokens: { $all: tokens },
-      deleted: null,
-      $or: readable,
-    };
-    if (after)
-      filter.$and = [
-        { $or: [{ createdAt: { $lt: after.at } }, { createdAt: after.at, _id: { $lt: after.id } }] },
-      ];
-    return this.page(caller, filter, query.limit);
+    const parts = (await this.groupRepo.readableParts(caller)) as Filter<ThreadDoc & ReplyDoc>[];
+    return this.page(
+      caller,
+      parts.map((part) => ({ ...part, searchTokens: { $all: tokens } })),
+      query,
+    );
   }
 
-  private async page(caller: Caller, filter: Filter<ThreadDoc & ReplyDoc>, limit: number) {
-    const sort = { createdAt: -1 as const, _id: -1 as const };
-    const [threads, replies] = await Promise.all([
-      this.repo.threads
-        .find(filter as Filter<ThreadDoc>)
-        .sort(sort)
-        .limit(limit + 1)
-        .toArray(),
-      this.repo.replies
-        .find(filter as Filter<ReplyDoc>)
-        .sort(sort)
-        .limit(limit + 1)
-        .toArray(),
+  /**
+   * Newest first (by `_id`, which grows with time), after the cursor: each part of the filter is one query per
+   * collection that an index serves with its sort and limit (ADR 0013), merged here.
+   */
+  private async page(
+    caller: Caller,
+    parts: Filter<ThreadDoc & ReplyDoc>[],
+    page: { cursor?: string | undefined; limit: number },
+  ) {
+    const before = decodeIdCursor(page.cursor);
+    const filters = parts.map((part) => ({
+      ...part,
+      deleted: null,
+      audience: part.audience ?? { $in: ['public', 'node', 'members'] },
+      ...(before ? { _id: { $lt: before } } : {}),
+    }));
+    const [threadLists, replyLists] = await Promise.all([
+      Promise.all(filters.map((f) => this.repo.newestThreads(f as Filter<ThreadDoc>, page.limit + 1))),
+      Promise.all(filters.map((f) => this.repo.newestReplies(f as Filter<ReplyDoc>, page.limit + 1))),
     ]);
-    const merged = [...threads, ...replies]
-      .map((d) => ({ id: d._id, at: d.createdAt }))
-      .sort(
-        (a, b) => b.at.getTime() - a.at.getTime() || b.id.toHexString().localeCompare(a.id.toHexString()),
-      );
-    const pageRows = merged.slice(0, limit);
-    const keep = new Set(pageRows.map((r) => r.id.toHexString()));
+    const threads = threadLists.flat();
+    const replies = replyLists.flat();
+    const merged = newestFirst<ThreadDoc | ReplyDoc>([...threadLists, ...replyLists], page.limit + 1);
+    const pageRows = merged.slice(0, page.limit);
+    const keep = new Set(pageRows.map((r) => r._id.toHexString()));
     const items = await this.views(
       caller,
       threads.filter((t) => keep.has(t._id.toHexString())),
@@ -116,6 +101,9 @@ export class DiscoveryService {
       pageRows,
     );
     const last = pageRows[pageRows.length - 1];
-    return { items, nextCursor: merged.length > limit && last ? encodeCursor(last.at, last.id) : null };
+    return {
+      items,
+      nextCursor: merged.length > page.limit && last ? last._id.toHexString() : null,
+    };
   }
 }

@@ -1,4 +1,4 @@
-import type { Collection, Db, ObjectId } from 'mongodb';
+import type { Collection, Db, Filter, ObjectId } from 'mongodb';
 import { collections } from '../db/collections.js';
 import { DocumentLocks } from '../db/document.lock.js';
 import { DenseSequence, type SlotDoc } from '../db/sequence.js';
@@ -173,6 +173,20 @@ export class ThreadRepository {
     if (recorded) await this.timeline.retire(thread.groupId, recorded);
     await this.locks.update(this.threads, thread._id, { $max: { timelineSlot: position } });
     return true;
+  }
+
+  /** Threads by id (none asked, no query sent). */
+  threadsByIds(ids: ObjectId[]): Promise<ThreadDoc[]> {
+    return ids.length ? this.threads.find({ _id: { $in: ids } }).toArray() : Promise.resolve([]);
+  }
+
+  /** The newest threads matching an exact filter (equalities and bounds), served with its sort by an index. */
+  newestThreads(filter: Filter<ThreadDoc>, limit: number): Promise<ThreadDoc[]> {
+    return this.threads.find(filter).sort({ _id: -1 }).limit(limit).toArray();
+  }
+
+  newestReplies(filter: Filter<ReplyDoc>, limit: number): Promise<ReplyDoc[]> {
+    return this.replies.find(filter).sort({ _id: -1 }).limit(limit).toArray();
   }
 
   /** The pinned threads of a group, latest activity first. */

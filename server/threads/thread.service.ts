@@ -50,18 +50,19 @@ export function decodePosition(cursor: string | undefined): number | undefined {
   return Number(cursor);
 }
 
-/** Keyset cursors for feeds: `<ISO time>_<id>`, stable when new items arrive between pages. */
-export const encodeCursor = (at: Date, id: ObjectId) => `${at.toISOString()}_${id.toHexString()}`;
-export function decodeCursor(cursor: string | undefined): { at: Date; id: ObjectId } | undefined {
+/**
+ * Cursors of pages newest first by `_id`: the last item's id (a cursor of the older `<ISO time>_<id>` form is
+ * read by its id). Stable when new items arrive between pages.
+ */
+export function decodeIdCursor(cursor: string | undefined): ObjectId | undefined {
   if (!cursor) return undefined;
-  const [iso, hex] = cursor.split('_');
-  const at = new Date(iso ?? '');
-  if (Number.isNaN(at.getTime()) || !hex || !ObjectId.isValid(hex)) {
+  const hex = cursor.includes('_') ? cursor.slice(cursor.lastIndexOf('_') + 1) : cursor;
+  if (!ObjectId.isValid(hex) || hex.length !== 24) {
     throw new ValidationError('The cursor is not valid.', [
       { field: 'query.cursor', message: 'invalid cursor' },
     ]);
   }
-  return { at, id: new ObjectId(hex) };
+  return new ObjectId(hex);
 }
 
 /** Threads and replies: writing, reading, editing, tombstones, likes, pinning and locking. */

@@ -1,0 +1,13 @@
+import type { ObjectId } from 'mongodb';
+
+/**
+ * The newest `limit` items of several lists, each already newest first by `_id` (ObjectIds grow with time):
+ * how a page is put together from queries that an index serves one by one (docs/adr/0013).
+ */
+export function newestFirst<T extends { _id: ObjectId }>(lists: T[][], limit: number): T[] {
+  const byId = new Map<string, T>();
+  for (const item of lists.flat()) byId.set(item._id.toHexString(), item);
+  return [...byId.values()]
+    .sort((a, b) => (a._id.toHexString() < b._id.toHexString() ? 1 : -1))
+    .slice(0, limit);
+}
