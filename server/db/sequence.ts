@@ -28,9 +28,13 @@ export class DenseSequence<D extends SlotDoc> {
     return this.collection.findOne({ _id: this.key(prefix, n) } as Filter<D>) as Promise<D | null>;
   }
 
-  /** Several positions at once; one `_id` lookup each, run together. Missing positions are `null`. */
-  getMany(prefix: string, positions: number[]): Promise<(D | null)[]> {
-    return Promise.all(positions.map((n) => this.get(prefix, n)));
+  /** Several positions at once, in one query (`_id` `$in`, index-served: ADR 0013). Missing positions are `null`. */
+  async getMany(prefix: string, positions: number[]): Promise<(D | null)[]> {
+    if (!positions.length) return [];
+    const keys = positions.map((n) => this.key(prefix, n));
+    const docs = (await this.collection.find({ _id: { $in: keys } } as Filter<D>).toArray()) as D[];
+    const found = new Map<string, D>(docs.map((d) => [d._id, d]));
+    return keys.map((k) => found.get(k) ?? null);
   }
 
   private async exists(prefix: string, n: number): Promise<boolean> {

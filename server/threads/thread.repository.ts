@@ -147,7 +147,10 @@ export class ThreadRepository {
     const found: { thread: ThreadDoc; position: number }[] = [];
     const seen = new Set<string>();
     for await (const slots of this.timeline.scan(groupId, from, want)) {
-      const threads = await Promise.all(slots.map((s) => this.threads.findOne({ _id: s.threadId })));
+      const byId = new Map(
+        (await this.threadsByIds(slots.map((s) => s.threadId))).map((t) => [t._id.toHexString(), t]),
+      );
+      const threads = slots.map((s) => byId.get(s.threadId.toHexString()) ?? null);
       for (const [i, slot] of slots.entries()) {
         const thread = threads[i];
         if (!thread || !thread.groupId.equals(groupId) || !(await this.settle(thread, slot.n))) continue;
@@ -175,6 +178,18 @@ export class ThreadRepository {
     return true;
   }
 
+  /** Replies by id (none asked, no query sent). */
+  repliesByIds(ids: ObjectId[]): Promise<ReplyDoc[]> {
+    return ids.length ? this.replies.find({ _id: { $in: ids } }).toArray() : Promise.resolve([]);
+  }
+
+  /** Which of these posts the person likes, in one query. */
+  likesOf(personId: ObjectId, postIds: ObjectId[]): Promise<LikeDoc[]> {
+    return postIds.length
+      ? this.likes.find({ _id: { $in: postIds.map((id) => likeId(id, personId)) } }).toArray()
+      : Promise.resolve([]);
+  }
+
   /** Threads by id (none asked, no query sent). */
   threadsByIds(ids: ObjectId[]): Promise<ThreadDoc[]> {
     return ids.length ? this.threads.find({ _id: { $in: ids } }).toArray() : Promise.resolve([]);
@@ -192,11 +207,9 @@ export class ThreadRepository {
   /** The pinned threads of a group, latest activity first. */
   async pinnedThreads(groupId: ObjectId): Promise<ThreadDoc[]> {
     const pins = await this.pins.findOne({ _id: groupId });
-    const threads = await Promise.all(
-      (pins?.threadIds ?? []).slice(0, 50).map((id) => this.threads.findOne({ _id: id })),
-    );
+    const threads = await this.threadsByIds((pins?.threadIds ?? []).slice(0, 50));
     return threads
-      .filter((t): t is ThreadDoc => t !== null && t.pinned && t.groupId.equals(groupId))
+      .filter((t) => t.pinned && t.groupId.equals(groupId))
       .sort((x, y) => y.lastActivityAt.getTime() - x.lastActivityAt.getTime())
       .slice(0, 20);
   }

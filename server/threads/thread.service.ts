@@ -85,13 +85,10 @@ export class ThreadService {
     await this.repo.locks.updateEach(this.repo.replies, { groupId }, { $set: { audience } });
   }
 
-  /** One `_id` lookup per distinct author (ADR 0006: no `$in` scans on page reads). */
+  /** The distinct authors of a page, in one query (`_id` `$in`, index-served: ADR 0013). */
   private async authors(ids: ObjectId[]) {
     const distinct = [...new Set(ids.map((i) => i.toHexString()))];
-    const found = await Promise.all(
-      distinct.map((hex) => this.people.users.findOne({ _id: new ObjectId(hex) })),
-    );
-    const users = found.filter((u) => u !== null);
+    const users = await this.people.byIds(distinct.map((hex) => new ObjectId(hex)));
     return new Map(
       users.map((u) => [
         u._id.toHexString(),
@@ -102,9 +99,8 @@ export class ThreadService {
 
   private async likedBy(caller: Caller, ids: ObjectId[]): Promise<Set<string>> {
     if (caller.kind !== 'person' || !ids.length) return new Set();
-    const userId = new ObjectId(caller.personId);
-    const likes = await Promise.all(ids.map((id) => this.repo.likes.findOne({ _id: likeId(id, userId) })));
-    return new Set(likes.filter((l) => l !== null).map((l) => l.targetId.toHexString()));
+    const likes = await this.repo.likesOf(new ObjectId(caller.personId), ids);
+    return new Set(likes.map((l) => l.targetId.toHexString()));
   }
 
   private tombstone(t: Tombstone | null) {
@@ -294,11 +290,17 @@ export class ThreadService {
       const count = Math.min(head - next + 1, page.limit + 1 - found.length);
       const positions = Array.from({ length: count }, (_, i) => next + i);
       const slots = await this.repo.replySlots.getMany(prefix, positions);
-      const replies = await Promise.all(
-        slots.map((s) => (s ? this.repo.replies.findOne({ _id: s.replyId }) : null)),
+      const byId = new Map(
+        (await this.repo.repliesByIds(slots.flatMap((s) => (s ? [s.replyId] : [])))).map((r) => [
+          r._id.toHexString(),
+          r,
+        ]),
       );
       // A position whose reply is missing was taken by a write that failed; there is nothing to show.
-      found.push(...replies.filter((r): r is ReplyDoc => r !== null));
+      for (const slot of slots) {
+        const reply = slot && byId.get(slot.replyId.toHexString());
+        if (reply) found.push(reply);
+      }
       next += count;
     }
     const items = found.slice(0, page.limit);
