@@ -3,7 +3,7 @@ import { requirePerson, type Caller } from '../core/caller.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
-import { searchTokens } from '../core/search-tokens.js';
+import { postTokens } from '../core/search-tokens.js';
 import { Lru } from '../core/lru.js';
 import { settle } from '../core/settle.js';
 import type { GroupService } from '../groups/group.service.js';
@@ -222,7 +222,7 @@ export class ThreadService {
       createdAt: now,
       editedAt: null,
       deleted: null,
-      searchTokens: searchTokens(input.title, input.body),
+      searchTokens: postTokens(input.title, input.body),
       pinned: false,
       locked: false,
       replyCount: 0,
@@ -350,7 +350,7 @@ export class ThreadService {
       createdAt: now,
       editedAt: null,
       deleted: null,
-      searchTokens: searchTokens(input.body),
+      searchTokens: postTokens(null, input.body),
       seq: 0,
     };
     reply.seq = await this.repo.replySlots.append(thread._id.toHexString(), thread.replyCount, (n, _id) => ({
@@ -404,8 +404,8 @@ export class ThreadService {
     const title = (set.title as string | undefined) ?? (doc as ThreadDoc).title;
     set.searchTokens =
       kind === 'threads'
-        ? searchTokens(title, patch.body ?? doc.body.markdown)
-        : searchTokens(patch.body ?? doc.body.markdown);
+        ? postTokens(title, patch.body ?? doc.body.markdown)
+        : postTokens(null, patch.body ?? doc.body.markdown);
     // A removal by a moderator meanwhile wins: the removed text is not written back.
     const { matchedCount } = await this.repo.locks.update(
       this.collection(kind),

@@ -1,5 +1,5 @@
 import { renderMarkdown } from '../../server/core/html.js';
-import { foldText, queryTokens, searchTokens } from '../../server/core/search-tokens.js';
+import { foldText, postTokens, queryTokens, searchTokens } from '../../server/core/search-tokens.js';
 
 describe('search tokens', () => {
   it('folds accents and ligatures the same way for English and French', () => {
@@ -11,6 +11,14 @@ describe('search tokens', () => {
     const tokens = searchTokens('Hélène Côté', 'Politique publique');
     for (const t of ['he', 'hel', 'helene', 'co', 'cote', 'politique', 'pub']) expect(tokens).toContain(t);
     expect(tokens).not.toContain('h');
+  });
+
+  it("keeps a post's title prefixes and its body's whole words", () => {
+    const tokens = postTokens('Budget 2027', 'Les données ouvertes du ministère.');
+    for (const t of ['bu', 'bud', 'budget', '2027', 'donnees', 'ouvertes', 'ministere'])
+      expect(tokens).toContain(t);
+    for (const t of ['do', 'don', 'ouv', 'minis']) expect(tokens).not.toContain(t);
+    expect(new Set(tokens).size).toBe(tokens.length);
   });
 
   it('turns a query into folded words', () => {
