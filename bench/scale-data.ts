@@ -477,7 +477,9 @@ export async function generateDepartment(
   }
   await w.flush();
   if (process.env.BENCH_VERBOSE)
-    console.log(Object.fromEntries([...w.timings].map(([k, v]) => [k, Math.round(v)])));
+    process.stdout.write(
+      `${JSON.stringify(Object.fromEntries([...w.timings].map(([k, v]) => [k, Math.round(v)])))}\n`,
+    );
   return {
     groups: Array.from({ length: 10 }, (_, g) => `g${g}`),
     person: 'p2',

@@ -5,7 +5,7 @@
 // of the small node's median (docs/performance.md, issue "Fast at department scale").
 // Run: npm run bench:scale   (BENCH_SCALE=0.1 for a quick look at a tenth of the department)
 import os from 'node:os';
-import { ObjectId } from 'mongodb';
+import type { ObjectId } from 'mongodb';
 import type { ApiClient } from '../tests/helpers/browser.js';
 import { collections } from '../server/db/collections.js';
 import { generateDepartment, type DepartmentSize } from './scale-data.js';
@@ -50,7 +50,7 @@ for (const which of ['small', 'full'] as const) {
   const started = Date.now();
   const department = await generateDepartment(database.db, sizes[which], bench!._id as ObjectId);
   generated[which] = { documents: department.documents, seconds: Math.round((Date.now() - started) / 1000) };
-  console.log(`${which}: ${department.documents} documents in ${generated[which]!.seconds} s`);
+  process.stdout.write(`${which}: ${department.documents} documents in ${generated[which]!.seconds} s\n`);
   const threads = (await client.call('GET', '/groups/g0/threads')).body as { items: { id: string }[] };
   nodes[which] = {
     client,
@@ -111,7 +111,7 @@ for (const [name, path] of reads) {
   rows.push(
     `| ${name} | \`${path(nodes.full!)}\` | ${median(small).toFixed(1)} | ${median(full).toFixed(1)} | ${ratio.toFixed(2)}× |`,
   );
-  console.log(rows[rows.length - 1]);
+  process.stdout.write(`${rows[rows.length - 1]!}\n`);
 }
 for (const n of Object.values(nodes)) await n!.close();
 await closeDatabase();

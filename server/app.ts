@@ -14,6 +14,8 @@ export interface AppDeps {
   logger: Logger;
   db: Db;
   lifecycle?: Lifecycle;
+  /** Answers kept pages to readers without a session, before anything else runs (page cache). */
+  keptPages?: RequestHandler;
   /** Mounted before body parsing (the development identity provider parses its own bodies). */
   earlyRouters?: { path: string; router: Router }[];
   /** Cookies, session, passport: run for every route after body parsing. */
@@ -48,6 +50,7 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(healthRoutes({ db: deps.db, lifecycle: deps.lifecycle ?? alwaysRunning }));
+  if (deps.keptPages) app.use('/api/v1', deps.keptPages);
   for (const { path: mount, router } of deps.earlyRouters ?? []) app.use(mount, router);
   app.use(
     express.json({ limit: config.http.jsonBodyLimit, type: ['application/json', 'application/*+json'] }),

@@ -211,6 +211,8 @@ const envObject = z.object({
     .regex(/^rediss?:\/\/\S+$/, 'expected redis://host:6379 or rediss://user:password@host:6380')
     .optional(),
   REALTIME_MAX_ROOMS: z.coerce.number().int().min(1).max(10_000).default(100),
+  PAGE_CACHE: z.enum(['on', 'off']).default('on'),
+  PAGE_CACHE_SIZE: storageSize.default(64 * 1024 ** 2),
   FILE_MAX_SIZE: storageSize.default(1024 ** 3),
   FILE_MAX_COUNT: z.coerce.number().int().min(1).max(100).default(20),
   FILE_MAX_FIELDS: z.coerce.number().int().min(1).max(100).default(10),
@@ -342,6 +344,8 @@ export interface Config {
     /** Group and thread rooms one connection may follow at once. */
     maxRoomsPerSocket: number;
   };
+  /** Pages kept in each process (docs/adr/0027-page-cache.md). */
+  pageCache: { enabled: boolean; maxBytes: number };
   files: {
     maxFileBytes: number;
     maxFiles: number;
@@ -478,6 +482,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     groups: { retentionMs: c.GROUP_RETENTION_DAYS * 86_400_000 },
     redisUrl: c.REDIS_URL,
     realtime: { maxRoomsPerSocket: c.REALTIME_MAX_ROOMS },
+    pageCache: { enabled: c.PAGE_CACHE === 'on', maxBytes: c.PAGE_CACHE_SIZE },
     files: {
       maxFileBytes: c.FILE_MAX_SIZE,
       maxFiles: c.FILE_MAX_COUNT,

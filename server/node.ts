@@ -20,7 +20,10 @@ import { createCsrf } from './auth/csrf.js';
 import { createDevIdentityProvider, demoDepartments } from './auth/dev-idp.js';
 import { OidcRegistry, type ProviderMetadata, type SignedInUser } from './auth/oidc.js';
 import { SessionUsers, type SessionUser } from './auth/session.user.js';
-import { createSessionMiddleware } from './auth/session.js';
+import { createSessionMiddleware, SESSION_COOKIE } from './auth/session.js';
+import { bridgeCache } from './cache/cache.bridge.js';
+import { PageCache } from './cache/page.cache.js';
+import { keptPages } from './cache/page.middleware.js';
 import type { Config, IssuerConfig } from './config.js';
 import { anonymous, type Caller } from './core/caller.js';
 import { Api } from './core/api.js';
@@ -349,7 +352,8 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     deliveries: federation?.worker,
   };
   const csrf = createCsrf(config);
-  const api = new Api(callerOf);
+  const pages = new PageCache(config.pageCache);
+  const api = new Api(callerOf, pages);
   const routers = declareApi(
     api,
     { ...services },
@@ -382,12 +386,15 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     sessionIsCurrent: session.isCurrent,
     maxRoomsPerSocket: config.realtime.maxRoomsPerSocket,
   });
+  // The cache bridge first: a page is dropped before the room events of the same change go out.
+  bridgeCache(events, pages, realtime);
   bridgeRealtime(events, realtime);
   const app = createApp({
     config,
     logger,
     db,
     ...(deps.lifecycle ? { lifecycle: deps.lifecycle } : {}),
+    keptPages: keptPages(pages, SESSION_COOKIE),
     earlyRouters,
     middleware,
     browserRouters: [

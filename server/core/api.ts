@@ -3,6 +3,8 @@ import type { Router } from 'express';
 import { type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import { anonymous, requireAdmin, requirePerson, type Caller } from './caller.js';
+import type { PageCache } from '../cache/page.cache.js';
+import { hasPage, pageHeaders, sendPage } from '../cache/page.middleware.js';
 import { asyncHandler } from './http.js';
 import { parseInput } from './validation.js';
 
@@ -35,6 +37,12 @@ export interface RouteSpec<
   status?: number;
   response?: z.ZodType;
   responseDescription?: string;
+  /**
+   * A page read often: the scopes it shows (docs/adr/0027-page-cache.md). Its ETag comes from their versions,
+   * so a conditional request is answered before the page is built, and an anonymous reader's page is kept.
+   * Resolving the scopes must not reveal anything: an unknown item gives the scopes of none.
+   */
+  cache?: (input: { params: z.output<P>; query: z.output<Q>; caller: Caller }) => Promise<string[]>;
 }
 
 export interface HandlerInput<P, Q, B> {
@@ -63,7 +71,10 @@ export class Api {
   readonly registry = new OpenAPIRegistry();
   private readonly routes: { method: Method; path: string }[] = [];
 
-  constructor(private readonly resolveCaller: ActorResolver = () => anonymous) {}
+  constructor(
+    private readonly resolveCaller: ActorResolver = () => anonymous,
+    private readonly pages?: PageCache,
+  ) {}
 
   /** Routes declared so far (method, OpenAPI path); a test compares them with Express's own table. */
   declaredRoutes(): { method: Method; path: string }[] {
@@ -117,16 +128,44 @@ export class Api {
       const params = spec.params ? parseInput(spec.params, req.params, 'params') : {};
       const query = spec.query ? parseInput(spec.query, req.query, 'query') : {};
       const body = spec.body ? parseInput(spec.body, req.body ?? {}, 'body') : undefined;
-      const result = await handler({ caller, params, query, body, req, res } as HandlerInput<
+      const input = { caller, params, query, body, req, res } as HandlerInput<
         z.output<P>,
         z.output<Q>,
         z.output<B>
-      >);
+      >;
+      if (spec.cache && this.pages?.enabled && spec.method === 'get') {
+        await this.cachedPage(spec, input, handler);
+        return;
+      }
+      const result = await handler(input);
       if (res.headersSent) return;
       if (result === undefined) res.status(status === 201 ? 204 : status === 200 ? 204 : status).end();
       else res.status(status).json(result);
     });
     router[spec.method](spec.path, ...(spec.before ?? []), run);
+  }
+
+  /** A page with scopes: answered 304 before it is built when the reader has it, kept for anonymous readers. */
+  private async cachedPage<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
+    spec: RouteSpec<P, Q, B>,
+    input: HandlerInput<z.output<P>, z.output<Q>, z.output<B>>,
+    handler: (input: HandlerInput<z.output<P>, z.output<Q>, z.output<B>>) => Promise<unknown>,
+  ): Promise<void> {
+    const pages = this.pages!;
+    const { caller, req, res } = input;
+    const scopes = await spec.cache!({ params: input.params, query: input.query, caller });
+    const version = pages.version(scopes);
+    const reader = caller.kind === 'person' ? `person:${caller.personId}:${caller.isAdmin}` : caller.kind;
+    const key = req.originalUrl;
+    const etag = pages.etag(key, reader, version);
+    if (hasPage(req.headers['if-none-match'], etag)) {
+      pageHeaders(res, etag);
+      res.status(304).end();
+      return;
+    }
+    const page = { body: Buffer.from(JSON.stringify(await handler(input))), etag, scopes };
+    if (caller.kind === 'anonymous' && spec.access === 'public') pages.set(key, page, version);
+    sendPage(req, res, page);
   }
 
   /** A route that changes state and answers 204 No Content. */

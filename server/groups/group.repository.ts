@@ -92,6 +92,11 @@ export class GroupRepository {
     return alias ? this.groups.findOne({ _id: alias.groupId }) : null;
   }
 
+  /** The group a handle names now, without reading the group. */
+  async idOfHandle(handle: string): Promise<ObjectId | null> {
+    return (await this.handles.findOne({ _id: handle.toLowerCase() }))?.groupId ?? null;
+  }
+
   membership(groupId: ObjectId, userId: ObjectId): Promise<MembershipDoc | null> {
     return this.memberships.findOne({ _id: membershipId(groupId, userId) });
   }

@@ -65,6 +65,7 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       access: 'public',
       params: groupParams,
       response: groupView,
+      cache: ({ params }) => groups.pageScopes(params.group),
     },
     async ({ caller, params }) => groups.get(caller, params.group),
   );

@@ -1,4 +1,5 @@
 import { ObjectId } from 'mongodb';
+import { groupScope, PEOPLE } from '../cache/cache.bridge.js';
 import { requirePerson, type Caller } from '../core/caller.js';
 import { ConflictError, ForbiddenError, NotFoundError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
@@ -241,6 +242,12 @@ export class GroupService {
       role: 'owner',
     });
     return this.view(await this.standing(caller, group));
+  }
+
+  /** What a group's pages show, for their ETags and the page cache (none for an unknown handle). */
+  async pageScopes(handle: string): Promise<string[]> {
+    const id = await this.repo.idOfHandle(handle);
+    return id ? [groupScope(id.toHexString()), PEOPLE] : [];
   }
 
   async get(caller: Caller, handle: string): Promise<GroupView> {

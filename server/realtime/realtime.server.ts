@@ -149,8 +149,23 @@ export class RealtimeServer {
   io: Server<Record<string, never>, Record<string, never>, Record<string, never>, SocketData> | undefined;
   private redis: ReturnType<typeof createClient> | undefined;
   private records = new RecoveryRecords(undefined, RECOVERY_WINDOW_MS);
+  private readonly peerHandlers: [string, (payload: unknown) => void][] = [];
 
   constructor(private readonly deps: RealtimeDeps) {}
+
+  /**
+   * Tell the node's other processes (through the Redis adapter, in order with the room events this process
+   * sends after it); nothing to do with one process.
+   */
+  toPeers(event: string, payload: unknown): void {
+    this.io?.serverSideEmit(event as never, payload as never);
+  }
+
+  /** Hear what the node's other processes send with `toPeers`. */
+  onPeers(event: string, handler: (payload: unknown) => void): void {
+    this.peerHandlers.push([event, handler]);
+    this.io?.on(event as never, handler as never);
+  }
 
   async attach(server: http.Server): Promise<void> {
     const origin = new URL(this.deps.publicUrl).origin;
@@ -190,6 +205,7 @@ export class RealtimeServer {
       );
     }
     io.on('connection', (socket) => this.connected(socket));
+    for (const [event, handler] of this.peerHandlers) io.on(event as never, handler as never);
     this.io = io;
   }
 

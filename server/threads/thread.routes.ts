@@ -63,6 +63,7 @@ export function threadRoutes(
       params: groupParams,
       query: pageQuery,
       response: threadPage,
+      cache: ({ params }) => threads.groupPageScopes(params.group),
     },
     async ({ caller, params, query }) => threads.list(caller, params.group, query),
   );
@@ -76,6 +77,7 @@ export function threadRoutes(
       access: 'public',
       params: idParams,
       response: threadView,
+      cache: ({ params }) => threads.threadPageScopes(params.id),
     },
     async ({ caller, params }) => threads.get(caller, params.id),
   );
@@ -90,6 +92,7 @@ export function threadRoutes(
       params: idParams,
       query: pageQuery,
       response: replyPage,
+      cache: ({ params }) => threads.threadPageScopes(params.id),
     },
     async ({ caller, params, query }) => threads.replies(caller, params.id, query),
   );

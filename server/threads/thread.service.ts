@@ -1,4 +1,5 @@
 import { ObjectId } from 'mongodb';
+import { groupScope, PEOPLE } from '../cache/cache.bridge.js';
 import { requirePerson, type Caller } from '../core/caller.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
@@ -240,6 +241,22 @@ export class ThreadService {
       mentions: mentions.map(String),
     });
     return (await this.threadViews(caller, [thread], ctx.group.handle))[0]!;
+  }
+
+  /** What a group's thread pages show, for their ETags and the page cache (none for an unknown handle). */
+  groupPageScopes(handle: string): Promise<string[]> {
+    return this.groups.pageScopes(handle);
+  }
+
+  /** What a thread's pages show (none for an unknown thread). */
+  async threadPageScopes(id: string): Promise<string[]> {
+    let groupId = this.groupOfThread.get(id);
+    if (!groupId) {
+      groupId = (await this.repo.threadsByIds([new ObjectId(id)]))[0]?.groupId;
+      if (!groupId) return [];
+      this.groupOfThread.set(id, groupId);
+    }
+    return [groupScope(groupId.toHexString()), PEOPLE];
   }
 
   async get(caller: Caller, id: string): Promise<ThreadView> {

@@ -68,4 +68,34 @@ describe('several server processes behind one address', () => {
     expect(listener.of('reply.created').map((p) => p.seq)).toEqual([1, 2, 3]);
     listener.close();
   });
+
+  it("drops a page kept on one process before the other process's room events reach it (docs/adr/0027)", async () => {
+    const [a, b] = urls as [string, string];
+    const browser = new Browser();
+    await signIn(browser, a, 'dev', 'alice');
+    const alice = new ApiClient(browser, a);
+    const page = async () =>
+      (
+        (await (await fetch(`${b}/api/v1/groups/cluster/threads`)).json()) as { items: { title: string }[] }
+      ).items.map((t) => t.title);
+    const before = await page();
+    expect(await page()).toEqual(before); // now kept on B
+    const listener = await connectSocket(b);
+    try {
+      expect(await listener.subscribe({ kind: 'group', group: 'cluster' })).toMatchObject({ ok: true });
+      // As a client does: when the event arrives, read the page again from the same process.
+      const seen = new Promise<string[]>((resolve) => {
+        listener.socket.once('thread.created' as never, () => void page().then(resolve));
+      });
+      expect(
+        (await alice.call('POST', '/groups/cluster/threads', { title: 'Seen at once', body: 'x' })).status,
+      ).toBe(201);
+      const timeout = new Promise<string[]>((_, reject) =>
+        setTimeout(() => reject(new Error('no thread.created on B within 5 s')), 5000),
+      );
+      expect(await Promise.race([seen, timeout])).toContain('Seen at once');
+    } finally {
+      listener.close();
+    }
+  });
 });

@@ -1,0 +1,163 @@
+// P1 — a group's first thread page through the whole stack, 10 connections, against the baselines the issue
+// names, measured in the same run: a bare node:http server and a bare Express app answering the same bytes
+// (Express is the stack's own ceiling), and the raw driver queries that build the same page (replayed as the
+// page sends them: in the same waves of concurrent commands). Realistic content: 20 threads of two or three
+// paragraphs by several authors, one to three replies each.
+// Run: npm run bench:read-path
+import http from 'node:http';
+import os from 'node:os';
+import express from 'express';
+import type { ObjectId } from 'mongodb';
+import { MongoClient, type Document } from 'mongodb';
+import { freePort } from '../server/core/net.js';
+import { connectDatabase, describeServer } from '../server/db/client.js';
+import { collections, ensureCollections } from '../server/db/collections.js';
+import { generateDepartment } from './scale-data.js';
+import {
+  load,
+  startBenchDatabase,
+  startBenchNode,
+  startSignedInNode,
+  table,
+  writeSection,
+  type LoadResult,
+} from './lib.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNECTIONS = 10;
+const listen = (server: http.Server, port: number) =>
+  new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+
+const { uri, close: closeDatabase } = await startBenchDatabase('read_setup');
+const client = new MongoClient(uri, { monitorCommands: true });
+await client.connect();
+const db = client.db('read_path');
+await ensureCollections(db);
+const database = { client, db, identity: await describeServer(db), close: () => client.close() };
+const signed = await startSignedInNode(uri, database);
+const bench = await db.collection(collections.users).findOne({ handle: 'bench' });
+await generateDepartment(
+  db,
+  {
+    people: 12,
+    organizations: 2,
+    groups: 1,
+    membersPerGroup: 10,
+    threadsPerGroup: 20,
+    repliesPerGroup: 40,
+    filesPerGroup: 2,
+    notificationsPerPerson: 2,
+  },
+  bench!._id as ObjectId,
+);
+const path = '/api/v1/groups/g0/threads';
+const anonUrl = `${signed.ensemble.url}${path}`;
+const cookie = (
+  signed.browser.cookies(signed.ensemble.url).size
+    ? [...signed.browser.cookies(signed.ensemble.url)].map(([k, v]) => `${k}=${v}`).join('; ')
+    : ''
+) as string;
+
+// The page must be the realistic one.
+const page = (await (await fetch(anonUrl)).json()) as { items: { replyCount: number }[] };
+if (page.items.length !== 20 || !page.items.some((t) => t.replyCount > 0)) throw new Error('unexpected page');
+const bytes = Buffer.from(await (await fetch(anonUrl)).arrayBuffer());
+
+// The commands the signed-in page sends, recorded with the waves they run in.
+const recorded: { command: Document; wave: number }[] = [];
+let wave = 0;
+let succeededInWave = false;
+let recording = false;
+client.on('commandStarted', (e) => {
+  if (!recording) return;
+  if (succeededInWave) {
+    wave++;
+    succeededInWave = false;
+  }
+  const command = { ...e.command };
+  for (const k of ['lsid', '$clusterTime', '$db', 'txnNumber', 'apiVersion']) delete command[k];
+  recorded.push({ command, wave });
+});
+client.on('commandSucceeded', () => {
+  if (recording) succeededInWave = true;
+});
+await fetch(anonUrl, { headers: { cookie } }).then((r) => r.arrayBuffer());
+recording = true;
+await fetch(anonUrl, { headers: { cookie } }).then((r) => r.arrayBuffer());
+recording = false;
+const waves = [...new Set(recorded.map((r) => r.wave))].map((w) =>
+  recorded.filter((r) => r.wave === w).map((r) => r.command),
+);
+
+// Baselines.
+const barePort = await freePort();
+const headers = { 'content-type': 'application/json; charset=utf-8', 'content-length': String(bytes.length) };
+const bare = http.createServer((_req, res) => res.writeHead(200, headers).end(bytes));
+await listen(bare, barePort);
+const expressPort = await freePort();
+const app = express();
+app.get(path, (_req, res) => {
+  res.set(headers).send(bytes);
+});
+const bareExpress = http.createServer(app);
+await listen(bareExpress, expressPort);
+const rawPort = await freePort();
+const raw = http.createServer((_req, res) => {
+  void (async () => {
+    for (const commands of waves) await Promise.all(commands.map((c) => db.command(c)));
+    res.writeHead(200, headers).end(bytes);
+  })().catch(() => res.writeHead(500).end());
+});
+await listen(raw, rawPort);
+
+// A second node on the same data with the page cache off: every read built, as after a write.
+const uncachedNode = await startBenchNode(uri, await connectDatabase({ uri, dbName: 'read_path' }), {
+  env: { PAGE_CACHE: 'off' },
+});
+
+const etag = (await fetch(anonUrl)).headers.get('etag') ?? '';
+const signedEtag = (await fetch(anonUrl, { headers: { cookie } })).headers.get('etag') ?? '';
+const opts = (h: Record<string, string> = {}) => ({ seconds: SECONDS, connections: CONNECTIONS, headers: h });
+for (let i = 0; i < 200; i++) await fetch(anonUrl).then((r) => r.arrayBuffer()); // warm up
+const rows: LoadResult[] = [
+  await load('bare node:http, the same bytes (baseline)', `http://127.0.0.1:${barePort}${path}`, opts()),
+  await load('bare Express, the same bytes (baseline)', `http://127.0.0.1:${expressPort}${path}`, opts()),
+  await load(
+    `raw driver queries of the signed-in page (${recorded.length} commands in ${waves.length} waves), same bytes (baseline)`,
+    `http://127.0.0.1:${rawPort}${path}`,
+    opts(),
+  ),
+  await load('Ensemble, anonymous', anonUrl, opts()),
+  await load(
+    'Ensemble, anonymous, If-None-Match (304)',
+    anonUrl,
+    opts(etag ? { 'if-none-match': etag } : {}),
+  ),
+  await load('Ensemble, signed in', anonUrl, opts({ cookie })),
+  await load(
+    'Ensemble, signed in, If-None-Match (304)',
+    anonUrl,
+    opts(signedEtag ? { cookie, 'if-none-match': signedEtag } : { cookie }),
+  ),
+  await load('Ensemble, page cache off (every read built)', `${uncachedNode.url}${path}`, opts()),
+];
+const rate = (i: number) => rows[i]!.requestsPerSecond;
+const markdown = `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, Node ${process.versions.node}, ${database.identity.product} ${database.identity.version}; ${CONNECTIONS} connections, ${SECONDS} s per case, autocannon in its own process. The page: a group's first thread page, 20 threads of two or three paragraphs by several authors with one to three replies each (${bytes.length.toLocaleString('en')} bytes of JSON).
+
+${table(rows)}
+
+| goal | measured | |
+| --- | --- | --- |
+| anonymous ≥ 0.8× bare Express | ${(rate(3) / rate(1)).toFixed(2)}× | ${rate(3) / rate(1) >= 0.8 ? 'met' : 'not met'} |
+| a 304 ≥ 0.8× bare Express | ${(rate(4) / rate(1)).toFixed(2)}× | ${rate(4) / rate(1) >= 0.8 ? 'met' : 'not met'} |
+| signed in ≥ 0.8× the raw driver queries | ${(rate(5) / rate(2)).toFixed(2)}× | ${rate(5) / rate(2) >= 0.8 ? 'met' : 'not met'} |
+| uncached ≥ 10× the rate measured before this work (about 20 requests/s) | ${(rate(7) / 20).toFixed(1)}× | ${rate(7) / 20 >= 10 ? 'met' : 'not met'} |`;
+await writeSection('read-path', markdown);
+process.stdout.write(`${markdown}\n`);
+
+for (const s of [bare, bareExpress, raw]) s.close();
+await uncachedNode.close();
+await signed.ensemble.close();
+await signed.idp.close();
+await client.close();
+await closeDatabase();

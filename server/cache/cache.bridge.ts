@@ -1,0 +1,75 @@
+import type { DomainEvents, EventBus, EventName } from '../core/events.js';
+import type { PageCache } from './page.cache.js';
+
+/** The scope of everything a group shows: its threads, replies, members, files, settings. */
+export const groupScope = (groupId: string) => `group:${groupId}`;
+/** The scope of people's names and faces, shown beside every post. */
+export const PEOPLE = 'people';
+
+type Scopes<E extends EventName> = (e: DomainEvents[E]) => string[];
+
+/**
+ * Domain event → the page scopes it changes (docs/adr/0027-page-cache.md). Every event that changes what a
+ * page shows is here, or the page would be served stale: a test compares this table with the domain events.
+ */
+const scopes: { [E in EventName]: Scopes<E> } = {
+  'person.created': () => [],
+  'person.updated': () => [PEOPLE],
+  'person.deactivated': () => [PEOPLE],
+  'person.reactivated': () => [PEOPLE],
+  'person.merged': () => [PEOPLE],
+  'group.created': (e) => [groupScope(e.groupId)],
+  'group.updated': (e) => [groupScope(e.groupId)],
+  'group.deleted': (e) => [groupScope(e.groupId)],
+  'group.restored': (e) => [groupScope(e.groupId)],
+  'member.joined': (e) => [groupScope(e.groupId)],
+  'member.left': (e) => [groupScope(e.groupId)],
+  'member.requested': (e) => [groupScope(e.groupId)],
+  'member.invited': (e) => [groupScope(e.groupId)],
+  'member.role_changed': (e) => [groupScope(e.groupId)],
+  'thread.created': (e) => [groupScope(e.groupId)],
+  'thread.updated': (e) => [groupScope(e.groupId)],
+  'reply.created': (e) => [groupScope(e.groupId)],
+  'post.edited': (e) => [groupScope(e.groupId)],
+  'post.deleted': (e) => [groupScope(e.groupId)],
+  'post.liked': (e) => [groupScope(e.groupId)],
+  'post.unliked': (e) => [groupScope(e.groupId)],
+  'file.uploaded': (e) => [groupScope(e.groupId)],
+  'file.replaced': (e) => [groupScope(e.groupId)],
+  'file.updated': (e) => [groupScope(e.groupId)],
+  'file.deleted': (e) => [groupScope(e.groupId)],
+  'file.restored': (e) => [groupScope(e.groupId)],
+  'folder.changed': (e) => [groupScope(e.groupId)],
+};
+
+/** Events that change no page. */
+export const cacheEvents = Object.keys(scopes) as EventName[];
+
+const PEER_EVENT = 'page-cache:invalidate';
+
+/**
+ * Subscribes to domain events: each one's scopes are invalidated here and in the node's other processes.
+ * Registered before the realtime bridge, so that a process sends the invalidation ahead of the room events
+ * of the same change, on the same ordered channel (the Redis adapter): a client that re-reads a page when an
+ * event arrives never gets the page from before it.
+ */
+export function bridgeCache(
+  events: EventBus,
+  cache: PageCache,
+  peers: {
+    toPeers(event: string, payload: unknown): void;
+    onPeers(event: string, handler: (p: unknown) => void): void;
+  },
+): void {
+  for (const name of cacheEvents) {
+    events.on(name, (e: DomainEvents[typeof name]) => {
+      const changed = (scopes[name] as Scopes<typeof name>)(e);
+      if (!changed.length) return;
+      cache.invalidate(changed);
+      peers.toPeers(PEER_EVENT, changed);
+    });
+  }
+  peers.onPeers(PEER_EVENT, (payload) => {
+    if (Array.isArray(payload) && payload.every((s) => typeof s === 'string')) cache.invalidate(payload);
+  });
+}
