@@ -101,12 +101,19 @@ async function seedDemoDepartments(organizations: OrganizationRepository): Promi
 }
 
 /** Every schema step after the first (ensureCollections gives version 1). */
-export function schemaMigrations(
-  groups: GroupRepository,
-  threads: ThreadRepository,
-  notifications: NotificationRepository,
-  files: FileRepository,
-): Migration[] {
+export function schemaMigrations({
+  groups,
+  threads,
+  notifications,
+  files,
+  profiles,
+}: {
+  groups: GroupRepository;
+  threads: ThreadRepository;
+  notifications: NotificationRepository;
+  files: FileRepository;
+  profiles: Pick<ProfileService, 'reindexAll'>;
+}): Migration[] {
   return [
     {
       version: 2,
@@ -130,6 +137,11 @@ export function schemaMigrations(
       version: 5,
       description: 'follower lists of groups and threads, read by _id (no scan of every subscription)',
       run: () => migrateFollowerLists(notifications),
+    },
+    {
+      version: 6,
+      description: "people's search tokens carry the directory's skill and language filters",
+      run: () => profiles.reindexAll(),
     },
   ];
 }
@@ -215,7 +227,17 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const folders = new FolderService(fileRepo, groups, events);
   groups.onAudienceChange((groupId, audience) => files.syncAudience(groupId, audience));
   const notificationRepo = new NotificationRepository(db);
-  await runMigrations(db, schemaMigrations(groupRepo, threadRepo, notificationRepo, fileRepo), logger);
+  await runMigrations(
+    db,
+    schemaMigrations({
+      groups: groupRepo,
+      threads: threadRepo,
+      notifications: notificationRepo,
+      files: fileRepo,
+      profiles,
+    }),
+    logger,
+  );
   const threads = new ThreadService(threadRepo, groups, personRepo, events, files, logger);
   const discovery = new DiscoveryService(threadRepo, groupRepo, threads);
   const reports = new ReportService(threadRepo, groups, threads);

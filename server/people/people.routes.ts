@@ -8,6 +8,7 @@ import {
   directoryPage,
   directoryQuery,
   handleParams,
+  localeInput,
   meView,
   profilePatch,
   profileView,
@@ -51,6 +52,20 @@ export function peopleRoutes(api: Api, profiles: ProfileService, accounts: Accou
     router,
     {
       method: 'put',
+      path: '/me/locale',
+      summary: 'Choose the language of the interface and of mail (kept across sign-ins)',
+      tags,
+      access: 'user',
+      body: localeInput,
+      status: 200,
+      response: meView,
+    },
+    async ({ actor, body }) => me(await profiles.chooseLocale(actor, body.locale)),
+  );
+  api.route(
+    router,
+    {
+      method: 'put',
       path: '/me/avatar',
       summary: 'Set my avatar (PNG, JPEG, WebP or GIF, 2 MiB at most)',
       tags,
@@ -81,7 +96,7 @@ export function peopleRoutes(api: Api, profiles: ProfileService, accounts: Accou
     {
       method: 'get',
       path: '/people',
-      summary: 'Directory: search people by name, skill or organization',
+      summary: 'Directory: search people by name, skill or organization; filter by skill, language or status',
       tags,
       access: 'user',
       query: directoryQuery,
