@@ -13,7 +13,9 @@ export interface Rendered {
 export interface GroupDoc {
   _id: ObjectId;
   handle: string;
+  /** The group's name; `names` may give it in English and French (the viewer's language is shown). */
   name: string;
+  names?: { en?: string; fr?: string };
   description: { en?: Rendered; fr?: Rendered };
   visibility: GroupVisibility;
   joinPolicy: JoinPolicy;
@@ -118,8 +120,22 @@ export class GroupRepository {
     return readable;
   }
 
-  list(filter: Filter<GroupDoc>, after: string | undefined, limit: number): Promise<GroupDoc[]> {
-    const query: Filter<GroupDoc> = { ...filter, deletedAt: null };
+  /** The groups a person owns (deleted ones included). */
+  async ownedBy(userId: ObjectId): Promise<ObjectId[]> {
+    const rows = await this.memberships
+      .find({ userId, state: 'active', role: 'owner' }, { projection: { groupId: 1 } })
+      .toArray();
+    return rows.map((r) => r.groupId);
+  }
+
+  /** Groups by handle after the cursor; deleted ones only when asked (and then only those). */
+  list(
+    filter: Filter<GroupDoc>,
+    after: string | undefined,
+    limit: number,
+    deleted = false,
+  ): Promise<GroupDoc[]> {
+    const query: Filter<GroupDoc> = { ...filter, deletedAt: deleted ? { $ne: null } : null };
     if (after) query.handle = { $gt: after };
     return this.groups
       .find(query)

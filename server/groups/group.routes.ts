@@ -24,6 +24,8 @@ const memberView = z.object({
   since: z.string(),
 });
 
+const personRef = z.object({ handle: z.string(), displayName: z.string() });
+
 export function groupRoutes(api: Api, groups: GroupService, memberships: MembershipService): Router {
   const router = Router();
   const tags = ['groups'];
@@ -321,11 +323,13 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
           action: z.string(),
           actorId: z.string().nullable(),
           targetUserId: z.string().nullable(),
+          actor: personRef.nullable().describe('Who acted (null: the node itself)'),
+          target: personRef.nullable().describe('Whom the action was about, if anyone'),
           detail: z.record(z.string(), z.unknown()),
         }),
       ),
     },
-    async ({ actor, params, query }) => groups.auditLog(actor, params.group, query.limit),
+    async ({ actor, params, query }) => memberships.auditLog(actor, params.group, query.limit),
   );
   for (const [kind, maxBytes] of [
     ['avatar', 2 * 1024 * 1024],
@@ -393,7 +397,14 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       tags: mtags,
       access: 'public',
       params: z.object({ handle: z.string().min(1).max(64) }),
-      response: z.array(z.object({ group: z.string(), name: z.string(), role: z.enum(roles) })),
+      response: z.array(
+        z.object({
+          group: z.string(),
+          name: z.string(),
+          names: z.object({ en: z.string().optional(), fr: z.string().optional() }),
+          role: z.enum(roles),
+        }),
+      ),
     },
     async ({ actor, params }) => memberships.of(actor, params.handle),
   );

@@ -151,6 +151,7 @@ export class GroupService {
       id: group._id.toHexString(),
       handle: group.handle,
       name: group.name,
+      names: { ...group.names },
       description: {
         ...(group.description.en ? { en: strip(group.description.en)! } : {}),
         ...(group.description.fr ? { fr: strip(group.description.fr)! } : {}),
@@ -168,8 +169,32 @@ export class GroupService {
     return view;
   }
 
-  private tokens(name: string, handle: string, description: GroupDoc['description']): string[] {
-    return searchTokens(name, handle, description.en?.markdown, description.fr?.markdown);
+  private tokens(
+    name: string,
+    names: GroupDoc['names'],
+    handle: string,
+    description: GroupDoc['description'],
+  ): string[] {
+    return searchTokens(
+      name,
+      names?.en,
+      names?.fr,
+      handle,
+      description.en?.markdown,
+      description.fr?.markdown,
+    );
+  }
+
+  /** Names given in a write: an empty one removes that language. */
+  private static names(current: GroupDoc['names'], patch: { en?: string; fr?: string }): GroupDoc['names'] {
+    const names = { ...current };
+    for (const lang of ['en', 'fr'] as const) {
+      const value = patch[lang];
+      if (value === undefined) continue;
+      if (value) names[lang] = value;
+      else delete names[lang];
+    }
+    return names;
   }
 
   async create(actor: Actor, input: GroupInput): Promise<GroupView> {
@@ -179,10 +204,12 @@ export class GroupService {
       ...(input.description.en ? { en: render(input.description.en) } : {}),
       ...(input.description.fr ? { fr: render(input.description.fr) } : {}),
     };
+    const names = GroupService.names({}, input.names);
     const group: GroupDoc = {
       _id: new ObjectId(),
       handle: input.handle,
       name: input.name,
+      names,
       description,
       visibility: input.visibility,
       joinPolicy: input.joinPolicy,
@@ -193,7 +220,7 @@ export class GroupService {
       updatedAt: now,
       deletedAt: null,
       deletedBy: null,
-      searchTokens: this.tokens(input.name, input.handle, description),
+      searchTokens: this.tokens(input.name, names, input.handle, description),
     };
     try {
       // The handle is reserved first: one atomic insert decides who gets it.
@@ -247,12 +274,25 @@ export class GroupService {
 
   async list(
     actor: Actor,
-    query: { scope: 'all' | 'mine'; q?: string | undefined; cursor?: string | undefined; limit: number },
+    query: {
+      scope: 'all' | 'mine' | 'invited' | 'deleted';
+      q?: string | undefined;
+      cursor?: string | undefined;
+      limit: number;
+    },
   ): Promise<{ items: GroupView[]; nextCursor: string | null }> {
     const filter: Filter<GroupDoc> = {};
-    if (query.scope === 'mine') {
+    if (query.scope === 'mine' || query.scope === 'invited') {
       const user = requireUser(actor);
-      filter._id = { $in: await this.repo.groupIdsOf(new ObjectId(user.userId)) };
+      filter._id = {
+        $in: await this.repo.groupIdsOf(new ObjectId(user.userId), [
+          query.scope === 'mine' ? 'active' : 'invited',
+        ]),
+      };
+    } else if (query.scope === 'deleted') {
+      // Those the actor may restore: their own, or any for an instance administrator.
+      const user = requireUser(actor);
+      if (!user.isAdmin) filter._id = { $in: await this.repo.ownedBy(new ObjectId(user.userId)) };
     } else if (!(actor.kind === 'user' && actor.isAdmin)) {
       const visible: GroupDoc['visibility'][] = actor.kind === 'user' ? ['public', 'node'] : ['public'];
       const mine =
@@ -263,7 +303,7 @@ export class GroupService {
     }
     const tokens = query.q ? queryTokens(query.q) : [];
     if (tokens.length) filter.searchTokens = { $all: tokens };
-    const rows = await this.repo.list(filter, query.cursor, query.limit);
+    const rows = await this.repo.list(filter, query.cursor, query.limit, query.scope === 'deleted');
     const page = rows.slice(0, query.limit);
     const items = await Promise.all(page.map(async (g) => this.view(await this.standing(actor, g))));
     return { items, nextCursor: rows.length > query.limit ? page[page.length - 1]!.handle : null };
@@ -274,6 +314,7 @@ export class GroupService {
     const { group } = ctx;
     const set: Partial<GroupDoc> = { updatedAt: new Date() };
     if (patch.name !== undefined) set.name = patch.name;
+    if (patch.names !== undefined) set.names = GroupService.names(group.names, patch.names);
     if (patch.visibility !== undefined) set.visibility = patch.visibility;
     if (patch.joinPolicy !== undefined) set.joinPolicy = patch.joinPolicy;
     if (patch.welcomeMessage !== undefined)
@@ -287,6 +328,7 @@ export class GroupService {
     }
     set.searchTokens = this.tokens(
       set.name ?? group.name,
+      set.names ?? group.names,
       group.handle,
       set.description ?? group.description,
     );

@@ -429,6 +429,28 @@ export class MembershipService {
   }
 
   /** A person's groups, limited to those the viewer may see (a hidden group is never revealed). */
+  /**
+   * The group's audit log (admins), each entry naming who acted and whom it was about (a person since
+   * deactivated or merged is still named: the log is a record).
+   */
+  async auditLog(actor: Actor, handle: string, limit: number) {
+    const entries = await this.groups.auditLog(actor, handle, limit);
+    const ids = [
+      ...new Set(entries.flatMap((e) => [e.actorId, e.targetUserId]).filter((id): id is string => !!id)),
+    ];
+    const people = new Map(
+      (await this.people.byIds(ids.map((id) => new ObjectId(id)))).map((u) => [
+        u._id.toHexString(),
+        { handle: u.handle, displayName: u.profile.displayName ?? u.claimsName ?? u.handle },
+      ]),
+    );
+    return entries.map((e) => ({
+      ...e,
+      actor: (e.actorId && people.get(e.actorId)) || null,
+      target: (e.targetUserId && people.get(e.targetUserId)) || null,
+    }));
+  }
+
   async of(actor: Actor, personHandle: string) {
     const person = await this.person(personHandle);
     const rows = await this.repo.memberships.find({ userId: person._id, state: 'active' }).toArray();
@@ -442,7 +464,12 @@ export class MembershipService {
       const ctx = await this.groups.standing(actor, group);
       const facts = { visibility: group.visibility, joinPolicy: group.joinPolicy, deleted: false };
       if (allowed(ctx.standing, facts, 'see'))
-        visible.push({ group: group.handle, name: group.name, role: roleOf.get(group._id.toHexString())! });
+        visible.push({
+          group: group.handle,
+          name: group.name,
+          names: { ...group.names },
+          role: roleOf.get(group._id.toHexString())!,
+        });
     }
     return visible;
   }

@@ -64,6 +64,10 @@ export class PersonRepository {
     return this.users.findOne({ _id: id });
   }
 
+  byIds(ids: ObjectId[]): Promise<UserDoc[]> {
+    return ids.length ? this.users.find({ _id: { $in: ids } }).toArray() : Promise.resolve([]);
+  }
+
   byHandle(handle: string): Promise<UserDoc | null> {
     return this.users.findOne({ handle: handle.toLowerCase() });
   }
