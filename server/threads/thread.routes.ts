@@ -260,6 +260,20 @@ export function threadRoutes(
   api.route(
     router,
     {
+      method: 'post',
+      path: '/posts/preview',
+      summary: 'Render a post body as it would be written (mentions linked, sanitised), without writing it',
+      tags,
+      access: 'user',
+      body: z.object({ body: z.string().max(20_000) }).strict(),
+      status: 200,
+      response: z.object({ html: z.string() }),
+    },
+    async ({ actor, body }) => threads.preview(actor, body.body),
+  );
+  api.route(
+    router,
+    {
       method: 'get',
       path: '/feed',
       summary: 'Recent threads and replies in your groups',

@@ -243,6 +243,12 @@ export class ThreadService {
     return (await this.threadViews(actor, [thread], ctx.group.handle))[0]!;
   }
 
+  /** A body as it would be written (mentions linked, sanitised), without writing it: the editor's preview. */
+  async preview(actor: Actor, markdown: string): Promise<{ html: string }> {
+    requireUser(actor);
+    return { html: (await renderWithMentions(markdown, this.people)).body.html };
+  }
+
   async get(actor: Actor, id: string): Promise<ThreadView> {
     const { thread, ctx } = await this.thread(actor, id, 'read');
     return (await this.threadViews(actor, [thread], ctx.group.handle))[0]!;
