@@ -55,6 +55,8 @@ import { PersonRepository } from './people/person.repository.js';
 import { ProfileService } from './people/profile.service.js';
 import { isDuplicateKey } from './db/errors.js';
 import { composeFederation, type Federation } from './federation/federation.module.js';
+import { clientDir } from './core/paths.js';
+import { webRoutes } from './web/web.routes.js';
 
 /** Composition root: repositories, services, auth and routers, wired into the Express app. */
 
@@ -420,6 +422,16 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     apiGuards: [csrf.protect],
     apiRouters: routers.api,
     openapi: () => api.document('/api/v1'),
+    web: webRoutes({
+      clientDir,
+      actorOf,
+      federation: Boolean(federation),
+      exists: {
+        group: (actor, handle) => groups.get(actor, handle),
+        person: (actor, handle) => profiles.get(actor, handle),
+        thread: (actor, id) => threads.get(actor, id),
+      },
+    }),
   });
   if (federation) app.locals.apex = federation.apex;
   // Last: a job left from a previous run may start at once and needs everything above.
