@@ -2,7 +2,8 @@
 // recent activity across their groups (the feed), their groups, invitations waiting, their unread
 // notifications, starting a group, and the groups of the node. Arriving notifications refresh the feed
 // and the invitations.
-import { html } from 'lit';
+import { html, nothing } from 'lit';
+import { date } from '../i18n/format';
 import { data, http, type FeedItem, type Group, type GroupInput } from '../api/api';
 import { t } from '../i18n/i18n';
 import { navigate, Page } from '../router';
@@ -17,6 +18,8 @@ export class HomePage extends Page {
   private all: Group[] = [];
   private mine: Group[] = [];
   private invited: Group[] = [];
+  private deleted: Group[] = [];
+  private readonly restoring = new Action(() => this.update());
   private feed: FeedItem[] = [];
   private readonly creating = new Action(() => this.update());
 
@@ -25,13 +28,18 @@ export class HomePage extends Page {
   }
 
   async load() {
-    const list = (scope: 'all' | 'mine' | 'invited') =>
+    const list = (scope: 'all' | 'mine' | 'invited' | 'deleted') =>
       data(http.GET('/api/v1/groups', { params: { query: { scope, limit: 50 } } })).then((p) => p.items);
     if (!this.ctx.me) {
       this.all = await list('all');
       return;
     }
-    [this.all, this.mine, this.invited] = await Promise.all([list('all'), list('mine'), list('invited')]);
+    [this.all, this.mine, this.invited, this.deleted] = await Promise.all([
+      list('all'),
+      list('mine'),
+      list('invited'),
+      list('deleted'),
+    ]);
     await this.readFeed();
     this.ctx.onLeave(
       unread.onArrival(async (n) => {
@@ -65,6 +73,34 @@ export class HomePage extends Page {
     const ok = await this.creating.run(() => http.POST('/api/v1/groups', { body }));
     if (ok) navigate(`/groups/${encodeURIComponent(body.handle)}`);
   });
+
+  private async restore(g: Group) {
+    const ok = await this.restoring.run(() =>
+      http.POST('/api/v1/groups/{group}/restore', { params: { path: { group: g.handle } } }),
+    );
+    if (ok) navigate(`/groups/${encodeURIComponent(g.handle)}`);
+  }
+
+  private deletedGroups() {
+    if (!this.deleted.length) return nothing;
+    return html`<section aria-labelledby="deleted-heading">
+      <h2 id="deleted-heading">${t.settings.deletedGroups}</h2>
+      <p class="hint">${t.group.deletedHelp}</p>
+      ${this.restoring.feedback()}
+      <ul id="deleted-groups">
+        ${this.deleted.map(
+          (g) =>
+            html`<li data-handle=${g.handle}>
+              ${groupName(g)}
+              <span class="muted">${g.deletedAt ? t.group.deleted(date(g.deletedAt)) : ''}</span>
+              <gcds-button size="small" button-role="secondary" @click=${() => this.restore(g)}
+                >${t.common.restore}<span class="sr-only"> ${groupName(g)}</span></gcds-button
+              >
+            </li>`,
+        )}
+      </ul>
+    </section>`;
+  }
 
   private feedItem(item: FeedItem) {
     if (item.kind === 'thread') {
@@ -158,7 +194,7 @@ export class HomePage extends Page {
             <h2 id="mine-heading">${t.home.yourGroups}</h2>
             ${groupList(this.mine, 'my-groups')}
           </section>
-          ${this.startGroupForm()}
+          ${this.startGroupForm()} ${this.deletedGroups()}
         </div>
         <div>
           <section aria-labelledby="invitations-heading">

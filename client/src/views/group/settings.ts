@@ -106,7 +106,7 @@ export class GroupSettingsPage extends GroupPage {
     if (!(await confirmDialog(t.settings.confirmDelete(groupName(this.group)), t.settings.deleteGroup)))
       return;
     const ok = await this.deleting.run(() => http.DELETE('/api/v1/groups/{group}', this.params));
-    if (ok) navigate('/?deleted=' + encodeURIComponent(this.handle));
+    if (ok) navigate('/');
   }
 
   private imageForm(kind: 'avatar' | 'banner') {
