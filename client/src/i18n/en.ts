@@ -322,6 +322,7 @@ export const en = {
     cancelUpload: (name: string) => `Cancel the upload of ${name}`,
     failed: (name: string, why: string) => `${name}: ${why}`,
     replace: 'Upload a new version',
+    chooseVersion: 'File of the new version',
     replaceWith: (name: string) => `New version of ${name}`,
     replaced: (name: string, n: number) => `${name} is now at version ${number(n)}.`,
     download: 'Download',

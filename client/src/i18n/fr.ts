@@ -324,6 +324,7 @@ export const fr: Messages = {
     cancelUpload: (name: string) => `Annuler le téléversement de ${name}`,
     failed: (name: string, why: string) => `${name} : ${why}`,
     replace: 'Téléverser une nouvelle version',
+    chooseVersion: 'Fichier de la nouvelle version',
     replaceWith: (name: string) => `Nouvelle version de ${name}`,
     replaced: (name: string, n: number) => `${name} est maintenant à la version ${number(n)}.`,
     download: 'Télécharger',

@@ -29,11 +29,12 @@ export class MarkdownEditor {
     private readonly options: {
       id: string;
       name: string;
-      label: string;
+      /** Functions, so a language switch redraws them in the new language. */
+      label: () => string;
       update: () => void;
       rows?: number;
       required?: boolean;
-      hint?: string;
+      hint?: () => string;
       mentions?: boolean;
     },
   ) {}
@@ -150,7 +151,7 @@ export class MarkdownEditor {
     const hintId = `${id}-hint`;
     return html`<div class="editor">
       <div class="editor-head">
-        <label for=${id} class="editor-label">${label}</label>
+        <label for=${id} class="editor-label">${label()}</label>
         <div class="editor-modes">
           <button
             type="button"
@@ -172,7 +173,7 @@ export class MarkdownEditor {
         </div>
       </div>
       <p class="hint" id=${hintId}>
-        ${this.options.hint ?? ''} ${this.options.mentions === false ? '' : t.editor.mentionHelp}
+        ${this.options.hint?.() ?? ''} ${this.options.mentions === false ? '' : t.editor.mentionHelp}
       </p>
       <div class="editor-write" ?hidden=${this.mode !== 'write'}>
         <textarea

@@ -25,8 +25,9 @@ export class Uploader {
   constructor(
     private readonly options: {
       id: string;
-      label: string;
-      button: string;
+      /** Functions, so a language switch redraws them in the new language. */
+      label: () => string;
+      button: () => string;
       multiple: boolean;
       update: () => void;
       /** Send one file; report the fraction sent; stop when the signal aborts. */
@@ -130,10 +131,10 @@ export class Uploader {
       @submit=${(e: Event) => this.start(e)}
     >
       <div class="file-field">
-        <label for=${id}>${label}</label>
+        <label for=${id}>${label()}</label>
         <input id=${id} type="file" name="files" ?multiple=${multiple} />
       </div>
-      <gcds-button type="submit" button-role="secondary">${button}</gcds-button>
+      <gcds-button type="submit" button-role="secondary">${button()}</gcds-button>
       ${
         this.items.length
           ? html`<ul class="uploads">

@@ -35,7 +35,7 @@ export class GroupDiscussionsPage extends GroupPage {
   private readonly editor = new MarkdownEditor({
     id: 'new-thread-body',
     name: 'body',
-    label: t.threads.message,
+    label: () => t.threads.message,
     update: () => this.update(),
     required: true,
   });

@@ -27,8 +27,8 @@ export class GroupFilesPage extends GroupPage {
   private readonly folderAction = new Action(() => this.update());
   private readonly uploader = new Uploader({
     id: 'library-files',
-    label: t.files.chooseFiles,
-    button: t.files.upload,
+    label: () => t.files.chooseFiles,
+    button: () => t.files.upload,
     multiple: true,
     update: () => this.update(),
     send: async (file, onProgress, signal) => {
@@ -47,8 +47,8 @@ export class GroupFilesPage extends GroupPage {
   });
   private readonly versionUploader = new Uploader({
     id: 'new-version',
-    label: t.files.replace,
-    button: t.files.replace,
+    label: () => t.files.chooseVersion,
+    button: () => t.files.replace,
     multiple: false,
     update: () => this.update(),
     send: async (file, onProgress, signal) => {

@@ -24,7 +24,7 @@ export class GroupSettingsPage extends GroupPage {
 
   protected async loadTab() {
     if (!this.can('configure')) throw new ApiError(this.can('read') ? 403 : 404, null);
-    const editor = (id: string, label: string, value: string) => {
+    const editor = (id: string, label: () => string, value: string) => {
       const e = new MarkdownEditor({
         id,
         name: id,
@@ -32,16 +32,24 @@ export class GroupSettingsPage extends GroupPage {
         update: () => this.update(),
         rows: 4,
         mentions: false,
-        hint: t.settings.markdownHint,
+        hint: () => t.settings.markdownHint,
       });
       e.value = value;
       return e;
     };
     const g = this.group;
     this.editors = {
-      descriptionEn: editor('description-en', t.settings.descriptionEn, g.description.en?.markdown ?? ''),
-      descriptionFr: editor('description-fr', t.settings.descriptionFr, g.description.fr?.markdown ?? ''),
-      welcome: editor('welcome-message', t.settings.welcomeMessage, g.welcomeMessage?.markdown ?? ''),
+      descriptionEn: editor(
+        'description-en',
+        () => t.settings.descriptionEn,
+        g.description.en?.markdown ?? '',
+      ),
+      descriptionFr: editor(
+        'description-fr',
+        () => t.settings.descriptionFr,
+        g.description.fr?.markdown ?? '',
+      ),
+      welcome: editor('welcome-message', () => t.settings.welcomeMessage, g.welcomeMessage?.markdown ?? ''),
     };
   }
 

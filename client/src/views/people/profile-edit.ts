@@ -46,11 +46,11 @@ export class ProfileEditPage extends Page {
     this.about = new MarkdownEditor({
       id: 'profile-about',
       name: 'about',
-      label: t.profile.about,
+      label: () => t.profile.about,
       update: () => this.update(),
       rows: 6,
       mentions: false,
-      hint: t.settings.markdownHint,
+      hint: () => t.settings.markdownHint,
     });
     this.about.value = this.me.profile.about?.markdown ?? '';
   }

@@ -55,7 +55,7 @@ export class PostActions {
   private readonly editor = new MarkdownEditor({
     id: 'edit-body',
     name: 'body',
-    label: t.threads.message,
+    label: () => t.threads.message,
     update: () => this.ctx.update(),
     required: true,
   });

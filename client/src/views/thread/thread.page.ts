@@ -27,7 +27,7 @@ export class ThreadPage extends Page {
   private readonly editor = new MarkdownEditor({
     id: 'reply-body',
     name: 'body',
-    label: t.thread.reply,
+    label: () => t.thread.reply,
     update: () => this.update(),
     required: true,
   });
