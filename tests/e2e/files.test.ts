@@ -142,7 +142,7 @@ describe('the group library in the browser', () => {
     await details.getByRole('button', { name: 'Delete' }).click();
     await alice.locator('dialog.confirm').getByRole('button', { name: 'Delete' }).click();
     await row(alice, 'small.txt').waitFor({ state: 'detached' });
-    await alice.getByRole('button', { name: 'Deleted files' }).click();
+    await alice.getByRole('button', { name: 'Show the deleted files' }).click();
     const deleted = alice.locator('#deleted-files li[data-name="small.txt"]');
     await deleted.getByRole('button', { name: /Restore/ }).click();
     await alice.getByText('small.txt is restored.').waitFor();

@@ -4,6 +4,7 @@
 import { html, nothing } from 'lit';
 import { t } from '../i18n/i18n';
 import { percent } from '../i18n/format';
+import { FileField } from './file-field';
 import { errorText } from './form';
 
 interface Item {
@@ -22,6 +23,8 @@ export class Uploader {
   private running = false;
   private said = '';
 
+  private readonly field: FileField;
+
   constructor(
     private readonly options: {
       id: string;
@@ -35,7 +38,14 @@ export class Uploader {
       /** Each file done (the list can be read again). */
       done?: (file: File) => void;
     },
-  ) {}
+  ) {
+    this.field = new FileField({
+      id: options.id,
+      label: options.label,
+      multiple: options.multiple,
+      update: options.update,
+    });
+  }
 
   private get input(): HTMLInputElement | null {
     return document.getElementById(this.options.id) as HTMLInputElement | null;
@@ -66,8 +76,7 @@ export class Uploader {
         error: '',
         controller: new AbortController(),
       });
-    input.value = '';
-    this.options.update();
+    this.field.reset();
     void this.run();
   }
 
@@ -122,7 +131,7 @@ export class Uploader {
   }
 
   template() {
-    const { id, label, button, multiple } = this.options;
+    const { id, button } = this.options;
     if (!this.running) this.clearFinishedLater();
     return html`<form
       class="uploader stack"
@@ -130,10 +139,7 @@ export class Uploader {
       novalidate
       @submit=${(e: Event) => this.start(e)}
     >
-      <div class="file-field">
-        <label for=${id}>${label()}</label>
-        <input id=${id} type="file" name="files" ?multiple=${multiple} />
-      </div>
+      ${this.field.template()}
       <gcds-button type="submit" button-role="secondary">${button()}</gcds-button>
       ${
         this.items.length

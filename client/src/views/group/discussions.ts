@@ -6,6 +6,7 @@ import { t } from '../../i18n/i18n';
 import type { LiveEvent } from '../../live';
 import { refresher } from '../../refresher';
 import { MarkdownEditor } from '../../ui/editor';
+import { FileField } from '../../ui/file-field';
 import { Action, submitter } from '../../ui/form';
 import { when } from '../../ui/html';
 import { GroupPage } from './group.page';
@@ -38,6 +39,13 @@ export class GroupDiscussionsPage extends GroupPage {
     label: () => t.threads.message,
     update: () => this.update(),
     required: true,
+  });
+  private readonly files = new FileField({
+    id: 'new-thread-files',
+    name: 'attachments',
+    label: () => t.thread.attach,
+    multiple: true,
+    update: () => this.update(),
   });
   private readonly refresh = refresher(async () => {
     const page = await data(
@@ -122,6 +130,7 @@ export class GroupDiscussionsPage extends GroupPage {
     if (ok) {
       form.reset();
       this.editor.reset();
+      this.files.reset();
       await this.refresh();
     }
   });
@@ -152,11 +161,7 @@ export class GroupDiscussionsPage extends GroupPage {
         minlength="3"
         maxlength="200"
       ></gcds-input>
-      ${this.editor.template()}
-      <div class="file-field">
-        <label for="new-thread-files">${t.thread.attach}</label>
-        <input id="new-thread-files" type="file" name="attachments" multiple />
-      </div>
+      ${this.editor.template()} ${this.files.template()}
       ${
         mayPostQuietly
           ? html`<div class="checkbox">

@@ -382,7 +382,7 @@ export class GroupFilesPage extends GroupPage {
               ${
                 this.deleted === null
                   ? html`<gcds-button button-role="secondary" size="small" @click=${() => this.showDeleted()}
-                      >${t.files.deleted}</gcds-button
+                      >${t.files.showDeleted}</gcds-button
                     >`
                   : this.deleted.length
                     ? html`<ul id="deleted-files">

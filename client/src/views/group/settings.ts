@@ -8,6 +8,7 @@ import type { LiveEvent } from '../../live';
 import { navigate } from '../../router';
 import { confirmDialog } from '../../ui/dialog';
 import { MarkdownEditor } from '../../ui/editor';
+import { FileField } from '../../ui/file-field';
 import { Action, submitter } from '../../ui/form';
 import { GroupPage, groupName } from './group.page';
 
@@ -16,6 +17,22 @@ export class GroupSettingsPage extends GroupPage {
   private readonly saving = new Action(() => this.update());
   private readonly images = new Action(() => this.update());
   private readonly deleting = new Action(() => this.update());
+  private readonly imageFields = {
+    avatar: new FileField({
+      id: 'group-avatar',
+      name: 'avatar',
+      label: () => t.settings.avatar,
+      accept: 'image/png,image/jpeg,image/webp,image/gif',
+      update: () => this.update(),
+    }),
+    banner: new FileField({
+      id: 'group-banner',
+      name: 'banner',
+      label: () => t.settings.banner,
+      accept: 'image/png,image/jpeg,image/webp,image/gif',
+      update: () => this.update(),
+    }),
+  };
   private editors!: Record<'descriptionEn' | 'descriptionFr' | 'welcome', MarkdownEditor>;
 
   tabTitle() {
@@ -97,7 +114,10 @@ export class GroupSettingsPage extends GroupPage {
                 form: body,
               });
       }, t.settings.imageSaved);
-      if (ok) form.reset();
+      if (ok) {
+        form.reset();
+        this.imageFields[kind].reset();
+      }
     });
   }
 
@@ -120,10 +140,7 @@ export class GroupSettingsPage extends GroupPage {
   private imageForm(kind: 'avatar' | 'banner') {
     const url = kind === 'avatar' ? this.group.avatarUrl : this.group.bannerUrl;
     return html`<form class="stack image-form" id=${`${kind}-form`} novalidate @submit=${this.image(kind)}>
-      <div class="file-field">
-        <label for=${`group-${kind}`}>${kind === 'avatar' ? t.settings.avatar : t.settings.banner}</label>
-        <input id=${`group-${kind}`} type="file" accept="image/png,image/jpeg,image/webp,image/gif" />
-      </div>
+      ${this.imageFields[kind].template()}
       <div class="actions">
         <gcds-button type="submit" button-role="secondary" size="small">${t.settings.upload}</gcds-button>
         ${

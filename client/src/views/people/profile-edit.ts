@@ -6,6 +6,7 @@ import { pick } from '../../i18n/format';
 import { language, setLanguage, t } from '../../i18n/i18n';
 import { navigate, Page } from '../../router';
 import { MarkdownEditor } from '../../ui/editor';
+import { FileField } from '../../ui/file-field';
 import { Action, submitter } from '../../ui/form';
 import { avatar } from '../../ui/html';
 
@@ -30,6 +31,14 @@ export class ProfileEditPage extends Page {
   private readonly photo = new Action(() => this.update());
   private readonly prefs = new Action(() => this.update());
   private about!: MarkdownEditor;
+  private readonly photoField = new FileField({
+    id: 'profile-avatar',
+    name: 'avatar',
+    label: () => t.profile.avatar,
+    hint: () => t.profile.avatarHint,
+    accept: 'image/png,image/jpeg,image/webp,image/gif',
+    update: () => this.update(),
+  });
 
   title() {
     return t.profile.title;
@@ -93,7 +102,10 @@ export class ProfileEditPage extends Page {
     const ok = await this.photo.run(async () => {
       this.me = await upload('/api/v1/me/avatar', { method: 'put', params: {}, form: body });
     }, t.settings.imageSaved);
-    if (ok) form.reset();
+    if (ok) {
+      form.reset();
+      this.photoField.reset();
+    }
   });
 
   private async removePhoto() {
@@ -142,11 +154,7 @@ export class ProfileEditPage extends Page {
         <h2 id="photo-heading">${t.profile.avatar}</h2>
         ${avatar(p.displayName, p.avatarUrl, 'large')}
         <form id="avatar-form" class="stack" novalidate @submit=${this.uploadPhoto}>
-          <div class="file-field">
-            <label for="profile-avatar">${t.profile.avatar}</label>
-            <p class="hint">${t.profile.avatarHint}</p>
-            <input id="profile-avatar" type="file" accept="image/png,image/jpeg,image/webp,image/gif" />
-          </div>
+          ${this.photoField.template()}
           <div class="actions">
             <gcds-button type="submit" button-role="secondary" size="small"
               >${t.profile.uploadAvatar}</gcds-button

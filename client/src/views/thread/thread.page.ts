@@ -8,6 +8,7 @@ import { live, type LiveEvent } from '../../live';
 import { navigate, Page } from '../../router';
 import { refresher } from '../../refresher';
 import { MarkdownEditor } from '../../ui/editor';
+import { FileField } from '../../ui/file-field';
 import { Action, submitter } from '../../ui/form';
 import { attach } from '../group/discussions';
 import { groupName } from '../group/group.page';
@@ -32,6 +33,13 @@ export class ThreadPage extends Page {
     required: true,
   });
   private posts!: PostActions;
+  private readonly files = new FileField({
+    id: 'reply-files',
+    name: 'attachments',
+    label: () => t.thread.attach,
+    multiple: true,
+    update: () => this.update(),
+  });
 
   private get moderator() {
     return this.group.viewer.can.includes('moderate');
@@ -191,6 +199,7 @@ export class ThreadPage extends Page {
     if (ok) {
       form.reset();
       this.editor.reset();
+      this.files.reset();
       this.parent = null;
       this.update();
     }
@@ -236,7 +245,7 @@ export class ThreadPage extends Page {
     }
     const groupPath = `/groups/${encodeURIComponent(th.group)}`;
     return html`<nav class="breadcrumbs" aria-label="breadcrumb">
-        <a href=${groupPath}>← ${t.threads.back}: ${groupName(this.group)}</a>
+        <a href=${groupPath}>← ${t.threads.backTo(groupName(this.group))}</a>
       </nav>
       <article id="thread" class="thread-page">
         <h1>
@@ -288,12 +297,7 @@ export class ThreadPage extends Page {
               </p>`
             : nothing
         }
-        ${this.editor.template()}
-        <div class="file-field">
-          <label for="reply-files">${t.thread.attach}</label>
-          <input id="reply-files" type="file" name="attachments" multiple />
-        </div>
-        ${this.replying.feedback()}
+        ${this.editor.template()} ${this.files.template()} ${this.replying.feedback()}
         <gcds-button type="submit" ?disabled=${this.replying.busy}>${t.threads.post}</gcds-button>
       </form>`;
   }
