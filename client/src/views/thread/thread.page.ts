@@ -131,10 +131,11 @@ export class ThreadPage extends Page {
       if (!page.nextCursor) break;
     }
     this.update();
-    if (added && this.lastSeqAtLoad !== null) this.ctx.announce(t.thread.newReplies(added));
-    this.lastSeqAtLoad ??= this.lastSeq;
+    // Replies by others that arrive while the page is open are said to screen readers.
+    if (added && this.shownOnce) this.ctx.announce(t.thread.newReplies(added));
+    this.shownOnce = true;
   });
-  private lastSeqAtLoad: number | null = null;
+  private shownOnce = false;
 
   /** After a gap Socket.IO could not replay: read everything again (edits, deletions and likes included). */
   private async catchUp() {
