@@ -7,6 +7,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY server ./server
+# The web client: typed from the OpenAPI document, bundled with Vite, the GC Design System copied beside it.
+COPY client ./client
+COPY scripts/build-client.mjs ./scripts/
+COPY docs/api/openapi.json ./docs/api/
 RUN npm run build
 
 FROM node:20-bookworm-slim AS runtime
@@ -17,7 +21,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
-COPY client ./client
+COPY --from=build /app/client/dist ./client/dist
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Prepares what `npm run dev`, `npm test` and the quick start need, using only the package registries:
-// the embedded database server (FerretDB, built once with the machine's Go) unless a database is given.
+// the embedded database server (FerretDB, built once with the machine's Go) unless a database is given,
+// and the web client (client/dist).
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,3 +31,7 @@ if (!usesOwnDatabase) {
     say('no Go toolchain: the embedded database will use a local or downloaded mongod instead');
   else if (r.status !== 0) process.exit(r.status ?? 1);
 }
+
+// The web client (client/dist), built when its sources changed since the last build (docs/adr/0014).
+const { buildClient } = await import('./build-client.mjs');
+await buildClient();

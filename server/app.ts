@@ -1,11 +1,9 @@
-import path from 'node:path';
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import helmet from 'helmet';
 import type { Db } from 'mongodb';
 import type { Config } from './config.js';
 import type { Logger } from './core/logger.js';
 import { createHttpLogger } from './core/logger.js';
-import { projectRoot } from './core/paths.js';
 import { errorHandler, notFoundHandler } from './core/problem.js';
 import { healthRoutes, type Lifecycle } from './ops/health.routes.js';
 
@@ -28,6 +26,8 @@ export interface AppDeps {
   apiRouters?: Router[];
   /** The OpenAPI document, served at /api/v1/openapi.json. */
   openapi?: () => unknown;
+  /** The web client's pages and files (server/web/), after the API. */
+  web?: Router;
 }
 
 const alwaysRunning: Lifecycle = { isShuttingDown: () => false };
@@ -67,13 +67,7 @@ export function createApp(deps: AppDeps): Express {
   for (const guard of deps.apiGuards ?? []) app.use('/api/v1', guard);
   for (const router of deps.apiRouters ?? []) app.use('/api/v1', router);
 
-  app.use(
-    express.static(path.join(projectRoot, 'client', 'public'), {
-      index: 'index.html',
-      fallthrough: true,
-      dotfiles: 'ignore',
-    }),
-  );
+  if (deps.web) app.use(deps.web);
 
   app.use(notFoundHandler);
   app.use(errorHandler({ exposeDetails: !config.isProduction }));

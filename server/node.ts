@@ -58,6 +58,8 @@ import { PersonRepository } from './people/person.repository.js';
 import { ProfileService } from './people/profile.service.js';
 import { isDuplicateKey } from './db/errors.js';
 import { composeFederation, type Federation } from './federation/federation.module.js';
+import { clientDir } from './core/paths.js';
+import { webRoutes } from './web/web.routes.js';
 
 /** Composition root: repositories, services, auth and routers, wired into the Express app. */
 
@@ -104,12 +106,19 @@ async function seedDemoDepartments(organizations: OrganizationRepository): Promi
 }
 
 /** Every schema step after the first (ensureCollections gives version 1). */
-export function schemaMigrations(
-  groups: GroupRepository,
-  threads: ThreadRepository,
-  notifications: NotificationRepository,
-  files: FileRepository,
-): Migration[] {
+export function schemaMigrations({
+  groups,
+  threads,
+  notifications,
+  files,
+  profiles,
+}: {
+  groups: GroupRepository;
+  threads: ThreadRepository;
+  notifications: NotificationRepository;
+  files: FileRepository;
+  profiles: Pick<ProfileService, 'reindexAll'>;
+}): Migration[] {
   return [
     {
       version: 2,
@@ -133,6 +142,11 @@ export function schemaMigrations(
       version: 5,
       description: 'follower lists of groups and threads, read by _id (no scan of every subscription)',
       run: () => migrateFollowerLists(notifications),
+    },
+    {
+      version: 6,
+      description: "people's search tokens carry the directory's skill and language filters",
+      run: () => profiles.reindexAll(),
     },
   ];
 }
@@ -218,7 +232,17 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const folders = new FolderService(fileRepo, groups, events);
   groups.onAudienceChange((groupId, audience) => files.syncAudience(groupId, audience));
   const notificationRepo = new NotificationRepository(db);
-  await runMigrations(db, schemaMigrations(groupRepo, threadRepo, notificationRepo, fileRepo), logger);
+  await runMigrations(
+    db,
+    schemaMigrations({
+      groups: groupRepo,
+      threads: threadRepo,
+      notifications: notificationRepo,
+      files: fileRepo,
+      profiles,
+    }),
+    logger,
+  );
   const threads = new ThreadService(threadRepo, groups, personRepo, events, files, logger);
   const discovery = new DiscoveryService(threadRepo, groupRepo, threads);
   const reports = new ReportService(threadRepo, groups, threads);
@@ -405,6 +429,16 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     apiGuards: [csrf.protect],
     apiRouters: routers.api,
     openapi: () => api.document('/api/v1'),
+    web: webRoutes({
+      clientDir,
+      callerOf,
+      federation: Boolean(federation),
+      exists: {
+        group: (caller, handle) => groups.get(caller, handle),
+        person: (caller, handle) => profiles.get(caller, handle),
+        thread: (caller, id) => threads.get(caller, id),
+      },
+    }),
   });
   if (federation) app.locals.apex = federation.apex;
   // Last: a job left from a previous run may start at once and needs everything above.

@@ -9,8 +9,9 @@ export const PEOPLE = 'people';
 type Scopes<E extends EventName> = (e: DomainEvents[E]) => string[];
 
 /**
- * Domain event → the page scopes it changes (docs/adr/0027-page-cache.md). Every event that changes what a
- * page shows is here, or the page would be served stale: a test compares this table with the domain events.
+ * Domain event → the page scopes it changes (docs/adr/0027-page-cache.md). Every domain event is here (the
+ * table's type does not compile without each one): a write that changes what a page shows without an event
+ * would be served stale, so every write path emits one.
  */
 const scopes: { [E in EventName]: Scopes<E> } = {
   'person.created': () => [],
@@ -25,6 +26,9 @@ const scopes: { [E in EventName]: Scopes<E> } = {
   'member.joined': (e) => [groupScope(e.groupId)],
   'member.left': (e) => [groupScope(e.groupId)],
   'member.requested': (e) => [groupScope(e.groupId)],
+  'member.request_denied': (e) => [groupScope(e.groupId)],
+  'member.declined': (e) => [groupScope(e.groupId)],
+  'member.unbanned': (e) => [groupScope(e.groupId)],
   'member.invited': (e) => [groupScope(e.groupId)],
   'member.role_changed': (e) => [groupScope(e.groupId)],
   'thread.created': (e) => [groupScope(e.groupId)],

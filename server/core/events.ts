@@ -19,6 +19,12 @@ export interface DomainEvents {
   'member.joined': { groupId: string; userId: string; role: string };
   'member.left': { groupId: string; userId: string; reason: 'left' | 'removed' | 'banned' };
   'member.requested': { groupId: string; userId: string };
+  /** A join request a moderator turned down. */
+  'member.request_denied': { groupId: string; userId: string };
+  /** An invitation the person turned down. */
+  'member.declined': { groupId: string; userId: string };
+  /** A ban lifted. */
+  'member.unbanned': { groupId: string; userId: string };
   'member.invited': { groupId: string; userId: string | null; email: string | null; byUserId: string };
   'member.role_changed': { groupId: string; userId: string; role: string; byUserId: string };
   /** `position`: the thread's place in its group's timeline (a `/groups/{group}/threads` cursor). */

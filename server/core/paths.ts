@@ -14,3 +14,6 @@ function findProjectRoot(start: string): string {
 }
 
 export const projectRoot = findProjectRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+/** The built web client (scripts/build-client.mjs writes it; server/web/ serves it). */
+export const clientDir = path.join(projectRoot, 'client', 'dist');

@@ -13,7 +13,9 @@ export interface Rendered {
 export interface GroupDoc {
   _id: ObjectId;
   handle: string;
+  /** The group's name; `names` may give it in English and French (the viewer's language is shown). */
   name: string;
+  names?: { en?: string; fr?: string };
   description: { en?: Rendered; fr?: Rendered };
   visibility: GroupVisibility;
   joinPolicy: JoinPolicy;
@@ -125,22 +127,36 @@ export class GroupRepository {
     return parts;
   }
 
+  /** The groups a person owns (deleted ones included). */
+  async ownedBy(userId: ObjectId): Promise<ObjectId[]> {
+    const rows = await this.memberships
+      .find({ userId, state: 'active', role: 'owner' }, { projection: { groupId: 1 } })
+      .toArray();
+    return rows.map((r) => r.groupId);
+  }
+
   /** Groups by id (none asked, no query sent). */
   byIds(ids: ObjectId[]): Promise<GroupDoc[]> {
     return ids.length ? this.groups.find({ _id: { $in: ids } }).toArray() : Promise.resolve([]);
   }
 
   /**
-   * Groups by handle after `after`, at most `limit`: those of these visibilities, and (beside them) these
-   * groups whatever their visibility. Each part is one equality-and-bounds query that an index serves with its
+   * Groups by handle after `after`, at most `limit`: those of these visibilities (any, for an empty list), and
+   * (beside them) these groups whatever their visibility. Each part is one equality-and-bounds query that an index serves with its
    * sort and limit (ADR 0013); an `$or` of them would be read whole.
    */
   async list(
-    where: { visibilities?: GroupDoc['visibility'][]; ids?: ObjectId[]; tokens?: string[] },
+    where: {
+      visibilities?: GroupDoc['visibility'][];
+      ids?: ObjectId[];
+      tokens?: string[];
+      deleted?: boolean;
+    },
     after: string | undefined,
     limit: number,
   ): Promise<GroupDoc[]> {
-    const base: Filter<GroupDoc> = { deletedAt: null };
+    // Deleted groups only when asked (and then only those).
+    const base: Filter<GroupDoc> = { deletedAt: where.deleted ? { $ne: null } : null };
     if (where.tokens?.length) base.searchTokens = { $all: where.tokens };
     if (after) base.handle = { $gt: after };
     const page = (filter: Filter<GroupDoc>) =>

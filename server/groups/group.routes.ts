@@ -24,6 +24,8 @@ const memberView = z.object({
   since: z.string(),
 });
 
+const personRef = z.object({ handle: z.string(), displayName: z.string() });
+
 export function groupRoutes(api: Api, groups: GroupService, memberships: MembershipService): Router {
   const router = Router();
   const tags = ['groups'];
@@ -322,11 +324,13 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
           action: z.string(),
           actorId: z.string().nullable(),
           targetUserId: z.string().nullable(),
+          actor: personRef.nullable().describe('Who acted (null: the node itself)'),
+          target: personRef.nullable().describe('Whom the action was about, if anyone'),
           detail: z.record(z.string(), z.unknown()),
         }),
       ),
     },
-    async ({ caller, params, query }) => groups.auditLog(caller, params.group, query.limit),
+    async ({ caller, params, query }) => memberships.auditLog(caller, params.group, query.limit),
   );
   for (const [kind, maxBytes] of [
     ['avatar', 2 * 1024 * 1024],
@@ -394,7 +398,14 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       tags: mtags,
       access: 'public',
       params: z.object({ handle: z.string().min(1).max(64) }),
-      response: z.array(z.object({ group: z.string(), name: z.string(), role: z.enum(roles) })),
+      response: z.array(
+        z.object({
+          group: z.string(),
+          name: z.string(),
+          names: z.object({ en: z.string().optional(), fr: z.string().optional() }),
+          role: z.enum(roles),
+        }),
+      ),
     },
     async ({ caller, params }) => memberships.of(caller, params.handle),
   );

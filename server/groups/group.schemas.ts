@@ -13,6 +13,11 @@ export const groupInput = z
   .object({
     handle: groupHandle,
     name: z.string().trim().min(2).max(120),
+    names: z
+      .object({ en: z.string().trim().max(120), fr: z.string().trim().max(120) })
+      .partial()
+      .default({})
+      .describe('The name in English and in French (an empty string removes one); `name` is shown otherwise'),
     description: z
       .object({ en: markdown(5000), fr: markdown(5000) })
       .partial()
@@ -33,6 +38,7 @@ export const groupView = z.object({
   id: z.string(),
   handle: z.string(),
   name: z.string(),
+  names: z.object({ en: z.string().optional(), fr: z.string().optional() }),
   description: z.object({ en: rendered.optional(), fr: rendered.optional() }),
   visibility: z.enum(groupVisibilities),
   joinPolicy: z.enum(joinPolicies),
@@ -56,7 +62,12 @@ export const groupParams = z.object({ group: z.string().min(1).max(63) });
 export const groupMemberParams = groupParams.extend({ person: z.string().min(1).max(64) });
 
 export const groupListQuery = z.object({
-  scope: z.enum(['all', 'mine']).default('all'),
+  scope: z
+    .enum(['all', 'mine', 'invited', 'deleted'])
+    .default('all')
+    .describe(
+      'all: groups you may see; mine: yours; invited: those you are invited to; deleted: deleted groups you may restore',
+    ),
   q: z.string().max(200).optional(),
   cursor: z.string().max(63).optional(),
   limit: z.coerce.number().int().min(1).max(50).default(20),

@@ -154,6 +154,7 @@ export class GroupService {
       id: group._id.toHexString(),
       handle: group.handle,
       name: group.name,
+      names: { ...group.names },
       description: {
         ...(group.description.en ? { en: strip(group.description.en)! } : {}),
         ...(group.description.fr ? { fr: strip(group.description.fr)! } : {}),
@@ -171,8 +172,32 @@ export class GroupService {
     return view;
   }
 
-  private tokens(name: string, handle: string, description: GroupDoc['description']): string[] {
-    return searchTokens(name, handle, description.en?.markdown, description.fr?.markdown);
+  private tokens(
+    name: string,
+    names: GroupDoc['names'],
+    handle: string,
+    description: GroupDoc['description'],
+  ): string[] {
+    return searchTokens(
+      name,
+      names?.en,
+      names?.fr,
+      handle,
+      description.en?.markdown,
+      description.fr?.markdown,
+    );
+  }
+
+  /** Names given in a write: an empty one removes that language. */
+  private static names(current: GroupDoc['names'], patch: { en?: string; fr?: string }): GroupDoc['names'] {
+    const names = { ...current };
+    for (const lang of ['en', 'fr'] as const) {
+      const value = patch[lang];
+      if (value === undefined) continue;
+      if (value) names[lang] = value;
+      else delete names[lang];
+    }
+    return names;
   }
 
   async create(caller: Caller, input: GroupInput): Promise<GroupView> {
@@ -182,10 +207,12 @@ export class GroupService {
       ...(input.description.en ? { en: render(input.description.en) } : {}),
       ...(input.description.fr ? { fr: render(input.description.fr) } : {}),
     };
+    const names = GroupService.names({}, input.names);
     const group: GroupDoc = {
       _id: new ObjectId(),
       handle: input.handle,
       name: input.name,
+      names,
       description,
       visibility: input.visibility,
       joinPolicy: input.joinPolicy,
@@ -196,7 +223,7 @@ export class GroupService {
       updatedAt: now,
       deletedAt: null,
       deletedBy: null,
-      searchTokens: this.tokens(input.name, input.handle, description),
+      searchTokens: this.tokens(input.name, names, input.handle, description),
     };
     try {
       // The handle is reserved first: one atomic insert decides who gets it.
@@ -256,13 +283,28 @@ export class GroupService {
 
   async list(
     caller: Caller,
-    query: { scope: 'all' | 'mine'; q?: string | undefined; cursor?: string | undefined; limit: number },
+    query: {
+      scope: 'all' | 'mine' | 'invited' | 'deleted';
+      q?: string | undefined;
+      cursor?: string | undefined;
+      limit: number;
+    },
   ): Promise<{ items: GroupView[]; nextCursor: string | null }> {
     const tokens = query.q ? queryTokens(query.q) : [];
-    let where: { visibilities?: GroupDoc['visibility'][]; ids?: ObjectId[] };
-    if (query.scope === 'mine') {
+    let where: { visibilities?: GroupDoc['visibility'][]; ids?: ObjectId[]; deleted?: boolean };
+    if (query.scope === 'mine' || query.scope === 'invited') {
       const user = requirePerson(caller);
-      where = { ids: await this.repo.groupIdsOf(new ObjectId(user.personId)) };
+      where = {
+        ids: await this.repo.groupIdsOf(new ObjectId(user.personId), [
+          query.scope === 'mine' ? 'active' : 'invited',
+        ]),
+      };
+    } else if (query.scope === 'deleted') {
+      // Those the caller may restore: their own, or any for an instance administrator.
+      const user = requirePerson(caller);
+      where = user.isAdmin
+        ? { visibilities: [], deleted: true }
+        : { ids: await this.repo.ownedBy(new ObjectId(user.personId)), deleted: true };
     } else if (caller.kind === 'person' && caller.isAdmin) {
       where = { visibilities: [] };
     } else {
@@ -286,6 +328,7 @@ export class GroupService {
     const { group } = ctx;
     const set: Partial<GroupDoc> = { updatedAt: new Date() };
     if (patch.name !== undefined) set.name = patch.name;
+    if (patch.names !== undefined) set.names = GroupService.names(group.names, patch.names);
     if (patch.visibility !== undefined) set.visibility = patch.visibility;
     if (patch.joinPolicy !== undefined) set.joinPolicy = patch.joinPolicy;
     if (patch.welcomeMessage !== undefined)
@@ -299,6 +342,7 @@ export class GroupService {
     }
     set.searchTokens = this.tokens(
       set.name ?? group.name,
+      set.names ?? group.names,
       group.handle,
       set.description ?? group.description,
     );

@@ -104,7 +104,11 @@ export class MembershipService {
         userId: person._id.toHexString(),
         role: 'member',
       });
-    }
+    } else
+      this.events.emit('member.request_denied', {
+        groupId: ctx.group._id.toHexString(),
+        userId: person._id.toHexString(),
+      });
   }
 
   /** Admins invite a person, or an email address that has not signed in yet. */
@@ -177,8 +181,8 @@ export class MembershipService {
         userId: user.personId,
         role: 'member',
       });
-    } else {
-      await this.repo.memberships.deleteOne(filter);
+    } else if ((await this.repo.memberships.deleteOne(filter)).deletedCount) {
+      this.events.emit('member.declined', { groupId: ctx.group._id.toHexString(), userId: user.personId });
     }
   }
 
@@ -261,6 +265,10 @@ export class MembershipService {
     });
     if (!deletedCount) throw new NotFoundError(`${personHandle} is not banned.`);
     await this.groups.audit(ctx, caller, 'member.unbanned', person._id);
+    this.events.emit('member.unbanned', {
+      groupId: ctx.group._id.toHexString(),
+      userId: person._id.toHexString(),
+    });
   }
 
   /** Set a member's role below owner. Moderator/member: admins; admin: the owner only. */
@@ -426,6 +434,28 @@ export class MembershipService {
   }
 
   /** A person's groups, limited to those the viewer may see (a hidden group is never revealed). */
+  /**
+   * The group's audit log (admins), each entry naming who acted and whom it was about (a person since
+   * deactivated or merged is still named: the log is a record).
+   */
+  async auditLog(caller: Caller, handle: string, limit: number) {
+    const entries = await this.groups.auditLog(caller, handle, limit);
+    const ids = [
+      ...new Set(entries.flatMap((e) => [e.actorId, e.targetUserId]).filter((id): id is string => !!id)),
+    ];
+    const people = new Map(
+      (await this.people.byIds(ids.map((id) => new ObjectId(id)))).map((u) => [
+        u._id.toHexString(),
+        { handle: u.handle, displayName: u.profile.displayName ?? u.claimsName ?? u.handle },
+      ]),
+    );
+    return entries.map((e) => ({
+      ...e,
+      actor: (e.actorId && people.get(e.actorId)) || null,
+      target: (e.targetUserId && people.get(e.targetUserId)) || null,
+    }));
+  }
+
   async of(caller: Caller, personHandle: string) {
     const person = await this.person(personHandle);
     const rows = await this.repo.memberships.find({ userId: person._id, state: 'active' }).toArray();
@@ -439,7 +469,12 @@ export class MembershipService {
       const ctx = await this.groups.standing(caller, group);
       const facts = { visibility: group.visibility, joinPolicy: group.joinPolicy, deleted: false };
       if (allowed(ctx.standing, facts, 'see'))
-        visible.push({ group: group.handle, name: group.name, role: roleOf.get(group._id.toHexString())! });
+        visible.push({
+          group: group.handle,
+          name: group.name,
+          names: { ...group.names },
+          role: roleOf.get(group._id.toHexString())!,
+        });
     }
     return visible;
   }

@@ -276,11 +276,12 @@ export class NotificationMail {
     const who = actor
       ? (actor.profile.displayName ?? actor.claimsName ?? actor.handle)
       : words[locale].someone;
-    const where = group?.name ?? '';
-    // The web client's addresses (client/public/js/app.js routes `#/…`).
+    const where = (group?.names?.[locale] || group?.name) ?? '';
+    // The web client's addresses (server/web/: the same addresses a browser and ActivityPub peers use).
+    const handle = encodeURIComponent(group?.handle ?? '');
     const url = d.threadId
-      ? `${this.publicUrl}/#/threads/${d.threadId.toHexString()}`
-      : `${this.publicUrl}/#/groups/${group?.handle ?? ''}`;
+      ? `${this.publicUrl}/groups/${handle}/threads/${d.threadId.toHexString()}`
+      : `${this.publicUrl}/groups/${handle}`;
     return { text: sentence[d.kind][locale](who, where), url };
   }
 }

@@ -41,6 +41,7 @@ export async function seedDemo(deps: {
   await deps.groups.create(alice, {
     handle: 'welcome',
     name: 'Welcome to Ensemble · Bienvenue',
+    names: { en: 'Welcome to Ensemble', fr: 'Bienvenue dans Ensemble' },
     description: {
       en: 'A place for everyone on this node to say hello and try things out.',
       fr: 'Un lieu où chacun peut se présenter et essayer Ensemble.',

@@ -129,7 +129,8 @@ export class AccountService {
             email,
             emailVerified: claims.email_verified === true,
             claimsName: str(claims.name) ?? null,
-            locale,
+            // A language the person chose in Ensemble wins over the provider's.
+            ...(user.localeChosen ? {} : { locale }),
             isAdmin,
             ...(org ? { organizationId: org._id } : {}),
             lastSignInAt: now,

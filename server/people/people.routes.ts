@@ -8,6 +8,7 @@ import {
   directoryPage,
   directoryQuery,
   handleParams,
+  localeInput,
   meView,
   profilePatch,
   profileView,
@@ -51,6 +52,20 @@ export function peopleRoutes(api: Api, profiles: ProfileService, accounts: Accou
     router,
     {
       method: 'put',
+      path: '/me/locale',
+      summary: 'Choose the language of the interface and of mail (kept across sign-ins)',
+      tags,
+      access: 'person',
+      body: localeInput,
+      status: 200,
+      response: meView,
+    },
+    async ({ caller, body }) => me(await profiles.chooseLocale(caller, body.locale)),
+  );
+  api.route(
+    router,
+    {
+      method: 'put',
       path: '/me/avatar',
       summary: 'Set my avatar (PNG, JPEG, WebP or GIF, 2 MiB at most)',
       tags,
@@ -88,7 +103,7 @@ export function peopleRoutes(api: Api, profiles: ProfileService, accounts: Accou
     {
       method: 'get',
       path: '/people',
-      summary: 'Directory: search people by name, skill or organization',
+      summary: 'Directory: search people by name, skill or organization; filter by skill, language or status',
       tags,
       access: 'person',
       query: directoryQuery,

@@ -24,6 +24,8 @@ export interface UserDoc {
   email: string | null;
   emailVerified: boolean;
   locale: 'en' | 'fr';
+  /** The person chose the interface language (PUT /me/locale): sign-in no longer takes it from the claims. */
+  localeChosen?: boolean;
   /** Name from the identity provider; the profile's displayName overrides it when set. */
   claimsName: string | null;
   organizationId: ObjectId | null;
@@ -71,6 +73,11 @@ export class PersonRepository {
     return this.users.findOne({ handle: handle.toLowerCase() });
   }
 
+  /** Every person's id, for a pass over all of them (migrations). */
+  async allIds(): Promise<ObjectId[]> {
+    return (await this.users.find({}, { projection: { _id: 1 } }).toArray()).map((u) => u._id);
+  }
+
   identity(issuer: string, sub: string): Promise<IdentityDoc | null> {
     return this.identities.findOne({ issuer, sub });
   }
@@ -79,9 +86,15 @@ export class PersonRepository {
     return this.identities.find({ userId }).sort({ createdAt: 1 }).toArray();
   }
 
-  /** Active people matching every token, by handle, after the cursor. */
-  search(filter: { tokens: string[]; organizationId?: ObjectId; after?: string; limit: number }) {
-    const query: Filter<UserDoc> = { status: 'active' };
+  /** People (active unless told) matching every token, by handle, after the cursor. */
+  search(filter: {
+    tokens: string[];
+    organizationId?: ObjectId;
+    status?: 'active' | 'deactivated';
+    after?: string;
+    limit: number;
+  }) {
+    const query: Filter<UserDoc> = { status: filter.status ?? 'active' };
     if (filter.tokens.length) query.searchTokens = { $all: filter.tokens };
     if (filter.organizationId) query.organizationId = filter.organizationId;
     if (filter.after) query.handle = { $gt: filter.after };

@@ -107,11 +107,19 @@ export const meView = z.object({
   identities: z.array(z.object({ issuer: z.string(), sub: z.string() })),
 });
 
+export const localeInput = z.object({ locale: z.enum(['en', 'fr']) }).strict();
+
 export const handleParams = z.object({ handle: z.string().min(1).max(64) });
 
 export const directoryQuery = z.object({
   q: z.string().max(200).optional(),
   organization: z.string().max(63).optional(),
+  skill: z.string().max(50).optional().describe('People who list this skill (accents and case ignored)'),
+  language: z.enum(['en', 'fr']).optional().describe('People whose first official language this is'),
+  status: z
+    .enum(['active', 'deactivated'])
+    .optional()
+    .describe('Administrators: `deactivated` lists deactivated people (default: active people)'),
   cursor: z.string().max(64).optional(),
   limit: z.coerce.number().int().min(1).max(50).default(20),
 });

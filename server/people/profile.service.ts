@@ -1,9 +1,9 @@
 import { ObjectId } from 'mongodb';
 import { requirePerson, type Caller } from '../core/caller.js';
-import { NotFoundError, ValidationError } from '../core/errors.js';
+import { ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { renderMarkdown } from '../core/html.js';
-import { queryTokens, searchTokens } from '../core/search-tokens.js';
+import { foldText, queryTokens, searchTokens } from '../core/search-tokens.js';
 import type { ImageStore } from '../files/image.store.js';
 import type { OrganizationDoc, OrganizationRepository } from '../organizations/organization.repository.js';
 import type { PersonRepository, StoredProfile, UserDoc } from './person.repository.js';
@@ -18,6 +18,13 @@ function viewerLevel(caller: Caller, user: UserDoc): ViewerLevel {
   if (caller.kind !== 'person') return 'public';
   return caller.personId === user._id.toHexString() ? 'self' : 'node';
 }
+
+/**
+ * Directory filters are whole-value tokens beside the word prefixes: `skill:<folded skill>` and
+ * `lang:<first official language>`. A query's words never contain `:`, so they cannot match one.
+ */
+export const skillFacet = (skill: string) => `skill:${foldText(skill).trim().replace(/\s+/g, ' ')}`;
+export const languageFacet = (lang: 'en' | 'fr') => `lang:${lang}`;
 
 export interface ProfileIndexer {
   reindex(userId: ObjectId): Promise<void>;
@@ -145,7 +152,23 @@ export class ProfileService implements ProfileIndexer {
       visible('location') ? p.location : undefined,
       org ? [org.slug, org.name.en, org.name.fr, org.acronym.en, org.acronym.fr].join(' ') : undefined,
     );
+    if (visible('skills')) for (const skill of p.skills ?? []) tokens.push(skillFacet(skill));
+    if (visible('languages') && p.languages?.first) tokens.push(languageFacet(p.languages.first));
     await this.repo.locks.update(this.repo.users, user._id, { $set: { searchTokens: tokens } });
+  }
+
+  /** Every person's search tokens built again (schema 6: the directory's skill and language filters). */
+  async reindexAll(): Promise<void> {
+    for (const id of await this.repo.allIds()) await this.reindex(id);
+  }
+
+  /** The interface language the person chose; sign-in keeps it from then on. */
+  async chooseLocale(caller: Caller, locale: 'en' | 'fr'): Promise<UserDoc> {
+    const me = await this.me(caller);
+    await this.repo.locks.update(this.repo.users, me._id, {
+      $set: { locale, localeChosen: true, updatedAt: new Date() },
+    });
+    return (await this.repo.byId(me._id))!;
   }
 
   async directory(
@@ -153,19 +176,28 @@ export class ProfileService implements ProfileIndexer {
     query: {
       q?: string | undefined;
       organization?: string | undefined;
+      skill?: string | undefined;
+      language?: 'en' | 'fr' | undefined;
+      status?: 'active' | 'deactivated' | undefined;
       cursor?: string | undefined;
       limit: number;
     },
   ): Promise<{ items: ProfileView[]; nextCursor: string | null }> {
-    requirePerson(caller);
+    const me = requirePerson(caller);
+    if (query.status === 'deactivated' && !me.isAdmin)
+      throw new ForbiddenError('Only administrators list deactivated people.');
     let organizationId: ObjectId | undefined;
     if (query.organization) {
       const org = await this.organizations.bySlug(query.organization);
       if (!org) return { items: [], nextCursor: null };
       organizationId = org._id;
     }
+    const tokens = query.q ? queryTokens(query.q) : [];
+    if (query.skill?.trim()) tokens.push(skillFacet(query.skill));
+    if (query.language) tokens.push(languageFacet(query.language));
     const rows = await this.repo.search({
-      tokens: query.q ? queryTokens(query.q) : [],
+      tokens,
+      ...(query.status ? { status: query.status } : {}),
       ...(organizationId ? { organizationId } : {}),
       ...(query.cursor ? { after: query.cursor } : {}),
       limit: query.limit,

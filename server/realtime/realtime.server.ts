@@ -158,7 +158,8 @@ export class RealtimeServer {
    * sends after it); nothing to do with one process.
    */
   toPeers(event: string, payload: unknown): void {
-    this.io?.serverSideEmit(event as never, payload as never);
+    // Only the Redis adapter has peers (the in-memory adapter refuses serverSideEmit).
+    if (this.redis) this.io?.serverSideEmit(event as never, payload as never);
   }
 
   /** Hear what the node's other processes send with `toPeers`. */

@@ -263,6 +263,20 @@ export function threadRoutes(
   api.route(
     router,
     {
+      method: 'post',
+      path: '/posts/preview',
+      summary: 'Render a post body as it would be written (mentions linked, sanitised), without writing it',
+      tags,
+      access: 'person',
+      body: z.object({ body: z.string().max(20_000) }).strict(),
+      status: 200,
+      response: z.object({ html: z.string() }),
+    },
+    async ({ caller, body }) => threads.preview(caller, body.body),
+  );
+  api.route(
+    router,
+    {
       method: 'get',
       path: '/feed',
       summary: 'Recent threads and replies in your groups',

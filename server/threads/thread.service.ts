@@ -259,6 +259,12 @@ export class ThreadService {
     return [groupScope(groupId.toHexString()), PEOPLE];
   }
 
+  /** A body as it would be written (mentions linked, sanitised), without writing it: the editor's preview. */
+  async preview(caller: Caller, markdown: string): Promise<{ html: string }> {
+    requirePerson(caller);
+    return { html: (await renderWithMentions(markdown, this.people)).body.html };
+  }
+
   async get(caller: Caller, id: string): Promise<ThreadView> {
     const { thread, ctx } = await this.thread(caller, id, 'read');
     return (await this.threadViews(caller, [thread], ctx.group.handle))[0]!;

@@ -1,43 +1,52 @@
-import type { Browser } from 'playwright-core';
-import { freePort } from '../../server/core/net.js';
-import { startTestNode, type RunningNode } from '../helpers/app.js';
-import { launchChromium } from '../helpers/chromium.js';
+import { ready, startE2E, watch, type E2E } from '../helpers/e2e.js';
 
 describe('signing in and out in a real browser (development identity provider)', () => {
-  let node: RunningNode;
-  let browser: Browser;
+  let e2e: E2E;
   beforeAll(async () => {
-    node = await startTestNode({ port: await freePort(), env: { NODE_ENV: 'development' } });
-    browser = await launchChromium();
+    e2e = await startE2E();
   });
   afterAll(async () => {
-    await browser?.close();
-    await node?.close();
+    await e2e?.close();
   });
 
-  it('a newcomer signs in as alice from the home page and signs out of Ensemble and the provider', async () => {
-    const page = await browser.newPage();
-    const failures: string[] = [];
-    page.on('requestfailed', (r) => failures.push(`${r.url()} ${r.failure()?.errorText}`));
-    page.on('pageerror', (e) => failures.push(e.message));
-
-    await page.goto(node.url);
-    await page.getByRole('link', { name: /Sign in/ }).click();
+  it('a newcomer chooses a department, signs in as alice, and signs out of Ensemble and the provider', async () => {
+    const page = await (await e2e.browser.newContext()).newPage();
+    watch(page, 'visitor', e2e.problems);
+    await page.goto(e2e.node.url);
+    await ready(page, '/');
+    await page.locator('#sign-in').click();
+    await ready(page, '/signin');
+    // The providers the node trusts, one choice each.
+    await page.getByRole('link', { name: 'Sign in with Development identity provider' }).click();
     await page.waitForURL(/\/dev-idp\/interaction\//);
     await page.getByText('no password is needed').waitFor();
     await page.getByRole('button', { name: 'Alice Tremblay' }).click();
 
-    await page.waitForURL(`${node.url}/`);
+    await page.waitForURL(`${e2e.node.url}/`);
     await page.getByText('Signed in as Alice Tremblay (@alice)').waitFor();
-    await page.getByText('Digital Services Agency').waitFor();
-    await page.screenshot({ path: 'test-results/signed-in.png' });
+    await page.locator('#org', { hasText: 'Digital Services Agency' }).waitFor();
 
-    await page.getByRole('button', { name: /Sign out/ }).click();
+    await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('button', { name: 'Yes, sign me out' }).click();
-    await page.waitForURL(`${node.url}/`);
-    await page.getByRole('link', { name: /Sign in/ }).waitFor();
+    await page.waitForURL(`${e2e.node.url}/`);
+    await page.locator('#sign-in').waitFor();
     const me = await page.evaluate(async () => (await fetch('/api/v1/me')).status);
     expect(me).toBe(401);
-    expect(failures).toEqual([]);
+    expect(e2e.problems).toEqual([]);
+  });
+
+  it('an address that names nothing is a 404 page, in the visitor’s language', async () => {
+    const context = await e2e.browser.newContext({ locale: 'fr-CA' });
+    const page = await context.newPage();
+    const res = await page.goto(`${e2e.node.url}/groups/nowhere-to-be-found`);
+    expect(res?.status()).toBe(404);
+    expect(res?.headers()['vary']).toMatch(/Accept/);
+    await ready(page, '/groups/nowhere-to-be-found');
+    await page.getByRole('heading', { name: 'Nous ne pouvons trouver cette page' }).waitFor();
+    expect(await page.locator('html').getAttribute('lang')).toBe('fr');
+    const other = await page.goto(`${e2e.node.url}/no/such/page`);
+    expect(other?.status()).toBe(404);
+    await page.getByRole('heading', { name: 'Nous ne pouvons trouver cette page' }).waitFor();
+    await context.close();
   });
 });

@@ -8,6 +8,9 @@ import { tsImport } from 'tsx/esm/api';
 import pino from 'pino';
 
 export default async function globalSetup() {
+  // The web client the e2e tests drive and server/web serves (a no-op when it is up to date).
+  const { buildClient } = await import('../../scripts/build-client.mjs');
+  await buildClient();
   if (process.env.TEST_MONGODB_URI) {
     process.env.ENSEMBLE_TEST_MONGODB_URI = process.env.TEST_MONGODB_URI;
     return;

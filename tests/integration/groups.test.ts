@@ -91,6 +91,30 @@ describe('groups and membership over the REST API', () => {
       );
     });
 
+    it('names a group in English and French; either name finds it, and an empty one removes it', async () => {
+      const res = await as.zoe!.call('POST', '/groups', {
+        handle: 'budget-officers',
+        name: 'Budget officers',
+        names: { en: 'Budget officers', fr: 'Agents des finances' },
+        visibility: 'node',
+        joinPolicy: 'open',
+      });
+      expect(res.status).toBe(201);
+      expect(res.body.names).toEqual({ en: 'Budget officers', fr: 'Agents des finances' });
+      // A French query finds the English-titled group.
+      expect(
+        handles(await as.nina!.call('GET', `/groups?q=${encodeURIComponent('agents finances')}`)),
+      ).toEqual(['budget-officers']);
+      const patched = await as.zoe!.call('PATCH', '/groups/budget-officers', { names: { fr: '' } });
+      expect(patched.status).toBe(200);
+      expect(patched.body.names).toEqual({ en: 'Budget officers' });
+      expect(handles(await as.nina!.call('GET', '/groups?q=agents'))).toEqual([]);
+      const bad = await as.zoe!.call('PATCH', '/groups/budget-officers', { names: { fr: 'x'.repeat(121) } });
+      expect(bad.status).toBe(400);
+      expect(bad.body.errors[0].field).toBe('body.names.fr');
+      expect((await as.zoe!.call('DELETE', '/groups/budget-officers')).status).toBe(204);
+    });
+
     it('refuses a taken handle and leaves nothing half-written', async () => {
       const groups = node.database.db.collection(collections.groups);
       const memberships = node.database.db.collection(collections.memberships);
@@ -221,7 +245,12 @@ describe('groups and membership over the REST API', () => {
           .map((m: { handle: string }) => m.handle)
           .sort(),
       ).toEqual(['mike', 'olivia']);
+      // Waiting invitations are listed to the invited person, and to nobody else.
+      expect(handles(await as.zoe!.call('GET', '/groups?scope=invited'))).toEqual(['secret-council']);
+      expect(handles(await as.mike!.call('GET', '/groups?scope=invited'))).toEqual([]);
+      expect((await anonymous.call('GET', '/groups?scope=invited')).status).toBe(401);
       expect((await as.zoe!.call('POST', '/groups/secret-council/invitation/decline')).status).toBe(204);
+      expect(handles(await as.zoe!.call('GET', '/groups?scope=invited'))).toEqual([]);
       expect((await as.zoe!.call('GET', '/groups/secret-council')).status).toBe(404);
     });
 
@@ -276,7 +305,7 @@ describe('groups and membership over the REST API', () => {
     expect((await as.adam!.call('GET', '/people/mike/memberships')).body).toEqual([]);
     const olivia = await as.mike!.call('GET', '/people/olivia/memberships');
     expect(olivia.body).toEqual(
-      expect.arrayContaining([{ group: 'secret-council', name: 'secret-council', role: 'owner' }]),
+      expect.arrayContaining([{ group: 'secret-council', name: 'secret-council', names: {}, role: 'owner' }]),
     );
     expect(
       (await anonymous.call('GET', '/people/olivia/memberships')).body.map((m: { group: string }) => m.group),
@@ -381,6 +410,10 @@ describe('groups and membership over the REST API', () => {
           'group.ownership_transferred',
         ]),
       );
+      const ban = log.body.find((e: { action: string }) => e.action === 'member.banned');
+      expect(ban.actor).toEqual({ handle: expect.any(String), displayName: expect.any(String) });
+      expect(ban.target).toEqual({ handle: ban.target.handle, displayName: expect.any(String) });
+      expect(ban.targetUserId).toMatch(/^[0-9a-f]{24}$/);
       expect((await as.nina!.call('GET', '/groups/open-data/audit')).status).toBe(403);
     });
   });
@@ -393,10 +426,18 @@ describe('groups and membership over the REST API', () => {
       expect((await anonymous.call('GET', '/groups/open-data')).status).toBe(404);
       expect(handles(await as.nina!.call('GET', '/groups'))).not.toContain('open-data');
       expect((await as.nina!.call('POST', '/groups/open-data/restore')).status).toBe(404);
+      // Its owner finds it among the deleted groups they may restore; nobody else does.
+      const deleted = await as.adam!.call('GET', '/groups?scope=deleted');
+      expect(handles(deleted)).toEqual(['open-data']);
+      expect(deleted.body.items[0].viewer.can).toEqual(['restore']);
+      expect(deleted.body.items[0].deletedAt).not.toBeNull();
+      expect(handles(await as.nina!.call('GET', '/groups?scope=deleted'))).toEqual([]);
+      expect(handles(await as.adam!.call('GET', '/groups?scope=mine'))).not.toContain('open-data');
       const restored = await as.adam!.call('POST', '/groups/open-data/restore');
       expect(restored.status).toBe(200);
       expect(restored.body.deletedAt).toBeNull();
       expect((await anonymous.call('GET', '/groups/open-data')).status).toBe(200);
+      expect(handles(await as.adam!.call('GET', '/groups?scope=deleted'))).toEqual([]);
     });
   });
 });

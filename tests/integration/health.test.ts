@@ -40,12 +40,6 @@ describe('health and readiness', () => {
       detail: 'The server is shutting down.',
     });
   });
-
-  it('the placeholder page is served at /', async () => {
-    const res = await request(node.app).get('/');
-    expect(res.status).toBe(200);
-    expect(res.text).toContain('Ensemble');
-  });
 });
 
 describe('readiness with an unreachable database', () => {

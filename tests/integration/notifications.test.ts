@@ -219,8 +219,8 @@ describe('notifications', () => {
     expect(mail.subject).toBe('Nouvelle activité sur Ensemble');
     expect(mail.text).toContain('a répondu à votre message dans Notes');
     // The link opens the thread in the web client.
-    const open = /(http:\/\/\S+\/#\/threads\/[0-9a-f]{24})/.exec(mail.text)?.[1];
-    expect(open).toBe(`${w.node.url}/#/threads/${thread.body.id}`);
+    const open = /(http:\/\/\S+\/groups\/[a-z0-9-]+\/threads\/[0-9a-f]{24})/.exec(mail.text)?.[1];
+    expect(open).toBe(`${w.node.url}/groups/${thread.body.group}/threads/${thread.body.id}`);
     expect((await fetch(open!)).headers.get('content-type')).toMatch(/text\/html/);
     const link = /(http:\/\/\S+\/mail\/unsubscribe\?u=[0-9a-f]{24}&t=[\w-]+)/.exec(mail.text)![1]!;
 

@@ -146,6 +146,45 @@ describe('profiles, directory and administration', () => {
       expect((await as.bruno!.call('GET', '/organizations/nowhere/people')).status).toBe(404);
     });
 
+    it('filters by skill and by first official language, never by a field kept private', async () => {
+      await as.chloe!.call('PATCH', '/me/profile', {
+        skills: ['Analyse de données', 'Python'],
+        languages: { first: 'fr' },
+        visibility: { skills: 'node', languages: 'node' },
+      });
+      const handles = (res: { body: { items: { handle: string }[] } }) => res.body.items.map((p) => p.handle);
+      // The whole skill, accents and case ignored; a word of it is not the skill.
+      expect(handles(await as.bruno!.call('GET', '/people?skill=ANALYSE%20DE%20DONNEES'))).toEqual(['chloe']);
+      expect(handles(await as.bruno!.call('GET', '/people?skill=analyse'))).toEqual([]);
+      // alice lists Python too, privately: the filter does not reveal it.
+      expect(handles(await as.bruno!.call('GET', '/people?skill=python'))).toEqual(['chloe']);
+      expect(handles(await as.bruno!.call('GET', '/people?language=fr'))).toEqual(['chloe']);
+      expect(handles(await as.bruno!.call('GET', '/people?language=en'))).toEqual([]);
+      expect(handles(await as.bruno!.call('GET', '/people?language=fr&organization=nrcan'))).toEqual([]);
+      // Words of the query and filters apply together.
+      expect(handles(await as.bruno!.call('GET', '/people?q=chlo&skill=python'))).toEqual(['chloe']);
+      const bad = await as.bruno!.call('GET', '/people?language=de');
+      expect(bad.status).toBe(400);
+      expect(bad.body.errors[0].field).toBe('query.language');
+
+      // Made private, the skill leaves the filter.
+      await as.chloe!.call('PATCH', '/me/profile', { visibility: { skills: 'private' } });
+      expect(handles(await as.bruno!.call('GET', '/people?skill=python'))).toEqual([]);
+      await as.chloe!.call('PATCH', '/me/profile', { visibility: { skills: 'node' } });
+    });
+
+    it('builds the filters again for every person (schema 6 migration)', async () => {
+      const users = node.database.db.collection(collections.users);
+      // As written before schema 6: word prefixes only.
+      const chloe = (await users.findOne({ handle: 'chloe' }))!;
+      const words = (chloe.searchTokens as string[]).filter((t) => !/^(skill|lang):/.test(t));
+      await users.updateOne({ _id: chloe._id }, { $set: { searchTokens: words } });
+      expect((await as.bruno!.call('GET', '/people?language=fr')).body.items).toEqual([]);
+      await node.node.services.profiles.reindexAll();
+      const res = await as.bruno!.call('GET', '/people?language=fr');
+      expect(res.body.items.map((p: { handle: string }) => p.handle)).toEqual(['chloe']);
+    });
+
     it('is for signed-in people only', async () => {
       const res = await anonymous.call('GET', '/people?q=alice');
       expect(res.status).toBe(401);
@@ -168,6 +207,30 @@ describe('profiles, directory and administration', () => {
       const me = (await as.bruno!.call('GET', '/me')).body;
       expect(me.profile).toMatchObject({ displayName: `Bruno ${round}`, location: `Gatineau ${round}` });
     }
+  });
+
+  describe('interface language', () => {
+    it('is remembered per person across sign-ins, over the provider’s locale', async () => {
+      // bruno's provider says French; he chooses English in Ensemble.
+      expect((await as.bruno!.call('GET', '/me')).body.locale).toBe('fr');
+      const res = await as.bruno!.call('PUT', '/me/locale', { locale: 'en' });
+      expect(res.status).toBe(200);
+      expect(res.body.locale).toBe('en');
+      const again = await session('dept', 'bruno');
+      expect((await again.call('GET', '/me')).body.locale).toBe('en');
+      // A person who never chose keeps following the provider.
+      expect((await (await session('dept', 'chloe')).call('GET', '/me')).body.locale).toBe('fr');
+      await as.bruno!.call('PUT', '/me/locale', { locale: 'fr' });
+    });
+
+    it('refuses a language it does not have, naming the field, and changes nothing', async () => {
+      const res = await as.bruno!.call('PUT', '/me/locale', { locale: 'de' });
+      expect(res.status).toBe(400);
+      expect(res.type).toMatch(/problem\+json/);
+      expect(res.body.errors[0].field).toBe('body.locale');
+      expect((await as.bruno!.call('GET', '/me')).body.locale).toBe('fr');
+      expect((await anonymous.call('PUT', '/me/locale', { locale: 'en' })).status).toBe(401);
+    });
   });
 
   describe('profile validation', () => {
@@ -280,6 +343,11 @@ describe('profiles, directory and administration', () => {
       expect(await refused.text()).toContain('deactivated');
       expect((await as.bruno!.call('GET', '/people/chloe')).status).toBe(404);
       expect((await as.bruno!.call('GET', '/people?q=chloe')).body.items).toEqual([]);
+      // Administrators find deactivated people (to reactivate them); nobody else may list them.
+      const listed = await as.alice!.call('GET', '/people?status=deactivated');
+      expect(listed.body.items.map((p: { handle: string }) => p.handle)).toEqual(['chloe']);
+      expect(listed.body.items[0].status).toBe('deactivated');
+      expect((await as.bruno!.call('GET', '/people?status=deactivated')).status).toBe(403);
 
       expect((await as.bruno!.call('POST', '/admin/people/chloe/reactivate')).status).toBe(403);
       expect((await as.alice!.call('POST', '/admin/people/chloe/reactivate')).status).toBe(200);

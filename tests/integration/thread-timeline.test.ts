@@ -134,7 +134,7 @@ describe('id-addressed thread pages', () => {
     expect(await repo.replySlots.head(new ObjectId().toHexString(), 9)).toBe(0);
   });
 
-  it('brings data written before schemas 2–5 up to date: positions, keys, own documents, storage use', async () => {
+  it('brings data written before schemas 2–6 up to date: positions, keys, own documents, storage use', async () => {
     const m = await openTestDatabase('migrate');
     try {
       await ensureCollections(m.db);
@@ -178,9 +178,16 @@ describe('id-addressed thread pages', () => {
         digested: 'w:2026-11-23',
       });
 
+      let reindexed = 0;
       await runMigrations(
         m.db,
-        schemaMigrations(new GroupRepository(m.db), legacy, notifications, new FileRepository(m.db)),
+        schemaMigrations({
+          groups: new GroupRepository(m.db),
+          threads: legacy,
+          notifications,
+          files: new FileRepository(m.db),
+          profiles: { reindexAll: async () => void reindexed++ },
+        }),
         pino({ level: 'silent' }),
       );
 
@@ -211,7 +218,8 @@ describe('id-addressed thread pages', () => {
         { _id: groupId, bytes: 1000 },
         { _id: emptied, bytes: 0 },
       ]);
-      expect((await m.db.collection('meta').findOne({ _id: 'node' as never }))?.schemaVersion).toBe(5);
+      expect(reindexed).toBe(1); // schema 6: people's search tokens built again
+      expect((await m.db.collection('meta').findOne({ _id: 'node' as never }))?.schemaVersion).toBe(6);
     } finally {
       await m.cleanup();
     }

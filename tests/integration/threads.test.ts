@@ -81,6 +81,22 @@ describe('discussion threads over the REST API', () => {
     expect(res.body.author).toEqual({ handle: 'mia', displayName: 'Mia' });
   });
 
+  it('previews a body as it would be written, without writing anything', async () => {
+    const before = await node.database.db.collection('threads').countDocuments();
+    const res = await as.mia!.call('POST', '/posts/preview', {
+      body: '**Hello** @max <script>alert(1)</script>',
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.html).toContain('<strong>Hello</strong>');
+    expect(res.body.html).toContain('<a href="/people/max" rel="nofollow noopener noreferrer">@max</a>');
+    expect(res.body.html).not.toMatch(/script|alert/);
+    expect(await node.database.db.collection('threads').countDocuments()).toBe(before);
+    expect((await anonymous.call('POST', '/posts/preview', { body: 'x' })).status).toBe(401);
+    const bad = await as.mia!.call('POST', '/posts/preview', { body: 42 });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors[0].field).toBe('body.body');
+  });
+
   it('non-members cannot post; anonymous visitors read a public group; members-only threads do not exist for outsiders', async () => {
     expect(
       (await as.olga!.call('POST', '/groups/policy/threads', { title: 'Hello there', body: 'x' })).status,
