@@ -159,7 +159,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
 
   const groupRepo = new GroupRepository(db);
   const groups = new GroupService(groupRepo, events, config.groups.retentionMs, images);
-  const memberships = new MembershipService(groupRepo, groups, personRepo, events);
+  const memberships = new MembershipService(groupRepo, groups, personRepo, events, organizationRepo);
   accounts.onMerge((from, into) => memberships.mergeMemberships(from, into));
   const threadRepo = new ThreadRepository(db);
   const fileRepo = new FileRepository(db);

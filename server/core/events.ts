@@ -18,7 +18,12 @@ export interface DomainEvents {
   'group.restored': { groupId: string; handle: string; byUserId: string };
   'member.joined': { groupId: string; userId: string; role: string };
   'member.left': { groupId: string; userId: string; reason: 'left' | 'removed' | 'banned' };
+  /** A request to join (for a group hosted on another node: asked of that node, waiting for its answer). */
   'member.requested': { groupId: string; userId: string };
+  /** A join request denied (by a moderator here, or by the node hosting the group). */
+  'member.request_denied': { groupId: string; userId: string };
+  /** An invitation declined by the person invited. */
+  'member.declined': { groupId: string; userId: string };
   'member.invited': { groupId: string; userId: string | null; email: string | null; byUserId: string };
   'member.role_changed': { groupId: string; userId: string; role: string; byUserId: string };
   /** `position`: the thread's place in its group's timeline (a `/groups/{group}/threads` cursor). */
@@ -31,7 +36,13 @@ export interface DomainEvents {
     /** Posted by an owner or admin who chose not to notify anyone. */
     silent: boolean;
   };
-  'thread.updated': { threadId: string; groupId: string; change: 'pinned' | 'locked'; value: boolean };
+  'thread.updated': {
+    threadId: string;
+    groupId: string;
+    change: 'pinned' | 'locked';
+    value: boolean;
+    byUserId: string;
+  };
   'reply.created': {
     replyId: string;
     threadId: string;
@@ -43,6 +54,8 @@ export interface DomainEvents {
     parentAuthorId: string;
     mentions: string[];
   };
+  /** A post written here into a group hosted on another node was announced by that group. */
+  'post.confirmed': { kind: 'threads' | 'replies'; id: string; threadId: string; groupId: string };
   'post.edited': {
     kind: 'threads' | 'replies';
     id: string;

@@ -10,6 +10,30 @@ export interface Rendered {
   html: string;
 }
 
+/**
+ * Where a group hosted on another node lives (docs/adr/0016-remote-records.md): its actor and the
+ * addresses this node talks to. A group with an origin is a local record of that group, refreshed from its
+ * actor; its own node decides who belongs and what is posted.
+ */
+export interface GroupOrigin {
+  /** The group's actor IRI. */
+  iri: string;
+  /** Host (and port) of its node: the part after `@` in its handle. */
+  host: string;
+  inbox: string;
+  sharedInbox: string | null;
+  outbox: string | null;
+  followers: string | null;
+  /** FEP-1b12 moderators collection (`attributedTo`), and who was in it when last read. */
+  moderatorsCollection: string | null;
+  moderators: string[];
+  featured: string | null;
+  /** The group's page on its node. */
+  url: string | null;
+  icon: string | null;
+  fetchedAt: Date;
+}
+
 export interface GroupDoc {
   _id: ObjectId;
   handle: string;
@@ -27,6 +51,8 @@ export interface GroupDoc {
   deletedAt: Date | null;
   deletedBy: ObjectId | null;
   searchTokens: string[];
+  /** Only on groups hosted on another node. */
+  origin?: GroupOrigin;
 }
 
 export interface HandleDoc {

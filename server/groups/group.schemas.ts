@@ -49,11 +49,15 @@ export const groupView = z.object({
   }),
   /** Only for members. */
   welcomeMessage: rendered.nullable().optional(),
+  /** The node hosting the group, when it is not this one: its host and the group's page there. */
+  node: z.object({ host: z.string(), url: z.string() }).nullable(),
 });
 export type GroupView = z.infer<typeof groupView>;
 
-export const groupParams = z.object({ group: z.string().min(1).max(63) });
-export const groupMemberParams = groupParams.extend({ person: z.string().min(1).max(64) });
+/** A group's handle, or `handle@host` for a group hosted on another node. */
+export const groupParams = z.object({ group: z.string().min(1).max(255) });
+/** A person's handle, or `handle@host` for a person of another node. */
+export const groupMemberParams = groupParams.extend({ person: z.string().min(1).max(255) });
 
 export const groupListQuery = z.object({
   scope: z.enum(['all', 'mine']).default('all'),

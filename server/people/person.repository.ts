@@ -4,7 +4,21 @@ import { DocumentLocks } from '../db/document.lock.js';
 import { collections } from '../db/collections.js';
 import type { HideableField, Visibility } from './profile.schemas.js';
 
-export type UserStatus = 'active' | 'deactivated' | 'merged';
+/** `remote`: a person of another node, known here through federation (never signs in here). */
+export type UserStatus = 'active' | 'deactivated' | 'merged' | 'remote';
+
+/** Where a person of another node lives (docs/adr/0016-remote-records.md), refreshed from their actor. */
+export interface PersonOrigin {
+  iri: string;
+  host: string;
+  inbox: string;
+  sharedInbox: string | null;
+  url: string | null;
+  icon: string | null;
+  /** The organization their node names for them (shown with join requests). */
+  organization: string | null;
+  fetchedAt: Date;
+}
 
 export interface StoredProfile {
   displayName?: string;
@@ -35,6 +49,8 @@ export interface UserDoc {
   createdAt: Date;
   updatedAt: Date;
   lastSignInAt: Date | null;
+  /** Only on people of other nodes (status `remote`). */
+  origin?: PersonOrigin;
 }
 
 export interface IdentityDoc {
