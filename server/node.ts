@@ -245,6 +245,8 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
         people: personRepo,
         groups: groupRepo,
         threads: threadRepo,
+        organizations: organizationRepo,
+        services: { groups, memberships, threads },
       })
     : undefined;
   // Federation answers before the JSON body parser: inboxes check the Digest against the raw body.

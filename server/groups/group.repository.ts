@@ -118,6 +118,42 @@ export class GroupRepository {
     return alias ? this.groups.findOne({ _id: alias.groupId }) : null;
   }
 
+  /**
+   * Record a group hosted on another node: its handle (`name@host`) first, then the group. False when the
+   * handle is taken by another group (the caller picks another). The `_id` is chosen by the caller.
+   */
+  async insertRemote(group: GroupDoc): Promise<boolean> {
+    try {
+      await this.handles.insertOne({ _id: group.handle, groupId: group._id });
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 11000) throw err;
+      const owner = await this.handles.findOne({ _id: group.handle });
+      if (!owner?.groupId.equals(group._id)) return false;
+    }
+    try {
+      await this.groups.insertOne(group);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 11000) throw err;
+    }
+    return true;
+  }
+
+  /** What a remote group's node says of it now. */
+  async refreshRemote(
+    id: ObjectId,
+    set: Pick<GroupDoc, 'name' | 'description' | 'joinPolicy' | 'memberCount' | 'origin' | 'searchTokens'>,
+  ): Promise<void> {
+    await this.locks.update(this.groups, id, { $set: { ...set, updatedAt: new Date() } });
+  }
+
+  /** The active members of a group (ids only), read through the group's index. */
+  async activeMemberIds(groupId: ObjectId): Promise<ObjectId[]> {
+    const rows = await this.memberships
+      .find({ groupId, state: 'active' }, { projection: { userId: 1 } })
+      .toArray();
+    return rows.map((r) => r.userId);
+  }
+
   membership(groupId: ObjectId, userId: ObjectId): Promise<MembershipDoc | null> {
     return this.memberships.findOne({ _id: membershipId(groupId, userId) });
   }

@@ -266,6 +266,17 @@ export class MembershipService {
     }
   }
 
+  /** Take back one's own request to join, before it is decided. */
+  async withdraw(caller: Caller, handle: string): Promise<void> {
+    const user = requireParticipant(caller);
+    const ctx = await this.groups.load(caller, handle, 'see');
+    const { deletedCount } = await this.repo.memberships.deleteOne({
+      _id: membershipId(ctx.group._id, new ObjectId(user.personId)),
+      state: 'requested',
+    });
+    if (!deletedCount) throw new NotFoundError('You have no pending request here.');
+  }
+
   async leave(caller: Caller, handle: string): Promise<void> {
     const user = requireParticipant(caller);
     const ctx = await this.groups.load(caller, handle, 'leave');

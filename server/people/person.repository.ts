@@ -82,6 +82,34 @@ export class PersonRepository {
     return this.users.findOne({ handle: handle.toLowerCase() });
   }
 
+  /** People by id, one `_id` lookup each (ADR 0006), in no particular order. */
+  async byIds(ids: ObjectId[]): Promise<UserDoc[]> {
+    const found = await Promise.all(ids.map((id) => this.users.findOne({ _id: id })));
+    return found.filter((u): u is UserDoc => u !== null);
+  }
+
+  /**
+   * Record a person of another node (status `remote`): true if inserted, false when the handle is taken
+   * (the caller picks another). The `_id` is chosen by the caller, so a retry writes nothing twice.
+   */
+  async insertRemote(doc: UserDoc): Promise<boolean> {
+    try {
+      await this.users.insertOne(doc);
+      return true;
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 11000) throw err;
+      if (await this.users.findOne({ _id: doc._id }, { projection: { _id: 1 } })) return true;
+      return false;
+    }
+  }
+
+  /** What a remote person's node says of them now (their name, addresses, organization). */
+  async refreshRemote(id: ObjectId, name: string, origin: PersonOrigin): Promise<void> {
+    await this.locks.update(this.users, id, {
+      $set: { claimsName: name, 'profile.displayName': name, origin, updatedAt: new Date() },
+    });
+  }
+
   identity(issuer: string, sub: string): Promise<IdentityDoc | null> {
     return this.identities.findOne({ issuer, sub });
   }
