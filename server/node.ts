@@ -316,6 +316,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     fileRepo,
     notifications,
     deliveries: federation?.worker,
+    lookup: federation?.lookup,
   };
   const csrf = createCsrf(config);
   const api = new Api(callerOf);

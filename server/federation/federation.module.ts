@@ -31,6 +31,7 @@ import { FederationRecords } from './federation.records.js';
 import { GroupAudience } from './group.audience.js';
 import { Outbox } from './outbox.js';
 import { RemoteDirectory } from './remote.directory.js';
+import { LookupService } from './lookup.service.js';
 import { NodeInfoSource } from './nodeinfo.js';
 import { ObjectRenderer } from './object.renderer.js';
 import type { OutboundPolicy } from './outbound.js';
@@ -55,6 +56,7 @@ export interface Federation {
   fetcher: RemoteFetcher;
   /** People and groups of other nodes, recorded here. */
   remote: RemoteDirectory;
+  lookup: LookupService;
   records: FederationRecords;
   renderer: ObjectRenderer;
   start(): void;
@@ -268,6 +270,19 @@ export function composeFederation(deps: {
     remote,
     records,
     renderer,
+    lookup: new LookupService({
+      directory,
+      renderer,
+      remote,
+      records,
+      fetcher,
+      groups: deps.services.groups,
+      threads: deps.services.threads,
+      groupRepo: deps.groups,
+      threadRepo: deps.threads,
+      people: deps.people,
+      logger,
+    }),
     publish,
     start: () => worker.start(),
     close: async () => {
