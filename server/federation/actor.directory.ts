@@ -218,6 +218,8 @@ export class ActorDirectory {
       // FEP-1b12: moderators are the group's attributedTo collection.
       attributedTo: `${id}/moderators`,
       moderators: `${id}/moderators`,
+      // Pinned threads (Mastodon's and Lemmy's term); a pin is an Add to it.
+      featured: `${id}/featured`,
       manuallyApprovesFollowers: g.joinPolicy !== 'open',
       postingRestrictedToMods: false,
     };

@@ -197,7 +197,9 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
       if (!/^[a-f0-9]{24}$/.test(id)) throw new NotFoundError('No such activity on this node.');
       const stored = await apex.store.getActivity(`${directory.base}/ap/s/${id}`);
       const addressed = [stored?.to, stored?.cc].flat().filter((v) => typeof v === 'string');
-      if (!stored || !addressed.includes(PUBLIC)) throw new NotFoundError('No such activity on this node.');
+      // apex keeps the Public address compacted (`as:Public`).
+      if (!stored || !addressed.some((a) => a === PUBLIC || a === 'as:Public' || a === 'Public'))
+        throw new NotFoundError('No such activity on this node.');
       const doc = await apex.toJSONLD(stored);
       sendActivity(res, JSON.parse(apex.stringifyPublicJSONLD(doc)) as Record<string, unknown>);
     }),

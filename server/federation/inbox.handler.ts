@@ -93,7 +93,7 @@ export function inboxHandler(deps: {
           await store.removeActivity(compacted, actorId).catch(() => undefined);
           const answer = answerOf(err);
           if (answer instanceof DomainError)
-            logger.debug({ err, activity: activityId }, 'inbox activity refused');
+            logger.info({ activity: activityId, type, reason: answer.message }, 'inbox activity refused');
           throw answer;
         }
       }

@@ -1,6 +1,20 @@
 import type { ApiClient } from '../helpers/browser.js';
 import { createPublicGroup, waitUntil } from '../helpers/fediverse.js';
 import { startDepartments, type Departments } from '../helpers/nodes.js';
+import { connectSocket } from '../helpers/sockets.js';
+
+interface Post {
+  id: string;
+  title?: string;
+  body: { html: string } | null;
+  author: { handle: string } | null;
+  pending: boolean;
+  pinned?: boolean;
+  locked?: boolean;
+  likeCount: number;
+  parentId?: string | null;
+  deleted: { byModerator: boolean; reason: string | null } | null;
+}
 
 /**
  * Three departments, each its own Ensemble node: a separate process with its own database and identity
@@ -22,6 +36,40 @@ describe('groups across nodes (three departments, three nodes)', () => {
     );
   const path = (handle: string) => `/groups/${encodeURIComponent(handle)}`;
   const lookup = (client: ApiClient, q: string) => client.call('GET', `/lookup?q=${encodeURIComponent(q)}`);
+  /** The threads of a group as a person sees them on their node (pinned first). */
+  const threadsOf = async (client: ApiClient, handle: string): Promise<Post[]> => {
+    const page = (await client.call('GET', `${path(handle)}/threads`)).body as {
+      pinned: Post[];
+      items: Post[];
+    };
+    return [...(page.pinned ?? []), ...(page.items ?? [])];
+  };
+  /** Wait until a thread of this title is on the person's node; its view there. */
+  const threadOn = async (client: ApiClient, handle: string, title: string): Promise<Post> => {
+    let found: Post | undefined;
+    await waitUntil(
+      async () => Boolean((found = (await threadsOf(client, handle)).find((t) => t.title === title))),
+      15_000,
+      `thread “${title}” on ${client.nodeUrl}`,
+    );
+    return found!;
+  };
+  const repliesOf = async (client: ApiClient, threadId: string): Promise<Post[]> =>
+    (await client.call('GET', `/threads/${threadId}/replies`)).body.items as Post[];
+  /** Wait until a reply whose text contains `text` is in the thread on the person's node. */
+  const replyOn = async (client: ApiClient, threadId: string, text: string): Promise<Post> => {
+    let found: Post | undefined;
+    await waitUntil(
+      async () =>
+        Boolean((found = (await repliesOf(client, threadId)).find((r) => r.body?.html.includes(text)))),
+      15_000,
+      `reply “${text}” on ${client.nodeUrl}`,
+    );
+    return found!;
+  };
+  const thread = async (client: ApiClient, id: string): Promise<Post> =>
+    (await client.call('GET', `/threads/${id}`)).body as Post;
+
   /** A person finds a group of another node and asks to join it; resolves once their node records it. */
   const joinRemote = async (client: ApiClient, handle: string, how: 'join' | 'requests' = 'join') => {
     expect((await lookup(client, `@${handle}`)).status).toBe(200);
@@ -176,5 +224,232 @@ describe('groups across nodes (three departments, three nodes)', () => {
     );
     const members = await alice.call('GET', '/groups/policy-lab/members');
     expect(members.body.items.map((m: { handle: string }) => m.handle)).not.toContain(`dev@${hostB}`);
+  });
+
+  describe('discussion in policy-lab@A, members on A, B and C', () => {
+    const handle = () => `policy-lab@${hostA}`;
+    /** The same thread on A, B and C (ids are each node's own). */
+    const ids = {} as Record<'permits' | 'open', Record<'a' | 'b' | 'c', string>>;
+
+    it('a thread and a reply from B appear at once on B (pending), then on A and C; the Announce confirms them on B', async () => {
+      const created = await bruno.call('POST', `${path(handle())}/threads`, {
+        title: 'Permits backlog',
+        body: 'How do **you** triage?',
+      });
+      expect(created.status).toBe(201);
+      expect(created.body).toMatchObject({
+        title: 'Permits backlog',
+        pending: true,
+        author: { handle: 'bruno' },
+      });
+      const onA = await threadOn(alice, 'policy-lab', 'Permits backlog');
+      expect(onA).toMatchObject({ pending: false, author: { handle: `bruno@${hostB}` } });
+      expect(onA.body!.html).toContain('<strong>you</strong>');
+      const onC = await threadOn(emma, handle(), 'Permits backlog');
+      expect(onC.author!.handle).toBe(`bruno@${hostB}`);
+      await waitUntil(
+        async () => !(await thread(bruno, created.body.id)).pending,
+        15_000,
+        'the confirmation on B',
+      );
+      ids.permits = { a: onA.id, b: created.body.id, c: onC.id };
+
+      // A reply from C to B's thread, seen on A and B under the right thread.
+      const reply = await emma.call('POST', `/threads/${ids.permits.c}/replies`, {
+        body: 'By deadline, then age.',
+      });
+      expect(reply.status).toBe(201);
+      expect(reply.body.pending).toBe(true);
+      await replyOn(alice, ids.permits.a, 'By deadline');
+      await replyOn(bruno, ids.permits.b, 'By deadline');
+      await waitUntil(
+        async () => !(await repliesOf(emma, ids.permits.c)).find((r) => r.id === reply.body.id)?.pending,
+        15_000,
+        'the reply’s confirmation on C',
+      );
+    });
+
+    it('a thread started on A reaches B and C; a reply from B to a reply from C keeps its parent everywhere', async () => {
+      const created = await alice.call('POST', '/groups/policy-lab/threads', {
+        title: 'Open data',
+        body: 'Which sets?',
+      });
+      expect(created.status).toBe(201);
+      const onB = await threadOn(bruno, handle(), 'Open data');
+      const onC = await threadOn(emma, handle(), 'Open data');
+      ids.open = { a: created.body.id, b: onB.id, c: onC.id };
+      const first = await emma.call('POST', `/threads/${ids.open.c}/replies`, { body: 'Air quality.' });
+      expect(first.status).toBe(201);
+      const firstOnB = await replyOn(bruno, ids.open.b, 'Air quality');
+      const second = await bruno.call('POST', `/threads/${ids.open.b}/replies`, {
+        body: 'Forest inventory.',
+        parentId: firstOnB.id,
+      });
+      expect(second.status).toBe(201);
+      const firstOnA = await replyOn(alice, ids.open.a, 'Air quality');
+      expect((await replyOn(alice, ids.open.a, 'Forest inventory')).parentId).toBe(firstOnA.id);
+      expect((await replyOn(emma, ids.open.c, 'Forest inventory')).parentId).toBe(first.body.id);
+    });
+
+    it('a browser socket on C receives a reply posted from B into A’s group', async () => {
+      const socket = await connectSocket(d.node('c').url, emma);
+      try {
+        expect((await socket.subscribe({ kind: 'thread', id: ids.permits.c })).ok).toBe(true);
+        const posted = await bruno.call('POST', `/threads/${ids.permits.b}/replies`, {
+          body: 'Live from B.',
+        });
+        expect(posted.status).toBe(201);
+        await waitUntil(() => socket.of('reply.created').length > 0, 15_000, 'reply.created on C’s socket');
+        const [event] = socket.of('reply.created');
+        expect(event).toMatchObject({ threadId: ids.permits.c });
+        const live = (await repliesOf(emma, ids.permits.c)).find((r) => r.id === event!.replyId);
+        expect(live?.body?.html).toContain('Live from B.');
+      } finally {
+        socket.close();
+      }
+    });
+
+    it('a reply to a C person’s post notifies them on C, under their own settings', async () => {
+      const mine = await emma.call('POST', `/threads/${ids.open.c}/replies`, { body: 'Water levels too.' });
+      const onB = await replyOn(bruno, ids.open.b, 'Water levels');
+      await bruno.call('POST', `/threads/${ids.open.b}/replies`, { body: 'Good one.', parentId: onB.id });
+      await waitUntil(
+        async () =>
+          (
+            (await emma.call('GET', '/notifications')).body.items as { kind: string; threadId: string }[]
+          ).some((n) => n.kind === 'reply' && n.threadId === ids.open.c),
+        15_000,
+        'the reply notification on C',
+      );
+      expect(mine.status).toBe(201);
+    });
+
+    it('edits and the author’s own deletions from B reach A and C', async () => {
+      expect(
+        (
+          await bruno.call('PATCH', `/threads/${ids.permits.b}`, {
+            title: 'Permits backlog (2026)',
+            body: 'Edited.',
+          })
+        ).status,
+      ).toBe(204);
+      for (const [client, id] of [
+        [alice, ids.permits.a],
+        [emma, ids.permits.c],
+      ] as const)
+        await waitUntil(
+          async () => (await thread(client, id)).title === 'Permits backlog (2026)',
+          15_000,
+          `the edit on ${client.nodeUrl}`,
+        );
+      expect((await thread(alice, ids.permits.a)).body!.html).toContain('Edited.');
+      const liveOnB = (await repliesOf(bruno, ids.permits.b)).find((r) =>
+        r.body?.html.includes('Live from B.'),
+      )!;
+      expect((await bruno.call('DELETE', `/replies/${liveOnB.id}`)).status).toBe(204);
+      for (const [client, id] of [
+        [alice, ids.permits.a],
+        [emma, ids.permits.c],
+      ] as const)
+        await waitUntil(
+          async () => !(await repliesOf(client, id)).some((r) => r.body?.html.includes('Live from B.')),
+          15_000,
+          `the deletion on ${client.nodeUrl}`,
+        );
+    });
+
+    it('a moderator on A removes a post from C: removed on B and C too, with the reason', async () => {
+      const target = await replyOn(alice, ids.open.a, 'Air quality');
+      expect((await alice.call('DELETE', `/replies/${target.id}`, { reason: 'Off topic' })).status).toBe(204);
+      const onC = (await repliesOf(emma, ids.open.c)).find((r) => r.body?.html.includes('Air quality'))!;
+      await waitUntil(
+        async () => (await repliesOf(emma, ids.open.c)).find((r) => r.id === onC.id)?.deleted !== null,
+        15_000,
+        'the removal on C',
+      );
+      expect((await repliesOf(emma, ids.open.c)).find((r) => r.id === onC.id)!.deleted).toMatchObject({
+        byModerator: true,
+        reason: 'Off topic',
+      });
+      await waitUntil(
+        async () => !(await repliesOf(bruno, ids.open.b)).some((r) => r.body?.html.includes('Air quality')),
+        15_000,
+        'the removal on B',
+      );
+    });
+
+    it('likes from C count on A and B, and taking one back uncounts it', async () => {
+      expect((await emma.call('PUT', `/threads/${ids.open.c}/like`)).status).toBe(200);
+      for (const [client, id] of [
+        [alice, ids.open.a],
+        [bruno, ids.open.b],
+      ] as const)
+        await waitUntil(
+          async () => (await thread(client, id)).likeCount === 1,
+          15_000,
+          `the like on ${client.nodeUrl}`,
+        );
+      expect((await emma.call('DELETE', `/threads/${ids.open.c}/like`)).status).toBe(200);
+      for (const [client, id] of [
+        [alice, ids.open.a],
+        [bruno, ids.open.b],
+      ] as const)
+        await waitUntil(
+          async () => (await thread(client, id)).likeCount === 0,
+          15_000,
+          `the unlike on ${client.nodeUrl}`,
+        );
+    });
+
+    it('pin and lock by an A moderator hold on B and C (locked: B cannot reply); featured lists the pin', async () => {
+      expect((await alice.call('PUT', `/threads/${ids.open.a}/pin`)).status).toBe(204);
+      expect((await alice.call('PUT', `/threads/${ids.open.a}/lock`)).status).toBe(204);
+      for (const [client, id] of [
+        [bruno, ids.open.b],
+        [emma, ids.open.c],
+      ] as const)
+        await waitUntil(
+          async () => {
+            const t = await thread(client, id);
+            return t.pinned === true && t.locked === true;
+          },
+          15_000,
+          `pin and lock on ${client.nodeUrl}`,
+        );
+      const refused = await bruno.call('POST', `/threads/${ids.open.b}/replies`, { body: 'Too late?' });
+      expect(refused.status).toBe(403);
+      const featured = await fetch(`${d.node('a').url}/ap/a/g.policy-lab/featured`, {
+        headers: { accept: 'application/activity+json' },
+      });
+      expect(((await featured.json()) as { orderedItems: string[] }).orderedItems).toEqual([
+        `${d.node('a').url}/ap/threads/${ids.open.a}`,
+      ]);
+      expect((await alice.call('DELETE', `/threads/${ids.open.a}/lock`)).status).toBe(204);
+      expect((await alice.call('DELETE', `/threads/${ids.open.a}/pin`)).status).toBe(204);
+      await waitUntil(
+        async () => {
+          const t = await thread(emma, ids.open.c);
+          return t.pinned === false && t.locked === false;
+        },
+        15_000,
+        'unpin and unlock on C',
+      );
+      expect(
+        (await bruno.call('POST', `/threads/${ids.open.b}/replies`, { body: 'Open again.' })).status,
+      ).toBe(201);
+    });
+
+    it('every activity a node sends can be fetched back by its id', async () => {
+      const outbox = await fetch(`${d.node('a').url}/ap/a/g.policy-lab/outbox?page=true`, {
+        headers: { accept: 'application/activity+json' },
+      });
+      const items = ((await outbox.json()) as { orderedItems: { id: string; type: string }[] }).orderedItems;
+      expect(items.length).toBeGreaterThan(5);
+      for (const item of items.slice(0, 5)) {
+        const res = await fetch(item.id, { headers: { accept: 'application/activity+json' } });
+        expect(res.status).toBe(200);
+        expect(((await res.json()) as { id: string; type: string }).type).toBe(item.type);
+      }
+    });
   });
 });
