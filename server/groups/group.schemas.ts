@@ -7,6 +7,17 @@ export const groupHandle = z
   .toLowerCase()
   .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'expected 2-63 lower-case letters, digits or -');
 
+/** A group as people name it: its handle here, or `handle@host` for a group hosted on another node. */
+export const groupRef = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(255)
+  .regex(
+    /^[a-z0-9][a-z0-9._-]{0,63}(@[a-z0-9.-]+(:\d{1,5})?)?$/,
+    'expected a group handle, or handle@host for a group on another node',
+  );
+
 const markdown = (max: number) => z.string().max(max).describe('Markdown; rendered to sanitised HTML');
 
 export const groupInput = z

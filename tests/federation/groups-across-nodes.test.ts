@@ -232,27 +232,37 @@ describe('groups across nodes (three departments, three nodes)', () => {
     const ids = {} as Record<'permits' | 'open', Record<'a' | 'b' | 'c', string>>;
 
     it('a thread and a reply from B appear at once on B (pending), then on A and C; the Announce confirms them on B', async () => {
-      const created = await bruno.call('POST', `${path(handle())}/threads`, {
-        title: 'Permits backlog',
-        body: 'How do **you** triage?',
-      });
-      expect(created.status).toBe(201);
-      expect(created.body).toMatchObject({
-        title: 'Permits backlog',
-        pending: true,
-        author: { handle: 'bruno' },
-      });
-      const onA = await threadOn(alice, 'policy-lab', 'Permits backlog');
-      expect(onA).toMatchObject({ pending: false, author: { handle: `bruno@${hostB}` } });
-      expect(onA.body!.html).toContain('<strong>you</strong>');
-      const onC = await threadOn(emma, handle(), 'Permits backlog');
-      expect(onC.author!.handle).toBe(`bruno@${hostB}`);
-      await waitUntil(
-        async () => !(await thread(bruno, created.body.id)).pending,
-        15_000,
-        'the confirmation on B',
-      );
-      ids.permits = { a: onA.id, b: created.body.id, c: onC.id };
+      // B's own page on the group hears of it at once, and of its confirmation later.
+      const socket = await connectSocket(d.node('b').url, bruno);
+      expect((await socket.subscribe({ kind: 'group', group: handle() })).ok).toBe(true);
+      try {
+        const created = await bruno.call('POST', `${path(handle())}/threads`, {
+          title: 'Permits backlog',
+          body: 'How do **you** triage?',
+        });
+        expect(created.status).toBe(201);
+        expect(created.body).toMatchObject({
+          title: 'Permits backlog',
+          pending: true,
+          author: { handle: 'bruno' },
+        });
+        const onA = await threadOn(alice, 'policy-lab', 'Permits backlog');
+        expect(onA).toMatchObject({ pending: false, author: { handle: `bruno@${hostB}` } });
+        expect(onA.body!.html).toContain('<strong>you</strong>');
+        const onC = await threadOn(emma, handle(), 'Permits backlog');
+        expect(onC.author!.handle).toBe(`bruno@${hostB}`);
+        await waitUntil(
+          async () => !(await thread(bruno, created.body.id)).pending,
+          15_000,
+          'the confirmation on B',
+        );
+        await waitUntil(() => socket.of('post.confirmed').length > 0, 5000, 'post.confirmed on B’s socket');
+        expect(socket.of('thread.created')[0]).toMatchObject({ threadId: created.body.id });
+        expect(socket.of('post.confirmed')[0]).toMatchObject({ kind: 'threads', id: created.body.id });
+        ids.permits = { a: onA.id, b: created.body.id, c: onC.id };
+      } finally {
+        socket.close();
+      }
 
       // A reply from C to B's thread, seen on A and B under the right thread.
       const reply = await emma.call('POST', `/threads/${ids.permits.c}/replies`, {
