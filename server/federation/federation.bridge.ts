@@ -4,7 +4,7 @@ import type { Logger } from '../core/logger.js';
 import type { GroupDoc, GroupRepository } from '../groups/group.repository.js';
 import type { PersonRepository, UserDoc } from '../people/person.repository.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
-import { PUBLIC } from './actor.directory.js';
+import { PUBLIC, type ActorDirectory } from './actor.directory.js';
 import { refKeys, type FederationRecords } from './federation.records.js';
 import { inboxOf, type GroupAudience } from './group.audience.js';
 import type { ObjectRenderer, PostDoc, PostKind } from './object.renderer.js';
@@ -46,6 +46,8 @@ export class FederationBridge {
       people: PersonRepository;
       threads: ThreadRepository;
       renderer: ObjectRenderer;
+      /** This node's actor documents. */
+      actors: Pick<ActorDirectory, 'document'>;
       outbox: Outbox;
       audience: GroupAudience;
       records: FederationRecords;
@@ -54,6 +56,21 @@ export class FederationBridge {
   ) {}
 
   private readonly table: { [E in EventName]?: Handler<E> } = {
+    'group.updated': async (e) => {
+      const group = await this.deps.groups.groups.findOne({ _id: new ObjectId(e.groupId) });
+      if (!group || group.origin || group.deletedAt || group.visibility !== 'public') return;
+      const doc = await this.deps.actors.document(`g.${group.handle}`);
+      if (!doc) return;
+      const groupIri = this.deps.renderer.groupIri(group);
+      // Its members' nodes read the group again (name, description, joining).
+      const update = this.deps.outbox.build(groupIri, {
+        type: 'Update',
+        object: doc,
+        to: [PUBLIC],
+        cc: [`${groupIri}/followers`],
+      });
+      await this.deps.outbox.send(update, await this.deps.audience.inboxes(group._id));
+    },
     'thread.created': async (e) => {
       const p = await this.parties(e.groupId, e.authorId);
       const thread =

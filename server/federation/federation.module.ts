@@ -32,6 +32,7 @@ import { GroupAudience } from './group.audience.js';
 import { Outbox } from './outbox.js';
 import { RemoteDirectory } from './remote.directory.js';
 import { LookupService } from './lookup.service.js';
+import { signedFetchVerifier } from './signed.fetch.js';
 import { NodeInfoSource } from './nodeinfo.js';
 import { ObjectRenderer } from './object.renderer.js';
 import type { OutboundPolicy } from './outbound.js';
@@ -180,6 +181,7 @@ export function composeFederation(deps: {
     people: deps.people,
     threads: deps.threads,
     renderer,
+    actors: directory,
     outbox,
     audience,
     records,
@@ -243,6 +245,7 @@ export function composeFederation(deps: {
     ),
     host: new URL(config.publicUrl).host,
     inbox,
+    signedBy: signedFetchVerifier({ keys: remoteKeys, policy, maxSkewMs: HOUR }),
     pinned: async (group) =>
       (await deps.threads.pinnedThreads(group._id)).map((t) => renderer.postIri('threads', t)),
   });

@@ -4,6 +4,7 @@ import { ValidationError, NotFoundError } from '../core/errors.js';
 import { asyncHandler } from '../core/http.js';
 import type { GroupDoc } from '../groups/group.repository.js';
 import { AS_CONTEXT, PUBLIC, parseActorName, type ActorDirectory } from './actor.directory.js';
+import { idOf, originOf } from './as.values.js';
 import type { ObjectRenderer } from './object.renderer.js';
 import type { NodeInfoSource } from './nodeinfo.js';
 
@@ -30,6 +31,8 @@ export interface FederationRoutesDeps {
   inbox: RequestHandler[];
   /** The IRIs of a group's pinned threads. */
   pinned: (group: GroupDoc) => Promise<string[]>;
+  /** The actor whose server signed a GET, if its signature verifies. */
+  signedBy: (req: Request) => Promise<string | null>;
 }
 
 /**
@@ -189,17 +192,27 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
     );
   }
 
-  // Every activity the node sent can be fetched back by its id (public ones: to or cc Public).
+  // Every activity the node sent can be fetched back by its id: a public one by anyone; one addressed to
+  // someone (a Follow, its Accept, an Invite) by a signed request from their server only.
   router.get(
     '/ap/s/:id',
     asyncHandler(async (req, res) => {
       const id = req.params.id!;
       if (!/^[a-f0-9]{24}$/.test(id)) throw new NotFoundError('No such activity on this node.');
       const stored = await apex.store.getActivity(`${directory.base}/ap/s/${id}`);
-      const addressed = [stored?.to, stored?.cc].flat().filter((v) => typeof v === 'string');
+      if (!stored) throw new NotFoundError('No such activity on this node.');
+      const addressed = ['to', 'cc', 'bto', 'bcc', 'audience', 'object', 'target']
+        .flatMap((k) => (Array.isArray(stored[k]) ? (stored[k] as unknown[]) : [stored[k]]))
+        .map((v) => idOf(v))
+        .filter((v): v is string => typeof v === 'string');
       // apex keeps the Public address compacted (`as:Public`).
-      if (!stored || !addressed.some((a) => a === PUBLIC || a === 'as:Public' || a === 'Public'))
-        throw new NotFoundError('No such activity on this node.');
+      const isPublic = addressed.some((a) => a === PUBLIC || a === 'as:Public' || a === 'Public');
+      if (!isPublic) {
+        const signer = await deps.signedBy(req);
+        const origins = new Set(addressed.map((a) => originOf(a)));
+        if (!signer || !origins.has(originOf(signer)))
+          throw new NotFoundError('No such activity on this node.');
+      }
       const doc = await apex.toJSONLD(stored);
       sendActivity(res, JSON.parse(apex.stringifyPublicJSONLD(doc)) as Record<string, unknown>);
     }),

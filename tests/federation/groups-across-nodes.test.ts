@@ -226,6 +226,17 @@ describe('groups across nodes (three departments, three nodes)', () => {
     expect(members.body.items.map((m: { handle: string }) => m.handle)).not.toContain(`dev@${hostB}`);
   });
 
+  it('a group’s new name reaches the nodes of its members', async () => {
+    expect((await alice.call('PATCH', '/groups/policy-lab', { name: 'Policy lab (federal)' })).status).toBe(
+      200,
+    );
+    await waitUntil(
+      async () => (await emma.call('GET', path(`policy-lab@${hostA}`))).body.name === 'Policy lab (federal)',
+      15_000,
+      'the new name on C',
+    );
+  });
+
   describe('discussion in policy-lab@A, members on A, B and C', () => {
     const handle = () => `policy-lab@${hostA}`;
     /** The same thread on A, B and C (ids are each node's own). */
@@ -436,14 +447,18 @@ describe('groups across nodes (three departments, three nodes)', () => {
       ]);
       expect((await alice.call('DELETE', `/threads/${ids.open.a}/lock`)).status).toBe(204);
       expect((await alice.call('DELETE', `/threads/${ids.open.a}/pin`)).status).toBe(204);
-      await waitUntil(
-        async () => {
-          const t = await thread(emma, ids.open.c);
-          return t.pinned === false && t.locked === false;
-        },
-        15_000,
-        'unpin and unlock on C',
-      );
+      for (const [client, id] of [
+        [bruno, ids.open.b],
+        [emma, ids.open.c],
+      ] as const)
+        await waitUntil(
+          async () => {
+            const t = await thread(client, id);
+            return t.pinned === false && t.locked === false;
+          },
+          15_000,
+          `unpin and unlock on ${client.nodeUrl}`,
+        );
       expect(
         (await bruno.call('POST', `/threads/${ids.open.b}/replies`, { body: 'Open again.' })).status,
       ).toBe(201);

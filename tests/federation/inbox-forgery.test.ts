@@ -2,6 +2,7 @@ import type { Db } from 'mongodb';
 import { collections } from '../../server/db/collections.js';
 import {
   createPublicGroup,
+  getSigned,
   waitUntil,
   FakeServer,
   postSigned,
@@ -408,6 +409,12 @@ describe('inbox forgeries: embedded copies, redefined terms, redirects, floods',
     const fed = world.node.node.federation!;
     const alice = fed.directory.personIri('alice');
     const follow = await fed.publish(alice, 'Follow', [mallory.id], { object: mallory.id });
+    // The Follow can be fetched back by its id, by the server it was sent to only (signed).
+    expect((await getSigned(follow.id)).status).toBe(404);
+    expect((await getSigned(follow.id, bob)).status).toBe(404);
+    const fetched = await getSigned(follow.id, mallory);
+    expect(fetched.status).toBe(200);
+    expect(JSON.parse(fetched.body)).toMatchObject({ id: follow.id, type: 'Follow', object: mallory.id });
     const reject = (id: string) => ({
       '@context': AS,
       id,
