@@ -14,7 +14,7 @@ import { projectRoot } from '../core/paths.js';
  * multi-node demo and the federation tests (tests/federation/groups-across-nodes.test.ts).
  *
  * Each node gets its own embedded FerretDB in its own data directory by default: nothing is shared
- * between nodes but the network, as between two departments (docs/adr/0016-remote-records.md). A shared
+ * between nodes but the network, as between two departments (docs/adr/0018-node-launcher.md). A shared
  * database server (`database.uri`) with one database name per node is offered for machines where one
  * more database process per node is too much.
  */
