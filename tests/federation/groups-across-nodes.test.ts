@@ -464,6 +464,19 @@ describe('groups across nodes (three departments, three nodes)', () => {
       ).toBe(201);
     });
 
+    it('a thread’s URL finds its group from another node, with the group’s recent threads', async () => {
+      const found = await lookup(emma, `${d.node('a').url}/groups/policy-lab/threads/${ids.open.a}`);
+      expect(found.status).toBe(200);
+      expect(found.body.group.handle).toBe(handle());
+      expect(found.body.thread).toMatchObject({ id: ids.open.c, title: 'Open data' });
+      expect(found.body.group.recentThreads.map((t: { title: string }) => t.title)).toEqual(
+        expect.arrayContaining(['Open data', 'Permits backlog (2026)']),
+      );
+      // Not a group, not a URL: a clear answer.
+      expect((await lookup(emma, 'policy-lab')).status).toBe(400);
+      expect((await lookup(emma, `@nothing-here@${hostA}`)).status).toBe(404);
+    });
+
     it('every activity a node sends can be fetched back by its id', async () => {
       const outbox = await fetch(`${d.node('a').url}/ap/a/g.policy-lab/outbox?page=true`, {
         headers: { accept: 'application/activity+json' },
