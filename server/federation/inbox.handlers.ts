@@ -349,14 +349,22 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
 
   // ---- the table ----------------------------------------------------------------------------------------
 
+  const follow: InboxHandler = async (inbound) => {
+    const objectIri = idOf(first(inbound.activity.object));
+    const group = await localGroup(objectIri);
+    if (group) return followGroup(inbound, group);
+    const ref = parseActorName(directory.nameOf(objectIri ?? '') ?? '');
+    if (ref?.kind === 'person' && objectIri === directory.iri(ref.name))
+      await deps.acceptPersonFollow(objectIri, inbound);
+  };
+
   return {
-    Follow: async (inbound) => {
-      const objectIri = idOf(first(inbound.activity.object));
-      const group = await localGroup(objectIri);
-      if (group) return followGroup(inbound, group);
-      const ref = parseActorName(directory.nameOf(objectIri ?? '') ?? '');
-      if (ref?.kind === 'person' && objectIri === directory.iri(ref.name))
-        await deps.acceptPersonFollow(objectIri, inbound);
+    Follow: follow,
+    // FEP-1b12's aliases: Join is a Follow of the group, Leave an Undo of it.
+    Join: follow,
+    Leave: async (inbound) => {
+      const group = await localGroup(idOf(first(inbound.activity.object)));
+      if (group) await unfollowGroup(inbound, group);
     },
 
     Undo: async (inbound) => {

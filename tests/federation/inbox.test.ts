@@ -110,6 +110,36 @@ describe('the hardened inbox (each hostile request is refused and nothing is sto
     expect((await world.anonymous.call('GET', '/groups/policy-lab/threads')).body.items).toHaveLength(1);
   });
 
+  it('an Undo of a Follow is matched by actor and object, whatever Follow id it names; Join and Leave too', async () => {
+    const members = async () =>
+      (
+        (await world.as.alice!.call('GET', '/groups/policy-lab/members')).body.items as { handle: string }[]
+      ).map((m) => m.handle);
+    const mona = peer.actor('mona');
+    const handle = `mona@${peer.host}`;
+    const send = (type: string, object: unknown) =>
+      postSigned(
+        inbox,
+        { '@context': AS, id: `${peer.url}/activities/mona-${++n}`, type, actor: mona.id, object },
+        mona,
+      );
+    expect((await send('Follow', group)).status).toBe(202);
+    expect(await members()).toContain(handle);
+    // The Undo names a Follow id this node never saw (a peer that made a new one): still her Follow.
+    const undo = await send('Undo', {
+      id: `${peer.url}/activities/another-follow`,
+      type: 'Follow',
+      actor: mona.id,
+      object: group,
+    });
+    expect(undo.status).toBe(202);
+    expect(await members()).not.toContain(handle);
+    expect((await send('Join', group)).status).toBe(202);
+    expect(await members()).toContain(handle);
+    expect((await send('Leave', group)).status).toBe(202);
+    expect(await members()).not.toContain(handle);
+  });
+
   it('accepts hs2019 for an RSA key, and the shared inbox advertised in every actor', async () => {
     expect((await postSigned(inbox, note(), ada, { algorithm: 'hs2019' })).status).toBe(202);
     const shared = (await (
