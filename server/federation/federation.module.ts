@@ -199,7 +199,6 @@ export function composeFederation(deps: {
     fetcher,
     audience,
     bridge,
-    groups: deps.services.groups,
     memberships: deps.services.memberships,
     threads: deps.services.threads,
     groupRepo: deps.groups,

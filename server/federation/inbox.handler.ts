@@ -14,6 +14,29 @@ import { sanitizeActivity, stripUntrusted } from './inbox.sanitize.js';
 
 const first = (v: unknown): unknown => (Array.isArray(v) ? v[0] : v);
 
+const ADDRESS_FIELDS = ['to', 'cc', 'bto', 'bcc', 'audience'];
+/** Local actors a shared-inbox activity is recorded for, at most. */
+const MAX_RECIPIENTS = 50;
+
+/** The actors an activity is for: addressed, or its object (a Follow's), or the object's object (an Undo's). */
+function addressedIris(activity: Record<string, unknown>): string[] {
+  const iris: string[] = [];
+  const add = (value: unknown) => {
+    for (const v of Array.isArray(value) ? value : [value]) {
+      const iri = idOf(v);
+      if (iri) iris.push(iri);
+    }
+  };
+  for (const field of ADDRESS_FIELDS) add(activity[field]);
+  add(activity.object);
+  const object = first(activity.object);
+  if (object && typeof object === 'object') {
+    add((object as Record<string, unknown>).object);
+    for (const field of ADDRESS_FIELDS) add((object as Record<string, unknown>)[field]);
+  }
+  return iris;
+}
+
 /**
  * After the guard: the activity is put in the JSON-LD form and checked again there (inbox.sanitize.ts),
  * recorded once by id (apex's streams: a replay anywhere changes nothing), then given to its handler in
@@ -54,6 +77,21 @@ export function inboxHandler(deps: {
       );
   };
 
+  /** The inboxes an activity is recorded in (apex's `_meta.collection`). */
+  const inboxesOf = async (personal: string | undefined, activity: Record<string, unknown>) => {
+    if (personal) return [`${directory.iri(personal)}/inbox`];
+    const names = new Set<string>();
+    for (const iri of addressedIris(activity)) {
+      const name = directory.nameOf(iri);
+      if (name && iri === directory.iri(name)) names.add(name);
+      if (names.size >= MAX_RECIPIENTS) break;
+    }
+    const inboxes: string[] = [];
+    for (const name of names)
+      if (await directory.apexActor(directory.iri(name))) inboxes.push(`${directory.iri(name)}/inbox`);
+    return inboxes.length ? inboxes : [directory.sharedInbox];
+  };
+
   /** What a handler's failure tells the sender: its own mistakes are 4xx; a bug stays a 500. */
   const answerOf = (err: unknown): unknown => {
     if (err instanceof NotFoundError)
@@ -83,9 +121,8 @@ export function inboxHandler(deps: {
       const trusted = structuredClone(activity);
       stripUntrusted(trusted, originOf(actorId), (iri) => directory.isLocal(iri));
       trusted.actor = actorId;
-      compacted._meta = {
-        collection: [req.params.actor ? `${directory.iri(req.params.actor)}/inbox` : directory.sharedInbox],
-      };
+      // Kept in the inbox it came to, or in the inbox of each local actor a shared-inbox post addresses.
+      compacted._meta = { collection: await inboxesOf(req.params.actor, trusted) };
       if (await store.saveActivity(compacted)) {
         try {
           await deps.handlers[type]?.({ raw: activity, activity: trusted, id: activityId, type, actorId });
