@@ -464,6 +464,14 @@ describe('groups across nodes (three departments, three nodes)', () => {
       ).toBe(201);
     });
 
+    it('files cannot be added to a group hosted elsewhere yet: a clear refusal, nothing kept', async () => {
+      const form = new FormData();
+      form.append('files', new Blob(['minutes'], { type: 'text/plain' }), 'minutes.txt');
+      const res = await bruno.call('POST', `${path(handle())}/attachments`, form);
+      expect(res.status).toBe(403);
+      expect(res.type).toContain('application/problem+json');
+    });
+
     it('a thread’s URL finds its group from another node, with the group’s recent threads', async () => {
       const found = await lookup(emma, `${d.node('a').url}/groups/policy-lab/threads/${ids.open.a}`);
       expect(found.status).toBe(200);
