@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { configVariables } from '../config.js';
 import { freePort } from '../core/net.js';
 import { projectRoot } from '../core/paths.js';
 
@@ -122,12 +123,15 @@ function nodeEnvironment(
   options: LaunchOptions,
   dataDir: string,
 ): NodeJS.ProcessEnv {
+  // Nothing of this process's own Ensemble configuration leaks into the nodes (a shared REDIS_URL would join
+  // their sockets, a shared MONGODB_URI their data): each node is configured here, and by `env` only.
+  const own = new Set<string>(configVariables);
+  // How to get a database server is shared (each node still starts its own).
+  for (const tool of ['TOOLS_DIR', 'FERRETDB_BIN', 'MONGOMS_SYSTEM_BINARY', 'EMBEDDED_DB_ALLOW_DOWNLOAD'])
+    own.delete(tool);
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(
-      ([k]) =>
-        !k.startsWith('ENSEMBLE_') &&
-        !k.startsWith('JEST_') &&
-        !['MONGODB_URI', 'MONGODB_DB_NAME', 'PUBLIC_URL', 'HOST', 'PORT', 'DATA_DIR'].includes(k),
+      ([k]) => !own.has(k) && !k.startsWith('ENSEMBLE_') && !k.startsWith('JEST_'),
     ),
   );
   return {
