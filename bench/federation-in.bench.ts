@@ -1,5 +1,5 @@
 // Inbound federation: signed Create activities posted to a group's inbox by a remote server (a separate
-// process), each verified, checked, processed by activitypub-express and persisted; against a raw baseline
+// process) by a member, each verified, checked, made a thread (and announced) and persisted; against a raw baseline
 // in the same run: an Express route on the same database that parses the same body and inserts it.
 // Run: npm run bench:federation-in   (BENCH_COUNT, BENCH_CONCURRENCY scale it)
 import { fork } from 'node:child_process';
@@ -95,7 +95,7 @@ for (const concurrency of LEVELS) {
   if (ok) meets += `${meets ? ', ' : ''}${concurrency}`;
   const ms = (x: number) => `${x.toFixed(1)} ms`;
   rows.push(
-    `| ${concurrency} | Ensemble: signed \`Create\` verified, checked, processed by apex, persisted (median of ${RUNS} runs; ${range((r) => r.perSecond)}/s, p99 ${range((r) => r.p99)} ms) | **${Math.round(ours.perSecond)}** | ${ms(ours.p50)} | **${ms(ours.p99)}** | ${ours.errors} | ${ok ? 'yes' : 'no'} |`,
+    `| ${concurrency} | Ensemble: signed \`Create\` verified, checked, made a thread (announced to member nodes), persisted (median of ${RUNS} runs; ${range((r) => r.perSecond)}/s, p99 ${range((r) => r.p99)} ms) | **${Math.round(ours.perSecond)}** | ${ms(ours.p50)} | **${ms(ours.p99)}** | ${ours.errors} | ${ok ? 'yes' : 'no'} |`,
     `| ${concurrency} | raw baseline: parse and insert (same database) | ${Math.round(baseline.perSecond)} | ${ms(baseline.p50)} | ${ms(baseline.p99)} | ${baseline.errors} | |`,
   );
 }

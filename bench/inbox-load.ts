@@ -55,7 +55,21 @@ const post = (r: { headers: Record<string, string>; body: string }) =>
     req.end(r.body);
   });
 
-// Warm up (the node fetches the sender's key once), then sign everything before the clock starts.
+// The sender joins the group (posts come from members; docs/federation.md), the node fetches its key once
+// while warming up, then everything is signed before the clock starts.
+if (signed) {
+  const follow = JSON.stringify({
+    '@context': AS,
+    id: `${server.url}/activities/${tag}-follow`,
+    type: 'Follow',
+    actor: actor.id,
+    object: group,
+  });
+  const base: Record<string, string> = { 'content-type': 'application/activity+json' };
+  const headers = signRequest({ method: 'POST', url: target, headers: base, body: follow }, actor);
+  delete headers.host;
+  await post({ headers, body: follow });
+}
 for (let i = 0; i < 20; i++) await post(request(-1 - i));
 const prepared = Array.from({ length: count }, (_, i) => request(i));
 const latencies: number[] = [];

@@ -22,6 +22,8 @@ import type { ProfileService } from './people/profile.service.js';
 
 import type { DeliveryWorker } from './federation/delivery.worker.js';
 import { federationAdminRoutes } from './federation/federation.admin.routes.js';
+import { lookupRoutes } from './federation/lookup.routes.js';
+import type { LookupService } from './federation/lookup.service.js';
 
 export interface ApiServices {
   notifications: NotificationService;
@@ -38,6 +40,8 @@ export interface ApiServices {
   organizations: OrganizationService;
   /** Absent when federation is off (its admin route then answers 404). */
   deliveries?: Pick<DeliveryWorker, 'metrics'> | undefined;
+  /** Absent when federation is off (then it answers 404). */
+  lookup?: LookupService | undefined;
 }
 
 /** Every REST router, in mount order. The node and the OpenAPI generator both declare them here. */
@@ -58,6 +62,7 @@ export function declareApi(
       fileRoutes(api, services.files, services.folders, services.fileRepo),
       notificationRoutes(api, services.notifications),
       federationAdminRoutes(api, services.deliveries),
+      lookupRoutes(api, services.lookup),
     ],
   };
 }

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { demoDepartmentSlugs } from './auth/demo.cast.js';
 import { projectRoot } from './core/paths.js';
 
 /**
@@ -197,6 +198,9 @@ const envObject = z.object({
     .optional(),
   INSTANCE_ADMINS: adminIdentities.optional(),
   DEV_IDP: booleanFromString.optional(),
+  DEMO_DEPARTMENT: z
+    .enum(demoDepartmentSlugs, { message: `expected one of ${demoDepartmentSlugs.join(', ')}` })
+    .optional(),
   SESSION_SECRET: z.string().min(32, 'expected at least 32 characters of random text').optional(),
   SESSION_MAX_AGE_HOURS: z.coerce
     .number()
@@ -325,6 +329,8 @@ export interface Config {
     issuers: IssuerConfig[];
     /** Mount the development identity provider (never in production). */
     devIdp: boolean;
+    /** The development provider signs in this demo department's people only (all when unset). */
+    demoDepartment: string | undefined;
     organizationClaim: string;
     adminClaim: { name: string; value: string } | undefined;
     admins: { issuer: string; sub: string }[];
@@ -465,6 +471,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auth: {
       issuers: c.OIDC_ISSUERS ?? [],
       devIdp: c.DEV_IDP ?? (c.NODE_ENV !== 'production' && !c.OIDC_ISSUERS?.length),
+      demoDepartment: c.DEMO_DEPARTMENT,
       organizationClaim: c.OIDC_ORGANIZATION_CLAIM,
       adminClaim: c.OIDC_ADMIN_CLAIM
         ? {

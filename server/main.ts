@@ -75,6 +75,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // A node started with an IPC channel (the node launcher, server/ops/launcher.ts) stops when the process
+  // that started it goes away, however it ended.
+  if (process.send) process.once('disconnect', () => onSignal('SIGTERM'));
 
   const stopped: (() => Promise<void>)[] = []; // what to stop, last started first
   const stopAll = async () => {

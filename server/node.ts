@@ -17,7 +17,7 @@ import { ReportService } from './threads/report.service.js';
 import { ThreadRepository } from './threads/thread.repository.js';
 import { ThreadService } from './threads/thread.service.js';
 import { createCsrf } from './auth/csrf.js';
-import { createDevIdentityProvider, demoDepartments } from './auth/dev-idp.js';
+import { developmentSignIn } from './auth/dev-sign-in.js';
 import { OidcRegistry, type ProviderMetadata, type SignedInUser } from './auth/oidc.js';
 import { SessionUsers, type SessionUser } from './auth/session.user.js';
 import { createSessionMiddleware, SESSION_COOKIE } from './auth/session.js';
@@ -56,7 +56,6 @@ import { OrganizationRepository } from './organizations/organization.repository.
 import { OrganizationService } from './organizations/organization.service.js';
 import { PersonRepository } from './people/person.repository.js';
 import { ProfileService } from './people/profile.service.js';
-import { isDuplicateKey } from './db/errors.js';
 import { composeFederation, type Federation } from './federation/federation.module.js';
 import { clientDir } from './core/paths.js';
 import { webRoutes } from './web/web.routes.js';
@@ -87,22 +86,9 @@ export interface EnsembleNode {
   close(): Promise<void>;
 }
 
-const DEV_IDP_PATH = '/dev-idp';
-const DEV_CLIENT = { id: 'dev', clientId: 'ensemble-dev', clientSecret: 'ensemble-dev-secret' };
-
 function callerOf(req: Request): Caller {
   const user = req.user as SessionUser | undefined;
   return user ? { kind: 'person', personId: user.id, handle: user.handle, isAdmin: user.isAdmin } : anonymous;
-}
-
-/** The demo departments exist so the demo people are bound to them (development only). */
-async function seedDemoDepartments(organizations: OrganizationRepository): Promise<void> {
-  for (const dept of demoDepartments) {
-    if (await organizations.bySlug(dept.slug)) continue;
-    await organizations.insert({ ...dept, claimValues: [dept.slug] }).catch((err: { code?: number }) => {
-      if (!isDuplicateKey(err)) throw err;
-    });
-  }
 }
 
 /** Every schema step after the first (ensureCollections gives version 1). */
@@ -161,46 +147,18 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const profiles = new ProfileService(images, personRepo, organizationRepo, events);
   const session = createSessionMiddleware(config, deps.client, db);
 
-  const devIssuer = `${config.publicUrl}${DEV_IDP_PATH}`;
   const issuers: IssuerConfig[] = [...config.auth.issuers];
   const presets: Record<string, ProviderMetadata> = {};
   const earlyRouters: { path: string; router: Router }[] = [];
   const admins = [...config.auth.admins];
-  if (config.auth.devIdp) {
-    const { router } = createDevIdentityProvider({
-      issuer: devIssuer,
-      clients: [
-        {
-          clientId: DEV_CLIENT.clientId,
-          clientSecret: DEV_CLIENT.clientSecret,
-          redirectUris: [`${config.publicUrl}/auth/callback/${DEV_CLIENT.id}`],
-          postLogoutRedirectUris: [`${config.publicUrl}/`],
-        },
-      ],
-    });
-    earlyRouters.push({ path: DEV_IDP_PATH, router });
-    issuers.push({
-      id: DEV_CLIENT.id,
-      name: { en: 'Development identity provider', fr: "Fournisseur d'identité de développement" },
-      issuer: devIssuer,
-      clientId: DEV_CLIENT.clientId,
-      clientSecret: DEV_CLIENT.clientSecret,
-      scope: 'openid profile email',
-    });
-    // Our own provider is not listening yet at boot: its endpoints are known without discovery.
-    presets[DEV_CLIENT.id] = {
-      issuer: devIssuer,
-      authorization_endpoint: `${devIssuer}/auth`,
-      token_endpoint: `${devIssuer}/token`,
-      userinfo_endpoint: `${devIssuer}/me`,
-      jwks_uri: `${devIssuer}/jwks`,
-      end_session_endpoint: `${devIssuer}/session/end`,
-    };
-    admins.push({ issuer: devIssuer, sub: 'alice' });
-    await seedDemoDepartments(organizationRepo);
-    logger.warn(
-      `development identity provider mounted at ${devIssuer} (demo people: alice, bruno, chloe, dev)`,
-    );
+  const devSignIn = config.auth.devIdp
+    ? await developmentSignIn({ config, organizations: organizationRepo, logger })
+    : undefined;
+  if (devSignIn) {
+    earlyRouters.push({ path: devSignIn.path, router: devSignIn.router });
+    issuers.push(devSignIn.issuer);
+    presets[devSignIn.issuer.id] = devSignIn.preset;
+    admins.push(devSignIn.admin);
   }
 
   const accounts = new AccountService(
@@ -218,7 +176,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
 
   const groupRepo = new GroupRepository(db);
   const groups = new GroupService(groupRepo, events, config.groups.retentionMs, images);
-  const memberships = new MembershipService(groupRepo, groups, personRepo, events);
+  const memberships = new MembershipService(groupRepo, groups, personRepo, events, organizationRepo);
   accounts.onMerge((from, into) => memberships.mergeMemberships(from, into));
   const threadRepo = new ThreadRepository(db);
   const fileRepo = new FileRepository(db);
@@ -276,8 +234,17 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const mailer = new Mailer(smtpUrl, config.mail.from, logger);
   sendInvitationMails({ events, mailer, groups: groupRepo, people: personRepo, publicUrl: config.publicUrl });
 
-  if (config.auth.devIdp && config.env === 'development') {
-    await seedDemo({ devIssuer, accounts, groupRepo, groups, memberships, threads, logger });
+  if (devSignIn && config.env === 'development') {
+    await seedDemo({
+      devIssuer: devSignIn.issuerUrl,
+      cast: devSignIn.people,
+      accounts,
+      groupRepo,
+      groups,
+      memberships,
+      threads,
+      logger,
+    });
   }
 
   const passport = new Passport();
@@ -305,6 +272,8 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
         people: personRepo,
         groups: groupRepo,
         threads: threadRepo,
+        organizations: organizationRepo,
+        services: { groups, memberships, threads },
       })
     : undefined;
   // Federation answers before the JSON body parser: inboxes check the Digest against the raw body.
@@ -374,6 +343,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     fileRepo,
     notifications,
     deliveries: federation?.worker,
+    lookup: federation?.lookup,
   };
   const csrf = createCsrf(config);
   const pages = new PageCache(config.pageCache);

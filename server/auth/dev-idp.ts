@@ -2,6 +2,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { escapeHtml } from '../core/html.js';
 import express, { Router, type Request, type Response } from 'express';
 import Provider, { type Configuration } from 'oidc-provider';
+import { demoClaims, demoPeople, type DemoPerson } from './demo.cast.js';
 
 /**
  * A real OpenID Connect provider (the `oidc-provider` package) with a handful of demo people, mounted
@@ -10,83 +11,8 @@ import Provider, { type Configuration } from 'oidc-provider';
  * Sign-in is a click on a demo person: there is no password, which is why it is development-only.
  */
 
-export interface DemoPerson {
-  sub: string;
-  name: string;
-  email: string;
-  locale: 'en' | 'fr';
-  organization: string;
-  roles?: string[];
-  /** Whether the provider vouches for the email address (true unless said otherwise). */
-  emailVerified?: boolean;
-}
-
-export interface DemoDepartment {
-  slug: string;
-  name: { en: string; fr: string };
-  acronym: { en: string; fr: string };
-  emailDomains: string[];
-}
-
-export const demoDepartments: DemoDepartment[] = [
-  {
-    slug: 'digital-services',
-    name: { en: 'Digital Services Agency', fr: 'Agence des services numériques' },
-    acronym: { en: 'DSA', fr: 'ASN' },
-    emailDomains: ['dsa-asn.example'],
-  },
-  {
-    slug: 'natural-resources',
-    name: { en: 'Department of Natural Resources', fr: 'Ministère des Ressources naturelles' },
-    acronym: { en: 'DNR', fr: 'MRN' },
-    emailDomains: ['dnr-mrn.example'],
-  },
-];
-
-export const demoPeople: DemoPerson[] = [
-  {
-    sub: 'alice',
-    name: 'Alice Tremblay',
-    email: 'alice.tremblay@dsa-asn.example',
-    locale: 'en',
-    organization: 'digital-services',
-  },
-  {
-    sub: 'bruno',
-    name: 'Bruno Côté',
-    email: 'bruno.cote@dnr-mrn.example',
-    locale: 'fr',
-    organization: 'natural-resources',
-  },
-  {
-    sub: 'chloe',
-    name: 'Chloé Martin',
-    email: 'chloe.martin@dsa-asn.example',
-    locale: 'fr',
-    organization: 'digital-services',
-  },
-  {
-    sub: 'dev',
-    name: 'Dev Patel',
-    email: 'dev.patel@dnr-mrn.example',
-    locale: 'en',
-    organization: 'natural-resources',
-  },
-];
-
-/** The claims the development provider issues for a demo person. */
-export function demoClaims(person: DemoPerson): Record<string, unknown> {
-  return {
-    sub: person.sub,
-    name: person.name,
-    preferred_username: person.sub,
-    email: person.email,
-    email_verified: person.emailVerified ?? true,
-    locale: person.locale,
-    organization: person.organization,
-    ...(person.roles ? { roles: person.roles } : {}),
-  };
-}
+export type { DemoPerson, DemoDepartment } from './demo.cast.js';
+export { demoCast, demoClaims, demoDepartments, demoPeople } from './demo.cast.js';
 
 export interface DevIdpOptions {
   /** Issuer URL, e.g. http://127.0.0.1:3000/dev-idp; the router must be mounted at its path. */

@@ -38,6 +38,7 @@ const scopes: { [E in EventName]: Scopes<E> } = {
   'post.deleted': (e) => [groupScope(e.groupId)],
   'post.liked': (e) => [groupScope(e.groupId)],
   'post.unliked': (e) => [groupScope(e.groupId)],
+  'post.confirmed': (e) => [groupScope(e.groupId)],
   'file.uploaded': (e) => [groupScope(e.groupId)],
   'file.replaced': (e) => [groupScope(e.groupId)],
   'file.updated': (e) => [groupScope(e.groupId)],

@@ -18,10 +18,11 @@ export interface DomainEvents {
   'group.restored': { groupId: string; handle: string; byUserId: string };
   'member.joined': { groupId: string; userId: string; role: string };
   'member.left': { groupId: string; userId: string; reason: 'left' | 'removed' | 'banned' };
+  /** A request to join (for a group hosted on another node: asked of that node, waiting for its answer). */
   'member.requested': { groupId: string; userId: string };
-  /** A join request a moderator turned down. */
+  /** A join request denied (by a moderator here, or by the node hosting the group). */
   'member.request_denied': { groupId: string; userId: string };
-  /** An invitation the person turned down. */
+  /** An invitation declined by the person invited. */
   'member.declined': { groupId: string; userId: string };
   /** A ban lifted. */
   'member.unbanned': { groupId: string; userId: string };
@@ -37,7 +38,13 @@ export interface DomainEvents {
     /** Posted by an owner or admin who chose not to notify anyone. */
     silent: boolean;
   };
-  'thread.updated': { threadId: string; groupId: string; change: 'pinned' | 'locked'; value: boolean };
+  'thread.updated': {
+    threadId: string;
+    groupId: string;
+    change: 'pinned' | 'locked';
+    value: boolean;
+    byUserId: string;
+  };
   'reply.created': {
     replyId: string;
     threadId: string;
@@ -49,6 +56,8 @@ export interface DomainEvents {
     parentAuthorId: string;
     mentions: string[];
   };
+  /** A post written here into a group hosted on another node was announced by that group. */
+  'post.confirmed': { kind: 'threads' | 'replies'; id: string; threadId: string; groupId: string };
   'post.edited': {
     kind: 'threads' | 'replies';
     id: string;

@@ -61,6 +61,8 @@ export const collections = {
   fedActivities: 'fed_activities',
   fedDeliveries: 'fed_deliveries',
   fedHosts: 'fed_hosts',
+  fedIris: 'fed_iris',
+  fedRefs: 'fed_refs',
 } as const;
 
 export const collectionSpecs: CollectionSpec[] = [
@@ -196,6 +198,11 @@ export const collectionSpecs: CollectionSpec[] = [
   { name: collections.fedActivities, indexes: [{ name: 'created', key: { createdAt: 1 } }] },
   { name: collections.fedDeliveries, indexes: [{ name: 'due', key: { state: 1, runAt: 1 } }] },
   { name: collections.fedHosts, indexes: [] },
+  // Records of other nodes' people, groups and posts, by IRI (`_id` = IRI → local id), and the activities
+  // a membership, like or moderation step was made with (`_id` = what it is about), both read by `_id`
+  // (docs/adr/0016-remote-records.md).
+  { name: collections.fedIris, indexes: [] },
+  { name: collections.fedRefs, indexes: [] },
 ];
 
 const NAMESPACE_EXISTS = 48;

@@ -1,4 +1,5 @@
 import type { ApexObject } from 'activitypub-express';
+import type { ObjectId } from 'mongodb';
 import { Lru } from '../core/lru.js';
 import type { GroupDoc, GroupRepository } from '../groups/group.repository.js';
 import type { PersonRepository, UserDoc } from '../people/person.repository.js';
@@ -87,6 +88,8 @@ export class ActorDirectory {
     private readonly keys: KeyStore,
     private readonly compact: (doc: unknown) => Promise<ApexObject>,
     private readonly software: { name: string },
+    /** A person's organization, named in their actor when they show it to everyone. */
+    private readonly organizationName: (id: ObjectId) => Promise<string | null> = async () => null,
   ) {
     this.base = publicUrl;
   }
@@ -205,6 +208,13 @@ export class ActorDirectory {
       };
       // Only what the person shows to everyone leaves the node.
       if (p.visibility.about === 'public' && p.profile.about) doc.summary = p.profile.about.html;
+      const organization =
+        p.visibility.organization === 'public' && p.organizationId
+          ? await this.organizationName(p.organizationId)
+          : null;
+      // A profile field, as Mastodon shows them: other nodes list it with the person's join requests.
+      if (organization)
+        doc.attachment = [{ type: 'PropertyValue', name: 'Organization', value: organization }];
       if (p.visibility.avatar === 'public' && p.avatar)
         doc.icon = {
           type: 'Image',
@@ -227,6 +237,8 @@ export class ActorDirectory {
       // FEP-1b12: moderators are the group's attributedTo collection.
       attributedTo: `${id}/moderators`,
       moderators: `${id}/moderators`,
+      // Pinned threads (Mastodon's and Lemmy's term); a pin is an Add to it.
+      featured: `${id}/featured`,
       manuallyApprovesFollowers: g.joinPolicy !== 'open',
       postingRestrictedToMods: false,
     };

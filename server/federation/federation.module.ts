@@ -8,10 +8,13 @@ import type { EventBus } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import { projectRoot } from '../core/paths.js';
 import type { GroupRepository } from '../groups/group.repository.js';
+import type { GroupService } from '../groups/group.service.js';
+import type { MembershipService } from '../groups/membership.service.js';
+import type { OrganizationRepository } from '../organizations/organization.repository.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
-import { ActorDirectory, parseActorName } from './actor.directory.js';
-import { idOf } from './as.values.js';
+import type { ThreadService } from '../threads/thread.service.js';
+import { ActorDirectory } from './actor.directory.js';
 import { createApex } from './apex.setup.js';
 import { ApexStore } from './apex.store.js';
 import { DeliveryQueue } from './delivery.queue.js';
@@ -21,7 +24,15 @@ import { FederationPolicy } from './federation.policy.js';
 import { federationRoutes } from './federation.routes.js';
 import { inboxGuard } from './inbox.guard.js';
 import { ReplayFilter } from './replay.filter.js';
-import { inboxHandler, type InboxEvent } from './inbox.handler.js';
+import { inboxHandler } from './inbox.handler.js';
+import { inboxHandlers, type Inbound } from './inbox.handlers.js';
+import { FederationBridge } from './federation.bridge.js';
+import { FederationRecords } from './federation.records.js';
+import { GroupAudience } from './group.audience.js';
+import { Outbox } from './outbox.js';
+import { RemoteDirectory } from './remote.directory.js';
+import { LookupService } from './lookup.service.js';
+import { signedFetchVerifier } from './signed.fetch.js';
 import { NodeInfoSource } from './nodeinfo.js';
 import { ObjectRenderer } from './object.renderer.js';
 import type { OutboundPolicy } from './outbound.js';
@@ -48,6 +59,11 @@ export interface Federation {
   fetcher: RemoteFetcher;
   /** Verifies request signatures (RFC 9421 and draft-cavage), for routes that need to know who asks. */
   signatures: SignatureVerifier;
+  /** People and groups of other nodes, recorded here. */
+  remote: RemoteDirectory;
+  lookup: LookupService;
+  records: FederationRecords;
+  renderer: ObjectRenderer;
   start(): void;
   close(): Promise<void>;
 }
@@ -61,6 +77,9 @@ export function composeFederation(deps: {
   people: PersonRepository;
   groups: GroupRepository;
   threads: ThreadRepository;
+  organizations: OrganizationRepository;
+  /** The services inbound activities become calls of (made for a `remote` caller). */
+  services: { groups: GroupService; memberships: MembershipService; threads: ThreadService };
 }): Federation {
   const { config, db, logger } = deps;
   const fed = config.federation;
@@ -83,6 +102,7 @@ export function composeFederation(deps: {
     keys,
     (doc) => late.apex!.fromJSONLD(doc),
     { name: 'Ensemble' },
+    async (id) => (await deps.organizations.byId(id))?.name.en ?? null,
   );
   const negotiator = new SignatureNegotiator();
   const fetcher = new RemoteFetcher(outbound, keys, directory.instanceIri, userAgent, negotiator);
@@ -133,29 +153,66 @@ export function composeFederation(deps: {
       return activity;
     });
 
-  /** Follows of a person or an open group are accepted at once; other groups' wait for their moderators. */
-  const onActivity = async ({ activity, recipient }: InboxEvent) => {
-    if (activity.type !== 'Follow') return;
-    const ref = parseActorName(directory.nameOf(recipient.id) ?? '');
-    if (!ref || ref.kind === 'instance') return;
-    if (ref.kind === 'group') {
-      const loaded = await directory.load(ref.name);
-      if (!loaded || !('group' in loaded) || loaded.group.joinPolicy !== 'open') return;
-    }
-    // Only the actor a Follow names accepts it, whichever inboxes it was sent to.
-    if (idOf(activity.object) !== recipient.id) return;
-    const follower = (activity.actor as string[])[0]!;
-    // A follower is counted once: a repeated Follow (new id, same actor) is accepted again, not added.
+  /** A person here is followed: accepted at once by them (and only them), the follower counted once. */
+  const acceptPersonFollow = async (recipientIri: string, inbound: Inbound) => {
+    const recipient = await directory.apexActor(recipientIri);
+    if (!recipient) return;
+    const follower = inbound.actorId;
     // One follower's follows of one actor are handled one at a time in this process.
-    await serially(`${recipient.id} ${follower}`, async () => {
-      const known = await store.findActivityByCollectionAndActorId(`${recipient.id}/followers`, follower);
+    await serially(`${recipientIri} ${follower}`, async () => {
+      const known = await store.findActivityByCollectionAndActorId(`${recipientIri}/followers`, follower);
       if (!known) {
-        const follow = (await store.getActivity(activity.id, true)) as ApexObject;
+        const follow = (await store.getActivity(inbound.id, true)) as ApexObject;
         await apex.acceptFollow(recipient, follow);
       }
     });
-    await publish(recipient.id, 'Accept', [follower], { object: activity.id });
+    await publish(recipientIri, 'Accept', [follower], { object: inbound.id });
   };
+
+  const records = new FederationRecords(db);
+  const renderer = new ObjectRenderer(directory, deps.threads, deps.groups, deps.people);
+  const remote = new RemoteDirectory({
+    fetcher,
+    records,
+    people: deps.people,
+    groups: deps.groups,
+    isLocal: (iri) => directory.isLocal(iri),
+    logger,
+  });
+  const outbox = new Outbox({ base: config.publicUrl, apex, store, deliveries, logger });
+  const audience = new GroupAudience({ groups: deps.groups, people: deps.people, renderer, outbox });
+  const bridge = new FederationBridge({
+    events: deps.events,
+    groups: deps.groups,
+    people: deps.people,
+    threads: deps.threads,
+    renderer,
+    actors: directory,
+    outbox,
+    audience,
+    records,
+    logger,
+  });
+  bridge.listen();
+  deps.services.memberships.useRemotePeople((handle) => remote.personByHandle(handle));
+  const handlers = inboxHandlers({
+    apex,
+    store,
+    directory,
+    renderer,
+    remote,
+    records,
+    fetcher,
+    audience,
+    bridge,
+    memberships: deps.services.memberships,
+    threads: deps.services.threads,
+    groupRepo: deps.groups,
+    threadRepo: deps.threads,
+    people: deps.people,
+    acceptPersonFollow,
+    logger,
+  });
 
   const remoteKeys = new RemoteKeys(db, fetcher);
   const signatures = new SignatureVerifier({
@@ -178,16 +235,17 @@ export function composeFederation(deps: {
     }),
     inboxHandler({
       apex,
+      store,
       directory,
       replays,
       logger,
-      onActivity,
+      handlers,
       onActorDeleted: (actorId) => remoteKeys.forgetOwner(actorId),
     }),
   ];
   const router = federationRoutes({
     directory,
-    objects: new ObjectRenderer(directory, deps.threads, deps.groups, deps.people),
+    objects: renderer,
     apex,
     nodeinfo: new NodeInfoSource(
       db,
@@ -196,6 +254,9 @@ export function composeFederation(deps: {
     ),
     host: new URL(config.publicUrl).host,
     inbox,
+    signedBy: signedFetchVerifier({ keys: remoteKeys, policy, maxSkewMs: HOUR }),
+    pinned: async (group) =>
+      (await deps.threads.pinnedThreads(group._id)).map((t) => renderer.postIri('threads', t)),
   });
   // A changed person or group is rendered again.
   deps.events.on('person.updated', ({ handle }) => directory.forget(`u.${handle}`));
@@ -219,6 +280,22 @@ export function composeFederation(deps: {
     policy,
     fetcher,
     signatures,
+    remote,
+    records,
+    renderer,
+    lookup: new LookupService({
+      directory,
+      renderer,
+      remote,
+      records,
+      fetcher,
+      groups: deps.services.groups,
+      threads: deps.services.threads,
+      groupRepo: deps.groups,
+      threadRepo: deps.threads,
+      people: deps.people,
+      logger,
+    }),
     publish,
     start: () => worker.start(),
     close: async () => {

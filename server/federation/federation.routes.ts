@@ -2,12 +2,20 @@ import type { ApexInstance } from 'activitypub-express';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { ValidationError, NotFoundError } from '../core/errors.js';
 import { asyncHandler } from '../core/http.js';
-import { AS_CONTEXT, parseActorName, type ActorDirectory } from './actor.directory.js';
+import type { GroupDoc } from '../groups/group.repository.js';
+import { AS_CONTEXT, PUBLIC, parseActorName, type ActorDirectory } from './actor.directory.js';
+import { idOf, originOf } from './as.values.js';
 import type { ObjectRenderer } from './object.renderer.js';
 import type { NodeInfoSource } from './nodeinfo.js';
 
 const KIND_TYPES = { person: 'Person', group: 'Group', instance: 'Application' } as const;
-const AS_TYPES = ['application/activity+json', 'application/ld+json'];
+// Negotiator matches a media range with parameters only against a type with the same parameters: the
+// ActivityStreams profile form of ld+json is listed as such.
+const AS_TYPES = [
+  'application/activity+json',
+  'application/ld+json',
+  'application/ld+json; profile="https://www.w3.org/ns/activitystreams"',
+];
 const CONTENT_TYPE = 'application/activity+json; charset=utf-8';
 
 /** Browsers get the page, servers the document (`*` prefers the page, as apex does). */
@@ -27,6 +35,10 @@ export interface FederationRoutesDeps {
   host: string;
   /** The guard and handler of inbox POSTs. */
   inbox: RequestHandler[];
+  /** The IRIs of a group's pinned threads. */
+  pinned: (group: GroupDoc) => Promise<string[]>;
+  /** The actor whose server signed a GET, if its signature verifies. */
+  signedBy: (req: Request) => Promise<string | null>;
 }
 
 /**
@@ -124,14 +136,26 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
       if (!doc) throw new NotFoundError('No such collection.');
       sendActivity(res, { '@context': AS_CONTEXT, ...doc });
     });
-  // Counts only: who follows whom is not listed to the world.
+  // Counts only: who follows whom is not listed to the world. A group's followers are its members
+  // (FEP-1b12: following a group is joining it), on every node.
   router.get(
     '/ap/a/:actor/followers',
-    collection(async (_name, id) => ({
-      id,
-      type: 'OrderedCollection',
-      totalItems: await apex.store.getStreamCount(id),
-    })),
+    collection(async (name, id) => {
+      const loaded = await directory.load(name);
+      const totalItems =
+        loaded && 'group' in loaded ? loaded.group.memberCount : await apex.store.getStreamCount(id);
+      return { id, type: 'OrderedCollection', totalItems };
+    }),
+  );
+  // A group's pinned threads (Mastodon's and Lemmy's `featured`).
+  router.get(
+    '/ap/a/:actor/featured',
+    collection(async (name, id) => {
+      const loaded = await directory.load(name);
+      if (!loaded || !('group' in loaded)) return null;
+      const pinned = await deps.pinned(loaded.group);
+      return { id, type: 'OrderedCollection', totalItems: pinned.length, orderedItems: pinned };
+    }),
   );
   router.get(
     '/ap/a/:actor/following',
@@ -173,6 +197,58 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
       }),
     );
   }
+
+  // Every activity the node sent can be fetched back by its id: a public one by anyone; one addressed to
+  // someone (a Follow, its Accept, an Invite) by a signed request from their server only.
+  router.get(
+    '/ap/s/:id',
+    asyncHandler(async (req, res) => {
+      const id = req.params.id!;
+      if (!/^[a-f0-9]{24}$/.test(id)) throw new NotFoundError('No such activity on this node.');
+      const stored = await apex.store.getActivity(`${directory.base}/ap/s/${id}`);
+      if (!stored) throw new NotFoundError('No such activity on this node.');
+      const addressed = ['to', 'cc', 'bto', 'bcc', 'audience', 'object', 'target']
+        .flatMap((k) => (Array.isArray(stored[k]) ? (stored[k] as unknown[]) : [stored[k]]))
+        .map((v) => idOf(v))
+        .filter((v): v is string => typeof v === 'string');
+      // apex keeps the Public address compacted (`as:Public`).
+      const isPublic = addressed.some((a) => a === PUBLIC || a === 'as:Public' || a === 'Public');
+      if (!isPublic) {
+        const signer = await deps.signedBy(req);
+        const origins = new Set(addressed.map((a) => originOf(a)));
+        if (!signer || !origins.has(originOf(signer)))
+          throw new NotFoundError('No such activity on this node.');
+      }
+      const doc = await apex.toJSONLD(stored);
+      sendActivity(res, JSON.parse(apex.stringifyPublicJSONLD(doc)) as Record<string, unknown>);
+    }),
+  );
+
+  // The pages people share (`/groups/<handle>`, a thread's page, `/people/<handle>`) are the documents
+  // themselves to a server that asks for ActivityStreams (search by URL on another node); browsers go on to
+  // the web client.
+  const negotiated = (find: (req: Request) => Promise<Record<string, unknown> | null>): RequestHandler =>
+    asyncHandler(async (req, res, next) => {
+      if (wantsHtml(req) || !req.accepts(AS_TYPES)) return next();
+      const doc = await find(req);
+      if (!doc) throw new NotFoundError('No such document on this node.');
+      sendActivity(res, doc);
+    });
+  router.get(
+    '/groups/:group',
+    negotiated((req) => directory.document(`g.${String(req.params.group).toLowerCase()}`)),
+  );
+  router.get(
+    '/people/:person',
+    negotiated((req) => directory.document(`u.${String(req.params.person).toLowerCase()}`)),
+  );
+  router.get(
+    '/groups/:group/threads/:id',
+    negotiated(async (req) => {
+      const rendered = await objects.render('threads', req.params.id!);
+      return rendered && !rendered.gone ? rendered.doc : null;
+    }),
+  );
 
   router.post('/ap/a/:actor/inbox', ...deps.inbox);
   router.post('/ap/inbox', ...deps.inbox);

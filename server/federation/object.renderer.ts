@@ -1,8 +1,9 @@
 import { ObjectId } from 'mongodb';
-import type { GroupRepository } from '../groups/group.repository.js';
-import type { PersonRepository } from '../people/person.repository.js';
-import type { ThreadRepository } from '../threads/thread.repository.js';
+import type { GroupDoc, GroupRepository } from '../groups/group.repository.js';
+import type { PersonRepository, UserDoc } from '../people/person.repository.js';
+import type { ReplyDoc, ThreadDoc, ThreadRepository } from '../threads/thread.repository.js';
 import { AS_CONTEXT, PUBLIC, type ActorDirectory } from './actor.directory.js';
+import { absoluteLinks } from './post.content.js';
 
 export interface RenderedObject {
   doc: Record<string, unknown>;
@@ -12,10 +13,17 @@ export interface RenderedObject {
   page: string | null;
 }
 
+export type PostKind = 'threads' | 'replies';
+export type PostDoc = ThreadDoc | ReplyDoc;
+
 /**
  * Threads and replies as ActivityStreams objects: a thread is a `Page` (its title is `name`, as Lemmy and
  * Mobilizon expect), a reply a `Note`; both carry `context` (the thread, FEP-7888) and `audience` (the group,
- * FEP-1b12). Only content of public groups is served; a deleted post is a Tombstone (410).
+ * FEP-1b12). Only content of public groups is served, and only what was written on this node (a post
+ * written elsewhere is served by its own node); a deleted post is a Tombstone (410).
+ *
+ * Every record has one IRI: its own node's. A group, person or post recorded here from another node is
+ * named by its origin's IRI (docs/adr/0016-remote-records.md).
  */
 export class ObjectRenderer {
   constructor(
@@ -25,23 +33,45 @@ export class ObjectRenderer {
     private readonly people: PersonRepository,
   ) {}
 
-  iri(kind: 'threads' | 'replies', id: ObjectId | string): string {
+  iri(kind: PostKind, id: ObjectId | string): string {
     return `${this.directory.base}/ap/${kind}/${id.toString()}`;
   }
 
-  async render(kind: 'threads' | 'replies', id: string): Promise<RenderedObject | null> {
+  postIri(kind: PostKind, doc: PostDoc): string {
+    return doc.origin?.iri ?? this.iri(kind, doc._id);
+  }
+
+  groupIri(group: GroupDoc): string {
+    return group.origin?.iri ?? this.directory.groupIri(group.handle);
+  }
+
+  personIri(person: UserDoc): string {
+    return person.origin?.iri ?? this.directory.personIri(person.handle);
+  }
+
+  /** A local post's id from its IRI, if the IRI is one of this node's posts. */
+  localPost(iri: string): { kind: PostKind; id: ObjectId } | null {
+    const m = new RegExp(`^${escapeRegExp(this.directory.base)}/ap/(threads|replies)/([0-9a-f]{24})$`).exec(
+      iri,
+    );
+    return m ? { kind: m[1] as PostKind, id: new ObjectId(m[2]) } : null;
+  }
+
+  /** The page of a thread on this node. */
+  page(group: GroupDoc, threadId: ObjectId): string {
+    return `${this.directory.base}/groups/${group.handle}/threads/${threadId.toHexString()}`;
+  }
+
+  async render(kind: PostKind, id: string): Promise<RenderedObject | null> {
     if (!ObjectId.isValid(id) || new ObjectId(id).toHexString() !== id) return null;
     const _id = new ObjectId(id);
-    const item =
+    const item: PostDoc | null =
       kind === 'threads'
         ? await this.threads.threads.findOne({ _id })
         : await this.threads.replies.findOne({ _id });
-    if (!item) return null;
+    if (!item || item.origin) return null;
     const group = await this.groups.groups.findOne({ _id: item.groupId });
     if (!group || group.deletedAt || group.visibility !== 'public') return null;
-    const iri = this.iri(kind, id);
-    const threadId = kind === 'threads' ? _id : (item as { threadId: ObjectId }).threadId;
-    const page = `${this.directory.base}/groups/${group.handle}/threads/${threadId.toHexString()}`;
     const type = kind === 'threads' ? 'Page' : 'Note';
     if (item.deleted)
       return {
@@ -49,35 +79,46 @@ export class ObjectRenderer {
         page: null,
         doc: {
           '@context': AS_CONTEXT,
-          id: iri,
+          id: this.iri(kind, id),
           type: 'Tombstone',
           formerType: type,
           deleted: item.deleted.at.toISOString(),
         },
       };
+    const threadId = kind === 'threads' ? _id : (item as ReplyDoc).threadId;
+    return { doc: await this.object(kind, item, group), gone: false, page: this.page(group, threadId) };
+  }
+
+  /** The ActivityStreams object of a post (one written on this node), as served and as sent. */
+  async object(kind: PostKind, item: PostDoc, group: GroupDoc): Promise<Record<string, unknown>> {
     const author = await this.people.byId(item.authorId);
-    const groupIri = this.directory.groupIri(group.handle);
+    const groupIri = this.groupIri(group);
+    const threadId = kind === 'threads' ? item._id : (item as ReplyDoc).threadId;
+    const thread =
+      kind === 'threads' ? (item as ThreadDoc) : await this.threads.threads.findOne({ _id: threadId });
+    const threadIri = thread ? this.postIri('threads', thread) : this.iri('threads', threadId);
     const doc: Record<string, unknown> = {
       '@context': AS_CONTEXT,
-      id: iri,
-      type,
-      attributedTo: author ? this.directory.personIri(author.handle) : groupIri,
-      content: item.body.html,
+      id: this.postIri(kind, item),
+      type: kind === 'threads' ? 'Page' : 'Note',
+      attributedTo: author ? this.personIri(author) : groupIri,
+      content: absoluteLinks(item.body.html, this.directory.base),
       mediaType: 'text/html',
       published: item.createdAt.toISOString(),
       ...(item.editedAt ? { updated: item.editedAt.toISOString() } : {}),
       to: [PUBLIC],
       cc: [groupIri],
       audience: groupIri,
-      context: this.iri('threads', threadId),
-      url: page,
+      context: threadIri,
+      url: this.page(group, threadId),
     };
-    if (kind === 'threads') doc.name = (item as { title: string }).title;
+    if (kind === 'threads') doc.name = (item as ThreadDoc).title;
     else {
-      const parentId = (item as { parentId: ObjectId | null }).parentId;
-      doc.inReplyTo = parentId ? this.iri('replies', parentId) : this.iri('threads', threadId);
+      const parentId = (item as ReplyDoc).parentId;
+      const parent = parentId ? await this.threads.replies.findOne({ _id: parentId }) : null;
+      doc.inReplyTo = parent ? this.postIri('replies', parent) : threadIri;
     }
-    return { doc, gone: false, page };
+    return doc;
   }
 
   /** FEP-1b12: the people who moderate a group (owners, admins, moderators). */
@@ -90,7 +131,7 @@ export class ObjectRenderer {
     const items: string[] = [];
     for (const row of rows) {
       const person = await this.people.byId(row.userId);
-      if (person?.status === 'active') items.push(this.directory.personIri(person.handle));
+      if (person?.status === 'active' || person?.status === 'remote') items.push(this.personIri(person));
     }
     return {
       id: `${this.directory.iri(name)}/moderators`,
@@ -99,4 +140,8 @@ export class ObjectRenderer {
       orderedItems: items,
     };
   }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -186,6 +186,11 @@ export class FileService {
   ) {
     const user = requirePerson(caller);
     const ctx = await this.groups.load(caller, handle, 'post');
+    // Files do not travel between nodes yet: a group hosted elsewhere keeps its own (docs/federation.md).
+    if (ctx.group.origin)
+      throw new ForbiddenError(
+        'This group is hosted on another node; files cannot be added to it from here yet.',
+      );
     const folder = kind === 'library' ? await this.folder(ctx, folderId) : null;
     const { blobs } = await this.receive(req, res, 'files', ctx.group._id, this.limits.maxFiles);
     // A large upload takes time: the group's visibility is read again now, not taken from before the body.

@@ -63,6 +63,10 @@ export class FolderService {
   async create(caller: Caller, handle: string, input: { name: string; parentId?: string | undefined }) {
     const user = requirePerson(caller);
     const ctx = await this.groups.load(caller, handle, 'post');
+    if (ctx.group.origin)
+      throw new ForbiddenError(
+        'This group is hosted on another node; folders cannot be added to it from here yet.',
+      );
     const parent = await this.inGroup(ctx, input.parentId, 'body.parentId');
     if ((await this.ancestry(parent)).length >= MAX_DEPTH)
       throw new ValidationError(`Folders nest ${MAX_DEPTH} deep at most.`, [

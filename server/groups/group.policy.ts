@@ -20,7 +20,13 @@ export const roleRank: Record<Role, number> = { member: 0, moderator: 1, admin: 
 
 /** Who is asking, as far as one group is concerned. */
 export interface Standing {
+  /** A person signed in on this node. */
   signedIn: boolean;
+  /**
+   * A person of another node, known through federation: they may join and request to join like anyone,
+   * but never see what is shown only to people signed in here (`node` groups).
+   */
+  remote?: boolean;
   instanceAdmin: boolean;
   membership: { role: Role; state: MembershipState } | null;
 }
@@ -59,6 +65,7 @@ const atLeast = (s: Standing, role: Role) => {
 export function allowed(standing: Standing, group: GroupFacts, action: GroupAction): boolean {
   const state = standing.membership?.state;
   const banned = state === 'banned';
+  const person = standing.signedIn || standing.remote === true;
   const member = state === 'active';
 
   if (group.deleted) {
@@ -79,9 +86,9 @@ export function allowed(standing: Standing, group: GroupFacts, action: GroupActi
     case 'read':
       return group.visibility === 'members' ? member : sees;
     case 'join':
-      return standing.signedIn && sees && !state && group.joinPolicy === 'open';
+      return person && sees && !state && group.joinPolicy === 'open';
     case 'request':
-      return standing.signedIn && sees && !state && group.joinPolicy === 'request';
+      return person && sees && !state && group.joinPolicy === 'request';
     case 'respondToInvitation':
       return state === 'invited';
     case 'leave':

@@ -10,6 +10,30 @@ export interface Rendered {
   html: string;
 }
 
+/**
+ * Where a group hosted on another node lives (docs/adr/0016-remote-records.md): its actor and the
+ * addresses this node talks to. A group with an origin is a local record of that group, refreshed from its
+ * actor; its own node decides who belongs and what is posted.
+ */
+export interface GroupOrigin {
+  /** The group's actor IRI. */
+  iri: string;
+  /** Host (and port) of its node: the part after `@` in its handle. */
+  host: string;
+  inbox: string;
+  sharedInbox: string | null;
+  outbox: string | null;
+  followers: string | null;
+  /** FEP-1b12 moderators collection (`attributedTo`), and who was in it when last read. */
+  moderatorsCollection: string | null;
+  moderators: string[];
+  featured: string | null;
+  /** The group's page on its node. */
+  url: string | null;
+  icon: string | null;
+  fetchedAt: Date;
+}
+
 export interface GroupDoc {
   _id: ObjectId;
   handle: string;
@@ -29,6 +53,8 @@ export interface GroupDoc {
   deletedAt: Date | null;
   deletedBy: ObjectId | null;
   searchTokens: string[];
+  /** Only on groups hosted on another node. */
+  origin?: GroupOrigin;
 }
 
 export interface HandleDoc {
@@ -97,6 +123,42 @@ export class GroupRepository {
   /** The group a handle names now, without reading the group. */
   async idOfHandle(handle: string): Promise<ObjectId | null> {
     return (await this.handles.findOne({ _id: handle.toLowerCase() }))?.groupId ?? null;
+  }
+
+  /**
+   * Record a group hosted on another node: its handle (`name@host`) first, then the group. False when the
+   * handle is taken by another group (the caller picks another). The `_id` is chosen by the caller.
+   */
+  async insertRemote(group: GroupDoc): Promise<boolean> {
+    try {
+      await this.handles.insertOne({ _id: group.handle, groupId: group._id });
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 11000) throw err;
+      const owner = await this.handles.findOne({ _id: group.handle });
+      if (!owner?.groupId.equals(group._id)) return false;
+    }
+    try {
+      await this.groups.insertOne(group);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 11000) throw err;
+    }
+    return true;
+  }
+
+  /** What a remote group's node says of it now. */
+  async refreshRemote(
+    id: ObjectId,
+    set: Pick<GroupDoc, 'name' | 'description' | 'joinPolicy' | 'memberCount' | 'origin' | 'searchTokens'>,
+  ): Promise<void> {
+    await this.locks.update(this.groups, id, { $set: { ...set, updatedAt: new Date() } });
+  }
+
+  /** The active members of a group (ids only), read through the group's index. */
+  async activeMemberIds(groupId: ObjectId): Promise<ObjectId[]> {
+    const rows = await this.memberships
+      .find({ groupId, state: 'active' }, { projection: { userId: 1 } })
+      .toArray();
+    return rows.map((r) => r.userId);
   }
 
   membership(groupId: ObjectId, userId: ObjectId): Promise<MembershipDoc | null> {

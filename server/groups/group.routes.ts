@@ -22,6 +22,8 @@ const memberView = z.object({
   role: z.enum(roles),
   state: z.enum(['active', 'requested', 'invited', 'banned']),
   since: z.string(),
+  node: z.string().nullable().describe('The node of a person of another node (null: this node)'),
+  organization: z.string().nullable().describe('Their organization, as their node names it'),
 });
 
 const personRef = z.object({ handle: z.string(), displayName: z.string() });
@@ -137,12 +139,12 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
     {
       method: 'post',
       path: '/groups/:group/join',
-      summary: 'Join an open group',
+      summary: 'Join an open group (one hosted on another node is asked: pending until it accepts)',
       tags: mtags,
       access: 'person',
       params: groupParams,
       status: 200,
-      response: z.object({ welcomeMessage: z.string().nullable() }),
+      response: z.object({ welcomeMessage: z.string().nullable(), pending: z.boolean() }),
     },
     async ({ caller, params }) => memberships.join(caller, params.group),
   );
@@ -191,7 +193,15 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       access: 'person',
       params: groupParams,
       body: z
-        .object({ person: z.string().min(1).max(64).optional(), email: z.email().max(254).optional() })
+        .object({
+          person: z
+            .string()
+            .min(1)
+            .max(255)
+            .optional()
+            .describe('A handle, or name@host for a person of another node'),
+          email: z.email().max(254).optional(),
+        })
         .strict()
         .refine((b) => Boolean(b.person) !== Boolean(b.email), {
           message: 'give either person or email',

@@ -7,6 +7,17 @@ export const groupHandle = z
   .toLowerCase()
   .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'expected 2-63 lower-case letters, digits or -');
 
+/** A group as people name it: its handle here, or `handle@host` for a group hosted on another node. */
+export const groupRef = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(255)
+  .regex(
+    /^[a-z0-9][a-z0-9._-]{0,63}(@[a-z0-9.-]+(:\d{1,5})?)?$/,
+    'expected a group handle, or handle@host for a group on another node',
+  );
+
 const markdown = (max: number) => z.string().max(max).describe('Markdown; rendered to sanitised HTML');
 
 export const groupInput = z
@@ -55,11 +66,15 @@ export const groupView = z.object({
   }),
   /** Only for members. */
   welcomeMessage: rendered.nullable().optional(),
+  /** The node hosting the group, when it is not this one: its host and the group's page there. */
+  node: z.object({ host: z.string(), url: z.string() }).nullable(),
 });
 export type GroupView = z.infer<typeof groupView>;
 
-export const groupParams = z.object({ group: z.string().min(1).max(63) });
-export const groupMemberParams = groupParams.extend({ person: z.string().min(1).max(64) });
+/** A group's handle, or `handle@host` for a group hosted on another node. */
+export const groupParams = z.object({ group: z.string().min(1).max(255) });
+/** A person's handle, or `handle@host` for a person of another node. */
+export const groupMemberParams = groupParams.extend({ person: z.string().min(1).max(255) });
 
 export const groupListQuery = z.object({
   scope: z

@@ -1,12 +1,12 @@
 import { ObjectId } from 'mongodb';
 import { groupScope, PEOPLE } from '../cache/cache.bridge.js';
-import { requirePerson, type Caller } from '../core/caller.js';
+import { personIdOf, requirePerson, type Caller } from '../core/caller.js';
 import { ConflictError, ForbiddenError, NotFoundError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { renderMarkdown } from '../core/html.js';
 import type { ImageStore } from '../files/image.store.js';
 import { queryTokens, searchTokens } from '../core/search-tokens.js';
-import { allowed, groupActions, type GroupAction, type Standing } from './group.policy.js';
+import { allowed, groupActions, roleRank, type GroupAction, type Standing } from './group.policy.js';
 import {
   membershipId,
   type GroupDoc,
@@ -25,6 +25,23 @@ export interface GroupContext {
   group: GroupDoc;
   membership: MembershipDoc | null;
   standing: Standing;
+}
+
+/** The membership a group hosted on another node vouched for, for a remote caller in that group. */
+function vouchedMembership(caller: Caller, group: GroupDoc): MembershipDoc | null {
+  if (caller.kind !== 'remote' || !caller.vouched || !group.origin) return null;
+  if (caller.vouched.groupId !== group._id.toHexString()) return null;
+  const personId = new ObjectId(caller.personId);
+  return {
+    _id: membershipId(group._id, personId),
+    groupId: group._id,
+    userId: personId,
+    role: caller.vouched.role,
+    state: 'active',
+    invitedBy: null,
+    createdAt: group.createdAt,
+    updatedAt: group.createdAt,
+  };
 }
 
 /** What the rule set needs to know of a group. */
@@ -50,17 +67,22 @@ export class GroupService {
   }
 
   private membershipOf(caller: Caller, groupId: ObjectId): Promise<MembershipDoc | null> {
-    return caller.kind === 'person'
-      ? this.repo.membership(groupId, new ObjectId(caller.personId))
-      : Promise.resolve(null);
+    const personId = personIdOf(caller);
+    return personId ? this.repo.membership(groupId, new ObjectId(personId)) : Promise.resolve(null);
   }
 
   private contextOf(caller: Caller, group: GroupDoc, membership: MembershipDoc | null): GroupContext {
+    const granted = vouchedMembership(caller, group);
+    // A group hosted elsewhere vouched for this person (its Announce): that standing counts here, in that
+    // group only, unless a membership recorded here says more (docs/adr/0016-remote-records.md).
+    if (granted && (membership?.state !== 'active' || roleRank[membership.role] < roleRank[granted.role]))
+      membership = granted;
     return {
       group,
       membership,
       standing: {
         signedIn: caller.kind === 'person',
+        remote: caller.kind === 'remote',
         instanceAdmin: caller.kind === 'system' || (caller.kind === 'person' && caller.isAdmin),
         membership: membership ? { role: membership.role, state: membership.state } : null,
       },
@@ -122,9 +144,10 @@ export class GroupService {
     target: ObjectId | null,
     detail: Record<string, unknown> = {},
   ) {
+    const personId = personIdOf(caller);
     await this.repo.record({
       groupId: ctx.group._id,
-      actorId: caller.kind === 'person' ? new ObjectId(caller.personId) : null,
+      actorId: personId ? new ObjectId(personId) : null,
       action,
       targetUserId: target,
       detail,
@@ -162,11 +185,16 @@ export class GroupService {
       visibility: group.visibility,
       joinPolicy: group.joinPolicy,
       memberCount: group.memberCount,
-      avatarUrl: group.avatar ? `/api/v1/groups/${group.handle}/avatar` : null,
+      avatarUrl: group.origin
+        ? group.origin.icon
+        : group.avatar
+          ? `/api/v1/groups/${group.handle}/avatar`
+          : null,
       bannerUrl: group.banner ? `/api/v1/groups/${group.handle}/banner` : null,
       createdAt: group.createdAt.toISOString(),
       deletedAt: group.deletedAt?.toISOString() ?? null,
       viewer: { role: member ? membership!.role : null, state: membership?.state ?? null, can },
+      node: group.origin ? { host: group.origin.host, url: group.origin.url ?? group.origin.iri } : null,
     };
     if (member) view.welcomeMessage = group.welcomeMessage ? strip(group.welcomeMessage)! : null;
     return view;

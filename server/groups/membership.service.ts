@@ -1,7 +1,8 @@
 import { ObjectId } from 'mongodb';
-import { requirePerson, type Caller } from '../core/caller.js';
+import { requireParticipant, requirePerson, type Caller, type RemoteCaller } from '../core/caller.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
+import type { OrganizationRepository } from '../organizations/organization.repository.js';
 import type { PersonRepository, UserDoc } from '../people/person.repository.js';
 import { allowed, roleRank, type MembershipState, type Role } from './group.policy.js';
 import { membershipId, type GroupRepository, type MembershipDoc } from './group.repository.js';
@@ -16,26 +17,45 @@ export interface MemberView {
   role: Role;
   state: MembershipState;
   since: string;
+  /** The node of a person of another node (null for people of this node). */
+  node: string | null;
+  /** Their organization's name, as their node gives it. */
+  organization: string | null;
 }
+
+/** Finds a person of another node by `name@host`, asking their node (federation, when it is on). */
+export type RemotePersonLookup = (handle: string) => Promise<UserDoc | null>;
 
 /** Membership workflows. Every permission comes from group.policy through GroupService.load. */
 export class MembershipService {
+  private remotePeople: RemotePersonLookup | undefined;
+
   constructor(
     private readonly repo: GroupRepository,
     private readonly groups: GroupService,
     private readonly people: PersonRepository,
     private readonly events: EventBus,
+    private readonly organizations?: Pick<OrganizationRepository, 'byIds'>,
   ) {}
 
+  /** Let `name@host` name a person of another node (wired by federation). */
+  useRemotePeople(lookup: RemotePersonLookup): void {
+    this.remotePeople = lookup;
+  }
+
   private async person(handle: string): Promise<UserDoc> {
-    const user = await this.people.byHandle(handle);
-    if (!user || user.status !== 'active') throw new NotFoundError(`No person ${handle}.`);
+    let user = await this.people.byHandle(handle);
+    if (!user && handle.includes('@') && this.remotePeople) user = await this.remotePeople(handle);
+    if (!user || (user.status !== 'active' && user.status !== 'remote'))
+      throw new NotFoundError(`No person ${handle}.`);
     return user;
   }
 
   private async countMembers(groupId: ObjectId): Promise<void> {
     // Counted under the group's lock, so an older count is never written after a newer one.
     await this.repo.locks.run(this.repo.locks.keyOf(this.repo.groups, groupId), async () => {
+      // A group hosted elsewhere keeps the count its own node gives.
+      if ((await this.repo.groups.findOne({ _id: groupId }, { projection: { origin: 1 } }))?.origin) return;
       const count = await this.repo.memberships.countDocuments({ groupId, state: 'active' });
       await this.repo.groups.updateOne({ _id: groupId }, { $set: { memberCount: count } });
     });
@@ -65,10 +85,17 @@ export class MembershipService {
     }
   }
 
-  /** Join an open group. Returns the welcome message, if any. */
-  async join(caller: Caller, handle: string): Promise<{ welcomeMessage: string | null }> {
-    const user = requirePerson(caller);
+  /**
+   * Join an open group. Returns the welcome message, if any. A group hosted on another node is asked
+   * (`member.requested`; its node answers): the person is a member once it accepts (`pending`).
+   */
+  async join(caller: Caller, handle: string): Promise<{ welcomeMessage: string | null; pending: boolean }> {
+    const user = requireParticipant(caller);
     const ctx = await this.groups.load(caller, handle, 'join');
+    if (ctx.group.origin) {
+      await this.askRemote(caller, ctx);
+      return { welcomeMessage: null, pending: true };
+    }
     await this.insert(ctx.group._id, new ObjectId(user.personId), 'active', null);
     await this.countMembers(ctx.group._id);
     this.events.emit('member.joined', {
@@ -76,14 +103,71 @@ export class MembershipService {
       userId: user.personId,
       role: 'member',
     });
-    return { welcomeMessage: ctx.group.welcomeMessage?.html ?? null };
+    return { welcomeMessage: ctx.group.welcomeMessage?.html ?? null, pending: false };
   }
 
   async request(caller: Caller, handle: string): Promise<void> {
-    const user = requirePerson(caller);
+    const user = requireParticipant(caller);
     const ctx = await this.groups.load(caller, handle, 'request');
+    if (ctx.group.origin) return this.askRemote(caller, ctx);
     await this.insert(ctx.group._id, new ObjectId(user.personId), 'requested', null);
     this.events.emit('member.requested', { groupId: ctx.group._id.toHexString(), userId: user.personId });
+  }
+
+  /** A person of this node asks a group hosted on another node to take them in: waiting for its answer. */
+  private async askRemote(caller: Caller, ctx: GroupContext, invited = false): Promise<void> {
+    const user = requirePerson(caller);
+    const userId = new ObjectId(user.personId);
+    if (invited)
+      await this.repo.memberships.updateOne(
+        { _id: membershipId(ctx.group._id, userId), state: 'invited' },
+        { $set: { state: 'requested', updatedAt: new Date() } },
+      );
+    else await this.insert(ctx.group._id, userId, 'requested', null);
+    this.events.emit('member.requested', { groupId: ctx.group._id.toHexString(), userId: user.personId });
+  }
+
+  /**
+   * The node hosting a group answered a person of this node (Accept or Reject of their request): the
+   * request becomes a membership, or is dropped. Only for groups hosted elsewhere; false when there was
+   * nothing to answer.
+   */
+  async answered(caller: Caller, groupId: ObjectId, personId: ObjectId, accepted: boolean): Promise<boolean> {
+    if (caller.kind !== 'system') throw new ForbiddenError('Only the node itself records such answers.');
+    const group = await this.repo.groups.findOne({ _id: groupId });
+    if (!group?.origin) return false;
+    const filter = { _id: membershipId(groupId, personId), state: 'requested' as const };
+    const done = accepted
+      ? (await this.repo.memberships.updateOne(filter, { $set: { state: 'active', updatedAt: new Date() } }))
+          .modifiedCount
+      : (await this.repo.memberships.deleteOne(filter)).deletedCount;
+    if (!done) return false;
+    const ids = { groupId: groupId.toHexString(), userId: personId.toHexString() };
+    if (accepted) this.events.emit('member.joined', { ...ids, role: 'member' });
+    else this.events.emit('member.request_denied', ids);
+    return true;
+  }
+
+  /**
+   * An admin of a group hosted on another node invited a person of this node (its Invite): the
+   * invitation waits here for their answer, as one made here would.
+   */
+  async invitedFromRemote(caller: RemoteCaller, groupHandle: string, personId: ObjectId): Promise<void> {
+    const group = await this.repo.byHandle(groupHandle);
+    if (!group?.origin || group.deletedAt) throw new NotFoundError(`No group ${groupHandle}.`);
+    if (new URL(caller.actorIri).origin !== new URL(group.origin.iri).origin)
+      throw new ForbiddenError('Only people of the group’s own node invite to it.');
+    const person = await this.people.byId(personId);
+    if (person?.status !== 'active') throw new NotFoundError('No such person here.');
+    const existing = await this.repo.membership(group._id, personId);
+    if (existing) return;
+    await this.insert(group._id, personId, 'invited', new ObjectId(caller.personId));
+    this.events.emit('member.invited', {
+      groupId: group._id.toHexString(),
+      userId: personId.toHexString(),
+      email: null,
+      byUserId: caller.personId,
+    });
   }
 
   /** Moderators and up approve or deny a join request. */
@@ -97,18 +181,11 @@ export class MembershipService {
       : (await this.repo.memberships.deleteOne(filter)).deletedCount;
     if (!done) throw new NotFoundError(`${personHandle} has no pending request.`);
     await this.groups.audit(ctx, caller, approve ? 'request.approved' : 'request.denied', person._id);
+    const ids = { groupId: ctx.group._id.toHexString(), userId: person._id.toHexString() };
     if (approve) {
       await this.countMembers(ctx.group._id);
-      this.events.emit('member.joined', {
-        groupId: ctx.group._id.toHexString(),
-        userId: person._id.toHexString(),
-        role: 'member',
-      });
-    } else
-      this.events.emit('member.request_denied', {
-        groupId: ctx.group._id.toHexString(),
-        userId: person._id.toHexString(),
-      });
+      this.events.emit('member.joined', { ...ids, role: 'member' });
+    } else this.events.emit('member.request_denied', ids);
   }
 
   /** Admins invite a person, or an email address that has not signed in yet. */
@@ -120,6 +197,7 @@ export class MembershipService {
     const user = requirePerson(caller);
     const ctx = await this.groups.load(caller, handle, 'manageMembers');
     const by = new ObjectId(user.personId);
+    if (ctx.group.origin) throw new ForbiddenError('Invitations to this group are sent by its own node.');
     if (target.person) {
       const person = await this.person(target.person);
       const existing = await this.repo.membership(ctx.group._id, person._id);
@@ -170,9 +248,11 @@ export class MembershipService {
   }
 
   async respond(caller: Caller, handle: string, accept: boolean): Promise<void> {
-    const user = requirePerson(caller);
+    const user = requireParticipant(caller);
     const ctx = await this.groups.load(caller, handle, 'respondToInvitation');
     const filter = { _id: ctx.membership!._id, state: 'invited' as const };
+    // An invitation to a group hosted elsewhere is accepted by asking its node, which knows of it.
+    if (accept && ctx.group.origin) return this.askRemote(caller, ctx, true);
     if (accept) {
       await this.repo.memberships.updateOne(filter, { $set: { state: 'active', updatedAt: new Date() } });
       await this.countMembers(ctx.group._id);
@@ -186,8 +266,19 @@ export class MembershipService {
     }
   }
 
+  /** Take back one's own request to join, before it is decided. */
+  async withdraw(caller: Caller, handle: string): Promise<void> {
+    const user = requireParticipant(caller);
+    const ctx = await this.groups.load(caller, handle, 'see');
+    const { deletedCount } = await this.repo.memberships.deleteOne({
+      _id: membershipId(ctx.group._id, new ObjectId(user.personId)),
+      state: 'requested',
+    });
+    if (!deletedCount) throw new NotFoundError('You have no pending request here.');
+  }
+
   async leave(caller: Caller, handle: string): Promise<void> {
-    const user = requirePerson(caller);
+    const user = requireParticipant(caller);
     const ctx = await this.groups.load(caller, handle, 'leave');
     // The owner cannot leave (policy); the filter keeps a concurrent transfer from making that possible.
     await this.repo.memberships.deleteOne({ _id: ctx.membership!._id, role: { $ne: 'owner' } });
@@ -416,6 +507,7 @@ export class MembershipService {
     const users = new Map(
       (await this.people.byIds(page.map((m) => m.userId))).map((u) => [u._id.toHexString(), u]),
     );
+    const orgNames = await this.organizationNames([...users.values()]);
     const items: MemberView[] = page.flatMap((m) => {
       const u = users.get(m.userId.toHexString());
       if (!u) return [];
@@ -427,10 +519,24 @@ export class MembershipService {
           role: m.role,
           state: m.state,
           since: m.createdAt.toISOString(),
+          node: u.origin?.host ?? null,
+          organization: u.origin
+            ? u.origin.organization
+            : (orgNames.get(u.organizationId?.toHexString() ?? '') ?? null),
         },
       ];
     });
     return { items, nextCursor: rows.length > query.limit ? page[page.length - 1]!._id : null };
+  }
+
+  /** The names of the organizations of these people (one read). */
+  private async organizationNames(people: UserDoc[]): Promise<Map<string, string>> {
+    const ids = [
+      ...new Set(people.flatMap((p) => (p.organizationId ? [p.organizationId.toHexString()] : []))),
+    ];
+    if (!ids.length || !this.organizations) return new Map();
+    const found = await this.organizations.byIds(ids.map((id) => new ObjectId(id)));
+    return new Map(found.map((o) => [o._id.toHexString(), o.name.en]));
   }
 
   /** A person's groups, limited to those the viewer may see (a hidden group is never revealed). */

@@ -1,6 +1,6 @@
 import type { PersonCaller } from '../core/caller.js';
 import type { Logger } from '../core/logger.js';
-import { demoClaims, demoPeople } from '../auth/dev-idp.js';
+import { demoClaims, type DemoPerson } from '../auth/demo.cast.js';
 import type { GroupRepository } from '../groups/group.repository.js';
 import type { GroupService } from '../groups/group.service.js';
 import type { MembershipService } from '../groups/membership.service.js';
@@ -14,6 +14,8 @@ import type { ThreadService } from '../threads/thread.service.js';
  */
 export async function seedDemo(deps: {
   devIssuer: string;
+  /** The node's demo people (DEMO_DEPARTMENT): the first two start the group. */
+  cast: DemoPerson[];
   accounts: AccountService;
   groupRepo: GroupRepository;
   groups: GroupService;
@@ -22,8 +24,10 @@ export async function seedDemo(deps: {
   logger: Logger;
 }): Promise<void> {
   if (await deps.groupRepo.byHandle('welcome')) return;
+  const [first, second] = deps.cast;
+  if (!first || !second) return;
   const actors: Record<string, PersonCaller> = {};
-  for (const person of demoPeople.filter((p) => p.sub === 'alice' || p.sub === 'bruno')) {
+  for (const person of [first, second]) {
     const user = await deps.accounts.signIn({
       issuer: deps.devIssuer,
       sub: person.sub,
@@ -36,9 +40,9 @@ export async function seedDemo(deps: {
       isAdmin: user.isAdmin,
     };
   }
-  const alice = actors.alice!;
-  const bruno = actors.bruno!;
-  await deps.groups.create(alice, {
+  const host = actors[first.sub]!;
+  const guest = actors[second.sub]!;
+  await deps.groups.create(host, {
     handle: 'welcome',
     name: 'Welcome to Ensemble · Bienvenue',
     names: { en: 'Welcome to Ensemble', fr: 'Bienvenue dans Ensemble' },
@@ -50,18 +54,18 @@ export async function seedDemo(deps: {
     joinPolicy: 'open',
     welcomeMessage: 'Welcome! Start with the pinned thread. · Bienvenue! Commencez par le fil épinglé.',
   });
-  await deps.memberships.join(bruno, 'welcome');
-  const start = await deps.threads.create(alice, 'welcome', {
+  await deps.memberships.join(guest, 'welcome');
+  const start = await deps.threads.create(host, 'welcome', {
     title: 'Start here · Commencez ici',
     body:
       'Hello! This group is open to everyone on the node. Introduce yourself below, and mention a colleague ' +
-      'with @bruno to bring them into the conversation.\n\nBonjour! Présentez-vous ci-dessous.',
+      `with @${guest.handle} to bring them into the conversation.\n\nBonjour! Présentez-vous ci-dessous.`,
   });
-  await deps.threads.setFlag(alice, start.id, 'pinned', true);
-  await deps.threads.reply(bruno, start.id, {
-    body: 'Bonjour @alice! Bruno here, from Natural Resources. Happy to be part of this.',
+  await deps.threads.setFlag(host, start.id, 'pinned', true);
+  await deps.threads.reply(guest, start.id, {
+    body: `Bonjour @${host.handle}! ${second.name.split(' ')[0]} here. Happy to be part of this.`,
   });
-  await deps.threads.create(bruno, 'welcome', {
+  await deps.threads.create(guest, 'welcome', {
     title: 'Which open data sets do you use? · Quels jeux de données ouvertes utilisez-vous?',
     body: 'I work with geospatial data a lot. What about your teams?',
   });

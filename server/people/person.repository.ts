@@ -4,7 +4,21 @@ import { DocumentLocks } from '../db/document.lock.js';
 import { collections } from '../db/collections.js';
 import type { HideableField, Visibility } from './profile.schemas.js';
 
-export type UserStatus = 'active' | 'deactivated' | 'merged';
+/** `remote`: a person of another node, known here through federation (never signs in here). */
+export type UserStatus = 'active' | 'deactivated' | 'merged' | 'remote';
+
+/** Where a person of another node lives (docs/adr/0016-remote-records.md), refreshed from their actor. */
+export interface PersonOrigin {
+  iri: string;
+  host: string;
+  inbox: string;
+  sharedInbox: string | null;
+  url: string | null;
+  icon: string | null;
+  /** The organization their node names for them (shown with join requests). */
+  organization: string | null;
+  fetchedAt: Date;
+}
 
 export interface StoredProfile {
   displayName?: string;
@@ -37,6 +51,8 @@ export interface UserDoc {
   createdAt: Date;
   updatedAt: Date;
   lastSignInAt: Date | null;
+  /** Only on people of other nodes (status `remote`). */
+  origin?: PersonOrigin;
 }
 
 export interface IdentityDoc {
@@ -76,6 +92,28 @@ export class PersonRepository {
   /** Every person's id, for a pass over all of them (migrations). */
   async allIds(): Promise<ObjectId[]> {
     return (await this.users.find({}, { projection: { _id: 1 } }).toArray()).map((u) => u._id);
+  }
+
+  /**
+   * Record a person of another node (status `remote`): true if inserted, false when the handle is taken
+   * (the caller picks another). The `_id` is chosen by the caller, so a retry writes nothing twice.
+   */
+  async insertRemote(doc: UserDoc): Promise<boolean> {
+    try {
+      await this.users.insertOne(doc);
+      return true;
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 11000) throw err;
+      if (await this.users.findOne({ _id: doc._id }, { projection: { _id: 1 } })) return true;
+      return false;
+    }
+  }
+
+  /** What a remote person's node says of them now (their name, addresses, organization). */
+  async refreshRemote(id: ObjectId, name: string, origin: PersonOrigin): Promise<void> {
+    await this.locks.update(this.users, id, {
+      $set: { claimsName: name, 'profile.displayName': name, origin, updatedAt: new Date() },
+    });
   }
 
   identity(issuer: string, sub: string): Promise<IdentityDoc | null> {

@@ -52,6 +52,11 @@ const mappers: { [E in EventName]?: Mapper<E> } = {
     event: 'post.liked',
     payload: { groupId: e.groupId, threadId: e.threadId, kind: e.kind, id: e.id },
   }),
+  'post.confirmed': (e) => ({
+    rooms: [group(e.groupId), thread(e.threadId)],
+    event: 'post.confirmed',
+    payload: { groupId: e.groupId, threadId: e.threadId, kind: e.kind, id: e.id },
+  }),
   'post.unliked': (e) => ({
     rooms: [group(e.groupId), thread(e.threadId)],
     event: 'post.unliked',

@@ -15,7 +15,7 @@ import {
   type ProblemDetails,
 } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { groupHandle } from '../groups/group.schemas.js';
+import { groupRef } from '../groups/group.schemas.js';
 import type { GroupService } from '../groups/group.service.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
@@ -45,7 +45,7 @@ const roomInput = z
     room: z.discriminatedUnion('kind', [
       z.object({
         kind: z.literal('group'),
-        group: groupHandle,
+        group: groupRef,
       }),
       z.object({ kind: z.literal('thread'), id: z.string().regex(/^[0-9a-f]{24}$/, 'expected a thread id') }),
     ]),

@@ -20,6 +20,14 @@ export interface Tombstone {
   reason: string | null;
 }
 
+/** Where a post written on another node lives (docs/adr/0016-remote-records.md). */
+export interface PostOrigin {
+  /** The post's object IRI (Page or Note). */
+  iri: string;
+  /** Its page on its node. */
+  url: string | null;
+}
+
 interface ContentBase {
   _id: ObjectId;
   groupId: ObjectId;
@@ -34,6 +42,13 @@ interface ContentBase {
   searchTokens: string[];
   /** Files attached when the post was written (absent on posts written before attachments). */
   attachments?: AttachmentSummary[];
+  /** Only on posts written on another node. */
+  origin?: PostOrigin;
+  /**
+   * A post written here into a group hosted on another node, until that group announces it (its
+   * confirmation); shown at once, marked pending.
+   */
+  pending?: boolean;
 }
 
 export interface ThreadDoc extends ContentBase {

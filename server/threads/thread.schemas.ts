@@ -40,6 +40,12 @@ const tombstone = z
   .object({ at: z.string(), byModerator: z.boolean(), reason: z.string().nullable() })
   .nullable();
 const renderedBody = z.object({ html: z.string(), markdown: z.string().optional() });
+const federated = {
+  pending: z
+    .boolean()
+    .describe('Written here into a group hosted on another node, not yet announced by that group'),
+  url: z.string().nullable().describe('For a post written on another node: its page there'),
+};
 const attachmentView = z.object({
   id: z.string(),
   name: z.string(),
@@ -65,6 +71,7 @@ export const threadView = z.object({
   lastActivityAt: z.string(),
   deleted: tombstone,
   attachments: z.array(attachmentView),
+  ...federated,
 });
 export type ThreadView = z.infer<typeof threadView>;
 
@@ -85,6 +92,7 @@ export const replyView = z.object({
   editedAt: z.string().nullable(),
   deleted: tombstone,
   attachments: z.array(attachmentView),
+  ...federated,
 });
 export type ReplyView = z.infer<typeof replyView>;
 

@@ -1,6 +1,6 @@
 import { ObjectId } from 'mongodb';
 import { groupScope, PEOPLE } from '../cache/cache.bridge.js';
-import { requirePerson, type Caller } from '../core/caller.js';
+import { requireParticipant, requirePerson, type Caller } from '../core/caller.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
@@ -12,9 +12,11 @@ import { insertOnce, isDuplicateKey } from '../db/errors.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import { THUMBNAIL_SOURCES, type AttachmentSummary, type FileService } from '../files/file.service.js';
 import { renderWithMentions } from './mentions.js';
+import type { Rendered } from '../groups/group.repository.js';
 import {
   likeId,
   type Audience,
+  type PostOrigin,
   type ReplyDoc,
   type ThreadDoc,
   type ThreadRepository,
@@ -26,6 +28,19 @@ import type { ReplyView, ThreadView } from './thread.schemas.js';
 export const MAX_REPLY_DEPTH = 8;
 
 type Kind = 'threads' | 'replies';
+
+/**
+ * A post's text: Markdown written here (rendered, mentions linked), or a post from another node, already
+ * sanitised HTML with a plain-text `markdown` for search (server/federation/post.content.ts).
+ */
+export type PostBody = string | Rendered;
+
+/** How a post written on another node is recorded: a fixed id (a retry writes nothing twice), its origin. */
+export interface Received {
+  id: ObjectId;
+  origin: PostOrigin;
+  createdAt?: Date | undefined;
+}
 
 const attachmentView = (a: AttachmentSummary) => {
   const id = a.fileId.toHexString();
@@ -76,6 +91,11 @@ export class ThreadService {
     private readonly files: Pick<FileService, 'attach' | 'detach'>,
     private readonly logger?: Logger,
   ) {}
+
+  private async rendered(body: PostBody): Promise<{ body: Rendered; mentions: ObjectId[] }> {
+    if (typeof body !== 'string') return { body, mentions: [] };
+    return renderWithMentions(body, this.people);
+  }
 
   /** Which group each recently used thread is in (a fact that never changes). */
   private readonly groupOfThread = new Lru<string, ObjectId>(10_000);
@@ -135,6 +155,8 @@ export class ThreadService {
         editedAt: d.editedAt?.toISOString() ?? null,
         deleted: this.tombstone(d.deleted),
         attachments: d.deleted ? [] : (d.attachments ?? []).map(attachmentView),
+        pending: d.pending === true,
+        url: d.origin?.url ?? d.origin?.iri ?? null,
       },
     }));
   }
@@ -197,16 +219,22 @@ export class ThreadService {
   async create(
     caller: Caller,
     groupHandle: string,
-    input: { title: string; body: string; attachments?: string[] | undefined; notify?: boolean | undefined },
+    input: {
+      title: string;
+      body: PostBody;
+      attachments?: string[] | undefined;
+      notify?: boolean | undefined;
+    },
+    received?: Received,
   ): Promise<ThreadView> {
-    const user = requirePerson(caller);
+    const user = requireParticipant(caller);
     const ctx = await this.groups.load(caller, groupHandle, 'post');
     const silent = input.notify === false;
     if (silent && !['owner', 'admin'].includes(ctx.membership?.role ?? ''))
       throw new ForbiddenError("Only the group's owner and admins can post without notifying.");
-    const { body, mentions } = await renderWithMentions(input.body, this.people);
-    const now = new Date();
-    const _id = new ObjectId();
+    const { body, mentions } = await this.rendered(input.body);
+    const now = received?.createdAt ?? new Date();
+    const _id = received?.id ?? new ObjectId();
     const attachments = input.attachments?.length
       ? await this.files.attach(caller, ctx.group._id, input.attachments, { kind: 'threads', id: _id })
       : [];
@@ -223,14 +251,15 @@ export class ThreadService {
       createdAt: now,
       editedAt: null,
       deleted: null,
-      searchTokens: postTokens(input.title, input.body),
+      searchTokens: postTokens(input.title, body.markdown),
       pinned: false,
       locked: false,
       replyCount: 0,
       lastActivityAt: now,
       timelineSlot: 0,
+      ...this.provenance(caller, ctx.group.origin !== undefined, received),
     };
-    await this.repo.threads.insertOne(thread);
+    if (!(await insertOnce(this.repo.threads, thread))) return this.get(caller, _id.toHexString());
     thread.timelineSlot = await this.repo.bump(thread, now);
     this.events.emit('thread.created', {
       threadId: thread._id.toHexString(),
@@ -263,6 +292,12 @@ export class ThreadService {
   async preview(caller: Caller, markdown: string): Promise<{ html: string }> {
     requirePerson(caller);
     return { html: (await renderWithMentions(markdown, this.people)).body.html };
+  }
+
+  /** A received post keeps its origin; a post written here into a group hosted elsewhere is pending. */
+  private provenance(caller: Caller, groupElsewhere: boolean, received: Received | undefined) {
+    if (received) return { origin: received.origin };
+    return groupElsewhere && caller.kind === 'person' ? { pending: true } : {};
   }
 
   async get(caller: Caller, id: string): Promise<ThreadView> {
@@ -337,9 +372,10 @@ export class ThreadService {
   async reply(
     caller: Caller,
     threadId: string,
-    input: { body: string; parentId?: string | undefined; attachments?: string[] | undefined },
+    input: { body: PostBody; parentId?: string | undefined; attachments?: string[] | undefined },
+    received?: Received,
   ): Promise<ReplyView> {
-    const user = requirePerson(caller);
+    const user = requireParticipant(caller);
     const { thread, ctx } = await this.thread(caller, threadId, 'post');
     if (thread.deleted) throw new ConflictError('This thread was deleted.');
     if (thread.locked && !this.groups.can(ctx, 'moderate'))
@@ -352,9 +388,11 @@ export class ThreadService {
           { field: 'body.parentId', message: 'not in this thread' },
         ]);
     }
-    const { body, mentions } = await renderWithMentions(input.body, this.people);
-    const now = new Date();
-    const replyId = new ObjectId();
+    if (received && (await this.repo.replies.findOne({ _id: received.id })))
+      return this.getReply(caller, received.id.toHexString());
+    const { body, mentions } = await this.rendered(input.body);
+    const now = received?.createdAt ?? new Date();
+    const replyId = received?.id ?? new ObjectId();
     const attachments = input.attachments?.length
       ? await this.files.attach(caller, thread.groupId, input.attachments, { kind: 'replies', id: replyId })
       : [];
@@ -373,8 +411,9 @@ export class ThreadService {
       createdAt: now,
       editedAt: null,
       deleted: null,
-      searchTokens: postTokens(null, input.body),
+      searchTokens: postTokens(null, body.markdown),
       seq: 0,
+      ...this.provenance(caller, ctx.group.origin !== undefined, received),
     };
     reply.seq = await this.repo.replySlots.append(thread._id.toHexString(), thread.replyCount, (n, _id) => ({
       _id,
@@ -410,25 +449,24 @@ export class ThreadService {
     caller: Caller,
     kind: Kind,
     id: string,
-    patch: { title?: string | undefined; body?: string | undefined },
+    patch: { title?: string | undefined; body?: PostBody | undefined },
   ) {
-    const user = requirePerson(caller);
+    const user = requireParticipant(caller);
     const { doc, ctx, thread } = await this.content(caller, kind, id, 'post');
     if (doc.authorId.toHexString() !== user.personId)
       throw new ForbiddenError('Only the author can edit this.');
     if (doc.deleted) throw new ConflictError('This was deleted.');
     const set: Record<string, unknown> = { editedAt: new Date() };
+    let text = doc.body.markdown;
     if (patch.body !== undefined) {
-      const { body, mentions } = await renderWithMentions(patch.body, this.people);
+      const { body, mentions } = await this.rendered(patch.body);
       set.body = body;
       set.mentions = mentions;
+      text = body.markdown;
     }
     if (patch.title !== undefined && kind === 'threads') set.title = patch.title;
     const title = (set.title as string | undefined) ?? (doc as ThreadDoc).title;
-    set.searchTokens =
-      kind === 'threads'
-        ? postTokens(title, patch.body ?? doc.body.markdown)
-        : postTokens(null, patch.body ?? doc.body.markdown);
+    set.searchTokens = kind === 'threads' ? postTokens(title, text) : postTokens(null, text);
     // A removal by a moderator meanwhile wins: the removed text is not written back.
     const { matchedCount } = await this.repo.locks.update(
       this.collection(kind),
@@ -450,7 +488,7 @@ export class ThreadService {
 
   /** Authors delete their own posts; moderators remove anyone's with a reason. Both leave a tombstone. */
   async remove(caller: Caller, kind: Kind, id: string, reason: string | undefined): Promise<void> {
-    const user = requirePerson(caller);
+    const user = requireParticipant(caller);
     const { doc, ctx, thread } = await this.content(caller, kind, id, 'read');
     const own = doc.authorId.toHexString() === user.personId && ctx.membership?.state === 'active';
     const moderator = this.groups.can(ctx, 'moderate');
@@ -484,7 +522,7 @@ export class ThreadService {
   }
 
   async like(caller: Caller, kind: Kind, id: string, liked: boolean): Promise<{ likeCount: number }> {
-    const user = requirePerson(caller);
+    const user = requireParticipant(caller);
     const { doc, ctx, thread } = await this.content(caller, kind, id, 'post');
     if (doc.deleted) throw new ConflictError('This was deleted.');
     const userId = new ObjectId(user.personId);
@@ -534,6 +572,7 @@ export class ThreadService {
   }
 
   async setFlag(caller: Caller, id: string, flag: 'pinned' | 'locked', value: boolean): Promise<void> {
+    const user = requireParticipant(caller);
     const { thread, ctx } = await this.thread(caller, id, 'moderate');
     await this.repo.locks.update(this.repo.threads, thread._id, { $set: { [flag]: value } });
     if (flag === 'pinned') {
@@ -556,6 +595,31 @@ export class ThreadService {
       groupId: ctx.group._id.toHexString(),
       change: flag,
       value,
+      byUserId: user.personId,
     });
+  }
+
+  /**
+   * The group hosting a post written here announced it: it is no longer pending (the system, on the
+   * group's word; docs/adr/0016-remote-records.md). Nothing happens to a post that is not pending.
+   */
+  async confirm(kind: Kind, id: ObjectId): Promise<boolean> {
+    const doc = await this.collection(kind).findOne({ _id: id });
+    if (!doc?.pending) return false;
+    const { modifiedCount } = await this.repo.locks.update(
+      this.collection(kind),
+      id,
+      { $set: { pending: false } },
+      { filter: { pending: true } },
+    );
+    if (!modifiedCount) return false;
+    const threadId = kind === 'threads' ? id : (doc as ReplyDoc).threadId;
+    this.events.emit('post.confirmed', {
+      kind,
+      id: id.toHexString(),
+      threadId: threadId.toHexString(),
+      groupId: doc.groupId.toHexString(),
+    });
+    return true;
   }
 }

@@ -75,7 +75,8 @@ describe('federation discovery: WebFinger, actors, NodeInfo, objects', () => {
     expect(group.attributedTo).toBe(`${group.id}/moderators`);
     const moderators = await json(group.attributedTo);
     expect(moderators.orderedItems).toEqual([`${world.node.url}/ap/a/u.alice`]);
-    expect(await json(group.followers)).toMatchObject({ type: 'OrderedCollection', totalItems: 0 });
+    // Followers of a group are its members (FEP-1b12): its owner so far.
+    expect(await json(group.followers)).toMatchObject({ type: 'OrderedCollection', totalItems: 1 });
     expect((await json(group.outbox)).type).toBe('OrderedCollection');
     expect((await json(`${world.node.url}/ap/a/g.intake`)).manuallyApprovesFollowers).toBe(true);
   });

@@ -2,6 +2,7 @@ import type { Db } from 'mongodb';
 import { collections } from '../../server/db/collections.js';
 import {
   createPublicGroup,
+  getSigned,
   waitUntil,
   FakeServer,
   postSigned,
@@ -58,6 +59,17 @@ describe('inbox forgeries: embedded copies, redefined terms, redirects, floods',
     await createPublicGroup(world.as.alice!, 'lab');
     group = `${world.node.url}/ap/a/g.lab`;
     inbox = `${group}/inbox`;
+    // Posts come from members: mallory and bob join the open group (a Follow, FEP-1b12).
+    for (const actor of [mallory, bob]) {
+      const follow = {
+        '@context': AS,
+        id: `${actor.id}/follows/lab`,
+        type: 'Follow',
+        actor: actor.id,
+        object: group,
+      };
+      expect((await postSigned(inbox, follow, actor)).status).toBe(202);
+    }
   });
   afterAll(async () => {
     await world.close();
@@ -124,6 +136,14 @@ describe('inbox forgeries: embedded copies, redefined terms, redirects, floods',
     ).toBe(0);
   });
 
+  /** A group on the evil server that this node has a record of (as when one of its people joined it). */
+  const evilGroup = async () => {
+    const club = evil.actor('club');
+    (evil.documents.get('/users/club') as { type: string }).type = 'Group';
+    await world.node.node.federation!.remote.group(club.id);
+    return club;
+  };
+
   it('an Announce of another origin’s activity is fetched from that origin, never taken from the copy', async () => {
     const foreign = {
       id: `${victim.url}/activities/1`,
@@ -131,22 +151,30 @@ describe('inbox forgeries: embedded copies, redefined terms, redirects, floods',
       actor: bob.id,
       object: { id: `${victim.url}/notes/1`, type: 'Note', attributedTo: bob.id, content: 'forged words' },
     };
-    const announce = {
+    const announce = (actor: FakeActor) => ({
       '@context': AS,
       id: next(),
       type: 'Announce',
-      actor: mallory.id,
+      actor: actor.id,
       to: [group],
       object: [foreign],
-    };
-    const res = await postSigned(inbox, announce, mallory);
-    // The victim's server does not have it (404): the Announce cannot be used.
+    });
+    // A person's boost is not group content: nothing is fetched or kept.
+    expect((await postSigned(inbox, announce(mallory), mallory)).status).toBe(202);
+    expect(victim.gets).not.toContain('/activities/1');
+    // A group this node follows announces it: the activity is read from its own server, which does not
+    // have it (404): the Announce cannot be used.
+    const club = await evilGroup();
+    const res = await postSigned(`${world.node.url}/ap/inbox`, announce(club), club);
     expect(res.status).toBe(400);
     expect(await db.collection(collections.apStreams).findOne({ _id: foreign.id as never })).toBeNull();
     expect(
       await db.collection(collections.apObjects).findOne({ _id: foreign.object.id as never }),
     ).toBeNull();
     expect(victim.gets).toContain('/activities/1');
+    expect(JSON.stringify((await world.anonymous.call('GET', '/search?q=forged')).body)).not.toContain(
+      'forged words',
+    );
   });
 
   it('a keyId that redirects to another origin does not make a key for the first', async () => {
@@ -270,8 +298,21 @@ describe('inbox forgeries: embedded copies, redefined terms, redirects, floods',
       type: 'Person',
       inbox: `${evil.url}/stolen-by-context`,
     });
-    const res = await postSigned(inbox, create({}, { inReplyTo: `${evil.url}/docs/renamer` }), mallory);
-    expect(res.status).toBeLessThan(500);
+    // A reply to it in a group here answers nothing of the group: refused without fetching it.
+    const reply = await postSigned(inbox, create({ inReplyTo: `${evil.url}/docs/renamer` }), mallory);
+    expect(reply.status).toBe(400);
+    expect(evil.gets).not.toContain('/docs/renamer');
+    // Announced by a group this node follows, it is fetched, and read as it is, not as its @context says.
+    const club = await evilGroup();
+    const announce = {
+      '@context': AS,
+      id: `${evil.url}/activities/renamer-announce`,
+      type: 'Announce',
+      actor: club.id,
+      object: `${evil.url}/docs/renamer`,
+    };
+    const res = await postSigned(`${world.node.url}/ap/inbox`, announce, club);
+    expect(res.status).toBe(400);
     expect(evil.gets).toContain('/docs/renamer');
     expect(JSON.stringify((await cachedBob()) ?? {})).not.toContain('stolen-by-context');
   });
@@ -290,7 +331,10 @@ describe('inbox forgeries: embedded copies, redefined terms, redirects, floods',
     const followers = (await (
       await fetch(`${closed}/followers`, { headers: { accept: 'application/activity+json' } })
     ).json()) as { totalItems: number };
-    expect(followers.totalItems).toBe(0);
+    // Its members (FEP-1b12): the owner only. mallory's Follow is a join request, waiting in the queue.
+    expect(followers.totalItems).toBe(1);
+    const requests = await world.as.alice!.call('GET', '/groups/closed-lab/members?state=requested');
+    expect(requests.body.items.map((m: { handle: string }) => m.handle)).toEqual([`mallory@${evil.host}`]);
   });
 
   it('NUL characters and malformed percent-escapes get 400, not 500', async () => {
@@ -354,16 +398,23 @@ describe('inbox forgeries: embedded copies, redefined terms, redirects, floods',
           )
         ).status,
       ).toBe(202);
-    // Follows are recorded just after the 202: wait for the genuine one, then check nothing else was counted.
-    await waitUntil(async () => (await count(open)) === 1, 5000, 'the follower');
+    // A group's followers are its members (the owner, then mallory once); bob's Follow of the closed
+    // group, wherever it was sent, is a request there.
+    await waitUntil(async () => (await count(open)) === 2, 5000, 'the follower');
     await new Promise((r) => setTimeout(r, 300));
-    expect([await count(open), await count(closed)]).toEqual([1, 0]);
+    expect([await count(open), await count(closed)]).toEqual([2, 1]);
   });
 
   it('only the followed actor may Accept or Reject a local Follow', async () => {
     const fed = world.node.node.federation!;
     const alice = fed.directory.personIri('alice');
     const follow = await fed.publish(alice, 'Follow', [mallory.id], { object: mallory.id });
+    // The Follow can be fetched back by its id, by the server it was sent to only (signed).
+    expect((await getSigned(follow.id)).status).toBe(404);
+    expect((await getSigned(follow.id, bob)).status).toBe(404);
+    const fetched = await getSigned(follow.id, mallory);
+    expect(fetched.status).toBe(200);
+    expect(JSON.parse(fetched.body)).toMatchObject({ id: follow.id, type: 'Follow', object: mallory.id });
     const reject = (id: string) => ({
       '@context': AS,
       id,

@@ -79,6 +79,15 @@ describe('RFC 9421 signatures: inbox, signed fetches, negotiation', () => {
     await createPublicGroup(world.as.alice!, 'rfc-lab');
     group = `${world.node.url}/ap/a/g.rfc-lab`;
     inbox = `${group}/inbox`;
+    // ada posts as a member: she joins the open group first (a Follow, FEP-1b12).
+    const follow = {
+      '@context': AS,
+      id: `${peer.url}/activities/ada-joins`,
+      type: 'Follow',
+      actor: ada.id,
+      object: group,
+    };
+    expect((await postSigned(inbox, follow, ada)).status).toBe(202);
   });
   afterAll(async () => {
     await world.close();

@@ -17,9 +17,20 @@ describe('the hardened inbox (each hostile request is refused and nothing is sto
   let db: Db;
   let n = 0;
 
+  // What peers sent (the node's own activities, kept in its outboxes, are written at their own pace).
   const counts = async () =>
     Object.fromEntries(
-      await Promise.all(STORED.map(async (c) => [c, await db.collection(c).countDocuments()])),
+      await Promise.all(
+        STORED.map(async (c) => [
+          c,
+          (
+            await db
+              .collection(c)
+              .find({}, { projection: { _id: 1 } })
+              .toArray()
+          ).filter((d) => !String(d._id).startsWith(world.node.url)).length,
+        ]),
+      ),
     );
   const note = (overrides: Record<string, unknown> = {}) => {
     n++;
@@ -78,16 +89,55 @@ describe('the hardened inbox (each hostile request is refused and nothing is sto
   });
 
   it('accepts a signed Create from a peer, stores it once, and ignores its replay', async () => {
+    // A member's post: ada joins the open group first (a Follow, FEP-1b12).
+    const follow = {
+      '@context': AS,
+      id: `${peer.url}/activities/join`,
+      type: 'Follow',
+      actor: ada.id,
+      object: group,
+    };
+    expect((await postSigned(inbox, follow, ada)).status).toBe(202);
     const activity = note();
     expect((await postSigned(inbox, activity, ada)).status).toBe(202);
     expect(await db.collection(collections.apStreams).findOne({ _id: activity.id as never })).toBeTruthy();
-    expect(
-      await db.collection(collections.apObjects).findOne({ _id: activity.object.id as never }),
-    ).toBeTruthy();
+    const threads = await world.anonymous.call('GET', '/groups/policy-lab/threads');
+    expect(threads.body.items.map((t: { title: string }) => t.title)).toEqual([activity.object.content]);
     const before = await counts();
     expect((await postSigned(inbox, activity, ada)).status).toBe(202);
     expect((await postSigned(`${world.node.url}/ap/inbox`, activity, ada)).status).toBe(202);
     expect(await counts()).toEqual(before);
+    expect((await world.anonymous.call('GET', '/groups/policy-lab/threads')).body.items).toHaveLength(1);
+  });
+
+  it('an Undo of a Follow is matched by actor and object, whatever Follow id it names; Join and Leave too', async () => {
+    const members = async () =>
+      (
+        (await world.as.alice!.call('GET', '/groups/policy-lab/members')).body.items as { handle: string }[]
+      ).map((m) => m.handle);
+    const mona = peer.actor('mona');
+    const handle = `mona@${peer.host}`;
+    const send = (type: string, object: unknown) =>
+      postSigned(
+        inbox,
+        { '@context': AS, id: `${peer.url}/activities/mona-${++n}`, type, actor: mona.id, object },
+        mona,
+      );
+    expect((await send('Follow', group)).status).toBe(202);
+    expect(await members()).toContain(handle);
+    // The Undo names a Follow id this node never saw (a peer that made a new one): still her Follow.
+    const undo = await send('Undo', {
+      id: `${peer.url}/activities/another-follow`,
+      type: 'Follow',
+      actor: mona.id,
+      object: group,
+    });
+    expect(undo.status).toBe(202);
+    expect(await members()).not.toContain(handle);
+    expect((await send('Join', group)).status).toBe(202);
+    expect(await members()).toContain(handle);
+    expect((await send('Leave', group)).status).toBe(202);
+    expect(await members()).not.toContain(handle);
   });
 
   it('accepts hs2019 for an RSA key, and the shared inbox advertised in every actor', async () => {

@@ -53,6 +53,15 @@ describe('JSON-LD: shipped contexts, and the terms Ensemble defines', () => {
     world = await startWorld(['alice'], { FEDERATION_ALLOWED_CIDRS: '127.0.0.0/8' });
     db = world.node.database.db;
     group = await createPublicGroup(world.as.alice!, 'ld-lab');
+    // ada posts as a member: she joins the open group first (a Follow, FEP-1b12).
+    const follow = {
+      '@context': AS,
+      id: `${peer.url}/activities/ada-joins`,
+      type: 'Follow',
+      actor: ada.id,
+      object: group,
+    };
+    expect((await postSigned(`${group}/inbox`, follow, ada)).status).toBe(202);
   });
   afterAll(async () => {
     await world.close();

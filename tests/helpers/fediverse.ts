@@ -248,6 +248,18 @@ export async function postSigned(
   };
 }
 
+/** GET a document as a server would, signed as `actor` (or unsigned). */
+export async function getSigned(
+  url: string,
+  actor?: { keyId: string; privateKeyPem: string },
+): Promise<{ status: number; body: string }> {
+  let headers: Record<string, string> = { accept: 'application/activity+json' };
+  if (actor) headers = signRequest({ method: 'GET', url, headers }, actor);
+  delete headers.host;
+  const res = await fetch(url, { headers });
+  return { status: res.status, body: await res.text() };
+}
+
 /** Wait until `check` holds (it may be async); fail the test if it does not within `ms`. */
 export async function waitUntil(
   check: () => boolean | Promise<boolean>,

@@ -1,0 +1,301 @@
+import { ObjectId } from 'mongodb';
+import type { DomainEvents, EventBus, EventName } from '../core/events.js';
+import type { Logger } from '../core/logger.js';
+import type { GroupDoc, GroupRepository } from '../groups/group.repository.js';
+import type { PersonRepository, UserDoc } from '../people/person.repository.js';
+import type { ThreadRepository } from '../threads/thread.repository.js';
+import { PUBLIC, type ActorDirectory } from './actor.directory.js';
+import { refKeys, type FederationRecords } from './federation.records.js';
+import { inboxOf, type GroupAudience } from './group.audience.js';
+import type { ObjectRenderer, PostDoc, PostKind } from './object.renderer.js';
+import type { Activity, Outbox } from './outbox.js';
+
+/** The group and the person an event is about, as federation needs them. */
+interface Parties {
+  group: GroupDoc;
+  person: UserDoc;
+  groupIri: string;
+  personIri: string;
+  /** The group is hosted on this node (else on the node in its origin). */
+  groupHere: boolean;
+  /** The person is a person of this node (else of the node in their origin). */
+  personHere: boolean;
+}
+
+type Handler<E extends EventName> = (e: DomainEvents[E]) => Promise<void>;
+
+/**
+ * Outbound federation (docs/federation.md): domain events → activities → the delivery queue, as the
+ * realtime bridge maps events to sockets. Only what people of this node do is sent from here:
+ *
+ * - in a group hosted here, the author's activity is kept in their outbox and the group announces it to
+ *   every node holding a member (FEP-1b12), plus an `Announce` of each new thread's Page (Mastodon);
+ * - in a group hosted elsewhere, the activity goes to the group, which announces it (a post stays
+ *   pending here until then);
+ * - memberships: a request to a group elsewhere is a Follow (leaving, an Undo); a group here answers a
+ *   person of another node with Accept or Reject, and invites them with Invite.
+ *
+ * What people of other nodes do reaches this node as activities; the inbox applies them and a group
+ * hosted here announces them itself (inbox.handlers.ts), so events they cause send nothing here.
+ */
+export class FederationBridge {
+  constructor(
+    private readonly deps: {
+      events: EventBus;
+      groups: GroupRepository;
+      people: PersonRepository;
+      threads: ThreadRepository;
+      renderer: ObjectRenderer;
+      /** This node's actor documents. */
+      actors: Pick<ActorDirectory, 'document'>;
+      outbox: Outbox;
+      audience: GroupAudience;
+      records: FederationRecords;
+      logger: Logger;
+    },
+  ) {}
+
+  private readonly table: { [E in EventName]?: Handler<E> } = {
+    'group.updated': async (e) => {
+      const group = await this.deps.groups.groups.findOne({ _id: new ObjectId(e.groupId) });
+      if (!group || group.origin || group.deletedAt || group.visibility !== 'public') return;
+      const doc = await this.deps.actors.document(`g.${group.handle}`);
+      if (!doc) return;
+      const groupIri = this.deps.renderer.groupIri(group);
+      // Its members' nodes read the group again (name, description, joining).
+      const update = this.deps.outbox.build(groupIri, {
+        type: 'Update',
+        object: doc,
+        to: [PUBLIC],
+        cc: [`${groupIri}/followers`],
+      });
+      await this.deps.outbox.send(update, await this.deps.audience.inboxes(group._id));
+    },
+    'thread.created': async (e) => {
+      const p = await this.parties(e.groupId, e.authorId);
+      const thread =
+        p?.personHere && (await this.deps.threads.threads.findOne({ _id: new ObjectId(e.threadId) }));
+      if (!p || !thread) return;
+      const page = await this.deps.renderer.object('threads', thread, p.group);
+      await this.publish(p, { type: 'Create', object: page });
+      // Mastodon and its peers show a group's Announce of a post (a boost), not of a Create.
+      if (p.groupHere) await this.deps.audience.announce(p.group, page);
+    },
+    'reply.created': async (e) => {
+      const p = await this.parties(e.groupId, e.authorId);
+      const reply =
+        p?.personHere && (await this.deps.threads.replies.findOne({ _id: new ObjectId(e.replyId) }));
+      if (!p || !reply) return;
+      await this.publish(p, {
+        type: 'Create',
+        object: await this.deps.renderer.object('replies', reply, p.group),
+      });
+    },
+    'post.edited': async (e) => {
+      const p = await this.parties(e.groupId, e.byUserId);
+      const doc = p?.personHere && (await this.post(e.kind, e.id));
+      if (!p || !doc || doc.deleted) return;
+      await this.publish(p, {
+        type: 'Update',
+        object: await this.deps.renderer.object(e.kind, doc, p.group),
+      });
+    },
+    'post.deleted': async (e) => {
+      const p = await this.parties(e.groupId, e.byUserId);
+      const doc = p?.personHere && (await this.post(e.kind, e.id));
+      if (!p || !doc) return;
+      // In a group hosted elsewhere, people here delete only their own posts; its moderators are there.
+      if (!p.groupHere && e.byModerator) return;
+      await this.publish(p, {
+        type: 'Delete',
+        object: this.deps.renderer.postIri(e.kind, doc),
+        ...(doc.deleted?.reason ? { summary: doc.deleted.reason } : {}),
+      });
+    },
+    'post.liked': async (e) => {
+      const p = await this.parties(e.groupId, e.byUserId);
+      const doc = p?.personHere && (await this.post(e.kind, e.id));
+      if (!p || !doc) return;
+      const like = await this.publish(p, { type: 'Like', object: this.deps.renderer.postIri(e.kind, doc) });
+      await this.deps.records.setRef(refKeys.like(doc._id, p.person._id), like.id);
+    },
+    'post.unliked': async (e) => {
+      const p = await this.parties(e.groupId, e.byUserId);
+      const doc = p?.personHere && (await this.post(e.kind, e.id));
+      if (!p || !doc) return;
+      const key = refKeys.like(doc._id, p.person._id);
+      const likeId = await this.deps.records.ref(key);
+      if (!likeId) return;
+      const object = this.deps.renderer.postIri(e.kind, doc);
+      await this.publish(p, {
+        type: 'Undo',
+        object: { id: likeId, type: 'Like', actor: p.personIri, object },
+      });
+      await this.deps.records.dropRef(key);
+    },
+    'thread.updated': async (e) => {
+      const p = await this.parties(e.groupId, e.byUserId);
+      const thread = p?.personHere && p.groupHere && (await this.post('threads', e.threadId));
+      if (!p || !thread) return;
+      const object = this.deps.renderer.postIri('threads', thread);
+      // Lemmy's vocabulary: a thread's lock is a Lock, its pin an Add to the group's `featured` collection.
+      if (e.change === 'locked') {
+        const key = refKeys.lock(thread._id);
+        if (e.value) {
+          const lock = await this.publish(p, { type: 'Lock', object });
+          await this.deps.records.setRef(key, lock.id);
+        } else {
+          const lockId = await this.deps.records.ref(key);
+          await this.publish(p, {
+            type: 'Undo',
+            object: { ...(lockId ? { id: lockId } : {}), type: 'Lock', actor: p.personIri, object },
+          });
+          await this.deps.records.dropRef(key);
+        }
+        return;
+      }
+      await this.publish(p, { type: e.value ? 'Add' : 'Remove', object, target: `${p.groupIri}/featured` });
+    },
+    'member.requested': async (e) => {
+      const p = await this.parties(e.groupId, e.userId);
+      if (!p?.personHere || p.groupHere) return;
+      const follow = this.deps.outbox.build(p.personIri, {
+        type: 'Follow',
+        object: p.groupIri,
+        to: [p.groupIri],
+      });
+      await this.deps.records.setRef(refKeys.follow(p.group._id, p.person._id), follow.id);
+      await this.deps.outbox.send(follow, [p.group.origin!.inbox]);
+    },
+    'member.left': async (e) => {
+      const p = await this.parties(e.groupId, e.userId);
+      if (!p?.personHere || p.groupHere || e.reason !== 'left') return;
+      const key = refKeys.follow(p.group._id, p.person._id);
+      const followId = await this.deps.records.ref(key);
+      const undo = this.deps.outbox.build(p.personIri, {
+        type: 'Undo',
+        object: {
+          ...(followId ? { id: followId } : {}),
+          type: 'Follow',
+          actor: p.personIri,
+          object: p.groupIri,
+        },
+        to: [p.groupIri],
+      });
+      await this.deps.outbox.send(undo, [p.group.origin!.inbox]);
+      await this.deps.records.dropRef(key);
+    },
+    'member.declined': async (e) => {
+      const p = await this.parties(e.groupId, e.userId);
+      if (!p?.personHere || p.groupHere) return;
+      const key = refKeys.invite(p.group._id, p.person._id);
+      const inviteId = await this.deps.records.ref(key);
+      if (!inviteId) return;
+      const reject = this.deps.outbox.build(p.personIri, {
+        type: 'Reject',
+        object: inviteId,
+        to: [p.groupIri],
+      });
+      await this.deps.outbox.send(reject, [p.group.origin!.inbox]);
+      await this.deps.records.dropRef(key);
+    },
+    'member.joined': async (e) => {
+      const p = await this.parties(e.groupId, e.userId);
+      if (p && p.groupHere && !p.personHere) await this.answerFollow(p.group, p.person, 'Accept');
+    },
+    'member.request_denied': async (e) => {
+      const p = await this.parties(e.groupId, e.userId);
+      if (p && p.groupHere && !p.personHere) await this.answerFollow(p.group, p.person, 'Reject');
+    },
+    'member.invited': async (e) => {
+      if (!e.userId) return;
+      const p = await this.parties(e.groupId, e.userId);
+      const inviter = await this.deps.people.byId(new ObjectId(e.byUserId));
+      if (!p?.groupHere || p.personHere || !inviter) return;
+      const inbox = p.person.origin?.inbox;
+      if (!inbox) return;
+      const invite = this.deps.outbox.build(this.deps.renderer.personIri(inviter), {
+        type: 'Invite',
+        object: p.groupIri,
+        target: p.personIri,
+        to: [p.personIri],
+        audience: p.groupIri,
+      });
+      await this.deps.records.setRef(refKeys.invite(p.group._id, p.person._id), invite.id);
+      await this.deps.outbox.send(invite, [inbox]);
+    },
+  };
+
+  /** Subscribe to the domain events (each handler's failure is logged by the event bus). */
+  listen(): void {
+    for (const [name, handler] of Object.entries(this.table))
+      this.deps.events.on(name as EventName, handler as Handler<EventName>);
+  }
+
+  /** The events this bridge sends activities for (docs/federation.md). */
+  get events(): EventName[] {
+    return Object.keys(this.table) as EventName[];
+  }
+
+  /**
+   * A group hosted here answers a person of another node's Follow, embedding it (Mastodon matches the
+   * answer to its Follow by the embedded id).
+   */
+  async answerFollow(group: GroupDoc, person: UserDoc, type: 'Accept' | 'Reject'): Promise<void> {
+    const inbox = inboxOf(person);
+    if (!inbox) return;
+    const groupIri = this.deps.renderer.groupIri(group);
+    const personIri = this.deps.renderer.personIri(person);
+    const key = refKeys.follow(group._id, person._id);
+    const followId = await this.deps.records.ref(key);
+    const answer = this.deps.outbox.build(groupIri, {
+      type,
+      object: { ...(followId ? { id: followId } : {}), type: 'Follow', actor: personIri, object: groupIri },
+      to: [personIri],
+    });
+    await this.deps.outbox.send(answer, [person.origin!.inbox]);
+    if (type === 'Reject') await this.deps.records.dropRef(key);
+  }
+
+  /**
+   * An activity of a person of this node in a group: to the group's node when it is hosted elsewhere;
+   * kept in their outbox and announced by the group to its members when it is hosted here.
+   */
+  private async publish(p: Parties, fields: Record<string, unknown> & { type: string }): Promise<Activity> {
+    const activity = this.deps.outbox.build(p.personIri, {
+      to: [PUBLIC],
+      cc: [p.groupIri],
+      audience: p.groupIri,
+      ...fields,
+    });
+    if (!p.groupHere) return this.deps.outbox.send(activity, [p.group.origin!.inbox]);
+    await this.deps.outbox.send(activity, []);
+    await this.deps.audience.announce(p.group, activity);
+    return activity;
+  }
+
+  /** The group (public, not deleted) and the person an event names. */
+  private async parties(groupId: string, personId: string): Promise<Parties | null> {
+    const [group, person] = await Promise.all([
+      this.deps.groups.groups.findOne({ _id: new ObjectId(groupId) }),
+      this.deps.people.byId(new ObjectId(personId)),
+    ]);
+    // Only public groups federate (members-only groups across nodes come later).
+    if (!group || !person || group.deletedAt || group.visibility !== 'public') return null;
+    return {
+      group,
+      person,
+      groupIri: this.deps.renderer.groupIri(group),
+      personIri: this.deps.renderer.personIri(person),
+      groupHere: !group.origin,
+      personHere: person.status !== 'remote',
+    };
+  }
+
+  private post(kind: PostKind, id: string): Promise<PostDoc | null> {
+    const _id = new ObjectId(id);
+    return kind === 'threads'
+      ? this.deps.threads.threads.findOne({ _id })
+      : this.deps.threads.replies.findOne({ _id });
+  }
+}

@@ -1,0 +1,45 @@
+import type { ObjectId } from 'mongodb';
+import type { GroupDoc, GroupRepository } from '../groups/group.repository.js';
+import type { PersonRepository, UserDoc } from '../people/person.repository.js';
+import { PUBLIC } from './actor.directory.js';
+import type { ObjectRenderer } from './object.renderer.js';
+import type { Activity, Outbox } from './outbox.js';
+
+/** Where a person of another node receives activities: their node's shared inbox, else their own. */
+export const inboxOf = (person: UserDoc): string | null =>
+  person.origin ? (person.origin.sharedInbox ?? person.origin.inbox) : null;
+
+/**
+ * A group hosted here speaking to its members on other nodes (FEP-1b12): it wraps what it accepted in an
+ * `Announce` and sends it to every node that holds a member (each node's shared inbox once), keeping the
+ * Announce in its outbox.
+ */
+export class GroupAudience {
+  constructor(
+    private readonly deps: {
+      groups: GroupRepository;
+      people: PersonRepository;
+      renderer: ObjectRenderer;
+      outbox: Outbox;
+    },
+  ) {}
+
+  /** The inboxes of the group's members on other nodes. */
+  async inboxes(groupId: ObjectId): Promise<string[]> {
+    const members = await this.deps.people.byIds(await this.deps.groups.activeMemberIds(groupId));
+    return [...new Set(members.flatMap((m) => (m.status === 'remote' ? [inboxOf(m) ?? []].flat() : [])))];
+  }
+
+  /** The group announces `object` (an activity, as received or as built here, or a post) to its members. */
+  async announce(group: GroupDoc, object: Record<string, unknown> | string): Promise<Activity> {
+    const groupIri = this.deps.renderer.groupIri(group);
+    const announce = this.deps.outbox.build(groupIri, {
+      type: 'Announce',
+      object,
+      to: [PUBLIC],
+      cc: [`${groupIri}/followers`],
+      audience: groupIri,
+    });
+    return this.deps.outbox.send(announce, await this.inboxes(group._id));
+  }
+}

@@ -1,0 +1,121 @@
+import type { ObjectId } from 'mongodb';
+import type { RemoteCaller } from '../core/caller.js';
+import { ConflictError, ValidationError } from '../core/errors.js';
+import type { GroupDoc } from '../groups/group.repository.js';
+import type { UserDoc } from '../people/person.repository.js';
+import { parseActorName } from './actor.directory.js';
+import { idOf, isNode, originOf } from './as.values.js';
+import type { InboxHandlerDeps } from './inbox.handlers.js';
+import { stripUntrusted } from './inbox.sanitize.js';
+import type { PostDoc, PostKind } from './object.renderer.js';
+import type { IncomingPost } from './post.content.js';
+
+export type Json = Record<string, unknown>;
+export const first = (v: unknown): unknown => (Array.isArray(v) ? v[0] : v);
+export const typeOf = (v: unknown): string | null => {
+  const t = isNode(v) ? first(v.type) : null;
+  return typeof t === 'string' ? t : null;
+};
+
+/**
+ * What the inbox handlers share (inbox.handlers.ts, inbox.announced.ts): this node's groups and the posts an
+ * IRI names, what an activity names (read without believing copies), and recording a post of another node
+ * through the thread service, for its author.
+ */
+export function inboxContext(deps: InboxHandlerDeps) {
+  const { directory, renderer, records, threads } = deps;
+
+  /** The public group hosted here that an IRI names, if any. */
+  const localGroup = async (iri: string | null): Promise<GroupDoc | null> => {
+    const ref = iri ? parseActorName(directory.nameOf(iri) ?? '') : null;
+    if (!ref || ref.kind !== 'group' || `${directory.iri(ref.name)}` !== iri) return null;
+    const loaded = await directory.load(ref.name);
+    return loaded && 'group' in loaded ? loaded.group : null;
+  };
+
+  /** The post an IRI names: one written here, or one recorded from another node. */
+  const postOf = async (iri: string | null): Promise<{ kind: PostKind; doc: PostDoc } | null> => {
+    if (!iri) return null;
+    const local = renderer.localPost(iri);
+    const known = local ? null : await records.byIri(iri);
+    const kind =
+      local?.kind ?? (known?.kind === 'thread' ? 'threads' : known?.kind === 'reply' ? 'replies' : null);
+    const id = local?.id ?? known?.localId;
+    if (!kind || !id) return null;
+    const doc =
+      kind === 'threads'
+        ? await deps.threadRepo.threads.findOne({ _id: id })
+        : await deps.threadRepo.replies.findOne({ _id: id });
+    return doc ? { kind, doc } : null;
+  };
+
+  const callerOf = (person: UserDoc, vouched?: RemoteCaller['vouched']): RemoteCaller => ({
+    kind: 'remote',
+    personId: person._id.toHexString(),
+    handle: person.handle,
+    actorIri: person.origin!.iri,
+    ...(vouched ? { vouched } : {}),
+  });
+
+  const groupOfDoc = (doc: PostDoc) => deps.groupRepo.groups.findOne({ _id: doc.groupId });
+
+  /**
+   * An object an activity names: embedded (then already cut to what its carrier's origin vouches for),
+   * one of this node's own activities, or read from its own origin (never believed from a copy).
+   */
+  const resolve = async (value: unknown): Promise<Json | null> => {
+    const embedded = first(value);
+    if (isNode(embedded) && typeof embedded.type === 'string') return embedded;
+    const iri = idOf(embedded);
+    if (!iri) return null;
+    if (directory.isLocal(iri)) {
+      const stored = await deps.store.getActivity(iri);
+      return stored ? ((await deps.apex.toJSONLD(stored)) as Json) : null;
+    }
+    const doc = await deps.fetcher.getObject(iri);
+    stripUntrusted(doc, originOf(iri), (i) => directory.isLocal(i));
+    return doc;
+  };
+
+  /** Record a post of another node in a group (hosted here, or mirrored from elsewhere). */
+  const receivePost = async (
+    group: GroupDoc,
+    post: IncomingPost,
+    author: UserDoc,
+    vouched: RemoteCaller['vouched'],
+  ): Promise<void> => {
+    const caller = callerOf(author, vouched);
+    const createdAt = post.published && post.published.getTime() < Date.now() ? post.published : undefined;
+    const origin = { iri: post.iri, url: post.url };
+    if (!post.inReplyTo) {
+      const claim = await records.claim(post.iri, 'thread');
+      if (claim.kind !== 'thread') throw new ConflictError(`${post.iri} is known here as a reply.`);
+      await threads.create(
+        caller,
+        group.handle,
+        { title: post.title, body: post.body },
+        { id: claim.localId, origin, createdAt },
+      );
+      return;
+    }
+    const parent = await postOf(post.inReplyTo);
+    if (!parent || !parent.doc.groupId.equals(group._id))
+      throw new ValidationError('The post answers nothing in this group.', [
+        { field: 'body.object.inReplyTo', message: 'not a post of the group' },
+      ]);
+    const claim = await records.claim(post.iri, 'reply');
+    if (claim.kind !== 'reply') throw new ConflictError(`${post.iri} is known here as a thread.`);
+    const threadId =
+      parent.kind === 'threads' ? parent.doc._id : (parent.doc as { threadId: ObjectId }).threadId;
+    await threads.reply(
+      caller,
+      threadId.toHexString(),
+      { body: post.body, ...(parent.kind === 'replies' ? { parentId: parent.doc._id.toHexString() } : {}) },
+      { id: claim.localId, origin, createdAt },
+    );
+  };
+
+  return { localGroup, postOf, callerOf, groupOfDoc, resolve, receivePost };
+}
+
+export type InboxContext = ReturnType<typeof inboxContext>;

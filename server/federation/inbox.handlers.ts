@@ -1,0 +1,320 @@
+import type { ApexInstance, ApexObject } from 'activitypub-express';
+import { systemCaller } from '../core/caller.js';
+import { ConflictError, DomainError, ForbiddenError, ValidationError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { GroupDoc, GroupRepository } from '../groups/group.repository.js';
+import type { MembershipService } from '../groups/membership.service.js';
+import type { PersonRepository, UserDoc } from '../people/person.repository.js';
+import type { ThreadRepository } from '../threads/thread.repository.js';
+import type { ThreadService } from '../threads/thread.service.js';
+import { announcedApplier } from './inbox.announced.js';
+import { first, inboxContext, typeOf } from './inbox.context.js';
+import { parseActorName, type ActorDirectory } from './actor.directory.js';
+import type { ApexStore } from './apex.store.js';
+import { idOf, isNode, originOf } from './as.values.js';
+import type { FederationBridge } from './federation.bridge.js';
+import { refKeys, type FederationRecords } from './federation.records.js';
+import type { GroupAudience } from './group.audience.js';
+import type { ObjectRenderer } from './object.renderer.js';
+import { POST_TYPES, readPost, type IncomingPost } from './post.content.js';
+import type { RemoteDirectory } from './remote.directory.js';
+import type { RemoteFetcher } from './remote.fetcher.js';
+
+/** A verified activity, as the handlers read it. */
+export interface Inbound {
+  /** The activity exactly as received (a group hosted here announces it as it is). */
+  raw: Record<string, unknown>;
+  /** The same, cut to what its actor's origin may vouch for (embedded copies from elsewhere are IRIs). */
+  activity: Record<string, unknown>;
+  id: string;
+  type: string;
+  actorId: string;
+}
+
+export type InboxHandler = (inbound: Inbound) => Promise<void>;
+
+export interface InboxHandlerDeps {
+  apex: ApexInstance;
+  store: ApexStore;
+  directory: ActorDirectory;
+  renderer: ObjectRenderer;
+  remote: RemoteDirectory;
+  records: FederationRecords;
+  fetcher: RemoteFetcher;
+  audience: GroupAudience;
+  bridge: FederationBridge;
+  memberships: MembershipService;
+  threads: ThreadService;
+  groupRepo: GroupRepository;
+  threadRepo: ThreadRepository;
+  people: PersonRepository;
+  /** Person follows (of people of this node) are apex's: accept one and record the follower. */
+  acceptPersonFollow: (recipientIri: string, follow: Inbound) => Promise<void>;
+  logger: Logger;
+}
+
+/**
+ * The inbox as a table of per-activity handlers (docs/federation.md, "What the node accepts"): each turns
+ * a verified activity into ordinary service calls made for its author (a `remote` caller), so the same
+ * group rules decide, and realtime and notifications follow from the domain events as for people here.
+ *
+ * - In a group hosted here, a member's Create, Update, Delete, Like and Undo(Like) are applied, then the
+ *   group announces the activity as it was received to every node holding a member (FEP-1b12).
+ * - A group hosted elsewhere announces what it accepted: its Announce is applied here with the standing the
+ *   group vouches for (member; moderator for people its moderators collection lists), and confirms the
+ *   posts people of this node wrote into it.
+ * - Follow / Undo(Follow) / Accept / Reject / Invite carry memberships between nodes.
+ */
+export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandler> {
+  const { directory, remote, records, memberships, threads } = deps;
+
+  const ctx = inboxContext(deps);
+  const { localGroup, postOf, callerOf, groupOfDoc, resolve, receivePost } = ctx;
+  const applyAnnounced = announcedApplier(deps, ctx);
+
+  /** The group hosted here a post is for: named in its addressing, or its parent's group. */
+  const groupForPost = async (post: IncomingPost): Promise<GroupDoc | null> => {
+    for (const iri of new Set(post.addressed)) {
+      const group = await localGroup(iri);
+      if (group) return group;
+    }
+    const parent = await postOf(post.inReplyTo);
+    if (!parent) return null;
+    const group = await groupOfDoc(parent.doc);
+    return group && !group.origin ? group : null;
+  };
+
+  /** The activity's author, who must be the object's author. */
+  const authorOf = async (inbound: Inbound, post: IncomingPost): Promise<UserDoc> => {
+    if (post.attributedTo !== inbound.actorId)
+      throw new ForbiddenError('A post is created, edited or deleted by its author only.');
+    return remote.person(inbound.actorId);
+  };
+
+  // ---- in a group hosted here ---------------------------------------------------------------------------
+
+  const followGroup = async (inbound: Inbound, group: GroupDoc): Promise<void> => {
+    const person = await remote.person(inbound.actorId);
+    const caller = callerOf(person);
+    await records.setRef(refKeys.follow(group._id, person._id), inbound.id);
+    const membership = await deps.groupRepo.membership(group._id, person._id);
+    try {
+      switch (membership?.state) {
+        case 'active':
+          // Followed again: answered again, counted once.
+          return deps.bridge.answerFollow(group, person, 'Accept');
+        case 'requested':
+          return;
+        case 'banned':
+          return deps.bridge.answerFollow(group, person, 'Reject');
+        case 'invited':
+          return memberships.respond(caller, group.handle, true);
+      }
+      if (group.joinPolicy === 'open') await memberships.join(caller, group.handle);
+      else if (group.joinPolicy === 'request') await memberships.request(caller, group.handle);
+      else await deps.bridge.answerFollow(group, person, 'Reject');
+    } catch (err) {
+      // The group's rules said no: the answer is a Reject, as for a denied request.
+      if (err instanceof ForbiddenError || err instanceof ConflictError)
+        return deps.bridge.answerFollow(group, person, 'Reject');
+      throw err;
+    }
+  };
+
+  const unfollowGroup = async (inbound: Inbound, group: GroupDoc): Promise<void> => {
+    const known = await remote.known(inbound.actorId);
+    if (known?.kind !== 'person') return;
+    const membership = await deps.groupRepo.membership(group._id, known.person._id);
+    const caller = callerOf(known.person);
+    if (membership?.state === 'active') await memberships.leave(caller, group.handle);
+    else if (membership?.state === 'requested') await memberships.withdraw(caller, group.handle);
+    await records.dropRef(refKeys.follow(group._id, known.person._id));
+  };
+
+  // ---- the table ----------------------------------------------------------------------------------------
+
+  const follow: InboxHandler = async (inbound) => {
+    const objectIri = idOf(first(inbound.activity.object));
+    const group = await localGroup(objectIri);
+    if (group) return followGroup(inbound, group);
+    const ref = parseActorName(directory.nameOf(objectIri ?? '') ?? '');
+    if (ref?.kind === 'person' && objectIri === directory.iri(ref.name))
+      await deps.acceptPersonFollow(objectIri, inbound);
+  };
+
+  return {
+    Follow: follow,
+    // FEP-1b12's aliases: Join is a Follow of the group, Leave an Undo of it.
+    Join: follow,
+    Leave: async (inbound) => {
+      const group = await localGroup(idOf(first(inbound.activity.object)));
+      if (group) await unfollowGroup(inbound, group);
+    },
+
+    Undo: async (inbound) => {
+      const undone = await resolve(inbound.activity.object).catch(() => null);
+      if (!undone) return;
+      if (idOf(first(undone.actor)) !== inbound.actorId)
+        throw new ForbiddenError('Only its actor undoes an activity.');
+      const objectIri = idOf(first(undone.object));
+      if (typeOf(undone) === 'Follow') {
+        const group = await localGroup(objectIri);
+        if (group) return unfollowGroup(inbound, group);
+        // A person's follower, matched by actor and object (not only by the first Follow's id).
+        const name = directory.nameOf(objectIri ?? '');
+        if (name && parseActorName(name)?.kind === 'person') {
+          const followers = `${directory.iri(name)}/followers`;
+          const follow = await deps.store.findActivityByCollectionAndActorId(followers, inbound.actorId);
+          if (follow) await deps.store.removeActivity(follow, inbound.actorId);
+        }
+        return;
+      }
+      if (typeOf(undone) === 'Like') {
+        const found = await postOf(objectIri);
+        const group = found && (await groupOfDoc(found.doc));
+        if (!found || !group || group.origin) return;
+        const person = await remote.person(inbound.actorId);
+        await threads.like(callerOf(person), found.kind, found.doc._id.toHexString(), false);
+        await deps.audience.announce(group, inbound.raw);
+      }
+    },
+
+    Accept: async (inbound) => {
+      const objectId = idOf(first(inbound.activity.object));
+      if (!objectId || !directory.isLocal(objectId)) return;
+      const local = (await deps.store.getActivity(objectId, true)) as ApexObject | null;
+      if (!local) return;
+      const target = idOf(first(local.object));
+      if (local.type === 'Invite') return answerInvite(inbound, local, true);
+      const followerName = directory.nameOf(idOf(first(local.actor)) ?? '');
+      const known = target ? await remote.known(target) : null;
+      if (known?.kind === 'group') {
+        const person = followerName ? await directory.load(followerName) : null;
+        if (person && 'person' in person)
+          await memberships.answered(
+            systemCaller('accepted by the group'),
+            known.group._id,
+            person.person._id,
+            true,
+          );
+        return;
+      }
+      // A person here followed someone elsewhere: recorded in their `following` (apex's collections).
+      if (followerName)
+        await deps.store.updateActivityMeta(local, 'collection', `${directory.iri(followerName)}/following`);
+    },
+
+    Reject: async (inbound) => {
+      const objectId = idOf(first(inbound.activity.object));
+      if (!objectId || !directory.isLocal(objectId)) return;
+      const local = (await deps.store.getActivity(objectId, true)) as ApexObject | null;
+      if (!local) return;
+      if (local.type === 'Invite') return answerInvite(inbound, local, false);
+      const target = idOf(first(local.object));
+      const known = target ? await remote.known(target) : null;
+      const followerName = directory.nameOf(idOf(first(local.actor)) ?? '');
+      if (known?.kind === 'group' && followerName) {
+        const person = await directory.load(followerName);
+        if (person && 'person' in person)
+          await memberships.answered(
+            systemCaller('rejected by the group'),
+            known.group._id,
+            person.person._id,
+            false,
+          );
+      }
+    },
+
+    Create: async (inbound) => {
+      const object = first(inbound.activity.object);
+      if (!isNode(object)) throw new ValidationError('A Create must carry its object.');
+      const post = readPost(object);
+      const group = await groupForPost(post);
+      // Not for a group hosted here: a group hosted elsewhere announces what it accepts.
+      if (!group) return;
+      await receivePost(group, post, await authorOf(inbound, post), undefined);
+      await deps.audience.announce(group, inbound.raw);
+    },
+
+    Update: async (inbound) => {
+      const object = first(inbound.activity.object);
+      if (!isNode(object)) return;
+      if (object.id === inbound.actorId) {
+        // An actor's new profile: its record is read again.
+        const known = await remote.known(inbound.actorId);
+        if (known?.kind === 'person') await remote.person(inbound.actorId, { refresh: true });
+        if (known?.kind === 'group') await remote.group(inbound.actorId, { refresh: true });
+        return;
+      }
+      if (!POST_TYPES.has(typeOf(object) ?? '')) return;
+      const post = readPost(object);
+      const found = await postOf(post.iri);
+      const group = found && (await groupOfDoc(found.doc));
+      if (!found || !group || group.origin) return;
+      const author = await authorOf(inbound, post);
+      await threads.edit(callerOf(author), found.kind, found.doc._id.toHexString(), {
+        ...(found.kind === 'threads' ? { title: post.title } : {}),
+        body: post.body,
+      });
+      await deps.audience.announce(group, inbound.raw);
+    },
+
+    Delete: async (inbound) => {
+      const objectIri = idOf(first(inbound.activity.object));
+      if (!objectIri || objectIri === inbound.actorId) return;
+      const found = await postOf(objectIri);
+      const group = found && (await groupOfDoc(found.doc));
+      if (!found || !group || group.origin || found.doc.deleted) return;
+      const person = await remote.person(inbound.actorId);
+      await threads.remove(callerOf(person), found.kind, found.doc._id.toHexString(), undefined);
+      await deps.audience.announce(group, inbound.raw);
+    },
+
+    Like: async (inbound) => {
+      const found = await postOf(idOf(first(inbound.activity.object)));
+      if (!found) throw new ValidationError('The liked object is not a post of a group on this node.');
+      const group = await groupOfDoc(found.doc);
+      if (!group || group.origin) return;
+      const person = await remote.person(inbound.actorId);
+      await threads.like(callerOf(person), found.kind, found.doc._id.toHexString(), true);
+      await records.setRef(refKeys.like(found.doc._id, person._id), inbound.id);
+      await deps.audience.announce(group, inbound.raw);
+    },
+
+    Announce: async (inbound) => {
+      // Only a group this node has a record of (one its people joined) is heard; a boost is not content.
+      const known = await remote.known(inbound.actorId);
+      if (known?.kind !== 'group') return;
+      const inner = await resolve(inbound.activity.object);
+      if (!inner) throw new ValidationError('The announced activity could not be read.');
+      await applyAnnounced(known.group, inner);
+    },
+
+    Invite: async (inbound) => {
+      const groupIri = idOf(first(inbound.activity.object));
+      const targetIri = idOf(first(inbound.activity.target));
+      const name = directory.nameOf(targetIri ?? '');
+      const loaded = name && parseActorName(name)?.kind === 'person' ? await directory.load(name) : null;
+      if (!groupIri || !loaded || !('person' in loaded)) return;
+      if (originOf(groupIri) !== originOf(inbound.actorId))
+        throw new ForbiddenError('Only people of the group’s own node invite to it.');
+      const group = await remote.group(groupIri);
+      const inviter = await remote.person(inbound.actorId);
+      await memberships.invitedFromRemote(callerOf(inviter), group.handle, loaded.person._id);
+      await records.setRef(refKeys.invite(group._id, loaded.person._id), inbound.id);
+    },
+  };
+
+  /** A person of another node answered an invitation to a group hosted here (Accept or Reject of it). */
+  async function answerInvite(inbound: Inbound, invite: ApexObject, accept: boolean): Promise<void> {
+    const group = await localGroup(idOf(first(invite.object)));
+    if (!group || idOf(first(invite.target)) !== inbound.actorId) return;
+    const person = await remote.person(inbound.actorId);
+    try {
+      await memberships.respond(callerOf(person), group.handle, accept);
+    } catch (err) {
+      // No invitation any more (answered already, or withdrawn): nothing to do.
+      if (!(err instanceof DomainError)) throw err;
+    }
+  }
+}

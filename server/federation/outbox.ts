@@ -1,0 +1,51 @@
+import type { ApexInstance } from 'activitypub-express';
+import { ObjectId } from 'mongodb';
+import type { Logger } from '../core/logger.js';
+import { AS_CONTEXT } from './actor.directory.js';
+import type { ApexStore } from './apex.store.js';
+import type { DeliveryQueue } from './delivery.queue.js';
+
+export type Activity = Record<string, unknown> & { id: string; type: string; actor: string };
+
+/**
+ * Activities the node sends: each gets an id under `/ap/s/`, is kept in its actor's outbox (so it can be
+ * fetched back by its id and is paged in the outbox), and is queued for the inboxes given (the delivery
+ * queue, ADR 0009). The body sent is the activity as built here; what is kept is apex's form of it.
+ */
+export class Outbox {
+  constructor(
+    private readonly deps: {
+      base: string;
+      apex: ApexInstance;
+      store: ApexStore;
+      deliveries: DeliveryQueue;
+      logger: Logger;
+    },
+  ) {}
+
+  newId(): string {
+    return `${this.deps.base}/ap/s/${new ObjectId().toHexString()}`;
+  }
+
+  /** Build an activity as `actor` (id and `published` added when absent). */
+  build(actor: string, activity: Record<string, unknown> & { type: string }): Activity {
+    return {
+      '@context': AS_CONTEXT,
+      id: this.newId(),
+      ...activity,
+      actor,
+      published: (activity.published as string | undefined) ?? new Date().toISOString(),
+    } as Activity;
+  }
+
+  /** Keep the activity in its actor's outbox and queue it for these inboxes (each once). */
+  async send(activity: Activity, inboxes: string[]): Promise<Activity> {
+    const compacted = await this.deps.apex.fromJSONLD(structuredClone(activity));
+    compacted._meta = { collection: [`${activity.actor}/outbox`] };
+    await this.deps.store.asLocal(() => this.deps.store.saveActivity(compacted));
+    const targets = [...new Set(inboxes)];
+    if (targets.length) await this.deps.deliveries.enqueue(activity.actor, JSON.stringify(activity), targets);
+    this.deps.logger.debug({ activity: activity.id, type: activity.type, inboxes: targets.length }, 'sent');
+    return activity;
+  }
+}

@@ -1,0 +1,350 @@
+import { ObjectId } from 'mongodb';
+import { z } from 'zod';
+import { ValidationError } from '../core/errors.js';
+import { foldText, searchTokens } from '../core/search-tokens.js';
+import type { Logger } from '../core/logger.js';
+import { sanitizeHtmlFragment } from '../core/html.js';
+import type { GroupDoc, GroupOrigin, GroupRepository } from '../groups/group.repository.js';
+import type { PersonOrigin, PersonRepository, UserDoc } from '../people/person.repository.js';
+import { defaultVisibility } from '../people/profile.schemas.js';
+import { idOf, isNode } from './as.values.js';
+import type { FederationRecords } from './federation.records.js';
+import { textOf, urlOf } from './post.content.js';
+import { RemoteFetchError, type RemoteFetcher } from './remote.fetcher.js';
+
+/** A remote actor is read again from its node when it is used a day after it was last read. */
+const ACTOR_TTL_MS = 86_400_000;
+/** Moderators listed from a remote group's collection, at most. */
+const MAX_MODERATORS = 50;
+/** The id of the system on records no local person made (remote groups' `createdBy`). */
+const NOBODY = new ObjectId('000000000000000000000000');
+
+const PERSON_TYPES = new Set(['Person', 'Service', 'Application', 'Organization']);
+
+const iri = z
+  .string()
+  .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), 'an http(s) IRI');
+const actorSchema = z
+  .object({
+    id: iri,
+    type: z.union([z.string(), z.array(z.string()).min(1)]),
+    preferredUsername: z.string().min(1).max(200).optional(),
+    name: z.string().max(500).nullish(),
+    summary: z.string().max(20_000).nullish(),
+    inbox: iri,
+    endpoints: z.object({ sharedInbox: iri.optional() }).passthrough().optional(),
+    outbox: z.unknown().optional(),
+    followers: z.unknown().optional(),
+    featured: z.unknown().optional(),
+    attributedTo: z.unknown().optional(),
+    moderators: z.unknown().optional(),
+    url: z.unknown().optional(),
+    icon: z.unknown().optional(),
+    manuallyApprovesFollowers: z.boolean().optional(),
+    attachment: z.unknown().optional(),
+    published: z.string().optional(),
+  })
+  .passthrough();
+type ActorDoc = z.infer<typeof actorSchema>;
+
+const typesOf = (doc: ActorDoc) => (Array.isArray(doc.type) ? doc.type : [doc.type]);
+
+/** `name@host`: the person's or group's name on its node, folded to what a handle may hold. */
+function handleOf(doc: ActorDoc): string {
+  const host = new URL(doc.id).host.toLowerCase();
+  const raw = doc.preferredUsername ?? new URL(doc.id).pathname.split('/').filter(Boolean).pop() ?? 'actor';
+  const name =
+    foldText(raw)
+      .replace(/[^a-z0-9._-]+/g, '-')
+      .replace(/^[-._]+|[-._]+$/g, '')
+      .slice(0, 64) || 'actor';
+  return `${name}@${host}`;
+}
+
+const fresh = (at: Date | undefined) => at !== undefined && Date.now() - at.getTime() < ACTOR_TTL_MS;
+
+/** A profile field named Organization (Mastodon's PropertyValue), as Ensemble nodes publish it. */
+function organizationOf(attachment: unknown): string | null {
+  const list = Array.isArray(attachment) ? attachment : [attachment];
+  for (const item of list) {
+    if (!isNode(item) || item.type !== 'PropertyValue' || typeof item.value !== 'string') continue;
+    if (typeof item.name === 'string' && /^organi[sz]ation$/i.test(item.name.trim()))
+      return textOf(item.value).slice(0, 200) || null;
+  }
+  return null;
+}
+
+/**
+ * People and groups of other nodes, recorded here as ordinary domain records with their origin
+ * (docs/adr/0016-remote-records.md): a person is a `users` document with status `remote` and handle
+ * `name@host`, a group a `groups` document with an `origin`; `fed_iris` maps each actor IRI to its record.
+ * A record is read from its node when first needed and again when it is used a day later (or when its
+ * node sends an Update); if its node cannot be reached then, the record it had is used.
+ */
+export class RemoteDirectory {
+  private readonly inflight = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly deps: {
+      fetcher: RemoteFetcher;
+      records: FederationRecords;
+      people: PersonRepository;
+      groups: GroupRepository;
+      isLocal: (iri: string) => boolean;
+      logger: Logger;
+    },
+  ) {}
+
+  /** One read or write of a record at a time per IRI in this process. */
+  private serially<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const before = this.inflight.get(key) ?? Promise.resolve();
+    const run = before.then(work, work);
+    this.inflight.set(key, run);
+    void run
+      .finally(() => this.inflight.get(key) === run && this.inflight.delete(key))
+      .catch(() => undefined);
+    return run;
+  }
+
+  /** What its node serves for this actor, checked: an actor on its own origin, with an inbox there. */
+  private async fetchActor(actorIri: string): Promise<ActorDoc> {
+    if (this.deps.isLocal(actorIri)) throw new ValidationError(`${actorIri} is an actor of this node.`);
+    const raw = await this.deps.fetcher.getObject(actorIri);
+    const parsed = actorSchema.safeParse(raw);
+    if (!parsed.success)
+      throw new RemoteFetchError(`${actorIri} is not an actor: ${parsed.error.issues[0]?.message ?? ''}`);
+    const doc = parsed.data;
+    if (doc.id !== actorIri.replace(/#.*$/, '')) throw new RemoteFetchError(`${actorIri} answered ${doc.id}`);
+    const origin = new URL(doc.id).origin;
+    // Deliveries go where the actor's document says: only to its own origin.
+    if (new URL(doc.inbox).origin !== origin)
+      throw new RemoteFetchError(`${actorIri} has its inbox elsewhere`);
+    return doc;
+  }
+
+  /** A link of the actor on its own origin (collections, shared inbox), or null. */
+  private sameOrigin(doc: ActorDoc, value: unknown): string | null {
+    const link = idOf(value);
+    return link && URL.canParse(link) && new URL(link).origin === new URL(doc.id).origin ? link : null;
+  }
+
+  /** The record of a person of another node, read from their node when needed. */
+  async person(actorIri: string, options: { refresh?: boolean } = {}): Promise<UserDoc> {
+    return this.serially(actorIri, async () => {
+      const known = await this.deps.records.byIri(actorIri);
+      const current = known?.kind === 'person' ? await this.deps.people.byId(known.localId) : null;
+      if (current && !options.refresh && fresh(current.origin?.fetchedAt)) return current;
+      let doc: ActorDoc;
+      try {
+        doc = await this.fetchActor(actorIri);
+      } catch (err) {
+        if (current) return current;
+        throw err;
+      }
+      if (!typesOf(doc).some((t) => PERSON_TYPES.has(t)))
+        throw new ValidationError(`${actorIri} is not a person.`);
+      const name = textOf(doc.name ?? '') || doc.preferredUsername || handleOf(doc);
+      const origin: PersonOrigin = {
+        iri: doc.id,
+        host: new URL(doc.id).host,
+        inbox: doc.inbox,
+        sharedInbox: this.sameOrigin(doc, doc.endpoints?.sharedInbox),
+        url: urlOf(doc.url),
+        icon: urlOf(isNode(doc.icon) ? doc.icon.url : doc.icon),
+        organization: organizationOf(doc.attachment),
+        fetchedAt: new Date(),
+      };
+      if (current) {
+        await this.deps.people.refreshRemote(current._id, name, origin);
+        return { ...current, claimsName: name, profile: { ...current.profile, displayName: name }, origin };
+      }
+      const claim = await this.deps.records.claim(actorIri, 'person');
+      const now = new Date();
+      const base = handleOf(doc);
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const user: UserDoc = {
+          _id: claim.localId,
+          handle: attempt ? base.replace('@', `-${claim.localId.toHexString().slice(-4 - attempt)}@`) : base,
+          status: 'remote',
+          email: null,
+          emailVerified: false,
+          locale: 'en',
+          claimsName: name,
+          organizationId: null,
+          isAdmin: false,
+          profile: { displayName: name },
+          visibility: { ...defaultVisibility },
+          avatar: null,
+          searchTokens: [],
+          createdAt: now,
+          updatedAt: now,
+          lastSignInAt: null,
+          origin,
+        };
+        if (await this.deps.people.insertRemote(user)) return (await this.deps.people.byId(user._id)) ?? user;
+      }
+      throw new ValidationError(`No handle could be given to ${actorIri}.`);
+    });
+  }
+
+  /** The record of a group of another node, read from its node when needed. */
+  async group(actorIri: string, options: { refresh?: boolean } = {}): Promise<GroupDoc> {
+    return this.serially(actorIri, async () => {
+      const known = await this.deps.records.byIri(actorIri);
+      const current =
+        known?.kind === 'group' ? await this.deps.groups.groups.findOne({ _id: known.localId }) : null;
+      if (current && !options.refresh && fresh(current.origin?.fetchedAt)) return current;
+      let doc: ActorDoc;
+      try {
+        doc = await this.fetchActor(actorIri);
+      } catch (err) {
+        if (current) return current;
+        throw err;
+      }
+      if (!typesOf(doc).includes('Group')) throw new ValidationError(`${actorIri} is not a group.`);
+      const moderatorsCollection = this.sameOrigin(doc, doc.moderators ?? doc.attributedTo);
+      const followers = this.sameOrigin(doc, doc.followers);
+      const [moderators, memberCount] = await Promise.all([
+        this.collectionItems(moderatorsCollection),
+        this.collectionSize(followers),
+      ]);
+      const origin: GroupOrigin = {
+        iri: doc.id,
+        host: new URL(doc.id).host,
+        inbox: doc.inbox,
+        sharedInbox: this.sameOrigin(doc, doc.endpoints?.sharedInbox),
+        outbox: this.sameOrigin(doc, doc.outbox),
+        followers,
+        moderatorsCollection,
+        moderators,
+        featured: this.sameOrigin(doc, doc.featured),
+        url: urlOf(doc.url),
+        icon: urlOf(isNode(doc.icon) ? doc.icon.url : doc.icon),
+        fetchedAt: new Date(),
+      };
+      const name = textOf(doc.name ?? '') || doc.preferredUsername || handleOf(doc);
+      const summary = sanitizeHtmlFragment(doc.summary ?? '');
+      const set = {
+        name: name.slice(0, 120),
+        description: summary ? { en: { markdown: textOf(summary), html: summary } } : {},
+        joinPolicy: doc.manuallyApprovesFollowers ? ('request' as const) : ('open' as const),
+        memberCount: memberCount ?? current?.memberCount ?? 0,
+        origin,
+        searchTokens: searchTokens(name, handleOf(doc), textOf(summary)),
+      };
+      if (current) {
+        await this.deps.groups.refreshRemote(current._id, set);
+        return { ...current, ...set };
+      }
+      const claim = await this.deps.records.claim(actorIri, 'group');
+      const now = new Date();
+      const base = handleOf(doc);
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const group: GroupDoc = {
+          _id: claim.localId,
+          handle: attempt ? base.replace('@', `-${claim.localId.toHexString().slice(-4 - attempt)}@`) : base,
+          visibility: 'public',
+          welcomeMessage: null,
+          createdBy: NOBODY,
+          createdAt:
+            doc.published && !Number.isNaN(Date.parse(doc.published)) ? new Date(doc.published) : now,
+          updatedAt: now,
+          deletedAt: null,
+          deletedBy: null,
+          ...set,
+        };
+        if (await this.deps.groups.insertRemote(group))
+          return (await this.deps.groups.groups.findOne({ _id: group._id })) ?? group;
+      }
+      throw new ValidationError(`No handle could be given to ${actorIri}.`);
+    });
+  }
+
+  /** The record of an actor of another node known here by IRI, without fetching anything. */
+  async known(
+    actorIri: string,
+  ): Promise<{ kind: 'person'; person: UserDoc } | { kind: 'group'; group: GroupDoc } | null> {
+    const known = await this.deps.records.byIri(actorIri);
+    if (known?.kind === 'person') {
+      const person = await this.deps.people.byId(known.localId);
+      return person ? { kind: 'person', person } : null;
+    }
+    if (known?.kind === 'group') {
+      const group = await this.deps.groups.groups.findOne({ _id: known.localId });
+      return group ? { kind: 'group', group } : null;
+    }
+    return null;
+  }
+
+  /** `@name@host` (or `name@host`) → the actor IRIs its node's WebFinger names, each with its type. */
+  async webfinger(handle: string): Promise<{ href: string; type: string | null }[]> {
+    const m = /^@?([^@\s/]+)@([^@\s/]+)$/.exec(handle.trim());
+    if (!m)
+      throw new ValidationError('Expected @name@host.', [
+        { field: 'query.q', message: 'expected @name@host' },
+      ]);
+    const [, name, host] = m as unknown as [string, string, string];
+    // Plain http only for addresses and localhost (a development or test network); https otherwise.
+    const scheme = /^(\d+\.\d+\.\d+\.\d+|\[[0-9a-f:]+\]|localhost)(:\d+)?$/i.test(host) ? 'http' : 'https';
+    const url = `${scheme}://${host}/.well-known/webfinger?resource=${encodeURIComponent(`acct:${name}@${host}`)}`;
+    const jrd = await this.deps.fetcher.getJson(url, 'application/jrd+json, application/json');
+    const links = Array.isArray(jrd.links) ? jrd.links : [];
+    return links.flatMap((l: unknown) => {
+      if (!isNode(l) || l.rel !== 'self' || typeof l.href !== 'string' || !URL.canParse(l.href)) return [];
+      if (typeof l.type === 'string' && !/activity\+json|ld\+json/.test(l.type)) return [];
+      // An actor must be on the host that named it.
+      if (new URL(l.href).host.toLowerCase() !== host.toLowerCase()) return [];
+      const props = isNode(l.properties) ? l.properties : {};
+      const type = props['https://www.w3.org/ns/activitystreams#type'];
+      return [{ href: l.href, type: typeof type === 'string' ? type : null }];
+    });
+  }
+
+  /** A person of another node by `name@host` (their node's WebFinger), recorded here. */
+  async personByHandle(handle: string): Promise<UserDoc | null> {
+    const links = await this.webfinger(handle).catch(() => []);
+    for (const link of links.filter((l) => l.type !== 'Group')) {
+      const person = await this.person(link.href).catch(() => null);
+      if (person) return person;
+    }
+    return null;
+  }
+
+  /** A group of another node by `name@host`, recorded here. */
+  async groupByHandle(handle: string): Promise<GroupDoc | null> {
+    const links = await this.webfinger(handle);
+    const ordered = [...links.filter((l) => l.type === 'Group'), ...links.filter((l) => l.type === null)];
+    for (const link of ordered) {
+      const group = await this.group(link.href).catch(() => null);
+      if (group) return group;
+    }
+    return null;
+  }
+
+  /** The first items of a collection on the actor's origin (moderators: IRIs). */
+  private async collectionItems(collection: string | null): Promise<string[]> {
+    if (!collection) return [];
+    try {
+      const doc = await this.deps.fetcher.getObject(collection);
+      let items = doc.orderedItems ?? doc.items;
+      if (!items && isNode(doc.first)) items = doc.first.orderedItems ?? doc.first.items;
+      return (Array.isArray(items) ? items : [])
+        .map((i) => idOf(i))
+        .filter((i): i is string => typeof i === 'string' && URL.canParse(i))
+        .slice(0, MAX_MODERATORS);
+    } catch (err) {
+      this.deps.logger.debug({ err, collection }, 'a remote collection could not be read');
+      return [];
+    }
+  }
+
+  private async collectionSize(collection: string | null): Promise<number | null> {
+    if (!collection) return null;
+    try {
+      const doc = await this.deps.fetcher.getObject(collection);
+      return typeof doc.totalItems === 'number' && doc.totalItems >= 0 ? Math.floor(doc.totalItems) : null;
+    } catch {
+      return null;
+    }
+  }
+}

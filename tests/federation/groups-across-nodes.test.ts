@@ -1,0 +1,501 @@
+import type { ApiClient } from '../helpers/browser.js';
+import { createPublicGroup, waitUntil } from '../helpers/fediverse.js';
+import { startDepartments, type Departments } from '../helpers/nodes.js';
+import { connectSocket } from '../helpers/sockets.js';
+
+interface Post {
+  id: string;
+  title?: string;
+  body: { html: string } | null;
+  author: { handle: string } | null;
+  pending: boolean;
+  pinned?: boolean;
+  locked?: boolean;
+  likeCount: number;
+  parentId?: string | null;
+  deleted: { byModerator: boolean; reason: string | null } | null;
+}
+
+/**
+ * Three departments, each its own Ensemble node: a separate process with its own database and identity
+ * provider, on its own loopback address (server/ops/launcher.ts). Everything between them is real HTTP
+ * with real signatures: WebFinger, actor fetches, signed deliveries through each node's queue.
+ */
+describe('groups across nodes (three departments, three nodes)', () => {
+  let d: Departments;
+  let hostA: string;
+  let hostB: string;
+  let alice: ApiClient;
+  let bruno: ApiClient;
+  let dev: ApiClient;
+  let emma: ApiClient;
+
+  const groupsOf = async (client: ApiClient) =>
+    ((await client.call('GET', '/groups?scope=mine')).body.items as { handle: string }[]).map(
+      (g) => g.handle,
+    );
+  const path = (handle: string) => `/groups/${encodeURIComponent(handle)}`;
+  const lookup = (client: ApiClient, q: string) => client.call('GET', `/lookup?q=${encodeURIComponent(q)}`);
+  /** The threads of a group as a person sees them on their node (pinned first). */
+  const threadsOf = async (client: ApiClient, handle: string): Promise<Post[]> => {
+    const page = (await client.call('GET', `${path(handle)}/threads`)).body as {
+      pinned: Post[];
+      items: Post[];
+    };
+    return [...(page.pinned ?? []), ...(page.items ?? [])];
+  };
+  /** Wait until a thread of this title is on the person's node; its view there. */
+  const threadOn = async (client: ApiClient, handle: string, title: string): Promise<Post> => {
+    let found: Post | undefined;
+    await waitUntil(
+      async () => Boolean((found = (await threadsOf(client, handle)).find((t) => t.title === title))),
+      15_000,
+      `thread “${title}” on ${client.nodeUrl}`,
+    );
+    return found!;
+  };
+  const repliesOf = async (client: ApiClient, threadId: string): Promise<Post[]> =>
+    (await client.call('GET', `/threads/${threadId}/replies`)).body.items as Post[];
+  /** Wait until a reply whose text contains `text` is in the thread on the person's node. */
+  const replyOn = async (client: ApiClient, threadId: string, text: string): Promise<Post> => {
+    let found: Post | undefined;
+    await waitUntil(
+      async () =>
+        Boolean((found = (await repliesOf(client, threadId)).find((r) => r.body?.html.includes(text)))),
+      15_000,
+      `reply “${text}” on ${client.nodeUrl}`,
+    );
+    return found!;
+  };
+  const thread = async (client: ApiClient, id: string): Promise<Post> =>
+    (await client.call('GET', `/threads/${id}`)).body as Post;
+
+  /** A person finds a group of another node and asks to join it; resolves once their node records it. */
+  const joinRemote = async (client: ApiClient, handle: string, how: 'join' | 'requests' = 'join') => {
+    expect((await lookup(client, `@${handle}`)).status).toBe(200);
+    return client.call('POST', `${path(handle)}/${how}`);
+  };
+
+  beforeAll(async () => {
+    d = await startDepartments([
+      { name: 'a', department: 'digital-services' },
+      { name: 'b', department: 'natural-resources' },
+      { name: 'c', department: 'environment' },
+    ]);
+    hostA = new URL(d.node('a').url).host;
+    hostB = new URL(d.node('b').url).host;
+    [alice, bruno, dev, emma] = await Promise.all([
+      d.as('a', 'alice'),
+      d.as('b', 'bruno'),
+      d.as('b', 'dev'),
+      d.as('c', 'emma'),
+    ]);
+  }, 180_000);
+  afterAll(() => d?.close(), 60_000);
+
+  it('each department is its own host with its own people', () => {
+    expect(new Set(d.nodes.map((n) => new URL(n.url).hostname))).toEqual(
+      new Set(['127.0.0.2', '127.0.0.3', '127.0.0.4']),
+    );
+  });
+
+  it('a person on B finds @group@A, sees its public profile, and joins the open group at once', async () => {
+    await createPublicGroup(alice, 'policy-lab', { name: 'Policy lab' });
+    const handle = `policy-lab@${hostA}`;
+    const found = await lookup(bruno, `@${handle}`);
+    expect(found.status).toBe(200);
+    expect(found.body.group).toMatchObject({
+      handle,
+      name: 'Policy lab',
+      memberCount: 1,
+      visibility: 'public',
+      joinPolicy: 'open',
+      node: { host: hostA },
+    });
+    expect(found.body.group.moderators.map((m: { handle: string }) => m.handle)).toEqual([`alice@${hostA}`]);
+    // The group's URL finds the same group.
+    const byUrl = await lookup(bruno, `${d.node('a').url}/groups/policy-lab`);
+    expect(byUrl.body.group.id).toBe(found.body.group.id);
+
+    const join = await bruno.call('POST', `${path(handle)}/join`);
+    expect(join.status).toBe(200);
+    expect(join.body).toEqual({ welcomeMessage: null, pending: true });
+    await waitUntil(async () => (await groupsOf(bruno)).includes(handle), 15_000, 'the join on B');
+    // On A: a member from node B, with his name and organization.
+    const members = await alice.call('GET', '/groups/policy-lab/members');
+    expect(members.body.items).toContainEqual(
+      expect.objectContaining({
+        handle: `bruno@${hostB}`,
+        displayName: 'Bruno Côté',
+        node: hostB,
+        organization: 'Department of Natural Resources',
+        role: 'member',
+      }),
+    );
+    expect((await alice.call('GET', '/groups/policy-lab')).body.memberCount).toBe(2);
+    // C joins too (the discussion below has three nodes).
+    await joinRemote(emma, handle);
+    await waitUntil(async () => (await groupsOf(emma)).includes(handle), 15_000, 'the join on C');
+  });
+
+  it('a request to join from B waits in A’s request queue beside local ones; approval and denial reach B', async () => {
+    await createPublicGroup(alice, 'intake', { joinPolicy: 'request' });
+    const handle = `intake@${hostA}`;
+    expect((await joinRemote(bruno, handle, 'requests')).status).toBe(202);
+    expect((await joinRemote(dev, handle, 'requests')).status).toBe(202);
+    const queue = async () =>
+      ((await alice.call('GET', '/groups/intake/members?state=requested')).body.items ?? []) as {
+        handle: string;
+        node: string | null;
+        organization: string | null;
+        displayName: string;
+      }[];
+    await waitUntil(async () => (await queue()).length === 2, 15_000, 'the requests on A');
+    expect(await queue()).toContainEqual(
+      expect.objectContaining({
+        handle: `bruno@${hostB}`,
+        displayName: 'Bruno Côté',
+        node: hostB,
+        organization: 'Department of Natural Resources',
+      }),
+    );
+    // Not a member on B until A answers.
+    expect(await groupsOf(bruno)).not.toContain(handle);
+    expect(
+      (await alice.call('POST', `/groups/intake/requests/${encodeURIComponent(`bruno@${hostB}`)}/approve`))
+        .status,
+    ).toBe(204);
+    expect(
+      (await alice.call('POST', `/groups/intake/requests/${encodeURIComponent(`dev@${hostB}`)}/deny`)).status,
+    ).toBe(204);
+    await waitUntil(async () => (await groupsOf(bruno)).includes(handle), 15_000, 'the approval on B');
+    await waitUntil(
+      async () => (await dev.call('GET', path(handle))).body.viewer?.state === null,
+      15_000,
+      'the denial on B',
+    );
+    expect(await groupsOf(dev)).not.toContain(handle);
+  });
+
+  it('an A admin invites @person@B to an invitation-only group; accepted from B, they are a member', async () => {
+    await createPublicGroup(alice, 'cabinet-prep', { joinPolicy: 'invite' });
+    const handle = `cabinet-prep@${hostA}`;
+    expect(
+      (await alice.call('POST', '/groups/cabinet-prep/invitations', { person: `bruno@${hostB}` })).status,
+    ).toBe(204);
+    // On B: the invitation waits for bruno, with a notification.
+    await waitUntil(
+      async () => (await bruno.call('GET', path(handle))).body.viewer?.state === 'invited',
+      15_000,
+      'the invitation on B',
+    );
+    await waitUntil(
+      async () =>
+        ((await bruno.call('GET', '/notifications')).body.items as { kind: string; group: string }[]).some(
+          (n) => n.kind === 'invitation' && n.group === handle,
+        ),
+      15_000,
+      'the invitation notification on B',
+    );
+    expect((await bruno.call('POST', `${path(handle)}/invitation/accept`)).status).toBe(204);
+    await waitUntil(async () => (await groupsOf(bruno)).includes(handle), 15_000, 'the membership on B');
+    const members = await alice.call('GET', '/groups/cabinet-prep/members');
+    expect(members.body.items.map((m: { handle: string }) => m.handle)).toContain(`bruno@${hostB}`);
+    // Someone not invited is refused by A: their request is rejected and never becomes a membership.
+    expect((await joinRemote(dev, handle, 'requests')).status).toBe(202);
+    await waitUntil(
+      async () => (await dev.call('GET', path(handle))).body.viewer?.state === null,
+      15_000,
+      'the refusal on B',
+    );
+  });
+
+  it('leaving from B ends the membership on A (Undo of the Follow, matched by actor and object)', async () => {
+    const handle = `policy-lab@${hostA}`;
+    await joinRemote(dev, handle);
+    await waitUntil(async () => (await groupsOf(dev)).includes(handle), 15_000, 'the join on B');
+    expect((await alice.call('GET', '/groups/policy-lab')).body.memberCount).toBe(4);
+    expect((await dev.call('POST', `${path(handle)}/leave`)).status).toBe(204);
+    expect(await groupsOf(dev)).not.toContain(handle);
+    await waitUntil(
+      async () => (await alice.call('GET', '/groups/policy-lab')).body.memberCount === 3,
+      15_000,
+      'the departure on A',
+    );
+    const members = await alice.call('GET', '/groups/policy-lab/members');
+    expect(members.body.items.map((m: { handle: string }) => m.handle)).not.toContain(`dev@${hostB}`);
+  });
+
+  it('a group’s new name reaches the nodes of its members', async () => {
+    expect((await alice.call('PATCH', '/groups/policy-lab', { name: 'Policy lab (federal)' })).status).toBe(
+      200,
+    );
+    await waitUntil(
+      async () => (await emma.call('GET', path(`policy-lab@${hostA}`))).body.name === 'Policy lab (federal)',
+      15_000,
+      'the new name on C',
+    );
+  });
+
+  describe('discussion in policy-lab@A, members on A, B and C', () => {
+    const handle = () => `policy-lab@${hostA}`;
+    /** The same thread on A, B and C (ids are each node's own). */
+    const ids = {} as Record<'permits' | 'open', Record<'a' | 'b' | 'c', string>>;
+
+    it('a thread and a reply from B appear at once on B (pending), then on A and C; the Announce confirms them on B', async () => {
+      // B's own page on the group hears of it at once, and of its confirmation later.
+      const socket = await connectSocket(d.node('b').url, bruno);
+      expect((await socket.subscribe({ kind: 'group', group: handle() })).ok).toBe(true);
+      try {
+        const created = await bruno.call('POST', `${path(handle())}/threads`, {
+          title: 'Permits backlog',
+          body: 'How do **you** triage?',
+        });
+        expect(created.status).toBe(201);
+        expect(created.body).toMatchObject({
+          title: 'Permits backlog',
+          pending: true,
+          author: { handle: 'bruno' },
+        });
+        const onA = await threadOn(alice, 'policy-lab', 'Permits backlog');
+        expect(onA).toMatchObject({ pending: false, author: { handle: `bruno@${hostB}` } });
+        expect(onA.body!.html).toContain('<strong>you</strong>');
+        const onC = await threadOn(emma, handle(), 'Permits backlog');
+        expect(onC.author!.handle).toBe(`bruno@${hostB}`);
+        await waitUntil(
+          async () => !(await thread(bruno, created.body.id)).pending,
+          15_000,
+          'the confirmation on B',
+        );
+        await waitUntil(() => socket.of('post.confirmed').length > 0, 5000, 'post.confirmed on B’s socket');
+        expect(socket.of('thread.created')[0]).toMatchObject({ threadId: created.body.id });
+        expect(socket.of('post.confirmed')[0]).toMatchObject({ kind: 'threads', id: created.body.id });
+        ids.permits = { a: onA.id, b: created.body.id, c: onC.id };
+      } finally {
+        socket.close();
+      }
+
+      // A reply from C to B's thread, seen on A and B under the right thread.
+      const reply = await emma.call('POST', `/threads/${ids.permits.c}/replies`, {
+        body: 'By deadline, then age.',
+      });
+      expect(reply.status).toBe(201);
+      expect(reply.body.pending).toBe(true);
+      await replyOn(alice, ids.permits.a, 'By deadline');
+      await replyOn(bruno, ids.permits.b, 'By deadline');
+      await waitUntil(
+        async () => !(await repliesOf(emma, ids.permits.c)).find((r) => r.id === reply.body.id)?.pending,
+        15_000,
+        'the reply’s confirmation on C',
+      );
+    });
+
+    it('a thread started on A reaches B and C; a reply from B to a reply from C keeps its parent everywhere', async () => {
+      const created = await alice.call('POST', '/groups/policy-lab/threads', {
+        title: 'Open data',
+        body: 'Which sets?',
+      });
+      expect(created.status).toBe(201);
+      const onB = await threadOn(bruno, handle(), 'Open data');
+      const onC = await threadOn(emma, handle(), 'Open data');
+      ids.open = { a: created.body.id, b: onB.id, c: onC.id };
+      const first = await emma.call('POST', `/threads/${ids.open.c}/replies`, { body: 'Air quality.' });
+      expect(first.status).toBe(201);
+      const firstOnB = await replyOn(bruno, ids.open.b, 'Air quality');
+      const second = await bruno.call('POST', `/threads/${ids.open.b}/replies`, {
+        body: 'Forest inventory.',
+        parentId: firstOnB.id,
+      });
+      expect(second.status).toBe(201);
+      const firstOnA = await replyOn(alice, ids.open.a, 'Air quality');
+      expect((await replyOn(alice, ids.open.a, 'Forest inventory')).parentId).toBe(firstOnA.id);
+      expect((await replyOn(emma, ids.open.c, 'Forest inventory')).parentId).toBe(first.body.id);
+    });
+
+    it('a browser socket on C receives a reply posted from B into A’s group', async () => {
+      const socket = await connectSocket(d.node('c').url, emma);
+      try {
+        expect((await socket.subscribe({ kind: 'thread', id: ids.permits.c })).ok).toBe(true);
+        const posted = await bruno.call('POST', `/threads/${ids.permits.b}/replies`, {
+          body: 'Live from B.',
+        });
+        expect(posted.status).toBe(201);
+        await waitUntil(() => socket.of('reply.created').length > 0, 15_000, 'reply.created on C’s socket');
+        const [event] = socket.of('reply.created');
+        expect(event).toMatchObject({ threadId: ids.permits.c });
+        const live = (await repliesOf(emma, ids.permits.c)).find((r) => r.id === event!.replyId);
+        expect(live?.body?.html).toContain('Live from B.');
+      } finally {
+        socket.close();
+      }
+    });
+
+    it('a reply to a C person’s post notifies them on C, under their own settings', async () => {
+      const mine = await emma.call('POST', `/threads/${ids.open.c}/replies`, { body: 'Water levels too.' });
+      const onB = await replyOn(bruno, ids.open.b, 'Water levels');
+      await bruno.call('POST', `/threads/${ids.open.b}/replies`, { body: 'Good one.', parentId: onB.id });
+      await waitUntil(
+        async () =>
+          (
+            (await emma.call('GET', '/notifications')).body.items as { kind: string; threadId: string }[]
+          ).some((n) => n.kind === 'reply' && n.threadId === ids.open.c),
+        15_000,
+        'the reply notification on C',
+      );
+      expect(mine.status).toBe(201);
+    });
+
+    it('edits and the author’s own deletions from B reach A and C', async () => {
+      expect(
+        (
+          await bruno.call('PATCH', `/threads/${ids.permits.b}`, {
+            title: 'Permits backlog (2026)',
+            body: 'Edited.',
+          })
+        ).status,
+      ).toBe(204);
+      for (const [client, id] of [
+        [alice, ids.permits.a],
+        [emma, ids.permits.c],
+      ] as const)
+        await waitUntil(
+          async () => (await thread(client, id)).title === 'Permits backlog (2026)',
+          15_000,
+          `the edit on ${client.nodeUrl}`,
+        );
+      expect((await thread(alice, ids.permits.a)).body!.html).toContain('Edited.');
+      const liveOnB = (await repliesOf(bruno, ids.permits.b)).find((r) =>
+        r.body?.html.includes('Live from B.'),
+      )!;
+      expect((await bruno.call('DELETE', `/replies/${liveOnB.id}`)).status).toBe(204);
+      for (const [client, id] of [
+        [alice, ids.permits.a],
+        [emma, ids.permits.c],
+      ] as const)
+        await waitUntil(
+          async () => !(await repliesOf(client, id)).some((r) => r.body?.html.includes('Live from B.')),
+          15_000,
+          `the deletion on ${client.nodeUrl}`,
+        );
+    });
+
+    it('a moderator on A removes a post from C: removed on B and C too, with the reason', async () => {
+      const target = await replyOn(alice, ids.open.a, 'Air quality');
+      expect((await alice.call('DELETE', `/replies/${target.id}`, { reason: 'Off topic' })).status).toBe(204);
+      const onC = (await repliesOf(emma, ids.open.c)).find((r) => r.body?.html.includes('Air quality'))!;
+      await waitUntil(
+        async () => (await repliesOf(emma, ids.open.c)).find((r) => r.id === onC.id)?.deleted !== null,
+        15_000,
+        'the removal on C',
+      );
+      expect((await repliesOf(emma, ids.open.c)).find((r) => r.id === onC.id)!.deleted).toMatchObject({
+        byModerator: true,
+        reason: 'Off topic',
+      });
+      await waitUntil(
+        async () => !(await repliesOf(bruno, ids.open.b)).some((r) => r.body?.html.includes('Air quality')),
+        15_000,
+        'the removal on B',
+      );
+    });
+
+    it('likes from C count on A and B, and taking one back uncounts it', async () => {
+      expect((await emma.call('PUT', `/threads/${ids.open.c}/like`)).status).toBe(200);
+      for (const [client, id] of [
+        [alice, ids.open.a],
+        [bruno, ids.open.b],
+      ] as const)
+        await waitUntil(
+          async () => (await thread(client, id)).likeCount === 1,
+          15_000,
+          `the like on ${client.nodeUrl}`,
+        );
+      expect((await emma.call('DELETE', `/threads/${ids.open.c}/like`)).status).toBe(200);
+      for (const [client, id] of [
+        [alice, ids.open.a],
+        [bruno, ids.open.b],
+      ] as const)
+        await waitUntil(
+          async () => (await thread(client, id)).likeCount === 0,
+          15_000,
+          `the unlike on ${client.nodeUrl}`,
+        );
+    });
+
+    it('pin and lock by an A moderator hold on B and C (locked: B cannot reply); featured lists the pin', async () => {
+      expect((await alice.call('PUT', `/threads/${ids.open.a}/pin`)).status).toBe(204);
+      expect((await alice.call('PUT', `/threads/${ids.open.a}/lock`)).status).toBe(204);
+      for (const [client, id] of [
+        [bruno, ids.open.b],
+        [emma, ids.open.c],
+      ] as const)
+        await waitUntil(
+          async () => {
+            const t = await thread(client, id);
+            return t.pinned === true && t.locked === true;
+          },
+          15_000,
+          `pin and lock on ${client.nodeUrl}`,
+        );
+      const refused = await bruno.call('POST', `/threads/${ids.open.b}/replies`, { body: 'Too late?' });
+      expect(refused.status).toBe(403);
+      const featured = await fetch(`${d.node('a').url}/ap/a/g.policy-lab/featured`, {
+        headers: { accept: 'application/activity+json' },
+      });
+      expect(((await featured.json()) as { orderedItems: string[] }).orderedItems).toEqual([
+        `${d.node('a').url}/ap/threads/${ids.open.a}`,
+      ]);
+      expect((await alice.call('DELETE', `/threads/${ids.open.a}/lock`)).status).toBe(204);
+      expect((await alice.call('DELETE', `/threads/${ids.open.a}/pin`)).status).toBe(204);
+      for (const [client, id] of [
+        [bruno, ids.open.b],
+        [emma, ids.open.c],
+      ] as const)
+        await waitUntil(
+          async () => {
+            const t = await thread(client, id);
+            return t.pinned === false && t.locked === false;
+          },
+          15_000,
+          `unpin and unlock on ${client.nodeUrl}`,
+        );
+      expect(
+        (await bruno.call('POST', `/threads/${ids.open.b}/replies`, { body: 'Open again.' })).status,
+      ).toBe(201);
+    });
+
+    it('files cannot be added to a group hosted elsewhere yet: a clear refusal, nothing kept', async () => {
+      const form = new FormData();
+      form.append('files', new Blob(['minutes'], { type: 'text/plain' }), 'minutes.txt');
+      const res = await bruno.call('POST', `${path(handle())}/attachments`, form);
+      expect(res.status).toBe(403);
+      expect(res.type).toContain('application/problem+json');
+    });
+
+    it('a thread’s URL finds its group from another node, with the group’s recent threads', async () => {
+      const found = await lookup(emma, `${d.node('a').url}/groups/policy-lab/threads/${ids.open.a}`);
+      expect(found.status).toBe(200);
+      expect(found.body.group.handle).toBe(handle());
+      expect(found.body.thread).toMatchObject({ id: ids.open.c, title: 'Open data' });
+      expect(found.body.group.recentThreads.map((t: { title: string }) => t.title)).toEqual(
+        expect.arrayContaining(['Open data', 'Permits backlog (2026)']),
+      );
+      // Not a group, not a URL: a clear answer.
+      expect((await lookup(emma, 'policy-lab')).status).toBe(400);
+      expect((await lookup(emma, `@nothing-here@${hostA}`)).status).toBe(404);
+    });
+
+    it('every activity a node sends can be fetched back by its id', async () => {
+      const outbox = await fetch(`${d.node('a').url}/ap/a/g.policy-lab/outbox?page=true`, {
+        headers: { accept: 'application/activity+json' },
+      });
+      const items = ((await outbox.json()) as { orderedItems: { id: string; type: string }[] }).orderedItems;
+      expect(items.length).toBeGreaterThan(5);
+      for (const item of items.slice(0, 5)) {
+        const res = await fetch(item.id, { headers: { accept: 'application/activity+json' } });
+        expect(res.status).toBe(200);
+        expect(((await res.json()) as { id: string; type: string }).type).toBe(item.type);
+      }
+    });
+  });
+});
