@@ -20,6 +20,8 @@ export interface AppDeps {
   middleware?: RequestHandler[];
   /** Browser flows outside the API (sign-in, sign-out). */
   browserRouters?: Router[];
+  /** Answers 405 for a method no /api/v1 route of that path has (before the guards). */
+  apiMethodGuard?: Router;
   /** Run before every /api/v1 route (CSRF protection). */
   apiGuards?: RequestHandler[];
   /** Domain routers mounted under /api/v1, in order. */
@@ -61,6 +63,7 @@ export function createApp(deps: AppDeps): Express {
       res.json(openapi());
     });
   }
+  if (deps.apiMethodGuard) app.use('/api/v1', deps.apiMethodGuard);
   for (const guard of deps.apiGuards ?? []) app.use('/api/v1', guard);
   for (const router of deps.apiRouters ?? []) app.use('/api/v1', router);
 

@@ -395,6 +395,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
       unsubscribeRoutes(notificationMail, notifications),
       ...(catcher ? [devMailRoutes(catcher)] : []),
     ],
+    apiMethodGuard: api.methodGuard([{ method: 'get', expressPath: '/openapi.json' }]),
     apiGuards: [csrf.protect],
     apiRouters: routers.api,
     openapi: () => api.document('/api/v1'),

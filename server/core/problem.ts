@@ -4,6 +4,7 @@ import {
   DomainError,
   InsufficientStorageError,
   MalformedBodyError,
+  MethodNotAllowedError,
   NotFoundError,
   PayloadTooLargeError,
   RangeNotSatisfiableError,
@@ -68,9 +69,15 @@ export function errorHandler(options: { exposeDetails: boolean }): ErrorRequestH
     }
     const domain = toDomainError(err);
     if (domain) {
-      // The request body was not read to the end; tell keep-alive clients not to reuse the socket.
-      if (domain instanceof PayloadTooLargeError || domain instanceof InsufficientStorageError)
+      // The request body was not read to the end (too large, or refused before reading it, e.g. an
+      // anonymous upload): close the connection rather than drain the rest, and tell keep-alive clients.
+      if (
+        domain instanceof PayloadTooLargeError ||
+        domain instanceof InsufficientStorageError ||
+        !req.complete
+      )
         res.setHeader('Connection', 'close');
+      if (domain instanceof MethodNotAllowedError) res.setHeader('Allow', domain.allow.join(', '));
       if (domain instanceof RangeNotSatisfiableError)
         res.setHeader('Content-Range', `bytes */${domain.size}`);
       sendProblem(res, domain.toProblem(req.originalUrl));

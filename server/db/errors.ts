@@ -3,9 +3,25 @@ import type { Collection, Document, Filter, OptionalUnlessRequiredId, UpdateFilt
 /** MongoDB's (and FerretDB's) duplicate key error: an insert or upsert hit a unique index. */
 export const DUPLICATE_KEY = 11000;
 
-/** Whether an error is a duplicate key, the signal every "first writer wins" insert relies on. */
+/**
+ * FerretDB 1.24 answers an insert that hits a unique index with 11000, but an update (update, findAndModify,
+ * replace) that would make two documents share a unique key with code 1 (InternalError) carrying its
+ * backend's own message: SQLite's `UNIQUE constraint failed` or PostgreSQL's
+ * `duplicate key value violates unique constraint` (SQLSTATE 23505). Those are the same refusal.
+ */
+const FERRETDB_UNIQUE_VIOLATION =
+  /UNIQUE constraint failed|duplicate key value violates unique constraint|SQLSTATE 23505/;
+
+/**
+ * Whether an error is a duplicate key, the signal every "first writer wins" insert relies on and every
+ * update onto a taken unique value (a slug, a handle) answers 409 from.
+ */
 export function isDuplicateKey(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === DUPLICATE_KEY;
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  if (e.code === DUPLICATE_KEY) return true;
+  if (e.code === 1 && typeof e.message === 'string' && FERRETDB_UNIQUE_VIOLATION.test(e.message)) return true;
+  return false;
 }
 
 /**
