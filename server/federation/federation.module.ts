@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ApexInstance, ApexObject } from 'activitypub-express';
-import type { Router } from 'express';
+import type { RequestHandler, Router } from 'express';
 import type { Db } from 'mongodb';
 import type { Config } from '../config.js';
 import type { EventBus } from '../core/events.js';
@@ -57,6 +57,8 @@ export function composeFederation(deps: {
   people: PersonRepository;
   groups: GroupRepository;
   threads: ThreadRepository;
+  /** At the head of every inbox chain: sees each post's answer (the node's metrics). */
+  inboxObserver?: RequestHandler;
 }): Federation {
   const { config, db, logger } = deps;
   const fed = config.federation;
@@ -153,6 +155,7 @@ export function composeFederation(deps: {
 
   const remoteKeys = new RemoteKeys(db, fetcher);
   const inbox = [
+    ...(deps.inboxObserver ? [deps.inboxObserver] : []),
     ...inboxGuard({
       options: {
         maxBytes: fed.inboxMaxBytes,
