@@ -8,6 +8,8 @@ import { createHttpLogger } from './core/logger.js';
 import { projectRoot } from './core/paths.js';
 import { errorHandler, notFoundHandler } from './core/problem.js';
 import { healthRoutes, type Lifecycle } from './ops/health.routes.js';
+import type { Metrics } from './ops/metrics.js';
+import { metricsRoutes } from './ops/metrics.routes.js';
 
 export interface AppDeps {
   config: Config;
@@ -28,6 +30,8 @@ export interface AppDeps {
   apiRouters?: Router[];
   /** The OpenAPI document, served at /api/v1/openapi.json. */
   openapi?: () => unknown;
+  /** Prometheus metrics (absent when METRICS_ENABLED=false): timed requests and `/metrics`. */
+  metrics?: Metrics;
 }
 
 const alwaysRunning: Lifecycle = { isShuttingDown: () => false };
@@ -40,6 +44,9 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', config.trustProxy);
   app.set('env', config.env);
 
+  const metrics = deps.metrics;
+  const mount = (path: string) => (metrics ? [metrics.mountedAt(path)] : []);
+  if (metrics) app.use(metrics.http());
   app.use(createHttpLogger(deps.logger));
   const servedOverTls = config.publicUrl.startsWith('https://');
   app.use(
@@ -50,7 +57,8 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(healthRoutes({ db: deps.db, lifecycle: deps.lifecycle ?? alwaysRunning }));
-  for (const { path: mount, router } of deps.earlyRouters ?? []) app.use(mount, router);
+  app.use(metricsRoutes({ metrics, config }));
+  for (const { path, router } of deps.earlyRouters ?? []) app.use(path, ...mount(path), router);
   app.use(
     express.json({ limit: config.http.jsonBodyLimit, type: ['application/json', 'application/*+json'] }),
   );
@@ -63,6 +71,7 @@ export function createApp(deps: AppDeps): Express {
       res.json(openapi());
     });
   }
+  if (metrics) app.use('/api/v1', metrics.mountedAt('/api/v1'));
   if (deps.apiMethodGuard) app.use('/api/v1', deps.apiMethodGuard);
   for (const guard of deps.apiGuards ?? []) app.use('/api/v1', guard);
   for (const router of deps.apiRouters ?? []) app.use('/api/v1', router);

@@ -224,6 +224,13 @@ const envObject = z.object({
     .optional(),
   MAIL_FROM: z.string().min(3).max(200).optional(),
   DEV_MAIL_CATCHER: booleanFromString.optional(),
+  METRICS_ENABLED: booleanFromString.default(true),
+  METRICS_TOKEN: z
+    .string()
+    .min(32, 'expected at least 32 characters of random text')
+    .regex(/^[\x21-\x7e]+$/, 'expected printable characters without spaces')
+    .optional(),
+  METRICS_ALLOWED_NETWORKS: cidrList.optional(),
   FEDERATION_ENABLED: booleanFromString.default(true),
   FEDERATION_MODE: z
     .enum(['open', 'blocklist', 'allowlist'], { message: 'expected open, blocklist or allowlist' })
@@ -359,6 +366,14 @@ export interface Config {
     /** Development: an embedded SMTP server keeps outgoing mail, shown at /dev/mail. */
     devCatcher: boolean;
   };
+  /** The Prometheus endpoint `/metrics` (docs/operations.md, "Metrics"). */
+  metrics: {
+    enabled: boolean;
+    /** A scrape must carry `Authorization: Bearer <token>`. */
+    token: string | undefined;
+    /** A scrape must come from one of these ranges (the client address as TRUST_PROXY resolves it). */
+    allowedNetworks: string[] | undefined;
+  };
   federation: {
     enabled: boolean;
     mode: 'open' | 'blocklist' | 'allowlist';
@@ -417,6 +432,7 @@ function displayValue(variable: string, value: string | undefined): string | und
   if (variable === 'MONGODB_URI') return value.replace(/\/\/[^@/]*@/, '//***@');
   if (
     variable === 'SESSION_SECRET' ||
+    variable === 'METRICS_TOKEN' ||
     variable === 'OIDC_ISSUERS' ||
     variable === 'SMTP_URL' ||
     variable === 'REDIS_URL'
@@ -491,6 +507,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       smtpUrl: c.SMTP_URL,
       from: c.MAIL_FROM ?? `Ensemble <no-reply@${new URL(publicUrl).hostname}>`,
       devCatcher: c.DEV_MAIL_CATCHER ?? (c.NODE_ENV === 'development' && !c.SMTP_URL),
+    },
+    metrics: {
+      enabled: c.METRICS_ENABLED,
+      token: c.METRICS_TOKEN,
+      allowedNetworks: c.METRICS_ALLOWED_NETWORKS,
     },
     federation: {
       enabled: c.FEDERATION_ENABLED,

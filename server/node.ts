@@ -55,6 +55,7 @@ import { PersonRepository } from './people/person.repository.js';
 import { ProfileService } from './people/profile.service.js';
 import { isDuplicateKey } from './db/errors.js';
 import { composeFederation, type Federation } from './federation/federation.module.js';
+import { Metrics } from './ops/metrics.js';
 
 /** Composition root: repositories, services, auth and routers, wired into the Express app. */
 
@@ -77,6 +78,8 @@ export interface EnsembleNode {
   notificationMail: NotificationMail;
   /** Absent when FEDERATION_ENABLED=false. */
   federation: Federation | undefined;
+  /** Absent when METRICS_ENABLED=false. */
+  metrics: Metrics | undefined;
   /** Socket.IO on the HTTP server the app is served from (before it listens). */
   attach(server: http.Server): Promise<void>;
   close(): Promise<void>;
@@ -137,6 +140,8 @@ export function schemaMigrations(
 export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const { config, logger, db } = deps;
   const events = new EventBus(logger);
+  const metrics = config.metrics.enabled ? new Metrics(logger) : undefined;
+  const unwatchDatabase = metrics?.watchDatabase(deps.client);
   const organizationRepo = new OrganizationRepository(db);
   const personRepo = new PersonRepository(db);
   const organizations = new OrganizationService(organizationRepo);
@@ -278,6 +283,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
         people: personRepo,
         groups: groupRepo,
         threads: threadRepo,
+        ...(metrics ? { inboxObserver: metrics.inboxObserver() } : {}),
       })
     : undefined;
   // Federation answers before the JSON body parser: inboxes check the Digest against the raw body.
@@ -382,7 +388,12 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     sessionIsCurrent: session.isCurrent,
     maxRoomsPerSocket: config.realtime.maxRoomsPerSocket,
   });
-  bridgeRealtime(events, realtime);
+  bridgeRealtime(events, realtime, metrics && ((event) => metrics.realtimeEvent(event)));
+  if (metrics) {
+    metrics.watchRealtime(realtime);
+    metrics.watchJobs(jobs);
+    if (federation) metrics.watchDeliveries(federation.worker);
+  }
   const app = createApp({
     config,
     logger,
@@ -399,6 +410,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     apiGuards: [csrf.protect],
     apiRouters: routers.api,
     openapi: () => api.document('/api/v1'),
+    ...(metrics ? { metrics } : {}),
   });
   if (federation) app.locals.apex = federation.apex;
   // Last: a job left from a previous run may start at once and needs everything above.
@@ -412,10 +424,12 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     realtime,
     notificationMail,
     federation,
+    metrics,
     attach: (server) => realtime.attach(server),
     oidc: registry,
     purge,
     close: async () => {
+      unwatchDatabase?.();
       clearInterval(digests);
       await realtime.close();
       purge.stop();

@@ -16,6 +16,8 @@ import {
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 export function sendProblem(res: Response, problem: ProblemDetails): void {
+  // What the answer was, for whoever observes the response (the metrics' inbox counter).
+  res.locals.problem = problem.type.replace(/^\/problems\//, '');
   res.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
 }
 

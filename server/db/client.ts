@@ -24,6 +24,8 @@ export interface ConnectOptions {
   /** How long to wait for a server before giving up; short in tests that expect a dead server. */
   serverSelectionTimeoutMS?: number;
   appName?: string;
+  /** Command monitoring events (the metrics' database latency); off unless asked for. */
+  monitorCommands?: boolean;
 }
 
 export async function describeServer(db: Db): Promise<ServerIdentity> {
@@ -44,6 +46,7 @@ export async function connectDatabase(options: ConnectOptions): Promise<Database
   const client = new MongoClient(options.uri, {
     appName: options.appName ?? 'ensemble',
     serverSelectionTimeoutMS: options.serverSelectionTimeoutMS ?? 10_000,
+    monitorCommands: options.monitorCommands ?? false,
   });
   await client.connect();
   try {

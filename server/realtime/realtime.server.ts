@@ -152,6 +152,26 @@ export class RealtimeServer {
 
   constructor(private readonly deps: RealtimeDeps) {}
 
+  /** Connections on this process and its rooms by kind (`group:…` counts as `group`), for the metrics. */
+  census(): { connections: number; rooms: Record<string, number> } | undefined {
+    const io = this.io;
+    if (!io) return undefined;
+    const rooms: Record<string, number> = {};
+    const namespace = io.of('/');
+    for (const room of namespace.adapter.rooms.keys()) {
+      // Each socket's own room (its id) is not one of ours.
+      if (namespace.adapter.sids.has(room)) continue;
+      const kind = room.slice(0, room.indexOf(':')) || 'other';
+      rooms[kind] = (rooms[kind] ?? 0) + 1;
+    }
+    return { connections: io.engine.clientsCount, rooms };
+  }
+
+  /** Whether the Redis connection is up; undefined without REDIS_URL. */
+  redisReady(): boolean | undefined {
+    return this.redis ? this.redis.isReady : undefined;
+  }
+
   async attach(server: http.Server): Promise<void> {
     const origin = new URL(this.deps.publicUrl).origin;
     const io = new Server<Record<string, never>, Record<string, never>, Record<string, never>, SocketData>(

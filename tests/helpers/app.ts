@@ -70,8 +70,10 @@ export async function startTestNode(options: {
   port: number;
   issuers?: IssuerConfig[];
   env?: Record<string, string>;
+  /** The driver's command monitoring, for the metrics' database latency (main.ts turns it on). */
+  monitorCommands?: boolean;
 }): Promise<RunningNode> {
-  const database = await openTestDatabase();
+  const database = await openTestDatabase('test', { monitorCommands: options.monitorCommands ?? false });
   const url = `http://127.0.0.1:${options.port}`;
   const config = testConfig(
     {

@@ -18,10 +18,14 @@ export function testServerUri(): string {
 }
 
 /** A fresh database on the run's database server, unique to this test file, so files run in parallel. */
-export async function openTestDatabase(label = 'test'): Promise<TestDatabase> {
+export async function openTestDatabase(
+  label = 'test',
+  options: { monitorCommands?: boolean } = {},
+): Promise<TestDatabase> {
   const uri = testServerUri();
   const name = `${label}_${process.env.JEST_WORKER_ID ?? '0'}_${randomBytes(4).toString('hex')}`.slice(0, 63);
-  const client = new MongoClient(uri);
+  // Command monitoring feeds the metrics' database latency, as main.ts turns it on for a node.
+  const client = new MongoClient(uri, { monitorCommands: options.monitorCommands ?? false });
   await client.connect();
   const db = client.db(name);
   return {
