@@ -2,6 +2,7 @@ import path from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { projectRoot } from './core/paths.js';
+import { FEDERATION_DOMAIN } from './federation/federation.policy.js';
 
 /**
  * Every environment variable Ensemble reads, in one schema. Parsed once at boot by `loadConfig`;
@@ -116,12 +117,7 @@ const jsonArray = <T extends z.ZodType>(item: T, what: string) =>
 
 /** Comma-separated domain names (lower-cased); a leading `*.` covers every subdomain. */
 const domainList = commaList(
-  z
-    .string()
-    .regex(
-      /^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d+)?$/,
-      'expected domain names such as dept.gc.ca or *.gc.ca',
-    ),
+  z.string().regex(FEDERATION_DOMAIN, 'expected domain names such as dept.gc.ca or *.gc.ca'),
 );
 
 /** Comma-separated address ranges (10.0.0.0/8, ::1/128). */
