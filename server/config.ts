@@ -220,6 +220,10 @@ const envObject = z.object({
     .optional(),
   MAIL_FROM: z.string().min(3).max(200).optional(),
   DEV_MAIL_CATCHER: booleanFromString.optional(),
+  NODE_NAME: z.string().trim().min(1).max(100).optional(),
+  NODE_DESCRIPTION: z.string().trim().max(1000).optional(),
+  NODE_CONTACT_EMAIL: z.email({ message: 'expected an email address' }).max(200).optional(),
+  NODE_DEFAULT_LANGUAGE: z.enum(['en', 'fr'], { message: 'expected en or fr' }).default('en'),
   METRICS_ENABLED: booleanFromString.default(true),
   METRICS_TOKEN: z
     .string()
@@ -362,6 +366,16 @@ export interface Config {
     /** Development: an embedded SMTP server keeps outgoing mail, shown at /dev/mail. */
     devCatcher: boolean;
   };
+  /**
+   * How the node presents itself: the defaults of the node settings, which administrators change at run
+   * time (server/settings, docs/operations.md "Node settings").
+   */
+  node: {
+    name: string;
+    description: string;
+    contactEmail: string | null;
+    defaultLanguage: 'en' | 'fr';
+  };
   /** The Prometheus endpoint `/metrics` (docs/operations.md, "Metrics"). */
   metrics: {
     enabled: boolean;
@@ -503,6 +517,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       smtpUrl: c.SMTP_URL,
       from: c.MAIL_FROM ?? `Ensemble <no-reply@${new URL(publicUrl).hostname}>`,
       devCatcher: c.DEV_MAIL_CATCHER ?? (c.NODE_ENV === 'development' && !c.SMTP_URL),
+    },
+    node: {
+      name: c.NODE_NAME ?? 'Ensemble',
+      description: c.NODE_DESCRIPTION ?? '',
+      contactEmail: c.NODE_CONTACT_EMAIL ?? null,
+      defaultLanguage: c.NODE_DEFAULT_LANGUAGE,
     },
     metrics: {
       enabled: c.METRICS_ENABLED,

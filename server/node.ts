@@ -56,6 +56,9 @@ import { ProfileService } from './people/profile.service.js';
 import { isDuplicateKey } from './db/errors.js';
 import { composeFederation, type Federation } from './federation/federation.module.js';
 import { Metrics } from './ops/metrics.js';
+import { SettingsRepository } from './settings/settings.repository.js';
+import type { NodeSettingsValues } from './settings/settings.schemas.js';
+import { NodeSettings, nodeInfoMetadata, settingsDefaults } from './settings/settings.service.js';
 
 /** Composition root: repositories, services, auth and routers, wired into the Express app. */
 
@@ -141,6 +144,8 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const { config, logger, db } = deps;
   const events = new EventBus(logger);
   const metrics = config.metrics.enabled ? new Metrics(logger) : undefined;
+  const settings = new NodeSettings(new SettingsRepository(db), settingsDefaults(config), logger);
+  await settings.load();
   const unwatchDatabase = metrics?.watchDatabase(deps.client);
   const organizationRepo = new OrganizationRepository(db);
   const personRepo = new PersonRepository(db);
@@ -200,6 +205,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
       admins,
       adminClaim: config.auth.adminClaim,
       organizationClaim: config.auth.organizationClaim,
+      defaultLocale: () => settings.current().defaultLanguage,
     },
     events,
   );
@@ -252,7 +258,14 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     logger.warn(`development mail catcher: outgoing mail is kept and shown at ${config.publicUrl}/dev/mail`);
   }
   const mailer = new Mailer(smtpUrl, config.mail.from, logger);
-  sendInvitationMails({ events, mailer, groups: groupRepo, people: personRepo, publicUrl: config.publicUrl });
+  sendInvitationMails({
+    events,
+    mailer,
+    groups: groupRepo,
+    people: personRepo,
+    publicUrl: config.publicUrl,
+    node: () => settings.current(),
+  });
 
   if (config.auth.devIdp && config.env === 'development') {
     await seedDemo({ devIssuer, accounts, groupRepo, groups, memberships, threads, logger });
@@ -284,8 +297,16 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
         groups: groupRepo,
         threads: threadRepo,
         ...(metrics ? { inboxObserver: metrics.inboxObserver() } : {}),
+        nodeMetadata: () => nodeInfoMetadata(settings.current()),
       })
     : undefined;
+  if (federation) {
+    // The policy administrators set at run time, in force at once (and on every change, from any process).
+    const applyPolicy = ({ federation: p }: NodeSettingsValues) =>
+      federation.policy.update(p.mode, p.domains);
+    applyPolicy(settings.current());
+    settings.onChange(applyPolicy);
+  }
   // Federation answers before the JSON body parser: inboxes check the Digest against the raw body.
   if (federation) earlyRouters.push({ path: '/', router: federation.router });
 
@@ -352,6 +373,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     folders,
     fileRepo,
     notifications,
+    settings,
     deliveries: federation?.worker,
   };
   const csrf = createCsrf(config);
@@ -415,6 +437,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   if (federation) app.locals.apex = federation.apex;
   // Last: a job left from a previous run may start at once and needs everything above.
   jobs.start();
+  settings.start();
   federation?.start();
   return {
     app,
@@ -430,6 +453,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     purge,
     close: async () => {
       unwatchDatabase?.();
+      settings.stop();
       clearInterval(digests);
       await realtime.close();
       purge.stop();

@@ -61,6 +61,7 @@ export const collections = {
   fedActivities: 'fed_activities',
   fedDeliveries: 'fed_deliveries',
   fedHosts: 'fed_hosts',
+  nodeSettings: 'node_settings',
 } as const;
 
 export const collectionSpecs: CollectionSpec[] = [
@@ -196,6 +197,8 @@ export const collectionSpecs: CollectionSpec[] = [
   { name: collections.fedActivities, indexes: [{ name: 'created', key: { createdAt: 1 } }] },
   { name: collections.fedDeliveries, indexes: [{ name: 'due', key: { state: 1, runAt: 1 } }] },
   { name: collections.fedHosts, indexes: [] },
+  // The node settings, one document per change (server/settings): read by `_id` only.
+  { name: collections.nodeSettings, indexes: [] },
 ];
 
 const NAMESPACE_EXISTS = 48;

@@ -57,6 +57,8 @@ export function composeFederation(deps: {
   people: PersonRepository;
   groups: GroupRepository;
   threads: ThreadRepository;
+  /** NodeInfo's `metadata` as it is now (the node settings: name, description, contact). */
+  nodeMetadata?: () => Record<string, unknown>;
   /** At the head of every inbox chain: sees each post's answer (the node's metrics). */
   inboxObserver?: RequestHandler;
 }): Federation {
@@ -185,7 +187,7 @@ export function composeFederation(deps: {
     nodeinfo: new NodeInfoSource(
       db,
       { name: 'Ensemble', version, homepage: config.publicUrl },
-      new URL(config.publicUrl).host,
+      deps.nodeMetadata ?? (() => ({ nodeName: new URL(config.publicUrl).host })),
     ),
     host: new URL(config.publicUrl).host,
     inbox,
