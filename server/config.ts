@@ -274,12 +274,13 @@ export const configSchema = envObject.superRefine((cfg, ctx) => {
     }
     if (
       cfg.PUBLIC_URL?.startsWith('http://') &&
-      !/^http:\/\/(localhost|127\.0\.0\.1)(:\d+)?$/.test(cfg.PUBLIC_URL)
+      // Names under .localhost are this machine's (RFC 6761): the two-department trial of docker-compose.yml.
+      !/^http:\/\/(localhost|127\.0\.0\.1|([a-z0-9-]+\.)+localhost)(:\d+)?$/.test(cfg.PUBLIC_URL)
     ) {
       ctx.addIssue({
         code: 'custom',
         path: ['PUBLIC_URL'],
-        message: 'must be https:// in production (plain http only for localhost trials)',
+        message: 'must be https:// in production (plain http only for localhost and *.localhost trials)',
       });
     }
     if (!cfg.SESSION_SECRET) {
