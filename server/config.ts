@@ -452,6 +452,34 @@ function displayValue(variable: string, value: string | undefined): string | und
   return value.length > 80 ? `${value.slice(0, 77)}...` : value;
 }
 
+/**
+ * Only the database variables (`MONGODB_URI`, `MONGODB_DB_NAME`), for tools that need nothing else, such as
+ * the backup command (server/ops/backup.cli.ts). Throws ConfigError as loadConfig does.
+ */
+export function loadDatabaseConfig(env: NodeJS.ProcessEnv = process.env): {
+  uri: string | undefined;
+  name: string;
+} {
+  const schema = envObject.pick({ MONGODB_URI: true, MONGODB_DB_NAME: true });
+  const input = {
+    MONGODB_URI: env.MONGODB_URI || undefined,
+    MONGODB_DB_NAME: env.MONGODB_DB_NAME || undefined,
+  };
+  const result = schema.safeParse(input);
+  if (!result.success)
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const variable = String(issue.path[0] ?? 'configuration');
+        return {
+          variable,
+          message: issue.message,
+          received: displayValue(variable, input[variable as keyof typeof input]),
+        };
+      }),
+    );
+  return { uri: result.data.MONGODB_URI, name: result.data.MONGODB_DB_NAME };
+}
+
 /** Parse and validate the environment. Throws ConfigError naming every invalid variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const input: Record<string, string | undefined> = {};
