@@ -30,6 +30,8 @@ export interface AppDeps {
   apiRouters?: Router[];
   /** The OpenAPI document, served at /api/v1/openapi.json. */
   openapi?: () => unknown;
+  /** Answers 503 at once while the database is unreachable (server/db/availability.ts). */
+  databaseGate?: RequestHandler;
   /** Prometheus metrics (absent when METRICS_ENABLED=false): timed requests and `/metrics`. */
   metrics?: Metrics;
 }
@@ -58,6 +60,7 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use(healthRoutes({ db: deps.db, lifecycle: deps.lifecycle ?? alwaysRunning }));
   app.use(metricsRoutes({ metrics, config }));
+  if (deps.databaseGate) app.use(deps.databaseGate);
   for (const { path, router } of deps.earlyRouters ?? []) app.use(path, ...mount(path), router);
   app.use(
     express.json({ limit: config.http.jsonBodyLimit, type: ['application/json', 'application/*+json'] }),

@@ -202,6 +202,7 @@ const envObject = z.object({
     .default(12),
   AUTH_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(30),
   GROUP_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  JOBS_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\/\S+$/, 'expected redis://host:6379 or rediss://user:password@host:6380')
@@ -343,6 +344,10 @@ export interface Config {
   groups: {
     /** How long a deleted group (or file) can be restored. */
     retentionMs: number;
+  };
+  jobs: {
+    /** How long a process holds a job it claimed; a crashed process's job is taken over after it. */
+    leaseMs: number;
   };
   /** Redis for Socket.IO between processes; one process needs none. */
   redisUrl: string | undefined;
@@ -531,6 +536,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       secureCookies: publicUrl.startsWith('https://'),
     },
     groups: { retentionMs: c.GROUP_RETENTION_DAYS * 86_400_000 },
+    jobs: { leaseMs: c.JOBS_LEASE_MS },
     redisUrl: c.REDIS_URL,
     realtime: { maxRoomsPerSocket: c.REALTIME_MAX_ROOMS },
     files: {

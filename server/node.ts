@@ -53,6 +53,7 @@ import { OrganizationRepository } from './organizations/organization.repository.
 import { OrganizationService } from './organizations/organization.service.js';
 import { PersonRepository } from './people/person.repository.js';
 import { ProfileService } from './people/profile.service.js';
+import { DatabaseAvailability } from './db/availability.js';
 import { isDuplicateKey } from './db/errors.js';
 import { composeFederation, type Federation } from './federation/federation.module.js';
 import { Metrics } from './ops/metrics.js';
@@ -147,6 +148,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const settings = new NodeSettings(new SettingsRepository(db), settingsDefaults(config), logger);
   await settings.load();
   const unwatchDatabase = metrics?.watchDatabase(deps.client);
+  const availability = new DatabaseAvailability(deps.client, logger);
   const organizationRepo = new OrganizationRepository(db);
   const personRepo = new PersonRepository(db);
   const organizations = new OrganizationService(organizationRepo);
@@ -216,7 +218,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   accounts.onMerge((from, into) => memberships.mergeMemberships(from, into));
   const threadRepo = new ThreadRepository(db);
   const fileRepo = new FileRepository(db);
-  const jobs = new JobQueue(db, logger);
+  const jobs = new JobQueue(db, logger, undefined, config.jobs.leaseMs);
   jobs.register('thumbnail', thumbnailJob(fileRepo, logger), { concurrency: 1 });
   const files = new FileService(fileRepo, groups, groupRepo, personRepo, events, jobs, {
     ...config.files,
@@ -433,6 +435,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     apiRouters: routers.api,
     openapi: () => api.document('/api/v1'),
     ...(metrics ? { metrics } : {}),
+    databaseGate: availability.gate(),
   });
   if (federation) app.locals.apex = federation.apex;
   // Last: a job left from a previous run may start at once and needs everything above.
@@ -453,6 +456,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     purge,
     close: async () => {
       unwatchDatabase?.();
+      availability.close();
       settings.stop();
       clearInterval(digests);
       await realtime.close();

@@ -138,3 +138,9 @@ export class ServiceUnavailableError extends DomainError {
   readonly slug: string = 'service-unavailable';
   readonly title: string = 'Service unavailable';
 }
+
+/** The database does not answer (down, restarting, electing a primary): a 503 with Retry-After. */
+export class DatabaseUnavailableError extends ServiceUnavailableError {
+  /** Seconds a client is told to wait (Retry-After). */
+  readonly retryAfterSeconds = 5;
+}

@@ -1,5 +1,7 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import {
+  DatabaseUnavailableError,
   ValidationError,
   DomainError,
   InsufficientStorageError,
@@ -55,6 +57,9 @@ export function toDomainError(err: unknown): DomainError | undefined {
     return new ValidationError('The path is not validly percent-encoded.', [
       { field: 'path', message: 'malformed percent-encoding' },
     ]);
+  // The database went away during the request (down, restarting, electing a primary): not a bug, a 503.
+  if (isDatabaseUnavailable(err))
+    return new DatabaseUnavailableError('The database does not answer; try again in a few seconds.');
   return fromBodyParser(err);
 }
 
@@ -79,6 +84,8 @@ export function errorHandler(options: { exposeDetails: boolean }): ErrorRequestH
         !req.complete
       )
         res.setHeader('Connection', 'close');
+      if (domain instanceof DatabaseUnavailableError)
+        res.setHeader('Retry-After', String(domain.retryAfterSeconds));
       if (domain instanceof MethodNotAllowedError) res.setHeader('Allow', domain.allow.join(', '));
       if (domain instanceof RangeNotSatisfiableError)
         res.setHeader('Content-Range', `bytes */${domain.size}`);

@@ -59,6 +59,8 @@ export class JobQueue {
     db: Db,
     private readonly logger: Logger,
     private readonly pollMs = 500,
+    /** How long a claim holds unless a queue says otherwise (JOBS_LEASE_MS). */
+    private readonly defaultLeaseMs = 60_000,
   ) {
     this.jobs = db.collection<JobDoc>(collections.jobs);
     this.claims = claimsOf(db);
@@ -68,7 +70,7 @@ export class JobQueue {
     this.handlers.set(queue, {
       handler,
       options: {
-        leaseMs: 60_000,
+        leaseMs: this.defaultLeaseMs,
         maxFailures: 5,
         backoffMs: (n) => Math.min(2 ** n * 1000, 3_600_000),
         concurrency: 2,
