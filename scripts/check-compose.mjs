@@ -85,8 +85,10 @@ function checkNode(name, service, realms, keycloakUrl, proxy, caddyfile) {
   const site = caddyfile
     .split(/\n(?=\S)/)
     .find((block) => block.startsWith(`${new URL(publicUrl).origin} {`));
-  if (!site?.includes(`reverse_proxy ${name}:3000`))
-    problem(`deploy/caddy/Caddyfile: ${new URL(publicUrl).origin} must proxy to ${name}:3000`);
+  if (!site?.includes(`import node ${name}:3000`))
+    problem(`deploy/caddy/Caddyfile: ${new URL(publicUrl).origin} must proxy to ${name}:3000 (import node)`);
+  if (!/\(node\) \{[^}]*respond \/metrics 404/.test(caddyfile))
+    problem('deploy/caddy/Caddyfile: the node snippet must keep /metrics off the proxy');
   if ((env.SESSION_SECRET ?? '').length < 32) problem(`${where}: SESSION_SECRET shorter than 32 characters`);
   if (!/dev-only/.test(env.SESSION_SECRET ?? '')) problem(`${where}: a default secret must say dev-only`);
   let issuers;
@@ -168,6 +170,15 @@ function checkNode(name, service, realms, keycloakUrl, proxy, caddyfile) {
   }
 }
 
+/** Published ports must be on loopback: the trial's secrets are public. */
+function checkPorts(services) {
+  for (const [name, service] of Object.entries(services))
+    for (const port of service.ports ?? []) {
+      const ip = typeof port === 'string' ? port.split(':').length === 3 && port.split(':')[0] : port.host_ip;
+      if (ip !== '127.0.0.1') problem(`service ${name}: publish its port on 127.0.0.1 only (got ${JSON.stringify(port)})`);
+    }
+}
+
 const caddyfile = fs.readFileSync(path.join(root, 'deploy/caddy/Caddyfile'), 'utf8');
 const dockerfile = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8');
 if (!dockerfile.includes('CMD ["node", "dist/server/main.js"]'))
@@ -189,6 +200,7 @@ for (const profiles of [[], ['ferretdb']]) {
     problem('docker-compose.yml: needs the keycloak and proxy services');
     continue;
   }
+  checkPorts(services);
   const keycloakUrl = keycloak.environment?.KC_HOSTNAME;
   if (!(keycloak.command ?? []).includes('--import-realm'))
     problem('keycloak must start with --import-realm');
