@@ -97,6 +97,8 @@ export async function startBenchDatabase(dbName: string) {
   await ensureCollections(database.db);
   return {
     uri: embedded.uri,
+    /** The database server's process id (CPU accounting). */
+    pid: embedded.pid,
     database,
     close: async () => {
       await database.close();
@@ -232,4 +234,19 @@ export async function startNodeProcess(options: {
       clearTimeout(force);
     },
   };
+}
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** CPU seconds a process has used so far (user + system, Linux /proc), or null elsewhere. */
+export function cpuSeconds(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command (which may hold spaces) in parentheses: utime is the 14th field, stime the 15th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
 }

@@ -18,7 +18,7 @@ import { ApiClient, Browser, signIn } from '../tests/helpers/browser.js';
 import { startTestIdp } from '../tests/helpers/idp.js';
 import { startRedis } from '../tests/helpers/redis.js';
 import type { Action, Person, PlanMessage, Report } from './load-people.js';
-import { startBenchDatabase, startNodeProcess, writeSection } from './lib.js';
+import { cpuSeconds, startBenchDatabase, startNodeProcess, writeSection } from './lib.js';
 
 const PEOPLE = Number(process.env.BENCH_PEOPLE ?? 200);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 300);
@@ -40,7 +40,7 @@ const cleanUp = async () => {
 };
 
 async function main(): Promise<number> {
-  const { uri, database, close: closeDatabase } = await startBenchDatabase('load');
+  const { uri, pid: databasePid, database, close: closeDatabase } = await startBenchDatabase('load');
   cleanups.push(closeDatabase);
   const { db } = database;
   const redis = await startRedis();
@@ -118,7 +118,7 @@ async function main(): Promise<number> {
   }
 
   /** Run the virtual people against these processes, in a child process; its report. */
-  async function drive(phase: number): Promise<Report> {
+  async function drive(phase: number): Promise<Report & { generatorCpu: number | null }> {
     const { handle, threads } = groups[phase]!;
     const origin = new URL(first.url).origin;
     const plan: PlanMessage = {
@@ -146,7 +146,8 @@ async function main(): Promise<number> {
       child.on('message', (m: { type: string; message?: string }) => {
         if (m.type === 'ready') child.send(plan);
         if (m.type === 'connected') log(`phase ${phase}: ${PEOPLE} sockets connected, ${SECONDS} s of load`);
-        if (m.type === 'report') resolve(m as unknown as Report);
+        if (m.type === 'report')
+          resolve({ ...(m as unknown as Report), generatorCpu: cpuSeconds(child.pid) });
         if (m.type === 'error') reject(new Error(m.message));
       });
       child.on('exit', (code) => code && reject(new Error(`load generator exited with ${code}`)));
@@ -199,6 +200,8 @@ async function main(): Promise<number> {
     fiveHundreds: number;
     failures: number;
     events: { expected: number; delivered: number; crossProcess: number };
+    /** Cores each part kept busy on average over the phase (CPU seconds / wall seconds). */
+    cores: Record<string, number | null>;
   }
 
   const results: PhaseResult[] = [];
@@ -207,7 +210,22 @@ async function main(): Promise<number> {
       processes.push(await startNodeProcess({ port: ports[1]!, env: env(1), ...logFile(1) }));
       log(`node process 2 at ${processes[1]!.url}`);
     }
+    const parts = (): Record<string, number | null> => ({
+      ...Object.fromEntries(processes.map((p, i) => [`node process ${i + 1}`, cpuSeconds(p.child.pid)])),
+      FerretDB: cpuSeconds(databasePid),
+      Redis: cpuSeconds(redis.pid),
+    });
+    const before = parts();
+    const started = performance.now();
     const report = await drive(phase);
+    const wall = (performance.now() - started) / 1000;
+    const after = parts();
+    const cores = Object.fromEntries(
+      [...Object.entries(after), ['load generator', report.generatorCpu] as const].map(([k, v]) => [
+        k,
+        v === null ? null : Math.round(((v - (before[k] ?? 0)) / wall) * 100) / 100,
+      ]),
+    );
     const all = Object.values(report.actions);
     const done = all.reduce(
       (n, a) =>
@@ -250,6 +268,7 @@ async function main(): Promise<number> {
       fiveHundreds,
       failures,
       events: { expected: report.replies.length * PEOPLE, delivered, crossProcess },
+      cores,
     });
     log(`phase ${phase}: ${done} actions done, ${fiveHundreds} 5xx, writes ${JSON.stringify(writes)}`);
   }
@@ -282,6 +301,12 @@ async function main(): Promise<number> {
     '| --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
+    ...results.map(
+      (r) =>
+        `- cores kept busy (${r.phase === 1 ? 'one process' : 'two processes'}): ${Object.entries(r.cores)
+          .map(([k, v]) => `${k} ${v ?? 'n/a'}`)
+          .join(', ')}; the machine's load average at the end: ${os.loadavg()[0]!.toFixed(1)}`,
+    ),
     ...results.flatMap((r) =>
       Object.entries(r.report.problems).map(
         ([detail, count]) =>

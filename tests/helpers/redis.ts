@@ -11,7 +11,7 @@ import { freePort } from '../../server/core/net.js';
  */
 export async function startRedis(
   options: { port?: number } = {},
-): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+): Promise<{ url: string; port: number; pid: number | undefined; stop(): Promise<void> }> {
   const port = options.port ?? (await freePort());
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ensemble-redis-'));
   const child = spawn(
@@ -35,6 +35,7 @@ export async function startRedis(
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pid: child.pid,
     stop: async () => {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
