@@ -175,7 +175,8 @@ function checkPorts(services) {
   for (const [name, service] of Object.entries(services))
     for (const port of service.ports ?? []) {
       const ip = typeof port === 'string' ? port.split(':').length === 3 && port.split(':')[0] : port.host_ip;
-      if (ip !== '127.0.0.1') problem(`service ${name}: publish its port on 127.0.0.1 only (got ${JSON.stringify(port)})`);
+      if (ip !== '127.0.0.1')
+        problem(`service ${name}: publish its port on 127.0.0.1 only (got ${JSON.stringify(port)})`);
     }
 }
 
