@@ -38,6 +38,9 @@ const cleanUp = async () => {
   for (const stop of cleanups.reverse()) await stop().catch(() => undefined);
   cleanups.length = 0;
 };
+// Interrupted (Ctrl-C, a timeout's SIGTERM): stop the servers it started before leaving.
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => void cleanUp().then(() => process.exit(130)));
 
 async function main(): Promise<number> {
   const { uri, pid: databasePid, database, close: closeDatabase } = await startBenchDatabase('load');
