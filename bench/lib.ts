@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import os from 'node:os';
 import pino from 'pino';
 import { loadConfig, type IssuerConfig } from '../server/config.js';
@@ -103,6 +103,8 @@ export async function startBenchDatabase(dbName: string) {
   await ensureCollections(database.db);
   return {
     uri: embedded.uri,
+    /** The database server's process id (CPU accounting). */
+    pid: embedded.pid,
     database,
     close: async () => {
       await database.close();
@@ -183,4 +185,74 @@ export async function startSignedInNode(uri: string, database: Database, env: Re
   const browser = new Browser();
   await signIn(browser, ensemble.url, 'dept', 'bench');
   return { ensemble, idp, browser, client: new ApiClient(browser, ensemble.url) };
+}
+
+/**
+ * The real entry point (server/main.ts) in its own process, configured as in production, on a loopback port;
+ * resolves once `/readyz` answers. `stop` sends SIGTERM and waits for the exit.
+ */
+export async function startNodeProcess(options: {
+  port: number;
+  env: Record<string, string>;
+  /** Where its log (JSON lines, warnings and errors) goes; discarded without. */
+  logFile?: string;
+}) {
+  const url = `http://127.0.0.1:${options.port}`;
+  const log = options.logFile ? fs.openSync(options.logFile, 'a') : 'ignore';
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'server', 'main.ts')], {
+    cwd: projectRoot,
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: String(options.port),
+      PUBLIC_URL: url,
+      SESSION_SECRET: 'bench-secret-bench-secret-bench-secret',
+      LOG_LEVEL: 'warn',
+      SHUTDOWN_DRAIN_MS: '0',
+      ...options.env,
+    },
+    stdio: ['ignore', log, 'inherit'],
+  });
+  if (typeof log === 'number') fs.closeSync(log);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const ready = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ready) break;
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`the node process on ${url} did not become ready`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    url,
+    child,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const force = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(force);
+    },
+  };
+}
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** CPU seconds a process has used so far (user + system, Linux /proc), or null elsewhere. */
+export function cpuSeconds(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command (which may hold spaces) in parentheses: utime is the 14th field, stime the 15th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
 }

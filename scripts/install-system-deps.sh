@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests use (a real redis-server and Chromium), only when missing.
+# Installs the Debian packages CI uses (a real redis-server and Chromium for the tests, docker-compose to
+# validate docker-compose.yml), only when missing.
 # Needs root or sudo; prints what to run otherwise.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "[system-deps] redis-server and chromium are installed"
+  echo "[system-deps] redis-server, chromium and docker-compose are installed"
   exit 0
 fi
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else

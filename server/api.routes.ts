@@ -21,6 +21,8 @@ import { peopleRoutes } from './people/people.routes.js';
 import type { ProfileService } from './people/profile.service.js';
 
 import type { DeliveryWorker } from './federation/delivery.worker.js';
+import { settingsRoutes } from './settings/settings.routes.js';
+import type { NodeSettings } from './settings/settings.service.js';
 import { federationAdminRoutes } from './federation/federation.admin.routes.js';
 import { lookupRoutes } from './federation/lookup.routes.js';
 import type { LookupService } from './federation/lookup.service.js';
@@ -38,6 +40,7 @@ export interface ApiServices {
   accounts: AccountService;
   profiles: ProfileService;
   organizations: OrganizationService;
+  settings: NodeSettings;
   /** Absent when federation is off (its admin route then answers 404). */
   deliveries?: Pick<DeliveryWorker, 'metrics'> | undefined;
   /** Absent when federation is off (then it answers 404). */
@@ -61,7 +64,8 @@ export function declareApi(
       threadRoutes(api, services.threads, services.discovery, services.reports),
       fileRoutes(api, services.files, services.folders, services.fileRepo),
       notificationRoutes(api, services.notifications),
-      federationAdminRoutes(api, services.deliveries),
+      settingsRoutes(api, services.settings),
+      federationAdminRoutes(api, services.deliveries, services.settings),
       lookupRoutes(api, services.lookup),
     ],
   };

@@ -6,6 +6,8 @@ import type { Logger } from './core/logger.js';
 import { createHttpLogger } from './core/logger.js';
 import { errorHandler, notFoundHandler } from './core/problem.js';
 import { healthRoutes, type Lifecycle } from './ops/health.routes.js';
+import type { Metrics } from './ops/metrics.js';
+import { metricsRoutes } from './ops/metrics.routes.js';
 
 export interface AppDeps {
   config: Config;
@@ -20,6 +22,8 @@ export interface AppDeps {
   middleware?: RequestHandler[];
   /** Browser flows outside the API (sign-in, sign-out). */
   browserRouters?: Router[];
+  /** Answers 405 for a method no /api/v1 route of that path has (before the guards). */
+  apiMethodGuard?: Router;
   /** Run before every /api/v1 route (CSRF protection). */
   apiGuards?: RequestHandler[];
   /** Domain routers mounted under /api/v1, in order. */
@@ -28,6 +32,10 @@ export interface AppDeps {
   openapi?: () => unknown;
   /** The web client's pages and files (server/web/), after the API. */
   web?: Router;
+  /** Answers 503 at once while the database is unreachable (server/db/availability.ts). */
+  databaseGate?: RequestHandler;
+  /** Prometheus metrics (absent when METRICS_ENABLED=false): timed requests and `/metrics`. */
+  metrics?: Metrics;
 }
 
 const alwaysRunning: Lifecycle = { isShuttingDown: () => false };
@@ -40,6 +48,9 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', config.trustProxy);
   app.set('env', config.env);
 
+  const metrics = deps.metrics;
+  const mount = (path: string) => (metrics ? [metrics.mountedAt(path)] : []);
+  if (metrics) app.use(metrics.http());
   app.use(createHttpLogger(deps.logger));
   const servedOverTls = config.publicUrl.startsWith('https://');
   app.use(
@@ -50,8 +61,11 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(healthRoutes({ db: deps.db, lifecycle: deps.lifecycle ?? alwaysRunning }));
-  if (deps.keptPages) app.use('/api/v1', deps.keptPages);
-  for (const { path: mount, router } of deps.earlyRouters ?? []) app.use(mount, router);
+  app.use(metricsRoutes({ metrics, config }));
+  // Kept pages need no database: they are answered even while it is unreachable.
+  if (deps.keptPages) app.use('/api/v1', ...mount('/api/v1'), deps.keptPages);
+  if (deps.databaseGate) app.use(deps.databaseGate);
+  for (const { path, router } of deps.earlyRouters ?? []) app.use(path, ...mount(path), router);
   app.use(
     express.json({ limit: config.http.jsonBodyLimit, type: ['application/json', 'application/*+json'] }),
   );
@@ -64,6 +78,8 @@ export function createApp(deps: AppDeps): Express {
       res.json(openapi());
     });
   }
+  if (metrics) app.use('/api/v1', metrics.mountedAt('/api/v1'));
+  if (deps.apiMethodGuard) app.use('/api/v1', deps.apiMethodGuard);
   for (const guard of deps.apiGuards ?? []) app.use('/api/v1', guard);
   for (const router of deps.apiRouters ?? []) app.use('/api/v1', router);
 

@@ -3,6 +3,7 @@ import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { demoDepartmentSlugs } from './auth/demo.cast.js';
 import { projectRoot } from './core/paths.js';
+import { FEDERATION_DOMAIN } from './federation/federation.policy.js';
 
 /**
  * Every environment variable Ensemble reads, in one schema. Parsed once at boot by `loadConfig`;
@@ -117,12 +118,7 @@ const jsonArray = <T extends z.ZodType>(item: T, what: string) =>
 
 /** Comma-separated domain names (lower-cased); a leading `*.` covers every subdomain. */
 const domainList = commaList(
-  z
-    .string()
-    .regex(
-      /^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d+)?$/,
-      'expected domain names such as dept.gc.ca or *.gc.ca',
-    ),
+  z.string().regex(FEDERATION_DOMAIN, 'expected domain names such as dept.gc.ca or *.gc.ca'),
 );
 
 /** Comma-separated address ranges (10.0.0.0/8, ::1/128). */
@@ -210,6 +206,7 @@ const envObject = z.object({
     .default(12),
   AUTH_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(30),
   GROUP_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  JOBS_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\/\S+$/, 'expected redis://host:6379 or rediss://user:password@host:6380')
@@ -230,6 +227,17 @@ const envObject = z.object({
     .optional(),
   MAIL_FROM: z.string().min(3).max(200).optional(),
   DEV_MAIL_CATCHER: booleanFromString.optional(),
+  NODE_NAME: z.string().trim().min(1).max(100).optional(),
+  NODE_DESCRIPTION: z.string().trim().max(1000).optional(),
+  NODE_CONTACT_EMAIL: z.email({ message: 'expected an email address' }).max(200).optional(),
+  NODE_DEFAULT_LANGUAGE: z.enum(['en', 'fr'], { message: 'expected en or fr' }).default('en'),
+  METRICS_ENABLED: booleanFromString.default(true),
+  METRICS_TOKEN: z
+    .string()
+    .min(32, 'expected at least 32 characters of random text')
+    .regex(/^[\x21-\x7e]+$/, 'expected printable characters without spaces')
+    .optional(),
+  METRICS_ALLOWED_NETWORKS: cidrList.optional(),
   FEDERATION_ENABLED: booleanFromString.default(true),
   FEDERATION_MODE: z
     .enum(['open', 'blocklist', 'allowlist'], { message: 'expected open, blocklist or allowlist' })
@@ -273,12 +281,13 @@ export const configSchema = envObject.superRefine((cfg, ctx) => {
     }
     if (
       cfg.PUBLIC_URL?.startsWith('http://') &&
-      !/^http:\/\/(localhost|127\.0\.0\.1)(:\d+)?$/.test(cfg.PUBLIC_URL)
+      // Names under .localhost are this machine's (RFC 6761): the two-department trial of docker-compose.yml.
+      !/^http:\/\/(localhost|127\.0\.0\.1|([a-z0-9-]+\.)+localhost)(:\d+)?$/.test(cfg.PUBLIC_URL)
     ) {
       ctx.addIssue({
         code: 'custom',
         path: ['PUBLIC_URL'],
-        message: 'must be https:// in production (plain http only for localhost trials)',
+        message: 'must be https:// in production (plain http only for localhost and *.localhost trials)',
       });
     }
     if (!cfg.SESSION_SECRET) {
@@ -344,6 +353,10 @@ export interface Config {
     /** How long a deleted group (or file) can be restored. */
     retentionMs: number;
   };
+  jobs: {
+    /** How long a process holds a job it claimed; a crashed process's job is taken over after it. */
+    leaseMs: number;
+  };
   /** Redis for Socket.IO between processes; one process needs none. */
   redisUrl: string | undefined;
   realtime: {
@@ -368,6 +381,24 @@ export interface Config {
     from: string;
     /** Development: an embedded SMTP server keeps outgoing mail, shown at /dev/mail. */
     devCatcher: boolean;
+  };
+  /**
+   * How the node presents itself: the defaults of the node settings, which administrators change at run
+   * time (server/settings, docs/operations.md "Node settings").
+   */
+  node: {
+    name: string;
+    description: string;
+    contactEmail: string | null;
+    defaultLanguage: 'en' | 'fr';
+  };
+  /** The Prometheus endpoint `/metrics` (docs/operations.md, "Metrics"). */
+  metrics: {
+    enabled: boolean;
+    /** A scrape must carry `Authorization: Bearer <token>`. */
+    token: string | undefined;
+    /** A scrape must come from one of these ranges (the client address as TRUST_PROXY resolves it). */
+    allowedNetworks: string[] | undefined;
   };
   federation: {
     enabled: boolean;
@@ -427,12 +458,41 @@ function displayValue(variable: string, value: string | undefined): string | und
   if (variable === 'MONGODB_URI') return value.replace(/\/\/[^@/]*@/, '//***@');
   if (
     variable === 'SESSION_SECRET' ||
+    variable === 'METRICS_TOKEN' ||
     variable === 'OIDC_ISSUERS' ||
     variable === 'SMTP_URL' ||
     variable === 'REDIS_URL'
   )
     return '[hidden]';
   return value.length > 80 ? `${value.slice(0, 77)}...` : value;
+}
+
+/**
+ * Only the database variables (`MONGODB_URI`, `MONGODB_DB_NAME`), for tools that need nothing else, such as
+ * the backup command (server/ops/backup.cli.ts). Throws ConfigError as loadConfig does.
+ */
+export function loadDatabaseConfig(env: NodeJS.ProcessEnv = process.env): {
+  uri: string | undefined;
+  name: string;
+} {
+  const schema = envObject.pick({ MONGODB_URI: true, MONGODB_DB_NAME: true });
+  const input = {
+    MONGODB_URI: env.MONGODB_URI || undefined,
+    MONGODB_DB_NAME: env.MONGODB_DB_NAME || undefined,
+  };
+  const result = schema.safeParse(input);
+  if (!result.success)
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const variable = String(issue.path[0] ?? 'configuration');
+        return {
+          variable,
+          message: issue.message,
+          received: displayValue(variable, input[variable as keyof typeof input]),
+        };
+      }),
+    );
+  return { uri: result.data.MONGODB_URI, name: result.data.MONGODB_DB_NAME };
 }
 
 /** Parse and validate the environment. Throws ConfigError naming every invalid variable. */
@@ -487,6 +547,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       secureCookies: publicUrl.startsWith('https://'),
     },
     groups: { retentionMs: c.GROUP_RETENTION_DAYS * 86_400_000 },
+    jobs: { leaseMs: c.JOBS_LEASE_MS },
     redisUrl: c.REDIS_URL,
     realtime: { maxRoomsPerSocket: c.REALTIME_MAX_ROOMS },
     pageCache: { enabled: c.PAGE_CACHE === 'on', maxBytes: c.PAGE_CACHE_SIZE },
@@ -503,6 +564,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       smtpUrl: c.SMTP_URL,
       from: c.MAIL_FROM ?? `Ensemble <no-reply@${new URL(publicUrl).hostname}>`,
       devCatcher: c.DEV_MAIL_CATCHER ?? (c.NODE_ENV === 'development' && !c.SMTP_URL),
+    },
+    node: {
+      name: c.NODE_NAME ?? 'Ensemble',
+      description: c.NODE_DESCRIPTION ?? '',
+      contactEmail: c.NODE_CONTACT_EMAIL ?? null,
+      defaultLanguage: c.NODE_DEFAULT_LANGUAGE,
+    },
+    metrics: {
+      enabled: c.METRICS_ENABLED,
+      token: c.METRICS_TOKEN,
+      allowedNetworks: c.METRICS_ALLOWED_NETWORKS,
     },
     federation: {
       enabled: c.FEDERATION_ENABLED,

@@ -36,7 +36,12 @@ async function openDatabase(config: Config, logger: Logger) {
     logger.info({ kind: embedded.kind, pid: embedded.pid }, 'embedded database started');
   }
   try {
-    const database = await connectDatabase({ uri, dbName: config.database.name, logger });
+    const database = await connectDatabase({
+      uri,
+      dbName: config.database.name,
+      logger,
+      monitorCommands: config.metrics.enabled,
+    });
     await ensureCollections(database.db, logger);
     return { database, embedded };
   } catch (err) {

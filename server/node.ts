@@ -56,9 +56,14 @@ import { OrganizationRepository } from './organizations/organization.repository.
 import { OrganizationService } from './organizations/organization.service.js';
 import { PersonRepository } from './people/person.repository.js';
 import { ProfileService } from './people/profile.service.js';
+import { DatabaseAvailability } from './db/availability.js';
 import { composeFederation, type Federation } from './federation/federation.module.js';
 import { clientDir } from './core/paths.js';
 import { webRoutes } from './web/web.routes.js';
+import { Metrics } from './ops/metrics.js';
+import { SettingsRepository } from './settings/settings.repository.js';
+import type { NodeSettingsValues } from './settings/settings.schemas.js';
+import { NodeSettings, nodeInfoMetadata, settingsDefaults } from './settings/settings.service.js';
 
 /** Composition root: repositories, services, auth and routers, wired into the Express app. */
 
@@ -81,6 +86,8 @@ export interface EnsembleNode {
   notificationMail: NotificationMail;
   /** Absent when FEDERATION_ENABLED=false. */
   federation: Federation | undefined;
+  /** Absent when METRICS_ENABLED=false. */
+  metrics: Metrics | undefined;
   /** Socket.IO on the HTTP server the app is served from (before it listens). */
   attach(server: http.Server): Promise<void>;
   close(): Promise<void>;
@@ -140,6 +147,11 @@ export function schemaMigrations({
 export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const { config, logger, db } = deps;
   const events = new EventBus(logger);
+  const metrics = config.metrics.enabled ? new Metrics(logger) : undefined;
+  const settings = new NodeSettings(new SettingsRepository(db), settingsDefaults(config), logger);
+  await settings.load();
+  const unwatchDatabase = metrics?.watchDatabase(deps.client);
+  const availability = new DatabaseAvailability(deps.client, logger);
   const organizationRepo = new OrganizationRepository(db);
   const personRepo = new PersonRepository(db);
   const organizations = new OrganizationService(organizationRepo);
@@ -170,6 +182,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
       admins,
       adminClaim: config.auth.adminClaim,
       organizationClaim: config.auth.organizationClaim,
+      defaultLocale: () => settings.current().defaultLanguage,
     },
     events,
   );
@@ -180,7 +193,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   accounts.onMerge((from, into) => memberships.mergeMemberships(from, into));
   const threadRepo = new ThreadRepository(db);
   const fileRepo = new FileRepository(db);
-  const jobs = new JobQueue(db, logger);
+  const jobs = new JobQueue(db, logger, undefined, config.jobs.leaseMs);
   jobs.register('thumbnail', thumbnailJob(fileRepo, logger), { concurrency: 1 });
   const files = new FileService(fileRepo, groups, groupRepo, personRepo, events, jobs, {
     ...config.files,
@@ -232,7 +245,14 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     logger.warn(`development mail catcher: outgoing mail is kept and shown at ${config.publicUrl}/dev/mail`);
   }
   const mailer = new Mailer(smtpUrl, config.mail.from, logger);
-  sendInvitationMails({ events, mailer, groups: groupRepo, people: personRepo, publicUrl: config.publicUrl });
+  sendInvitationMails({
+    events,
+    mailer,
+    groups: groupRepo,
+    people: personRepo,
+    publicUrl: config.publicUrl,
+    node: () => settings.current(),
+  });
 
   if (devSignIn && config.env === 'development') {
     await seedDemo({
@@ -274,8 +294,17 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
         threads: threadRepo,
         organizations: organizationRepo,
         services: { groups, memberships, threads },
+        ...(metrics ? { inboxObserver: metrics.inboxObserver() } : {}),
+        nodeMetadata: () => nodeInfoMetadata(settings.current()),
       })
     : undefined;
+  if (federation) {
+    // The policy administrators set at run time, in force at once (and on every change, from any process).
+    const applyPolicy = ({ federation: p }: NodeSettingsValues) =>
+      federation.policy.update(p.mode, p.domains);
+    applyPolicy(settings.current());
+    settings.onChange(applyPolicy);
+  }
   // Federation answers before the JSON body parser: inboxes check the Digest against the raw body.
   if (federation) earlyRouters.push({ path: '/', router: federation.router });
 
@@ -342,6 +371,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     folders,
     fileRepo,
     notifications,
+    settings,
     deliveries: federation?.worker,
     lookup: federation?.lookup,
   };
@@ -382,7 +412,12 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   });
   // The cache bridge first: a page is dropped before the room events of the same change go out.
   bridgeCache(events, pages, realtime);
-  bridgeRealtime(events, realtime);
+  bridgeRealtime(events, realtime, metrics && ((event) => metrics.realtimeEvent(event)));
+  if (metrics) {
+    metrics.watchRealtime(realtime);
+    metrics.watchJobs(jobs);
+    if (federation) metrics.watchDeliveries(federation.worker);
+  }
   const app = createApp({
     config,
     logger,
@@ -396,6 +431,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
       unsubscribeRoutes(notificationMail, notifications),
       ...(catcher ? [devMailRoutes(catcher)] : []),
     ],
+    apiMethodGuard: api.methodGuard([{ method: 'get', expressPath: '/openapi.json' }]),
     apiGuards: [csrf.protect],
     apiRouters: routers.api,
     openapi: () => api.document('/api/v1'),
@@ -409,10 +445,13 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
         thread: (caller, id) => threads.get(caller, id),
       },
     }),
+    ...(metrics ? { metrics } : {}),
+    databaseGate: availability.gate(),
   });
   if (federation) app.locals.apex = federation.apex;
   // Last: a job left from a previous run may start at once and needs everything above.
   jobs.start();
+  settings.start();
   federation?.start();
   return {
     app,
@@ -422,10 +461,14 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     realtime,
     notificationMail,
     federation,
+    metrics,
     attach: (server) => realtime.attach(server),
     oidc: registry,
     purge,
     close: async () => {
+      unwatchDatabase?.();
+      availability.close();
+      settings.stop();
       clearInterval(digests);
       await realtime.close();
       purge.stop();

@@ -23,6 +23,7 @@ export async function buildOpenApiDocument(serverUrl = '/api/v1') {
       folders: unused,
       fileRepo: unused,
       notifications: unused,
+      settings: unused,
     },
     {
       passport: unused,

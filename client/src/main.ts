@@ -119,7 +119,7 @@ function switchLanguage(e: Event): void {
   announce(t.app.languageChanged);
   if (me) {
     me = { ...me, locale: next };
-    void http.PUT('/api/v1/me/locale', { body: { locale: next } });
+    void http.PUT('/me/locale', { body: { locale: next } });
   } else rememberVisitorLanguage(next);
 }
 
@@ -139,13 +139,13 @@ async function start(): Promise<void> {
     const url = new URL(location.href);
     url.searchParams.delete('lang');
     history.replaceState(null, '', url);
-    if (me && me.locale !== asked) void http.PUT('/api/v1/me/locale', { body: { locale: asked } });
+    if (me && me.locale !== asked) void http.PUT('/me/locale', { body: { locale: asked } });
     else if (!me) rememberVisitorLanguage(asked);
   }
   if (me) {
     csrfToken = await csrf();
     live.on('notification', (n) => unread.arrived(n as unknown as Notification));
-    const list = await data(http.GET('/api/v1/notifications', { params: { query: { limit: 1 } } }));
+    const list = await data(http.GET('/notifications', { params: { query: { limit: 1 } } }));
     unread.set(list.unread);
   }
   unread.onChange(() => draw());

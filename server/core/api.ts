@@ -1,10 +1,10 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
-import type { Router } from 'express';
-import { type Request, type RequestHandler, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import { anonymous, requireAdmin, requirePerson, type Caller } from './caller.js';
 import type { PageCache } from '../cache/page.cache.js';
 import { hasPage, pageHeaders, sendPage } from '../cache/page.middleware.js';
+import { MethodNotAllowedError } from './errors.js';
 import { asyncHandler } from './http.js';
 import { parseInput } from './validation.js';
 
@@ -69,7 +69,7 @@ const toOpenApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}'
 
 export class Api {
   readonly registry = new OpenAPIRegistry();
-  private readonly routes: { method: Method; path: string }[] = [];
+  private readonly routes: { method: Method; path: string; expressPath: string }[] = [];
 
   constructor(
     private readonly resolveCaller: ActorResolver = () => anonymous,
@@ -78,7 +78,51 @@ export class Api {
 
   /** Routes declared so far (method, OpenAPI path); a test compares them with Express's own table. */
   declaredRoutes(): { method: Method; path: string }[] {
-    return [...this.routes];
+    return this.routes.map(({ method, path }) => ({ method, path }));
+  }
+
+  /**
+   * Mounted where the routes are (before the CSRF guard): a request whose path matches a declared route
+   * but whose method none of the matching routes answers gets 405 problem+json with an Allow header,
+   * instead of falling through to 404 (RFC 9110, 15.5.6). Express matches the paths itself; every pattern
+   * the path matches adds its methods, so `/groups/search` and `/groups/:group` are both counted.
+   * `extra` adds routes served outside the Api (the OpenAPI document).
+   */
+  methodGuard(extra: { method: Method; expressPath: string }[] = []): Router {
+    const router = Router();
+    const byPath = new Map<string, Set<string>>();
+    for (const { method, expressPath } of [...this.routes, ...extra]) {
+      let methods = byPath.get(expressPath);
+      if (!methods) byPath.set(expressPath, (methods = new Set()));
+      methods.add(method.toUpperCase());
+      if (method === 'get') methods.add('HEAD');
+    }
+    const allowedOf = (res: Response) => (res.locals.allowedMethods ??= new Set<string>()) as Set<string>;
+    for (const [expressPath, methods] of byPath) {
+      router.all(expressPath, (req, res, next) => {
+        if (methods.has(req.method) || req.method === 'OPTIONS') {
+          next('router');
+          return;
+        }
+        for (const m of methods) allowedOf(res).add(m);
+        next();
+      });
+    }
+    router.use((req, res, next) => {
+      const allowed = res.locals.allowedMethods as Set<string> | undefined;
+      if (!allowed) {
+        next();
+        return;
+      }
+      const allow = [...allowed].sort();
+      next(
+        new MethodNotAllowedError(
+          `${req.method} is not allowed on ${req.baseUrl}${req.path}; it answers ${allow.join(', ')}.`,
+          allow,
+        ),
+      );
+    });
+    return router;
   }
 
   route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
@@ -87,10 +131,11 @@ export class Api {
     handler: (input: HandlerInput<z.output<P>, z.output<Q>, z.output<B>>) => Promise<unknown>,
   ): void {
     const status = spec.status ?? (spec.method === 'post' ? 201 : 200);
-    this.routes.push({ method: spec.method, path: toOpenApiPath(spec.path) });
+    this.routes.push({ method: spec.method, path: toOpenApiPath(spec.path), expressPath: spec.path });
     this.registry.registerPath({
       method: spec.method,
-      path: `/api/v1${toOpenApiPath(spec.path)}`,
+      // Relative to the document's server URL (`/api/v1`): a client appends each path to it.
+      path: toOpenApiPath(spec.path),
       summary: spec.summary,
       tags: spec.tags,
       ...(spec.access === 'public' ? {} : { security: [{ session: [] }] }),
@@ -121,10 +166,21 @@ export class Api {
       },
     });
 
+    // Who may call, and which resource, are checked before any `before` middleware reads the body: an
+    // anonymous upload is refused with 401 before a byte of it is parsed or buffered.
+    const gate: RequestHandler = (req, _res, next) => {
+      try {
+        const caller = this.resolveCaller(req);
+        if (spec.access === 'person') requirePerson(caller);
+        if (spec.access === 'admin') requireAdmin(caller);
+        if (spec.params) parseInput(spec.params, req.params, 'params');
+        next();
+      } catch (err) {
+        next(err);
+      }
+    };
     const run = asyncHandler(async (req, res) => {
       const caller = this.resolveCaller(req);
-      if (spec.access === 'person') requirePerson(caller);
-      if (spec.access === 'admin') requireAdmin(caller);
       const params = spec.params ? parseInput(spec.params, req.params, 'params') : {};
       const query = spec.query ? parseInput(spec.query, req.query, 'query') : {};
       const body = spec.body ? parseInput(spec.body, req.body ?? {}, 'body') : undefined;
@@ -142,7 +198,7 @@ export class Api {
       if (result === undefined) res.status(status === 201 ? 204 : status === 200 ? 204 : status).end();
       else res.status(status).json(result);
     });
-    router[spec.method](spec.path, ...(spec.before ?? []), run);
+    router[spec.method](spec.path, gate, ...(spec.before ?? []), run);
   }
 
   /** A page with scopes: answered 304 before it is built when the reader has it, kept for anonymous readers. */

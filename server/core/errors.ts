@@ -77,6 +77,19 @@ export class NotFoundError extends DomainError {
   readonly title: string = 'Not found';
 }
 
+export class MethodNotAllowedError extends DomainError {
+  readonly status: number = 405;
+  readonly slug: string = 'method-not-allowed';
+  readonly title: string = 'Method not allowed';
+  constructor(
+    detail: string,
+    /** The methods the resource answers, sent back in the Allow header. */
+    readonly allow: string[],
+  ) {
+    super(detail);
+  }
+}
+
 export class ConflictError extends DomainError {
   readonly status: number = 409;
   readonly slug: string = 'conflict';
@@ -124,4 +137,10 @@ export class ServiceUnavailableError extends DomainError {
   readonly status: number = 503;
   readonly slug: string = 'service-unavailable';
   readonly title: string = 'Service unavailable';
+}
+
+/** The database does not answer (down, restarting, electing a primary): a 503 with Retry-After. */
+export class DatabaseUnavailableError extends ServiceUnavailableError {
+  /** Seconds a client is told to wait (Retry-After). */
+  readonly retryAfterSeconds = 5;
 }

@@ -44,7 +44,9 @@ export function createHttpLogger(logger: Logger): HttpLogger {
     genReqId: requestId,
     customLogLevel: (_req, res, err) =>
       err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-    autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+    autoLogging: {
+      ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics',
+    },
     serializers: {
       req: (req: { id: unknown; method: string; url: string }) => ({
         id: req.id,

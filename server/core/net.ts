@@ -1,4 +1,5 @@
 import net from 'node:net';
+import ipaddr from 'ipaddr.js';
 
 /** Ports handed out here sit below Linux's ephemeral range (32768+), which the OS uses for port-0 listeners
  * and for the local end of every outgoing connection: a port chosen here and bound a moment later cannot
@@ -29,3 +30,19 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   if (!port) throw new Error('no free port');
   return port;
 }
+
+/**
+ * Whether an address (as Express reports `req.ip`) lies in one of the ranges; an IPv4-mapped IPv6 address
+ * (`::ffff:10.0.0.1`) is judged as the IPv4 address it carries.
+ */
+export function inRanges(address: string | undefined, cidrs: string[]): boolean {
+  if (!address || !ipaddr.isValid(address)) return false;
+  const ip = ipaddr.process(address);
+  return cidrs.some((cidr) => {
+    const [range, bits] = ipaddr.parseCIDR(cidr);
+    return range.kind() === ip.kind() && ip.match([range, bits] as never);
+  });
+}
+
+/** Loopback, in both families. */
+export const LOOPBACK_RANGES = ['127.0.0.0/8', '::1/128'];

@@ -1,9 +1,12 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import {
+  DatabaseUnavailableError,
   ValidationError,
   DomainError,
   InsufficientStorageError,
   MalformedBodyError,
+  MethodNotAllowedError,
   NotFoundError,
   PayloadTooLargeError,
   RangeNotSatisfiableError,
@@ -15,6 +18,8 @@ import {
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 export function sendProblem(res: Response, problem: ProblemDetails): void {
+  // What the answer was, for whoever observes the response (the metrics' inbox counter).
+  res.locals.problem = problem.type.replace(/^\/problems\//, '');
   res.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
 }
 
@@ -52,6 +57,9 @@ export function toDomainError(err: unknown): DomainError | undefined {
     return new ValidationError('The path is not validly percent-encoded.', [
       { field: 'path', message: 'malformed percent-encoding' },
     ]);
+  // The database went away during the request (down, restarting, electing a primary): not a bug, a 503.
+  if (isDatabaseUnavailable(err))
+    return new DatabaseUnavailableError('The database does not answer; try again in a few seconds.');
   return fromBodyParser(err);
 }
 
@@ -68,9 +76,17 @@ export function errorHandler(options: { exposeDetails: boolean }): ErrorRequestH
     }
     const domain = toDomainError(err);
     if (domain) {
-      // The request body was not read to the end; tell keep-alive clients not to reuse the socket.
-      if (domain instanceof PayloadTooLargeError || domain instanceof InsufficientStorageError)
+      // The request body was not read to the end (too large, or refused before reading it, e.g. an
+      // anonymous upload): close the connection rather than drain the rest, and tell keep-alive clients.
+      if (
+        domain instanceof PayloadTooLargeError ||
+        domain instanceof InsufficientStorageError ||
+        !req.complete
+      )
         res.setHeader('Connection', 'close');
+      if (domain instanceof DatabaseUnavailableError)
+        res.setHeader('Retry-After', String(domain.retryAfterSeconds));
+      if (domain instanceof MethodNotAllowedError) res.setHeader('Allow', domain.allow.join(', '));
       if (domain instanceof RangeNotSatisfiableError)
         res.setHeader('Content-Range', `bytes */${domain.size}`);
       sendProblem(res, domain.toProblem(req.originalUrl));

@@ -24,6 +24,8 @@ export interface ConnectOptions {
   /** How long to wait for a server before giving up; short in tests that expect a dead server. */
   serverSelectionTimeoutMS?: number;
   appName?: string;
+  /** Command monitoring events (the metrics' database latency); off unless asked for. */
+  monitorCommands?: boolean;
 }
 
 export async function describeServer(db: Db): Promise<ServerIdentity> {
@@ -40,10 +42,18 @@ export async function describeServer(db: Db): Promise<ServerIdentity> {
 }
 
 /** Connect with the official driver, check the server answers, and report which server it is. */
+/**
+ * How often the driver checks each server. Short, so that after the database comes back the node serves
+ * again within seconds (server/db/availability.ts); one `hello` per server per interval.
+ */
+export const DATABASE_HEARTBEAT_MS = 2000;
+
 export async function connectDatabase(options: ConnectOptions): Promise<Database> {
   const client = new MongoClient(options.uri, {
     appName: options.appName ?? 'ensemble',
     serverSelectionTimeoutMS: options.serverSelectionTimeoutMS ?? 10_000,
+    monitorCommands: options.monitorCommands ?? false,
+    heartbeatFrequencyMS: DATABASE_HEARTBEAT_MS,
   });
   await client.connect();
   try {

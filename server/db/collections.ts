@@ -63,6 +63,7 @@ export const collections = {
   fedHosts: 'fed_hosts',
   fedIris: 'fed_iris',
   fedRefs: 'fed_refs',
+  nodeSettings: 'node_settings',
 } as const;
 
 export const collectionSpecs: CollectionSpec[] = [
@@ -203,6 +204,8 @@ export const collectionSpecs: CollectionSpec[] = [
   // (docs/adr/0016-remote-records.md).
   { name: collections.fedIris, indexes: [] },
   { name: collections.fedRefs, indexes: [] },
+  // The node settings, one document per change (server/settings): read by `_id` only.
+  { name: collections.nodeSettings, indexes: [] },
 ];
 
 const NAMESPACE_EXISTS = 48;

@@ -1,11 +1,61 @@
-import type { Collection, Document, Filter, OptionalUnlessRequiredId, UpdateFilter } from 'mongodb';
+import {
+  MongoNetworkError,
+  MongoNotConnectedError,
+  MongoServerError,
+  MongoServerSelectionError,
+  MongoTopologyClosedError,
+  type Collection,
+  type Document,
+  type Filter,
+  type OptionalUnlessRequiredId,
+  type UpdateFilter,
+} from 'mongodb';
 
 /** MongoDB's (and FerretDB's) duplicate key error: an insert or upsert hit a unique index. */
 export const DUPLICATE_KEY = 11000;
 
-/** Whether an error is a duplicate key, the signal every "first writer wins" insert relies on. */
+/**
+ * FerretDB 1.24 answers an insert that hits a unique index with 11000, but an update (update, findAndModify,
+ * replace) that would make two documents share a unique key with code 1 (InternalError) carrying its
+ * backend's own message: SQLite's `UNIQUE constraint failed` or PostgreSQL's
+ * `duplicate key value violates unique constraint` (SQLSTATE 23505). Those are the same refusal.
+ */
+const FERRETDB_UNIQUE_VIOLATION =
+  /UNIQUE constraint failed|duplicate key value violates unique constraint|SQLSTATE 23505/;
+
+/**
+ * Whether an error is a duplicate key, the signal every "first writer wins" insert relies on and every
+ * update onto a taken unique value (a slug, a handle) answers 409 from.
+ */
 export function isDuplicateKey(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === DUPLICATE_KEY;
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  if (e.code === DUPLICATE_KEY) return true;
+  if (e.code === 1 && typeof e.message === 'string' && FERRETDB_UNIQUE_VIOLATION.test(e.message)) return true;
+  return false;
+}
+
+/**
+ * Server codes that say "not now" rather than "no": no primary (an election), the server shutting down or
+ * unreachable (HostUnreachable 6, HostNotFound 7, NetworkTimeout 89, ShutdownInProgress 91,
+ * PrimarySteppedDown 189, NotWritablePrimary 10107, InterruptedAtShutdown 11600, InterruptedDueToReplStateChange
+ * 11602, NotPrimaryNoSecondaryOk 13435, NotPrimaryOrSecondary 13436, SocketException 9001).
+ */
+const UNAVAILABLE_CODES = new Set([6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436]);
+
+/**
+ * Whether an error means the database cannot be reached right now (down, restarting, electing a primary):
+ * answered 503 and retried later, never a 500 (docs/operations.md, "Faults").
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (
+    err instanceof MongoNetworkError || // PoolClearedError and timeouts are network errors too
+    err instanceof MongoServerSelectionError ||
+    err instanceof MongoNotConnectedError ||
+    err instanceof MongoTopologyClosedError
+  )
+    return true;
+  return err instanceof MongoServerError && typeof err.code === 'number' && UNAVAILABLE_CODES.has(err.code);
 }
 
 /**

@@ -19,6 +19,8 @@ export interface FerretDBOptions {
   dataDir: string;
   logger: Logger;
   startTimeoutMs?: number;
+  /** Listen on this port (a restart on the same address); a free one otherwise. */
+  port?: number;
 }
 
 const PID_FILE = 'ferretdb.pid';
@@ -96,7 +98,7 @@ export async function startFerretDB(options: FerretDBOptions): Promise<ManagedDa
   fs.mkdirSync(stateDir, { recursive: true });
   stopStaleProcess(options.dataDir, stateDir, logger);
 
-  const [port, debugPort] = [await freePort(), await freePort()];
+  const [port, debugPort] = [options.port ?? (await freePort()), await freePort()];
   const args = [
     '--handler=sqlite',
     `--sqlite-url=file:${sqliteDir}/?_pragma=synchronous(normal)`,

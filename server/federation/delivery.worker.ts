@@ -127,6 +127,10 @@ export class DeliveryWorker {
   private stopped = true;
   private lastSweep = 0;
   private delivered = 0;
+  private readonly outcomeListeners: ((
+    outcome: 'delivered' | 'retry' | 'failed' | 'deferred',
+    host: string,
+  ) => void)[] = [];
 
   constructor(
     private readonly queue: DeliveryQueue,
@@ -141,6 +145,20 @@ export class DeliveryWorker {
   ) {
     this.gates = new Gates(options.concurrency);
     queue.onEnqueue(() => this.kick());
+  }
+
+  /**
+   * Called for each inbox of a settled batch: delivered, retry (scheduled again), failed (kept as failed)
+   * or deferred (its host's circuit is open). For the metrics (docs/operations.md).
+   */
+  onOutcome(listener: (outcome: 'delivered' | 'retry' | 'failed' | 'deferred', host: string) => void): void {
+    this.outcomeListeners.push(listener);
+  }
+
+  private tell(outcome: 'delivered' | 'retry' | 'failed' | 'deferred', inbox: string): void {
+    if (!this.outcomeListeners.length) return;
+    const host = URL.canParse(inbox) ? new URL(inbox).host : '';
+    for (const listener of this.outcomeListeners) listener(outcome, host);
   }
 
   /** Batches held at once: enough inboxes in hand to keep every slot busy while others are claimed or settled. */
@@ -346,8 +364,11 @@ export class DeliveryWorker {
     let lastRetry: Outcome | undefined;
     batch.inboxes.forEach((inbox, i) => {
       const outcome = outcomes[i]!;
-      if (outcome.kind === 'delivered') this.delivered++;
-      else if (expired && outcome.kind !== 'permanent')
+      if (outcome.kind === 'delivered') {
+        this.delivered++;
+        this.tell('delivered', inbox);
+      } else if (expired && outcome.kind !== 'permanent') {
+        this.tell('failed', inbox);
         next.push(
           this.failed(batch, inbox, {
             kind: 'permanent',
@@ -355,13 +376,18 @@ export class DeliveryWorker {
             error: 'given up after the retry schedule',
           }),
         );
-      else if (outcome.kind === 'deferred') {
+      } else if (outcome.kind === 'deferred') {
         const at = outcome.until.getTime();
         deferred.set(at, [...(deferred.get(at) ?? []), inbox]);
+        this.tell('deferred', inbox);
       } else if (outcome.kind === 'retry' && batch.attempts + 1 < this.options.maxAttempts) {
         retry.push(inbox);
         lastRetry = outcome;
-      } else next.push(this.failed(batch, inbox, outcome));
+        this.tell('retry', inbox);
+      } else {
+        next.push(this.failed(batch, inbox, outcome));
+        this.tell('failed', inbox);
+      }
     });
     const attempts = batch.attempts + 1;
     if (retry.length) {

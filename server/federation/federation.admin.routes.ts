@@ -2,6 +2,12 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { Api } from '../core/api.js';
 import { NotFoundError } from '../core/errors.js';
+import type { Caller } from '../core/caller.js';
+import {
+  federationPolicyInput,
+  federationPolicyView,
+  type FederationPolicyInput,
+} from '../settings/settings.schemas.js';
 import type { DeliveryWorker } from './delivery.worker.js';
 
 const deliveryMetrics = z
@@ -23,8 +29,21 @@ const deliveryMetrics = z
   })
   .meta({ id: 'DeliveryMetrics' });
 
-/** The delivery queue's state, for the node's administrators (docs/operations.md). */
-export function federationAdminRoutes(api: Api, worker: Pick<DeliveryWorker, 'metrics'> | undefined): Router {
+/** Where the federation policy is kept and changed (server/settings). */
+export interface PolicySettings {
+  federationPolicy(): z.infer<typeof federationPolicyView>;
+  setFederationPolicy(caller: Caller, policy: FederationPolicyInput | null): Promise<void>;
+}
+
+/**
+ * The delivery queue's state and the federation policy, for the node's administrators (docs/operations.md).
+ * The policy is kept with the node settings: changed here, in force at once on every process, audited.
+ */
+export function federationAdminRoutes(
+  api: Api,
+  worker: Pick<DeliveryWorker, 'metrics'> | undefined,
+  policy: PolicySettings,
+): Router {
   const router = Router();
   api.route(
     router,
@@ -40,6 +59,53 @@ export function federationAdminRoutes(api: Api, worker: Pick<DeliveryWorker, 'me
     async () => {
       if (!worker) throw new NotFoundError('Federation is off on this node.');
       return worker.metrics();
+    },
+  );
+  const tags = ['federation'];
+  api.route(
+    router,
+    {
+      method: 'get',
+      path: '/admin/federation/policy',
+      summary:
+        'The federation policy in force: mode, domains, and whether it comes from the environment (administrators)',
+      tags,
+      access: 'admin',
+      response: federationPolicyView,
+    },
+    async () => policy.federationPolicy(),
+  );
+  api.route(
+    router,
+    {
+      method: 'put',
+      path: '/admin/federation/policy',
+      summary:
+        'Set the federation policy, in force at once on every process for inboxes, fetches and deliveries (administrators, audited)',
+      tags,
+      access: 'admin',
+      body: federationPolicyInput,
+      response: federationPolicyView,
+    },
+    async ({ caller, body }) => {
+      await policy.setFederationPolicy(caller, body);
+      return policy.federationPolicy();
+    },
+  );
+  api.route(
+    router,
+    {
+      method: 'delete',
+      path: '/admin/federation/policy',
+      summary: 'Go back to FEDERATION_MODE and FEDERATION_DOMAINS (administrators, audited)',
+      tags,
+      access: 'admin',
+      status: 200,
+      response: federationPolicyView,
+    },
+    async ({ caller }) => {
+      await policy.setFederationPolicy(caller, null);
+      return policy.federationPolicy();
     },
   );
   return router;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ApexInstance, ApexObject } from 'activitypub-express';
-import type { Router } from 'express';
+import type { RequestHandler, Router } from 'express';
 import type { Db } from 'mongodb';
 import type { Config } from '../config.js';
 import type { EventBus } from '../core/events.js';
@@ -80,6 +80,10 @@ export function composeFederation(deps: {
   organizations: OrganizationRepository;
   /** The services inbound activities become calls of (made for a `remote` caller). */
   services: { groups: GroupService; memberships: MembershipService; threads: ThreadService };
+  /** NodeInfo's `metadata` as it is now (the node settings: name, description, contact). */
+  nodeMetadata?: () => Record<string, unknown>;
+  /** At the head of every inbox chain: sees each post's answer (the node's metrics). */
+  inboxObserver?: RequestHandler;
 }): Federation {
   const { config, db, logger } = deps;
   const fed = config.federation;
@@ -221,6 +225,7 @@ export function composeFederation(deps: {
     options: { maxSkewMs: HOUR, publicUrl: config.publicUrl },
   });
   const inbox = [
+    ...(deps.inboxObserver ? [deps.inboxObserver] : []),
     ...inboxGuard({
       options: {
         maxBytes: fed.inboxMaxBytes,
@@ -250,7 +255,7 @@ export function composeFederation(deps: {
     nodeinfo: new NodeInfoSource(
       db,
       { name: 'Ensemble', version, homepage: config.publicUrl },
-      new URL(config.publicUrl).host,
+      deps.nodeMetadata ?? (() => ({ nodeName: new URL(config.publicUrl).host })),
     ),
     host: new URL(config.publicUrl).host,
     inbox,

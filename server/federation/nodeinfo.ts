@@ -10,7 +10,8 @@ export class NodeInfoSource {
   constructor(
     private readonly db: Db,
     private readonly software: { name: string; version: string; homepage: string },
-    private readonly nodeName: string,
+    /** `metadata` as it is now (the node's name and description change at run time). */
+    private readonly metadata: () => Record<string, unknown>,
   ) {}
 
   private async usage(): Promise<Record<string, unknown>> {
@@ -47,7 +48,7 @@ export class NodeInfoSource {
       // People sign in with their department's identity provider; there is no sign-up.
       openRegistrations: false,
       usage: await this.usage(),
-      metadata: { nodeName: this.nodeName },
+      metadata: this.metadata(),
     };
   }
 }

@@ -49,11 +49,18 @@ export class JobQueue {
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
   private polling: Promise<void> | undefined;
+  private readonly settledListeners: ((
+    queue: string,
+    outcome: 'completed' | 'retried' | 'failed',
+    seconds: number,
+  ) => void)[] = [];
 
   constructor(
     db: Db,
     private readonly logger: Logger,
     private readonly pollMs = 500,
+    /** How long a claim holds unless a queue says otherwise (JOBS_LEASE_MS). */
+    private readonly defaultLeaseMs = 60_000,
   ) {
     this.jobs = db.collection<JobDoc>(collections.jobs);
     this.claims = claimsOf(db);
@@ -63,13 +70,38 @@ export class JobQueue {
     this.handlers.set(queue, {
       handler,
       options: {
-        leaseMs: 60_000,
+        leaseMs: this.defaultLeaseMs,
         maxFailures: 5,
         backoffMs: (n) => Math.min(2 ** n * 1000, 3_600_000),
         concurrency: 2,
         ...options,
       },
     });
+  }
+
+  /** Called once per job this process ran: completed, retried later, or failed for good (metrics). */
+  onSettled(
+    listener: (queue: string, outcome: 'completed' | 'retried' | 'failed', seconds: number) => void,
+  ): void {
+    this.settledListeners.push(listener);
+  }
+
+  /** Per registered queue: jobs pending and failed (all processes), and running in this process. */
+  async counts(): Promise<{ queue: string; pending: number; failed: number; running: number }[]> {
+    return Promise.all(
+      [...this.handlers.keys()].map(async (queue) => ({
+        queue,
+        // Both lead with the `due` index's first field.
+        pending: await this.jobs.countDocuments({ queue, state: 'pending' }),
+        failed: await this.jobs.countDocuments({ queue, state: 'failed' }),
+        running: this.running.get(queue)?.size ?? 0,
+      })),
+    );
+  }
+
+  private settled(queue: string, outcome: 'completed' | 'retried' | 'failed', startedAt: number): void {
+    const seconds = (performance.now() - startedAt) / 1000;
+    for (const listener of this.settledListeners) listener(queue, outcome, seconds);
   }
 
   async enqueue(queue: string, payload: Record<string, unknown>, runAt = new Date()): Promise<ObjectId> {
@@ -216,10 +248,12 @@ export class JobQueue {
         .catch((err: unknown) => this.logger.warn({ err }, 'job lease renewal failed'));
     }, entry.options.leaseMs / 3);
     renew.unref();
+    const startedAt = performance.now();
     try {
       await entry.handler(job.payload, job);
       await this.jobs.deleteOne({ _id: job._id });
       await this.claims.deleteMany({ jobId: job._id });
+      this.settled(job.queue, 'completed', startedAt);
     } catch (err) {
       const failures = job.failures + 1;
       const message = err instanceof Error ? err.message : String(err);
@@ -237,6 +271,7 @@ export class JobQueue {
           },
         },
       );
+      this.settled(job.queue, failed ? 'failed' : 'retried', startedAt);
       this.logger[failed ? 'error' : 'warn'](
         { queue: job.queue, job: job._id.toHexString(), failures, err: message },
         failed ? 'job failed for good' : 'job failed; retrying later',

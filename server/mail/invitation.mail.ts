@@ -16,17 +16,27 @@ export function invitationMail(input: {
   groupHandle: string;
   inviter: string;
   publicUrl: string;
+  /** The node's name in each language, and which language comes first in a bilingual mail. */
+  node?: { name: { en: string; fr: string }; defaultLanguage: 'en' | 'fr' };
 }): OutgoingMail {
   const link = `${input.publicUrl}/auth/login`;
+  const node = input.node?.name ?? { en: 'Ensemble', fr: 'Ensemble' };
   const en = {
-    subject: `${input.inviter} invites you to ${input.groupName} on Ensemble`,
-    text: `${input.inviter} invites you to join the group "${input.groupName}" (${input.groupHandle}) on Ensemble.\nSign in to accept or decline: ${link}`,
+    subject: `${input.inviter} invites you to ${input.groupName} on ${node.en}`,
+    text: `${input.inviter} invites you to join the group "${input.groupName}" (${input.groupHandle}) on ${node.en}.\nSign in to accept or decline: ${link}`,
   };
   const fr = {
-    subject: `${input.inviter} vous invite à ${input.groupName} sur Ensemble`,
-    text: `${input.inviter} vous invite à vous joindre au groupe « ${input.groupName} » (${input.groupHandle}) sur Ensemble.\nConnectez-vous pour accepter ou refuser : ${link}`,
+    subject: `${input.inviter} vous invite à ${input.groupName} sur ${node.fr}`,
+    text: `${input.inviter} vous invite à vous joindre au groupe « ${input.groupName} » (${input.groupHandle}) sur ${node.fr}.\nConnectez-vous pour accepter ou refuser : ${link}`,
   };
-  const parts = input.locale === 'fr' ? [fr] : input.locale === 'en' ? [en] : [en, fr];
+  const parts =
+    input.locale === 'fr'
+      ? [fr]
+      : input.locale === 'en'
+        ? [en]
+        : input.node?.defaultLanguage === 'fr'
+          ? [fr, en]
+          : [en, fr];
   const subject = parts.map((p) => p.subject).join(' · ');
   const text = parts.map((p) => p.text).join('\n\n---\n\n');
   const html = parts
@@ -47,6 +57,8 @@ export function sendInvitationMails(deps: {
   groups: GroupRepository;
   people: PersonRepository;
   publicUrl: string;
+  /** The node's name and default language as they are now (the node settings). */
+  node?: () => { name: { en: string; fr: string }; defaultLanguage: 'en' | 'fr' };
 }): void {
   deps.events.on('member.invited', async (e) => {
     const group = await deps.groups.groups.findOne({ _id: new ObjectId(e.groupId) });
@@ -62,6 +74,7 @@ export function sendInvitationMails(deps: {
         groupHandle: group.handle,
         inviter: inviter?.profile.displayName ?? inviter?.claimsName ?? inviter?.handle ?? 'Ensemble',
         publicUrl: deps.publicUrl,
+        ...(deps.node ? { node: deps.node() } : {}),
       }),
     );
   });

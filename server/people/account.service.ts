@@ -20,6 +20,8 @@ export interface AdminPolicy {
   admins: { issuer: string; sub: string }[];
   adminClaim: { name: string; value: string } | undefined;
   organizationClaim: string;
+  /** The language of a person whose identity provider sends no `locale` claim (the node settings). */
+  defaultLocale?: () => 'en' | 'fr';
 }
 
 /** Ends every session of a person at once (deactivation, merge). */
@@ -120,7 +122,12 @@ export class AccountService {
       this.policy.admins.some((a) => a.issuer === issuer && a.sub === sub) ||
       (this.policy.adminClaim !== undefined &&
         claimHasValue(claims, this.policy.adminClaim.name, this.policy.adminClaim.value));
-    const locale = str(claims.locale)?.toLowerCase().startsWith('fr') ? 'fr' : 'en';
+    const claimed = str(claims.locale)?.toLowerCase();
+    const locale = claimed
+      ? claimed.startsWith('fr')
+        ? 'fr'
+        : 'en'
+      : (this.policy.defaultLocale?.() ?? 'en');
     const updated = await this.repo.locks.run(this.repo.locks.keyOf(this.repo.users, user._id), () =>
       this.repo.users.findOneAndUpdate(
         { _id: user._id },

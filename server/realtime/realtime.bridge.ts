@@ -119,7 +119,11 @@ export const realtimeEvents = Object.keys(mappers) as EventName[];
  * Subscribes to domain events: sends each to its rooms, in the order the events happened, and takes
  * sockets out of rooms they may no longer read as soon as the change that forbids it is written.
  */
-export function bridgeRealtime(events: EventBus, realtime: RealtimeServer): void {
+export function bridgeRealtime(
+  events: EventBus,
+  realtime: RealtimeServer,
+  onSent: (event: string) => void = () => undefined,
+): void {
   for (const name of realtimeEvents) {
     const send = (e: DomainEvents[typeof name]) => {
       const io = realtime.io;
@@ -129,6 +133,7 @@ export function bridgeRealtime(events: EventBus, realtime: RealtimeServer): void
         out.event as never,
         { v: REALTIME_VERSION, at: new Date().toISOString(), ...out.payload } as never,
       );
+      onSent(out.event);
     };
     events.on(name, send as never);
   }

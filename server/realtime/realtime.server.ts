@@ -145,6 +145,26 @@ function without(session: StoredSession, lost: Set<string>): StoredSession {
   };
 }
 
+/** How long recovery waits for Redis before the client is told to connect afresh. */
+const REDIS_RECOVERY_TIMEOUT_MS = 2000;
+
+async function withinRedisTimeout<T>(work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error('Redis did not answer in time')),
+          REDIS_RECOVERY_TIMEOUT_MS,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class RealtimeServer {
   io: Server<Record<string, never>, Record<string, never>, Record<string, never>, SocketData> | undefined;
   private redis: ReturnType<typeof createClient> | undefined;
@@ -166,6 +186,26 @@ export class RealtimeServer {
   onPeers(event: string, handler: (payload: unknown) => void): void {
     this.peerHandlers.push([event, handler]);
     this.io?.on(event as never, handler as never);
+  }
+
+  /** Connections on this process and its rooms by kind (`group:…` counts as `group`), for the metrics. */
+  census(): { connections: number; rooms: Record<string, number> } | undefined {
+    const io = this.io;
+    if (!io) return undefined;
+    const rooms: Record<string, number> = {};
+    const namespace = io.of('/');
+    for (const room of namespace.adapter.rooms.keys()) {
+      // Each socket's own room (its id) is not one of ours.
+      if (namespace.adapter.sids.has(room)) continue;
+      const kind = room.slice(0, room.indexOf(':')) || 'other';
+      rooms[kind] = (rooms[kind] ?? 0) + 1;
+    }
+    return { connections: io.engine.clientsCount, rooms };
+  }
+
+  /** Whether the Redis connection is up; undefined without REDIS_URL. */
+  redisReady(): boolean | undefined {
+    return this.redis ? this.redis.isReady : undefined;
   }
 
   async attach(server: http.Server): Promise<void> {
@@ -224,10 +264,13 @@ export class RealtimeServer {
     const restore = adapter.restoreSession.bind(adapter);
     adapter.restoreSession = async (pid: string, offset: string) => {
       try {
-        const record = await this.records.take(pid);
+        // Without Redis there is neither record nor stored session to read: the client connects afresh
+        // (and catches up through the REST API) instead of waiting for Redis to come back.
+        if (this.redis && !this.redis.isReady) throw new Error('Redis is unreachable');
+        const record = await withinRedisTimeout(this.records.take(pid));
         if (!record) throw new Error('no record of the dropped connection');
         const lost = await this.lostGroups(record);
-        const session = (await restore(pid, offset)) as unknown as StoredSession | null;
+        const session = (await withinRedisTimeout(restore(pid, offset))) as unknown as StoredSession | null;
         if (!session) return session as never;
         // The session restored must be the one the record was made for: every group it names screened.
         const screened = new Set(record.groupIds);
@@ -452,6 +495,8 @@ export class RealtimeServer {
     const io = this.io;
     this.io = undefined;
     if (io) await new Promise<void>((resolve) => io.close(() => resolve()));
-    await this.redis?.quit().catch(() => undefined);
+    // Redis away: nothing to say goodbye to, and a polite close would wait for it to come back.
+    if (this.redis?.isReady) await this.redis.close().catch(() => undefined);
+    else this.redis?.destroy();
   }
 }

@@ -184,8 +184,12 @@ export class ThreadService {
   }
 
   /** A thread and its group, if the caller may do `action` there; otherwise 404/403 as for the group. */
-  private async thread(caller: Caller, id: string, action: 'read' | 'post' | 'moderate') {
-    const notFound = `No thread ${id}.`;
+  private async thread(
+    caller: Caller,
+    id: string,
+    action: 'read' | 'post' | 'moderate',
+    notFound = `No thread ${id}.`,
+  ) {
     // A thread never changes group: once its group is known, the thread, the group and the caller's
     // membership are read together (every check still runs on what is read now).
     const known = this.groupOfThread.get(id);
@@ -205,8 +209,10 @@ export class ThreadService {
       return { doc: thread as ThreadDoc | ReplyDoc, thread, ctx };
     }
     const reply = await this.repo.replies.findOne({ _id: new ObjectId(id) });
-    if (!reply) throw new NotFoundError(`No reply ${id}.`);
-    const { thread, ctx } = await this.thread(caller, reply.threadId.toHexString(), action);
+    const notFound = `No reply ${id}.`;
+    if (!reply) throw new NotFoundError(notFound);
+    // A reply the caller may not see answers as a reply that does not exist: never naming its thread.
+    const { thread, ctx } = await this.thread(caller, reply.threadId.toHexString(), action, notFound);
     return { doc: reply as ThreadDoc | ReplyDoc, thread, ctx };
   }
 

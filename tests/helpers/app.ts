@@ -70,7 +70,7 @@ export async function startTestNode(options: {
   port: number;
   issuers?: IssuerConfig[];
   env?: Record<string, string>;
-  /** Emit the driver's command events on `database.client` (query-plan tests read them). */
+  /** The driver's command events on `database.client` (metrics' database latency, query-plan tests). */
   monitorCommands?: boolean;
 }): Promise<RunningNode> {
   const database = await openTestDatabase('test', { monitorCommands: options.monitorCommands ?? false });

@@ -24,6 +24,7 @@ export async function openTestDatabase(
 ): Promise<TestDatabase> {
   const uri = testServerUri();
   const name = `${label}_${process.env.JEST_WORKER_ID ?? '0'}_${randomBytes(4).toString('hex')}`.slice(0, 63);
+  // Command monitoring feeds the metrics' database latency, as main.ts turns it on for a node.
   const client = new MongoClient(uri, { monitorCommands: options.monitorCommands ?? false });
   await client.connect();
   const db = client.db(name);

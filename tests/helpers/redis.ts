@@ -5,9 +5,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../server/core/net.js';
 
-/** A real redis-server (Debian's package) on a free loopback port, without persistence. */
-export async function startRedis(): Promise<{ url: string; stop(): Promise<void> }> {
-  const port = await freePort();
+/**
+ * A real redis-server (Debian's package) on a free loopback port (or `port`: the same address again after a
+ * stop), without persistence.
+ */
+export async function startRedis(
+  options: { port?: number } = {},
+): Promise<{ url: string; port: number; pid: number | undefined; stop(): Promise<void> }> {
+  const port = options.port ?? (await freePort());
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ensemble-redis-'));
   const child = spawn(
     'redis-server',
@@ -29,6 +34,8 @@ export async function startRedis(): Promise<{ url: string; stop(): Promise<void>
   }
   return {
     url: `redis://127.0.0.1:${port}`,
+    port,
+    pid: child.pid,
     stop: async () => {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');

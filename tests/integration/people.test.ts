@@ -1,3 +1,4 @@
+import http from 'node:http';
 import type { DemoPerson } from '../../server/auth/dev-idp.js';
 import { freePort } from '../../server/core/net.js';
 import { collections } from '../../server/db/collections.js';
@@ -6,6 +7,48 @@ import { ApiClient, Browser, signIn } from '../helpers/browser.js';
 import { documentCounts } from '../helpers/db.js';
 import { png, upload } from '../helpers/images.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
+
+/**
+ * PUT a multipart upload announcing `size` bytes, send only its first kilobyte, and return the answer; an
+ * answer that needs the rest of the body never comes (then this rejects after a few seconds).
+ */
+function partialUpload(url: string, size: number): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const boundary = 'partial-upload-boundary';
+    const req = http.request(url, {
+      method: 'PUT',
+      headers: {
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+        'content-length': String(size),
+      },
+    });
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new Error('no answer before the whole body was sent: the body is read before sign-in'));
+    }, 5000);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        clearTimeout(timer);
+        req.destroy();
+        resolve({
+          status: res.statusCode ?? 0,
+          type: String(res.headers['content-type'] ?? ''),
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
+      });
+    });
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    req.write(
+      `--${boundary}\r\nContent-Disposition: form-data; name="avatar"; filename="a.png"\r\n` +
+        `Content-Type: image/png\r\n\r\n${'x'.repeat(1024)}`,
+    );
+  });
+}
 
 const people = (): DemoPerson[] => [
   { sub: 'alice', name: 'Alice Tremblay', email: 'alice@tbs.example', locale: 'en', organization: 'tbs' },
@@ -278,6 +321,18 @@ describe('profiles, directory and administration', () => {
       expect(await documentCounts(node.database.db)).toEqual(before);
     });
 
+    it('refuses an anonymous avatar or banner upload with 401 before reading its body', async () => {
+      // Headers and the first bytes of a 3 MiB form; the rest is never sent. The answer must come anyway.
+      for (const path of ['/api/v1/me/avatar', '/api/v1/groups/anything/banner']) {
+        const res = await partialUpload(`${node.url}${path}`, 3 * 1024 * 1024);
+        expect(res).toMatchObject({
+          status: 401,
+          type: expect.stringMatching(/^application\/problem\+json/),
+        });
+        expect(JSON.parse(res.body)).toMatchObject({ type: '/problems/unauthenticated' });
+      }
+    });
+
     it('refuses an image over 2 MiB with 413', async () => {
       const big = Buffer.concat([png(), Buffer.alloc(2 * 1024 * 1024 + 10)]);
       const res = await as.bruno!.call('PUT', '/me/avatar', upload(big, 'big.png', 'image/png'));
@@ -307,6 +362,22 @@ describe('profiles, directory and administration', () => {
       });
       expect(patched.body.emailDomains).toEqual(['hrsdc.example']);
       expect((await anonymous.call('GET', '/organizations/esdc')).body.name.fr).toBe(input.name.fr);
+    });
+
+    it('refuses to move an organization onto a taken slug with 409, changing nothing', async () => {
+      // FerretDB refuses such an update with code 1 (its backend's unique constraint), not 11000.
+      const other = { ...input, slug: 'csps', emailDomains: ['csps.example'] };
+      expect((await as.alice!.call('POST', '/organizations', other)).status).toBe(201);
+      const res = await as.alice!.call('PATCH', '/organizations/csps', { slug: 'tbs' });
+      expect(res.status).toBe(409);
+      expect(res.type).toMatch(/^application\/problem\+json/);
+      expect(res.body).toMatchObject({ type: '/problems/conflict', errors: [{ field: 'body.slug' }] });
+      expect((await anonymous.call('GET', '/organizations/csps')).body.emailDomains).toEqual([
+        'csps.example',
+      ]);
+      expect((await anonymous.call('GET', '/organizations/tbs')).body.name.en).toBe(
+        'Treasury Board Secretariat',
+      );
     });
 
     it('refuses an invalid organization naming the field', async () => {

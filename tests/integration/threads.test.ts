@@ -123,6 +123,21 @@ describe('discussion threads over the REST API', () => {
     });
     expect((await as.olga!.call('GET', `/replies/${inner.body.id}`)).status).toBe(404);
     expect((await anonymous.call('GET', `/replies/${inner.body.id}`)).status).toBe(404);
+    // Every door to a hidden reply answers as for a reply that does not exist: its thread is never named.
+    const missing = '0123456789abcdef01234567';
+    for (const [method, path, body] of [
+      ['GET', '/replies/:id', undefined],
+      ['PATCH', '/replies/:id', { body: 'edited' }],
+      ['DELETE', '/replies/:id', undefined],
+      ['PUT', '/replies/:id/like', undefined],
+      ['POST', '/replies/:id/reports', { reason: 'spam spam spam' }],
+    ] as const) {
+      const hidden = await as.olga!.call(method, path.replace(':id', inner.body.id), body);
+      const absent = await as.olga!.call(method, path.replace(':id', missing), body);
+      expect({ path, status: hidden.status }).toEqual({ path, status: 404 });
+      expect(JSON.stringify(hidden.body)).not.toContain(secret.body.id);
+      expect(hidden.body.detail).toBe(absent.body.detail.replace(missing, inner.body.id));
+    }
     const bad = await anonymous.call('GET', '/replies/..%2F..%2Fetc');
     expect(bad.status).toBe(400);
     expect(bad.headers.get('content-type')).toMatch(/application\/problem\+json/);

@@ -70,6 +70,16 @@ describe('configuration', () => {
       expect.objectContaining({ variable: 'PUBLIC_URL', message: expect.stringContaining('https://') }),
     ]);
     expect(loadConfig({ ...production, PUBLIC_URL: 'http://localhost:3000' }).auth.secureCookies).toBe(false);
+    // The docker-compose.yml trial: names under .localhost (RFC 6761), never a look-alike.
+    expect(loadConfig({ ...production, PUBLIC_URL: 'http://dsa.ensemble.localhost:8080' }).publicUrl).toBe(
+      'http://dsa.ensemble.localhost:8080',
+    );
+    for (const url of [
+      'http://localhost.example.org',
+      'http://evil-localhost:8080',
+      'http://a.localhost.gc.ca',
+    ])
+      expect(problemsOf({ ...production, PUBLIC_URL: url }).map((p) => p.variable)).toEqual(['PUBLIC_URL']);
   });
 
   it('never allows the development identity provider or mail catcher in production', () => {

@@ -82,3 +82,16 @@ describe('delivery retry schedule', () => {
     expect(total / 86_400_000).toBeLessThan(2.5);
   });
 });
+
+describe('a policy changed at run time', () => {
+  it('applies the new mode and list to the next check', () => {
+    const policy = new FederationPolicy('open', []);
+    expect(policy.allows('spam.example')).toBe(true);
+    policy.update('blocklist', ['Spam.Example']);
+    expect(policy.allows('spam.example')).toBe(false);
+    policy.update('allowlist', ['*.gc.ca']);
+    expect([policy.allows('dept.gc.ca'), policy.allows('spam.example')]).toEqual([true, false]);
+    expect(policy.mode).toBe('allowlist');
+    expect(policy.domains).toEqual(['*.gc.ca']);
+  });
+});

@@ -52,7 +52,7 @@ const guard: Middleware = {
   },
 };
 
-/** The typed client: `http.GET('/api/v1/groups/{group}', { params: { path: { group } } })`. */
+/** The typed client: `http.GET('/groups/{group}', { params: { path: { group } } })`. */
 export const http = createClient<paths>({
   baseUrl: '',
   credentials: 'same-origin',
@@ -86,27 +86,27 @@ export type Body<P extends keyof paths, M extends 'post' | 'put' | 'patch'> = pa
   ? B
   : never;
 
-export type Me = Ok<'/api/v1/me', 'get'>;
-export type Profile = Ok<'/api/v1/people/{handle}', 'get'>;
-export type ProfilePatch = Body<'/api/v1/me/profile', 'patch'>;
-export type Organization = Ok<'/api/v1/organizations/{slug}', 'get'>;
-export type Group = Ok<'/api/v1/groups/{group}', 'get'>;
-export type GroupInput = Body<'/api/v1/groups', 'post'>;
-export type GroupPatch = Body<'/api/v1/groups/{group}', 'patch'>;
-export type Member = Ok<'/api/v1/groups/{group}/members', 'get'>['items'][number];
-export type AuditEntry = Ok<'/api/v1/groups/{group}/audit', 'get'>[number];
-export type Thread = Ok<'/api/v1/threads/{id}', 'get'>;
-export type Reply = Ok<'/api/v1/replies/{id}', 'get'>;
+export type Me = Ok<'/me', 'get'>;
+export type Profile = Ok<'/people/{handle}', 'get'>;
+export type ProfilePatch = Body<'/me/profile', 'patch'>;
+export type Organization = Ok<'/organizations/{slug}', 'get'>;
+export type Group = Ok<'/groups/{group}', 'get'>;
+export type GroupInput = Body<'/groups', 'post'>;
+export type GroupPatch = Body<'/groups/{group}', 'patch'>;
+export type Member = Ok<'/groups/{group}/members', 'get'>['items'][number];
+export type AuditEntry = Ok<'/groups/{group}/audit', 'get'>[number];
+export type Thread = Ok<'/threads/{id}', 'get'>;
+export type Reply = Ok<'/replies/{id}', 'get'>;
 export type Attachment = Thread['attachments'][number];
-export type FeedItem = Ok<'/api/v1/feed', 'get'>['items'][number];
-export type Report = Ok<'/api/v1/groups/{group}/reports', 'get'>[number];
-export type Library = Ok<'/api/v1/groups/{group}/files', 'get'>;
+export type FeedItem = Ok<'/feed', 'get'>['items'][number];
+export type Report = Ok<'/groups/{group}/reports', 'get'>[number];
+export type Library = Ok<'/groups/{group}/files', 'get'>;
 export type LibraryFile = Library['files'][number];
 export type Folder = Library['folders'][number];
-export type FileDetail = Ok<'/api/v1/files/{id}', 'get'>;
-export type Notification = Ok<'/api/v1/notifications', 'get'>['items'][number];
-export type DeliveryMetrics = Ok<'/api/v1/admin/federation/deliveries', 'get'>;
-export type Provider = Ok<'/api/v1/auth/providers', 'get'>[number];
+export type FileDetail = Ok<'/files/{id}', 'get'>;
+export type Notification = Ok<'/notifications', 'get'>['items'][number];
+export type DeliveryMetrics = Ok<'/admin/federation/deliveries', 'get'>;
+export type Provider = Ok<'/auth/providers', 'get'>[number];
 
 /**
  * A multipart upload with progress, which fetch() cannot report: XMLHttpRequest, with the CSRF token.
@@ -124,7 +124,7 @@ export function upload<P extends keyof paths, M extends 'post' | 'put' = 'post'>
     signal?: AbortSignal;
   },
 ): Promise<Ok<P, M>> {
-  const url = path.replace(/\{(\w+)\}/g, (_, k: string) => encodeURIComponent(options.params[k] ?? ''));
+  const url = `/api/v1${path.replace(/\{(\w+)\}/g, (_, k: string) => encodeURIComponent(options.params[k] ?? ''))}`;
   const query = options.query ? `?${new URLSearchParams(options.query).toString()}` : '';
   return csrf().then(
     (token) =>

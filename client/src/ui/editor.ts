@@ -71,9 +71,7 @@ export class MarkdownEditor {
     this.options.update();
     if (!this.value.trim()) return;
     try {
-      this.previewHtml = (
-        await data(http.POST('/api/v1/posts/preview', { body: { body: this.value } }))
-      ).html;
+      this.previewHtml = (await data(http.POST('/posts/preview', { body: { body: this.value } }))).html;
     } catch (err) {
       this.previewError = errorText(err);
     }
@@ -99,9 +97,7 @@ export class MarkdownEditor {
     const lookup = ++this.lookup;
     this.timer = setTimeout(async () => {
       try {
-        const page = await data(
-          http.GET('/api/v1/people', { params: { query: { q: text, limit: SUGGESTIONS } } }),
-        );
+        const page = await data(http.GET('/people', { params: { query: { q: text, limit: SUGGESTIONS } } }));
         if (lookup !== this.lookup || !this.query) return;
         this.suggestions = page.items;
         this.active = page.items.length ? 0 : -1;

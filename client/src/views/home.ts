@@ -29,7 +29,7 @@ export class HomePage extends Page {
 
   async load() {
     const list = (scope: 'all' | 'mine' | 'invited' | 'deleted') =>
-      data(http.GET('/api/v1/groups', { params: { query: { scope, limit: 50 } } })).then((p) => p.items);
+      data(http.GET('/groups', { params: { query: { scope, limit: 50 } } })).then((p) => p.items);
     if (!this.ctx.me) {
       this.all = await list('all');
       return;
@@ -51,7 +51,7 @@ export class HomePage extends Page {
   }
 
   private async readFeed() {
-    this.feed = (await data(http.GET('/api/v1/feed', { params: { query: { limit: 15 } } }))).items;
+    this.feed = (await data(http.GET('/feed', { params: { query: { limit: 15 } } }))).items;
     this.update();
   }
 
@@ -70,13 +70,13 @@ export class HomePage extends Page {
       visibility: f.visibility as GroupInput['visibility'],
       joinPolicy: f.joinPolicy as GroupInput['joinPolicy'],
     };
-    const ok = await this.creating.run(() => http.POST('/api/v1/groups', { body }));
+    const ok = await this.creating.run(() => http.POST('/groups', { body }));
     if (ok) navigate(`/groups/${encodeURIComponent(body.handle)}`);
   });
 
   private async restore(g: Group) {
     const ok = await this.restoring.run(() =>
-      http.POST('/api/v1/groups/{group}/restore', { params: { path: { group: g.handle } } }),
+      http.POST('/groups/{group}/restore', { params: { path: { group: g.handle } } }),
     );
     if (ok) navigate(`/groups/${encodeURIComponent(g.handle)}`);
   }

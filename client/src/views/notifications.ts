@@ -22,7 +22,7 @@ export class NotificationsPage extends Page {
   async load() {
     if (!this.ctx.me) throw new ApiError(401, null);
     await this.read();
-    this.email = (await data(http.GET('/api/v1/notifications/settings'))).email as Email;
+    this.email = (await data(http.GET('/notifications/settings'))).email as Email;
     this.ctx.onLeave(
       unread.onArrival((n) => {
         this.items = [n, ...this.items.filter((i) => i.id !== n.id)];
@@ -32,7 +32,7 @@ export class NotificationsPage extends Page {
   }
 
   private async read() {
-    const page = await data(http.GET('/api/v1/notifications', { params: { query: { limit: 50 } } }));
+    const page = await data(http.GET('/notifications', { params: { query: { limit: 50 } } }));
     unread.set(page.unread);
     this.items = page.items;
     this.nextCursor = page.nextCursor;
@@ -42,7 +42,7 @@ export class NotificationsPage extends Page {
   private async more() {
     if (!this.nextCursor) return;
     const page = await data(
-      http.GET('/api/v1/notifications', {
+      http.GET('/notifications', {
         params: { query: { limit: 50, cursor: Number(this.nextCursor) } },
       }),
     );
@@ -55,18 +55,18 @@ export class NotificationsPage extends Page {
     if (n.read) return;
     n.read = true;
     this.update();
-    await http.POST('/api/v1/notifications/read', { body: { ids: [n.id] } });
+    await http.POST('/notifications/read', { body: { ids: [n.id] } });
     unread.add(-1);
   }
 
   private async markAll() {
-    await http.POST('/api/v1/notifications/read', { body: { all: true } });
+    await http.POST('/notifications/read', { body: { all: true } });
     await this.read();
   }
 
   private async setEmail(email: Email) {
     await this.saving.run(async () => {
-      await http.PUT('/api/v1/notifications/settings', { body: { email } });
+      await http.PUT('/notifications/settings', { body: { email } });
       this.email = email;
     }, t.common.saved);
   }

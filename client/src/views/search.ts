@@ -45,11 +45,11 @@ export class SearchPage extends Page {
     const none = <T>() => Promise.resolve([] as T[]);
     [this.people, this.groups, this.posts, this.files] = await Promise.all([
       this.ctx.me
-        ? data(http.GET('/api/v1/people', { params: { query: { q, limit: 20 } } })).then((p) => p.items)
+        ? data(http.GET('/people', { params: { query: { q, limit: 20 } } })).then((p) => p.items)
         : none<Profile>(),
-      data(http.GET('/api/v1/groups', { params: { query: { q, limit: 20 } } })).then((p) => p.items),
-      data(http.GET('/api/v1/search', { params: { query: { q, limit: 20 } } })).then((p) => p.items),
-      data(http.GET('/api/v1/search/files', { params: { query: { q, limit: 20 } } })),
+      data(http.GET('/groups', { params: { query: { q, limit: 20 } } })).then((p) => p.items),
+      data(http.GET('/search', { params: { query: { q, limit: 20 } } })).then((p) => p.items),
+      data(http.GET('/search/files', { params: { query: { q, limit: 20 } } })),
     ]);
   }
 

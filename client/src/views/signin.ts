@@ -8,7 +8,7 @@ import { Page } from '../router';
 export class SignInPage extends Page {
   private providers: Provider[] = [];
   async load() {
-    this.providers = await data(http.GET('/api/v1/auth/providers'));
+    this.providers = await data(http.GET('/auth/providers'));
   }
   title() {
     return t.signIn.title;

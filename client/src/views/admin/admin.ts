@@ -56,14 +56,14 @@ export class AdminPage extends Page {
     if (!this.ctx.me.isAdmin || !SECTIONS.includes(this.section)) throw new ApiError(404, null);
     if (!this.ctx.params.section) return navigate('/admin/people', { replace: true });
     if (this.section === 'people') await this.readPeople();
-    if (this.section === 'organizations') this.organizations = await data(http.GET('/api/v1/organizations'));
+    if (this.section === 'organizations') this.organizations = await data(http.GET('/organizations'));
     if (this.section === 'federation') await this.readMetrics();
     if (this.section === 'settings') {
       const [info, providers] = await Promise.all([
         fetch('/nodeinfo/2.1', { headers: { accept: 'application/json' } }).then((r) =>
           r.ok ? (r.json() as Promise<NodeInfo>) : null,
         ),
-        data(http.GET('/api/v1/auth/providers')),
+        data(http.GET('/auth/providers')),
       ]);
       this.nodeinfo = info;
       this.providers = providers;
@@ -72,12 +72,12 @@ export class AdminPage extends Page {
 
   private async readPeople() {
     const query = { limit: 50, status: this.status, ...(this.q ? { q: this.q } : {}) } as const;
-    this.people = (await data(http.GET('/api/v1/people', { params: { query } }))).items;
+    this.people = (await data(http.GET('/people', { params: { query } }))).items;
   }
 
   private async readMetrics() {
     try {
-      this.metrics = await data(http.GET('/api/v1/admin/federation/deliveries'));
+      this.metrics = await data(http.GET('/admin/federation/deliveries'));
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) this.federationOff = true;
       else throw err;
@@ -93,8 +93,8 @@ export class AdminPage extends Page {
     await this.result.run(
       async () => {
         const path = { params: { path: { handle: p.handle } } };
-        if (change === 'deactivate') await http.POST('/api/v1/admin/people/{handle}/deactivate', path);
-        else await http.POST('/api/v1/admin/people/{handle}/reactivate', path);
+        if (change === 'deactivate') await http.POST('/admin/people/{handle}/deactivate', path);
+        else await http.POST('/admin/people/{handle}/reactivate', path);
         await this.readPeople();
       },
       change === 'deactivate' ? t.admin.isDeactivated(p.displayName) : t.admin.isReactivated(p.displayName),
@@ -113,7 +113,7 @@ export class AdminPage extends Page {
     const into = (f.into ?? '').replace(/^@/, '');
     if (!(await confirmDialog(t.admin.confirmMerge(from, into), t.admin.mergeSubmit))) return;
     const ok = await this.merging.run(
-      () => http.POST('/api/v1/admin/people/merge', { body: { from, into } }),
+      () => http.POST('/admin/people/merge', { body: { from, into } }),
       t.admin.merged(from, into),
     );
     if (ok) form.reset();
@@ -130,12 +130,12 @@ export class AdminPage extends Page {
       const ok = await this.result.run(
         async () => {
           if (existing)
-            await http.PATCH('/api/v1/organizations/{slug}', {
+            await http.PATCH('/organizations/{slug}', {
               params: { path: { slug: existing.slug } },
               body,
             });
-          else await http.POST('/api/v1/organizations', { body: { slug: f.slug ?? '', ...body } });
-          this.organizations = await data(http.GET('/api/v1/organizations'));
+          else await http.POST('/organizations', { body: { slug: f.slug ?? '', ...body } });
+          this.organizations = await data(http.GET('/organizations'));
         },
         t.admin.organizationSaved(body.name.en || body.name.fr),
       );

@@ -16,7 +16,7 @@ export class GroupAuditPage extends GroupPage {
 
   private async read() {
     this.entries = await data(
-      http.GET('/api/v1/groups/{group}/audit', {
+      http.GET('/groups/{group}/audit', {
         params: { path: { group: this.handle }, query: { limit: 200 } },
       }),
     );

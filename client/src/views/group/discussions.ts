@@ -21,7 +21,7 @@ export async function attach(group: string, input: HTMLInputElement | null): Pro
   if (!input?.files?.length) return undefined;
   const form = new FormData();
   for (const file of input.files) form.append('files', file);
-  const files = await upload('/api/v1/groups/{group}/attachments', { params: { group }, form });
+  const files = await upload('/groups/{group}/attachments', { params: { group }, form });
   return files.map((f) => f.id);
 }
 
@@ -49,7 +49,7 @@ export class GroupDiscussionsPage extends GroupPage {
   });
   private readonly refresh = refresher(async () => {
     const page = await data(
-      http.GET('/api/v1/groups/{group}/threads', {
+      http.GET('/groups/{group}/threads', {
         params: { path: { group: this.handle }, query: { limit: 30 } },
       }),
     );
@@ -67,7 +67,7 @@ export class GroupDiscussionsPage extends GroupPage {
     if (!this.can('read')) return;
     await this.refresh();
     if (this.ctx.me && this.group.viewer.role) {
-      const sub = await data(http.GET('/api/v1/groups/{group}/subscription', this.params));
+      const sub = await data(http.GET('/groups/{group}/subscription', this.params));
       this.level = sub.level as Level;
     }
   }
@@ -97,7 +97,7 @@ export class GroupDiscussionsPage extends GroupPage {
   private async more() {
     if (!this.nextCursor) return;
     const page = await data(
-      http.GET('/api/v1/groups/{group}/threads', {
+      http.GET('/groups/{group}/threads', {
         params: { path: { group: this.handle }, query: { limit: 30, cursor: this.nextCursor } },
       }),
     );
@@ -108,7 +108,7 @@ export class GroupDiscussionsPage extends GroupPage {
 
   private async setLevel(level: Level) {
     await this.levelSaved.run(async () => {
-      await http.PUT('/api/v1/groups/{group}/subscription', { ...this.params, body: { level } });
+      await http.PUT('/groups/{group}/subscription', { ...this.params, body: { level } });
       this.level = level;
     }, t.common.saved);
   }
@@ -117,7 +117,7 @@ export class GroupDiscussionsPage extends GroupPage {
     const quiet = fields.quiet === 'yes';
     const ok = await this.posting.run(async () => {
       const attachments = await attach(this.handle, form.querySelector<HTMLInputElement>('input[type=file]'));
-      await http.POST('/api/v1/groups/{group}/threads', {
+      await http.POST('/groups/{group}/threads', {
         ...this.params,
         body: {
           title: fields.title ?? '',

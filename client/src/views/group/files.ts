@@ -35,7 +35,7 @@ export class GroupFilesPage extends GroupPage {
       const form = new FormData();
       form.append('files', file);
       const folder = this.folder;
-      await upload('/api/v1/groups/{group}/files', {
+      await upload('/groups/{group}/files', {
         params: { group: this.handle },
         ...(folder ? { query: { folder } } : {}),
         form,
@@ -55,7 +55,7 @@ export class GroupFilesPage extends GroupPage {
       if (!this.open) return;
       const form = new FormData();
       form.append('file', file);
-      const replaced = await upload('/api/v1/files/{id}/versions', {
+      const replaced = await upload('/files/{id}/versions', {
         params: { id: this.open.id },
         form,
         onProgress,
@@ -85,7 +85,7 @@ export class GroupFilesPage extends GroupPage {
   private readonly refresh = refresher(async () => {
     const folder = this.folder;
     const listing = await data(
-      http.GET('/api/v1/groups/{group}/files', {
+      http.GET('/groups/{group}/files', {
         params: { path: { group: this.handle }, query: { limit: 100, ...(folder ? { folder } : {}) } },
       }),
     );
@@ -99,7 +99,7 @@ export class GroupFilesPage extends GroupPage {
 
   private async readDeleted() {
     const listing = await data(
-      http.GET('/api/v1/groups/{group}/files', {
+      http.GET('/groups/{group}/files', {
         params: { path: { group: this.handle }, query: { deleted: 'true', limit: 100 } },
       }),
     );
@@ -108,7 +108,7 @@ export class GroupFilesPage extends GroupPage {
 
   private async readOpen() {
     if (!this.open) return;
-    this.open = await data(http.GET('/api/v1/files/{id}', { params: { path: { id: this.open.id } } }));
+    this.open = await data(http.GET('/files/{id}', { params: { path: { id: this.open.id } } }));
     await this.refresh();
   }
 
@@ -139,7 +139,7 @@ export class GroupFilesPage extends GroupPage {
     if (!this.nextCursor) return;
     const folder = this.folder;
     const listing = await data(
-      http.GET('/api/v1/groups/{group}/files', {
+      http.GET('/groups/{group}/files', {
         params: {
           path: { group: this.handle },
           query: { limit: 100, cursor: this.nextCursor, ...(folder ? { folder } : {}) },
@@ -161,7 +161,7 @@ export class GroupFilesPage extends GroupPage {
   private readonly createFolder = submitter(async (f, form) => {
     const parentId = this.folder;
     const ok = await this.folderAction.run(() =>
-      http.POST('/api/v1/groups/{group}/folders', {
+      http.POST('/groups/{group}/folders', {
         ...this.params,
         body: { name: f.name ?? '', ...(parentId ? { parentId } : {}) },
       }),
@@ -178,7 +178,7 @@ export class GroupFilesPage extends GroupPage {
       this.update();
       return;
     }
-    this.open = await data(http.GET('/api/v1/files/{id}', { params: { path: { id: file.id } } }));
+    this.open = await data(http.GET('/files/{id}', { params: { path: { id: file.id } } }));
     this.update();
     document.getElementById('file-details-heading')?.focus();
   }
@@ -186,7 +186,7 @@ export class GroupFilesPage extends GroupPage {
   private async remove(file: { id: string; name: string }) {
     if (!(await confirmDialog(t.files.confirmDelete(file.name), t.files.deleteFile))) return;
     await this.result.run(async () => {
-      await http.DELETE('/api/v1/files/{id}', { params: { path: { id: file.id } } });
+      await http.DELETE('/files/{id}', { params: { path: { id: file.id } } });
       if (this.open?.id === file.id) this.open = null;
       await this.refresh();
     });
@@ -194,7 +194,7 @@ export class GroupFilesPage extends GroupPage {
 
   private async restore(file: LibraryFile) {
     await this.result.run(async () => {
-      await http.POST('/api/v1/files/{id}/restore', { params: { path: { id: file.id } } });
+      await http.POST('/files/{id}/restore', { params: { path: { id: file.id } } });
       await this.refresh();
     }, t.files.restored(file.name));
   }

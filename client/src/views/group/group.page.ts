@@ -69,7 +69,7 @@ export abstract class GroupPage extends Page {
   }
 
   async load() {
-    this.group = await data(http.GET('/api/v1/groups/{group}', this.params));
+    this.group = await data(http.GET('/groups/{group}', this.params));
     // Follow first, then read: whatever happens in between arrives live and the reads include it.
     if (this.can('read'))
       this.ctx.onLeave(
@@ -85,7 +85,7 @@ export abstract class GroupPage extends Page {
   }
 
   protected async refreshGroup() {
-    this.group = await data(http.GET('/api/v1/groups/{group}', this.params));
+    this.group = await data(http.GET('/groups/{group}', this.params));
     this.update();
   }
 
@@ -98,7 +98,7 @@ export abstract class GroupPage extends Page {
     if (this.isMe(userId)) return this.ctx.me!.profile.displayName;
     if (!this.names.has(userId) && this.can('read')) {
       const page = await data(
-        http.GET('/api/v1/groups/{group}/members', {
+        http.GET('/groups/{group}/members', {
           params: { path: { group: this.handle }, query: { limit: 100 } },
         }),
       );
@@ -145,7 +145,7 @@ export abstract class GroupPage extends Page {
     if (!fileId) return undefined;
     if (!this.names.has(fileId)) {
       try {
-        const file = await data(http.GET('/api/v1/files/{id}', { params: { path: { id: fileId } } }));
+        const file = await data(http.GET('/files/{id}', { params: { path: { id: fileId } } }));
         this.names.set(fileId, file.name);
       } catch {
         return undefined;
@@ -157,11 +157,11 @@ export abstract class GroupPage extends Page {
   private async act(what: 'join' | 'requests' | 'leave' | 'invitation/accept' | 'invitation/decline') {
     const ok = await this.membership.run(async () => {
       const p = this.params;
-      if (what === 'join') await http.POST('/api/v1/groups/{group}/join', p);
-      else if (what === 'requests') await http.POST('/api/v1/groups/{group}/requests', p);
-      else if (what === 'leave') await http.POST('/api/v1/groups/{group}/leave', p);
-      else if (what === 'invitation/accept') await http.POST('/api/v1/groups/{group}/invitation/accept', p);
-      else await http.POST('/api/v1/groups/{group}/invitation/decline', p);
+      if (what === 'join') await http.POST('/groups/{group}/join', p);
+      else if (what === 'requests') await http.POST('/groups/{group}/requests', p);
+      else if (what === 'leave') await http.POST('/groups/{group}/leave', p);
+      else if (what === 'invitation/accept') await http.POST('/groups/{group}/invitation/accept', p);
+      else await http.POST('/groups/{group}/invitation/decline', p);
     });
     if (ok) this.ctx.reload();
   }

@@ -31,7 +31,7 @@ export class GroupMembersPage extends GroupPage {
     const read = async (state: State) =>
       (
         await data(
-          http.GET('/api/v1/groups/{group}/members', {
+          http.GET('/groups/{group}/members', {
             params: { path: { group: this.handle }, query: { state, limit: 100 } },
           }),
         )
@@ -70,8 +70,8 @@ export class GroupMembersPage extends GroupPage {
 
   private async decide(m: Member, approve: boolean) {
     await this.result.run(async () => {
-      if (approve) await http.POST('/api/v1/groups/{group}/requests/{person}/approve', this.person(m.handle));
-      else await http.POST('/api/v1/groups/{group}/requests/{person}/deny', this.person(m.handle));
+      if (approve) await http.POST('/groups/{group}/requests/{person}/approve', this.person(m.handle));
+      else await http.POST('/groups/{group}/requests/{person}/deny', this.person(m.handle));
       await this.refresh();
     });
   }
@@ -79,7 +79,7 @@ export class GroupMembersPage extends GroupPage {
   private async setRole(m: Member, role: SettableRole) {
     await this.result.run(
       async () => {
-        await http.PUT('/api/v1/groups/{group}/members/{person}/role', {
+        await http.PUT('/groups/{group}/members/{person}/role', {
           ...this.person(m.handle),
           body: { role },
         });
@@ -92,7 +92,7 @@ export class GroupMembersPage extends GroupPage {
   private async removeMember(m: Member) {
     if (!(await confirmDialog(t.members.confirmRemove(m.displayName), t.members.removeMember))) return;
     await this.result.run(async () => {
-      await http.DELETE('/api/v1/groups/{group}/members/{person}', this.person(m.handle));
+      await http.DELETE('/groups/{group}/members/{person}', this.person(m.handle));
       await this.refresh();
     });
   }
@@ -101,7 +101,7 @@ export class GroupMembersPage extends GroupPage {
     return submitter(async (f) => {
       if (!(await confirmDialog(t.members.confirmBan(m.displayName), t.members.ban))) return;
       await this.result.run(async () => {
-        await http.PUT('/api/v1/groups/{group}/bans/{person}', {
+        await http.PUT('/groups/{group}/bans/{person}', {
           ...this.person(m.handle),
           body: { reason: f.reason ?? '' },
         });
@@ -112,7 +112,7 @@ export class GroupMembersPage extends GroupPage {
 
   private async unban(m: Member) {
     await this.result.run(async () => {
-      await http.DELETE('/api/v1/groups/{group}/bans/{person}', this.person(m.handle));
+      await http.DELETE('/groups/{group}/bans/{person}', this.person(m.handle));
       await this.refresh();
     });
   }
@@ -122,7 +122,7 @@ export class GroupMembersPage extends GroupPage {
     const email = /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(who);
     const ok = await this.inviting.run(
       async () => {
-        await http.POST('/api/v1/groups/{group}/invitations', {
+        await http.POST('/groups/{group}/invitations', {
           ...this.params,
           body: email ? { email: who } : { person: who.replace(/^@/, '') },
         });
@@ -137,7 +137,7 @@ export class GroupMembersPage extends GroupPage {
     const to = this.lists.active.find((m) => m.handle === f.to);
     if (!to || !(await confirmDialog(t.members.confirmTransfer(to.displayName), t.members.transfer))) return;
     const ok = await this.transferring.run(
-      () => http.POST('/api/v1/groups/{group}/transfer', { ...this.params, body: { to: to.handle } }),
+      () => http.POST('/groups/{group}/transfer', { ...this.params, body: { to: to.handle } }),
       t.members.transferred(to.displayName),
     );
     if (ok) this.ctx.reload();

@@ -26,7 +26,7 @@ export class GroupReportsPage extends GroupPage {
 
   private readonly refresh = refresher(async () => {
     this.reports = await data(
-      http.GET('/api/v1/groups/{group}/reports', {
+      http.GET('/groups/{group}/reports', {
         params: { path: { group: this.handle }, query: { state: this.state } },
       }),
     );
@@ -38,8 +38,8 @@ export class GroupReportsPage extends GroupPage {
           this.targets.set(
             r.targetId,
             r.kind === 'thread'
-              ? await data(http.GET('/api/v1/threads/{id}', path))
-              : await data(http.GET('/api/v1/replies/{id}', path)),
+              ? await data(http.GET('/threads/{id}', path))
+              : await data(http.GET('/replies/{id}', path)),
           );
         } catch {
           this.targets.set(r.targetId, null);
@@ -74,7 +74,7 @@ export class GroupReportsPage extends GroupPage {
     return submitter(async (f) => {
       const ok = await this.result.run(
         () =>
-          http.POST('/api/v1/groups/{group}/reports/{report}/resolve', {
+          http.POST('/groups/{group}/reports/{report}/resolve', {
             params: { path: { group: this.handle, report: r.id } },
             body: { decision, note: f.note ?? '' },
           }),

@@ -90,7 +90,7 @@ export class GroupSettingsPage extends GroupPage {
       joinPolicy: f.joinPolicy as GroupPatch['joinPolicy'],
     };
     await this.saving.run(async () => {
-      this.group = await data(http.PATCH('/api/v1/groups/{group}', { ...this.params, body }));
+      this.group = await data(http.PATCH('/groups/{group}', { ...this.params, body }));
     }, t.common.saved);
   });
 
@@ -103,12 +103,12 @@ export class GroupSettingsPage extends GroupPage {
       const ok = await this.images.run(async () => {
         this.group =
           kind === 'avatar'
-            ? await upload('/api/v1/groups/{group}/avatar', {
+            ? await upload('/groups/{group}/avatar', {
                 method: 'put',
                 params: { group: this.handle },
                 form: body,
               })
-            : await upload('/api/v1/groups/{group}/banner', {
+            : await upload('/groups/{group}/banner', {
                 method: 'put',
                 params: { group: this.handle },
                 form: body,
@@ -125,15 +125,15 @@ export class GroupSettingsPage extends GroupPage {
     await this.images.run(async () => {
       this.group =
         kind === 'avatar'
-          ? await data(http.DELETE('/api/v1/groups/{group}/avatar', this.params))
-          : await data(http.DELETE('/api/v1/groups/{group}/banner', this.params));
+          ? await data(http.DELETE('/groups/{group}/avatar', this.params))
+          : await data(http.DELETE('/groups/{group}/banner', this.params));
     }, t.settings.imageRemoved);
   }
 
   private async remove() {
     if (!(await confirmDialog(t.settings.confirmDelete(groupName(this.group)), t.settings.deleteGroup)))
       return;
-    const ok = await this.deleting.run(() => http.DELETE('/api/v1/groups/{group}', this.params));
+    const ok = await this.deleting.run(() => http.DELETE('/groups/{group}', this.params));
     if (ok) navigate('/');
   }
 

@@ -58,8 +58,8 @@ export class PeoplePage extends Page {
   async load() {
     if (!this.ctx.me) throw new ApiError(401, null);
     const [page, orgs] = await Promise.all([
-      data(http.GET('/api/v1/people', { params: { query: this.query() } })),
-      data(http.GET('/api/v1/organizations')),
+      data(http.GET('/people', { params: { query: this.query() } })),
+      data(http.GET('/organizations')),
     ]);
     this.people = page.items;
     this.nextCursor = page.nextCursor;
@@ -68,7 +68,7 @@ export class PeoplePage extends Page {
 
   private async more() {
     if (!this.nextCursor) return;
-    const page = await data(http.GET('/api/v1/people', { params: { query: this.query(this.nextCursor) } }));
+    const page = await data(http.GET('/people', { params: { query: this.query(this.nextCursor) } }));
     this.people = [...this.people, ...page.items];
     this.nextCursor = page.nextCursor;
     this.update();

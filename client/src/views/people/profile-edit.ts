@@ -49,8 +49,8 @@ export class ProfileEditPage extends Page {
     // Only one's own profile is edited here; anyone else's address shows their profile.
     if (this.ctx.me.profile.handle !== this.ctx.params.handle) throw new ApiError(404, null);
     [this.me, this.organizations] = await Promise.all([
-      data(http.GET('/api/v1/me')),
-      data(http.GET('/api/v1/organizations')),
+      data(http.GET('/me')),
+      data(http.GET('/organizations')),
     ]);
     this.about = new MarkdownEditor({
       id: 'profile-about',
@@ -90,7 +90,7 @@ export class ProfileEditPage extends Page {
       visibility: Object.fromEntries(HIDEABLE.map((field) => [field, level(field)])),
     };
     await this.saving.run(async () => {
-      this.me = await data(http.PATCH('/api/v1/me/profile', { body: patch }));
+      this.me = await data(http.PATCH('/me/profile', { body: patch }));
     }, t.profile.saved);
   });
 
@@ -100,7 +100,7 @@ export class ProfileEditPage extends Page {
     const body = new FormData();
     body.append('avatar', input.files[0]);
     const ok = await this.photo.run(async () => {
-      this.me = await upload('/api/v1/me/avatar', { method: 'put', params: {}, form: body });
+      this.me = await upload('/me/avatar', { method: 'put', params: {}, form: body });
     }, t.settings.imageSaved);
     if (ok) {
       form.reset();
@@ -110,14 +110,14 @@ export class ProfileEditPage extends Page {
 
   private async removePhoto() {
     await this.photo.run(async () => {
-      await http.DELETE('/api/v1/me/avatar');
-      this.me = await data(http.GET('/api/v1/me'));
+      await http.DELETE('/me/avatar');
+      this.me = await data(http.GET('/me'));
     }, t.settings.imageRemoved);
   }
 
   private async chooseLanguage(lang: 'en' | 'fr') {
     await this.prefs.run(async () => {
-      this.me = await data(http.PUT('/api/v1/me/locale', { body: { locale: lang } }));
+      this.me = await data(http.PUT('/me/locale', { body: { locale: lang } }));
       setLanguage(lang);
       // The header and every page follow at once.
       navigate(location.pathname, { replace: true });

@@ -9,7 +9,7 @@ import { Page } from '../../router';
 import { avatar, sanitised } from '../../ui/html';
 import { groupName, inLanguage } from '../group/group.page';
 
-type Membership = Ok<'/api/v1/people/{handle}/memberships', 'get'>[number];
+type Membership = Ok<'/people/{handle}/memberships', 'get'>[number];
 
 export class ProfilePage extends Page {
   private readonly handle = this.ctx.params.handle!;
@@ -23,12 +23,12 @@ export class ProfilePage extends Page {
 
   async load() {
     const path = { params: { path: { handle: this.handle } } };
-    this.person = await data(http.GET('/api/v1/people/{handle}', path));
-    this.groups = await data(http.GET('/api/v1/people/{handle}/memberships', path));
+    this.person = await data(http.GET('/people/{handle}', path));
+    this.groups = await data(http.GET('/people/{handle}/memberships', path));
     const me = this.ctx.me;
     if (me && me.profile.handle !== this.person.handle) {
       const mine = await data(
-        http.GET('/api/v1/people/{handle}/memberships', { params: { path: { handle: me.profile.handle } } }),
+        http.GET('/people/{handle}/memberships', { params: { path: { handle: me.profile.handle } } }),
       );
       this.shared = new Set(mine.map((m) => m.group));
     }

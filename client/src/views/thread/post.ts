@@ -77,10 +77,10 @@ export class PostActions {
     await this.action(post).run(async () => {
       const path = { params: { path: { id: post.id } } };
       if (post.kind === 'threads') {
-        if (post.likedByMe) await http.DELETE('/api/v1/threads/{id}/like', path);
-        else await http.PUT('/api/v1/threads/{id}/like', path);
-      } else if (post.likedByMe) await http.DELETE('/api/v1/replies/{id}/like', path);
-      else await http.PUT('/api/v1/replies/{id}/like', path);
+        if (post.likedByMe) await http.DELETE('/threads/{id}/like', path);
+        else await http.PUT('/threads/{id}/like', path);
+      } else if (post.likedByMe) await http.DELETE('/replies/{id}/like', path);
+      else await http.PUT('/replies/{id}/like', path);
       // Its live post.liked / post.unliked event redraws it; without a connection, read it now.
       if (!live.socket.connected) await this.ctx.refresh(post);
     });
@@ -90,8 +90,8 @@ export class PostActions {
     if (!reason && !(await confirmDialog(t.thread.confirmDelete, t.thread.deletePost))) return;
     await this.action(post).run(async () => {
       const init = { params: { path: { id: post.id } }, body: reason ? { reason } : {} };
-      if (post.kind === 'threads') await http.DELETE('/api/v1/threads/{id}', init);
-      else await http.DELETE('/api/v1/replies/{id}', init);
+      if (post.kind === 'threads') await http.DELETE('/threads/{id}', init);
+      else await http.DELETE('/replies/{id}', init);
       if (!live.socket.connected) await this.ctx.refresh(post);
     });
   }
@@ -108,11 +108,11 @@ export class PostActions {
       const ok = await this.action(post).run(async () => {
         const path = { params: { path: { id: post.id } } };
         if (post.kind === 'threads')
-          await http.PATCH('/api/v1/threads/{id}', {
+          await http.PATCH('/threads/{id}', {
             ...path,
             body: { title: fields.title ?? post.title, body: this.editor.value },
           });
-        else await http.PATCH('/api/v1/replies/{id}', { ...path, body: { body: this.editor.value } });
+        else await http.PATCH('/replies/{id}', { ...path, body: { body: this.editor.value } });
         await this.ctx.refresh(post);
       });
       if (ok) {
@@ -126,8 +126,8 @@ export class PostActions {
     return submitter(async (fields, form) => {
       const ok = await this.action(post).run(async () => {
         const init = { params: { path: { id: post.id } }, body: { reason: fields.reason ?? '' } };
-        if (post.kind === 'threads') await http.POST('/api/v1/threads/{id}/reports', init);
-        else await http.POST('/api/v1/replies/{id}/reports', init);
+        if (post.kind === 'threads') await http.POST('/threads/{id}/reports', init);
+        else await http.POST('/replies/{id}/reports', init);
       }, t.thread.reportSent);
       if (ok) {
         form.reset();

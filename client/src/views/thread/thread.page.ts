@@ -53,24 +53,20 @@ export class ThreadPage extends Page {
   }
 
   async load() {
-    this.thread = await data(http.GET('/api/v1/threads/{id}', { params: { path: { id: this.id } } }));
+    this.thread = await data(http.GET('/threads/{id}', { params: { path: { id: this.id } } }));
     // The address names the thread's group: another group's handle is not this thread.
     if (this.thread.group !== this.handle) {
       navigate(`/groups/${encodeURIComponent(this.thread.group)}/threads/${this.id}`, { replace: true });
       return;
     }
-    this.group = await data(
-      http.GET('/api/v1/groups/{group}', { params: { path: { group: this.thread.group } } }),
-    );
+    this.group = await data(http.GET('/groups/{group}', { params: { path: { group: this.thread.group } } }));
     this.posts = new PostActions(this.postContext());
     this.ctx.onLeave(await live.follow({ kind: 'thread', id: this.id }, () => void this.catchUp()));
     // Read again once following: a change between the first read and the join (a lock, an edit) arrived
     // before the room did.
     await Promise.all([this.refreshThread(), this.sync()]);
     if (this.ctx.me && this.group.viewer.role) {
-      const sub = await data(
-        http.GET('/api/v1/threads/{id}/subscription', { params: { path: { id: this.id } } }),
-      );
+      const sub = await data(http.GET('/threads/{id}/subscription', { params: { path: { id: this.id } } }));
       this.following = sub.level === 'all';
     }
     const mine = (e: { threadId?: string }) => e.threadId === this.id;
@@ -101,13 +97,13 @@ export class ThreadPage extends Page {
   }
 
   private readonly refreshThread = refresher(async () => {
-    this.thread = await data(http.GET('/api/v1/threads/{id}', { params: { path: { id: this.id } } }));
+    this.thread = await data(http.GET('/threads/{id}', { params: { path: { id: this.id } } }));
     this.update();
   });
 
   private async refreshReply(id: string) {
     if (!this.replies.has(id)) return;
-    this.replies.set(id, await data(http.GET('/api/v1/replies/{id}', { params: { path: { id } } })));
+    this.replies.set(id, await data(http.GET('/replies/{id}', { params: { path: { id } } })));
     this.update();
   }
 
@@ -116,7 +112,7 @@ export class ThreadPage extends Page {
     let added = 0;
     for (;;) {
       const page = await data(
-        http.GET('/api/v1/threads/{id}/replies', {
+        http.GET('/threads/{id}/replies', {
           params: {
             path: { id: this.id },
             query: { limit: 100, ...(this.lastSeq ? { cursor: String(this.lastSeq) } : {}) },
@@ -139,9 +135,7 @@ export class ThreadPage extends Page {
 
   /** After a gap Socket.IO could not replay: read everything again (edits, deletions and likes included). */
   private async catchUp() {
-    this.group = await data(
-      http.GET('/api/v1/groups/{group}', { params: { path: { group: this.thread.group } } }),
-    );
+    this.group = await data(http.GET('/groups/{group}', { params: { path: { group: this.thread.group } } }));
     await this.refreshThread();
     this.lastSeq = 0;
     await this.sync();
@@ -151,19 +145,14 @@ export class ThreadPage extends Page {
     await this.flags.run(async () => {
       const path = { params: { path: { id: this.id } } };
       if (flag === 'pin')
-        await (on
-          ? http.DELETE('/api/v1/threads/{id}/pin', path)
-          : http.PUT('/api/v1/threads/{id}/pin', path));
-      else
-        await (on
-          ? http.DELETE('/api/v1/threads/{id}/lock', path)
-          : http.PUT('/api/v1/threads/{id}/lock', path));
+        await (on ? http.DELETE('/threads/{id}/pin', path) : http.PUT('/threads/{id}/pin', path));
+      else await (on ? http.DELETE('/threads/{id}/lock', path) : http.PUT('/threads/{id}/lock', path));
       if (!live.socket.connected) await this.refreshThread();
     });
   }
 
   private async follow(on: boolean) {
-    await http.PUT('/api/v1/threads/{id}/subscription', {
+    await http.PUT('/threads/{id}/subscription', {
       params: { path: { id: this.id } },
       body: { level: on ? 'all' : 'none' },
     });
@@ -184,7 +173,7 @@ export class ThreadPage extends Page {
         form.querySelector<HTMLInputElement>('input[type=file]'),
       );
       const reply = await data(
-        http.POST('/api/v1/threads/{id}/replies', {
+        http.POST('/threads/{id}/replies', {
           params: { path: { id: this.id } },
           body: {
             body: this.editor.value,
