@@ -1,21 +1,46 @@
 import type { Db } from 'mongodb';
 import { collections } from '../db/collections.js';
 
-const CACHE_MS = 10 * 60_000;
+/** How often the usage counts are taken again (they are statistics; peers read them now and then). */
+const REFRESH_MS = 6 * 3600_000;
 
-/** NodeInfo 2.0 / 2.1 with counts from the domain (posts of public groups only) (cached ten minutes: each is a count over a collection). */
+/**
+ * NodeInfo 2.0 / 2.1 with counts from the domain (posts of public groups only). The counts are taken in
+ * the background when the node starts and every six hours, never while a request waits (each is a count
+ * over a whole collection: docs/operations.md, "NodeInfo"); a request reads the last ones.
+ */
 export class NodeInfoSource {
-  private cached: { at: number; usage: Record<string, unknown> } | null = null;
+  private usageNow: Record<string, unknown> | null = null;
+  private counting: Promise<Record<string, unknown>> | null = null;
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly db: Db,
     private readonly software: { name: string; version: string; homepage: string },
     /** `metadata` as it is now (the node's name and description change at run time). */
     private readonly metadata: () => Record<string, unknown>,
+    private readonly refreshMs = REFRESH_MS,
   ) {}
 
-  private async usage(): Promise<Record<string, unknown>> {
-    if (this.cached && Date.now() - this.cached.at < CACHE_MS) return this.cached.usage;
+  /** Take the counts now and every `refreshMs` (a failed count keeps the last ones). */
+  start(): void {
+    if (this.timer) return;
+    void this.count().catch(() => undefined);
+    this.timer = setInterval(() => void this.count().catch(() => undefined), this.refreshMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private count(): Promise<Record<string, unknown>> {
+    this.counting ??= this.take().finally(() => (this.counting = null));
+    return this.counting;
+  }
+
+  private async take(): Promise<Record<string, unknown>> {
     const users = this.db.collection(collections.users);
     const day = 86_400_000;
     const since = (days: number) => new Date(Date.now() - days * day);
@@ -26,13 +51,17 @@ export class NodeInfoSource {
       this.db.collection(collections.threads).countDocuments({ deleted: null, audience: 'public' }),
       this.db.collection(collections.replies).countDocuments({ deleted: null, audience: 'public' }),
     ]);
-    const usage = {
+    this.usageNow = {
       users: { total, activeMonth, activeHalfyear },
       localPosts: threads,
       localComments: replies,
     };
-    this.cached = { at: Date.now(), usage };
-    return usage;
+    return this.usageNow;
+  }
+
+  /** The last counts; only before the first ones are taken does a request wait for them. */
+  private async usage(): Promise<Record<string, unknown>> {
+    return this.usageNow ?? (await this.count());
   }
 
   async document(version: string): Promise<Record<string, unknown>> {

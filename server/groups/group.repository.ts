@@ -153,6 +153,14 @@ export class GroupRepository {
     await this.locks.update(this.groups, id, { $set: { ...set, updatedAt: new Date() } });
   }
 
+  /**
+   * Keep a group's member count as memberships become or stop being active: kept, not recounted, so
+   * a change costs one write whatever the group's size. Under the group's lock (ADR 0010).
+   */
+  async adjustMemberCount(id: ObjectId, delta: number): Promise<void> {
+    if (delta) await this.locks.update(this.groups, id, { $inc: { memberCount: delta } });
+  }
+
   /** The active members of a group (ids only), read through the group's index. */
   async activeMemberIds(groupId: ObjectId): Promise<ObjectId[]> {
     const rows = await this.memberships

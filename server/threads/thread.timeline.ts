@@ -3,6 +3,7 @@ import { collections } from '../db/collections.js';
 import { DenseSequence, type SlotDoc } from '../db/sequence.js';
 import { upsertOne } from '../db/errors.js';
 import { Lru } from '../core/lru.js';
+import { Repairs } from '../db/repairs.js';
 
 /**
  * One position in a group's activity timeline. Every new thread and every reply appends the thread at
@@ -36,7 +37,10 @@ export class ThreadTimeline {
   /** Positions this process took last, per group: hints, never past the head. */
   private readonly heads = new Lru<string, number>(10_000);
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    private readonly repairs = new Repairs(),
+  ) {
     this.slots = new DenseSequence(db.collection<TimelineSlot>(collections.threadTimeline));
     this.hints = db.collection<HintDoc>(collections.sequenceHints);
   }
@@ -104,15 +108,19 @@ export class ThreadTimeline {
   /**
    * Live positions from `from` downwards (the head when null), newest first, in batches of about
    * `want`. Runs of dead positions are jumped over; a run that took several jumps is recorded on its
-   * top position so the next reader needs one.
+   * top position (after the read, by `repairs`) so the next reader needs one.
    */
   async *scan(groupId: ObjectId, from: number | null, want: number): AsyncGenerator<TimelineSlot[]> {
     const prefix = groupId.toHexString();
     let next = from ?? (await this.head(groupId));
     let run: { top: TimelineSlot; bottom: number } | null = null;
-    const closeRun = async () => {
+    const closeRun = () => {
       if (run && run.bottom < (run.top.skip ?? run.top.n)) {
-        await this.slots.collection.updateOne({ _id: run.top._id }, { $set: { skip: run.bottom } });
+        const { _id } = run.top;
+        const skip = run.bottom;
+        this.repairs.schedule(`skip:${_id}`, () =>
+          this.slots.collection.updateOne({ _id }, { $min: { skip } }),
+        );
       }
       run = null;
     };
@@ -134,14 +142,14 @@ export class ThreadTimeline {
           next = bottom - 1;
           continue;
         }
-        await closeRun();
+        closeRun();
         next = n - 1;
         // A missing position was taken a moment ago and is not written yet; nothing to show there.
         if (slot) live.push(slot);
       }
       if (live.length) yield live;
     }
-    await closeRun();
+    closeRun();
   }
 
   /** Forget a group's timeline (the group is purged). */
