@@ -122,10 +122,10 @@ try {
     const servers = {} as Record<Build, PrivateFerretDB>;
     const openSeconds = {} as Record<Build, number>;
     for (const build of BUILDS) {
-      servers[build] = await startPrivateFerretDB(bins[build]!, { postgresqlUrl: pg.url(names[build]) });
-      // FerretDB reads a database's metadata at its first command; the patched build then also makes the
-      // array indexes the upstream build never made.
+      // From start to the first answer: FerretDB reads the database's metadata, and the patched build also
+      // makes the array indexes the upstream build never made.
       started = Date.now();
+      servers[build] = await startPrivateFerretDB(bins[build]!, { postgresqlUrl: pg.url(names[build]) });
       await servers[build].client
         .db('ensemble')
         .collection<{ _id: string }>(collections.memberships)
@@ -179,7 +179,7 @@ try {
     const { groups, people, threads } = shape({ memberships: size });
     sections.push(
       [
-        `**${n(size)} memberships** (${n(groups)} groups, ${n(people)} people, ${n(threads)} threads; ${n(written)} documents written in ${loadSeconds} s). First command after start (reading metadata; the patched build also makes its array indexes): upstream ${openSeconds.upstream.toFixed(1)} s, patched ${openSeconds.patched.toFixed(1)} s.`,
+        `**${n(size)} memberships** (${n(groups)} groups, ${n(people)} people, ${n(threads)} threads; ${n(written)} documents written in ${loadSeconds} s). From start to the first answer (the patched build also makes its array indexes): upstream ${openSeconds.upstream.toFixed(1)} s, patched ${openSeconds.patched.toFixed(1)} s.`,
         '',
         '| read | documents | upstream (ms) | patched (ms) | faster | upstream plan | patched plan |',
         '| --- | --- | --- | --- | --- | --- | --- |',

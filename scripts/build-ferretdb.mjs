@@ -6,12 +6,14 @@
 // carry. FerretDB's own message says to create that file, so we take the module from the Go module cache,
 // add the version file, and `go build` it. Exit codes: 0 built or already there, 3 no Go toolchain, 1 failure.
 //
-// Source patches are applied (docs/adr/0006-id-addressed-pages.md, docs/adr/0013-index-served-filters.md):
-// FerretDB 1.24's SQLite backend creates every index but hands SQLite no condition except an `_id` alone,
-// written with an expression the `_id_` index does not match, so every read scanned the whole table. The
-// patches make `_id` lookups use the index's own expression and push equality and `$in` on `_id` or on an
-// index's leading field down as a WHERE clause that index serves; FerretDB filters the rows again, so results
-// are identical (tests/integration/ferretdb-differential.test.ts compares them with an unpatched build).
+// Source patches are applied (docs/adr/0006-id-addressed-pages.md, docs/adr/0013-index-served-filters.md,
+// docs/adr/0026-postgresql-index-served-filters.md): FerretDB 1.24's SQLite backend creates every index but
+// hands SQLite no condition except an `_id` alone, written with an expression the `_id_` index does not match,
+// and its PostgreSQL backend writes equality with an operator no btree serves, so every read scanned the whole
+// table. The patches push equality and `$in` on `_id` or on indexed fields down as a WHERE clause those
+// indexes serve (array values through an index of their own); FerretDB filters the rows again, so results are
+// identical (tests/integration/ferretdb-differential.test.ts compares them with an unpatched build on both).
+// The Dockerfile's `ferretdb` target runs this script too, for docker-compose.yml's FerretDB on PostgreSQL.
 //
 // `--upstream` builds the same version without patches, as `bin/ferretdb-upstream`, for that comparison.
 import { execFileSync, spawnSync } from 'node:child_process';
