@@ -5,9 +5,9 @@
 // holding the value" (MongoDB's multikey indexes). For the leading field of every index, this adds a GIN
 // index (jsonb_path_ops) on the same expression, partial to the documents whose value is an array, so that it
 // costs nothing for the scalar values most fields hold: `{f: v}`, `{f: {$in: [...]}}` and
-// `{f: {$all: [...]}}` then find the array-valued documents through it (ensemble_pushdown.go). It is made
-// when an index is created, and when FerretDB first opens a database whose indexes were made without it (by
-// the upstream FerretDB, or before this build).
+// `{f: {$all: [...]}}` then find the array-valued documents through it
+// (scripts/ferretdb/ensemble_pg_pushdown.go). It is made when an index is created, and when FerretDB first
+// opens a database whose indexes were made without it (by the upstream FerretDB, or before this build).
 
 package metadata
 

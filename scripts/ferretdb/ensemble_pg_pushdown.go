@@ -6,7 +6,8 @@
 // table, `_id` lookups included (FerretDB issue #4646). Here a filter's top-level equality, `$in` or `$all` of
 // strings, ObjectIds or booleans, on `_id` or on a field of one of the collection's indexes, becomes a
 // condition written with the index's own expression (`_jsonb->'field' = ANY(...)`), and, for array values,
-// one that the field's array index serves (ensemble_multikey.go), so PostgreSQL answers from its indexes.
+// one that the field's array index serves (scripts/ferretdb/ensemble_pg_multikey.go), so PostgreSQL answers
+// from its indexes.
 // Whatever else the filter says is pushed as FerretDB pushes it.
 //
 // The WHERE clause (ensembleWhere) only ever selects a superset of the documents the filter matches: every
@@ -228,23 +229,17 @@ func ensembleArgs(ph *metadata.Placeholder, args *[]any, cast string, values ...
 	return strings.Join(res, ", ")
 }
 
-// ensembleFields returns the top-level fields of a collection's indexes (`_id` among them), and those that
-// lead one.
-func ensembleFields(meta *metadata.Collection) (indexed, leading map[string]bool) {
-	indexed = map[string]bool{"_id": true}
-	leading = map[string]bool{"_id": true}
+// ensembleIndexed returns the top-level fields of a collection's indexes, `_id` among them.
+func ensembleIndexed(meta *metadata.Collection) map[string]bool {
+	indexed := map[string]bool{"_id": true}
 
 	for _, index := range meta.Indexes {
-		for i, key := range index.Key {
+		for _, key := range index.Key {
 			indexed[key.Field] = true
-
-			if i == 0 {
-				leading[key.Field] = true
-			}
 		}
 	}
 
-	return indexed, leading
+	return indexed
 }
 
 // ensembleContains is the containment condition for the array values that may satisfy `c`: holding one of
@@ -314,7 +309,7 @@ func ensembleWhere(ph *metadata.Placeholder, schema string, meta *metadata.Colle
 		return prepareWhereClause(ph, filter)
 	}
 
-	indexed, _ := ensembleFields(meta)
+	indexed := ensembleIndexed(meta)
 	keys := filter.Keys()
 	values := filter.Values()
 
