@@ -1,17 +1,23 @@
 import type { Db } from 'mongodb';
 import { collections } from '../db/collections.js';
 
-/** How often the usage counts are taken again (they are statistics; peers read them now and then). */
+/** How often the post counts are taken again (statistics; peers read them now and then). */
 const REFRESH_MS = 6 * 3600_000;
+/** How long the people counts are kept (read from the people's status index). */
+const PEOPLE_MS = 10 * 60_000;
+
+type Counts = Record<string, number>;
 
 /**
- * NodeInfo 2.0 / 2.1 with counts from the domain (posts of public groups only). The counts are taken in
- * the background when the node starts and every six hours, never while a request waits (each is a count
- * over a whole collection: docs/operations.md, "NodeInfo"); a request reads the last ones.
+ * NodeInfo 2.0 / 2.1 with counts from the domain. People are counted through their status index when a
+ * request asks (kept ten minutes). Posts of public groups are counted in the background when the node starts
+ * and every six hours, never while a request waits (each counts a whole collection: docs/operations.md,
+ * "Choosing the database server"); a request reads the last ones.
  */
 export class NodeInfoSource {
-  private usageNow: Record<string, unknown> | null = null;
-  private counting: Promise<Record<string, unknown>> | null = null;
+  private people: { at: number; counts: Counts } | null = null;
+  private posts: Counts | null = null;
+  private counting: Promise<Counts> | null = null;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -22,11 +28,11 @@ export class NodeInfoSource {
     private readonly refreshMs = REFRESH_MS,
   ) {}
 
-  /** Take the counts now and every `refreshMs` (a failed count keeps the last ones). */
+  /** Count posts now and every `refreshMs` (a failed count keeps the last one). */
   start(): void {
     if (this.timer) return;
-    void this.count().catch(() => undefined);
-    this.timer = setInterval(() => void this.count().catch(() => undefined), this.refreshMs);
+    void this.countPosts().catch(() => undefined);
+    this.timer = setInterval(() => void this.countPosts().catch(() => undefined), this.refreshMs);
     this.timer.unref();
   }
 
@@ -35,33 +41,35 @@ export class NodeInfoSource {
     this.timer = null;
   }
 
-  private count(): Promise<Record<string, unknown>> {
-    this.counting ??= this.take().finally(() => (this.counting = null));
+  private countPosts(): Promise<Counts> {
+    this.counting ??= (async () => {
+      const [threads, replies] = await Promise.all([
+        this.db.collection(collections.threads).countDocuments({ deleted: null, audience: 'public' }),
+        this.db.collection(collections.replies).countDocuments({ deleted: null, audience: 'public' }),
+      ]);
+      this.posts = { localPosts: threads, localComments: replies };
+      return this.posts;
+    })().finally(() => (this.counting = null));
     return this.counting;
   }
 
-  private async take(): Promise<Record<string, unknown>> {
+  private async countPeople(): Promise<Counts> {
+    if (this.people && Date.now() - this.people.at < PEOPLE_MS) return this.people.counts;
     const users = this.db.collection(collections.users);
-    const day = 86_400_000;
-    const since = (days: number) => new Date(Date.now() - days * day);
-    const [total, activeMonth, activeHalfyear, threads, replies] = await Promise.all([
+    const since = (days: number) => new Date(Date.now() - days * 86_400_000);
+    const [total, activeMonth, activeHalfyear] = await Promise.all([
       users.countDocuments({ status: 'active' }),
       users.countDocuments({ status: 'active', lastSignInAt: { $gte: since(30) } }),
       users.countDocuments({ status: 'active', lastSignInAt: { $gte: since(180) } }),
-      this.db.collection(collections.threads).countDocuments({ deleted: null, audience: 'public' }),
-      this.db.collection(collections.replies).countDocuments({ deleted: null, audience: 'public' }),
     ]);
-    this.usageNow = {
-      users: { total, activeMonth, activeHalfyear },
-      localPosts: threads,
-      localComments: replies,
-    };
-    return this.usageNow;
+    this.people = { at: Date.now(), counts: { total, activeMonth, activeHalfyear } };
+    return this.people.counts;
   }
 
-  /** The last counts; only before the first ones are taken does a request wait for them. */
   private async usage(): Promise<Record<string, unknown>> {
-    return this.usageNow ?? (await this.count());
+    // Only before the first post count is taken does a request wait for it.
+    const [users, posts] = await Promise.all([this.countPeople(), this.posts ?? this.countPosts()]);
+    return { users, ...posts };
   }
 
   async document(version: string): Promise<Record<string, unknown>> {
