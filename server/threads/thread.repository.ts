@@ -167,16 +167,21 @@ export class ThreadRepository {
     const found: { thread: ThreadDoc; position: number }[] = [];
     const seen = new Set<string>();
     for await (const slots of this.timeline.scan(groupId, from, want)) {
-      const byId = new Map(
-        (await this.threadsByIds(slots.map((s) => s.threadId))).map((t) => [t._id.toHexString(), t]),
-      );
-      const threads = slots.map((s) => byId.get(s.threadId.toHexString()) ?? null);
-      for (const [i, slot] of slots.entries()) {
-        const thread = threads[i];
-        if (!thread || !thread.groupId.equals(groupId) || !(await this.isPlace(thread, slot.n))) continue;
-        if (thread.pinned || seen.has(thread._id.toHexString())) continue;
-        seen.add(thread._id.toHexString());
-        found.push({ thread, position: slot.n });
+      // Threads are read for as many live positions as the page still needs (and a few more for those
+      // left out), not for every position the scan read.
+      for (let i = 0; i < slots.length && found.length < want;) {
+        const chunk = slots.slice(i, i + want - found.length + 4);
+        i += chunk.length;
+        const byId = new Map(
+          (await this.threadsByIds(chunk.map((s) => s.threadId))).map((t) => [t._id.toHexString(), t]),
+        );
+        for (const slot of chunk) {
+          const thread = byId.get(slot.threadId.toHexString());
+          if (!thread || !thread.groupId.equals(groupId) || !(await this.isPlace(thread, slot.n))) continue;
+          if (thread.pinned || seen.has(thread._id.toHexString())) continue;
+          seen.add(thread._id.toHexString());
+          found.push({ thread, position: slot.n });
+        }
       }
       if (found.length >= want) break;
     }

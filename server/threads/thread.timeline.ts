@@ -126,7 +126,9 @@ export class ThreadTimeline {
     };
     while (next >= 1) {
       const top = next;
-      const size = Math.min(top, Math.max(want, 8));
+      // Busy threads leave dead positions behind: reading a few times what is wanted usually finds a whole
+      // page in one read (the positions are small documents).
+      const size = Math.min(top, Math.max(want * 3, 8), 300);
       const docs = await this.slots.getMany(
         prefix,
         Array.from({ length: size }, (_, i) => top - i),
