@@ -24,6 +24,9 @@ interface HintDoc {
   n: number;
 }
 
+/** How far above its hint a reader looks for a group's head (writers since the hint was recorded). */
+const HINT_SLACK = 16;
+
 /** How many hops a writer follows to find the bottom of the run below it (readers compress longer ones). */
 const WRITER_HOPS = 16;
 
@@ -112,7 +115,10 @@ export class ThreadTimeline {
    */
   async *scan(groupId: ObjectId, from: number | null, want: number): AsyncGenerator<TimelineSlot[]> {
     const prefix = groupId.toHexString();
-    let next = from ?? (await this.head(groupId));
+    // From the head: the first read starts a few positions above the group's hint (positions past the head
+    // are simply absent), so finding the head costs no read of its own unless the head is further up.
+    let fromHint = from === null;
+    let next = from ?? ((await this.hints.findOne({ _id: this.hintId(groupId) }))?.n ?? 0) + HINT_SLACK;
     let run: { top: TimelineSlot; bottom: number } | null = null;
     const closeRun = () => {
       if (run && run.bottom < (run.top.skip ?? run.top.n)) {
@@ -133,6 +139,14 @@ export class ThreadTimeline {
         prefix,
         Array.from({ length: size }, (_, i) => top - i),
       );
+      if (fromHint) {
+        fromHint = false;
+        if (docs[0]) {
+          // Taken up to the top of the read: the head is further up.
+          next = await this.slots.head(prefix, top);
+          continue;
+        }
+      }
       const live: TimelineSlot[] = [];
       for (const [i, slot] of docs.entries()) {
         const n = top - i;
