@@ -1,9 +1,9 @@
 /**
  * Writes a reader found necessary (a record that fell behind, a run of dead positions to remember), done
- * after the read has answered (docs/adr/0019-reads-never-write.md): a reader never waits for a lock or a write, so a page under load does not
- * queue behind the writers of what it shows. One repair per key at a time in the process, at most
- * `limit` at once; a failed or dropped one is found again by the next reader that meets the same
- * disagreement.
+ * after the read has answered (docs/adr/0019-reads-never-write.md): a reader never waits for a lock or a
+ * write, so a page under load does not queue behind the writers of what it shows. One repair per key at a
+ * time in the process, at most `limit` at once; a failed or dropped one is found again by the next reader
+ * that meets the same disagreement.
  */
 export class Repairs {
   private readonly running = new Map<string, Promise<void>>();
