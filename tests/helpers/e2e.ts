@@ -55,7 +55,7 @@ export function watch(page: Page, name: string, problems: string[]): void {
 
 /** A person signed in through the development identity provider, on the home page. */
 export async function signedIn(
-  e2e: E2E,
+  e2e: Pick<E2E, 'browser' | 'problems'> & { node: { url: string } },
   name: 'Alice' | 'Bruno' | 'Chloé' | 'Dev',
   options: { viewport?: { width: number; height: number } } = {},
 ): Promise<{ context: BrowserContext; page: Page }> {

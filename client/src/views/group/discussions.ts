@@ -84,6 +84,7 @@ export class GroupDiscussionsPage extends GroupPage {
       'post.deleted',
       'post.liked',
       'post.unliked',
+      'post.confirmed',
     ])
       on(event, () => void this.refresh());
     on('thread.created', async (e) => {
@@ -141,6 +142,11 @@ export class GroupDiscussionsPage extends GroupPage {
         ${th.pinned ? html`<span class="tag">${t.threads.pinned}</span>` : nothing}
         ${th.locked ? html`<span class="tag">${t.threads.locked}</span>` : nothing}
         <a href=${threadPath(this.handle, th.id)}>${th.deleted ? t.thread.removed : th.title}</a>
+        ${
+          th.pending && this.origin
+            ? html`<span class="tag pending">${t.thread.pending(this.origin.host)}</span>`
+            : nothing
+        }
       </div>
       <p class="muted small">
         ${th.author ? html`${t.threads.by(th.author.displayName)} · ` : nothing}${t.threads.replies(th.replyCount)}
