@@ -543,8 +543,6 @@ export const fr: Messages = {
     >,
     federationOff: 'La fédération est désactivée sur ce nœud.',
     policy: 'Politique de fédération',
-    policyReadOnly:
-      'La politique (ouverte, liste d’autorisation ou de blocage, et ses domaines) est fixée dans la configuration du nœud (FEDERATION_MODE, FEDERATION_DOMAINS); elle ne peut pas encore être changée d’ici.',
     refresh: 'Actualiser',
     node: 'Ce nœud',
     software: 'Logiciel',
@@ -556,7 +554,54 @@ export const fr: Messages = {
     posts: (n: number) =>
       plural(n, { one: `${number(n)} message public`, other: `${number(n)} messages publics` }),
     providers: 'Fournisseurs d’identité',
-    settingsReadOnly:
-      'Ces paramètres viennent de la configuration du nœud (docs/configuration.md); ils ne peuvent pas encore être changés d’ici.',
+    system: 'le nœud',
+    policyMode: 'Avec quels nœuds ce nœud fédère',
+    mode: {
+      open: 'Tous les nœuds',
+      blocklist: 'Tous les nœuds sauf ceux de la liste (liste de blocage)',
+      allowlist: 'Seulement les nœuds de la liste (liste d’autorisation)',
+    },
+    modeHint: {
+      open: 'Les domaines ci-dessous sont gardés, pas utilisés.',
+      blocklist: 'Rien n’est reçu des domaines de la liste ni envoyé vers eux.',
+      allowlist: 'Ce dont les réseaux gouvernementaux ont d’habitude besoin.',
+    },
+    domains: 'Domaines',
+    domainsHint: 'Un par ligne : ministere.gc.ca, *.gc.ca (un domaine et ses sous-domaines) ou hote:8443.',
+    confirmEmptyAllow:
+      'Une liste d’autorisation sans domaine refuse tous les autres nœuds. L’enregistrer quand même?',
+    policySaved: 'La politique de fédération est enregistrée; elle s’applique dès maintenant.',
+    policyReset: 'La politique suit de nouveau la configuration du nœud.',
+    policyFromSettings: (revision: number) =>
+      `Fixée ici (changement ${number(revision)}); elle remplace FEDERATION_MODE et FEDERATION_DOMAINS.`,
+    policyFromEnvironment: 'Tirée de la configuration du nœud (FEDERATION_MODE, FEDERATION_DOMAINS).',
+    backToEnvironment: 'Revenir à la configuration',
+    settingsHelp:
+      'Les changements s’appliquent aussitôt à tous les processus de ce nœud et sont gardés dans l’historique ci-dessous. Une valeur qui n’est pas fixée ici vient de la configuration du nœud.',
+    descriptionEn: 'Description en anglais',
+    descriptionFr: 'Description en français',
+    contactEmail: 'Courriel de contact',
+    defaultLanguage: 'Langue par défaut',
+    defaultLanguageHint: 'Pour les personnes dont le fournisseur d’identité n’en indique aucune.',
+    noticeEn: 'Avis de connexion en anglais',
+    noticeFr: 'Avis de connexion en français',
+    noticeHint: 'Affiché sur la page de connexion : qui peut se connecter ici, et comment.',
+    settingsSaved: 'Les paramètres sont enregistrés; ils s’appliquent dès maintenant.',
+    nothingChanged: 'Rien n’a changé.',
+    overridden: 'Valeurs fixées ici',
+    noneOverridden: 'Toutes les valeurs viennent de la configuration du nœud.',
+    field: {
+      name: 'Nom',
+      description: 'Description',
+      contactEmail: 'Courriel de contact',
+      defaultLanguage: 'Langue par défaut',
+      signInNotice: 'Avis de connexion',
+    },
+    fieldReset: (field: string) => `${field} : suit de nouveau la configuration.`,
+    history: 'Historique des changements',
+    noHistory: 'Aucun changement pour l’instant.',
+    change: (revision: number, when: string, by: string) =>
+      `Changement ${number(revision)}, ${when}, par ${by}`,
+    empty: '(vide)',
   },
 };
