@@ -23,7 +23,7 @@ describe('groups of other nodes in the browser (two nodes)', () => {
   const search = async (page: Page, q: string) => {
     await go(page, '/search');
     await page.locator('#search-form').getByLabel('Rechercher', { exact: true }).fill(q);
-    await page.locator('#search-form').getByRole('button', { name: 'Rechercher' }).click();
+    await page.keyboard.press('Enter');
     await ready(page, `/search?q=${encodeURIComponent(q)}`);
   };
   /** Record whether a pending mark was ever drawn (it may last only as long as two deliveries). */
@@ -73,7 +73,9 @@ describe('groups of other nodes in the browser (two nodes)', () => {
     await card.locator('#remote-threads li', { hasText: 'Kickoff' }).waitFor();
     expect(await axe(bruno)).toEqual([]);
 
-    await card.getByRole('button', { name: 'Joindre' }).click();
+    // Joined from the keyboard.
+    await card.getByRole('button', { name: 'Joindre' }).focus();
+    await bruno.keyboard.press('Enter');
     await ready(bruno, `/groups/${encodeURIComponent(handle)}`);
     // Once A accepts, B's page lets him in (member.joined), and A's open page counts him.
     await bruno.getByRole('button', { name: 'Quitter le groupe' }).waitFor();
@@ -122,6 +124,10 @@ describe('groups of other nodes in the browser (two nodes)', () => {
     await bruno.locator('#replies .edit-form').getByRole('button', { name: 'Enregistrer' }).click();
     await alice.locator('#replies li', { hasText: 'attached on Monday' }).waitFor();
     expect(await axe(bruno)).toEqual([]);
+    // The thread's address on B is a page of its own (loaded afresh, not only reached in place).
+    await bruno.reload();
+    await ready(bruno, new URL(bruno.url()).pathname);
+    await bruno.locator('#replies li', { hasText: 'attached on Monday' }).waitFor();
 
     // Leaving from B ends the membership on A.
     await go(bruno, `/groups/${encodeURIComponent(handle)}`);

@@ -81,16 +81,16 @@ export abstract class GroupPage extends Page {
       this.ctx.onLeave(live.on(event, (e) => e.groupId === this.group.id && handler(e)));
     this.listenToMembers(on);
     this.listen(on);
-    if (this.can('read'))
+    if (this.can('read')) {
       this.ctx.onLeave(
         await live.follow({ kind: 'group', group: this.handle }, () => {
           void this.refreshGroup().then(() => this.catchUp());
         }),
       );
-    // An answer awaited (a group of another node accepting a join) may have come between the first read
-    // and the follow: read the group again.
-    if (this.group.viewer.state === 'requested')
+      // What changed between the first read and the follow (a member in or out, a join accepted by the
+      // group's node) came before the room did: read the group again (the page cache answers it cheaply).
       this.group = await data(http.GET('/groups/{group}', this.params));
+    }
     await this.loadTab();
   }
 
