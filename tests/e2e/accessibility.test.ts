@@ -49,6 +49,12 @@ describe('accessibility of every page, in English and French', () => {
     }, fileName);
     await api(alice, 'PUT', '/groups/welcome/members/bruno/role', { role: 'moderator' });
     await api(alice, 'PUT', '/groups/welcome/members/bruno/role', { role: 'member' });
+    // A value set by an administrator and a policy: the settings' history and reset buttons are shown.
+    for (const [method, address, body] of [
+      ['PATCH', '/admin/settings', { contactEmail: 'ensemble@dept.example' }],
+      ['PUT', '/admin/federation/policy', { mode: 'blocklist', domains: ['spam.example'] }],
+    ] as const)
+      expect((await api(alice, method, address, body)).status).toBe(200);
   });
   afterAll(async () => {
     await e2e?.close();

@@ -181,6 +181,15 @@ describe('moderation and administration in the browser', () => {
     await alice.getByRole('button', { name: 'Back to the configuration' }).click();
     await alice.getByText('The policy follows the node’s configuration again.').waitFor();
     expect((await api(alice, 'GET', '/admin/federation/policy')).body.source).toBe('environment');
+    // An allow list without a domain would cut the node off: asked first; cancelled, nothing is saved.
+    await alice.locator('#policy-allowlist').check();
+    await alice.locator('#policy-domains').fill('');
+    await alice.locator('#policy').getByRole('button', { name: 'Save' }).click();
+    await alice.locator('dialog.confirm[open]', { hasText: 'refuses every other node' }).waitFor();
+    expect(await axe(alice)).toEqual([]);
+    await alice.keyboard.press('Escape');
+    await alice.locator('dialog.confirm').waitFor({ state: 'detached' });
+    expect((await api(alice, 'GET', '/admin/federation/policy')).body.source).toBe('environment');
 
     // The sign-in page's notice, set here, is on a visitor's sign-in page at once.
     await go(alice, '/admin/settings');
