@@ -84,6 +84,15 @@ describe('groups of other nodes in the browser (two nodes)', () => {
     await alice.locator('#member-count', { hasText: '2 members' }).waitFor();
     expect(await axe(bruno)).toEqual([]);
 
+    // Files do not travel between nodes yet: no file fields here, and the library says why.
+    await bruno.locator('#new-thread').waitFor();
+    expect(await bruno.locator('#new-thread input[type=file]').count()).toBe(0);
+    await go(bruno, `/groups/${encodeURIComponent(handle)}/files`);
+    await bruno.locator('#no-remote-files', { hasText: `hébergé par ${hostA}` }).waitFor();
+    expect(await bruno.locator('#upload').count()).toBe(0);
+    expect(await axe(bruno)).toEqual([]);
+    await go(bruno, `/groups/${encodeURIComponent(handle)}`);
+
     // A discussion from B: shown at once, pending until A announces it, then live on A.
     await watchPending(bruno);
     const form = bruno.locator('#new-thread');

@@ -306,6 +306,8 @@ export const en = {
       }),
   },
   files: {
+    notHere: (host: string) =>
+      `This group is hosted by ${host}: files cannot be added to it from this node yet.`,
     title: 'Files',
     none: 'No files yet.',
     folder: 'Folder',

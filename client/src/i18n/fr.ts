@@ -308,6 +308,8 @@ export const fr: Messages = {
       }),
   },
   files: {
+    notHere: (host: string) =>
+      `Ce groupe est hébergé par ${host} : on ne peut pas encore y ajouter de fichiers depuis ce nœud.`,
     title: 'Fichiers',
     none: 'Aucun fichier pour l’instant.',
     folder: 'Dossier',

@@ -26,6 +26,12 @@ export const groupName = (g: { name: string; names?: { en?: string; fr?: string 
   inLanguage(g.names)?.text ?? g.name;
 
 /**
+ * Whether files may be added here: not to a group hosted on another node (files do not travel between
+ * nodes yet; the API refuses them, docs/federation.md). The one place to change when they do.
+ */
+export const filesTravel = (g: Pick<Group, 'node'>) => groupOrigin(g) === null;
+
+/**
  * Where a group lives: the node hosting it (`node` in the API, docs/adr/0016-remote-records.md), or null
  * for a group of this node. A group of another node has the handle `name@host` here, is joined, read and
  * written in exactly as a local one, and shows its origin (docs/adr/0014-web-client.md).
