@@ -17,4 +17,6 @@ route('/groups/:handle/audit', async () => (await import('./views/group/audit'))
 route('/groups/:handle/threads/:id', async () => (await import('./views/thread/thread.page')).ThreadPage);
 route('/threads/:id', async () => (await import('./views/thread/thread.page')).ThreadPage);
 route('/admin', async () => (await import('./views/admin/admin')).AdminPage);
+route('/admin/federation', async () => (await import('./views/admin/federation')).AdminFederationPage);
+route('/admin/settings', async () => (await import('./views/admin/settings')).AdminSettingsPage);
 route('/admin/:section', async () => (await import('./views/admin/admin')).AdminPage);

@@ -51,14 +51,16 @@ export const profilePatch = z
       .partial(),
     contact: z
       .object({
-        email: z.email({ message: 'expected an email address' }).max(254),
+        email: z.email({ message: 'expected an email address' }).max(254).nullable(),
         phone: z
           .string()
           .trim()
-          .regex(/^[+0-9 ().-]{3,30}(?: ?(?:x|ext\.?) ?\d{1,6})?$/i, 'expected a phone number'),
-        website: httpsUrl,
+          .regex(/^[+0-9 ().-]{3,30}(?: ?(?:x|ext\.?) ?\d{1,6})?$/i, 'expected a phone number')
+          .nullable(),
+        website: httpsUrl.nullable(),
       })
-      .partial(),
+      .partial()
+      .describe('Each field: a value, null to clear it, absent to leave it'),
     visibility: z.object(Object.fromEntries(hideableFields.map((f) => [f, visibility]))).partial(),
   })
   .partial()

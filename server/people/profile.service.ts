@@ -126,7 +126,15 @@ export class ProfileService implements ProfileIndexer {
       profile.about = { markdown: patch.about, html: renderMarkdown(patch.about) };
     if (patch.skills !== undefined) profile.skills = [...new Set(patch.skills)];
     if (patch.languages !== undefined) profile.languages = { ...profile.languages, ...patch.languages };
-    if (patch.contact !== undefined) profile.contact = { ...profile.contact, ...patch.contact };
+    if (patch.contact !== undefined) {
+      // null clears a field; absent leaves it.
+      const contact: Record<string, string> = { ...profile.contact };
+      for (const [field, value] of Object.entries(patch.contact)) {
+        if (value === null) delete contact[field];
+        else if (value !== undefined) contact[field] = value;
+      }
+      profile.contact = contact;
+    }
     set.profile = profile;
     if (patch.visibility) set.visibility = { ...user.visibility, ...patch.visibility };
     if (organizationId !== undefined) set.organizationId = organizationId;

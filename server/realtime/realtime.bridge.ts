@@ -72,6 +72,12 @@ const mappers: { [E in EventName]?: Mapper<E> } = {
     event: 'member.left',
     payload: { groupId: e.groupId, userId: e.userId, reason: e.reason },
   }),
+  // Said to the one who asked only (their own room): a page they have open on the group changes at once.
+  'member.request_denied': (e) => ({
+    rooms: [roomOf.user(e.userId)],
+    event: 'member.request_denied',
+    payload: { groupId: e.groupId, userId: e.userId },
+  }),
   'member.role_changed': (e) => ({
     rooms: [group(e.groupId)],
     event: 'member.role_changed',

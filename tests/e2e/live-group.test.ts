@@ -205,6 +205,17 @@ describe('a group and a thread kept live in the browser', () => {
     await bruno.locator('#new-thread').waitFor();
     await bruno.getByRole('button', { name: 'Quitter le groupe' }).waitFor();
     expect(await unreloaded(bruno)).toBe(true);
+
+    // A denied request: bruno's open page says so at once and lets him ask again.
+    await bruno.getByRole('button', { name: 'Quitter le groupe' }).click();
+    await bruno.getByRole('button', { name: 'Demander à joindre' }).click();
+    await bruno.getByText('Votre demande attend un modérateur.').waitFor();
+    await request.getByRole('button', { name: 'Deny' }).click();
+    await bruno
+      .locator('#membership-state', { hasText: 'Votre demande d’adhésion a été refusée.' })
+      .waitFor();
+    await bruno.getByRole('button', { name: 'Demander à joindre' }).waitFor();
+    expect(await unreloaded(bruno)).toBe(true);
   });
 
   it('an invitation sent from the group page is answered from the person’s notification', async () => {

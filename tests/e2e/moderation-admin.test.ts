@@ -1,5 +1,5 @@
 import type { Page } from 'playwright-core';
-import { api, go, ready, signedIn, startE2E, type E2E } from '../helpers/e2e.js';
+import { api, axe, go, ready, signedIn, startE2E, type E2E } from '../helpers/e2e.js';
 
 /**
  * Moderation and administration in the browser: a group's report queue (remove the post, or dismiss),
@@ -140,17 +140,79 @@ describe('moderation and administration in the browser', () => {
     await bruno.getByRole('heading', { name: 'Nous ne pouvons trouver cette page' }).waitFor();
   });
 
-  it('federation health and the node’s settings are shown; the policy is read-only', async () => {
+  it('federation health; the policy and the node’s settings change at run time, from the keyboard, audited', async () => {
     await go(alice, '/admin/federation');
     const metrics = alice.locator('#delivery-metrics');
     for (const metric of ['queued', 'inFlight', 'failed', 'delivered'])
       expect(await metrics.locator(`dd[data-metric="${metric}"]`).textContent()).toMatch(/^\d+$/);
     await alice.getByText('Every server answers.').waitFor();
-    await alice.getByText(/FEDERATION_MODE, FEDERATION_DOMAINS/).waitFor();
     await alice.getByRole('button', { name: 'Refresh' }).click();
+    await alice.locator('#policy-source', { hasText: 'From the node’s configuration' }).waitFor();
 
+    // An allow list, chosen and typed with the keyboard alone.
+    await alice.locator('#policy-open').focus();
+    await alice.keyboard.press('ArrowDown');
+    await alice.keyboard.press('ArrowDown');
+    expect(await alice.locator('#policy-allowlist').isChecked()).toBe(true);
+    await alice.keyboard.press('Tab');
+    await alice.keyboard.type('dept.gc.ca\n*.gc.ca');
+    await alice.keyboard.press('Tab');
+    await alice.keyboard.press('Enter');
+    await alice.getByText('The federation policy is saved; it is in force now.').waitFor();
+    await alice.locator('#policy-source', { hasText: /^\s*Set here/ }).waitFor();
+    expect((await api(alice, 'GET', '/admin/federation/policy')).body).toMatchObject({
+      mode: 'allowlist',
+      domains: ['dept.gc.ca', '*.gc.ca'],
+      source: 'settings',
+    });
+    // A domain that is not one is refused with the reason; nothing changes.
+    await alice.locator('#policy-domains').fill('dept.gc.ca\nnot a domain!');
+    await alice.locator('#policy').getByRole('button', { name: 'Save' }).click();
+    await alice
+      .locator('#policy')
+      .getByRole('alert')
+      .filter({ hasText: /expected a domain/ })
+      .waitFor();
+    expect((await api(alice, 'GET', '/admin/federation/policy')).body.domains).toEqual([
+      'dept.gc.ca',
+      '*.gc.ca',
+    ]);
+    expect(await axe(alice)).toEqual([]);
+    await alice.getByRole('button', { name: 'Back to the configuration' }).click();
+    await alice.getByText('The policy follows the node’s configuration again.').waitFor();
+    expect((await api(alice, 'GET', '/admin/federation/policy')).body.source).toBe('environment');
+    // An allow list without a domain would cut the node off: asked first; cancelled, nothing is saved.
+    await alice.locator('#policy-allowlist').check();
+    await alice.locator('#policy-domains').fill('');
+    await alice.locator('#policy').getByRole('button', { name: 'Save' }).click();
+    await alice.locator('dialog.confirm[open]', { hasText: 'refuses every other node' }).waitFor();
+    expect(await axe(alice)).toEqual([]);
+    await alice.keyboard.press('Escape');
+    await alice.locator('dialog.confirm').waitFor({ state: 'detached' });
+    expect((await api(alice, 'GET', '/admin/federation/policy')).body.source).toBe('environment');
+
+    // The sign-in page's notice, set here, is on a visitor's sign-in page at once.
     await go(alice, '/admin/settings');
-    await alice.getByText('ensemble 0.1.0').waitFor();
+    await alice.getByLabel('Sign-in notice in English').fill('Digital Services staff only.');
+    await alice.getByLabel('Sign-in notice in French').fill('Personnel des Services numériques seulement.');
+    await alice.locator('#node-settings').getByRole('button', { name: 'Save' }).click();
+    await alice.getByText('The settings are saved; they are in force now.').waitFor();
+    await alice.locator('#settings-history li', { hasText: 'signInNotice.en' }).first().waitFor();
+    await alice.locator('#settings-history', { hasText: '@alice' }).waitFor();
+    const visitor = await e2e.browser.newContext();
+    const signin = await visitor.newPage();
+    await signin.goto(`${e2e.node.url}/signin`);
+    await signin.locator('#sign-in-notice', { hasText: 'Digital Services staff only.' }).waitFor();
+    expect(await axe(alice)).toEqual([]);
+    await alice
+      .locator('#overridden')
+      .getByRole('button', { name: /^Back to the configuration\W+Sign-in notice$/ })
+      .click();
+    await alice.getByText('Sign-in notice follows the configuration again.').waitFor();
+    await signin.reload();
+    await signin.locator('main[data-path="/signin"]').waitFor();
+    expect(await signin.locator('#sign-in-notice').count()).toBe(0);
+    await visitor.close();
     await alice.getByText('Development identity provider').waitFor();
   });
 });

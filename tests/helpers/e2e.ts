@@ -55,7 +55,7 @@ export function watch(page: Page, name: string, problems: string[]): void {
 
 /** A person signed in through the development identity provider, on the home page. */
 export async function signedIn(
-  e2e: E2E,
+  e2e: Pick<E2E, 'browser' | 'problems'> & { node: { url: string } },
   name: 'Alice' | 'Bruno' | 'Chloé' | 'Dev',
   options: { viewport?: { width: number; height: number } } = {},
 ): Promise<{ context: BrowserContext; page: Page }> {
@@ -155,7 +155,6 @@ export async function axe(page: Page): Promise<string[]> {
   return violations;
 }
 
-/** docs/screenshots/<name>.png: the main pages, shown in the README. */
 /** What has the keyboard focus, through design-system components' shadow trees: its text, link, styles. */
 export function focused(page: Page) {
   interface El {
@@ -195,10 +194,19 @@ export function focused(page: Page) {
   });
 }
 
+/**
+ * docs/screenshots/<name>.png: the main pages, shown in the README. Written only when asked
+ * (E2E_SCREENSHOTS=1): their content and times differ from run to run, and a test run must leave the
+ * working tree as it found it. Animations and the caret are turned off.
+ */
 export async function screenshot(page: Page, name: string): Promise<void> {
+  if (process.env.E2E_SCREENSHOTS !== '1') return;
   const dir = path.join(projectRoot, 'docs', 'screenshots');
   fs.mkdirSync(dir, { recursive: true });
-  // Live times ("3 minutes ago") and the caret would make every run differ.
-  await page.addStyleTag({ content: '* { caret-color: transparent !important; }' });
-  await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
+  await page.screenshot({
+    path: path.join(dir, `${name}.png`),
+    fullPage: true,
+    animations: 'disabled',
+    caret: 'hide',
+  });
 }

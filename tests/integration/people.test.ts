@@ -152,6 +152,19 @@ describe('profiles, directory and administration', () => {
       expect(res.body.profile.visibility).toMatchObject({ skills: 'private', location: 'node' });
     });
 
+    it('clears a contact field sent as null and leaves the others', async () => {
+      const set = await as.chloe!.call('PATCH', '/me/profile', {
+        contact: { email: 'chloe@tbs.example', phone: '+1 613 555 0199' },
+      });
+      expect(set.body.profile.contact).toEqual({ email: 'chloe@tbs.example', phone: '+1 613 555 0199' });
+      const cleared = await as.chloe!.call('PATCH', '/me/profile', { contact: { phone: null } });
+      expect(cleared.status).toBe(200);
+      expect(cleared.body.profile.contact).toEqual({ email: 'chloe@tbs.example' });
+      expect((await as.chloe!.call('GET', '/me')).body.profile.contact).toEqual({
+        email: 'chloe@tbs.example',
+      });
+    });
+
     it('never finds a person by a field they keep private', async () => {
       const bySkill = await as.bruno!.call('GET', '/people?q=python');
       expect(bySkill.body.items.map((p: { handle: string }) => p.handle)).not.toContain('alice');

@@ -107,6 +107,10 @@ export type FileDetail = Ok<'/files/{id}', 'get'>;
 export type Notification = Ok<'/notifications', 'get'>['items'][number];
 export type DeliveryMetrics = Ok<'/admin/federation/deliveries', 'get'>;
 export type Provider = Ok<'/auth/providers', 'get'>[number];
+export type Lookup = Ok<'/lookup', 'get'>;
+export type NodeSettings = Ok<'/admin/settings', 'get'>;
+export type FederationPolicy = Ok<'/admin/federation/policy', 'get'>;
+export type SettingsHistory = Ok<'/admin/settings/history', 'get'>;
 
 /**
  * A multipart upload with progress, which fetch() cannot report: XMLHttpRequest, with the CSRF token.

@@ -133,6 +133,10 @@ export const fr: Messages = {
     },
     origin: (host: string) => `De ${host}`,
     local: 'Sur ce nœud',
+    hostedOn: (host: string) => `Hébergé par le nœud ${host}; vous y participez d’ici.`,
+    seeOnNode: (host: string) => `Sa page sur ${host}`,
+    joining: (host: string) => `En attente de la confirmation de ${host}.`,
+    requestDenied: 'Votre demande d’adhésion a été refusée.',
     deleted: (when: string) => `Ce groupe a été supprimé le ${when}.`,
     deletedHelp:
       'Il peut être restauré pendant la période de conservation; ensuite, il est retiré pour de bon.',
@@ -265,6 +269,8 @@ export const fr: Messages = {
     like: 'J’aime',
     unlike: 'Je n’aime plus',
     edited: 'modifié',
+    pending: (host: string) => `en attente de la confirmation de ${host}`,
+    original: (host: string) => `le voir sur ${host}`,
     editPost: 'Modifier',
     saveEdit: 'Enregistrer',
     removed: 'Ce message a été supprimé.',
@@ -302,6 +308,8 @@ export const fr: Messages = {
       }),
   },
   files: {
+    notHere: (host: string) =>
+      `Ce groupe est hébergé par ${host} : on ne peut pas encore y ajouter de fichiers depuis ce nœud.`,
     title: 'Fichiers',
     none: 'Aucun fichier pour l’instant.',
     folder: 'Dossier',
@@ -435,9 +443,16 @@ export const fr: Messages = {
         other: `${number(n)} résultats pour « ${q} ».`,
       }),
     inGroup: (group: string) => `dans ${group}`,
-    remoteHint: 'Pour trouver un groupe d’un autre nœud, collez son adresse (@groupe@hôte).',
-    remoteUnavailable: (address: string) =>
-      `${address} est sur un autre nœud. Joindre les groupes d’autres nœuds n’est pas encore offert sur ce nœud.`,
+    remoteHint:
+      'Pour trouver un groupe d’un autre nœud, collez son adresse (@groupe@hôte), l’adresse de sa page ou celle d’une de ses discussions.',
+    remoteSignIn: 'Connectez-vous pour trouver les groupes d’autres nœuds.',
+    remoteNotFound: (address: string) => `Aucun groupe public trouvé à ${address}.`,
+    remoteFound: 'Groupe trouvé',
+    moderators: 'Modérateurs',
+    recentThreads: 'Discussions récentes',
+    noThreads: 'Aucune discussion pour l’instant.',
+    openGroup: (name: string) => `Ouvrir ${name}`,
+    threadFound: (title: string) => `La discussion « ${title} » est dans ce groupe.`,
   },
   notifications: {
     title: 'Notifications',
@@ -530,8 +545,6 @@ export const fr: Messages = {
     >,
     federationOff: 'La fédération est désactivée sur ce nœud.',
     policy: 'Politique de fédération',
-    policyReadOnly:
-      'La politique (ouverte, liste d’autorisation ou de blocage, et ses domaines) est fixée dans la configuration du nœud (FEDERATION_MODE, FEDERATION_DOMAINS); elle ne peut pas encore être changée d’ici.',
     refresh: 'Actualiser',
     node: 'Ce nœud',
     software: 'Logiciel',
@@ -543,7 +556,54 @@ export const fr: Messages = {
     posts: (n: number) =>
       plural(n, { one: `${number(n)} message public`, other: `${number(n)} messages publics` }),
     providers: 'Fournisseurs d’identité',
-    settingsReadOnly:
-      'Ces paramètres viennent de la configuration du nœud (docs/configuration.md); ils ne peuvent pas encore être changés d’ici.',
+    system: 'le nœud',
+    policyMode: 'Avec quels nœuds ce nœud fédère',
+    mode: {
+      open: 'Tous les nœuds',
+      blocklist: 'Tous les nœuds sauf ceux de la liste (liste de blocage)',
+      allowlist: 'Seulement les nœuds de la liste (liste d’autorisation)',
+    },
+    modeHint: {
+      open: 'Les domaines ci-dessous sont gardés, pas utilisés.',
+      blocklist: 'Rien n’est reçu des domaines de la liste ni envoyé vers eux.',
+      allowlist: 'Ce dont les réseaux gouvernementaux ont d’habitude besoin.',
+    },
+    domains: 'Domaines',
+    domainsHint: 'Un par ligne : ministere.gc.ca, *.gc.ca (un domaine et ses sous-domaines) ou hote:8443.',
+    confirmEmptyAllow:
+      'Une liste d’autorisation sans domaine refuse tous les autres nœuds. L’enregistrer quand même?',
+    policySaved: 'La politique de fédération est enregistrée; elle s’applique dès maintenant.',
+    policyReset: 'La politique suit de nouveau la configuration du nœud.',
+    policyFromSettings: (revision: number) =>
+      `Fixée ici (changement ${number(revision)}); elle remplace FEDERATION_MODE et FEDERATION_DOMAINS.`,
+    policyFromEnvironment: 'Tirée de la configuration du nœud (FEDERATION_MODE, FEDERATION_DOMAINS).',
+    backToEnvironment: 'Revenir à la configuration',
+    settingsHelp:
+      'Les changements s’appliquent aussitôt à tous les processus de ce nœud et sont gardés dans l’historique ci-dessous. Une valeur qui n’est pas fixée ici vient de la configuration du nœud.',
+    descriptionEn: 'Description en anglais',
+    descriptionFr: 'Description en français',
+    contactEmail: 'Courriel de contact',
+    defaultLanguage: 'Langue par défaut',
+    defaultLanguageHint: 'Pour les personnes dont le fournisseur d’identité n’en indique aucune.',
+    noticeEn: 'Avis de connexion en anglais',
+    noticeFr: 'Avis de connexion en français',
+    noticeHint: 'Affiché sur la page de connexion : qui peut se connecter ici, et comment.',
+    settingsSaved: 'Les paramètres sont enregistrés; ils s’appliquent dès maintenant.',
+    nothingChanged: 'Rien n’a changé.',
+    overridden: 'Valeurs fixées ici',
+    noneOverridden: 'Toutes les valeurs viennent de la configuration du nœud.',
+    field: {
+      name: 'Nom',
+      description: 'Description',
+      contactEmail: 'Courriel de contact',
+      defaultLanguage: 'Langue par défaut',
+      signInNotice: 'Avis de connexion',
+    },
+    fieldReset: (field: string) => `${field} : suit de nouveau la configuration.`,
+    history: 'Historique des changements',
+    noHistory: 'Aucun changement pour l’instant.',
+    change: (revision: number, when: string, by: string) =>
+      `Changement ${number(revision)}, ${when}, par ${by}`,
+    empty: '(vide)',
   },
 };

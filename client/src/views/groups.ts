@@ -25,8 +25,7 @@ export function groupItem(g: Group) {
       >
       ${origin ? html`<span class="badge origin remote">${t.group.origin(origin.host)}</span>` : nothing}
       <p class="muted small">
-        @${g.handle}${origin ? `@${origin.host}` : ''} · ${t.group.members(g.memberCount)} ·
-        ${t.group.visibility[g.visibility]}
+        @${g.handle} · ${t.group.members(g.memberCount)} · ${t.group.visibility[g.visibility]}
       </p>
     </div>
   </li>`;

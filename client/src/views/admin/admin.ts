@@ -1,31 +1,18 @@
-// /admin/... (the node's administrators): people (find, deactivate, reactivate, merge two accounts),
-// organizations (add, change), federation (the delivery queue's health; the policy, read-only until it has
-// an API) and the node's settings (read-only: they come from its configuration).
+// /admin, /admin/people and /admin/organizations (the node's administrators): people (find, deactivate,
+// reactivate, merge two accounts) and organizations (add, change). Federation (federation.ts) and the
+// node's settings (settings.ts) are pages of their own in the same frame (admin.frame.ts).
 import { html, nothing } from 'lit';
-import {
-  ApiError,
-  data,
-  http,
-  type DeliveryMetrics,
-  type Organization,
-  type Profile,
-  type Provider,
-} from '../../api/api';
-import { dateTime, number, pick } from '../../i18n/format';
+import { ApiError, data, http, type Organization, type Profile } from '../../api/api';
+import { pick } from '../../i18n/format';
 import { t } from '../../i18n/i18n';
 import { navigate, Page } from '../../router';
 import { confirmDialog } from '../../ui/dialog';
 import { Action, submitter } from '../../ui/form';
 import { personItem } from '../people/people';
+import { adminFrame, adminTitle, requireAdmin } from './admin.frame';
 
-type Section = 'people' | 'organizations' | 'federation' | 'settings';
-const SECTIONS: Section[] = ['people', 'organizations', 'federation', 'settings'];
-
-interface NodeInfo {
-  software: { name: string; version: string };
-  usage: { users: { total: number; activeMonth: number }; localPosts: number; localComments: number };
-  metadata: { nodeName?: string };
-}
+type Section = 'people' | 'organizations';
+const SECTIONS: Section[] = ['people', 'organizations'];
 
 const list = (s: string) =>
   s
@@ -40,48 +27,24 @@ export class AdminPage extends Page {
   private people: Profile[] = [];
   private organizations: Organization[] = [];
   private editing: string | null = null;
-  private metrics: DeliveryMetrics | null = null;
-  private federationOff = false;
-  private nodeinfo: NodeInfo | null = null;
-  private providers: Provider[] = [];
   private readonly result = new Action(() => this.update());
   private readonly merging = new Action(() => this.update());
 
   title() {
-    return `${t.admin[this.section]} · ${t.admin.title}`;
+    return adminTitle(this.section);
   }
 
   async load() {
-    if (!this.ctx.me) throw new ApiError(401, null);
-    if (!this.ctx.me.isAdmin || !SECTIONS.includes(this.section)) throw new ApiError(404, null);
+    requireAdmin(this.ctx.me);
+    if (!SECTIONS.includes(this.section)) throw new ApiError(404, null);
     if (!this.ctx.params.section) return navigate('/admin/people', { replace: true });
     if (this.section === 'people') await this.readPeople();
     if (this.section === 'organizations') this.organizations = await data(http.GET('/organizations'));
-    if (this.section === 'federation') await this.readMetrics();
-    if (this.section === 'settings') {
-      const [info, providers] = await Promise.all([
-        fetch('/nodeinfo/2.1', { headers: { accept: 'application/json' } }).then((r) =>
-          r.ok ? (r.json() as Promise<NodeInfo>) : null,
-        ),
-        data(http.GET('/auth/providers')),
-      ]);
-      this.nodeinfo = info;
-      this.providers = providers;
-    }
   }
 
   private async readPeople() {
     const query = { limit: 50, status: this.status, ...(this.q ? { q: this.q } : {}) } as const;
     this.people = (await data(http.GET('/people', { params: { query } }))).items;
-  }
-
-  private async readMetrics() {
-    try {
-      this.metrics = await data(http.GET('/admin/federation/deliveries'));
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404) this.federationOff = true;
-      else throw err;
-    }
   }
 
   private async setStatus(p: Profile, change: 'deactivate' | 'reactivate') {
@@ -305,118 +268,10 @@ export class AdminPage extends Page {
       </section>`;
   }
 
-  private federationSection() {
-    const m = this.metrics;
-    return html`<section aria-labelledby="deliveries-heading">
-        <h2 id="deliveries-heading">${t.admin.deliveries}</h2>
-        ${
-          this.federationOff || !m
-            ? html`<p>${t.admin.federationOff}</p>`
-            : html`<dl class="metrics" id="delivery-metrics">
-                  <dt>${t.admin.queued}</dt>
-                  <dd data-metric="queued">${number(m.queued)}</dd>
-                  <dt>${t.admin.inFlight}</dt>
-                  <dd data-metric="inFlight">${number(m.inFlight)}</dd>
-                  <dt>${t.admin.failed}</dt>
-                  <dd data-metric="failed">${number(m.failed)}</dd>
-                  <dt>${t.admin.delivered}</dt>
-                  <dd data-metric="delivered">${number(m.delivered)}</dd>
-                </dl>
-                <h3>${t.admin.hosts}</h3>
-                ${
-                  m.hosts.length
-                    ? html`<table id="hosts">
-                        <caption class="sr-only">
-                          ${t.admin.hosts}
-                        </caption>
-                        <thead>
-                          <tr>
-                            <th scope="col">${t.admin.host}</th>
-                            <th scope="col">${t.admin.circuit}</th>
-                            <th scope="col">${t.admin.failures}</th>
-                            <th scope="col">${t.admin.openUntil}</th>
-                          </tr>
-                        </thead>
-                        <tbody>
-                          ${m.hosts.map(
-                            (h) =>
-                              html`<tr>
-                                <th scope="row">${h.host}</th>
-                                <td>${t.admin.circuitState[h.state] ?? h.state}</td>
-                                <td>${number(h.consecutiveFailures)}</td>
-                                <td>${h.openUntil ? dateTime(h.openUntil) : '–'}</td>
-                              </tr>`,
-                          )}
-                        </tbody>
-                      </table>`
-                    : html`<p class="muted">${t.admin.noHosts}</p>`
-                }
-                <gcds-button
-                  button-role="secondary"
-                  @click=${async () => {
-                    await this.readMetrics();
-                    this.update();
-                  }}
-                  >${t.admin.refresh}</gcds-button
-                >`
-        }
-      </section>
-      <section aria-labelledby="policy-heading">
-        <h2 id="policy-heading">${t.admin.policy}</h2>
-        <p>${t.admin.policyReadOnly}</p>
-      </section>`;
-  }
-
-  private settingsSection() {
-    const info = this.nodeinfo;
-    return html`<p>${t.admin.settingsReadOnly}</p>
-      ${
-        info
-          ? html`<section aria-labelledby="node-heading">
-              <h2 id="node-heading">${t.admin.node}</h2>
-              <dl class="metrics">
-                <dt>${t.admin.nodeName}</dt>
-                <dd>${info.metadata.nodeName ?? ''}</dd>
-                <dt>${t.admin.software}</dt>
-                <dd>${info.software.name} ${info.software.version}</dd>
-                <dt>${t.admin.usage}</dt>
-                <dd>
-                  ${t.admin.usersTotal(info.usage.users.total)} ·
-                  ${t.admin.activeMonth(info.usage.users.activeMonth)} ·
-                  ${t.admin.posts(info.usage.localPosts + info.usage.localComments)}
-                </dd>
-              </dl>
-            </section>`
-          : nothing
-      }
-      <section aria-labelledby="providers-heading">
-        <h2 id="providers-heading">${t.admin.providers}</h2>
-        <ul>
-          ${this.providers.map((p) => html`<li>${pick(p.name)} <span class="muted">(${p.id})</span></li>`)}
-        </ul>
-      </section>`;
-  }
-
   render() {
-    const body = {
-      people: () => this.peopleSection(),
-      organizations: () => this.organizationsSection(),
-      federation: () => this.federationSection(),
-      settings: () => this.settingsSection(),
-    }[this.section]();
-    return html`<h1>${t.admin.title}: ${t.admin[this.section]}</h1>
-      <nav class="tabs" aria-label=${t.admin.sections}>
-        <ul>
-          ${SECTIONS.map(
-            (s) =>
-              html`<li>
-                <a href=${`/admin/${s}`} aria-current=${s === this.section ? 'page' : nothing}
-                  >${t.admin[s]}</a
-                >
-              </li>`,
-          )}
-        </ul>
-      </nav>
-      ${body}`;
+    return adminFrame(
+      this.section,
+      this.section === 'people' ? this.peopleSection() : this.organizationsSection(),
+    );
   }
 }

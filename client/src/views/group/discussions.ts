@@ -9,7 +9,7 @@ import { MarkdownEditor } from '../../ui/editor';
 import { FileField } from '../../ui/file-field';
 import { Action, submitter } from '../../ui/form';
 import { when } from '../../ui/html';
-import { GroupPage } from './group.page';
+import { filesTravel, GroupPage } from './group.page';
 
 type Level = 'all' | 'default' | 'mute';
 
@@ -84,6 +84,7 @@ export class GroupDiscussionsPage extends GroupPage {
       'post.deleted',
       'post.liked',
       'post.unliked',
+      'post.confirmed',
     ])
       on(event, () => void this.refresh());
     on('thread.created', async (e) => {
@@ -141,6 +142,11 @@ export class GroupDiscussionsPage extends GroupPage {
         ${th.pinned ? html`<span class="tag">${t.threads.pinned}</span>` : nothing}
         ${th.locked ? html`<span class="tag">${t.threads.locked}</span>` : nothing}
         <a href=${threadPath(this.handle, th.id)}>${th.deleted ? t.thread.removed : th.title}</a>
+        ${
+          th.pending && this.origin
+            ? html`<span class="tag pending">${t.thread.pending(this.origin.host)}</span>`
+            : nothing
+        }
       </div>
       <p class="muted small">
         ${th.author ? html`${t.threads.by(th.author.displayName)} · ` : nothing}${t.threads.replies(th.replyCount)}
@@ -161,7 +167,7 @@ export class GroupDiscussionsPage extends GroupPage {
         minlength="3"
         maxlength="200"
       ></gcds-input>
-      ${this.editor.template()} ${this.files.template()}
+      ${this.editor.template()} ${filesTravel(this.group) ? this.files.template() : nothing}
       ${
         mayPostQuietly
           ? html`<div class="checkbox">

@@ -12,7 +12,7 @@ import { confirmDialog } from '../../ui/dialog';
 import { Action, submitter } from '../../ui/form';
 import { when } from '../../ui/html';
 import { Uploader } from '../../ui/uploader';
-import { GroupPage } from './group.page';
+import { filesTravel, GroupPage } from './group.page';
 
 export class GroupFilesPage extends GroupPage {
   protected readonly tab = 'files' as const;
@@ -354,7 +354,12 @@ export class GroupFilesPage extends GroupPage {
       }
       ${this.open ? this.detailsPanel(this.open) : nothing}
       ${
-        this.can('post')
+        this.can('post') && !filesTravel(this.group)
+          ? html`<p class="muted" id="no-remote-files">${t.files.notHere(this.origin?.host ?? '')}</p>`
+          : nothing
+      }
+      ${
+        this.can('post') && filesTravel(this.group)
           ? html`<section aria-labelledby="upload-heading" id="upload">
                 <h3 id="upload-heading">${t.files.chooseFiles}</h3>
                 ${this.uploader.template()}

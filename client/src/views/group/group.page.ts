@@ -26,12 +26,18 @@ export const groupName = (g: { name: string; names?: { en?: string; fr?: string 
   inLanguage(g.names)?.text ?? g.name;
 
 /**
- * Where a group lives. Groups of other nodes (cross-department federation, being built separately) will
- * carry an `origin` in the API; until then every group is local. This is the one place the client reads
- * it: the heading shows the badge, and links and handles follow it (docs/adr/0014-web-client.md).
+ * Whether files may be added here: not to a group hosted on another node (files do not travel between
+ * nodes yet; the API refuses them, docs/federation.md). The one place to change when they do.
  */
-export function groupOrigin(g: Group): { host: string; url?: string } | null {
-  return (g as Group & { origin?: { host: string; url?: string } | null }).origin ?? null;
+export const filesTravel = (g: Pick<Group, 'node'>) => groupOrigin(g) === null;
+
+/**
+ * Where a group lives: the node hosting it (`node` in the API, docs/adr/0016-remote-records.md), or null
+ * for a group of this node. A group of another node has the handle `name@host` here, is joined, read and
+ * written in exactly as a local one, and shows its origin (docs/adr/0014-web-client.md).
+ */
+export function groupOrigin(g: Pick<Group, 'node'>): { host: string; url: string } | null {
+  return g.node ?? null;
 }
 
 const ACTIVITY_SIZE = 10;
@@ -44,9 +50,15 @@ export abstract class GroupPage extends Page {
   protected readonly names = new Map<string, string>();
   private activity: { at: string; text: string }[] = [];
   private readonly membership = new Action(() => this.update());
+  /** The viewer's request to join was declined while the page was open. */
+  private denied = false;
 
   protected can(what: string): boolean {
     return this.group.viewer.can.includes(what);
+  }
+  /** The node hosting the group, when it is another one. */
+  protected get origin() {
+    return groupOrigin(this.group);
   }
   protected get path() {
     return `/groups/${encodeURIComponent(this.handle)}`;
@@ -70,18 +82,22 @@ export abstract class GroupPage extends Page {
 
   async load() {
     this.group = await data(http.GET('/groups/{group}', this.params));
-    // Follow first, then read: whatever happens in between arrives live and the reads include it.
-    if (this.can('read'))
+    // Listen, follow, then read: whatever happens in between arrives live and the reads include it.
+    const on = (event: string, handler: (e: LiveEvent) => void) =>
+      this.ctx.onLeave(live.on(event, (e) => e.groupId === this.group.id && handler(e)));
+    this.listenToMembers(on);
+    this.listen(on);
+    if (this.can('read')) {
       this.ctx.onLeave(
         await live.follow({ kind: 'group', group: this.handle }, () => {
           void this.refreshGroup().then(() => this.catchUp());
         }),
       );
+      // What changed between the first read and the follow (a member in or out, a join accepted by the
+      // group's node) came before the room did: read the group again (the page cache answers it cheaply).
+      this.group = await data(http.GET('/groups/{group}', this.params));
+    }
     await this.loadTab();
-    const on = (event: string, handler: (e: LiveEvent) => void) =>
-      this.ctx.onLeave(live.on(event, (e) => e.groupId === this.group.id && handler(e)));
-    this.listenToMembers(on);
-    this.listen(on);
   }
 
   protected async refreshGroup() {
@@ -125,6 +141,13 @@ export abstract class GroupPage extends Page {
       // Removed or banned: what this person may see has changed.
       if (this.isMe(e.userId)) return this.ctx.reload();
       this.note(t.group.left(name, e.reason ?? 'left'));
+      void this.refreshGroup();
+    });
+    // Said to the one who asked only (docs/realtime.md): the page offers to ask again.
+    on('member.request_denied', (e) => {
+      if (!this.isMe(e.userId)) return;
+      this.denied = true;
+      this.ctx.announce(t.group.requestDenied);
       void this.refreshGroup();
     });
     on('member.role_changed', async (e) => {
@@ -179,13 +202,21 @@ export abstract class GroupPage extends Page {
         <div>
           <h1 lang=${name && name.lang !== language() ? name.lang : nothing}>${name?.text ?? g.name}</h1>
           <p class="muted">
-            ${origin ? html`@${g.handle}@${origin.host}` : html`@${g.handle}`} ·
+            @${g.handle} ·
             <span id="member-count">${t.group.members(g.memberCount)}</span> ·
             ${t.group.visibility[g.visibility]} ·
             <span class=${origin ? 'badge origin remote' : 'badge origin'}
               >${origin ? t.group.origin(origin.host) : t.group.local}</span
             >
           </p>
+          ${
+            origin
+              ? html`<p class="small" id="group-origin">
+                  ${t.group.hostedOn(origin.host)}
+                  <a href=${origin.url} rel="external">${t.group.seeOnNode(origin.host)}</a>
+                </p>`
+              : nothing
+          }
         </div>
       </div>
       ${
@@ -211,7 +242,18 @@ export abstract class GroupPage extends Page {
               >`
             : nothing
         }
-        ${v.state === 'requested' ? html`<p role="status">${t.group.requested}</p>` : nothing}
+        ${
+          v.state === 'requested'
+            ? html`<p role="status" id="membership-state">
+                ${origin && g.joinPolicy === 'open' ? t.group.joining(origin.host) : t.group.requested}
+              </p>`
+            : nothing
+        }
+        ${
+          this.denied && v.state !== 'requested'
+            ? html`<p role="status" id="membership-state">${t.group.requestDenied}</p>`
+            : nothing
+        }
         ${v.state === 'banned' ? html`<p>${t.group.banned}</p>` : nothing}
         ${
           this.can('respondToInvitation')

@@ -82,10 +82,11 @@ export class ProfileEditPage extends Page {
         ...(SLE.includes(f.writing as never) ? { writing: f.writing as (typeof SLE)[number] } : {}),
         ...(SLE.includes(f.oral as never) ? { oral: f.oral as (typeof SLE)[number] } : {}),
       },
+      // An emptied field is cleared (null), not left as it was.
       contact: {
-        ...(f.email ? { email: f.email } : {}),
-        ...(f.phone ? { phone: f.phone } : {}),
-        ...(f.website ? { website: f.website } : {}),
+        email: f.email ? f.email : null,
+        phone: f.phone ? f.phone : null,
+        website: f.website ? f.website : null,
       },
       visibility: Object.fromEntries(HIDEABLE.map((field) => [field, level(field)])),
     };

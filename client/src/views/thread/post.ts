@@ -18,6 +18,8 @@ export interface PostContext {
   me: { handle: string } | null;
   canPost: boolean;
   moderator: boolean;
+  /** The host of the node hosting the group, when it is another node (its posts are confirmed there). */
+  origin: string | null;
   update: () => void;
   /** Read the post again (without a live connection the event that would redraw it never comes). */
   refresh: (post: Post) => Promise<void>;
@@ -145,6 +147,17 @@ export class PostActions {
               <span class="handle">@${post.author.handle}</span> · `
           : nothing
       }${when(post.createdAt)}${post.editedAt ? html` · ${t.thread.edited}` : nothing}
+      ${
+        // Written here into a group of another node: shown at once, marked until that node announces it.
+        post.pending && this.ctx.origin
+          ? html` · <span class="tag pending">${t.thread.pending(this.ctx.origin)}</span>`
+          : nothing
+      }
+      ${
+        post.url
+          ? html` · <a href=${post.url} rel="external">${t.thread.original(new URL(post.url).host)}</a>`
+          : nothing
+      }
     </p>`;
   }
 

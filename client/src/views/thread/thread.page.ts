@@ -11,7 +11,7 @@ import { MarkdownEditor } from '../../ui/editor';
 import { FileField } from '../../ui/file-field';
 import { Action, submitter } from '../../ui/form';
 import { attach } from '../group/discussions';
-import { groupName } from '../group/group.page';
+import { filesTravel, groupName, groupOrigin } from '../group/group.page';
 import { PostActions, type Post } from './post';
 
 export class ThreadPage extends Page {
@@ -76,13 +76,14 @@ export class ThreadPage extends Page {
       if ((e.seq ?? 0) > this.lastSeq) void this.sync();
     });
     on('thread.updated', () => void this.refreshThread());
-    for (const event of ['post.edited', 'post.deleted', 'post.liked', 'post.unliked'])
+    for (const event of ['post.edited', 'post.deleted', 'post.liked', 'post.unliked', 'post.confirmed'])
       on(event, (e) => void (e.kind === 'threads' ? this.refreshThread() : this.refreshReply(e.id ?? '')));
   }
 
   private postContext() {
     const canPost = () => this.group.viewer.can.includes('post');
     const moderator = () => this.moderator;
+    const origin = () => groupOrigin(this.group)?.host ?? null;
     return {
       me: this.ctx.me ? { handle: this.ctx.me.profile.handle } : null,
       get canPost() {
@@ -90,6 +91,9 @@ export class ThreadPage extends Page {
       },
       get moderator() {
         return moderator();
+      },
+      get origin() {
+        return origin();
       },
       update: () => this.update(),
       refresh: (post: Post) => (post.kind === 'threads' ? this.refreshThread() : this.refreshReply(post.id)),
@@ -234,8 +238,10 @@ export class ThreadPage extends Page {
       children.set(parent, [...(children.get(parent) ?? []), r]);
     }
     const groupPath = `/groups/${encodeURIComponent(th.group)}`;
+    const origin = groupOrigin(this.group);
     return html`<nav class="breadcrumbs" aria-label="breadcrumb">
         <a href=${groupPath}>← ${t.threads.backTo(groupName(this.group))}</a>
+        ${origin ? html`<span class="badge origin remote">${t.group.origin(origin.host)}</span>` : nothing}
       </nav>
       <article id="thread" class="thread-page">
         <h1>
@@ -287,7 +293,8 @@ export class ThreadPage extends Page {
               </p>`
             : nothing
         }
-        ${this.editor.template()} ${this.files.template()} ${this.replying.feedback()}
+        ${this.editor.template()} ${filesTravel(this.group) ? this.files.template() : nothing}
+        ${this.replying.feedback()}
         <gcds-button type="submit" ?disabled=${this.replying.busy}>${t.threads.post}</gcds-button>
       </form>`;
   }
