@@ -293,7 +293,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
         groups: groupRepo,
         threads: threadRepo,
         organizations: organizationRepo,
-        services: { groups, memberships, threads },
+        services: { groups, memberships, threads, reports },
         ...(metrics ? { inboxObserver: metrics.inboxObserver() } : {}),
         nodeMetadata: () => nodeInfoMetadata(settings.current()),
       })

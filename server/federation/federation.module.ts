@@ -13,6 +13,7 @@ import type { MembershipService } from '../groups/membership.service.js';
 import type { OrganizationRepository } from '../organizations/organization.repository.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
+import type { ReportService } from '../threads/report.service.js';
 import type { ThreadService } from '../threads/thread.service.js';
 import { ActorDirectory } from './actor.directory.js';
 import { createApex } from './apex.setup.js';
@@ -79,7 +80,12 @@ export function composeFederation(deps: {
   threads: ThreadRepository;
   organizations: OrganizationRepository;
   /** The services inbound activities become calls of (made for a `remote` caller). */
-  services: { groups: GroupService; memberships: MembershipService; threads: ThreadService };
+  services: {
+    groups: GroupService;
+    memberships: MembershipService;
+    threads: ThreadService;
+    reports: ReportService;
+  };
   /** NodeInfo's `metadata` as it is now (the node settings: name, description, contact). */
   nodeMetadata?: () => Record<string, unknown>;
   /** At the head of every inbox chain: sees each post's answer (the node's metrics). */
@@ -211,6 +217,7 @@ export function composeFederation(deps: {
     bridge,
     memberships: deps.services.memberships,
     threads: deps.services.threads,
+    reports: deps.services.reports,
     groupRepo: deps.groups,
     threadRepo: deps.threads,
     people: deps.people,

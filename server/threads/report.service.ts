@@ -1,5 +1,5 @@
 import { ObjectId } from 'mongodb';
-import { requirePerson, type Caller } from '../core/caller.js';
+import { requireParticipant, requirePerson, type Caller } from '../core/caller.js';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { GroupService } from '../groups/group.service.js';
 import type { ReportDoc, ThreadRepository } from './thread.repository.js';
@@ -13,14 +13,14 @@ export class ReportService {
     private readonly threads: ThreadService,
   ) {}
 
-  /** Anyone signed in who can read a post can report it. */
+  /** Anyone signed in who can read a post can report it (a person of another node too, by a Flag). */
   async report(
     caller: Caller,
     kind: 'threads' | 'replies',
     id: string,
     reason: string,
   ): Promise<{ id: string }> {
-    const user = requirePerson(caller);
+    const user = requireParticipant(caller);
     const target =
       kind === 'threads'
         ? await this.repo.threads.findOne({ _id: new ObjectId(id) })
