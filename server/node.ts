@@ -216,7 +216,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   );
   const threads = new ThreadService(threadRepo, groups, personRepo, events, files, logger);
   const discovery = new DiscoveryService(threadRepo, groupRepo, threads);
-  const reports = new ReportService(threadRepo, groups, threads);
+  const reports = new ReportService(threadRepo, groups, threads, events);
   groups.onAudienceChange((groupId, audience) => threads.syncAudience(groupId, audience));
   const purge = new GroupPurge(groupRepo, threadRepo, files, images, config.groups.retentionMs, logger);
   purge.start();

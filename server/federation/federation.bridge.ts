@@ -133,6 +133,21 @@ export class FederationBridge {
       });
       await this.deps.records.dropRef(key);
     },
+    'post.reported': async (e) => {
+      const p = await this.parties(e.groupId, e.byUserId);
+      const doc = p?.personHere && !p.groupHere && (await this.post(e.kind, e.id));
+      if (!p || !doc) return;
+      // To the group's moderators only (Lemmy's shape), never addressed to Public.
+      const flag = this.deps.outbox.build(p.personIri, {
+        type: 'Flag',
+        object: this.deps.renderer.postIri(e.kind, doc),
+        summary: e.reason,
+        content: e.reason,
+        to: [p.groupIri],
+        audience: p.groupIri,
+      });
+      await this.deps.outbox.send(flag, [p.group.origin!.inbox]);
+    },
     'thread.updated': async (e) => {
       const p = await this.parties(e.groupId, e.byUserId);
       const thread = p?.personHere && p.groupHere && (await this.post('threads', e.threadId));
@@ -169,6 +184,24 @@ export class FederationBridge {
     },
     'member.left': async (e) => {
       const p = await this.parties(e.groupId, e.userId);
+      if (p && p.groupHere && !p.personHere && e.reason !== 'left') {
+        // A moderator here removed or banned a person of another node: the group says so to their node and
+        // to every node holding a member (Lemmy's Block; Mobilizon's Remove, the group as target).
+        const inbox = inboxOf(p.person);
+        const ended = this.deps.outbox.build(p.groupIri, {
+          type: e.reason === 'banned' ? 'Block' : 'Remove',
+          object: p.personIri,
+          target: p.groupIri,
+          to: [p.personIri],
+          cc: [`${p.groupIri}/followers`],
+          audience: p.groupIri,
+        });
+        await this.deps.outbox.send(ended, [
+          ...(inbox ? [inbox] : []),
+          ...(await this.deps.audience.inboxes(p.group._id)),
+        ]);
+        return;
+      }
       if (!p?.personHere || p.groupHere || e.reason !== 'left') return;
       const key = refKeys.follow(p.group._id, p.person._id);
       const followId = await this.deps.records.ref(key);

@@ -497,5 +497,66 @@ describe('groups across nodes (three departments, three nodes)', () => {
         expect(((await res.json()) as { id: string; type: string }).type).toBe(item.type);
       }
     });
+    it('a report from B about a post in A’s group reaches A’s report queue', async () => {
+      const reported = await bruno.call('POST', `/threads/${ids.open.b}/reports`, {
+        reason: 'Personal data in the first post',
+      });
+      expect(reported.status).toBe(201);
+      const queue = async () =>
+        ((await alice.call('GET', '/groups/policy-lab/reports?state=open')).body ?? []) as {
+          kind: string;
+          targetId: string;
+          reason: string;
+        }[];
+      await waitUntil(async () => (await queue()).length > 0, 15_000, 'the report on A');
+      expect(await queue()).toEqual([
+        expect.objectContaining({
+          kind: 'thread',
+          targetId: ids.open.a,
+          reason: 'Personal data in the first post',
+        }),
+      ]);
+    });
+
+    it('A bans a person of B and removes a person of C: on their nodes they are members no more and cannot post; every member node counts it', async () => {
+      const hostC = new URL(d.node('c').url).host;
+      const countOf = async (client: ApiClient, h: string) =>
+        (await client.call('GET', path(h))).body.memberCount;
+      await joinRemote(dev, handle());
+      await waitUntil(async () => (await groupsOf(dev)).includes(handle()), 15_000, 'dev’s join on B');
+
+      expect(
+        (
+          await alice.call('PUT', `/groups/policy-lab/bans/${encodeURIComponent(`dev@${hostB}`)}`, {
+            reason: 'Spam',
+          })
+        ).status,
+      ).toBe(204);
+      await waitUntil(async () => !(await groupsOf(dev)).includes(handle()), 15_000, 'the ban on B');
+      expect(
+        (await dev.call('POST', `${path(handle())}/threads`, { title: 'Again', body: 'Hi' })).status,
+      ).toBe(403);
+      const afterBan = await countOf(alice, 'policy-lab');
+      await waitUntil(async () => (await countOf(emma, handle())) === afterBan, 15_000, 'the count on C');
+
+      expect(
+        (await alice.call('DELETE', `/groups/policy-lab/members/${encodeURIComponent(`emma@${hostC}`)}`))
+          .status,
+      ).toBe(204);
+      await waitUntil(async () => !(await groupsOf(emma)).includes(handle()), 15_000, 'the removal on C');
+      expect(
+        (await emma.call('POST', `/threads/${ids.open.c}/replies`, { body: 'Still here?' })).status,
+      ).toBe(403);
+      const afterRemoval = await countOf(alice, 'policy-lab');
+      expect(afterRemoval).toBe(afterBan - 1);
+      await waitUntil(
+        async () => (await countOf(bruno, handle())) === afterRemoval,
+        15_000,
+        'the count on B',
+      );
+      // A keeps the ban: dev's node cannot bring him back.
+      const members = await alice.call('GET', '/groups/policy-lab/members');
+      expect(members.body.items.map((m: { handle: string }) => m.handle)).not.toContain(`dev@${hostB}`);
+    });
   });
 });
