@@ -58,16 +58,17 @@ export class FederationBridge {
   private readonly table: { [E in EventName]?: Handler<E> } = {
     'group.updated': async (e) => {
       const group = await this.deps.groups.groups.findOne({ _id: new ObjectId(e.groupId) });
-      if (!group || group.origin || group.deletedAt || group.visibility !== 'public') return;
-      const doc = await this.deps.actors.document(`g.${group.handle}`);
+      if (!group || group.origin || group.deletedAt || group.visibility === 'node') return;
+      const doc = await this.deps.actors.document(`g.${group.handle}`, { membersOnly: true });
       if (!doc) return;
       const groupIri = this.deps.renderer.groupIri(group);
       // Its members' nodes read the group again (name, description, joining).
       const update = this.deps.outbox.build(groupIri, {
         type: 'Update',
         object: doc,
-        to: [PUBLIC],
-        cc: [`${groupIri}/followers`],
+        ...(group.visibility === 'public'
+          ? { to: [PUBLIC], cc: [`${groupIri}/followers`] }
+          : { to: [`${groupIri}/followers`], cc: [] }),
       });
       await this.deps.outbox.send(update, await this.deps.audience.inboxes(group._id));
     },
@@ -296,8 +297,7 @@ export class FederationBridge {
    */
   private async publish(p: Parties, fields: Record<string, unknown> & { type: string }): Promise<Activity> {
     const activity = this.deps.outbox.build(p.personIri, {
-      to: [PUBLIC],
-      cc: [p.groupIri],
+      ...this.deps.renderer.addressing(p.group),
       audience: p.groupIri,
       ...fields,
     });
@@ -313,8 +313,8 @@ export class FederationBridge {
       this.deps.groups.groups.findOne({ _id: new ObjectId(groupId) }),
       this.deps.people.byId(new ObjectId(personId)),
     ]);
-    // Only public groups federate (members-only groups across nodes come later).
-    if (!group || !person || group.deletedAt || group.visibility !== 'public') return null;
+    // Public and members-only groups federate; a group of this node's people only (`node`) never does.
+    if (!group || !person || group.deletedAt || group.visibility === 'node') return null;
     return {
       group,
       person,

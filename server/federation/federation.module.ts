@@ -267,6 +267,7 @@ export function composeFederation(deps: {
     host: new URL(config.publicUrl).host,
     inbox,
     signedBy: signedFetchVerifier({ keys: remoteKeys, policy, maxSkewMs: HOUR }),
+    memberOrigins: (group, states) => audience.memberOrigins(group._id, states),
     pinned: async (group) =>
       (await deps.threads.pinnedThreads(group._id)).map((t) => renderer.postIri('threads', t)),
   });

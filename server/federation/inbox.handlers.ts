@@ -18,6 +18,7 @@ import type { FederationBridge } from './federation.bridge.js';
 import { refKeys, type FederationRecords } from './federation.records.js';
 import type { GroupAudience } from './group.audience.js';
 import type { ObjectRenderer } from './object.renderer.js';
+import { stripUntrusted } from './inbox.sanitize.js';
 import { POST_TYPES, readPost, type IncomingPost } from './post.content.js';
 import type { RemoteDirectory } from './remote.directory.js';
 import type { RemoteFetcher } from './remote.fetcher.js';
@@ -302,7 +303,7 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
       // Only a group this node has a record of (one its people joined) is heard; a boost is not content.
       const known = await remote.known(inbound.actorId);
       if (known?.kind !== 'group') return;
-      const inner = await resolve(inbound.activity.object);
+      const inner = await announcedObject(inbound, known.group);
       if (!inner) throw new ValidationError('The announced activity could not be read.');
       await applyAnnounced(known.group, inner);
     },
@@ -321,6 +322,23 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
       await records.setRef(refKeys.invite(group._id, loaded.person._id), inbound.id);
     },
   };
+
+  /**
+   * What a group announced. A public group's copy of another origin's activity is not believed: it is read
+   * from its origin. A members-only group's is taken as the group carries it (cut to what the activity's own
+   * origin may vouch for): its author's node serves it to the group's node only, since it cannot know the
+   * others (docs/federation.md, "Members-only groups across nodes"); the group's signature vouches for it.
+   */
+  async function announcedObject(inbound: Inbound, group: GroupDoc): Promise<Record<string, unknown> | null> {
+    const carried = first(inbound.raw.object);
+    if (group.visibility !== 'members' || !isNode(carried) || typeof carried.id !== 'string')
+      return resolve(inbound.activity.object);
+    const inner = structuredClone(carried);
+    const origin = originOf(inner.id as string);
+    if (!origin || directory.isLocal(inner.id as string)) return resolve(inbound.activity.object);
+    stripUntrusted(inner, origin, (iri) => directory.isLocal(iri));
+    return inner;
+  }
 
   /**
    * A post a group's own server sends itself (Mobilizon: a member's discussion, attributed to the group or

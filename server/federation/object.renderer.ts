@@ -7,6 +7,8 @@ import { absoluteLinks } from './post.content.js';
 
 export interface RenderedObject {
   doc: Record<string, unknown>;
+  /** Its group (a members-only group's posts are served to its members' nodes only). */
+  group: GroupDoc;
   /** Deleted: served as a Tombstone with 410. */
   gone: boolean;
   /** The browser page for the object. */
@@ -45,6 +47,16 @@ export class ObjectRenderer {
     return group.origin?.iri ?? this.directory.groupIri(group.handle);
   }
 
+  /**
+   * Who a group's content is addressed to: a public group's, to Public (and the group); a members-only
+   * group's, to the group and its followers (its members' nodes), never to Public.
+   */
+  addressing(group: GroupDoc): { to: string[]; cc: string[] } {
+    const groupIri = this.groupIri(group);
+    if (group.visibility === 'public') return { to: [PUBLIC], cc: [groupIri] };
+    return { to: [groupIri, group.origin?.followers ?? `${groupIri}/followers`], cc: [] };
+  }
+
   personIri(person: UserDoc): string {
     return person.origin?.iri ?? this.directory.personIri(person.handle);
   }
@@ -71,10 +83,12 @@ export class ObjectRenderer {
         : await this.threads.replies.findOne({ _id });
     if (!item || item.origin) return null;
     const group = await this.groups.groups.findOne({ _id: item.groupId });
-    if (!group || group.deletedAt || group.visibility !== 'public') return null;
+    // A members-only group's posts are rendered for the route to serve to its members' nodes only.
+    if (!group || group.deletedAt || group.visibility === 'node') return null;
     const type = kind === 'threads' ? 'Page' : 'Note';
     if (item.deleted)
       return {
+        group,
         gone: true,
         page: null,
         doc: {
@@ -86,7 +100,12 @@ export class ObjectRenderer {
         },
       };
     const threadId = kind === 'threads' ? _id : (item as ReplyDoc).threadId;
-    return { doc: await this.object(kind, item, group), gone: false, page: this.page(group, threadId) };
+    return {
+      group,
+      doc: await this.object(kind, item, group),
+      gone: false,
+      page: this.page(group, threadId),
+    };
   }
 
   /** The ActivityStreams object of a post (one written on this node), as served and as sent. */
@@ -106,8 +125,7 @@ export class ObjectRenderer {
       mediaType: 'text/html',
       published: item.createdAt.toISOString(),
       ...(item.editedAt ? { updated: item.editedAt.toISOString() } : {}),
-      to: [PUBLIC],
-      cc: [groupIri],
+      ...this.addressing(group),
       audience: groupIri,
       context: threadIri,
       url: this.page(group, threadId),
@@ -123,7 +141,7 @@ export class ObjectRenderer {
 
   /** FEP-1b12: the people who moderate a group (owners, admins, moderators). */
   async moderators(name: string): Promise<Record<string, unknown> | null> {
-    const loaded = await this.directory.load(name);
+    const loaded = await this.directory.load(name, { membersOnly: true });
     if (!loaded || !('group' in loaded)) return null;
     const rows = await this.groups.memberships
       .find({ groupId: loaded.group._id, state: 'active', role: { $in: ['owner', 'admin', 'moderator'] } })

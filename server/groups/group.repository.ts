@@ -148,15 +148,23 @@ export class GroupRepository {
   /** What a remote group's node says of it now. */
   async refreshRemote(
     id: ObjectId,
-    set: Pick<GroupDoc, 'name' | 'description' | 'joinPolicy' | 'memberCount' | 'origin' | 'searchTokens'>,
+    set: Pick<
+      GroupDoc,
+      'visibility' | 'name' | 'description' | 'joinPolicy' | 'memberCount' | 'origin' | 'searchTokens'
+    >,
   ): Promise<void> {
     await this.locks.update(this.groups, id, { $set: { ...set, updatedAt: new Date() } });
   }
 
   /** The active members of a group (ids only), read through the group's index. */
   async activeMemberIds(groupId: ObjectId): Promise<ObjectId[]> {
+    return this.memberIds(groupId, ['active']);
+  }
+
+  /** The people whose membership of the group is in one of these states. */
+  async memberIds(groupId: ObjectId, states: MembershipState[]): Promise<ObjectId[]> {
     const rows = await this.memberships
-      .find({ groupId, state: 'active' }, { projection: { userId: 1 } })
+      .find({ groupId, state: { $in: states } }, { projection: { userId: 1 } })
       .toArray();
     return rows.map((r) => r.userId);
   }

@@ -1,5 +1,12 @@
 import type { ApiClient } from '../helpers/browser.js';
-import { createPublicGroup, waitUntil } from '../helpers/fediverse.js';
+import {
+  createPublicGroup,
+  FakeServer,
+  getSigned,
+  postSigned,
+  waitUntil,
+  type FakeActor,
+} from '../helpers/fediverse.js';
 import { startDepartments, type Departments } from '../helpers/nodes.js';
 import { connectSocket } from '../helpers/sockets.js';
 
@@ -557,6 +564,154 @@ describe('groups across nodes (three departments, three nodes)', () => {
       // A keeps the ban: dev's node cannot bring him back.
       const members = await alice.call('GET', '/groups/policy-lab/members');
       expect(members.body.items.map((m: { handle: string }) => m.handle)).not.toContain(`dev@${hostB}`);
+    });
+  });
+  describe('a members-only group across nodes', () => {
+    const handle = () => `council@${hostA}`;
+    const groupIri = () => `${d.node('a').url}/ap/a/g.council`;
+    let firstThread: string;
+    /** Another server that will hold a member (a stand-in we can read), and one holding none. */
+    let peer: FakeServer;
+    let elsewhere: FakeServer;
+    let observer: FakeActor;
+    let outsider: FakeActor;
+    const announced = () =>
+      peer.received
+        .map((r) => JSON.parse(r.body) as { type: string; to?: string[]; cc?: string[]; object?: unknown })
+        .filter((a) => a.type === 'Announce');
+
+    beforeAll(async () => {
+      peer = await new FakeServer().start();
+      observer = peer.actor('observer');
+      elsewhere = await new FakeServer().start();
+      outsider = elsewhere.actor('outsider');
+      // Its WebFinger, so an A admin can invite observer@<peer>.
+      peer.documents.set(
+        `/.well-known/webfinger?resource=${encodeURIComponent(`acct:observer@${peer.host}`)}`,
+        {
+          subject: `acct:observer@${peer.host}`,
+          links: [{ rel: 'self', type: 'application/activity+json', href: observer.id }],
+        },
+      );
+    });
+    afterAll(async () => {
+      await peer?.close();
+      await elsewhere?.close();
+    });
+
+    it('is served to nobody before it has a member elsewhere: unsigned, or signed by a node without one', async () => {
+      const created = await alice.call('POST', '/groups', {
+        handle: 'council',
+        name: 'Council',
+        visibility: 'members',
+        joinPolicy: 'invite',
+      });
+      expect(created.status).toBe(201);
+      const thread = await alice.call('POST', '/groups/council/threads', {
+        title: 'Agenda',
+        body: 'Budget first.',
+      });
+      expect(thread.status).toBe(201);
+      firstThread = `${d.node('a').url}/ap/threads/${thread.body.id}`;
+      for (const url of [
+        groupIri(),
+        firstThread,
+        `${groupIri()}/outbox?page=true`,
+        `${groupIri()}/moderators`,
+      ]) {
+        expect((await getSigned(url)).status).toBe(404);
+        expect((await getSigned(url, outsider)).status).toBe(404);
+      }
+      // B's and C's own signed fetches (a lookup makes the node fetch): refused like anything unknown.
+      expect((await lookup(bruno, groupIri())).status).toBe(404);
+      expect((await lookup(emma, firstThread)).status).toBe(404);
+      expect(
+        (await fetch(`${d.node('a').url}/.well-known/webfinger?resource=acct:council@${hostA}`)).status,
+      ).toBe(404);
+    });
+
+    it('people of B and of another server invited and joined: threads and replies go both ways, never addressed to Public, members-only on B', async () => {
+      expect(
+        (await alice.call('POST', '/groups/council/invitations', { person: `bruno@${hostB}` })).status,
+      ).toBe(204);
+      expect(
+        (await alice.call('POST', '/groups/council/invitations', { person: `observer@${peer.host}` })).status,
+      ).toBe(204);
+      await waitUntil(
+        async () => (await bruno.call('GET', path(handle()))).body.viewer?.state === 'invited',
+        15_000,
+        'the invitation on B',
+      );
+      expect((await bruno.call('POST', `${path(handle())}/invitation/accept`)).status).toBe(204);
+      await waitUntil(async () => (await groupsOf(bruno)).includes(handle()), 15_000, 'the membership on B');
+      expect((await bruno.call('GET', path(handle()))).body.visibility).toBe('members');
+      // Another person of B who is no member sees nothing of it.
+      expect((await dev.call('GET', path(handle()))).status).toBe(404);
+      // The other server's person accepts with a Follow.
+      const follow = { id: `${peer.url}/follows/1`, type: 'Follow', actor: observer.id, object: groupIri() };
+      expect(
+        (
+          await postSigned(
+            `${groupIri()}/inbox`,
+            { '@context': 'https://www.w3.org/ns/activitystreams', ...follow },
+            observer,
+          )
+        ).status,
+      ).toBe(202);
+      expect((await getSigned(firstThread, observer)).status).toBe(200);
+      expect((await getSigned(firstThread, outsider)).status).toBe(404);
+
+      const created = await alice.call('POST', '/groups/council/threads', {
+        title: 'Minutes',
+        body: 'Draft.',
+      });
+      const onB = await threadOn(bruno, handle(), 'Minutes');
+      expect((await dev.call('GET', `/threads/${onB.id}`)).status).toBe(404);
+      const reply = await bruno.call('POST', `/threads/${onB.id}/replies`, { body: 'Approved by B.' });
+      expect(reply.status).toBe(201);
+      await replyOn(alice, created.body.id, 'Approved by B');
+      await waitUntil(
+        async () => !(await repliesOf(bruno, onB.id)).find((r) => r.id === reply.body.id)?.pending,
+        15_000,
+        'the reply’s confirmation on B',
+      );
+      // What the group sent to its members' servers is addressed to its followers, never to Public.
+      await waitUntil(() => announced().length >= 2, 15_000, 'the Announces on the other server');
+      const PUBLIC = 'https://www.w3.org/ns/activitystreams#Public';
+      for (const a of announced()) {
+        expect([...(a.to ?? []), ...(a.cc ?? [])]).not.toContain(PUBLIC);
+        expect(JSON.stringify(a.object)).not.toContain(PUBLIC);
+      }
+      // B's node, holding a member, may fetch the group's posts (signed); C's may not.
+      expect((await lookup(bruno, firstThread)).status).toBe(200);
+      expect((await lookup(emma, firstThread)).status).toBe(404);
+    });
+
+    it('a server whose last member is removed receives nothing more, and its signed fetches are refused', async () => {
+      expect(
+        (await alice.call('DELETE', `/groups/council/members/${encodeURIComponent(`observer@${peer.host}`)}`))
+          .status,
+      ).toBe(204);
+      const received = peer.received.length;
+      await alice.call('POST', '/groups/council/threads', { title: 'After the observer', body: 'Private.' });
+      // B, still a member node, has it; the other server got nothing of it.
+      await threadOn(bruno, handle(), 'After the observer');
+      expect(
+        peer.received
+          .slice(received)
+          .map((r) => r.body)
+          .join(),
+      ).not.toContain('After the observer');
+      expect((await getSigned(firstThread, observer)).status).toBe(404);
+
+      expect(
+        (await alice.call('DELETE', `/groups/council/members/${encodeURIComponent(`bruno@${hostB}`)}`))
+          .status,
+      ).toBe(204);
+      await waitUntil(async () => !(await groupsOf(bruno)).includes(handle()), 15_000, 'the removal on B');
+      expect((await lookup(bruno, firstThread)).status).toBe(404);
+      // No longer a member there: refused on B too.
+      expect((await bruno.call('GET', `${path(handle())}/threads`)).status).toBe(403);
     });
   });
 });
