@@ -26,7 +26,8 @@ import { federationRoutes } from './federation.routes.js';
 import { inboxGuard } from './inbox.guard.js';
 import { ReplayFilter } from './replay.filter.js';
 import { inboxHandler } from './inbox.handler.js';
-import { inboxHandlers, type Inbound } from './inbox.handlers.js';
+import { inboxHandlers, type Inbound, type InboxHandlerDeps } from './inbox.handlers.js';
+import { GroupBackfill } from './group.backfill.js';
 import { FederationBridge } from './federation.bridge.js';
 import { FederationRecords } from './federation.records.js';
 import { GroupAudience } from './group.audience.js';
@@ -205,7 +206,7 @@ export function composeFederation(deps: {
   });
   bridge.listen();
   deps.services.memberships.useRemotePeople((handle) => remote.personByHandle(handle));
-  const handlers = inboxHandlers({
+  const handlerDeps: InboxHandlerDeps = {
     apex,
     store,
     directory,
@@ -223,7 +224,9 @@ export function composeFederation(deps: {
     people: deps.people,
     acceptPersonFollow,
     logger,
-  });
+  };
+  const handlers = inboxHandlers(handlerDeps);
+  const backfill = new GroupBackfill({ ...handlerDeps, events: deps.events });
 
   const remoteKeys = new RemoteKeys(db, fetcher);
   const signatures = new SignatureVerifier({
@@ -310,8 +313,12 @@ export function composeFederation(deps: {
       logger,
     }),
     publish,
-    start: () => worker.start(),
+    start: () => {
+      worker.start();
+      backfill.start();
+    },
     close: async () => {
+      backfill.stop();
       clearInterval(sweeps);
       await worker.stop();
     },

@@ -225,6 +225,28 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
     );
   }
 
+  // FEP-7888 / FEP-f228: a thread's posts (`context`) and its direct replies (`replies`), paged.
+  for (const which of ['context', 'replies'] as const) {
+    router.get(
+      `/ap/threads/:id/${which}`,
+      asyncHandler(async (req, res) => {
+        const page = typeof req.query.page === 'string' ? req.query.page : undefined;
+        if (page !== undefined && !/^\d{1,9}$/.test(page))
+          throw new ValidationError('Unknown page.', [
+            { field: 'query.page', message: 'expected a position' },
+          ]);
+        const found = await objects.threadCollection(
+          req.params.id!,
+          which,
+          page === undefined ? null : Number(page),
+        );
+        if (!found || !(await mayServe(found.group, req, ['active'])))
+          throw new NotFoundError('No such collection on this node.');
+        sendActivity(res, JSON.parse(JSON.stringify(found.doc)) as Record<string, unknown>);
+      }),
+    );
+  }
+
   // Every activity the node sent can be fetched back by its id: a public one by anyone; one addressed to
   // someone (a Follow, its Accept, an Invite) by a signed request from their server only.
   router.get(

@@ -16,6 +16,9 @@ export interface RenderedObject {
 }
 
 export type PostKind = 'threads' | 'replies';
+
+/** Posts per page of a thread's `context` and `replies` collections. */
+const COLLECTION_PAGE = 50;
 export type PostDoc = ThreadDoc | ReplyDoc;
 
 /**
@@ -130,13 +133,66 @@ export class ObjectRenderer {
       context: threadIri,
       url: this.page(group, threadId),
     };
-    if (kind === 'threads') doc.name = (item as ThreadDoc).title;
-    else {
+    if (kind === 'threads') {
+      doc.name = (item as ThreadDoc).title;
+      if (!item.origin) {
+        // FEP-7888: the thread's posts as a collection; its direct replies (FEP-f228 backfill reads both).
+        doc.context = `${threadIri}/context`;
+        doc.replies = `${threadIri}/replies`;
+      }
+    } else {
+      if (thread && !thread.origin) doc.context = `${threadIri}/context`;
       const parentId = (item as ReplyDoc).parentId;
       const parent = parentId ? await this.threads.replies.findOne({ _id: parentId }) : null;
       doc.inReplyTo = parent ? this.postIri('replies', parent) : threadIri;
     }
     return doc;
+  }
+
+  /**
+   * A thread's posts as a collection, for FEP-7888 `context` (the thread, then its replies by position) or
+   * its `replies` (direct replies only), paged by position (`after`): each post embedded as this node has
+   * it, by IRI on its own origin (a member node believes only what the post's origin serves, except in a
+   * members-only group: ADR 0028). Removed posts are left out. Only threads written on this node.
+   */
+  async threadCollection(
+    id: string,
+    which: 'context' | 'replies',
+    after: number | null,
+  ): Promise<{ group: GroupDoc; doc: Record<string, unknown> } | null> {
+    if (!ObjectId.isValid(id) || new ObjectId(id).toHexString() !== id) return null;
+    const thread = await this.threads.threads.findOne({ _id: new ObjectId(id) });
+    if (!thread || thread.origin || thread.deleted) return null;
+    const group = await this.groups.groups.findOne({ _id: thread.groupId });
+    if (!group || group.deletedAt || group.visibility === 'node') return null;
+    const collection = `${this.postIri('threads', thread)}/${which}`;
+    const replies = await this.threads.repliesInOrder(thread, after ?? 0, COLLECTION_PAGE);
+    const items: Record<string, unknown>[] = [];
+    if ((after ?? 0) === 0 && which === 'context') items.push(await this.object('threads', thread, group));
+    for (const reply of replies) {
+      if (reply.deleted || (which === 'replies' && reply.parentId)) continue;
+      items.push(await this.object('replies', reply, group));
+    }
+    const last = replies[replies.length - 1];
+    const page = {
+      id: `${collection}?page=${after ?? 0}`,
+      type: 'OrderedCollectionPage',
+      partOf: collection,
+      orderedItems: items,
+      ...(replies.length === COLLECTION_PAGE && last ? { next: `${collection}?page=${last.seq}` } : {}),
+    };
+    if (after !== null) return { group, doc: { '@context': AS_CONTEXT, ...page } };
+    return {
+      group,
+      doc: {
+        '@context': AS_CONTEXT,
+        id: collection,
+        type: 'OrderedCollection',
+        totalItems: which === 'context' ? thread.replyCount + 1 : undefined,
+        attributedTo: this.groupIri(group),
+        first: page,
+      },
+    };
   }
 
   /** FEP-1b12: the people who moderate a group (owners, admins, moderators). */

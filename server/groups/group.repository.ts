@@ -161,6 +161,16 @@ export class GroupRepository {
     return this.memberIds(groupId, ['active']);
   }
 
+  /** Groups hosted on other nodes that have active members here (read once, at start: a scan). */
+  async remoteGroupsWithMembers(): Promise<GroupDoc[]> {
+    const groups = await this.groups.find({ origin: { $exists: true }, deletedAt: null }).toArray();
+    const found: GroupDoc[] = [];
+    for (const group of groups)
+      if (await this.memberships.findOne({ groupId: group._id, state: 'active' }, { projection: { _id: 1 } }))
+        found.push(group);
+    return found;
+  }
+
   /** The people whose membership of the group is in one of these states. */
   async memberIds(groupId: ObjectId, states: MembershipState[]): Promise<ObjectId[]> {
     const rows = await this.memberships

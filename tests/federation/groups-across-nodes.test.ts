@@ -566,6 +566,65 @@ describe('groups across nodes (three departments, three nodes)', () => {
       expect(members.body.items.map((m: { handle: string }) => m.handle)).not.toContain(`dev@${hostB}`);
     });
   });
+  describe('backfill (FEP-7888 context, FEP-f228)', () => {
+    it('a thread started before B joined reads in full on B; the outbox pages real activities; threads list their replies', async () => {
+      await createPublicGroup(alice, 'archive', { name: 'Archive' });
+      const handle = `archive@${hostA}`;
+      await joinRemote(emma, handle);
+      await waitUntil(async () => (await groupsOf(emma)).includes(handle), 15_000, 'the join on C');
+      const created = await alice.call('POST', '/groups/archive/threads', {
+        title: 'Old news',
+        body: 'Before B.',
+      });
+      expect(created.status).toBe(201);
+      const onC = await threadOn(emma, handle, 'Old news');
+      expect(
+        (await emma.call('POST', `/threads/${onC.id}/replies`, { body: 'From C before B.' })).status,
+      ).toBe(201);
+      await replyOn(alice, created.body.id, 'From C before B');
+      expect(
+        (await alice.call('POST', `/threads/${created.body.id}/replies`, { body: 'From A before B.' }))
+          .status,
+      ).toBe(201);
+
+      const as = { headers: { accept: 'application/activity+json' } };
+      const threadIri = `${d.node('a').url}/ap/threads/${created.body.id}`;
+      const page = (await (await fetch(threadIri, as)).json()) as { context: string; replies: string };
+      expect(page).toMatchObject({ context: `${threadIri}/context`, replies: `${threadIri}/replies` });
+      const context = (await (await fetch(page.context, as)).json()) as {
+        totalItems: number;
+        first: { orderedItems: { id: string; type: string }[] };
+      };
+      expect(context.totalItems).toBe(3);
+      expect(context.first.orderedItems.map((i) => i.type)).toEqual(['Page', 'Note', 'Note']);
+      expect(context.first.orderedItems[0]!.id).toBe(threadIri);
+      // The reply written on C is listed by its own IRI, on C.
+      expect(new URL(context.first.orderedItems[1]!.id).host).toBe(new URL(d.node('c').url).host);
+      const replies = (await (await fetch(page.replies, as)).json()) as {
+        first: { orderedItems: unknown[] };
+      };
+      expect(replies.first.orderedItems).toHaveLength(2);
+      const outbox = (await (
+        await fetch(`${d.node('a').url}/ap/a/g.archive/outbox?page=true`, as)
+      ).json()) as {
+        orderedItems: { type: string; object: { type: string } }[];
+      };
+      expect(outbox.orderedItems.map((a) => `${a.type}(${a.object.type})`)).toEqual(
+        expect.arrayContaining(['Announce(Page)', 'Announce(Create)']),
+      );
+
+      // B joins late: the earlier thread is there in full, the reply from C with its author.
+      await joinRemote(bruno, handle);
+      await waitUntil(async () => (await groupsOf(bruno)).includes(handle), 15_000, 'the join on B');
+      const onB = await threadOn(bruno, handle, 'Old news');
+      expect((await replyOn(bruno, onB.id, 'From C before B')).author!.handle).toBe(
+        `emma@${new URL(d.node('c').url).host}`,
+      );
+      await replyOn(bruno, onB.id, 'From A before B');
+      expect(await repliesOf(bruno, onB.id)).toHaveLength(2);
+    });
+  });
+
   describe('a members-only group across nodes', () => {
     const handle = () => `council@${hostA}`;
     const groupIri = () => `${d.node('a').url}/ap/a/g.council`;
