@@ -1,4 +1,4 @@
-import type { ApiClient } from '../helpers/browser.js';
+import { ApiClient, Browser, signIn } from '../helpers/browser.js';
 import {
   createPublicGroup,
   FakeServer,
@@ -622,6 +622,50 @@ describe('groups across nodes (three departments, three nodes)', () => {
       );
       await replyOn(bruno, onB.id, 'From A before B');
       expect(await repliesOf(bruno, onB.id)).toHaveLength(2);
+    });
+    it('a node down while the group is active catches up when it returns (retries and backfill): nothing lost, nothing twice', async () => {
+      const handle = `archive@${hostA}`;
+      const old = (await threadsOf(alice, 'archive')).find((t) => t.title === 'Old news')!;
+      const oldOnB = (await threadsOf(bruno, handle)).find((t) => t.title === 'Old news')!;
+      await d.node('c').stop();
+      // While C is down: a thread on A, replies from B to it and to the old thread.
+      const fresh = await alice.call('POST', '/groups/archive/threads', {
+        title: 'While C was down',
+        body: 'News.',
+      });
+      expect(fresh.status).toBe(201);
+      const freshOnB = await threadOn(bruno, handle, 'While C was down');
+      expect(
+        (await bruno.call('POST', `/threads/${freshOnB.id}/replies`, { body: 'B on the new one.' })).status,
+      ).toBe(201);
+      expect(
+        (await bruno.call('POST', `/threads/${oldOnB.id}/replies`, { body: 'B on the old one.' })).status,
+      ).toBe(201);
+      await replyOn(alice, fresh.body.id, 'B on the new one');
+      await replyOn(alice, old.id, 'B on the old one');
+
+      await d.node('c').restart();
+      const browser = new Browser();
+      await signIn(browser, d.node('c').url, 'dev', 'emma');
+      const emmaAgain = new ApiClient(browser, d.node('c').url);
+      const freshOnC = await threadOn(emmaAgain, handle, 'While C was down');
+      await replyOn(emmaAgain, freshOnC.id, 'B on the new one');
+      const oldOnC = (await threadsOf(emmaAgain, handle)).find((t) => t.title === 'Old news')!;
+      await replyOn(emmaAgain, oldOnC.id, 'B on the old one');
+      // Once A's queue has delivered what it held for C (its retries), C holds the same as A, once each.
+      await waitUntil(
+        async () => (await alice.call('GET', '/admin/federation/deliveries')).body.queued === 0,
+        30_000,
+        'A’s deliveries to C',
+      );
+      const texts = async (client: ApiClient, id: string) =>
+        (await repliesOf(client, id)).map((r) => r.body?.html ?? '').sort();
+      const titles = async (client: ApiClient, h: string) =>
+        (await threadsOf(client, h)).map((t) => t.title).sort();
+      expect(await titles(emmaAgain, handle)).toEqual(await titles(alice, 'archive'));
+      expect(await texts(emmaAgain, freshOnC.id)).toEqual(await texts(alice, fresh.body.id));
+      expect(await texts(emmaAgain, oldOnC.id)).toEqual(await texts(alice, old.id));
+      expect(await texts(emmaAgain, oldOnC.id)).toHaveLength(3);
     });
   });
 
