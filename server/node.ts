@@ -225,7 +225,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   );
   const threads = new ThreadService(threadRepo, groups, personRepo, events, files, logger);
   const discovery = new DiscoveryService(threadRepo, groupRepo, threads);
-  const reports = new ReportService(threadRepo, groups, threads);
+  const reports = new ReportService(threadRepo, groups, threads, events);
   groups.onAudienceChange((groupId, audience) => threads.syncAudience(groupId, audience));
   const purge = new GroupPurge(groupRepo, threadRepo, files, images, config.groups.retentionMs, logger);
   purge.start();
@@ -302,7 +302,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
         groups: groupRepo,
         threads: threadRepo,
         organizations: organizationRepo,
-        services: { groups, memberships, threads },
+        services: { groups, memberships, threads, reports },
         ...(metrics ? { inboxObserver: metrics.inboxObserver() } : {}),
         nodeMetadata: () => nodeInfoMetadata(settings.current()),
       })

@@ -39,6 +39,8 @@ const scopes: { [E in EventName]: Scopes<E> } = {
   'post.liked': (e) => [groupScope(e.groupId)],
   'post.unliked': (e) => [groupScope(e.groupId)],
   'post.confirmed': (e) => [groupScope(e.groupId)],
+  // Reports are seen by moderators only, in a queue no page cache holds.
+  'post.reported': () => [],
   'file.uploaded': (e) => [groupScope(e.groupId)],
   'file.replaced': (e) => [groupScope(e.groupId)],
   'file.updated': (e) => [groupScope(e.groupId)],

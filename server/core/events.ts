@@ -65,6 +65,14 @@ export interface DomainEvents {
     groupId: string;
     byUserId: string;
   };
+  /** A post reported to its group's moderators (federation sends it to a group hosted elsewhere). */
+  'post.reported': {
+    kind: 'threads' | 'replies';
+    id: string;
+    groupId: string;
+    byUserId: string;
+    reason: string;
+  };
   'post.deleted': {
     kind: 'threads' | 'replies';
     id: string;

@@ -23,6 +23,9 @@ export const ENSEMBLE_TERMS = {
   featured: { '@id': 'toot:featured', '@type': '@id' },
   moderators: { '@id': 'lemmy:moderators', '@type': '@id' },
   postingRestrictedToMods: 'lemmy:postingRestrictedToMods',
+  ensemble: 'https://w3id.org/ensemble/ns#',
+  /** A members-only group (docs/federation.md, "Members-only groups across nodes"). */
+  membersOnly: 'ensemble:membersOnly',
 } as const;
 
 /** The `@context` of every actor document the node serves. */
@@ -125,7 +128,12 @@ export class ActorDirectory {
     return /^[^/?]+$/.test(rest) ? rest : null;
   }
 
-  async load(name: string): Promise<Loaded | null> {
+  /**
+   * The local actor a name stands for, if it may be served. A members-only group is loaded only when asked
+   * (`membersOnly`): it is served only to the nodes of its members (federation.routes.ts), and worked on
+   * by the inbox and the outbound bridge; everywhere else it does not exist.
+   */
+  async load(name: string, options: { membersOnly?: boolean } = {}): Promise<Loaded | null> {
     const ref = parseActorName(name);
     if (!ref) return null;
     if (ref.kind === 'instance') return { ref };
@@ -134,12 +142,17 @@ export class ActorDirectory {
       return person && person.status === 'active' ? { ref, person } : null;
     }
     const group = await this.groups.byHandle(ref.handle);
-    return group && !group.deletedAt && group.visibility === 'public' ? { ref, group } : null;
+    const served =
+      group?.visibility === 'public' || (options.membersOnly === true && group?.visibility === 'members');
+    return group && !group.deletedAt && served ? { ref, group } : null;
   }
 
   /** The actor document served to other servers (activity+json), or null when there is no such actor. */
-  async document(name: string): Promise<Record<string, unknown> | null> {
-    const loaded = await this.load(name);
+  async document(
+    name: string,
+    options: { membersOnly?: boolean } = {},
+  ): Promise<Record<string, unknown> | null> {
+    const loaded = await this.load(name, options);
     return loaded ? this.render(loaded) : null;
   }
 
@@ -242,6 +255,7 @@ export class ActorDirectory {
       manuallyApprovesFollowers: g.joinPolicy !== 'open',
       postingRestrictedToMods: false,
     };
+    if (g.visibility === 'members') Object.assign(doc, { membersOnly: true, discoverable: false });
     if (g.avatar) doc.icon = { type: 'Image', url: `${this.base}/api/v1/groups/${g.handle}/avatar` };
     if (g.banner) doc.image = { type: 'Image', url: `${this.base}/api/v1/groups/${g.handle}/banner` };
     return doc;
@@ -254,7 +268,7 @@ export class ActorDirectory {
     const hit = this.apexCache.get(name);
     // apex writes into the actor it is given (`_local`): each caller gets its own copy.
     if (hit && Date.now() - hit.at < APEX_CACHE_MS) return hit.actor.then((a) => a && structuredClone(a));
-    const actor = this.document(name).then(async (doc) => {
+    const actor = this.document(name, { membersOnly: true }).then(async (doc) => {
       if (!doc) return null;
       const compacted = await this.compact(doc);
       compacted._meta = {};

@@ -58,16 +58,17 @@ export class FederationBridge {
   private readonly table: { [E in EventName]?: Handler<E> } = {
     'group.updated': async (e) => {
       const group = await this.deps.groups.groups.findOne({ _id: new ObjectId(e.groupId) });
-      if (!group || group.origin || group.deletedAt || group.visibility !== 'public') return;
-      const doc = await this.deps.actors.document(`g.${group.handle}`);
+      if (!group || group.origin || group.deletedAt || group.visibility === 'node') return;
+      const doc = await this.deps.actors.document(`g.${group.handle}`, { membersOnly: true });
       if (!doc) return;
       const groupIri = this.deps.renderer.groupIri(group);
       // Its members' nodes read the group again (name, description, joining).
       const update = this.deps.outbox.build(groupIri, {
         type: 'Update',
         object: doc,
-        to: [PUBLIC],
-        cc: [`${groupIri}/followers`],
+        ...(group.visibility === 'public'
+          ? { to: [PUBLIC], cc: [`${groupIri}/followers`] }
+          : { to: [`${groupIri}/followers`], cc: [] }),
       });
       await this.deps.outbox.send(update, await this.deps.audience.inboxes(group._id));
     },
@@ -133,6 +134,21 @@ export class FederationBridge {
       });
       await this.deps.records.dropRef(key);
     },
+    'post.reported': async (e) => {
+      const p = await this.parties(e.groupId, e.byUserId);
+      const doc = p?.personHere && !p.groupHere && (await this.post(e.kind, e.id));
+      if (!p || !doc) return;
+      // To the group's moderators only (Lemmy's shape), never addressed to Public.
+      const flag = this.deps.outbox.build(p.personIri, {
+        type: 'Flag',
+        object: this.deps.renderer.postIri(e.kind, doc),
+        summary: e.reason,
+        content: e.reason,
+        to: [p.groupIri],
+        audience: p.groupIri,
+      });
+      await this.deps.outbox.send(flag, [p.group.origin!.inbox]);
+    },
     'thread.updated': async (e) => {
       const p = await this.parties(e.groupId, e.byUserId);
       const thread = p?.personHere && p.groupHere && (await this.post('threads', e.threadId));
@@ -169,6 +185,24 @@ export class FederationBridge {
     },
     'member.left': async (e) => {
       const p = await this.parties(e.groupId, e.userId);
+      if (p && p.groupHere && !p.personHere && e.reason !== 'left') {
+        // A moderator here removed or banned a person of another node: the group says so to their node and
+        // to every node holding a member (Lemmy's Block; Mobilizon's Remove, the group as target).
+        const inbox = inboxOf(p.person);
+        const ended = this.deps.outbox.build(p.groupIri, {
+          type: e.reason === 'banned' ? 'Block' : 'Remove',
+          object: p.personIri,
+          target: p.groupIri,
+          to: [p.personIri],
+          cc: [`${p.groupIri}/followers`],
+          audience: p.groupIri,
+        });
+        await this.deps.outbox.send(ended, [
+          ...(inbox ? [inbox] : []),
+          ...(await this.deps.audience.inboxes(p.group._id)),
+        ]);
+        return;
+      }
       if (!p?.personHere || p.groupHere || e.reason !== 'left') return;
       const key = refKeys.follow(p.group._id, p.person._id);
       const followId = await this.deps.records.ref(key);
@@ -263,8 +297,7 @@ export class FederationBridge {
    */
   private async publish(p: Parties, fields: Record<string, unknown> & { type: string }): Promise<Activity> {
     const activity = this.deps.outbox.build(p.personIri, {
-      to: [PUBLIC],
-      cc: [p.groupIri],
+      ...this.deps.renderer.addressing(p.group),
       audience: p.groupIri,
       ...fields,
     });
@@ -280,8 +313,8 @@ export class FederationBridge {
       this.deps.groups.groups.findOne({ _id: new ObjectId(groupId) }),
       this.deps.people.byId(new ObjectId(personId)),
     ]);
-    // Only public groups federate (members-only groups across nodes come later).
-    if (!group || !person || group.deletedAt || group.visibility !== 'public') return null;
+    // Public and members-only groups federate; a group of this node's people only (`node`) never does.
+    if (!group || !person || group.deletedAt || group.visibility === 'node') return null;
     return {
       group,
       person,

@@ -13,6 +13,7 @@ import type { MembershipService } from '../groups/membership.service.js';
 import type { OrganizationRepository } from '../organizations/organization.repository.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
+import type { ReportService } from '../threads/report.service.js';
 import type { ThreadService } from '../threads/thread.service.js';
 import { ActorDirectory } from './actor.directory.js';
 import { createApex } from './apex.setup.js';
@@ -25,7 +26,8 @@ import { federationRoutes } from './federation.routes.js';
 import { inboxGuard } from './inbox.guard.js';
 import { ReplayFilter } from './replay.filter.js';
 import { inboxHandler } from './inbox.handler.js';
-import { inboxHandlers, type Inbound } from './inbox.handlers.js';
+import { inboxHandlers, type Inbound, type InboxHandlerDeps } from './inbox.handlers.js';
+import { GroupBackfill } from './group.backfill.js';
 import { FederationBridge } from './federation.bridge.js';
 import { FederationRecords } from './federation.records.js';
 import { GroupAudience } from './group.audience.js';
@@ -79,7 +81,12 @@ export function composeFederation(deps: {
   threads: ThreadRepository;
   organizations: OrganizationRepository;
   /** The services inbound activities become calls of (made for a `remote` caller). */
-  services: { groups: GroupService; memberships: MembershipService; threads: ThreadService };
+  services: {
+    groups: GroupService;
+    memberships: MembershipService;
+    threads: ThreadService;
+    reports: ReportService;
+  };
   /** NodeInfo's `metadata` as it is now (the node settings: name, description, contact). */
   nodeMetadata?: () => Record<string, unknown>;
   /** At the head of every inbox chain: sees each post's answer (the node's metrics). */
@@ -199,7 +206,7 @@ export function composeFederation(deps: {
   });
   bridge.listen();
   deps.services.memberships.useRemotePeople((handle) => remote.personByHandle(handle));
-  const handlers = inboxHandlers({
+  const handlerDeps: InboxHandlerDeps = {
     apex,
     store,
     directory,
@@ -211,12 +218,15 @@ export function composeFederation(deps: {
     bridge,
     memberships: deps.services.memberships,
     threads: deps.services.threads,
+    reports: deps.services.reports,
     groupRepo: deps.groups,
     threadRepo: deps.threads,
     people: deps.people,
     acceptPersonFollow,
     logger,
-  });
+  };
+  const handlers = inboxHandlers(handlerDeps);
+  const backfill = new GroupBackfill({ ...handlerDeps, events: deps.events });
 
   const remoteKeys = new RemoteKeys(db, fetcher);
   const signatures = new SignatureVerifier({
@@ -261,6 +271,7 @@ export function composeFederation(deps: {
     host: new URL(config.publicUrl).host,
     inbox,
     signedBy: signedFetchVerifier({ keys: remoteKeys, policy, maxSkewMs: HOUR }),
+    memberOrigins: (group, states) => audience.memberOrigins(group._id, states),
     pinned: async (group) =>
       (await deps.threads.pinnedThreads(group._id)).map((t) => renderer.postIri('threads', t)),
   });
@@ -306,8 +317,10 @@ export function composeFederation(deps: {
     start: () => {
       worker.start();
       nodeinfo.start();
+      backfill.start();
     },
     close: async () => {
+      backfill.stop();
       clearInterval(sweeps);
       nodeinfo.stop();
       await worker.stop();

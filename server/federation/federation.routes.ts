@@ -2,6 +2,7 @@ import type { ApexInstance } from 'activitypub-express';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { ValidationError, NotFoundError } from '../core/errors.js';
 import { asyncHandler } from '../core/http.js';
+import type { MembershipState } from '../groups/group.policy.js';
 import type { GroupDoc } from '../groups/group.repository.js';
 import { AS_CONTEXT, PUBLIC, parseActorName, type ActorDirectory } from './actor.directory.js';
 import { idOf, originOf } from './as.values.js';
@@ -39,6 +40,8 @@ export interface FederationRoutesDeps {
   pinned: (group: GroupDoc) => Promise<string[]>;
   /** The actor whose server signed a GET, if its signature verifies. */
   signedBy: (req: Request) => Promise<string | null>;
+  /** The origins of the nodes holding a member of a group hosted here (in these states). */
+  memberOrigins: (group: GroupDoc, states: MembershipState[]) => Promise<Set<string>>;
 }
 
 /**
@@ -48,6 +51,28 @@ export interface FederationRoutesDeps {
 export function federationRoutes(deps: FederationRoutesDeps): Router {
   const { directory, objects, apex } = deps;
   const router = Router();
+
+  /**
+   * A members-only group's documents are served only to requests signed by a node holding a member
+   * (authorized fetch; anyone else gets the 404 of something that does not exist). Its actor and collections
+   * also to a node whose person is invited or asked to join (it reads the group to show the invitation);
+   * its posts and activities to member nodes only. A post written here in such a group hosted elsewhere is
+   * served to the group's node only (this node cannot know the others).
+   */
+  const mayServe = async (group: GroupDoc, req: Request, states: MembershipState[]): Promise<boolean> => {
+    if (group.visibility === 'public') return true;
+    const signer = await deps.signedBy(req);
+    if (!signer) return false;
+    if (group.origin) return originOf(signer) === originOf(group.origin.iri);
+    return (await deps.memberOrigins(group, states)).has(originOf(signer) ?? '');
+  };
+  const ANY_STANDING: MembershipState[] = ['active', 'invited', 'requested'];
+  /** A local actor as served to this request (a members-only group only to its members' nodes). */
+  const servedActor = async (name: string, req: Request) => {
+    const loaded = await directory.load(name, { membersOnly: true });
+    if (loaded && 'group' in loaded && !(await mayServe(loaded.group, req, ANY_STANDING))) return null;
+    return loaded;
+  };
 
   router.get(
     '/.well-known/webfinger',
@@ -114,7 +139,8 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
     '/ap/a/:actor',
     asyncHandler(async (req, res) => {
       const name = req.params.actor!;
-      const doc = await directory.document(name);
+      const loaded = await servedActor(name, req);
+      const doc = loaded ? await directory.render(loaded) : null;
       if (!doc) {
         const gone = await directory.tombstone(name);
         if (gone) return void sendActivity(res, gone, 410);
@@ -130,7 +156,7 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
   ): RequestHandler =>
     asyncHandler(async (req, res) => {
       const name = req.params.actor!;
-      if (!(await directory.load(name))) throw new NotFoundError('No such actor on this node.');
+      if (!(await servedActor(name, req))) throw new NotFoundError('No such actor on this node.');
       const id = `${directory.iri(name)}${req.path.slice(req.path.lastIndexOf('/'))}`;
       const doc = await build(name, id, req);
       if (!doc) throw new NotFoundError('No such collection.');
@@ -141,7 +167,7 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
   router.get(
     '/ap/a/:actor/followers',
     collection(async (name, id) => {
-      const loaded = await directory.load(name);
+      const loaded = await directory.load(name, { membersOnly: true });
       const totalItems =
         loaded && 'group' in loaded ? loaded.group.memberCount : await apex.store.getStreamCount(id);
       return { id, type: 'OrderedCollection', totalItems };
@@ -151,7 +177,7 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
   router.get(
     '/ap/a/:actor/featured',
     collection(async (name, id) => {
-      const loaded = await directory.load(name);
+      const loaded = await directory.load(name, { membersOnly: true });
       if (!loaded || !('group' in loaded)) return null;
       const pinned = await deps.pinned(loaded.group);
       return { id, type: 'OrderedCollection', totalItems: pinned.length, orderedItems: pinned };
@@ -191,9 +217,32 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
       `/ap/${kind}/:id`,
       asyncHandler(async (req, res) => {
         const rendered = await objects.render(kind, req.params.id!);
-        if (!rendered) throw new NotFoundError('No such object on this node.');
+        if (!rendered || !(await mayServe(rendered.group, req, ['active'])))
+          throw new NotFoundError('No such object on this node.');
         if (wantsHtml(req) && rendered.page) return void res.redirect(303, rendered.page);
         sendActivity(res, rendered.doc, rendered.gone ? 410 : 200);
+      }),
+    );
+  }
+
+  // FEP-7888 / FEP-f228: a thread's posts (`context`) and its direct replies (`replies`), paged.
+  for (const which of ['context', 'replies'] as const) {
+    router.get(
+      `/ap/threads/:id/${which}`,
+      asyncHandler(async (req, res) => {
+        const page = typeof req.query.page === 'string' ? req.query.page : undefined;
+        if (page !== undefined && !/^\d{1,9}$/.test(page))
+          throw new ValidationError('Unknown page.', [
+            { field: 'query.page', message: 'expected a position' },
+          ]);
+        const found = await objects.threadCollection(
+          req.params.id!,
+          which,
+          page === undefined ? null : Number(page),
+        );
+        if (!found || !(await mayServe(found.group, req, ['active'])))
+          throw new NotFoundError('No such collection on this node.');
+        sendActivity(res, JSON.parse(JSON.stringify(found.doc)) as Record<string, unknown>);
       }),
     );
   }
@@ -216,6 +265,12 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
       if (!isPublic) {
         const signer = await deps.signedBy(req);
         const origins = new Set(addressed.map((a) => originOf(a)));
+        // A members-only group's activities: to the nodes holding a member too.
+        const audience = await directory.load(directory.nameOf(idOf(stored.audience) ?? '') ?? '', {
+          membersOnly: true,
+        });
+        if (audience && 'group' in audience && audience.group.visibility === 'members')
+          for (const origin of await deps.memberOrigins(audience.group, ['active'])) origins.add(origin);
         if (!signer || !origins.has(originOf(signer)))
           throw new NotFoundError('No such activity on this node.');
       }
@@ -246,7 +301,7 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
     '/groups/:group/threads/:id',
     negotiated(async (req) => {
       const rendered = await objects.render('threads', req.params.id!);
-      return rendered && !rendered.gone ? rendered.doc : null;
+      return rendered && !rendered.gone && rendered.group.visibility === 'public' ? rendered.doc : null;
     }),
   );
 

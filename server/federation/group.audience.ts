@@ -1,4 +1,5 @@
 import type { ObjectId } from 'mongodb';
+import type { MembershipState } from '../groups/group.policy.js';
 import type { GroupDoc, GroupRepository } from '../groups/group.repository.js';
 import type { PersonRepository, UserDoc } from '../people/person.repository.js';
 import { PUBLIC } from './actor.directory.js';
@@ -30,14 +31,27 @@ export class GroupAudience {
     return [...new Set(members.flatMap((m) => (m.status === 'remote' ? [inboxOf(m) ?? []].flat() : [])))];
   }
 
+  /**
+   * The origins of the nodes holding a member of the group (in these states): those a members-only group's
+   * documents are served to (docs/federation.md, "Members-only groups across nodes").
+   */
+  async memberOrigins(groupId: ObjectId, states: MembershipState[] = ['active']): Promise<Set<string>> {
+    const members = await this.deps.people.byIds(await this.deps.groups.memberIds(groupId, states));
+    return new Set(
+      members.flatMap((m) => (m.status === 'remote' && m.origin ? [new URL(m.origin.iri).origin] : [])),
+    );
+  }
+
   /** The group announces `object` (an activity, as received or as built here, or a post) to its members. */
   async announce(group: GroupDoc, object: Record<string, unknown> | string): Promise<Activity> {
     const groupIri = this.deps.renderer.groupIri(group);
     const announce = this.deps.outbox.build(groupIri, {
       type: 'Announce',
       object,
-      to: [PUBLIC],
-      cc: [`${groupIri}/followers`],
+      // A members-only group's Announces go to its followers (its members' nodes) only, never to Public.
+      ...(group.visibility === 'public'
+        ? { to: [PUBLIC], cc: [`${groupIri}/followers`] }
+        : { to: [`${groupIri}/followers`], cc: [] }),
       audience: groupIri,
     });
     return this.deps.outbox.send(announce, await this.inboxes(group._id));

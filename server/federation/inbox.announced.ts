@@ -4,6 +4,7 @@ import type { GroupDoc } from '../groups/group.repository.js';
 import { idOf, originOf } from './as.values.js';
 import { first, typeOf, type InboxContext, type Json } from './inbox.context.js';
 import type { InboxHandlerDeps } from './inbox.handlers.js';
+import type { moderationHandlers } from './inbox.moderation.js';
 import { POST_TYPES, readPost } from './post.content.js';
 
 /** How deep a reply's unknown parents are read from their nodes before it is placed. */
@@ -14,7 +15,11 @@ const MAX_PARENT_DEPTH = 4;
  * accept from a group"): with the standing the group vouches for its actor (ADR 0016), after checking that
  * the activity is on its actor's origin and about the announcing group.
  */
-export function announcedApplier(deps: InboxHandlerDeps, ctx: InboxContext) {
+export function announcedApplier(
+  deps: InboxHandlerDeps,
+  ctx: InboxContext,
+  moderation: Pick<ReturnType<typeof moderationHandlers>, 'endMembership'>,
+) {
   const { directory, remote, threads } = deps;
   const { postOf, callerOf, resolve, receivePost } = ctx;
 
@@ -105,9 +110,14 @@ export function announcedApplier(deps: InboxHandlerDeps, ctx: InboxContext) {
           await threads.like(callerOf(await actor(), vouched), found.kind, found.doc._id.toHexString(), true);
         return;
       }
+      case 'Block':
+        // A ban of a person (Lemmy announces its moderators' Blocks to the community's followers).
+        return moderation.endMembership(group, actorIri, idOf(first(inner.object)), true);
       case 'Lock':
       case 'Add':
       case 'Remove': {
+        if (type === 'Remove' && idOf(first(inner.target)) === group.origin!.iri)
+          return moderation.endMembership(group, actorIri, idOf(first(inner.object)), false);
         const found = await target();
         if (!found || found.kind !== 'threads') return;
         if (type !== 'Lock' && idOf(inner.target) !== group.origin!.featured) return;

@@ -25,11 +25,11 @@ export const typeOf = (v: unknown): string | null => {
 export function inboxContext(deps: InboxHandlerDeps) {
   const { directory, renderer, records, threads } = deps;
 
-  /** The public group hosted here that an IRI names, if any. */
+  /** The group hosted here (public or members-only) that an IRI names, if any. */
   const localGroup = async (iri: string | null): Promise<GroupDoc | null> => {
     const ref = iri ? parseActorName(directory.nameOf(iri) ?? '') : null;
     if (!ref || ref.kind !== 'group' || `${directory.iri(ref.name)}` !== iri) return null;
-    const loaded = await directory.load(ref.name);
+    const loaded = await directory.load(ref.name, { membersOnly: true });
     return loaded && 'group' in loaded ? loaded.group : null;
   };
 

@@ -6,9 +6,11 @@ import type { GroupDoc, GroupRepository } from '../groups/group.repository.js';
 import type { MembershipService } from '../groups/membership.service.js';
 import type { PersonRepository, UserDoc } from '../people/person.repository.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
+import type { ReportService } from '../threads/report.service.js';
 import type { ThreadService } from '../threads/thread.service.js';
 import { announcedApplier } from './inbox.announced.js';
 import { first, inboxContext, typeOf } from './inbox.context.js';
+import { moderationHandlers } from './inbox.moderation.js';
 import { parseActorName, type ActorDirectory } from './actor.directory.js';
 import type { ApexStore } from './apex.store.js';
 import { idOf, isNode, originOf } from './as.values.js';
@@ -16,6 +18,7 @@ import type { FederationBridge } from './federation.bridge.js';
 import { refKeys, type FederationRecords } from './federation.records.js';
 import type { GroupAudience } from './group.audience.js';
 import type { ObjectRenderer } from './object.renderer.js';
+import { stripUntrusted } from './inbox.sanitize.js';
 import { POST_TYPES, readPost, type IncomingPost } from './post.content.js';
 import type { RemoteDirectory } from './remote.directory.js';
 import type { RemoteFetcher } from './remote.fetcher.js';
@@ -45,6 +48,7 @@ export interface InboxHandlerDeps {
   bridge: FederationBridge;
   memberships: MembershipService;
   threads: ThreadService;
+  reports: ReportService;
   groupRepo: GroupRepository;
   threadRepo: ThreadRepository;
   people: PersonRepository;
@@ -70,7 +74,8 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
 
   const ctx = inboxContext(deps);
   const { localGroup, postOf, callerOf, groupOfDoc, resolve, receivePost } = ctx;
-  const applyAnnounced = announcedApplier(deps, ctx);
+  const moderation = moderationHandlers(deps, ctx);
+  const applyAnnounced = announcedApplier(deps, ctx, moderation);
 
   /** The group hosted here a post is for: named in its addressing, or its parent's group. */
   const groupForPost = async (post: IncomingPost): Promise<GroupDoc | null> => {
@@ -143,6 +148,7 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
   };
 
   return {
+    ...moderation.handlers,
     Follow: follow,
     // FEP-1b12's aliases: Join is a Follow of the group, Leave an Undo of it.
     Join: follow,
@@ -169,6 +175,7 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
         }
         return;
       }
+      if (await moderation.undoLock(inbound, undone)) return;
       if (typeOf(undone) === 'Like') {
         const found = await postOf(objectIri);
         const group = found && (await groupOfDoc(found.doc));
@@ -228,10 +235,13 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
     Create: async (inbound) => {
       const object = first(inbound.activity.object);
       if (!isNode(object)) throw new ValidationError('A Create must carry its object.');
+      // Not a post (an event, a resource, a poll's answer...): nothing Ensemble shows.
+      if (!POST_TYPES.has(typeOf(object) ?? '')) return;
       const post = readPost(object);
       const group = await groupForPost(post);
-      // Not for a group hosted here: a group hosted elsewhere announces what it accepts.
-      if (!group) return;
+      // Not for a group hosted here: a group hosted elsewhere announces what it accepts (or its own
+      // server sends it, as Mobilizon does).
+      if (!group) return fromGroupOrigin(inbound, post);
       await receivePost(group, post, await authorOf(inbound, post), undefined);
       await deps.audience.announce(group, inbound.raw);
     },
@@ -261,12 +271,20 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
 
     Delete: async (inbound) => {
       const objectIri = idOf(first(inbound.activity.object));
-      if (!objectIri || objectIri === inbound.actorId) return;
+      if (!objectIri) return;
+      if (objectIri === inbound.actorId) return actorDeleted(inbound.actorId);
       const found = await postOf(objectIri);
       const group = found && (await groupOfDoc(found.doc));
       if (!found || !group || group.origin || found.doc.deleted) return;
       const person = await remote.person(inbound.actorId);
-      await threads.remove(callerOf(person), found.kind, found.doc._id.toHexString(), undefined);
+      // Its author deletes it; a moderator (of another node, given that role here) removes it with a reason.
+      const summary = typeof inbound.activity.summary === 'string' ? inbound.activity.summary.trim() : '';
+      await threads.remove(
+        callerOf(person),
+        found.kind,
+        found.doc._id.toHexString(),
+        summary.slice(0, 500) || 'Removed by a moderator of the group',
+      );
       await deps.audience.announce(group, inbound.raw);
     },
 
@@ -285,7 +303,7 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
       // Only a group this node has a record of (one its people joined) is heard; a boost is not content.
       const known = await remote.known(inbound.actorId);
       if (known?.kind !== 'group') return;
-      const inner = await resolve(inbound.activity.object);
+      const inner = await announcedObject(inbound, known.group);
       if (!inner) throw new ValidationError('The announced activity could not be read.');
       await applyAnnounced(known.group, inner);
     },
@@ -304,6 +322,56 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
       await records.setRef(refKeys.invite(group._id, loaded.person._id), inbound.id);
     },
   };
+
+  /**
+   * What a group announced. A public group's copy of another origin's activity is not believed: it is read
+   * from its origin. A members-only group's is taken as the group carries it (cut to what the activity's own
+   * origin may vouch for): its author's node serves it to the group's node only, since it cannot know the
+   * others (docs/federation.md, "Members-only groups across nodes"); the group's signature vouches for it.
+   */
+  async function announcedObject(inbound: Inbound, group: GroupDoc): Promise<Record<string, unknown> | null> {
+    const carried = first(inbound.raw.object);
+    if (group.visibility !== 'members' || !isNode(carried) || typeof carried.id !== 'string')
+      return resolve(inbound.activity.object);
+    const inner = structuredClone(carried);
+    const origin = originOf(inner.id as string);
+    if (!origin || directory.isLocal(inner.id as string)) return resolve(inbound.activity.object);
+    stripUntrusted(inner, origin, (iri) => directory.isLocal(iri));
+    return inner;
+  }
+
+  /**
+   * A post a group's own server sends itself (Mobilizon: a member's discussion, attributed to the group or
+   * addressed to its members): recorded in the group's record here, written by the activity's actor.
+   */
+  async function fromGroupOrigin(inbound: Inbound, post: IncomingPost): Promise<void> {
+    if (post.inReplyTo) return;
+    for (const iri of new Set([post.attributedTo, ...post.addressed])) {
+      if (!iri || originOf(iri) !== originOf(inbound.actorId)) continue;
+      const groupIri = iri.replace(/\/(followers|members)$/, '');
+      const known = await remote.known(groupIri);
+      if (known?.kind !== 'group' || known.group.origin?.iri !== groupIri) continue;
+      const author = await remote.person(inbound.actorId);
+      const vouched = { groupId: known.group._id.toHexString(), role: 'member' as const };
+      return receivePost(known.group, post, author, vouched);
+    }
+  }
+
+  /** A person of another node deleted themselves: their memberships of groups hosted here end. */
+  async function actorDeleted(actorIri: string): Promise<void> {
+    const known = await remote.known(actorIri);
+    if (known?.kind !== 'person') return;
+    const caller = callerOf(known.person);
+    for (const groupId of await deps.groupRepo.groupIdsOf(known.person._id, ['active', 'requested'])) {
+      const group = await deps.groupRepo.groups.findOne({ _id: groupId });
+      if (!group || group.origin || group.deletedAt) continue;
+      const membership = await deps.groupRepo.membership(group._id, known.person._id);
+      if (membership?.state === 'active' && membership.role !== 'owner')
+        await memberships.leave(caller, group.handle).catch(() => undefined);
+      else if (membership?.state === 'requested')
+        await memberships.withdraw(caller, group.handle).catch(() => undefined);
+    }
+  }
 
   /** A person of another node answered an invitation to a group hosted here (Accept or Reject of it). */
   async function answerInvite(inbound: Inbound, invite: ApexObject, accept: boolean): Promise<void> {

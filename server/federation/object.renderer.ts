@@ -7,6 +7,8 @@ import { absoluteLinks } from './post.content.js';
 
 export interface RenderedObject {
   doc: Record<string, unknown>;
+  /** Its group (a members-only group's posts are served to its members' nodes only). */
+  group: GroupDoc;
   /** Deleted: served as a Tombstone with 410. */
   gone: boolean;
   /** The browser page for the object. */
@@ -14,6 +16,9 @@ export interface RenderedObject {
 }
 
 export type PostKind = 'threads' | 'replies';
+
+/** Posts per page of a thread's `context` and `replies` collections. */
+const COLLECTION_PAGE = 50;
 export type PostDoc = ThreadDoc | ReplyDoc;
 
 /**
@@ -45,6 +50,16 @@ export class ObjectRenderer {
     return group.origin?.iri ?? this.directory.groupIri(group.handle);
   }
 
+  /**
+   * Who a group's content is addressed to: a public group's, to Public (and the group); a members-only
+   * group's, to the group and its followers (its members' nodes), never to Public.
+   */
+  addressing(group: GroupDoc): { to: string[]; cc: string[] } {
+    const groupIri = this.groupIri(group);
+    if (group.visibility === 'public') return { to: [PUBLIC], cc: [groupIri] };
+    return { to: [groupIri, group.origin?.followers ?? `${groupIri}/followers`], cc: [] };
+  }
+
   personIri(person: UserDoc): string {
     return person.origin?.iri ?? this.directory.personIri(person.handle);
   }
@@ -71,10 +86,12 @@ export class ObjectRenderer {
         : await this.threads.replies.findOne({ _id });
     if (!item || item.origin) return null;
     const group = await this.groups.groups.findOne({ _id: item.groupId });
-    if (!group || group.deletedAt || group.visibility !== 'public') return null;
+    // A members-only group's posts are rendered for the route to serve to its members' nodes only.
+    if (!group || group.deletedAt || group.visibility === 'node') return null;
     const type = kind === 'threads' ? 'Page' : 'Note';
     if (item.deleted)
       return {
+        group,
         gone: true,
         page: null,
         doc: {
@@ -86,7 +103,12 @@ export class ObjectRenderer {
         },
       };
     const threadId = kind === 'threads' ? _id : (item as ReplyDoc).threadId;
-    return { doc: await this.object(kind, item, group), gone: false, page: this.page(group, threadId) };
+    return {
+      group,
+      doc: await this.object(kind, item, group),
+      gone: false,
+      page: this.page(group, threadId),
+    };
   }
 
   /** The ActivityStreams object of a post (one written on this node), as served and as sent. */
@@ -106,14 +128,20 @@ export class ObjectRenderer {
       mediaType: 'text/html',
       published: item.createdAt.toISOString(),
       ...(item.editedAt ? { updated: item.editedAt.toISOString() } : {}),
-      to: [PUBLIC],
-      cc: [groupIri],
+      ...this.addressing(group),
       audience: groupIri,
       context: threadIri,
       url: this.page(group, threadId),
     };
-    if (kind === 'threads') doc.name = (item as ThreadDoc).title;
-    else {
+    if (kind === 'threads') {
+      doc.name = (item as ThreadDoc).title;
+      if (!item.origin) {
+        // FEP-7888: the thread's posts as a collection; its direct replies (FEP-f228 backfill reads both).
+        doc.context = `${threadIri}/context`;
+        doc.replies = `${threadIri}/replies`;
+      }
+    } else {
+      if (thread && !thread.origin) doc.context = `${threadIri}/context`;
       const parentId = (item as ReplyDoc).parentId;
       const parent = parentId ? await this.threads.replies.findOne({ _id: parentId }) : null;
       doc.inReplyTo = parent ? this.postIri('replies', parent) : threadIri;
@@ -121,9 +149,55 @@ export class ObjectRenderer {
     return doc;
   }
 
+  /**
+   * A thread's posts as a collection, for FEP-7888 `context` (the thread, then its replies by position) or
+   * its `replies` (direct replies only), paged by position (`after`): each post embedded as this node has
+   * it, by IRI on its own origin (a member node believes only what the post's origin serves, except in a
+   * members-only group: ADR 0028). Removed posts are left out. Only threads written on this node.
+   */
+  async threadCollection(
+    id: string,
+    which: 'context' | 'replies',
+    after: number | null,
+  ): Promise<{ group: GroupDoc; doc: Record<string, unknown> } | null> {
+    if (!ObjectId.isValid(id) || new ObjectId(id).toHexString() !== id) return null;
+    const thread = await this.threads.threads.findOne({ _id: new ObjectId(id) });
+    if (!thread || thread.origin || thread.deleted) return null;
+    const group = await this.groups.groups.findOne({ _id: thread.groupId });
+    if (!group || group.deletedAt || group.visibility === 'node') return null;
+    const collection = `${this.postIri('threads', thread)}/${which}`;
+    const replies = await this.threads.repliesInOrder(thread, after ?? 0, COLLECTION_PAGE);
+    const items: Record<string, unknown>[] = [];
+    if ((after ?? 0) === 0 && which === 'context') items.push(await this.object('threads', thread, group));
+    for (const reply of replies) {
+      if (reply.deleted || (which === 'replies' && reply.parentId)) continue;
+      items.push(await this.object('replies', reply, group));
+    }
+    const last = replies[replies.length - 1];
+    const page = {
+      id: `${collection}?page=${after ?? 0}`,
+      type: 'OrderedCollectionPage',
+      partOf: collection,
+      orderedItems: items,
+      ...(replies.length === COLLECTION_PAGE && last ? { next: `${collection}?page=${last.seq}` } : {}),
+    };
+    if (after !== null) return { group, doc: { '@context': AS_CONTEXT, ...page } };
+    return {
+      group,
+      doc: {
+        '@context': AS_CONTEXT,
+        id: collection,
+        type: 'OrderedCollection',
+        totalItems: which === 'context' ? thread.replyCount + 1 : undefined,
+        attributedTo: this.groupIri(group),
+        first: page,
+      },
+    };
+  }
+
   /** FEP-1b12: the people who moderate a group (owners, admins, moderators). */
   async moderators(name: string): Promise<Record<string, unknown> | null> {
-    const loaded = await this.directory.load(name);
+    const loaded = await this.directory.load(name, { membersOnly: true });
     if (!loaded || !('group' in loaded)) return null;
     const rows = await this.groups.memberships
       .find({ groupId: loaded.group._id, state: 'active', role: { $in: ['owner', 'admin', 'moderator'] } })

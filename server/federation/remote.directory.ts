@@ -41,6 +41,7 @@ const actorSchema = z
     url: z.unknown().optional(),
     icon: z.unknown().optional(),
     manuallyApprovesFollowers: z.boolean().optional(),
+    membersOnly: z.boolean().optional(),
     attachment: z.unknown().optional(),
     published: z.string().optional(),
   })
@@ -225,6 +226,8 @@ export class RemoteDirectory {
       const name = textOf(doc.name ?? '') || doc.preferredUsername || handleOf(doc);
       const summary = sanitizeHtmlFragment(doc.summary ?? '');
       const set = {
+        // A members-only group says so (its `membersOnly`); only its members here see it.
+        visibility: doc.membersOnly === true ? ('members' as const) : ('public' as const),
         name: name.slice(0, 120),
         description: summary ? { en: { markdown: textOf(summary), html: summary } } : {},
         joinPolicy: doc.manuallyApprovesFollowers ? ('request' as const) : ('open' as const),
@@ -243,7 +246,6 @@ export class RemoteDirectory {
         const group: GroupDoc = {
           _id: claim.localId,
           handle: attempt ? base.replace('@', `-${claim.localId.toHexString().slice(-4 - attempt)}@`) : base,
-          visibility: 'public',
           welcomeMessage: null,
           createdBy: NOBODY,
           createdAt:

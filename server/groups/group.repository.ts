@@ -170,7 +170,10 @@ export class GroupRepository {
   /** What a remote group's node says of it now. */
   async refreshRemote(
     id: ObjectId,
-    set: Pick<GroupDoc, 'name' | 'description' | 'joinPolicy' | 'memberCount' | 'origin' | 'searchTokens'>,
+    set: Pick<
+      GroupDoc,
+      'visibility' | 'name' | 'description' | 'joinPolicy' | 'memberCount' | 'origin' | 'searchTokens'
+    >,
   ): Promise<void> {
     await this.locks.update(this.groups, id, { $set: { ...set, updatedAt: new Date() } });
   }
@@ -185,8 +188,23 @@ export class GroupRepository {
 
   /** The active members of a group (ids only), read through the group's index. */
   async activeMemberIds(groupId: ObjectId): Promise<ObjectId[]> {
+    return this.memberIds(groupId, ['active']);
+  }
+
+  /** Groups hosted on other nodes that have active members here (read once, at start: a scan). */
+  async remoteGroupsWithMembers(): Promise<GroupDoc[]> {
+    const groups = await this.groups.find({ origin: { $exists: true }, deletedAt: null }).toArray();
+    const found: GroupDoc[] = [];
+    for (const group of groups)
+      if (await this.memberships.findOne({ groupId: group._id, state: 'active' }, { projection: { _id: 1 } }))
+        found.push(group);
+    return found;
+  }
+
+  /** The people whose membership of the group is in one of these states. */
+  async memberIds(groupId: ObjectId, states: MembershipState[]): Promise<ObjectId[]> {
     const rows = await this.memberships
-      .find({ groupId, state: 'active' }, { projection: { userId: 1 } })
+      .find({ groupId, state: { $in: states } }, { projection: { userId: 1 } })
       .toArray();
     return rows.map((r) => r.userId);
   }

@@ -147,6 +147,37 @@ export class MembershipService {
   }
 
   /**
+   * The node hosting a group removed or banned a person of this node (its Remove or Block, checked by
+   * federation): their membership here ends (a ban is kept, so the group shows them as banned).
+   */
+  async endedByGroup(
+    caller: Caller,
+    groupId: ObjectId,
+    personId: ObjectId,
+    reason: 'removed' | 'banned',
+  ): Promise<boolean> {
+    if (caller.kind !== 'system') throw new ForbiddenError('Only the node itself records such answers.');
+    const group = await this.repo.groups.findOne({ _id: groupId });
+    if (!group?.origin) return false;
+    const _id = membershipId(groupId, personId);
+    const existing = await this.repo.memberships.findOne({ _id });
+    if (!existing || existing.state === 'banned') return false;
+    if (reason === 'banned')
+      await this.repo.memberships.updateOne(
+        { _id },
+        { $set: { state: 'banned', role: 'member', updatedAt: new Date() } },
+      );
+    else await this.repo.memberships.deleteOne({ _id });
+    if (existing.state === 'active')
+      this.events.emit('member.left', {
+        groupId: groupId.toHexString(),
+        userId: personId.toHexString(),
+        reason,
+      });
+    return true;
+  }
+
+  /**
    * An admin of a group hosted on another node invited a person of this node (its Invite): the
    * invitation waits here for their answer, as one made here would.
    */

@@ -62,6 +62,8 @@ export interface LaunchedNode {
   child: ChildProcess;
   /** SIGTERM, then wait for the process (and its embedded database) to exit. */
   stop(): Promise<void>;
+  /** Start a stopped node again, on the same address and data (a department's node back after an outage). */
+  restart(): Promise<void>;
 }
 
 export interface LaunchedNodes {
@@ -172,16 +174,20 @@ export async function launchNodes(options: LaunchOptions): Promise<LaunchedNodes
       const port = spec.port ?? (await freePort(host));
       const dataDir = path.join(dataRoot, spec.name);
       fs.mkdirSync(dataDir, { recursive: true });
-      const quiet = options.output === 'ignore';
-      const child = spawn(process.execPath, entry(), {
-        cwd: projectRoot,
-        env: nodeEnvironment(spec, host, port, options, dataDir),
-        // The IPC channel ties the node's life to this process (server/main.ts stops on disconnect).
-        stdio: ['ignore', quiet ? 'ignore' : 'pipe', quiet ? 'ignore' : 'pipe', 'ipc'],
-      });
-      prefixLines(child.stdout, `[${spec.name}]`);
-      prefixLines(child.stderr, `[${spec.name}]`);
-      nodes.push({
+      const spawnNode = () => {
+        const quiet = options.output === 'ignore';
+        const child = spawn(process.execPath, entry(), {
+          cwd: projectRoot,
+          env: nodeEnvironment(spec, host, port, options, dataDir),
+          // The IPC channel ties the node's life to this process (server/main.ts stops on disconnect).
+          stdio: ['ignore', quiet ? 'ignore' : 'pipe', quiet ? 'ignore' : 'pipe', 'ipc'],
+        });
+        prefixLines(child.stdout, `[${spec.name}]`);
+        prefixLines(child.stderr, `[${spec.name}]`);
+        return child;
+      };
+      const child = spawnNode();
+      const node: LaunchedNode = {
         name: spec.name,
         department: spec.department,
         host,
@@ -190,7 +196,15 @@ export async function launchNodes(options: LaunchOptions): Promise<LaunchedNodes
         pid: child.pid,
         child,
         stop: stopper(child),
-      });
+        restart: async () => {
+          await node.stop();
+          node.child = spawnNode();
+          node.pid = node.child.pid;
+          node.stop = stopper(node.child);
+          await waitReady(node.url, node.child, options.readyTimeoutMs ?? 90_000);
+        },
+      };
+      nodes.push(node);
     }
     await Promise.all(nodes.map((n) => waitReady(n.url, n.child, options.readyTimeoutMs ?? 90_000)));
   } catch (err) {

@@ -1,6 +1,7 @@
 import { ObjectId } from 'mongodb';
-import { requirePerson, type Caller } from '../core/caller.js';
+import { requireParticipant, requirePerson, type Caller } from '../core/caller.js';
 import { ConflictError, NotFoundError } from '../core/errors.js';
+import type { EventBus } from '../core/events.js';
 import type { GroupService } from '../groups/group.service.js';
 import type { ReportDoc, ThreadRepository } from './thread.repository.js';
 import type { ThreadService } from './thread.service.js';
@@ -11,16 +12,17 @@ export class ReportService {
     private readonly repo: ThreadRepository,
     private readonly groups: GroupService,
     private readonly threads: ThreadService,
+    private readonly events?: EventBus,
   ) {}
 
-  /** Anyone signed in who can read a post can report it. */
+  /** Anyone signed in who can read a post can report it (a person of another node too, by a Flag). */
   async report(
     caller: Caller,
     kind: 'threads' | 'replies',
     id: string,
     reason: string,
   ): Promise<{ id: string }> {
-    const user = requirePerson(caller);
+    const user = requireParticipant(caller);
     const target =
       kind === 'threads'
         ? await this.repo.threads.findOne({ _id: new ObjectId(id) })
@@ -46,6 +48,13 @@ export class ReportService {
       note: null,
     };
     await this.repo.reports.insertOne(report);
+    this.events?.emit('post.reported', {
+      kind,
+      id,
+      groupId: target.groupId.toHexString(),
+      byUserId: user.personId,
+      reason,
+    });
     return { id: report._id.toHexString() };
   }
 

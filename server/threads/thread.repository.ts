@@ -209,6 +209,37 @@ export class ThreadRepository {
   }
 
   /** Replies by id (none asked, no query sent). */
+  /** A thread's replies by position, those after `after` (at most `limit`), read by `_id` (ADR 0006). */
+  async repliesInOrder(
+    thread: Pick<ThreadDoc, '_id' | 'replyCount'>,
+    after: number,
+    limit: number,
+  ): Promise<ReplyDoc[]> {
+    const prefix = thread._id.toHexString();
+    const head = await this.replySlots.head(prefix, thread.replyCount);
+    const found: ReplyDoc[] = [];
+    let next = after + 1;
+    while (next <= head && found.length < limit) {
+      const count = Math.min(head - next + 1, limit - found.length);
+      const slots = await this.replySlots.getMany(
+        prefix,
+        Array.from({ length: count }, (_, i) => next + i),
+      );
+      const byId = new Map(
+        (await this.repliesByIds(slots.flatMap((s) => (s ? [s.replyId] : [])))).map((r) => [
+          r._id.toHexString(),
+          r,
+        ]),
+      );
+      for (const slot of slots) {
+        const reply = slot && byId.get(slot.replyId.toHexString());
+        if (reply) found.push(reply);
+      }
+      next += count;
+    }
+    return found;
+  }
+
   repliesByIds(ids: ObjectId[]): Promise<ReplyDoc[]> {
     return ids.length ? this.replies.find({ _id: { $in: ids } }).toArray() : Promise.resolve([]);
   }

@@ -156,7 +156,7 @@ describe('federation discovery: WebFinger, actors, NodeInfo, objects', () => {
     });
     expect(page.content).toContain('<strong>working</strong>');
     const note = await json(`${world.node.url}/ap/replies/${reply.body.id}`);
-    expect(note).toMatchObject({ type: 'Note', inReplyTo: page.id, context: page.id });
+    expect(note).toMatchObject({ type: 'Note', inReplyTo: page.id, context: `${page.id}/context` });
     expect((await world.as.alice!.call('DELETE', `/threads/${thread.body.id}`)).status).toBe(204);
     const gone = await get(`${world.node.url}/ap/threads/${thread.body.id}`);
     expect(gone.status).toBe(410);

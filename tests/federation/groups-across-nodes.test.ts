@@ -1,5 +1,12 @@
-import type { ApiClient } from '../helpers/browser.js';
-import { createPublicGroup, waitUntil } from '../helpers/fediverse.js';
+import { ApiClient, Browser, signIn } from '../helpers/browser.js';
+import {
+  createPublicGroup,
+  FakeServer,
+  getSigned,
+  postSigned,
+  waitUntil,
+  type FakeActor,
+} from '../helpers/fediverse.js';
 import { startDepartments, type Departments } from '../helpers/nodes.js';
 import { connectSocket } from '../helpers/sockets.js';
 
@@ -496,6 +503,318 @@ describe('groups across nodes (three departments, three nodes)', () => {
         expect(res.status).toBe(200);
         expect(((await res.json()) as { id: string; type: string }).type).toBe(item.type);
       }
+    });
+    it('a report from B about a post in A’s group reaches A’s report queue', async () => {
+      const reported = await bruno.call('POST', `/threads/${ids.open.b}/reports`, {
+        reason: 'Personal data in the first post',
+      });
+      expect(reported.status).toBe(201);
+      const queue = async () =>
+        ((await alice.call('GET', '/groups/policy-lab/reports?state=open')).body ?? []) as {
+          kind: string;
+          targetId: string;
+          reason: string;
+        }[];
+      await waitUntil(async () => (await queue()).length > 0, 15_000, 'the report on A');
+      expect(await queue()).toEqual([
+        expect.objectContaining({
+          kind: 'thread',
+          targetId: ids.open.a,
+          reason: 'Personal data in the first post',
+        }),
+      ]);
+    });
+
+    it('A bans a person of B and removes a person of C: on their nodes they are members no more and cannot post; every member node counts it', async () => {
+      const hostC = new URL(d.node('c').url).host;
+      const countOf = async (client: ApiClient, h: string) =>
+        (await client.call('GET', path(h))).body.memberCount;
+      await joinRemote(dev, handle());
+      await waitUntil(async () => (await groupsOf(dev)).includes(handle()), 15_000, 'dev’s join on B');
+
+      expect(
+        (
+          await alice.call('PUT', `/groups/policy-lab/bans/${encodeURIComponent(`dev@${hostB}`)}`, {
+            reason: 'Spam',
+          })
+        ).status,
+      ).toBe(204);
+      await waitUntil(async () => !(await groupsOf(dev)).includes(handle()), 15_000, 'the ban on B');
+      expect(
+        (await dev.call('POST', `${path(handle())}/threads`, { title: 'Again', body: 'Hi' })).status,
+      ).toBe(403);
+      const afterBan = await countOf(alice, 'policy-lab');
+      await waitUntil(async () => (await countOf(emma, handle())) === afterBan, 15_000, 'the count on C');
+
+      expect(
+        (await alice.call('DELETE', `/groups/policy-lab/members/${encodeURIComponent(`emma@${hostC}`)}`))
+          .status,
+      ).toBe(204);
+      await waitUntil(async () => !(await groupsOf(emma)).includes(handle()), 15_000, 'the removal on C');
+      expect(
+        (await emma.call('POST', `/threads/${ids.open.c}/replies`, { body: 'Still here?' })).status,
+      ).toBe(403);
+      const afterRemoval = await countOf(alice, 'policy-lab');
+      expect(afterRemoval).toBe(afterBan - 1);
+      await waitUntil(
+        async () => (await countOf(bruno, handle())) === afterRemoval,
+        15_000,
+        'the count on B',
+      );
+      // A keeps the ban: dev's node cannot bring him back.
+      const members = await alice.call('GET', '/groups/policy-lab/members');
+      expect(members.body.items.map((m: { handle: string }) => m.handle)).not.toContain(`dev@${hostB}`);
+    });
+  });
+  describe('backfill (FEP-7888 context, FEP-f228)', () => {
+    it('a thread started before B joined reads in full on B; the outbox pages real activities; threads list their replies', async () => {
+      await createPublicGroup(alice, 'archive', { name: 'Archive' });
+      const handle = `archive@${hostA}`;
+      await joinRemote(emma, handle);
+      await waitUntil(async () => (await groupsOf(emma)).includes(handle), 15_000, 'the join on C');
+      const created = await alice.call('POST', '/groups/archive/threads', {
+        title: 'Old news',
+        body: 'Before B.',
+      });
+      expect(created.status).toBe(201);
+      const onC = await threadOn(emma, handle, 'Old news');
+      expect(
+        (await emma.call('POST', `/threads/${onC.id}/replies`, { body: 'From C before B.' })).status,
+      ).toBe(201);
+      await replyOn(alice, created.body.id, 'From C before B');
+      expect(
+        (await alice.call('POST', `/threads/${created.body.id}/replies`, { body: 'From A before B.' }))
+          .status,
+      ).toBe(201);
+
+      const as = { headers: { accept: 'application/activity+json' } };
+      const threadIri = `${d.node('a').url}/ap/threads/${created.body.id}`;
+      const page = (await (await fetch(threadIri, as)).json()) as { context: string; replies: string };
+      expect(page).toMatchObject({ context: `${threadIri}/context`, replies: `${threadIri}/replies` });
+      const context = (await (await fetch(page.context, as)).json()) as {
+        totalItems: number;
+        first: { orderedItems: { id: string; type: string }[] };
+      };
+      expect(context.totalItems).toBe(3);
+      expect(context.first.orderedItems.map((i) => i.type)).toEqual(['Page', 'Note', 'Note']);
+      expect(context.first.orderedItems[0]!.id).toBe(threadIri);
+      // The reply written on C is listed by its own IRI, on C.
+      expect(new URL(context.first.orderedItems[1]!.id).host).toBe(new URL(d.node('c').url).host);
+      const replies = (await (await fetch(page.replies, as)).json()) as {
+        first: { orderedItems: unknown[] };
+      };
+      expect(replies.first.orderedItems).toHaveLength(2);
+      const outbox = (await (
+        await fetch(`${d.node('a').url}/ap/a/g.archive/outbox?page=true`, as)
+      ).json()) as {
+        orderedItems: { type: string; object: { type: string } }[];
+      };
+      expect(outbox.orderedItems.map((a) => `${a.type}(${a.object.type})`)).toEqual(
+        expect.arrayContaining(['Announce(Page)', 'Announce(Create)']),
+      );
+
+      // B joins late: the earlier thread is there in full, the reply from C with its author.
+      await joinRemote(bruno, handle);
+      await waitUntil(async () => (await groupsOf(bruno)).includes(handle), 15_000, 'the join on B');
+      const onB = await threadOn(bruno, handle, 'Old news');
+      expect((await replyOn(bruno, onB.id, 'From C before B')).author!.handle).toBe(
+        `emma@${new URL(d.node('c').url).host}`,
+      );
+      await replyOn(bruno, onB.id, 'From A before B');
+      expect(await repliesOf(bruno, onB.id)).toHaveLength(2);
+    });
+    it('a node down while the group is active catches up when it returns (retries and backfill): nothing lost, nothing twice', async () => {
+      const handle = `archive@${hostA}`;
+      const old = (await threadsOf(alice, 'archive')).find((t) => t.title === 'Old news')!;
+      const oldOnB = (await threadsOf(bruno, handle)).find((t) => t.title === 'Old news')!;
+      await d.node('c').stop();
+      // While C is down: a thread on A, replies from B to it and to the old thread.
+      const fresh = await alice.call('POST', '/groups/archive/threads', {
+        title: 'While C was down',
+        body: 'News.',
+      });
+      expect(fresh.status).toBe(201);
+      const freshOnB = await threadOn(bruno, handle, 'While C was down');
+      expect(
+        (await bruno.call('POST', `/threads/${freshOnB.id}/replies`, { body: 'B on the new one.' })).status,
+      ).toBe(201);
+      expect(
+        (await bruno.call('POST', `/threads/${oldOnB.id}/replies`, { body: 'B on the old one.' })).status,
+      ).toBe(201);
+      await replyOn(alice, fresh.body.id, 'B on the new one');
+      await replyOn(alice, old.id, 'B on the old one');
+
+      await d.node('c').restart();
+      const browser = new Browser();
+      await signIn(browser, d.node('c').url, 'dev', 'emma');
+      const emmaAgain = new ApiClient(browser, d.node('c').url);
+      const freshOnC = await threadOn(emmaAgain, handle, 'While C was down');
+      await replyOn(emmaAgain, freshOnC.id, 'B on the new one');
+      const oldOnC = (await threadsOf(emmaAgain, handle)).find((t) => t.title === 'Old news')!;
+      await replyOn(emmaAgain, oldOnC.id, 'B on the old one');
+      // Once A's queue has delivered what it held for C (its retries), C holds the same as A, once each.
+      await waitUntil(
+        async () => (await alice.call('GET', '/admin/federation/deliveries')).body.queued === 0,
+        30_000,
+        'A’s deliveries to C',
+      );
+      const texts = async (client: ApiClient, id: string) =>
+        (await repliesOf(client, id)).map((r) => r.body?.html ?? '').sort();
+      const titles = async (client: ApiClient, h: string) =>
+        (await threadsOf(client, h)).map((t) => t.title).sort();
+      expect(await titles(emmaAgain, handle)).toEqual(await titles(alice, 'archive'));
+      expect(await texts(emmaAgain, freshOnC.id)).toEqual(await texts(alice, fresh.body.id));
+      expect(await texts(emmaAgain, oldOnC.id)).toEqual(await texts(alice, old.id));
+      expect(await texts(emmaAgain, oldOnC.id)).toHaveLength(3);
+    });
+  });
+
+  describe('a members-only group across nodes', () => {
+    const handle = () => `council@${hostA}`;
+    const groupIri = () => `${d.node('a').url}/ap/a/g.council`;
+    let firstThread: string;
+    /** Another server that will hold a member (a stand-in we can read), and one holding none. */
+    let peer: FakeServer;
+    let elsewhere: FakeServer;
+    let observer: FakeActor;
+    let outsider: FakeActor;
+    const announced = () =>
+      peer.received
+        .map((r) => JSON.parse(r.body) as { type: string; to?: string[]; cc?: string[]; object?: unknown })
+        .filter((a) => a.type === 'Announce');
+
+    beforeAll(async () => {
+      peer = await new FakeServer().start();
+      observer = peer.actor('observer');
+      elsewhere = await new FakeServer().start();
+      outsider = elsewhere.actor('outsider');
+      // Its WebFinger, so an A admin can invite observer@<peer>.
+      peer.documents.set(
+        `/.well-known/webfinger?resource=${encodeURIComponent(`acct:observer@${peer.host}`)}`,
+        {
+          subject: `acct:observer@${peer.host}`,
+          links: [{ rel: 'self', type: 'application/activity+json', href: observer.id }],
+        },
+      );
+    });
+    afterAll(async () => {
+      await peer?.close();
+      await elsewhere?.close();
+    });
+
+    it('is served to nobody before it has a member elsewhere: unsigned, or signed by a node without one', async () => {
+      const created = await alice.call('POST', '/groups', {
+        handle: 'council',
+        name: 'Council',
+        visibility: 'members',
+        joinPolicy: 'invite',
+      });
+      expect(created.status).toBe(201);
+      const thread = await alice.call('POST', '/groups/council/threads', {
+        title: 'Agenda',
+        body: 'Budget first.',
+      });
+      expect(thread.status).toBe(201);
+      firstThread = `${d.node('a').url}/ap/threads/${thread.body.id}`;
+      for (const url of [
+        groupIri(),
+        firstThread,
+        `${groupIri()}/outbox?page=true`,
+        `${groupIri()}/moderators`,
+      ]) {
+        expect((await getSigned(url)).status).toBe(404);
+        expect((await getSigned(url, outsider)).status).toBe(404);
+      }
+      // B's and C's own signed fetches (a lookup makes the node fetch): refused like anything unknown.
+      expect((await lookup(bruno, groupIri())).status).toBe(404);
+      expect((await lookup(emma, firstThread)).status).toBe(404);
+      expect(
+        (await fetch(`${d.node('a').url}/.well-known/webfinger?resource=acct:council@${hostA}`)).status,
+      ).toBe(404);
+    });
+
+    it('people of B and of another server invited and joined: threads and replies go both ways, never addressed to Public, members-only on B', async () => {
+      expect(
+        (await alice.call('POST', '/groups/council/invitations', { person: `bruno@${hostB}` })).status,
+      ).toBe(204);
+      expect(
+        (await alice.call('POST', '/groups/council/invitations', { person: `observer@${peer.host}` })).status,
+      ).toBe(204);
+      await waitUntil(
+        async () => (await bruno.call('GET', path(handle()))).body.viewer?.state === 'invited',
+        15_000,
+        'the invitation on B',
+      );
+      expect((await bruno.call('POST', `${path(handle())}/invitation/accept`)).status).toBe(204);
+      await waitUntil(async () => (await groupsOf(bruno)).includes(handle()), 15_000, 'the membership on B');
+      expect((await bruno.call('GET', path(handle()))).body.visibility).toBe('members');
+      // Another person of B who is no member sees nothing of it.
+      expect((await dev.call('GET', path(handle()))).status).toBe(404);
+      // The other server's person accepts with a Follow.
+      const follow = { id: `${peer.url}/follows/1`, type: 'Follow', actor: observer.id, object: groupIri() };
+      expect(
+        (
+          await postSigned(
+            `${groupIri()}/inbox`,
+            { '@context': 'https://www.w3.org/ns/activitystreams', ...follow },
+            observer,
+          )
+        ).status,
+      ).toBe(202);
+      expect((await getSigned(firstThread, observer)).status).toBe(200);
+      expect((await getSigned(firstThread, outsider)).status).toBe(404);
+
+      const created = await alice.call('POST', '/groups/council/threads', {
+        title: 'Minutes',
+        body: 'Draft.',
+      });
+      const onB = await threadOn(bruno, handle(), 'Minutes');
+      expect((await dev.call('GET', `/threads/${onB.id}`)).status).toBe(404);
+      const reply = await bruno.call('POST', `/threads/${onB.id}/replies`, { body: 'Approved by B.' });
+      expect(reply.status).toBe(201);
+      await replyOn(alice, created.body.id, 'Approved by B');
+      await waitUntil(
+        async () => !(await repliesOf(bruno, onB.id)).find((r) => r.id === reply.body.id)?.pending,
+        15_000,
+        'the reply’s confirmation on B',
+      );
+      // What the group sent to its members' servers is addressed to its followers, never to Public.
+      await waitUntil(() => announced().length >= 2, 15_000, 'the Announces on the other server');
+      const PUBLIC = 'https://www.w3.org/ns/activitystreams#Public';
+      for (const a of announced()) {
+        expect([...(a.to ?? []), ...(a.cc ?? [])]).not.toContain(PUBLIC);
+        expect(JSON.stringify(a.object)).not.toContain(PUBLIC);
+      }
+      // B's node, holding a member, may fetch the group's posts (signed); C's may not.
+      expect((await lookup(bruno, firstThread)).status).toBe(200);
+      expect((await lookup(emma, firstThread)).status).toBe(404);
+    });
+
+    it('a server whose last member is removed receives nothing more, and its signed fetches are refused', async () => {
+      expect(
+        (await alice.call('DELETE', `/groups/council/members/${encodeURIComponent(`observer@${peer.host}`)}`))
+          .status,
+      ).toBe(204);
+      const received = peer.received.length;
+      await alice.call('POST', '/groups/council/threads', { title: 'After the observer', body: 'Private.' });
+      // B, still a member node, has it; the other server got nothing of it.
+      await threadOn(bruno, handle(), 'After the observer');
+      expect(
+        peer.received
+          .slice(received)
+          .map((r) => r.body)
+          .join(),
+      ).not.toContain('After the observer');
+      expect((await getSigned(firstThread, observer)).status).toBe(404);
+
+      expect(
+        (await alice.call('DELETE', `/groups/council/members/${encodeURIComponent(`bruno@${hostB}`)}`))
+          .status,
+      ).toBe(204);
+      await waitUntil(async () => !(await groupsOf(bruno)).includes(handle()), 15_000, 'the removal on B');
+      expect((await lookup(bruno, firstThread)).status).toBe(404);
+      // No longer a member there: refused on B too.
+      expect((await bruno.call('GET', `${path(handle())}/threads`)).status).toBe(403);
     });
   });
 });
