@@ -35,6 +35,8 @@ export class ThreadTimeline {
   private readonly hints: Collection<HintDoc>;
   /** Positions this process took last, per group: hints, never past the head. */
   private readonly heads = new Lru<string, number>(10_000);
+  /** The last position being taken in this process, per group (`place`). */
+  private readonly placing = new Map<string, Promise<unknown>>();
 
   constructor(db: Db) {
     this.slots = new DenseSequence(db.collection<TimelineSlot>(collections.threadTimeline));
@@ -64,8 +66,24 @@ export class ThreadTimeline {
    * The first half of `bump`: the new position, from which readers list the thread first. The group's
    * head hint is remembered in the process, so a busy group's next move is one insert.
    */
-  async place(groupId: ObjectId, threadId: ObjectId): Promise<number> {
+  place(groupId: ObjectId, threadId: ObjectId): Promise<number> {
+    // One position at a time per group in this process: concurrent writers here would all try the same
+    // position and look for the head after each collision (several reads each); in turn, each takes the
+    // next one with one insert. Writers in other processes still collide and retry as before.
     const prefix = groupId.toHexString();
+    const before = this.placing.get(prefix) ?? Promise.resolve();
+    const run = before.then(
+      () => this.take(prefix, groupId, threadId),
+      () => this.take(prefix, groupId, threadId),
+    );
+    this.placing.set(prefix, run);
+    void run
+      .finally(() => this.placing.get(prefix) === run && this.placing.delete(prefix))
+      .catch(() => undefined);
+    return run;
+  }
+
+  private async take(prefix: string, groupId: ObjectId, threadId: ObjectId): Promise<number> {
     const hint = this.heads.get(prefix) ?? (await this.hints.findOne({ _id: this.hintId(groupId) }))?.n ?? 0;
     const n = await this.slots.append(prefix, hint, (position, _id) => ({
       _id,
