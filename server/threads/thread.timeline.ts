@@ -23,6 +23,19 @@ interface HintDoc {
   n: number;
 }
 
+/** How long a writer waits for the one before it in the same group and process (`place`). */
+const TURN_WAIT_MS = 500;
+
+/** The previous writer's end, or TURN_WAIT_MS, whichever comes first. */
+async function turn(before: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    before.catch(() => undefined),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, TURN_WAIT_MS))),
+  ]);
+  clearTimeout(timer);
+}
+
 /** How many hops a writer follows to find the bottom of the run below it (readers compress longer ones). */
 const WRITER_HOPS = 16;
 
@@ -70,12 +83,14 @@ export class ThreadTimeline {
     // One position at a time per group in this process: concurrent writers here would all try the same
     // position and look for the head after each collision (several reads each); in turn, each takes the
     // next one with one insert. Writers in other processes still collide and retry as before.
+    // A writer held up (the database away, a slow insert) holds the next one up TURN_WAIT_MS at most: then
+    // it goes on alone, and collisions are settled as between processes.
     const prefix = groupId.toHexString();
-    const before = this.placing.get(prefix) ?? Promise.resolve();
-    const run = before.then(
-      () => this.take(prefix, groupId, threadId),
-      () => this.take(prefix, groupId, threadId),
-    );
+    const before = this.placing.get(prefix);
+    const run = (async () => {
+      if (before) await turn(before);
+      return this.take(prefix, groupId, threadId);
+    })();
     this.placing.set(prefix, run);
     void run
       .finally(() => this.placing.get(prefix) === run && this.placing.delete(prefix))

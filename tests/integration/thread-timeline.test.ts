@@ -109,6 +109,31 @@ describe('id-addressed thread pages', () => {
     );
   });
 
+  it('does not hold writers up behind one the database holds up', async () => {
+    const groupId = new ObjectId();
+    const other = new ThreadRepository(t.db);
+    const collection = other.timeline.slots.collection;
+    const insertOne = collection.insertOne.bind(collection);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let first = true;
+    collection.insertOne = (async (...args: Parameters<typeof insertOne>) => {
+      if (first) {
+        first = false;
+        await held;
+      }
+      return insertOne(...args);
+    }) as typeof collection.insertOne;
+    const stuck = other.timeline.place(groupId, new ObjectId());
+    // The next writers go on without it (they would wait forever behind it otherwise).
+    const others = await Promise.all(
+      Array.from({ length: 4 }, () => other.timeline.place(groupId, new ObjectId())),
+    );
+    release();
+    const all = [...others, await stuck].sort((a, b) => a - b);
+    expect(all).toEqual([1, 2, 3, 4, 5]);
+  });
+
   it('lists a thread once when replies race, and settles a position record that fell behind', async () => {
     const groupId = new ObjectId();
     const ids = Array.from({ length: 4 }, () => new ObjectId());
