@@ -17,7 +17,7 @@ import { projectRoot } from '../server/core/paths.js';
 import { collections } from '../server/db/collections.js';
 import { startBenchDatabase, startSignedInNode, writeSection } from './lib.js';
 
-const COUNT = Number(process.env.BENCH_COUNT ?? 1000);
+const COUNT = Number(process.env.BENCH_COUNT ?? 500);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const LEVELS = (process.env.BENCH_CONCURRENCY ?? '16').split(',').map(Number);
 const CASES = (process.env.BENCH_CASES ?? 'announce,signed').split(',') as Mode[];
