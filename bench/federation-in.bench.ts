@@ -115,10 +115,10 @@ const load = (target: string, mode: Mode, concurrency: number) =>
           const deadline = Date.now() + 30_000;
           while (!(await memberOf(handle)))
             if (Date.now() > deadline) throw new Error('the join was not accepted');
-          // The clock starts with the warm-up's end; commands are counted from here.
-          commands.clear();
           child.send({ type: 'go' });
         }
+        // The clock starts after the warm-up: commands are counted from there.
+        if (m.type === 'start') commands.clear();
         if (m.type === 'done') {
           const elapsed = (COUNT / m.perSecond) * 1000;
           if (mode === 'raw') return resolve({ ...m, recordedPerSecond: m.perSecond, commandsPer: 0 });
@@ -133,7 +133,6 @@ const load = (target: string, mode: Mode, concurrency: number) =>
       })().catch(reject);
     });
     child.on('exit', (code) => code && reject(new Error(`load generator exited with ${code}`)));
-    if (mode !== 'announce') commands.clear();
     counting = mode !== 'raw';
   });
 

@@ -155,6 +155,7 @@ const prepared = Array.from({ length: count }, (_, i) => request(i));
 const latencies: number[] = [];
 let errors = 0;
 let next = 0;
+process.send!({ type: 'start' });
 const start = performance.now();
 await Promise.all(
   Array.from({ length: concurrency }, async () => {
