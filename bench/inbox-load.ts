@@ -1,48 +1,96 @@
-// Child process of bench:federation-in: a remote server (its actor document served here) that posts
-// BENCH_COUNT signed Create activities to BENCH_TARGET, BENCH_CONCURRENCY at a time, and reports the rate
-// and latencies. BENCH_MODE=raw posts the same bodies unsigned (for the raw-insert baseline).
+// Child process of bench:federation-in: a remote server (its actor documents served here) that posts
+// BENCH_COUNT signed activities to BENCH_TARGET, BENCH_CONCURRENCY at a time, and reports the rate and
+// latencies. BENCH_MODE:
+// - `signed`: a member of the node's group BENCH_GROUP posts a `Create` of a thread to the group's inbox;
+// - `announce`: this server hosts a group (its actor at /groups/g) that a person of the node joined; the
+//   group sends `Announce(Create(Note))` of its members' new threads, as a member node receives them
+//   (FEP-1b12), to the node's shared inbox. The parent is told the group's IRI (`ready`), has the person
+//   join, and says `go` once the node has sent its Follow; the group accepts it before the load;
+// - `raw`: the `signed` bodies unsigned (the raw-insert baseline).
 import http from 'node:http';
-import { FakeServer } from '../tests/helpers/fediverse.js';
+import { FakeServer, type FakeActor } from '../tests/helpers/fediverse.js';
 import { signRequest } from '../server/federation/http-signature.js';
 
 const target = process.env.BENCH_TARGET!;
-const group = process.env.BENCH_GROUP!;
 const count = Number(process.env.BENCH_COUNT ?? 5000);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
-const signed = process.env.BENCH_MODE !== 'raw';
+const mode = process.env.BENCH_MODE ?? 'signed';
+const signed = mode !== 'raw';
 const AS = 'https://www.w3.org/ns/activitystreams';
+const PUBLIC = `${AS}#Public`;
 
 const server = await new FakeServer().start();
-const actor = server.actor('sender');
-const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-const tag = `${Date.now().toString(36)}-${signed ? 's' : 'r'}`;
-
-function request(i: number): { headers: Record<string, string>; body: string; id: string } {
-  const id = `${server.url}/activities/${tag}-${i}`;
-  const body = JSON.stringify({
+const author = server.actor('sender');
+let group = process.env.BENCH_GROUP!;
+let sender: FakeActor = author;
+if (mode === 'announce') {
+  sender = server.actor('g', { path: '/groups/g', type: 'Group' });
+  group = sender.id;
+  server.documents.set('/groups/g/followers', {
     '@context': AS,
-    id,
-    type: 'Create',
-    actor: actor.id,
-    to: ['https://www.w3.org/ns/activitystreams#Public'],
-    cc: [group],
-    audience: group,
-    object: {
-      id: `${id}/note`,
-      type: 'Note',
-      attributedTo: actor.id,
-      content: `<p>Note ${i}</p>`,
-      to: [AS + '#Public'],
-      cc: [group],
-      audience: group,
-    },
+    id: `${group}/followers`,
+    type: 'OrderedCollection',
+    totalItems: 2,
   });
+}
+const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+const tag = `${Date.now().toString(36)}-${mode[0]}`;
+
+const sign = (body: string, actor: FakeActor) => {
   const base: Record<string, string> = { 'content-type': 'application/activity+json' };
   const headers: Record<string, string> = signed
     ? signRequest({ method: 'POST', url: target, headers: base, body }, actor)
     : base;
   delete headers.host;
-  return { headers, body, id };
+  return headers;
+};
+
+interface Prepared {
+  headers: Record<string, string>;
+  body: string;
+  /** The activity's id, and the post's. */
+  id: string;
+  note: string;
+}
+
+function request(i: number): Prepared {
+  const id = `${server.url}/activities/${tag}-${i}`;
+  const note = `${id}/note`;
+  const create = {
+    '@context': AS,
+    id,
+    type: 'Create',
+    actor: author.id,
+    to: [PUBLIC],
+    cc: [group],
+    audience: group,
+    object: {
+      id: note,
+      type: 'Note',
+      attributedTo: author.id,
+      content: `<p>Note ${i}</p>`,
+      to: [PUBLIC],
+      cc: [group],
+      audience: group,
+    },
+  };
+  if (mode !== 'announce') {
+    const body = JSON.stringify(create);
+    return { headers: sign(body, author), body, id, note };
+  }
+  // The group's Announce: its id is what the node records (the inner Create and Note become the thread).
+  const announceId = `${group}/announces/${tag}-${i}`;
+  const body = JSON.stringify({
+    '@context': AS,
+    id: announceId,
+    type: 'Announce',
+    actor: group,
+    to: [PUBLIC],
+    cc: [`${group}/followers`],
+    audience: group,
+    object: { ...create, '@context': undefined },
+  });
+  return { headers: sign(body, sender), body, id: announceId, note };
 }
 
 const post = (r: { headers: Record<string, string>; body: string }) =>
@@ -55,26 +103,59 @@ const post = (r: { headers: Record<string, string>; body: string }) =>
     req.end(r.body);
   });
 
-// The sender joins the group (posts come from members; docs/federation.md), the node fetches its key once
-// while warming up, then everything is signed before the clock starts.
-if (signed) {
-  const follow = JSON.stringify({
+const message = (type: string) =>
+  new Promise<void>((resolve) => {
+    const on = (m: { type: string }) => {
+      if (m.type !== type) return;
+      process.off('message', on);
+      resolve();
+    };
+    process.on('message', on);
+  });
+
+if (mode === 'signed') {
+  // The sender joins the group (posts come from members; docs/federation.md), the node fetches its key
+  // once while warming up, then everything is signed before the clock starts.
+  const body = JSON.stringify({
     '@context': AS,
     id: `${server.url}/activities/${tag}-follow`,
     type: 'Follow',
-    actor: actor.id,
+    actor: author.id,
     object: group,
   });
-  const base: Record<string, string> = { 'content-type': 'application/activity+json' };
-  const headers = signRequest({ method: 'POST', url: target, headers: base, body: follow }, actor);
-  delete headers.host;
-  await post({ headers, body: follow });
+  await post({ headers: sign(body, author), body });
+}
+if (mode === 'announce') {
+  // The node's person joins the group here: its Follow arrives, the group accepts it.
+  process.send!({ type: 'ready', group });
+  const deadline = Date.now() + 30_000;
+  let follow: Record<string, unknown> | undefined;
+  while (!follow && Date.now() < deadline) {
+    follow = server.received
+      .map((r) => JSON.parse(r.body) as Record<string, unknown>)
+      .find((a) => a.type === 'Follow' && a.object === group);
+    if (!follow) await new Promise((r) => setTimeout(r, 20));
+  }
+  if (!follow) throw new Error('the node sent no Follow to the group');
+  const body = JSON.stringify({
+    '@context': AS,
+    id: `${group}/accepts/${tag}`,
+    type: 'Accept',
+    actor: group,
+    object: follow,
+    to: [follow.actor],
+  });
+  const status = await post({ headers: sign(body, sender), body });
+  if (status !== 202) throw new Error(`the Accept was answered ${status}`);
+  process.send!({ type: 'accepted' });
+  await message('go');
 }
 for (let i = 0; i < 20; i++) await post(request(-1 - i));
 const prepared = Array.from({ length: count }, (_, i) => request(i));
 const latencies: number[] = [];
 let errors = 0;
 let next = 0;
+process.send!({ type: 'start' });
 const start = performance.now();
 await Promise.all(
   Array.from({ length: concurrency }, async () => {
@@ -98,6 +179,7 @@ process.send!({
   p99: pct(99),
   errors,
   ids: prepared.map((r) => r.id),
+  notes: prepared.map((r) => r.note),
 });
 await server.close();
 agent.destroy();

@@ -91,7 +91,7 @@ export async function writeSection(id: string, markdown: string): Promise<void> 
 }
 
 /** A throw-away embedded database (FerretDB here) with Ensemble's collections, for one benchmark run. */
-export async function startBenchDatabase(dbName: string) {
+export async function startBenchDatabase(dbName: string, options: { monitorCommands?: boolean } = {}) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `ensemble-bench-${dbName}-`));
   const embedded = await startEmbeddedDatabase({
     dataDir,
@@ -99,7 +99,7 @@ export async function startBenchDatabase(dbName: string) {
     allowDownload: false,
     logger: pino({ level: 'warn' }),
   });
-  const database = await connectDatabase({ uri: embedded.uri, dbName });
+  const database = await connectDatabase({ uri: embedded.uri, dbName, ...options });
   await ensureCollections(database.db);
   return {
     uri: embedded.uri,

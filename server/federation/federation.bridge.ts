@@ -74,13 +74,18 @@ export class FederationBridge {
     },
     'thread.created': async (e) => {
       const p = await this.parties(e.groupId, e.authorId);
-      const thread =
-        p?.personHere && (await this.deps.threads.threads.findOne({ _id: new ObjectId(e.threadId) }));
-      if (!p || !thread) return;
+      if (!p?.personHere) return;
+      // The member nodes are found once for both Announces, while the thread is read and rendered.
+      const inboxes = p.groupHere ? this.deps.audience.inboxes(p.group._id) : null;
+      inboxes?.catch(() => undefined);
+      const thread = await this.deps.threads.threads.findOne({ _id: new ObjectId(e.threadId) });
+      if (!thread) return;
       const page = await this.deps.renderer.object('threads', thread, p.group);
-      await this.publish(p, { type: 'Create', object: page });
-      // Mastodon and its peers show a group's Announce of a post (a boost), not of a Create.
-      if (p.groupHere) await this.deps.audience.announce(p.group, page);
+      if (!inboxes) return void (await this.publish(p, { type: 'Create', object: page }));
+      // Mastodon and its peers show a group's Announce of a post (a boost), not of a Create: it is queued
+      // second, so the deliveries member nodes apply (FEP-1b12) go first (docs/performance.md, fan-out).
+      await this.publish(p, { type: 'Create', object: page }, await inboxes);
+      await this.deps.audience.announce(p.group, page, await inboxes);
     },
     'reply.created': async (e) => {
       const p = await this.parties(e.groupId, e.authorId);
@@ -295,15 +300,25 @@ export class FederationBridge {
    * An activity of a person of this node in a group: to the group's node when it is hosted elsewhere;
    * kept in their outbox and announced by the group to its members when it is hosted here.
    */
-  private async publish(p: Parties, fields: Record<string, unknown> & { type: string }): Promise<Activity> {
+  private async publish(
+    p: Parties,
+    fields: Record<string, unknown> & { type: string },
+    /** The group's member nodes, when the caller found them already. */
+    inboxes?: string[],
+  ): Promise<Activity> {
     const activity = this.deps.outbox.build(p.personIri, {
       ...this.deps.renderer.addressing(p.group),
       audience: p.groupIri,
       ...fields,
     });
     if (!p.groupHere) return this.deps.outbox.send(activity, [p.group.origin!.inbox]);
-    await this.deps.outbox.send(activity, []);
-    await this.deps.audience.announce(p.group, activity);
+    // Kept in the author's outbox (so it can be fetched back by id) while the group announces it: the
+    // Announce embeds it, on the group's own origin, so no member node needs to fetch it first.
+    const targets = inboxes ?? this.deps.audience.inboxes(p.group._id);
+    await Promise.all([
+      this.deps.outbox.send(activity, []),
+      (async () => this.deps.audience.announce(p.group, activity, await targets))(),
+    ]);
     return activity;
   }
 

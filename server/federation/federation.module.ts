@@ -255,7 +255,10 @@ export function composeFederation(deps: {
       replays,
       logger,
       handlers,
-      onActorDeleted: (actorId) => remoteKeys.forgetOwner(actorId),
+      onActorDeleted: (actorId) => {
+        remote.forget(actorId);
+        return remoteKeys.forgetOwner(actorId);
+      },
     }),
   ];
   const nodeinfo = new NodeInfoSource(

@@ -43,7 +43,12 @@ export class GroupAudience {
   }
 
   /** The group announces `object` (an activity, as received or as built here, or a post) to its members. */
-  async announce(group: GroupDoc, object: Record<string, unknown> | string): Promise<Activity> {
+  async announce(
+    group: GroupDoc,
+    object: Record<string, unknown> | string,
+    /** The member nodes' inboxes, when the caller found them already. */
+    inboxes?: string[],
+  ): Promise<Activity> {
     const groupIri = this.deps.renderer.groupIri(group);
     const announce = this.deps.outbox.build(groupIri, {
       type: 'Announce',
@@ -54,6 +59,6 @@ export class GroupAudience {
         : { to: [`${groupIri}/followers`], cc: [] }),
       audience: groupIri,
     });
-    return this.deps.outbox.send(announce, await this.inboxes(group._id));
+    return this.deps.outbox.send(announce, inboxes ?? (await this.inboxes(group._id)));
   }
 }

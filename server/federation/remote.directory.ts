@@ -4,6 +4,7 @@ import { ValidationError } from '../core/errors.js';
 import { foldText, searchTokens } from '../core/search-tokens.js';
 import type { Logger } from '../core/logger.js';
 import { sanitizeHtmlFragment } from '../core/html.js';
+import { Lru } from '../core/lru.js';
 import type { GroupDoc, GroupOrigin, GroupRepository } from '../groups/group.repository.js';
 import type { PersonOrigin, PersonRepository, UserDoc } from '../people/person.repository.js';
 import { defaultVisibility } from '../people/profile.schemas.js';
@@ -14,12 +15,20 @@ import { RemoteFetchError, type RemoteFetcher } from './remote.fetcher.js';
 
 /** A remote actor is read again from its node when it is used a day after it was last read. */
 const ACTOR_TTL_MS = 86_400_000;
+/**
+ * How long this process uses a remote actor's record as it last read or wrote it, without reading it
+ * again: a busy peer's group and people are named by every activity it sends (docs/performance.md,
+ * inbound activities). What another process writes to the record is seen here at most this late.
+ */
+const RECENT_MS = 30_000;
 /** Moderators listed from a remote group's collection, at most. */
 const MAX_MODERATORS = 50;
 /** The id of the system on records no local person made (remote groups' `createdBy`). */
 const NOBODY = new ObjectId('000000000000000000000000');
 
 const PERSON_TYPES = new Set(['Person', 'Service', 'Application', 'Organization']);
+
+type Known = { kind: 'person'; person: UserDoc } | { kind: 'group'; group: GroupDoc };
 
 const iri = z
   .string()
@@ -84,6 +93,8 @@ function organizationOf(attachment: unknown): string | null {
  */
 export class RemoteDirectory {
   private readonly inflight = new Map<string, Promise<unknown>>();
+  /** Records read or written lately, by actor IRI (RECENT_MS). */
+  private readonly recent = new Lru<string, { at: number; known: Known }>(5000);
 
   constructor(
     private readonly deps: {
@@ -132,8 +143,8 @@ export class RemoteDirectory {
   /** The record of a person of another node, read from their node when needed. */
   async person(actorIri: string, options: { refresh?: boolean } = {}): Promise<UserDoc> {
     return this.serially(actorIri, async () => {
-      const known = await this.deps.records.byIri(actorIri);
-      const current = known?.kind === 'person' ? await this.deps.people.byId(known.localId) : null;
+      const known = await this.recorded(actorIri, options.refresh);
+      const current = known?.kind === 'person' ? known.person : null;
       if (current && !options.refresh && fresh(current.origin?.fetchedAt)) return current;
       let doc: ActorDoc;
       try {
@@ -157,7 +168,15 @@ export class RemoteDirectory {
       };
       if (current) {
         await this.deps.people.refreshRemote(current._id, name, origin);
-        return { ...current, claimsName: name, profile: { ...current.profile, displayName: name }, origin };
+        return this.remember(actorIri, {
+          kind: 'person',
+          person: {
+            ...current,
+            claimsName: name,
+            profile: { ...current.profile, displayName: name },
+            origin,
+          },
+        }).person;
       }
       const claim = await this.deps.records.claim(actorIri, 'person');
       const now = new Date();
@@ -182,7 +201,11 @@ export class RemoteDirectory {
           lastSignInAt: null,
           origin,
         };
-        if (await this.deps.people.insertRemote(user)) return (await this.deps.people.byId(user._id)) ?? user;
+        if (await this.deps.people.insertRemote(user))
+          return this.remember(actorIri, {
+            kind: 'person',
+            person: (await this.deps.people.byId(user._id)) ?? user,
+          }).person;
       }
       throw new ValidationError(`No handle could be given to ${actorIri}.`);
     });
@@ -191,9 +214,8 @@ export class RemoteDirectory {
   /** The record of a group of another node, read from its node when needed. */
   async group(actorIri: string, options: { refresh?: boolean } = {}): Promise<GroupDoc> {
     return this.serially(actorIri, async () => {
-      const known = await this.deps.records.byIri(actorIri);
-      const current =
-        known?.kind === 'group' ? await this.deps.groups.groups.findOne({ _id: known.localId }) : null;
+      const known = await this.recorded(actorIri, options.refresh);
+      const current = known?.kind === 'group' ? known.group : null;
       if (current && !options.refresh && fresh(current.origin?.fetchedAt)) return current;
       let doc: ActorDoc;
       try {
@@ -237,7 +259,7 @@ export class RemoteDirectory {
       };
       if (current) {
         await this.deps.groups.refreshRemote(current._id, set);
-        return { ...current, ...set };
+        return this.remember(actorIri, { kind: 'group', group: { ...current, ...set } }).group;
       }
       const claim = await this.deps.records.claim(actorIri, 'group');
       const now = new Date();
@@ -256,26 +278,46 @@ export class RemoteDirectory {
           ...set,
         };
         if (await this.deps.groups.insertRemote(group))
-          return (await this.deps.groups.groups.findOne({ _id: group._id })) ?? group;
+          return this.remember(actorIri, {
+            kind: 'group',
+            group: (await this.deps.groups.groups.findOne({ _id: group._id })) ?? group,
+          }).group;
       }
       throw new ValidationError(`No handle could be given to ${actorIri}.`);
     });
   }
 
   /** The record of an actor of another node known here by IRI, without fetching anything. */
-  async known(
-    actorIri: string,
-  ): Promise<{ kind: 'person'; person: UserDoc } | { kind: 'group'; group: GroupDoc } | null> {
-    const known = await this.deps.records.byIri(actorIri);
-    if (known?.kind === 'person') {
-      const person = await this.deps.people.byId(known.localId);
-      return person ? { kind: 'person', person } : null;
+  known(actorIri: string): Promise<Known | null> {
+    return this.recorded(actorIri);
+  }
+
+  /** Forget what this process remembers of an actor (it deleted itself). */
+  forget(actorIri: string): void {
+    this.recent.delete(actorIri);
+  }
+
+  /** The record of an actor: as this process read or wrote it lately (unless `reread`), else from the database. */
+  private async recorded(actorIri: string, reread = false): Promise<Known | null> {
+    const hit = reread ? undefined : this.recent.get(actorIri);
+    if (hit && Date.now() - hit.at < RECENT_MS) return hit.known;
+    const record = await this.deps.records.byIri(actorIri);
+    let known: Known | null = null;
+    if (record?.kind === 'person') {
+      const person = await this.deps.people.byId(record.localId);
+      if (person) known = { kind: 'person', person };
+    } else if (record?.kind === 'group') {
+      const group = await this.deps.groups.groups.findOne({ _id: record.localId });
+      if (group) known = { kind: 'group', group };
     }
-    if (known?.kind === 'group') {
-      const group = await this.deps.groups.groups.findOne({ _id: known.localId });
-      return group ? { kind: 'group', group } : null;
-    }
-    return null;
+    if (known) this.remember(actorIri, known);
+    else this.recent.delete(actorIri);
+    return known;
+  }
+
+  private remember<K extends Known>(actorIri: string, known: K): K {
+    this.recent.set(actorIri, { at: Date.now(), known });
+    return known;
   }
 
   /** `@name@host` (or `name@host`) → the actor IRIs its node's WebFinger names, each with its type. */

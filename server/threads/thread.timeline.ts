@@ -24,6 +24,19 @@ interface HintDoc {
   n: number;
 }
 
+/** How long a writer waits for the one before it in the same group and process (`place`). */
+const TURN_WAIT_MS = 500;
+
+/** The previous writer's end, or TURN_WAIT_MS, whichever comes first. */
+async function turn(before: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    before.catch(() => undefined),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, TURN_WAIT_MS))),
+  ]);
+  clearTimeout(timer);
+}
+
 /** How far above its hint a reader looks for a group's head (writers since the hint was recorded). */
 const HINT_SLACK = 16;
 
@@ -39,6 +52,8 @@ export class ThreadTimeline {
   private readonly hints: Collection<HintDoc>;
   /** Positions this process took last, per group: hints, never past the head. */
   private readonly heads = new Lru<string, number>(10_000);
+  /** The last position being taken in this process, per group (`place`). */
+  private readonly placing = new Map<string, Promise<unknown>>();
 
   constructor(
     db: Db,
@@ -71,8 +86,26 @@ export class ThreadTimeline {
    * The first half of `bump`: the new position, from which readers list the thread first. The group's
    * head hint is remembered in the process, so a busy group's next move is one insert.
    */
-  async place(groupId: ObjectId, threadId: ObjectId): Promise<number> {
+  place(groupId: ObjectId, threadId: ObjectId): Promise<number> {
+    // One position at a time per group in this process: concurrent writers here would all try the same
+    // position and look for the head after each collision (several reads each); in turn, each takes the
+    // next one with one insert. Writers in other processes still collide and retry as before.
+    // A writer held up (the database away, a slow insert) holds the next one up TURN_WAIT_MS at most: then
+    // it goes on alone, and collisions are settled as between processes.
     const prefix = groupId.toHexString();
+    const before = this.placing.get(prefix);
+    const run = (async () => {
+      if (before) await turn(before);
+      return this.take(prefix, groupId, threadId);
+    })();
+    this.placing.set(prefix, run);
+    void run
+      .finally(() => this.placing.get(prefix) === run && this.placing.delete(prefix))
+      .catch(() => undefined);
+    return run;
+  }
+
+  private async take(prefix: string, groupId: ObjectId, threadId: ObjectId): Promise<number> {
     const hint = this.heads.get(prefix) ?? (await this.hints.findOne({ _id: this.hintId(groupId) }))?.n ?? 0;
     const n = await this.slots.append(prefix, hint, (position, _id) => ({
       _id,
