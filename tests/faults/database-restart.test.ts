@@ -12,6 +12,7 @@ import { ApiClient, Browser, signIn } from '../helpers/browser.js';
 import { ferretdbBinary } from '../helpers/ferretdb.js';
 import { waitUntil } from '../helpers/fediverse.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
+import { LOST_REPLY_AFTER_MS } from '../../server/threads/thread.repository.js';
 
 const cast: DemoPerson[] = [
   { sub: 'dana', name: 'Dana', email: 'dana@dept.example', locale: 'en', organization: '' },
@@ -20,7 +21,7 @@ const bin = ferretdbBinary('patched');
 const maybe = bin ? describe : describe.skip;
 
 interface Outcome {
-  kind: 'post' | 'read';
+  kind: 'post' | 'read' | 'page';
   status: number | 'network-error' | 'timeout';
   type?: string;
   problem?: string;
@@ -98,7 +99,9 @@ maybe('the database restarted under load', () => {
         const res = await fetch(
           kind === 'post'
             ? `${node.url}/api/v1/threads/${threadId}/replies`
-            : `${node.url}/api/v1/threads/${threadId}/replies?limit=5`,
+            : kind === 'read'
+              ? `${node.url}/api/v1/threads/${threadId}/replies?limit=5`
+              : `${node.url}/api/v1/groups/ops/threads`,
           {
             method: kind === 'post' ? 'POST' : 'GET',
             headers: { cookie, 'x-csrf-token': token, 'content-type': 'application/json' },
@@ -126,8 +129,10 @@ maybe('the database restarted under load', () => {
         });
       }
     };
-    const workers = Array.from({ length: 6 }, async (_, i) => {
-      while (running) await once(i % 2 ? 'read' : 'post');
+    // People post replies, read them, and read the group's page.
+    const kinds = ['post', 'read', 'post', 'page', 'post', 'read'] as const;
+    const workers = kinds.map(async (kind) => {
+      while (running) await once(kind);
     });
 
     await waitUntil(() => outcomes.filter((o) => o.status === 201).length >= 5, 10_000, 'load');
@@ -184,5 +189,22 @@ maybe('the database restarted under load', () => {
     expect(await database.db.collection('replies').countDocuments({ threadId: { $exists: true } })).toBe(
       bodies.length,
     );
+    // The thread's reply count: a reply refused after it took its place is not counted once the thread is
+    // read, LOST_REPLY_AFTER_MS after it (as if that time had passed: its writer is long done).
+    await database.db
+      .collection('reply_slots')
+      .updateMany({}, { $set: { at: new Date(Date.now() - LOST_REPLY_AFTER_MS - 1000) } });
+    let page: string | undefined;
+    do {
+      const read = await dana.call(
+        'GET',
+        `/threads/${threadId}/replies?limit=100${page ? `&cursor=${page}` : ''}`,
+      );
+      expect(read.status).toBe(200);
+      page = read.body.nextCursor ?? undefined;
+    } while (page);
+    expect((await dana.call('GET', `/threads/${threadId}`)).body.replyCount).toBe(bodies.length);
+    // Each kind of request met the outage.
+    for (const kind of kinds) expect(outcomes.some((o) => o.kind === kind && o.status === 503)).toBe(true);
   });
 });
