@@ -1,6 +1,31 @@
 # syntax=docker/dockerfile:1
 # Ensemble: multi-stage build; the runtime image runs as the non-root `node` user.
 
+# FerretDB as Ensemble builds it, for the `ferretdb` profile of docker-compose.yml (target `ferretdb`): the same
+# script and source patches as `npm run setup`, FerretDB's source taken from the Go module proxy. On PostgreSQL
+# the patches let indexes serve equality and `$in` (docs/adr/0026-postgresql-index-served-filters.md); the
+# upstream image reads whole collections instead (docs/operations.md).
+FROM node:20-bookworm-slim AS ferretdb-build
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
+COPY --from=golang:1.24-bookworm /usr/local/go /usr/local/go
+ENV PATH=/usr/local/go/bin:$PATH
+WORKDIR /src
+COPY scripts/build-ferretdb.mjs ./scripts/
+COPY scripts/ferretdb ./scripts/ferretdb
+RUN node scripts/build-ferretdb.mjs --tools-dir /out
+
+FROM debian:bookworm-slim AS ferretdb
+RUN useradd --system --no-create-home --uid 10001 ferretdb && mkdir /state && chown ferretdb /state
+COPY --from=ferretdb-build /out/bin/ferretdb /usr/local/bin/ferretdb
+USER ferretdb
+ENV FERRETDB_LISTEN_ADDR=:27017 \
+    FERRETDB_STATE_DIR=/state \
+    FERRETDB_TELEMETRY=disable
+EXPOSE 27017
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 CMD ["ferretdb", "ping"]
+ENTRYPOINT ["ferretdb"]
+
+# The app (the last stage, which `docker build .` makes).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./

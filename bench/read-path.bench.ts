@@ -88,6 +88,12 @@ recording = false;
 const waves = [...new Set(recorded.map((r) => r.wave))].map((w) =>
   recorded.filter((r) => r.wave === w).map((r) => r.command),
 );
+// BENCH_PRINT=1 prints the page's commands, wave by wave, and stops (to see what a page costs).
+if (process.env.BENCH_PRINT) {
+  for (const [i, commands] of waves.entries())
+    for (const c of commands) process.stdout.write(`wave ${i}: ${JSON.stringify(c).slice(0, 300)}\n`);
+  process.exit(0);
+}
 
 // Baselines.
 const barePort = await freePort();

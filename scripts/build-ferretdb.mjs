@@ -6,12 +6,14 @@
 // carry. FerretDB's own message says to create that file, so we take the module from the Go module cache,
 // add the version file, and `go build` it. Exit codes: 0 built or already there, 3 no Go toolchain, 1 failure.
 //
-// Source patches are applied (docs/adr/0006-id-addressed-pages.md, docs/adr/0013-index-served-filters.md):
-// FerretDB 1.24's SQLite backend creates every index but hands SQLite no condition except an `_id` alone,
-// written with an expression the `_id_` index does not match, so every read scanned the whole table. The
-// patches make `_id` lookups use the index's own expression and push equality and `$in` on `_id` or on an
-// index's leading field down as a WHERE clause that index serves; FerretDB filters the rows again, so results
-// are identical (tests/integration/ferretdb-differential.test.ts compares them with an unpatched build).
+// Source patches are applied (docs/adr/0006-id-addressed-pages.md, docs/adr/0013-index-served-filters.md,
+// docs/adr/0026-postgresql-index-served-filters.md): FerretDB 1.24's SQLite backend creates every index but
+// hands SQLite no condition except an `_id` alone, written with an expression the `_id_` index does not match,
+// and its PostgreSQL backend writes equality with an operator no btree serves, so every read scanned the whole
+// table. The patches push equality and `$in` on `_id` or on indexed fields down as a WHERE clause those
+// indexes serve (array values through an index of their own); FerretDB filters the rows again, so results are
+// identical (tests/integration/ferretdb-differential.test.ts compares them with an unpatched build on both).
+// The Dockerfile's `ferretdb` target runs this script too, for docker-compose.yml's FerretDB on PostgreSQL.
 //
 // `--upstream` builds the same version without patches, as `bin/ferretdb-upstream`, for that comparison.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -116,11 +118,45 @@ const PATCHES = [
     from: '\tif !autoVacuum {\n\t\tvalues.Add("_pragma", "auto_vacuum(none)")',
     to: '\tif !values.Has("_txlock") {\n\t\tvalues.Set("_txlock", "immediate")\n\t}\n\n\tif !autoVacuum {\n\t\tvalues.Add("_pragma", "auto_vacuum(none)")',
   },
+  {
+    // ADR 0026: on PostgreSQL, equality and `$in` of strings, ObjectIds and booleans on `_id` or on an indexed
+    // field are written with the btree's own expression (`_jsonb->'f' = ANY(...)`) and array values through
+    // the field's array index (scripts/ferretdb/ensemble_pg_pushdown.go); upstream's `@>` could use no index.
+    // A limited find whose whole filter can be answered exactly also has its sort and limit served there.
+    name: 'postgresql-index-pushdown',
+    file: 'internal/backends/postgresql/collection.go',
+    from: 'where, args, err = prepareWhereClause(&placeholder, params.Filter)',
+    to: 'where, args, err = ensembleClauses(ctx, p, &placeholder, c.dbName, meta, params.Filter, params.EnsembleFilter, params.EnsembleSort, params.EnsembleLimit)',
+  },
+  {
+    // The same for `explain`, so that a plan shows what runs (FerretDB reports PostgreSQL's EXPLAIN).
+    name: 'postgresql-index-pushdown-explain',
+    file: 'internal/backends/postgresql/collection.go',
+    from: 'where, args, err := prepareWhereClause(&placeholder, params.Filter)',
+    to: 'where, args, err := ensembleClauses(ctx, p, &placeholder, c.dbName, meta, params.Filter, params.EnsembleFilter, params.EnsembleSort, params.EnsembleLimit)',
+  },
+  {
+    // ADR 0026: the leading field of every index gets a GIN index over its array values
+    // (scripts/ferretdb/ensemble_pg_multikey.go), made with the index, and when a database is opened for
+    // indexes made before (by the upstream FerretDB too).
+    name: 'postgresql-multikey-on-create',
+    file: 'internal/backends/postgresql/metadata/registry.go',
+    from: '\t\tcreated = append(created, index.Name)\n\t\tc.Indexes = append(c.Indexes, index)\n',
+    to: '\t\tcreated = append(created, index.Name)\n\t\tc.Indexes = append(c.Indexes, index)\n\n\t\tif len(index.Key) > 0 {\n\t\t\tif err := ensembleMultikeyEnsure(ctx, p, dbName, c.TableName, index.Key[0].Field, nil); err != nil {\n\t\t\t\tr.l.WarnContext(ctx, "ensemble: cannot make an array index", "table", c.TableName, "error", err)\n\t\t\t}\n\t\t}\n',
+  },
+  {
+    name: 'postgresql-multikey-on-open',
+    file: 'internal/backends/postgresql/metadata/registry.go',
+    from: '\tr.colls[dbName] = colls\n\n\treturn nil\n}',
+    to: '\tfor _, c := range colls {\n\t\tensembleMultikeyIndexes(ctx, p, dbName, c, r.l)\n\t}\n\n\tr.colls[dbName] = colls\n\n\treturn nil\n}',
+  },
 ];
 /** Files of Ensemble's own added to FerretDB's source: [from scripts/ferretdb/, to the source folder]. */
 const ADDED = [
   ['ensemble_pushdown.go', 'internal/backends/sqlite/ensemble_pushdown.go'],
   ['ensemble_multikey.go', 'internal/backends/sqlite/metadata/ensemble_multikey.go'],
+  ['ensemble_pg_pushdown.go', 'internal/backends/postgresql/ensemble_pushdown.go'],
+  ['ensemble_pg_multikey.go', 'internal/backends/postgresql/metadata/ensemble_multikey.go'],
 ];
 const hashOf = (name) =>
   createHash('sha256')

@@ -15,7 +15,7 @@ if (major < 20 || (major === 20 && minor < 19)) {
   process.exit(1);
 }
 
-// The tests also start a real redis-server and drive a real Chromium (Debian's packages).
+// The tests also start a real redis-server and PostgreSQL and drive a real Chromium (Debian's packages).
 if (process.argv.includes('--tests')) {
   const r = spawnSync('bash', [path.join(root, 'scripts', 'install-system-deps.sh')], { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);

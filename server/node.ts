@@ -47,6 +47,7 @@ import { bridgeRealtime, REALTIME_VERSION } from './realtime/realtime.bridge.js'
 import { RealtimeServer, roomOf } from './realtime/realtime.server.js';
 import { migrateThreadsToPositions } from './threads/thread.migration.js';
 import { migrateGroupsToKeys } from './groups/group.migration.js';
+import { migrateStreamLookups } from './federation/apex.migration.js';
 import { runMigrations, type Migration } from './db/migrations.js';
 import { MailCatcher } from './mail/mail.catcher.js';
 import { devMailRoutes } from './mail/mail.routes.js';
@@ -105,7 +106,9 @@ export function schemaMigrations({
   notifications,
   files,
   profiles,
+  db,
 }: {
+  db: Db;
   groups: GroupRepository;
   threads: ThreadRepository;
   notifications: NotificationRepository;
@@ -140,6 +143,11 @@ export function schemaMigrations({
       version: 6,
       description: "people's search tokens carry the directory's skill and language filters",
       run: () => profiles.reindexAll(),
+    },
+    {
+      version: 7,
+      description: 'stored activities looked up by top-level collections and objects, through indexes',
+      run: () => migrateStreamLookups(db),
     },
   ];
 }
@@ -211,6 +219,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
       notifications: notificationRepo,
       files: fileRepo,
       profiles,
+      db,
     }),
     logger,
   );

@@ -64,8 +64,12 @@ export function bridgeCache(
   peers: {
     toPeers(event: string, payload: unknown): void;
     onPeers(event: string, handler: (p: unknown) => void): void;
+    /** Called when the other processes stop being heard (false) and are heard again (true). */
+    onPeersHeard(handler: (heard: boolean) => void): void;
   },
 ): void {
+  // Changes made elsewhere while Redis was down never arrive: no page is trusted across the gap.
+  peers.onPeersHeard((heard) => (heard ? cache.heard() : cache.unheard()));
   for (const name of cacheEvents) {
     events.on(name, (e: DomainEvents[typeof name]) => {
       const changed = (scopes[name] as Scopes<typeof name>)(e);

@@ -30,16 +30,43 @@ export class PageCache {
   private readonly byScope = new Map<string, Set<string>>();
   private bytes = 0;
   private readonly listeners: ((scopes: string[]) => void)[] = [];
+  /** Bumped when this process may have missed other processes' changes: every earlier ETag stops matching. */
+  private epoch = 0;
+  /** While the other processes cannot be heard (Redis is down), nothing is kept or answered 304. */
+  private deaf = false;
 
   constructor(readonly options: PageCacheOptions) {}
 
   get enabled(): boolean {
-    return this.options.enabled;
+    return this.options.enabled && !this.deaf;
   }
 
   /** The current version of these scopes: what an ETag and a kept page are checked against. */
   version(scopes: string[]): string {
-    return `${this.boot}:${scopes.map((s) => `${s}=${this.versions.get(s) ?? 0}`).join(',')}`;
+    if (this.deaf) return `deaf:${randomBytes(6).toString('hex')}`; // matches nothing, keeps nothing
+    return `${this.boot}.${this.epoch}:${scopes.map((s) => `${s}=${this.versions.get(s) ?? 0}`).join(',')}`;
+  }
+
+  /**
+   * The node's other processes cannot be heard (their invalidations would be missed): forget every page
+   * and keep none until `heard` (cache.bridge.ts follows the Redis connection).
+   */
+  unheard(): void {
+    this.deaf = true;
+    this.forgetAll();
+  }
+
+  /** Heard again: pages are kept anew, under ETags that no page from before matches. */
+  heard(): void {
+    this.deaf = false;
+    this.forgetAll();
+  }
+
+  private forgetAll(): void {
+    this.epoch++;
+    this.pages.clear();
+    this.byScope.clear();
+    this.bytes = 0;
   }
 
   /** An ETag for a page: the request, who reads it, and the versions of what it shows. */

@@ -190,7 +190,13 @@ export const collectionSpecs: CollectionSpec[] = [
   { name: collections.documentLocks, indexes: [] },
   // activitypub-express's documents (apex.store.ts): `_id` = IRI; streams ordered by `_ts`.
   { name: collections.apObjects, indexes: [] },
-  { name: collections.apStreams, indexes: [{ name: 'collection', key: { '_meta.collection': 1, _ts: -1 } }] },
+  {
+    name: collections.apStreams,
+    indexes: [
+      { name: 'in-collection', key: { _collections: 1, _ts: -1 } },
+      { name: 'carrying', key: { _objects: 1 } },
+    ],
+  },
   { name: collections.apContexts, indexes: [] },
   // Federation: actor keys (`_id` = actor IRI), remote keys (`_id` = keyId).
   { name: collections.federationKeys, indexes: [] },

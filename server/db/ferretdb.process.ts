@@ -21,6 +21,11 @@ export interface FerretDBOptions {
   startTimeoutMs?: number;
   /** Listen on this port (a restart on the same address); a free one otherwise. */
   port?: number;
+  /**
+   * Serve a PostgreSQL database (`postgres://` URL) instead of SQLite files in `dataDir` (the tests and
+   * benchmarks of FerretDB on PostgreSQL, docs/adr/0026-postgresql-index-served-filters.md).
+   */
+  postgresqlUrl?: string;
 }
 
 const PID_FILE = 'ferretdb.pid';
@@ -89,7 +94,10 @@ function forwardLogs(child: ChildProcess, logger: Logger, remember: (line: strin
   child.stderr?.on('data', onData);
 }
 
-/** Start FerretDB on SQLite on a free loopback port, with telemetry off, and wait until it answers. */
+/**
+ * Start FerretDB on SQLite (or on PostgreSQL when given its URL) on a free loopback port, with telemetry off,
+ * and wait until it answers.
+ */
 export async function startFerretDB(options: FerretDBOptions): Promise<ManagedDatabaseProcess> {
   const { bin, logger } = options;
   const sqliteDir = path.join(options.dataDir, 'sqlite');
@@ -100,8 +108,9 @@ export async function startFerretDB(options: FerretDBOptions): Promise<ManagedDa
 
   const [port, debugPort] = [options.port ?? (await freePort()), await freePort()];
   const args = [
-    '--handler=sqlite',
-    `--sqlite-url=file:${sqliteDir}/?_pragma=synchronous(normal)`,
+    ...(options.postgresqlUrl
+      ? ['--handler=postgresql', `--postgresql-url=${options.postgresqlUrl}`]
+      : ['--handler=sqlite', `--sqlite-url=file:${sqliteDir}/?_pragma=synchronous(normal)`]),
     `--state-dir=${stateDir}`,
     `--listen-addr=127.0.0.1:${port}`,
     `--debug-addr=127.0.0.1:${debugPort}`,

@@ -1,6 +1,9 @@
 import type { Collection, Filter, OptionalUnlessRequiredId } from 'mongodb';
 import { insertOnce } from './errors.js';
 
+/** How many positions from the hint on `head` reads at once. */
+const HEAD_WINDOW = 8;
+
 /** A position in a dense sequence, addressed by `_id = "<prefix>:<n>"`. */
 export interface SlotDoc {
   _id: string;
@@ -48,6 +51,24 @@ export class DenseSequence<D extends SlotDoc> {
   /** The last taken position (0 when none), found from a hint by galloping then bisecting. */
   async head(prefix: string, hint = 0): Promise<number> {
     let low = Math.max(0, Math.floor(hint));
+    if (low >= 1) {
+      // Usually the hint is the head or a few positions below it: one read of the next few answers.
+      const window = Array.from({ length: HEAD_WINDOW }, (_, i) => low + i);
+      const found = new Set(
+        (
+          await this.collection
+            .find({ _id: { $in: window.map((n) => this.key(prefix, n)) } } as Filter<D>, {
+              projection: { _id: 1 },
+            })
+            .toArray()
+        ).map((d) => String(d._id)),
+      );
+      let n = low - 1;
+      while (n + 1 < low + HEAD_WINDOW && found.has(this.key(prefix, n + 1))) n++;
+      if (n < low + HEAD_WINDOW - 1) {
+        if (n >= low) return n; // the position after it is free
+      } else low = n; // all taken: gallop on from the last
+    }
     let high: number;
     if (await this.exists(prefix, low)) {
       let step = 1;

@@ -21,6 +21,26 @@ import { BatchInserter } from '../db/batch.insert.js';
 interface StoredDoc extends Document {
   _id: string;
   _ts?: ObjectId;
+  /**
+   * Top-level copies of what readers look activities up by, each an indexed array (ADR 0013 serves a
+   * top-level field's equality from its index, not a dotted path): the collections it is in (apex's
+   * `_meta.collection`) and the ids of the objects it carries.
+   */
+  _collections?: string[];
+  _objects?: string[];
+}
+
+/** The lookup fields of a stored activity, from apex's form. */
+export function lookupFields(doc: Document): { _collections: string[]; _objects: string[] } {
+  const meta = doc._meta as { collection?: unknown } | undefined;
+  const listed = Array.isArray(meta?.collection) ? meta.collection : [];
+  const objects = Array.isArray(doc.object) ? (doc.object as unknown[]) : [doc.object];
+  return {
+    _collections: listed.filter((c): c is string => typeof c === 'string'),
+    _objects: objects
+      .map((o) => (typeof o === 'string' ? o : (o as { id?: unknown } | null)?.id))
+      .filter((id): id is string => typeof id === 'string'),
+  };
 }
 
 export interface LocalActorSource {
@@ -41,16 +61,18 @@ const ACTOR_CACHE_MS = 60_000;
 function toStored(obj: ApexObject, withTs: boolean): StoredDoc {
   const doc = escape(clone(obj)) as unknown as StoredDoc;
   doc._id = obj.id;
-  if (withTs) doc._ts = new ObjectId();
+  if (withTs) {
+    doc._ts = new ObjectId();
+    Object.assign(doc, lookupFields(doc));
+  }
   return doc;
 }
 
 /** Back to apex's form: private fields dropped unless asked for (never a key: none is stored here). */
 function fromStored(doc: StoredDoc | null, includeMeta: boolean | undefined): ApexObject | null {
   if (!doc) return null;
-  const { _id, _ts, ...rest } = doc;
-  void _id;
-  void _ts;
+  const { _id, _ts, _collections, _objects, ...rest } = doc;
+  void [_id, _ts, _collections, _objects];
   if (includeMeta !== true) delete rest._meta;
   return unescape(rest) as ApexObject;
 }
@@ -122,7 +144,7 @@ export class ApexStore implements ApexStoreLike {
     includeMeta?: boolean,
   ): Promise<ApexObject | null> {
     return fromStored(
-      await this.streams.findOne({ '_meta.collection': collection, object: objectId }),
+      await this.streams.findOne({ _collections: collection, object: objectId }),
       includeMeta,
     );
   }
@@ -132,10 +154,7 @@ export class ApexStore implements ApexStoreLike {
     actorId: string,
     includeMeta?: boolean,
   ): Promise<ApexObject | null> {
-    return fromStored(
-      await this.streams.findOne({ '_meta.collection': collection, actor: actorId }),
-      includeMeta,
-    );
+    return fromStored(await this.streams.findOne({ _collections: collection, actor: actorId }), includeMeta);
   }
 
   /** A page of a collection, newest first, each item's actor joined (apex's `$lookup`, as a second query). */
@@ -145,7 +164,7 @@ export class ApexStore implements ApexStoreLike {
     after: string | null,
     blockList?: string[],
   ): Promise<ApexObject[]> {
-    const filter: Document = { '_meta.collection': collectionId };
+    const filter: Document = { _collections: collectionId };
     if (after) {
       if (!ObjectId.isValid(after)) throw new Error('ApexStore: invalid page value');
       filter._ts = { $lt: new ObjectId(after) };
@@ -175,7 +194,7 @@ export class ApexStore implements ApexStoreLike {
   }
 
   getStreamCount(collectionId: string): Promise<number> {
-    return this.streams.countDocuments({ '_meta.collection': collectionId });
+    return this.streams.countDocuments({ _collections: collectionId });
   }
 
   async getContext(documentUrl: string): Promise<unknown> {
@@ -233,6 +252,7 @@ export class ApexStore implements ApexStoreLike {
       next = { ...current, ...(escape(clone(activity)) as object) } as StoredDoc;
       next._id = current._id;
     }
+    Object.assign(next, lookupFields(next));
     await this.streams.replaceOne({ _id: activity.id }, next);
     const updated = fromStored(next, true)!;
     await this.updateObjectCopies(updated);
@@ -246,7 +266,10 @@ export class ApexStore implements ApexStoreLike {
     remove?: boolean,
   ): Promise<ApexObject> {
     const path = `_meta.${key}`;
-    const op = remove ? { $pull: { [path]: value } } : { $addToSet: { [path]: value } };
+    // The collections an activity is in are also kept at the top, where their index serves them.
+    const paths = key === 'collection' ? [path, '_collections'] : [path];
+    const each = Object.fromEntries(paths.map((p) => [p, value]));
+    const op = remove ? { $pull: each } : { $addToSet: each };
     const result = await this.streams.updateOne({ _id: activity.id }, op as Document);
     if (!result.matchedCount) throw new Error('Error updating activity meta: not found');
     return fromStored(await this.streams.findOne({ _id: activity.id }), true)!;
@@ -273,7 +296,7 @@ export class ApexStore implements ApexStoreLike {
 
   /** Activities embedding an updated object get the new copy (apex used `arrayFilters`; this rewrites). */
   private async updateObjectCopies(object: ApexObject): Promise<void> {
-    const copies = await this.streams.find({ 'object.id': object.id }).toArray();
+    const copies = await this.streams.find({ _objects: object.id }).toArray();
     const escaped = escape(clone(object)) as unknown as Record<string, unknown>;
     for (const copy of copies) {
       const items = Array.isArray(copy.object) ? (copy.object as { id?: string }[]) : [];

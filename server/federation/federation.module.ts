@@ -248,15 +248,16 @@ export function composeFederation(deps: {
       onActorDeleted: (actorId) => remoteKeys.forgetOwner(actorId),
     }),
   ];
+  const nodeinfo = new NodeInfoSource(
+    db,
+    { name: 'Ensemble', version, homepage: config.publicUrl },
+    deps.nodeMetadata ?? (() => ({ nodeName: new URL(config.publicUrl).host })),
+  );
   const router = federationRoutes({
     directory,
     objects: renderer,
     apex,
-    nodeinfo: new NodeInfoSource(
-      db,
-      { name: 'Ensemble', version, homepage: config.publicUrl },
-      deps.nodeMetadata ?? (() => ({ nodeName: new URL(config.publicUrl).host })),
-    ),
+    nodeinfo,
     host: new URL(config.publicUrl).host,
     inbox,
     signedBy: signedFetchVerifier({ keys: remoteKeys, policy, maxSkewMs: HOUR }),
@@ -302,9 +303,13 @@ export function composeFederation(deps: {
       logger,
     }),
     publish,
-    start: () => worker.start(),
+    start: () => {
+      worker.start();
+      nodeinfo.start();
+    },
     close: async () => {
       clearInterval(sweeps);
+      nodeinfo.stop();
       await worker.stop();
     },
   };

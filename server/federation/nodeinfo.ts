@@ -1,38 +1,75 @@
 import type { Db } from 'mongodb';
 import { collections } from '../db/collections.js';
 
-const CACHE_MS = 10 * 60_000;
+/** How often the post counts are taken again (statistics; peers read them now and then). */
+const REFRESH_MS = 6 * 3600_000;
+/** How long the people counts are kept (read from the people's status index). */
+const PEOPLE_MS = 10 * 60_000;
 
-/** NodeInfo 2.0 / 2.1 with counts from the domain (posts of public groups only) (cached ten minutes: each is a count over a collection). */
+type Counts = Record<string, number>;
+
+/**
+ * NodeInfo 2.0 / 2.1 with counts from the domain. People are counted through their status index when a
+ * request asks (kept ten minutes). Posts of public groups are counted in the background when the node starts
+ * and every six hours, never while a request waits (each counts a whole collection: docs/operations.md,
+ * "Choosing the database server"); a request reads the last ones.
+ */
 export class NodeInfoSource {
-  private cached: { at: number; usage: Record<string, unknown> } | null = null;
+  private people: { at: number; counts: Counts } | null = null;
+  private posts: Counts | null = null;
+  private counting: Promise<Counts> | null = null;
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly db: Db,
     private readonly software: { name: string; version: string; homepage: string },
     /** `metadata` as it is now (the node's name and description change at run time). */
     private readonly metadata: () => Record<string, unknown>,
+    private readonly refreshMs = REFRESH_MS,
   ) {}
 
-  private async usage(): Promise<Record<string, unknown>> {
-    if (this.cached && Date.now() - this.cached.at < CACHE_MS) return this.cached.usage;
+  /** Count posts now and every `refreshMs` (a failed count keeps the last one). */
+  start(): void {
+    if (this.timer) return;
+    void this.countPosts().catch(() => undefined);
+    this.timer = setInterval(() => void this.countPosts().catch(() => undefined), this.refreshMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private countPosts(): Promise<Counts> {
+    this.counting ??= (async () => {
+      const [threads, replies] = await Promise.all([
+        this.db.collection(collections.threads).countDocuments({ deleted: null, audience: 'public' }),
+        this.db.collection(collections.replies).countDocuments({ deleted: null, audience: 'public' }),
+      ]);
+      this.posts = { localPosts: threads, localComments: replies };
+      return this.posts;
+    })().finally(() => (this.counting = null));
+    return this.counting;
+  }
+
+  private async countPeople(): Promise<Counts> {
+    if (this.people && Date.now() - this.people.at < PEOPLE_MS) return this.people.counts;
     const users = this.db.collection(collections.users);
-    const day = 86_400_000;
-    const since = (days: number) => new Date(Date.now() - days * day);
-    const [total, activeMonth, activeHalfyear, threads, replies] = await Promise.all([
+    const since = (days: number) => new Date(Date.now() - days * 86_400_000);
+    const [total, activeMonth, activeHalfyear] = await Promise.all([
       users.countDocuments({ status: 'active' }),
       users.countDocuments({ status: 'active', lastSignInAt: { $gte: since(30) } }),
       users.countDocuments({ status: 'active', lastSignInAt: { $gte: since(180) } }),
-      this.db.collection(collections.threads).countDocuments({ deleted: null, audience: 'public' }),
-      this.db.collection(collections.replies).countDocuments({ deleted: null, audience: 'public' }),
     ]);
-    const usage = {
-      users: { total, activeMonth, activeHalfyear },
-      localPosts: threads,
-      localComments: replies,
-    };
-    this.cached = { at: Date.now(), usage };
-    return usage;
+    this.people = { at: Date.now(), counts: { total, activeMonth, activeHalfyear } };
+    return this.people.counts;
+  }
+
+  private async usage(): Promise<Record<string, unknown>> {
+    // Only before the first post count is taken does a request wait for it.
+    const [users, posts] = await Promise.all([this.countPeople(), this.posts ?? this.countPosts()]);
+    return { users, ...posts };
   }
 
   async document(version: string): Promise<Record<string, unknown>> {

@@ -49,6 +49,7 @@ export class GroupPurge {
       await this.images.remove(group.avatar);
       await this.images.remove(group.banner);
       await this.groups.handles.deleteOne({ _id: group.handle });
+      this.groups.forgetHandle(group.handle);
       await this.groups.groups.deleteOne({ _id: groupId });
       this.logger.info({ group: group.handle }, 'deleted group purged after its retention period');
     }

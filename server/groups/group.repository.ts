@@ -1,4 +1,5 @@
 import { ObjectId, type Collection, type Db, type Filter } from 'mongodb';
+import { Lru } from '../core/lru.js';
 import type { Caller } from '../core/caller.js';
 import { DocumentLocks } from '../db/document.lock.js';
 import { collections } from '../db/collections.js';
@@ -95,6 +96,9 @@ export interface AuditDoc {
   detail: Record<string, unknown>;
 }
 
+/** How long a handle's group is remembered. */
+const HANDLE_MS = 60_000;
+
 export class GroupRepository {
   readonly groups: Collection<GroupDoc>;
   readonly memberships: Collection<MembershipDoc>;
@@ -120,9 +124,27 @@ export class GroupRepository {
     return alias ? this.groups.findOne({ _id: alias.groupId }) : null;
   }
 
+  /**
+   * Handles read lately: a handle names one group from its creation until the group is purged, so a page's
+   * scopes and its group are found with one read of it, not one each. Kept a minute (a handle freed by a
+   * purge in another process and taken by a new group is found again within it).
+   */
+  private readonly handleIds = new Lru<string, { id: ObjectId; at: number }>(20_000);
+
   /** The group a handle names now, without reading the group. */
   async idOfHandle(handle: string): Promise<ObjectId | null> {
-    return (await this.handles.findOne({ _id: handle.toLowerCase() }))?.groupId ?? null;
+    const key = handle.toLowerCase();
+    const kept = this.handleIds.get(key);
+    if (kept && Date.now() - kept.at < HANDLE_MS) return kept.id;
+    const id = (await this.handles.findOne({ _id: key }))?.groupId ?? null;
+    if (id) this.handleIds.set(key, { id, at: Date.now() });
+    else this.handleIds.delete(key);
+    return id;
+  }
+
+  /** A handle freed (its group purged, or its creation undone): not remembered any more here. */
+  forgetHandle(handle: string): void {
+    this.handleIds.delete(handle.toLowerCase());
   }
 
   /**
@@ -151,6 +173,14 @@ export class GroupRepository {
     set: Pick<GroupDoc, 'name' | 'description' | 'joinPolicy' | 'memberCount' | 'origin' | 'searchTokens'>,
   ): Promise<void> {
     await this.locks.update(this.groups, id, { $set: { ...set, updatedAt: new Date() } });
+  }
+
+  /**
+   * Keep a group's member count as memberships become or stop being active: kept, not recounted, so
+   * a change costs one write whatever the group's size. Under the group's lock (ADR 0010).
+   */
+  async adjustMemberCount(id: ObjectId, delta: number): Promise<void> {
+    if (delta) await this.locks.update(this.groups, id, { $inc: { memberCount: delta } });
   }
 
   /** The active members of a group (ids only), read through the group's index. */

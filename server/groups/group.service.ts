@@ -94,7 +94,10 @@ export class GroupService {
    * group that does not exist, so its existence does not leak; one they see but may not act on is 403.
    */
   async load(caller: Caller, handle: string, action: GroupAction): Promise<GroupContext> {
-    return this.check(caller, await this.repo.byHandle(handle), action, `No group ${handle}.`);
+    // The handle names the group's id; the group and the caller's membership are then read together.
+    const groupId = await this.repo.idOfHandle(handle);
+    if (!groupId) throw new NotFoundError(`No group ${handle}.`);
+    return this.loadById(caller, groupId, action, `No group ${handle}.`);
   }
 
   /** The same checks, for content that knows its group by id (threads, replies). */
@@ -258,6 +261,7 @@ export class GroupService {
       await this.repo.handles.insertOne({ _id: group.handle, groupId: group._id });
       await this.repo.groups.insertOne(group).catch(async (err: unknown) => {
         await this.repo.handles.deleteOne({ _id: group.handle, groupId: group._id });
+        this.repo.forgetHandle(group.handle);
         throw err;
       });
     } catch (err) {
@@ -284,6 +288,7 @@ export class GroupService {
       // No transactions: undo the group so nothing is left half-written.
       await this.repo.groups.deleteOne({ _id: group._id });
       await this.repo.handles.deleteOne({ _id: group.handle });
+      this.repo.forgetHandle(group.handle);
       throw err;
     }
     this.events.emit('group.created', {

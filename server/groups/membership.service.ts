@@ -5,7 +5,7 @@ import type { EventBus } from '../core/events.js';
 import type { OrganizationRepository } from '../organizations/organization.repository.js';
 import type { PersonRepository, UserDoc } from '../people/person.repository.js';
 import { allowed, roleRank, type MembershipState, type Role } from './group.policy.js';
-import { membershipId, type GroupRepository, type MembershipDoc } from './group.repository.js';
+import { membershipId, type GroupDoc, type GroupRepository, type MembershipDoc } from './group.repository.js';
 import type { GroupContext, GroupService } from './group.service.js';
 import { isDuplicateKey } from '../db/errors.js';
 
@@ -51,14 +51,12 @@ export class MembershipService {
     return user;
   }
 
-  private async countMembers(groupId: ObjectId): Promise<void> {
-    // Counted under the group's lock, so an older count is never written after a newer one.
-    await this.repo.locks.run(this.repo.locks.keyOf(this.repo.groups, groupId), async () => {
-      // A group hosted elsewhere keeps the count its own node gives.
-      if ((await this.repo.groups.findOne({ _id: groupId }, { projection: { origin: 1 } }))?.origin) return;
-      const count = await this.repo.memberships.countDocuments({ groupId, state: 'active' });
-      await this.repo.groups.updateOne({ _id: groupId }, { $set: { memberCount: count } });
-    });
+  /**
+   * A local group's kept member count follows each membership that became (+1) or stopped being (-1)
+   * active; a group hosted elsewhere keeps the count its own node gives.
+   */
+  private async counted(group: GroupDoc, delta: number): Promise<void> {
+    if (!group.origin) await this.repo.adjustMemberCount(group._id, delta);
   }
 
   private async insert(
@@ -97,7 +95,7 @@ export class MembershipService {
       return { welcomeMessage: null, pending: true };
     }
     await this.insert(ctx.group._id, new ObjectId(user.personId), 'active', null);
-    await this.countMembers(ctx.group._id);
+    await this.counted(ctx.group, 1);
     this.events.emit('member.joined', {
       groupId: ctx.group._id.toHexString(),
       userId: user.personId,
@@ -183,7 +181,7 @@ export class MembershipService {
     await this.groups.audit(ctx, caller, approve ? 'request.approved' : 'request.denied', person._id);
     const ids = { groupId: ctx.group._id.toHexString(), userId: person._id.toHexString() };
     if (approve) {
-      await this.countMembers(ctx.group._id);
+      await this.counted(ctx.group, 1);
       this.events.emit('member.joined', { ...ids, role: 'member' });
     } else this.events.emit('member.request_denied', ids);
   }
@@ -254,8 +252,10 @@ export class MembershipService {
     // An invitation to a group hosted elsewhere is accepted by asking its node, which knows of it.
     if (accept && ctx.group.origin) return this.askRemote(caller, ctx, true);
     if (accept) {
-      await this.repo.memberships.updateOne(filter, { $set: { state: 'active', updatedAt: new Date() } });
-      await this.countMembers(ctx.group._id);
+      const { modifiedCount } = await this.repo.memberships.updateOne(filter, {
+        $set: { state: 'active', updatedAt: new Date() },
+      });
+      await this.counted(ctx.group, modifiedCount);
       this.events.emit('member.joined', {
         groupId: ctx.group._id.toHexString(),
         userId: user.personId,
@@ -281,8 +281,11 @@ export class MembershipService {
     const user = requireParticipant(caller);
     const ctx = await this.groups.load(caller, handle, 'leave');
     // The owner cannot leave (policy); the filter keeps a concurrent transfer from making that possible.
-    await this.repo.memberships.deleteOne({ _id: ctx.membership!._id, role: { $ne: 'owner' } });
-    await this.countMembers(ctx.group._id);
+    const left = await this.repo.memberships.findOneAndDelete({
+      _id: ctx.membership!._id,
+      role: { $ne: 'owner' },
+    });
+    await this.counted(ctx.group, left?.state === 'active' ? -1 : 0);
     this.events.emit('member.left', {
       groupId: ctx.group._id.toHexString(),
       userId: user.personId,
@@ -315,8 +318,11 @@ export class MembershipService {
     const { person, membership } = await this.target(ctx, personHandle);
     if (!membership || membership.state === 'banned')
       throw new NotFoundError(`${personHandle} is not in this group.`);
-    await this.repo.memberships.deleteOne({ _id: membership._id, role: { $ne: 'owner' } });
-    await this.countMembers(ctx.group._id);
+    const removed = await this.repo.memberships.findOneAndDelete({
+      _id: membership._id,
+      role: { $ne: 'owner' },
+    });
+    await this.counted(ctx.group, removed?.state === 'active' ? -1 : 0);
     await this.groups.audit(ctx, caller, 'member.removed', person._id);
     this.events.emit('member.left', {
       groupId: ctx.group._id.toHexString(),
@@ -329,15 +335,15 @@ export class MembershipService {
     const ctx = await this.groups.load(caller, handle, 'manageMembers');
     const { person } = await this.target(ctx, personHandle);
     const now = new Date();
-    await this.repo.memberships.updateOne(
+    const before = await this.repo.memberships.findOneAndUpdate(
       { groupId: ctx.group._id, userId: person._id, role: { $ne: 'owner' } },
       {
         $set: { state: 'banned', role: 'member', updatedAt: now },
         $setOnInsert: { _id: membershipId(ctx.group._id, person._id), invitedBy: null, createdAt: now },
       },
-      { upsert: true },
+      { upsert: true, returnDocument: 'before' },
     );
-    await this.countMembers(ctx.group._id);
+    await this.counted(ctx.group, before?.state === 'active' ? -1 : 0);
     await this.groups.audit(ctx, caller, 'member.banned', person._id, { reason });
     this.events.emit('member.left', {
       groupId: ctx.group._id.toHexString(),

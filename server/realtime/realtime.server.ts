@@ -171,6 +171,8 @@ export class RealtimeServer {
   private redis: ReturnType<typeof createClient> | undefined;
   private records = new RecoveryRecords(undefined, RECOVERY_WINDOW_MS);
   private readonly peerHandlers: [string, (payload: unknown) => void][] = [];
+  private readonly heardHandlers: ((heard: boolean) => void)[] = [];
+  private peersHeard = true;
 
   constructor(private readonly deps: RealtimeDeps) {}
 
@@ -179,8 +181,21 @@ export class RealtimeServer {
    * sends after it); nothing to do with one process.
    */
   toPeers(event: string, payload: unknown): void {
-    // Only the Redis adapter has peers (the in-memory adapter refuses serverSideEmit).
-    if (this.redis) this.io?.serverSideEmit(event as never, payload as never);
+    // Only the Redis adapter has peers (the in-memory adapter refuses serverSideEmit). While Redis is down
+    // nothing is sent: the adapter publishes these without waiting, and the refusal would go unhandled;
+    // peers drop what they kept when they hear again (onPeersHeard).
+    if (this.redis?.isReady) this.io?.serverSideEmit(event as never, payload as never);
+  }
+
+  /** Follow whether the other processes can be heard: false when Redis goes down, true when it is back. */
+  onPeersHeard(handler: (heard: boolean) => void): void {
+    this.heardHandlers.push(handler);
+  }
+
+  private setPeersHeard(heard: boolean): void {
+    if (heard === this.peersHeard) return;
+    this.peersHeard = heard;
+    for (const handler of this.heardHandlers) handler(heard);
   }
 
   /** Hear what the node's other processes send with `toPeers`. */
@@ -227,7 +242,13 @@ export class RealtimeServer {
     );
     if (this.deps.redisUrl) {
       this.redis = createClient({ url: this.deps.redisUrl });
-      this.redis.on('error', (err: unknown) => this.deps.logger.error({ err }, 'redis connection error'));
+      this.redis.on('error', (err: unknown) => {
+        this.setPeersHeard(false);
+        this.deps.logger.error({ err }, 'redis connection error');
+      });
+      this.redis.on('end', () => this.setPeersHeard(false));
+      this.redis.on('reconnecting', () => this.setPeersHeard(false));
+      this.redis.on('ready', () => this.setPeersHeard(true));
       await this.redis.connect();
       // Events raised while Redis is away reach the other processes once it is back (redis.publisher.ts).
       io.adapter(createAdapter(holdingPublisher(this.redis, this.deps.logger)));

@@ -26,19 +26,25 @@ export class DiscoveryService {
     const groupIds = [...new Set([...threads, ...replies].map((d) => d.groupId.toHexString()))].map(
       (h) => new ObjectId(h),
     );
-    const handles = new Map(
-      (await this.groupRepo.byIds(groupIds)).map((g) => [g._id.toHexString(), g.handle]),
+    // Everything a page shows is read at once, in one query per kind whatever the number of items.
+    const threadIdsOfReplies = [...new Set(replies.map((r) => r.threadId.toHexString()))].map(
+      (h) => new ObjectId(h),
     );
-    const parents = new Map(
-      (await this.repo.threadsByIds(replies.map((r) => r.threadId))).map((t) => [t._id.toHexString(), t]),
+    const [groups, parentList, threadViews, replyViews] = await Promise.all([
+      this.groupRepo.byIds(groupIds),
+      this.repo.threadsByIds(threadIdsOfReplies),
+      this.threads.threadViews(caller, threads, ''),
+      this.threads.replyViews(caller, replies),
+    ]);
+    const handles = new Map(groups.map((g) => [g._id.toHexString(), g.handle]));
+    const parents = new Map(parentList.map((t) => [t._id.toHexString(), t]));
+    const tv = new Map<string, ThreadView>(
+      threadViews.map((view, i) => [
+        view.id,
+        { ...view, group: handles.get(threads[i]!.groupId.toHexString()) ?? '' },
+      ]),
     );
-    const tv = new Map<string, ThreadView>();
-    for (const t of threads)
-      tv.set(
-        t._id.toHexString(),
-        (await this.threads.threadViews(caller, [t], handles.get(t.groupId.toHexString()) ?? ''))[0]!,
-      );
-    const rv = new Map((await this.threads.replyViews(caller, replies)).map((r) => [r.id, r]));
+    const rv = new Map(replyViews.map((r) => [r.id, r]));
     return order.flatMap(({ _id }): FeedItem[] => {
       const key = _id.toHexString();
       const thread = tv.get(key);

@@ -1,6 +1,7 @@
 import type { Collection, Db, Filter, ObjectId } from 'mongodb';
 import { collections } from '../db/collections.js';
 import { DocumentLocks } from '../db/document.lock.js';
+import { Repairs } from '../db/repairs.js';
 import { DenseSequence, type SlotDoc } from '../db/sequence.js';
 import type { GroupVisibility } from '../groups/group.policy.js';
 import type { Rendered } from '../groups/group.repository.js';
@@ -142,13 +143,16 @@ export class ThreadRepository {
   readonly pins: Collection<PinsDoc>;
   /** Threads, replies and pins are written by several parties: only under their lock (ADR 0010). */
   readonly locks: DocumentLocks;
+  /** What readers found to settle, written after they answer. */
+  readonly repairs: Repairs;
   constructor(db: Db) {
     this.locks = new DocumentLocks(db);
+    this.repairs = new Repairs();
     this.threads = db.collection<ThreadDoc>(collections.threads);
     this.replies = db.collection<ReplyDoc>(collections.replies);
     this.likes = db.collection<LikeDoc>(collections.likes);
     this.reports = db.collection<ReportDoc>(collections.reports);
-    this.timeline = new ThreadTimeline(db);
+    this.timeline = new ThreadTimeline(db, this.repairs);
     this.replySlots = new DenseSequence(db.collection<ReplySlot>(collections.replySlots));
     this.pins = db.collection<PinsDoc>(collections.threadPins);
   }
@@ -177,41 +181,45 @@ export class ThreadRepository {
    * Settle a thread's reply count from what a reader of its replies saw, as its writers would have had they
    * not stopped part-way (docs/operations.md, "Faults"): positions taken past the recorded count are counted;
    * a position left without its reply for LOST_REPLY_AFTER_MS is lost (not counted); a position thought
-   * lost whose reply is there after all counts again. Nothing is written when the count is right.
+   * lost whose reply is there after all counts again. The reader decides in memory and the write is a repair,
+   * made after it has answered (ADR 0019); nothing is scheduled when the count is right.
    */
-  async settleReplyCount(
+  settleReplyCount(
     thread: Pick<ThreadDoc, '_id' | 'replyCount' | 'lostReplies'>,
     head: number,
     seen: ReplyPositionSeen[],
     now = Date.now(),
-  ): Promise<void> {
+  ): void {
     const lostBefore = new Set(thread.lostReplies ?? []);
     const isLost = (p: ReplyPositionSeen) =>
       !p.written && now - (p.slot.at?.getTime() ?? 0) > LOST_REPLY_AFTER_MS;
     const changed =
       head > thread.replyCount || seen.some((p) => (lostBefore.has(p.slot.n) ? p.written : isLost(p)));
     if (!changed) return;
-    await this.locks.run(this.locks.keyOf(this.threads, thread._id), async () => {
-      const current = await this.threads.findOne(
-        { _id: thread._id },
-        { projection: { replyCount: 1, lostReplies: 1 } },
-      );
-      if (!current) return;
-      const lost = new Set(current.lostReplies ?? []);
-      for (const p of seen) {
-        if (p.written) lost.delete(p.slot.n);
-        else if (isLost(p)) lost.add(p.slot.n);
-      }
-      await this.threads.updateOne(
-        { _id: thread._id },
-        {
-          $set: {
-            replyCount: Math.max(current.replyCount, head),
-            lostReplies: [...lost].sort((x, y) => x - y),
+    // One repair per page of positions (the pages of one read each settle their own, one at a time).
+    this.repairs.schedule(`replies:${thread._id.toHexString()}:${seen[0]?.slot.n ?? head}`, () =>
+      this.locks.run(this.locks.keyOf(this.threads, thread._id), async () => {
+        const current = await this.threads.findOne(
+          { _id: thread._id },
+          { projection: { replyCount: 1, lostReplies: 1 } },
+        );
+        if (!current) return;
+        const lost = new Set(current.lostReplies ?? []);
+        for (const p of seen) {
+          if (p.written) lost.delete(p.slot.n);
+          else if (isLost(p)) lost.add(p.slot.n);
+        }
+        await this.threads.updateOne(
+          { _id: thread._id },
+          {
+            $set: {
+              replyCount: Math.max(current.replyCount, head),
+              lostReplies: [...lost].sort((x, y) => x - y),
+            },
           },
-        },
-      );
-    });
+        );
+      }),
+    );
   }
 
   /**
@@ -219,42 +227,53 @@ export class ThreadRepository {
    * activity first, pinned ones left out, each once, with the position to resume after.
    *
    * A thread's record of its position (`timelineSlot`) and the timeline agree once its writer is done.
-   * When they do not, the reader settles it as the writer would have: a position below a live newer one
-   * is retired; a live position above the record (a writer stopped early, or two replies at once whose
-   * record updates crossed) becomes the record and the older one is retired.
+   * When they do not, the reader decides as the writer would have (a position below a live newer one is
+   * not the thread's place; a live position above the record, from a writer still at work, stopped early,
+   * or two replies whose record updates crossed, is) and leaves the settling writes to `repairs`: reads
+   * never wait for a thread's lock (until a repair lands, a later page may show such a thread again).
    */
   async activityPage(groupId: ObjectId, from: number | null, want: number) {
     const found: { thread: ThreadDoc; position: number }[] = [];
     const seen = new Set<string>();
     for await (const slots of this.timeline.scan(groupId, from, want)) {
-      const byId = new Map(
-        (await this.threadsByIds(slots.map((s) => s.threadId))).map((t) => [t._id.toHexString(), t]),
-      );
-      const threads = slots.map((s) => byId.get(s.threadId.toHexString()) ?? null);
-      for (const [i, slot] of slots.entries()) {
-        const thread = threads[i];
-        if (!thread || !thread.groupId.equals(groupId) || !(await this.settle(thread, slot.n))) continue;
-        if (thread.pinned || seen.has(thread._id.toHexString())) continue;
-        seen.add(thread._id.toHexString());
-        found.push({ thread, position: slot.n });
+      // Threads are read for as many live positions as the page still needs (and a few more for those
+      // left out), not for every position the scan read.
+      for (let i = 0; i < slots.length && found.length < want;) {
+        const chunk = slots.slice(i, i + want - found.length + 4);
+        i += chunk.length;
+        const byId = new Map(
+          (await this.threadsByIds(chunk.map((s) => s.threadId))).map((t) => [t._id.toHexString(), t]),
+        );
+        for (const slot of chunk) {
+          const thread = byId.get(slot.threadId.toHexString());
+          if (!thread || !thread.groupId.equals(groupId) || !(await this.isPlace(thread, slot.n))) continue;
+          if (thread.pinned || seen.has(thread._id.toHexString())) continue;
+          seen.add(thread._id.toHexString());
+          found.push({ thread, position: slot.n });
+        }
       }
       if (found.length >= want) break;
     }
     return found;
   }
 
-  /** Whether `position` is the thread's live place in the timeline, settling a disagreement (above). */
-  private async settle(thread: ThreadDoc, position: number): Promise<boolean> {
+  /** Whether `position` is the thread's live place in the timeline; a disagreement is settled later. */
+  private async isPlace(thread: ThreadDoc, position: number): Promise<boolean> {
     const recorded = thread.timelineSlot;
     if (recorded === position) return true;
+    const { groupId } = thread;
     if (recorded > position) {
-      const newer = await this.timeline.slots.get(thread.groupId.toHexString(), recorded);
+      const newer = await this.timeline.slots.get(groupId.toHexString(), recorded);
       if (!newer || newer.dead) return true; // the record points nowhere live: this is the place
-      await this.timeline.retire(thread.groupId, position);
+      this.repairs.schedule(`retire:${groupId.toHexString()}:${position}`, () =>
+        this.timeline.retire(groupId, position),
+      );
       return false;
     }
-    if (recorded) await this.timeline.retire(thread.groupId, recorded);
-    await this.locks.update(this.threads, thread._id, { $max: { timelineSlot: position } });
+    this.repairs.schedule(`record:${thread._id.toHexString()}`, async () => {
+      if (recorded) await this.timeline.retire(groupId, recorded);
+      await this.locks.update(this.threads, thread._id, { $max: { timelineSlot: position } });
+    });
     return true;
   }
 

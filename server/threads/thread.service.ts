@@ -324,23 +324,21 @@ export class ThreadService {
     const ctx = await this.groups.load(caller, groupHandle, 'read');
     const groupId = ctx.group._id;
     const after = decodePosition(page.cursor);
-    const found = await this.repo.activityPage(
-      groupId,
-      after === undefined ? null : after - 1,
-      page.limit + 1,
-    );
+    // The pinned threads and the page are read at once, and shown with one read of their authors and likes.
+    const [found, pinnedDocs] = await Promise.all([
+      this.repo.activityPage(groupId, after === undefined ? null : after - 1, page.limit + 1),
+      after === undefined ? this.repo.pinnedThreads(groupId) : Promise.resolve([]),
+    ]);
     const items = found.slice(0, page.limit);
     const last = items[items.length - 1];
+    const views = await this.threadViews(
+      caller,
+      [...pinnedDocs, ...items.map((i) => i.thread)],
+      ctx.group.handle,
+    );
     return {
-      pinned:
-        after === undefined
-          ? await this.threadViews(caller, await this.repo.pinnedThreads(groupId), ctx.group.handle)
-          : [],
-      items: await this.threadViews(
-        caller,
-        items.map((i) => i.thread),
-        ctx.group.handle,
-      ),
+      pinned: views.slice(0, pinnedDocs.length),
+      items: views.slice(pinnedDocs.length),
       nextCursor: found.length > page.limit && last ? encodePosition(last.position) : null,
     };
   }
@@ -371,10 +369,8 @@ export class ThreadService {
       }
       next += count;
     }
-    // The thread's reply count, settled if a writer stopped part-way (the reply list itself is right).
-    await this.repo
-      .settleReplyCount(thread, head, seen)
-      .catch((err: unknown) => this.logger?.warn({ err, thread: threadId }, 'reply count settling failed'));
+    // The thread's reply count, settled after this answer if a writer stopped part-way (the list is right).
+    this.repo.settleReplyCount(thread, head, seen);
     const items = found.slice(0, page.limit);
     const last = items[items.length - 1];
     return {

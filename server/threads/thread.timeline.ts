@@ -3,6 +3,7 @@ import { collections } from '../db/collections.js';
 import { DenseSequence, type SlotDoc } from '../db/sequence.js';
 import { upsertOne } from '../db/errors.js';
 import { Lru } from '../core/lru.js';
+import { Repairs } from '../db/repairs.js';
 
 /**
  * One position in a group's activity timeline. Every new thread and every reply appends the thread at
@@ -23,6 +24,9 @@ interface HintDoc {
   n: number;
 }
 
+/** How far above its hint a reader looks for a group's head (writers since the hint was recorded). */
+const HINT_SLACK = 16;
+
 /** How many hops a writer follows to find the bottom of the run below it (readers compress longer ones). */
 const WRITER_HOPS = 16;
 
@@ -36,7 +40,10 @@ export class ThreadTimeline {
   /** Positions this process took last, per group: hints, never past the head. */
   private readonly heads = new Lru<string, number>(10_000);
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    private readonly repairs = new Repairs(),
+  ) {
     this.slots = new DenseSequence(db.collection<TimelineSlot>(collections.threadTimeline));
     this.hints = db.collection<HintDoc>(collections.sequenceHints);
   }
@@ -104,25 +111,42 @@ export class ThreadTimeline {
   /**
    * Live positions from `from` downwards (the head when null), newest first, in batches of about
    * `want`. Runs of dead positions are jumped over; a run that took several jumps is recorded on its
-   * top position so the next reader needs one.
+   * top position (after the read, by `repairs`) so the next reader needs one.
    */
   async *scan(groupId: ObjectId, from: number | null, want: number): AsyncGenerator<TimelineSlot[]> {
     const prefix = groupId.toHexString();
-    let next = from ?? (await this.head(groupId));
+    // From the head: the first read starts a few positions above the group's hint (positions past the head
+    // are simply absent), so finding the head costs no read of its own unless the head is further up.
+    let fromHint = from === null;
+    let next = from ?? ((await this.hints.findOne({ _id: this.hintId(groupId) }))?.n ?? 0) + HINT_SLACK;
     let run: { top: TimelineSlot; bottom: number } | null = null;
-    const closeRun = async () => {
+    const closeRun = () => {
       if (run && run.bottom < (run.top.skip ?? run.top.n)) {
-        await this.slots.collection.updateOne({ _id: run.top._id }, { $set: { skip: run.bottom } });
+        const { _id } = run.top;
+        const skip = run.bottom;
+        this.repairs.schedule(`skip:${_id}`, () =>
+          this.slots.collection.updateOne({ _id }, { $min: { skip } }),
+        );
       }
       run = null;
     };
     while (next >= 1) {
       const top = next;
-      const size = Math.min(top, Math.max(want, 8));
+      // Busy threads leave dead positions behind: reading a few times what is wanted usually finds a whole
+      // page in one read (the positions are small documents).
+      const size = Math.min(top, Math.max(want * 3, 8), 300);
       const docs = await this.slots.getMany(
         prefix,
         Array.from({ length: size }, (_, i) => top - i),
       );
+      if (fromHint) {
+        fromHint = false;
+        if (docs[0]) {
+          // Taken up to the top of the read: the head is further up.
+          next = await this.slots.head(prefix, top);
+          continue;
+        }
+      }
       const live: TimelineSlot[] = [];
       for (const [i, slot] of docs.entries()) {
         const n = top - i;
@@ -134,14 +158,14 @@ export class ThreadTimeline {
           next = bottom - 1;
           continue;
         }
-        await closeRun();
+        closeRun();
         next = n - 1;
         // A missing position was taken a moment ago and is not written yet; nothing to show there.
         if (slot) live.push(slot);
       }
       if (live.length) yield live;
     }
-    await closeRun();
+    closeRun();
   }
 
   /** Forget a group's timeline (the group is purged). */

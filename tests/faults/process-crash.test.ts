@@ -173,7 +173,11 @@ describe('an app process killed with SIGKILL under load', () => {
     expect(listed.filter((b) => !sent.has(b))).toEqual([]);
     expect(await db.collection('replies').countDocuments({})).toBe(listed.length);
     // The thread's reply count, settled by that read, is the number of replies there.
-    expect((await onB.call('GET', `/threads/${threadId}`)).body.replyCount).toBe(listed.length);
+    const replyCount = async () => (await onB.call('GET', `/threads/${threadId}`)).body.replyCount as number;
+    await waitUntil(async () => (await replyCount()) === listed.length, 5000, 'the reply count').catch(
+      () => undefined,
+    );
+    expect(await replyCount()).toBe(listed.length);
 
     // Deliveries the dead process held are sent by the survivor once their lease runs out: each activity
     // reaches the peer (at least once), none is left queued or failed.

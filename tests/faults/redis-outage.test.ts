@@ -73,12 +73,17 @@ describe('Redis down, then back', () => {
 
     expect((await reply(1)).status).toBe(201);
     await waitUntil(() => seqs(onB).includes(1), 5000, 'the first reply on the other process');
+    // The other process keeps the thread's anonymous page (page cache, ADR 0027).
+    const pageOnB = async () => (await fetch(`${b.url}/api/v1/threads/${threadId}/replies`)).text();
+    for (let i = 0; i < 2; i++) expect(await pageOnB()).toContain('reply 1');
 
     await redis.stop();
     await waitUntil(() => a.node.realtime.redisReady() === false, 5000, 'the node to notice Redis is down');
     // HTTP goes on: writes, reads and readiness, on both processes.
     for (let n = 2; n <= 4; n++) expect((await reply(n)).status).toBe(201);
-    expect((await fetch(`${b.url}/api/v1/threads/${threadId}/replies`)).status).toBe(200);
+    // Changes made on A cannot be heard on B now: B shows them rather than the page it kept.
+    await waitUntil(() => b.node.realtime.redisReady() === false, 5000, 'the other process to notice');
+    expect(await pageOnB()).toContain('reply 4');
     expect((await fetch(`${a.url}/readyz`)).status).toBe(200);
     // The process that raised them still tells its own sockets.
     await waitUntil(() => [2, 3, 4].every((n) => seqs(onA).includes(n)), 5000, 'local events');

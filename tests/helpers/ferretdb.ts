@@ -30,10 +30,25 @@ export interface PrivateFerretDB {
   stop(): Promise<void>;
 }
 
-/** A FerretDB server of its own for one test file, on a throw-away folder. */
-export async function startPrivateFerretDB(bin: string): Promise<PrivateFerretDB> {
+/**
+ * A FerretDB server of its own for one test file, on a throw-away folder (SQLite), or on a PostgreSQL
+ * database when given its URL (tests/helpers/postgresql.ts).
+ */
+export async function startPrivateFerretDB(
+  bin: string,
+  options: { postgresqlUrl?: string; onError?: (line: string) => void } = {},
+): Promise<PrivateFerretDB> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ensemble-ferretdb-'));
-  const server = await startFerretDB({ bin, dataDir, logger: pino({ level: 'silent' }) });
+  const { onError } = options;
+  const server = await startFerretDB({
+    bin,
+    dataDir,
+    // FerretDB's errors (a query PostgreSQL or SQLite refused among them) reach onError, one JSON line each.
+    logger: onError
+      ? pino({ level: 'error' }, { write: (line: string) => onError(line) })
+      : pino({ level: 'silent' }),
+    ...(options.postgresqlUrl ? { postgresqlUrl: options.postgresqlUrl } : {}),
+  });
   const client = new MongoClient(server.uri, { serverSelectionTimeoutMS: 3000 });
   await client.connect();
   return {

@@ -1,18 +1,79 @@
 import { EJSON } from 'bson';
-import { ObjectId, type Db, type Document, type Filter, type Sort } from 'mongodb';
+import { Binary, ObjectId, type Db, type Document, type Filter, type Sort } from 'mongodb';
 import { collections, ensureCollections } from '../../server/db/collections.js';
 import { ferretdbBinary, startPrivateFerretDB, type PrivateFerretDB } from '../helpers/ferretdb.js';
+import {
+  postgresqlUnavailable,
+  startPrivatePostgreSQL,
+  type PrivatePostgreSQL,
+} from '../helpers/postgresql.js';
 
 /**
- * The project's FerretDB build pushes equality and `$in` down to SQLite's indexes (ADR 0013). That is only
- * safe if every command returns exactly what an unpatched FerretDB returns: this runs the same data and the
- * same filters (the shapes Ensemble's repositories send, and the cases where a wrong WHERE would lose or add
- * documents) against both builds, through find, count, distinct, aggregate, update, findAndModify and delete,
- * and fails on any difference.
+ * The project's FerretDB build pushes equality and `$in` down to the indexes of SQLite (ADR 0013) and of
+ * PostgreSQL (ADR 0026). That is only safe if every command returns exactly what an unpatched FerretDB
+ * returns: this runs the same data and the same filters (the shapes Ensemble's repositories send, and the
+ * cases where a wrong WHERE would lose or add documents) against both builds, on each backend, through find,
+ * count, distinct, aggregate, update, findAndModify and delete, and fails on any difference.
+ *
+ * PostgreSQL is a throw-away cluster of Debian's `postgresql` package (tests/helpers/postgresql.ts); CI
+ * installs it (scripts/install-system-deps.sh). Without it, the PostgreSQL half is skipped with the reason.
  */
 const patchedBin = ferretdbBinary('patched');
 const upstreamBin = patchedBin ? ferretdbBinary('upstream') : undefined;
-const describeBoth = patchedBin && upstreamBin ? describe : describe.skip;
+const noPostgreSQL = postgresqlUnavailable();
+// CI installs PostgreSQL (scripts/install-system-deps.sh): there, not having it is a failure, not a skip.
+if (noPostgreSQL && patchedBin && process.env.CI)
+  throw new Error(`FerretDB on PostgreSQL cannot be compared: ${noPostgreSQL}`);
+
+interface Backend {
+  name: 'SQLite' | 'PostgreSQL';
+  /**
+   * Start the patched and the upstream server (in that order) on empty databases of this backend; the
+   * patched server's errors go to onError.
+   */
+  start(onError: (line: string) => void): Promise<{ servers: PrivateFerretDB[]; stop(): Promise<void> }>;
+  /** What the plan of an array lookup shows when the field's array index serves it. */
+  arrayIndexPlan: RegExp;
+}
+
+const backends: Backend[] = [
+  {
+    name: 'SQLite',
+    start: async () => {
+      const servers = await Promise.all([
+        startPrivateFerretDB(patchedBin!),
+        startPrivateFerretDB(upstreamBin!),
+      ]);
+      return { servers, stop: async () => void (await Promise.all(servers.map((s) => s.stop()))) };
+    },
+    arrayIndexPlan: /VIRTUAL TABLE/,
+  },
+  {
+    name: 'PostgreSQL',
+    start: async (onError) => {
+      const pg: PrivatePostgreSQL = await startPrivatePostgreSQL();
+      try {
+        pg.createDatabase('patched');
+        pg.createDatabase('upstream');
+        const servers = await Promise.all([
+          startPrivateFerretDB(patchedBin!, { postgresqlUrl: pg.url('patched'), onError }),
+          startPrivateFerretDB(upstreamBin!, { postgresqlUrl: pg.url('upstream') }),
+        ]);
+        return {
+          servers,
+          stop: async () => {
+            await Promise.all(servers.map((s) => s.stop()));
+            await pg.stop();
+          },
+        };
+      } catch (err) {
+        await pg.stop();
+        throw err;
+      }
+    },
+    arrayIndexPlan: /Bitmap Index Scan.*_ensemble_mk/,
+  },
+];
 
 /** A small deterministic generator, so both servers hold the same documents. */
 function random(seed: number) {
@@ -60,6 +121,14 @@ function edgeDocuments(): Document[] {
   add({ f: ['!!!', 'x&y'], arr: ['rapport', 'budget', 'report'], u: 'u-punct' });
   add({ f: ['http://a.example/x/y', 'gamma beta'], arr: ['budget-report'], u: 'u-iri' });
   add({ f: 'beta gamma', arr: 'budget', u: 'u-scalar-words' });
+  // Values whose JSON text is a string's (an ObjectId's hex, a regex's pattern, a binary's base64), in arrays
+  // and alone, sorting before the strings they look like; and an array in a field that leads no index.
+  add({ f: [hexTwin], u: 'u-a-oid' });
+  add({ f: [/plain/], u: 'u-a-regex' });
+  add({ f: /plain/, u: 'u-a-regex-scalar' });
+  add({ f: [Binary.createFromBase64('YWJj')], u: 'u-a-binary' });
+  add({ f: 'YWJj', u: 'u-base64' });
+  add({ g: 'x', h: ['q', 'y'], u: 'u-h-array' });
   return docs;
 }
 
@@ -189,6 +258,11 @@ function shapes(): Shape[] {
   return [
     ...app,
     edge({ f: 'plain' }),
+    edge({ f: 'YWJj' }),
+    edge({ f: { $in: ['YWJj', 'plain'] } }),
+    edge({ f: { $all: ['plain'] }, g: { $exists: false } }),
+    edge({ h: 'q' }),
+    edge({ g: 'x', h: { $in: ['q', 'z'] } }),
     edge({ f: hexTwin }),
     edge({ f: hexTwin.toHexString() }),
     edge({ f: { $eq: 'plain' } }),
@@ -253,6 +327,9 @@ function shapes(): Shape[] {
     edge({ f: { $lt: at(4) } }),
     edge({ arr: { $gt: 'c' } }),
     edge({ arr: { $gt: 'c', $lt: 'd' } }),
+    // Upper case sorts before lower case byte by byte (BSON), not in a language's collation.
+    edge({ arr: { $lt: 'a' } }),
+    edge({ f: { $lt: 'a' } }),
     edge({ g: 'x', h: { $lte: 'y' } }),
     edge({ arr: { $in: ['a', 'z'] } }),
     edge({ $or: [{ f: 'plain' }, { f: hexTwin }] }),
@@ -289,178 +366,199 @@ function sortsFor(collection: string): Sort[] {
 
 const canonical = (value: unknown) => EJSON.stringify(value, { relaxed: false });
 
-describeBoth('FerretDB with Ensemble pushdown against an unpatched FerretDB', () => {
-  let servers: PrivateFerretDB[];
-  let dbs: Db[];
-  beforeAll(async () => {
-    servers = await Promise.all([startPrivateFerretDB(patchedBin!), startPrivateFerretDB(upstreamBin!)]);
-    dbs = servers.map((s) => s.client.db('differential'));
-    for (const db of dbs) {
-      await ensureCollections(db);
-      const edge = db.collection('edge');
-      await edge.insertMany(edgeDocuments());
-      await edge.createIndex({ f: 1 }, { name: 'f' });
-      await edge.createIndex({ g: 1, h: 1 }, { name: 'g_h' });
-      await edge.createIndex({ u: 1 }, { name: 'u', unique: true });
-      await edge.createIndex({ arr: 1 }, { name: 'arr' });
-      await edge.createIndex({ n: 1 }, { name: 'n' });
-      await edge.createIndex({ 'd.x': 1 }, { name: 'd_x' });
-      for (const [name, docs] of Object.entries(appDocuments())) await db.collection(name).insertMany(docs);
-    }
-  }, 120_000);
-  afterAll(() => Promise.all((servers ?? []).map((s) => s.stop())));
+const compared = backends.filter(
+  (b) => patchedBin && upstreamBin && (b.name !== 'PostgreSQL' || !noPostgreSQL),
+);
+const skipped = backends.filter((b) => !compared.includes(b));
 
-  /** Run `read` on both servers and record any difference. */
-  async function compare(label: string, read: (db: Db) => Promise<unknown>, diffs: string[]) {
-    const [patched = '', upstream = ''] = await Promise.all(
-      dbs.map((db) => read(db).then(canonical, (err: Error) => `error: ${err.message}`)),
-    );
-    if (patched !== upstream)
-      diffs.push(`${label}\n  patched:  ${patched.slice(0, 400)}\n  upstream: ${upstream.slice(0, 400)}`);
-  }
-
-  it('reads the same documents for every filter shape (find, count, distinct, aggregate)', async () => {
-    const diffs: string[] = [];
-    for (const { collection, filter, field } of shapes()) {
-      const label = `${collection} ${canonical(filter)}`;
-      const c = (db: Db) => db.collection<AnyDoc>(collection);
-      await compare(`find ${label}`, (db) => c(db).find(filter).sort({ _id: 1 }).toArray(), diffs);
-      // Sorted and limited finds (the build may serve these from SQLite when it can answer exactly); an
-      // `_id` tie-break keeps the expected page unique.
-      for (const sort of sortsFor(collection))
-        for (const [skip, limit] of [
-          [0, 1],
-          [0, 3],
-          [2, 4],
-        ] as const)
-          await compare(
-            `find ${label} sort ${JSON.stringify(sort)} skip ${skip} limit ${limit}`,
-            (db) => c(db).find(filter).sort(sort).skip(skip).limit(limit).toArray(),
-            diffs,
-          );
-      await compare(`countDocuments ${label}`, (db) => c(db).countDocuments(filter), diffs);
-      await compare(`count ${label}`, (db) => db.command({ count: collection, query: filter }), diffs);
-      await compare(
-        `aggregate ${label}`,
-        (db) =>
-          c(db)
-            .aggregate([{ $match: filter }, { $sort: { _id: 1 } }, { $project: { _id: 1 } }])
-            .toArray(),
-        diffs,
-      );
-      if (field)
-        await compare(
-          `distinct ${field} ${label}`,
-          async (db) => (await c(db).distinct(field, filter)).map(canonical).sort(),
-          diffs,
-        );
-    }
-    expect(diffs).toEqual([]);
+for (const b of skipped)
+  describe(`FerretDB with Ensemble pushdown on ${b.name}`, () => {
+    it.skip(`is not compared here: ${!patchedBin ? 'no Go toolchain' : noPostgreSQL}`, () => undefined);
   });
 
-  it('writes the same documents for every filter shape (update, findAndModify, delete)', async () => {
-    const diffs: string[] = [];
-    const all = shapes();
-    for (const [n, { collection, filter }] of all.entries()) {
-      const label = `${collection} ${canonical(filter)}`;
-      const c = (db: Db) => db.collection<AnyDoc>(collection);
-      await compare(
-        `updateMany ${label}`,
-        (db) =>
-          c(db)
-            .updateMany(filter, { $set: { [`touched${n}`]: n } })
-            .then((r) => [r.matchedCount, r.modifiedCount]),
-        diffs,
+describe.each(compared.map((b) => [b.name, b] as const))(
+  'FerretDB with Ensemble pushdown against an unpatched FerretDB, on %s',
+  (_name, backend) => {
+    let running: Awaited<ReturnType<Backend['start']>> | undefined;
+    let dbs: Db[];
+    /**
+     * Errors the patched server logs: a query the database refused is answered by falling back to what
+     * FerretDB does without the patch, so results alone would not show it.
+     */
+    const errors: string[] = [];
+    beforeAll(async () => {
+      running = await backend.start((line) => errors.push(line));
+      dbs = running.servers.map((s) => s.client.db('differential'));
+      for (const db of dbs) {
+        await ensureCollections(db);
+        const edge = db.collection('edge');
+        await edge.insertMany(edgeDocuments());
+        await edge.createIndex({ f: 1 }, { name: 'f' });
+        await edge.createIndex({ g: 1, h: 1 }, { name: 'g_h' });
+        await edge.createIndex({ u: 1 }, { name: 'u', unique: true });
+        await edge.createIndex({ arr: 1 }, { name: 'arr' });
+        await edge.createIndex({ n: 1 }, { name: 'n' });
+        await edge.createIndex({ 'd.x': 1 }, { name: 'd_x' });
+        for (const [name, docs] of Object.entries(appDocuments())) await db.collection(name).insertMany(docs);
+      }
+    }, 120_000);
+    afterAll(() => running?.stop());
+    afterEach(() => {
+      expect(errors.splice(0).map((line) => line.slice(0, 600))).toEqual([]);
+    });
+
+    /** Run `read` on both servers and record any difference. */
+    async function compare(label: string, read: (db: Db) => Promise<unknown>, diffs: string[]) {
+      const [patched = '', upstream = ''] = await Promise.all(
+        dbs.map((db) => read(db).then(canonical, (err: Error) => `error: ${err.message}`)),
       );
-      // Which document an unsorted updateOne picks among several is unspecified (on MongoDB too): only
-      // filters that match at most one document are updated one at a time.
-      if ((await c(dbs[1]!).countDocuments(filter)) <= 1)
+      if (patched !== upstream)
+        diffs.push(`${label}\n  patched:  ${patched.slice(0, 400)}\n  upstream: ${upstream.slice(0, 400)}`);
+    }
+
+    it('reads the same documents for every filter shape (find, count, distinct, aggregate)', async () => {
+      const diffs: string[] = [];
+      for (const { collection, filter, field } of shapes()) {
+        const label = `${collection} ${canonical(filter)}`;
+        const c = (db: Db) => db.collection<AnyDoc>(collection);
+        await compare(`find ${label}`, (db) => c(db).find(filter).sort({ _id: 1 }).toArray(), diffs);
+        // Sorted and limited finds (the build may serve these from SQLite when it can answer exactly); an
+        // `_id` tie-break keeps the expected page unique.
+        for (const sort of sortsFor(collection))
+          for (const [skip, limit] of [
+            [0, 1],
+            [0, 3],
+            [2, 4],
+          ] as const)
+            await compare(
+              `find ${label} sort ${JSON.stringify(sort)} skip ${skip} limit ${limit}`,
+              (db) => c(db).find(filter).sort(sort).skip(skip).limit(limit).toArray(),
+              diffs,
+            );
+        await compare(`countDocuments ${label}`, (db) => c(db).countDocuments(filter), diffs);
+        await compare(`count ${label}`, (db) => db.command({ count: collection, query: filter }), diffs);
         await compare(
-          `updateOne ${label}`,
+          `aggregate ${label}`,
           (db) =>
             c(db)
-              .updateOne(filter, { $set: { [`once${n}`]: n } })
+              .aggregate([{ $match: filter }, { $sort: { _id: 1 } }, { $project: { _id: 1 } }])
+              .toArray(),
+          diffs,
+        );
+        if (field)
+          await compare(
+            `distinct ${field} ${label}`,
+            async (db) => (await c(db).distinct(field, filter)).map(canonical).sort(),
+            diffs,
+          );
+      }
+      expect(diffs).toEqual([]);
+    });
+
+    it('writes the same documents for every filter shape (update, findAndModify, delete)', async () => {
+      const diffs: string[] = [];
+      const all = shapes();
+      for (const [n, { collection, filter }] of all.entries()) {
+        const label = `${collection} ${canonical(filter)}`;
+        const c = (db: Db) => db.collection<AnyDoc>(collection);
+        await compare(
+          `updateMany ${label}`,
+          (db) =>
+            c(db)
+              .updateMany(filter, { $set: { [`touched${n}`]: n } })
               .then((r) => [r.matchedCount, r.modifiedCount]),
           diffs,
         );
-      await compare(
-        `findOneAndUpdate ${label}`,
-        (db) =>
-          c(db).findOneAndUpdate(
-            filter,
-            { $set: { picked: n } },
-            { sort: { _id: -1 }, returnDocument: 'after' },
-          ),
-        diffs,
-      );
-    }
-    // Every collection's contents after all those writes.
-    for (const name of [...new Set(all.map((s) => s.collection))])
-      await compare(
-        `contents of ${name} after updates`,
-        (db) => db.collection(name).find().sort({ _id: 1 }).toArray(),
-        diffs,
-      );
-    for (const { collection, filter } of all.filter((_, n) => n % 4 === 0)) {
-      const label = `${collection} ${canonical(filter)}`;
-      await compare(
-        `findOneAndDelete ${label}`,
-        (db) => db.collection<AnyDoc>(collection).findOneAndDelete(filter, { sort: { _id: 1 } }),
-        diffs,
-      );
-      await compare(
-        `deleteMany ${label}`,
-        (db) =>
-          db
-            .collection<AnyDoc>(collection)
-            .deleteMany(filter)
-            .then((r) => r.deletedCount),
-        diffs,
-      );
-    }
-    for (const name of [...new Set(all.map((s) => s.collection))])
-      await compare(
-        `contents of ${name} after deletes`,
-        (db) => db.collection(name).find().sort({ _id: 1 }).toArray(),
-        diffs,
-      );
-    expect(diffs).toEqual([]);
-  });
+        // Which document an unsorted updateOne picks among several is unspecified (on MongoDB too): only
+        // filters that match at most one document are updated one at a time.
+        if ((await c(dbs[1]!).countDocuments(filter)) <= 1)
+          await compare(
+            `updateOne ${label}`,
+            (db) =>
+              c(db)
+                .updateOne(filter, { $set: { [`once${n}`]: n } })
+                .then((r) => [r.matchedCount, r.modifiedCount]),
+            diffs,
+          );
+        await compare(
+          `findOneAndUpdate ${label}`,
+          (db) =>
+            c(db).findOneAndUpdate(
+              filter,
+              { $set: { picked: n } },
+              { sort: { _id: -1 }, returnDocument: 'after' },
+            ),
+          diffs,
+        );
+      }
+      // Every collection's contents after all those writes.
+      for (const name of [...new Set(all.map((s) => s.collection))])
+        await compare(
+          `contents of ${name} after updates`,
+          (db) => db.collection(name).find().sort({ _id: 1 }).toArray(),
+          diffs,
+        );
+      for (const { collection, filter } of all.filter((_, n) => n % 4 === 0)) {
+        const label = `${collection} ${canonical(filter)}`;
+        await compare(
+          `findOneAndDelete ${label}`,
+          (db) => db.collection<AnyDoc>(collection).findOneAndDelete(filter, { sort: { _id: 1 } }),
+          diffs,
+        );
+        await compare(
+          `deleteMany ${label}`,
+          (db) =>
+            db
+              .collection<AnyDoc>(collection)
+              .deleteMany(filter)
+              .then((r) => r.deletedCount),
+          diffs,
+        );
+      }
+      for (const name of [...new Set(all.map((s) => s.collection))])
+        await compare(
+          `contents of ${name} after deletes`,
+          (db) => db.collection(name).find().sort({ _id: 1 }).toArray(),
+          diffs,
+        );
+      expect(diffs).toEqual([]);
+    });
 
-  it('finds array values right after they are inserted, changed and deleted', async () => {
-    const diffs: string[] = [];
-    for (const db of dbs) {
-      const c = db.collection<{ _id: string; tags: string | string[] }>('arrays');
-      await c.createIndex({ tags: 1 }, { name: 'tags' });
-      await c.insertMany([
-        { _id: 'a1', tags: ['budget', 'report'] },
-        { _id: 'a2', tags: ['rapport'] },
-        { _id: 'a3', tags: 'budget' },
-      ]);
-      await c.updateOne({ _id: 'a1' }, { $set: { tags: ['fresh', 'words'] } });
-      await c.updateOne({ _id: 'a2' }, { $set: { tags: ['rapport', 'pushed'] } });
-      await c.updateOne({ _id: 'a3' }, { $set: { tags: ['budget', 'now-an-array'] } });
-      await c.insertOne({ _id: 'a4', tags: ['budget', 'late'] });
-      await c.deleteOne({ _id: 'a4' });
-      await c.insertOne({ _id: 'a5', tags: ['late'] });
-    }
-    for (const filter of [
-      { tags: 'budget' },
-      { tags: 'report' },
-      { tags: 'fresh' },
-      { tags: 'pushed' },
-      { tags: 'late' },
-      { tags: 'array' },
-      { tags: { $all: ['budget', 'now-an-array'] } },
-    ])
-      await compare(
-        `arrays ${JSON.stringify(filter)}`,
-        (db) => db.collection<AnyDoc>('arrays').find(filter).sort({ _id: 1 }).toArray(),
-        diffs,
-      );
-    expect(diffs).toEqual([]);
-    // And the array is found through the side table, not by reading every array.
-    const plan = JSON.stringify(await dbs[0]!.collection('arrays').find({ tags: 'late' }).explain());
-    expect(plan).toMatch(/VIRTUAL TABLE/);
-  });
-});
+    it('finds array values right after they are inserted, changed and deleted', async () => {
+      const diffs: string[] = [];
+      for (const db of dbs) {
+        const c = db.collection<{ _id: string; tags: string | string[] }>('arrays');
+        await c.createIndex({ tags: 1 }, { name: 'tags' });
+        await c.insertMany([
+          { _id: 'a1', tags: ['budget', 'report'] },
+          { _id: 'a2', tags: ['rapport'] },
+          { _id: 'a3', tags: 'budget' },
+        ]);
+        await c.updateOne({ _id: 'a1' }, { $set: { tags: ['fresh', 'words'] } });
+        await c.updateOne({ _id: 'a2' }, { $set: { tags: ['rapport', 'pushed'] } });
+        await c.updateOne({ _id: 'a3' }, { $set: { tags: ['budget', 'now-an-array'] } });
+        await c.insertOne({ _id: 'a4', tags: ['budget', 'late'] });
+        await c.deleteOne({ _id: 'a4' });
+        await c.insertOne({ _id: 'a5', tags: ['late'] });
+      }
+      for (const filter of [
+        { tags: 'budget' },
+        { tags: 'report' },
+        { tags: 'fresh' },
+        { tags: 'pushed' },
+        { tags: 'late' },
+        { tags: 'array' },
+        { tags: { $all: ['budget', 'now-an-array'] } },
+      ])
+        await compare(
+          `arrays ${JSON.stringify(filter)}`,
+          (db) => db.collection<AnyDoc>('arrays').find(filter).sort({ _id: 1 }).toArray(),
+          diffs,
+        );
+      expect(diffs).toEqual([]);
+      // And the array is found through the side table, not by reading every array.
+      const plan = JSON.stringify(await dbs[0]!.collection('arrays').find({ tags: 'late' }).explain());
+      expect(plan).toMatch(backend.arrayIndexPlan);
+    });
+  },
+);

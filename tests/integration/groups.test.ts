@@ -440,4 +440,36 @@ describe('groups and membership over the REST API', () => {
       expect(handles(await as.adam!.call('GET', '/groups?scope=deleted'))).toEqual([]);
     });
   });
+
+  it('keeps the member count as people join at once, leave, are removed or banned', async () => {
+    expect(
+      (
+        await as.olivia!.call('POST', '/groups', {
+          handle: 'counted',
+          name: 'Counted',
+          visibility: 'public',
+          joinPolicy: 'open',
+        })
+      ).status,
+    ).toBe(201);
+    const count = async () => (await anonymous.call('GET', '/groups/counted')).body.memberCount;
+    const listed = async () =>
+      (await as.olivia!.call('GET', '/groups/counted/members?limit=50')).body.items.length;
+    const joiners = ['adam', 'mona', 'nina', 'zoe', 'dana'];
+    const joined = await Promise.all(joiners.map((who) => as[who]!.call('POST', '/groups/counted/join')));
+    expect(joined.map((r) => r.status)).toEqual(joiners.map(() => 200));
+    expect(await count()).toBe(6);
+    expect(await listed()).toBe(6);
+    expect((await as.adam!.call('POST', '/groups/counted/leave')).status).toBe(204);
+    expect((await as.adam!.call('POST', '/groups/counted/leave')).status).toBe(403);
+    expect(await count()).toBe(5);
+    expect((await as.olivia!.call('PUT', '/groups/counted/bans/mona', { reason: 'spam' })).status).toBe(204);
+    // Banning someone who is not a member, or twice, takes nobody off the count.
+    expect((await as.olivia!.call('PUT', '/groups/counted/bans/adam', { reason: 'spam' })).status).toBe(204);
+    expect((await as.olivia!.call('PUT', '/groups/counted/bans/mona', { reason: 'spam' })).status).toBe(204);
+    expect(await count()).toBe(4);
+    expect((await as.olivia!.call('DELETE', '/groups/counted/members/nina')).status).toBe(204);
+    expect(await count()).toBe(3);
+    expect(await listed()).toBe(3);
+  });
 });

@@ -1,5 +1,5 @@
 import { ObjectId } from 'mongodb';
-import { ensureCollections } from '../../server/db/collections.js';
+import { collections, ensureCollections } from '../../server/db/collections.js';
 import { pino } from 'pino';
 import { ThreadRepository } from '../../server/threads/thread.repository.js';
 import { FileRepository } from '../../server/files/file.repository.js';
@@ -57,6 +57,7 @@ describe('id-addressed thread pages', () => {
     for (let i = 0; i < 60; i++) at = await repo.timeline.bump(groupId, busy, at);
     expect(await order(groupId)).toEqual([busy.toHexString(), quiet.toHexString()]);
     // The run of 59 dead positions (2..60) is recorded on its top: one read reaches the quiet thread.
+    await repo.repairs.idle();
     const top = await repo.timeline.slots.get(groupId.toHexString(), 60);
     expect(top).toMatchObject({ dead: true, skip: 2 });
   });
@@ -111,12 +112,53 @@ describe('id-addressed thread pages', () => {
       }
     };
     const expected = [ids[2], ids[1], ids[3], ids[0]].map((id) => id!.toHexString());
+    // The first reader to meet the disagreements answers at once and leaves the settling to repairs.
+    expect((await repo.activityPage(groupId, null, 10)).map((f) => f.thread._id.toHexString())).toEqual(
+      expected,
+    );
+    await repo.repairs.idle();
     expect(await walk()).toEqual(expected);
     expect(await walk()).toEqual(expected);
     // Settled: the record now names the live position, and the old one is dead.
     expect((await repo.threads.findOne({ _id: ids[2] }))!.timelineSlot).toBe(moved);
     const old = await repo.timeline.slots.get(groupId.toHexString(), lagging.timelineSlot);
     expect(old?.dead).toBe(true);
+  });
+
+  it('answers a page while a writer holds a thread’s lock, and settles the thread after', async () => {
+    const groupId = new ObjectId();
+    const _id = new ObjectId();
+    const at = new Date();
+    await repo.threads.insertOne({
+      _id,
+      groupId,
+      title: 'held',
+      pinned: false,
+      lastActivityAt: at,
+      replyCount: 0,
+      timelineSlot: 0,
+    } as never);
+    // A writer took a position and holds the thread's lock before recording it (a reply at work).
+    const position = await repo.timeline.place(groupId, _id);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let holding!: () => void;
+    const taken = new Promise<void>((r) => (holding = r));
+    const writer = repo.locks.run(repo.locks.keyOf(repo.threads, _id), async () => {
+      holding();
+      await held;
+    });
+    await taken;
+    const page = await repo.activityPage(groupId, null, 5);
+    const stillHeld = await Promise.race([writer.then(() => false), Promise.resolve(true)]);
+    expect(stillHeld).toBe(true);
+    expect(page.map((f) => [f.thread._id.toHexString(), f.position])).toEqual([
+      [_id.toHexString(), position],
+    ]);
+    release();
+    await writer;
+    await repo.repairs.idle();
+    expect((await repo.threads.findOne({ _id }))!.timelineSlot).toBe(position);
   });
 
   it('finds the head of a sequence from a stale or wrong hint', async () => {
@@ -134,7 +176,7 @@ describe('id-addressed thread pages', () => {
     expect(await repo.replySlots.head(new ObjectId().toHexString(), 9)).toBe(0);
   });
 
-  it('brings data written before schemas 2–6 up to date: positions, keys, own documents, storage use', async () => {
+  it('brings data written before schemas 2–7 up to date: positions, keys, own documents, storage use, activity lookups', async () => {
     const m = await openTestDatabase('migrate');
     try {
       await ensureCollections(m.db);
@@ -178,10 +220,21 @@ describe('id-addressed thread pages', () => {
         digested: 'w:2026-11-23',
       });
 
+      // An activity stored before schema 7: looked up by a dotted path its index could not serve.
+      await m.db.collection(collections.apStreams).insertOne({
+        _id: 'https://b.example/ap/activities/1',
+        _ts: new ObjectId(),
+        type: ['Announce'],
+        actor: ['https://b.example/ap/a/g'],
+        object: [{ id: 'https://b.example/ap/o/1', type: ['Note'] }, 'https://b.example/ap/o/2'],
+        _meta: { collection: ['https://b.example/ap/a/g/outbox'] },
+      } as never);
+
       let reindexed = 0;
       await runMigrations(
         m.db,
         schemaMigrations({
+          db: m.db,
           groups: new GroupRepository(m.db),
           threads: legacy,
           notifications,
@@ -190,6 +243,12 @@ describe('id-addressed thread pages', () => {
         }),
         pino({ level: 'silent' }),
       );
+
+      expect(
+        await m.db
+          .collection(collections.apStreams)
+          .findOne({ _collections: 'https://b.example/ap/a/g/outbox' }),
+      ).toMatchObject({ _objects: ['https://b.example/ap/o/1', 'https://b.example/ap/o/2'] });
 
       const ids: string[] = [];
       for await (const slots of legacy.timeline.scan(groupId, null, 5))
@@ -219,7 +278,7 @@ describe('id-addressed thread pages', () => {
         { _id: emptied, bytes: 0 },
       ]);
       expect(reindexed).toBe(1); // schema 6: people's search tokens built again
-      expect((await m.db.collection('meta').findOne({ _id: 'node' as never }))?.schemaVersion).toBe(6);
+      expect((await m.db.collection('meta').findOne({ _id: 'node' as never }))?.schemaVersion).toBe(7);
     } finally {
       await m.cleanup();
     }

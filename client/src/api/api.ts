@@ -54,7 +54,7 @@ const guard: Middleware = {
 
 /** The typed client: `http.GET('/groups/{group}', { params: { path: { group } } })`. */
 export const http = createClient<paths>({
-  baseUrl: '',
+  baseUrl: '/api/v1',
   credentials: 'same-origin',
   headers: { accept: 'application/json' },
 });
