@@ -28,6 +28,8 @@ interface Outcome {
   retryAfter?: string | null;
   body?: string;
   phase: 'before' | 'down' | 'after';
+  /** What a 5xx other than 503 said (to tell which request failed how). */
+  detail?: string;
 }
 
 /**
@@ -119,6 +121,7 @@ maybe('the database restarted under load', () => {
           retryAfter: res.headers.get('retry-after'),
           body,
           phase: at,
+          ...(res.status >= 500 && res.status !== 503 ? { detail: text.slice(0, 300) } : {}),
         });
       } catch (err) {
         outcomes.push({
@@ -159,9 +162,12 @@ maybe('the database restarted under load', () => {
     running = false;
     await Promise.all(workers);
 
-    const statuses = [...new Set(outcomes.map((o) => o.status))].sort();
     // Only successes and 503s: never a 500, a dropped connection or a hang.
-    expect(statuses.filter((s) => ![200, 201, 503].includes(s as number))).toEqual([]);
+    expect(
+      outcomes
+        .filter((o) => ![200, 201, 503].includes(o.status as number))
+        .map((o) => `${o.kind} ${o.phase}: ${o.status} ${o.detail ?? ''}`),
+    ).toEqual([]);
     for (const o of outcomes.filter((x) => x.status === 503)) {
       expect(o.type).toMatch(/^application\/problem\+json/);
       expect(o.problem).toBe('/problems/service-unavailable');
@@ -210,7 +216,7 @@ maybe('the database restarted under load', () => {
       () => undefined,
     );
     expect(await replyCount()).toBe(bodies.length);
-    // Each kind of request met the outage.
-    for (const kind of kinds) expect(outcomes.some((o) => o.kind === kind && o.status === 503)).toBe(true);
+    // Writes met the outage (reads may be answered from the page cache meanwhile, ADR 0027).
+    expect(outcomes.some((o) => o.kind === 'post' && o.status === 503)).toBe(true);
   });
 });
