@@ -82,7 +82,12 @@ async function main(): Promise<void> {
   process.on('SIGINT', onSignal);
   // A node started with an IPC channel (the node launcher, server/ops/launcher.ts) stops when the process
   // that started it goes away, however it ended.
-  if (process.send) process.once('disconnect', () => onSignal('SIGTERM'));
+  // A launcher that stops its nodes signals them first and exits once they have: its channel closing during
+  // that shutdown is no second signal (which would skip stopping the embedded database).
+  if (process.send)
+    process.once('disconnect', () => {
+      if (!shuttingDown) onSignal('SIGTERM');
+    });
 
   const stopped: (() => Promise<void>)[] = []; // what to stop, last started first
   const stopAll = async () => {
@@ -141,6 +146,14 @@ async function main(): Promise<void> {
     await stopAll();
     logger.info('stopped');
     process.exitCode = 0;
+    // A launcher's IPC channel holds the event loop until it is closed.
+    if (process.connected) process.disconnect();
+    // Everything is stopped; what still holds the event loop (an outgoing keep-alive connection to another
+    // node, say) must not keep the process, and the launcher or orchestrator waiting for it, alive.
+    setTimeout(() => {
+      logger.warn({ open: process.getActiveResourcesInfo() }, 'still running after stop: exiting');
+      process.exit(0);
+    }, 1000).unref();
   };
   if (stopRequested) await shutdown(stopRequested);
 }

@@ -7,7 +7,8 @@ import ipaddr from 'ipaddr.js';
 const LOW = 20_000;
 const HIGH = 32_000;
 
-function tryListen(port: number, host: string): Promise<number | null> {
+/** Whether `port` can be listened on at `host` now: that port, or null. */
+export function tryListen(port: number, host: string): Promise<number | null> {
   return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();

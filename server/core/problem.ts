@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
-import { isDatabaseUnavailable } from '../db/errors.js';
+import { isDatabaseBusy, isDatabaseUnavailable } from '../db/errors.js';
 import {
   DatabaseUnavailableError,
   ValidationError,
@@ -60,6 +60,9 @@ export function toDomainError(err: unknown): DomainError | undefined {
   // The database went away during the request (down, restarting, electing a primary): not a bug, a 503.
   if (isDatabaseUnavailable(err))
     return new DatabaseUnavailableError('The database does not answer; try again in a few seconds.');
+  // The database could not take the write in time (FerretDB on SQLite under contention): nothing was written.
+  if (isDatabaseBusy(err))
+    return new DatabaseUnavailableError('The database is busy; try again in a moment.');
   return fromBodyParser(err);
 }
 

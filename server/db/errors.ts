@@ -59,6 +59,16 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 }
 
 /**
+ * Whether the database refused a command because it could not take its write lock in time: FerretDB on
+ * SQLite answers `database is locked (5) (SQLITE_BUSY)` (as an internal error) when writers queue too long.
+ * Nothing of that command was written; answered 503 and retried later, never a 500 (docs/performance.md,
+ * "Load, and scaling out").
+ */
+export function isDatabaseBusy(err: unknown): boolean {
+  return err instanceof MongoServerError && /\bSQLITE_BUSY\b|database is locked/.test(err.message);
+}
+
+/**
  * `updateOne` with `upsert` on an `_id`: two writers racing to create the same document make one of them
  * fail with a duplicate key (on MongoDB and FerretDB alike); by then the document exists, so the update
  * is simply run again.

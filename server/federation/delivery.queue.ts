@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
 import { collections } from '../db/collections.js';
-import { insertOnce, isDuplicateKey } from '../db/errors.js';
+import { DocumentLocks } from '../db/document.lock.js';
+import { insertOnce, isDuplicateKey, upsertOne } from '../db/errors.js';
 import { claimsOf, takeClaims, type ClaimDoc } from '../jobs/claims.js';
 
 /** One activity, stored once however many inboxes it goes to. */
@@ -71,12 +72,59 @@ export class DeliveryQueue {
   readonly hosts: Collection<HostDoc>;
   private readonly claimsCol: Collection<ClaimDoc>;
   private readonly listeners = new Set<() => void>();
+  /** A host's health is written by every worker of every process that sends to it: one at a time (ADR 0010). */
+  private readonly locks: DocumentLocks;
 
   constructor(db: Db) {
     this.activities = db.collection<OutgoingActivityDoc>(collections.fedActivities);
     this.deliveries = db.collection<DeliveryDoc>(collections.fedDeliveries);
     this.hosts = db.collection<HostDoc>(collections.fedHosts);
     this.claimsCol = claimsOf(db);
+    this.locks = new DocumentLocks(db);
+  }
+
+  /**
+   * Count a failed send to a host, from the host's state as it is now in the database (several workers, in
+   * several processes, fail against one host at once: each failure counts once), and open its circuit at
+   * `threshold` consecutive failures for `openMs(times opened in a row)`. A failure while the circuit is open
+   * (a request sent before it opened) is not counted: null.
+   */
+  async hostFailed(
+    host: string,
+    failure: { at: Date; error: string; threshold: number; openMs: (opened: number) => number },
+  ): Promise<HostDoc | null> {
+    return this.locks.run(this.locks.keyOf(this.hosts, host), async () => {
+      const current: HostDoc = (await this.hosts.findOne({ _id: host })) ?? {
+        _id: host,
+        consecutiveFailures: 0,
+        openUntil: NEVER,
+        opened: 0,
+        lastSuccessAt: null,
+        lastFailureAt: null,
+        lastError: null,
+      };
+      if (current.openUntil.getTime() > failure.at.getTime()) return null;
+      const next: HostDoc = {
+        ...current,
+        consecutiveFailures: current.consecutiveFailures + 1,
+        lastFailureAt: failure.at,
+        lastError: failure.error,
+      };
+      if (next.consecutiveFailures >= failure.threshold) {
+        next.opened = current.opened + 1;
+        next.openUntil = new Date(failure.at.getTime() + failure.openMs(next.opened));
+      }
+      const { _id, ...fields } = next;
+      await upsertOne(this.hosts, { _id }, { $set: fields });
+      return next;
+    });
+  }
+
+  /** A send to a host succeeded: its failures are forgotten and its circuit closed. */
+  async hostSucceeded(host: string, at: Date): Promise<void> {
+    await this.locks.update(this.hosts, host, {
+      $set: { consecutiveFailures: 0, opened: 0, openUntil: NEVER, lastSuccessAt: at },
+    });
   }
 
   /** Wake the workers of this process (they also poll). */

@@ -1,15 +1,7 @@
 import { randomUUID, type webcrypto } from 'node:crypto';
 import type { Logger } from '../core/logger.js';
 import { Lru } from '../core/lru.js';
-import { upsertOne } from '../db/errors.js';
-import {
-  BATCH_SIZE,
-  hashOf,
-  NEVER,
-  type DeliveryDoc,
-  type DeliveryQueue,
-  type HostDoc,
-} from './delivery.queue.js';
+import { BATCH_SIZE, hashOf, type DeliveryDoc, type DeliveryQueue, type HostDoc } from './delivery.queue.js';
 import type { KeyStore } from './federation.keys.js';
 import type { FederationPolicy } from './federation.policy.js';
 import { cryptoKeySigner, digestOf, toSigningCryptoKey } from './http-signature.js';
@@ -449,40 +441,24 @@ export class DeliveryWorker {
     if (outcome.kind === 'delivered') {
       if (!this.hostStates.get(host)?.consecutiveFailures) return;
       this.hostStates.delete(host);
-      await this.queue.hosts.updateOne(
-        { _id: host },
-        { $set: { consecutiveFailures: 0, opened: 0, openUntil: NEVER, lastSuccessAt: now } },
-      );
+      await this.queue.hostSucceeded(host, now);
       return;
     }
     // Permanent refusals and rate limits say the host is up.
     if (outcome.kind !== 'retry' || outcome.status === 429) return;
-    const current = this.hostStates.get(host) ?? {
-      _id: host,
-      consecutiveFailures: 0,
-      openUntil: NEVER,
-      opened: 0,
-      lastSuccessAt: null,
-      lastFailureAt: null,
-      lastError: null,
-    };
-    // Failures of requests sent before the circuit opened count once.
-    if (current.openUntil.getTime() > now.getTime()) return;
-    const next: HostDoc = {
-      ...current,
-      consecutiveFailures: current.consecutiveFailures + 1,
-      lastFailureAt: now,
-      lastError: outcome.error,
-    };
-    if (next.consecutiveFailures >= this.options.circuitThreshold) {
-      next.opened = current.opened + 1;
-      const openMs = retryDelayMs(this.options.retryBaseMs, next.opened);
-      next.openUntil = new Date(now.getTime() + openMs);
+    // Failures of requests sent before the circuit opened count once (the queue checks again).
+    if ((this.hostStates.get(host)?.openUntil.getTime() ?? 0) > now.getTime()) return;
+    // Counted in the database, from what every worker of every process counted (not this one's view).
+    const next = await this.queue.hostFailed(host, {
+      at: now,
+      error: outcome.error,
+      threshold: this.options.circuitThreshold,
+      openMs: (opened) => retryDelayMs(this.options.retryBaseMs, opened),
+    });
+    if (!next) return;
+    if (next.openUntil.getTime() > now.getTime())
       this.logger.warn({ host, until: next.openUntil, error: outcome.error }, 'delivery circuit opened');
-    }
     this.hostStates.set(host, next);
-    const { _id, ...fields } = next;
-    await upsertOne(this.queue.hosts, { _id }, { $set: fields });
   }
 
   async metrics(): Promise<DeliveryMetrics> {

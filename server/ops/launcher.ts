@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configVariables } from '../config.js';
-import { freePort } from '../core/net.js';
+import { freePort, tryListen } from '../core/net.js';
 import { projectRoot } from '../core/paths.js';
 
 /**
@@ -27,7 +27,7 @@ export interface NodeSpec {
   department?: string | undefined;
   /** Its loopback address; by default 127.0.0.<index + 2>. */
   host?: string | undefined;
-  /** By default a free port on that address. */
+  /** By default the port it had before in its data folder, else `preferredPort` if free, else a free port. */
   port?: number | undefined;
   /** More environment for this node only. */
   env?: Record<string, string> | undefined;
@@ -44,6 +44,9 @@ export interface LaunchOptions {
   /** `development` seeds demo data; `test` does not (default `development`). */
   nodeEnv?: 'development' | 'test' | undefined;
   logLevel?: string | undefined;
+  /** The port to try first for a node seen for the first time (each node has its own host, so one port
+   * serves them all); a free port otherwise. */
+  preferredPort?: number | undefined;
   /** Environment for every node. */
   env?: Record<string, string> | undefined;
   /** Where the nodes' stdout and stderr go (default: this process's stderr, each line prefixed). */
@@ -70,6 +73,39 @@ export interface LaunchedNodes {
   nodes: LaunchedNode[];
   dataRoot: string;
   stop(): Promise<void>;
+}
+
+/** Where a node's data folder records the address it was started on. */
+const ADDRESS_FILE = 'node.json';
+
+/**
+ * The port a node listens on. Its address is part of its data (its actors' ids, the ids other nodes hold
+ * for its groups and people, its session cookies), so a node started again on the same data folder keeps
+ * the port it had, and says so clearly when that port is taken.
+ */
+async function choosePort(
+  spec: NodeSpec,
+  host: string,
+  dataDir: string,
+  options: LaunchOptions,
+): Promise<number> {
+  if (spec.port !== undefined) return spec.port;
+  const file = path.join(dataDir, ADDRESS_FILE);
+  if (fs.existsSync(file)) {
+    const before = JSON.parse(fs.readFileSync(file, 'utf8')) as { host?: string; port?: number };
+    if (before.host === host && typeof before.port === 'number') {
+      if ((await tryListen(before.port, host)) === null)
+        throw new Error(
+          `node ${spec.name} ran at http://${host}:${before.port} before and its data says so, but that ` +
+            `port is taken now: free it, or start with another data folder`,
+        );
+      return before.port;
+    }
+  }
+  const preferred = options.preferredPort;
+  const port = (preferred !== undefined ? await tryListen(preferred, host) : null) ?? (await freePort(host));
+  fs.writeFileSync(file, `${JSON.stringify({ host, port })}\n`);
+  return port;
 }
 
 const isTypeScript = fileURLToPath(import.meta.url).endsWith('.ts');
@@ -171,15 +207,18 @@ export async function launchNodes(options: LaunchOptions): Promise<LaunchedNodes
     for (const [i, spec] of options.nodes.entries()) {
       if (!/^[a-z0-9-]{1,32}$/.test(spec.name)) throw new Error(`node name ${spec.name}: use a-z, 0-9, -`);
       const host = spec.host ?? `127.0.0.${i + 2}`;
-      const port = spec.port ?? (await freePort(host));
       const dataDir = path.join(dataRoot, spec.name);
       fs.mkdirSync(dataDir, { recursive: true });
+      const port = await choosePort(spec, host, dataDir, options);
       const spawnNode = () => {
         const quiet = options.output === 'ignore';
         const child = spawn(process.execPath, entry(), {
           cwd: projectRoot,
           env: nodeEnvironment(spec, host, port, options, dataDir),
-          // The IPC channel ties the node's life to this process (server/main.ts stops on disconnect).
+          // The IPC channel ties the node's life to this process (server/main.ts stops on disconnect). Its
+          // own process group: Ctrl-C in a terminal reaches this process only, which then stops each node
+          // once (a node signalled twice exits at once, without stopping its database cleanly).
+          detached: true,
           stdio: ['ignore', quiet ? 'ignore' : 'pipe', quiet ? 'ignore' : 'pipe', 'ipc'],
         });
         prefixLines(child.stdout, `[${spec.name}]`);

@@ -4,6 +4,7 @@ import { createAdapter } from '@socket.io/redis-streams-adapter';
 import type { Request, RequestHandler } from 'express';
 import { ObjectId } from 'mongodb';
 import { createClient } from 'redis';
+import { holdingPublisher } from './redis.publisher.js';
 import { Server, type Socket } from 'socket.io';
 import { z } from 'zod';
 import type { Caller } from '../core/caller.js';
@@ -249,7 +250,8 @@ export class RealtimeServer {
       this.redis.on('reconnecting', () => this.setPeersHeard(false));
       this.redis.on('ready', () => this.setPeersHeard(true));
       await this.redis.connect();
-      io.adapter(createAdapter(this.redis));
+      // Events raised while Redis is away reach the other processes once it is back (redis.publisher.ts).
+      io.adapter(createAdapter(holdingPublisher(this.redis, this.deps.logger)));
       this.records = new RecoveryRecords(this.redis, RECOVERY_WINDOW_MS);
     }
     this.screenRecoveries(io);

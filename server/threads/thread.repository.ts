@@ -56,8 +56,13 @@ export interface ThreadDoc extends ContentBase {
   title: string;
   pinned: boolean;
   locked: boolean;
-  /** Replies so far (tombstones included): the highest reply position. */
+  /** Reply positions taken so far (tombstones included): the highest reply position. */
   replyCount: number;
+  /**
+   * Positions whose reply was never written (its writer stopped between taking the position and writing
+   * the reply), as readers found them: the thread has `replyCount` minus these replies.
+   */
+  lostReplies?: number[];
   lastActivityAt: Date;
   /** The thread's position in its group's timeline (ThreadTimeline). */
   timelineSlot: number;
@@ -76,7 +81,26 @@ export interface ReplySlot extends SlotDoc {
   groupId: ObjectId;
   threadId: ObjectId;
   replyId: ObjectId;
+  /** When the position was taken (absent on positions taken before it was recorded). */
+  at?: Date;
 }
+
+/**
+ * A writer writes its reply right after taking its position; a position still without its reply this long
+ * after it was taken belongs to a writer that stopped in between (a crash), and its reply never comes.
+ */
+export const LOST_REPLY_AFTER_MS = 120_000;
+
+/** What a reader of a thread's replies saw at one position. */
+export interface ReplyPositionSeen {
+  slot: ReplySlot;
+  /** Whether the position's reply is there. */
+  written: boolean;
+}
+
+/** The number of replies a thread has: positions taken, less those whose reply was never written. */
+export const replyCountOf = (thread: Pick<ThreadDoc, 'replyCount' | 'lostReplies'>): number =>
+  thread.replyCount - (thread.lostReplies?.length ?? 0);
 
 /** `thread_pins`: the pinned threads of a group, `_id` = the group. */
 export interface PinsDoc {
@@ -151,6 +175,51 @@ export class ThreadRepository {
     await this.locks.update(this.threads, thread._id, {
       $max: { timelineSlot: slot, lastActivityAt: at, replyCount },
     });
+  }
+
+  /**
+   * Settle a thread's reply count from what a reader of its replies saw, as its writers would have had they
+   * not stopped part-way (docs/operations.md, "Faults"): positions taken past the recorded count are counted;
+   * a position left without its reply for LOST_REPLY_AFTER_MS is lost (not counted); a position thought
+   * lost whose reply is there after all counts again. The reader decides in memory and the write is a repair,
+   * made after it has answered (ADR 0019); nothing is scheduled when the count is right.
+   */
+  settleReplyCount(
+    thread: Pick<ThreadDoc, '_id' | 'replyCount' | 'lostReplies'>,
+    head: number,
+    seen: ReplyPositionSeen[],
+    now = Date.now(),
+  ): void {
+    const lostBefore = new Set(thread.lostReplies ?? []);
+    const isLost = (p: ReplyPositionSeen) =>
+      !p.written && now - (p.slot.at?.getTime() ?? 0) > LOST_REPLY_AFTER_MS;
+    const changed =
+      head > thread.replyCount || seen.some((p) => (lostBefore.has(p.slot.n) ? p.written : isLost(p)));
+    if (!changed) return;
+    // One repair per page of positions (the pages of one read each settle their own, one at a time).
+    this.repairs.schedule(`replies:${thread._id.toHexString()}:${seen[0]?.slot.n ?? head}`, () =>
+      this.locks.run(this.locks.keyOf(this.threads, thread._id), async () => {
+        const current = await this.threads.findOne(
+          { _id: thread._id },
+          { projection: { replyCount: 1, lostReplies: 1 } },
+        );
+        if (!current) return;
+        const lost = new Set(current.lostReplies ?? []);
+        for (const p of seen) {
+          if (p.written) lost.delete(p.slot.n);
+          else if (isLost(p)) lost.add(p.slot.n);
+        }
+        await this.threads.updateOne(
+          { _id: thread._id },
+          {
+            $set: {
+              replyCount: Math.max(current.replyCount, head),
+              lostReplies: [...lost].sort((x, y) => x - y),
+            },
+          },
+        );
+      }),
+    );
   }
 
   /**

@@ -15,6 +15,8 @@ import { renderWithMentions } from './mentions.js';
 import type { Rendered } from '../groups/group.repository.js';
 import {
   likeId,
+  replyCountOf,
+  type ReplyPositionSeen,
   type Audience,
   type PostOrigin,
   type ReplyDoc,
@@ -168,7 +170,7 @@ export class ThreadService {
       title: d.deleted ? '' : d.title,
       pinned: d.pinned,
       locked: d.locked,
-      replyCount: d.replyCount,
+      replyCount: replyCountOf(d),
       lastActivityAt: d.lastActivityAt.toISOString(),
     }));
   }
@@ -347,6 +349,7 @@ export class ThreadService {
     const prefix = thread._id.toHexString();
     const head = await this.repo.replySlots.head(prefix, thread.replyCount);
     const found: ReplyDoc[] = [];
+    const seen: ReplyPositionSeen[] = [];
     let next = (decodePosition(page.cursor) ?? 0) + 1;
     while (next <= head && found.length <= page.limit) {
       const count = Math.min(head - next + 1, page.limit + 1 - found.length);
@@ -362,9 +365,12 @@ export class ThreadService {
       for (const slot of slots) {
         const reply = slot && byId.get(slot.replyId.toHexString());
         if (reply) found.push(reply);
+        if (slot) seen.push({ slot, written: Boolean(reply) });
       }
       next += count;
     }
+    // The thread's reply count, settled after this answer if a writer stopped part-way (the list is right).
+    this.repo.settleReplyCount(thread, head, seen);
     const items = found.slice(0, page.limit);
     const last = items[items.length - 1];
     return {
@@ -425,6 +431,7 @@ export class ThreadService {
       groupId: thread.groupId,
       threadId: thread._id,
       replyId: reply._id,
+      at: new Date(),
     }));
     // The reply, and the thread's new place at the head of its group's timeline, written together: from
     // here on a reader finds both, so the reply is announced now.

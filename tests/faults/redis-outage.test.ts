@@ -22,6 +22,7 @@ describe('Redis down, then back', () => {
   let redis: Awaited<ReturnType<typeof startRedis>>;
   let rosa: ApiClient;
   let threadId: string;
+  const sockets: Awaited<ReturnType<typeof connectSocket>>[] = [];
 
   beforeAll(async () => {
     redis = await startRedis();
@@ -51,6 +52,7 @@ describe('Redis down, then back', () => {
     threadId = (await rosa.call('POST', '/groups/ops/threads', { title: 'Status', body: 'x' })).body.id;
   });
   afterAll(async () => {
+    for (const s of sockets) s.close();
     await b.close();
     await a.close();
     await idp.close();
@@ -60,6 +62,7 @@ describe('Redis down, then back', () => {
   it('serves HTTP through the outage, sockets recover, events cross processes again, none twice', async () => {
     const onA = await connectSocket(a.url);
     const onB = await connectSocket(b.url);
+    sockets.push(onA, onB);
     for (const s of [onA, onB]) expect((await s.subscribe({ kind: 'group', group: 'ops' })).ok).toBe(true);
     const seqs = (s: typeof onA) => s.of('reply.created').map((p) => p.seq as number);
     const reply = async (n: number) => {
@@ -112,12 +115,20 @@ describe('Redis down, then back', () => {
     const last = (await reply(100)).status;
     expect(last).toBe(201);
     await waitUntil(() => seqs(onA).includes(n) && seqs(onB).includes(n), 5000, 'the last reply on both');
+    // Nothing lost: the other process's socket, connected throughout, gets every reply, those posted while
+    // Redis was away included (late, once Redis is back).
+    await waitUntil(
+      () => Array.from({ length: n }, (_, i) => i + 1).every((s) => seqs(onB).includes(s)),
+      10_000,
+      'every reply on the other process',
+    );
     // No storm: no socket got an event twice, and none got one that was not posted.
     for (const s of [onA, onB]) {
       const got = seqs(s);
       expect(new Set(got).size).toBe(got.length);
       expect(Math.max(...got)).toBeLessThanOrEqual(n);
     }
+    expect(seqs(onB)).toHaveLength(n);
     onA.close();
     onB.close();
   });

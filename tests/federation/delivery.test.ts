@@ -249,4 +249,55 @@ describe('delivery: the persistent queue and its workers', () => {
       await Promise.all(peers.map((p) => p.close()));
     }
   });
+
+  it('workers of two processes failing against one host count every failure once (the circuit sees them all)', async () => {
+    const peer = await new FakeServer().start();
+    peer.status = () => 503;
+    peer.delayMs = 5;
+    // Two processes' workers, each with its own view of the host: no retries, and a circuit that would
+    // open only far away, so that every failure is sent and counted.
+    const worker = () =>
+      new DeliveryWorker(
+        fedA.deliveries,
+        fedA.keys,
+        { allowedCidrs: ['127.0.0.0/8'], timeoutMs: 5000, maxBytes: 1 << 20, maxRedirects: 0 },
+        fedA.policy,
+        {
+          ...defaultDeliveryOptions,
+          circuitThreshold: 1000,
+          concurrency: 8,
+          perHost: 4,
+          retryBaseMs: 200,
+          maxAttempts: 1,
+          leaseMs: 60_000,
+        },
+        pino({ level: 'silent' }),
+        'test',
+      );
+    await fedA.worker.stop();
+    const [one, two] = [worker(), worker()];
+    try {
+      await queue([`${peer.url}/inbox`], 40);
+      one.start();
+      two.start();
+      await Promise.all([one.drain(), two.drain()]);
+      expect(peer.received).toHaveLength(40);
+      const host = await a.node.database.db.collection('fed_hosts').findOne({ _id: peer.host as never });
+      expect(host?.consecutiveFailures).toBe(40);
+      // The first success, from either, closes it for both.
+      peer.status = () => 202;
+      await queue([`${peer.url}/inbox`]);
+      await one.drain();
+      await two.drain();
+      expect(
+        (await a.node.database.db.collection('fed_hosts').findOne({ _id: peer.host as never }))
+          ?.consecutiveFailures,
+      ).toBe(0);
+    } finally {
+      await Promise.all([one.stop(), two.stop()]);
+      await a.node.database.db.collection('fed_deliveries').deleteMany({ state: 'failed' });
+      fedA.worker.start();
+      await peer.close();
+    }
+  });
 });
