@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger.js';
  *
  * The index type admits only what both MongoDB 6+ and FerretDB 1.24 support: plain ascending /
  * descending keys and `unique`. Partial, sparse, TTL, text indexes and collations cannot be expressed
- * here on purpose (ARCHITECTURE.md, "Data").
+ * here on purpose (docs/architecture.md).
  */
 export interface IndexSpec {
   name: string;

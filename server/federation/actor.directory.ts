@@ -74,7 +74,7 @@ const APEX_CACHE_MS = 30_000;
 const APEX_CACHE_SIZE = 1000;
 
 /**
- * The node's actors, rendered from the domain (the domain is the source of truth; ARCHITECTURE.md "Data"):
+ * The node's actors, rendered from the domain (the domain is the source of truth; docs/adr/0016-remote-records.md):
  * every active person a Person, every public group a Group, and the instance actor (an Application) that
  * signs the node's own fetches. Groups that are not public have no actor: nothing about them is served.
  */

@@ -23,7 +23,7 @@ export interface ApexDeps {
 
 /**
  * activitypub-express, configured for Ensemble, with the hooks that reach the network replaced
- * (FEDERATION.md 5-7): object fetches and JSON-LD contexts go through the remote fetcher (federation policy,
+ * (docs/federation.md, "What the node fetches"): object fetches and JSON-LD contexts go through the remote fetcher (federation policy,
  * outbound address policy, signed by the instance actor); delivery goes to Ensemble's persistent queue; the
  * blocked list is empty (the node blocks whole servers through its federation policy, and apex's outbox,
  * where a Block could come from, is not mounted).
@@ -90,7 +90,7 @@ export function createApex(deps: ApexDeps): ApexInstance {
     throw new Error('apex delivery is replaced by the delivery worker');
   };
   apex.getBlocked = async () => ({ orderedItems: [] });
-  // Thread resolution, bounded (FEDERATION.md 5): the activity's object and inReplyTo, one level, at most
+  // Thread resolution, bounded (docs/federation.md, "What the node fetches"): the activity's object and inReplyTo, one level, at most
   // four; never its tags (a post naming thousands would make the node fetch thousands of documents).
   apex.resolveReferences = async (object: Record<string, unknown>) => {
     const refs = ['object', 'inReplyTo']

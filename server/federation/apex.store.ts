@@ -119,7 +119,7 @@ export class ApexStore implements ApexStoreLike {
   }
 
   async updateObject(obj: ApexObject, _actorId: string | null, fullReplace: boolean): Promise<unknown> {
-    // Local objects and actors are the domain's; nothing from the network rewrites them (FEDERATION.md 3).
+    // Local objects and actors are the domain's; nothing from the network rewrites them (docs/federation.md, "What the node accepts").
     if (this.localActors.isLocal(obj.id)) return null;
     this.actors.delete(obj.id);
     let updated: ApexObject | null;
@@ -221,7 +221,7 @@ export class ApexStore implements ApexStoreLike {
     return 0;
   }
 
-  /** Run `work` as the node itself: only then may local activities be written (FEDERATION.md 3). */
+  /** Run `work` as the node itself: only then may local activities be written (docs/federation.md, "What the node accepts"). */
   asLocal<T>(work: () => Promise<T>): Promise<T> {
     return localWrites.run(true, work);
   }

@@ -100,7 +100,7 @@ class Gates {
 }
 
 /**
- * Sends queued deliveries (replacing apex's serial loop, FEDERATION.md 7). Batches of one activity's
+ * Sends queued deliveries (replacing apex's serial loop, docs/federation.md, "What the node sends"). Batches of one activity's
  * inboxes are claimed from the queue; their inboxes go out many at once, a few per host, each signed at send
  * time with its actor's key from the key store. 2xx is delivered; 4xx other than 408 and 429 is permanent
  * (kept as failed, not retried); anything else is retried with exponential backoff and jitter. A host that

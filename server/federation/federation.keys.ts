@@ -17,7 +17,7 @@ interface KeyDoc {
 /**
  * Actor key pairs (RSA-2048, what Mastodon and its peers use), generated once per actor on first need and
  * kept in `federation_keys` only. The private key is read here, to sign, and never put into an actor
- * document, a stored activity or a queued delivery (FEDERATION.md 7).
+ * document, a stored activity or a queued delivery (docs/federation.md, "Signatures").
  */
 export class KeyStore {
   private readonly keys: Collection<KeyDoc>;

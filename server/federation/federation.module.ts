@@ -70,7 +70,7 @@ export interface Federation {
   close(): Promise<void>;
 }
 
-/** Everything federation needs, composed (ARCHITECTURE.md "Federation"). */
+/** Everything federation needs, composed (docs/federation.md, docs/adr/0017-inbox-handlers-and-federation-bridge.md). */
 export function composeFederation(deps: {
   config: Config;
   db: Db;

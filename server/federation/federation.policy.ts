@@ -4,7 +4,7 @@ export const FEDERATION_DOMAIN = /^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d+)?$/;
 export type FederationMode = 'open' | 'blocklist' | 'allowlist';
 
 /**
- * Which other servers this node federates with (ARCHITECTURE.md "Federation"): every server (open), every
+ * Which other servers this node federates with (docs/federation.md, docs/adr/0022-node-settings-at-run-time.md): every server (open), every
  * server but the listed ones (blocklist), or only the listed ones (allowlist). A listed `*.example.org` covers
  * every subdomain of example.org; an entry may carry a port (`node.example.org:8443`). Applied to every inbound
  * request and to every outbound fetch and delivery. The node's administrators change it at run time

@@ -14,7 +14,7 @@ type CryptoKey = webcrypto.CryptoKey;
  * HTTP Signatures as the fediverse uses them (draft-cavage-http-signatures-12, as Mastodon signs and
  * verifies): `rsa-sha256`, and `hs2019` with an RSA key (the algorithm then comes from the key; GoToSocial
  * and others send it). activitypub-express's registry dependency refuses hs2019 and signs `req.url`, so the
- * node signs and checks itself (FEDERATION.md).
+ * node signs and checks itself (docs/federation.md, "Signatures").
  */
 
 export interface ParsedSignature {

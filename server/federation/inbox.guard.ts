@@ -49,7 +49,7 @@ const activitySchema = z
 const ACTIVITY_TYPES = ['application/activity+json', 'application/ld+json', 'application/json'];
 
 /**
- * The checks every inbox POST passes before activitypub-express sees it (FEDERATION.md "Holes"): a body
+ * The checks every inbox POST passes before activitypub-express sees it (docs/federation.md, "What the node accepts"): a body
  * size limit and a per-host rate limit; a signature always (unless the development switch), RFC 9421 or
  * draft-cavage (SignatureVerifier): the key belonging to the actor, the digest against the body, its time in
  * a window;

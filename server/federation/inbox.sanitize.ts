@@ -59,7 +59,7 @@ export function stripUntrusted(
  * - its id, type and actor are the ones the signature covered (else the context rewrote them: 400);
  * - every embedded object, at any depth, whose id is not on the actor's origin, or is local, is cut down
  *   to its IRI: apex then reads it from our store or fetches it from its own origin, never believing a copy
- *   (FEDERATION.md 3; a forged embedded actor would otherwise land in the object cache);
+ *   (docs/federation.md, "What the node accepts"; a forged embedded actor would otherwise land in the object cache);
  * - Create and Update carry their object on the actor's origin; Create, Update and Delete never target a
  *   local object (403).
  */

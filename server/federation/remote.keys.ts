@@ -38,7 +38,7 @@ const keysIn = (doc: Record<string, unknown>): KeyShape[] => [
 ];
 
 /**
- * Remote actors' public keys, found from a signature's keyId and bound to their owner (FEDERATION.md 2):
+ * Remote actors' public keys, found from a signature's keyId and bound to their owner (docs/federation.md, "Signatures"):
  * the key is listed by an actor document on the key's own origin, and that actor is the key's owner.
  * A key document that names an owner elsewhere, or an owner that does not list the key, is refused.
  */

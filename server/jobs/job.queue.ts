@@ -34,7 +34,7 @@ export interface QueueOptions {
 type Handler = (payload: Record<string, unknown>, job: JobDoc) => Promise<void>;
 
 /**
- * The job system every background task runs on (ARCHITECTURE.md, "Background work"): jobs are documents,
+ * The job system every background task runs on (docs/architecture.md, "Background jobs"): jobs are documents,
  * workers in any number of processes claim them, a claim is a lease, a finished job is deleted, a failed
  * one is retried with backoff and jitter, and a crashed worker's job is claimed again when its lease ends.
  * At-least-once: handlers must be idempotent.
