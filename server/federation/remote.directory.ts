@@ -140,19 +140,24 @@ export class RemoteDirectory {
     return link && URL.canParse(link) && new URL(link).origin === new URL(doc.id).origin ? link : null;
   }
 
+  /** The actor's document from its node; null when that fails and a record we already have stands. */
+  private async refetched(actorIri: string, haveRecord: boolean): Promise<ActorDoc | null> {
+    try {
+      return await this.fetchActor(actorIri);
+    } catch (err) {
+      if (haveRecord) return null;
+      throw err;
+    }
+  }
+
   /** The record of a person of another node, read from their node when needed. */
   async person(actorIri: string, options: { refresh?: boolean } = {}): Promise<UserDoc> {
     return this.serially(actorIri, async () => {
       const known = await this.recorded(actorIri, options.refresh);
       const current = known?.kind === 'person' ? known.person : null;
       if (current && !options.refresh && fresh(current.origin?.fetchedAt)) return current;
-      let doc: ActorDoc;
-      try {
-        doc = await this.fetchActor(actorIri);
-      } catch (err) {
-        if (current) return current;
-        throw err;
-      }
+      const doc = await this.refetched(actorIri, current !== null);
+      if (!doc) return current!;
       if (!typesOf(doc).some((t) => PERSON_TYPES.has(t)))
         throw new ValidationError(`${actorIri} is not a person.`);
       const name = textOf(doc.name ?? '') || doc.preferredUsername || handleOf(doc);
@@ -217,13 +222,8 @@ export class RemoteDirectory {
       const known = await this.recorded(actorIri, options.refresh);
       const current = known?.kind === 'group' ? known.group : null;
       if (current && !options.refresh && fresh(current.origin?.fetchedAt)) return current;
-      let doc: ActorDoc;
-      try {
-        doc = await this.fetchActor(actorIri);
-      } catch (err) {
-        if (current) return current;
-        throw err;
-      }
+      const doc = await this.refetched(actorIri, current !== null);
+      if (!doc) return current!;
       if (!typesOf(doc).includes('Group')) throw new ValidationError(`${actorIri} is not a group.`);
       const moderatorsCollection = this.sameOrigin(doc, doc.moderators ?? doc.attributedTo);
       const followers = this.sameOrigin(doc, doc.followers);
