@@ -50,7 +50,7 @@ export async function createTestNode(
   const database = await openTestDatabase();
   const config = testConfig(options.env, database.uri);
   await ensureCollections(database.db);
-  const app = createApp({ config, logger: pino({ level: 'silent' }), db: database.db, ...options.deps });
+  const app = createApp({ config, logger: testLogger(), db: database.db, ...options.deps });
   return { app, config, database, close: () => database.cleanup() };
 }
 
@@ -98,6 +98,11 @@ export async function startTestNode(options: {
   };
 }
 
+/** Silent, unless `TEST_LOG_LEVEL` (e.g. `error`) asks to see what a test's node logs. */
+function testLogger() {
+  return pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+}
+
 /** The whole node (with Socket.IO) on a loopback port; `close` stops the listener and then the node. */
 export async function serveNode(
   config: Config,
@@ -106,7 +111,7 @@ export async function serveNode(
 ): Promise<{ node: EnsembleNode; close(): Promise<void> }> {
   const node = await composeNode({
     config,
-    logger: pino({ level: 'silent' }),
+    logger: testLogger(),
     client: database.client,
     db: database.db,
   });
