@@ -28,8 +28,10 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -345,7 +347,8 @@ func ensembleWhere(meta *metadata.Collection, filter *types.Document) (string, [
 
 // ensembleExactCondition is the SQL condition that holds exactly for the documents whose top-level `field`
 // satisfies `c` as MongoDB compares: the value itself (of the same type), or an array holding it (or them all).
-func ensembleExactCondition(meta *metadata.Collection, field string, c ensembleCondition) (string, []any) {
+// With noArrays (no array of the collection holds the values, as its side table says), only the value itself.
+func ensembleExactCondition(meta *metadata.Collection, field string, c ensembleCondition, noArrays bool) (string, []any) {
 	col := ensembleColumn(field)
 	typ := ensembleSchemaType(field)
 
@@ -446,7 +449,7 @@ func ensembleExactCondition(meta *metadata.Collection, field string, c ensembleC
 		arrayTests = []string{exists(elems)}
 	}
 
-	if field == "_id" {
+	if field == "_id" || noArrays {
 		// An _id is never an array.
 		if len(scalar) == 0 {
 			return "0", nil
@@ -475,6 +478,38 @@ func ensembleRank(field string) string {
 			`WHEN 'bool' THEN 8 WHEN 'date' THEN 9 ELSE 1 END`,
 		ensembleSchemaType(field),
 	)
+}
+
+// ensembleNoArrays tells whether no array value of `field` in the collection can hold the values of `c`: its
+// side table (complete, maintained with every write) has no row matching them. The side table's match is a
+// superset of the arrays holding them, so "none" is certain. Then the condition needs no array branch, and
+// SQLite, left with one indexed equality per field instead of an OR of an index and the side table, picks
+// the index it should (docs/adr/0013-index-served-filters.md, "Exact reads").
+func ensembleNoArrays(ctx context.Context, db *fsql.DB, meta *metadata.Collection, field string, c ensembleCondition) bool {
+	if field == "_id" {
+		return false
+	}
+
+	side, ok := metadata.EnsembleMultikeyTable(meta.TableName, field)
+	if !ok {
+		return false
+	}
+
+	m, ok := ensembleMatch(c)
+	if !ok {
+		return false
+	}
+
+	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT 1 FROM %[1]q WHERE %[1]q MATCH ? LIMIT 1", side), m)
+	if err != nil {
+		return false
+	}
+
+	found := rows.Next()
+	err = rows.Err()
+	_ = rows.Close()
+
+	return err == nil && !found
 }
 
 // ensembleExact returns a WHERE clause selecting exactly the documents `filter` matches and an ORDER BY
@@ -510,7 +545,7 @@ func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 			continue
 		}
 
-		cond, a := ensembleExactCondition(meta, k, c)
+		cond, a := ensembleExactCondition(meta, k, c, len(c.bounds) == 0 && ensembleNoArrays(ctx, db, meta, k, c))
 		conds = append(conds, cond)
 		args = append(args, a...)
 	}
@@ -565,6 +600,8 @@ func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 // ensembleClauses is what Query and Explain append after SELECT ... FROM: the exact WHERE, ORDER BY and LIMIT
 // when a limited find can be served that way, the superset WHERE otherwise.
 func ensembleClauses(ctx context.Context, db *fsql.DB, meta *metadata.Collection, filter, exactFilter, sort *types.Document, limit int64) (string, []any, bool) {
+	ensembleOptimize(db)
+
 	if limit > 0 {
 		if where, order, args, ok := ensembleExact(ctx, db, meta, exactFilter, sort); ok {
 			return where + order + " LIMIT ?", append(args, limit), true
@@ -574,4 +611,60 @@ func ensembleClauses(ctx context.Context, db *fsql.DB, meta *metadata.Collection
 	where, args := ensembleWhere(meta, filter)
 
 	return where, args, false
+}
+
+// ensembleOptimizeEvery is how often a database that is being read has its planner statistics refreshed: a
+// minute, or the duration in ENSEMBLE_SQLITE_OPTIMIZE_EVERY (tests shorten it).
+var ensembleOptimizeEvery = func() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("ENSEMBLE_SQLITE_OPTIMIZE_EVERY")); err == nil && d > 0 {
+		return d
+	}
+
+	return time.Minute
+}()
+
+// ensembleOptimized records when each database last had `PRAGMA optimize` run: *fsql.DB -> *atomic time.
+var ensembleOptimized sync.Map
+
+// ensembleOptimize keeps SQLite's planner statistics (sqlite_stat1) current, at most once a minute per
+// database and only while it is read, in the background. Without them SQLite takes an equality on any index
+// for a selective one: it read every active person through the `status` index to find the few named
+// "Sophie" (a hundred milliseconds at 5,000 people, seconds at 50,000). `PRAGMA optimize` analyzes only the
+// tables never analyzed or grown or shrunk tenfold since, each within `analysis_limit` (set on every
+// connection by Ensemble's `--sqlite-url`), so a run costs milliseconds (docs/adr/0013-index-served-filters.md,
+// "Planner statistics").
+func ensembleOptimize(db *fsql.DB) {
+	if db == nil {
+		return
+	}
+
+	now := time.Now()
+	v, loaded := ensembleOptimized.LoadOrStore(db, &ensembleStamp{at: now})
+	stamp := v.(*ensembleStamp)
+
+	if loaded {
+		stamp.mu.Lock()
+		due := now.Sub(stamp.at) >= ensembleOptimizeEvery
+		if due {
+			stamp.at = now
+		}
+		stamp.mu.Unlock()
+
+		if !due {
+			return
+		}
+	}
+
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+
+		_, _ = db.ExecContext(ctx, "PRAGMA optimize=0x10002")
+	}()
+}
+
+// ensembleStamp is when a database's statistics were last refreshed.
+type ensembleStamp struct {
+	mu sync.Mutex
+	at time.Time
 }

@@ -110,7 +110,10 @@ export async function startFerretDB(options: FerretDBOptions): Promise<ManagedDa
   const args = [
     ...(options.postgresqlUrl
       ? ['--handler=postgresql', `--postgresql-url=${options.postgresqlUrl}`]
-      : ['--handler=sqlite', `--sqlite-url=file:${sqliteDir}/?_pragma=synchronous(normal)`]),
+      : [
+          '--handler=sqlite',
+          `--sqlite-url=file:${sqliteDir}/?_pragma=synchronous(normal)&_pragma=analysis_limit(1000)`,
+        ]),
     `--state-dir=${stateDir}`,
     `--listen-addr=127.0.0.1:${port}`,
     `--debug-addr=127.0.0.1:${debugPort}`,

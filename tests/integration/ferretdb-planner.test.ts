@@ -1,0 +1,109 @@
+import { ObjectId, type Document } from 'mongodb';
+import { ferretdbBinary, startPrivateFerretDB, type PrivateFerretDB } from '../helpers/ferretdb.js';
+
+/**
+ * Which index SQLite picks for a sorted page on the FerretDB the project builds
+ * (docs/adr/0013-index-served-filters.md, "Exact reads" and "Planner statistics"). Two things made it pick
+ * the wrong one, and a department's people directory read every active person for each page:
+ * - each equality also matched "an array holding the value" through an OR with the array side table, which
+ *   SQLite can only serve as a union of two lookups, never through a compound index: `{status, organizationId}`
+ *   went through `status` alone. When the side table says no array holds the value, the OR is dropped.
+ * - without statistics, SQLite takes any indexed equality for a selective one: `status = 'active'` (every
+ *   person) looked as good as a rare name. The build refreshes them (`PRAGMA optimize`) while a database is read.
+ */
+const bin = ferretdbBinary('patched');
+const describeBuild = bin ? describe : describe.skip;
+
+/** The SQLite plan of a sorted, limited find, one line per step. */
+async function plan(f: PrivateFerretDB, filter: Document): Promise<string> {
+  const explained = await f.client.db('planner').command({
+    explain: { find: 'people', filter, sort: { handle: 1 }, limit: 21 },
+  });
+  return ((explained.queryPlanner as { Plan?: string[] }).Plan ?? []).join('\n');
+}
+
+describeBuild('the planner of the FerretDB the project builds', () => {
+  let f: PrivateFerretDB;
+  const organizations = Array.from({ length: 40 }, () => new ObjectId());
+  beforeAll(async () => {
+    process.env.ENSEMBLE_SQLITE_OPTIMIZE_EVERY = '1s';
+    f = await startPrivateFerretDB(bin!);
+    const people = f.client.db('planner').collection('people');
+    // The indexes of Ensemble's people collection (server/db/collections.ts).
+    await people.createIndex({ handle: 1 }, { name: 'handle_unique', unique: true });
+    await people.createIndex({ organizationId: 1, status: 1, handle: 1 }, { name: 'organization' });
+    await people.createIndex({ searchTokens: 1 }, { name: 'searchTokens' });
+    await people.createIndex({ status: 1, handle: 1 }, { name: 'status_handle' });
+    const names = ['ana', 'bruno', 'chloe', 'daniel', 'elise', 'farid', 'hugo', 'ines', 'liam', 'noah'];
+    await people.insertMany(
+      Array.from({ length: 4000 }, (_, i) => ({
+        handle: `p${String(i).padStart(5, '0')}`,
+        status: i % 50 ? 'active' : 'deactivated',
+        organizationId: organizations[i % organizations.length],
+        // One person in 400 is a "quynh"; everyone else has one of ten common first names.
+        searchTokens: [i % 400 === 7 ? 'quynh' : names[i % names.length]!, `p${i}`, 'analyst'],
+      })),
+    );
+  });
+  afterAll(async () => {
+    delete process.env.ENSEMBLE_SQLITE_OPTIMIZE_EVERY;
+    await f?.stop();
+  });
+
+  it("reads an organization's people through the compound index, not every active person", async () => {
+    const filter = { status: 'active', organizationId: organizations[3] };
+    const steps = await plan(f, filter);
+    expect(steps).toContain('USING INDEX people_');
+    expect(steps).toMatch(/_organization \(<expr>=\? AND <expr>=\?\)/);
+    expect(steps).not.toContain('MULTI-INDEX OR');
+    const page = await f.client
+      .db('planner')
+      .collection('people')
+      .find(filter)
+      .sort({ handle: 1 })
+      .limit(21)
+      .toArray();
+    expect(page).toHaveLength(21);
+    expect(
+      page.every((p) => p.status === 'active' && String(p.organizationId) === String(organizations[3])),
+    ).toBe(true);
+  });
+
+  it('still finds a person whose field is an array holding the value, once one exists', async () => {
+    const people = f.client.db('planner').collection('people');
+    await people.insertOne({
+      handle: 'zz-array',
+      status: ['active', 'visiting'],
+      organizationId: organizations[3],
+    });
+    const page = await people
+      .find({ status: 'active', organizationId: organizations[3] })
+      .sort({ handle: -1 })
+      .limit(1)
+      .toArray();
+    expect(page.map((p) => p.handle)).toEqual(['zz-array']);
+    await people.deleteOne({ handle: 'zz-array' });
+  });
+
+  it('finds a rare name through its own index once statistics are kept, not through `status`', async () => {
+    const filter = { status: 'active', searchTokens: { $all: ['quynh'] } };
+    // Statistics are refreshed in the background while the database is read (at most once a second here).
+    let steps = '';
+    for (let i = 0; i < 40 && !/people_\w+_searchTokens/.test(steps); i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      steps = await plan(f, filter);
+    }
+    expect(steps).toMatch(/people_\w+_searchTokens/);
+    expect(steps).not.toContain('_status_handle');
+    const found = await f.client
+      .db('planner')
+      .collection('people')
+      .find(filter)
+      .sort({ handle: 1 })
+      .limit(21)
+      .toArray();
+    expect(found.map((p) => p.handle)).toEqual(
+      Array.from({ length: 10 }, (_, k) => `p${String(k * 400 + 7).padStart(5, '0')}`),
+    );
+  });
+});
