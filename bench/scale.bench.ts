@@ -52,6 +52,11 @@ for (const which of ['small', 'full'] as const) {
   generated[which] = { documents: department.documents, seconds: Math.round((Date.now() - started) / 1000) };
   process.stdout.write(`${which}: ${department.documents} documents in ${generated[which]!.seconds} s\n`);
   const threads = (await client.call('GET', '/groups/g0/threads')).body as { items: { id: string }[] };
+  const first = await client.call('GET', `/threads/${threads.items[0]!.id}/replies`);
+  if (first.status !== 200)
+    throw new Error(
+      `${which}: the first thread of g0 answers ${first.status} (${JSON.stringify(first.body).slice(0, 200)})`,
+    );
   nodes[which] = {
     client,
     url: ensemble.url,
@@ -83,14 +88,14 @@ const reads: [string, (n: Node) => string][] = [
 ];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-async function time(node: Node, path: string): Promise<number[]> {
+async function time(node: Node, path: string, which = ''): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < SAMPLES + 3; i++) {
     const start = performance.now();
     const res = await node.client.call('GET', path);
     const ms = performance.now() - start;
     if (res.status !== 200)
-      throw new Error(`${path}: ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`);
+      throw new Error(`${which} ${path}: ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`);
     if (i >= 3) times.push(ms); // the first three warm caches
   }
   return times;
@@ -103,8 +108,8 @@ for (const [name, path] of reads) {
   const small: number[] = [];
   const full: number[] = [];
   for (let round = 0; round < 2; round++) {
-    small.push(...(await time(nodes.small!, path(nodes.small!))));
-    full.push(...(await time(nodes.full!, path(nodes.full!))));
+    small.push(...(await time(nodes.small!, path(nodes.small!), 'small')));
+    full.push(...(await time(nodes.full!, path(nodes.full!), 'full')));
   }
   const ratio = median(full) / median(small);
   worst = Math.max(worst, ratio);
