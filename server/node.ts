@@ -1,8 +1,7 @@
 import type http from 'node:http';
 import cookieParser from 'cookie-parser';
-import type { Express, Request, RequestHandler, Router } from 'express';
+import type { Express, RequestHandler, Router } from 'express';
 import type { Db, MongoClient } from 'mongodb';
-import { ObjectId } from 'mongodb';
 import { Passport } from 'passport';
 import { ImageStore } from './files/image.store.js';
 import { createApp } from './app.js';
@@ -18,14 +17,13 @@ import { ThreadRepository } from './threads/thread.repository.js';
 import { ThreadService } from './threads/thread.service.js';
 import { createCsrf } from './auth/csrf.js';
 import { developmentSignIn } from './auth/dev-sign-in.js';
-import { OidcRegistry, type ProviderMetadata, type SignedInUser } from './auth/oidc.js';
-import { SessionUsers, type SessionUser } from './auth/session.user.js';
+import { OidcRegistry, type ProviderMetadata } from './auth/oidc.js';
+import { callerOf, SessionUsers } from './auth/session.user.js';
 import { createSessionMiddleware, SESSION_COOKIE } from './auth/session.js';
 import { bridgeCache } from './cache/cache.bridge.js';
 import { PageCache } from './cache/page.cache.js';
 import { keptPages } from './cache/page.middleware.js';
 import type { Config, IssuerConfig } from './config.js';
-import { anonymous, type Caller } from './core/caller.js';
 import { Api } from './core/api.js';
 import { EventBus } from './core/events.js';
 import type { Logger } from './core/logger.js';
@@ -37,18 +35,17 @@ import { FolderService } from './files/folder.service.js';
 import { thumbnailJob } from './files/thumbnail.job.js';
 import { JobQueue } from './jobs/job.queue.js';
 import { NotificationFanout } from './notifications/notification.fanout.js';
+import { NotificationSweeps } from './notifications/notification.sweeps.js';
 import { NotificationMail } from './notifications/notification.mail.js';
-import { migrateFollowerLists, migrateNotificationState } from './notifications/notification.migration.js';
 import { NotificationRepository } from './notifications/notification.repository.js';
 import { unsubscribeRoutes } from './notifications/notification.routes.js';
 import { NotificationAudience } from './notifications/notification.audience.js';
 import { NotificationService } from './notifications/notification.service.js';
-import { bridgeRealtime, REALTIME_VERSION } from './realtime/realtime.bridge.js';
-import { RealtimeServer, roomOf } from './realtime/realtime.server.js';
-import { migrateThreadsToPositions } from './threads/thread.migration.js';
-import { migrateGroupsToKeys } from './groups/group.migration.js';
-import { migrateStreamLookups } from './federation/apex.migration.js';
-import { runMigrations, type Migration } from './db/migrations.js';
+import { bridgeRealtime } from './realtime/realtime.bridge.js';
+import { notificationPush } from './realtime/notification.push.js';
+import { RealtimeServer } from './realtime/realtime.server.js';
+import { runMigrations } from './db/migrations.js';
+import { schemaMigrations } from './schema.migrations.js';
 import { MailCatcher } from './mail/mail.catcher.js';
 import { devMailRoutes } from './mail/mail.routes.js';
 import { Mailer } from './mail/mailer.js';
@@ -63,7 +60,6 @@ import { clientDir } from './core/paths.js';
 import { webRoutes } from './web/web.routes.js';
 import { Metrics } from './ops/metrics.js';
 import { SettingsRepository } from './settings/settings.repository.js';
-import type { NodeSettingsValues } from './settings/settings.schemas.js';
 import { NodeSettings, nodeInfoMetadata, settingsDefaults } from './settings/settings.service.js';
 
 /** Composition root: repositories, services, auth and routers, wired into the Express app. */
@@ -92,64 +88,6 @@ export interface EnsembleNode {
   /** Socket.IO on the HTTP server the app is served from (before it listens). */
   attach(server: http.Server): Promise<void>;
   close(): Promise<void>;
-}
-
-function callerOf(req: Request): Caller {
-  const user = req.user as SessionUser | undefined;
-  return user ? { kind: 'person', personId: user.id, handle: user.handle, isAdmin: user.isAdmin } : anonymous;
-}
-
-/** Every schema step after the first (ensureCollections gives version 1). */
-export function schemaMigrations({
-  groups,
-  threads,
-  notifications,
-  files,
-  profiles,
-  db,
-}: {
-  db: Db;
-  groups: GroupRepository;
-  threads: ThreadRepository;
-  notifications: NotificationRepository;
-  files: FileRepository;
-  profiles: Pick<ProfileService, 'reindexAll'>;
-}): Migration[] {
-  return [
-    {
-      version: 2,
-      description: 'id-addressed pages: timeline and reply positions, handle and membership keys',
-      run: async () => {
-        await migrateGroupsToKeys(groups);
-        await migrateThreadsToPositions(threads);
-      },
-    },
-    {
-      version: 3,
-      description: 'notification hints and mail progress in their own documents',
-      run: () => migrateNotificationState(notifications),
-    },
-    {
-      version: 4,
-      description: "each group's storage use counted again from its file versions",
-      run: () => files.recountUsage(),
-    },
-    {
-      version: 5,
-      description: 'follower lists of groups and threads, read by _id (no scan of every subscription)',
-      run: () => migrateFollowerLists(notifications),
-    },
-    {
-      version: 6,
-      description: "people's search tokens carry the directory's skill and language filters",
-      run: () => profiles.reindexAll(),
-    },
-    {
-      version: 7,
-      description: 'stored activities looked up by top-level collections and objects, through indexes',
-      run: () => migrateStreamLookups(db),
-    },
-  ];
 }
 
 export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
@@ -229,22 +167,8 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   groups.onAudienceChange((groupId, audience) => threads.syncAudience(groupId, audience));
   const purge = new GroupPurge(groupRepo, threadRepo, files, images, config.groups.retentionMs, logger);
   purge.start();
-  accounts.onMerge(async (from, into) => {
-    // Authorship moves to the surviving account.
-    for (const col of [threadRepo.threads, threadRepo.replies] as const) {
-      await threadRepo.locks.updateEach(
-        col as typeof threadRepo.replies,
-        { authorId: from },
-        { $set: { authorId: into } },
-      );
-    }
-  });
-  events.on('person.created', async ({ personId, verifiedEmail }) => {
-    if (verifiedEmail) await memberships.honourEmailInvitations(new ObjectId(personId), verifiedEmail);
-  });
-  events.on('person.deactivated', async ({ personId }) => {
-    await memberships.replaceDeactivatedOwner(new ObjectId(personId));
-  });
+  accounts.onMerge((from, into) => threadRepo.moveAuthorship(from, into));
+  memberships.listen();
 
   let catcher: MailCatcher | undefined;
   let smtpUrl = config.mail.smtpUrl;
@@ -278,17 +202,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
 
   const passport = new Passport();
   const sessionUsers = new SessionUsers(personRepo, events);
-  passport.serializeUser((user, done) => {
-    // A sign-in: whatever this process knew of the person (an administrator right, say) is read again.
-    sessionUsers.forget((user as SignedInUser).id);
-    done(null, (user as SignedInUser).id);
-  });
-  passport.deserializeUser((id: string, done) => {
-    sessionUsers.resolve(id).then(
-      (user) => done(null, user),
-      (err: unknown) => done(err),
-    );
-  });
+  sessionUsers.serve(passport);
   const registry = new OidcRegistry(passport, accounts, config.publicUrl, logger);
   await registry.register(issuers, presets);
 
@@ -307,13 +221,8 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
         nodeMetadata: () => nodeInfoMetadata(settings.current()),
       })
     : undefined;
-  if (federation) {
-    // The policy administrators set at run time, in force at once (and on every change, from any process).
-    const applyPolicy = ({ federation: p }: NodeSettingsValues) =>
-      federation.policy.update(p.mode, p.domains);
-    applyPolicy(settings.current());
-    settings.onChange(applyPolicy);
-  }
+  // The policy administrators set at run time, in force at once (and on every change, from any process).
+  federation?.policy.follow(settings);
   // Federation answers before the JSON body parser: inboxes check the Digest against the raw body.
   if (federation) earlyRouters.push({ path: '/', router: federation.router });
 
@@ -338,35 +247,8 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     config.auth.sessionSecret,
     logger,
   );
-  new NotificationFanout(
-    notificationRepo,
-    groupRepo,
-    threadRepo,
-    personRepo,
-    jobs,
-    logger,
-    audience,
-    async (delivered) => {
-      for (const { userId, notification } of delivered) {
-        const [view] = await notifications.views([notification], 0);
-        realtime.io
-          ?.to(roomOf.user(userId))
-          .emit(
-            'notification' as never,
-            { v: REALTIME_VERSION, at: new Date().toISOString(), ...view } as never,
-          );
-      }
-      await notificationMail.afterDelivery([...new Set(delivered.map((d) => d.userId))]);
-    },
-  ).listen(events);
-  const digests = setInterval(
-    () => {
-      notificationMail.sweepDigests().catch((err: unknown) => logger.error({ err }, 'digest sweep failed'));
-      notificationRepo.sweep().catch((err: unknown) => logger.error({ err }, 'notification sweep failed'));
-    },
-    60 * 60 * 1000,
-  );
-  digests.unref();
+  const sweeps = new NotificationSweeps({ mail: notificationMail, repo: notificationRepo, logger });
+  sweeps.start();
   const services: ApiServices = {
     accounts,
     profiles,
@@ -422,6 +304,19 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   // The cache bridge first: a page is dropped before the room events of the same change go out.
   bridgeCache(events, pages, realtime);
   bridgeRealtime(events, realtime, metrics && ((event) => metrics.realtimeEvent(event)));
+  new NotificationFanout({
+    repo: notificationRepo,
+    groups: groupRepo,
+    threads: threadRepo,
+    people: personRepo,
+    jobs,
+    logger,
+    audience,
+    deliverTo: [
+      notificationPush({ realtime, views: (docs, readUpTo) => notifications.views(docs, readUpTo) }),
+      notificationMail.delivered,
+    ],
+  }).listen(events);
   if (metrics) {
     metrics.watchRealtime(realtime);
     metrics.watchJobs(jobs);
@@ -478,7 +373,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
       unwatchDatabase?.();
       availability.close();
       settings.stop();
-      clearInterval(digests);
+      sweeps.stop();
       await realtime.close();
       purge.stop();
       await jobs.stop();

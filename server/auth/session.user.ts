@@ -1,4 +1,7 @@
+import type { Request } from 'express';
 import { ObjectId } from 'mongodb';
+import type { PassportStatic } from 'passport';
+import { anonymous, type Caller } from '../core/caller.js';
 import { Lru } from '../core/lru.js';
 import type { EventBus } from '../core/events.js';
 import type { PersonRepository } from '../people/person.repository.js';
@@ -38,6 +41,24 @@ export class SessionUsers {
     });
   }
 
+  /**
+   * Let passport keep only the person's id in the session and find the person behind it on each request.
+   * A sign-in makes this process read again whatever it knew of the person (an administrator right, say).
+   */
+  serve(passport: Pick<PassportStatic, 'serializeUser' | 'deserializeUser'>): void {
+    passport.serializeUser((user, done) => {
+      const { id } = user as { id: string };
+      this.forget(id);
+      done(null, id);
+    });
+    passport.deserializeUser((id: string, done) => {
+      this.resolve(id).then(
+        (user) => done(null, user),
+        (err: unknown) => done(err),
+      );
+    });
+  }
+
   forget(userId: string): void {
     this.known.delete(userId);
   }
@@ -55,4 +76,10 @@ export class SessionUsers {
     this.known.set(id, { user, at: Date.now() });
     return user;
   }
+}
+
+/** The caller of a request: the signed-in person of its session, or anonymous. */
+export function callerOf(req: Request): Caller {
+  const user = req.user as SessionUser | undefined;
+  return user ? { kind: 'person', personId: user.id, handle: user.handle, isAdmin: user.isAdmin } : anonymous;
 }

@@ -30,6 +30,17 @@ export class FederationPolicy {
     this.current = { mode, domains: domains.map((d) => d.toLowerCase()) };
   }
 
+  /** Take the policy the node's settings hold now, and every change of it from any process. */
+  follow(settings: {
+    current(): { federation: { mode: FederationMode; domains: string[] } };
+    onChange(listener: (values: { federation: { mode: FederationMode; domains: string[] } }) => void): void;
+  }): void {
+    const apply = ({ federation }: { federation: { mode: FederationMode; domains: string[] } }) =>
+      this.update(federation.mode, federation.domains);
+    apply(settings.current());
+    settings.onChange(apply);
+  }
+
   private listed(host: string, domains: string[]): boolean {
     const hostname = host.replace(/:\d+$/, '');
     return domains.some((entry) => {

@@ -38,6 +38,19 @@ export class MembershipService {
     private readonly organizations?: Pick<OrganizationRepository, 'byIds'>,
   ) {}
 
+  /**
+   * Follow what happens to people: a person signing in for the first time with a verified address takes up
+   * the invitations sent to it; a deactivated owner's groups pass to their next most senior member.
+   */
+  listen(): void {
+    this.events.on('person.created', async ({ personId, verifiedEmail }) => {
+      if (verifiedEmail) await this.honourEmailInvitations(new ObjectId(personId), verifiedEmail);
+    });
+    this.events.on('person.deactivated', async ({ personId }) => {
+      await this.replaceDeactivatedOwner(new ObjectId(personId));
+    });
+  }
+
   /** Let `name@host` name a person of another node (wired by federation). */
   useRemotePeople(lookup: RemotePersonLookup): void {
     this.remotePeople = lookup;

@@ -43,22 +43,42 @@ export interface Delivered {
  * them into `notify.batch` jobs of FANOUT_BATCH people; each batch checks who may still read the group,
  * skips muted groups, writes the notifications and hands them to `deliver` (live sockets, mail).
  */
+export interface NotificationFanoutDeps {
+  repo: NotificationRepository;
+  groups: GroupRepository;
+  threads: ThreadRepository;
+  people: PersonRepository;
+  jobs: JobQueue;
+  logger: Logger;
+  audience: NotificationAudience;
+  /** Who hears of the notifications written (live sockets, mail), in this order. */
+  deliverTo: ((delivered: Delivered[]) => Promise<void>)[];
+}
+
 export class NotificationFanout {
   /** The people of a batch are written together: their keys in one insert, their notifications in another. */
   private readonly keys: BatchInserter<{ _id: string; at: Date }>;
   private readonly notifications: BatchInserter<NotificationDoc>;
   private readonly written: (doc: NotificationDoc) => Promise<boolean>;
+  private readonly repo: NotificationRepository;
+  private readonly groups: GroupRepository;
+  private readonly threads: ThreadRepository;
+  private readonly people: PersonRepository;
+  private readonly jobs: JobQueue;
+  private readonly logger: Logger;
+  private readonly audience: NotificationAudience;
+  private readonly deliverTo: NotificationFanoutDeps['deliverTo'];
 
-  constructor(
-    private readonly repo: NotificationRepository,
-    private readonly groups: GroupRepository,
-    private readonly threads: ThreadRepository,
-    private readonly people: PersonRepository,
-    private readonly jobs: JobQueue,
-    private readonly logger: Logger,
-    private readonly audience: NotificationAudience,
-    private readonly deliver: (delivered: Delivered[]) => Promise<void>,
-  ) {
+  constructor(deps: NotificationFanoutDeps) {
+    this.repo = deps.repo;
+    this.groups = deps.groups;
+    this.threads = deps.threads;
+    this.people = deps.people;
+    this.jobs = deps.jobs;
+    this.logger = deps.logger;
+    this.audience = deps.audience;
+    this.deliverTo = deps.deliverTo;
+    const { repo, jobs } = deps;
     this.keys = new BatchInserter(repo.delivered, FANOUT_BATCH);
     this.written = (doc) => this.notifications.insert(doc);
     this.notifications = new BatchInserter(repo.notifications.collection, FANOUT_BATCH);
@@ -225,7 +245,7 @@ export class NotificationFanout {
         }),
       ),
     );
-    if (delivered.length) await this.deliver(delivered);
+    if (delivered.length) for (const deliver of this.deliverTo) await deliver(delivered);
     this.logger.debug({ count: delivered.length, group: plan.groupId }, 'notifications written');
   }
 }

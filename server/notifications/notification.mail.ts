@@ -8,6 +8,7 @@ import type { Mailer } from '../mail/mailer.js';
 import type { PersonRepository, UserDoc } from '../people/person.repository.js';
 import { actorOfUser, type NotificationAudience } from './notification.audience.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
+import type { Delivered } from './notification.fanout.js';
 import type {
   MailClaimDoc,
   NotificationDoc,
@@ -127,6 +128,10 @@ export class NotificationMail {
   }
 
   /** After notifications are written: a mail job for each person who wants mail at once. */
+  /** Notifications just written: each of their people who asked for mail at once gets a mail job. */
+  readonly delivered = (delivered: Delivered[]): Promise<void> =>
+    this.afterDelivery([...new Set(delivered.map((d) => d.userId))]);
+
   async afterDelivery(userIds: string[]): Promise<void> {
     const states = await Promise.all(userIds.map((id) => this.repo.state.findOne({ _id: new ObjectId(id) })));
     for (const state of states) {

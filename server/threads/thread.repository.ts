@@ -309,6 +309,17 @@ export class ThreadRepository {
     return found;
   }
 
+  /** Two accounts merged: the threads and replies of the one that goes are the survivor's (ADR 0010 locks). */
+  async moveAuthorship(from: ObjectId, into: ObjectId): Promise<void> {
+    for (const col of [this.threads, this.replies] as const) {
+      await this.locks.updateEach(
+        col as typeof this.replies,
+        { authorId: from },
+        { $set: { authorId: into } },
+      );
+    }
+  }
+
   repliesByIds(ids: ObjectId[]): Promise<ReplyDoc[]> {
     return ids.length ? this.replies.find({ _id: { $in: ids } }).toArray() : Promise.resolve([]);
   }

@@ -443,6 +443,20 @@ describe('profiles, directory and administration', () => {
       const second = await session('central', 'b-cote');
       const secondHandle = (await second.call('GET', '/me')).body.profile.handle;
       expect(secondHandle).not.toBe('bruno');
+      // What the second account wrote is the surviving account's after the merge.
+      expect(
+        (
+          await second.call('POST', '/groups', {
+            handle: 'merge-notes',
+            name: 'Merge notes',
+            description: { en: 'Notes', fr: 'Notes' },
+            visibility: 'public',
+            joinPolicy: 'open',
+          })
+        ).status,
+      ).toBe(201);
+      const thread = await second.call('POST', '/groups/merge-notes/threads', { title: 'Notes', body: 'x' });
+      expect(thread.status).toBe(201);
       const res = await as.alice!.call('POST', '/admin/people/merge', { from: secondHandle, into: 'bruno' });
       expect(res.status).toBe(200);
       expect((await second.call('GET', '/me')).status).toBe(401);
@@ -456,6 +470,8 @@ describe('profiles, directory and administration', () => {
         ]),
       );
       expect((await as.bruno!.call('GET', `/people/${secondHandle}`)).status).toBe(404);
+      const after = await as.bruno!.call('GET', `/threads/${thread.body.id}`);
+      expect(after.body.author.handle).toBe('bruno');
     });
   });
 });

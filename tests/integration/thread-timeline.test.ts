@@ -6,7 +6,7 @@ import { FileRepository } from '../../server/files/file.repository.js';
 import { NotificationRepository } from '../../server/notifications/notification.repository.js';
 import { runMigrations } from '../../server/db/migrations.js';
 import { GroupRepository } from '../../server/groups/group.repository.js';
-import { schemaMigrations } from '../../server/node.js';
+import { schemaMigrations } from '../../server/schema.migrations.js';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 /** A group's timeline and a thread's reply positions, on the real database server (ADR 0006). */
