@@ -52,6 +52,11 @@ export class ThreadTimeline {
   private readonly hints: Collection<HintDoc>;
   /** Positions this process took last, per group: hints, never past the head. */
   private readonly heads = new Lru<string, number>(10_000);
+  /**
+   * How many positions a first page from the head took last, per group: busy threads leave runs of dead
+   * positions, and the next first page reads that many at once instead of finding the rest in a second read.
+   */
+  private readonly spans = new Lru<string, number>(10_000);
   /** The last position being taken in this process, per group (`place`). */
   private readonly placing = new Map<string, Promise<unknown>>();
 
@@ -153,6 +158,10 @@ export class ThreadTimeline {
     let fromHint = from === null;
     let next = from ?? ((await this.hints.findOne({ _id: this.hintId(groupId) }))?.n ?? 0) + HINT_SLACK;
     let run: { top: TimelineSlot; bottom: number } | null = null;
+    // What a first page from the head takes (remembered in `finally`, whenever the reader stops).
+    let firstTop: number | null = null;
+    let lowest: number | null = null;
+    let yielded = 0;
     const closeRun = () => {
       if (run && run.bottom < (run.top.skip ?? run.top.n)) {
         const { _id } = run.top;
@@ -163,42 +172,54 @@ export class ThreadTimeline {
       }
       run = null;
     };
-    while (next >= 1) {
-      const top = next;
-      // Busy threads leave dead positions behind: reading a few times what is wanted usually finds a whole
-      // page in one read (the positions are small documents).
-      const size = Math.min(top, Math.max(want * 3, 8), 300);
-      const docs = await this.slots.getMany(
-        prefix,
-        Array.from({ length: size }, (_, i) => top - i),
-      );
-      if (fromHint) {
-        fromHint = false;
-        if (docs[0]) {
-          // Taken up to the top of the read: the head is further up.
-          next = await this.slots.head(prefix, top);
-          continue;
+    try {
+      while (next >= 1) {
+        const top = next;
+        // Busy threads leave dead positions behind: reading a few times what is wanted, or what the group's
+        // last first page took, usually finds a whole page in one read (the positions are small documents).
+        const learned = from === null && yielded === 0 ? (this.spans.get(prefix) ?? 0) : 0;
+        const size = Math.min(top, Math.max(want * 3, 8, learned), 300);
+        const docs = await this.slots.getMany(
+          prefix,
+          Array.from({ length: size }, (_, i) => top - i),
+        );
+        if (fromHint) {
+          fromHint = false;
+          if (docs[0]) {
+            // Taken up to the top of the read: the head is further up.
+            next = await this.slots.head(prefix, top);
+            continue;
+          }
+        }
+        firstTop ??= top;
+        const live: TimelineSlot[] = [];
+        for (const [i, slot] of docs.entries()) {
+          const n = top - i;
+          if (n > next) continue; // inside a run jumped over
+          if (slot?.dead) {
+            const bottom = Math.min(slot.skip ?? n, n);
+            if (run) run.bottom = Math.min(run.bottom, bottom);
+            else run = { top: slot, bottom };
+            next = bottom - 1;
+            continue;
+          }
+          closeRun();
+          next = n - 1;
+          // A missing position was taken a moment ago and is not written yet; nothing to show there.
+          if (slot) live.push(slot);
+        }
+        if (live.length) {
+          lowest = live[live.length - 1]!.n;
+          yielded += live.length;
+          yield live;
         }
       }
-      const live: TimelineSlot[] = [];
-      for (const [i, slot] of docs.entries()) {
-        const n = top - i;
-        if (n > next) continue; // inside a run jumped over
-        if (slot?.dead) {
-          const bottom = Math.min(slot.skip ?? n, n);
-          if (run) run.bottom = Math.min(run.bottom, bottom);
-          else run = { top: slot, bottom };
-          next = bottom - 1;
-          continue;
-        }
-        closeRun();
-        next = n - 1;
-        // A missing position was taken a moment ago and is not written yet; nothing to show there.
-        if (slot) live.push(slot);
-      }
-      if (live.length) yield live;
+      closeRun();
+    } finally {
+      // A whole page, or the whole timeline (a group with fewer threads than a page).
+      if (from === null && firstTop !== null && lowest !== null && (yielded >= want || next < 1))
+        this.spans.set(prefix, Math.ceil(((next < 1 ? firstTop : firstTop - lowest + 1) * 5) / 4));
     }
-    closeRun();
   }
 
   /** Forget a group's timeline (the group is purged). */

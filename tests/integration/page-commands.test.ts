@@ -10,6 +10,7 @@ import { startWorld, type World } from '../helpers/world.js';
 describe('database commands per page', () => {
   let w: World;
   let commands = 0;
+  let timelineReads = 0;
   let counting = false;
 
   beforeAll(async () => {
@@ -25,6 +26,7 @@ describe('database commands per page', () => {
     w.node.database.client.on('commandStarted', (e) => {
       const collection = String(e.command[e.commandName]);
       if (counting && collection !== 'jobs' && collection !== 'job_claims') commands++;
+      if (counting && collection === 'thread_timeline' && e.commandName === 'find') timelineReads++;
     });
     const { ana } = w.as as Record<string, ApiClient>;
     await ana!.call('POST', '/groups', {
@@ -65,6 +67,7 @@ describe('database commands per page', () => {
   async function cost(path: string): Promise<number> {
     await w.as.ben!.call('GET', path); // sessions and process caches warm, as for a person browsing
     commands = 0;
+    timelineReads = 0;
     counting = true;
     const res = await w.as.ben!.call('GET', path);
     counting = false;
@@ -92,5 +95,9 @@ describe('database commands per page', () => {
     // and a handful in all.
     const costs = pages(first!).map((path, i) => ({ path, small: small[i]!, large: large[i]! }));
     expect(costs.filter((c) => c.large > c.small + 2 || c.large > 12)).toEqual([]);
+    // Every reply left a dead position behind its thread's new one (five positions a thread): the first
+    // page, read again, reads as many positions as it took last time in one read, not in two.
+    await cost('/groups/ops/threads');
+    expect(timelineReads).toBe(1);
   });
 });
