@@ -100,6 +100,11 @@ export class GroupService {
     return this.loadById(caller, groupId, action, `No group ${handle}.`);
   }
 
+  /** The group a handle names now (kept a minute), before any check: for reads started beside `load`. */
+  idOfHandle(handle: string): Promise<ObjectId | null> {
+    return this.repo.idOfHandle(handle);
+  }
+
   /** The same checks, for content that knows its group by id (threads, replies). */
   async loadById(
     caller: Caller,

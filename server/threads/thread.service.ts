@@ -321,14 +321,20 @@ export class ThreadService {
 
   /** Pinned threads (first page only), then newest activity first: read from the group's timeline. */
   async list(caller: Caller, groupHandle: string, page: { cursor?: string | undefined; limit: number }) {
-    const ctx = await this.groups.load(caller, groupHandle, 'read');
-    const groupId = ctx.group._id;
     const after = decodePosition(page.cursor);
     // The pinned threads and the page are read at once, and shown with one read of their authors and likes.
-    const [found, pinnedDocs] = await Promise.all([
-      this.repo.activityPage(groupId, after === undefined ? null : after - 1, page.limit + 1),
-      after === undefined ? this.repo.pinnedThreads(groupId) : Promise.resolve([]),
-    ]);
+    const read = (groupId: ObjectId) =>
+      Promise.all([
+        this.repo.activityPage(groupId, after === undefined ? null : after - 1, page.limit + 1),
+        after === undefined ? this.repo.pinnedThreads(groupId) : Promise.resolve([]),
+      ]);
+    // The handle names the group's id without a read: the page is read beside the group and the caller's
+    // membership, and shown only once they allow it.
+    const known = await this.groups.idOfHandle(groupHandle);
+    const early = known ? settle(read(known)) : undefined;
+    const ctx = await this.groups.load(caller, groupHandle, 'read');
+    const groupId = ctx.group._id;
+    const [found, pinnedDocs] = early && known?.equals(groupId) ? (await early)() : await read(groupId);
     const items = found.slice(0, page.limit);
     const last = items[items.length - 1];
     const views = await this.threadViews(
