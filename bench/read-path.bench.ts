@@ -92,6 +92,10 @@ const waves = [...new Set(recorded.map((r) => r.wave))].map((w) =>
 if (process.env.BENCH_PRINT) {
   for (const [i, commands] of waves.entries())
     for (const c of commands) process.stdout.write(`wave ${i}: ${JSON.stringify(c).slice(0, 300)}\n`);
+  await signed.ensemble.close();
+  await signed.idp.close();
+  await client.close();
+  await closeDatabase(); // the database server stops with the bench
   process.exit(0);
 }
 
