@@ -87,6 +87,11 @@ export function inboxContext(deps: InboxHandlerDeps) {
     const caller = callerOf(author, vouched);
     const createdAt = post.published && post.published.getTime() < Date.now() ? post.published : undefined;
     const origin = { iri: post.iri, url: post.url };
+    // Copies of its files, kept before the post is written (docs/adr/0029-attachments-across-nodes.md).
+    const copies = (kind: 'threads' | 'replies', id: ObjectId) =>
+      post.attachments.length
+        ? deps.attachments.receive(group, post.iri, post.attachments, author._id, { kind, id })
+        : Promise.resolve([]);
     if (!post.inReplyTo) {
       const claim = await records.claim(post.iri, 'thread');
       if (claim.kind !== 'thread') throw new ConflictError(`${post.iri} is known here as a reply.`);
@@ -94,7 +99,12 @@ export function inboxContext(deps: InboxHandlerDeps) {
         caller,
         group.handle,
         { title: post.title, body: post.body },
-        { id: claim.localId, origin, createdAt },
+        {
+          id: claim.localId,
+          origin,
+          createdAt,
+          attachments: await copies('threads', claim.localId),
+        },
       );
       return;
     }
@@ -111,7 +121,7 @@ export function inboxContext(deps: InboxHandlerDeps) {
       caller,
       threadId.toHexString(),
       { body: post.body, ...(parent.kind === 'replies' ? { parentId: parent.doc._id.toHexString() } : {}) },
-      { id: claim.localId, origin, createdAt },
+      { id: claim.localId, origin, createdAt, attachments: await copies('replies', claim.localId) },
     );
   };
 
