@@ -968,8 +968,8 @@ describe('groups across nodes (three departments, three nodes)', () => {
       expect(served.status).toBe(200);
       expect(served.body).toBe(bytes.toString());
 
-      // The other server's member posts a reply whose "image" is a Windows executable: kept as a reply on A,
-      // its file shown as not available.
+      // The other server's member posts a reply whose "image" is a Windows executable, and a file on another
+      // host: kept as a reply on A, its files shown as not available (the other host never asked).
       const exe = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(200, 0x90)]);
       exe.write('PE\0\0', 0x80, 'latin1');
       exe.writeUInt32LE(0x80, 0x3c);
@@ -984,6 +984,8 @@ describe('groups across nodes (three departments, three nodes)', () => {
         audience: groupIri(),
         attachment: [
           { type: 'Image', mediaType: 'image/png', name: 'cat.png', url: `${peer.url}/media/cat.png` },
+          // On another host than the post's: never fetched.
+          { type: 'Document', name: 'other.txt', url: `${elsewhere.url}/media/other.txt` },
         ],
       };
       expect(
@@ -1008,6 +1010,11 @@ describe('groups across nodes (three departments, three nodes)', () => {
         unavailable: expect.stringMatching(/not accepted/),
       });
       expect((await download(alice, `/files/${filesOf(cat)[0]!.id}/content`)).status).toBe(404);
+      expect(filesOf(cat)[1]).toMatchObject({
+        name: 'other.txt',
+        unavailable: expect.stringMatching(/not on the post's own node/),
+      });
+      expect(elsewhere.gets).not.toContain('/media/other.txt');
     });
 
     it('a server whose last member is removed receives nothing more, and its signed fetches are refused', async () => {
