@@ -15,6 +15,8 @@ import { urlOf } from './post.content.js';
 const FILE_TYPES = new Set(['Document', 'Image', 'Video', 'Audio']);
 /** Attachments read from one post, at most. */
 export const MAX_ATTACHMENTS = 20;
+/** Time for copying all the files of one post (a slow or silent origin cannot hold a delivery longer). */
+const POST_FETCH_BUDGET_MS = 120_000;
 
 /**
  * The term for an attachment's size in bytes (docs/federation.md, "Attachments"): defined inline in a post
@@ -98,25 +100,26 @@ export class PostAttachments {
     },
   ) {}
 
-  private policy(): OutboundPolicy {
+  private policy(deadline: number): OutboundPolicy {
     // No redirect is followed: the bytes come from the host the post's origin allows, or not at all.
     return {
       ...this.deps.outbound,
       maxBytes: this.deps.copies.maxBytes,
       maxRedirects: 0,
-      timeoutMs: Math.max(this.deps.outbound.timeoutMs, 120_000),
+      timeoutMs: Math.max(1, deadline - Date.now()),
     };
   }
 
-  /** A signed GET of `url`, its body as a stream. */
-  private open(url: string): AttachmentSource {
+  /** A signed GET of `url`, its body as a stream, within the post's time budget. */
+  private open(url: string, deadline: number): AttachmentSource {
     return async (): Promise<Readable> => {
+      if (Date.now() >= deadline) throw new Error('the time for copying this post’s files ran out');
       const { instanceIri, keys, userAgent } = this.deps;
       const headers = await signCavage(
         { method: 'GET', url, headers: { accept: '*/*', 'user-agent': userAgent } },
         pemSigner(`${instanceIri}#main-key`, await keys.privateKey(instanceIri)),
       );
-      const response = await safeFetch(url, { method: 'GET', headers, stream: true }, this.policy());
+      const response = await safeFetch(url, { method: 'GET', headers, stream: true }, this.policy(deadline));
       if (!response.stream) throw new Error(`it answered ${response.status}`);
       return response.stream;
     };
@@ -131,6 +134,7 @@ export class PostAttachments {
     attachedTo: { kind: 'threads' | 'replies'; id: ObjectId },
   ): Promise<AttachmentSummary[]> {
     const kept: AttachmentSummary[] = [];
+    const deadline = Date.now() + POST_FETCH_BUDGET_MS;
     for (const a of attachments) {
       const claim = await this.deps.records.claim(a.url, 'file');
       if (claim.kind !== 'file') continue;
@@ -146,7 +150,9 @@ export class PostAttachments {
         declaredType: a.mediaType,
         declaredSize: a.size,
       };
-      kept.push(await this.deps.copies.keep(offer, 'refused' in source ? source : this.open(source.url)));
+      kept.push(
+        await this.deps.copies.keep(offer, 'refused' in source ? source : this.open(source.url, deadline)),
+      );
     }
     return kept;
   }
