@@ -125,6 +125,11 @@ export class PostAttachments {
     };
   }
 
+  /** Forget the copies kept for a post that was then refused. */
+  discard(kept: AttachmentSummary[]): Promise<void> {
+    return this.deps.copies.discard(kept.map((a) => a.fileId));
+  }
+
   /** Record the attachments a received post carries, for the post about to be written (`attachedTo`). */
   async receive(
     group: GroupDoc,

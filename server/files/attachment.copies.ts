@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ObjectId } from 'mongodb';
 import { DomainError } from '../core/errors.js';
+import { isDuplicateKey } from '../db/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { JobQueue } from '../jobs/job.queue.js';
 import type { Audience } from '../threads/thread.repository.js';
@@ -84,6 +85,25 @@ export class AttachmentCopies {
     return version ? { file, version } : null;
   }
 
+  /**
+   * Forget copies kept for a post that was then refused (its author may not post there, its thread is
+   * locked...): nothing of a refused post stays, bytes included.
+   */
+  async discard(ids: ObjectId[]): Promise<void> {
+    const { repo } = this.deps;
+    for (const id of ids) {
+      const file = await repo.files.findOne({ _id: id });
+      if (!file) continue;
+      let bytes = 0;
+      for (const version of await repo.versionsOf(file)) {
+        bytes += version.size;
+        await repo.removeVersion(version);
+      }
+      await repo.files.deleteOne({ _id: id });
+      await repo.addUsage(file.groupId, -bytes);
+    }
+  }
+
   /** Record an offered attachment with a copy of its bytes, or as not available (with the reason). */
   async keep(
     offer: AttachmentOffer,
@@ -125,7 +145,7 @@ export class AttachmentCopies {
         unavailable: reason,
       };
       await repo.files.insertOne(file).catch((err: unknown) => {
-        if (!String(err).includes('E11000')) throw err;
+        if (!isDuplicateKey(err)) throw err;
       });
       return AttachmentCopies.summary((await repo.files.findOne({ _id: offer.id })) ?? file);
     };
