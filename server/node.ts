@@ -33,6 +33,7 @@ import { FileRepository } from './files/file.repository.js';
 import { FileService } from './files/file.service.js';
 import { FolderService } from './files/folder.service.js';
 import { thumbnailJob } from './files/thumbnail.job.js';
+import { AttachmentCopies } from './files/attachment.copies.js';
 import { JobQueue } from './jobs/job.queue.js';
 import { NotificationFanout } from './notifications/notification.fanout.js';
 import { NotificationSweeps } from './notifications/notification.sweeps.js';
@@ -216,6 +217,16 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
         groups: groupRepo,
         threads: threadRepo,
         organizations: organizationRepo,
+        attachments: new AttachmentCopies({
+          repo: fileRepo,
+          jobs,
+          limits: {
+            maxFileBytes: config.files.maxFileBytes,
+            groupQuotaBytes: config.files.groupQuotaBytes,
+            policy: { allowed: config.files.allowedTypes, denied: config.files.deniedTypes },
+          },
+          logger,
+        }),
         services: { groups, memberships, threads, reports },
         ...(metrics ? { inboxObserver: metrics.inboxObserver() } : {}),
         nodeMetadata: () => nodeInfoMetadata(settings.current()),

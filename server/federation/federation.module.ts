@@ -10,6 +10,7 @@ import { projectRoot } from '../core/paths.js';
 import type { GroupRepository } from '../groups/group.repository.js';
 import type { GroupService } from '../groups/group.service.js';
 import type { MembershipService } from '../groups/membership.service.js';
+import type { AttachmentCopies } from '../files/attachment.copies.js';
 import type { OrganizationRepository } from '../organizations/organization.repository.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
@@ -37,6 +38,7 @@ import { LookupService } from './lookup.service.js';
 import { signedFetchVerifier } from './signed.fetch.js';
 import { NodeInfoSource } from './nodeinfo.js';
 import { ObjectRenderer } from './object.renderer.js';
+import { PostAttachments } from './post.attachments.js';
 import type { OutboundPolicy } from './outbound.js';
 import { RemoteFetcher } from './remote.fetcher.js';
 import { RemoteKeys } from './remote.keys.js';
@@ -80,6 +82,8 @@ export function composeFederation(deps: {
   groups: GroupRepository;
   threads: ThreadRepository;
   organizations: OrganizationRepository;
+  /** Copies of other nodes' attachments, and the files served to other nodes. */
+  attachments: AttachmentCopies;
   /** The services inbound activities become calls of (made for a `remote` caller). */
   services: {
     groups: GroupService;
@@ -222,6 +226,15 @@ export function composeFederation(deps: {
     groupRepo: deps.groups,
     threadRepo: deps.threads,
     people: deps.people,
+    attachments: new PostAttachments({
+      copies: deps.attachments,
+      records,
+      keys,
+      instanceIri: directory.instanceIri,
+      userAgent,
+      outbound,
+      logger,
+    }),
     acceptPersonFollow,
     logger,
   };
@@ -275,6 +288,32 @@ export function composeFederation(deps: {
     inbox,
     signedBy: signedFetchVerifier({ keys: remoteKeys, policy, maxSkewMs: HOUR }),
     memberOrigins: (group, states) => audience.memberOrigins(group._id, states),
+    attachment: async (ref) => {
+      // A copy is served by its group's node only, found by the URL its origin gave it.
+      const record = 'url' in ref ? await records.byIri(ref.url) : null;
+      if ('url' in ref && record?.kind !== 'file') return null;
+      const found = await deps.attachments.served(
+        record ? record.localId.toHexString() : (ref as { id: string }).id,
+        'url' in ref ? ref.url : undefined,
+      );
+      const group = found && (await deps.groups.groups.findOne({ _id: found.file.groupId }));
+      if (!found || !group || group.deletedAt || (record && group.origin)) return null;
+      const { file, version } = found;
+      return {
+        group,
+        download: {
+          db,
+          bucket: 'blobs',
+          blobId: version.blobId,
+          size: version.size,
+          contentType: version.contentType,
+          name: file.name,
+          etag: `"${version.sha256}"`,
+          lastModified: version.uploadedAt,
+          disposition: 'attachment',
+        },
+      };
+    },
     pinned: async (group) =>
       (await deps.threads.pinnedThreads(group._id)).map((t) => renderer.postIri('threads', t)),
   });

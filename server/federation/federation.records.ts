@@ -2,9 +2,9 @@ import { ObjectId, type Collection, type Db } from 'mongodb';
 import { collections } from '../db/collections.js';
 import { insertOnce, upsertOne } from '../db/errors.js';
 
-export type RecordKind = 'person' | 'group' | 'thread' | 'reply';
+export type RecordKind = 'person' | 'group' | 'thread' | 'reply' | 'file';
 
-/** `fed_iris`: another node's person, group or post (its IRI) → its local record. */
+/** `fed_iris`: another node's person, group, post or attachment (its IRI or URL) → its local record. */
 export interface IriDoc {
   _id: string;
   kind: RecordKind;

@@ -8,6 +8,7 @@ import { AS_CONTEXT, PUBLIC, parseActorName, type ActorDirectory } from './actor
 import { idOf, originOf } from './as.values.js';
 import type { ObjectRenderer } from './object.renderer.js';
 import type { NodeInfoSource } from './nodeinfo.js';
+import { sendDownload, type Download } from '../files/file.download.js';
 
 const KIND_TYPES = { person: 'Person', group: 'Group', instance: 'Application' } as const;
 // Negotiator matches a media range with parameters only against a type with the same parameters: the
@@ -42,6 +43,13 @@ export interface FederationRoutesDeps {
   signedBy: (req: Request) => Promise<string | null>;
   /** The origins of the nodes holding a member of a group hosted here (in these states). */
   memberOrigins: (group: GroupDoc, states: MembershipState[]) => Promise<Set<string>>;
+  /**
+   * A post's attachment as other nodes are served it: one written here by its id, or (`url`) this node's
+   * copy of one written elsewhere in a group hosted here; with its group and what a download sends.
+   */
+  attachment: (
+    ref: { id: string } | { url: string },
+  ) => Promise<{ group: GroupDoc; download: Download } | null>;
 }
 
 /**
@@ -246,6 +254,28 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
       }),
     );
   }
+
+  // A post's attachments (docs/federation.md, "Attachments"): served as the post is, to anyone for a public
+  // group, to its member nodes' signed fetches for a members-only one. `?url=` is a members-only group's
+  // node serving its copy of a file written on another node (that node serves it to the group's node only).
+  const attachmentRoute = (ref: (req: Request) => { id: string } | { url: string } | null): RequestHandler =>
+    asyncHandler(async (req, res) => {
+      const wanted = ref(req);
+      const found = wanted && (await deps.attachment(wanted));
+      if (!found || found.group.visibility === 'node' || !(await mayServe(found.group, req, ['active'])))
+        throw new NotFoundError('No such file on this node.');
+      await sendDownload(req, res, found.download);
+    });
+  router.get(
+    '/ap/files',
+    attachmentRoute((req) =>
+      typeof req.query.url === 'string' && URL.canParse(req.query.url) ? { url: req.query.url } : null,
+    ),
+  );
+  router.get(
+    '/ap/files/:id',
+    attachmentRoute((req) => ({ id: req.params.id! })),
+  );
 
   // Every activity the node sent can be fetched back by its id: a public one by anyone; one addressed to
   // someone (a Follow, its Accept, an Invite) by a signed request from their server only.

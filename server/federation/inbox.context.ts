@@ -1,6 +1,7 @@
 import type { ObjectId } from 'mongodb';
 import type { RemoteCaller } from '../core/caller.js';
 import { ConflictError, ValidationError } from '../core/errors.js';
+import type { AttachmentSummary } from '../files/file.service.js';
 import type { GroupDoc } from '../groups/group.repository.js';
 import type { UserDoc } from '../people/person.repository.js';
 import { parseActorName } from './actor.directory.js';
@@ -87,14 +88,35 @@ export function inboxContext(deps: InboxHandlerDeps) {
     const caller = callerOf(author, vouched);
     const createdAt = post.published && post.published.getTime() < Date.now() ? post.published : undefined;
     const origin = { iri: post.iri, url: post.url };
+    // Copies of its files, kept before the post is written (docs/adr/0029-attachments-across-nodes.md);
+    // forgotten again if the post is refused (and was not written before).
+    const withCopies = async (
+      kind: 'threads' | 'replies',
+      id: ObjectId,
+      write: (attachments: AttachmentSummary[]) => Promise<unknown>,
+    ) => {
+      const kept = post.attachments.length
+        ? await deps.attachments.receive(group, post.iri, post.attachments, author._id, { kind, id })
+        : [];
+      try {
+        await write(kept);
+      } catch (err) {
+        const posts = kind === 'threads' ? deps.threadRepo.threads : deps.threadRepo.replies;
+        if (kept.length && !(await posts.findOne({ _id: id })))
+          await deps.attachments.discard(kept).catch(() => undefined);
+        throw err;
+      }
+    };
     if (!post.inReplyTo) {
       const claim = await records.claim(post.iri, 'thread');
       if (claim.kind !== 'thread') throw new ConflictError(`${post.iri} is known here as a reply.`);
-      await threads.create(
-        caller,
-        group.handle,
-        { title: post.title, body: post.body },
-        { id: claim.localId, origin, createdAt },
+      await withCopies('threads', claim.localId, (attachments) =>
+        threads.create(
+          caller,
+          group.handle,
+          { title: post.title, body: post.body },
+          { id: claim.localId, origin, createdAt, attachments },
+        ),
       );
       return;
     }
@@ -107,11 +129,13 @@ export function inboxContext(deps: InboxHandlerDeps) {
     if (claim.kind !== 'reply') throw new ConflictError(`${post.iri} is known here as a thread.`);
     const threadId =
       parent.kind === 'threads' ? parent.doc._id : (parent.doc as { threadId: ObjectId }).threadId;
-    await threads.reply(
-      caller,
-      threadId.toHexString(),
-      { body: post.body, ...(parent.kind === 'replies' ? { parentId: parent.doc._id.toHexString() } : {}) },
-      { id: claim.localId, origin, createdAt },
+    await withCopies('replies', claim.localId, (attachments) =>
+      threads.reply(
+        caller,
+        threadId.toHexString(),
+        { body: post.body, ...(parent.kind === 'replies' ? { parentId: parent.doc._id.toHexString() } : {}) },
+        { id: claim.localId, origin, createdAt, attachments },
+      ),
     );
   };
 

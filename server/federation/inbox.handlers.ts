@@ -19,6 +19,7 @@ import { refKeys, type FederationRecords } from './federation.records.js';
 import type { GroupAudience } from './group.audience.js';
 import type { ObjectRenderer } from './object.renderer.js';
 import { stripUntrusted } from './inbox.sanitize.js';
+import type { PostAttachments } from './post.attachments.js';
 import { POST_TYPES, readPost, type IncomingPost } from './post.content.js';
 import type { RemoteDirectory } from './remote.directory.js';
 import type { RemoteFetcher } from './remote.fetcher.js';
@@ -52,6 +53,8 @@ export interface InboxHandlerDeps {
   groupRepo: GroupRepository;
   threadRepo: ThreadRepository;
   people: PersonRepository;
+  /** Copies of the files received posts carry. */
+  attachments: PostAttachments;
   /** Person follows (of people of this node) are apex's: accept one and record the follower. */
   acceptPersonFollow: (recipientIri: string, follow: Inbound) => Promise<void>;
   logger: Logger;

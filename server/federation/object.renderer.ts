@@ -3,6 +3,7 @@ import type { GroupDoc, GroupRepository } from '../groups/group.repository.js';
 import type { PersonRepository, UserDoc } from '../people/person.repository.js';
 import type { ReplyDoc, ThreadDoc, ThreadRepository } from '../threads/thread.repository.js';
 import { AS_CONTEXT, PUBLIC, type ActorDirectory } from './actor.directory.js';
+import { ATTACHMENT_TERMS, renderAttachments } from './post.attachments.js';
 import { absoluteLinks } from './post.content.js';
 
 export interface RenderedObject {
@@ -133,6 +134,11 @@ export class ObjectRenderer {
       context: threadIri,
       url: this.page(group, threadId),
     };
+    if (item.attachments?.length) {
+      // Its files (docs/federation.md, "Attachments"), with the term for their size.
+      doc['@context'] = [AS_CONTEXT, ATTACHMENT_TERMS];
+      doc.attachment = renderAttachments(item.attachments, this.directory.base);
+    }
     if (kind === 'threads') {
       doc.name = (item as ThreadDoc).title;
       if (!item.origin) {

@@ -39,6 +39,11 @@ export interface OutboundResponse {
   body: Buffer;
   /** The URL that answered, after redirects. */
   url: string;
+  /**
+   * With `stream`: a 2xx answer's body, not read yet (empty `body`); its reader must consume or destroy it.
+   * The time limit still covers the whole exchange.
+   */
+  stream?: http.IncomingMessage;
 }
 
 /**
@@ -86,7 +91,7 @@ async function resolveHost(
  */
 export async function safeFetch(
   url: string,
-  init: { method?: string; headers?: Record<string, string>; body?: string | Buffer },
+  init: { method?: string; headers?: Record<string, string>; body?: string | Buffer; stream?: boolean },
   policy: OutboundPolicy,
 ): Promise<OutboundResponse> {
   const deadline = Date.now() + policy.timeoutMs;
@@ -130,7 +135,12 @@ export async function safeFetch(
 
 function request(
   url: URL,
-  init: { method?: string; headers?: Record<string, string>; body?: string | Buffer | undefined },
+  init: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer | undefined;
+    stream?: boolean | undefined;
+  },
   target: { address: string; family: number },
   timeoutMs: number,
   maxBytes: number,
@@ -163,6 +173,20 @@ function request(
           req.destroy(err);
         };
         if (Number(res.headers['content-length'] ?? 0) > maxBytes) return tooLarge();
+        const status = res.statusCode ?? 0;
+        if (init.stream && status >= 200 && status < 300) {
+          // The reader takes the body as it comes; past maxBytes it fails as a buffered one does.
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > maxBytes && !failed) {
+              failed = true;
+              res.destroy(new OutboundRefusedError(`the answer is larger than ${maxBytes} bytes`, 'size'));
+            }
+          });
+          res.pause();
+          resolve({ status, headers: res.headers, body: Buffer.alloc(0), stream: res });
+          return;
+        }
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
           if (size > maxBytes) tooLarge();

@@ -3,6 +3,7 @@ import { ValidationError } from '../core/errors.js';
 import { sanitizeHtmlFragment } from '../core/html.js';
 import type { Rendered } from '../groups/group.repository.js';
 import { idOf, isNode } from './as.values.js';
+import { readAttachments, type IncomingAttachment } from './post.attachments.js';
 
 /** Object types read as posts: a thread (no `inReplyTo`) or a reply. */
 export const POST_TYPES = new Set(['Page', 'Note', 'Article', 'Question']);
@@ -27,6 +28,8 @@ export interface IncomingPost {
   published: Date | undefined;
   /** Its page on its node. */
   url: string | null;
+  /** The files it carries (docs/adr/0029-attachments-across-nodes.md). */
+  attachments: IncomingAttachment[];
 }
 
 const first = (v: unknown): unknown => (Array.isArray(v) ? v[0] : v);
@@ -87,6 +90,7 @@ export function readPost(raw: Record<string, unknown>): IncomingPost {
     attributedTo: idOf(first(raw.attributedTo)),
     published: published && !Number.isNaN(Date.parse(published)) ? new Date(published) : undefined,
     url: urlOf(raw.url),
+    attachments: readAttachments(raw.attachment),
   };
 }
 

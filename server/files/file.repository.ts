@@ -53,6 +53,13 @@ export interface FileDoc {
   deletedBy: ObjectId | null;
   audience: Audience;
   searchTokens: string[];
+  /**
+   * An attachment of a post written on another node: this node's copy of it, with the URL its origin
+   * serves it at (docs/adr/0029-attachments-across-nodes.md).
+   */
+  origin?: { url: string };
+  /** Why a copy could not be kept (refused type, too large, refused by its origin): no version then. */
+  unavailable?: string;
 }
 
 export interface FolderDoc {

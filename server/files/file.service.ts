@@ -67,6 +67,10 @@ export interface AttachmentSummary {
   name: string;
   size: number;
   contentType: string;
+  /** A copy of another node's attachment: the URL its origin serves it at (rendered to peers as is). */
+  origin?: string;
+  /** Why this node has no copy of it (then it cannot be downloaded here). */
+  unavailable?: string;
 }
 
 /** Group libraries and attachments: upload, versions, rename and move, soft delete and restore, downloads. */
@@ -186,10 +190,11 @@ export class FileService {
   ) {
     const user = requirePerson(caller);
     const ctx = await this.groups.load(caller, handle, 'post');
-    // Files do not travel between nodes yet: a group hosted elsewhere keeps its own (docs/federation.md).
-    if (ctx.group.origin)
+    // A post's attachments travel with it; a group's library stays on the node hosting the group
+    // (docs/adr/0029-attachments-across-nodes.md).
+    if (ctx.group.origin && kind === 'library')
       throw new ForbiddenError(
-        'This group is hosted on another node; files cannot be added to it from here yet.',
+        `This group's file library is kept on ${new URL(ctx.group.origin.iri).host}; add files there, or attach them to a post here.`,
       );
     const folder = kind === 'library' ? await this.folder(ctx, folderId) : null;
     const { blobs } = await this.receive(req, res, 'files', ctx.group._id, this.limits.maxFiles);
@@ -455,6 +460,8 @@ export class FileService {
     n: number | undefined,
   ): Promise<{ version: VersionDoc; name: string }> {
     const { file } = await this.load(caller, id, 'read');
+    if (file.unavailable)
+      throw new NotFoundError(`This attachment is not available on this node: ${file.unavailable}.`);
     const version = await this.repo.versions.findOne({ _id: versionId(file._id, n ?? file.version) });
     if (!version) throw new NotFoundError(`File ${id} has no version ${n}.`);
     // The current version downloads under the file's current name (renames apply); older ones under theirs.

@@ -74,7 +74,7 @@ export async function sniffType(head: Buffer): Promise<string> {
 }
 
 /** Counts, hashes and sniffs the bytes as they pass; refuses a type or a size on the way. */
-class Inspect extends Transform {
+export class Inspect extends Transform {
   readonly hash = createHash('sha256');
   size = 0;
   contentType = 'application/octet-stream';
@@ -84,12 +84,18 @@ class Inspect extends Transform {
   constructor(
     private readonly policy: TypePolicy,
     private readonly budget: { remaining: number },
+    /** Bytes a file may have (multer counts them itself for uploads). */
+    private readonly maxBytes = Infinity,
   ) {
     super();
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.size += chunk.length;
+    if (this.size > this.maxBytes) {
+      done(new PayloadTooLargeError('This file is over the size limit.'));
+      return;
+    }
     this.budget.remaining -= chunk.length;
     if (this.budget.remaining < 0) {
       done(new InsufficientStorageError('This upload would take the group past its storage quota.'));

@@ -53,6 +53,12 @@ const attachmentView = z.object({
   contentType: z.string(),
   url: z.string(),
   thumbnailUrl: z.string().nullable().describe('For images; answers 404 until the thumbnail is made'),
+  unavailable: z
+    .string()
+    .nullable()
+    .describe(
+      'A file of a post written on another node that this node could not copy (refused type, too large, not served): why; it cannot be downloaded here',
+    ),
 });
 
 export const threadView = z.object({

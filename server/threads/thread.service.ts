@@ -42,6 +42,8 @@ export interface Received {
   id: ObjectId;
   origin: PostOrigin;
   createdAt?: Date | undefined;
+  /** The copies of the files it carries, already kept (docs/adr/0029-attachments-across-nodes.md). */
+  attachments?: AttachmentSummary[] | undefined;
 }
 
 const attachmentView = (a: AttachmentSummary) => {
@@ -52,7 +54,9 @@ const attachmentView = (a: AttachmentSummary) => {
     size: a.size,
     contentType: a.contentType,
     url: `/api/v1/files/${id}/content`,
-    thumbnailUrl: THUMBNAIL_SOURCES.includes(a.contentType) ? `/api/v1/files/${id}/thumbnail` : null,
+    thumbnailUrl:
+      !a.unavailable && THUMBNAIL_SOURCES.includes(a.contentType) ? `/api/v1/files/${id}/thumbnail` : null,
+    unavailable: a.unavailable ?? null,
   };
 };
 
@@ -243,9 +247,11 @@ export class ThreadService {
     const { body, mentions } = await this.rendered(input.body);
     const now = received?.createdAt ?? new Date();
     const _id = received?.id ?? new ObjectId();
-    const attachments = input.attachments?.length
-      ? await this.files.attach(caller, ctx.group._id, input.attachments, { kind: 'threads', id: _id })
-      : [];
+    const attachments = received
+      ? (received.attachments ?? [])
+      : input.attachments?.length
+        ? await this.files.attach(caller, ctx.group._id, input.attachments, { kind: 'threads', id: _id })
+        : [];
     const thread: ThreadDoc = {
       _id,
       attachments,
@@ -409,9 +415,11 @@ export class ThreadService {
     const { body, mentions } = await this.rendered(input.body);
     const now = received?.createdAt ?? new Date();
     const replyId = received?.id ?? new ObjectId();
-    const attachments = input.attachments?.length
-      ? await this.files.attach(caller, thread.groupId, input.attachments, { kind: 'replies', id: replyId })
-      : [];
+    const attachments = received
+      ? (received.attachments ?? [])
+      : input.attachments?.length
+        ? await this.files.attach(caller, thread.groupId, input.attachments, { kind: 'replies', id: replyId })
+        : [];
     const reply: ReplyDoc = {
       _id: replyId,
       attachments,

@@ -84,11 +84,11 @@ describe('groups of other nodes in the browser (two nodes)', () => {
     await alice.locator('#member-count', { hasText: '2 members' }).waitFor();
     expect(await axe(bruno)).toEqual([]);
 
-    // Files do not travel between nodes yet: no file fields here, and the library says why.
-    await bruno.locator('#new-thread').waitFor();
-    expect(await bruno.locator('#new-thread input[type=file]').count()).toBe(0);
+    // The group's library is kept on A: its Files tab here says so and links there (attachments travel).
     await go(bruno, `/groups/${encodeURIComponent(handle)}/files`);
-    await bruno.locator('#no-remote-files', { hasText: `hébergé par ${hostA}` }).waitFor();
+    const library = bruno.locator('#remote-library', { hasText: `conservée par ${hostA}` });
+    await library.waitFor();
+    await library.getByRole('link', { name: `Ouvrir la bibliothèque sur ${hostA}` }).waitFor();
     expect(await bruno.locator('#upload').count()).toBe(0);
     expect(await axe(bruno)).toEqual([]);
     await go(bruno, `/groups/${encodeURIComponent(handle)}`);
@@ -98,6 +98,11 @@ describe('groups of other nodes in the browser (two nodes)', () => {
     const form = bruno.locator('#new-thread');
     await form.getByLabel('Titre').fill('From natural resources');
     await bruno.locator('#new-thread-body').fill('Our field data, for the **lab**.');
+    // A file attached from B travels with the thread: A keeps a copy and serves it to alice.
+    const survey = 'site,count\nlake,12\n';
+    await bruno
+      .locator('#new-thread-files')
+      .setInputFiles([{ name: 'survey.csv', mimeType: 'text/csv', buffer: Buffer.from(survey) }]);
     await form.getByRole('button', { name: 'Publier' }).click();
     const mine = bruno.locator('#threads li.thread', { hasText: 'From natural resources' });
     await mine.waitFor();
@@ -110,6 +115,25 @@ describe('groups of other nodes in the browser (two nodes)', () => {
     await bruno.locator('#thread h1', { hasText: 'From natural resources' }).waitFor();
     await alice.locator('#threads li.thread a', { hasText: 'From natural resources' }).click();
     await alice.locator('#thread h1', { hasText: 'From natural resources' }).waitFor();
+    const fetched = (page: Page, href: string) =>
+      page.evaluate(async (url) => {
+        const res = await fetch(url);
+        return {
+          status: res.status,
+          disposition: res.headers.get('content-disposition'),
+          text: await res.text(),
+        };
+      }, href);
+    for (const [page, name] of [
+      [bruno, /Télécharger survey\.csv \(19 octets\)/],
+      [alice, /Download survey\.csv \(19 bytes\)/],
+    ] as const) {
+      const link = page.locator('#thread .attachments').getByRole('link', { name });
+      await link.waitFor();
+      const got = await fetched(page, (await link.getAttribute('href'))!);
+      expect(got).toMatchObject({ status: 200, text: survey });
+      expect(got.disposition).toMatch(/attachment; filename="survey.csv"/);
+    }
     await watchPending(bruno);
     await bruno.locator('#reply-body').fill('First results attached next week.');
     await bruno.locator('#reply-form').getByRole('button', { name: 'Publier' }).click();

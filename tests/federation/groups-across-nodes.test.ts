@@ -8,6 +8,7 @@ import {
   type FakeActor,
 } from '../helpers/fediverse.js';
 import { startDepartments, type Departments } from '../helpers/nodes.js';
+import { download, filesForm } from '../helpers/files.js';
 import { connectSocket } from '../helpers/sockets.js';
 
 interface Post {
@@ -87,7 +88,8 @@ describe('groups across nodes (three departments, three nodes)', () => {
     d = await startDepartments([
       { name: 'a', department: 'digital-services' },
       { name: 'b', department: 'natural-resources' },
-      { name: 'c', department: 'environment' },
+      // C copies files of other nodes up to its own upload limit (docs/adr/0029-attachments-across-nodes.md).
+      { name: 'c', department: 'environment', env: { FILE_MAX_SIZE: '100kb' } },
     ]);
     hostA = new URL(d.node('a').url).host;
     hostB = new URL(d.node('b').url).host;
@@ -388,8 +390,9 @@ describe('groups across nodes (three departments, three nodes)', () => {
 
     it('a moderator on A removes a post from C: removed on B and C too, with the reason', async () => {
       const target = await replyOn(alice, ids.open.a, 'Air quality');
-      expect((await alice.call('DELETE', `/replies/${target.id}`, { reason: 'Off topic' })).status).toBe(204);
+      // Found on C first: the removal may reach C before the next read (its text is gone then).
       const onC = (await repliesOf(emma, ids.open.c)).find((r) => r.body?.html.includes('Air quality'))!;
+      expect((await alice.call('DELETE', `/replies/${target.id}`, { reason: 'Off topic' })).status).toBe(204);
       await waitUntil(
         async () => (await repliesOf(emma, ids.open.c)).find((r) => r.id === onC.id)?.deleted !== null,
         15_000,
@@ -471,12 +474,135 @@ describe('groups across nodes (three departments, three nodes)', () => {
       ).toBe(201);
     });
 
-    it('files cannot be added to a group hosted elsewhere yet: a clear refusal, nothing kept', async () => {
-      const form = new FormData();
-      form.append('files', new Blob(['minutes'], { type: 'text/plain' }), 'minutes.txt');
-      const res = await bruno.call('POST', `${path(handle())}/attachments`, form);
+    it('files attached on B travel to A and C (copies served under each node’s rules), and back from A; too big for C: shown as not available there', async () => {
+      const notes = Buffer.from('Field notes from natural resources.\n');
+      const big = Buffer.from('x,'.repeat(75_000));
+      const uploaded = await bruno.call(
+        'POST',
+        `${path(handle())}/attachments`,
+        filesForm([
+          { bytes: notes, name: 'notes.txt' },
+          { bytes: big, name: 'survey.csv' },
+        ]),
+      );
+      expect(uploaded.status).toBe(201);
+      const created = await bruno.call('POST', `${path(handle())}/threads`, {
+        title: 'Field data',
+        body: 'Attached.',
+        attachments: (uploaded.body as { id: string }[]).map((f) => f.id),
+      });
+      expect(created.status).toBe(201);
+      // Its ActivityPub object names each file: type, name, size and where B serves it.
+      const object = JSON.parse(
+        (await getSigned(`${d.node('b').url}/ap/threads/${created.body.id}`)).body,
+      ) as { attachment: { type: string; mediaType: string; name: string; url: string; size: number }[] };
+      expect(object.attachment).toEqual([
+        expect.objectContaining({
+          type: 'Document',
+          mediaType: 'text/plain',
+          name: 'notes.txt',
+          size: notes.length,
+        }),
+        expect.objectContaining({ type: 'Document', name: 'survey.csv', size: big.length }),
+      ]);
+      const originUrl = object.attachment[0]!.url;
+      expect(originUrl.startsWith(`${d.node('b').url}/ap/files/`)).toBe(true);
+      expect((await fetch(originUrl)).status).toBe(200);
+
+      const onA = await threadOn(alice, 'policy-lab', 'Field data');
+      const onC = await threadOn(emma, handle(), 'Field data');
+      type Attached = {
+        id: string;
+        name: string;
+        size: number;
+        contentType: string;
+        unavailable: string | null;
+      };
+      const filesOf = (post: Post) => (post as unknown as { attachments: Attached[] }).attachments;
+      expect(filesOf(onA)).toEqual([
+        expect.objectContaining({
+          name: 'notes.txt',
+          size: notes.length,
+          contentType: 'text/plain',
+          unavailable: null,
+        }),
+        expect.objectContaining({ name: 'survey.csv', size: big.length, unavailable: null }),
+      ]);
+      expect((await download(alice, `/files/${filesOf(onA)[0]!.id}/content`)).bytes).toEqual(notes);
+      expect((await download(alice, `/files/${filesOf(onA)[1]!.id}/content`)).bytes).toEqual(big);
+      // C keeps what its own limit allows; the file over it is there, named, and says why it cannot be had.
+      expect((await download(emma, `/files/${filesOf(onC)[0]!.id}/content`)).bytes).toEqual(notes);
+      expect(filesOf(onC)[1]).toMatchObject({
+        name: 'survey.csv',
+        unavailable: expect.stringMatching(/limit/),
+      });
+      const refused = await download(emma, `/files/${filesOf(onC)[1]!.id}/content`);
+      expect(refused.status).toBe(404);
+      expect(refused.bytes.toString()).toContain('not available on this node');
+
+      // From A back to B and C: a reply with a file.
+      const pdf = Buffer.from('%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n');
+      const fromA = await alice.call(
+        'POST',
+        '/groups/policy-lab/attachments',
+        filesForm([{ bytes: pdf, name: 'brief.pdf' }]),
+      );
+      expect(
+        (
+          await alice.call('POST', `/threads/${onA.id}/replies`, {
+            body: 'Our brief.',
+            attachments: [(fromA.body as { id: string }[])[0]!.id],
+          })
+        ).status,
+      ).toBe(201);
+      for (const [client, id] of [
+        [bruno, created.body.id],
+        [emma, onC.id],
+      ] as const) {
+        const reply = await replyOn(client, id, 'Our brief');
+        const [file] = filesOf(reply);
+        expect(file).toMatchObject({ name: 'brief.pdf', contentType: 'application/pdf', size: pdf.length });
+        expect((await download(client, `/files/${file!.id}/content`)).bytes).toEqual(pdf);
+      }
+
+      // An edit keeps the files everywhere; the author's deletion takes them away everywhere.
+      expect(
+        (await bruno.call('PATCH', `/threads/${created.body.id}`, { body: 'Attached (v2).' })).status,
+      ).toBe(204);
+      await waitUntil(
+        async () => (await thread(emma, onC.id)).body?.html.includes('v2') === true,
+        15_000,
+        'the edit on C',
+      );
+      expect(filesOf(await thread(emma, onC.id)).map((f) => f.name)).toEqual(['notes.txt', 'survey.csv']);
+      expect((await download(emma, `/files/${filesOf(onC)[0]!.id}/content`)).status).toBe(200);
+      expect((await bruno.call('DELETE', `/threads/${created.body.id}`)).status).toBe(204);
+      for (const [client, id] of [
+        [alice, filesOf(onA)[0]!.id],
+        [emma, filesOf(onC)[0]!.id],
+      ] as const)
+        await waitUntil(
+          async () => (await download(client, `/files/${id}/content`)).status === 404,
+          15_000,
+          `the deletion of the file on ${client.nodeUrl}`,
+        );
+      expect((await fetch(originUrl)).status).toBe(404);
+    });
+
+    it('a group’s library stays on its node: adding to it from B is refused clearly', async () => {
+      // Sent in one write (the node answers before reading a refused upload, and closes the connection).
+      const multipart = new Response(filesForm([{ bytes: Buffer.from('minutes'), name: 'minutes.txt' }]));
+      const res = await bruno.browser.request(`${bruno.nodeUrl}/api/v1${path(handle())}/files`, {
+        method: 'POST',
+        headers: {
+          'content-type': multipart.headers.get('content-type')!,
+          'x-csrf-token': await bruno.token(),
+        },
+        body: Buffer.from(await multipart.arrayBuffer()),
+      });
       expect(res.status).toBe(403);
-      expect(res.type).toContain('application/problem+json');
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      expect(((await res.json()) as { detail: string }).detail).toContain(hostA);
     });
 
     it('a thread’s URL finds its group from another node, with the group’s recent threads', async () => {
@@ -788,6 +914,108 @@ describe('groups across nodes (three departments, three nodes)', () => {
       // B's node, holding a member, may fetch the group's posts (signed); C's may not.
       expect((await lookup(bruno, firstThread)).status).toBe(200);
       expect((await lookup(emma, firstThread)).status).toBe(404);
+    });
+
+    it('files of its posts travel to member nodes only: C reads B’s file through A’s copy; other servers’ signed fetches are refused; a disguised executable is shown as not available', async () => {
+      type Attached = { id: string; name: string; unavailable: string | null };
+      const filesOf = (post: unknown) => (post as { attachments: Attached[] }).attachments;
+      // C joins too: it will read B's file through A, as B serves it to the group's node only.
+      expect(
+        (
+          await alice.call('POST', '/groups/council/invitations', {
+            person: `emma@${new URL(d.node('c').url).host}`,
+          })
+        ).status,
+      ).toBe(204);
+      await waitUntil(
+        async () => (await emma.call('GET', path(handle()))).body.viewer?.state === 'invited',
+        15_000,
+        'the invitation on C',
+      );
+      expect((await emma.call('POST', `${path(handle())}/invitation/accept`)).status).toBe(204);
+      await waitUntil(async () => (await groupsOf(emma)).includes(handle()), 15_000, 'the membership on C');
+
+      const minutes = await threadOn(bruno, handle(), 'Minutes');
+      const bytes = Buffer.from('Budget line items, confidential.\n');
+      const uploaded = await bruno.call(
+        'POST',
+        `${path(handle())}/attachments`,
+        filesForm([{ bytes, name: 'budget.txt' }]),
+      );
+      const reply = await bruno.call('POST', `/threads/${minutes.id}/replies`, {
+        body: 'Budget attached.',
+        attachments: [(uploaded.body as { id: string }[])[0]!.id],
+      });
+      expect(reply.status).toBe(201);
+      const onA = (await threadsOf(alice, 'council')).find((t) => t.title === 'Minutes')!;
+      const replyOnA = await replyOn(alice, onA.id, 'Budget attached');
+      expect((await download(alice, `/files/${filesOf(replyOnA)[0]!.id}/content`)).bytes).toEqual(bytes);
+      const minutesOnC = await threadOn(emma, handle(), 'Minutes');
+      const replyOnC = await replyOn(emma, minutesOnC.id, 'Budget attached');
+      expect(filesOf(replyOnC)[0]).toMatchObject({ name: 'budget.txt', unavailable: null });
+      expect((await download(emma, `/files/${filesOf(replyOnC)[0]!.id}/content`)).bytes).toEqual(bytes);
+      // A person of C who is no member cannot download it there.
+      const farid = await d.as('c', 'farid');
+      expect((await download(farid, `/files/${filesOf(replyOnC)[0]!.id}/content`)).status).toBe(404);
+
+      // B serves its file to the group's node only; A serves its copy to its member nodes' signed fetches.
+      const onB = `${d.node('b').url}/ap/files/${(uploaded.body as { id: string }[])[0]!.id}`;
+      expect((await getSigned(onB)).status).toBe(404);
+      expect((await getSigned(onB, observer)).status).toBe(404);
+      const copy = `${d.node('a').url}/ap/files?url=${encodeURIComponent(onB)}`;
+      expect((await getSigned(copy)).status).toBe(404);
+      expect((await getSigned(copy, outsider)).status).toBe(404);
+      const served = await getSigned(copy, observer);
+      expect(served.status).toBe(200);
+      expect(served.body).toBe(bytes.toString());
+
+      // The other server's member posts a reply whose "image" is a Windows executable, and a file on another
+      // host: kept as a reply on A, its files shown as not available (the other host never asked).
+      const exe = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(200, 0x90)]);
+      exe.write('PE\0\0', 0x80, 'latin1');
+      exe.writeUInt32LE(0x80, 0x3c);
+      peer.documents.set('/media/cat.png', exe);
+      const note = {
+        id: `${peer.url}/notes/exe`,
+        type: 'Note',
+        attributedTo: observer.id,
+        content: '<p>A cat picture.</p>',
+        inReplyTo: `${d.node('a').url}/ap/threads/${onA.id}`,
+        to: [groupIri(), `${groupIri()}/followers`],
+        audience: groupIri(),
+        attachment: [
+          { type: 'Image', mediaType: 'image/png', name: 'cat.png', url: `${peer.url}/media/cat.png` },
+          // On another host than the post's: never fetched.
+          { type: 'Document', name: 'other.txt', url: `${elsewhere.url}/media/other.txt` },
+        ],
+      };
+      expect(
+        (
+          await postSigned(
+            `${groupIri()}/inbox`,
+            {
+              '@context': 'https://www.w3.org/ns/activitystreams',
+              id: `${peer.url}/creates/exe`,
+              type: 'Create',
+              actor: observer.id,
+              to: note.to,
+              object: note,
+            },
+            observer,
+          )
+        ).status,
+      ).toBe(202);
+      const cat = await replyOn(alice, onA.id, 'A cat picture');
+      expect(filesOf(cat)[0]).toMatchObject({
+        name: 'cat.png',
+        unavailable: expect.stringMatching(/not accepted/),
+      });
+      expect((await download(alice, `/files/${filesOf(cat)[0]!.id}/content`)).status).toBe(404);
+      expect(filesOf(cat)[1]).toMatchObject({
+        name: 'other.txt',
+        unavailable: expect.stringMatching(/not on the post's own node/),
+      });
+      expect(elsewhere.gets).not.toContain('/media/other.txt');
     });
 
     it('a server whose last member is removed receives nothing more, and its signed fetches are refused', async () => {

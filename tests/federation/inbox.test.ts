@@ -140,6 +140,40 @@ describe('the hardened inbox (each hostile request is refused and nothing is sto
     expect(await members()).not.toContain(handle);
   });
 
+  it('a post’s file is copied for a member; a refused post keeps no copy of its files (bytes included)', async () => {
+    const bytes = Buffer.from('Minutes of the meeting.\n');
+    peer.documents.set('/media/minutes.txt', bytes);
+    const withFile = (actor: FakeActor) => {
+      const activity = note({ actor: actor.id });
+      const object = activity.object as Record<string, unknown>;
+      object.attributedTo = actor.id;
+      object.attachment = [{ type: 'Document', name: 'minutes.txt', url: `${peer.url}/media/minutes.txt` }];
+      return activity;
+    };
+    const copies = () =>
+      db.collection(collections.files).countDocuments({ 'origin.url': `${peer.url}/media/minutes.txt` });
+    const blobs = () => db.collection('blobs.files').countDocuments();
+    const before = await blobs();
+    // nina is no member: her post is refused after its file was read, and nothing of it stays.
+    const nina = peer.actor('nina');
+    const refusedPost = await postSigned(inbox, withFile(nina), nina);
+    expect(refusedPost.status).toBe(403);
+    expect(peer.gets).toContain('/media/minutes.txt');
+    expect(await copies()).toBe(0);
+    expect(await blobs()).toBe(before);
+    // ada is a member: her post is kept with a copy anyone may download from this node (a public group).
+    const kept = withFile(ada);
+    expect((await postSigned(inbox, kept, ada)).status).toBe(202);
+    const threads = await world.anonymous.call('GET', '/groups/policy-lab/threads');
+    const thread = (
+      threads.body.items as { body: { html: string }; attachments: { id: string; name: string }[] }[]
+    ).find((t) => t.body.html.includes((kept.object as { content: string }).content))!;
+    expect(thread.attachments).toEqual([expect.objectContaining({ name: 'minutes.txt', unavailable: null })]);
+    const res = await fetch(`${world.node.url}/api/v1/files/${thread.attachments[0]!.id}/content`);
+    expect(Buffer.from(await res.arrayBuffer())).toEqual(bytes);
+    expect(await copies()).toBe(1);
+  });
+
   it('accepts hs2019 for an RSA key, and the shared inbox advertised in every actor', async () => {
     expect((await postSigned(inbox, note(), ada, { algorithm: 'hs2019' })).status).toBe(202);
     const shared = (await (

@@ -69,6 +69,9 @@ export class FakeServer {
           if (redirect) return void res.writeHead(302, { location: redirect }).end();
           const doc = this.documents.get(req.url ?? '');
           if (!doc) return void res.writeHead(404).end();
+          // Bytes (a file a post carries) are served as they are.
+          if (Buffer.isBuffer(doc))
+            return void res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(doc);
           res.writeHead(200, { 'content-type': 'application/activity+json' }).end(JSON.stringify(doc));
         };
         if (this.delayMs) setTimeout(answer, this.delayMs);

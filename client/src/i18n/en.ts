@@ -288,6 +288,7 @@ export const en = {
     attachments: 'Attachments',
     attach: 'Attach files',
     download: (name: string, size: string) => `Download ${name} (${size})`,
+    unavailable: (name: string, reason: string) => `${name}: not available on this node (${reason})`,
     newReplies: (n: number) =>
       plural(n, { one: `${number(n)} new reply`, other: `${number(n)} new replies` }),
     permalink: 'Link to this reply',
@@ -306,8 +307,11 @@ export const en = {
       }),
   },
   files: {
-    notHere: (host: string) =>
-      `This group is hosted by ${host}: files cannot be added to it from this node yet.`,
+    libraryElsewhere: (host: string) =>
+      `This group's file library (its folders and versions) is kept by ${host}, not on this node.`,
+    attachmentsTravel:
+      'Files attached to discussions and replies travel with them: attach them in the discussions here.',
+    openLibraryThere: (host: string) => `Open the library on ${host}`,
     title: 'Files',
     none: 'No files yet.',
     folder: 'Folder',

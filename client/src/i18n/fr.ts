@@ -290,6 +290,7 @@ export const fr: Messages = {
     attachments: 'Pièces jointes',
     attach: 'Joindre des fichiers',
     download: (name: string, size: string) => `Télécharger ${name} (${size})`,
+    unavailable: (name: string, reason: string) => `${name} : non disponible sur ce nœud (${reason})`,
     newReplies: (n: number) =>
       plural(n, { one: `${number(n)} nouvelle réponse`, other: `${number(n)} nouvelles réponses` }),
     permalink: 'Lien vers cette réponse',
@@ -308,8 +309,11 @@ export const fr: Messages = {
       }),
   },
   files: {
-    notHere: (host: string) =>
-      `Ce groupe est hébergé par ${host} : on ne peut pas encore y ajouter de fichiers depuis ce nœud.`,
+    libraryElsewhere: (host: string) =>
+      `La bibliothèque de fichiers de ce groupe (ses dossiers et versions) est conservée par ${host}, pas sur ce nœud.`,
+    attachmentsTravel:
+      'Les fichiers joints aux discussions et aux réponses voyagent avec elles : joignez-les dans les discussions ici.',
+    openLibraryThere: (host: string) => `Ouvrir la bibliothèque sur ${host}`,
     title: 'Fichiers',
     none: 'Aucun fichier pour l’instant.',
     folder: 'Dossier',

@@ -9,7 +9,7 @@ import { MarkdownEditor } from '../../ui/editor';
 import { FileField } from '../../ui/file-field';
 import { Action, submitter } from '../../ui/form';
 import { when } from '../../ui/html';
-import { filesTravel, GroupPage } from './group.page';
+import { GroupPage } from './group.page';
 
 type Level = 'all' | 'default' | 'mute';
 
@@ -167,7 +167,7 @@ export class GroupDiscussionsPage extends GroupPage {
         minlength="3"
         maxlength="200"
       ></gcds-input>
-      ${this.editor.template()} ${filesTravel(this.group) ? this.files.template() : nothing}
+      ${this.editor.template()} ${this.files.template()}
       ${
         mayPostQuietly
           ? html`<div class="checkbox">

@@ -12,7 +12,7 @@ import { confirmDialog } from '../../ui/dialog';
 import { Action, submitter } from '../../ui/form';
 import { when } from '../../ui/html';
 import { Uploader } from '../../ui/uploader';
-import { filesTravel, GroupPage } from './group.page';
+import { GroupPage, libraryHere } from './group.page';
 
 export class GroupFilesPage extends GroupPage {
   protected readonly tab = 'files' as const;
@@ -113,11 +113,11 @@ export class GroupFilesPage extends GroupPage {
   }
 
   protected async loadTab() {
-    await this.refresh();
+    if (libraryHere(this.group)) await this.refresh();
   }
 
   protected catchUp() {
-    return this.refresh();
+    return libraryHere(this.group) ? this.refresh() : Promise.resolve();
   }
 
   protected listen(on: (event: string, handler: (e: LiveEvent) => void) => void) {
@@ -275,7 +275,23 @@ export class GroupFilesPage extends GroupPage {
     </section>`;
   }
 
+  /** A group hosted on another node: its library is there; this page says so and links to it. */
+  private elsewhere(origin: { host: string; url: string }) {
+    return html`<h2 id="library-heading" tabindex="-1">${t.files.root}</h2>
+      <section id="remote-library" class="stack">
+        <p>${t.files.libraryElsewhere(origin.host)}</p>
+        <p>${t.files.attachmentsTravel}</p>
+        <p>
+          <a href=${`${origin.url.replace(/\/$/, '')}/files`} rel="external"
+            >${t.files.openLibraryThere(origin.host)}</a
+          >
+        </p>
+      </section>`;
+  }
+
   protected renderTab() {
+    const origin = this.origin;
+    if (origin && !libraryHere(this.group)) return this.elsewhere(origin);
     const here = this.trail.at(-1);
     return html`<h2 id="library-heading" tabindex="-1">${here ? here.name : t.files.root}</h2>
       ${
@@ -354,12 +370,7 @@ export class GroupFilesPage extends GroupPage {
       }
       ${this.open ? this.detailsPanel(this.open) : nothing}
       ${
-        this.can('post') && !filesTravel(this.group)
-          ? html`<p class="muted" id="no-remote-files">${t.files.notHere(this.origin?.host ?? '')}</p>`
-          : nothing
-      }
-      ${
-        this.can('post') && filesTravel(this.group)
+        this.can('post')
           ? html`<section aria-labelledby="upload-heading" id="upload">
                 <h3 id="upload-heading">${t.files.chooseFiles}</h3>
                 ${this.uploader.template()}

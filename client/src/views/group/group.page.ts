@@ -26,10 +26,11 @@ export const groupName = (g: { name: string; names?: { en?: string; fr?: string 
   inLanguage(g.names)?.text ?? g.name;
 
 /**
- * Whether files may be added here: not to a group hosted on another node (files do not travel between
- * nodes yet; the API refuses them, docs/federation.md). The one place to change when they do.
+ * Whether this node keeps the group's file library (folders, versions): only for a group hosted here. A
+ * post's attachments travel between nodes; a library stays on the group's node
+ * (docs/adr/0029-attachments-across-nodes.md).
  */
-export const filesTravel = (g: Pick<Group, 'node'>) => groupOrigin(g) === null;
+export const libraryHere = (g: Pick<Group, 'node'>) => groupOrigin(g) === null;
 
 /**
  * Where a group lives: the node hosting it (`node` in the API, docs/adr/0016-remote-records.md), or null

@@ -43,7 +43,11 @@ export function attachments(list: Attachment[]) {
                   />`
                 : nothing
             }
-            <a href=${a.url} download=${a.name}>${t.thread.download(a.name, bytes(a.size))}</a>
+            ${
+              a.unavailable
+                ? html`<span class="unavailable">${t.thread.unavailable(a.name, a.unavailable)}</span>`
+                : html`<a href=${a.url} download=${a.name}>${t.thread.download(a.name, bytes(a.size))}</a>`
+            }
           </li>`,
       )}
     </ul>

@@ -11,7 +11,7 @@ import { MarkdownEditor } from '../../ui/editor';
 import { FileField } from '../../ui/file-field';
 import { Action, submitter } from '../../ui/form';
 import { attach } from '../group/discussions';
-import { filesTravel, groupName, groupOrigin } from '../group/group.page';
+import { groupName, groupOrigin } from '../group/group.page';
 import { PostActions, type Post } from './post';
 
 export class ThreadPage extends Page {
@@ -293,8 +293,7 @@ export class ThreadPage extends Page {
               </p>`
             : nothing
         }
-        ${this.editor.template()} ${filesTravel(this.group) ? this.files.template() : nothing}
-        ${this.replying.feedback()}
+        ${this.editor.template()} ${this.files.template()} ${this.replying.feedback()}
         <gcds-button type="submit" ?disabled=${this.replying.busy}>${t.threads.post}</gcds-button>
       </form>`;
   }
