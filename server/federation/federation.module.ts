@@ -188,6 +188,8 @@ export function composeFederation(deps: {
     people: deps.people,
     groups: deps.groups,
     isLocal: (iri) => directory.isLocal(iri),
+    visibilityChanged: (groupId, visibility) =>
+      deps.services.groups.remoteVisibilityChanged(groupId, visibility),
     logger,
   });
   const outbox = new Outbox({ base: config.publicUrl, apex, store, deliveries, logger });

@@ -103,6 +103,11 @@ export class RemoteDirectory {
       people: PersonRepository;
       groups: GroupRepository;
       isLocal: (iri: string) => boolean;
+      /**
+       * A group's node changed who may see it: the copy of who may find it that its content here keeps
+       * (threads, replies) is changed first, so nothing it made private stays findable here.
+       */
+      visibilityChanged: (groupId: ObjectId, visibility: GroupDoc['visibility']) => Promise<void>;
       logger: Logger;
     },
   ) {}
@@ -258,6 +263,8 @@ export class RemoteDirectory {
         searchTokens: searchTokens(name, handleOf(doc), textOf(summary)),
       };
       if (current) {
+        if (current.visibility !== set.visibility)
+          await this.deps.visibilityChanged(current._id, set.visibility);
         await this.deps.groups.refreshRemote(current._id, set);
         return this.remember(actorIri, { kind: 'group', group: { ...current, ...set } }).group;
       }

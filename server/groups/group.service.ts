@@ -162,6 +162,14 @@ export class GroupService {
     this.audienceHooks.push(hook);
   }
 
+  /**
+   * A group of another node is seen by others there now (its record was read again): its content here
+   * follows, as for a group of this node whose visibility changes (docs/adr/0016-remote-records.md).
+   */
+  async remoteVisibilityChanged(groupId: ObjectId, visibility: GroupDoc['visibility']): Promise<void> {
+    await this.audienceChanged(groupId, visibility);
+  }
+
   private async audienceChanged(
     groupId: ObjectId,
     audience: GroupDoc['visibility'] | 'hidden',
