@@ -1,0 +1,165 @@
+import type { ApiClient } from '../helpers/browser.js';
+import { waitUntil } from '../helpers/fediverse.js';
+import { startDepartments, type Departments } from '../helpers/nodes.js';
+
+interface Item {
+  kind: 'thread' | 'reply';
+  thread?: { title: string };
+}
+
+/**
+ * Closed-group content through the doors of a member node (security review, session 3): what a group of
+ * another node stops being public, and what a lookup says, never leak to people of B who are no members.
+ * Two real nodes (server/ops/launcher.ts), real HTTP and signatures between them.
+ */
+describe('closed groups of another node on a member node', () => {
+  let d: Departments;
+  let hostA: string;
+  let alice: ApiClient;
+  let bruno: ApiClient;
+  let dev: ApiClient;
+  let chloe: ApiClient;
+
+  const path = (handle: string) => `/groups/${encodeURIComponent(handle)}`;
+  const lookup = (client: ApiClient, q: string) => client.call('GET', `/lookup?q=${encodeURIComponent(q)}`);
+  const titlesFound = async (client: ApiClient | null, q: string): Promise<string[]> => {
+    const url = `/search?q=${encodeURIComponent(q)}`;
+    const body = client
+      ? (await client.call('GET', url)).body
+      : ((await (await fetch(`${d.node('b').url}/api/v1${url}`)).json()) as { items: Item[] });
+    return ((body.items ?? []) as Item[]).flatMap((i) => (i.thread ? [i.thread.title] : []));
+  };
+  const threadTitlesOn = async (client: ApiClient, handle: string): Promise<string[]> => {
+    const page = (await client.call('GET', `${path(handle)}/threads`)).body as {
+      pinned?: { title: string }[];
+      items?: { title: string }[];
+    };
+    return [...(page.pinned ?? []), ...(page.items ?? [])].map((t) => t.title);
+  };
+
+  beforeAll(async () => {
+    d = await startDepartments([
+      { name: 'a', department: 'digital-services' },
+      { name: 'b', department: 'natural-resources' },
+    ]);
+    hostA = new URL(d.node('a').url).host;
+    [alice, bruno, dev] = await Promise.all([d.as('a', 'alice'), d.as('b', 'bruno'), d.as('b', 'dev')]);
+    chloe = await d.as('a', 'chloe');
+  }, 180_000);
+  afterAll(() => d?.close(), 60_000);
+
+  it('a public group that turns members-only on its node: its threads leave B’s search for everyone but B’s members', async () => {
+    const handle = `turning@${hostA}`;
+    expect(
+      (
+        await alice.call('POST', '/groups', {
+          handle: 'turning',
+          name: 'Turning',
+          visibility: 'public',
+          joinPolicy: 'open',
+        })
+      ).status,
+    ).toBe(201);
+    expect((await lookup(bruno, `@${handle}`)).status).toBe(200);
+    expect((await bruno.call('POST', `${path(handle)}/join`)).status).toBe(200);
+    await waitUntil(
+      async () => (await bruno.call('GET', path(handle))).body.viewer?.state === 'active',
+      15_000,
+      'the membership on B',
+    );
+    expect(
+      (await alice.call('POST', '/groups/turning/threads', { title: 'Zephyr budget', body: 'Numbers.' }))
+        .status,
+    ).toBe(201);
+    await waitUntil(
+      async () => (await threadTitlesOn(bruno, handle)).includes('Zephyr budget'),
+      15_000,
+      'the thread on B',
+    );
+    // Public for now: anyone on B finds it.
+    expect(await titlesFound(null, 'zephyr')).toContain('Zephyr budget');
+
+    expect((await alice.call('PATCH', '/groups/turning', { visibility: 'members' })).status).toBe(200);
+    await waitUntil(
+      async () => (await bruno.call('GET', path(handle))).body.visibility === 'members',
+      15_000,
+      'the group members-only on B',
+    );
+    // Its member on B still finds it; nobody else on B does (signed in or not).
+    expect(await titlesFound(bruno, 'zephyr')).toContain('Zephyr budget');
+    expect(await titlesFound(dev, 'zephyr')).not.toContain('Zephyr budget');
+    expect(await titlesFound(null, 'zephyr')).not.toContain('Zephyr budget');
+  });
+
+  describe('a members-only group of A with a member on B', () => {
+    let threadIri: string;
+    const handle = () => `vault@${hostA}`;
+
+    beforeAll(async () => {
+      expect(
+        (
+          await alice.call('POST', '/groups', {
+            handle: 'vault',
+            name: 'Vault',
+            visibility: 'members',
+            joinPolicy: 'invite',
+          })
+        ).status,
+      ).toBe(201);
+      const thread = await alice.call('POST', '/groups/vault/threads', {
+        title: 'Sealed tender',
+        body: 'Not for outsiders.',
+      });
+      expect(thread.status).toBe(201);
+      threadIri = `${d.node('a').url}/ap/threads/${thread.body.id}`;
+      expect(
+        (
+          await alice.call('POST', '/groups/vault/invitations', {
+            person: `bruno@${new URL(d.node('b').url).host}`,
+          })
+        ).status,
+      ).toBe(204);
+      await waitUntil(
+        async () => (await bruno.call('GET', path(handle()))).body.viewer?.state === 'invited',
+        15_000,
+        'the invitation on B',
+      );
+      expect((await bruno.call('POST', `${path(handle())}/invitation/accept`)).status).toBe(204);
+      await waitUntil(
+        async () => (await bruno.call('GET', path(handle()))).body.viewer?.state === 'active',
+        15_000,
+        'the membership on B',
+      );
+    }, 60_000);
+
+    it('a lookup of its thread’s URL by someone who is no member names neither the group nor the thread', async () => {
+      // On B (whose node may fetch it, since it holds a member) and on A itself.
+      for (const [client, url] of [
+        [dev, threadIri],
+        [chloe, threadIri],
+        [chloe, `${d.node('a').url}/groups/vault/threads/${threadIri.split('/').pop()}`],
+      ] as const) {
+        const res = await lookup(client, url);
+        expect(res.status).toBe(404);
+        expect(res.type).toMatch(/application\/problem\+json/);
+        // What the answer says beyond the query it repeats.
+        expect(String(res.body.detail).replace(url, '')).not.toMatch(/vault|Sealed/i);
+      }
+    });
+
+    it('someone invited but not yet a member sees the group’s profile in a lookup, not its threads', async () => {
+      const me = (await chloe.call('GET', '/me')).body.profile as { handle: string };
+      const invited = await alice.call('POST', '/groups/vault/invitations', { person: me.handle });
+      expect([invited.status, invited.body]).toEqual([204, '']);
+      const res = await lookup(chloe, threadIri);
+      expect(res.status).toBe(200);
+      expect(res.body.group.handle).toBe('vault');
+      expect(res.body.thread).toBeNull();
+      expect(JSON.stringify(res.body)).not.toContain('Sealed');
+      // Its member on B finds the thread.
+      const member = await lookup(bruno, threadIri);
+      expect(member.status).toBe(200);
+      expect(member.body.thread?.title).toBe('Sealed tender');
+    });
+  });
+});
