@@ -104,10 +104,14 @@ export class RemoteDirectory {
       groups: GroupRepository;
       isLocal: (iri: string) => boolean;
       /**
-       * A group's node changed who may see it: the copy of who may find it that its content here keeps
-       * (threads, replies) is changed first, so nothing it made private stays findable here.
+       * A group's node changed who may see it: the content here follows before the record is written
+       * (`write`), so nothing it made private stays findable or followed here.
        */
-      visibilityChanged: (groupId: ObjectId, visibility: GroupDoc['visibility']) => Promise<void>;
+      visibilityChanged: (
+        group: GroupDoc,
+        visibility: GroupDoc['visibility'],
+        write: () => Promise<void>,
+      ) => Promise<void>;
       logger: Logger;
     },
   ) {}
@@ -263,9 +267,10 @@ export class RemoteDirectory {
         searchTokens: searchTokens(name, handleOf(doc), textOf(summary)),
       };
       if (current) {
+        const write = () => this.deps.groups.refreshRemote(current._id, set);
         if (current.visibility !== set.visibility)
-          await this.deps.visibilityChanged(current._id, set.visibility);
-        await this.deps.groups.refreshRemote(current._id, set);
+          await this.deps.visibilityChanged(current, set.visibility, write);
+        else await write();
         return this.remember(actorIri, { kind: 'group', group: { ...current, ...set } }).group;
       }
       const claim = await this.deps.records.claim(actorIri, 'group');

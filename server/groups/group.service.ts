@@ -162,12 +162,20 @@ export class GroupService {
     this.audienceHooks.push(hook);
   }
 
-  /**
-   * A group of another node is seen by others there now (its record was read again): its content here
-   * follows, as for a group of this node whose visibility changes (docs/adr/0016-remote-records.md).
-   */
-  async remoteVisibilityChanged(groupId: ObjectId, visibility: GroupDoc['visibility']): Promise<void> {
-    await this.audienceChanged(groupId, visibility);
+  /** A group of another node changed its visibility there: as for one of ours, content first, then its record. */
+  async remoteVisibilityChanged(
+    group: GroupDoc,
+    visibility: GroupDoc['visibility'],
+    write: () => Promise<void>,
+  ): Promise<void> {
+    await this.audienceChanged(group._id, visibility);
+    await write();
+    this.events.emit('group.updated', {
+      groupId: group._id.toHexString(),
+      handle: group.handle,
+      byUserId: group.createdBy.toHexString(),
+      audienceChanged: true,
+    });
   }
 
   private async audienceChanged(

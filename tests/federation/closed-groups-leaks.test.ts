@@ -1,6 +1,7 @@
 import type { ApiClient } from '../helpers/browser.js';
 import { waitUntil } from '../helpers/fediverse.js';
 import { startDepartments, type Departments } from '../helpers/nodes.js';
+import { connectSocket } from '../helpers/sockets.js';
 
 interface Item {
   kind: 'thread' | 'reply';
@@ -19,6 +20,7 @@ describe('closed groups of another node on a member node', () => {
   let bruno: ApiClient;
   let dev: ApiClient;
   let chloe: ApiClient;
+  const sockets: { close(): void }[] = [];
 
   const path = (handle: string) => `/groups/${encodeURIComponent(handle)}`;
   const lookup = (client: ApiClient, q: string) => client.call('GET', `/lookup?q=${encodeURIComponent(q)}`);
@@ -46,9 +48,12 @@ describe('closed groups of another node on a member node', () => {
     [alice, bruno, dev] = await Promise.all([d.as('a', 'alice'), d.as('b', 'bruno'), d.as('b', 'dev')]);
     chloe = await d.as('a', 'chloe');
   }, 180_000);
-  afterAll(() => d?.close(), 60_000);
+  afterAll(async () => {
+    for (const socket of sockets) socket.close();
+    await d?.close();
+  }, 60_000);
 
-  it('a public group that turns members-only on its node: its threads leave B’s search for everyone but B’s members', async () => {
+  it('a public group that turns members-only on its node: its threads leave B’s search and sockets for everyone but B’s members', async () => {
     const handle = `turning@${hostA}`;
     expect(
       (
@@ -76,8 +81,11 @@ describe('closed groups of another node on a member node', () => {
       15_000,
       'the thread on B',
     );
-    // Public for now: anyone on B finds it.
+    // Public for now: anyone on B finds it, and follows it live.
     expect(await titlesFound(null, 'zephyr')).toContain('Zephyr budget');
+    const socket = await connectSocket(d.node('b').url, dev);
+    sockets.push(socket);
+    expect((await socket.subscribe({ kind: 'group', group: handle })).ok).toBe(true);
 
     expect((await alice.call('PATCH', '/groups/turning', { visibility: 'members' })).status).toBe(200);
     await waitUntil(
@@ -89,6 +97,17 @@ describe('closed groups of another node on a member node', () => {
     expect(await titlesFound(bruno, 'zephyr')).toContain('Zephyr budget');
     expect(await titlesFound(dev, 'zephyr')).not.toContain('Zephyr budget');
     expect(await titlesFound(null, 'zephyr')).not.toContain('Zephyr budget');
+    // What the group says from now on reaches its member's socket on B, not the one of who is no member.
+    const watching = await connectSocket(d.node('b').url, bruno);
+    sockets.push(watching);
+    expect((await watching.subscribe({ kind: 'group', group: handle })).ok).toBe(true);
+    expect(
+      (await alice.call('POST', '/groups/turning/threads', { title: 'Zephyr staffing', body: 'Names.' }))
+        .status,
+    ).toBe(201);
+    await waitUntil(() => watching.of('thread.created').length > 0, 15_000, 'thread.created for the member');
+    expect(socket.of('thread.created')).toEqual([]);
+    expect((await socket.subscribe({ kind: 'group', group: handle })).ok).toBe(false);
   });
 
   describe('a members-only group of A with a member on B', () => {
