@@ -1,5 +1,5 @@
 import type { ApiClient } from '../helpers/browser.js';
-import { waitUntil } from '../helpers/fediverse.js';
+import { FakeServer, getSigned, postSigned, waitUntil, type FakeActor } from '../helpers/fediverse.js';
 import { startDepartments, type Departments } from '../helpers/nodes.js';
 import { connectSocket } from '../helpers/sockets.js';
 
@@ -112,9 +112,18 @@ describe('closed groups of another node on a member node', () => {
 
   describe('a members-only group of A with a member on B', () => {
     let threadIri: string;
+    let replyIri: string;
+    let publicThreadIri: string;
     const handle = () => `vault@${hostA}`;
+    /** A server of the fediverse holding no member. */
+    let elsewhere: FakeServer;
+    let outsider: FakeActor;
+
+    afterAll(() => elsewhere?.close());
 
     beforeAll(async () => {
+      elsewhere = await new FakeServer().start();
+      outsider = elsewhere.actor('outsider');
       expect(
         (
           await alice.call('POST', '/groups', {
@@ -131,6 +140,23 @@ describe('closed groups of another node on a member node', () => {
       });
       expect(thread.status).toBe(201);
       threadIri = `${d.node('a').url}/ap/threads/${thread.body.id}`;
+      const reply = await alice.call('POST', `/threads/${thread.body.id}/replies`, {
+        body: 'Sealed bids only.',
+      });
+      expect(reply.status).toBe(201);
+      replyIri = `${d.node('a').url}/ap/replies/${reply.body.id}`;
+      expect(
+        (
+          await alice.call('POST', '/groups', {
+            handle: 'agora',
+            name: 'Agora',
+            visibility: 'public',
+            joinPolicy: 'open',
+          })
+        ).status,
+      ).toBe(201);
+      const open = await alice.call('POST', '/groups/agora/threads', { title: 'Open floor', body: 'Hello.' });
+      publicThreadIri = `${d.node('a').url}/ap/threads/${open.body.id}`;
       expect(
         (
           await alice.call('POST', '/groups/vault/invitations', {
@@ -150,6 +176,99 @@ describe('closed groups of another node on a member node', () => {
         'the membership on B',
       );
     }, 60_000);
+
+    it('no ActivityPub door of A serves it to a server without a member: unsigned, signed elsewhere, or with another server’s keyId', async () => {
+      const a = d.node('a').url;
+      const group = `${a}/ap/a/g.vault`;
+      const threadId = threadIri.split('/').pop()!;
+      const instance = JSON.parse((await getSigned(`${d.node('b').url}/ap/a/instance`)).body) as {
+        publicKey: { id: string };
+      };
+      // B's keyId, signed with another key: the signature does not verify.
+      const forged = { keyId: instance.publicKey.id, privateKeyPem: outsider.privateKeyPem };
+      const urls = [
+        group,
+        ...['followers', 'following', 'featured', 'moderators', 'outbox', 'outbox?page=true'].map(
+          (c) => `${group}/${c}`,
+        ),
+        threadIri,
+        replyIri,
+        ...['context', 'context?page=0', 'replies', 'replies?page=0'].map((c) => `${threadIri}/${c}`),
+        `${a}/groups/vault`,
+        `${a}/groups/vault/threads/${threadId}`,
+      ];
+      const accepts = [
+        'application/activity+json',
+        'application/ld+json; profile="https://www.w3.org/ns/activitystreams"',
+        'application/ld+json',
+      ];
+      for (const url of urls) {
+        for (const as of [undefined, outsider, forged]) {
+          const res = await getSigned(url, as);
+          expect([url, res.status]).toEqual([url, 404]);
+          expect(res.body).not.toMatch(/Vault|Sealed/);
+        }
+        for (const accept of accepts) {
+          const res = await fetch(url, { headers: { accept }, redirect: 'manual' });
+          const body = await res.text();
+          // A page address may send a server on to the document's address (which answers 404 itself).
+          expect([url, accept, res.status === 303 ? 404 : res.status]).toEqual([url, accept, 404]);
+          expect(body).not.toMatch(/Vault|Sealed/);
+        }
+      }
+      const finger = await fetch(`${a}/.well-known/webfinger?resource=acct:vault@${hostA}`);
+      expect(finger.status).toBe(404);
+    });
+
+    it('a server without a member cannot post into it, and a report naming it among other posts stores nothing of it', async () => {
+      const note = {
+        id: `${elsewhere.url}/notes/1`,
+        type: 'Note',
+        attributedTo: outsider.id,
+        content: 'Let me in.',
+        inReplyTo: threadIri,
+        to: [`${d.node('a').url}/ap/a/g.vault`],
+      };
+      const create = await postSigned(
+        `${d.node('a').url}/ap/inbox`,
+        {
+          '@context': 'https://www.w3.org/ns/activitystreams',
+          id: `${elsewhere.url}/activities/1`,
+          type: 'Create',
+          actor: outsider.id,
+          object: note,
+        },
+        outsider,
+      );
+      expect(create.status).toBeGreaterThanOrEqual(400);
+      expect(create.status).toBeLessThan(500);
+      expect(create.type).toMatch(/application\/problem\+json/);
+      const replies = (await alice.call('GET', `/threads/${threadIri.split('/').pop()}/replies`)).body
+        .items as {
+        body: { html: string } | null;
+      }[];
+      expect(replies.map((r) => r.body?.html ?? '').join()).not.toContain('Let me in');
+
+      // A report of a public post and of one it may not read: the first is taken, the other passed over,
+      // and the answer is the same whatever the other is (nothing tells the sender it exists).
+      for (const n of [1, 2]) {
+        const flag = await postSigned(
+          `${d.node('a').url}/ap/inbox`,
+          {
+            '@context': 'https://www.w3.org/ns/activitystreams',
+            id: `${elsewhere.url}/flags/${n}`,
+            type: 'Flag',
+            actor: outsider.id,
+            object: [publicThreadIri, threadIri],
+            content: 'Spam',
+          },
+          outsider,
+        );
+        expect(flag.status).toBe(202);
+      }
+      expect((await alice.call('GET', '/groups/agora/reports')).body).toHaveLength(2);
+      expect((await alice.call('GET', '/groups/vault/reports')).body).toEqual([]);
+    });
 
     it('a lookup of its thread’s URL by someone who is no member names neither the group nor the thread', async () => {
       // On B (whose node may fetch it, since it holds a member) and on A itself.
