@@ -110,6 +110,48 @@ describe('closed groups of another node on a member node', () => {
     expect((await socket.subscribe({ kind: 'group', group: handle })).ok).toBe(false);
   });
 
+  it('a public group that its node keeps to its own people from now on (node-only): B shows it to its members only', async () => {
+    const handle = `circle@${hostA}`;
+    expect(
+      (
+        await alice.call('POST', '/groups', {
+          handle: 'circle',
+          name: 'Circle',
+          visibility: 'public',
+          joinPolicy: 'open',
+        })
+      ).status,
+    ).toBe(201);
+    expect((await lookup(bruno, `@${handle}`)).status).toBe(200);
+    expect((await bruno.call('POST', `${path(handle)}/join`)).status).toBe(200);
+    await waitUntil(
+      async () => (await bruno.call('GET', path(handle))).body.viewer?.state === 'active',
+      15_000,
+      'the membership on B',
+    );
+    expect(
+      (await alice.call('POST', '/groups/circle/threads', { title: 'Yarrow notes', body: 'Internal.' }))
+        .status,
+    ).toBe(201);
+    await waitUntil(
+      async () => (await threadTitlesOn(bruno, handle)).includes('Yarrow notes'),
+      15_000,
+      'the thread on B',
+    );
+    expect(await titlesFound(null, 'yarrow')).toContain('Yarrow notes');
+
+    expect((await alice.call('PATCH', '/groups/circle', { visibility: 'node' })).status).toBe(200);
+    await waitUntil(
+      async () => (await titlesFound(null, 'yarrow')).length === 0,
+      15_000,
+      'the thread out of B’s search',
+    );
+    expect(await titlesFound(dev, 'yarrow')).toEqual([]);
+    expect((await dev.call('GET', path(handle))).status).toBe(404);
+    // Its member on B keeps what they had.
+    expect(await threadTitlesOn(bruno, handle)).toContain('Yarrow notes');
+  });
+
   describe('a members-only group of A with a member on B', () => {
     let threadIri: string;
     let replyIri: string;
@@ -268,6 +310,99 @@ describe('closed groups of another node on a member node', () => {
       }
       expect((await alice.call('GET', '/groups/agora/reports')).body).toHaveLength(2);
       expect((await alice.call('GET', '/groups/vault/reports')).body).toEqual([]);
+    });
+
+    it('malformed activities from a server get a 4xx problem or are passed over, never a 5xx', async () => {
+      const a = d.node('a').url;
+      const group = `${a}/ap/a/g.agora`;
+      const base = `${elsewhere.url}/odd`;
+      let n = 0;
+      const shapes: Record<string, unknown>[] = [
+        {
+          type: 'Create',
+          object: { id: `${base}/n1`, type: 'Note', content: ['x'], attributedTo: outsider.id, to: group },
+        },
+        {
+          type: 'Create',
+          object: {
+            id: `${base}/n2`,
+            type: 'Page',
+            name: 7,
+            content: {},
+            attributedTo: [outsider.id],
+            to: [group],
+          },
+        },
+        {
+          type: 'Create',
+          object: {
+            id: `${base}/n3`,
+            type: 'Note',
+            content: 'x',
+            attributedTo: outsider.id,
+            inReplyTo: { type: 'Note' },
+            to: 5,
+          },
+        },
+        {
+          type: 'Create',
+          object: {
+            id: `${base}/n4`,
+            type: 'Note',
+            content: 'x',
+            attributedTo: outsider.id,
+            inReplyTo: publicThreadIri,
+            published: 'yesterday',
+          },
+        },
+        {
+          type: 'Create',
+          object: {
+            id: `${base}/n5`,
+            type: ['Note', 'Page'],
+            content: 'x',
+            attributedTo: outsider.id,
+            audience: group,
+          },
+        },
+        { type: 'Update', object: { id: `${base}/n1`, type: 'Note', content: null } },
+        { type: 'Delete', object: [`${base}/n1`, `${base}/n2`] },
+        { type: 'Like', object: [publicThreadIri, threadIri] },
+        { type: 'Like', object: { type: 'Note' } },
+        { type: 'Follow', object: 42 },
+        { type: 'Follow', object: [group, `${a}/ap/a/g.vault`] },
+        { type: 'Undo', object: [{ type: 'Like' }] },
+        { type: 'Undo', object: `${a}/ap/s/000000000000000000000000` },
+        { type: 'Accept', object: `${a}/ap/s/000000000000000000000000` },
+        { type: 'Accept', object: { type: 'Follow', actor: outsider.id, object: group } },
+        { type: 'Announce', object: publicThreadIri },
+        { type: 'Flag', object: 5 },
+        { type: 'Flag', object: [{ id: threadIri }, null] },
+        { type: 'Invite', object: group, target: [`${a}/ap/a/u.alice`, 3] },
+        { type: 'Block', object: `${a}/ap/a/u.alice`, target: group },
+        { type: 'Remove', object: publicThreadIri, target: `${group}/featured` },
+        { type: 'Add', object: { id: threadIri }, target: { id: `${a}/ap/a/g.vault/featured` } },
+        { type: 'Lock', object: threadIri },
+        { type: 'Leave', object: `${a}/ap/a/g.vault` },
+      ];
+      for (const shape of shapes) {
+        const res = await postSigned(
+          `${a}/ap/inbox`,
+          {
+            '@context': 'https://www.w3.org/ns/activitystreams',
+            id: `${elsewhere.url}/odd-activities/${++n}`,
+            actor: outsider.id,
+            ...shape,
+          },
+          outsider,
+        );
+        expect([shape, res.status < 500]).toEqual([shape, true]);
+        if (res.status >= 400)
+          expect([shape, res.type]).toEqual([shape, expect.stringMatching(/problem\+json/)]);
+      }
+      // Nothing of it shows in the groups.
+      const titles = [...(await threadTitlesOn(alice, 'agora')), ...(await threadTitlesOn(alice, 'vault'))];
+      expect(titles.sort()).toEqual(['Open floor', 'Sealed tender']);
     });
 
     it('a lookup of its thread’s URL by someone who is no member names neither the group nor the thread', async () => {
