@@ -260,6 +260,40 @@ describe('closed groups of another node on a member node', () => {
       }
       const finger = await fetch(`${a}/.well-known/webfinger?resource=acct:vault@${hostA}`);
       expect(finger.status).toBe(404);
+
+      // A reply written on B: B serves it to A only, and neither node's outboxes list it or the thread.
+      // (A thread started before B's member joined is not backfilled in a members-only group: its outbox
+      // pages public activities only.)
+      const minutes = await alice.call('POST', '/groups/vault/threads', {
+        title: 'Sealed minutes',
+        body: '.',
+      });
+      expect(minutes.status).toBe(201);
+      let onBThread: string | undefined;
+      await waitUntil(
+        async () => {
+          const page = (await bruno.call('GET', `${path(handle())}/threads`)).body as {
+            items?: { id: string; title: string }[];
+          };
+          return Boolean((onBThread = page.items?.find((t) => t.title === 'Sealed minutes')?.id));
+        },
+        15_000,
+        'the thread on B',
+      );
+      const onB = await bruno.call('POST', `/threads/${onBThread}/replies`, {
+        body: 'Sealed counter-offer.',
+      });
+      expect(onB.status).toBe(201);
+      const b = d.node('b').url;
+      for (const as of [undefined, outsider, forged]) {
+        const res = await getSigned(`${b}/ap/replies/${onB.body.id}`, as);
+        expect([res.status, res.body]).toEqual([404, expect.not.stringMatching(/Sealed/)]);
+      }
+      for (const outbox of [`${a}/ap/a/u.alice/outbox?page=true`, `${b}/ap/a/u.bruno/outbox?page=true`]) {
+        const res = await getSigned(outbox, outsider);
+        expect(res.status).toBe(200);
+        expect(res.body).not.toMatch(/Sealed/);
+      }
     });
 
     it('a server without a member cannot post into it, and a report naming it among other posts stores nothing of it', async () => {
@@ -402,7 +436,7 @@ describe('closed groups of another node on a member node', () => {
       }
       // Nothing of it shows in the groups.
       const titles = [...(await threadTitlesOn(alice, 'agora')), ...(await threadTitlesOn(alice, 'vault'))];
-      expect(titles.sort()).toEqual(['Open floor', 'Sealed tender']);
+      expect(titles.sort()).toEqual(['Open floor', 'Sealed minutes', 'Sealed tender']);
     });
 
     it('a lookup of its thread’s URL by someone who is no member names neither the group nor the thread', async () => {
