@@ -470,6 +470,36 @@ describe('closed groups of another node on a member node', () => {
       expect(replies).toEqual([]);
     });
 
+    it('on B, people who are no members find nothing of it: search, feed, the thread, sockets', async () => {
+      let threadOnB: string | undefined;
+      await waitUntil(
+        async () => {
+          const page = (await bruno.call('GET', `${path(handle())}/threads`)).body as {
+            items?: { id: string; title: string }[];
+          };
+          return Boolean((threadOnB = page.items?.find((t) => t.title === 'Sealed minutes')?.id));
+        },
+        15_000,
+        'the thread on B',
+      );
+      expect(await titlesFound(bruno, 'sealed')).toContain('Sealed minutes');
+      for (const client of [dev, null]) expect(await titlesFound(client, 'sealed')).toEqual([]);
+      expect((await dev.call('GET', '/feed')).body.items ?? []).toEqual([]);
+      const thread = await dev.call('GET', `/threads/${threadOnB}`);
+      expect(thread.status).toBe(404);
+      expect(JSON.stringify(thread.body)).not.toMatch(/vault|Sealed/i);
+      const socket = await connectSocket(d.node('b').url, dev);
+      sockets.push(socket);
+      for (const room of [
+        { kind: 'group', group: handle() },
+        { kind: 'thread', id: threadOnB! },
+      ] as const) {
+        const answer = await socket.subscribe(room);
+        expect(answer.ok).toBe(false);
+        expect(JSON.stringify(answer.error)).not.toMatch(/Sealed/);
+      }
+    });
+
     it('a lookup of its thread’s URL by someone who is no member names neither the group nor the thread', async () => {
       // On B (whose node may fetch it, since it holds a member) and on A itself.
       for (const [client, url] of [
