@@ -217,6 +217,13 @@ describe('closed groups of another node on a member node', () => {
         15_000,
         'the membership on B',
       );
+      // (A thread started before B's member joined is not backfilled in a members-only group: its outbox
+      // pages public activities only. This one is started after.)
+      const minutes = await alice.call('POST', '/groups/vault/threads', {
+        title: 'Sealed minutes',
+        body: '.',
+      });
+      expect(minutes.status).toBe(201);
     }, 60_000);
 
     it('no ActivityPub door of A serves it to a server without a member: unsigned, signed elsewhere, or with another server’s keyId', async () => {
@@ -262,13 +269,6 @@ describe('closed groups of another node on a member node', () => {
       expect(finger.status).toBe(404);
 
       // A reply written on B: B serves it to A only, and neither node's outboxes list it or the thread.
-      // (A thread started before B's member joined is not backfilled in a members-only group: its outbox
-      // pages public activities only.)
-      const minutes = await alice.call('POST', '/groups/vault/threads', {
-        title: 'Sealed minutes',
-        body: '.',
-      });
-      expect(minutes.status).toBe(201);
       let onBThread: string | undefined;
       await waitUntil(
         async () => {
