@@ -58,10 +58,16 @@ export class FederationBridge {
   private readonly table: { [E in EventName]?: Handler<E> } = {
     'group.updated': async (e) => {
       const group = await this.deps.groups.groups.findOne({ _id: new ObjectId(e.groupId) });
-      if (!group || group.origin || group.deletedAt || group.visibility === 'node') return;
-      const doc = await this.deps.actors.document(`g.${group.handle}`, { membersOnly: true });
-      if (!doc) return;
+      if (!group || group.origin || group.deletedAt) return;
+      if (group.visibility === 'node' && !e.audienceChanged) return;
       const groupIri = this.deps.renderer.groupIri(group);
+      // A group now kept to this node's people is served to no other node: its members' nodes are told to
+      // read it again, which they find refused (they then show it to their members only), and nothing more.
+      const doc =
+        group.visibility === 'node'
+          ? { id: groupIri, type: 'Group' }
+          : await this.deps.actors.document(`g.${group.handle}`, { membersOnly: true });
+      if (!doc) return;
       // Its members' nodes read the group again (name, description, joining).
       const update = this.deps.outbox.build(groupIri, {
         type: 'Update',

@@ -192,6 +192,8 @@ export function composeFederation(deps: {
     people: deps.people,
     groups: deps.groups,
     isLocal: (iri) => directory.isLocal(iri),
+    visibilityChanged: (group, visibility, write) =>
+      deps.services.groups.remoteVisibilityChanged(group, visibility, write),
     logger,
   });
   const outbox = new Outbox({ base: config.publicUrl, apex, store, deliveries, logger });

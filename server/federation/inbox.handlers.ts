@@ -102,6 +102,15 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
   // ---- in a group hosted here ---------------------------------------------------------------------------
 
   const followGroup = async (inbound: Inbound, group: GroupDoc): Promise<void> => {
+    if (group.visibility !== 'public') {
+      // A members-only group is followed by those invited to it (or members, banned...) only, known here
+      // already; anyone else is answered as for a group that does not exist: nothing (not even a read of
+      // their actor), where a Reject would tell them it exists.
+      const known = await remote.known(inbound.actorId);
+      const standing =
+        known?.kind === 'person' ? await deps.groupRepo.membership(group._id, known.person._id) : null;
+      if (!standing) return;
+    }
     const person = await remote.person(inbound.actorId);
     const caller = callerOf(person);
     await records.setRef(refKeys.follow(group._id, person._id), inbound.id);

@@ -1,5 +1,5 @@
 import { systemCaller } from '../core/caller.js';
-import { ForbiddenError, ValidationError } from '../core/errors.js';
+import { ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { GroupDoc } from '../groups/group.repository.js';
 import { parseActorName } from './actor.directory.js';
 import { idOf } from './as.values.js';
@@ -121,12 +121,18 @@ export function moderationHandlers(deps: InboxHandlerDeps, ctx: InboxContext) {
           ?.trim()
           .slice(0, 1000) ?? 'Reported from another server';
       const reporter = await remote.person(inbound.actorId);
-      // Posts of groups hosted here are reported to their moderators; anything else named is passed over.
+      // Posts of groups hosted here are reported to their moderators; anything else named is passed over,
+      // a post the reporter may not read included: one report is not kept while the activity is refused,
+      // and the answer does not tell whether a post the reporter may not see exists.
       for (const iri of iris.slice(0, 20)) {
         const found = await postOf(iri);
         const group = found && (await groupOfDoc(found.doc));
         if (!found || !group || group.origin) continue;
-        await deps.reports.report(callerOf(reporter), found.kind, found.doc._id.toHexString(), reason);
+        await deps.reports
+          .report(callerOf(reporter), found.kind, found.doc._id.toHexString(), reason)
+          .catch((err: unknown) => {
+            if (!(err instanceof NotFoundError || err instanceof ForbiddenError)) throw err;
+          });
       }
     },
   };

@@ -1,6 +1,6 @@
 import { ObjectId } from 'mongodb';
 import { requirePerson, type Caller } from '../core/caller.js';
-import { NotFoundError, ValidationError } from '../core/errors.js';
+import { ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { GroupDoc, GroupRepository } from '../groups/group.repository.js';
 import type { GroupService } from '../groups/group.service.js';
@@ -50,15 +50,20 @@ export class LookupService {
       URL.canParse(query) && /^https?:\/\//i.test(query)
         ? await this.byUrl(query)
         : await this.byHandle(query);
-    if (!found) throw new NotFoundError(`No public group found for ${query}.`);
-    const ctx = await this.deps.groups.load(caller, found.group.handle, 'see');
+    const notFound = () => new NotFoundError(`No public group found for ${query}.`);
+    if (!found) throw notFound();
+    // A group this person may not see is not found, and the answer names nothing the query did not.
+    const ctx = await this.deps.groups.load(caller, found.group.handle, 'see').catch((err: unknown) => {
+      throw err instanceof NotFoundError || err instanceof ForbiddenError ? notFound() : err;
+    });
     return {
       group: {
         ...this.deps.groups.view(ctx),
         moderators: await this.moderators(found.group),
         recentThreads: await this.recent(caller, found.group),
       },
-      thread: found.thread,
+      // The thread only to who may read the group's threads (someone invited sees its profile only).
+      thread: this.deps.groups.can(ctx, 'read') ? found.thread : null,
     };
   }
 

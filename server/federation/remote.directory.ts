@@ -103,6 +103,15 @@ export class RemoteDirectory {
       people: PersonRepository;
       groups: GroupRepository;
       isLocal: (iri: string) => boolean;
+      /**
+       * A group's node changed who may see it: the content here follows before the record is written
+       * (`write`), so nothing it made private stays findable or followed here.
+       */
+      visibilityChanged: (
+        group: GroupDoc,
+        visibility: GroupDoc['visibility'],
+        write: () => Promise<void>,
+      ) => Promise<void>;
       logger: Logger;
     },
   ) {}
@@ -140,13 +149,16 @@ export class RemoteDirectory {
     return link && URL.canParse(link) && new URL(link).origin === new URL(doc.id).origin ? link : null;
   }
 
-  /** The actor's document from its node; null when that fails and a record we already have stands. */
-  private async refetched(actorIri: string, haveRecord: boolean): Promise<ActorDoc | null> {
+  /**
+   * The actor's document from its node; when that fails and a record we already have stands, null, or
+   * `refused` when its node answers that it has no such actor for this node (404, 410).
+   */
+  private async refetched(actorIri: string, haveRecord: boolean): Promise<ActorDoc | 'refused' | null> {
     try {
       return await this.fetchActor(actorIri);
     } catch (err) {
-      if (haveRecord) return null;
-      throw err;
+      if (!haveRecord) throw err;
+      return err instanceof RemoteFetchError && (err.status === 404 || err.status === 410) ? 'refused' : null;
     }
   }
 
@@ -157,7 +169,7 @@ export class RemoteDirectory {
       const current = known?.kind === 'person' ? known.person : null;
       if (current && !options.refresh && fresh(current.origin?.fetchedAt)) return current;
       const doc = await this.refetched(actorIri, current !== null);
-      if (!doc) return current!;
+      if (!doc || doc === 'refused') return current!;
       if (!typesOf(doc).some((t) => PERSON_TYPES.has(t)))
         throw new ValidationError(`${actorIri} is not a person.`);
       const name = textOf(doc.name ?? '') || doc.preferredUsername || handleOf(doc);
@@ -224,6 +236,7 @@ export class RemoteDirectory {
       if (current && !options.refresh && fresh(current.origin?.fetchedAt)) return current;
       const doc = await this.refetched(actorIri, current !== null);
       if (!doc) return current!;
+      if (doc === 'refused') return this.withheld(actorIri, current!);
       if (!typesOf(doc).includes('Group')) throw new ValidationError(`${actorIri} is not a group.`);
       const moderatorsCollection = this.sameOrigin(doc, doc.moderators ?? doc.attributedTo);
       const followers = this.sameOrigin(doc, doc.followers);
@@ -258,7 +271,10 @@ export class RemoteDirectory {
         searchTokens: searchTokens(name, handleOf(doc), textOf(summary)),
       };
       if (current) {
-        await this.deps.groups.refreshRemote(current._id, set);
+        const write = () => this.deps.groups.refreshRemote(current._id, set);
+        if (current.visibility !== set.visibility)
+          await this.deps.visibilityChanged(current, set.visibility, write);
+        else await write();
         return this.remember(actorIri, { kind: 'group', group: { ...current, ...set } }).group;
       }
       const claim = await this.deps.records.claim(actorIri, 'group');
@@ -285,6 +301,28 @@ export class RemoteDirectory {
       }
       throw new ValidationError(`No handle could be given to ${actorIri}.`);
     });
+  }
+
+  /**
+   * A group its node no longer serves to this node (kept to its own people, or deleted): what was shown of
+   * it here is shown to its members here only, as for a members-only group, until its node serves it again.
+   */
+  private async withheld(actorIri: string, group: GroupDoc): Promise<GroupDoc> {
+    const { name, description, joinPolicy, memberCount, searchTokens } = group;
+    const origin = { ...group.origin!, fetchedAt: new Date() };
+    const set = {
+      visibility: 'members' as const,
+      name,
+      description,
+      joinPolicy,
+      memberCount,
+      origin,
+      searchTokens,
+    };
+    const write = () => this.deps.groups.refreshRemote(group._id, set);
+    if (group.visibility !== 'members') await this.deps.visibilityChanged(group, 'members', write);
+    else await write();
+    return this.remember(actorIri, { kind: 'group', group: { ...group, ...set } }).group;
   }
 
   /** The record of an actor of another node known here by IRI, without fetching anything. */

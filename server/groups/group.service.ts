@@ -167,6 +167,22 @@ export class GroupService {
     this.audienceHooks.push(hook);
   }
 
+  /** A group of another node changed its visibility there: as for one of ours, content first, then its record. */
+  async remoteVisibilityChanged(
+    group: GroupDoc,
+    visibility: GroupDoc['visibility'],
+    write: () => Promise<void>,
+  ): Promise<void> {
+    await this.audienceChanged(group._id, visibility);
+    await write();
+    this.events.emit('group.updated', {
+      groupId: group._id.toHexString(),
+      handle: group.handle,
+      byUserId: group.createdBy.toHexString(),
+      audienceChanged: true,
+    });
+  }
+
   private async audienceChanged(
     groupId: ObjectId,
     audience: GroupDoc['visibility'] | 'hidden',
