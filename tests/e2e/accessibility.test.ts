@@ -18,7 +18,20 @@ import {
  * keyboard alone reaching the skip link, the menu and a form, with the focus always visible.
  */
 /** The main pages, photographed for the README. */
-const SHOWN = ['home', 'group', 'thread', 'files', 'members', 'profile', 'search', 'admin-people'];
+const SHOWN = [
+  'home',
+  'group',
+  'thread',
+  'files',
+  'members',
+  'settings',
+  'profile',
+  'search',
+  'lookup',
+  'admin-people',
+  'admin-federation',
+  'admin-settings',
+];
 
 describe('accessibility of every page, in English and French', () => {
   let e2e: E2E;
