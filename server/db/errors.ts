@@ -1,4 +1,5 @@
 import {
+  MongoBulkWriteError,
   MongoNetworkError,
   MongoNotConnectedError,
   MongoServerError,
@@ -44,10 +45,24 @@ export function isDuplicateKey(err: unknown): boolean {
 const UNAVAILABLE_CODES = new Set([6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436]);
 
 /**
+ * What failed, for an `insertMany` or `bulkWrite` that failed as a whole: the driver wraps the command's own
+ * error (a closed connection, a server error) in a MongoBulkWriteError without write errors, keeping the
+ * original as `errorResponse`; any other error is itself.
+ */
+export function commandError(err: unknown): unknown {
+  if (err instanceof MongoBulkWriteError && ![err.writeErrors].flat().length) {
+    const original = (err as { errorResponse?: unknown }).errorResponse;
+    if (original instanceof Error) return original;
+  }
+  return err;
+}
+
+/**
  * Whether an error means the database cannot be reached right now (down, restarting, electing a primary):
  * answered 503 and retried later, never a 500 (docs/operations.md, "Faults").
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
+  err = commandError(err);
   if (
     err instanceof MongoNetworkError || // PoolClearedError and timeouts are network errors too
     err instanceof MongoServerSelectionError ||
@@ -65,6 +80,7 @@ export function isDatabaseUnavailable(err: unknown): boolean {
  * "Load, and scaling out").
  */
 export function isDatabaseBusy(err: unknown): boolean {
+  err = commandError(err);
   return err instanceof MongoServerError && /\bSQLITE_BUSY\b|database is locked/.test(err.message);
 }
 
