@@ -5,6 +5,7 @@ import {
   MongoServerError,
   MongoServerSelectionError,
   MongoTopologyClosedError,
+  MongoUnexpectedServerResponseError,
   type Collection,
   type Document,
   type Filter,
@@ -114,4 +115,16 @@ export async function insertOnce<T extends Document>(
     if (isDuplicateKey(err)) return false;
     throw err;
   }
+}
+
+/**
+ * Whether the driver could not read the database's answer as the answer to its command: FerretDB answered a
+ * `find` with `ok: 1` and no `cursor` twice in a 5-minute bench:load under heavy contention (a
+ * MongoUnexpectedServerResponseError, `BSON element "cursor" is missing`; docs/performance.md, "Load, and
+ * scaling out"). Not reproduced since, and its cause is not known; nothing the request sent can make a server
+ * answer so, and asking again works, so it is answered 503 with Retry-After like a busy database (and logged
+ * with its stack, for the cause to be found).
+ */
+export function isUnreadableAnswer(err: unknown): boolean {
+  return commandError(err) instanceof MongoUnexpectedServerResponseError;
 }

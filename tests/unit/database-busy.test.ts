@@ -1,5 +1,10 @@
 import type { BulkWriteResult } from 'mongodb';
-import { MongoBulkWriteError, MongoNetworkError, MongoServerError } from 'mongodb';
+import {
+  MongoBulkWriteError,
+  MongoNetworkError,
+  MongoServerError,
+  MongoUnexpectedServerResponseError,
+} from 'mongodb';
 import { DatabaseUnavailableError } from '../../server/core/errors.js';
 import { toDomainError } from '../../server/core/problem.js';
 
@@ -39,5 +44,13 @@ describe('a database too busy to take a write', () => {
       {} as BulkWriteResult,
     );
     expect(toDomainError(duplicate)).toBe(undefined);
+  });
+
+  it('answers 503 for a database answer the driver could not read (a find answered without its cursor)', () => {
+    // As logged by bench:load (docs/performance.md): FerretDB answered a find with ok: 1 and no cursor.
+    const unreadable = new MongoUnexpectedServerResponseError('BSON element "cursor" is missing', {
+      cause: new Error('BSON element "cursor" is missing'),
+    });
+    expect(toDomainError(unreadable)).toMatchObject({ status: 503, retryAfterSeconds: 5 });
   });
 });
