@@ -105,7 +105,9 @@ export class ThreadTimeline {
           for (let next = this.unsettled.get(key); next; next = this.unsettled.get(key)) {
             this.unsettled.delete(key);
             await upsertOne(this.hints, { _id: this.hintId(next.groupId) }, { $max: { n: next.n } });
-            await this.retireMany(next.groupId, [...next.retire]);
+            // Highest first, each linked to the run of dead positions below it (`retire`): readers then jump a
+            // busy thread's trail in one read (tests/integration/page-commands.test.ts).
+            for (const p of [...next.retire].sort((a, b) => b - a)) await this.retire(next.groupId, p);
           }
         } finally {
           this.settling.delete(key);
@@ -126,19 +128,6 @@ export class ThreadTimeline {
   async settle(groupId: ObjectId, n: number, previous: number | null): Promise<void> {
     await upsertOne(this.hints, { _id: this.hintId(groupId) }, { $max: { n } });
     if (previous && previous < n) await this.retire(groupId, previous);
-  }
-
-  /**
-   * Mark positions dead, in one write. Runs of dead positions below them are not looked for (as `retire`
-   * does): readers record those they cross (`scan`).
-   */
-  async retireMany(groupId: ObjectId, positions: number[]): Promise<void> {
-    if (!positions.length) return;
-    const prefix = groupId.toHexString();
-    await this.slots.collection.updateMany(
-      { _id: { $in: positions.map((n) => this.slots.key(prefix, n)) } },
-      { $set: { dead: true } },
-    );
   }
 
   /** Mark a position dead, recording how far the run of dead positions below it reaches. */
