@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
-import { isDatabaseBusy, isDatabaseUnavailable } from '../db/errors.js';
+import { isDatabaseBusy, isDatabaseUnavailable, isUnreadableAnswer } from '../db/errors.js';
 import {
   DatabaseUnavailableError,
   ValidationError,
@@ -63,6 +63,9 @@ export function toDomainError(err: unknown): DomainError | undefined {
   // The database could not take the write in time (FerretDB on SQLite under contention): nothing was written.
   if (isDatabaseBusy(err))
     return new DatabaseUnavailableError('The database is busy; try again in a moment.');
+  // An answer the driver could not read as the answer to its command (server/db/errors.ts): a 503, not a 500.
+  if (isUnreadableAnswer(err))
+    return new DatabaseUnavailableError('The database is busy; try again in a moment.');
   return fromBodyParser(err);
 }
 
@@ -78,6 +81,7 @@ export function errorHandler(options: { exposeDetails: boolean }): ErrorRequestH
       return;
     }
     const domain = toDomainError(err);
+    if (isUnreadableAnswer(err)) req.log.warn({ err }, 'database answer could not be read');
     if (domain) {
       // The request body was not read to the end (too large, or refused before reading it, e.g. an
       // anonymous upload): close the connection rather than drain the rest, and tell keep-alive clients.

@@ -1,9 +1,11 @@
 import {
+  MongoBulkWriteError,
   MongoNetworkError,
   MongoNotConnectedError,
   MongoServerError,
   MongoServerSelectionError,
   MongoTopologyClosedError,
+  MongoUnexpectedServerResponseError,
   type Collection,
   type Document,
   type Filter,
@@ -44,10 +46,24 @@ export function isDuplicateKey(err: unknown): boolean {
 const UNAVAILABLE_CODES = new Set([6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436]);
 
 /**
+ * What failed, for an `insertMany` or `bulkWrite` that failed as a whole: the driver wraps the command's own
+ * error (a closed connection, a server error) in a MongoBulkWriteError without write errors, keeping the
+ * original as `errorResponse`; any other error is itself.
+ */
+export function commandError(err: unknown): unknown {
+  if (err instanceof MongoBulkWriteError && ![err.writeErrors].flat().length) {
+    const original = (err as { errorResponse?: unknown }).errorResponse;
+    if (original instanceof Error) return original;
+  }
+  return err;
+}
+
+/**
  * Whether an error means the database cannot be reached right now (down, restarting, electing a primary):
  * answered 503 and retried later, never a 500 (docs/operations.md, "Faults").
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
+  err = commandError(err);
   if (
     err instanceof MongoNetworkError || // PoolClearedError and timeouts are network errors too
     err instanceof MongoServerSelectionError ||
@@ -65,6 +81,7 @@ export function isDatabaseUnavailable(err: unknown): boolean {
  * "Load, and scaling out").
  */
 export function isDatabaseBusy(err: unknown): boolean {
+  err = commandError(err);
   return err instanceof MongoServerError && /\bSQLITE_BUSY\b|database is locked/.test(err.message);
 }
 
@@ -98,4 +115,16 @@ export async function insertOnce<T extends Document>(
     if (isDuplicateKey(err)) return false;
     throw err;
   }
+}
+
+/**
+ * Whether the driver could not read the database's answer as the answer to its command: FerretDB answered a
+ * `find` with `ok: 1` and no `cursor` twice in a 5-minute bench:load under heavy contention (a
+ * MongoUnexpectedServerResponseError, `BSON element "cursor" is missing`; docs/performance.md, "Load, and
+ * scaling out"). Not reproduced since, and its cause is not known; nothing the request sent can make a server
+ * answer so, and asking again works, so it is answered 503 with Retry-After like a busy database (and logged
+ * with its stack, for the cause to be found).
+ */
+export function isUnreadableAnswer(err: unknown): boolean {
+  return commandError(err) instanceof MongoUnexpectedServerResponseError;
 }

@@ -181,15 +181,25 @@ export class NotificationFanout {
     }
   }
 
-  /** Whether this person should hear about this group now: active, allowed by the group rules, not muted. */
-  private async hears(userId: ObjectId, group: GroupDoc, kind: NotificationKind): Promise<boolean> {
-    const [user, muted] = await Promise.all([
-      this.people.users.findOne({ _id: userId }),
-      this.repo.level(userId, 'group', group._id),
+  /**
+   * Who of these people should hear about this group now: active, allowed by the group rules, not muted. Their
+   * records and choices are read for the whole batch at once (two queries, not two per person).
+   */
+  private async hearing(
+    userIds: ObjectId[],
+    group: GroupDoc,
+  ): Promise<(kind: NotificationKind, user: ObjectId) => Promise<boolean>> {
+    const [users, levels] = await Promise.all([
+      this.people.byIds(userIds),
+      this.repo.levels(userIds, 'group', group._id),
     ]);
-    if (!user || user.status !== 'active') return false;
-    if (kind !== 'invitation' && muted?.level === 'mute') return false;
-    return this.audience.mayHear(actorOfUser(user), group, kind);
+    const byId = new Map(users.map((u) => [u._id.toHexString(), u]));
+    return async (kind, userId) => {
+      const user = byId.get(userId.toHexString());
+      if (!user || user.status !== 'active') return false;
+      if (kind !== 'invitation' && levels.get(userId.toHexString())?.level === 'mute') return false;
+      return this.audience.mayHear(actorOfUser(user), group, kind);
+    };
   }
 
   private async batch(plan: Plan): Promise<void> {
@@ -199,11 +209,15 @@ export class NotificationFanout {
     // Read once for the whole batch (every person is checked against the same group).
     const group = await this.groups.groups.findOne({ _id: groupId });
     if (!group) return;
+    const hears = await this.hearing(
+      plan.targets.flatMap(({ users }) => users.map((u) => new ObjectId(u))),
+      group,
+    );
     await Promise.all(
       plan.targets.flatMap(({ kind, users }) =>
         users.map(async (user) => {
           const userId = new ObjectId(user);
-          if (!(await this.hears(userId, group, kind))) return;
+          if (!(await hears(kind, userId))) return;
           // At-least-once jobs: a batch run again (or planned again) skips whom it already notified.
           const key = plan.event && `${plan.event}:${user}`;
           if (key && !(await this.keys.insert({ _id: key, at: now }))) return;

@@ -190,6 +190,14 @@ export class NotificationRepository {
     return this.subscriptions.findOne({ _id: subscriptionId(userId, kind, targetId) });
   }
 
+  /** Several people's choices for one group or thread, in one query (`_id` `$in`, ADR 0013), by person. */
+  async levels(userIds: ObjectId[], kind: 'group' | 'thread', targetId: ObjectId) {
+    const ids = userIds.map((u) => subscriptionId(u, kind, targetId));
+    const found = ids.length ? await this.subscriptions.find({ _id: { $in: ids } }).toArray() : [];
+    const byId = new Map(found.map((s) => [s._id, s]));
+    return new Map(userIds.map((u, i) => [u.toHexString(), byId.get(ids[i]!) ?? null]));
+  }
+
   /** Follow a thread unless the person chose otherwise before (an explicit `none` stays). */
   async follow(userId: ObjectId, threadId: ObjectId): Promise<void> {
     await upsertOne(
@@ -226,8 +234,8 @@ export class NotificationRepository {
         .map((slot) => slot?.userId)
         .filter((u): u is ObjectId => u !== undefined && !seen.has(u.toHexString()));
       for (const u of people) seen.add(u.toHexString());
-      const choices = await Promise.all(people.map((u) => this.level(u, kind, targetId)));
-      people.forEach((u, i) => choices[i]?.level === 'all' && found.push(u));
+      const choices = await this.levels(people, kind, targetId);
+      for (const u of people) if (choices.get(u.toHexString())?.level === 'all') found.push(u);
     }
     return found;
   }

@@ -3,10 +3,11 @@ import { collections } from '../db/collections.js';
 import { DocumentLocks } from '../db/document.lock.js';
 import { Repairs } from '../db/repairs.js';
 import { DenseSequence, type SlotDoc } from '../db/sequence.js';
+import { SequenceAppender } from '../db/sequence.appender.js';
 import type { GroupVisibility } from '../groups/group.policy.js';
 import type { Rendered } from '../groups/group.repository.js';
 import type { AttachmentSummary } from '../files/file.service.js';
-import { ThreadTimeline } from './thread.timeline.js';
+import { ThreadTimeline, type TimelineSlot } from './thread.timeline.js';
 
 /**
  * Who may find an item through search and feeds, copied from its group so those queries need no join:
@@ -133,6 +134,17 @@ export interface ReportDoc {
 export const likeId = (targetId: ObjectId, userId: ObjectId) =>
   `${targetId.toHexString()}:${userId.toHexString()}`;
 
+/** What the replies of one thread waiting for its record ask for together (`recordBump`). */
+interface PendingRecord {
+  thread: Pick<ThreadDoc, '_id' | 'groupId'>;
+  slot: number;
+  at: Date;
+  replyCount: number;
+  /** The thread's earlier positions: retired once the new one is recorded. */
+  superseded: Set<number>;
+  waiters: { resolve: () => void; reject: (err: unknown) => void }[];
+}
+
 export class ThreadRepository {
   readonly threads: Collection<ThreadDoc>;
   readonly replies: Collection<ReplyDoc>;
@@ -140,11 +152,18 @@ export class ThreadRepository {
   readonly reports: Collection<ReportDoc>;
   readonly timeline: ThreadTimeline;
   readonly replySlots: DenseSequence<ReplySlot>;
+  /** Reply positions taken by this process's writers of a thread together (ADR 0033). */
+  readonly replyPositions: SequenceAppender<ReplySlot>;
   readonly pins: Collection<PinsDoc>;
   /** Threads, replies and pins are written by several parties: only under their lock (ADR 0010). */
   readonly locks: DocumentLocks;
   /** What readers found to settle, written after they answer. */
   readonly repairs: Repairs;
+  /** Replies being written in this process, per thread (`writingReply`). */
+  private readonly replyWriters = new Map<string, number>();
+  /** Thread records waiting to be written, per thread (`recordBump`). */
+  private readonly records = new Map<string, PendingRecord>();
+  private readonly recording = new Map<string, Promise<void>>();
   constructor(db: Db) {
     this.locks = new DocumentLocks(db);
     this.repairs = new Repairs();
@@ -154,6 +173,7 @@ export class ThreadRepository {
     this.reports = db.collection<ReportDoc>(collections.reports);
     this.timeline = new ThreadTimeline(db, this.repairs);
     this.replySlots = new DenseSequence(db.collection<ReplySlot>(collections.replySlots));
+    this.replyPositions = new SequenceAppender(this.replySlots, () => 0);
     this.pins = db.collection<PinsDoc>(collections.threadPins);
   }
 
@@ -161,20 +181,80 @@ export class ThreadRepository {
   async bump(thread: Pick<ThreadDoc, '_id' | 'groupId' | 'timelineSlot'>, at: Date, replyCount = 0) {
     const slot = await this.timeline.place(thread.groupId, thread._id);
     await this.recordBump(thread, slot, at, replyCount);
+    await this.timeline.settleLater(thread.groupId, slot, [thread.timelineSlot]);
     return slot;
   }
 
-  /** After `timeline.place`: retire the thread's previous position and record the new one on the thread. */
-  async recordBump(
+  /**
+   * After `timeline.place`: record the new position (and the reply count, the last activity) on the thread,
+   * under its lock (ADR 0010). The replies of one thread that arrive while its record is being written are
+   * recorded together in the next write (a group commit, docs/adr/0033-posting-under-load.md): one lock and
+   * one update for all of them. Retiring the thread's previous positions and the group's head hint follow
+   * after the answer (`timeline.settleLater`; readers settle what a crash leaves, ADR 0019).
+   */
+  recordBump(
     thread: Pick<ThreadDoc, '_id' | 'groupId' | 'timelineSlot'>,
     slot: number,
     at: Date,
     replyCount = 0,
-  ) {
-    await this.timeline.settle(thread.groupId, slot, thread.timelineSlot || null);
-    await this.locks.update(this.threads, thread._id, {
-      $max: { timelineSlot: slot, lastActivityAt: at, replyCount },
+  ): Promise<void> {
+    const key = thread._id.toHexString();
+    return new Promise<void>((resolve, reject) => {
+      const pending = this.records.get(key) ?? {
+        thread,
+        slot: 0,
+        at,
+        replyCount: 0,
+        superseded: new Set<number>(),
+        waiters: [],
+      };
+      if (thread.timelineSlot) pending.superseded.add(thread.timelineSlot);
+      if (pending.slot) pending.superseded.add(Math.min(pending.slot, slot));
+      pending.slot = Math.max(pending.slot, slot);
+      if (at > pending.at) pending.at = at;
+      pending.replyCount = Math.max(pending.replyCount, replyCount);
+      pending.waiters.push({ resolve, reject });
+      this.records.set(key, pending);
+      if (!this.recording.has(key)) {
+        const run = this.writeRecords(key).finally(() => this.recording.delete(key));
+        this.recording.set(key, run);
+      }
     });
+  }
+
+  /**
+   * A reply of this process is being written to the thread, from taking its position to recording it on the
+   * thread; the returned function says it is done (`settleReplyCount` leaves the count to it meanwhile).
+   */
+  writingReply(threadId: ObjectId): () => void {
+    const key = threadId.toHexString();
+    this.replyWriters.set(key, (this.replyWriters.get(key) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const left = (this.replyWriters.get(key) ?? 1) - 1;
+      if (left > 0) this.replyWriters.set(key, left);
+      else this.replyWriters.delete(key);
+    };
+  }
+
+  /** The thread records waiting for `key`, written one batch at a time. */
+  private async writeRecords(key: string): Promise<void> {
+    for (let next = this.records.get(key); next; next = this.records.get(key)) {
+      this.records.delete(key);
+      const { thread, slot, at, replyCount, superseded, waiters } = next;
+      try {
+        await this.locks.update(this.threads, thread._id, {
+          $max: { timelineSlot: slot, lastActivityAt: at, replyCount },
+        });
+        for (const w of waiters) w.resolve();
+      } catch (err) {
+        for (const w of waiters) w.reject(err);
+        continue;
+      }
+      this.timeline.settleLater(thread.groupId, slot, superseded).catch(() => undefined);
+    }
   }
 
   /**
@@ -193,8 +273,10 @@ export class ThreadRepository {
     const lostBefore = new Set(thread.lostReplies ?? []);
     const isLost = (p: ReplyPositionSeen) =>
       !p.written && now - (p.slot.at?.getTime() ?? 0) > LOST_REPLY_AFTER_MS;
-    const changed =
-      head > thread.replyCount || seen.some((p) => (lostBefore.has(p.slot.n) ? p.written : isLost(p)));
+    // Positions past the count while this process has writers of the thread at work are theirs to record
+    // (a repair would only queue for the thread's lock behind them, ADR 0033).
+    const behind = head > thread.replyCount && !this.replyWriters.has(thread._id.toHexString());
+    const changed = behind || seen.some((p) => (lostBefore.has(p.slot.n) ? p.written : isLost(p)));
     if (!changed) return;
     // One repair per page of positions (the pages of one read each settle their own, one at a time).
     this.repairs.schedule(`replies:${thread._id.toHexString()}:${seen[0]?.slot.n ?? head}`, () =>
@@ -244,9 +326,19 @@ export class ThreadRepository {
         const byId = new Map(
           (await this.threadsByIds(chunk.map((s) => s.threadId))).map((t) => [t._id.toHexString(), t]),
         );
+        // The positions threads record above the ones read (a writer moved them on), in one read.
+        const above = chunk.flatMap((slot) => {
+          const recorded = byId.get(slot.threadId.toHexString())?.timelineSlot ?? 0;
+          return recorded > slot.n ? [recorded] : [];
+        });
+        const newer = new Map(
+          (await this.timeline.slots.getMany(groupId.toHexString(), [...new Set(above)])).flatMap((s) =>
+            s ? [[s.n, s] as const] : [],
+          ),
+        );
         for (const slot of chunk) {
           const thread = byId.get(slot.threadId.toHexString());
-          if (!thread || !thread.groupId.equals(groupId) || !(await this.isPlace(thread, slot.n))) continue;
+          if (!thread || !thread.groupId.equals(groupId) || !this.isPlace(thread, slot.n, newer)) continue;
           if (thread.pinned || seen.has(thread._id.toHexString())) continue;
           seen.add(thread._id.toHexString());
           found.push({ thread, position: slot.n });
@@ -257,13 +349,16 @@ export class ThreadRepository {
     return found;
   }
 
-  /** Whether `position` is the thread's live place in the timeline; a disagreement is settled later. */
-  private async isPlace(thread: ThreadDoc, position: number): Promise<boolean> {
+  /**
+   * Whether `position` is the thread's live place in the timeline (`read`: the positions threads record above
+   * the ones read); a disagreement is settled later.
+   */
+  private isPlace(thread: ThreadDoc, position: number, read: Map<number, TimelineSlot>): boolean {
     const recorded = thread.timelineSlot;
     if (recorded === position) return true;
     const { groupId } = thread;
     if (recorded > position) {
-      const newer = await this.timeline.slots.get(groupId.toHexString(), recorded);
+      const newer = read.get(recorded);
       if (!newer || newer.dead) return true; // the record points nowhere live: this is the place
       this.repairs.schedule(`retire:${groupId.toHexString()}:${position}`, () =>
         this.timeline.retire(groupId, position),

@@ -140,14 +140,19 @@ export class ThreadService {
     return own ? { html: doc.body.html, markdown: doc.body.markdown } : { html: doc.body.html };
   }
 
-  /** What threads and replies show alike: body, author (hidden on a tombstone), likes, times. */
-  private async commonViews<D extends ThreadDoc | ReplyDoc>(caller: Caller, docs: D[]) {
+  /**
+   * What threads and replies show alike: body, author (hidden on a tombstone), likes, times. `fresh`: posts
+   * just written, which nobody has liked yet (no read of likes).
+   */
+  private async commonViews<D extends ThreadDoc | ReplyDoc>(caller: Caller, docs: D[], fresh = false) {
     const [authors, liked] = await Promise.all([
       this.authors(docs.map((d) => d.authorId)),
-      this.likedBy(
-        caller,
-        docs.map((d) => d._id),
-      ),
+      fresh
+        ? new Set<string>()
+        : this.likedBy(
+            caller,
+            docs.map((d) => d._id),
+          ),
     ]);
     return docs.map((d) => ({
       doc: d,
@@ -179,8 +184,8 @@ export class ThreadService {
     }));
   }
 
-  async replyViews(caller: Caller, docs: ReplyDoc[]): Promise<ReplyView[]> {
-    return (await this.commonViews(caller, docs)).map(({ doc: d, common }) => ({
+  async replyViews(caller: Caller, docs: ReplyDoc[], fresh = false): Promise<ReplyView[]> {
+    return (await this.commonViews(caller, docs, fresh)).map(({ doc: d, common }) => ({
       ...common,
       threadId: d.threadId.toHexString(),
       parentId: d.parentId?.toHexString() ?? null,
@@ -439,34 +444,44 @@ export class ThreadService {
       seq: 0,
       ...this.provenance(caller, ctx.group.origin !== undefined, received),
     };
-    reply.seq = await this.repo.replySlots.append(thread._id.toHexString(), thread.replyCount, (n, _id) => ({
-      _id,
-      n,
-      groupId: thread.groupId,
-      threadId: thread._id,
-      replyId: reply._id,
-      at: new Date(),
-    }));
-    // The reply, and the thread's new place at the head of its group's timeline, written together: from
-    // here on a reader finds both, so the reply is announced now.
-    const [, slot] = await Promise.all([
-      this.repo.replies.insertOne(reply),
-      this.repo.timeline.place(thread.groupId, thread._id),
-    ]);
-    this.events.emit('reply.created', {
-      replyId: reply._id.toHexString(),
-      threadId: thread._id.toHexString(),
-      groupId: thread.groupId.toHexString(),
-      seq: reply.seq,
-      authorId: user.personId,
-      parentAuthorId: (parent?.authorId ?? thread.authorId).toHexString(),
-      mentions: mentions.map(String),
-    });
-    // Bookkeeping a reader settles by itself if it is cut short: once announced, the reply stands.
-    await this.repo
-      .recordBump(thread, slot, now, reply.seq)
-      .catch((err: unknown) => this.logger?.warn({ err, thread: threadId }, 'timeline bookkeeping failed'));
-    return (await this.replyViews(caller, [reply]))[0]!;
+    const writing = this.repo.writingReply(thread._id);
+    try {
+      // Replies to one thread in this process take their positions together (ADR 0033).
+      reply.seq = await this.repo.replyPositions.take(
+        thread._id.toHexString(),
+        (n, _id) => ({
+          _id,
+          n,
+          groupId: thread.groupId,
+          threadId: thread._id,
+          replyId: reply._id,
+          at: new Date(),
+        }),
+        { hint: thread.replyCount },
+      );
+      // The reply, and the thread's new place at the head of its group's timeline, written together: from
+      // here on a reader finds both, so the reply is announced now.
+      const [, slot] = await Promise.all([
+        this.repo.replies.insertOne(reply),
+        this.repo.timeline.place(thread.groupId, thread._id),
+      ]);
+      this.events.emit('reply.created', {
+        replyId: reply._id.toHexString(),
+        threadId: thread._id.toHexString(),
+        groupId: thread.groupId.toHexString(),
+        seq: reply.seq,
+        authorId: user.personId,
+        parentAuthorId: (parent?.authorId ?? thread.authorId).toHexString(),
+        mentions: mentions.map(String),
+      });
+      // Bookkeeping a reader settles by itself if it is cut short: once announced, the reply stands.
+      await this.repo
+        .recordBump(thread, slot, now, reply.seq)
+        .catch((err: unknown) => this.logger?.warn({ err, thread: threadId }, 'timeline bookkeeping failed'));
+    } finally {
+      writing();
+    }
+    return (await this.replyViews(caller, [reply], true))[0]!;
   }
 
   /** Authors edit their own posts while they may still post in the group. */

@@ -1,9 +1,10 @@
 import type { Collection, Db, ObjectId } from 'mongodb';
 import { collections } from '../db/collections.js';
 import { DenseSequence, type SlotDoc } from '../db/sequence.js';
+import { SequenceAppender } from '../db/sequence.appender.js';
 import { upsertOne } from '../db/errors.js';
-import { Lru } from '../core/lru.js';
 import { Repairs } from '../db/repairs.js';
+import { Lru } from '../core/lru.js';
 
 /**
  * One position in a group's activity timeline. Every new thread and every reply appends the thread at
@@ -24,19 +25,6 @@ interface HintDoc {
   n: number;
 }
 
-/** How long a writer waits for the one before it in the same group and process (`place`). */
-const TURN_WAIT_MS = 500;
-
-/** The previous writer's end, or TURN_WAIT_MS, whichever comes first. */
-async function turn(before: Promise<unknown>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    before.catch(() => undefined),
-    new Promise<void>((resolve) => (timer = setTimeout(resolve, TURN_WAIT_MS))),
-  ]);
-  clearTimeout(timer);
-}
-
 /** How far above its hint a reader looks for a group's head (writers since the hint was recorded). */
 const HINT_SLACK = 16;
 
@@ -50,15 +38,16 @@ const WRITER_HOPS = 16;
 export class ThreadTimeline {
   readonly slots: DenseSequence<TimelineSlot>;
   private readonly hints: Collection<HintDoc>;
-  /** Positions this process took last, per group: hints, never past the head. */
-  private readonly heads = new Lru<string, number>(10_000);
+  /** Positions taken by this process's writers together, per group (a group commit, ADR 0033). */
+  private readonly appender: SequenceAppender<TimelineSlot>;
+  /** What writers left to settle, per group: written after they answered, a group's at a time. */
+  private readonly unsettled = new Map<string, { groupId: ObjectId; n: number; retire: Set<number> }>();
+  private readonly settling = new Map<string, Promise<void>>();
   /**
    * How many positions a first page from the head took last, per group: busy threads leave runs of dead
    * positions, and the next first page reads that many at once instead of finding the rest in a second read.
    */
   private readonly spans = new Lru<string, number>(10_000);
-  /** The last position being taken in this process, per group (`place`). */
-  private readonly placing = new Map<string, Promise<unknown>>();
 
   constructor(
     db: Db,
@@ -66,6 +55,10 @@ export class ThreadTimeline {
   ) {
     this.slots = new DenseSequence(db.collection<TimelineSlot>(collections.threadTimeline));
     this.hints = db.collection<HintDoc>(collections.sequenceHints);
+    this.appender = new SequenceAppender(
+      this.slots,
+      async (prefix) => (await this.hints.findOne({ _id: `timeline:${prefix}` }))?.n ?? 0,
+    );
   }
 
   private hintId(groupId: ObjectId) {
@@ -88,40 +81,53 @@ export class ThreadTimeline {
   }
 
   /**
-   * The first half of `bump`: the new position, from which readers list the thread first. The group's
-   * head hint is remembered in the process, so a busy group's next move is one insert.
+   * The first half of `bump`: the new position, from which readers list the thread first. The writers of a
+   * group in this process take their positions together (one insert for all who arrive while one is on its
+   * way); replies to one thread in one such batch share its new position (SequenceAppender, ADR 0033).
    */
   place(groupId: ObjectId, threadId: ObjectId): Promise<number> {
-    // One position at a time per group in this process: concurrent writers here would all try the same
-    // position and look for the head after each collision (several reads each); in turn, each takes the
-    // next one with one insert. Writers in other processes still collide and retry as before.
-    // A writer held up (the database away, a slow insert) holds the next one up TURN_WAIT_MS at most: then
-    // it goes on alone, and collisions are settled as between processes.
-    const prefix = groupId.toHexString();
-    const before = this.placing.get(prefix);
-    const run = (async () => {
-      if (before) await turn(before);
-      return this.take(prefix, groupId, threadId);
-    })();
-    this.placing.set(prefix, run);
-    void run
-      .finally(() => this.placing.get(prefix) === run && this.placing.delete(prefix))
-      .catch(() => undefined);
-    return run;
+    return this.appender.take(
+      groupId.toHexString(),
+      (position, _id) => ({ _id, n: position, groupId, threadId, dead: false, skip: null }),
+      { key: threadId.toHexString() },
+    );
   }
 
-  private async take(prefix: string, groupId: ObjectId, threadId: ObjectId): Promise<number> {
-    const hint = this.heads.get(prefix) ?? (await this.hints.findOne({ _id: this.hintId(groupId) }))?.n ?? 0;
-    const n = await this.slots.append(prefix, hint, (position, _id) => ({
-      _id,
-      n: position,
-      groupId,
-      threadId,
-      dead: false,
-      skip: null,
-    }));
-    this.heads.set(prefix, Math.max(n, this.heads.get(prefix) ?? 0));
-    return n;
+  /**
+   * `settle`, after the writer has answered: the group's writers' hints and retirements are written together,
+   * one group at a time. Lost in a crash, they are what readers settle anyway (ThreadRepository.isPlace: a
+   * position below the thread's live newer one is retired by the first reader that meets it).
+   */
+  settleLater(groupId: ObjectId, n: number, previous: Iterable<number>): Promise<void> {
+    const key = groupId.toHexString();
+    const entry = this.unsettled.get(key) ?? { groupId, n: 0, retire: new Set<number>() };
+    entry.n = Math.max(entry.n, n);
+    for (const p of previous) if (p && p < n) entry.retire.add(p);
+    this.unsettled.set(key, entry);
+    let running = this.settling.get(key);
+    if (!running) {
+      running = (async () => {
+        try {
+          for (let next = this.unsettled.get(key); next; next = this.unsettled.get(key)) {
+            this.unsettled.delete(key);
+            await upsertOne(this.hints, { _id: this.hintId(next.groupId) }, { $max: { n: next.n } });
+            // Highest first, each linked to the run of dead positions below it (`retire`): readers then jump a
+            // busy thread's trail in one read (tests/integration/page-commands.test.ts).
+            for (const p of [...next.retire].sort((a, b) => b - a)) await this.retire(next.groupId, p);
+          }
+        } finally {
+          this.settling.delete(key);
+        }
+      })();
+      this.settling.set(key, running);
+    }
+    return running;
+  }
+
+  /** Resolves when every deferred settle under way has ended (tests; a process stopping). */
+  async idle(): Promise<void> {
+    while (this.settling.size)
+      await Promise.all([...this.settling.values()].map((p) => p.catch(() => undefined)));
   }
 
   /** The second half: record the hint and retire the previous position (a reader settles it meanwhile). */
@@ -156,7 +162,10 @@ export class ThreadTimeline {
     // From the head: the first read starts a few positions above the group's hint (positions past the head
     // are simply absent), so finding the head costs no read of its own unless the head is further up.
     let fromHint = from === null;
-    let next = from ?? ((await this.hints.findOne({ _id: this.hintId(groupId) }))?.n ?? 0) + HINT_SLACK;
+    // The head this process's writers last took, when they wrote here, saves reading the group's hint.
+    const known = this.appender.knownHead(prefix);
+    let next =
+      from ?? (known ?? (await this.hints.findOne({ _id: this.hintId(groupId) }))?.n ?? 0) + HINT_SLACK;
     let run: { top: TimelineSlot; bottom: number } | null = null;
     // What a first page from the head takes (remembered in `finally`, whenever the reader stops).
     let firstTop: number | null = null;

@@ -77,26 +77,28 @@ describe('id-addressed thread pages', () => {
     expect(listed).toEqual(byPosition);
   });
 
-  it('takes positions in turn within a process (one insert each), and still once each across processes', async () => {
+  it('takes the positions of a process’s writers together (a group commit), and still once each across processes', async () => {
     const groupId = new ObjectId();
-    // Two processes' repositories on one database: within each, writers take turns; between them they race.
+    // Two processes' repositories on one database: within each, writers take positions together; between
+    // them they race.
     const other = new ThreadRepository(t.db);
     const inserts = { here: 0, there: 0 };
     const count = (r: ThreadRepository, key: keyof typeof inserts) => {
       const collection = r.timeline.slots.collection;
-      const insertOne = collection.insertOne.bind(collection);
-      collection.insertOne = ((...args: Parameters<typeof insertOne>) => {
+      const insertMany = collection.insertMany.bind(collection);
+      collection.insertMany = ((...args: Parameters<typeof insertMany>) => {
         inserts[key]++;
-        return insertOne(...args);
-      }) as typeof collection.insertOne;
+        return insertMany(...args);
+      }) as typeof collection.insertMany;
     };
     count(repo, 'here');
     count(other, 'there');
     const mine = Array.from({ length: 15 }, () => new ObjectId());
     const n = await Promise.all(mine.map((id) => repo.timeline.place(groupId, id)));
     expect([...n].sort((a, b) => a - b)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
-    // 15 writers at once in one process: 15 inserts, no collision (before: each collision cost more reads).
-    expect(inserts.here).toBe(15);
+    // 15 writers at once in one process: the first goes alone, the 14 that arrive meanwhile in one insert, no
+    // collision (before ADR 0033: one insert each; before that, each collision cost more inserts and reads).
+    expect(inserts.here).toBe(2);
 
     const theirs = Array.from({ length: 10 }, () => new ObjectId());
     const more = Array.from({ length: 10 }, () => new ObjectId());
@@ -108,23 +110,27 @@ describe('id-addressed thread pages', () => {
     expect(new Set(await order(groupId))).toEqual(
       new Set([...mine, ...theirs, ...more].map((id) => id.toHexString())),
     );
+    // Replies to one thread arriving together share its one new place at the head (the first goes alone).
+    const busy = new ObjectId();
+    const shared = await Promise.all(Array.from({ length: 6 }, () => repo.timeline.place(groupId, busy)));
+    expect(shared).toEqual([36, 37, 37, 37, 37, 37]);
   });
 
   it('does not hold writers up behind one the database holds up', async () => {
     const groupId = new ObjectId();
     const other = new ThreadRepository(t.db);
     const collection = other.timeline.slots.collection;
-    const insertOne = collection.insertOne.bind(collection);
+    const insertMany = collection.insertMany.bind(collection);
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     let first = true;
-    collection.insertOne = (async (...args: Parameters<typeof insertOne>) => {
+    collection.insertMany = (async (...args: Parameters<typeof insertMany>) => {
       if (first) {
         first = false;
         await held;
       }
-      return insertOne(...args);
-    }) as typeof collection.insertOne;
+      return insertMany(...args);
+    }) as typeof collection.insertMany;
     const stuck = other.timeline.place(groupId, new ObjectId());
     // The next writers go on without it (they would wait forever behind it otherwise).
     const others = await Promise.all(

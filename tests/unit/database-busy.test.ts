@@ -1,4 +1,10 @@
-import { MongoServerError } from 'mongodb';
+import type { BulkWriteResult } from 'mongodb';
+import {
+  MongoBulkWriteError,
+  MongoNetworkError,
+  MongoServerError,
+  MongoUnexpectedServerResponseError,
+} from 'mongodb';
 import { DatabaseUnavailableError } from '../../server/core/errors.js';
 import { toDomainError } from '../../server/core/problem.js';
 
@@ -23,5 +29,28 @@ describe('a database too busy to take a write', () => {
     expect(toDomainError(new MongoServerError({ ok: 0, code: 1, errmsg: 'something else broke' }))).toBe(
       undefined,
     );
+  });
+
+  it('answers 503 for an insertMany whose connection closed (the driver wraps it in a bulk write error)', () => {
+    // What tests/faults/database-restart.test.ts met when the database was killed under an insertMany.
+    const closed = new MongoBulkWriteError(
+      new MongoNetworkError('connection 8 to 127.0.0.1:22136 closed'),
+      {} as BulkWriteResult,
+    );
+    expect(toDomainError(closed)).toMatchObject({ status: 503, retryAfterSeconds: 5 });
+    // A bulk write refused for its documents is not the database being away.
+    const duplicate = new MongoBulkWriteError(
+      { message: 'E11000 duplicate key', code: 11000, writeErrors: [{ index: 0, code: 11000 }] as never },
+      {} as BulkWriteResult,
+    );
+    expect(toDomainError(duplicate)).toBe(undefined);
+  });
+
+  it('answers 503 for a database answer the driver could not read (a find answered without its cursor)', () => {
+    // As logged by bench:load (docs/performance.md): FerretDB answered a find with ok: 1 and no cursor.
+    const unreadable = new MongoUnexpectedServerResponseError('BSON element "cursor" is missing', {
+      cause: new Error('BSON element "cursor" is missing'),
+    });
+    expect(toDomainError(unreadable)).toMatchObject({ status: 503, retryAfterSeconds: 5 });
   });
 });
