@@ -53,18 +53,16 @@ describe('closed groups of another node on a member node', () => {
     await d?.close();
   }, 60_000);
 
-  it('a public group that turns members-only on its node: its threads leave B’s search and sockets for everyone but B’s members', async () => {
-    const handle = `turning@${hostA}`;
-    expect(
-      (
-        await alice.call('POST', '/groups', {
-          handle: 'turning',
-          name: 'Turning',
-          visibility: 'public',
-          joinPolicy: 'open',
-        })
-      ).status,
-    ).toBe(201);
+  /** A public group on A that Bruno on B has joined, with one thread of Alice's that B already shows. */
+  async function publicGroupWithAThreadOnB(local: string, name: string, title: string): Promise<void> {
+    const handle = `${local}@${hostA}`;
+    const created = await alice.call('POST', '/groups', {
+      handle: local,
+      name,
+      visibility: 'public',
+      joinPolicy: 'open',
+    });
+    expect(created.status).toBe(201);
     expect((await lookup(bruno, `@${handle}`)).status).toBe(200);
     expect((await bruno.call('POST', `${path(handle)}/join`)).status).toBe(200);
     await waitUntil(
@@ -72,15 +70,17 @@ describe('closed groups of another node on a member node', () => {
       15_000,
       'the membership on B',
     );
-    expect(
-      (await alice.call('POST', '/groups/turning/threads', { title: 'Zephyr budget', body: 'Numbers.' }))
-        .status,
-    ).toBe(201);
+    expect((await alice.call('POST', `/groups/${local}/threads`, { title, body: 'Text.' })).status).toBe(201);
     await waitUntil(
-      async () => (await threadTitlesOn(bruno, handle)).includes('Zephyr budget'),
+      async () => (await threadTitlesOn(bruno, handle)).includes(title),
       15_000,
       'the thread on B',
     );
+  }
+
+  it('a public group that turns members-only on its node: its threads leave B’s search and sockets for everyone but B’s members', async () => {
+    const handle = `turning@${hostA}`;
+    await publicGroupWithAThreadOnB('turning', 'Turning', 'Zephyr budget');
     // Public for now: anyone on B finds it, and follows it live.
     expect(await titlesFound(null, 'zephyr')).toContain('Zephyr budget');
     const socket = await connectSocket(d.node('b').url, dev);
@@ -112,32 +112,7 @@ describe('closed groups of another node on a member node', () => {
 
   it('a public group that its node keeps to its own people from now on (node-only): B shows it to its members only', async () => {
     const handle = `circle@${hostA}`;
-    expect(
-      (
-        await alice.call('POST', '/groups', {
-          handle: 'circle',
-          name: 'Circle',
-          visibility: 'public',
-          joinPolicy: 'open',
-        })
-      ).status,
-    ).toBe(201);
-    expect((await lookup(bruno, `@${handle}`)).status).toBe(200);
-    expect((await bruno.call('POST', `${path(handle)}/join`)).status).toBe(200);
-    await waitUntil(
-      async () => (await bruno.call('GET', path(handle))).body.viewer?.state === 'active',
-      15_000,
-      'the membership on B',
-    );
-    expect(
-      (await alice.call('POST', '/groups/circle/threads', { title: 'Yarrow notes', body: 'Internal.' }))
-        .status,
-    ).toBe(201);
-    await waitUntil(
-      async () => (await threadTitlesOn(bruno, handle)).includes('Yarrow notes'),
-      15_000,
-      'the thread on B',
-    );
+    await publicGroupWithAThreadOnB('circle', 'Circle', 'Yarrow notes');
     expect(await titlesFound(null, 'yarrow')).toContain('Yarrow notes');
 
     expect((await alice.call('PATCH', '/groups/circle', { visibility: 'node' })).status).toBe(200);
