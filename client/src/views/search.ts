@@ -21,7 +21,7 @@ import { navigate, Page } from '../router';
 import { Action, submitter } from '../ui/form';
 import { sanitised, when } from '../ui/html';
 import { threadPath } from './group/discussions';
-import { groupName, groupOrigin, inLanguage } from './group/group.page';
+import { groupDescription, groupName, inLanguage, originBadge } from './group/group.page';
 import { groupItem } from './groups';
 import { personItem } from './people/people';
 
@@ -92,9 +92,7 @@ export class SearchPage extends Page {
   /** The public profile of a group found by its address (often on another node). */
   private remoteGroup(found: Lookup) {
     const g = found.group;
-    const origin = groupOrigin(g);
     const name = inLanguage(g.names);
-    const description = inLanguage({ en: g.description.en?.html, fr: g.description.fr?.html });
     const path = `/groups/${encodeURIComponent(g.handle)}`;
     const can = (what: string) => g.viewer.can.includes(what);
     return html`<section id="remote-group" class="remote-group" aria-labelledby="remote-group-heading">
@@ -107,23 +105,11 @@ export class SearchPage extends Page {
           </h2>
           <p class="muted">
             @${g.handle} · <span id="remote-member-count">${t.group.members(g.memberCount)}</span> ·
-            ${t.group.joinPolicy[g.joinPolicy]} ·
-            <span class=${origin ? 'badge origin remote' : 'badge origin'}
-              >${origin ? t.group.origin(origin.host) : t.group.local}</span
-            >
+            ${t.group.joinPolicy[g.joinPolicy]} · ${originBadge(g)}
           </p>
         </div>
       </div>
-      ${
-        description
-          ? html`<div
-              class="body description"
-              lang=${description.lang !== language() ? description.lang : nothing}
-            >
-              ${sanitised(description.text)}
-            </div>`
-          : nothing
-      }
+      ${groupDescription(g)}
       ${found.thread ? html`<p>${t.search.threadFound(found.thread.title)}</p>` : nothing}
       <h3>${t.search.moderators}</h3>
       <ul id="remote-moderators">

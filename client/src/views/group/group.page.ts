@@ -41,6 +41,24 @@ export function groupOrigin(g: Pick<Group, 'node'>): { host: string; url: string
   return g.node ?? null;
 }
 
+/** Where a group lives: this node, or the other node it is hosted on. */
+export function originBadge(g: Pick<Group, 'node'>): TemplateResult {
+  const origin = groupOrigin(g);
+  return html`<span class=${origin ? 'badge origin remote' : 'badge origin'}
+    >${origin ? t.group.origin(origin.host) : t.group.local}</span
+  >`;
+}
+
+/** A group's description in the reader's language when it has one (tagged when in the other). */
+export function groupDescription(g: Pick<Group, 'description'>): TemplateResult | typeof nothing {
+  const description = inLanguage({ en: g.description.en?.html, fr: g.description.fr?.html });
+  return description
+    ? html`<div class="body description" lang=${description.lang !== language() ? description.lang : nothing}>
+        ${sanitised(description.text)}
+      </div>`
+    : nothing;
+}
+
 const ACTIVITY_SIZE = 10;
 
 export abstract class GroupPage extends Page {
@@ -193,7 +211,6 @@ export abstract class GroupPage extends Page {
   private heading() {
     const g = this.group;
     const name = inLanguage(g.names);
-    const description = inLanguage({ en: g.description.en?.html, fr: g.description.fr?.html });
     const origin = groupOrigin(g);
     const v = g.viewer;
     return html`<section id="group-heading" class="group-heading">
@@ -205,10 +222,7 @@ export abstract class GroupPage extends Page {
           <p class="muted">
             @${g.handle} ·
             <span id="member-count">${t.group.members(g.memberCount)}</span> ·
-            ${t.group.visibility[g.visibility]} ·
-            <span class=${origin ? 'badge origin remote' : 'badge origin'}
-              >${origin ? t.group.origin(origin.host) : t.group.local}</span
-            >
+            ${t.group.visibility[g.visibility]} · ${originBadge(g)}
           </p>
           ${
             origin
@@ -220,16 +234,7 @@ export abstract class GroupPage extends Page {
           }
         </div>
       </div>
-      ${
-        description
-          ? html`<div
-              class="body description"
-              lang=${description.lang !== language() ? description.lang : nothing}
-            >
-              ${sanitised(description.text)}
-            </div>`
-          : nothing
-      }
+      ${groupDescription(g)}
       <div class="membership">
         ${
           this.can('join')
