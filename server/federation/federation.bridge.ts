@@ -79,6 +79,8 @@ export class FederationBridge {
       await this.deps.outbox.send(update, await this.deps.audience.inboxes(group._id));
     },
     'thread.created': async (e) => {
+      // A post of another node's person: its group announces it, nothing goes out from here.
+      if (e.received) return;
       const p = await this.parties(e.groupId, e.authorId);
       if (!p?.personHere) return;
       // The member nodes are found once for both Announces, while the thread is read and rendered.
@@ -94,6 +96,7 @@ export class FederationBridge {
       await this.deps.audience.announce(p.group, page, await inboxes);
     },
     'reply.created': async (e) => {
+      if (e.received) return;
       const p = await this.parties(e.groupId, e.authorId);
       const reply =
         p?.personHere && (await this.deps.threads.replies.findOne({ _id: new ObjectId(e.replyId) }));

@@ -111,7 +111,7 @@ export function inboxContext(deps: InboxHandlerDeps) {
       const claim = await records.claim(post.iri, 'thread');
       if (claim.kind !== 'thread') throw new ConflictError(`${post.iri} is known here as a reply.`);
       await withCopies('threads', claim.localId, (attachments) =>
-        threads.create(
+        threads.record(
           caller,
           group.handle,
           { title: post.title, body: post.body },

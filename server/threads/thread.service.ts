@@ -244,6 +244,34 @@ export class ThreadService {
     },
     received?: Received,
   ): Promise<ThreadView> {
+    const { thread, handle } = await this.write(caller, groupHandle, input, received);
+    return (await this.threadViews(caller, [thread], handle))[0]!;
+  }
+
+  /**
+   * A thread written on another node, recorded here for its author (the inbox): the same checks and
+   * writes as `create`, without reading back the view nobody asked for.
+   */
+  async record(
+    caller: Caller,
+    groupHandle: string,
+    input: { title: string; body: PostBody },
+    received: Received,
+  ): Promise<void> {
+    await this.write(caller, groupHandle, input, received);
+  }
+
+  private async write(
+    caller: Caller,
+    groupHandle: string,
+    input: {
+      title: string;
+      body: PostBody;
+      attachments?: string[] | undefined;
+      notify?: boolean | undefined;
+    },
+    received?: Received,
+  ): Promise<{ thread: ThreadDoc; handle: string }> {
     const user = requireParticipant(caller);
     const ctx = await this.groups.load(caller, groupHandle, 'post');
     const silent = input.notify === false;
@@ -257,6 +285,11 @@ export class ThreadService {
       : input.attachments?.length
         ? await this.files.attach(caller, ctx.group._id, input.attachments, { kind: 'threads', id: _id })
         : [];
+    // Its place at the head of the group's timeline first (taken with the group's other writers, ADR 0033),
+    // so the thread is written once, with its place (no second write of the position under the thread's
+    // lock); a place taken for a thread that was there already is retired at once (ADR 0031). Readers skip a
+    // place whose thread is not written yet.
+    const slot = await this.repo.timeline.place(ctx.group._id, _id);
     const thread: ThreadDoc = {
       _id,
       attachments,
@@ -275,11 +308,14 @@ export class ThreadService {
       locked: false,
       replyCount: 0,
       lastActivityAt: now,
-      timelineSlot: 0,
+      timelineSlot: slot,
       ...this.provenance(caller, ctx.group.origin !== undefined, received),
     };
-    if (!(await insertOnce(this.repo.threads, thread))) return this.get(caller, _id.toHexString());
-    thread.timelineSlot = await this.repo.bump(thread, now);
+    if (!(await this.repo.insertThread(thread))) {
+      await this.repo.timeline.retire(ctx.group._id, slot);
+      const existing = await this.thread(caller, _id.toHexString(), 'read');
+      return { thread: existing.thread, handle: existing.ctx.group.handle };
+    }
     this.events.emit('thread.created', {
       threadId: thread._id.toHexString(),
       groupId: ctx.group._id.toHexString(),
@@ -287,8 +323,14 @@ export class ThreadService {
       silent,
       authorId: user.personId,
       mentions: mentions.map(String),
+      ...(received ? { received: true } : {}),
     });
-    return (await this.threadViews(caller, [thread], ctx.group.handle))[0]!;
+    // Bookkeeping a reader does without, after the answer: the group's head hint (a thread has no earlier
+    // place to retire; ADR 0033).
+    this.repo.timeline
+      .settleLater(ctx.group._id, slot, [])
+      .catch((err: unknown) => this.logger?.warn({ err, group: groupHandle }, 'timeline bookkeeping failed'));
+    return { thread, handle: ctx.group.handle };
   }
 
   /** What a group's thread pages show, for their ETags and the page cache (none for an unknown handle). */
@@ -473,6 +515,7 @@ export class ThreadService {
         authorId: user.personId,
         parentAuthorId: (parent?.authorId ?? thread.authorId).toHexString(),
         mentions: mentions.map(String),
+        ...(received ? { received: true } : {}),
       });
       // Bookkeeping a reader settles by itself if it is cut short: once announced, the reply stands.
       await this.repo
