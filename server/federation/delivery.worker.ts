@@ -1,7 +1,14 @@
 import { randomUUID, type webcrypto } from 'node:crypto';
 import type { Logger } from '../core/logger.js';
 import { Lru } from '../core/lru.js';
-import { BATCH_SIZE, hashOf, type DeliveryDoc, type DeliveryQueue, type HostDoc } from './delivery.queue.js';
+import {
+  BATCH_SIZE,
+  hashOf,
+  type DeliveryDoc,
+  type DeliveryQueue,
+  type HostDoc,
+  type Queued,
+} from './delivery.queue.js';
 import type { KeyStore } from './federation.keys.js';
 import type { FederationPolicy } from './federation.policy.js';
 import { cryptoKeySigner, digestOf, toSigningCryptoKey } from './http-signature.js';
@@ -113,6 +120,10 @@ export class DeliveryWorker {
   private readonly cryptoKeys = new Map<string, Promise<CryptoKey>>();
   private readonly bodies = new Lru<string, { body: string; digest: string } | null>(BODY_CACHE);
   private hostStates = new Map<string, HostDoc>();
+  /** When `hostStates` was last read from the database. */
+  private hostStatesAt = 0;
+  /** Batches being claimed straight after they were queued (`takeQueued`). */
+  private claiming = 0;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private again = false;
@@ -136,7 +147,7 @@ export class DeliveryWorker {
     private readonly signatures = new SignatureNegotiator(),
   ) {
     this.gates = new Gates(options.concurrency);
-    queue.onEnqueue(() => this.kick());
+    queue.onEnqueue((queued) => this.takeQueued(queued));
   }
 
   /**
@@ -203,6 +214,60 @@ export class DeliveryWorker {
       });
   }
 
+  /**
+   * What this process just queued is claimed and sent at once, without waiting for a poll to find it: no
+   * query for due batches, no read of the body it was given, the hosts' health read again only when older
+   * than a poll (ADR 0031). Claims decide as for any batch: a worker elsewhere that finds it first sends it.
+   */
+  private takeQueued(queued: Queued): void {
+    if (this.stopped) return;
+    const free = this.maxBatches - this.inHand.size - this.claiming;
+    const now = queued.batches.filter((b) => b.runAt.getTime() <= Date.now()).slice(0, Math.max(free, 0));
+    if (!now.length) return this.kick();
+    const activityId = now[0]!.activityId;
+    if (!this.bodies.get(activityId))
+      this.bodies.set(activityId, { body: queued.body, digest: digestOf(queued.body) });
+    this.claiming += now.length;
+    void (async () => {
+      try {
+        const [mine] = await Promise.all([
+          this.queue.claim(now, this.owner, this.options.leaseMs),
+          Date.now() - this.hostStatesAt > this.options.pollMs ? this.readHostStates() : undefined,
+        ]);
+        for (const batch of mine) this.run(batch);
+      } finally {
+        this.claiming -= now.length;
+      }
+    })()
+      .catch((err: unknown) => this.logger.error({ err }, 'delivery claim failed'))
+      .finally(() => {
+        // The rest (more than this worker holds at once) is found by the next poll.
+        if (now.length < queued.batches.length) this.kick();
+      });
+  }
+
+  private async readHostStates(): Promise<void> {
+    const at = Date.now();
+    this.hostStates = new Map(
+      (await this.queue.hosts.find({ consecutiveFailures: { $gt: 0 } }).toArray()).map((h) => [h._id, h]),
+    );
+    this.hostStatesAt = at;
+  }
+
+  /** Send a batch this worker holds; the next poll follows when it is settled. */
+  private run(batch: DeliveryDoc): void {
+    const run = this.runBatch(batch)
+      .catch((err: unknown) =>
+        // The lease runs out and the batch is sent again: at-least-once.
+        this.logger.error({ err, batch: batch._id }, 'delivery batch failed'),
+      )
+      .finally(() => {
+        this.inHand.delete(batch._id);
+        this.kick();
+      });
+    this.inHand.set(batch._id, run);
+  }
+
   private hostState(host: string): 'closed' | 'open' | 'half-open' {
     const state = this.hostStates.get(host);
     if (!state || state.consecutiveFailures < this.options.circuitThreshold) return 'closed';
@@ -215,25 +280,12 @@ export class DeliveryWorker {
       this.lastSweep = now;
       await this.queue.sweep(new Date(now - this.keepMs()));
     }
-    const free = this.maxBatches - this.inHand.size;
+    const free = this.maxBatches - this.inHand.size - this.claiming;
     if (free <= 0) return;
-    this.hostStates = new Map(
-      (await this.queue.hosts.find({ consecutiveFailures: { $gt: 0 } }).toArray()).map((h) => [h._id, h]),
-    );
+    await this.readHostStates();
     const due = await this.queue.due(free);
     const mine = await this.queue.claim(due, this.owner, this.options.leaseMs);
-    for (const batch of mine) {
-      const run = this.runBatch(batch)
-        .catch((err: unknown) =>
-          // The lease runs out and the batch is sent again: at-least-once.
-          this.logger.error({ err, batch: batch._id }, 'delivery batch failed'),
-        )
-        .finally(() => {
-          this.inHand.delete(batch._id);
-          this.kick();
-        });
-      this.inHand.set(batch._id, run);
-    }
+    for (const batch of mine) this.run(batch);
     if (mine.length && mine.length === free) this.again = true;
   }
 
