@@ -63,6 +63,8 @@ export const hashOf = (parts: string[]) =>
 export interface Queued {
   batches: DeliveryDoc[];
   body: string;
+  /** An activity whose deliveries from this process go out first. */
+  behind?: string | undefined;
 }
 
 /**
@@ -139,7 +141,12 @@ export class DeliveryQueue {
   }
 
   /** Queue one activity for these inboxes (each inbox once, however often it is listed). */
-  async enqueue(actorId: string, body: string, inboxes: string[]): Promise<number> {
+  async enqueue(
+    actorId: string,
+    body: string,
+    inboxes: string[],
+    options: { behind?: string | undefined } = {},
+  ): Promise<number> {
     const parsed = JSON.parse(body) as { id?: unknown };
     if (typeof parsed.id !== 'string') throw new Error('an outgoing activity needs an id');
     const activityId = parsed.id;
@@ -154,7 +161,7 @@ export class DeliveryQueue {
       docs.push(this.batch(root, { root, queuedAt: now }, activityId, actorId, chunk, 0, now));
     }
     await this.insert(docs);
-    for (const listener of this.listeners) listener({ batches: docs, body });
+    for (const listener of this.listeners) listener({ batches: docs, body, behind: options.behind });
     return unique.length;
   }
 

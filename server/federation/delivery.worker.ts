@@ -124,6 +124,8 @@ export class DeliveryWorker {
   private hostStatesAt = 0;
   /** Batches being claimed straight after they were queued (`takeQueued`). */
   private claiming = 0;
+  /** Per activity queued here: until its batches taken at once are sent and settled (`takeQueued`). */
+  private readonly sending = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private again = false;
@@ -227,23 +229,30 @@ export class DeliveryWorker {
     const activityId = now[0]!.activityId;
     if (!this.bodies.get(activityId))
       this.bodies.set(activityId, { body: queued.body, digest: digestOf(queued.body) });
+    const ahead = queued.behind ? this.sending.get(queued.behind) : undefined;
     this.claiming += now.length;
-    void (async () => {
+    const sending = (async () => {
       try {
+        // Behind another activity's deliveries: claimed once they are out (a poll may take them first).
+        if (ahead) await ahead;
         const [mine] = await Promise.all([
           this.queue.claim(now, this.owner, this.options.leaseMs),
           Date.now() - this.hostStatesAt > this.options.pollMs ? this.readHostStates() : undefined,
         ]);
-        for (const batch of mine) this.run(batch);
-      } finally {
         this.claiming -= now.length;
+        await Promise.allSettled(mine.map((batch) => this.run(batch)));
+      } catch (err) {
+        this.claiming -= now.length;
+        throw err;
       }
     })()
       .catch((err: unknown) => this.logger.error({ err }, 'delivery claim failed'))
       .finally(() => {
+        if (this.sending.get(activityId) === sending) this.sending.delete(activityId);
         // The rest (more than this worker holds at once) is found by the next poll.
         if (now.length < queued.batches.length) this.kick();
       });
+    this.sending.set(activityId, sending);
   }
 
   private async readHostStates(): Promise<void> {
@@ -255,7 +264,7 @@ export class DeliveryWorker {
   }
 
   /** Send a batch this worker holds; the next poll follows when it is settled. */
-  private run(batch: DeliveryDoc): void {
+  private run(batch: DeliveryDoc): Promise<void> {
     const run = this.runBatch(batch)
       .catch((err: unknown) =>
         // The lease runs out and the batch is sent again: at-least-once.
@@ -266,6 +275,7 @@ export class DeliveryWorker {
         this.kick();
       });
     this.inHand.set(batch._id, run);
+    return run;
   }
 
   private hostState(host: string): 'closed' | 'open' | 'half-open' {
@@ -285,7 +295,7 @@ export class DeliveryWorker {
     await this.readHostStates();
     const due = await this.queue.due(free);
     const mine = await this.queue.claim(due, this.owner, this.options.leaseMs);
-    for (const batch of mine) this.run(batch);
+    for (const batch of mine) void this.run(batch);
     if (mine.length && mine.length === free) this.again = true;
   }
 

@@ -90,10 +90,11 @@ export class FederationBridge {
       if (!thread) return;
       const page = await this.deps.renderer.object('threads', thread, p.group);
       if (!inboxes) return void (await this.publish(p, { type: 'Create', object: page }));
-      // Mastodon and its peers show a group's Announce of a post (a boost), not of a Create: it is queued
-      // second, so the deliveries member nodes apply (FEP-1b12) go first (docs/performance.md, fan-out).
-      await this.publish(p, { type: 'Create', object: page }, await inboxes);
-      await this.deps.audience.announce(p.group, page, await inboxes);
+      // Mastodon and its peers show a group's Announce of a post (a boost), not of a Create: it goes out
+      // once the deliveries member nodes apply (FEP-1b12) are out (docs/performance.md, fan-out).
+      const announced: { id?: string } = {};
+      await this.publish(p, { type: 'Create', object: page }, await inboxes, announced);
+      await this.deps.audience.announce(p.group, page, await inboxes, { behind: announced.id });
     },
     'reply.created': async (e) => {
       if (e.received) return;
@@ -314,6 +315,8 @@ export class FederationBridge {
     fields: Record<string, unknown> & { type: string },
     /** The group's member nodes, when the caller found them already. */
     inboxes?: string[],
+    /** Told the id of the group's Announce (a group hosted here). */
+    announced?: { id?: string },
   ): Promise<Activity> {
     const activity = this.deps.outbox.build(p.personIri, {
       ...this.deps.renderer.addressing(p.group),
@@ -326,7 +329,10 @@ export class FederationBridge {
     const targets = inboxes ?? this.deps.audience.inboxes(p.group._id);
     await Promise.all([
       this.deps.outbox.send(activity, []),
-      (async () => this.deps.audience.announce(p.group, activity, await targets))(),
+      (async () => {
+        const announce = await this.deps.audience.announce(p.group, activity, await targets);
+        if (announced) announced.id = announce.id;
+      })(),
     ]);
     return activity;
   }

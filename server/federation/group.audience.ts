@@ -48,6 +48,8 @@ export class GroupAudience {
     object: Record<string, unknown> | string,
     /** The member nodes' inboxes, when the caller found them already. */
     inboxes?: string[],
+    /** An activity whose deliveries go out first (Outbox.send). */
+    options: { behind?: string } = {},
   ): Promise<Activity> {
     const groupIri = this.deps.renderer.groupIri(group);
     const announce = this.deps.outbox.build(groupIri, {
@@ -59,6 +61,6 @@ export class GroupAudience {
         : { to: [`${groupIri}/followers`], cc: [] }),
       audience: groupIri,
     });
-    return this.deps.outbox.send(announce, inboxes ?? (await this.inboxes(group._id)));
+    return this.deps.outbox.send(announce, inboxes ?? (await this.inboxes(group._id)), options);
   }
 }

@@ -38,13 +38,23 @@ export class Outbox {
     } as Activity;
   }
 
-  /** Keep the activity in its actor's outbox and queue it for these inboxes (each once). */
-  async send(activity: Activity, inboxes: string[]): Promise<Activity> {
-    const compacted = await this.deps.apex.fromJSONLD(structuredClone(activity));
-    compacted._meta = { collection: [`${activity.actor}/outbox`] };
-    await this.deps.store.asLocal(() => this.deps.store.saveActivity(compacted));
+  /**
+   * Keep the activity in its actor's outbox and queue it for these inboxes (each once). Both at once: the
+   * first deliveries need not wait for the JSON-LD form kept for fetching it back (ADR 0031). `behind`: an
+   * activity whose deliveries from this process go out first (the queue holds this one's until they have).
+   */
+  async send(activity: Activity, inboxes: string[], options: { behind?: string } = {}): Promise<Activity> {
     const targets = [...new Set(inboxes)];
-    if (targets.length) await this.deps.deliveries.enqueue(activity.actor, JSON.stringify(activity), targets);
+    await Promise.all([
+      (async () => {
+        const compacted = await this.deps.apex.fromJSONLD(structuredClone(activity));
+        compacted._meta = { collection: [`${activity.actor}/outbox`] };
+        await this.deps.store.asLocal(() => this.deps.store.saveActivity(compacted));
+      })(),
+      targets.length
+        ? this.deps.deliveries.enqueue(activity.actor, JSON.stringify(activity), targets, options)
+        : undefined,
+    ]);
     this.deps.logger.debug({ activity: activity.id, type: activity.type, inboxes: targets.length }, 'sent');
     return activity;
   }
