@@ -98,10 +98,12 @@ export class FederationBridge {
     },
     'reply.created': async (e) => {
       if (e.received) return;
-      const p = await this.parties(e.groupId, e.authorId);
-      const reply =
-        p?.personHere && (await this.deps.threads.replies.findOne({ _id: new ObjectId(e.replyId) }));
-      if (!p || !reply) return;
+      // The reply is read with the group and its author (one round trip, not two).
+      const [p, reply] = await Promise.all([
+        this.parties(e.groupId, e.authorId),
+        this.deps.threads.replies.findOne({ _id: new ObjectId(e.replyId) }),
+      ]);
+      if (!p?.personHere || !reply) return;
       await this.publish(p, {
         type: 'Create',
         object: await this.deps.renderer.object('replies', reply, p.group),

@@ -44,6 +44,8 @@ export interface Received {
   createdAt?: Date | undefined;
   /** The copies of the files it carries, already kept (docs/adr/0029-attachments-across-nodes.md). */
   attachments?: AttachmentSummary[] | undefined;
+  /** The id was claimed just now (nothing can have been written with it yet). */
+  fresh?: boolean | undefined;
 }
 
 const attachmentView = (a: AttachmentSummary) => {
@@ -444,6 +446,30 @@ export class ThreadService {
     input: { body: PostBody; parentId?: string | undefined; attachments?: string[] | undefined },
     received?: Received,
   ): Promise<ReplyView> {
+    const written = await this.writeReply(caller, threadId, input, received);
+    if ('existing' in written) return this.getReply(caller, written.existing);
+    return (await this.replyViews(caller, [written.reply], true))[0]!;
+  }
+
+  /**
+   * A reply written on another node, recorded here for its author (the inbox): the same checks and writes
+   * as `reply`, without reading back the view nobody asked for.
+   */
+  async recordReply(
+    caller: Caller,
+    threadId: string,
+    input: { body: PostBody; parentId?: string | undefined },
+    received: Received,
+  ): Promise<void> {
+    await this.writeReply(caller, threadId, input, received);
+  }
+
+  private async writeReply(
+    caller: Caller,
+    threadId: string,
+    input: { body: PostBody; parentId?: string | undefined; attachments?: string[] | undefined },
+    received?: Received,
+  ): Promise<{ reply: ReplyDoc } | { existing: string }> {
     const user = requireParticipant(caller);
     const { thread, ctx } = await this.thread(caller, threadId, 'post');
     if (thread.deleted) throw new ConflictError('This thread was deleted.');
@@ -457,8 +483,9 @@ export class ThreadService {
           { field: 'body.parentId', message: 'not in this thread' },
         ]);
     }
-    if (received && (await this.repo.replies.findOne({ _id: received.id })))
-      return this.getReply(caller, received.id.toHexString());
+    // A received reply's id claimed just now cannot be taken: no read to find out.
+    if (received && !received.fresh && (await this.repo.replies.findOne({ _id: received.id })))
+      return { existing: received.id.toHexString() };
     const { body, mentions } = await this.rendered(input.body);
     const now = received?.createdAt ?? new Date();
     const replyId = received?.id ?? new ObjectId();
@@ -524,7 +551,7 @@ export class ThreadService {
     } finally {
       writing();
     }
-    return (await this.replyViews(caller, [reply], true))[0]!;
+    return { reply };
   }
 
   /** Authors edit their own posts while they may still post in the group. */
