@@ -140,7 +140,11 @@ export class DeliveryQueue {
     this.listeners.add(listener);
   }
 
-  /** Queue one activity for these inboxes (each inbox once, however often it is listed). */
+  /**
+   * Queue one activity for these inboxes (each inbox once, however often it is listed). Its body is written
+   * before its batches (for no inboxes, only its body): whatever a receiver gets, this node can serve back
+   * at once (`/ap/s/:id`, while its JSON-LD form is being kept: ADR 0031).
+   */
   async enqueue(
     actorId: string,
     body: string,
@@ -161,7 +165,8 @@ export class DeliveryQueue {
       docs.push(this.batch(root, { root, queuedAt: now }, activityId, actorId, chunk, 0, now));
     }
     await this.insert(docs);
-    for (const listener of this.listeners) listener({ batches: docs, body, behind: options.behind });
+    if (docs.length)
+      for (const listener of this.listeners) listener({ batches: docs, body, behind: options.behind });
     return unique.length;
   }
 

@@ -193,6 +193,10 @@ export class DeliveryWorker {
       this.kick();
       await this.ticking;
       await Promise.allSettled([...this.inHand.values()]);
+      // What this worker took at once when it was queued, then a poll asked for meanwhile (it would
+      // otherwise run after this returned).
+      await Promise.allSettled([...this.sending.values()]);
+      while (this.ticking) await this.ticking;
       if (!this.inHand.size && !(await this.queue.due(1)).length) return;
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -68,10 +68,12 @@ export class FederationBridge {
           ? { id: groupIri, type: 'Group' }
           : await this.deps.actors.document(`g.${group.handle}`, { membersOnly: true });
       if (!doc) return;
-      // Its members' nodes read the group again (name, description, joining).
+      // Its members' nodes read the group again (name, description, joining). The group is its audience:
+      // a members-only group's member nodes can fetch it back (federation.routes.ts, `/ap/s/:id`).
       const update = this.deps.outbox.build(groupIri, {
         type: 'Update',
         object: doc,
+        audience: groupIri,
         ...(group.visibility === 'public'
           ? { to: [PUBLIC], cc: [`${groupIri}/followers`] }
           : { to: [`${groupIri}/followers`], cc: [] }),
@@ -327,12 +329,16 @@ export class FederationBridge {
     });
     if (!p.groupHere) return this.deps.outbox.send(activity, [p.group.origin!.inbox]);
     // Kept in the author's outbox (so it can be fetched back by id) while the group announces it: the
-    // Announce embeds it, on the group's own origin, so no member node needs to fetch it first.
+    // Announce embeds it, on the group's own origin, so no member node needs to fetch it first; the
+    // Announce is queued once it can be, for one that fetches it back anyway (ADR 0031).
     const targets = inboxes ?? this.deps.audience.inboxes(p.group._id);
+    const create = this.deps.outbox.start(activity, []);
     await Promise.all([
-      this.deps.outbox.send(activity, []),
+      create.done,
       (async () => {
-        const announce = await this.deps.audience.announce(p.group, activity, await targets);
+        const announce = await this.deps.audience.announce(p.group, activity, await targets, {
+          after: create.queued,
+        });
         if (announced) announced.id = announce.id;
       })(),
     ]);
