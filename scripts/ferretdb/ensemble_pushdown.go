@@ -28,6 +28,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"strings"
@@ -199,7 +200,7 @@ func ensembleColumn(field string) string {
 // ensembleSchemaType is the SQL expression for a top-level field's sjson type ("string", "array", ...), NULL
 // when the document has no such field.
 func ensembleSchemaType(field string) string {
-	return fmt.Sprintf(`json_extract(%s, '$."$s".p.%s.t')`, metadata.DefaultColumn, field)
+	return metadata.EnsembleSchemaType(field)
 }
 
 func ensemblePlaceholders(n int) string {
@@ -309,7 +310,7 @@ func ensembleWhere(meta *metadata.Collection, filter *types.Document) (string, [
 	best, bestScore := "", -1
 
 	for _, index := range meta.Settings.Indexes {
-		if len(index.Key) == 0 {
+		if len(index.Key) == 0 || metadata.EnsembleOrdered(index) {
 			continue
 		}
 
@@ -471,13 +472,9 @@ func ensembleExactCondition(meta *metadata.Collection, field string, c ensembleC
 var ensembleSortable = []string{"'null'", "'int'", "'long'", "'string'", "'objectId'", "'bool'", "'date'"}
 
 // ensembleRank orders a field's types as BSON does: null and missing, numbers, strings, ObjectIds, booleans,
-// dates.
+// dates (ensemble_ordered.go).
 func ensembleRank(field string) string {
-	return fmt.Sprintf(
-		`CASE %s WHEN 'int' THEN 2 WHEN 'long' THEN 2 WHEN 'string' THEN 3 WHEN 'objectId' THEN 7 `+
-			`WHEN 'bool' THEN 8 WHEN 'date' THEN 9 ELSE 1 END`,
-		ensembleSchemaType(field),
-	)
+	return metadata.EnsembleRank(field)
 }
 
 // ensembleNoArrays tells whether no array value of `field` in the collection can hold the values of `c`: its
@@ -512,33 +509,38 @@ func ensembleNoArrays(ctx context.Context, db *fsql.DB, meta *metadata.Collectio
 	return err == nil && !found
 }
 
-// ensembleExact returns a WHERE clause selecting exactly the documents `filter` matches and an ORDER BY
-// clause sorting them as `sort` does, when both can be had; ok is false otherwise (the caller then reads the
-// superset of ensembleWhere, unlimited). It asks SQLite once whether the matching documents hold a sort
-// field of a type it cannot order as BSON does.
-func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, filter, sort *types.Document) (string, string, []any, bool) {
+// ensembleExact returns the clauses (WHERE, ORDER BY, LIMIT) selecting exactly the documents `filter` matches,
+// sorted as `sort` sorts them, the first `limit` of them, when they can be had; ok is false otherwise (the
+// caller then reads the superset of ensembleWhere, unlimited). The sort fields of the matching documents must
+// hold only types whose SQL order is BSON's: an ordered index of the sort field tells at once for the whole
+// collection, else SQLite is asked about the matching documents. With an ordered index, a page of many
+// matches is read by walking it (ensembleWalk).
+func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, filter, sort *types.Document, limit int64) (string, []any, bool) {
 	if db == nil || meta == nil || meta.Capped() || filter.Len() == 0 {
-		return "", "", nil, false
+		return "", nil, false
 	}
 
 	keys := filter.Keys()
 	values := filter.Values()
 	seen := make(map[string]bool, len(keys))
+	parsed := make(map[string]ensembleCondition, len(keys))
 
 	var conds []string
 	var args []any
 
 	for i, k := range keys {
 		if seen[k] || !ensembleFieldName.MatchString(k) {
-			return "", "", nil, false
+			return "", nil, false
 		}
 
 		seen[k] = true
 
 		c, ok := ensembleParse(values[i])
 		if !ok {
-			return "", "", nil, false
+			return "", nil, false
 		}
+
+		parsed[k] = c
 
 		if len(c.vals) == 0 && len(c.bounds) == 0 {
 			conds = append(conds, "0")
@@ -556,12 +558,12 @@ func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 
 	for i, k := range sort.Keys() {
 		if !ensembleFieldName.MatchString(k) {
-			return "", "", nil, false
+			return "", nil, false
 		}
 
 		dir, ok := sort.Values()[i].(int64)
 		if !ok || (dir != 1 && dir != -1) {
-			return "", "", nil, false
+			return "", nil, false
 		}
 
 		desc := ""
@@ -569,24 +571,8 @@ func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 			desc = " DESC"
 		}
 
-		order = append(order, ensembleRank(k)+desc, fmt.Sprintf("%s->>'$.%s'%s", metadata.DefaultColumn, k, desc))
+		order = append(order, ensembleRank(k)+desc, metadata.EnsembleValue(k)+desc)
 		guard = append(guard, fmt.Sprintf("%s NOT IN (%s)", ensembleSchemaType(k), strings.Join(ensembleSortable, ", ")))
-	}
-
-	if len(guard) > 0 {
-		q := fmt.Sprintf("SELECT 1 FROM %q%s AND (%s) LIMIT 1", meta.TableName, where, strings.Join(guard, " OR "))
-
-		rows, err := db.QueryContext(ctx, q, args...)
-		if err != nil {
-			return "", "", nil, false
-		}
-
-		unorderable := rows.Next()
-		_ = rows.Close()
-
-		if unorderable {
-			return "", "", nil, false
-		}
 	}
 
 	orderBy := ""
@@ -594,7 +580,174 @@ func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 		orderBy = " ORDER BY " + strings.Join(order, ", ")
 	}
 
-	return where, orderBy, args, true
+	if index, ok := ensembleOrderedIndex(ctx, db, meta, sort); ok {
+		if ensembleWalks(ctx, db, meta, parsed, limit) {
+			return ensembleWalk(index, sort.Keys()[0], sort.Values()[0].(int64), parsed[sort.Keys()[0]], where, orderBy, args, limit)
+		}
+
+		return where + orderBy + " LIMIT ?", append(args, limit), true
+	}
+
+	if len(guard) > 0 {
+		q := fmt.Sprintf("SELECT 1 FROM %q%s AND (%s) LIMIT 1", meta.TableName, where, strings.Join(guard, " OR "))
+
+		rows, err := db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return "", nil, false
+		}
+
+		unorderable := rows.Next()
+		_ = rows.Close()
+
+		if unorderable {
+			return "", nil, false
+		}
+	}
+
+	return where + orderBy + " LIMIT ?", append(args, limit), true
+}
+
+// ensembleOrderedIndex returns the name of the ordered index (ensemble_ordered.go) that a one-key sort can be
+// walked in, if the collection has one and none of its documents holds a value of an unsortable type there:
+// one probe of the index's first column, whatever the collection holds.
+func ensembleOrderedIndex(ctx context.Context, db *fsql.DB, meta *metadata.Collection, sort *types.Document) (string, bool) {
+	if sort.Len() != 1 {
+		return "", false
+	}
+
+	field := sort.Keys()[0]
+
+	for _, index := range meta.Settings.Indexes {
+		if !metadata.EnsembleOrdered(index) || index.Key[0].Field != field {
+			continue
+		}
+
+		name := meta.TableName + "_" + index.Name
+		q := fmt.Sprintf("SELECT 1 FROM %q INDEXED BY %q WHERE %s = %d LIMIT 1", meta.TableName, name, ensembleRank(field), metadata.EnsembleOrderedUnsortable)
+
+		rows, err := db.QueryContext(ctx, q)
+		if err != nil {
+			return "", false
+		}
+
+		unsortable := rows.Next()
+		err = rows.Err()
+		_ = rows.Close()
+
+		return name, err == nil && !unsortable
+	}
+
+	return "", false
+}
+
+// ensembleWalks tells whether a page of `limit` is cheaper read by walking the sort's ordered index (about
+// limit × rows / matches rows) than by reading every match and sorting them (about matches rows): whether the
+// matches are at least sqrt(limit × rows). The matches are estimated from above, by the fewest values any
+// indexed equality of the filter finds, counted in its index (and its side table of arrays) up to that many.
+func ensembleWalks(ctx context.Context, db *fsql.DB, meta *metadata.Collection, filter map[string]ensembleCondition, limit int64) bool {
+	var rows int64
+	if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT coalesce(max(rowid), 0) FROM %q", meta.TableName)).Scan(&rows); err != nil {
+		return false
+	}
+
+	enough := int64(math.Ceil(math.Sqrt(float64(limit) * float64(rows))))
+
+	count := func(q string, args ...any) int64 {
+		var n int64
+		if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM (%s LIMIT %d)", q, enough), args...).Scan(&n); err != nil {
+			return enough
+		}
+
+		return n
+	}
+
+	for field, c := range filter {
+		if len(c.bounds) > 0 || len(c.vals) == 0 {
+			continue
+		}
+
+		pushable := true
+		for _, v := range c.vals {
+			if v.typ != "string" && v.typ != "objectId" {
+				pushable = false
+			}
+		}
+
+		if !pushable {
+			continue
+		}
+
+		if field == "_id" {
+			if int64(len(c.vals)) < enough {
+				return false
+			}
+
+			continue
+		}
+
+		indexed := false
+		for _, index := range meta.Settings.Indexes {
+			if len(index.Key) > 0 && !metadata.EnsembleOrdered(index) && index.Key[0].Field == field {
+				indexed = true
+			}
+		}
+
+		if !indexed {
+			continue
+		}
+
+		vals := make([]any, len(c.vals))
+		for i, v := range c.vals {
+			vals[i] = v.json
+		}
+
+		col := ensembleColumn(field)
+		n := count(fmt.Sprintf("SELECT 1 FROM %q WHERE %s IN (%s)", meta.TableName, col, ensemblePlaceholders(len(vals))), vals...)
+
+		if side, ok := metadata.EnsembleMultikeyTable(meta.TableName, field); ok {
+			m, ok := ensembleMatch(c)
+			if !ok {
+				continue
+			}
+
+			n += count(fmt.Sprintf("SELECT 1 FROM %[1]q WHERE %[1]q MATCH ?", side), m)
+		} else {
+			n += count(fmt.Sprintf(`SELECT 1 FROM %[1]q WHERE %[2]s >= '[' AND %[2]s < '\'`, meta.TableName, col))
+		}
+
+		if n < enough {
+			return false
+		}
+	}
+
+	return true
+}
+
+// ensembleWalk is the clauses of a page read by walking an ordered index in the sort's order: SQLite tests
+// each document against the filter as it comes and stops at the page's end. Bounds of the filter on the sort
+// field itself (the cursor of the next page) are also written as a range of the index, so the walk starts
+// there. No document holds an unsortable value there (ensembleOrderedIndex), so no array can match them.
+func ensembleWalk(index, field string, dir int64, c ensembleCondition, where, orderBy string, args []any, limit int64) (string, []any, bool) {
+	var ranges []string
+	var rangeArgs []any
+
+	for _, b := range c.bounds {
+		ranges = append(ranges, fmt.Sprintf("%s %s ?", metadata.EnsembleValue(field), b.op))
+		rangeArgs = append(rangeArgs, b.arg)
+	}
+
+	if len(ranges) > 0 {
+		// The bounds hold values of one type only: its rank is constant, and SQLite walks the index in the
+		// order of the value alone (it would sort the rest of the index if the ORDER BY named the rank).
+		where += fmt.Sprintf(" AND %s = %d AND %s", ensembleRank(field), metadata.EnsembleRankOf(c.bounds[0].typ), strings.Join(ranges, " AND "))
+
+		orderBy = " ORDER BY " + metadata.EnsembleValue(field)
+		if dir == -1 {
+			orderBy += " DESC"
+		}
+	}
+
+	return fmt.Sprintf(" INDEXED BY %q", index) + where + orderBy + " LIMIT ?", append(append(args, rangeArgs...), limit), true
 }
 
 // ensembleClauses is what Query and Explain append after SELECT ... FROM: the exact WHERE, ORDER BY and LIMIT
@@ -603,8 +756,8 @@ func ensembleClauses(ctx context.Context, db *fsql.DB, meta *metadata.Collection
 	ensembleOptimize(db)
 
 	if limit > 0 {
-		if where, order, args, ok := ensembleExact(ctx, db, meta, exactFilter, sort); ok {
-			return where + order + " LIMIT ?", append(args, limit), true
+		if clauses, args, ok := ensembleExact(ctx, db, meta, exactFilter, sort, limit); ok {
+			return clauses, args, true
 		}
 	}
 

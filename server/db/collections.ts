@@ -7,6 +7,10 @@ import type { Logger } from '../core/logger.js';
  * The index type admits only what both MongoDB 6+ and FerretDB 1.24 support: plain ascending /
  * descending keys and `unique`. Partial, sparse, TTL, text indexes and collations cannot be expressed
  * here on purpose (docs/architecture.md).
+ *
+ * An index named `ordered_<field>` with one key serves sorted pages by that field: on MongoDB it is an
+ * ordinary index; the FerretDB Ensemble builds makes it in BSON's order, so a page of many matches is read
+ * by walking it and stopping at the page's end (docs/adr/0013-index-served-filters.md, "Ordered walks").
  */
 export interface IndexSpec {
   name: string;
@@ -83,6 +87,7 @@ export const collectionSpecs: CollectionSpec[] = [
       { name: 'organization', key: { organizationId: 1, status: 1, handle: 1 } },
       { name: 'searchTokens', key: { searchTokens: 1 } },
       { name: 'status_handle', key: { status: 1, handle: 1 } },
+      { name: 'ordered_handle', key: { handle: -1 } },
     ],
   },
   {
@@ -109,6 +114,7 @@ export const collectionSpecs: CollectionSpec[] = [
       { name: 'handle_unique', key: { handle: 1 }, unique: true },
       { name: 'listing', key: { deletedAt: 1, visibility: 1, handle: 1 } },
       { name: 'searchTokens', key: { searchTokens: 1 } },
+      { name: 'ordered_handle', key: { handle: -1 } },
     ],
   },
   {
@@ -167,6 +173,7 @@ export const collectionSpecs: CollectionSpec[] = [
       { name: 'folder', key: { groupId: 1, folderId: 1, deletedAt: 1, name: 1 } },
       { name: 'deleted', key: { deletedAt: 1 } },
       { name: 'searchTokens', key: { searchTokens: 1, audience: 1 } },
+      { name: 'ordered_created', key: { createdAt: -1 } },
     ],
   },
   { name: collections.fileVersions, indexes: [{ name: 'group', key: { groupId: 1 } }] },
