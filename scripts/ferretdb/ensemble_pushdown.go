@@ -348,8 +348,10 @@ func ensembleWhere(meta *metadata.Collection, filter *types.Document) (string, [
 
 // ensembleExactCondition is the SQL condition that holds exactly for the documents whose top-level `field`
 // satisfies `c` as MongoDB compares: the value itself (of the same type), or an array holding it (or them all).
-// With noArrays (no array of the collection holds the values, as its side table says), only the value itself.
-func ensembleExactCondition(meta *metadata.Collection, field string, c ensembleCondition, noArrays bool) (string, []any) {
+// With noArrays (no array of the collection holds the values, as its side table says), only the value itself;
+// with noScalars (no document holds them as the value itself, as the field's index says), only the arrays,
+// tested first through the side table, which needs no read of the document.
+func ensembleExactCondition(meta *metadata.Collection, field string, c ensembleCondition, noArrays, noScalars bool) (string, []any) {
 	col := ensembleColumn(field)
 	typ := ensembleSchemaType(field)
 
@@ -461,10 +463,51 @@ func ensembleExactCondition(meta *metadata.Collection, field string, c ensembleC
 
 	arrays, selectArgs := ensembleArrays(meta, field, c)
 	array := fmt.Sprintf("(%s AND %s = 'array' AND %s)", arrays, typ, strings.Join(arrayTests, " AND "))
+
+	if noScalars {
+		return array, append(selectArgs, arrayArgs...)
+	}
+
 	args = append(args, selectArgs...)
 	args = append(args, arrayArgs...)
 
 	return "(" + strings.Join(append(scalar, array), " OR ") + ")", args
+}
+
+// ensembleNoScalars tells whether no document holds the values of `c` as `field` itself (not in an array):
+// the field leads an index, and a probe of it finds none of their JSON texts (a superset of the scalar
+// matches: an ObjectId and a string of the same hex share one).
+func ensembleNoScalars(ctx context.Context, db *fsql.DB, meta *metadata.Collection, field string, c ensembleCondition) bool {
+	if field == "_id" || len(c.vals) == 0 || len(c.bounds) > 0 {
+		return false
+	}
+
+	if _, ok := metadata.EnsembleMultikeyTable(meta.TableName, field); !ok {
+		return false
+	}
+
+	vals := make([]any, len(c.vals))
+
+	for i, v := range c.vals {
+		if v.typ != "string" && v.typ != "objectId" {
+			return false
+		}
+
+		vals[i] = v.json
+	}
+
+	q := fmt.Sprintf("SELECT 1 FROM %q WHERE %s IN (%s) LIMIT 1", meta.TableName, ensembleColumn(field), ensemblePlaceholders(len(vals)))
+
+	rows, err := db.QueryContext(ctx, q, vals...)
+	if err != nil {
+		return false
+	}
+
+	found := rows.Next()
+	err = rows.Err()
+	_ = rows.Close()
+
+	return err == nil && !found
 }
 
 // ensembleSortable are the sjson types whose SQL order (by ensembleRank, then the SQL value) is BSON's.
@@ -525,8 +568,8 @@ func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 	seen := make(map[string]bool, len(keys))
 	parsed := make(map[string]ensembleCondition, len(keys))
 
-	var conds []string
-	var args []any
+	var conds, firstConds []string
+	var args, firstArgs []any
 
 	for i, k := range keys {
 		if seen[k] || !ensembleFieldName.MatchString(k) {
@@ -547,11 +590,24 @@ func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 			continue
 		}
 
-		cond, a := ensembleExactCondition(meta, k, c, len(c.bounds) == 0 && ensembleNoArrays(ctx, db, meta, k, c))
+		noArrays := len(c.bounds) == 0 && ensembleNoArrays(ctx, db, meta, k, c)
+		noScalars := !noArrays && ensembleNoScalars(ctx, db, meta, k, c)
+
+		cond, a := ensembleExactCondition(meta, k, c, noArrays, noScalars)
+		if noScalars {
+			// Tested first: a document that fails it is never read (SQLite tests the conditions in order).
+			firstConds = append(firstConds, cond)
+			firstArgs = append(firstArgs, a...)
+
+			continue
+		}
+
 		conds = append(conds, cond)
 		args = append(args, a...)
 	}
 
+	conds = append(firstConds, conds...)
+	args = append(firstArgs, args...)
 	where := " WHERE " + strings.Join(conds, " AND ")
 
 	var order, guard []string
