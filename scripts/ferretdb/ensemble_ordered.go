@@ -5,9 +5,10 @@
 // field by its JSON text, whose order is not BSON's (a JSON string's closing quote sorts between `!` and `#`,
 // numbers and strings interleave by their first character), so SQLite could not walk any index in a sort's
 // order: a sorted page read every matching document before its first row. An index that Ensemble declares
-// with a name starting with `ordered_` and a single key is made here as BSON orders that field instead: the
-// type's rank, then the value as SQL holds it. A sorted find can walk it in page order and stop at the page's
-// end (ensemble_pushdown.go). It serves sorts only; equality is served by the field's other indexes.
+// with a name starting with `ordered_` is made here with its last key as BSON orders that field: the type's
+// rank, then the value as SQL holds it (the keys before it as FerretDB holds them). A sorted find can walk it
+// in page order, within an equality on the keys before, and stop at the page's end (ensemble_pushdown.go).
+// It serves sorts only; equality on its first key is served by the field's other indexes.
 
 package metadata
 
@@ -23,11 +24,26 @@ const EnsembleOrderedPrefix = "ordered_"
 // everything rarer than the types ranked below).
 const EnsembleOrderedUnsortable = 0
 
-// EnsembleOrdered tells whether an index is made as an ordered index: named `ordered_...`, one top-level key.
+// EnsembleOrdered tells whether an index is made as an ordered index: named `ordered_...`, its keys top-level
+// fields. Its last key is held in BSON's order; the keys before it (an equality prefix) as FerretDB's other
+// indexes hold them, by their JSON text.
 func EnsembleOrdered(index IndexInfo) bool {
-	return strings.HasPrefix(index.Name, EnsembleOrderedPrefix) &&
-		len(index.Key) == 1 &&
-		ensembleMultikeyField.MatchString(index.Key[0].Field)
+	if !strings.HasPrefix(index.Name, EnsembleOrderedPrefix) || len(index.Key) == 0 {
+		return false
+	}
+
+	for _, key := range index.Key {
+		if !ensembleMultikeyField.MatchString(key.Field) {
+			return false
+		}
+	}
+
+	return true
+}
+
+// EnsembleOrderedKey is the field an ordered index holds in BSON's order: its last key.
+func EnsembleOrderedKey(index IndexInfo) string {
+	return index.Key[len(index.Key)-1].Field
 }
 
 // EnsembleSchemaType is the SQL expression for a top-level field's sjson type ("string", "array", ...), NULL
@@ -72,7 +88,17 @@ func EnsembleValue(field string) string {
 	return fmt.Sprintf("%s->>'$.%s'", DefaultColumn, field)
 }
 
-// EnsembleOrderedColumns are the columns of the ordered index of `field`.
-func EnsembleOrderedColumns(field string) []string {
-	return []string{EnsembleRank(field), EnsembleValue(field)}
+// EnsembleOrderedColumns are the columns of an ordered index: each key of its equality prefix by its JSON
+// text, as FerretDB's own indexes (and Ensemble's equality conditions) write it, then the last key's rank and
+// value.
+func EnsembleOrderedColumns(index IndexInfo) []string {
+	var columns []string
+
+	for _, key := range index.Key[:len(index.Key)-1] {
+		columns = append(columns, fmt.Sprintf("%s->%q", DefaultColumn, key.Field))
+	}
+
+	last := EnsembleOrderedKey(index)
+
+	return append(columns, EnsembleRank(last), EnsembleValue(last))
 }

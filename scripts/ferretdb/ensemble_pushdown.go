@@ -567,6 +567,7 @@ func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 	values := filter.Values()
 	seen := make(map[string]bool, len(keys))
 	parsed := make(map[string]ensembleCondition, len(keys))
+	pinned := make(map[string]bool, len(keys))
 
 	var conds, firstConds []string
 	var args, firstArgs []any
@@ -592,6 +593,8 @@ func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 
 		noArrays := len(c.bounds) == 0 && ensembleNoArrays(ctx, db, meta, k, c)
 		noScalars := !noArrays && ensembleNoScalars(ctx, db, meta, k, c)
+		// One value of a type the field's index holds by its JSON text, compared alone: an index prefix.
+		pinned[k] = noArrays && len(c.vals) == 1 && c.vals[0].typ != "null" && c.vals[0].typ != "bool"
 
 		cond, a := ensembleExactCondition(meta, k, c, noArrays, noScalars)
 		if noScalars {
@@ -636,8 +639,8 @@ func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 		orderBy = " ORDER BY " + strings.Join(order, ", ")
 	}
 
-	if index, ok := ensembleOrderedIndex(ctx, db, meta, sort); ok {
-		if ensembleWalks(ctx, db, meta, parsed, limit) {
+	if index, exact, ok := ensembleOrderedIndex(ctx, db, meta, sort, pinned, where, args); ok {
+		if exact || ensembleWalks(ctx, db, meta, parsed, limit) {
 			return ensembleWalk(index, sort.Keys()[0], sort.Values()[0].(int64), parsed[sort.Keys()[0]], where, orderBy, args, limit)
 		}
 
@@ -663,37 +666,63 @@ func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 	return where + orderBy + " LIMIT ?", append(args, limit), true
 }
 
-// ensembleOrderedIndex returns the name of the ordered index (ensemble_ordered.go) that a one-key sort can be
-// walked in, if the collection has one and none of its documents holds a value of an unsortable type there:
-// one probe of the index's first column, whatever the collection holds.
-func ensembleOrderedIndex(ctx context.Context, db *fsql.DB, meta *metadata.Collection, sort *types.Document) (string, bool) {
+// ensembleOrderedIndex returns the name of an ordered index (ensemble_ordered.go) that a one-key sort can be
+// walked in: one whose keys before the sort key are each pinned by an equality of the filter (then the walk
+// reads only the page: `exact`), else one of the sort key alone. Its documents (all of them, or those of the
+// equality) must hold no value of an unsortable type there: one probe of the index.
+func ensembleOrderedIndex(ctx context.Context, db *fsql.DB, meta *metadata.Collection, sort *types.Document, pinned map[string]bool, where string, args []any) (name string, exact, ok bool) {
 	if sort.Len() != 1 {
-		return "", false
+		return "", false, false
 	}
 
 	field := sort.Keys()[0]
 
-	for _, index := range meta.Settings.Indexes {
-		if !metadata.EnsembleOrdered(index) || index.Key[0].Field != field {
+	var single, compound *metadata.IndexInfo
+
+	for i, index := range meta.Settings.Indexes {
+		if !metadata.EnsembleOrdered(index) || metadata.EnsembleOrderedKey(index) != field {
 			continue
 		}
 
-		name := meta.TableName + "_" + index.Name
-		q := fmt.Sprintf("SELECT 1 FROM %q INDEXED BY %q WHERE %s = %d LIMIT 1", meta.TableName, name, ensembleRank(field), metadata.EnsembleOrderedUnsortable)
+		if len(index.Key) == 1 {
+			single = &meta.Settings.Indexes[i]
+			continue
+		}
 
-		rows, err := db.QueryContext(ctx, q)
+		all := true
+		for _, key := range index.Key[:len(index.Key)-1] {
+			all = all && pinned[key.Field]
+		}
+
+		if all && compound == nil {
+			compound = &meta.Settings.Indexes[i]
+		}
+	}
+
+	probe := func(index *metadata.IndexInfo, clause string, args []any) bool {
+		q := fmt.Sprintf("SELECT 1 FROM %q INDEXED BY %q %s %s = %d LIMIT 1", meta.TableName, meta.TableName+"_"+index.Name, clause, ensembleRank(field), metadata.EnsembleOrderedUnsortable)
+
+		rows, err := db.QueryContext(ctx, q, args...)
 		if err != nil {
-			return "", false
+			return false
 		}
 
 		unsortable := rows.Next()
 		err = rows.Err()
 		_ = rows.Close()
 
-		return name, err == nil && !unsortable
+		return err == nil && !unsortable
 	}
 
-	return "", false
+	if compound != nil && probe(compound, where+" AND", args) {
+		return meta.TableName + "_" + compound.Name, true, true
+	}
+
+	if single != nil && probe(single, "WHERE", nil) {
+		return meta.TableName + "_" + single.Name, false, true
+	}
+
+	return "", false, false
 }
 
 // ensembleWalks tells whether a page of `limit` is cheaper read by walking the sort's ordered index (about

@@ -8,9 +8,10 @@ import type { Logger } from '../core/logger.js';
  * descending keys and `unique`. Partial, sparse, TTL, text indexes and collations cannot be expressed
  * here on purpose (docs/architecture.md).
  *
- * An index named `ordered_<field>` with one key serves sorted pages by that field: on MongoDB it is an
- * ordinary index; the FerretDB Ensemble builds makes it in BSON's order, so a page of many matches is read
- * by walking it and stopping at the page's end (docs/adr/0013-index-served-filters.md, "Ordered walks").
+ * An index named `ordered_...` serves sorted pages by its last key (within an equality on the keys before
+ * it): on MongoDB it is an ordinary index; the FerretDB Ensemble builds makes its last key in BSON's order, so
+ * a page is read by walking it and stopping at the page's end (docs/adr/0013-index-served-filters.md,
+ * "Ordered walks").
  */
 export interface IndexSpec {
   name: string;
@@ -88,6 +89,7 @@ export const collectionSpecs: CollectionSpec[] = [
       { name: 'searchTokens', key: { searchTokens: 1 } },
       { name: 'status_handle', key: { status: 1, handle: 1 } },
       { name: 'ordered_handle', key: { handle: -1 } },
+      { name: 'ordered_organization', key: { organizationId: 1, status: 1, handle: -1 } },
     ],
   },
   {

@@ -339,6 +339,9 @@ function shapes(): Shape[] {
     edge({ u: { $gt: 'u1' } }),
     edge({ u: { $lt: 'u5' }, g: 'x' }),
     edge({ u: { $gte: 'u-', $lt: 'u-s' } }),
+    // An equality on the keys before an ordered index's last: a walk within it.
+    edge({ g: 'x' }),
+    edge({ g: 'y', u: { $gt: 'u-h' } }),
     edge({ arr: { $in: ['a', 'z'] } }),
     edge({ $or: [{ f: 'plain' }, { f: hexTwin }] }),
     edge({ $and: [{ f: 'plain' }, { g: 'x' }] }),
@@ -413,6 +416,7 @@ describe.each(compared.map((b) => [b.name, b] as const))(
         await edge.createIndex({ n: 1 }, { name: 'n' });
         await edge.createIndex({ 'd.x': 1 }, { name: 'd_x' });
         await edge.createIndex({ u: -1 }, { name: 'ordered_u' });
+        await edge.createIndex({ g: 1, u: -1 }, { name: 'ordered_g_u' });
         for (const [name, docs] of Object.entries(appDocuments())) await db.collection(name).insertMany(docs);
       }
     }, 120_000);

@@ -40,6 +40,7 @@ describeBuild('the planner of the FerretDB the project builds', () => {
     await people.createIndex({ searchTokens: 1 }, { name: 'searchTokens' });
     await people.createIndex({ status: 1, handle: 1 }, { name: 'status_handle' });
     await people.createIndex({ handle: -1 }, { name: 'ordered_handle' });
+    await people.createIndex({ organizationId: 1, status: 1, handle: -1 }, { name: 'ordered_organization' });
     const names = ['ana', 'bruno', 'chloe', 'daniel', 'elise', 'farid', 'hugo', 'ines', 'liam', 'noah'];
     await people.insertMany(
       Array.from({ length: 4000 }, (_, i) => ({
@@ -147,15 +148,32 @@ describeBuild('the planner of the FerretDB the project builds', () => {
       expect((await page(filter)).map((p) => p.handle).slice(0, 3)).toEqual(['p03001', 'p03002', 'p03003']);
     });
 
+    it("walks an organization's people within the organization, reading only the page", async () => {
+      const filter = { status: 'active', organizationId: organizations[5] };
+      const steps = await plan(f, filter, { handle: -1 });
+      expect(steps).toMatch(/_ordered_organization \(<expr>=\? AND <expr>=\?\)/);
+      expect(steps).not.toContain('TEMP B-TREE');
+      expect((await page(filter, { handle: -1 })).map((p) => p.handle)).toEqual(
+        Array.from({ length: 4000 }, (_, i) => 3999 - i)
+          .filter((i) => i % 40 === 5 && i % 50)
+          .slice(0, 21)
+          .map((i) => `p${String(i).padStart(5, '0')}`),
+      );
+    });
+
     it('reads a few matches through their own index and sorts them, rather than walking', async () => {
-      const steps = await plan(f, { status: 'active', organizationId: organizations[5] });
-      expect(steps).toMatch(/_organization \(<expr>=\? AND <expr>=\?\)/);
+      const steps = await plan(f, { status: 'active', searchTokens: { $all: ['quynh'] } });
+      expect(steps).toMatch(/people_\w+_searchTokens|VIRTUAL TABLE/);
       expect(steps).not.toContain('_ordered_handle');
     });
 
     it('sorts as BSON does when a value of another type is there (no walk)', async () => {
       const people = f.client.db('planner').collection('sorted');
       await people.createIndex({ handle: -1 }, { name: 'ordered_handle' });
+      await people.createIndex(
+        { organizationId: 1, status: 1, handle: -1 },
+        { name: 'ordered_organization' },
+      );
       await people.insertMany(
         Array.from({ length: 300 }, (_, i) => ({
           handle: `s${String(i).padStart(3, '0')}`,
