@@ -567,10 +567,11 @@ func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 	values := filter.Values()
 	seen := make(map[string]bool, len(keys))
 	parsed := make(map[string]ensembleCondition, len(keys))
-	pinned := make(map[string]bool, len(keys))
+	pinned := make(map[string]int, len(keys))
 
-	var conds, firstConds []string
+	var conds, firstConds, condKeys, firstKeys []string
 	var args, firstArgs []any
+	condArgs := make(map[string][]any, len(keys))
 
 	for i, k := range keys {
 		if seen[k] || !ensembleFieldName.MatchString(k) {
@@ -588,30 +589,70 @@ func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 
 		if len(c.vals) == 0 && len(c.bounds) == 0 {
 			conds = append(conds, "0")
+			condKeys = append(condKeys, k)
+
 			continue
 		}
 
 		noArrays := len(c.bounds) == 0 && ensembleNoArrays(ctx, db, meta, k, c)
 		noScalars := !noArrays && ensembleNoScalars(ctx, db, meta, k, c)
-		// One value of a type the field's index holds by its JSON text, compared alone: an index prefix.
-		pinned[k] = noArrays && len(c.vals) == 1 && c.vals[0].typ != "null" && c.vals[0].typ != "bool"
+		// Values of types the field's index holds by their JSON text, compared alone: an index prefix (one value
+		// pins it).
+		pinned[k] = 0
+		if noArrays && len(c.vals) > 0 && !c.all {
+			pinned[k] = len(c.vals)
+			for _, v := range c.vals {
+				if v.typ != "string" && v.typ != "objectId" {
+					pinned[k] = 0
+				}
+			}
+		}
 
 		cond, a := ensembleExactCondition(meta, k, c, noArrays, noScalars)
+		condArgs[k] = a
+
 		if noScalars {
 			// Tested first: a document that fails it is never read (SQLite tests the conditions in order).
 			firstConds = append(firstConds, cond)
 			firstArgs = append(firstArgs, a...)
+			firstKeys = append(firstKeys, k)
 
 			continue
 		}
 
 		conds = append(conds, cond)
 		args = append(args, a...)
+		condKeys = append(condKeys, k)
 	}
 
 	conds = append(firstConds, conds...)
 	args = append(firstArgs, args...)
+	condKeys = append(firstKeys, condKeys...)
 	where := " WHERE " + strings.Join(conds, " AND ")
+
+	// The WHERE clause with the condition on `key` replaced by equality to one value (of a `$in` that no array
+	// holds), and its arguments.
+	whereWith := func(key string, v ensembleScalar) (string, []any) {
+		parts := make([]string, len(conds))
+		var a []any
+
+		for i, k := range condKeys {
+			if k == key {
+				cond, ca := ensembleExactCondition(meta, k, ensembleCondition{vals: []ensembleScalar{v}}, true, false)
+				parts[i] = cond
+				a = append(a, ca...)
+
+				continue
+			}
+
+			parts[i] = conds[i]
+			if conds[i] != "0" {
+				a = append(a, condArgs[k]...)
+			}
+		}
+
+		return " WHERE " + strings.Join(parts, " AND "), a
+	}
 
 	var order, guard []string
 
@@ -639,9 +680,29 @@ func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 		orderBy = " ORDER BY " + strings.Join(order, ", ")
 	}
 
-	if index, exact, ok := ensembleOrderedIndex(ctx, db, meta, sort, pinned, where, args); ok {
-		if exact || ensembleWalks(ctx, db, meta, parsed, limit) {
-			return ensembleWalk(index, sort.Keys()[0], sort.Values()[0].(int64), parsed[sort.Keys()[0]], where, orderBy, args, limit)
+	if index, mode := ensembleOrderedIndex(ctx, db, meta, sort, pinned, where, args); mode != ensembleNoWalk {
+		field, dir := sort.Keys()[0], sort.Values()[0].(int64)
+
+		if mode == ensembleWalkWithin || (mode == ensembleWalkAll && ensembleWalks(ctx, db, meta, parsed, limit)) {
+			return ensembleWalk(index, field, dir, parsed[field], where, orderBy, args, limit)
+		}
+
+		// A search word (tested first: firstKeys) may be rare, and a walk would then read whole groups.
+		if mode == ensembleSortClean && (len(firstKeys) == 0 || ensembleWalks(ctx, db, meta, parsed, limit)) {
+			if key, ok := ensembleSplitKey(meta, index, pinned); ok {
+				// One walk within each value of the `$in`, each at most a page; the page is the first of them all.
+				var walks []string
+				var walkArgs []any
+
+				for _, v := range parsed[key].vals {
+					w, a := whereWith(key, v)
+					clauses, a, _ := ensembleWalk(index, field, dir, parsed[field], w, orderBy, a, limit)
+					walks = append(walks, fmt.Sprintf("SELECT rowid FROM (SELECT rowid FROM %q%s)", meta.TableName, clauses))
+					walkArgs = append(walkArgs, a...)
+				}
+
+				return " WHERE rowid IN (" + strings.Join(walks, " UNION ALL ") + ")" + orderBy + " LIMIT ?", append(walkArgs, limit), true
+			}
 		}
 
 		return where + orderBy + " LIMIT ?", append(args, limit), true
@@ -666,18 +727,33 @@ func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 	return where + orderBy + " LIMIT ?", append(args, limit), true
 }
 
-// ensembleOrderedIndex returns the name of an ordered index (ensemble_ordered.go) that a one-key sort can be
-// walked in: one whose keys before the sort key are each pinned by an equality of the filter (then the walk
-// reads only the page: `exact`), else one of the sort key alone. Its documents (all of them, or those of the
-// equality) must hold no value of an unsortable type there: one probe of the index.
-func ensembleOrderedIndex(ctx context.Context, db *fsql.DB, meta *metadata.Collection, sort *types.Document, pinned map[string]bool, where string, args []any) (name string, exact, ok bool) {
+// What an ordered index lets a sorted page do (ensembleOrderedIndex).
+const (
+	// No ordered index serves the sort, or a value of an unsortable type is there.
+	ensembleNoWalk = iota
+	// Walk the index within the filter's equality on the keys before the sort key: only the page is read.
+	ensembleWalkWithin
+	// Walk the index of the sort key alone, if the matches are many (ensembleWalks).
+	ensembleWalkAll
+	// The filter's `$in` on the keys before the sort key reads its matches from the index; they are sorted,
+	// and known to hold no unsortable value.
+	ensembleSortClean
+)
+
+// ensembleOrderedIndex returns an ordered index (ensemble_ordered.go) of the one sort key, and what it lets
+// the page do: one whose keys before the sort key are each given by the filter (one value: the walk reads
+// only the page; several: their matches need no check of their types), else one of the sort key alone. The
+// documents it would read (all of them, or those of the equality) must hold no value of an unsortable type
+// there: one probe of the index.
+func ensembleOrderedIndex(ctx context.Context, db *fsql.DB, meta *metadata.Collection, sort *types.Document, pinned map[string]int, where string, args []any) (string, int) {
 	if sort.Len() != 1 {
-		return "", false, false
+		return "", ensembleNoWalk
 	}
 
 	field := sort.Keys()[0]
 
 	var single, compound *metadata.IndexInfo
+	within := false
 
 	for i, index := range meta.Settings.Indexes {
 		if !metadata.EnsembleOrdered(index) || metadata.EnsembleOrderedKey(index) != field {
@@ -689,13 +765,14 @@ func ensembleOrderedIndex(ctx context.Context, db *fsql.DB, meta *metadata.Colle
 			continue
 		}
 
-		all := true
+		given, one := true, true
 		for _, key := range index.Key[:len(index.Key)-1] {
-			all = all && pinned[key.Field]
+			given = given && pinned[key.Field] > 0
+			one = one && pinned[key.Field] == 1
 		}
 
-		if all && compound == nil {
-			compound = &meta.Settings.Indexes[i]
+		if given && (compound == nil || (one && !within)) {
+			compound, within = &meta.Settings.Indexes[i], one
 		}
 	}
 
@@ -715,14 +792,48 @@ func ensembleOrderedIndex(ctx context.Context, db *fsql.DB, meta *metadata.Colle
 	}
 
 	if compound != nil && probe(compound, where+" AND", args) {
-		return meta.TableName + "_" + compound.Name, true, true
+		if within {
+			return meta.TableName + "_" + compound.Name, ensembleWalkWithin
+		}
+
+		return meta.TableName + "_" + compound.Name, ensembleSortClean
 	}
 
 	if single != nil && probe(single, "WHERE", nil) {
-		return meta.TableName + "_" + single.Name, false, true
+		return meta.TableName + "_" + single.Name, ensembleWalkAll
 	}
 
-	return "", false, false
+	return "", ensembleNoWalk
+}
+
+// ensembleSplitMax is the most values of a `$in` whose walks are read one by one (ensembleSplitKey).
+const ensembleSplitMax = 64
+
+// ensembleSplitKey returns the one key of an ordered index's equality prefix that the filter gives several
+// values of (at most ensembleSplitMax), when the other keys are each given one: a walk within each value
+// reads at most a page.
+func ensembleSplitKey(meta *metadata.Collection, index string, pinned map[string]int) (string, bool) {
+	for _, info := range meta.Settings.Indexes {
+		if meta.TableName+"_"+info.Name != index || len(info.Key) < 2 {
+			continue
+		}
+
+		split := ""
+
+		for _, key := range info.Key[:len(info.Key)-1] {
+			switch n := pinned[key.Field]; {
+			case n == 1:
+			case n > 1 && n <= ensembleSplitMax && split == "":
+				split = key.Field
+			default:
+				return "", false
+			}
+		}
+
+		return split, split != ""
+	}
+
+	return "", false
 }
 
 // ensembleWalks tells whether a page of `limit` is cheaper read by walking the sort's ordered index (about

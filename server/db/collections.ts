@@ -142,6 +142,7 @@ export const collectionSpecs: CollectionSpec[] = [
     indexes: [
       { name: 'feed', key: { groupId: 1, createdAt: -1, _id: -1 } },
       { name: 'searchTokens', key: { searchTokens: 1, audience: 1 } },
+      { name: 'ordered_group', key: { groupId: 1, _id: -1 } },
     ],
   },
   {
@@ -149,6 +150,7 @@ export const collectionSpecs: CollectionSpec[] = [
     indexes: [
       { name: 'feed', key: { groupId: 1, createdAt: -1, _id: -1 } },
       { name: 'searchTokens', key: { searchTokens: 1, audience: 1 } },
+      { name: 'ordered_group', key: { groupId: 1, _id: -1 } },
     ],
   },
   {

@@ -245,6 +245,12 @@ function shapes(): Shape[] {
     { collection: collections.reports, filter: { groupId: g, state: 'open' }, field: 'state' },
     { collection: collections.files, filter: { groupId: g, folderId: null, deletedAt: null } },
     { collection: collections.files, filter: { groupId: g, folderId: oid(0x600) } },
+    // A feed: the newest posts of several groups, walked within each group (ADR 0013, "Ordered walks").
+    { collection: collections.threads, filter: { groupId: { $in: groupIds.slice(0, 3) }, deletedAt: null } },
+    {
+      collection: collections.threads,
+      filter: { groupId: { $in: groupIds.slice(1, 4) }, deletedAt: null, _id: { $lt: oid(0x320) } },
+    },
     // Many matches of a sorted page: walked in an ordered index (ADR 0013, "Ordered walks").
     { collection: collections.files, filter: { deletedAt: null } },
     { collection: collections.users, filter: { status: 'active', searchTokens: { $all: ['ana'] } } },
@@ -374,7 +380,7 @@ function sortsFor(collection: string): Sort[] {
     case collections.files:
       return [byId, { createdAt: -1 }, { createdAt: 1 }];
     case collections.threads:
-      return [byId, { createdAt: -1, _id: -1 }, { deletedAt: 1, _id: 1 }];
+      return [byId, { createdAt: -1, _id: -1 }, { deletedAt: 1, _id: 1 }, { _id: -1 }];
     default:
       return [byId, { createdAt: -1, _id: 1 }];
   }

@@ -195,5 +195,36 @@ describeBuild('the planner of the FerretDB the project builds', () => {
       expect(await plan(f, { status: 'active' }, { handle: -1 }, 'sorted')).toContain('_ordered_handle');
       expect((await page({ status: 'active' }, { handle: -1 }, 'sorted'))[0]!.handle).toBe('s299');
     });
+
+    it('reads a feed of several groups as a page walked within each group, not all their posts', async () => {
+      const posts = f.client.db('planner').collection('posts');
+      // As Ensemble's threads and replies (server/db/collections.ts): `feed` finds a group's posts.
+      await posts.createIndex({ groupId: 1, createdAt: -1, _id: -1 }, { name: 'feed' });
+      await posts.createIndex({ groupId: 1, _id: -1 }, { name: 'ordered_group' });
+      const groups = Array.from({ length: 12 }, () => new ObjectId());
+      const all = Array.from({ length: 1200 }, (_, i) => ({
+        _id: new ObjectId(),
+        groupId: groups[(i * 7) % groups.length]!,
+        deletedAt: i % 13 ? null : new Date(),
+      }));
+      await posts.insertMany(all);
+      const mine = groups.slice(0, 10);
+      const filter = { groupId: { $in: mine }, deletedAt: null };
+      expect(await plan(f, filter, { _id: -1 }, 'posts')).toMatch(
+        /UNION ALL[\s\S]*_ordered_group \(<expr>=\?\)/,
+      );
+      const expected = all
+        .filter((p) => mine.some((g) => g.equals(p.groupId)) && !p.deletedAt)
+        .map((p) => p._id.toHexString())
+        .sort()
+        .reverse();
+      expect((await page(filter, { _id: -1 }, 'posts')).map((p) => String(p._id))).toEqual(
+        expected.slice(0, 21),
+      );
+      const after = { ...filter, _id: { $lt: new ObjectId(expected[40]) } };
+      expect((await page(after, { _id: -1 }, 'posts')).map((p) => String(p._id))).toEqual(
+        expected.slice(41, 62),
+      );
+    });
   });
 });
