@@ -270,6 +270,15 @@ export function composeFederation(deps: {
       replays,
       logger,
       handlers,
+      // A members-only group's inbox takes activities from servers holding one of its members, in any
+      // standing (an invited person's Follow); to others it does not exist (ADR 0028).
+      hiddenFrom: async (name, actorId) => {
+        const loaded = await directory.load(name, { membersOnly: true });
+        if (!loaded || !('group' in loaded) || loaded.group.visibility === 'public') return false;
+        const states = ['active', 'invited', 'requested', 'banned'] as const;
+        const origins = await audience.memberOrigins(loaded.group._id, [...states]);
+        return !origins.has(new URL(actorId).origin);
+      },
       onActorDeleted: (actorId) => {
         remote.forget(actorId);
         return remoteKeys.forgetOwner(actorId);
