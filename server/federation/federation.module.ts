@@ -274,10 +274,8 @@ export function composeFederation(deps: {
       // standing (an invited person's Follow); to others it does not exist (ADR 0028).
       hiddenFrom: async (name, actorId) => {
         const loaded = await directory.load(name, { membersOnly: true });
-        if (!loaded || !('group' in loaded) || loaded.group.visibility === 'public') return false;
-        const states = ['active', 'invited', 'requested', 'banned'] as const;
-        const origins = await audience.memberOrigins(loaded.group._id, [...states]);
-        return !origins.has(new URL(actorId).origin);
+        const group = loaded && 'group' in loaded ? loaded.group : null;
+        return audience.hides(group, actorId, ['active', 'invited', 'requested', 'banned']);
       },
       onActorDeleted: (actorId) => {
         remote.forget(actorId);

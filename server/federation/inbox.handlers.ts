@@ -81,27 +81,20 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
   const applyAnnounced = announcedApplier(deps, ctx, moderation);
 
   /**
-   * Whether a group hosted here is hidden from a sender: a node-only group from everyone elsewhere, a
-   * members-only one from a server holding no active member (ADR 0028). To such a sender the group and its
-   * posts answer exactly as unknown ones do: the same status and problem, nothing that tells them it exists.
+   * The post an IRI names and its group, unless the group is hidden from the sender's server: then, as the
+   * group itself, it is answered as unknown (same status, same problem: ADR 0028, addendum).
    */
-  const hiddenFrom = async (group: GroupDoc | null, actorId: string): Promise<boolean> => {
-    if (!group || group.origin || group.visibility === 'public') return false;
-    if (group.visibility !== 'members') return true;
-    return !(await deps.audience.memberOrigins(group._id)).has(originOf(actorId) ?? '');
-  };
-  /** The post an IRI names and its group, unless the group is hidden from the sender (then unknown). */
   const postFor = async (iri: string | null, actorId: string) => {
     const found = await postOf(iri);
     const group = found && (await groupOfDoc(found.doc));
-    return found && !(await hiddenFrom(group, actorId)) ? { ...found, group } : null;
+    return found && !(await deps.audience.hides(group, actorId)) ? { ...found, group } : null;
   };
 
   /** The group hosted here a post is for: named in its addressing, or its parent's group. */
   const groupForPost = async (post: IncomingPost, actorId: string): Promise<GroupDoc | null> => {
     for (const iri of new Set(post.addressed)) {
       const group = await localGroup(iri);
-      if (group && !(await hiddenFrom(group, actorId))) return group;
+      if (group && !(await deps.audience.hides(group, actorId))) return group;
     }
     const parent = await postFor(post.inReplyTo, actorId);
     return parent?.group && !parent.group.origin ? parent.group : null;

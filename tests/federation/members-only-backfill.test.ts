@@ -286,6 +286,9 @@ describe('a members-only group read late from another node (backfill)', () => {
     expect(await send(`${a}/ap/inbox`, { type: 'Create', object: note(threadIri, groupIri()) })).toEqual(
       await send(`${a}/ap/inbox`, { type: 'Create', object: note(unknownThread, unknownGroup) }),
     );
+    expect(await send(`${a}/ap/inbox`, { type: 'Lock', object: threadIri })).toEqual(
+      await send(`${a}/ap/inbox`, { type: 'Lock', object: unknownThread }),
+    );
     // The group's own inbox, as a group that does not exist.
     expect(await send(`${groupIri()}/inbox`, { type: 'Like', object: threadIri })).toEqual(
       (await send(`${unknownGroup}/inbox`, { type: 'Like', object: unknownThread })).map((v) =>
