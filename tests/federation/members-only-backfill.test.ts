@@ -219,6 +219,27 @@ describe('a members-only group read late from another node (backfill)', () => {
     expect(await search(bruno)).toContain('Hushed plan');
     for (const client of [dev, null]) expect(await search(client)).not.toMatch(/Hushed/);
     expect(JSON.stringify((await dev.call('GET', '/feed')).body)).not.toMatch(/Hushed/);
+
+    // Someone of B invited, not yet in: the group's profile in a lookup, none of its threads (B's node may
+    // read them now, for its member).
+    expect(
+      (
+        await alice.call('POST', '/groups/enclave/invitations', {
+          person: `dev@${new URL(d.node('b').url).host}`,
+        })
+      ).status,
+    ).toBe(204);
+    await waitUntil(
+      async () => (await dev.call('GET', path())).body.viewer?.state === 'invited',
+      15_000,
+      'the invitation on B',
+    );
+    for (const q of [groupIri(), threadIri]) {
+      const found = await lookup(dev, q);
+      expect([q, found.status]).toEqual([q, 200]);
+      expect(found.body.group.name).toBe('Enclave');
+      expect(JSON.stringify(found.body)).not.toMatch(/Hushed/);
+    }
   });
 
   it('once B’s last member leaves, B’s signed fetches are refused', async () => {
