@@ -152,7 +152,9 @@ describe('a members-only group read late from another node (backfill)', () => {
     const file = await fetchAs(`${d.node('a').url}/ap/files/${fileId}`, observer);
     expect([file.status, file.cache]).toEqual([200, expect.stringMatching(/\bprivate\b/)]);
 
-    // Unsigned, or signed by a server holding no member: nothing of it.
+    // Unsigned, signed by a server holding no member, or naming the member server's key but signed with
+    // another: nothing of it.
+    const forged = { ...outsider, keyId: observer.keyId };
     for (const url of [
       outbox,
       context,
@@ -160,7 +162,7 @@ describe('a members-only group read late from another node (backfill)', () => {
       announce,
       `${d.node('a').url}/ap/files/${fileId}`,
     ])
-      for (const as of [undefined, outsider]) {
+      for (const as of [undefined, outsider, forged]) {
         const res = await fetchAs(url, as);
         expect([url, res.status]).toEqual([url, 404]);
         expect(res.body).not.toMatch(/Hushed|Enclave/);
