@@ -498,16 +498,7 @@ func ensembleNoScalars(ctx context.Context, db *fsql.DB, meta *metadata.Collecti
 
 	q := fmt.Sprintf("SELECT 1 FROM %q WHERE %s IN (%s) LIMIT 1", meta.TableName, ensembleColumn(field), ensemblePlaceholders(len(vals)))
 
-	rows, err := db.QueryContext(ctx, q, vals...)
-	if err != nil {
-		return false
-	}
-
-	found := rows.Next()
-	err = rows.Err()
-	_ = rows.Close()
-
-	return err == nil && !found
+	return ensembleNone(ctx, db, q, vals...)
 }
 
 // ensembleSortable are the sjson types whose SQL order (by ensembleRank, then the SQL value) is BSON's.
@@ -540,7 +531,12 @@ func ensembleNoArrays(ctx context.Context, db *fsql.DB, meta *metadata.Collectio
 		return false
 	}
 
-	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT 1 FROM %[1]q WHERE %[1]q MATCH ? LIMIT 1", side), m)
+	return ensembleNone(ctx, db, fmt.Sprintf("SELECT 1 FROM %[1]q WHERE %[1]q MATCH ? LIMIT 1", side), m)
+}
+
+// ensembleNone tells whether a query (`SELECT 1 ... LIMIT 1`) answers no row, without an error.
+func ensembleNone(ctx context.Context, db *fsql.DB, q string, args ...any) bool {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return false
 	}
@@ -710,16 +706,7 @@ func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 
 	if len(guard) > 0 {
 		q := fmt.Sprintf("SELECT 1 FROM %q%s AND (%s) LIMIT 1", meta.TableName, where, strings.Join(guard, " OR "))
-
-		rows, err := db.QueryContext(ctx, q, args...)
-		if err != nil {
-			return "", nil, false
-		}
-
-		unorderable := rows.Next()
-		_ = rows.Close()
-
-		if unorderable {
+		if !ensembleNone(ctx, db, q, args...) {
 			return "", nil, false
 		}
 	}
@@ -779,16 +766,7 @@ func ensembleOrderedIndex(ctx context.Context, db *fsql.DB, meta *metadata.Colle
 	probe := func(index *metadata.IndexInfo, clause string, args []any) bool {
 		q := fmt.Sprintf("SELECT 1 FROM %q INDEXED BY %q %s %s = %d LIMIT 1", meta.TableName, meta.TableName+"_"+index.Name, clause, ensembleRank(field), metadata.EnsembleOrderedUnsortable)
 
-		rows, err := db.QueryContext(ctx, q, args...)
-		if err != nil {
-			return false
-		}
-
-		unsortable := rows.Next()
-		err = rows.Err()
-		_ = rows.Close()
-
-		return err == nil && !unsortable
+		return ensembleNone(ctx, db, q, args...)
 	}
 
 	if compound != nil && probe(compound, where+" AND", args) {
