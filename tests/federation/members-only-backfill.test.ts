@@ -69,13 +69,7 @@ describe('a members-only group read late from another node (backfill)', () => {
     observer = peer.actor('observer');
     elsewhere = await new FakeServer().start();
     outsider = elsewhere.actor('outsider');
-    peer.documents.set(
-      `/.well-known/webfinger?resource=${encodeURIComponent(`acct:observer@${peer.host}`)}`,
-      {
-        subject: `acct:observer@${peer.host}`,
-        links: [{ rel: 'self', type: 'application/activity+json', href: observer.id }],
-      },
-    );
+    peer.webfinger('observer', observer);
 
     // A members-only group on A, with threads, replies and a file, all before anyone of B is a member.
     expect(
