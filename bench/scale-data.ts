@@ -393,7 +393,9 @@ export async function generateDepartment(
       });
     for (let f = 0; f < size.filesPerGroup; f++) {
       const _id = new ObjectId();
-      const name = `${TOPICS[f % TOPICS.length]!.replace(' ', '-')}-${f}.pdf`;
+      // Topics vary by group and uploads happen over the group's life, as its threads do (every group's
+      // `budget` file at the same minute made a newest-first search walk all the others first).
+      const name = `${TOPICS[(g + f) % TOPICS.length]!.replace(' ', '-')}-${f}.pdf`;
       await w.add(collections.files, {
         _id,
         groupId,
@@ -406,8 +408,8 @@ export async function generateDepartment(
         contentType: 'application/pdf',
         sha256: '0'.repeat(64),
         createdBy: members[f % members.length],
-        createdAt: at(4000 - f),
-        updatedAt: at(4000 - f),
+        createdAt: new Date(start + f * 3 * 3_600_000),
+        updatedAt: new Date(start + f * 3 * 3_600_000),
         deletedAt: null,
         deletedBy: null,
         audience,

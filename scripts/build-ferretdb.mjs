@@ -99,7 +99,15 @@ const PATCHES = [
     name: 'sqlite-multikey-on-create',
     file: 'internal/backends/sqlite/metadata/registry.go',
     from: '\t\tcreated = append(created, index.Name)\n',
-    to: '\t\tif len(index.Key) > 0 {\n\t\t\tif err := ensembleMultikeyEnsure(ctx, db, c.TableName, index.Key[0].Field); err != nil {\n\t\t\t\t_ = r.indexesDrop(ctx, dbName, collectionName, created)\n\t\t\t\treturn lazyerrors.Error(err)\n\t\t\t}\n\t\t}\n\n\t\tcreated = append(created, index.Name)\n',
+    to: '\t\tif len(index.Key) > 0 && !EnsembleOrdered(index) {\n\t\t\tif err := ensembleMultikeyEnsure(ctx, db, c.TableName, index.Key[0].Field); err != nil {\n\t\t\t\t_ = r.indexesDrop(ctx, dbName, collectionName, created)\n\t\t\t\treturn lazyerrors.Error(err)\n\t\t\t}\n\t\t}\n\n\t\tcreated = append(created, index.Name)\n',
+  },
+  {
+    // ADR 0013, "Ordered walks": an index named `ordered_...` is made with its last key as BSON orders it
+    // (scripts/ferretdb/ensemble_ordered.go), so a sorted page can be read in its order.
+    name: 'sqlite-ordered-indexes',
+    file: 'internal/backends/sqlite/metadata/registry.go',
+    from: '\t\tq = fmt.Sprintf(\n\t\t\tq,\n\t\t\tc.TableName+"_"+index.Name,',
+    to: '\t\tif EnsembleOrdered(index) {\n\t\t\tcolumns = EnsembleOrderedColumns(index)\n\t\t}\n\n\t\tq = fmt.Sprintf(\n\t\t\tq,\n\t\t\tc.TableName+"_"+index.Name,',
   },
   {
     name: 'sqlite-multikey-on-open',
@@ -155,6 +163,7 @@ const PATCHES = [
 const ADDED = [
   ['ensemble_pushdown.go', 'internal/backends/sqlite/ensemble_pushdown.go'],
   ['ensemble_multikey.go', 'internal/backends/sqlite/metadata/ensemble_multikey.go'],
+  ['ensemble_ordered.go', 'internal/backends/sqlite/metadata/ensemble_ordered.go'],
   ['ensemble_pg_pushdown.go', 'internal/backends/postgresql/ensemble_pushdown.go'],
   ['ensemble_pg_multikey.go', 'internal/backends/postgresql/metadata/ensemble_multikey.go'],
 ];

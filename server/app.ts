@@ -4,6 +4,7 @@ import type { Db } from 'mongodb';
 import type { Config } from './config.js';
 import type { Logger } from './core/logger.js';
 import { createHttpLogger } from './core/logger.js';
+import { capturedHeaders, type LeanPipeline } from './cache/page.middleware.js';
 import { errorHandler, notFoundHandler } from './core/problem.js';
 import { healthRoutes, type Lifecycle } from './ops/health.routes.js';
 import type { Metrics } from './ops/metrics.js';
@@ -15,7 +16,7 @@ export interface AppDeps {
   db: Db;
   lifecycle?: Lifecycle;
   /** Answers kept pages to readers without a session, before anything else runs (page cache). */
-  keptPages?: RequestHandler;
+  keptPages?: (lean: LeanPipeline) => RequestHandler;
   /** Mounted before body parsing (the development identity provider parses its own bodies). */
   earlyRouters?: { path: string; router: Router }[];
   /** Cookies, session, passport: run for every route after body parsing. */
@@ -50,20 +51,26 @@ export function createApp(deps: AppDeps): Express {
 
   const metrics = deps.metrics;
   const mount = (path: string) => (metrics ? [metrics.mountedAt(path)] : []);
+  const servedOverTls = config.publicUrl.startsWith('https://');
+  const security = helmet({
+    hsts: servedOverTls,
+    // Upgrading sub-resources to https only makes sense when the node is reached over TLS.
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: servedOverTls ? [] : null } },
+  });
+  // Kept pages need no database and no pipeline: answered first, even while the database is unreachable.
+  if (deps.keptPages)
+    app.use(
+      deps.keptPages({
+        headers: capturedHeaders(security),
+        logger: deps.logger,
+        ...(metrics ? { timed: metrics.keptPage() } : {}),
+      }),
+    );
   if (metrics) app.use(metrics.http());
   app.use(createHttpLogger(deps.logger));
-  const servedOverTls = config.publicUrl.startsWith('https://');
-  app.use(
-    helmet({
-      hsts: servedOverTls,
-      // Upgrading sub-resources to https only makes sense when the node is reached over TLS.
-      contentSecurityPolicy: { directives: { upgradeInsecureRequests: servedOverTls ? [] : null } },
-    }),
-  );
+  app.use(security);
   app.use(healthRoutes({ db: deps.db, lifecycle: deps.lifecycle ?? alwaysRunning }));
   app.use(metricsRoutes({ metrics, config }));
-  // Kept pages need no database: they are answered even while it is unreachable.
-  if (deps.keptPages) app.use('/api/v1', ...mount('/api/v1'), deps.keptPages);
   if (deps.databaseGate) app.use(deps.databaseGate);
   for (const { path, router } of deps.earlyRouters ?? []) app.use(path, ...mount(path), router);
   app.use(

@@ -120,10 +120,11 @@ func ensembleMultikeyEnsure(ctx context.Context, db *fsql.DB, table, field strin
 	return nil
 }
 
-// ensembleMultikeyIndexes makes the side tables of the leading fields of a collection's indexes.
+// ensembleMultikeyIndexes makes the side tables of the leading fields of a collection's indexes (not of its
+// ordered indexes, which serve sorts only: ensemble_ordered.go).
 func ensembleMultikeyIndexes(ctx context.Context, db *fsql.DB, c *Collection) error {
 	for _, index := range c.Settings.Indexes {
-		if len(index.Key) == 0 {
+		if len(index.Key) == 0 || EnsembleOrdered(index) {
 			continue
 		}
 

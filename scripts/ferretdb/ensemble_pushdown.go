@@ -28,6 +28,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"strings"
@@ -199,7 +200,7 @@ func ensembleColumn(field string) string {
 // ensembleSchemaType is the SQL expression for a top-level field's sjson type ("string", "array", ...), NULL
 // when the document has no such field.
 func ensembleSchemaType(field string) string {
-	return fmt.Sprintf(`json_extract(%s, '$."$s".p.%s.t')`, metadata.DefaultColumn, field)
+	return metadata.EnsembleSchemaType(field)
 }
 
 func ensemblePlaceholders(n int) string {
@@ -309,7 +310,7 @@ func ensembleWhere(meta *metadata.Collection, filter *types.Document) (string, [
 	best, bestScore := "", -1
 
 	for _, index := range meta.Settings.Indexes {
-		if len(index.Key) == 0 {
+		if len(index.Key) == 0 || metadata.EnsembleOrdered(index) {
 			continue
 		}
 
@@ -347,8 +348,10 @@ func ensembleWhere(meta *metadata.Collection, filter *types.Document) (string, [
 
 // ensembleExactCondition is the SQL condition that holds exactly for the documents whose top-level `field`
 // satisfies `c` as MongoDB compares: the value itself (of the same type), or an array holding it (or them all).
-// With noArrays (no array of the collection holds the values, as its side table says), only the value itself.
-func ensembleExactCondition(meta *metadata.Collection, field string, c ensembleCondition, noArrays bool) (string, []any) {
+// With noArrays (no array of the collection holds the values, as its side table says), only the value itself;
+// with noScalars (no document holds them as the value itself, as the field's index says), only the arrays,
+// tested first through the side table, which needs no read of the document.
+func ensembleExactCondition(meta *metadata.Collection, field string, c ensembleCondition, noArrays, noScalars bool) (string, []any) {
 	col := ensembleColumn(field)
 	typ := ensembleSchemaType(field)
 
@@ -460,10 +463,42 @@ func ensembleExactCondition(meta *metadata.Collection, field string, c ensembleC
 
 	arrays, selectArgs := ensembleArrays(meta, field, c)
 	array := fmt.Sprintf("(%s AND %s = 'array' AND %s)", arrays, typ, strings.Join(arrayTests, " AND "))
+
+	if noScalars {
+		return array, append(selectArgs, arrayArgs...)
+	}
+
 	args = append(args, selectArgs...)
 	args = append(args, arrayArgs...)
 
 	return "(" + strings.Join(append(scalar, array), " OR ") + ")", args
+}
+
+// ensembleNoScalars tells whether no document holds the values of `c` as `field` itself (not in an array):
+// the field leads an index, and a probe of it finds none of their JSON texts (a superset of the scalar
+// matches: an ObjectId and a string of the same hex share one).
+func ensembleNoScalars(ctx context.Context, db *fsql.DB, meta *metadata.Collection, field string, c ensembleCondition) bool {
+	if field == "_id" || len(c.vals) == 0 || len(c.bounds) > 0 {
+		return false
+	}
+
+	if _, ok := metadata.EnsembleMultikeyTable(meta.TableName, field); !ok {
+		return false
+	}
+
+	vals := make([]any, len(c.vals))
+
+	for i, v := range c.vals {
+		if v.typ != "string" && v.typ != "objectId" {
+			return false
+		}
+
+		vals[i] = v.json
+	}
+
+	q := fmt.Sprintf("SELECT 1 FROM %q WHERE %s IN (%s) LIMIT 1", meta.TableName, ensembleColumn(field), ensemblePlaceholders(len(vals)))
+
+	return ensembleNone(ctx, db, q, vals...)
 }
 
 // ensembleSortable are the sjson types whose SQL order (by ensembleRank, then the SQL value) is BSON's.
@@ -471,13 +506,9 @@ func ensembleExactCondition(meta *metadata.Collection, field string, c ensembleC
 var ensembleSortable = []string{"'null'", "'int'", "'long'", "'string'", "'objectId'", "'bool'", "'date'"}
 
 // ensembleRank orders a field's types as BSON does: null and missing, numbers, strings, ObjectIds, booleans,
-// dates.
+// dates (ensemble_ordered.go).
 func ensembleRank(field string) string {
-	return fmt.Sprintf(
-		`CASE %s WHEN 'int' THEN 2 WHEN 'long' THEN 2 WHEN 'string' THEN 3 WHEN 'objectId' THEN 7 `+
-			`WHEN 'bool' THEN 8 WHEN 'date' THEN 9 ELSE 1 END`,
-		ensembleSchemaType(field),
-	)
+	return metadata.EnsembleRank(field)
 }
 
 // ensembleNoArrays tells whether no array value of `field` in the collection can hold the values of `c`: its
@@ -500,7 +531,12 @@ func ensembleNoArrays(ctx context.Context, db *fsql.DB, meta *metadata.Collectio
 		return false
 	}
 
-	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT 1 FROM %[1]q WHERE %[1]q MATCH ? LIMIT 1", side), m)
+	return ensembleNone(ctx, db, fmt.Sprintf("SELECT 1 FROM %[1]q WHERE %[1]q MATCH ? LIMIT 1", side), m)
+}
+
+// ensembleNone tells whether a query (`SELECT 1 ... LIMIT 1`) answers no row, without an error.
+func ensembleNone(ctx context.Context, db *fsql.DB, q string, args ...any) bool {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return false
 	}
@@ -512,56 +548,118 @@ func ensembleNoArrays(ctx context.Context, db *fsql.DB, meta *metadata.Collectio
 	return err == nil && !found
 }
 
-// ensembleExact returns a WHERE clause selecting exactly the documents `filter` matches and an ORDER BY
-// clause sorting them as `sort` does, when both can be had; ok is false otherwise (the caller then reads the
-// superset of ensembleWhere, unlimited). It asks SQLite once whether the matching documents hold a sort
-// field of a type it cannot order as BSON does.
-func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, filter, sort *types.Document) (string, string, []any, bool) {
+// ensembleExact returns the clauses (WHERE, ORDER BY, LIMIT) selecting exactly the documents `filter` matches,
+// sorted as `sort` sorts them, the first `limit` of them, when they can be had; ok is false otherwise (the
+// caller then reads the superset of ensembleWhere, unlimited). The sort fields of the matching documents must
+// hold only types whose SQL order is BSON's: an ordered index of the sort field tells at once for the whole
+// collection, else SQLite is asked about the matching documents. With an ordered index, a page of many
+// matches is read by walking it (ensembleWalk).
+func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, filter, sort *types.Document, limit int64) (string, []any, bool) {
 	if db == nil || meta == nil || meta.Capped() || filter.Len() == 0 {
-		return "", "", nil, false
+		return "", nil, false
 	}
 
 	keys := filter.Keys()
 	values := filter.Values()
 	seen := make(map[string]bool, len(keys))
+	parsed := make(map[string]ensembleCondition, len(keys))
+	pinned := make(map[string]int, len(keys))
 
-	var conds []string
-	var args []any
+	var conds, firstConds, condKeys, firstKeys []string
+	var args, firstArgs []any
+	condArgs := make(map[string][]any, len(keys))
 
 	for i, k := range keys {
 		if seen[k] || !ensembleFieldName.MatchString(k) {
-			return "", "", nil, false
+			return "", nil, false
 		}
 
 		seen[k] = true
 
 		c, ok := ensembleParse(values[i])
 		if !ok {
-			return "", "", nil, false
+			return "", nil, false
 		}
+
+		parsed[k] = c
 
 		if len(c.vals) == 0 && len(c.bounds) == 0 {
 			conds = append(conds, "0")
+			condKeys = append(condKeys, k)
+
 			continue
 		}
 
-		cond, a := ensembleExactCondition(meta, k, c, len(c.bounds) == 0 && ensembleNoArrays(ctx, db, meta, k, c))
+		noArrays := len(c.bounds) == 0 && ensembleNoArrays(ctx, db, meta, k, c)
+		noScalars := !noArrays && ensembleNoScalars(ctx, db, meta, k, c)
+		// Values of types the field's index holds by their JSON text, compared alone: an index prefix (one value
+		// pins it).
+		pinned[k] = 0
+		if noArrays && len(c.vals) > 0 && !c.all {
+			pinned[k] = len(c.vals)
+			for _, v := range c.vals {
+				if v.typ != "string" && v.typ != "objectId" {
+					pinned[k] = 0
+				}
+			}
+		}
+
+		cond, a := ensembleExactCondition(meta, k, c, noArrays, noScalars)
+		condArgs[k] = a
+
+		if noScalars {
+			// Tested first: a document that fails it is never read (SQLite tests the conditions in order).
+			firstConds = append(firstConds, cond)
+			firstArgs = append(firstArgs, a...)
+			firstKeys = append(firstKeys, k)
+
+			continue
+		}
+
 		conds = append(conds, cond)
 		args = append(args, a...)
+		condKeys = append(condKeys, k)
 	}
 
+	conds = append(firstConds, conds...)
+	args = append(firstArgs, args...)
+	condKeys = append(firstKeys, condKeys...)
 	where := " WHERE " + strings.Join(conds, " AND ")
+
+	// The WHERE clause with the condition on `key` replaced by equality to one value (of a `$in` that no array
+	// holds), and its arguments.
+	whereWith := func(key string, v ensembleScalar) (string, []any) {
+		parts := make([]string, len(conds))
+		var a []any
+
+		for i, k := range condKeys {
+			if k == key {
+				cond, ca := ensembleExactCondition(meta, k, ensembleCondition{vals: []ensembleScalar{v}}, true, false)
+				parts[i] = cond
+				a = append(a, ca...)
+
+				continue
+			}
+
+			parts[i] = conds[i]
+			if conds[i] != "0" {
+				a = append(a, condArgs[k]...)
+			}
+		}
+
+		return " WHERE " + strings.Join(parts, " AND "), a
+	}
 
 	var order, guard []string
 
 	for i, k := range sort.Keys() {
 		if !ensembleFieldName.MatchString(k) {
-			return "", "", nil, false
+			return "", nil, false
 		}
 
 		dir, ok := sort.Values()[i].(int64)
 		if !ok || (dir != 1 && dir != -1) {
-			return "", "", nil, false
+			return "", nil, false
 		}
 
 		desc := ""
@@ -569,24 +667,8 @@ func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 			desc = " DESC"
 		}
 
-		order = append(order, ensembleRank(k)+desc, fmt.Sprintf("%s->>'$.%s'%s", metadata.DefaultColumn, k, desc))
+		order = append(order, ensembleRank(k)+desc, metadata.EnsembleValue(k)+desc)
 		guard = append(guard, fmt.Sprintf("%s NOT IN (%s)", ensembleSchemaType(k), strings.Join(ensembleSortable, ", ")))
-	}
-
-	if len(guard) > 0 {
-		q := fmt.Sprintf("SELECT 1 FROM %q%s AND (%s) LIMIT 1", meta.TableName, where, strings.Join(guard, " OR "))
-
-		rows, err := db.QueryContext(ctx, q, args...)
-		if err != nil {
-			return "", "", nil, false
-		}
-
-		unorderable := rows.Next()
-		_ = rows.Close()
-
-		if unorderable {
-			return "", "", nil, false
-		}
 	}
 
 	orderBy := ""
@@ -594,7 +676,252 @@ func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 		orderBy = " ORDER BY " + strings.Join(order, ", ")
 	}
 
-	return where, orderBy, args, true
+	if index, mode := ensembleOrderedIndex(ctx, db, meta, sort, pinned, where, args); mode != ensembleNoWalk {
+		field, dir := sort.Keys()[0], sort.Values()[0].(int64)
+
+		if mode == ensembleWalkWithin || (mode == ensembleWalkAll && ensembleWalks(ctx, db, meta, parsed, limit)) {
+			return ensembleWalk(index, field, dir, parsed[field], where, orderBy, args, limit)
+		}
+
+		// A search word (tested first: firstKeys) may be rare, and a walk would then read whole groups.
+		if mode == ensembleSortClean && (len(firstKeys) == 0 || ensembleWalks(ctx, db, meta, parsed, limit)) {
+			if key, ok := ensembleSplitKey(meta, index, pinned); ok {
+				// One walk within each value of the `$in`, each at most a page; the page is the first of them all.
+				var walks []string
+				var walkArgs []any
+
+				for _, v := range parsed[key].vals {
+					w, a := whereWith(key, v)
+					clauses, a, _ := ensembleWalk(index, field, dir, parsed[field], w, orderBy, a, limit)
+					walks = append(walks, fmt.Sprintf("SELECT rowid FROM (SELECT rowid FROM %q%s)", meta.TableName, clauses))
+					walkArgs = append(walkArgs, a...)
+				}
+
+				return " WHERE rowid IN (" + strings.Join(walks, " UNION ALL ") + ")" + orderBy + " LIMIT ?", append(walkArgs, limit), true
+			}
+		}
+
+		return where + orderBy + " LIMIT ?", append(args, limit), true
+	}
+
+	if len(guard) > 0 {
+		q := fmt.Sprintf("SELECT 1 FROM %q%s AND (%s) LIMIT 1", meta.TableName, where, strings.Join(guard, " OR "))
+		if !ensembleNone(ctx, db, q, args...) {
+			return "", nil, false
+		}
+	}
+
+	return where + orderBy + " LIMIT ?", append(args, limit), true
+}
+
+// What an ordered index lets a sorted page do (ensembleOrderedIndex).
+const (
+	// No ordered index serves the sort, or a value of an unsortable type is there.
+	ensembleNoWalk = iota
+	// Walk the index within the filter's equality on the keys before the sort key: only the page is read.
+	ensembleWalkWithin
+	// Walk the index of the sort key alone, if the matches are many (ensembleWalks).
+	ensembleWalkAll
+	// The filter's `$in` on the keys before the sort key reads its matches from the index; they are sorted,
+	// and known to hold no unsortable value.
+	ensembleSortClean
+)
+
+// ensembleOrderedIndex returns an ordered index (ensemble_ordered.go) of the one sort key, and what it lets
+// the page do: one whose keys before the sort key are each given by the filter (one value: the walk reads
+// only the page; several: their matches need no check of their types), else one of the sort key alone. The
+// documents it would read (all of them, or those of the equality) must hold no value of an unsortable type
+// there: one probe of the index.
+func ensembleOrderedIndex(ctx context.Context, db *fsql.DB, meta *metadata.Collection, sort *types.Document, pinned map[string]int, where string, args []any) (string, int) {
+	if sort.Len() != 1 {
+		return "", ensembleNoWalk
+	}
+
+	field := sort.Keys()[0]
+
+	var single, compound *metadata.IndexInfo
+	within := false
+
+	for i, index := range meta.Settings.Indexes {
+		if !metadata.EnsembleOrdered(index) || metadata.EnsembleOrderedKey(index) != field {
+			continue
+		}
+
+		if len(index.Key) == 1 {
+			single = &meta.Settings.Indexes[i]
+			continue
+		}
+
+		given, one := true, true
+		for _, key := range index.Key[:len(index.Key)-1] {
+			given = given && pinned[key.Field] > 0
+			one = one && pinned[key.Field] == 1
+		}
+
+		if given && (compound == nil || (one && !within)) {
+			compound, within = &meta.Settings.Indexes[i], one
+		}
+	}
+
+	probe := func(index *metadata.IndexInfo, clause string, args []any) bool {
+		q := fmt.Sprintf("SELECT 1 FROM %q INDEXED BY %q %s %s = %d LIMIT 1", meta.TableName, meta.TableName+"_"+index.Name, clause, ensembleRank(field), metadata.EnsembleOrderedUnsortable)
+
+		return ensembleNone(ctx, db, q, args...)
+	}
+
+	if compound != nil && probe(compound, where+" AND", args) {
+		if within {
+			return meta.TableName + "_" + compound.Name, ensembleWalkWithin
+		}
+
+		return meta.TableName + "_" + compound.Name, ensembleSortClean
+	}
+
+	if single != nil && probe(single, "WHERE", nil) {
+		return meta.TableName + "_" + single.Name, ensembleWalkAll
+	}
+
+	return "", ensembleNoWalk
+}
+
+// ensembleSplitMax is the most values of a `$in` whose walks are read one by one (ensembleSplitKey).
+const ensembleSplitMax = 64
+
+// ensembleSplitKey returns the one key of an ordered index's equality prefix that the filter gives several
+// values of (at most ensembleSplitMax), when the other keys are each given one: a walk within each value
+// reads at most a page.
+func ensembleSplitKey(meta *metadata.Collection, index string, pinned map[string]int) (string, bool) {
+	for _, info := range meta.Settings.Indexes {
+		if meta.TableName+"_"+info.Name != index || len(info.Key) < 2 {
+			continue
+		}
+
+		split := ""
+
+		for _, key := range info.Key[:len(info.Key)-1] {
+			switch n := pinned[key.Field]; {
+			case n == 1:
+			case n > 1 && n <= ensembleSplitMax && split == "":
+				split = key.Field
+			default:
+				return "", false
+			}
+		}
+
+		return split, split != ""
+	}
+
+	return "", false
+}
+
+// ensembleWalks tells whether a page of `limit` is cheaper read by walking the sort's ordered index (about
+// limit × rows / matches rows) than by reading every match and sorting them (about matches rows): whether the
+// matches are at least sqrt(limit × rows). The matches are estimated from above, by the fewest values any
+// indexed equality of the filter finds, counted in its index (and its side table of arrays) up to that many.
+func ensembleWalks(ctx context.Context, db *fsql.DB, meta *metadata.Collection, filter map[string]ensembleCondition, limit int64) bool {
+	var rows int64
+	if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT coalesce(max(rowid), 0) FROM %q", meta.TableName)).Scan(&rows); err != nil {
+		return false
+	}
+
+	enough := int64(math.Ceil(math.Sqrt(float64(limit) * float64(rows))))
+
+	count := func(q string, args ...any) int64 {
+		var n int64
+		if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM (%s LIMIT %d)", q, enough), args...).Scan(&n); err != nil {
+			return enough
+		}
+
+		return n
+	}
+
+	for field, c := range filter {
+		if len(c.bounds) > 0 || len(c.vals) == 0 {
+			continue
+		}
+
+		pushable := true
+		for _, v := range c.vals {
+			if v.typ != "string" && v.typ != "objectId" {
+				pushable = false
+			}
+		}
+
+		if !pushable {
+			continue
+		}
+
+		if field == "_id" {
+			if int64(len(c.vals)) < enough {
+				return false
+			}
+
+			continue
+		}
+
+		indexed := false
+		for _, index := range meta.Settings.Indexes {
+			if len(index.Key) > 0 && !metadata.EnsembleOrdered(index) && index.Key[0].Field == field {
+				indexed = true
+			}
+		}
+
+		if !indexed {
+			continue
+		}
+
+		vals := make([]any, len(c.vals))
+		for i, v := range c.vals {
+			vals[i] = v.json
+		}
+
+		col := ensembleColumn(field)
+		n := count(fmt.Sprintf("SELECT 1 FROM %q WHERE %s IN (%s)", meta.TableName, col, ensemblePlaceholders(len(vals))), vals...)
+
+		if side, ok := metadata.EnsembleMultikeyTable(meta.TableName, field); ok {
+			m, ok := ensembleMatch(c)
+			if !ok {
+				continue
+			}
+
+			n += count(fmt.Sprintf("SELECT 1 FROM %[1]q WHERE %[1]q MATCH ?", side), m)
+		} else {
+			n += count(fmt.Sprintf(`SELECT 1 FROM %[1]q WHERE %[2]s >= '[' AND %[2]s < '\'`, meta.TableName, col))
+		}
+
+		if n < enough {
+			return false
+		}
+	}
+
+	return true
+}
+
+// ensembleWalk is the clauses of a page read by walking an ordered index in the sort's order: SQLite tests
+// each document against the filter as it comes and stops at the page's end. Bounds of the filter on the sort
+// field itself (the cursor of the next page) are also written as a range of the index, so the walk starts
+// there. No document holds an unsortable value there (ensembleOrderedIndex), so no array can match them.
+func ensembleWalk(index, field string, dir int64, c ensembleCondition, where, orderBy string, args []any, limit int64) (string, []any, bool) {
+	var ranges []string
+	var rangeArgs []any
+
+	for _, b := range c.bounds {
+		ranges = append(ranges, fmt.Sprintf("%s %s ?", metadata.EnsembleValue(field), b.op))
+		rangeArgs = append(rangeArgs, b.arg)
+	}
+
+	if len(ranges) > 0 {
+		// The bounds hold values of one type only: its rank is constant, and SQLite walks the index in the
+		// order of the value alone (it would sort the rest of the index if the ORDER BY named the rank).
+		where += fmt.Sprintf(" AND %s = %d AND %s", ensembleRank(field), metadata.EnsembleRankOf(c.bounds[0].typ), strings.Join(ranges, " AND "))
+
+		orderBy = " ORDER BY " + metadata.EnsembleValue(field)
+		if dir == -1 {
+			orderBy += " DESC"
+		}
+	}
+
+	return fmt.Sprintf(" INDEXED BY %q", index) + where + orderBy + " LIMIT ?", append(append(args, rangeArgs...), limit), true
 }
 
 // ensembleClauses is what Query and Explain append after SELECT ... FROM: the exact WHERE, ORDER BY and LIMIT
@@ -603,8 +930,8 @@ func ensembleClauses(ctx context.Context, db *fsql.DB, meta *metadata.Collection
 	ensembleOptimize(db)
 
 	if limit > 0 {
-		if where, order, args, ok := ensembleExact(ctx, db, meta, exactFilter, sort); ok {
-			return where + order + " LIMIT ?", append(args, limit), true
+		if clauses, args, ok := ensembleExact(ctx, db, meta, exactFilter, sort, limit); ok {
+			return clauses, args, true
 		}
 	}
 

@@ -1,4 +1,5 @@
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
+import { requestId, type Logger } from '../core/logger.js';
 import type { CachedPage, PageCache } from './page.cache.js';
 
 /** What every page answer carries: it may be kept only by the reader's browser, which asks again each time. */
@@ -38,18 +39,57 @@ export function sendPage(
   res.end(req.method === 'HEAD' ? undefined : page.body);
 }
 
+/** What the lean path does that the rest of the pipeline would have done for the same answer. */
+export interface LeanPipeline {
+  /** The security headers every answer carries (helmet's, captured once: `capturedHeaders`). */
+  headers: [string, string][];
+  logger: Logger;
+  /** Times the answer (metrics): method, status, seconds. */
+  timed?: (method: string, status: number, seconds: number) => void;
+}
+
 /**
  * The lean path for readers without a session (docs/adr/0027-page-cache.md): a page kept for anonymous
- * readers is answered before body parsing, sessions, passport and routing run. Anything else goes on.
+ * readers is answered first, before the pipeline (metrics, request logging, helmet, body parsing, sessions,
+ * passport, routing), doing itself what those would have done for it: the security headers, a request id,
+ * the request's metric and log line. Anything else goes on through the pipeline.
  */
-export function keptPages(cache: PageCache, sessionCookie: string): RequestHandler {
+export function keptPages(cache: PageCache, sessionCookie: string): (lean: LeanPipeline) => RequestHandler {
   const marker = `${sessionCookie}=`;
-  return (req, res, next) => {
-    if (!cache.enabled || (req.method !== 'GET' && req.method !== 'HEAD')) return next();
-    if (req.headers.cookie?.includes(marker)) return next();
-    // Mounted at /api/v1: the page is kept under the whole URL.
-    const page = cache.get(req.originalUrl);
-    if (!page) return next();
-    sendPage(req, res, page);
+  return ({ headers, logger, timed }) =>
+    (req, res, next) => {
+      if (!cache.enabled || (req.method !== 'GET' && req.method !== 'HEAD')) return next();
+      if (!req.url.startsWith('/api/v1/') || req.headers.cookie?.includes(marker)) return next();
+      // Kept under the whole URL (the first middleware sees it unchanged).
+      const page = cache.get(req.url);
+      if (!page) return next();
+      const started = process.hrtime.bigint();
+      const id = requestId(req, res);
+      for (const [name, value] of headers) res.setHeader(name, value);
+      sendPage(req, res, page);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      timed?.(req.method, res.statusCode, seconds);
+      if (logger.isLevelEnabled('info'))
+        logger.info(
+          {
+            req: { id, method: req.method, url: req.url },
+            res: { statusCode: res.statusCode },
+            responseTime: seconds * 1000,
+          },
+          'request completed',
+        );
+    };
+}
+
+/** The headers a middleware that only sets headers (helmet) sets on every answer, captured once. */
+export function capturedHeaders(middleware: RequestHandler): [string, string][] {
+  const headers: [string, string][] = [];
+  const res = {
+    setHeader: (name: string, value: unknown) => void headers.push([name, String(value)]),
+    removeHeader: () => undefined,
   };
+  let called = false;
+  middleware({} as Request, res as unknown as Response, () => void (called = true));
+  if (!called) throw new Error('capturedHeaders: the middleware did not go on at once');
+  return headers;
 }

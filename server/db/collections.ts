@@ -7,6 +7,11 @@ import type { Logger } from '../core/logger.js';
  * The index type admits only what both MongoDB 6+ and FerretDB 1.24 support: plain ascending /
  * descending keys and `unique`. Partial, sparse, TTL, text indexes and collations cannot be expressed
  * here on purpose (docs/architecture.md).
+ *
+ * An index named `ordered_...` serves sorted pages by its last key (within an equality on the keys before
+ * it): on MongoDB it is an ordinary index; the FerretDB Ensemble builds makes its last key in BSON's order, so
+ * a page is read by walking it and stopping at the page's end (docs/adr/0013-index-served-filters.md,
+ * "Ordered walks").
  */
 export interface IndexSpec {
   name: string;
@@ -83,6 +88,8 @@ export const collectionSpecs: CollectionSpec[] = [
       { name: 'organization', key: { organizationId: 1, status: 1, handle: 1 } },
       { name: 'searchTokens', key: { searchTokens: 1 } },
       { name: 'status_handle', key: { status: 1, handle: 1 } },
+      { name: 'ordered_handle', key: { handle: -1 } },
+      { name: 'ordered_organization', key: { organizationId: 1, status: 1, handle: -1 } },
     ],
   },
   {
@@ -109,6 +116,7 @@ export const collectionSpecs: CollectionSpec[] = [
       { name: 'handle_unique', key: { handle: 1 }, unique: true },
       { name: 'listing', key: { deletedAt: 1, visibility: 1, handle: 1 } },
       { name: 'searchTokens', key: { searchTokens: 1 } },
+      { name: 'ordered_handle', key: { handle: -1 } },
     ],
   },
   {
@@ -134,6 +142,7 @@ export const collectionSpecs: CollectionSpec[] = [
     indexes: [
       { name: 'feed', key: { groupId: 1, createdAt: -1, _id: -1 } },
       { name: 'searchTokens', key: { searchTokens: 1, audience: 1 } },
+      { name: 'ordered_group', key: { groupId: 1, _id: -1 } },
     ],
   },
   {
@@ -141,6 +150,7 @@ export const collectionSpecs: CollectionSpec[] = [
     indexes: [
       { name: 'feed', key: { groupId: 1, createdAt: -1, _id: -1 } },
       { name: 'searchTokens', key: { searchTokens: 1, audience: 1 } },
+      { name: 'ordered_group', key: { groupId: 1, _id: -1 } },
     ],
   },
   {
@@ -167,6 +177,7 @@ export const collectionSpecs: CollectionSpec[] = [
       { name: 'folder', key: { groupId: 1, folderId: 1, deletedAt: 1, name: 1 } },
       { name: 'deleted', key: { deletedAt: 1 } },
       { name: 'searchTokens', key: { searchTokens: 1, audience: 1 } },
+      { name: 'ordered_created', key: { createdAt: -1 } },
     ],
   },
   { name: collections.fileVersions, indexes: [{ name: 'group', key: { groupId: 1 } }] },

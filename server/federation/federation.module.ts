@@ -270,6 +270,13 @@ export function composeFederation(deps: {
       replays,
       logger,
       handlers,
+      // A members-only group's inbox takes activities from servers holding one of its members, in any
+      // standing (an invited person's Follow); to others it does not exist (ADR 0028).
+      hiddenFrom: async (name, actorId) => {
+        const loaded = await directory.load(name, { membersOnly: true });
+        const group = loaded && 'group' in loaded ? loaded.group : null;
+        return audience.hides(group, actorId, ['active', 'invited', 'requested', 'banned']);
+      },
       onActorDeleted: (actorId) => {
         remote.forget(actorId);
         return remoteKeys.forgetOwner(actorId);

@@ -54,8 +54,9 @@ export class FederationRecords {
     return { ...existing, fresh: false };
   }
 
-  async forget(iri: string): Promise<void> {
-    await this.iris.deleteOne({ _id: iri });
+  /** Forget an IRI's record (only if it still names `localId`, when given: a claim given up). */
+  async forget(iri: string, localId?: ObjectId): Promise<void> {
+    await this.iris.deleteOne(localId ? { _id: iri, localId } : { _id: iri });
   }
 
   async ref(key: string): Promise<string | null> {

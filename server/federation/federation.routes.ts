@@ -25,8 +25,22 @@ function wantsHtml(req: Request): boolean {
   return req.accepts(['text/html', ...AS_TYPES]) === 'text/html';
 }
 
-function sendActivity(res: Response, doc: Record<string, unknown>, status = 200): void {
+/**
+ * A document goes out as ActivityStreams JSON. One served only to some servers (a members-only group's, an
+ * activity addressed to someone) says `Cache-Control: private`: no shared cache on the way may keep it and
+ * hand it to anyone else (docs/federation.md, "Members-only groups across nodes").
+ */
+function sendActivity(res: Response, doc: Record<string, unknown>, status = 200, restricted = false): void {
+  if (restricted) res.set('Cache-Control', 'private, no-cache');
   res.status(status).type(CONTENT_TYPE).set('Vary', 'Accept').send(JSON.stringify(doc));
+}
+
+/** Whether an activity of a collection is addressed to Public or to one of `audiences`. */
+function addressedTo(item: Record<string, unknown>, audiences: string[]): boolean {
+  return ['to', 'cc', 'audience']
+    .flatMap((k) => (Array.isArray(item[k]) ? (item[k] as unknown[]) : [item[k]]))
+    .map((v) => idOf(v))
+    .some((a) => a === PUBLIC || a === 'as:Public' || a === 'Public' || audiences.includes(a ?? ''));
 }
 
 export interface FederationRoutesDeps {
@@ -74,12 +88,22 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
    */
   const mayServe = async (group: GroupDoc, req: Request, states: MembershipState[]): Promise<boolean> => {
     if (group.visibility === 'public') return true;
-    const signer = await deps.signedBy(req);
+    const signer = await signerOf(req);
     if (!signer) return false;
     if (group.origin) return originOf(signer) === originOf(group.origin.iri);
     return (await deps.memberOrigins(group, states)).has(originOf(signer) ?? '');
   };
+  /** Who signed a request, verified once per request. */
+  const signers = new WeakMap<Request, Promise<string | null>>();
+  const signerOf = (req: Request): Promise<string | null> => {
+    let signer = signers.get(req);
+    if (!signer) signers.set(req, (signer = deps.signedBy(req)));
+    return signer;
+  };
   const ANY_STANDING: MembershipState[] = ['active', 'invited', 'requested'];
+  /** A members-only group's actor and collections are served to some servers only. */
+  const restricted = (loaded: object | null) =>
+    Boolean(loaded && 'group' in loaded && (loaded.group as GroupDoc).visibility !== 'public');
   /** A local actor as served to this request (a members-only group only to its members' nodes). */
   const servedActor = async (name: string, req: Request) => {
     const loaded = await directory.load(name, { membersOnly: true });
@@ -160,7 +184,7 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
         throw new NotFoundError('No such actor on this node.');
       }
       if (wantsHtml(req)) return void res.redirect(303, directory.pageOf(name)!);
-      sendActivity(res, doc);
+      sendActivity(res, doc, 200, restricted(loaded));
     }),
   );
 
@@ -169,11 +193,12 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
   ): RequestHandler =>
     asyncHandler(async (req, res) => {
       const name = req.params.actor!;
-      if (!(await servedActor(name, req))) throw new NotFoundError('No such actor on this node.');
+      const loaded = await servedActor(name, req);
+      if (!loaded) throw new NotFoundError('No such actor on this node.');
       const id = `${directory.iri(name)}${req.path.slice(req.path.lastIndexOf('/'))}`;
       const doc = await build(name, id, req);
       if (!doc) throw new NotFoundError('No such collection.');
-      sendActivity(res, { '@context': AS_CONTEXT, ...doc });
+      sendActivity(res, { '@context': AS_CONTEXT, ...doc }, 200, restricted(loaded));
     });
   // Counts only: who follows whom is not listed to the world. A group's followers are its members
   // (FEP-1b12: following a group is joining it), on every node.
@@ -204,17 +229,35 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
       totalItems: await apex.store.getStreamCount(id),
     })),
   );
+  // A group's outbox pages what it announced (backfill, FEP-f228). A members-only group's announcements
+  // (addressed to its followers, never Public) are listed to a signed request from a node holding an active
+  // member only: a node whose person is just invited sees the collection, not what it holds. Nothing
+  // addressed to one person (an Accept, an Invite) is listed.
   router.get(
     '/ap/a/:actor/outbox',
-    collection(async (_name, id, req) => {
+    collection(async (name, id, req) => {
       const page = typeof req.query.page === 'string' ? req.query.page : undefined;
       if (page && page !== 'true' && !/^[a-f0-9]{24}$/.test(page))
         throw new ValidationError('Unknown page.', [
           { field: 'query.page', message: 'expected a page cursor' },
         ]);
-      const compact = await apex.toJSONLD(
-        await (apex.getCollection as (...a: unknown[]) => Promise<unknown>)(id, page),
-      );
+      const loaded = await directory.load(name, { membersOnly: true });
+      const group = loaded && 'group' in loaded && !loaded.group.origin ? loaded.group : null;
+      const members =
+        group?.visibility === 'members' && page
+          ? (await deps.memberOrigins(group, ['active'])).has(originOf((await signerOf(req)) ?? '') ?? '')
+          : false;
+      const found = (await (apex.getCollection as (...a: unknown[]) => Promise<unknown>)(
+        id,
+        page,
+        null,
+        members,
+      )) as Record<string, unknown>;
+      if (members && Array.isArray(found.orderedItems))
+        found.orderedItems = (found.orderedItems as Record<string, unknown>[]).filter((item) =>
+          addressedTo(item, [`${directory.iri(name)}/followers`]),
+        );
+      const compact = await apex.toJSONLD(found);
       delete compact['@context'];
       // apex's own serialiser leaves out its private fields (`_id`, `_meta`) and bto/bcc.
       return JSON.parse(apex.stringifyPublicJSONLD(compact)) as Record<string, unknown>;
@@ -233,7 +276,7 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
         if (!rendered || !(await mayServe(rendered.group, req, ['active'])))
           throw new NotFoundError('No such object on this node.');
         if (wantsHtml(req) && rendered.page) return void res.redirect(303, rendered.page);
-        sendActivity(res, rendered.doc, rendered.gone ? 410 : 200);
+        sendActivity(res, rendered.doc, rendered.gone ? 410 : 200, rendered.group.visibility !== 'public');
       }),
     );
   }
@@ -255,7 +298,12 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
         );
         if (!found || !(await mayServe(found.group, req, ['active'])))
           throw new NotFoundError('No such collection on this node.');
-        sendActivity(res, JSON.parse(JSON.stringify(found.doc)) as Record<string, unknown>);
+        sendActivity(
+          res,
+          JSON.parse(JSON.stringify(found.doc)) as Record<string, unknown>,
+          200,
+          found.group.visibility !== 'public',
+        );
       }),
     );
   }
@@ -302,7 +350,7 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
       // apex keeps the Public address compacted (`as:Public`).
       const isPublic = addressed.some((a) => a === PUBLIC || a === 'as:Public' || a === 'Public');
       if (!isPublic) {
-        const signer = await deps.signedBy(req);
+        const signer = await signerOf(req);
         const origins = new Set(addressed.map((a) => originOf(a)));
         // A members-only group's activities: to the nodes holding a member too.
         const audience = await directory.load(directory.nameOf(idOf(stored.audience) ?? '') ?? '', {
@@ -315,10 +363,15 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
       }
       if (!kept) {
         const { bto: _bto, bcc: _bcc, ...sent } = stored;
-        return sendActivity(res, sent);
+        return sendActivity(res, sent, 200, !isPublic);
       }
       const doc = await apex.toJSONLD(kept);
-      sendActivity(res, JSON.parse(apex.stringifyPublicJSONLD(doc)) as Record<string, unknown>);
+      sendActivity(
+        res,
+        JSON.parse(apex.stringifyPublicJSONLD(doc)) as Record<string, unknown>,
+        200,
+        !isPublic,
+      );
     }),
   );
 

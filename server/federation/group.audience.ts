@@ -42,6 +42,21 @@ export class GroupAudience {
     );
   }
 
+  /**
+   * Whether a group hosted here is hidden from the server of `actorIri`: a node-only group from every
+   * server, a members-only one from a server holding no member (in these states). To such a server the
+   * group and its posts are answered as unknown ones (ADR 0028, addendum).
+   */
+  async hides(
+    group: GroupDoc | null,
+    actorIri: string,
+    states: MembershipState[] = ['active'],
+  ): Promise<boolean> {
+    if (!group || group.origin || group.visibility === 'public') return false;
+    if (group.visibility !== 'members') return true;
+    return !(await this.memberOrigins(group._id, states)).has(new URL(actorIri).origin);
+  }
+
   /** The group announces `object` (an activity, as received or as built here, or a post) to its members. */
   async announce(
     group: GroupDoc,

@@ -89,10 +89,11 @@ export function inboxContext(deps: InboxHandlerDeps) {
     const createdAt = post.published && post.published.getTime() < Date.now() ? post.published : undefined;
     const origin = { iri: post.iri, url: post.url };
     // Copies of its files, kept before the post is written (docs/adr/0029-attachments-across-nodes.md);
-    // forgotten again if the post is refused (and was not written before).
+    // forgotten again if the post is refused (and was not written before), and so is the claim on its IRI
+    // made for it, so a later Create of the same IRI is taken afresh.
     const withCopies = async (
       kind: 'threads' | 'replies',
-      id: ObjectId,
+      { localId: id, fresh }: { localId: ObjectId; fresh: boolean },
       write: (attachments: AttachmentSummary[]) => Promise<unknown>,
     ) => {
       const kept = post.attachments.length
@@ -102,8 +103,10 @@ export function inboxContext(deps: InboxHandlerDeps) {
         await write(kept);
       } catch (err) {
         const posts = kind === 'threads' ? deps.threadRepo.threads : deps.threadRepo.replies;
-        if (kept.length && !(await posts.findOne({ _id: id })))
-          await deps.attachments.discard(kept).catch(() => undefined);
+        if (!(await posts.findOne({ _id: id }))) {
+          if (kept.length) await deps.attachments.discard(kept).catch(() => undefined);
+          if (fresh) await records.forget(post.iri, id).catch(() => undefined);
+        }
         throw err;
       }
     };
@@ -112,7 +115,7 @@ export function inboxContext(deps: InboxHandlerDeps) {
       // Claimed before: recorded already (a second Announce of it), or its writing was cut short.
       if (!claim.fresh && (await postOf(post.iri))) return;
       if (claim.kind !== 'thread') throw new ConflictError(`${post.iri} is known here as a reply.`);
-      await withCopies('threads', claim.localId, (attachments) =>
+      await withCopies('threads', claim, (attachments) =>
         threads.record(
           caller,
           group.handle,
@@ -132,7 +135,7 @@ export function inboxContext(deps: InboxHandlerDeps) {
     if (claim.kind !== 'reply') throw new ConflictError(`${post.iri} is known here as a thread.`);
     const threadId =
       parent.kind === 'threads' ? parent.doc._id : (parent.doc as { threadId: ObjectId }).threadId;
-    await withCopies('replies', claim.localId, (attachments) =>
+    await withCopies('replies', claim, (attachments) =>
       threads.recordReply(
         caller,
         threadId.toHexString(),

@@ -51,6 +51,11 @@ export function inboxHandler(deps: {
   replays: ReplayFilter;
   logger: Logger;
   handlers: Record<string, InboxHandler>;
+  /**
+   * Whether a local actor's own inbox is hidden from this sender (a members-only group's, from a server
+   * holding none of its members): answered as for an actor that does not exist.
+   */
+  hiddenFrom: (name: string, actorId: string) => Promise<boolean>;
   /** A remote actor deleted itself (verified): forget what identified it. */
   onActorDeleted: (actorId: string) => Promise<void>;
 }): RequestHandler {
@@ -105,7 +110,11 @@ export function inboxHandler(deps: {
   return (req, res, next) => {
     void (async () => {
       const { activity, activityId, actorId } = res.locals.inbox as VerifiedInbox;
-      if (req.params.actor && !(await directory.apexActor(directory.iri(req.params.actor))))
+      if (
+        req.params.actor &&
+        (!(await directory.apexActor(directory.iri(req.params.actor))) ||
+          (await deps.hiddenFrom(req.params.actor, actorId)))
+      )
         throw new NotFoundError('No such actor on this node.');
       let compacted: ApexObject | undefined;
       try {

@@ -80,16 +80,24 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
   const moderation = moderationHandlers(deps, ctx);
   const applyAnnounced = announcedApplier(deps, ctx, moderation);
 
+  /**
+   * The post an IRI names and its group, unless the group is hidden from the sender's server: then, as the
+   * group itself, it is answered as unknown (same status, same problem: ADR 0028, addendum).
+   */
+  const postFor = async (iri: string | null, actorId: string) => {
+    const found = await postOf(iri);
+    const group = found && (await groupOfDoc(found.doc));
+    return found && !(await deps.audience.hides(group, actorId)) ? { ...found, group } : null;
+  };
+
   /** The group hosted here a post is for: named in its addressing, or its parent's group. */
-  const groupForPost = async (post: IncomingPost): Promise<GroupDoc | null> => {
+  const groupForPost = async (post: IncomingPost, actorId: string): Promise<GroupDoc | null> => {
     for (const iri of new Set(post.addressed)) {
       const group = await localGroup(iri);
-      if (group) return group;
+      if (group && !(await deps.audience.hides(group, actorId))) return group;
     }
-    const parent = await postOf(post.inReplyTo);
-    if (!parent) return null;
-    const group = await groupOfDoc(parent.doc);
-    return group && !group.origin ? group : null;
+    const parent = await postFor(post.inReplyTo, actorId);
+    return parent?.group && !parent.group.origin ? parent.group : null;
   };
 
   /** The activity's author, who must be the object's author. */
@@ -189,8 +197,8 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
       }
       if (await moderation.undoLock(inbound, undone)) return;
       if (typeOf(undone) === 'Like') {
-        const found = await postOf(objectIri);
-        const group = found && (await groupOfDoc(found.doc));
+        const found = await postFor(objectIri, inbound.actorId);
+        const group = found?.group;
         if (!found || !group || group.origin) return;
         const person = await remote.person(inbound.actorId);
         await threads.like(callerOf(person), found.kind, found.doc._id.toHexString(), false);
@@ -250,7 +258,7 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
       // Not a post (an event, a resource, a poll's answer...): nothing Ensemble shows.
       if (!POST_TYPES.has(typeOf(object) ?? '')) return;
       const post = readPost(object);
-      const group = await groupForPost(post);
+      const group = await groupForPost(post, inbound.actorId);
       // Not for a group hosted here: a group hosted elsewhere announces what it accepts (or its own
       // server sends it, as Mobilizon does).
       if (!group) return fromGroupOrigin(inbound, post);
@@ -273,8 +281,8 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
       }
       if (!POST_TYPES.has(typeOf(object) ?? '')) return;
       const post = readPost(object);
-      const found = await postOf(post.iri);
-      const group = found && (await groupOfDoc(found.doc));
+      const found = await postFor(post.iri, inbound.actorId);
+      const group = found?.group;
       if (!found || !group || group.origin) return;
       const author = await authorOf(inbound, post);
       await threads.edit(callerOf(author), found.kind, found.doc._id.toHexString(), {
@@ -288,8 +296,8 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
       const objectIri = idOf(first(inbound.activity.object));
       if (!objectIri) return;
       if (objectIri === inbound.actorId) return actorDeleted(inbound.actorId);
-      const found = await postOf(objectIri);
-      const group = found && (await groupOfDoc(found.doc));
+      const found = await postFor(objectIri, inbound.actorId);
+      const group = found?.group;
       if (!found || !group || group.origin || found.doc.deleted) return;
       const person = await remote.person(inbound.actorId);
       // Its author deletes it; a moderator (of another node, given that role here) removes it with a reason.
@@ -304,9 +312,9 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
     },
 
     Like: async (inbound) => {
-      const found = await postOf(idOf(first(inbound.activity.object)));
+      const found = await postFor(idOf(first(inbound.activity.object)), inbound.actorId);
       if (!found) throw new ValidationError('The liked object is not a post of a group on this node.');
-      const group = await groupOfDoc(found.doc);
+      const group = found.group;
       if (!group || group.origin) return;
       const person = await remote.person(inbound.actorId);
       await threads.like(callerOf(person), found.kind, found.doc._id.toHexString(), true);

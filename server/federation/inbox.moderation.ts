@@ -21,11 +21,14 @@ export function moderationHandlers(deps: InboxHandlerDeps, ctx: InboxContext) {
   const { directory, remote, threads, memberships } = deps;
   const { localGroup, postOf, callerOf, groupOfDoc } = ctx;
 
-  /** A thread of a group hosted here, for a Lock, Add or Remove by one of its (remote) moderators. */
-  const localThread = async (objectIri: string | null) => {
+  /**
+   * A thread of a group hosted here, for a Lock, Add or Remove by one of its (remote) moderators; none when
+   * the group is hidden from the sender's server (as for a thread that does not exist).
+   */
+  const localThread = async (objectIri: string | null, actorIri: string) => {
     const found = await postOf(objectIri);
     const group = found && (await groupOfDoc(found.doc));
-    if (!found || !group || group.origin) return null;
+    if (!found || !group || group.origin || (await deps.audience.hides(group, actorIri))) return null;
     if (found.kind !== 'threads') throw new ValidationError('Only a thread is locked or pinned.');
     return { group, id: found.doc._id.toHexString() };
   };
@@ -37,7 +40,7 @@ export function moderationHandlers(deps: InboxHandlerDeps, ctx: InboxContext) {
     flag: 'locked' | 'pinned',
     on: boolean,
   ) => {
-    const target = await localThread(objectIri);
+    const target = await localThread(objectIri, inbound.actorId);
     if (!target) return false;
     const person = await remote.person(inbound.actorId);
     await threads.setFlag(callerOf(person), target.id, flag, on);

@@ -166,11 +166,15 @@ export class LookupService {
     return people.filter((p): p is UserDoc => p !== null).map(view);
   }
 
-  /** Recent threads: those recorded here, else the newest Pages of the group's outbox (not recorded). */
+  /**
+   * Recent threads: those recorded here (as far as the caller may read them), else for a public group the
+   * newest Pages of its outbox (not recorded). A members-only group's outbox is never read for this: its
+   * node serves it to this node for the members here, not for whoever looks the group up (someone invited).
+   */
   private async recent(caller: Caller, group: GroupDoc): Promise<ProfileThread[]> {
     const listed = await this.deps.threads.list(caller, group.handle, { limit: RECENT }).catch(() => null);
     const known = [...(listed?.pinned ?? []), ...(listed?.items ?? [])].slice(0, RECENT);
-    if (known.length || !group.origin?.outbox)
+    if (known.length || !group.origin?.outbox || group.visibility !== 'public')
       return known.map((t) => ({ id: t.id, iri: '', title: t.title, url: t.url, createdAt: t.createdAt }));
     return this.outboxThreads(group.origin.outbox);
   }

@@ -100,9 +100,12 @@ export class FileRepository {
     this.blobs = new GridFSBucket(db, { bucketName: 'blobs' });
     this.thumbnails = new GridFSBucket(db, { bucketName: 'thumbnails' });
   }
-  /** The newest files matching an exact filter (equalities and bounds), served with its sort by an index. */
+  /**
+   * The newest files matching an exact filter (equalities and bounds), newest first: served by the index the
+   * filter names, or (many matches) by walking `ordered_created` (ADR 0013, "Ordered walks").
+   */
   newestFiles(filter: Filter<FileDoc>, limit: number): Promise<FileDoc[]> {
-    return this.files.find(filter).sort({ _id: -1 }).limit(limit).toArray();
+    return this.files.find(filter).sort({ createdAt: -1 }).limit(limit).toArray();
   }
 
   async usedBytes(groupId: ObjectId): Promise<number> {

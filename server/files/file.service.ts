@@ -9,7 +9,7 @@ import {
   ValidationError,
 } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
-import { newestFirst } from '../core/pages.js';
+import { latestFirst } from '../core/pages.js';
 import { queryTokens, searchTokens } from '../core/search-tokens.js';
 import type { GroupRepository } from '../groups/group.repository.js';
 import type { GroupContext, GroupService } from '../groups/group.service.js';
@@ -523,7 +523,7 @@ export class FileService {
         ),
       ),
     );
-    const docs = newestFirst(lists, query.limit);
+    const docs = latestFirst(lists, query.limit);
     const handles = new Map(
       (
         await this.groupRepo.byIds(

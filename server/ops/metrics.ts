@@ -137,6 +137,23 @@ export class Metrics {
     };
   }
 
+  /**
+   * How a kept page answered before the pipeline is timed (server/cache/page.middleware.ts): under the route
+   * `kept page`, its children made once per method and status.
+   */
+  keptPage(): (method: string, status: number, seconds: number) => void {
+    const children = new Map<string, { observe(seconds: number): void }>();
+    return (method, status, seconds) => {
+      const key = `${method} ${status}`;
+      let child = children.get(key);
+      if (!child) {
+        child = this.httpDuration.labels({ method, route: 'kept page', status: String(status) });
+        children.set(key, child);
+      }
+      child.observe(seconds);
+    };
+  }
+
   /** Before a router mounted under `mount`: the route template then reads `/api/v1/groups/:group`. */
   mountedAt(mount: string): RequestHandler {
     const prefix = mount === '/' ? '' : mount;

@@ -815,13 +815,7 @@ describe('groups across nodes (three departments, three nodes)', () => {
       elsewhere = await new FakeServer().start();
       outsider = elsewhere.actor('outsider');
       // Its WebFinger, so an A admin can invite observer@<peer>.
-      peer.documents.set(
-        `/.well-known/webfinger?resource=${encodeURIComponent(`acct:observer@${peer.host}`)}`,
-        {
-          subject: `acct:observer@${peer.host}`,
-          links: [{ rel: 'self', type: 'application/activity+json', href: observer.id }],
-        },
-      );
+      peer.webfinger('observer', observer);
     });
     afterAll(async () => {
       await peer?.close();

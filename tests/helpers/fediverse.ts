@@ -140,6 +140,15 @@ export class FakeServer {
     };
   }
 
+  /** Answer WebFinger for `acct:<name>@<host>` with this actor (so a node can invite or look it up). */
+  webfinger(name: string, actor: FakeActor): void {
+    const subject = `acct:${name}@${this.host}`;
+    this.documents.set(`/.well-known/webfinger?resource=${encodeURIComponent(subject)}`, {
+      subject,
+      links: [{ rel: 'self', type: 'application/activity+json', href: actor.id }],
+    });
+  }
+
   close(): Promise<void> {
     this.server.closeAllConnections();
     return new Promise((r) => this.server.close(() => r()));

@@ -176,6 +176,7 @@ function appDocuments(): Record<string, Document[]> {
     folderId: n % 3 ? null : oid(0x600 + (n % 2)),
     deletedAt: n % 5 ? null : at(n),
     name: `file${n}.txt`,
+    createdAt: at(n),
   }));
   const groupInvitations = Array.from({ length: 10 }, (_, n) => ({
     _id: oid(0x700 + n),
@@ -244,6 +245,15 @@ function shapes(): Shape[] {
     { collection: collections.reports, filter: { groupId: g, state: 'open' }, field: 'state' },
     { collection: collections.files, filter: { groupId: g, folderId: null, deletedAt: null } },
     { collection: collections.files, filter: { groupId: g, folderId: oid(0x600) } },
+    // A feed: the newest posts of several groups, walked within each group (ADR 0013, "Ordered walks").
+    { collection: collections.threads, filter: { groupId: { $in: groupIds.slice(0, 3) }, deletedAt: null } },
+    {
+      collection: collections.threads,
+      filter: { groupId: { $in: groupIds.slice(1, 4) }, deletedAt: null, _id: { $lt: oid(0x320) } },
+    },
+    // Many matches of a sorted page: walked in an ordered index (ADR 0013, "Ordered walks").
+    { collection: collections.files, filter: { deletedAt: null } },
+    { collection: collections.users, filter: { status: 'active', searchTokens: { $all: ['ana'] } } },
     { collection: collections.groupInvitations, filter: { email: 'person3@dept.example' } },
     // Keyset pages: a range on the sort key beside equalities.
     {
@@ -331,6 +341,13 @@ function shapes(): Shape[] {
     edge({ arr: { $lt: 'a' } }),
     edge({ f: { $lt: 'a' } }),
     edge({ g: 'x', h: { $lte: 'y' } }),
+    // Bounds on the key of an ordered index: a walk starts at them.
+    edge({ u: { $gt: 'u1' } }),
+    edge({ u: { $lt: 'u5' }, g: 'x' }),
+    edge({ u: { $gte: 'u-', $lt: 'u-s' } }),
+    // An equality on the keys before an ordered index's last: a walk within it.
+    edge({ g: 'x' }),
+    edge({ g: 'y', u: { $gt: 'u-h' } }),
     edge({ arr: { $in: ['a', 'z'] } }),
     edge({ $or: [{ f: 'plain' }, { f: hexTwin }] }),
     edge({ $and: [{ f: 'plain' }, { g: 'x' }] }),
@@ -352,13 +369,18 @@ function sortsFor(collection: string): Sort[] {
         { u: 1, _id: -1 },
         { g: 1, h: -1, _id: 1 },
         { missing: 1, _id: 1 },
+        // One key with an ordered index (unique values): pages of many matches are walked in it.
+        { u: 1 },
+        { u: -1 },
       ];
     case collections.memberships:
       return [byId, { createdAt: -1, _id: 1 }, { role: 1, createdAt: 1, _id: 1 }];
     case collections.users:
-      return [byId, { handle: 1, _id: 1 }, { status: -1, handle: 1, _id: 1 }];
+      return [byId, { handle: 1, _id: 1 }, { status: -1, handle: 1, _id: 1 }, { handle: 1 }, { handle: -1 }];
+    case collections.files:
+      return [byId, { createdAt: -1 }, { createdAt: 1 }];
     case collections.threads:
-      return [byId, { createdAt: -1, _id: -1 }, { deletedAt: 1, _id: 1 }];
+      return [byId, { createdAt: -1, _id: -1 }, { deletedAt: 1, _id: 1 }, { _id: -1 }];
     default:
       return [byId, { createdAt: -1, _id: 1 }];
   }
@@ -399,6 +421,8 @@ describe.each(compared.map((b) => [b.name, b] as const))(
         await edge.createIndex({ arr: 1 }, { name: 'arr' });
         await edge.createIndex({ n: 1 }, { name: 'n' });
         await edge.createIndex({ 'd.x': 1 }, { name: 'd_x' });
+        await edge.createIndex({ u: -1 }, { name: 'ordered_u' });
+        await edge.createIndex({ g: 1, u: -1 }, { name: 'ordered_g_u' });
         for (const [name, docs] of Object.entries(appDocuments())) await db.collection(name).insertMany(docs);
       }
     }, 120_000);

@@ -15,9 +15,14 @@ const bin = ferretdbBinary('patched');
 const describeBuild = bin ? describe : describe.skip;
 
 /** The SQLite plan of a sorted, limited find, one line per step. */
-async function plan(f: PrivateFerretDB, filter: Document): Promise<string> {
+async function plan(
+  f: PrivateFerretDB,
+  filter: Document,
+  sort: Document = { handle: 1 },
+  collection = 'people',
+): Promise<string> {
   const explained = await f.client.db('planner').command({
-    explain: { find: 'people', filter, sort: { handle: 1 }, limit: 21 },
+    explain: { find: collection, filter, sort, limit: 21 },
   });
   return ((explained.queryPlanner as { Plan?: string[] }).Plan ?? []).join('\n');
 }
@@ -34,6 +39,8 @@ describeBuild('the planner of the FerretDB the project builds', () => {
     await people.createIndex({ organizationId: 1, status: 1, handle: 1 }, { name: 'organization' });
     await people.createIndex({ searchTokens: 1 }, { name: 'searchTokens' });
     await people.createIndex({ status: 1, handle: 1 }, { name: 'status_handle' });
+    await people.createIndex({ handle: -1 }, { name: 'ordered_handle' });
+    await people.createIndex({ organizationId: 1, status: 1, handle: -1 }, { name: 'ordered_organization' });
     const names = ['ana', 'bruno', 'chloe', 'daniel', 'elise', 'farid', 'hugo', 'ines', 'liam', 'noah'];
     await people.insertMany(
       Array.from({ length: 4000 }, (_, i) => ({
@@ -105,5 +112,119 @@ describeBuild('the planner of the FerretDB the project builds', () => {
     expect(found.map((p) => p.handle)).toEqual(
       Array.from({ length: 10 }, (_, k) => `p${String(k * 400 + 7).padStart(5, '0')}`),
     );
+  });
+
+  describe('ordered walks (ADR 0013, "Ordered walks")', () => {
+    const page = (filter: Document, sort: Document = { handle: 1 }, collection = 'people') =>
+      f.client.db('planner').collection(collection).find(filter).sort(sort).limit(21).toArray();
+
+    it('reads a page of many matches by walking the ordered index, in page order, not sorting them all', async () => {
+      // 3,920 active people: sorting them all was the people directory's cost at department size.
+      const steps = await plan(f, { status: 'active' });
+      expect(steps).toMatch(/SCAN people_\w+ USING INDEX people_\w+_ordered_handle/);
+      expect(steps).not.toContain('TEMP B-TREE');
+      const first = await page({ status: 'active' });
+      expect(first.map((p) => p.handle)).toEqual(
+        Array.from({ length: 4000 }, (_, i) => i)
+          .filter((i) => i % 50)
+          .slice(0, 21)
+          .map((i) => `p${String(i).padStart(5, '0')}`),
+      );
+      // A common first name (one person in ten), newest handles first.
+      const ana = await page({ status: 'active', searchTokens: { $all: ['ana'] } }, { handle: -1 });
+      expect(ana.map((p) => p.handle)).toEqual(
+        Array.from({ length: 4000 }, (_, i) => 3999 - i)
+          .filter((i) => i % 10 === 0 && i % 50 && i % 400 !== 7)
+          .slice(0, 21)
+          .map((i) => `p${String(i).padStart(5, '0')}`),
+      );
+    });
+
+    it('starts the walk of a next page at its cursor', async () => {
+      const filter = { status: 'active', handle: { $gt: 'p03000' } };
+      const steps = await plan(f, filter);
+      expect(steps).toMatch(/USING INDEX people_\w+_ordered_handle \(<expr>=\? AND <expr>>\?\)/);
+      expect(steps).not.toContain('TEMP B-TREE');
+      expect((await page(filter)).map((p) => p.handle).slice(0, 3)).toEqual(['p03001', 'p03002', 'p03003']);
+    });
+
+    it("walks an organization's people within the organization, reading only the page", async () => {
+      const filter = { status: 'active', organizationId: organizations[5] };
+      const steps = await plan(f, filter, { handle: -1 });
+      expect(steps).toMatch(/_ordered_organization \(<expr>=\? AND <expr>=\?\)/);
+      expect(steps).not.toContain('TEMP B-TREE');
+      expect((await page(filter, { handle: -1 })).map((p) => p.handle)).toEqual(
+        Array.from({ length: 4000 }, (_, i) => 3999 - i)
+          .filter((i) => i % 40 === 5 && i % 50)
+          .slice(0, 21)
+          .map((i) => `p${String(i).padStart(5, '0')}`),
+      );
+    });
+
+    it('reads a few matches through their own index and sorts them, rather than walking', async () => {
+      const steps = await plan(f, { status: 'active', searchTokens: { $all: ['quynh'] } });
+      expect(steps).toMatch(/people_\w+_searchTokens|VIRTUAL TABLE/);
+      expect(steps).not.toContain('_ordered_handle');
+    });
+
+    it('sorts as BSON does when a value of another type is there (no walk)', async () => {
+      const people = f.client.db('planner').collection('sorted');
+      await people.createIndex({ handle: -1 }, { name: 'ordered_handle' });
+      await people.createIndex(
+        { organizationId: 1, status: 1, handle: -1 },
+        { name: 'ordered_organization' },
+      );
+      await people.insertMany(
+        Array.from({ length: 300 }, (_, i) => ({
+          handle: `s${String(i).padStart(3, '0')}`,
+          status: 'active',
+        })),
+      );
+      // BSON sorts a document after every string, a number before them; a walk would put both first.
+      await people.insertMany([
+        { handle: { family: 'Tremblay' }, status: 'active' },
+        { handle: 2.5, status: 'active' },
+      ]);
+      expect(await plan(f, { status: 'active' }, { handle: -1 }, 'sorted')).not.toContain('_ordered_handle');
+      const down = await page({ status: 'active' }, { handle: -1 }, 'sorted');
+      expect(down[0]!.handle).toEqual({ family: 'Tremblay' });
+      expect(down[1]!.handle).toBe('s299');
+      const up = await page({ status: 'active' }, { handle: 1 }, 'sorted');
+      expect(up.slice(0, 2).map((p) => p.handle)).toEqual([2.5, 's000']);
+      await people.deleteMany({ handle: { $not: { $type: 'string' } } });
+      expect(await plan(f, { status: 'active' }, { handle: -1 }, 'sorted')).toContain('_ordered_handle');
+      expect((await page({ status: 'active' }, { handle: -1 }, 'sorted'))[0]!.handle).toBe('s299');
+    });
+
+    it('reads a feed of several groups as a page walked within each group, not all their posts', async () => {
+      const posts = f.client.db('planner').collection('posts');
+      // As Ensemble's threads and replies (server/db/collections.ts): `feed` finds a group's posts.
+      await posts.createIndex({ groupId: 1, createdAt: -1, _id: -1 }, { name: 'feed' });
+      await posts.createIndex({ groupId: 1, _id: -1 }, { name: 'ordered_group' });
+      const groups = Array.from({ length: 12 }, () => new ObjectId());
+      const all = Array.from({ length: 1200 }, (_, i) => ({
+        _id: new ObjectId(),
+        groupId: groups[(i * 7) % groups.length]!,
+        deletedAt: i % 13 ? null : new Date(),
+      }));
+      await posts.insertMany(all);
+      const mine = groups.slice(0, 10);
+      const filter = { groupId: { $in: mine }, deletedAt: null };
+      expect(await plan(f, filter, { _id: -1 }, 'posts')).toMatch(
+        /UNION ALL[\s\S]*_ordered_group \(<expr>=\?\)/,
+      );
+      const expected = all
+        .filter((p) => mine.some((g) => g.equals(p.groupId)) && !p.deletedAt)
+        .map((p) => p._id.toHexString())
+        .sort()
+        .reverse();
+      expect((await page(filter, { _id: -1 }, 'posts')).map((p) => String(p._id))).toEqual(
+        expected.slice(0, 21),
+      );
+      const after = { ...filter, _id: { $lt: new ObjectId(expected[40]) } };
+      expect((await page(after, { _id: -1 }, 'posts')).map((p) => String(p._id))).toEqual(
+        expected.slice(41, 62),
+      );
+    });
   });
 });

@@ -133,6 +133,10 @@ describe('Prometheus metrics', () => {
     await down.close();
     await node.node.jobs.drain();
     await waitUntil(() => live.of('reply.created').length === 1, 5000, 'the live reply');
+    // An anonymous reader opens the group's page twice: the second answer is a kept page, answered before the
+    // pipeline, and still counted.
+    for (let i = 0; i < 2; i++)
+      expect((await fetch(`${node.url}/api/v1/groups/ops-lab/threads`)).status).toBe(200);
 
     const samples = await scrape();
     const http = 'ensemble_http_request_duration_seconds_count';
@@ -147,6 +151,10 @@ describe('Prometheus metrics', () => {
     );
     expect(value(samples, http, { method: 'DELETE', route: '/api/v1/organizations', status: '405' })).toBe(1);
     expect(value(samples, http, { method: 'POST', route: '/ap/inbox', status: '401' })).toBe(1);
+    expect(
+      value(samples, http, { method: 'GET', route: '/api/v1/groups/:group/threads', status: '200' }),
+    ).toBe(1);
+    expect(value(samples, http, { method: 'GET', route: 'kept page', status: '200' })).toBe(1);
     // Never a raw path as a label.
     expect(samples.filter((s) => s.name === http && /[0-9a-f]{24}/.test(s.labels.route ?? ''))).toEqual([]);
     expect(value(samples, 'ensemble_http_request_duration_seconds_bucket', { le: '+Inf' })).toBe(

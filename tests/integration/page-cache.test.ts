@@ -139,6 +139,31 @@ describe('the page cache', () => {
     expect((await raw('/groups/open-data/threads')).status).toBe(200);
   });
 
+  it('answers a kept page before the pipeline with what the pipeline gives every answer', async () => {
+    await raw('/groups/open-data');
+    commands = [];
+    const kept = await raw('/groups/open-data', { 'x-request-id': 'proxy-7f3a' });
+    expect(kept.status).toBe(200);
+    expect(reads()).toEqual([]);
+    // helmet's security headers, as on an answer built through the pipeline.
+    const built = await raw('/groups/open-data/members');
+    for (const name of [
+      'content-security-policy',
+      'x-content-type-options',
+      'x-frame-options',
+      'referrer-policy',
+      'cross-origin-opener-policy',
+    ]) {
+      expect(kept.headers.get(name)).toBeTruthy();
+      expect(kept.headers.get(name)).toBe(built.headers.get(name));
+    }
+    expect(kept.headers.get('x-powered-by')).toBeNull();
+    // The proxy's request id is echoed; a malformed one is replaced.
+    expect(kept.headers.get('x-request-id')).toBe('proxy-7f3a');
+    const minted = await raw('/groups/open-data', { 'x-request-id': 'no spaces allowed' });
+    expect(minted.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it('shows a changed name on every kept page that shows the person', async () => {
     expect((await raw(`/threads/${threadId}`)).status).toBe(200);
     expect((await w.as.olga!.call('PATCH', '/me/profile', { displayName: 'Olga Renamed' })).status).toBe(200);
