@@ -37,6 +37,8 @@ export interface DomainEvents {
     mentions: string[];
     /** Posted by an owner or admin who chose not to notify anyone. */
     silent: boolean;
+    /** Written on another node and recorded here (federation sends nothing for it from here). */
+    received?: boolean;
   };
   'thread.updated': {
     threadId: string;
@@ -55,6 +57,8 @@ export interface DomainEvents {
     /** Whose post this answers (the parent reply's author, or the thread's). */
     parentAuthorId: string;
     mentions: string[];
+    /** Written on another node and recorded here (federation sends nothing for it from here). */
+    received?: boolean;
   };
   /** A post written here into a group hosted on another node was announced by that group. */
   'post.confirmed': { kind: 'threads' | 'replies'; id: string; threadId: string; groupId: string };

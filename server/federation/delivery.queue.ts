@@ -59,6 +59,14 @@ export const BATCH_SIZE = 50;
 export const hashOf = (parts: string[]) =>
   createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 16);
 
+/** What `enqueue` just wrote: its batches and the activity's body (a worker here sends them at once). */
+export interface Queued {
+  batches: DeliveryDoc[];
+  body: string;
+  /** An activity whose deliveries from this process go out first. */
+  behind?: string | undefined;
+}
+
 /**
  * The persistent delivery queue: batches are claimed by inserting unique claims (the job system's
  * primitive, `server/jobs/claims.ts`), leased, renewed while being sent, and settled by the claim's holder
@@ -71,7 +79,7 @@ export class DeliveryQueue {
   readonly deliveries: Collection<DeliveryDoc>;
   readonly hosts: Collection<HostDoc>;
   private readonly claimsCol: Collection<ClaimDoc>;
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<(queued: Queued) => void>();
   /** A host's health is written by every worker of every process that sends to it: one at a time (ADR 0010). */
   private readonly locks: DocumentLocks;
 
@@ -127,13 +135,22 @@ export class DeliveryQueue {
     });
   }
 
-  /** Wake the workers of this process (they also poll). */
-  onEnqueue(listener: () => void): void {
+  /** Wake the workers of this process with what was just queued (they also poll). */
+  onEnqueue(listener: (queued: Queued) => void): void {
     this.listeners.add(listener);
   }
 
-  /** Queue one activity for these inboxes (each inbox once, however often it is listed). */
-  async enqueue(actorId: string, body: string, inboxes: string[]): Promise<number> {
+  /**
+   * Queue one activity for these inboxes (each inbox once, however often it is listed). Its body is written
+   * before its batches (for no inboxes, only its body): whatever a receiver gets, this node can serve back
+   * at once (`/ap/s/:id`, while its JSON-LD form is being kept: ADR 0031).
+   */
+  async enqueue(
+    actorId: string,
+    body: string,
+    inboxes: string[],
+    options: { behind?: string | undefined } = {},
+  ): Promise<number> {
     const parsed = JSON.parse(body) as { id?: unknown };
     if (typeof parsed.id !== 'string') throw new Error('an outgoing activity needs an id');
     const activityId = parsed.id;
@@ -148,7 +165,8 @@ export class DeliveryQueue {
       docs.push(this.batch(root, { root, queuedAt: now }, activityId, actorId, chunk, 0, now));
     }
     await this.insert(docs);
-    for (const listener of this.listeners) listener();
+    if (docs.length)
+      for (const listener of this.listeners) listener({ batches: docs, body, behind: options.behind });
     return unique.length;
   }
 

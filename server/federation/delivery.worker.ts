@@ -1,7 +1,14 @@
 import { randomUUID, type webcrypto } from 'node:crypto';
 import type { Logger } from '../core/logger.js';
 import { Lru } from '../core/lru.js';
-import { BATCH_SIZE, hashOf, type DeliveryDoc, type DeliveryQueue, type HostDoc } from './delivery.queue.js';
+import {
+  BATCH_SIZE,
+  hashOf,
+  type DeliveryDoc,
+  type DeliveryQueue,
+  type HostDoc,
+  type Queued,
+} from './delivery.queue.js';
 import type { KeyStore } from './federation.keys.js';
 import type { FederationPolicy } from './federation.policy.js';
 import { cryptoKeySigner, digestOf, toSigningCryptoKey } from './http-signature.js';
@@ -113,6 +120,12 @@ export class DeliveryWorker {
   private readonly cryptoKeys = new Map<string, Promise<CryptoKey>>();
   private readonly bodies = new Lru<string, { body: string; digest: string } | null>(BODY_CACHE);
   private hostStates = new Map<string, HostDoc>();
+  /** When `hostStates` was last read from the database. */
+  private hostStatesAt = 0;
+  /** Batches being claimed straight after they were queued (`takeQueued`). */
+  private claiming = 0;
+  /** Per activity queued here: until its batches taken at once are sent and settled (`takeQueued`). */
+  private readonly sending = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private again = false;
@@ -136,7 +149,7 @@ export class DeliveryWorker {
     private readonly signatures = new SignatureNegotiator(),
   ) {
     this.gates = new Gates(options.concurrency);
-    queue.onEnqueue(() => this.kick());
+    queue.onEnqueue((queued) => this.takeQueued(queued));
   }
 
   /**
@@ -180,6 +193,10 @@ export class DeliveryWorker {
       this.kick();
       await this.ticking;
       await Promise.allSettled([...this.inHand.values()]);
+      // What this worker took at once when it was queued, then a poll asked for meanwhile (it would
+      // otherwise run after this returned).
+      await Promise.allSettled([...this.sending.values()]);
+      while (this.ticking) await this.ticking;
       if (!this.inHand.size && !(await this.queue.due(1)).length) return;
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -203,6 +220,68 @@ export class DeliveryWorker {
       });
   }
 
+  /**
+   * What this process just queued is claimed and sent at once, without waiting for a poll to find it: no
+   * query for due batches, no read of the body it was given, the hosts' health read again only when older
+   * than a poll (ADR 0031). Claims decide as for any batch: a worker elsewhere that finds it first sends it.
+   */
+  private takeQueued(queued: Queued): void {
+    if (this.stopped) return;
+    const free = this.maxBatches - this.inHand.size - this.claiming;
+    const now = queued.batches.filter((b) => b.runAt.getTime() <= Date.now()).slice(0, Math.max(free, 0));
+    if (!now.length) return this.kick();
+    const activityId = now[0]!.activityId;
+    if (!this.bodies.get(activityId))
+      this.bodies.set(activityId, { body: queued.body, digest: digestOf(queued.body) });
+    const ahead = queued.behind ? this.sending.get(queued.behind) : undefined;
+    this.claiming += now.length;
+    const sending = (async () => {
+      try {
+        // Behind another activity's deliveries: claimed once they are out (a poll may take them first).
+        if (ahead) await ahead;
+        const [mine] = await Promise.all([
+          this.queue.claim(now, this.owner, this.options.leaseMs),
+          Date.now() - this.hostStatesAt > this.options.pollMs ? this.readHostStates() : undefined,
+        ]);
+        this.claiming -= now.length;
+        await Promise.allSettled(mine.map((batch) => this.run(batch)));
+      } catch (err) {
+        this.claiming -= now.length;
+        throw err;
+      }
+    })()
+      .catch((err: unknown) => this.logger.error({ err }, 'delivery claim failed'))
+      .finally(() => {
+        if (this.sending.get(activityId) === sending) this.sending.delete(activityId);
+        // The rest (more than this worker holds at once) is found by the next poll.
+        if (now.length < queued.batches.length) this.kick();
+      });
+    this.sending.set(activityId, sending);
+  }
+
+  private async readHostStates(): Promise<void> {
+    const at = Date.now();
+    this.hostStates = new Map(
+      (await this.queue.hosts.find({ consecutiveFailures: { $gt: 0 } }).toArray()).map((h) => [h._id, h]),
+    );
+    this.hostStatesAt = at;
+  }
+
+  /** Send a batch this worker holds; the next poll follows when it is settled. */
+  private run(batch: DeliveryDoc): Promise<void> {
+    const run = this.runBatch(batch)
+      .catch((err: unknown) =>
+        // The lease runs out and the batch is sent again: at-least-once.
+        this.logger.error({ err, batch: batch._id }, 'delivery batch failed'),
+      )
+      .finally(() => {
+        this.inHand.delete(batch._id);
+        this.kick();
+      });
+    this.inHand.set(batch._id, run);
+    return run;
+  }
+
   private hostState(host: string): 'closed' | 'open' | 'half-open' {
     const state = this.hostStates.get(host);
     if (!state || state.consecutiveFailures < this.options.circuitThreshold) return 'closed';
@@ -215,25 +294,12 @@ export class DeliveryWorker {
       this.lastSweep = now;
       await this.queue.sweep(new Date(now - this.keepMs()));
     }
-    const free = this.maxBatches - this.inHand.size;
+    const free = this.maxBatches - this.inHand.size - this.claiming;
     if (free <= 0) return;
-    this.hostStates = new Map(
-      (await this.queue.hosts.find({ consecutiveFailures: { $gt: 0 } }).toArray()).map((h) => [h._id, h]),
-    );
+    await this.readHostStates();
     const due = await this.queue.due(free);
     const mine = await this.queue.claim(due, this.owner, this.options.leaseMs);
-    for (const batch of mine) {
-      const run = this.runBatch(batch)
-        .catch((err: unknown) =>
-          // The lease runs out and the batch is sent again: at-least-once.
-          this.logger.error({ err, batch: batch._id }, 'delivery batch failed'),
-        )
-        .finally(() => {
-          this.inHand.delete(batch._id);
-          this.kick();
-        });
-      this.inHand.set(batch._id, run);
-    }
+    for (const batch of mine) void this.run(batch);
     if (mine.length && mine.length === free) this.again = true;
   }
 

@@ -68,10 +68,12 @@ export class FederationBridge {
           ? { id: groupIri, type: 'Group' }
           : await this.deps.actors.document(`g.${group.handle}`, { membersOnly: true });
       if (!doc) return;
-      // Its members' nodes read the group again (name, description, joining).
+      // Its members' nodes read the group again (name, description, joining). The group is its audience:
+      // a members-only group's member nodes can fetch it back (federation.routes.ts, `/ap/s/:id`).
       const update = this.deps.outbox.build(groupIri, {
         type: 'Update',
         object: doc,
+        audience: groupIri,
         ...(group.visibility === 'public'
           ? { to: [PUBLIC], cc: [`${groupIri}/followers`] }
           : { to: [`${groupIri}/followers`], cc: [] }),
@@ -79,6 +81,8 @@ export class FederationBridge {
       await this.deps.outbox.send(update, await this.deps.audience.inboxes(group._id));
     },
     'thread.created': async (e) => {
+      // A post of another node's person: its group announces it, nothing goes out from here.
+      if (e.received) return;
       const p = await this.parties(e.groupId, e.authorId);
       if (!p?.personHere) return;
       // The member nodes are found once for both Announces, while the thread is read and rendered.
@@ -88,16 +92,20 @@ export class FederationBridge {
       if (!thread) return;
       const page = await this.deps.renderer.object('threads', thread, p.group);
       if (!inboxes) return void (await this.publish(p, { type: 'Create', object: page }));
-      // Mastodon and its peers show a group's Announce of a post (a boost), not of a Create: it is queued
-      // second, so the deliveries member nodes apply (FEP-1b12) go first (docs/performance.md, fan-out).
-      await this.publish(p, { type: 'Create', object: page }, await inboxes);
-      await this.deps.audience.announce(p.group, page, await inboxes);
+      // Mastodon and its peers show a group's Announce of a post (a boost), not of a Create: it goes out
+      // once the deliveries member nodes apply (FEP-1b12) are out (docs/performance.md, fan-out).
+      const announced: { id?: string } = {};
+      await this.publish(p, { type: 'Create', object: page }, await inboxes, announced);
+      await this.deps.audience.announce(p.group, page, await inboxes, { behind: announced.id });
     },
     'reply.created': async (e) => {
-      const p = await this.parties(e.groupId, e.authorId);
-      const reply =
-        p?.personHere && (await this.deps.threads.replies.findOne({ _id: new ObjectId(e.replyId) }));
-      if (!p || !reply) return;
+      if (e.received) return;
+      // The reply is read with the group and its author (one round trip, not two).
+      const [p, reply] = await Promise.all([
+        this.parties(e.groupId, e.authorId),
+        this.deps.threads.replies.findOne({ _id: new ObjectId(e.replyId) }),
+      ]);
+      if (!p?.personHere || !reply) return;
       await this.publish(p, {
         type: 'Create',
         object: await this.deps.renderer.object('replies', reply, p.group),
@@ -311,6 +319,8 @@ export class FederationBridge {
     fields: Record<string, unknown> & { type: string },
     /** The group's member nodes, when the caller found them already. */
     inboxes?: string[],
+    /** Told the id of the group's Announce (a group hosted here). */
+    announced?: { id?: string },
   ): Promise<Activity> {
     const activity = this.deps.outbox.build(p.personIri, {
       ...this.deps.renderer.addressing(p.group),
@@ -319,11 +329,18 @@ export class FederationBridge {
     });
     if (!p.groupHere) return this.deps.outbox.send(activity, [p.group.origin!.inbox]);
     // Kept in the author's outbox (so it can be fetched back by id) while the group announces it: the
-    // Announce embeds it, on the group's own origin, so no member node needs to fetch it first.
+    // Announce embeds it, on the group's own origin, so no member node needs to fetch it first; the
+    // Announce is queued once it can be, for one that fetches it back anyway (ADR 0031).
     const targets = inboxes ?? this.deps.audience.inboxes(p.group._id);
+    const create = this.deps.outbox.start(activity, []);
     await Promise.all([
-      this.deps.outbox.send(activity, []),
-      (async () => this.deps.audience.announce(p.group, activity, await targets))(),
+      create.done,
+      (async () => {
+        const announce = await this.deps.audience.announce(p.group, activity, await targets, {
+          after: create.queued,
+        });
+        if (announced) announced.id = announce.id;
+      })(),
     ]);
     return activity;
   }

@@ -295,6 +295,10 @@ export function composeFederation(deps: {
     nodeinfo,
     host: new URL(config.publicUrl).host,
     inbox,
+    queued: async (id) => {
+      const doc = await deliveries.body(id);
+      return doc ? (JSON.parse(doc.body) as Record<string, unknown>) : null;
+    },
     signedBy: signedFetchVerifier({ keys: remoteKeys, policy, maxSkewMs: HOUR }),
     memberOrigins: (group, states) => audience.memberOrigins(group._id, states),
     attachment: async (ref) => {

@@ -1,6 +1,7 @@
 import { ObjectId, type Collection, type Db } from 'mongodb';
 import { collections } from '../db/collections.js';
-import { insertOnce, upsertOne } from '../db/errors.js';
+import { BatchInserter } from '../db/batch.insert.js';
+import { upsertOne } from '../db/errors.js';
 
 export type RecordKind = 'person' | 'group' | 'thread' | 'reply' | 'file';
 
@@ -31,9 +32,12 @@ export interface RefDoc {
 export class FederationRecords {
   private readonly iris: Collection<IriDoc>;
   private readonly refs: Collection<RefDoc>;
+  /** Claims made at once go in one insert (a busy inbox claims many posts: ADR 0031). */
+  private readonly inserts: BatchInserter<IriDoc>;
 
   constructor(db: Db) {
     this.iris = db.collection<IriDoc>(collections.fedIris);
+    this.inserts = new BatchInserter(this.iris);
     this.refs = db.collection<RefDoc>(collections.fedRefs);
   }
 
@@ -44,7 +48,7 @@ export class FederationRecords {
   /** The record for this IRI: the one claimed before, or a new id claimed now (`fresh`). */
   async claim(iri: string, kind: RecordKind): Promise<IriDoc & { fresh: boolean }> {
     const doc: IriDoc = { _id: iri, kind, localId: new ObjectId(), at: new Date() };
-    if (await insertOnce(this.iris, doc)) return { ...doc, fresh: true };
+    if (await this.inserts.insert(doc)) return { ...doc, fresh: true };
     const existing = await this.iris.findOne({ _id: iri });
     if (!existing) throw new Error(`the record of ${iri} vanished while it was claimed`);
     return { ...existing, fresh: false };

@@ -53,6 +53,11 @@ export interface FederationRoutesDeps {
   inbox: RequestHandler[];
   /** The IRIs of a group's pinned threads. */
   pinned: (group: GroupDoc) => Promise<string[]>;
+  /**
+   * An activity this node queued, as it was sent (its body in the delivery queue): served back while its
+   * JSON-LD form is being kept (ADR 0031).
+   */
+  queued: (id: string) => Promise<Record<string, unknown> | null>;
   /** The actor whose server signed a GET, if its signature verifies. */
   signedBy: (req: Request) => Promise<string | null>;
   /** The origins of the nodes holding a member of a group hosted here (in these states). */
@@ -332,7 +337,11 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
     asyncHandler(async (req, res) => {
       const id = req.params.id!;
       if (!/^[a-f0-9]{24}$/.test(id)) throw new NotFoundError('No such activity on this node.');
-      const stored = await apex.store.getActivity(`${directory.base}/ap/s/${id}`);
+      const iri = `${directory.base}/ap/s/${id}`;
+      const kept = await apex.store.getActivity(iri);
+      // Queued a moment ago, its JSON-LD form not kept yet: as it was sent (a receiver may fetch it back at
+      // once), under the same rules.
+      const stored = kept ?? (await deps.queued(iri));
       if (!stored) throw new NotFoundError('No such activity on this node.');
       const addressed = ['to', 'cc', 'bto', 'bcc', 'audience', 'object', 'target']
         .flatMap((k) => (Array.isArray(stored[k]) ? (stored[k] as unknown[]) : [stored[k]]))
@@ -352,7 +361,11 @@ export function federationRoutes(deps: FederationRoutesDeps): Router {
         if (!signer || !origins.has(originOf(signer)))
           throw new NotFoundError('No such activity on this node.');
       }
-      const doc = await apex.toJSONLD(stored);
+      if (!kept) {
+        const { bto: _bto, bcc: _bcc, ...sent } = stored;
+        return sendActivity(res, sent, 200, !isPublic);
+      }
+      const doc = await apex.toJSONLD(kept);
       sendActivity(
         res,
         JSON.parse(apex.stringifyPublicJSONLD(doc)) as Record<string, unknown>,

@@ -4,7 +4,7 @@ import type { GroupDoc, GroupRepository } from '../groups/group.repository.js';
 import type { PersonRepository, UserDoc } from '../people/person.repository.js';
 import { PUBLIC } from './actor.directory.js';
 import type { ObjectRenderer } from './object.renderer.js';
-import type { Activity, Outbox } from './outbox.js';
+import type { Activity, Outbox, SendOptions } from './outbox.js';
 
 /** Where a person of another node receives activities: their node's shared inbox, else their own. */
 export const inboxOf = (person: UserDoc): string | null =>
@@ -63,6 +63,8 @@ export class GroupAudience {
     object: Record<string, unknown> | string,
     /** The member nodes' inboxes, when the caller found them already. */
     inboxes?: string[],
+    /** An activity whose deliveries go out first; what must be fetchable first (Outbox.send). */
+    options: SendOptions = {},
   ): Promise<Activity> {
     const groupIri = this.deps.renderer.groupIri(group);
     const announce = this.deps.outbox.build(groupIri, {
@@ -74,6 +76,6 @@ export class GroupAudience {
         : { to: [`${groupIri}/followers`], cc: [] }),
       audience: groupIri,
     });
-    return this.deps.outbox.send(announce, inboxes ?? (await this.inboxes(group._id)));
+    return this.deps.outbox.send(announce, inboxes ?? (await this.inboxes(group._id)), options);
   }
 }

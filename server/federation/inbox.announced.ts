@@ -32,7 +32,7 @@ export function announcedApplier(
   /** Record a post a group hosted elsewhere announced (and the parents it answers, read from their nodes). */
   const mirrorPost = async (group: GroupDoc, object: Json, depth = 0): Promise<void> => {
     const post = readPost(object);
-    if (await postOf(post.iri)) return;
+    // A post recorded already is found by its claim (receivePost): no read of its record first (ADR 0031).
     if (!post.attributedTo || originOf(post.attributedTo) !== originOf(post.iri))
       throw new ForbiddenError('A post is attributed to an actor of its own origin.');
     if (!post.inReplyTo && !post.addressed.includes(group.origin!.iri))

@@ -112,9 +112,11 @@ export function inboxContext(deps: InboxHandlerDeps) {
     };
     if (!post.inReplyTo) {
       const claim = await records.claim(post.iri, 'thread');
+      // Claimed before: recorded already (a second Announce of it), or its writing was cut short.
+      if (!claim.fresh && (await postOf(post.iri))) return;
       if (claim.kind !== 'thread') throw new ConflictError(`${post.iri} is known here as a reply.`);
       await withCopies('threads', claim, (attachments) =>
-        threads.create(
+        threads.record(
           caller,
           group.handle,
           { title: post.title, body: post.body },
@@ -129,15 +131,16 @@ export function inboxContext(deps: InboxHandlerDeps) {
         { field: 'body.object.inReplyTo', message: 'not a post of the group' },
       ]);
     const claim = await records.claim(post.iri, 'reply');
+    if (!claim.fresh && (await postOf(post.iri))) return;
     if (claim.kind !== 'reply') throw new ConflictError(`${post.iri} is known here as a thread.`);
     const threadId =
       parent.kind === 'threads' ? parent.doc._id : (parent.doc as { threadId: ObjectId }).threadId;
     await withCopies('replies', claim, (attachments) =>
-      threads.reply(
+      threads.recordReply(
         caller,
         threadId.toHexString(),
         { body: post.body, ...(parent.kind === 'replies' ? { parentId: parent.doc._id.toHexString() } : {}) },
-        { id: claim.localId, origin, createdAt, attachments },
+        { id: claim.localId, origin, createdAt, attachments, fresh: claim.fresh },
       ),
     );
   };

@@ -262,8 +262,11 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
       // Not for a group hosted here: a group hosted elsewhere announces what it accepts (or its own
       // server sends it, as Mobilizon does).
       if (!group) return fromGroupOrigin(inbound, post);
+      // The member nodes it is announced to are found while the post is written.
+      const inboxes = deps.audience.inboxes(group._id);
+      inboxes.catch(() => undefined);
       await receivePost(group, post, await authorOf(inbound, post), undefined);
-      await deps.audience.announce(group, inbound.raw);
+      await deps.audience.announce(group, inbound.raw, await inboxes);
     },
 
     Update: async (inbound) => {

@@ -7,6 +7,13 @@ import type { DeliveryQueue } from './delivery.queue.js';
 
 export type Activity = Record<string, unknown> & { id: string; type: string; actor: string };
 
+export interface SendOptions {
+  /** An activity whose deliveries from this process go out first. */
+  behind?: string | undefined;
+  /** What must be fetchable before this activity is queued. */
+  after?: Promise<unknown> | undefined;
+}
+
 /**
  * Activities the node sends: each gets an id under `/ap/s/`, is kept in its actor's outbox (so it can be
  * fetched back by its id and is paged in the outbox), and is queued for the inboxes given (the delivery
@@ -38,14 +45,44 @@ export class Outbox {
     } as Activity;
   }
 
-  /** Keep the activity in its actor's outbox and queue it for these inboxes (each once). */
-  async send(activity: Activity, inboxes: string[]): Promise<Activity> {
-    const compacted = await this.deps.apex.fromJSONLD(structuredClone(activity));
-    compacted._meta = { collection: [`${activity.actor}/outbox`] };
-    await this.deps.store.asLocal(() => this.deps.store.saveActivity(compacted));
+  /**
+   * Keep the activity in its actor's outbox and queue it for these inboxes (each once). Both at once: the
+   * first deliveries need not wait for the JSON-LD form kept for fetching it back, since the queue writes the
+   * activity's body before its deliveries and the node serves it back from there meanwhile (ADR 0031).
+   * `after`: what must be fetchable before this activity is queued (an activity of this node it embeds:
+   * `start(...).queued`). `behind`: an activity whose deliveries from this process go out first.
+   */
+  async send(activity: Activity, inboxes: string[], options: SendOptions = {}): Promise<Activity> {
+    return this.start(activity, inboxes, options).done;
+  }
+
+  /** `send`, telling apart when the activity can be fetched back (`queued`) and when it is all done. */
+  start(
+    activity: Activity,
+    inboxes: string[],
+    options: SendOptions = {},
+  ): { queued: Promise<void>; done: Promise<Activity> } {
     const targets = [...new Set(inboxes)];
-    if (targets.length) await this.deps.deliveries.enqueue(activity.actor, JSON.stringify(activity), targets);
-    this.deps.logger.debug({ activity: activity.id, type: activity.type, inboxes: targets.length }, 'sent');
-    return activity;
+    const queued = (async () => {
+      if (options.after) await options.after;
+      await this.deps.deliveries.enqueue(activity.actor, JSON.stringify(activity), targets, {
+        behind: options.behind,
+      });
+    })();
+    const done = (async () => {
+      await Promise.all([
+        (async () => {
+          const compacted = await this.deps.apex.fromJSONLD(structuredClone(activity));
+          compacted._meta = { collection: [`${activity.actor}/outbox`] };
+          await this.deps.store.asLocal(() => this.deps.store.saveActivity(compacted));
+        })(),
+        queued,
+      ]);
+      this.deps.logger.debug({ activity: activity.id, type: activity.type, inboxes: targets.length }, 'sent');
+      return activity;
+    })();
+    // A failure is the caller's, through `done`.
+    queued.catch(() => undefined);
+    return { queued, done };
   }
 }

@@ -1,6 +1,7 @@
 import { ObjectId, type Collection, type Db, type Filter } from 'mongodb';
 import { Lru } from '../core/lru.js';
 import type { Caller } from '../core/caller.js';
+import { BatchReader } from '../db/batch.read.js';
 import { DocumentLocks } from '../db/document.lock.js';
 import { collections } from '../db/collections.js';
 import type { StoredImage } from '../files/image.store.js';
@@ -110,6 +111,9 @@ export class GroupRepository {
   /** Groups are written by their admins and by membership bookkeeping: only under their lock (ADR 0010). */
   readonly locks: DocumentLocks;
 
+  private readonly groupReads: BatchReader<GroupDoc>;
+  private readonly membershipReads: BatchReader<MembershipDoc>;
+
   constructor(db: Db) {
     this.locks = new DocumentLocks(db);
     this.groups = db.collection<GroupDoc>(collections.groups);
@@ -117,6 +121,8 @@ export class GroupRepository {
     this.invitations = db.collection<EmailInvitationDoc>(collections.groupInvitations);
     this.audit = db.collection<AuditDoc>(collections.groupAudit);
     this.handles = db.collection<HandleDoc>(collections.groupHandles);
+    this.groupReads = new BatchReader(this.groups);
+    this.membershipReads = new BatchReader(this.memberships);
   }
 
   async byHandle(handle: string): Promise<GroupDoc | null> {
@@ -210,7 +216,12 @@ export class GroupRepository {
   }
 
   membership(groupId: ObjectId, userId: ObjectId): Promise<MembershipDoc | null> {
-    return this.memberships.findOne({ _id: membershipId(groupId, userId) });
+    return this.membershipReads.byId(membershipId(groupId, userId));
+  }
+
+  /** A group by id; reads asked at once go together (a busy inbox posts into a few groups, ADR 0031). */
+  byId(groupId: ObjectId): Promise<GroupDoc | null> {
+    return this.groupReads.byId(groupId);
   }
 
   /** Groups the person belongs to (active), or is invited to. */

@@ -114,7 +114,7 @@ export class GroupService {
   ): Promise<GroupContext> {
     // The group and the caller's membership are both addressed by the group's id: read them together.
     const [group, membership] = await Promise.all([
-      this.repo.groups.findOne({ _id: groupId }),
+      this.repo.byId(groupId),
       this.membershipOf(caller, groupId),
     ]);
     return this.check(caller, group, action, notFound, membership);

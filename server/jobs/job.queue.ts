@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ObjectId, type Collection, type Db } from 'mongodb';
 import type { Logger } from '../core/logger.js';
+import { BatchInserter } from '../db/batch.insert.js';
 import { collections } from '../db/collections.js';
 import { claimsOf, takeClaims, type ClaimDoc } from './claims.js';
 
@@ -41,6 +42,7 @@ type Handler = (payload: Record<string, unknown>, job: JobDoc) => Promise<void>;
  */
 export class JobQueue {
   private readonly jobs: Collection<JobDoc>;
+  private readonly inserts: BatchInserter<JobDoc>;
   private readonly claims: Collection<ClaimDoc>;
   private readonly handlers = new Map<string, { handler: Handler; options: QueueOptions }>();
   private readonly owner = randomUUID();
@@ -63,6 +65,7 @@ export class JobQueue {
     private readonly defaultLeaseMs = 60_000,
   ) {
     this.jobs = db.collection<JobDoc>(collections.jobs);
+    this.inserts = new BatchInserter(this.jobs);
     this.claims = claimsOf(db);
   }
 
@@ -106,7 +109,8 @@ export class JobQueue {
 
   async enqueue(queue: string, payload: Record<string, unknown>, runAt = new Date()): Promise<ObjectId> {
     const _id = new ObjectId();
-    await this.jobs.insertOne({
+    // Jobs queued at once (a busy inbox's notifications) go in one insert.
+    await this.inserts.insert({
       _id,
       queue,
       payload,

@@ -1,4 +1,5 @@
 import type { Collection, Db, Filter, ObjectId } from 'mongodb';
+import { BatchInserter } from '../db/batch.insert.js';
 import { collections } from '../db/collections.js';
 import { DocumentLocks } from '../db/document.lock.js';
 import { Repairs } from '../db/repairs.js';
@@ -157,6 +158,7 @@ export class ThreadRepository {
   readonly pins: Collection<PinsDoc>;
   /** Threads, replies and pins are written by several parties: only under their lock (ADR 0010). */
   readonly locks: DocumentLocks;
+  private readonly threadInserts: BatchInserter<ThreadDoc>;
   /** What readers found to settle, written after they answer. */
   readonly repairs: Repairs;
   /** Replies being written in this process, per thread (`writingReply`). */
@@ -168,6 +170,7 @@ export class ThreadRepository {
     this.locks = new DocumentLocks(db);
     this.repairs = new Repairs();
     this.threads = db.collection<ThreadDoc>(collections.threads);
+    this.threadInserts = new BatchInserter(this.threads);
     this.replies = db.collection<ReplyDoc>(collections.replies);
     this.likes = db.collection<LikeDoc>(collections.likes);
     this.reports = db.collection<ReportDoc>(collections.reports);
@@ -175,6 +178,14 @@ export class ThreadRepository {
     this.replySlots = new DenseSequence(db.collection<ReplySlot>(collections.replySlots));
     this.replyPositions = new SequenceAppender(this.replySlots, () => 0);
     this.pins = db.collection<PinsDoc>(collections.threadPins);
+  }
+
+  /**
+   * Insert a new thread (false: its id was there already). Threads written at once go in one insert (a
+   * group commit: a busy inbox records many, ADR 0031).
+   */
+  insertThread(thread: ThreadDoc): Promise<boolean> {
+    return this.threadInserts.insert(thread);
   }
 
   /** Put a thread at the head of its group's timeline and record the position on it. */

@@ -1,22 +1,17 @@
 import { ObjectId } from 'mongodb';
-import { groupScope, PEOPLE } from '../cache/cache.bridge.js';
-import { requireParticipant, requirePerson, type Caller } from '../core/caller.js';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
+import { requireParticipant, type Caller } from '../core/caller.js';
+import { ConflictError, ForbiddenError, ValidationError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import { postTokens } from '../core/search-tokens.js';
-import { Lru } from '../core/lru.js';
-import { settle } from '../core/settle.js';
 import type { GroupService } from '../groups/group.service.js';
 import { insertOnce, isDuplicateKey } from '../db/errors.js';
 import type { PersonRepository } from '../people/person.repository.js';
-import { THUMBNAIL_SOURCES, type AttachmentSummary, type FileService } from '../files/file.service.js';
+import type { AttachmentSummary, FileService } from '../files/file.service.js';
 import { renderWithMentions } from './mentions.js';
 import type { Rendered } from '../groups/group.repository.js';
 import {
   likeId,
-  replyCountOf,
-  type ReplyPositionSeen,
   type Audience,
   type PostOrigin,
   type ReplyDoc,
@@ -25,11 +20,12 @@ import {
   type Tombstone,
 } from './thread.repository.js';
 import type { ReplyView, ThreadView } from './thread.schemas.js';
+import { ThreadViews, type Kind } from './thread.views.js';
+
+export { decodeIdCursor, decodePosition, encodePosition } from './thread.views.js';
 
 /** Deeper replies still nest under their parent, but are shown at this depth. */
 export const MAX_REPLY_DEPTH = 8;
-
-type Kind = 'threads' | 'replies';
 
 /**
  * A post's text: Markdown written here (rendered, mentions linked), or a post from another node, already
@@ -44,187 +40,35 @@ export interface Received {
   createdAt?: Date | undefined;
   /** The copies of the files it carries, already kept (docs/adr/0029-attachments-across-nodes.md). */
   attachments?: AttachmentSummary[] | undefined;
-}
-
-const attachmentView = (a: AttachmentSummary) => {
-  const id = a.fileId.toHexString();
-  return {
-    id,
-    name: a.name,
-    size: a.size,
-    contentType: a.contentType,
-    url: `/api/v1/files/${id}/content`,
-    thumbnailUrl:
-      !a.unavailable && THUMBNAIL_SOURCES.includes(a.contentType) ? `/api/v1/files/${id}/thumbnail` : null,
-    unavailable: a.unavailable ?? null,
-  };
-};
-
-/** A position in a timeline or a thread's replies, as a page cursor: the last item shown. */
-export const encodePosition = (n: number) => String(n);
-export function decodePosition(cursor: string | undefined): number | undefined {
-  if (!cursor) return undefined;
-  if (!/^[1-9]\d{0,14}$/.test(cursor)) {
-    throw new ValidationError('The cursor is not valid.', [
-      { field: 'query.cursor', message: 'invalid cursor' },
-    ]);
-  }
-  return Number(cursor);
+  /** The id was claimed just now (nothing can have been written with it yet). */
+  fresh?: boolean | undefined;
 }
 
 /**
- * Cursors of pages newest first by `_id`: the last item's id (a cursor of the older `<ISO time>_<id>` form is
- * read by its id). Stable when new items arrive between pages.
+ * Threads and replies: writing, editing, tombstones, likes, pinning and locking; what is read is
+ * ThreadViews' (thread.views.ts).
  */
-export function decodeIdCursor(cursor: string | undefined): ObjectId | undefined {
-  if (!cursor) return undefined;
-  const hex = cursor.includes('_') ? cursor.slice(cursor.lastIndexOf('_') + 1) : cursor;
-  if (!ObjectId.isValid(hex) || hex.length !== 24) {
-    throw new ValidationError('The cursor is not valid.', [
-      { field: 'query.cursor', message: 'invalid cursor' },
-    ]);
-  }
-  return new ObjectId(hex);
-}
-
-/** Threads and replies: writing, reading, editing, tombstones, likes, pinning and locking. */
-export class ThreadService {
+export class ThreadService extends ThreadViews {
   constructor(
-    private readonly repo: ThreadRepository,
-    private readonly groups: GroupService,
-    private readonly people: PersonRepository,
+    repo: ThreadRepository,
+    groups: GroupService,
+    people: PersonRepository,
     private readonly events: EventBus,
     private readonly files: Pick<FileService, 'attach' | 'detach'>,
     private readonly logger?: Logger,
-  ) {}
+  ) {
+    super(repo, groups, people);
+  }
 
   private async rendered(body: PostBody): Promise<{ body: Rendered; mentions: ObjectId[] }> {
     if (typeof body !== 'string') return { body, mentions: [] };
     return renderWithMentions(body, this.people);
   }
 
-  /** Which group each recently used thread is in (a fact that never changes). */
-  private readonly groupOfThread = new Lru<string, ObjectId>(10_000);
-
   /** Keep every item's audience equal to its group's visibility (or hidden while the group is deleted). */
   async syncAudience(groupId: ObjectId, audience: Audience): Promise<void> {
     await this.repo.locks.updateEach(this.repo.threads, { groupId }, { $set: { audience } });
     await this.repo.locks.updateEach(this.repo.replies, { groupId }, { $set: { audience } });
-  }
-
-  /** The distinct authors of a page, in one query (`_id` `$in`, index-served: ADR 0013). */
-  private async authors(ids: ObjectId[]) {
-    const distinct = [...new Set(ids.map((i) => i.toHexString()))];
-    const users = await this.people.byIds(distinct.map((hex) => new ObjectId(hex)));
-    return new Map(
-      users.map((u) => [
-        u._id.toHexString(),
-        { handle: u.handle, displayName: u.profile.displayName ?? u.claimsName ?? u.handle },
-      ]),
-    );
-  }
-
-  private async likedBy(caller: Caller, ids: ObjectId[]): Promise<Set<string>> {
-    if (caller.kind !== 'person' || !ids.length) return new Set();
-    const likes = await this.repo.likesOf(new ObjectId(caller.personId), ids);
-    return new Set(likes.map((l) => l.targetId.toHexString()));
-  }
-
-  private tombstone(t: Tombstone | null) {
-    return t ? { at: t.at.toISOString(), byModerator: t.byModerator, reason: t.reason } : null;
-  }
-
-  private body(caller: Caller, doc: ThreadDoc | ReplyDoc) {
-    if (doc.deleted) return null;
-    const own = caller.kind === 'person' && caller.personId === doc.authorId.toHexString();
-    return own ? { html: doc.body.html, markdown: doc.body.markdown } : { html: doc.body.html };
-  }
-
-  /**
-   * What threads and replies show alike: body, author (hidden on a tombstone), likes, times. `fresh`: posts
-   * just written, which nobody has liked yet (no read of likes).
-   */
-  private async commonViews<D extends ThreadDoc | ReplyDoc>(caller: Caller, docs: D[], fresh = false) {
-    const [authors, liked] = await Promise.all([
-      this.authors(docs.map((d) => d.authorId)),
-      fresh
-        ? new Set<string>()
-        : this.likedBy(
-            caller,
-            docs.map((d) => d._id),
-          ),
-    ]);
-    return docs.map((d) => ({
-      doc: d,
-      common: {
-        id: d._id.toHexString(),
-        body: this.body(caller, d),
-        author: d.deleted ? null : (authors.get(d.authorId.toHexString()) ?? null),
-        likeCount: d.likeCount,
-        likedByMe: liked.has(d._id.toHexString()),
-        createdAt: d.createdAt.toISOString(),
-        editedAt: d.editedAt?.toISOString() ?? null,
-        deleted: this.tombstone(d.deleted),
-        attachments: d.deleted ? [] : (d.attachments ?? []).map(attachmentView),
-        pending: d.pending === true,
-        url: d.origin?.url ?? d.origin?.iri ?? null,
-      },
-    }));
-  }
-
-  async threadViews(caller: Caller, docs: ThreadDoc[], groupHandle: string): Promise<ThreadView[]> {
-    return (await this.commonViews(caller, docs)).map(({ doc: d, common }) => ({
-      ...common,
-      group: groupHandle,
-      title: d.deleted ? '' : d.title,
-      pinned: d.pinned,
-      locked: d.locked,
-      replyCount: replyCountOf(d),
-      lastActivityAt: d.lastActivityAt.toISOString(),
-    }));
-  }
-
-  async replyViews(caller: Caller, docs: ReplyDoc[], fresh = false): Promise<ReplyView[]> {
-    return (await this.commonViews(caller, docs, fresh)).map(({ doc: d, common }) => ({
-      ...common,
-      threadId: d.threadId.toHexString(),
-      parentId: d.parentId?.toHexString() ?? null,
-      depth: d.depth,
-      seq: d.seq,
-    }));
-  }
-
-  /** A thread and its group, if the caller may do `action` there; otherwise 404/403 as for the group. */
-  private async thread(
-    caller: Caller,
-    id: string,
-    action: 'read' | 'post' | 'moderate',
-    notFound = `No thread ${id}.`,
-  ) {
-    // A thread never changes group: once its group is known, the thread, the group and the caller's
-    // membership are read together (every check still runs on what is read now).
-    const known = this.groupOfThread.get(id);
-    const early = known && settle(this.groups.loadById(caller, known, action, notFound));
-    const thread = await this.repo.threads.findOne({ _id: new ObjectId(id) });
-    if (!thread) throw new NotFoundError(notFound);
-    this.groupOfThread.set(id, thread.groupId);
-    const ctx = early
-      ? (await early)()
-      : await this.groups.loadById(caller, thread.groupId, action, notFound);
-    return { thread, ctx };
-  }
-
-  private async content(caller: Caller, kind: Kind, id: string, action: 'read' | 'post' | 'moderate') {
-    if (kind === 'threads') {
-      const { thread, ctx } = await this.thread(caller, id, action);
-      return { doc: thread as ThreadDoc | ReplyDoc, thread, ctx };
-    }
-    const reply = await this.repo.replies.findOne({ _id: new ObjectId(id) });
-    const notFound = `No reply ${id}.`;
-    if (!reply) throw new NotFoundError(notFound);
-    // A reply the caller may not see answers as a reply that does not exist: never naming its thread.
-    const { thread, ctx } = await this.thread(caller, reply.threadId.toHexString(), action, notFound);
-    return { doc: reply as ThreadDoc | ReplyDoc, thread, ctx };
   }
 
   private collection(kind: Kind) {
@@ -244,6 +88,34 @@ export class ThreadService {
     },
     received?: Received,
   ): Promise<ThreadView> {
+    const { thread, handle } = await this.write(caller, groupHandle, input, received);
+    return (await this.threadViews(caller, [thread], handle))[0]!;
+  }
+
+  /**
+   * A thread written on another node, recorded here for its author (the inbox): the same checks and
+   * writes as `create`, without reading back the view nobody asked for.
+   */
+  async record(
+    caller: Caller,
+    groupHandle: string,
+    input: { title: string; body: PostBody },
+    received: Received,
+  ): Promise<void> {
+    await this.write(caller, groupHandle, input, received);
+  }
+
+  private async write(
+    caller: Caller,
+    groupHandle: string,
+    input: {
+      title: string;
+      body: PostBody;
+      attachments?: string[] | undefined;
+      notify?: boolean | undefined;
+    },
+    received?: Received,
+  ): Promise<{ thread: ThreadDoc; handle: string }> {
     const user = requireParticipant(caller);
     const ctx = await this.groups.load(caller, groupHandle, 'post');
     const silent = input.notify === false;
@@ -257,6 +129,11 @@ export class ThreadService {
       : input.attachments?.length
         ? await this.files.attach(caller, ctx.group._id, input.attachments, { kind: 'threads', id: _id })
         : [];
+    // Its place at the head of the group's timeline first (taken with the group's other writers, ADR 0033),
+    // so the thread is written once, with its place (no second write of the position under the thread's
+    // lock); a place taken for a thread that was there already is retired at once (ADR 0031). Readers skip a
+    // place whose thread is not written yet.
+    const slot = await this.repo.timeline.place(ctx.group._id, _id);
     const thread: ThreadDoc = {
       _id,
       attachments,
@@ -275,11 +152,14 @@ export class ThreadService {
       locked: false,
       replyCount: 0,
       lastActivityAt: now,
-      timelineSlot: 0,
+      timelineSlot: slot,
       ...this.provenance(caller, ctx.group.origin !== undefined, received),
     };
-    if (!(await insertOnce(this.repo.threads, thread))) return this.get(caller, _id.toHexString());
-    thread.timelineSlot = await this.repo.bump(thread, now);
+    if (!(await this.repo.insertThread(thread))) {
+      await this.repo.timeline.retire(ctx.group._id, slot);
+      const existing = await this.thread(caller, _id.toHexString(), 'read');
+      return { thread: existing.thread, handle: existing.ctx.group.handle };
+    }
     this.events.emit('thread.created', {
       threadId: thread._id.toHexString(),
       groupId: ctx.group._id.toHexString(),
@@ -287,30 +167,14 @@ export class ThreadService {
       silent,
       authorId: user.personId,
       mentions: mentions.map(String),
+      ...(received ? { received: true } : {}),
     });
-    return (await this.threadViews(caller, [thread], ctx.group.handle))[0]!;
-  }
-
-  /** What a group's thread pages show, for their ETags and the page cache (none for an unknown handle). */
-  groupPageScopes(handle: string): Promise<string[]> {
-    return this.groups.pageScopes(handle);
-  }
-
-  /** What a thread's pages show (none for an unknown thread). */
-  async threadPageScopes(id: string): Promise<string[]> {
-    let groupId = this.groupOfThread.get(id);
-    if (!groupId) {
-      groupId = (await this.repo.threadsByIds([new ObjectId(id)]))[0]?.groupId;
-      if (!groupId) return [];
-      this.groupOfThread.set(id, groupId);
-    }
-    return [groupScope(groupId.toHexString()), PEOPLE];
-  }
-
-  /** A body as it would be written (mentions linked, sanitised), without writing it: the editor's preview. */
-  async preview(caller: Caller, markdown: string): Promise<{ html: string }> {
-    requirePerson(caller);
-    return { html: (await renderWithMentions(markdown, this.people)).body.html };
+    // Bookkeeping a reader does without, after the answer: the group's head hint (a thread has no earlier
+    // place to retire; ADR 0033).
+    this.repo.timeline
+      .settleLater(ctx.group._id, slot, [])
+      .catch((err: unknown) => this.logger?.warn({ err, group: groupHandle }, 'timeline bookkeeping failed'));
+    return { thread, handle: ctx.group.handle };
   }
 
   /** A received post keeps its origin; a post written here into a group hosted elsewhere is pending. */
@@ -319,89 +183,36 @@ export class ThreadService {
     return groupElsewhere && caller.kind === 'person' ? { pending: true } : {};
   }
 
-  async get(caller: Caller, id: string): Promise<ThreadView> {
-    const { thread, ctx } = await this.thread(caller, id, 'read');
-    return (await this.threadViews(caller, [thread], ctx.group.handle))[0]!;
-  }
-
-  /** One reply, as its thread's replies list it (clients refresh one after `post.edited` and the like). */
-  async getReply(caller: Caller, id: string): Promise<ReplyView> {
-    const { doc } = await this.content(caller, 'replies', id, 'read');
-    return (await this.replyViews(caller, [doc as ReplyDoc]))[0]!;
-  }
-
-  /** Pinned threads (first page only), then newest activity first: read from the group's timeline. */
-  async list(caller: Caller, groupHandle: string, page: { cursor?: string | undefined; limit: number }) {
-    const after = decodePosition(page.cursor);
-    // The pinned threads and the page are read at once, and shown with one read of their authors and likes.
-    const read = (groupId: ObjectId) =>
-      Promise.all([
-        this.repo.activityPage(groupId, after === undefined ? null : after - 1, page.limit + 1),
-        after === undefined ? this.repo.pinnedThreads(groupId) : Promise.resolve([]),
-      ]);
-    // The handle names the group's id without a read: the page is read beside the group and the caller's
-    // membership, and shown only once they allow it.
-    const known = await this.groups.idOfHandle(groupHandle);
-    const early = known ? settle(read(known)) : undefined;
-    const ctx = await this.groups.load(caller, groupHandle, 'read');
-    const groupId = ctx.group._id;
-    const [found, pinnedDocs] = early && known?.equals(groupId) ? (await early)() : await read(groupId);
-    const items = found.slice(0, page.limit);
-    const last = items[items.length - 1];
-    const views = await this.threadViews(
-      caller,
-      [...pinnedDocs, ...items.map((i) => i.thread)],
-      ctx.group.handle,
-    );
-    return {
-      pinned: views.slice(0, pinnedDocs.length),
-      items: views.slice(pinnedDocs.length),
-      nextCursor: found.length > page.limit && last ? encodePosition(last.position) : null,
-    };
-  }
-
-  /** Replies oldest first, by position; each carries its parent and depth so clients draw the tree. */
-  async replies(caller: Caller, threadId: string, page: { cursor?: string | undefined; limit: number }) {
-    const { thread } = await this.thread(caller, threadId, 'read');
-    const prefix = thread._id.toHexString();
-    const head = await this.repo.replySlots.head(prefix, thread.replyCount);
-    const found: ReplyDoc[] = [];
-    const seen: ReplyPositionSeen[] = [];
-    let next = (decodePosition(page.cursor) ?? 0) + 1;
-    while (next <= head && found.length <= page.limit) {
-      const count = Math.min(head - next + 1, page.limit + 1 - found.length);
-      const positions = Array.from({ length: count }, (_, i) => next + i);
-      const slots = await this.repo.replySlots.getMany(prefix, positions);
-      const byId = new Map(
-        (await this.repo.repliesByIds(slots.flatMap((s) => (s ? [s.replyId] : [])))).map((r) => [
-          r._id.toHexString(),
-          r,
-        ]),
-      );
-      // A position whose reply is missing was taken by a write that failed; there is nothing to show.
-      for (const slot of slots) {
-        const reply = slot && byId.get(slot.replyId.toHexString());
-        if (reply) found.push(reply);
-        if (slot) seen.push({ slot, written: Boolean(reply) });
-      }
-      next += count;
-    }
-    // The thread's reply count, settled after this answer if a writer stopped part-way (the list is right).
-    this.repo.settleReplyCount(thread, head, seen);
-    const items = found.slice(0, page.limit);
-    const last = items[items.length - 1];
-    return {
-      items: await this.replyViews(caller, items),
-      nextCursor: found.length > page.limit && last ? encodePosition(last.seq) : null,
-    };
-  }
-
   async reply(
     caller: Caller,
     threadId: string,
     input: { body: PostBody; parentId?: string | undefined; attachments?: string[] | undefined },
     received?: Received,
   ): Promise<ReplyView> {
+    const written = await this.writeReply(caller, threadId, input, received);
+    if ('existing' in written) return this.getReply(caller, written.existing);
+    return (await this.replyViews(caller, [written.reply], true))[0]!;
+  }
+
+  /**
+   * A reply written on another node, recorded here for its author (the inbox): the same checks and writes
+   * as `reply`, without reading back the view nobody asked for.
+   */
+  async recordReply(
+    caller: Caller,
+    threadId: string,
+    input: { body: PostBody; parentId?: string | undefined },
+    received: Received,
+  ): Promise<void> {
+    await this.writeReply(caller, threadId, input, received);
+  }
+
+  private async writeReply(
+    caller: Caller,
+    threadId: string,
+    input: { body: PostBody; parentId?: string | undefined; attachments?: string[] | undefined },
+    received?: Received,
+  ): Promise<{ reply: ReplyDoc } | { existing: string }> {
     const user = requireParticipant(caller);
     const { thread, ctx } = await this.thread(caller, threadId, 'post');
     if (thread.deleted) throw new ConflictError('This thread was deleted.');
@@ -415,8 +226,9 @@ export class ThreadService {
           { field: 'body.parentId', message: 'not in this thread' },
         ]);
     }
-    if (received && (await this.repo.replies.findOne({ _id: received.id })))
-      return this.getReply(caller, received.id.toHexString());
+    // A received reply's id claimed just now cannot be taken: no read to find out.
+    if (received && !received.fresh && (await this.repo.replies.findOne({ _id: received.id })))
+      return { existing: received.id.toHexString() };
     const { body, mentions } = await this.rendered(input.body);
     const now = received?.createdAt ?? new Date();
     const replyId = received?.id ?? new ObjectId();
@@ -473,6 +285,7 @@ export class ThreadService {
         authorId: user.personId,
         parentAuthorId: (parent?.authorId ?? thread.authorId).toHexString(),
         mentions: mentions.map(String),
+        ...(received ? { received: true } : {}),
       });
       // Bookkeeping a reader settles by itself if it is cut short: once announced, the reply stands.
       await this.repo
@@ -481,7 +294,7 @@ export class ThreadService {
     } finally {
       writing();
     }
-    return (await this.replyViews(caller, [reply], true))[0]!;
+    return { reply };
   }
 
   /** Authors edit their own posts while they may still post in the group. */

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { parseSignature, verifyRequest } from '../../server/federation/http-signature.js';
 import { DeliveryWorker, defaultDeliveryOptions } from '../../server/federation/delivery.worker.js';
 import type { Federation } from '../../server/federation/federation.module.js';
@@ -204,6 +205,58 @@ describe('delivery: the persistent queue and its workers', () => {
       });
       expect(await deliveries.countDocuments({ activityId: id })).toBe(1);
     } finally {
+      await peer.close();
+    }
+  });
+
+  it('sends what its own process queues at once: no poll, no query for due batches, no read of the body', async () => {
+    const peer = await new FakeServer().start();
+    // A worker that polls once an hour: only being told of the new batch can send it now.
+    const worker = new DeliveryWorker(
+      fedA.deliveries,
+      fedA.keys,
+      { allowedCidrs: ['127.0.0.0/8'], timeoutMs: 5000, maxBytes: 1 << 20, maxRedirects: 0 },
+      fedA.policy,
+      {
+        ...defaultDeliveryOptions,
+        pollMs: 3_600_000,
+        concurrency: 8,
+        perHost: 4,
+        retryBaseMs: 200,
+        maxAttempts: 3,
+        leaseMs: 60_000,
+      },
+      pino({ level: 'silent' }),
+      'test',
+    );
+    await fedA.worker.stop();
+    const due = jest.spyOn(fedA.deliveries, 'due');
+    const body = jest.spyOn(fedA.deliveries, 'body');
+    try {
+      worker.start();
+      await worker.drain();
+      due.mockClear();
+      body.mockClear();
+      // What the worker had asked the queue when the delivery arrived.
+      const asked: number[] = [];
+      peer.status = () => {
+        asked.push(due.mock.calls.length + body.mock.calls.length);
+        return 202;
+      };
+      const [id] = await queue([`${peer.url}/inbox`]);
+      await waitUntil(async () => idsIn(peer).includes(id!), 10_000, 'the delivery');
+      expect(asked).toEqual([0]);
+      // Settled as any batch (nothing left pending).
+      await waitUntil(
+        async () => (await fedA.deliveries.deliveries.countDocuments({ activityId: id })) === 0,
+        10_000,
+        'the batch settled',
+      );
+    } finally {
+      due.mockRestore();
+      body.mockRestore();
+      await worker.stop();
+      fedA.worker.start();
       await peer.close();
     }
   });

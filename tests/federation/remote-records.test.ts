@@ -76,6 +76,29 @@ describe('records of remote actors while their node is busy', () => {
     expect(reads.filter((id) => id === ada.id)).toEqual([]);
   });
 
+  it('records a post sent twice under two activity ids once (a thread and a reply)', async () => {
+    const first = create();
+    expect((await postSigned(`${group}/inbox`, first, ada)).status).toBe(202);
+    // The same note again, in a new activity (a server that re-sends, or relays, under a new id).
+    const again = { ...first, id: `${first.id}/again` };
+    expect((await postSigned(`${group}/inbox`, again, ada)).status).toBe(202);
+    const reply = create();
+    reply.object = { ...reply.object, inReplyTo: first.object.id } as typeof reply.object;
+    expect((await postSigned(`${group}/inbox`, reply, ada)).status).toBe(202);
+    expect((await postSigned(`${group}/inbox`, { ...reply, id: `${reply.id}/again` }, ada)).status).toBe(202);
+    const record = await world.node.database.db
+      .collection<{ _id: string; localId: { toHexString(): string } }>(collections.fedIris)
+      .findOne({ _id: first.object.id });
+    const threads = await world.anonymous.call('GET', '/groups/policy-lab/threads?limit=50');
+    const titled = (threads.body.items as { id: string; replyCount: number }[]).filter(
+      (t) => t.id === record!.localId.toHexString(),
+    );
+    expect(titled).toHaveLength(1);
+    expect(titled[0]!.replyCount).toBe(1);
+    const replies = await world.anonymous.call('GET', `/threads/${titled[0]!.id}/replies`);
+    expect(replies.body.items).toHaveLength(1);
+  });
+
   it('takes a new profile from an Update at once, and forgets an actor that deleted itself', async () => {
     const doc = peer.documents.get('/users/ada') as Record<string, unknown>;
     peer.documents.set('/users/ada', { ...doc, name: 'Ada Lovelace' });
