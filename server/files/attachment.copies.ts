@@ -196,12 +196,16 @@ export class AttachmentCopies {
       await repo.removeBlob('blobs', blobId).catch(() => undefined);
       return unavailable(reasonOf(err));
     }
+    // Two deliveries of the same post may keep it at once: the version's id is the same for both, so only
+    // the one whose version was inserted may remove it (the other's would be the one kept).
+    let versionInserted = false;
     try {
       await repo.versions.insertOne(version);
+      versionInserted = true;
       await repo.files.insertOne(file);
     } catch (err) {
       await Promise.allSettled([
-        repo.versions.deleteOne({ _id: version._id }),
+        ...(versionInserted ? [repo.versions.deleteOne({ _id: version._id })] : []),
         repo.removeBlob('blobs', blobId),
         repo.addUsage(offer.groupId, -inspect.size),
       ]);
