@@ -8,6 +8,7 @@ import type { GroupVisibility } from '../groups/group.policy.js';
 import type { Rendered } from '../groups/group.repository.js';
 import type { AttachmentSummary } from '../files/file.service.js';
 import { ThreadTimeline, type TimelineSlot } from './thread.timeline.js';
+import { LikeCounts } from './like.counts.js';
 
 /**
  * Who may find an item through search and feeds, copied from its group so those queries need no join:
@@ -149,6 +150,8 @@ export class ThreadRepository {
   readonly threads: Collection<ThreadDoc>;
   readonly replies: Collection<ReplyDoc>;
   readonly likes: Collection<LikeDoc>;
+  /** Like counts written from the like records, one write per post at a time (ADR 0035). */
+  readonly likeCounts: LikeCounts;
   readonly reports: Collection<ReportDoc>;
   readonly timeline: ThreadTimeline;
   readonly replySlots: DenseSequence<ReplySlot>;
@@ -170,6 +173,7 @@ export class ThreadRepository {
     this.threads = db.collection<ThreadDoc>(collections.threads);
     this.replies = db.collection<ReplyDoc>(collections.replies);
     this.likes = db.collection<LikeDoc>(collections.likes);
+    this.likeCounts = new LikeCounts((targetId) => this.likesCount(targetId), this.locks);
     this.reports = db.collection<ReportDoc>(collections.reports);
     this.timeline = new ThreadTimeline(db, this.repairs);
     this.replySlots = new DenseSequence(db.collection<ReplySlot>(collections.replySlots));
@@ -417,6 +421,11 @@ export class ThreadRepository {
 
   repliesByIds(ids: ObjectId[]): Promise<ReplyDoc[]> {
     return ids.length ? this.replies.find({ _id: { $in: ids } }).toArray() : Promise.resolve([]);
+  }
+
+  /** How many people like a post, from its like records (`targetId` leads `target_user_unique`: ADR 0013). */
+  likesCount(targetId: ObjectId): Promise<number> {
+    return this.likes.countDocuments({ targetId });
   }
 
   /** Which of these posts the person likes, in one query. */
