@@ -364,12 +364,18 @@ export class ThreadRepository {
     if (recorded > position) {
       const newer = read.get(recorded);
       if (!newer || newer.dead) return true; // the record points nowhere live: this is the place
+      // Left to this process's writers when they are about to retire it (ADR 0035).
+      if (this.timeline.retiring(groupId, position)) return false;
       this.repairs.schedule(`retire:${groupId.toHexString()}:${position}`, () =>
         this.timeline.retire(groupId, position),
       );
       return false;
     }
-    this.repairs.schedule(`record:${thread._id.toHexString()}`, async () => {
+    // A writer of the thread at work in this process records the position itself: a repair would only take
+    // the thread's lock in its way (ADR 0035).
+    const key = thread._id.toHexString();
+    if (this.replyWriters.has(key) || this.recording.has(key)) return true;
+    this.repairs.schedule(`record:${key}`, async () => {
       if (recorded) await this.timeline.retire(groupId, recorded);
       await this.locks.update(this.threads, thread._id, { $max: { timelineSlot: position } });
     });
