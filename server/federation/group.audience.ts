@@ -27,8 +27,7 @@ export class GroupAudience {
 
   /** The inboxes of the group's members on other nodes. */
   async inboxes(groupId: ObjectId): Promise<string[]> {
-    // Asked for every post, reply and like of the group: only the members of other nodes are read (ADR 0035).
-    const members = await this.deps.people.remoteByIds(await this.deps.groups.activeMemberIds(groupId));
+    const members = await this.deps.people.byIds(await this.deps.groups.activeMemberIds(groupId));
     return [...new Set(members.flatMap((m) => (m.status === 'remote' ? [inboxOf(m) ?? []].flat() : [])))];
   }
 
@@ -37,7 +36,7 @@ export class GroupAudience {
    * documents are served to (docs/federation.md, "Members-only groups across nodes").
    */
   async memberOrigins(groupId: ObjectId, states: MembershipState[] = ['active']): Promise<Set<string>> {
-    const members = await this.deps.people.remoteByIds(await this.deps.groups.memberIds(groupId, states));
+    const members = await this.deps.people.byIds(await this.deps.groups.memberIds(groupId, states));
     return new Set(
       members.flatMap((m) => (m.status === 'remote' && m.origin ? [new URL(m.origin.iri).origin] : [])),
     );

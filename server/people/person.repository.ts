@@ -85,19 +85,6 @@ export class PersonRepository {
     return ids.length ? this.users.find({ _id: { $in: ids } }).toArray() : Promise.resolve([]);
   }
 
-  /**
-   * Those of these people who live on other nodes. The limit lets FerretDB hand the whole filter to SQLite
-   * (ADR 0013), which then reads only their records: a group's members are mostly people of this node.
-   */
-  remoteByIds(ids: ObjectId[]): Promise<UserDoc[]> {
-    return ids.length
-      ? this.users
-          .find({ _id: { $in: ids }, status: 'remote' })
-          .limit(ids.length)
-          .toArray()
-      : Promise.resolve([]);
-  }
-
   byHandle(handle: string): Promise<UserDoc | null> {
     return this.users.findOne({ handle: handle.toLowerCase() });
   }
