@@ -64,11 +64,6 @@ export class LikeCounts {
     });
   }
 
-  /** Resolves when every write under way has ended (tests; a process stopping). */
-  async idle(): Promise<void> {
-    while (this.running.size) await Promise.all([...this.running.values()]);
-  }
-
   private async write(key: string): Promise<void> {
     let failures = 0;
     for (let next = this.pending.get(key); next; next = this.pending.get(key)) {
