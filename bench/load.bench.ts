@@ -173,9 +173,21 @@ async function main(): Promise<number> {
     const expectedLikes = new Map<string, Set<string>>();
     for (const l of report.likes)
       (expectedLikes.get(l.id) ?? expectedLikes.set(l.id, new Set()).get(l.id)!).add(l.handle);
-    let likeMismatches = 0;
-    for (const r of stored)
-      if ((r.likeCount as number) !== (expectedLikes.get(r._id.toHexString())?.size ?? 0)) likeMismatches++;
+    const mismatched = (docs: typeof stored) =>
+      docs.filter((r) => (r.likeCount as number) !== (expectedLikes.get(r._id.toHexString())?.size ?? 0))
+        .length;
+    // A post's like count is written from its like records after the like is answered (ADR 0035): counts
+    // still off are read again for a while, until they settle.
+    let likeMismatches = mismatched(stored);
+    for (let waited = 0; likeMismatches && waited < 30; waited++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      likeMismatches = mismatched(
+        await db
+          .collection('replies')
+          .find({ threadId: { $in: threadIds } }, { projection: { _id: 1, likeCount: 1 } })
+          .toArray(),
+      );
+    }
     const threadDocs = await db
       .collection('threads')
       .find({ _id: { $in: threadIds } })

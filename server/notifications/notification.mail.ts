@@ -146,11 +146,12 @@ export class NotificationMail {
    */
   async sweepDigests(now = new Date()): Promise<number> {
     let sent = 0;
-    const due = this.repo.state.find(
-      { email: { $in: ['daily', 'weekly'] } },
-      { projection: { _id: 1, email: 1, readUpTo: 1 } },
-    );
-    for await (const state of due) {
+    // Read whole before any mail goes: iterated a batch at a time, the cursor would stay open on the database
+    // across the sending between batches (minutes, for many people), a read FerretDB keeps open all along.
+    const due = await this.repo.state
+      .find({ email: { $in: ['daily', 'weekly'] } }, { projection: { _id: 1, email: 1, readUpTo: 1 } })
+      .toArray();
+    for (const state of due) {
       const period = digestPeriod(state.email as 'daily' | 'weekly', now);
       const progress = await this.repo.progressOf(state._id);
       if (progress.digested === period) continue;

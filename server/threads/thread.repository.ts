@@ -9,6 +9,7 @@ import type { GroupVisibility } from '../groups/group.policy.js';
 import type { Rendered } from '../groups/group.repository.js';
 import type { AttachmentSummary } from '../files/file.service.js';
 import { ThreadTimeline, type TimelineSlot } from './thread.timeline.js';
+import { LikeCounts } from './like.counts.js';
 
 /**
  * Who may find an item through search and feeds, copied from its group so those queries need no join:
@@ -150,6 +151,8 @@ export class ThreadRepository {
   readonly threads: Collection<ThreadDoc>;
   readonly replies: Collection<ReplyDoc>;
   readonly likes: Collection<LikeDoc>;
+  /** Like counts written from the like records, one write per post at a time (ADR 0035). */
+  readonly likeCounts: LikeCounts;
   readonly reports: Collection<ReportDoc>;
   readonly timeline: ThreadTimeline;
   readonly replySlots: DenseSequence<ReplySlot>;
@@ -173,6 +176,7 @@ export class ThreadRepository {
     this.threadInserts = new BatchInserter(this.threads);
     this.replies = db.collection<ReplyDoc>(collections.replies);
     this.likes = db.collection<LikeDoc>(collections.likes);
+    this.likeCounts = new LikeCounts((targetId) => this.likesCount(targetId), this.locks);
     this.reports = db.collection<ReportDoc>(collections.reports);
     this.timeline = new ThreadTimeline(db, this.repairs);
     this.replySlots = new DenseSequence(db.collection<ReplySlot>(collections.replySlots));
@@ -371,12 +375,18 @@ export class ThreadRepository {
     if (recorded > position) {
       const newer = read.get(recorded);
       if (!newer || newer.dead) return true; // the record points nowhere live: this is the place
+      // Left to this process's writers when they are about to retire it (ADR 0035).
+      if (this.timeline.retiring(groupId, position)) return false;
       this.repairs.schedule(`retire:${groupId.toHexString()}:${position}`, () =>
         this.timeline.retire(groupId, position),
       );
       return false;
     }
-    this.repairs.schedule(`record:${thread._id.toHexString()}`, async () => {
+    // A writer of the thread at work in this process records the position itself: a repair would only take
+    // the thread's lock in its way (ADR 0035).
+    const key = thread._id.toHexString();
+    if (this.replyWriters.has(key) || this.recording.has(key)) return true;
+    this.repairs.schedule(`record:${key}`, async () => {
       if (recorded) await this.timeline.retire(groupId, recorded);
       await this.locks.update(this.threads, thread._id, { $max: { timelineSlot: position } });
     });
@@ -428,6 +438,11 @@ export class ThreadRepository {
 
   repliesByIds(ids: ObjectId[]): Promise<ReplyDoc[]> {
     return ids.length ? this.replies.find({ _id: { $in: ids } }).toArray() : Promise.resolve([]);
+  }
+
+  /** How many people like a post, from its like records (`targetId` leads `target_user_unique`: ADR 0013). */
+  likesCount(targetId: ObjectId): Promise<number> {
+    return this.likes.countDocuments({ targetId });
   }
 
   /** Which of these posts the person likes, in one query. */

@@ -24,6 +24,25 @@ import { ThreadViews, type Kind } from './thread.views.js';
 
 export { decodeIdCursor, decodePosition, encodePosition } from './thread.views.js';
 
+/**
+ * How long a like's answer waits for the post's count to be written (ADR 0035): usually it is, and the answer
+ * follows its event as before; past it, the answer gives the number of like records and the write lands after.
+ */
+const LIKE_COUNT_WAIT_MS = 2000;
+
+/** The value of `work` if it succeeds within `ms`, otherwise undefined (its failure is handled elsewhere). */
+async function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work.catch(() => undefined),
+      new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Deeper replies still nest under their parent, but are shown at this depth. */
 export const MAX_REPLY_DEPTH = 8;
 
@@ -395,33 +414,28 @@ export class ThreadService extends ThreadViews {
     } else {
       delta = -(await this.repo.likes.deleteOne({ _id: likeId(doc._id, userId) })).deletedCount;
     }
-    if (delta) {
-      const like = likeId(doc._id, userId);
-      await this.repo.locks
-        .update(this.collection(kind), doc._id, { $inc: { likeCount: delta } })
-        .catch(async (err: unknown) => {
-          // The count was not changed: neither is the like, so asking again counts it.
-          if (delta > 0) await this.repo.likes.deleteOne({ _id: like });
-          else
-            await insertOnce(this.repo.likes, {
-              _id: like,
-              targetId: doc._id,
-              userId,
-              createdAt: new Date(),
-            });
-          throw err;
-        });
-    }
+    if (!delta) return { likeCount: await this.repo.likesCount(doc._id) };
+    // The record is the like; the post's count is written from the records after it, shared with everyone
+    // who liked it meanwhile, and announced once the post shows it (pages are cached by event, ADR 0027) or
+    // was given up on. The answer waits a moment for that write, never fails with it, and otherwise counts
+    // the records itself (ADR 0035).
+    const counted = this.repo.likeCounts.settle(this.collection(kind), doc._id);
     const about = { kind, id, threadId: thread._id.toHexString(), groupId: ctx.group._id.toHexString() };
-    if (delta > 0)
-      this.events.emit('post.liked', {
-        ...about,
-        byUserId: user.personId,
-        authorId: doc.authorId.toHexString(),
-      });
-    else if (delta < 0) this.events.emit('post.unliked', { ...about, byUserId: user.personId });
-    const fresh = await this.collection(kind).findOne({ _id: doc._id });
-    return { likeCount: fresh?.likeCount ?? 0 };
+    const announce = () => {
+      if (delta > 0)
+        this.events.emit('post.liked', {
+          ...about,
+          byUserId: user.personId,
+          authorId: doc.authorId.toHexString(),
+        });
+      else this.events.emit('post.unliked', { ...about, byUserId: user.personId });
+    };
+    void counted.then(announce, (err: unknown) => {
+      this.logger?.warn({ err, post: id }, 'like count not written; the next like of the post writes it');
+      announce();
+    });
+    const written = await within(counted, LIKE_COUNT_WAIT_MS);
+    return { likeCount: written ?? (await this.repo.likesCount(doc._id)) };
   }
 
   async setFlag(caller: Caller, id: string, flag: 'pinned' | 'locked', value: boolean): Promise<void> {

@@ -43,6 +43,8 @@ export class ThreadTimeline {
   /** What writers left to settle, per group: written after they answered, a group's at a time. */
   private readonly unsettled = new Map<string, { groupId: ObjectId; n: number; retire: Set<number> }>();
   private readonly settling = new Map<string, Promise<void>>();
+  /** The positions the settle under way retires, per group (readers leave them to it: `retiring`). */
+  private readonly retiringNow = new Map<string, Set<number>>();
   /**
    * How many positions a first page from the head took last, per group: busy threads leave runs of dead
    * positions, and the next first page reads that many at once instead of finding the rest in a second read.
@@ -110,6 +112,7 @@ export class ThreadTimeline {
         try {
           for (let next = this.unsettled.get(key); next; next = this.unsettled.get(key)) {
             this.unsettled.delete(key);
+            this.retiringNow.set(key, next.retire);
             await upsertOne(this.hints, { _id: this.hintId(next.groupId) }, { $max: { n: next.n } });
             // Highest first, each linked to the run of dead positions below it (`retire`): readers then jump a
             // busy thread's trail in one read (tests/integration/page-commands.test.ts).
@@ -117,11 +120,18 @@ export class ThreadTimeline {
           }
         } finally {
           this.settling.delete(key);
+          this.retiringNow.delete(key);
         }
       })();
       this.settling.set(key, running);
     }
     return running;
+  }
+
+  /** Whether this process's writers will retire the group's position `n` (a reader need not). */
+  retiring(groupId: ObjectId, n: number): boolean {
+    const key = groupId.toHexString();
+    return Boolean(this.unsettled.get(key)?.retire.has(n) || this.retiringNow.get(key)?.has(n));
   }
 
   /** Resolves when every deferred settle under way has ended (tests; a process stopping). */
