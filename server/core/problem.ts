@@ -82,6 +82,8 @@ export function errorHandler(options: { exposeDetails: boolean }): ErrorRequestH
     }
     const domain = toDomainError(err);
     if (isUnreadableAnswer(err)) req.log.warn({ err }, 'database answer could not be read');
+    // Which command could not take the database's write lock in time (an operator's first question).
+    if (isDatabaseBusy(err)) req.log.warn({ err }, 'database busy');
     if (domain) {
       // The request body was not read to the end (too large, or refused before reading it, e.g. an
       // anonymous upload): close the connection rather than drain the rest, and tell keep-alive clients.

@@ -5,7 +5,7 @@ import type { EventBus } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import { postTokens } from '../core/search-tokens.js';
 import type { GroupService } from '../groups/group.service.js';
-import { insertOnce, isDuplicateKey } from '../db/errors.js';
+import { isDuplicateKey } from '../db/errors.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import type { AttachmentSummary, FileService } from '../files/file.service.js';
 import { renderWithMentions } from './mentions.js';
