@@ -140,11 +140,10 @@ describe('the page cache', () => {
   });
 
   it('answers a kept page before the pipeline with what the pipeline gives every answer', async () => {
+    // (That a kept page reads no database is the first test's; here, what its answer carries.)
     await raw('/groups/open-data');
-    commands = [];
     const kept = await raw('/groups/open-data', { 'x-request-id': 'proxy-7f3a' });
     expect(kept.status).toBe(200);
-    expect(reads()).toEqual([]);
     // helmet's security headers, as on an answer built through the pipeline.
     const built = await raw('/groups/open-data/members');
     for (const name of [
