@@ -63,6 +63,14 @@ export interface Received {
   fresh?: boolean | undefined;
 }
 
+/** What a person writes to start a thread (`notify: false` posts it without notifying followers). */
+export interface NewThread {
+  title: string;
+  body: PostBody;
+  attachments?: string[] | undefined;
+  notify?: boolean | undefined;
+}
+
 /**
  * Threads and replies: writing, editing, tombstones, likes, pinning and locking; what is read is
  * ThreadViews' (thread.views.ts).
@@ -99,12 +107,7 @@ export class ThreadService extends ThreadViews {
   async create(
     caller: Caller,
     groupHandle: string,
-    input: {
-      title: string;
-      body: PostBody;
-      attachments?: string[] | undefined;
-      notify?: boolean | undefined;
-    },
+    input: NewThread,
     received?: Received,
   ): Promise<ThreadView> {
     const { thread, handle } = await this.write(caller, groupHandle, input, received);
@@ -127,12 +130,7 @@ export class ThreadService extends ThreadViews {
   private async write(
     caller: Caller,
     groupHandle: string,
-    input: {
-      title: string;
-      body: PostBody;
-      attachments?: string[] | undefined;
-      notify?: boolean | undefined;
-    },
+    input: NewThread,
     received?: Received,
   ): Promise<{ thread: ThreadDoc; handle: string }> {
     const user = requireParticipant(caller);
