@@ -99,6 +99,16 @@ export async function startBenchDatabase(dbName: string, options: { monitorComma
     allowDownload: false,
     logger: pino({ level: 'warn' }),
   });
+  // A bench that stops on an error must not leave its database server (and its data) behind.
+  const leftBehind = () => {
+    try {
+      if (embedded.pid) process.kill(embedded.pid);
+    } catch {
+      // already stopped
+    }
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  process.once('exit', leftBehind);
   const database = await connectDatabase({ uri: embedded.uri, dbName, ...options });
   await ensureCollections(database.db);
   return {
@@ -107,6 +117,7 @@ export async function startBenchDatabase(dbName: string, options: { monitorComma
     pid: embedded.pid,
     database,
     close: async () => {
+      process.off('exit', leftBehind);
       await database.close();
       await embedded.stop();
       fs.rmSync(dataDir, { recursive: true, force: true });
