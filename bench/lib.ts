@@ -151,7 +151,13 @@ export async function startBenchNode(
     ]),
     ...options.env,
   });
-  const { node, close } = await serveNode(config, database, port);
+  // Its warnings and errors go to stderr: a benchmark that stops on a 503 says which command failed and why.
+  const { node, close } = await serveNode(
+    config,
+    database,
+    port,
+    pino({ level: 'warn' }, pino.destination(2)),
+  );
   return { url: `http://127.0.0.1:${port}`, node, close };
 }
 

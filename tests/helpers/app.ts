@@ -108,10 +108,11 @@ export async function serveNode(
   config: Config,
   database: { client: MongoClient; db: Db },
   port: number,
+  logger: Logger = testLogger(),
 ): Promise<{ node: EnsembleNode; close(): Promise<void> }> {
   const node = await composeNode({
     config,
-    logger: testLogger(),
+    logger,
     client: database.client,
     db: database.db,
   });
