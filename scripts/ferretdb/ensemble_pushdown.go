@@ -31,6 +31,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -233,10 +234,22 @@ func ensembleMatch(c ensembleCondition) (string, bool) {
 
 // ensembleArrays is the SQL condition (and its arguments) selecting, through an index, the documents whose
 // `field` is an array that may satisfy `c`: from the side table when there is one, else every array value.
+// ensembleSideMatch is the condition that reads the documents holding a value in an array from the field's side
+// table of array elements (ensemble_multikey.go); ensembleNotDriving rewrites it so that SQLite only tests it.
+const ensembleSideMatch = "rowid IN (SELECT rowid FROM %[1]q WHERE %[1]q MATCH ?)"
+
+// ensembleNotDriving keeps SQLite from reading the matches of a WHERE clause from array side tables (a unary
+// `+` makes the rowid no index constraint): another equality of the filter reads fewer (ensembleWalks). SQLite
+// otherwise takes the side table's list for the cheaper source, whatever its length: a common search word
+// read 10,000 files to find the 200 of a person's groups.
+func ensembleNotDriving(where string) string {
+	return strings.ReplaceAll(where, "(rowid IN (SELECT rowid FROM ", "(+rowid IN (SELECT rowid FROM ")
+}
+
 func ensembleArrays(meta *metadata.Collection, field string, c ensembleCondition) (string, []any) {
 	if side, ok := metadata.EnsembleMultikeyTable(meta.TableName, field); ok {
 		if m, ok := ensembleMatch(c); ok {
-			return fmt.Sprintf("rowid IN (SELECT rowid FROM %[1]q WHERE %[1]q MATCH ?)", side), []any{m}
+			return fmt.Sprintf(ensembleSideMatch, side), []any{m}
 		}
 	}
 
@@ -676,15 +689,42 @@ func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 		orderBy = " ORDER BY " + strings.Join(order, ", ")
 	}
 
+	// Counted once, when a choice needs it.
+	var estimated, walks bool
+	var fewest string
+	estimate := func() bool {
+		if !estimated {
+			walks, fewest = ensembleWalks(ctx, db, meta, parsed, limit)
+			estimated = true
+		}
+
+		return walks
+	}
+
+	// The matches read from the index that finds the fewest: a search word's side table only when it does.
+	driven := func(where string) string {
+		if len(firstKeys) == 0 {
+			return where
+		}
+
+		estimate()
+
+		if fewest == "" || slices.Contains(firstKeys, fewest) {
+			return where
+		}
+
+		return ensembleNotDriving(where)
+	}
+
 	if index, mode := ensembleOrderedIndex(ctx, db, meta, sort, pinned, where, args); mode != ensembleNoWalk {
 		field, dir := sort.Keys()[0], sort.Values()[0].(int64)
 
-		if mode == ensembleWalkWithin || (mode == ensembleWalkAll && ensembleWalks(ctx, db, meta, parsed, limit)) {
+		if mode == ensembleWalkWithin || (mode == ensembleWalkAll && estimate()) {
 			return ensembleWalk(index, field, dir, parsed[field], where, orderBy, args, limit)
 		}
 
 		// A search word (tested first: firstKeys) may be rare, and a walk would then read whole groups.
-		if mode == ensembleSortClean && (len(firstKeys) == 0 || ensembleWalks(ctx, db, meta, parsed, limit)) {
+		if mode == ensembleSortClean && (len(firstKeys) == 0 || estimate()) {
 			if key, ok := ensembleSplitKey(meta, index, pinned); ok {
 				// One walk within each value of the `$in`, each at most a page; the page is the first of them all.
 				var walks []string
@@ -701,7 +741,7 @@ func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 			}
 		}
 
-		return where + orderBy + " LIMIT ?", append(args, limit), true
+		return driven(where) + orderBy + " LIMIT ?", append(args, limit), true
 	}
 
 	if len(guard) > 0 {
@@ -711,7 +751,7 @@ func ensembleExact(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 		}
 	}
 
-	return where + orderBy + " LIMIT ?", append(args, limit), true
+	return driven(where) + orderBy + " LIMIT ?", append(args, limit), true
 }
 
 // What an ordered index lets a sorted page do (ensembleOrderedIndex).
@@ -818,10 +858,12 @@ func ensembleSplitKey(meta *metadata.Collection, index string, pinned map[string
 // limit × rows / matches rows) than by reading every match and sorting them (about matches rows): whether the
 // matches are at least sqrt(limit × rows). The matches are estimated from above, by the fewest values any
 // indexed equality of the filter finds, counted in its index (and its side table of arrays) up to that many.
-func ensembleWalks(ctx context.Context, db *fsql.DB, meta *metadata.Collection, filter map[string]ensembleCondition, limit int64) bool {
+// It also returns that equality's field (the one an index should read the matches from), "" when none was
+// counted.
+func ensembleWalks(ctx context.Context, db *fsql.DB, meta *metadata.Collection, filter map[string]ensembleCondition, limit int64) (bool, string) {
 	var rows int64
 	if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT coalesce(max(rowid), 0) FROM %q", meta.TableName)).Scan(&rows); err != nil {
-		return false
+		return false, ""
 	}
 
 	enough := int64(math.Ceil(math.Sqrt(float64(limit) * float64(rows))))
@@ -835,7 +877,19 @@ func ensembleWalks(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 		return n
 	}
 
-	for field, c := range filter {
+	walks := true
+	fewest, least := "", int64(-1)
+
+	// Fields in a fixed order, so that equal counts choose the same field every time.
+	fields := make([]string, 0, len(filter))
+	for field := range filter {
+		fields = append(fields, field)
+	}
+
+	slices.Sort(fields)
+
+	for _, field := range fields {
+		c := filter[field]
 		if len(c.bounds) > 0 || len(c.vals) == 0 {
 			continue
 		}
@@ -851,50 +905,52 @@ func ensembleWalks(ctx context.Context, db *fsql.DB, meta *metadata.Collection, 
 			continue
 		}
 
+		var n int64
+
 		if field == "_id" {
-			if int64(len(c.vals)) < enough {
-				return false
+			n = int64(len(c.vals))
+		} else {
+			indexed := false
+			for _, index := range meta.Settings.Indexes {
+				if len(index.Key) > 0 && !metadata.EnsembleOrdered(index) && index.Key[0].Field == field {
+					indexed = true
+				}
 			}
 
-			continue
-		}
-
-		indexed := false
-		for _, index := range meta.Settings.Indexes {
-			if len(index.Key) > 0 && !metadata.EnsembleOrdered(index) && index.Key[0].Field == field {
-				indexed = true
-			}
-		}
-
-		if !indexed {
-			continue
-		}
-
-		vals := make([]any, len(c.vals))
-		for i, v := range c.vals {
-			vals[i] = v.json
-		}
-
-		col := ensembleColumn(field)
-		n := count(fmt.Sprintf("SELECT 1 FROM %q WHERE %s IN (%s)", meta.TableName, col, ensemblePlaceholders(len(vals))), vals...)
-
-		if side, ok := metadata.EnsembleMultikeyTable(meta.TableName, field); ok {
-			m, ok := ensembleMatch(c)
-			if !ok {
+			if !indexed {
 				continue
 			}
 
-			n += count(fmt.Sprintf("SELECT 1 FROM %[1]q WHERE %[1]q MATCH ?", side), m)
-		} else {
-			n += count(fmt.Sprintf(`SELECT 1 FROM %[1]q WHERE %[2]s >= '[' AND %[2]s < '\'`, meta.TableName, col))
+			vals := make([]any, len(c.vals))
+			for i, v := range c.vals {
+				vals[i] = v.json
+			}
+
+			col := ensembleColumn(field)
+			n = count(fmt.Sprintf("SELECT 1 FROM %q WHERE %s IN (%s)", meta.TableName, col, ensemblePlaceholders(len(vals))), vals...)
+
+			if side, ok := metadata.EnsembleMultikeyTable(meta.TableName, field); ok {
+				m, ok := ensembleMatch(c)
+				if !ok {
+					continue
+				}
+
+				n += count(fmt.Sprintf("SELECT 1 FROM %[1]q WHERE %[1]q MATCH ?", side), m)
+			} else {
+				n += count(fmt.Sprintf(`SELECT 1 FROM %[1]q WHERE %[2]s >= '[' AND %[2]s < '\'`, meta.TableName, col))
+			}
 		}
 
 		if n < enough {
-			return false
+			walks = false
+		}
+
+		if least < 0 || n < least {
+			fewest, least = field, n
 		}
 	}
 
-	return true
+	return walks, fewest
 }
 
 // ensembleWalk is the clauses of a page read by walking an ordered index in the sort's order: SQLite tests

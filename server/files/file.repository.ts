@@ -152,6 +152,15 @@ export class FileRepository {
       );
   }
 
+  /** The current version of each file, by version id (one read). */
+  async currentVersions(files: FileDoc[]): Promise<Map<string, VersionDoc>> {
+    if (!files.length) return new Map();
+    const rows = await this.versions
+      .find({ _id: { $in: files.map((f) => versionId(f._id, f.version)) } })
+      .toArray();
+    return new Map(rows.map((v) => [v._id, v]));
+  }
+
   /** A file's versions, newest first (one `_id` lookup each). */
   async versionsOf(file: FileDoc): Promise<VersionDoc[]> {
     const found = await Promise.all(

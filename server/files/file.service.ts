@@ -127,19 +127,17 @@ export class FileService {
     );
   }
 
-  private async views(docs: FileDoc[], handle: string): Promise<FileView[]> {
-    const thumbs = await Promise.all(
-      docs.map((d) => this.repo.versions.findOne({ _id: versionId(d._id, d.version) })),
-    );
-    const authors = await Promise.all(
-      [...new Set(docs.map((d) => d.createdBy.toHexString()))].map((hex) =>
-        this.people.users.findOne({ _id: new ObjectId(hex) }),
-      ),
-    );
-    const handles = new Map(authors.filter((u) => u !== null).map((u) => [u._id.toHexString(), u.handle]));
-    return docs.map((d, i) => ({
+  /** Views of files (of one group, or each of the group `handle` names): two reads, whatever their number. */
+  private async views(docs: FileDoc[], handle: string | ((doc: FileDoc) => string)): Promise<FileView[]> {
+    const [versions, authors] = await Promise.all([
+      this.repo.currentVersions(docs),
+      this.people.byIds([...new Set(docs.map((d) => d.createdBy.toHexString()))].map((h) => new ObjectId(h))),
+    ]);
+    const handles = new Map(authors.map((u) => [u._id.toHexString(), u.handle]));
+    const groupOf = typeof handle === 'string' ? () => handle : handle;
+    return docs.map((d) => ({
       id: d._id.toHexString(),
-      group: handle,
+      group: groupOf(d),
       folderId: d.folderId?.toHexString() ?? null,
       kind: d.kind,
       name: d.name,
@@ -152,7 +150,9 @@ export class FileService {
       updatedAt: d.updatedAt.toISOString(),
       deletedAt: d.deletedAt?.toISOString() ?? null,
       url: `/api/v1/files/${d._id.toHexString()}/content`,
-      thumbnailUrl: thumbs[i]?.thumbnail ? `/api/v1/files/${d._id.toHexString()}/thumbnail` : null,
+      thumbnailUrl: versions.get(versionId(d._id, d.version))?.thumbnail
+        ? `/api/v1/files/${d._id.toHexString()}/thumbnail`
+        : null,
     }));
   }
 
@@ -533,12 +533,8 @@ export class FileService {
         .filter((g) => !g.deletedAt)
         .map((g) => [g._id.toHexString(), g.handle]),
     );
-    const views: FileView[] = [];
-    for (const doc of docs) {
-      const handle = handles.get(doc.groupId.toHexString());
-      if (handle) views.push(...(await this.views([doc], handle)));
-    }
-    return views;
+    const shown = docs.filter((d) => handles.has(d.groupId.toHexString()));
+    return this.views(shown, (d) => handles.get(d.groupId.toHexString())!);
   }
 
   /** Keep every file's audience equal to its group's (search and listings filter on it). */

@@ -226,5 +226,59 @@ describeBuild('the planner of the FerretDB the project builds', () => {
         expected.slice(41, 62),
       );
     });
+
+    it("reads a common word's files in a person's groups from the groups' index, a rare word's from its own", async () => {
+      const files = f.client.db('planner').collection('files');
+      // As Ensemble's files (server/db/collections.ts).
+      await files.createIndex({ groupId: 1, folderId: 1, deletedAt: 1, name: 1 }, { name: 'folder' });
+      await files.createIndex({ searchTokens: 1, audience: 1 }, { name: 'searchTokens' });
+      await files.createIndex({ createdAt: -1 }, { name: 'ordered_created' });
+      const groups = Array.from({ length: 200 }, () => new ObjectId());
+      const start = Date.UTC(2026, 0, 1);
+      const all = Array.from({ length: 4000 }, (_, i) => ({
+        _id: new ObjectId(),
+        groupId: groups[i % groups.length]!,
+        audience: 'members',
+        deletedAt: null,
+        createdAt: new Date(start + i * 60_000),
+        // Every other file is a "budget" file; three are "zephyr" files.
+        searchTokens: [i % 2 ? 'budget' : 'notes', ...(i % 1500 === 3 ? ['zephyr'] : []), `f${i}`],
+      }));
+      await files.insertMany(all);
+      // With statistics kept (refreshed in the background while the database is read, at most once a second
+      // here), SQLite knows how few files a group holds and how many a word: without them, it guesses.
+      for (let i = 0; i < 3; i++) {
+        await files.findOne({ groupId: groups[0] });
+        await new Promise((r) => setTimeout(r, 600));
+      }
+      const newest = (word: string, mine: ObjectId[]) =>
+        all
+          .filter((d) => d.searchTokens.includes(word) && mine.some((g) => g.equals(d.groupId)))
+          .map((d) => d._id.toHexString())
+          .reverse()
+          .slice(0, 21);
+      const search = (word: string, mine: ObjectId[]) => ({
+        searchTokens: { $all: [word] },
+        audience: 'members',
+        deletedAt: null,
+        groupId: { $in: mine },
+      });
+      // Ten of the person's groups hold 200 files; 2,000 hold the word. SQLite took the word's list of 2,000
+      // for the cheaper source (a common word read 10,000 files at a department's size).
+      const ten = groups.slice(1, 11);
+      const common = await plan(f, search('budget', ten), { createdAt: -1 }, 'files');
+      expect(common).toContain('_folder');
+      expect(common).not.toMatch(/INTEGER PRIMARY KEY \(rowid=\?\)/);
+      expect(
+        (await page(search('budget', ten), { createdAt: -1 }, 'files')).map((d) => String(d._id)),
+      ).toEqual(newest('budget', ten));
+      // A rare word in 150 groups' 3,000 files: its own list of three is read.
+      const many = groups.slice(0, 150);
+      const rare = await plan(f, search('zephyr', many), { createdAt: -1 }, 'files');
+      expect(rare).toMatch(/INTEGER PRIMARY KEY \(rowid=\?\)/);
+      expect(
+        (await page(search('zephyr', many), { createdAt: -1 }, 'files')).map((d) => String(d._id)),
+      ).toEqual(newest('zephyr', many));
+    });
   });
 });
