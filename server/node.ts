@@ -142,10 +142,18 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const fileRepo = new FileRepository(db);
   const jobs = new JobQueue(db, logger, undefined, config.jobs.leaseMs);
   jobs.register('thumbnail', thumbnailJob(fileRepo, logger), { concurrency: 1 });
-  const files = new FileService(fileRepo, groups, groupRepo, personRepo, events, jobs, {
-    ...config.files,
-    policy: { allowed: config.files.allowedTypes, denied: config.files.deniedTypes },
-    retentionMs: config.groups.retentionMs,
+  const files = new FileService({
+    repo: fileRepo,
+    groups,
+    groupRepo,
+    people: personRepo,
+    events,
+    jobs,
+    limits: {
+      ...config.files,
+      policy: { allowed: config.files.allowedTypes, denied: config.files.deniedTypes },
+      retentionMs: config.groups.retentionMs,
+    },
   });
   const folders = new FolderService(fileRepo, groups, events);
   groups.onAudienceChange((groupId, audience) => files.syncAudience(groupId, audience));

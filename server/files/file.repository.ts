@@ -1,4 +1,4 @@
-import { GridFSBucket, type Collection, type Db, type Filter, type ObjectId } from 'mongodb';
+import { GridFSBucket, ObjectId, type Collection, type Db, type Filter } from 'mongodb';
 import { DocumentLocks } from '../db/document.lock.js';
 import { InsufficientStorageError } from '../core/errors.js';
 import { collections } from '../db/collections.js';
@@ -150,6 +150,53 @@ export class FileRepository {
       await this.locks.run(this.locks.keyOf(this.storage, groupId), () =>
         this.storage.updateOne({ _id: groupId }, { $set: { bytes } }, { upsert: true }),
       );
+  }
+
+  /** A file by its id (null for an id that is not one). */
+  byId(id: string | ObjectId): Promise<FileDoc | null> {
+    if (typeof id === 'string' && !ObjectId.isValid(id)) return Promise.resolve(null);
+    return this.files.findOne({ _id: new ObjectId(id) });
+  }
+
+  /** Files by id, in the order asked (null where none). */
+  async byIds(ids: string[]): Promise<(FileDoc | null)[]> {
+    const valid = ids.filter((id) => ObjectId.isValid(id)).map((id) => new ObjectId(id));
+    const found = valid.length ? await this.files.find({ _id: { $in: valid } }).toArray() : [];
+    const byId = new Map(found.map((f) => [f._id.toHexString(), f]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  /** A folder by its id (null for an id that is not one). */
+  folderById(id: string | ObjectId): Promise<FolderDoc | null> {
+    if (typeof id === 'string' && !ObjectId.isValid(id)) return Promise.resolve(null);
+    return this.folders.findOne({ _id: new ObjectId(id) });
+  }
+
+  /**
+   * Whether a folder holds no folder and no file, deleted ones included (each read through its group's index:
+   * `parent` and `folder`).
+   */
+  async folderIsEmpty(folder: FolderDoc): Promise<boolean> {
+    const [child, file] = await Promise.all([
+      this.folders.findOne({ groupId: folder.groupId, parentId: folder._id }, { projection: { _id: 1 } }),
+      this.files.findOne({ groupId: folder.groupId, folderId: folder._id }, { projection: { _id: 1 } }),
+    ]);
+    return !child && !file;
+  }
+
+  /** Up to `limit` files matching `filter`, by name then id (a folder's page: the `folder` index). */
+  byName(filter: Filter<FileDoc>, limit: number): Promise<FileDoc[]> {
+    return this.files.find(filter).sort({ name: 1, _id: 1 }).limit(limit).toArray();
+  }
+
+  /** Version `n` of a file. */
+  version(fileId: ObjectId, n: number): Promise<VersionDoc | null> {
+    return this.versions.findOne({ _id: versionId(fileId, n) });
+  }
+
+  /** Files a purge removes next (at most 500 at a time). */
+  toPurge(filter: Filter<FileDoc>): Promise<FileDoc[]> {
+    return this.files.find(filter).limit(500).toArray();
   }
 
   /** The current version of each file, by version id (one read). */

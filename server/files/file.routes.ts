@@ -21,6 +21,7 @@ import {
   uploadQuery,
 } from './file.schemas.js';
 import { THUMBNAIL_SOURCES, type FileService } from './file.service.js';
+import { incomingFiles } from './file.storage.js';
 import type { FolderService } from './folder.service.js';
 
 export function fileRoutes(
@@ -45,7 +46,7 @@ export function fileRoutes(
       response: libraryView,
     },
     async ({ caller, params, query }) => {
-      const page = await files.list(caller, params.group, query);
+      const page = await files.views.list(caller, params.group, query);
       const first = !query.deleted && !query.cursor;
       return { folders: first ? await folders.list(caller, params.group, query.folder) : [], ...page };
     },
@@ -64,7 +65,7 @@ export function fileRoutes(
       response: z.array(fileView),
     },
     async ({ caller, params, query, req, res }) =>
-      files.upload(caller, params.group, 'library', query.folder, req, res),
+      files.upload(caller, params.group, 'library', query.folder, incomingFiles(req, res, repo)),
   );
   api.route(
     router,
@@ -79,7 +80,7 @@ export function fileRoutes(
       response: z.array(fileView),
     },
     async ({ caller, params, req, res }) =>
-      files.upload(caller, params.group, 'attachment', undefined, req, res),
+      files.upload(caller, params.group, 'attachment', undefined, incomingFiles(req, res, repo)),
   );
   api.route(
     router,
@@ -92,7 +93,7 @@ export function fileRoutes(
       params: fileParams,
       response: fileDetail,
     },
-    async ({ caller, params }) => files.get(caller, params.id),
+    async ({ caller, params }) => files.views.get(caller, params.id),
   );
   api.route(
     router,
@@ -120,7 +121,7 @@ export function fileRoutes(
       rawBody: { contentType: 'multipart/form-data', schema: multipartFiles('file', false) },
       response: fileView,
     },
-    async ({ caller, params, req, res }) => files.replace(caller, params.id, req, res),
+    async ({ caller, params, req, res }) => files.replace(caller, params.id, incomingFiles(req, res, repo)),
   );
   api.command(
     router,
@@ -162,7 +163,7 @@ export function fileRoutes(
       responseDescription: 'The bytes (206 for a range)',
     },
     async ({ caller, params, query, req, res }) => {
-      const { version, name } = await files.content(caller, params.id, query.version);
+      const { version, name } = await files.views.content(caller, params.id, query.version);
       const inline = query.disposition === 'inline' && THUMBNAIL_SOURCES.includes(version.contentType);
       await sendDownload(req, res, {
         db: repo.db,
@@ -189,7 +190,7 @@ export function fileRoutes(
       responseDescription: 'The thumbnail bytes',
     },
     async ({ caller, params, req, res }) => {
-      const { version } = await files.content(caller, params.id, undefined);
+      const { version } = await files.views.content(caller, params.id, undefined);
       if (!version.thumbnail) throw new NotFoundError('This file has no thumbnail (yet).');
       const size = (await repo.db.collection('thumbnails.files').findOne({ _id: version.thumbnail.blobId }))
         ?.length as number | undefined;
@@ -219,7 +220,7 @@ export function fileRoutes(
       query: fileSearchQuery,
       response: z.array(fileView),
     },
-    async ({ caller, query }) => files.search(caller, query),
+    async ({ caller, query }) => files.views.search(caller, query),
   );
   api.route(
     router,

@@ -1,5 +1,4 @@
-import type { Request, Response } from 'express';
-import { ObjectId, type Filter } from 'mongodb';
+import { ObjectId } from 'mongodb';
 import { requirePerson, type Caller } from '../core/caller.js';
 import {
   ConflictError,
@@ -9,10 +8,9 @@ import {
   ValidationError,
 } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
-import { latestFirst } from '../core/pages.js';
-import { queryTokens, searchTokens } from '../core/search-tokens.js';
+import { searchTokens } from '../core/search-tokens.js';
 import type { GroupRepository } from '../groups/group.repository.js';
-import type { GroupContext, GroupService } from '../groups/group.service.js';
+import type { GroupService } from '../groups/group.service.js';
 import type { JobQueue } from '../jobs/job.queue.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import type { Audience } from '../threads/thread.repository.js';
@@ -23,7 +21,8 @@ import {
   type FileRepository,
   type VersionDoc,
 } from './file.repository.js';
-import { receiveFiles, safeFileName, type StoredBlob, type UploadLimits } from './file.storage.js';
+import { safeFileName, type IncomingFiles, type StoredBlob, type UploadLimits } from './file.storage.js';
+import { FileViews, type FileView } from './file.views.js';
 import { isDuplicateKey } from '../db/errors.js';
 
 export interface FileLimits extends Omit<UploadLimits, 'remainingQuota'> {
@@ -43,23 +42,7 @@ export const THUMBNAIL_SOURCES = [
   'image/tiff',
 ];
 
-export interface FileView {
-  id: string;
-  group: string;
-  folderId: string | null;
-  kind: FileKind;
-  name: string;
-  size: number;
-  contentType: string;
-  sha256: string;
-  version: number;
-  createdBy: string | null;
-  createdAt: string;
-  updatedAt: string;
-  deletedAt: string | null;
-  url: string;
-  thumbnailUrl: string | null;
-}
+export type { FileView } from './file.views.js';
 
 /** What a post shows of an attached file (kept on the post; the file's own rules govern its download). */
 export interface AttachmentSummary {
@@ -73,37 +56,45 @@ export interface AttachmentSummary {
   unavailable?: string;
 }
 
-/** Group libraries and attachments: upload, versions, rename and move, soft delete and restore, downloads. */
-export class FileService {
-  constructor(
-    private readonly repo: FileRepository,
-    private readonly groups: GroupService,
-    private readonly groupRepo: GroupRepository,
-    private readonly people: PersonRepository,
-    private readonly events: EventBus,
-    private readonly jobs: JobQueue,
-    private readonly limits: FileLimits,
-  ) {}
+export interface FileServiceDeps {
+  repo: FileRepository;
+  groups: GroupService;
+  groupRepo: GroupRepository;
+  people: PersonRepository;
+  events: EventBus;
+  jobs: JobQueue;
+  limits: FileLimits;
+}
 
-  /** A file and its group if the caller may do `action` there; 404 as for the group otherwise. */
-  async load(
-    caller: Caller,
-    id: string,
-    action: 'read' | 'post' | 'moderate',
-    options: { deleted?: boolean } = {},
-  ) {
-    const notFound = `No file ${id}.`;
-    const file = ObjectId.isValid(id) ? await this.repo.files.findOne({ _id: new ObjectId(id) }) : null;
-    if (!file) throw new NotFoundError(notFound);
-    const ctx = await this.groups.loadById(caller, file.groupId, action, notFound);
-    if (file.deletedAt && !options.deleted) throw new NotFoundError(notFound);
-    return { file, ctx };
+/**
+ * Group libraries and attachments: upload, versions, rename and move, soft delete and restore; what people
+ * read of them is `views` (file.views.ts).
+ */
+export class FileService {
+  readonly views: FileViews;
+  private readonly repo: FileRepository;
+  private readonly groups: GroupService;
+  private readonly groupRepo: GroupRepository;
+  private readonly events: EventBus;
+  private readonly jobs: JobQueue;
+  private readonly limits: FileLimits;
+
+  constructor(deps: FileServiceDeps) {
+    ({
+      repo: this.repo,
+      groups: this.groups,
+      groupRepo: this.groupRepo,
+      events: this.events,
+      jobs: this.jobs,
+      limits: this.limits,
+    } = deps);
+    this.views = new FileViews(deps);
   }
 
   /** The uploader (while still allowed to post) or a moderator. */
   private async manage(caller: Caller, id: string, options: { deleted?: boolean } = {}) {
     const user = requirePerson(caller);
-    const { file, ctx } = await this.load(caller, id, 'read', options);
+    const { file, ctx } = await this.views.load(caller, id, 'read', options);
     const own = file.createdBy.toHexString() === user.personId && ctx.membership?.state === 'active';
     if (!own && !this.groups.can(ctx, 'moderate'))
       throw new ForbiddenError('Only the uploader or a moderator can change this file.');
@@ -117,9 +108,9 @@ export class FileService {
     return left;
   }
 
-  private receive(req: Request, res: Response, field: string, groupId: ObjectId, maxFiles: number) {
+  private receive(body: IncomingFiles, field: string, groupId: ObjectId, maxFiles: number) {
     return this.remaining(groupId).then((remainingQuota) =>
-      receiveFiles(req, res, this.repo, field, {
+      body(field, {
         ...this.limits,
         maxFiles: Math.min(maxFiles, this.limits.maxFiles),
         remainingQuota,
@@ -127,49 +118,8 @@ export class FileService {
     );
   }
 
-  /** Views of files (of one group, or each of the group `handle` names): two reads, whatever their number. */
-  private async views(docs: FileDoc[], handle: string | ((doc: FileDoc) => string)): Promise<FileView[]> {
-    const [versions, authors] = await Promise.all([
-      this.repo.currentVersions(docs),
-      this.people.byIds([...new Set(docs.map((d) => d.createdBy.toHexString()))].map((h) => new ObjectId(h))),
-    ]);
-    const handles = new Map(authors.map((u) => [u._id.toHexString(), u.handle]));
-    const groupOf = typeof handle === 'string' ? () => handle : handle;
-    return docs.map((d) => ({
-      id: d._id.toHexString(),
-      group: groupOf(d),
-      folderId: d.folderId?.toHexString() ?? null,
-      kind: d.kind,
-      name: d.name,
-      size: d.size,
-      contentType: d.contentType,
-      sha256: d.sha256,
-      version: d.version,
-      createdBy: handles.get(d.createdBy.toHexString()) ?? null,
-      createdAt: d.createdAt.toISOString(),
-      updatedAt: d.updatedAt.toISOString(),
-      deletedAt: d.deletedAt?.toISOString() ?? null,
-      url: `/api/v1/files/${d._id.toHexString()}/content`,
-      thumbnailUrl: versions.get(versionId(d._id, d.version))?.thumbnail
-        ? `/api/v1/files/${d._id.toHexString()}/thumbnail`
-        : null,
-    }));
-  }
-
-  async view(file: FileDoc, ctx: GroupContext): Promise<FileView> {
-    return (await this.views([file], ctx.group.handle))[0]!;
-  }
-
-  private async folder(ctx: GroupContext, folderId: string | undefined): Promise<ObjectId | null> {
-    if (!folderId) return null;
-    const folder = ObjectId.isValid(folderId)
-      ? await this.repo.folders.findOne({ _id: new ObjectId(folderId) })
-      : null;
-    if (!folder?.groupId.equals(ctx.group._id))
-      throw new ValidationError('No such folder in this group.', [
-        { field: 'query.folder', message: 'not in this group' },
-      ]);
-    return folder._id;
+  private view(file: FileDoc, ctx: { group: { handle: string } }): Promise<FileView> {
+    return this.views.views([file], ctx.group.handle).then((v) => v[0]!);
   }
 
   private thumbnailLater(version: VersionDoc): Promise<unknown> {
@@ -185,8 +135,7 @@ export class FileService {
     handle: string,
     kind: FileKind,
     folderId: string | undefined,
-    req: Request,
-    res: Response,
+    body: IncomingFiles,
   ) {
     const user = requirePerson(caller);
     const ctx = await this.groups.load(caller, handle, 'post');
@@ -196,10 +145,10 @@ export class FileService {
       throw new ForbiddenError(
         `This group's file library is kept on ${new URL(ctx.group.origin.iri).host}; add files there, or attach them to a post here.`,
       );
-    const folder = kind === 'library' ? await this.folder(ctx, folderId) : null;
-    const { blobs } = await this.receive(req, res, 'files', ctx.group._id, this.limits.maxFiles);
+    const folder = kind === 'library' ? await this.views.folder(ctx, folderId) : null;
+    const { blobs } = await this.receive(body, 'files', ctx.group._id, this.limits.maxFiles);
     // A large upload takes time: the group's visibility is read again now, not taken from before the body.
-    const group = await this.groupRepo.groups.findOne({ _id: ctx.group._id });
+    const group = await this.groupRepo.byId(ctx.group._id);
     const audience: Audience = !group || group.deletedAt ? 'hidden' : group.visibility;
     if (!blobs.length)
       throw new ValidationError('Send one or more files in the multipart field named files.', [
@@ -262,7 +211,7 @@ export class FileService {
         kind,
       });
     }
-    return this.views(docs, ctx.group.handle);
+    return this.views.views(docs, ctx.group.handle);
   }
 
   private versionDoc(file: FileDoc, n: number, blob: StoredBlob, userId: string, at: Date): VersionDoc {
@@ -283,10 +232,10 @@ export class FileService {
   }
 
   /** New content for a file; earlier versions stay downloadable. */
-  async replace(caller: Caller, id: string, req: Request, res: Response): Promise<FileView> {
+  async replace(caller: Caller, id: string, body: IncomingFiles): Promise<FileView> {
     const { file, ctx, user } = await this.manage(caller, id);
     await this.groups.loadById(caller, file.groupId, 'post', `No file ${id}.`);
-    const { blobs } = await this.receive(req, res, 'file', ctx.group._id, 1);
+    const { blobs } = await this.receive(body, 'file', ctx.group._id, 1);
     const blob = blobs[0];
     if (!blob)
       throw new ValidationError('Send the new content in the multipart field named file.', [
@@ -331,7 +280,7 @@ export class FileService {
     // The file shows its newest version: of two replacements at once, the higher number stays.
     const fresh = await this.repo.locks
       .run(this.repo.locks.keyOf(this.repo.files, file._id), async () => {
-        const doc = await this.repo.files.findOne({ _id: file._id });
+        const doc = await this.repo.byId(file._id);
         if (!doc) throw new NotFoundError(`No file ${id}.`);
         if (doc.version >= n) return doc;
         await this.repo.files.updateOne({ _id: file._id }, { $set: current });
@@ -341,7 +290,7 @@ export class FileService {
         await undo(n);
         throw err;
       });
-    await this.thumbnailLater((await this.repo.versions.findOne({ _id: versionId(file._id, n) }))!);
+    await this.thumbnailLater((await this.repo.version(file._id, n))!);
     this.events.emit('file.replaced', {
       fileId: id,
       groupId: ctx.group._id.toHexString(),
@@ -349,53 +298,6 @@ export class FileService {
       version: n,
     });
     return this.view({ ...fresh, ...current }, ctx);
-  }
-
-  async get(caller: Caller, id: string) {
-    const { file, ctx } = await this.load(caller, id, 'read');
-    const versions = await this.repo.versionsOf(file);
-    return {
-      ...(await this.view(file, ctx)),
-      versions: versions.map((v) => ({
-        n: v.n,
-        name: v.name,
-        size: v.size,
-        contentType: v.contentType,
-        sha256: v.sha256,
-        uploadedAt: v.uploadedAt.toISOString(),
-        url: `/api/v1/files/${id}/content?version=${v.n}`,
-      })),
-    };
-  }
-
-  /** A folder's files (library only), by name; moderators may list the deleted ones instead. */
-  /** A page of a folder's files by name (keyset on name, id); `cursor` is the last file of the previous page. */
-  async list(
-    caller: Caller,
-    handle: string,
-    query: { folder?: string | undefined; deleted: boolean; cursor?: string | undefined; limit: number },
-  ) {
-    const ctx = await this.groups.load(caller, handle, query.deleted ? 'moderate' : 'read');
-    const folderId = await this.folder(ctx, query.folder);
-    const filter: Filter<FileDoc> = query.deleted
-      ? { groupId: ctx.group._id, kind: 'library', deletedAt: { $ne: null } }
-      : { groupId: ctx.group._id, kind: 'library', folderId, deletedAt: null };
-    const after = query.cursor ? await this.repo.files.findOne({ _id: new ObjectId(query.cursor) }) : null;
-    if (query.cursor && !after?.groupId.equals(ctx.group._id))
-      throw new ValidationError('The cursor is not valid.', [
-        { field: 'query.cursor', message: 'invalid cursor' },
-      ]);
-    if (after) filter.$or = [{ name: { $gt: after.name } }, { name: after.name, _id: { $gt: after._id } }];
-    const docs = await this.repo.files
-      .find(filter)
-      .sort({ name: 1, _id: 1 })
-      .limit(query.limit + 1)
-      .toArray();
-    const page = docs.slice(0, query.limit);
-    return {
-      files: await this.views(page, ctx.group.handle),
-      nextCursor: docs.length > query.limit ? page[page.length - 1]!._id.toHexString() : null,
-    };
   }
 
   async update(
@@ -410,7 +312,8 @@ export class FileService {
       set.name = safeFileName(patch.name);
       set.searchTokens = searchTokens(set.name);
     }
-    if (patch.folderId !== undefined) set.folderId = await this.folder(ctx, patch.folderId ?? undefined);
+    if (patch.folderId !== undefined)
+      set.folderId = await this.views.folder(ctx, patch.folderId ?? undefined);
     await this.repo.locks.update(this.repo.files, file._id, { $set: set });
     this.events.emit('file.updated', {
       fileId: id,
@@ -453,21 +356,6 @@ export class FileService {
     return this.view({ ...file, deletedAt: null, deletedBy: null, audience }, ctx);
   }
 
-  /** The version a download serves (the current one by default), once the caller may read the file. */
-  async content(
-    caller: Caller,
-    id: string,
-    n: number | undefined,
-  ): Promise<{ version: VersionDoc; name: string }> {
-    const { file } = await this.load(caller, id, 'read');
-    if (file.unavailable)
-      throw new NotFoundError(`This attachment is not available on this node: ${file.unavailable}.`);
-    const version = await this.repo.versions.findOne({ _id: versionId(file._id, n ?? file.version) });
-    if (!version) throw new NotFoundError(`File ${id} has no version ${n}.`);
-    // The current version downloads under the file's current name (renames apply); older ones under theirs.
-    return { version, name: version.n === file.version ? file.name : version.name };
-  }
-
   /**
    * Attach the caller's own unattached uploads in this group to a post; returns what the post shows.
    * Called by the thread service before it writes the post.
@@ -479,9 +367,7 @@ export class FileService {
     target: { kind: 'threads' | 'replies'; id: ObjectId },
   ): Promise<AttachmentSummary[]> {
     const user = requirePerson(caller);
-    const files = await Promise.all(
-      ids.map((id) => (ObjectId.isValid(id) ? this.repo.files.findOne({ _id: new ObjectId(id) }) : null)),
-    );
+    const files = await this.repo.byIds(ids);
     for (const [i, file] of files.entries()) {
       if (
         !file ||
@@ -510,33 +396,6 @@ export class FileService {
     }
   }
 
-  /** Library files whose name has every word of the query, among those the searcher may read. */
-  async search(caller: Caller, query: { q: string; limit: number }): Promise<FileView[]> {
-    const tokens = queryTokens(query.q);
-    if (!tokens.length) return [];
-    const parts = (await this.groupRepo.readableParts(caller)) as Filter<FileDoc>[];
-    const lists = await Promise.all(
-      parts.map((part) =>
-        this.repo.newestFiles(
-          { ...part, searchTokens: { $all: tokens }, deletedAt: null, kind: 'library' },
-          query.limit,
-        ),
-      ),
-    );
-    const docs = latestFirst(lists, query.limit);
-    const handles = new Map(
-      (
-        await this.groupRepo.byIds(
-          [...new Set(docs.map((d) => d.groupId.toHexString()))].map((h) => new ObjectId(h)),
-        )
-      )
-        .filter((g) => !g.deletedAt)
-        .map((g) => [g._id.toHexString(), g.handle]),
-    );
-    const shown = docs.filter((d) => handles.has(d.groupId.toHexString()));
-    return this.views(shown, (d) => handles.get(d.groupId.toHexString())!);
-  }
-
   /** Keep every file's audience equal to its group's (search and listings filter on it). */
   async syncAudience(groupId: ObjectId, audience: Audience): Promise<void> {
     await this.repo.locks.updateEach(this.repo.files, { groupId, deletedAt: null }, { $set: { audience } });
@@ -548,7 +407,7 @@ export class FileService {
       'groupId' in filter
         ? { groupId: filter.groupId }
         : { deletedAt: { $ne: null, $lt: filter.deletedBefore } };
-    const docs = await this.repo.files.find(query).limit(500).toArray();
+    const docs = await this.repo.toPurge(query);
     for (const file of docs) {
       let bytes = 0;
       for (const version of await this.repo.versionsOf(file)) {

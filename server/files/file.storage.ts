@@ -243,6 +243,20 @@ const MULTER_PROBLEMS: Record<string, (field: string) => ValidationError> = {
 };
 
 /**
+ * A request's multipart files, received when the service that decided their limits asks for them (the route
+ * binds it to its request: services never see one).
+ */
+export type IncomingFiles = (
+  field: string,
+  limits: UploadLimits,
+) => Promise<{ blobs: StoredBlob[]; fields: Record<string, unknown> }>;
+
+/** The files of this request, to be received into GridFS through `repo` (see `receiveFiles`). */
+export function incomingFiles(req: Request, res: Response, repo: FileRepository): IncomingFiles {
+  return (field, limits) => receiveFiles(req, res, repo, field, limits);
+}
+
+/**
  * Receive the multipart files of `field` into GridFS, with every limit applied while streaming. Resolves
  * with the stored blobs once all are complete; on any failure nothing of the request is kept.
  */

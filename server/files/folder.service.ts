@@ -33,7 +33,7 @@ export class FolderService {
 
   private async inGroup(ctx: GroupContext, id: string | null | undefined, field: string) {
     if (!id) return null;
-    const folder = ObjectId.isValid(id) ? await this.repo.folders.findOne({ _id: new ObjectId(id) }) : null;
+    const folder = await this.repo.folderById(id);
     if (!folder?.groupId.equals(ctx.group._id))
       throw new ValidationError('No such folder in this group.', [{ field, message: 'not in this group' }]);
     return folder;
@@ -44,7 +44,7 @@ export class FolderService {
     const chain: FolderDoc[] = [];
     for (let f = folder; f && chain.length <= MAX_DEPTH;) {
       chain.push(f);
-      f = f.parentId ? await this.repo.folders.findOne({ _id: f.parentId }) : null;
+      f = f.parentId ? await this.repo.folderById(f.parentId) : null;
     }
     return chain;
   }
@@ -92,7 +92,7 @@ export class FolderService {
 
   private async manage(caller: Caller, id: string) {
     const user = requirePerson(caller);
-    const folder = ObjectId.isValid(id) ? await this.repo.folders.findOne({ _id: new ObjectId(id) }) : null;
+    const folder = await this.repo.folderById(id);
     if (!folder) throw new NotFoundError(`No folder ${id}.`);
     const ctx = await this.groups.loadById(caller, folder.groupId, 'read', `No folder ${id}.`);
     const moderator = this.groups.can(ctx, 'moderate');
@@ -136,9 +136,7 @@ export class FolderService {
   /** Only an empty folder is removed (files are restored into the folder they left). */
   async remove(caller: Caller, id: string): Promise<void> {
     const { folder, ctx, user } = await this.manage(caller, id);
-    const child = await this.repo.folders.findOne({ parentId: folder._id });
-    const file = await this.repo.files.findOne({ folderId: folder._id });
-    if (child || file)
+    if (!(await this.repo.folderIsEmpty(folder)))
       throw new ConflictError('Empty the folder first (deleted files count until they are purged).');
     await this.repo.folders.deleteOne({ _id: folder._id });
     this.events.emit('folder.changed', {

@@ -164,6 +164,12 @@ describe('every read the client and the API make is served by an index', () => {
       ),
     );
     await recordDuring('POST folder', () => olga!.call('POST', '/groups/policy/folders', { name: 'Drafts' }));
+    const empty = await olga!.call('POST', '/groups/policy/folders', { name: 'Empty' });
+    await recordDuring('DELETE folder', async () => {
+      const res = await olga!.call('DELETE', `/folders/${empty.body.id as string}`);
+      expect(res.status).toBe(204);
+      return res;
+    });
     ids = { thread: thread.body.id as string, reply: reply.body.id as string };
     await new Promise((r) => setTimeout(r, 500)); // notifications are written
   });
