@@ -158,6 +158,16 @@ const PATCHES = [
     from: '\tr.colls[dbName] = colls\n\n\treturn nil\n}',
     to: '\tfor _, c := range colls {\n\t\tensembleMultikeyIndexes(ctx, p, dbName, c, r.l)\n\t}\n\n\tr.colls[dbName] = colls\n\n\treturn nil\n}',
   },
+  {
+    // ADR 0037: a request flagged moreToCome (an unacknowledged write, `w: 0`) is answered by nothing, as the
+    // wire protocol says. FerretDB 1.24 answered it; the driver does not read that answer, so the next
+    // command on the connection read it instead (a find got `{n, ok: 1}`: "cursor is missing"), and every
+    // command after that the answer of the one before.
+    name: 'no-answer-to-more-to-come',
+    file: 'internal/clientconn/conn.go',
+    from: '\t\tif resHeader == nil || resBody == nil {\n\t\t\tpanic("no response to send to client")\n\t\t}',
+    to: '\t\tif m, ok := reqBody.(*wire.OpMsg); ok && m.Flags.FlagSet(wire.OpMsgMoreToCome) && !resCloseConn {\n\t\t\tcontinue\n\t\t}\n\n\t\tif resHeader == nil || resBody == nil {\n\t\t\tpanic("no response to send to client")\n\t\t}',
+  },
 ];
 /** Files of Ensemble's own added to FerretDB's source: [from scripts/ferretdb/, to the source folder]. */
 const ADDED = [

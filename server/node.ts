@@ -375,6 +375,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   // Last: a job left from a previous run may start at once and needs everything above.
   jobs.start();
   settings.start();
+  session.start();
   federation?.start();
   return {
     app,
@@ -397,7 +398,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
       purge.stop();
       await jobs.stop();
       await federation?.close();
-      await session.close();
+      session.stop();
       mailer.close();
       await catcher?.stop();
     },

@@ -28,10 +28,16 @@ export class SessionStore extends MongoStore {
   }
 }
 
+/** How often expired sessions are removed. */
+export const SESSION_SWEEP_MS = 10 * 60_000;
+
 /**
- * Sessions live in the database (connect-mongo, read by `SessionStore`). Expired ones are swept on an
- * interval, not by a TTL index (FerretDB has none); sessions are stored as documents, not strings, so a
- * person's sessions can be found and ended at once.
+ * Sessions live in the database (connect-mongo, read by `SessionStore`); sessions are stored as documents,
+ * not strings, so a person's sessions can be found and ended at once. Expired ones are removed by
+ * `sweepSessions` on an interval, not by a TTL index (FerretDB has none), and not by connect-mongo's own
+ * interval: that one deletes with `w: 0`, an unacknowledged write, which FerretDB 1.24 answers anyway; the
+ * driver leaves the answer unread, and every later command on that connection read the answer of the one
+ * before (docs/adr/0037-no-unacknowledged-writes.md).
  */
 export function createSessionStore(client: MongoClient, dbName: string, ttlSeconds: number): SessionStore {
   return new SessionStore({
@@ -39,8 +45,7 @@ export function createSessionStore(client: MongoClient, dbName: string, ttlSecon
     dbName,
     collectionName: collections.sessions,
     stringify: false,
-    autoRemove: 'interval',
-    autoRemoveInterval: 10, // minutes
+    autoRemove: 'disabled',
     ttl: ttlSeconds,
     // An unchanged session's expiry is written at most every five minutes, not on every request (the
     // cookie's own expiry, set at sign-in, is what ends a session).
@@ -82,8 +87,27 @@ export function createSessionMiddleware(config: Config, client: MongoClient, db:
         resolve(Boolean(found) && (passport?.user ?? null) === userId);
       }),
     );
-  // connect-mongo's close() would also close the MongoClient, which is shared and closed by main.ts;
-  // stop only its clean-up timer here.
-  const close = async () => clearInterval((store as unknown as { timer?: NodeJS.Timeout }).timer);
-  return { middleware, terminator, isCurrent, close };
+  // connect-mongo's close() would also close the MongoClient, which is shared and closed by main.ts.
+  let timer: NodeJS.Timeout | undefined;
+  const sweep = () => sweepSessions(db);
+  return {
+    middleware,
+    terminator,
+    isCurrent,
+    sweep,
+    start() {
+      timer ??= setInterval(() => void sweep().catch(() => undefined), SESSION_SWEEP_MS);
+      timer.unref();
+    },
+    stop() {
+      clearInterval(timer);
+      timer = undefined;
+    },
+  };
+}
+
+/** Remove expired sessions, acknowledged (the `expires` index); how many went. */
+export async function sweepSessions(db: Db): Promise<number> {
+  const result = await db.collection(collections.sessions).deleteMany({ expires: { $lt: new Date() } });
+  return result.deletedCount;
 }

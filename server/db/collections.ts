@@ -103,7 +103,7 @@ export const collectionSpecs: CollectionSpec[] = [
   },
   {
     // express-session documents (connect-mongo, unstringified so a person's sessions can be ended).
-    // Expired sessions are removed by connect-mongo's interval clean-up, not a TTL index.
+    // Expired sessions are removed by an interval sweep (server/auth/session.ts), not a TTL index.
     name: collections.sessions,
     indexes: [
       { name: 'expires', key: { expires: 1 } },

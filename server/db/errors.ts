@@ -118,12 +118,12 @@ export async function insertOnce<T extends Document>(
 }
 
 /**
- * Whether the driver could not read the database's answer as the answer to its command: FerretDB answered a
- * `find` with `ok: 1` and no `cursor` twice in a 5-minute bench:load under heavy contention (a
- * MongoUnexpectedServerResponseError, `BSON element "cursor" is missing`; docs/performance.md, "Load, and
- * scaling out"). Not reproduced since, and its cause is not known; nothing the request sent can make a server
- * answer so, and asking again works, so it is answered 503 with Retry-After like a busy database (and logged
- * with its stack, for the cause to be found).
+ * Whether the driver could not read the database's answer as the answer to its command (a
+ * MongoUnexpectedServerResponseError: a `find` answered `{n, ok: 1}`, `BSON element "cursor" is missing`).
+ * FerretDB 1.24 answered unacknowledged writes, whose answer the next command on the connection then took
+ * for its own (docs/adr/0037-no-unacknowledged-writes.md); Ensemble sends none and its FerretDB build answers
+ * none. Should it still happen, nothing the request sent caused it and asking again works: answered 503 with
+ * Retry-After like a busy database, and logged with its stack.
  */
 export function isUnreadableAnswer(err: unknown): boolean {
   return commandError(err) instanceof MongoUnexpectedServerResponseError;

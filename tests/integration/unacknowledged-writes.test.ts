@@ -1,0 +1,101 @@
+import { MongoClient, type Db } from 'mongodb';
+import { sweepSessions } from '../../server/auth/session.js';
+import { collections } from '../../server/db/collections.js';
+import { ferretdbBinary, startPrivateFerretDB, type PrivateFerretDB } from '../helpers/ferretdb.js';
+
+/**
+ * An unacknowledged write (`w: 0`) is sent flagged moreToCome: the server must not answer it. FerretDB 1.24
+ * did, the driver left that answer unread, and the next command on the connection read it as its own and
+ * failed: a find got `{n, ok: 1}` ("cursor is missing", answered 503 "database is busy"); the driver then
+ * drops the connection. connect-mongo swept expired sessions that way every ten minutes, so each ten minutes
+ * one request of a busy node failed (docs/adr/0037-no-unacknowledged-writes.md).
+ */
+const patchedBin = ferretdbBinary('patched');
+const upstreamBin = patchedBin ? ferretdbBinary('upstream') : undefined;
+const describeBuild = patchedBin && upstreamBin ? describe : describe.skip;
+
+let databases = 0;
+
+/** One connection, so every command follows the one before on it; a database of its own. */
+async function oneConnection(f: PrivateFerretDB): Promise<{ client: MongoClient; db: Db }> {
+  const client = new MongoClient(f.server.uri, { maxPoolSize: 1, serverSelectionTimeoutMS: 3000 });
+  await client.connect();
+  const db = client.db(`unacknowledged_${++databases}`);
+  await db.collection('a').insertOne({ _id: 'a', is: 'a' } as never);
+  await db.collection('b').insertOne({ _id: 'b', is: 'b' } as never);
+  return { client, db };
+}
+
+/** What two reads of two collections answer after `write` ran on the same connection. */
+async function readsAfter(db: Db, write: () => Promise<unknown>): Promise<string[]> {
+  await write();
+  const seen: string[] = [];
+  for (const name of ['a', 'b']) {
+    try {
+      const doc = await db.collection<{ is: string }>(name).findOne({});
+      seen.push(doc?.is ?? 'nothing');
+    } catch (err) {
+      seen.push((err as Error).message);
+    }
+  }
+  return seen;
+}
+
+describeBuild('unacknowledged writes on FerretDB', () => {
+  let patched: PrivateFerretDB;
+  let upstream: PrivateFerretDB;
+  beforeAll(async () => {
+    [patched, upstream] = await Promise.all([
+      startPrivateFerretDB(patchedBin!),
+      startPrivateFerretDB(upstreamBin!),
+    ]);
+  });
+  afterAll(async () => {
+    await patched?.stop();
+    await upstream?.stop();
+  });
+
+  it("the upstream build answers a w: 0 write, and the connection's next read fails on that answer", async () => {
+    const { client, db } = await oneConnection(upstream);
+    try {
+      const seen = await readsAfter(db, () =>
+        db.collection('a').deleteMany({ is: 'nothing' }, { writeConcern: { w: 0 } }),
+      );
+      expect(seen[0]).toMatch(/cursor" is missing/);
+      expect(seen[1]).toBe('b'); // on a new connection
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('the build Ensemble runs answers nothing to a w: 0 write, and each read gets its own answer', async () => {
+    const { client, db } = await oneConnection(patched);
+    try {
+      const seen = await readsAfter(db, () =>
+        db.collection('a').deleteMany({ is: 'nothing' }, { writeConcern: { w: 0 } }),
+      );
+      expect(seen).toEqual(['a', 'b']);
+      expect(await db.collection('a').countDocuments({})).toBe(1);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("the session sweep removes expired sessions only, and leaves the connection in step even on upstream's build", async () => {
+    const { client, db } = await oneConnection(upstream);
+    try {
+      const sessions = db.collection(collections.sessions);
+      await sessions.insertMany([
+        { _id: 'old', expires: new Date(Date.now() - 60_000), session: {} },
+        { _id: 'current', expires: new Date(Date.now() + 3_600_000), session: {} },
+      ] as never[]);
+      let removed = 0;
+      const seen = await readsAfter(db, async () => (removed = await sweepSessions(db)));
+      expect(removed).toBe(1);
+      expect(seen).toEqual(['a', 'b']);
+      expect((await sessions.find({}).toArray()).map((s) => s._id)).toEqual(['current']);
+    } finally {
+      await client.close();
+    }
+  });
+});
