@@ -1,6 +1,6 @@
 /**
  * Records pages are built from, kept in this process (docs/adr/0034-record-cache.md): groups, memberships,
- * threads, a group's first timeline page and pins, people. Records, never answers: every permission check runs
+ * threads, a group's first timeline page and pins, people, a reader's likes. Records, never answers: every permission check runs
  * on every request, on the records as they are now.
  *
  * A record is dropped when it changes: by the domain events that change it (record.bridge.ts), here and in the
@@ -19,6 +19,8 @@ export const recordKeys = {
   head: (groupId: string) => `head:${groupId}`,
   pins: (groupId: string) => `pins:${groupId}`,
   person: (personId: string) => `person:${personId}`,
+  /** Whether a person likes a post (kept either way). */
+  like: (postId: string, personId: string) => `like:${postId}:${personId}`,
 };
 
 /** Every record kept: a change that cannot be named record by record (an account merge). */

@@ -10,7 +10,7 @@ interface KeptHead {
 
 /**
  * The thread records pages are built from, kept in this process (docs/adr/0034-record-cache.md): threads by
- * id, a group's pins, and which threads its first page shows. Reads that show a page take them from here;
+ * id, a group's pins, which threads its first page shows, and who likes what. Reads that show a page take them from here;
  * writes read the repository. What is kept is dropped by the domain events that change it
  * (server/cache/record.bridge.ts) and by the repository's own later writes (`RecordCache.changed`).
  */
@@ -30,6 +30,36 @@ export class ThreadRecords {
       (t) => recordKeys.thread(t._id.toHexString()),
       roughBytes,
     );
+  }
+
+  /** Which of these posts the person likes: kept either way, the rest read in one query. */
+  async likedBy(personId: ObjectId, postIds: ObjectId[]): Promise<Set<string>> {
+    const person = personId.toHexString();
+    const key = (post: string) => recordKeys.like(post, person);
+    const liked = new Set<string>();
+    const missing: ObjectId[] = [];
+    for (const id of postIds) {
+      const kept = this.records?.get<boolean>(key(id.toHexString()));
+      if (kept === undefined) missing.push(id);
+      else if (kept) liked.add(id.toHexString());
+    }
+    if (!missing.length) return liked;
+    const ticket = this.records?.ticket() ?? 0;
+    const found = new Set((await this.repo.likesOf(personId, missing)).map((l) => l.targetId.toHexString()));
+    for (const id of missing) {
+      const post = id.toHexString();
+      if (found.has(post)) liked.add(post);
+      this.records?.set(key(post), found.has(post), 96, ticket);
+    }
+    return liked;
+  }
+
+  /**
+   * A like written or taken back: its event comes once the post's count is written (ADR 0035), maybe after the
+   * answer; the person's next read shows their like at once.
+   */
+  likeChanged(postId: ObjectId, personId: ObjectId): void {
+    this.records?.changed([recordKeys.like(postId.toHexString(), personId.toHexString())]);
   }
 
   /** The pinned threads of a group, latest activity first (`ThreadRepository.pinnedThreads`). */

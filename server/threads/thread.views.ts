@@ -95,8 +95,7 @@ export class ThreadViews {
 
   private async likedBy(caller: Caller, ids: ObjectId[]): Promise<Set<string>> {
     if (caller.kind !== 'person' || !ids.length) return new Set();
-    const likes = await this.repo.likesOf(new ObjectId(caller.personId), ids);
-    return new Set(likes.map((l) => l.targetId.toHexString()));
+    return this.kept.likedBy(new ObjectId(caller.personId), ids);
   }
 
   private tombstone(t: Tombstone | null) {

@@ -9,6 +9,7 @@ interface Page {
     title: string;
     replyCount: number;
     likeCount: number;
+    likedByMe: boolean;
     deleted: unknown;
     author: { displayName: string } | null;
   }[];
@@ -88,7 +89,15 @@ describe('the records pages are built from', () => {
     const replied = await page('open');
     expect(replied.items.map((t) => t.id)).toEqual([first, second]);
     expect(replied.items[0]).toMatchObject({ replyCount: 1 });
-    // A like.
+    // A like: counted for everyone, and shown as theirs to the one who likes it (and taken back).
+    const mine = async () =>
+      ((await olga!.call('GET', '/groups/open/threads')).body as Page).items.find((t) => t.id === second);
+    expect(await mine()).toMatchObject({ likedByMe: false });
+    expect((await olga!.call('PUT', `/threads/${second}/like`)).status).toBeLessThan(300);
+    expect(await shown(second)).toMatchObject({ likeCount: 1 });
+    expect(await mine()).toMatchObject({ likedByMe: true, likeCount: 1 });
+    expect((await olga!.call('DELETE', `/threads/${second}/like`)).status).toBeLessThan(300);
+    expect(await mine()).toMatchObject({ likedByMe: false, likeCount: 0 });
     expect((await olga!.call('PUT', `/threads/${second}/like`)).status).toBeLessThan(300);
     expect(await shown(second)).toMatchObject({ likeCount: 1 });
     // A pin, and the pin taken back.
