@@ -26,7 +26,13 @@ const records: { [E in EventName]: Keys<E> } = {
   'person.reactivated': (e) => [k.person(e.personId)],
   // Memberships, authorship and likes move from one account to the other: nothing kept is trusted.
   'person.merged': () => [ALL_RECORDS],
-  'group.created': (e) => [k.group(e.groupId), k.head(e.groupId), k.pins(e.groupId)],
+  // With its creator's membership (written after the group: a read in between found none).
+  'group.created': (e) => [
+    k.group(e.groupId),
+    k.head(e.groupId),
+    k.pins(e.groupId),
+    k.membership(e.groupId, e.byUserId),
+  ],
   'group.updated': (e) => [k.group(e.groupId)],
   'group.deleted': (e) => [k.group(e.groupId)],
   'group.restored': (e) => [k.group(e.groupId)],
