@@ -22,6 +22,8 @@ import { callerOf, SessionUsers } from './auth/session.user.js';
 import { createSessionMiddleware, SESSION_COOKIE } from './auth/session.js';
 import { bridgeCache } from './cache/cache.bridge.js';
 import { PageCache } from './cache/page.cache.js';
+import { bridgeRecords } from './cache/record.bridge.js';
+import { RecordCache } from './cache/record.cache.js';
 import { keptPages } from './cache/page.middleware.js';
 import type { Config, IssuerConfig } from './config.js';
 import { Api } from './core/api.js';
@@ -100,7 +102,9 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const unwatchDatabase = metrics?.watchDatabase(deps.client);
   const availability = new DatabaseAvailability(deps.client, logger);
   const organizationRepo = new OrganizationRepository(db);
-  const personRepo = new PersonRepository(db);
+  // Records pages are built from, kept in this process (docs/adr/0034-record-cache.md).
+  const records = new RecordCache(config.recordCache);
+  const personRepo = new PersonRepository(db, records);
   const organizations = new OrganizationService(organizationRepo);
   const images = new ImageStore(db);
   const profiles = new ProfileService(images, personRepo, organizationRepo, events);
@@ -134,11 +138,11 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     events,
   );
 
-  const groupRepo = new GroupRepository(db);
+  const groupRepo = new GroupRepository(db, records);
   const groups = new GroupService(groupRepo, events, config.groups.retentionMs, images);
   const memberships = new MembershipService(groupRepo, groups, personRepo, events, organizationRepo);
   accounts.onMerge((from, into) => memberships.mergeMemberships(from, into));
-  const threadRepo = new ThreadRepository(db);
+  const threadRepo = new ThreadRepository(db, records);
   const fileRepo = new FileRepository(db);
   const jobs = new JobQueue(db, logger, undefined, config.jobs.leaseMs);
   jobs.register('thumbnail', thumbnailJob(fileRepo, logger), { concurrency: 1 });
@@ -322,6 +326,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   });
   // The cache bridge first: a page is dropped before the room events of the same change go out.
   bridgeCache(events, pages, realtime);
+  bridgeRecords(events, records, realtime);
   bridgeRealtime(events, realtime, metrics && ((event) => metrics.realtimeEvent(event)));
   new NotificationFanout({
     repo: notificationRepo,

@@ -2,6 +2,7 @@ import { ObjectId, type Collection, type Db, type Filter } from 'mongodb';
 import { Lru } from '../core/lru.js';
 import type { Caller } from '../core/caller.js';
 import { BatchReader } from '../db/batch.read.js';
+import { recordKeys, roughBytes, throughCache, type RecordCache } from '../cache/record.cache.js';
 import { DocumentLocks } from '../db/document.lock.js';
 import { collections } from '../db/collections.js';
 import type { StoredImage } from '../files/image.store.js';
@@ -114,7 +115,11 @@ export class GroupRepository {
   private readonly groupReads: BatchReader<GroupDoc>;
   private readonly membershipReads: BatchReader<MembershipDoc>;
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    /** Groups and memberships kept for pages (docs/adr/0034-record-cache.md); none when absent. */
+    private readonly records?: RecordCache,
+  ) {
     this.locks = new DocumentLocks(db);
     this.groups = db.collection<GroupDoc>(collections.groups);
     this.memberships = db.collection<MembershipDoc>(collections.memberships);
@@ -182,6 +187,8 @@ export class GroupRepository {
     >,
   ): Promise<void> {
     await this.locks.update(this.groups, id, { $set: { ...set, updatedAt: new Date() } });
+    // Without a domain event unless its visibility changed: the kept record goes here.
+    this.records?.changed([recordKeys.group(id.toHexString())]);
   }
 
   /**
@@ -189,7 +196,9 @@ export class GroupRepository {
    * a change costs one write whatever the group's size. Under the group's lock (ADR 0010).
    */
   async adjustMemberCount(id: ObjectId, delta: number): Promise<void> {
-    if (delta) await this.locks.update(this.groups, id, { $inc: { memberCount: delta } });
+    if (!delta) return;
+    await this.locks.update(this.groups, id, { $inc: { memberCount: delta } });
+    this.records?.changed([recordKeys.group(id.toHexString())]);
   }
 
   /** The active members of a group (ids only), read through the group's index. */
@@ -222,6 +231,35 @@ export class GroupRepository {
   /** A group by id; reads asked at once go together (a busy inbox posts into a few groups, ADR 0031). */
   byId(groupId: ObjectId): Promise<GroupDoc | null> {
     return this.groupReads.byId(groupId);
+  }
+
+  /**
+   * A group by id from the records kept for pages (docs/adr/0034-record-cache.md), else read and kept: for
+   * reads that show a page; every check still runs on it. Writes read `byId`.
+   */
+  async keptById(groupId: ObjectId): Promise<GroupDoc | null> {
+    const [group] = await throughCache(
+      this.records,
+      [recordKeys.group(groupId.toHexString())],
+      async () => {
+        const found = await this.byId(groupId);
+        return found ? [found] : [];
+      },
+      (g) => recordKeys.group(g._id.toHexString()),
+      roughBytes,
+    );
+    return group ?? null;
+  }
+
+  /** A person's membership of a group, kept as `keptById` (none is kept too: a reader who is not a member). */
+  async keptMembership(groupId: ObjectId, userId: ObjectId): Promise<MembershipDoc | null> {
+    const key = recordKeys.membership(groupId.toHexString(), userId.toHexString());
+    const kept = this.records?.get<MembershipDoc | null>(key);
+    if (kept !== undefined) return kept;
+    const ticket = this.records?.ticket() ?? 0;
+    const found = await this.membership(groupId, userId);
+    this.records?.set(key, found, found ? roughBytes(found) : 96, ticket);
+    return found;
   }
 
   /** Groups the person belongs to (active), or is invited to. */

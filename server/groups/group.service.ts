@@ -21,6 +21,12 @@ const render = (markdown: string): Rendered => ({ markdown, html: renderMarkdown
 
 export type AudienceHook = (groupId: ObjectId, audience: GroupDoc['visibility'] | 'hidden') => Promise<void>;
 
+/**
+ * Where a read takes a group and the caller's membership: the database, or the records kept for pages
+ * (docs/adr/0034-record-cache.md; the checks run the same on both).
+ */
+export type RecordSource = 'database' | 'kept';
+
 export interface GroupContext {
   group: GroupDoc;
   membership: MembershipDoc | null;
@@ -93,11 +99,16 @@ export class GroupService {
    * Load a group the caller may act on. A group the caller may not even see answers 404, exactly like a
    * group that does not exist, so its existence does not leak; one they see but may not act on is 403.
    */
-  async load(caller: Caller, handle: string, action: GroupAction): Promise<GroupContext> {
+  async load(
+    caller: Caller,
+    handle: string,
+    action: GroupAction,
+    from: RecordSource = 'database',
+  ): Promise<GroupContext> {
     // The handle names the group's id; the group and the caller's membership are then read together.
     const groupId = await this.repo.idOfHandle(handle);
     if (!groupId) throw new NotFoundError(`No group ${handle}.`);
-    return this.loadById(caller, groupId, action, `No group ${handle}.`);
+    return this.loadById(caller, groupId, action, `No group ${handle}.`, from);
   }
 
   /** The group a handle names now (kept a minute), before any check: for reads started beside `load`. */
@@ -111,11 +122,15 @@ export class GroupService {
     groupId: ObjectId,
     action: GroupAction,
     notFound: string,
+    from: RecordSource = 'database',
   ): Promise<GroupContext> {
     // The group and the caller's membership are both addressed by the group's id: read them together.
+    const personId = personIdOf(caller);
     const [group, membership] = await Promise.all([
-      this.repo.byId(groupId),
-      this.membershipOf(caller, groupId),
+      from === 'kept' ? this.repo.keptById(groupId) : this.repo.byId(groupId),
+      from === 'kept' && personId
+        ? this.repo.keptMembership(groupId, new ObjectId(personId))
+        : this.membershipOf(caller, groupId),
     ]);
     return this.check(caller, group, action, notFound, membership);
   }

@@ -147,6 +147,8 @@ export class AccountService {
         { returnDocument: 'after' },
       ),
     );
+    // The claims may rename the person: no event, so the kept record goes here (ADR 0034).
+    this.repo.changed(updated!._id);
     await this.indexer.reindex(updated!._id);
     const fresh = (await this.repo.byId(updated!._id))!;
     if (created)

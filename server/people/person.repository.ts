@@ -2,6 +2,7 @@ import type { ObjectId } from 'mongodb';
 import { type Collection, type Db, type Filter } from 'mongodb';
 import { DocumentLocks } from '../db/document.lock.js';
 import { collections } from '../db/collections.js';
+import { recordKeys, roughBytes, throughCache, type RecordCache } from '../cache/record.cache.js';
 import type { HideableField, Visibility } from './profile.schemas.js';
 
 /** `remote`: a person of another node, known here through federation (never signs in here). */
@@ -70,7 +71,11 @@ export class PersonRepository {
   /** People are written by sign-in, by themselves and by administrators: only under their lock (ADR 0010). */
   readonly locks: DocumentLocks;
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    /** People kept for pages (docs/adr/0034-record-cache.md); none when absent. */
+    private readonly records?: RecordCache,
+  ) {
     this.locks = new DocumentLocks(db);
     this.users = db.collection<UserDoc>(collections.users);
     this.identities = db.collection<IdentityDoc>(collections.identities);
@@ -83,6 +88,22 @@ export class PersonRepository {
   /** People by id, in no particular order (none asked, no query sent). */
   byIds(ids: ObjectId[]): Promise<UserDoc[]> {
     return ids.length ? this.users.find({ _id: { $in: ids } }).toArray() : Promise.resolve([]);
+  }
+
+  /** People by id, from the records kept for pages where kept (docs/adr/0034-record-cache.md). */
+  keptByIds(ids: ObjectId[]): Promise<UserDoc[]> {
+    return throughCache(
+      this.records,
+      ids.map((id) => recordKeys.person(id.toHexString())),
+      (missing) => this.byIds(missing.map((i) => ids[i]!)),
+      (u) => recordKeys.person(u._id.toHexString()),
+      roughBytes,
+    );
+  }
+
+  /** A person's record was written without a domain event (a sign-in's claims): not kept any more. */
+  changed(id: ObjectId): void {
+    this.records?.changed([recordKeys.person(id.toHexString())]);
   }
 
   byHandle(handle: string): Promise<UserDoc | null> {
@@ -114,6 +135,7 @@ export class PersonRepository {
     await this.locks.update(this.users, id, {
       $set: { claimsName: name, 'profile.displayName': name, origin, updatedAt: new Date() },
     });
+    this.changed(id);
   }
 
   identity(issuer: string, sub: string): Promise<IdentityDoc | null> {

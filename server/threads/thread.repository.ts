@@ -1,4 +1,5 @@
 import type { Collection, Db, Filter, ObjectId } from 'mongodb';
+import { recordKeys, type RecordCache } from '../cache/record.cache.js';
 import { BatchInserter } from '../db/batch.insert.js';
 import { collections } from '../db/collections.js';
 import { DocumentLocks } from '../db/document.lock.js';
@@ -133,6 +134,13 @@ export interface ReportDoc {
   note: string | null;
 }
 
+/** A group's pinned threads among these, latest activity first (at most 20). */
+export const pinnedOf = (groupId: ObjectId, threads: ThreadDoc[]): ThreadDoc[] =>
+  threads
+    .filter((t) => t.pinned && t.groupId.equals(groupId))
+    .sort((x, y) => y.lastActivityAt.getTime() - x.lastActivityAt.getTime())
+    .slice(0, 20);
+
 export const likeId = (targetId: ObjectId, userId: ObjectId) =>
   `${targetId.toHexString()}:${userId.toHexString()}`;
 
@@ -169,7 +177,11 @@ export class ThreadRepository {
   /** Thread records waiting to be written, per thread (`recordBump`). */
   private readonly records = new Map<string, PendingRecord>();
   private readonly recording = new Map<string, Promise<void>>();
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    /** Threads, first pages and pins kept for pages (docs/adr/0034-record-cache.md; thread.records.ts). */
+    readonly kept?: RecordCache,
+  ) {
     this.locks = new DocumentLocks(db);
     this.repairs = new Repairs();
     this.threads = db.collection<ThreadDoc>(collections.threads);
@@ -263,6 +275,8 @@ export class ThreadRepository {
         await this.locks.update(this.threads, thread._id, {
           $max: { timelineSlot: slot, lastActivityAt: at, replyCount },
         });
+        // Written after the reply was announced (and its records dropped): dropped again, everywhere.
+        this.kept?.changed([recordKeys.thread(key), recordKeys.head(thread.groupId.toHexString())]);
         for (const w of waiters) w.resolve();
       } catch (err) {
         for (const w of waiters) w.reject(err);
@@ -315,6 +329,7 @@ export class ThreadRepository {
             },
           },
         );
+        this.kept?.changed([recordKeys.thread(thread._id.toHexString())]);
       }),
     );
   }
@@ -329,7 +344,13 @@ export class ThreadRepository {
    * or two replies whose record updates crossed, is) and leaves the settling writes to `repairs`: reads
    * never wait for a thread's lock (until a repair lands, a later page may show such a thread again).
    */
-  async activityPage(groupId: ObjectId, from: number | null, want: number) {
+  async activityPage(
+    groupId: ObjectId,
+    from: number | null,
+    want: number,
+    /** How the threads are read (a first page reads the kept ones: thread.records.ts). */
+    threadsByIds = (ids: ObjectId[]) => this.threadsByIds(ids),
+  ) {
     const found: { thread: ThreadDoc; position: number }[] = [];
     const seen = new Set<string>();
     for await (const slots of this.timeline.scan(groupId, from, want)) {
@@ -339,7 +360,7 @@ export class ThreadRepository {
         const chunk = slots.slice(i, i + want - found.length + 4);
         i += chunk.length;
         const byId = new Map(
-          (await this.threadsByIds(chunk.map((s) => s.threadId))).map((t) => [t._id.toHexString(), t]),
+          (await threadsByIds(chunk.map((s) => s.threadId))).map((t) => [t._id.toHexString(), t]),
         );
         // The positions threads record above the ones read (a writer moved them on), in one read.
         const above = chunk.flatMap((slot) => {
@@ -389,6 +410,7 @@ export class ThreadRepository {
     this.repairs.schedule(`record:${key}`, async () => {
       if (recorded) await this.timeline.retire(groupId, recorded);
       await this.locks.update(this.threads, thread._id, { $max: { timelineSlot: position } });
+      this.kept?.changed([recordKeys.thread(key), recordKeys.head(groupId.toHexString())]);
     });
     return true;
   }
@@ -469,11 +491,7 @@ export class ThreadRepository {
   /** The pinned threads of a group, latest activity first. */
   async pinnedThreads(groupId: ObjectId): Promise<ThreadDoc[]> {
     const pins = await this.pins.findOne({ _id: groupId });
-    const threads = await this.threadsByIds((pins?.threadIds ?? []).slice(0, 50));
-    return threads
-      .filter((t) => t.pinned && t.groupId.equals(groupId))
-      .sort((x, y) => y.lastActivityAt.getTime() - x.lastActivityAt.getTime())
-      .slice(0, 20);
+    return pinnedOf(groupId, await this.threadsByIds((pins?.threadIds ?? []).slice(0, 50)));
   }
 
   /** Everything of a group's threads that is not a thread or reply document (for the purge). */

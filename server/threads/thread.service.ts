@@ -413,6 +413,7 @@ export class ThreadService extends ThreadViews {
       delta = -(await this.repo.likes.deleteOne({ _id: likeId(doc._id, userId) })).deletedCount;
     }
     if (!delta) return { likeCount: await this.repo.likesCount(doc._id) };
+    this.kept.likeChanged(doc._id, userId);
     // The record is the like; the post's count is written from the records after it, shared with everyone
     // who liked it meanwhile, and announced once the post shows it (pages are cached by event, ADR 0027) or
     // was given up on. The answer waits a moment for that write, never fails with it, and otherwise counts

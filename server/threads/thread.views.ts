@@ -8,6 +8,7 @@ import { THUMBNAIL_SOURCES, type AttachmentSummary } from '../files/file.service
 import type { GroupService } from '../groups/group.service.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import { renderWithMentions } from './mentions.js';
+import { ThreadRecords } from './thread.records.js';
 import {
   replyCountOf,
   type ReplyDoc,
@@ -66,11 +67,16 @@ export function decodeIdCursor(cursor: string | undefined): ObjectId | undefined
  * answer shows. The writes are ThreadService's (thread.service.ts), which builds on these.
  */
 export class ThreadViews {
+  /** The records pages are built from, kept in this process (docs/adr/0034-record-cache.md). */
+  protected readonly kept: ThreadRecords;
+
   constructor(
     protected readonly repo: ThreadRepository,
     protected readonly groups: GroupService,
     protected readonly people: PersonRepository,
-  ) {}
+  ) {
+    this.kept = new ThreadRecords(repo);
+  }
 
   /** Which group each recently used thread is in (a fact that never changes). */
   protected readonly groupOfThread = new Lru<string, ObjectId>(10_000);
@@ -78,7 +84,7 @@ export class ThreadViews {
   /** The distinct authors of a page, in one query (`_id` `$in`, index-served: ADR 0013). */
   private async authors(ids: ObjectId[]) {
     const distinct = [...new Set(ids.map((i) => i.toHexString()))];
-    const users = await this.people.byIds(distinct.map((hex) => new ObjectId(hex)));
+    const users = await this.people.keptByIds(distinct.map((hex) => new ObjectId(hex)));
     return new Map(
       users.map((u) => [
         u._id.toHexString(),
@@ -89,8 +95,7 @@ export class ThreadViews {
 
   private async likedBy(caller: Caller, ids: ObjectId[]): Promise<Set<string>> {
     if (caller.kind !== 'person' || !ids.length) return new Set();
-    const likes = await this.repo.likesOf(new ObjectId(caller.personId), ids);
-    return new Set(likes.map((l) => l.targetId.toHexString()));
+    return this.kept.likedBy(new ObjectId(caller.personId), ids);
   }
 
   private tombstone(t: Tombstone | null) {
@@ -226,16 +231,20 @@ export class ThreadViews {
   async list(caller: Caller, groupHandle: string, page: { cursor?: string | undefined; limit: number }) {
     const after = decodePosition(page.cursor);
     // The pinned threads and the page are read at once, and shown with one read of their authors and likes.
+    // The first page is built from kept records (docs/adr/0034-record-cache.md), the group and the caller's
+    // membership too: every check below runs on them as on records just read.
     const read = (groupId: ObjectId) =>
       Promise.all([
-        this.repo.activityPage(groupId, after === undefined ? null : after - 1, page.limit + 1),
-        after === undefined ? this.repo.pinnedThreads(groupId) : Promise.resolve([]),
+        after === undefined
+          ? this.kept.firstPage(groupId, page.limit + 1)
+          : this.repo.activityPage(groupId, after - 1, page.limit + 1),
+        after === undefined ? this.kept.pinnedThreads(groupId) : Promise.resolve([]),
       ]);
     // The handle names the group's id without a read: the page is read beside the group and the caller's
     // membership, and shown only once they allow it.
     const known = await this.groups.idOfHandle(groupHandle);
     const early = known ? settle(read(known)) : undefined;
-    const ctx = await this.groups.load(caller, groupHandle, 'read');
+    const ctx = await this.groups.load(caller, groupHandle, 'read', 'kept');
     const groupId = ctx.group._id;
     const [found, pinnedDocs] = early && known?.equals(groupId) ? (await early)() : await read(groupId);
     const items = found.slice(0, page.limit);

@@ -5,7 +5,7 @@ import { startWorld, type World } from '../helpers/world.js';
  * A page costs a handful of database commands whatever it shows (issue "Fast at department scale": no
  * per-item lookups). Each page is read once with a little content and once with several times more threads,
  * replies, authors and likes; the second must not send more commands than the first, and neither more than a
- * handful. The page cache is off: every read is built.
+ * handful. The page cache and the records kept for pages are off: every read is built from the database.
  */
 describe('database commands per page', () => {
   let w: World;
@@ -24,7 +24,7 @@ describe('database commands per page', () => {
   beforeAll(async () => {
     w = await startWorld(
       ['ana', 'ben', 'cy', 'dee'],
-      { PAGE_CACHE: 'off' },
+      { PAGE_CACHE: 'off', RECORD_CACHE: 'off' },
       {},
       {
         monitorCommands: true,

@@ -98,4 +98,88 @@ describe('several server processes behind one address', () => {
       listener.close();
     }
   });
+
+  const signedIn = async (url: string, who: string) => {
+    const browser = new Browser();
+    await signIn(browser, url, 'dev', who);
+    return new ApiClient(browser, url);
+  };
+
+  // Pages built for a signed-in reader are built from records kept in each process (docs/adr/0034).
+  it('drops records one process keeps when another changes them, before the room events arrive', async () => {
+    const [a, b] = urls as [string, string];
+    const alice = await signedIn(a, 'alice');
+    const bruno = await signedIn(b, 'bruno');
+    type Page = { items: { title: string; replyCount: number }[] };
+    const pageOnB = async () => (await bruno.call('GET', '/groups/records/threads')).body as Page;
+    await alice.call('POST', '/groups', {
+      handle: 'records',
+      name: 'Records',
+      visibility: 'public',
+      joinPolicy: 'open',
+    });
+    const id = (await alice.call('POST', '/groups/records/threads', { title: 'Before', body: 'x' })).body
+      .id as string;
+    expect((await pageOnB()).items.map((t) => t.title)).toEqual(['Before']);
+    expect((await pageOnB()).items.map((t) => t.title)).toEqual(['Before']); // kept on B
+
+    const listener = await connectSocket(b);
+    try {
+      expect(await listener.subscribe({ kind: 'group', group: 'records' })).toMatchObject({ ok: true });
+      // As a client does: when the event arrives, read the page again from the same process.
+      const onEvent = (event: string) =>
+        new Promise<Page>((resolve) =>
+          listener.socket.once(event as never, () => void pageOnB().then(resolve)),
+        );
+      const edited = onEvent('post.edited');
+      expect((await alice.call('PATCH', `/threads/${id}`, { title: 'After' })).status).toBe(204);
+      expect((await edited).items[0]).toMatchObject({ title: 'After' });
+      // A reply: its thread's count is written after the reply is announced, and dropped everywhere again then
+      // (within the bound of any drop through Redis, not never).
+      const replied = onEvent('reply.created');
+      expect((await alice.call('POST', `/threads/${id}/replies`, { body: 'r' })).status).toBe(201);
+      await replied;
+      let count = 0;
+      for (const end = Date.now() + 5000; count !== 1 && Date.now() < end;)
+        count = (await pageOnB()).items[0]?.replyCount ?? 0;
+      expect(count).toBe(1);
+    } finally {
+      listener.close();
+    }
+  });
+
+  it('takes a members-only group away from a person removed on another process', async () => {
+    const [a, b] = urls as [string, string];
+    const alice = await signedIn(a, 'alice');
+    const bruno = await signedIn(b, 'bruno');
+    await alice.call('POST', '/groups', {
+      handle: 'closed',
+      name: 'Closed',
+      visibility: 'members',
+      joinPolicy: 'invite',
+    });
+    expect((await alice.call('POST', '/groups/closed/invitations', { person: 'bruno' })).status).toBe(204);
+    expect((await bruno.call('POST', '/groups/closed/invitation/accept')).status).toBe(204);
+    await alice.call('POST', '/groups/closed/threads', { title: 'Secret', body: 'x' });
+    for (let i = 0; i < 2; i++) expect((await bruno.call('GET', '/groups/closed/threads')).status).toBe(200);
+
+    // Chloe, a member signed in on B, follows the group there: the removal's room event reaches B after its drop.
+    const chloe = await signedIn(b, 'chloe');
+    expect((await alice.call('POST', '/groups/closed/invitations', { person: 'chloe' })).status).toBe(204);
+    expect((await chloe.call('POST', '/groups/closed/invitation/accept')).status).toBe(204);
+    const listener = await connectSocket(b, chloe);
+    try {
+      expect(await listener.subscribe({ kind: 'group', group: 'closed' })).toMatchObject({ ok: true });
+      const left = new Promise<void>((resolve) =>
+        listener.socket.once('member.left' as never, () => resolve()),
+      );
+      expect((await alice.call('DELETE', '/groups/closed/members/bruno')).status).toBe(204);
+      await left;
+      const gone = await bruno.call('GET', '/groups/closed/threads');
+      expect(gone.status).toBe(404);
+      expect(JSON.stringify(gone.body)).not.toContain('Secret');
+    } finally {
+      listener.close();
+    }
+  });
 });
