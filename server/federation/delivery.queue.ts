@@ -143,20 +143,24 @@ export class DeliveryQueue {
   /**
    * Queue one activity for these inboxes (each inbox once, however often it is listed). Its body is written
    * before its batches (for no inboxes, only its body): whatever a receiver gets, this node can serve back
-   * at once (`/ap/s/:id`, while its JSON-LD form is being kept: ADR 0031).
+   * at once (`/ap/s/:id`, while its JSON-LD form is being kept: ADR 0031). The inboxes may still be being
+   * found (or wait for what must be fetchable first, `Outbox.send`): the body is written meanwhile.
    */
   async enqueue(
     actorId: string,
     body: string,
-    inboxes: string[],
+    inboxes: string[] | Promise<string[]>,
     options: { behind?: string | undefined } = {},
   ): Promise<number> {
     const parsed = JSON.parse(body) as { id?: unknown };
     if (typeof parsed.id !== 'string') throw new Error('an outgoing activity needs an id');
     const activityId = parsed.id;
     const now = new Date();
-    await insertOnce(this.activities, { _id: activityId, actorId, body, createdAt: now });
-    const unique = [...new Set(inboxes)];
+    const [, targets] = await Promise.all([
+      insertOnce(this.activities, { _id: activityId, actorId, body, createdAt: now }),
+      inboxes,
+    ]);
+    const unique = [...new Set(targets)];
     const docs: DeliveryDoc[] = [];
     for (let i = 0; i < unique.length; i += BATCH_SIZE) {
       const chunk = unique.slice(i, i + BATCH_SIZE);

@@ -291,7 +291,7 @@ export class ThreadService extends ThreadViews {
       // The reply, and the thread's new place at the head of its group's timeline, written together: from
       // here on a reader finds both, so the reply is announced now.
       const [, slot] = await Promise.all([
-        this.repo.replies.insertOne(reply),
+        this.repo.insertReply(reply),
         this.repo.timeline.place(thread.groupId, thread._id),
       ]);
       this.events.emit('reply.created', {
