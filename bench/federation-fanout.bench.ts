@@ -6,6 +6,7 @@
 // Run: npm run bench:federation-fanout   (BENCH_HOSTS, BENCH_ROUNDS, BENCH_DELAY_MS scale it)
 import { fork } from 'node:child_process';
 import path from 'node:path';
+import type { CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent } from 'mongodb';
 import { projectRoot } from '../server/core/paths.js';
 import { startBenchDatabase, startSignedInNode, writeSection } from './lib.js';
 
@@ -21,7 +22,12 @@ setTimeout(() => {
   process.exit(1);
 }, 15 * 60_000).unref();
 
-const { uri, database, close: closeDatabase } = await startBenchDatabase('fanout');
+const TRACE = Boolean(process.env.BENCH_TRACE);
+const {
+  uri,
+  database,
+  close: closeDatabase,
+} = await startBenchDatabase('fanout', { monitorCommands: TRACE });
 const { ensemble, idp, client } = await startSignedInNode(uri, database, {
   FEDERATION_ALLOWED_CIDRS: '127.0.0.0/8',
   FEDERATION_INBOX_RATE_LIMIT: '1000000',
@@ -69,17 +75,37 @@ for (const deadline = Date.now() + 60_000; ;) {
   if (Date.now() > deadline) throw new Error(`only ${count - 1} of ${HOSTS} followers joined`);
   await new Promise((r) => setTimeout(r, 50));
 }
-// The queue is idle (the Accepts are out) before the clock starts.
+// The queue is idle (the Accepts are out) before the clock starts, and what a round left behind (a thread's
+// notifications, the kept forms of its activities) is done: each round starts on a quiet node.
 const idle = async () => {
   while (await fed.deliveries.deliveries.countDocuments({ state: 'pending' }))
     await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 500));
 };
 await idle();
 step('joined; measuring');
 
 // BENCH_TRACE=1: when each activity is handed to the queue, after the request started (where the time goes).
 let traceStart = 0;
-if (process.env.BENCH_TRACE) {
+/** BENCH_TRACE=1: each database command of a thread's round, when it started and how long it took. */
+let tracing = false;
+if (TRACE) {
+  const started = new Map<number, { at: number; what: string }>();
+  database.client.on('commandStarted', (e: CommandStartedEvent) => {
+    if (tracing)
+      started.set(e.requestId, {
+        at: now() - traceStart,
+        what: `${e.commandName} ${String(e.command[e.commandName])}`,
+      });
+  });
+  const done = (e: CommandSucceededEvent | CommandFailedEvent) => {
+    const s = started.get(e.requestId);
+    if (!s) return;
+    started.delete(e.requestId);
+    step(`  db ${Math.round(s.at)}–${Math.round(now() - traceStart)} ms ${s.what}`);
+  };
+  database.client.on('commandSucceeded', done);
+  database.client.on('commandFailed', done);
   const enqueue = fed.deliveries.enqueue.bind(fed.deliveries);
   fed.deliveries.enqueue = async (...args: Parameters<typeof enqueue>) => {
     const at = Math.round(now() - traceStart);
@@ -96,6 +122,7 @@ const thread = async () => {
   const token = `fanout-${++n}-${Date.now().toString(36)}`;
   const start = now();
   traceStart = start;
+  tracing = TRACE;
   child.send({ type: 'watch', token, since: start });
   const res = await client.call('POST', '/groups/fanout/threads', {
     title: `Thread ${token}`,
@@ -105,6 +132,8 @@ const thread = async () => {
   const answered = now();
   if (process.env.BENCH_TRACE) step(`answered at ${Math.round(now() - start)} ms`);
   const seen = await next('seen');
+  tracing = false;
+  if (TRACE) step(`last Announce(Create) at ${Math.round((seen.last as number) - start)} ms`);
   return {
     announce: (seen.last as number) - start,
     page: (seen.lastPage as number) - start,
@@ -115,6 +144,8 @@ const thread = async () => {
 const plain = async () => {
   const id = `${ensemble.url}/ap/s/bench-plain-${++n}`;
   const start = now();
+  traceStart = start;
+  tracing = TRACE;
   child.send({ type: 'watch', id, since: start });
   const activity = {
     '@context': AS,
@@ -124,7 +155,10 @@ const plain = async () => {
     object: { id: `${id}/note`, type: 'Note', content: 'x' },
   };
   await fed.deliveries.enqueue(group, JSON.stringify(activity), inboxes);
-  return ((await next('seen')).last as number) - start;
+  const last = ((await next('seen')).last as number) - start;
+  tracing = false;
+  if (TRACE) step(`last plain at ${Math.round(last)} ms`);
+  return last;
 };
 
 // A warm-up of each, then alternating rounds.

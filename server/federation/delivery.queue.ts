@@ -62,9 +62,22 @@ export const hashOf = (parts: string[]) =>
 /** What `enqueue` just wrote: its batches and the activity's body (a worker here sends them at once). */
 export interface Queued {
   batches: DeliveryDoc[];
+  /** The first `leased` batches were written leased to the worker that reserved them (`Taker.reserve`). */
+  leased: number;
   body: string;
   /** An activity whose deliveries from this process go out first. */
   behind?: string | undefined;
+}
+
+/**
+ * A worker of this process that takes what is queued here at once. `reserve` says how many of `count` new
+ * batches it takes now (they are written already leased to it, for `leaseMs`); `release` gives back a
+ * reservation whose batches were not written.
+ */
+export interface Taker {
+  reserve(count: number): { count: number; leaseMs: number };
+  release(count: number): void;
+  take(queued: Queued): void;
 }
 
 /**
@@ -79,7 +92,7 @@ export class DeliveryQueue {
   readonly deliveries: Collection<DeliveryDoc>;
   readonly hosts: Collection<HostDoc>;
   private readonly claimsCol: Collection<ClaimDoc>;
-  private readonly listeners = new Set<(queued: Queued) => void>();
+  private readonly takers = new Set<Taker>();
   /** A host's health is written by every worker of every process that sends to it: one at a time (ADR 0010). */
   private readonly locks: DocumentLocks;
 
@@ -136,27 +149,31 @@ export class DeliveryQueue {
   }
 
   /** Wake the workers of this process with what was just queued (they also poll). */
-  onEnqueue(listener: (queued: Queued) => void): void {
-    this.listeners.add(listener);
+  onEnqueue(taker: Taker): void {
+    this.takers.add(taker);
   }
 
   /**
    * Queue one activity for these inboxes (each inbox once, however often it is listed). Its body is written
    * before its batches (for no inboxes, only its body): whatever a receiver gets, this node can serve back
-   * at once (`/ap/s/:id`, while its JSON-LD form is being kept: ADR 0031).
+   * at once (`/ap/s/:id`, while its JSON-LD form is being kept: ADR 0031). The inboxes may still be being
+   * found (or wait for what must be fetchable first, `Outbox.send`): the body is written meanwhile.
    */
   async enqueue(
     actorId: string,
     body: string,
-    inboxes: string[],
+    inboxes: string[] | Promise<string[]>,
     options: { behind?: string | undefined } = {},
   ): Promise<number> {
     const parsed = JSON.parse(body) as { id?: unknown };
     if (typeof parsed.id !== 'string') throw new Error('an outgoing activity needs an id');
     const activityId = parsed.id;
     const now = new Date();
-    await insertOnce(this.activities, { _id: activityId, actorId, body, createdAt: now });
-    const unique = [...new Set(inboxes)];
+    const [, targets] = await Promise.all([
+      insertOnce(this.activities, { _id: activityId, actorId, body, createdAt: now }),
+      inboxes,
+    ]);
+    const unique = [...new Set(targets)];
     const docs: DeliveryDoc[] = [];
     for (let i = 0; i < unique.length; i += BATCH_SIZE) {
       const chunk = unique.slice(i, i + BATCH_SIZE);
@@ -164,9 +181,43 @@ export class DeliveryQueue {
       const root = `${activityId}#${hashOf(chunk)}`;
       docs.push(this.batch(root, { root, queuedAt: now }, activityId, actorId, chunk, 0, now));
     }
-    await this.insert(docs);
-    if (docs.length)
-      for (const listener of this.listeners) listener({ batches: docs, body, behind: options.behind });
+    if (!docs.length) return unique.length;
+    // A worker of this process takes the batches as they are written: leased to it already, so they need no
+    // claim (one insert and one update fewer before the first delivery, ADR 0036). Not those queued behind
+    // another activity: their lease would run while they wait.
+    let taker: Taker | undefined;
+    let reserved = { count: 0, leaseMs: 0 };
+    for (const t of options.behind ? [] : this.takers) {
+      reserved = t.reserve(docs.length);
+      if (reserved.count) {
+        taker = t;
+        break;
+      }
+    }
+    const leaseUntil = new Date(Date.now() + reserved.leaseMs);
+    for (const doc of docs.slice(0, reserved.count)) Object.assign(doc, { claims: 1, leaseUntil });
+    let written: Set<number>;
+    try {
+      written = await this.insertNew(docs);
+    } catch (err) {
+      taker?.release(reserved.count);
+      throw err;
+    }
+    // A batch that was there already (the same activity queued again) is not this worker's: a poll finds it.
+    const leased = docs.slice(0, reserved.count).filter((_, i) => written.has(i));
+    if (taker && leased.length < reserved.count) taker.release(reserved.count - leased.length);
+    const queued: Queued = {
+      batches: [...leased, ...docs.slice(reserved.count).filter((_, i) => written.has(i + reserved.count))],
+      leased: leased.length,
+      body,
+      behind: options.behind,
+    };
+    // The leased batches are their holder's alone; any worker here may claim the others.
+    const others: Queued = { ...queued, batches: queued.batches.slice(queued.leased), leased: 0 };
+    for (const t of this.takers) {
+      const mine = t === taker ? queued : others;
+      if (mine.batches.length) t.take(mine);
+    }
     return unique.length;
   }
 
@@ -199,11 +250,23 @@ export class DeliveryQueue {
 
   /** Insert batches, ignoring those already there (settling a batch twice inserts the same ones). */
   async insert(docs: DeliveryDoc[]): Promise<void> {
-    if (!docs.length) return;
+    await this.insertNew(docs);
+  }
+
+  /** `insert`, telling which of the batches (by index) were not there before. */
+  private async insertNew(docs: DeliveryDoc[]): Promise<Set<number>> {
+    const all = new Set(docs.map((_, i) => i));
+    if (!docs.length) return all;
     try {
       await this.deliveries.insertMany(docs, { ordered: false });
+      return all;
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
+      const failed = (err as { writeErrors?: { index: number }[] }).writeErrors;
+      // Which ones were there is unknown: none is taken as new (a poll finds those that are).
+      if (!failed?.length) return new Set();
+      for (const e of failed) all.delete(e.index);
+      return all;
     }
   }
 

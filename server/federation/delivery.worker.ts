@@ -149,7 +149,13 @@ export class DeliveryWorker {
     private readonly signatures = new SignatureNegotiator(),
   ) {
     this.gates = new Gates(options.concurrency);
-    queue.onEnqueue((queued) => this.takeQueued(queued));
+    queue.onEnqueue({
+      reserve: (count) => this.reserve(count),
+      release: (count) => {
+        this.claiming -= count;
+      },
+      take: (queued) => this.takeQueued(queued),
+    });
   }
 
   /**
@@ -225,36 +231,58 @@ export class DeliveryWorker {
    * query for due batches, no read of the body it was given, the hosts' health read again only when older
    * than a poll (ADR 0031). Claims decide as for any batch: a worker elsewhere that finds it first sends it.
    */
+  /**
+   * How many batches about to be queued here this worker takes as they are written (leased to it: no claim,
+   * ADR 0036): as many as it has room for, counted as being claimed until `takeQueued` has them.
+   */
+  private reserve(count: number): { count: number; leaseMs: number } {
+    if (this.stopped) return { count: 0, leaseMs: 0 };
+    const taken = Math.max(0, Math.min(count, this.maxBatches - this.inHand.size - this.claiming));
+    this.claiming += taken;
+    return { count: taken, leaseMs: this.options.leaseMs };
+  }
+
   private takeQueued(queued: Queued): void {
-    if (this.stopped) return;
+    // Written leased to this worker (`reserve`): sent now, with no claim.
+    const leased = queued.batches.slice(0, queued.leased);
+    const rest = queued.batches.slice(queued.leased);
+    if (this.stopped) {
+      // Stopping: their lease runs out and a poll, here or elsewhere, sends them.
+      this.claiming -= leased.length;
+      return;
+    }
     const free = this.maxBatches - this.inHand.size - this.claiming;
-    const now = queued.batches.filter((b) => b.runAt.getTime() <= Date.now()).slice(0, Math.max(free, 0));
-    if (!now.length) return this.kick();
-    const activityId = now[0]!.activityId;
+    const now = rest.filter((b) => b.runAt.getTime() <= Date.now()).slice(0, Math.max(free, 0));
+    if (!now.length && !leased.length) return this.kick();
+    const activityId = queued.batches[0]!.activityId;
     if (!this.bodies.get(activityId))
       this.bodies.set(activityId, { body: queued.body, digest: digestOf(queued.body) });
     const ahead = queued.behind ? this.sending.get(queued.behind) : undefined;
     this.claiming += now.length;
     const sending = (async () => {
+      let counted = true;
+      const uncount = () => {
+        if (counted) this.claiming -= now.length + leased.length;
+        counted = false;
+      };
       try {
         // Behind another activity's deliveries: claimed once they are out (a poll may take them first).
         if (ahead) await ahead;
         const [mine] = await Promise.all([
-          this.queue.claim(now, this.owner, this.options.leaseMs),
+          now.length ? this.queue.claim(now, this.owner, this.options.leaseMs) : [],
           Date.now() - this.hostStatesAt > this.options.pollMs ? this.readHostStates() : undefined,
         ]);
-        this.claiming -= now.length;
-        await Promise.allSettled(mine.map((batch) => this.run(batch)));
-      } catch (err) {
-        this.claiming -= now.length;
-        throw err;
+        uncount();
+        await Promise.allSettled([...leased, ...mine].map((batch) => this.run(batch)));
+      } finally {
+        uncount();
       }
     })()
       .catch((err: unknown) => this.logger.error({ err }, 'delivery claim failed'))
       .finally(() => {
         if (this.sending.get(activityId) === sending) this.sending.delete(activityId);
         // The rest (more than this worker holds at once) is found by the next poll.
-        if (now.length < queued.batches.length) this.kick();
+        if (leased.length + now.length < queued.batches.length) this.kick();
       });
     this.sending.set(activityId, sending);
   }

@@ -83,32 +83,41 @@ export class FederationBridge {
     'thread.created': async (e) => {
       // A post of another node's person: its group announces it, nothing goes out from here.
       if (e.received) return;
-      const p = await this.parties(e.groupId, e.authorId);
-      if (!p?.personHere) return;
-      // The member nodes are found once for both Announces, while the thread is read and rendered.
-      const inboxes = p.groupHere ? this.deps.audience.inboxes(p.group._id) : null;
-      inboxes?.catch(() => undefined);
-      const thread = await this.deps.threads.threads.findOne({ _id: new ObjectId(e.threadId) });
-      if (!thread) return;
-      const page = await this.deps.renderer.object('threads', thread, p.group);
+      // Rendered from what the write held (no read of the thread); in a group hosted here (a thread written
+      // here is pending only in a group elsewhere) its member nodes are found at once, beside the group and
+      // the author, once for both Announces (docs/performance.md, "Federation: a new thread to 50 member nodes").
+      const written = this.deps.threads.written('threads', e.threadId);
+      const early =
+        written && !written.pending && written.audience !== 'node'
+          ? this.deps.audience.inboxes(written.groupId)
+          : null;
+      early?.catch(() => undefined);
+      const [p, thread] = await Promise.all([
+        this.parties(e.groupId, e.authorId),
+        written ?? this.deps.threads.threads.findOne({ _id: new ObjectId(e.threadId) }),
+      ]);
+      if (!p?.personHere || !thread) return;
+      const inboxes = p.groupHere ? (early ?? this.deps.audience.inboxes(p.group._id)) : null;
+      const page = await this.deps.renderer.object('threads', thread, p.group, { author: p.person });
       if (!inboxes) return void (await this.publish(p, { type: 'Create', object: page }));
       // Mastodon and its peers show a group's Announce of a post (a boost), not of a Create: it goes out
       // once the deliveries member nodes apply (FEP-1b12) are out (docs/performance.md, fan-out).
       const announced: { id?: string } = {};
-      await this.publish(p, { type: 'Create', object: page }, await inboxes, announced);
-      await this.deps.audience.announce(p.group, page, await inboxes, { behind: announced.id });
+      await this.publish(p, { type: 'Create', object: page }, inboxes, announced);
+      await this.deps.audience.announce(p.group, page, inboxes, { behind: announced.id });
     },
     'reply.created': async (e) => {
       if (e.received) return;
-      // The reply is read with the group and its author (one round trip, not two).
+      // The reply as written (or read with the group and its author: one round trip, not two).
       const [p, reply] = await Promise.all([
         this.parties(e.groupId, e.authorId),
-        this.deps.threads.replies.findOne({ _id: new ObjectId(e.replyId) }),
+        this.deps.threads.written('replies', e.replyId) ??
+          this.deps.threads.replies.findOne({ _id: new ObjectId(e.replyId) }),
       ]);
       if (!p?.personHere || !reply) return;
       await this.publish(p, {
         type: 'Create',
-        object: await this.deps.renderer.object('replies', reply, p.group),
+        object: await this.deps.renderer.object('replies', reply, p.group, { author: p.person }),
       });
     },
     'post.edited': async (e) => {
@@ -317,8 +326,8 @@ export class FederationBridge {
   private async publish(
     p: Parties,
     fields: Record<string, unknown> & { type: string },
-    /** The group's member nodes, when the caller found them already. */
-    inboxes?: string[],
+    /** The group's member nodes, when the caller found them already (or is finding them). */
+    inboxes?: string[] | Promise<string[]>,
     /** Told the id of the group's Announce (a group hosted here). */
     announced?: { id?: string },
   ): Promise<Activity> {
@@ -331,17 +340,15 @@ export class FederationBridge {
     // Kept in the author's outbox (so it can be fetched back by id) while the group announces it: the
     // Announce embeds it, on the group's own origin, so no member node needs to fetch it first; the
     // Announce is queued once it can be, for one that fetches it back anyway (ADR 0031).
-    const targets = inboxes ?? this.deps.audience.inboxes(p.group._id);
     const create = this.deps.outbox.start(activity, []);
-    await Promise.all([
-      create.done,
-      (async () => {
-        const announce = await this.deps.audience.announce(p.group, activity, await targets, {
-          after: create.queued,
-        });
-        if (announced) announced.id = announce.id;
-      })(),
-    ]);
+    const announce = this.deps.audience.startAnnounce(
+      p.group,
+      activity,
+      inboxes ?? this.deps.audience.inboxes(p.group._id),
+      { after: create.queued },
+    );
+    if (announced) announced.id = announce.id;
+    await Promise.all([create.done, announce.done]);
     return activity;
   }
 

@@ -2,6 +2,7 @@ import type { ObjectId } from 'mongodb';
 import type { MembershipState } from '../groups/group.policy.js';
 import type { GroupDoc, GroupRepository } from '../groups/group.repository.js';
 import type { PersonRepository, UserDoc } from '../people/person.repository.js';
+import { Lru } from '../core/lru.js';
 import { PUBLIC } from './actor.directory.js';
 import type { ObjectRenderer } from './object.renderer.js';
 import type { Activity, Outbox, SendOptions } from './outbox.js';
@@ -10,12 +11,19 @@ import type { Activity, Outbox, SendOptions } from './outbox.js';
 export const inboxOf = (person: UserDoc): string | null =>
   person.origin ? (person.origin.sharedInbox ?? person.origin.inbox) : null;
 
+/** How many members' inboxes, and for how long, a process keeps (`GroupAudience.inboxes`). */
+const RECEIVERS_KEPT = 20_000;
+const RECEIVER_KEPT_MS = 30_000;
+
 /**
  * A group hosted here speaking to its members on other nodes (FEP-1b12): it wraps what it accepted in an
  * `Announce` and sends it to every node that holds a member (each node's shared inbox once), keeping the
  * Announce in its outbox.
  */
 export class GroupAudience {
+  /** Where each member lately read receives (null: a person of this node), by person id. */
+  private readonly receivers = new Lru<string, { at: number; inbox: string | null }>(RECEIVERS_KEPT);
+
   constructor(
     private readonly deps: {
       groups: GroupRepository;
@@ -25,10 +33,29 @@ export class GroupAudience {
     },
   ) {}
 
-  /** The inboxes of the group's members on other nodes. */
+  /**
+   * The inboxes of the group's members on other nodes. Who is a member is read every time; where a person
+   * of another node receives is what this process read of their record in the last 30 s (the window of
+   * ADR 0030 for remote records), so a group's Announce waits for one read, not two, and not for fifty
+   * people's records (docs/performance.md, "Federation: a new thread to 50 member nodes").
+   */
   async inboxes(groupId: ObjectId): Promise<string[]> {
-    const members = await this.deps.people.byIds(await this.deps.groups.activeMemberIds(groupId));
-    return [...new Set(members.flatMap((m) => (m.status === 'remote' ? [inboxOf(m) ?? []].flat() : [])))];
+    const ids = await this.deps.groups.activeMemberIds(groupId);
+    const now = Date.now();
+    const inboxes = new Map<string, string | null>();
+    const unknown: ObjectId[] = [];
+    for (const id of ids) {
+      const key = id.toHexString();
+      const kept = this.receivers.get(key);
+      if (kept && now - kept.at < RECEIVER_KEPT_MS) inboxes.set(key, kept.inbox);
+      else unknown.push(id);
+    }
+    for (const person of await this.deps.people.byIds(unknown)) {
+      const inbox = person.status === 'remote' ? inboxOf(person) : null;
+      inboxes.set(person._id.toHexString(), inbox);
+      this.receivers.set(person._id.toHexString(), { at: now, inbox });
+    }
+    return [...new Set([...inboxes.values()].filter((i): i is string => i !== null))];
   }
 
   /**
@@ -58,14 +85,24 @@ export class GroupAudience {
   }
 
   /** The group announces `object` (an activity, as received or as built here, or a post) to its members. */
-  async announce(
+  announce(
     group: GroupDoc,
     object: Record<string, unknown> | string,
-    /** The member nodes' inboxes, when the caller found them already. */
-    inboxes?: string[],
+    /** The member nodes' inboxes, when the caller found them already (or is finding them). */
+    inboxes?: string[] | Promise<string[]>,
     /** An activity whose deliveries go out first; what must be fetchable first (Outbox.send). */
     options: SendOptions = {},
   ): Promise<Activity> {
+    return this.startAnnounce(group, object, inboxes, options).done;
+  }
+
+  /** `announce`, telling the Announce's id at once (`done` when it is queued and kept). */
+  startAnnounce(
+    group: GroupDoc,
+    object: Record<string, unknown> | string,
+    inboxes?: string[] | Promise<string[]>,
+    options: SendOptions = {},
+  ): { id: string; done: Promise<Activity> } {
     const groupIri = this.deps.renderer.groupIri(group);
     const announce = this.deps.outbox.build(groupIri, {
       type: 'Announce',
@@ -76,6 +113,9 @@ export class GroupAudience {
         : { to: [`${groupIri}/followers`], cc: [] }),
       audience: groupIri,
     });
-    return this.deps.outbox.send(announce, inboxes ?? (await this.inboxes(group._id)), options);
+    return {
+      id: announce.id,
+      done: this.deps.outbox.send(announce, inboxes ?? this.inboxes(group._id), options),
+    };
   }
 }

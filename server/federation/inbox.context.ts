@@ -110,11 +110,37 @@ export function inboxContext(deps: InboxHandlerDeps) {
         throw err;
       }
     };
-    if (!post.inReplyTo) {
+    const claimThread = async () => {
       const claim = await records.claim(post.iri, 'thread');
       // Claimed before: recorded already (a second Announce of it), or its writing was cut short.
-      if (!claim.fresh && (await postOf(post.iri))) return;
+      if (!claim.fresh && (await postOf(post.iri))) return null;
       if (claim.kind !== 'thread') throw new ConflictError(`${post.iri} is known here as a reply.`);
+      return claim;
+    };
+    if (!post.inReplyTo && !post.attachments.length) {
+      // The claim on its IRI is taken while the thread service checks the group and the author's standing:
+      // one round trip fewer before the thread is written, and each group commit of a busy inbox carries more
+      // posts (ADR 0036). A refused post forgets a fresh claim, as below; one recorded already is not refused.
+      const claimed = claimThread();
+      try {
+        await threads.record(
+          caller,
+          group.handle,
+          { title: post.title, body: post.body },
+          claimed.then((claim) => claim && { id: claim.localId, origin, createdAt, attachments: [] }),
+        );
+      } catch (err) {
+        const claim = await claimed.catch(() => undefined);
+        if (claim === null) return;
+        if (claim?.fresh && !(await deps.threadRepo.threads.findOne({ _id: claim.localId })))
+          await records.forget(post.iri, claim.localId).catch(() => undefined);
+        throw err;
+      }
+      return;
+    }
+    if (!post.inReplyTo) {
+      const claim = await claimThread();
+      if (!claim) return;
       await withCopies('threads', claim, (attachments) =>
         threads.record(
           caller,

@@ -113,12 +113,22 @@ export class ObjectRenderer {
   }
 
   /** The ActivityStreams object of a post (one written on this node), as served and as sent. */
-  async object(kind: PostKind, item: PostDoc, group: GroupDoc): Promise<Record<string, unknown>> {
-    const author = await this.people.byId(item.authorId);
+  async object(
+    kind: PostKind,
+    item: PostDoc,
+    group: GroupDoc,
+    /** Its author, when the caller read them already. */
+    known: { author?: UserDoc } = {},
+  ): Promise<Record<string, unknown>> {
     const groupIri = this.groupIri(group);
     const threadId = kind === 'threads' ? item._id : (item as ReplyDoc).threadId;
-    const thread =
-      kind === 'threads' ? (item as ThreadDoc) : await this.threads.threads.findOne({ _id: threadId });
+    const parentId = kind === 'replies' ? (item as ReplyDoc).parentId : null;
+    // What the object names, read together (one round trip, not three).
+    const [author, thread, parent] = await Promise.all([
+      known.author?._id.equals(item.authorId) ? known.author : this.people.byId(item.authorId),
+      kind === 'threads' ? (item as ThreadDoc) : this.threads.threads.findOne({ _id: threadId }),
+      parentId ? this.threads.replies.findOne({ _id: parentId }) : null,
+    ]);
     const threadIri = thread ? this.postIri('threads', thread) : this.iri('threads', threadId);
     const doc: Record<string, unknown> = {
       '@context': AS_CONTEXT,
@@ -148,8 +158,6 @@ export class ObjectRenderer {
       }
     } else {
       if (thread && !thread.origin) doc.context = `${threadIri}/context`;
-      const parentId = (item as ReplyDoc).parentId;
-      const parent = parentId ? await this.threads.replies.findOne({ _id: parentId }) : null;
       doc.inReplyTo = parent ? this.postIri('replies', parent) : threadIri;
     }
     return doc;

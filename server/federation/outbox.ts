@@ -52,19 +52,29 @@ export class Outbox {
    * `after`: what must be fetchable before this activity is queued (an activity of this node it embeds:
    * `start(...).queued`). `behind`: an activity whose deliveries from this process go out first.
    */
-  async send(activity: Activity, inboxes: string[], options: SendOptions = {}): Promise<Activity> {
+  async send(
+    activity: Activity,
+    inboxes: string[] | Promise<string[]>,
+    options: SendOptions = {},
+  ): Promise<Activity> {
     return this.start(activity, inboxes, options).done;
   }
 
-  /** `send`, telling apart when the activity can be fetched back (`queued`) and when it is all done. */
+  /**
+   * `send`, telling apart when the activity can be fetched back (`queued`) and when it is all done. The
+   * inboxes may still be being found: the activity's body is written meanwhile, its deliveries once they
+   * are known (and `after` is fetchable).
+   */
   start(
     activity: Activity,
-    inboxes: string[],
+    inboxes: string[] | Promise<string[]>,
     options: SendOptions = {},
   ): { queued: Promise<void>; done: Promise<Activity> } {
-    const targets = [...new Set(inboxes)];
+    const targets = (async () => {
+      const [list] = await Promise.all([inboxes, options.after]);
+      return list;
+    })();
     const queued = (async () => {
-      if (options.after) await options.after;
       await this.deps.deliveries.enqueue(activity.actor, JSON.stringify(activity), targets, {
         behind: options.behind,
       });
@@ -78,11 +88,15 @@ export class Outbox {
         })(),
         queued,
       ]);
-      this.deps.logger.debug({ activity: activity.id, type: activity.type, inboxes: targets.length }, 'sent');
+      this.deps.logger.debug(
+        { activity: activity.id, type: activity.type, inboxes: (await targets).length },
+        'sent',
+      );
       return activity;
     })();
     // A failure is the caller's, through `done`.
     queued.catch(() => undefined);
+    targets.catch(() => undefined);
     return { queued, done };
   }
 }

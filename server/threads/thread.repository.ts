@@ -4,6 +4,7 @@ import { BatchInserter } from '../db/batch.insert.js';
 import { collections } from '../db/collections.js';
 import { DocumentLocks } from '../db/document.lock.js';
 import { Repairs } from '../db/repairs.js';
+import { Lru } from '../core/lru.js';
 import { DenseSequence, type SlotDoc } from '../db/sequence.js';
 import { SequenceAppender } from '../db/sequence.appender.js';
 import type { GroupVisibility } from '../groups/group.policy.js';
@@ -155,6 +156,10 @@ interface PendingRecord {
   waiters: { resolve: () => void; reject: (err: unknown) => void }[];
 }
 
+/** How many just-written posts, and for how long, `ThreadRepository.written` answers. */
+const WRITTEN_KEPT = 256;
+const WRITTEN_FOR_MS = 5000;
+
 export class ThreadRepository {
   readonly threads: Collection<ThreadDoc>;
   readonly replies: Collection<ReplyDoc>;
@@ -177,6 +182,8 @@ export class ThreadRepository {
   /** Thread records waiting to be written, per thread (`recordBump`). */
   private readonly records = new Map<string, PendingRecord>();
   private readonly recording = new Map<string, Promise<void>>();
+  /** Posts this process wrote in the last few seconds, as written (`written`). */
+  private readonly justWritten = new Lru<string, { doc: ThreadDoc | ReplyDoc; at: number }>(WRITTEN_KEPT);
   constructor(
     db: Db,
     /** Threads, first pages and pins kept for pages (docs/adr/0034-record-cache.md; thread.records.ts). */
@@ -200,8 +207,34 @@ export class ThreadRepository {
    * Insert a new thread (false: its id was there already). Threads written at once go in one insert (a
    * group commit: a busy inbox records many, ADR 0031).
    */
-  insertThread(thread: ThreadDoc): Promise<boolean> {
-    return this.threadInserts.insert(thread);
+  async insertThread(thread: ThreadDoc): Promise<boolean> {
+    const inserted = await this.threadInserts.insert(thread);
+    if (inserted) this.wrote(thread);
+    return inserted;
+  }
+
+  /** Insert a new reply (its id is new). */
+  async insertReply(reply: ReplyDoc): Promise<void> {
+    await this.replies.insertOne(reply);
+    this.wrote(reply);
+  }
+
+  private wrote(doc: ThreadDoc | ReplyDoc): void {
+    this.justWritten.set(doc._id.toHexString(), { doc, at: Date.now() });
+  }
+
+  /**
+   * A post as this process inserted it a moment ago (null when it did not, or longer ago than a few
+   * seconds): what the bridges that act on its creation render it from, with no read of what the write
+   * held (docs/performance.md, "Federation: a new thread to 50 member nodes"). Later changes are not in it.
+   */
+  written(kind: 'threads', id: string): ThreadDoc | null;
+  written(kind: 'replies', id: string): ReplyDoc | null;
+  written(kind: 'threads' | 'replies', id: string): ThreadDoc | ReplyDoc | null {
+    const kept = this.justWritten.get(id);
+    if (!kept || Date.now() - kept.at > WRITTEN_FOR_MS) return null;
+    const isThread = 'title' in kept.doc;
+    return isThread === (kind === 'threads') ? kept.doc : null;
   }
 
   /** Put a thread at the head of its group's timeline and record the position on it. */

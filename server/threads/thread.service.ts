@@ -110,7 +110,7 @@ export class ThreadService extends ThreadViews {
     input: NewThread,
     received?: Received,
   ): Promise<ThreadView> {
-    const { thread, handle } = await this.write(caller, groupHandle, input, received);
+    const { thread, handle } = (await this.write(caller, groupHandle, input, received))!;
     return (await this.threadViews(caller, [thread], handle))[0]!;
   }
 
@@ -122,7 +122,11 @@ export class ThreadService extends ThreadViews {
     caller: Caller,
     groupHandle: string,
     input: { title: string; body: PostBody },
-    received: Received,
+    /**
+     * How it is recorded; may still be being decided (its id claimed) while the group is checked: null then
+     * says it is recorded already, and nothing is written.
+     */
+    received: Received | Promise<Received | null>,
   ): Promise<void> {
     await this.write(caller, groupHandle, input, received);
   }
@@ -131,10 +135,11 @@ export class ThreadService extends ThreadViews {
     caller: Caller,
     groupHandle: string,
     input: NewThread,
-    received?: Received,
-  ): Promise<{ thread: ThreadDoc; handle: string }> {
+    pending?: Received | Promise<Received | null>,
+  ): Promise<{ thread: ThreadDoc; handle: string } | null> {
     const user = requireParticipant(caller);
-    const ctx = await this.groups.load(caller, groupHandle, 'post');
+    const [ctx, received] = await Promise.all([this.groups.load(caller, groupHandle, 'post'), pending]);
+    if (received === null) return null;
     const silent = input.notify === false;
     if (silent && !['owner', 'admin'].includes(ctx.membership?.role ?? ''))
       throw new ForbiddenError("Only the group's owner and admins can post without notifying.");
@@ -291,7 +296,7 @@ export class ThreadService extends ThreadViews {
       // The reply, and the thread's new place at the head of its group's timeline, written together: from
       // here on a reader finds both, so the reply is announced now.
       const [, slot] = await Promise.all([
-        this.repo.replies.insertOne(reply),
+        this.repo.insertReply(reply),
         this.repo.timeline.place(thread.groupId, thread._id),
       ]);
       this.events.emit('reply.created', {

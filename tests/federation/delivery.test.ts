@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
 import { parseSignature, verifyRequest } from '../../server/federation/http-signature.js';
+import { DeliveryQueue } from '../../server/federation/delivery.queue.js';
 import { DeliveryWorker, defaultDeliveryOptions } from '../../server/federation/delivery.worker.js';
 import type { Federation } from '../../server/federation/federation.module.js';
 import pino from 'pino';
@@ -209,7 +210,7 @@ describe('delivery: the persistent queue and its workers', () => {
     }
   });
 
-  it('sends what its own process queues at once: no poll, no query for due batches, no read of the body', async () => {
+  it('sends what its own process queues at once: no poll, no query for due batches, no read of the body, no claim', async () => {
     const peer = await new FakeServer().start();
     // A worker that polls once an hour: only being told of the new batch can send it now.
     const worker = new DeliveryWorker(
@@ -232,15 +233,17 @@ describe('delivery: the persistent queue and its workers', () => {
     await fedA.worker.stop();
     const due = jest.spyOn(fedA.deliveries, 'due');
     const body = jest.spyOn(fedA.deliveries, 'body');
+    const claim = jest.spyOn(fedA.deliveries, 'claim');
     try {
       worker.start();
       await worker.drain();
       due.mockClear();
       body.mockClear();
-      // What the worker had asked the queue when the delivery arrived.
+      claim.mockClear();
+      // What the worker had asked the queue when the delivery arrived: the batch was written leased to it.
       const asked: number[] = [];
       peer.status = () => {
-        asked.push(due.mock.calls.length + body.mock.calls.length);
+        asked.push(due.mock.calls.length + body.mock.calls.length + claim.mock.calls.length);
         return 202;
       };
       const [id] = await queue([`${peer.url}/inbox`]);
@@ -255,8 +258,48 @@ describe('delivery: the persistent queue and its workers', () => {
     } finally {
       due.mockRestore();
       body.mockRestore();
+      claim.mockRestore();
       await worker.stop();
       fedA.worker.start();
+      await peer.close();
+    }
+  });
+
+  it('a batch written leased to a worker that dies before sending it goes out once its lease has run out, once', async () => {
+    const peer = await new FakeServer().start();
+    try {
+      // Another process's queue, whose worker took the batch as it was queued and died before sending it.
+      const dying = new DeliveryQueue(a.node.database.db);
+      dying.onEnqueue({
+        reserve: (count) => ({ count, leaseMs: 1500 }),
+        release: () => undefined,
+        take: () => undefined,
+      });
+      const id = `${a.node.url}/ap/s/test-${++seq}`;
+      const actor = fedA.directory.instanceIri;
+      let arrivedAt = 0;
+      peer.status = () => {
+        arrivedAt ||= Date.now();
+        return 202;
+      };
+      const queuedAt = Date.now();
+      await dying.enqueue(
+        actor,
+        JSON.stringify({ '@context': AS, id, type: 'Create', actor, object: `${id}/note` }),
+        [`${peer.url}/inbox`],
+      );
+      const [batch] = await fedA.deliveries.deliveries.find({ activityId: id }).toArray();
+      expect(batch).toMatchObject({ claims: 1, state: 'pending' });
+      // This node's worker polls meanwhile, and leaves it to its holder until the lease runs out.
+      await waitUntil(async () => idsIn(peer).includes(id), 15_000, 'the delivery');
+      expect(arrivedAt - queuedAt).toBeGreaterThanOrEqual(1500);
+      await waitUntil(
+        async () => (await fedA.deliveries.deliveries.countDocuments({ activityId: id })) === 0,
+        10_000,
+        'the batch settled',
+      );
+      expect(idsIn(peer).filter((i) => i === id)).toHaveLength(1);
+    } finally {
       await peer.close();
     }
   });

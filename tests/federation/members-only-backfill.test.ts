@@ -383,4 +383,62 @@ describe('a members-only group read late from another node (backfill)', () => {
     );
     expect(titles).toContain('Late word');
   });
+
+  it('a new thread refused leaves no claim on its IRI either: sent again by a member as a reply, it is taken', async () => {
+    const a = d.node('a').url;
+    const plaza = `${a}/ap/a/g.plaza`;
+    const drifter = elsewhere.actor('drifter');
+    const base = {
+      id: `${elsewhere.url}/notes/reclaimed-thread`,
+      attributedTo: drifter.id,
+      to: [plaza],
+      audience: plaza,
+    };
+    const create = (n: number, object: Record<string, unknown>) =>
+      postSigned(
+        `${a}/ap/inbox`,
+        {
+          '@context': AS,
+          id: `${elsewhere.url}/creates/reclaimed-thread-${n}`,
+          type: 'Create',
+          actor: drifter.id,
+          object,
+        },
+        drifter,
+      );
+    // Not a member: a new thread is refused (its IRI was claimed while the group was checked, then forgotten).
+    const refused = await create(1, { ...base, type: 'Page', name: 'First try', content: 'First try.' });
+    expect(refused.status).toBe(403);
+    const follow = {
+      '@context': AS,
+      id: `${elsewhere.url}/follows/drifter`,
+      type: 'Follow',
+      actor: drifter.id,
+      object: plaza,
+    };
+    expect((await postSigned(`${plaza}/inbox`, follow, drifter)).status).toBe(202);
+    await waitUntil(
+      async () =>
+        ((await alice.call('GET', '/groups/plaza/members')).body.items as { handle: string }[]).some((m) =>
+          m.handle.startsWith('drifter@'),
+        ),
+      15_000,
+      'the drifter a member',
+    );
+    // A member now: the same post, as a reply, is taken (a claim left behind would name it a thread).
+    const square = ((await alice.call('GET', '/groups/plaza/threads')).body.items as Post[]).find(
+      (t) => t.title === 'Square',
+    )!;
+    const taken = await create(2, {
+      ...base,
+      type: 'Note',
+      content: 'Second try.',
+      inReplyTo: `${a}/ap/threads/${square.id}`,
+    });
+    expect([taken.status, taken.body]).toEqual([202, '']);
+    const replies = (await alice.call('GET', `/threads/${square.id}/replies`)).body.items as {
+      body: string;
+    }[];
+    expect(JSON.stringify(replies)).toContain('Second try.');
+  });
 });
