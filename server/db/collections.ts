@@ -144,6 +144,8 @@ export const collectionSpecs: CollectionSpec[] = [
       { name: 'group_user_unique', key: { groupId: 1, userId: 1 }, unique: true },
       { name: 'user_state', key: { userId: 1, state: 1 } },
       { name: 'group_state_role', key: { groupId: 1, state: 1, role: 1, createdAt: 1 } },
+      // The members of other nodes (MembershipDoc.remote), read for each post a group hosted here sends out.
+      { name: 'group_remote', key: { groupId: 1, remote: 1, state: 1 } },
     ],
   },
   {

@@ -27,7 +27,8 @@ export class GroupAudience {
 
   /** The inboxes of the group's members on other nodes. */
   async inboxes(groupId: ObjectId): Promise<string[]> {
-    const members = await this.deps.people.byIds(await this.deps.groups.activeMemberIds(groupId));
+    // Asked on every post, reply and like of the group: only its members of other nodes are read.
+    const members = await this.deps.people.byIds(await this.deps.groups.remoteMemberIds(groupId, ['active']));
     return [...new Set(members.flatMap((m) => (m.status === 'remote' ? [inboxOf(m) ?? []].flat() : [])))];
   }
 
@@ -36,7 +37,7 @@ export class GroupAudience {
    * documents are served to (docs/federation.md, "Members-only groups across nodes").
    */
   async memberOrigins(groupId: ObjectId, states: MembershipState[] = ['active']): Promise<Set<string>> {
-    const members = await this.deps.people.byIds(await this.deps.groups.memberIds(groupId, states));
+    const members = await this.deps.people.byIds(await this.deps.groups.remoteMemberIds(groupId, states));
     return new Set(
       members.flatMap((m) => (m.status === 'remote' && m.origin ? [new URL(m.origin.iri).origin] : [])),
     );
