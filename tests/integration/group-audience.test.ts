@@ -79,6 +79,9 @@ describe("a group's members on other nodes", () => {
       };
       await w.node.node.services.memberships.join(caller, 'audience');
     }
+    const audience = new GroupAudience({ groups, people, renderer: {} as never, outbox: {} as never });
+    // Marked as they joined.
+    expect(await audience.inboxes(group._id)).toEqual(['https://a.example/inbox']);
     // One of a third node, whose membership was written before memberships were marked (schema 8).
     const cyd = remotePerson('cyd', 'c.example');
     await people.insertRemote(cyd);
@@ -95,7 +98,6 @@ describe("a group's members on other nodes", () => {
     });
     await markRemoteMemberships(groups, db);
 
-    const audience = new GroupAudience({ groups, people, renderer: {} as never, outbox: {} as never });
     const readPeople: ObjectId[][] = [];
     const watch = (e: CommandStartedEvent) => {
       if (e.commandName === 'find' && e.command.find === collections.users)
