@@ -2,7 +2,7 @@ import type { Db } from 'mongodb';
 import type { Migration } from './db/migrations.js';
 import { migrateStreamLookups } from './federation/apex.migration.js';
 import type { FileRepository } from './files/file.repository.js';
-import { migrateGroupsToKeys } from './groups/group.migration.js';
+import { markRemoteMemberships, migrateGroupsToKeys } from './groups/group.migration.js';
 import type { GroupRepository } from './groups/group.repository.js';
 import { migrateFollowerLists, migrateNotificationState } from './notifications/notification.migration.js';
 import type { NotificationRepository } from './notifications/notification.repository.js';
@@ -59,6 +59,11 @@ export function schemaMigrations({
       version: 7,
       description: 'stored activities looked up by top-level collections and objects, through indexes',
       run: () => migrateStreamLookups(db),
+    },
+    {
+      version: 8,
+      description: "memberships of other nodes' people marked, so a group's federation reads only theirs",
+      run: () => markRemoteMemberships(groups, db),
     },
   ];
 }

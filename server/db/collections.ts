@@ -69,7 +69,25 @@ export const collections = {
   fedIris: 'fed_iris',
   fedRefs: 'fed_refs',
   nodeSettings: 'node_settings',
+  imageFiles: 'images.files',
+  imageChunks: 'images.chunks',
+  blobFiles: 'blobs.files',
+  blobChunks: 'blobs.chunks',
+  thumbnailFiles: 'thumbnails.files',
+  thumbnailChunks: 'thumbnails.chunks',
 } as const;
+
+/**
+ * A GridFS bucket's two collections with the indexes the driver makes on its first upload (same names and
+ * keys, so the driver finds them and makes none). Made at boot instead: on FerretDB's SQLite backend making
+ * a collection is several statements that are not one transaction, and one refused as busy under load left
+ * a table that no document of the collection could be written to again (`table ... already exists`, a 500
+ * on every upload; docs/operations.md, "Faults").
+ */
+const gridfsBucket = (files: string, chunks: string): CollectionSpec[] => [
+  { name: files, indexes: [{ name: 'filename_1_uploadDate_1', key: { filename: 1, uploadDate: 1 } }] },
+  { name: chunks, indexes: [{ name: 'files_id_1_n_1', key: { files_id: 1, n: 1 }, unique: true }] },
+];
 
 export const collectionSpecs: CollectionSpec[] = [
   // One document per node: schema version, when it was first installed.
@@ -126,6 +144,8 @@ export const collectionSpecs: CollectionSpec[] = [
       { name: 'group_user_unique', key: { groupId: 1, userId: 1 }, unique: true },
       { name: 'user_state', key: { userId: 1, state: 1 } },
       { name: 'group_state_role', key: { groupId: 1, state: 1, role: 1, createdAt: 1 } },
+      // The members of other nodes (MembershipDoc.remote), read for each post a group hosted here sends out.
+      { name: 'group_remote', key: { groupId: 1, remote: 1, state: 1 } },
     ],
   },
   {
@@ -223,6 +243,10 @@ export const collectionSpecs: CollectionSpec[] = [
   { name: collections.fedRefs, indexes: [] },
   // The node settings, one document per change (server/settings): read by `_id` only.
   { name: collections.nodeSettings, indexes: [] },
+  // GridFS buckets: avatars and banners (`images`), file versions (`blobs`), their thumbnails.
+  ...gridfsBucket(collections.imageFiles, collections.imageChunks),
+  ...gridfsBucket(collections.blobFiles, collections.blobChunks),
+  ...gridfsBucket(collections.thumbnailFiles, collections.thumbnailChunks),
 ];
 
 const NAMESPACE_EXISTS = 48;

@@ -40,7 +40,8 @@ export class GroupAudience {
    * people's records (docs/performance.md, "Federation: a new thread to 50 member nodes").
    */
   async inboxes(groupId: ObjectId): Promise<string[]> {
-    const ids = await this.deps.groups.activeMemberIds(groupId);
+    // Asked on every post, reply and like of the group: only its members of other nodes are read.
+    const ids = await this.deps.groups.remoteMemberIds(groupId, ['active']);
     const now = Date.now();
     const inboxes = new Map<string, string | null>();
     const unknown: ObjectId[] = [];
@@ -63,7 +64,7 @@ export class GroupAudience {
    * documents are served to (docs/federation.md, "Members-only groups across nodes").
    */
   async memberOrigins(groupId: ObjectId, states: MembershipState[] = ['active']): Promise<Set<string>> {
-    const members = await this.deps.people.byIds(await this.deps.groups.memberIds(groupId, states));
+    const members = await this.deps.people.byIds(await this.deps.groups.remoteMemberIds(groupId, states));
     return new Set(
       members.flatMap((m) => (m.status === 'remote' && m.origin ? [new URL(m.origin.iri).origin] : [])),
     );

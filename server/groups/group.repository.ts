@@ -69,6 +69,9 @@ export interface HandleDoc {
 export const membershipId = (groupId: ObjectId, userId: ObjectId) =>
   `${groupId.toHexString()}:${userId.toHexString()}`;
 
+/** At most this many memberships of other nodes' people are read for one group's audience. */
+const REMOTE_MEMBERS_READ = 100_000;
+
 export interface MembershipDoc {
   _id: string;
   groupId: ObjectId;
@@ -78,6 +81,11 @@ export interface MembershipDoc {
   invitedBy: ObjectId | null;
   createdAt: Date;
   updatedAt: Date;
+  /**
+   * Set when the person lives on another node: the group's outbound federation reads these memberships
+   * alone (index `group_remote`, docs/adr/0013-index-served-filters.md), never every member's record.
+   */
+  remote?: true;
 }
 
 export interface EmailInvitationDoc {
@@ -201,11 +209,6 @@ export class GroupRepository {
     this.records?.changed([recordKeys.group(id.toHexString())]);
   }
 
-  /** The active members of a group (ids only), read through the group's index. */
-  async activeMemberIds(groupId: ObjectId): Promise<ObjectId[]> {
-    return this.memberIds(groupId, ['active']);
-  }
-
   /** Groups hosted on other nodes that have active members here (read once, at start: a scan). */
   async remoteGroupsWithMembers(): Promise<GroupDoc[]> {
     const groups = await this.groups.find({ origin: { $exists: true }, deletedAt: null }).toArray();
@@ -216,10 +219,15 @@ export class GroupRepository {
     return found;
   }
 
-  /** The people whose membership of the group is in one of these states. */
-  async memberIds(groupId: ObjectId, states: MembershipState[]): Promise<ObjectId[]> {
+  /**
+   * The members of other nodes, in these states: only their memberships are read, through the index
+   * `group_remote` (the limit lets FerretDB hand SQLite the whole filter, ADR 0013), however many people of
+   * this node the group has. Asked on every post, reply and like of a group hosted here.
+   */
+  async remoteMemberIds(groupId: ObjectId, states: MembershipState[]): Promise<ObjectId[]> {
     const rows = await this.memberships
-      .find({ groupId, state: { $in: states } }, { projection: { userId: 1 } })
+      .find({ groupId, remote: true, state: { $in: states } }, { projection: { userId: 1 } })
+      .limit(REMOTE_MEMBERS_READ)
       .toArray();
     return rows.map((r) => r.userId);
   }

@@ -79,6 +79,8 @@ export class MembershipService {
     invitedBy: ObjectId | null,
   ) {
     const now = new Date();
+    // A person of another node is marked so, for the group's outbound federation (MembershipDoc.remote).
+    const remote = (await this.people.byId(userId))?.status === 'remote';
     try {
       await this.repo.memberships.insertOne({
         _id: membershipId(groupId, userId),
@@ -89,6 +91,7 @@ export class MembershipService {
         invitedBy,
         createdAt: now,
         updatedAt: now,
+        ...(remote ? { remote: true as const } : {}),
       });
     } catch (err) {
       if (isDuplicateKey(err)) throw new ConflictError('Already a member, invited or waiting for approval.');
@@ -383,7 +386,12 @@ export class MembershipService {
       { groupId: ctx.group._id, userId: person._id, role: { $ne: 'owner' } },
       {
         $set: { state: 'banned', role: 'member', updatedAt: now },
-        $setOnInsert: { _id: membershipId(ctx.group._id, person._id), invitedBy: null, createdAt: now },
+        $setOnInsert: {
+          _id: membershipId(ctx.group._id, person._id),
+          invitedBy: null,
+          createdAt: now,
+          ...(person.status === 'remote' ? { remote: true as const } : {}),
+        },
       },
       { upsert: true, returnDocument: 'before' },
     );

@@ -369,6 +369,11 @@ export class RealtimeServer {
       }
       return ++used <= EVENTS_PER_WINDOW;
     };
+    // A socket's room changes apply one at a time, in the order it sent them: a page left and opened again
+    // sends `unsubscribe` then `subscribe` for the same room, and each reads the database before it joins or
+    // leaves; run side by side under load, the leave could land after the join and the page would hear
+    // nothing more (docs/realtime.md, "Client → server").
+    let roomChanges: Promise<unknown> = Promise.resolve();
     const on = (event: string, handler: (input: z.output<typeof roomInput>) => Promise<string>) => {
       (socket as unknown as Socket).on(event, (payload: unknown, ack: unknown) => {
         const reply: Ack = typeof ack === 'function' ? (ack as Ack) : () => undefined;
@@ -391,7 +396,9 @@ export class RealtimeServer {
           });
           return;
         }
-        handler(parsed.data).then(
+        const change = roomChanges.then(() => handler(parsed.data));
+        roomChanges = change.catch(() => undefined);
+        change.then(
           (room) => reply({ ok: true, room }),
           (err: unknown) => {
             if (!(err instanceof DomainError)) this.deps.logger.error({ err, event }, 'socket event failed');

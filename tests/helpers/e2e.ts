@@ -44,8 +44,19 @@ export function watch(page: Page, name: string, problems: string[]): void {
   });
   page.on('response', (r) => {
     // The signed-out home page asks who is signed in (401), as it should.
-    if (r.status() >= 400 && !r.url().endsWith('/api/v1/me'))
-      problems.push(`${name}: ${r.status()} ${r.url()}`);
+    if (r.status() < 400 || r.url().endsWith('/api/v1/me')) return;
+    const line = `${name}: ${r.status()} ${r.url()}`;
+    const at = problems.push(line) - 1;
+    // A 5xx is a bug: its problem+json `detail` (test nodes expose the error's message) names it, so a CI
+    // failure says what went wrong. Read after the line is recorded, so an assertion never waits for it.
+    if (r.status() >= 500)
+      void r
+        .json()
+        .then((body: { detail?: unknown }) => {
+          if (typeof body?.detail === 'string' && problems[at] === line)
+            problems[at] = `${line} (${body.detail})`;
+        })
+        .catch(() => undefined);
   });
   page.on('console', (m) => {
     if (m.type() === 'error' && !/Failed to load resource/.test(m.text()))

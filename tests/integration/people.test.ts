@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { CommandStartedEvent } from 'mongodb';
 import type { DemoPerson } from '../../server/auth/dev-idp.js';
 import { freePort } from '../../server/core/net.js';
 import { collections } from '../../server/db/collections.js';
@@ -90,6 +91,7 @@ describe('profiles, directory and administration', () => {
       port,
       issuers: [idp.issuer, central.issuer],
       env: { INSTANCE_ADMINS: `${idp.url}|alice` },
+      monitorCommands: true,
     });
     const system = { kind: 'system', reason: 'test' } as const;
     for (const [slug, en, fr] of [
@@ -312,7 +314,17 @@ describe('profiles, directory and administration', () => {
   describe('avatars', () => {
     it('stores an image sniffed from its bytes and serves it to whoever may see it', async () => {
       const image = png();
+      // The node's first upload makes no collection or index: they were made at boot. Made by a request
+      // under load, one refused as busy left a collection no upload could write to again (500s).
+      const schemaChanges: string[] = [];
+      const watch = (e: CommandStartedEvent) => {
+        if (['create', 'createIndexes', 'drop', 'dropIndexes'].includes(e.commandName))
+          schemaChanges.push(`${e.commandName} ${JSON.stringify(e.command[e.commandName])}`);
+      };
+      node.database.client.on('commandStarted', watch);
       const res = await as.chloe!.call('PUT', '/me/avatar', upload(image, 'me.png', 'image/png'));
+      node.database.client.off('commandStarted', watch);
+      expect(schemaChanges).toEqual([]);
       expect(res.status).toBe(200);
       expect(res.body.profile.avatarUrl).toBe('/api/v1/people/chloe/avatar');
       const download = await fetch(`${node.url}/api/v1/people/chloe/avatar`);

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { ApiClient, Browser, signIn } from '../helpers/browser.js';
 import { connectSocket, until } from '../helpers/sockets.js';
 import { startWorld, type World } from '../helpers/world.js';
@@ -102,6 +103,33 @@ describe('real-time updates over Socket.IO', () => {
     expect(JSON.stringify(anonymous.received)).not.toContain(secret.body.id);
     const otto2 = await connect('otto');
     expect((await otto2.subscribe({ kind: 'thread', id: secret.body.id })).error?.status).toBe(404);
+  });
+
+  it('keeps a page that is left and opened again in its room (room changes apply in the order sent)', async () => {
+    const mia = await connect('mia');
+    const room = { kind: 'group', group: 'open-rt' } as const;
+    expect(await mia.subscribe(room)).toMatchObject({ ok: true });
+    // The page is left and drawn again: `unsubscribe` then `subscribe`, back to back. The first is read
+    // slowly (as under load), so, run side by side, its leave would land after the second's join.
+    const groups = w.node.node.services.groups;
+    const load = groups.load.bind(groups);
+    let slowed = false;
+    const spy = jest.spyOn(groups, 'load').mockImplementation(async (...args) => {
+      if (!slowed) {
+        slowed = true;
+        await pause(300);
+      }
+      return load(...args);
+    });
+    try {
+      const [left, back] = await Promise.all([mia.unsubscribe(room), mia.subscribe(room)]);
+      expect([left.ok, back.ok]).toEqual([true, true]);
+    } finally {
+      spy.mockRestore();
+    }
+    await w.as.owen!.call('POST', '/groups/open-rt/threads', { title: 'Still here?', body: 'x' });
+    await until(() => mia.of('thread.created').length > 0);
+    expect(mia.of('thread.created')).toEqual([expect.objectContaining({ v: 1 })]);
   });
 
   it('takes a removed member out of the rooms at once', async () => {

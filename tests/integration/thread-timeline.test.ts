@@ -342,7 +342,7 @@ describe('id-addressed thread pages', () => {
         { _id: emptied, bytes: 0 },
       ]);
       expect(reindexed).toBe(1); // schema 6: people's search tokens built again
-      expect((await m.db.collection('meta').findOne({ _id: 'node' as never }))?.schemaVersion).toBe(7);
+      expect((await m.db.collection('meta').findOne({ _id: 'node' as never }))?.schemaVersion).toBe(8);
     } finally {
       await m.cleanup();
     }

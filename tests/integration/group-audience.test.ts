@@ -1,0 +1,119 @@
+import { ObjectId, type CommandStartedEvent } from 'mongodb';
+import type { Caller } from '../../server/core/caller.js';
+import { collections } from '../../server/db/collections.js';
+import { GroupAudience } from '../../server/federation/group.audience.js';
+import { markRemoteMemberships } from '../../server/groups/group.migration.js';
+import { GroupRepository, membershipId } from '../../server/groups/group.repository.js';
+import { PersonRepository, type UserDoc } from '../../server/people/person.repository.js';
+import { defaultVisibility } from '../../server/people/profile.schemas.js';
+import { startWorld, type World } from '../helpers/world.js';
+
+/**
+ * Who a group hosted here sends its posts to: the nodes of its members on other nodes. Asked on every post,
+ * reply and like, it reads those members alone, never the records of the group's people of this node
+ * (docs/adr/0013-index-served-filters.md, MembershipDoc.remote).
+ */
+describe("a group's members on other nodes", () => {
+  let w: World;
+  afterAll(() => w?.close());
+
+  const remotePerson = (name: string, host: string): UserDoc => {
+    const now = new Date();
+    return {
+      _id: new ObjectId(),
+      handle: `${name}@${host}`,
+      status: 'remote',
+      email: null,
+      emailVerified: false,
+      locale: 'en',
+      claimsName: name,
+      organizationId: null,
+      isAdmin: false,
+      profile: { displayName: name },
+      visibility: { ...defaultVisibility },
+      avatar: null,
+      searchTokens: [],
+      createdAt: now,
+      updatedAt: now,
+      lastSignInAt: null,
+      origin: {
+        iri: `https://${host}/u/${name}`,
+        host,
+        inbox: `https://${host}/u/${name}/inbox`,
+        sharedInbox: `https://${host}/inbox`,
+        url: null,
+        icon: null,
+        organization: null,
+        fetchedAt: now,
+      },
+    };
+  };
+
+  it('are found from their memberships alone, also those recorded before they were marked', async () => {
+    w = await startWorld(['olga', 'max', 'mia'], {}, {}, { monitorCommands: true });
+    const { db } = w.node.database;
+    expect(
+      (
+        await w.as.olga!.call('POST', '/groups', {
+          handle: 'audience',
+          name: 'Audience',
+          visibility: 'public',
+          joinPolicy: 'open',
+        })
+      ).status,
+    ).toBe(201);
+    for (const who of ['max', 'mia'])
+      expect((await w.as[who]!.call('POST', '/groups/audience/join')).status).toBe(200);
+    const people = new PersonRepository(db);
+    const groups = new GroupRepository(db);
+    const group = (await groups.byHandle('audience'))!;
+    // Two people of another node join as federation makes them join (a remote caller).
+    const [ada, bob] = [remotePerson('ada', 'a.example'), remotePerson('bob', 'a.example')];
+    for (const person of [ada, bob]) {
+      await people.insertRemote(person);
+      const caller: Caller = {
+        kind: 'remote',
+        personId: person._id.toHexString(),
+        handle: person.handle,
+        actorIri: person.origin!.iri,
+      };
+      await w.node.node.services.memberships.join(caller, 'audience');
+    }
+    const audience = new GroupAudience({ groups, people, renderer: {} as never, outbox: {} as never });
+    // Marked as they joined.
+    expect(await audience.inboxes(group._id)).toEqual(['https://a.example/inbox']);
+    // One of a third node, whose membership was written before memberships were marked (schema 8).
+    const cyd = remotePerson('cyd', 'c.example');
+    await people.insertRemote(cyd);
+    const now = new Date();
+    await groups.memberships.insertOne({
+      _id: membershipId(group._id, cyd._id),
+      groupId: group._id,
+      userId: cyd._id,
+      role: 'member',
+      state: 'active',
+      invitedBy: null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    await markRemoteMemberships(groups, db);
+
+    const readPeople: ObjectId[][] = [];
+    const watch = (e: CommandStartedEvent) => {
+      if (e.commandName === 'find' && e.command.find === collections.users)
+        readPeople.push([e.command.filter?._id?.$in ?? e.command.filter?._id ?? []].flat());
+    };
+    w.node.database.client.on('commandStarted', watch);
+    const inboxes = await audience.inboxes(group._id);
+    const origins = await audience.memberOrigins(group._id);
+    w.node.database.client.off('commandStarted', watch);
+
+    expect(inboxes.sort()).toEqual(['https://a.example/inbox', 'https://c.example/inbox']);
+    expect([...origins].sort()).toEqual(['https://a.example', 'https://c.example']);
+    // No record of a person of this node was read: only the three of other nodes.
+    const remote = new Set([ada, bob, cyd].map((p) => p._id.toHexString()));
+    const read = readPeople.flat().map((id) => String(id));
+    expect(read.length).toBeGreaterThan(0);
+    expect(read.filter((id) => !remote.has(id))).toEqual([]);
+  });
+});
