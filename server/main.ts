@@ -5,6 +5,7 @@ import { connectDatabase, type Database } from './db/client.js';
 import { ensureCollections } from './db/collections.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
 import { composeNode, type EnsembleNode } from './node.js';
+import { keepConnectionsAlive } from './core/net.js';
 
 /** Process entry: config, database, HTTP, graceful shutdown. Everything else is composed in node.ts. */
 
@@ -99,6 +100,7 @@ async function main(): Promise<void> {
   let database: Database;
   let node: EnsembleNode;
   const server = http.createServer();
+  keepConnectionsAlive(server);
   try {
     const opened = await openDatabase(config, logger);
     database = opened.database;

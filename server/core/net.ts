@@ -1,3 +1,4 @@
+import type http from 'node:http';
 import net from 'node:net';
 import ipaddr from 'ipaddr.js';
 
@@ -47,3 +48,16 @@ export function inRanges(address: string | undefined, cidrs: string[]): boolean 
 
 /** Loopback, in both families. */
 export const LOOPBACK_RANGES = ['127.0.0.0/8', '::1/128'];
+
+/** How long an idle keep-alive connection is kept open (longer than clients and proxies keep theirs). */
+export const KEEP_ALIVE_MS = 65_000;
+
+/**
+ * Keep idle connections longer than the client keeps them: with Node's 5 s, a server closing an idle socket
+ * just as a client reused it failed that request ("other side closed", seen under load in the federation
+ * tests), and proxies commonly keep theirs 60 s.
+ */
+export function keepConnectionsAlive(server: http.Server): void {
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  server.headersTimeout = KEEP_ALIVE_MS + 1000;
+}

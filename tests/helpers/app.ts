@@ -9,6 +9,7 @@ import { composeNode, type EnsembleNode } from '../../server/node.js';
 import type { Logger } from '../../server/core/logger.js';
 import { ensureCollections } from '../../server/db/collections.js';
 import { openTestDatabase, type TestDatabase } from './db.js';
+import { keepConnectionsAlive } from '../../server/core/net.js';
 
 /** Config as a test node would parse it from its environment. */
 export function testConfig(env: Record<string, string> = {}, uri?: string): Config {
@@ -117,6 +118,7 @@ export async function serveNode(
     db: database.db,
   });
   const server = http.createServer(node.app);
+  keepConnectionsAlive(server);
   await node.attach(server);
   try {
     await new Promise<void>((resolve, reject) => {
