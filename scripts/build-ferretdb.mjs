@@ -207,6 +207,7 @@ if (go.status !== 0) {
 // Keep the Go toolchain to itself: no telemetry upload, the machine's own toolchain.
 const env = { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod', CGO_ENABLED: '0' };
 const started = Date.now();
+let src;
 log(`building FerretDB ${FERRETDB_VERSION} with ${go.stdout.trim()} (takes a minute or two, once)`);
 try {
   const info = JSON.parse(
@@ -216,7 +217,13 @@ try {
     }),
   );
   if (!info.Dir) throw new Error(`go mod download gave no directory: ${info.Error ?? 'unknown error'}`);
-  const src = path.join(toolsDir, 'src', `ferretdb-${FERRETDB_VERSION}${upstream ? '-upstream' : ''}`);
+  // A source folder of this build's own: two test files asking for the same build at once (each worker
+  // builds what is missing) must not remove or patch each other's source; each renames its binary into place.
+  src = path.join(
+    toolsDir,
+    'src',
+    `ferretdb-${FERRETDB_VERSION}${upstream ? '-upstream' : ''}-${process.pid}`,
+  );
   fs.rmSync(src, { recursive: true, force: true });
   fs.mkdirSync(path.dirname(src), { recursive: true });
   fs.cpSync(info.Dir, src, { recursive: true });
@@ -243,6 +250,7 @@ try {
   fs.rmSync(src, { recursive: true, force: true });
 } catch (err) {
   log(`build failed: ${err instanceof Error ? err.message : String(err)}`);
+  if (src) fs.rmSync(src, { recursive: true, force: true });
   process.exit(1);
 }
 const version = builtVersion();
