@@ -1,9 +1,9 @@
 import type http from 'node:http';
 import type { IncomingMessage } from 'node:http';
-import { createAdapter } from '@socket.io/redis-streams-adapter';
 import type { Request, RequestHandler } from 'express';
 import { ObjectId } from 'mongodb';
 import { createClient } from 'redis';
+import { orderedAdapter } from './redis.adapter.js';
 import { holdingPublisher } from './redis.publisher.js';
 import { Server, type Socket } from 'socket.io';
 import { z } from 'zod';
@@ -251,7 +251,7 @@ export class RealtimeServer {
       this.redis.on('ready', () => this.setPeersHeard(true));
       await this.redis.connect();
       // Events raised while Redis is away reach the other processes once it is back (redis.publisher.ts).
-      io.adapter(createAdapter(holdingPublisher(this.redis, this.deps.logger)));
+      io.adapter(orderedAdapter(holdingPublisher(this.redis, this.deps.logger)));
       this.records = new RecoveryRecords(this.redis, RECOVERY_WINDOW_MS);
     }
     this.screenRecoveries(io);
