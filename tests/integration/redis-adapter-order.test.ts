@@ -25,7 +25,7 @@ describe('messages between processes through Redis', () => {
     const clients: ReturnType<typeof createClient>[] = [];
     const servers: Server[] = [];
     const start = async () => {
-      const client = createClient({ url: redis.url });
+      const client: ReturnType<typeof createClient> = createClient({ url: redis.url });
       client.on('error', () => undefined); // the adapter's reading connections go when the servers close
       await client.connect();
       clients.push(client);
