@@ -20,7 +20,7 @@ import { developmentSignIn } from './auth/dev-sign-in.js';
 import { OidcRegistry, type ProviderMetadata } from './auth/oidc.js';
 import { callerOf, SessionUsers } from './auth/session.user.js';
 import { createSessionMiddleware, SESSION_COOKIE } from './auth/session.js';
-import { bridgeCache } from './cache/cache.bridge.js';
+import { bridgeCache, followRecords } from './cache/cache.bridge.js';
 import { PageCache } from './cache/page.cache.js';
 import { bridgeRecords } from './cache/record.bridge.js';
 import { RecordCache } from './cache/record.cache.js';
@@ -327,6 +327,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   // The cache bridge first: a page is dropped before the room events of the same change go out.
   bridgeCache(events, pages, realtime);
   bridgeRecords(events, records, realtime);
+  followRecords(records, pages);
   bridgeRealtime(events, realtime, metrics && ((event) => metrics.realtimeEvent(event)));
   new NotificationFanout({
     repo: notificationRepo,

@@ -84,3 +84,29 @@ export function bridgeCache(
     if (Array.isArray(payload) && payload.every((s) => typeof s === 'string')) cache.invalidate(payload);
   });
 }
+
+/** The page scope that shows a kept record (record.cache.ts keys), if any. */
+function scopeOfRecord(key: string): string | null {
+  if (key.startsWith('group:')) return key; // the same words: a group's record is shown on its pages
+  if (key.startsWith('head:')) return groupScope(key.slice('head:'.length));
+  if (key.startsWith('person:')) return PEOPLE;
+  return null;
+}
+
+/**
+ * Pages follow the records they are built from. Most record changes come with a domain event (the scopes
+ * above), but some are written after their event or without one (a thread's reply count and place after
+ * the reply is announced, a group's member count after the join, a group of another node refreshed, a
+ * person's claims at sign-in): a page built in between would be kept with the old value until the group's
+ * next event. Each process drops those pages when it drops the records, on its own writes or on hearing
+ * another process's (record.bridge.ts).
+ */
+export function followRecords(
+  records: { onInvalidate(listener: (keys: string[]) => void): void },
+  pages: PageCache,
+): void {
+  records.onInvalidate((keys) => {
+    const scopes = [...new Set(keys.map(scopeOfRecord).filter((s): s is string => s !== null))];
+    if (scopes.length) pages.invalidate(scopes);
+  });
+}

@@ -59,6 +59,7 @@ export class RecordCache {
   /** While the other processes cannot be heard, nothing is kept. */
   private deaf = false;
   private peers: RecordPeers | undefined;
+  private readonly listeners: ((keys: string[]) => void)[] = [];
 
   constructor(readonly options: RecordCacheOptions) {}
 
@@ -108,6 +109,7 @@ export class RecordCache {
 
   /** These records changed: dropped here (ALL_RECORDS: every record). */
   invalidate(keys: string[]): void {
+    for (const listener of this.listeners) listener(keys);
     const at = ++this.clock;
     if (keys.includes(ALL_RECORDS)) {
       this.forgetAll();
@@ -123,6 +125,14 @@ export class RecordCache {
       this.drops.delete(oldest);
       this.floor = Math.max(this.floor, when);
     }
+  }
+
+  /**
+   * Called with the keys of every drop, made here or heard from the other processes: the pages built from
+   * these records follow them (cache.bridge.ts, `followRecords`).
+   */
+  onInvalidate(listener: (keys: string[]) => void): void {
+    this.listeners.push(listener);
   }
 
   /** A repository wrote these records outside an event (or after it): dropped here and in the other processes. */

@@ -327,7 +327,7 @@ export class ThreadRepository {
    * made after it has answered (ADR 0019); nothing is scheduled when the count is right.
    */
   settleReplyCount(
-    thread: Pick<ThreadDoc, '_id' | 'replyCount' | 'lostReplies'>,
+    thread: Pick<ThreadDoc, '_id' | 'groupId' | 'replyCount' | 'lostReplies'>,
     head: number,
     seen: ReplyPositionSeen[],
     now = Date.now(),
@@ -362,7 +362,11 @@ export class ThreadRepository {
             },
           },
         );
-        this.kept?.changed([recordKeys.thread(thread._id.toHexString())]);
+        // The thread and the pages that show it (its group's: cache.bridge.ts, followRecords).
+        this.kept?.changed([
+          recordKeys.thread(thread._id.toHexString()),
+          recordKeys.head(thread.groupId.toHexString()),
+        ]);
       }),
     );
   }

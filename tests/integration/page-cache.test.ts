@@ -1,5 +1,6 @@
 import type { CommandStartedEvent } from 'mongodb';
 import { PageCache } from '../../server/cache/page.cache.js';
+import type { ThreadRepository } from '../../server/threads/thread.repository.js';
 import type { ApiClient } from '../helpers/browser.js';
 import { startWorld, type World } from '../helpers/world.js';
 
@@ -168,6 +169,42 @@ describe('the page cache', () => {
     expect((await w.as.olga!.call('PATCH', '/me/profile', { displayName: 'Olga Renamed' })).status).toBe(200);
     const thread = (await (await raw(`/threads/${threadId}`)).json()) as { author: { displayName: string } };
     expect(thread.author.displayName).toBe('Olga Renamed');
+  });
+
+  // A reply is announced before its thread's count is written (ADR 0033): a page read in between is built with
+  // the count from before, and must not be kept past the count's write (cache.bridge.ts, followRecords).
+  it("drops a page built before a reply's thread was recorded, once it is", async () => {
+    const repo = (w.node.node.services.threads as unknown as { repo: ThreadRepository }).repo;
+    const update = repo.locks.update.bind(repo.locks);
+    let release = () => undefined as void;
+    const held = new Promise<void>((r) => (release = r));
+    repo.locks.update = (async (collection, ...rest) => {
+      if (collection.collectionName === 'threads') await held;
+      return update(collection, ...rest);
+    }) as typeof repo.locks.update;
+    const count = async () =>
+      (
+        (await (await raw('/groups/open-data/threads')).json()) as {
+          items: { id: string; replyCount: number }[];
+        }
+      ).items.find((t) => t.id === threadId)!.replyCount;
+    try {
+      const before = await count();
+      let stopListening = () => undefined as void;
+      const announced = new Promise<void>(
+        (r) => (stopListening = w.node.node.events.on('reply.created', () => r())),
+      );
+      const posting = w.as.max!.call('POST', `/threads/${threadId}/replies`, { body: 'Held.' });
+      await announced;
+      stopListening();
+      expect(await count()).toBe(before); // built while the thread's record waits, and kept
+      release();
+      expect((await posting).status).toBe(201);
+      expect(await count()).toBe(before + 1);
+    } finally {
+      repo.locks.update = update;
+      release();
+    }
   });
 });
 
