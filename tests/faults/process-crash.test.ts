@@ -76,11 +76,13 @@ describe('an app process killed with SIGKILL under load', () => {
     const threadId = (await onA.call('POST', '/groups/crash/threads', { title: 'Load', body: 'x' })).body.id;
 
     // Activities to a slow peer, from the node's instance actor, claimed by the first process alone (the
-    // second starts after): whatever it has not sent when it dies, only the survivor can send.
+    // second starts after): whatever it has not sent when it dies, only the survivor can send. Enough that
+    // the first cannot send them all (3 s each, one at a time) before it is killed, however long the second
+    // takes to start and the load to build up on a busy machine (eight were all sent once, in CI).
     const db = client.db(dbName);
     const queue = new DeliveryQueue(db);
     const actor = `${a.url}/ap/a/instance`;
-    const activities = Array.from({ length: 8 }, (_, i) => `${a.url}/ap/s/crash-${i}`);
+    const activities = Array.from({ length: 40 }, (_, i) => `${a.url}/ap/s/crash-${i}`);
     for (const id of activities)
       await queue.enqueue(actor, JSON.stringify({ id, type: 'Announce', actor, object: actor }), [
         `${peer.url}/inbox`,
