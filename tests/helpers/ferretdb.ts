@@ -66,3 +66,37 @@ export async function startPrivateFerretDB(
     },
   };
 }
+
+/**
+ * `describe` when both the project's build and upstream's can be had (a Go toolchain), else `describe.skip`.
+ * Builds what is missing, once.
+ */
+export function describeBothBuilds(): typeof describe | typeof describe.skip {
+  return ferretdbBinary('patched') && ferretdbBinary('upstream') ? describe : describe.skip;
+}
+
+/**
+ * The project's build and upstream's, each started privately for the `describe` block that calls this (in
+ * its beforeAll, stopped in its afterAll): read `patched` and `upstream` inside the tests.
+ */
+export function bothBuilds(): { readonly patched: PrivateFerretDB; readonly upstream: PrivateFerretDB } {
+  const running: { patched?: PrivateFerretDB; upstream?: PrivateFerretDB } = {};
+  beforeAll(async () => {
+    [running.patched, running.upstream] = await Promise.all([
+      startPrivateFerretDB(ferretdbBinary('patched')!),
+      startPrivateFerretDB(ferretdbBinary('upstream')!),
+    ]);
+  });
+  afterAll(async () => {
+    await running.patched?.stop();
+    await running.upstream?.stop();
+  });
+  return {
+    get patched() {
+      return running.patched!;
+    },
+    get upstream() {
+      return running.upstream!;
+    },
+  };
+}

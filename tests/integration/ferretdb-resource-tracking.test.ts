@@ -1,14 +1,10 @@
-import { ferretdbBinary, startPrivateFerretDB, type PrivateFerretDB } from '../helpers/ferretdb.js';
+import { bothBuilds, describeBothBuilds, type PrivateFerretDB } from '../helpers/ferretdb.js';
 
 /**
  * FerretDB tracks every iterator, cursor and SQL result it opens in a pprof profile of its own, recording the
  * caller's stack each time (14-17 % of its CPU for a find by `_id`). The project's build tracks them by
  * their finalizer alone, as upstream's leak check does (docs/adr/0040-ferretdb-resource-tracking.md).
  */
-const patchedBin = ferretdbBinary('patched');
-const upstreamBin = patchedBin ? ferretdbBinary('upstream') : undefined;
-const describeBuild = patchedBin && upstreamBin ? describe : describe.skip;
-
 /** The profiles FerretDB's debug handler lists (pprof's index page). */
 async function profiles(f: PrivateFerretDB): Promise<string[]> {
   const page = await (await fetch(`${f.server.debugUrl}/debug/pprof/`)).text();
@@ -24,26 +20,17 @@ async function work(f: PrivateFerretDB): Promise<void> {
   await c.updateOne({ _id: 'i1' }, { $set: { n: -1 } });
 }
 
-describeBuild("FerretDB's resource tracking", () => {
-  let patched: PrivateFerretDB;
-  let upstream: PrivateFerretDB;
-  beforeAll(async () => {
-    [patched, upstream] = await Promise.all([
-      startPrivateFerretDB(patchedBin!),
-      startPrivateFerretDB(upstreamBin!),
-    ]);
-  });
-  afterAll(async () => {
-    await patched?.stop();
-    await upstream?.stop();
-  });
+describeBothBuilds()("FerretDB's resource tracking", () => {
+  const builds = bothBuilds();
 
   it('upstream records a stack in a profile for every object it opens', async () => {
+    const { upstream } = builds;
     await work(upstream);
     expect((await profiles(upstream)).filter((p) => p.startsWith('FerretDB/'))).not.toEqual([]);
   });
 
   it('the project build keeps no such profile, and is still up after its finalizers run', async () => {
+    const { patched } = builds;
     await work(patched);
     expect(await profiles(patched)).toContain('heap'); // the index is read
     expect((await profiles(patched)).filter((p) => p.startsWith('FerretDB/'))).toEqual([]);

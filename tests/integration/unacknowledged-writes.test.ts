@@ -1,7 +1,7 @@
 import { MongoClient, type Db } from 'mongodb';
 import { sweepSessions } from '../../server/auth/session.js';
 import { collections } from '../../server/db/collections.js';
-import { ferretdbBinary, startPrivateFerretDB, type PrivateFerretDB } from '../helpers/ferretdb.js';
+import { bothBuilds, describeBothBuilds, type PrivateFerretDB } from '../helpers/ferretdb.js';
 
 /**
  * An unacknowledged write (`w: 0`) is sent flagged moreToCome: the server must not answer it. FerretDB 1.24
@@ -11,9 +11,6 @@ import { ferretdbBinary, startPrivateFerretDB, type PrivateFerretDB } from '../h
  * another's document). connect-mongo swept expired sessions that way every ten minutes
  * (docs/adr/0037-no-unacknowledged-writes.md).
  */
-const patchedBin = ferretdbBinary('patched');
-const upstreamBin = patchedBin ? ferretdbBinary('upstream') : undefined;
-const describeBuild = patchedBin && upstreamBin ? describe : describe.skip;
 
 let databases = 0;
 
@@ -42,22 +39,11 @@ async function readsAfter(db: Db, write: () => Promise<unknown>): Promise<string
   return seen;
 }
 
-describeBuild('unacknowledged writes on FerretDB', () => {
-  let patched: PrivateFerretDB;
-  let upstream: PrivateFerretDB;
-  beforeAll(async () => {
-    [patched, upstream] = await Promise.all([
-      startPrivateFerretDB(patchedBin!),
-      startPrivateFerretDB(upstreamBin!),
-    ]);
-  });
-  afterAll(async () => {
-    await patched?.stop();
-    await upstream?.stop();
-  });
+describeBothBuilds()('unacknowledged writes on FerretDB', () => {
+  const builds = bothBuilds();
 
   it("the upstream build answers a w: 0 write, and the connection's next read fails on that answer", async () => {
-    const { client, db } = await oneConnection(upstream);
+    const { client, db } = await oneConnection(builds.upstream);
     try {
       const seen = await readsAfter(db, () =>
         db.collection('a').deleteMany({ is: 'nothing' }, { writeConcern: { w: 0 } }),
@@ -72,7 +58,7 @@ describeBuild('unacknowledged writes on FerretDB', () => {
   });
 
   it('the build Ensemble runs answers nothing to a w: 0 write, and each read gets its own answer', async () => {
-    const { client, db } = await oneConnection(patched);
+    const { client, db } = await oneConnection(builds.patched);
     try {
       const seen = await readsAfter(db, () =>
         db.collection('a').deleteMany({ is: 'nothing' }, { writeConcern: { w: 0 } }),
@@ -85,7 +71,7 @@ describeBuild('unacknowledged writes on FerretDB', () => {
   });
 
   it("the session sweep removes expired sessions only, and leaves the connection in step even on upstream's build", async () => {
-    const { client, db } = await oneConnection(upstream);
+    const { client, db } = await oneConnection(builds.upstream);
     try {
       const sessions = db.collection(collections.sessions);
       await sessions.insertMany([
