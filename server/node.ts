@@ -139,7 +139,12 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   );
 
   const groupRepo = new GroupRepository(db, records);
-  const groups = new GroupService(groupRepo, events, config.groups.retentionMs, images);
+  const groups = new GroupService({
+    repo: groupRepo,
+    events,
+    retentionMs: config.groups.retentionMs,
+    images,
+  });
   const memberships = new MembershipService(groupRepo, groups, personRepo, events, organizationRepo);
   accounts.onMerge((from, into) => memberships.mergeMemberships(from, into));
   const threadRepo = new ThreadRepository(db, records);
@@ -368,7 +373,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
       callerOf,
       federation: Boolean(federation),
       exists: {
-        group: (caller, handle) => groups.get(caller, handle),
+        group: (caller, handle) => groups.views.get(caller, handle),
         person: (caller, handle) => profiles.get(caller, handle),
         thread: (caller, id) => threads.get(caller, id),
       },

@@ -342,6 +342,11 @@ export class GroupRepository {
     return [...byId.values()].sort((a, b) => (a.handle < b.handle ? -1 : 1)).slice(0, limit);
   }
 
+  /** A group's audit log, newest first. */
+  auditEntries(groupId: ObjectId, limit: number): Promise<AuditDoc[]> {
+    return this.audit.find({ groupId }).sort({ at: -1 }).limit(limit).toArray();
+  }
+
   async record(entry: Omit<AuditDoc, '_id' | 'at'>): Promise<void> {
     await this.audit.insertOne({ _id: new ObjectId(), at: new Date(), ...entry });
   }

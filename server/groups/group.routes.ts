@@ -57,7 +57,7 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       query: groupListQuery,
       response: groupPage,
     },
-    async ({ caller, query }) => groups.list(caller, query),
+    async ({ caller, query }) => groups.views.list(caller, query),
   );
   api.route(
     router,
@@ -69,9 +69,9 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       access: 'public',
       params: groupParams,
       response: groupView,
-      cache: ({ params }) => groups.pageScopes(params.group),
+      cache: ({ params }) => groups.views.pageScopes(params.group),
     },
-    async ({ caller, params }) => groups.get(caller, params.group),
+    async ({ caller, params }) => groups.views.get(caller, params.group),
   );
   api.route(
     router,
@@ -394,7 +394,7 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
         responseDescription: 'The image bytes',
       },
       async ({ caller, params, req, res }) => {
-        await sendImage(req, res, await groups.image(caller, params.group, kind));
+        await sendImage(req, res, await groups.views.image(caller, params.group, kind));
         return undefined;
       },
     );

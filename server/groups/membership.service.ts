@@ -603,7 +603,7 @@ export class MembershipService {
    * deactivated or merged is still named: the log is a record).
    */
   async auditLog(caller: Caller, handle: string, limit: number) {
-    const entries = await this.groups.auditLog(caller, handle, limit);
+    const entries = await this.groups.views.auditLog(caller, handle, limit);
     const ids = [
       ...new Set(entries.flatMap((e) => [e.actorId, e.targetUserId]).filter((id): id is string => !!id)),
     ];
