@@ -132,7 +132,7 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       }),
       response: z.object({ items: z.array(memberView), nextCursor: z.string().nullable() }),
     },
-    async ({ caller, params, query }) => memberships.members(caller, params.group, query),
+    async ({ caller, params, query }) => memberships.views.members(caller, params.group, query),
   );
   api.route(
     router,
@@ -340,7 +340,7 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
         }),
       ),
     },
-    async ({ caller, params, query }) => memberships.auditLog(caller, params.group, query.limit),
+    async ({ caller, params, query }) => memberships.views.auditLog(caller, params.group, query.limit),
   );
   for (const [kind, maxBytes] of [
     ['avatar', 2 * 1024 * 1024],
@@ -417,7 +417,7 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
         }),
       ),
     },
-    async ({ caller, params }) => memberships.of(caller, params.handle),
+    async ({ caller, params }) => memberships.views.of(caller, params.handle),
   );
   return router;
 }
