@@ -10,6 +10,7 @@ import { declareApi, type ApiServices } from './api.routes.js';
 import { GroupPurge } from './groups/group.purge.js';
 import { GroupRepository } from './groups/group.repository.js';
 import { GroupService } from './groups/group.service.js';
+import { MembershipLifecycle } from './groups/membership.lifecycle.js';
 import { MembershipService } from './groups/membership.service.js';
 import { DiscoveryService } from './threads/discovery.service.js';
 import { ReportService } from './threads/report.service.js';
@@ -139,9 +140,21 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   );
 
   const groupRepo = new GroupRepository(db, records);
-  const groups = new GroupService(groupRepo, events, config.groups.retentionMs, images);
-  const memberships = new MembershipService(groupRepo, groups, personRepo, events, organizationRepo);
-  accounts.onMerge((from, into) => memberships.mergeMemberships(from, into));
+  const groups = new GroupService({
+    repo: groupRepo,
+    events,
+    retentionMs: config.groups.retentionMs,
+    images,
+  });
+  const memberships = new MembershipService({
+    repo: groupRepo,
+    groups,
+    people: personRepo,
+    events,
+    organizations: organizationRepo,
+  });
+  const membershipLifecycle = new MembershipLifecycle({ repo: groupRepo, people: personRepo, events });
+  accounts.onMerge((from, into) => membershipLifecycle.mergeMemberships(from, into));
   const threadRepo = new ThreadRepository(db, records);
   const fileRepo = new FileRepository(db);
   const jobs = new JobQueue(db, logger, undefined, config.jobs.leaseMs);
@@ -181,7 +194,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const purge = new GroupPurge(groupRepo, threadRepo, files, images, config.groups.retentionMs, logger);
   purge.start();
   accounts.onMerge((from, into) => threadRepo.moveAuthorship(from, into));
-  memberships.listen();
+  membershipLifecycle.start();
 
   let catcher: MailCatcher | undefined;
   let smtpUrl = config.mail.smtpUrl;
@@ -369,7 +382,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
       callerOf,
       federation: Boolean(federation),
       exists: {
-        group: (caller, handle) => groups.get(caller, handle),
+        group: (caller, handle) => groups.views.get(caller, handle),
         person: (caller, handle) => profiles.get(caller, handle),
         thread: (caller, id) => threads.get(caller, id),
       },
@@ -402,6 +415,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
       sweeps.stop();
       await realtime.close();
       purge.stop();
+      membershipLifecycle.stop();
       await jobs.stop();
       await federation?.close();
       session.stop();

@@ -5,6 +5,7 @@ import { BatchReader } from '../db/batch.read.js';
 import { recordKeys, roughBytes, throughCache, type RecordCache } from '../cache/record.cache.js';
 import { DocumentLocks } from '../db/document.lock.js';
 import { collections } from '../db/collections.js';
+import { isDuplicateKey } from '../db/errors.js';
 import type { StoredImage } from '../files/image.store.js';
 import type { GroupVisibility, JoinPolicy, MembershipState, Role } from './group.policy.js';
 
@@ -270,6 +271,73 @@ export class GroupRepository {
     return found;
   }
 
+  /**
+   * Record a membership (role member); false when the person already has one in the group (a member, an
+   * invitation, a request or a ban). `remote`: a person of another node (MembershipDoc.remote).
+   */
+  async addMembership(entry: {
+    groupId: ObjectId;
+    userId: ObjectId;
+    state: MembershipState;
+    invitedBy: ObjectId | null;
+    remote: boolean;
+  }): Promise<boolean> {
+    const { groupId, userId, state, invitedBy, remote } = entry;
+    const now = new Date();
+    try {
+      await this.memberships.insertOne({
+        _id: membershipId(groupId, userId),
+        groupId,
+        userId,
+        role: 'member',
+        state,
+        invitedBy,
+        createdAt: now,
+        updatedAt: now,
+        ...(remote ? { remote: true as const } : {}),
+      });
+      return true;
+    } catch (err) {
+      if (isDuplicateKey(err)) return false;
+      throw err;
+    }
+  }
+
+  /** A person's memberships, optionally in one state and role. */
+  membershipsOf(
+    userId: ObjectId,
+    where: { state?: MembershipState; role?: Role } = {},
+  ): Promise<MembershipDoc[]> {
+    return this.memberships.find({ userId, ...where }).toArray();
+  }
+
+  /** A page of a group's memberships in one state, by `_id` after `after`. */
+  membershipPage(
+    groupId: ObjectId,
+    state: MembershipState,
+    after: string | undefined,
+    limit: number,
+  ): Promise<MembershipDoc[]> {
+    return this.memberships
+      .find({ groupId, state, ...(after ? { _id: { $gt: after } } : {}) })
+      .sort({ _id: 1 })
+      .limit(limit)
+      .toArray();
+  }
+
+  /** A group's active members but one, longest-standing first. */
+  seniorMembers(groupId: ObjectId, except: ObjectId): Promise<MembershipDoc[]> {
+    return this.memberships
+      .find({ groupId, state: 'active', userId: { $ne: except } })
+      .sort({ createdAt: 1 })
+      .toArray();
+  }
+
+  /** Invitations sent to an email address (lower case) that has not signed in yet. */
+  emailInvitations(email: string): Promise<EmailInvitationDoc[]> {
+    return this.invitations.find({ email }).toArray();
+  }
+
   /** Groups the person belongs to (active), or is invited to. */
   async groupIdsOf(userId: ObjectId, states: MembershipState[] = ['active']): Promise<ObjectId[]> {
     const rows = await this.memberships
@@ -307,6 +375,16 @@ export class GroupRepository {
     return ids.length ? this.groups.find({ _id: { $in: ids } }).toArray() : Promise.resolve([]);
   }
 
+  /** These groups, those not deleted, by handle. */
+  liveByIds(ids: ObjectId[]): Promise<GroupDoc[]> {
+    return ids.length
+      ? this.groups
+          .find({ _id: { $in: ids }, deletedAt: null })
+          .sort({ handle: 1 })
+          .toArray()
+      : Promise.resolve([]);
+  }
+
   /**
    * Groups by handle after `after`, at most `limit`: those of these visibilities (any, for an empty list), and
    * (beside them) these groups whatever their visibility. Each part is one equality-and-bounds query that an index serves with its
@@ -340,6 +418,11 @@ export class GroupRepository {
     ]);
     const byId = new Map(parts.flat().map((g) => [g._id.toHexString(), g]));
     return [...byId.values()].sort((a, b) => (a.handle < b.handle ? -1 : 1)).slice(0, limit);
+  }
+
+  /** A group's audit log, newest first. */
+  auditEntries(groupId: ObjectId, limit: number): Promise<AuditDoc[]> {
+    return this.audit.find({ groupId }).sort({ at: -1 }).limit(limit).toArray();
   }
 
   async record(entry: Omit<AuditDoc, '_id' | 'at'>): Promise<void> {

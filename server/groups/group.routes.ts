@@ -57,7 +57,7 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       query: groupListQuery,
       response: groupPage,
     },
-    async ({ caller, query }) => groups.list(caller, query),
+    async ({ caller, query }) => groups.views.list(caller, query),
   );
   api.route(
     router,
@@ -69,9 +69,9 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       access: 'public',
       params: groupParams,
       response: groupView,
-      cache: ({ params }) => groups.pageScopes(params.group),
+      cache: ({ params }) => groups.views.pageScopes(params.group),
     },
-    async ({ caller, params }) => groups.get(caller, params.group),
+    async ({ caller, params }) => groups.views.get(caller, params.group),
   );
   api.route(
     router,
@@ -132,7 +132,7 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
       }),
       response: z.object({ items: z.array(memberView), nextCursor: z.string().nullable() }),
     },
-    async ({ caller, params, query }) => memberships.members(caller, params.group, query),
+    async ({ caller, params, query }) => memberships.views.members(caller, params.group, query),
   );
   api.route(
     router,
@@ -340,7 +340,7 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
         }),
       ),
     },
-    async ({ caller, params, query }) => memberships.auditLog(caller, params.group, query.limit),
+    async ({ caller, params, query }) => memberships.views.auditLog(caller, params.group, query.limit),
   );
   for (const [kind, maxBytes] of [
     ['avatar', 2 * 1024 * 1024],
@@ -394,7 +394,7 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
         responseDescription: 'The image bytes',
       },
       async ({ caller, params, req, res }) => {
-        await sendImage(req, res, await groups.image(caller, params.group, kind));
+        await sendImage(req, res, await groups.views.image(caller, params.group, kind));
         return undefined;
       },
     );
@@ -417,7 +417,7 @@ export function groupRoutes(api: Api, groups: GroupService, memberships: Members
         }),
       ),
     },
-    async ({ caller, params }) => memberships.of(caller, params.handle),
+    async ({ caller, params }) => memberships.views.of(caller, params.handle),
   );
   return router;
 }

@@ -1,12 +1,10 @@
 import { ObjectId } from 'mongodb';
-import { groupScope, PEOPLE } from '../cache/cache.bridge.js';
 import { personIdOf, requirePerson, type Caller } from '../core/caller.js';
-import { ConflictError, ForbiddenError, NotFoundError } from '../core/errors.js';
+import { ConflictError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { renderMarkdown } from '../core/html.js';
 import type { ImageStore } from '../files/image.store.js';
-import { queryTokens, searchTokens } from '../core/search-tokens.js';
-import { allowed, groupActions, roleRank, type GroupAction, type Standing } from './group.policy.js';
+import { searchTokens } from '../core/search-tokens.js';
 import {
   membershipId,
   type GroupDoc,
@@ -15,148 +13,67 @@ import {
   type Rendered,
 } from './group.repository.js';
 import type { GroupInput, GroupPatch, GroupView } from './group.schemas.js';
+import { GroupViews, type GroupContext } from './group.views.js';
 import { isDuplicateKey } from '../db/errors.js';
 
 const render = (markdown: string): Rendered => ({ markdown, html: renderMarkdown(markdown) });
 
 export type AudienceHook = (groupId: ObjectId, audience: GroupDoc['visibility'] | 'hidden') => Promise<void>;
 
+export type { GroupContext, RecordSource } from './group.views.js';
+
+export interface GroupServiceDeps {
+  repo: GroupRepository;
+  events: EventBus;
+  /** How long a deleted group can be restored. */
+  retentionMs: number;
+  images: ImageStore;
+}
+
 /**
- * Where a read takes a group and the caller's membership: the database, or the records kept for pages
- * (docs/adr/0034-record-cache.md; the checks run the same on both).
+ * Groups: creation, settings, soft delete and restore; what people read of them is `views`
+ * (group.views.ts), whose checks (group.policy) every domain loads a group through.
  */
-export type RecordSource = 'database' | 'kept';
-
-export interface GroupContext {
-  group: GroupDoc;
-  membership: MembershipDoc | null;
-  standing: Standing;
-}
-
-/** The membership a group hosted on another node vouched for, for a remote caller in that group. */
-function vouchedMembership(caller: Caller, group: GroupDoc): MembershipDoc | null {
-  if (caller.kind !== 'remote' || !caller.vouched || !group.origin) return null;
-  if (caller.vouched.groupId !== group._id.toHexString()) return null;
-  const personId = new ObjectId(caller.personId);
-  return {
-    _id: membershipId(group._id, personId),
-    groupId: group._id,
-    userId: personId,
-    role: caller.vouched.role,
-    state: 'active',
-    invitedBy: null,
-    createdAt: group.createdAt,
-    updatedAt: group.createdAt,
-  };
-}
-
-/** What the rule set needs to know of a group. */
-const factsOf = (group: GroupDoc) => ({
-  visibility: group.visibility,
-  joinPolicy: group.joinPolicy,
-  deleted: group.deletedAt !== null,
-});
-
-/** Groups: creation, settings, listing, soft delete and restore. Every check goes through group.policy. */
 export class GroupService {
+  readonly views: GroupViews;
   private readonly audienceHooks: AudienceHook[] = [];
+  private readonly repo: GroupRepository;
+  private readonly events: EventBus;
+  private readonly retentionMs: number;
+  private readonly images: ImageStore;
 
-  constructor(
-    private readonly repo: GroupRepository,
-    private readonly events: EventBus,
-    private readonly retentionMs: number,
-    private readonly images: ImageStore,
-  ) {}
-
-  async standing(caller: Caller, group: GroupDoc): Promise<GroupContext> {
-    return this.contextOf(caller, group, await this.membershipOf(caller, group._id));
+  constructor(deps: GroupServiceDeps) {
+    ({ repo: this.repo, events: this.events, retentionMs: this.retentionMs, images: this.images } = deps);
+    this.views = new GroupViews(deps);
   }
 
-  private membershipOf(caller: Caller, groupId: ObjectId): Promise<MembershipDoc | null> {
-    const personId = personIdOf(caller);
-    return personId ? this.repo.membership(groupId, new ObjectId(personId)) : Promise.resolve(null);
+  // The checks every domain runs before it reads or writes in a group (group.views.ts).
+  standing(...args: Parameters<GroupViews['standing']>) {
+    return this.views.standing(...args);
   }
 
-  private contextOf(caller: Caller, group: GroupDoc, membership: MembershipDoc | null): GroupContext {
-    const granted = vouchedMembership(caller, group);
-    // A group hosted elsewhere vouched for this person (its Announce): that standing counts here, in that
-    // group only, unless a membership recorded here says more (docs/adr/0016-remote-records.md).
-    if (granted && (membership?.state !== 'active' || roleRank[membership.role] < roleRank[granted.role]))
-      membership = granted;
-    return {
-      group,
-      membership,
-      standing: {
-        signedIn: caller.kind === 'person',
-        remote: caller.kind === 'remote',
-        instanceAdmin: caller.kind === 'system' || (caller.kind === 'person' && caller.isAdmin),
-        membership: membership ? { role: membership.role, state: membership.state } : null,
-      },
-    };
+  load(...args: Parameters<GroupViews['load']>) {
+    return this.views.load(...args);
   }
 
-  /**
-   * Load a group the caller may act on. A group the caller may not even see answers 404, exactly like a
-   * group that does not exist, so its existence does not leak; one they see but may not act on is 403.
-   */
-  async load(
-    caller: Caller,
-    handle: string,
-    action: GroupAction,
-    from: RecordSource = 'database',
-  ): Promise<GroupContext> {
-    // The handle names the group's id; the group and the caller's membership are then read together.
-    const groupId = await this.repo.idOfHandle(handle);
-    if (!groupId) throw new NotFoundError(`No group ${handle}.`);
-    return this.loadById(caller, groupId, action, `No group ${handle}.`, from);
+  idOfHandle(...args: Parameters<GroupViews['idOfHandle']>) {
+    return this.views.idOfHandle(...args);
   }
 
-  /** The group a handle names now (kept a minute), before any check: for reads started beside `load`. */
-  idOfHandle(handle: string): Promise<ObjectId | null> {
-    return this.repo.idOfHandle(handle);
+  loadById(...args: Parameters<GroupViews['loadById']>) {
+    return this.views.loadById(...args);
   }
 
-  /** The same checks, for content that knows its group by id (threads, replies). */
-  async loadById(
-    caller: Caller,
-    groupId: ObjectId,
-    action: GroupAction,
-    notFound: string,
-    from: RecordSource = 'database',
-  ): Promise<GroupContext> {
-    // The group and the caller's membership are both addressed by the group's id: read them together.
-    const personId = personIdOf(caller);
-    const [group, membership] = await Promise.all([
-      from === 'kept' ? this.repo.keptById(groupId) : this.repo.byId(groupId),
-      from === 'kept' && personId
-        ? this.repo.keptMembership(groupId, new ObjectId(personId))
-        : this.membershipOf(caller, groupId),
-    ]);
-    return this.check(caller, group, action, notFound, membership);
+  can(...args: Parameters<GroupViews['can']>) {
+    return this.views.can(...args);
   }
 
-  /** Whether the caller's standing in a loaded group allows `action` (the one rule set, group.policy). */
-  can(ctx: GroupContext, action: GroupAction): boolean {
-    return allowed(ctx.standing, factsOf(ctx.group), action);
+  view(...args: Parameters<GroupViews['view']>) {
+    return this.views.view(...args);
   }
 
-  private async check(
-    caller: Caller,
-    group: GroupDoc | null,
-    action: GroupAction,
-    notFound: string,
-    membership?: MembershipDoc | null,
-  ) {
-    if (!group) throw new NotFoundError(notFound);
-    const ctx =
-      membership === undefined
-        ? await this.standing(caller, group)
-        : this.contextOf(caller, group, membership);
-    const facts = factsOf(group);
-    if (allowed(ctx.standing, facts, action)) return ctx;
-    // A deleted group, or one the caller may not see, does not exist for them.
-    if (facts.deleted || !allowed(ctx.standing, facts, 'see')) throw new NotFoundError(notFound);
-    throw new ForbiddenError(`You may not ${action} in this group.`);
+  pageScopes(...args: Parameters<GroupViews['pageScopes']>) {
+    return this.views.pageScopes(...args);
   }
 
   /** Record a moderation or administration action in the group's audit log. */
@@ -203,40 +120,6 @@ export class GroupService {
     audience: GroupDoc['visibility'] | 'hidden',
   ): Promise<void> {
     for (const hook of this.audienceHooks) await hook(groupId, audience);
-  }
-
-  view(ctx: GroupContext): GroupView {
-    const { group, membership, standing } = ctx;
-    const facts = factsOf(group);
-    const can = groupActions.filter((a) => allowed(standing, facts, a));
-    const member = membership?.state === 'active';
-    const canConfigure = can.includes('configure');
-    const strip = (r: Rendered | undefined) => (r ? (canConfigure ? r : { html: r.html }) : undefined);
-    const view: GroupView = {
-      id: group._id.toHexString(),
-      handle: group.handle,
-      name: group.name,
-      names: { ...group.names },
-      description: {
-        ...(group.description.en ? { en: strip(group.description.en)! } : {}),
-        ...(group.description.fr ? { fr: strip(group.description.fr)! } : {}),
-      },
-      visibility: group.visibility,
-      joinPolicy: group.joinPolicy,
-      memberCount: group.memberCount,
-      avatarUrl: group.origin
-        ? group.origin.icon
-        : group.avatar
-          ? `/api/v1/groups/${group.handle}/avatar`
-          : null,
-      bannerUrl: group.banner ? `/api/v1/groups/${group.handle}/banner` : null,
-      createdAt: group.createdAt.toISOString(),
-      deletedAt: group.deletedAt?.toISOString() ?? null,
-      viewer: { role: member ? membership!.role : null, state: membership?.state ?? null, can },
-      node: group.origin ? { host: group.origin.host, url: group.origin.url ?? group.origin.iri } : null,
-    };
-    if (member) view.welcomeMessage = group.welcomeMessage ? strip(group.welcomeMessage)! : null;
-    return view;
   }
 
   private tokens(
@@ -337,63 +220,11 @@ export class GroupService {
       userId: user.personId,
       role: 'owner',
     });
-    return this.view(await this.standing(caller, group));
-  }
-
-  /** What a group's pages show, for their ETags and the page cache (none for an unknown handle). */
-  async pageScopes(handle: string): Promise<string[]> {
-    const id = await this.repo.idOfHandle(handle);
-    return id ? [groupScope(id.toHexString()), PEOPLE] : [];
-  }
-
-  async get(caller: Caller, handle: string): Promise<GroupView> {
-    return this.view(await this.load(caller, handle, 'see'));
-  }
-
-  async list(
-    caller: Caller,
-    query: {
-      scope: 'all' | 'mine' | 'invited' | 'deleted';
-      q?: string | undefined;
-      cursor?: string | undefined;
-      limit: number;
-    },
-  ): Promise<{ items: GroupView[]; nextCursor: string | null }> {
-    const tokens = query.q ? queryTokens(query.q) : [];
-    let where: { visibilities?: GroupDoc['visibility'][]; ids?: ObjectId[]; deleted?: boolean };
-    if (query.scope === 'mine' || query.scope === 'invited') {
-      const user = requirePerson(caller);
-      where = {
-        ids: await this.repo.groupIdsOf(new ObjectId(user.personId), [
-          query.scope === 'mine' ? 'active' : 'invited',
-        ]),
-      };
-    } else if (query.scope === 'deleted') {
-      // Those the caller may restore: their own, or any for an instance administrator.
-      const user = requirePerson(caller);
-      where = user.isAdmin
-        ? { visibilities: [], deleted: true }
-        : { ids: await this.repo.ownedBy(new ObjectId(user.personId)), deleted: true };
-    } else if (caller.kind === 'person' && caller.isAdmin) {
-      where = { visibilities: [] };
-    } else {
-      // Visible groups, and the members-only ones the person belongs to or is invited to.
-      where = {
-        visibilities: caller.kind === 'person' ? ['public', 'node'] : ['public'],
-        ids:
-          caller.kind === 'person'
-            ? await this.repo.groupIdsOf(new ObjectId(caller.personId), ['active', 'invited'])
-            : [],
-      };
-    }
-    const rows = await this.repo.list({ ...where, tokens }, query.cursor, query.limit + 1);
-    const page = rows.slice(0, query.limit);
-    const items = await Promise.all(page.map(async (g) => this.view(await this.standing(caller, g))));
-    return { items, nextCursor: rows.length > query.limit ? page[page.length - 1]!.handle : null };
+    return this.views.view(await this.views.standing(caller, group));
   }
 
   async update(caller: Caller, handle: string, patch: GroupPatch): Promise<GroupView> {
-    const ctx = await this.load(caller, handle, 'configure');
+    const ctx = await this.views.load(caller, handle, 'configure');
     const { group } = ctx;
     const set: Partial<GroupDoc> = { updatedAt: new Date() };
     if (patch.name !== undefined) set.name = patch.name;
@@ -432,12 +263,12 @@ export class GroupService {
       byUserId: user.personId,
       audienceChanged,
     });
-    return this.view(await this.standing(caller, (await this.repo.groups.findOne({ _id: group._id }))!));
+    return this.views.view(await this.views.standing(caller, (await this.repo.byId(group._id))!));
   }
 
   /** Soft delete: the group disappears for everyone and can be restored for the retention period. */
   async remove(caller: Caller, handle: string): Promise<void> {
-    const { group } = await this.load(caller, handle, 'delete');
+    const { group } = await this.views.load(caller, handle, 'delete');
     const by = caller.kind === 'person' ? new ObjectId(caller.personId) : null;
     await this.audienceChanged(group._id, 'hidden');
     await this.repo.locks.update(
@@ -461,7 +292,7 @@ export class GroupService {
   }
 
   async restore(caller: Caller, handle: string): Promise<GroupView> {
-    const ctx = await this.load(caller, handle, 'restore');
+    const ctx = await this.views.load(caller, handle, 'restore');
     const { group } = ctx;
     if (Date.now() - group.deletedAt!.getTime() > this.retentionMs) {
       throw new ConflictError('This group was deleted too long ago to be restored.');
@@ -483,20 +314,7 @@ export class GroupService {
       handle: group.handle,
       byUserId: by?.toHexString() ?? 'system',
     });
-    return this.view(await this.standing(caller, (await this.repo.groups.findOne({ _id: group._id }))!));
-  }
-
-  /** The moderation and administration log, newest first (group admins). */
-  async auditLog(caller: Caller, handle: string, limit: number) {
-    const { group } = await this.load(caller, handle, 'viewAudit');
-    const rows = await this.repo.audit.find({ groupId: group._id }).sort({ at: -1 }).limit(limit).toArray();
-    return rows.map((r) => ({
-      at: r.at.toISOString(),
-      action: r.action,
-      actorId: r.actorId?.toHexString() ?? null,
-      targetUserId: r.targetUserId?.toHexString() ?? null,
-      detail: r.detail,
-    }));
+    return this.views.view(await this.views.standing(caller, (await this.repo.byId(group._id))!));
   }
 
   /** Set (bytes) or clear (null) the group's avatar or banner (admins). */
@@ -506,20 +324,12 @@ export class GroupService {
     kind: 'avatar' | 'banner',
     image: { bytes: Buffer; type: string } | null,
   ) {
-    const { group } = await this.load(caller, handle, 'configure');
+    const { group } = await this.views.load(caller, handle, 'configure');
     const stored = image ? await this.images.save(image.bytes, image.type, `${group.handle}-${kind}`) : null;
     await this.repo.locks.update(this.repo.groups, group._id, {
       $set: { [kind]: stored, updatedAt: new Date() },
     });
     await this.images.remove(group[kind]);
-    return this.view(await this.standing(caller, (await this.repo.groups.findOne({ _id: group._id }))!));
-  }
-
-  /** The avatar or banner, to whoever may see the group. */
-  async image(caller: Caller, handle: string, kind: 'avatar' | 'banner') {
-    const { group } = await this.load(caller, handle, 'see');
-    const image = group[kind];
-    if (!image) throw new NotFoundError(`This group has no ${kind}.`);
-    return this.images.download(image);
+    return this.views.view(await this.views.standing(caller, (await this.repo.byId(group._id))!));
   }
 }

@@ -4,64 +4,46 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import type { EventBus } from '../core/events.js';
 import type { OrganizationRepository } from '../organizations/organization.repository.js';
 import type { PersonRepository, UserDoc } from '../people/person.repository.js';
-import { allowed, roleRank, type MembershipState, type Role } from './group.policy.js';
+import { roleRank, type MembershipState, type Role } from './group.policy.js';
 import { membershipId, type GroupDoc, type GroupRepository, type MembershipDoc } from './group.repository.js';
 import type { GroupContext, GroupService } from './group.service.js';
-import { isDuplicateKey } from '../db/errors.js';
+import { MembershipViews, type RemotePersonLookup } from './membership.views.js';
 
-export interface MemberView {
-  /** The person's id, as member events name them (`userId`). */
-  id: string;
-  handle: string;
-  displayName: string;
-  role: Role;
-  state: MembershipState;
-  since: string;
-  /** The node of a person of another node (null for people of this node). */
-  node: string | null;
-  /** Their organization's name, as their node gives it. */
-  organization: string | null;
+export type { MemberView, RemotePersonLookup } from './membership.views.js';
+
+export interface MembershipServiceDeps {
+  repo: GroupRepository;
+  groups: GroupService;
+  people: PersonRepository;
+  events: EventBus;
+  organizations?: Pick<OrganizationRepository, 'byIds'>;
 }
 
-/** Finds a person of another node by `name@host`, asking their node (federation, when it is on). */
-export type RemotePersonLookup = (handle: string) => Promise<UserDoc | null>;
-
-/** Membership workflows. Every permission comes from group.policy through GroupService.load. */
+/**
+ * Membership workflows: joining, requests, invitations, roles, removal and bans; what people read of
+ * memberships is `views` (membership.views.ts), what follows from people's own changes (first sign-in,
+ * deactivation, merge) is membership.lifecycle.ts. Every permission comes from group.policy through
+ * GroupService.load.
+ */
 export class MembershipService {
-  private remotePeople: RemotePersonLookup | undefined;
+  readonly views: MembershipViews;
+  private readonly repo: GroupRepository;
+  private readonly groups: GroupService;
+  private readonly people: PersonRepository;
+  private readonly events: EventBus;
 
-  constructor(
-    private readonly repo: GroupRepository,
-    private readonly groups: GroupService,
-    private readonly people: PersonRepository,
-    private readonly events: EventBus,
-    private readonly organizations?: Pick<OrganizationRepository, 'byIds'>,
-  ) {}
-
-  /**
-   * Follow what happens to people: a person signing in for the first time with a verified address takes up
-   * the invitations sent to it; a deactivated owner's groups pass to their next most senior member.
-   */
-  listen(): void {
-    this.events.on('person.created', async ({ personId, verifiedEmail }) => {
-      if (verifiedEmail) await this.honourEmailInvitations(new ObjectId(personId), verifiedEmail);
-    });
-    this.events.on('person.deactivated', async ({ personId }) => {
-      await this.replaceDeactivatedOwner(new ObjectId(personId));
-    });
+  constructor(deps: MembershipServiceDeps) {
+    ({ repo: this.repo, groups: this.groups, people: this.people, events: this.events } = deps);
+    this.views = new MembershipViews(deps);
   }
 
   /** Let `name@host` name a person of another node (wired by federation). */
   useRemotePeople(lookup: RemotePersonLookup): void {
-    this.remotePeople = lookup;
+    this.views.useRemotePeople(lookup);
   }
 
-  private async person(handle: string): Promise<UserDoc> {
-    let user = await this.people.byHandle(handle);
-    if (!user && handle.includes('@') && this.remotePeople) user = await this.remotePeople(handle);
-    if (!user || (user.status !== 'active' && user.status !== 'remote'))
-      throw new NotFoundError(`No person ${handle}.`);
-    return user;
+  private person(handle: string): Promise<UserDoc> {
+    return this.views.person(handle);
   }
 
   /**
@@ -78,25 +60,10 @@ export class MembershipService {
     state: MembershipState,
     invitedBy: ObjectId | null,
   ) {
-    const now = new Date();
     // A person of another node is marked so, for the group's outbound federation (MembershipDoc.remote).
     const remote = (await this.people.byId(userId))?.status === 'remote';
-    try {
-      await this.repo.memberships.insertOne({
-        _id: membershipId(groupId, userId),
-        groupId,
-        userId,
-        role: 'member',
-        state,
-        invitedBy,
-        createdAt: now,
-        updatedAt: now,
-        ...(remote ? { remote: true as const } : {}),
-      });
-    } catch (err) {
-      if (isDuplicateKey(err)) throw new ConflictError('Already a member, invited or waiting for approval.');
-      throw err;
-    }
+    if (!(await this.repo.addMembership({ groupId, userId, state, invitedBy, remote })))
+      throw new ConflictError('Already a member, invited or waiting for approval.');
   }
 
   /**
@@ -148,7 +115,7 @@ export class MembershipService {
    */
   async answered(caller: Caller, groupId: ObjectId, personId: ObjectId, accepted: boolean): Promise<boolean> {
     if (caller.kind !== 'system') throw new ForbiddenError('Only the node itself records such answers.');
-    const group = await this.repo.groups.findOne({ _id: groupId });
+    const group = await this.repo.byId(groupId);
     if (!group?.origin) return false;
     const filter = { _id: membershipId(groupId, personId), state: 'requested' as const };
     const done = accepted
@@ -173,10 +140,10 @@ export class MembershipService {
     reason: 'removed' | 'banned',
   ): Promise<boolean> {
     if (caller.kind !== 'system') throw new ForbiddenError('Only the node itself records such answers.');
-    const group = await this.repo.groups.findOne({ _id: groupId });
+    const group = await this.repo.byId(groupId);
     if (!group?.origin) return false;
     const _id = membershipId(groupId, personId);
-    const existing = await this.repo.memberships.findOne({ _id });
+    const existing = await this.repo.membership(groupId, personId);
     if (!existing || existing.state === 'banned') return false;
     if (reason === 'banned')
       await this.repo.memberships.updateOne(
@@ -264,7 +231,7 @@ export class MembershipService {
     }
     const email = target.email!.toLowerCase();
     // Only an address the person's identity provider verified identifies them.
-    const known = await this.people.users.findOne({ email, emailVerified: true, status: 'active' });
+    const known = await this.people.activeByVerifiedEmail(email);
     if (known) return this.invite(caller, handle, { person: known.handle });
     await this.repo.invitations.updateOne(
       { groupId: ctx.group._id, email },
@@ -278,18 +245,6 @@ export class MembershipService {
       email,
       byUserId: user.personId,
     });
-  }
-
-  /** At a person's first sign-in, invitations sent to their email become ordinary invitations. */
-  async honourEmailInvitations(userId: ObjectId, email: string): Promise<number> {
-    const pending = await this.repo.invitations.find({ email: email.toLowerCase() }).toArray();
-    for (const inv of pending) {
-      await this.insert(inv.groupId, userId, 'invited', inv.invitedBy).catch((err: unknown) => {
-        if (!(err instanceof ConflictError)) throw err;
-      });
-      await this.repo.invitations.deleteOne({ _id: inv._id });
-    }
-    return pending.length;
   }
 
   async respond(caller: Caller, handle: string, accept: boolean): Promise<void> {
@@ -475,171 +430,5 @@ export class MembershipService {
       role: 'owner',
       byUserId: user.personId,
     });
-  }
-
-  /**
-   * When an owner's account is deactivated, the longest-standing admin (else moderator, else member) of
-   * each of their groups becomes owner, so no group is left without an active owner.
-   */
-  async replaceDeactivatedOwner(userId: ObjectId): Promise<number> {
-    let replaced = 0;
-    for (const owned of await this.repo.memberships
-      .find({ userId, role: 'owner', state: 'active' })
-      .toArray()) {
-      const candidates = await this.repo.memberships
-        .find({ groupId: owned.groupId, state: 'active', userId: { $ne: userId } })
-        .sort({ createdAt: 1 })
-        .toArray();
-      const activeIds = new Set(
-        (
-          await this.people.users
-            .find({ _id: { $in: candidates.map((c) => c.userId) }, status: 'active' })
-            .toArray()
-        ).map((u) => u._id.toHexString()),
-      );
-      const successor = candidates
-        .filter((c) => activeIds.has(c.userId.toHexString()))
-        .sort((a, b) => roleRank[b.role] - roleRank[a.role])[0];
-      if (!successor) continue;
-      await this.repo.memberships.updateOne(
-        { _id: successor._id, state: 'active' },
-        { $set: { role: 'owner', updatedAt: new Date() } },
-      );
-      await this.repo.memberships.updateOne(
-        { _id: owned._id },
-        { $set: { role: 'admin', updatedAt: new Date() } },
-      );
-      await this.repo.record({
-        groupId: owned.groupId,
-        actorId: null,
-        action: 'group.owner_replaced',
-        targetUserId: successor.userId,
-        detail: { previousOwner: userId.toHexString() },
-      });
-      replaced++;
-    }
-    return replaced;
-  }
-
-  /** Move a merged account's memberships to the surviving account, keeping the higher role. */
-  async mergeMemberships(from: ObjectId, into: ObjectId): Promise<void> {
-    for (const m of await this.repo.memberships.find({ userId: from }).toArray()) {
-      const existing = await this.repo.membership(m.groupId, into);
-      if (!existing) {
-        // The key names the person, so the membership moves to a new document.
-        await this.repo.memberships.insertOne({ ...m, _id: membershipId(m.groupId, into), userId: into });
-        await this.repo.memberships.deleteOne({ _id: m._id });
-        continue;
-      }
-      if (
-        m.state === 'active' &&
-        (existing.state !== 'active' || roleRank[m.role] > roleRank[existing.role])
-      ) {
-        await this.repo.memberships.updateOne(
-          { _id: existing._id },
-          { $set: { role: m.role, state: 'active', updatedAt: new Date() } },
-        );
-      }
-      await this.repo.memberships.deleteOne({ _id: m._id });
-    }
-  }
-
-  async members(
-    caller: Caller,
-    handle: string,
-    query: { state: MembershipState; cursor?: string | undefined; limit: number },
-  ) {
-    const ctx = await this.groups.load(
-      caller,
-      handle,
-      query.state === 'active' ? 'read' : query.state === 'requested' ? 'moderate' : 'manageMembers',
-    );
-    const filter: Record<string, unknown> = { groupId: ctx.group._id, state: query.state };
-    if (query.cursor && /^[0-9a-f]{24}:[0-9a-f]{24}$/.test(query.cursor)) filter._id = { $gt: query.cursor };
-    const rows = await this.repo.memberships
-      .find(filter)
-      .sort({ _id: 1 })
-      .limit(query.limit + 1)
-      .toArray();
-    const page = rows.slice(0, query.limit);
-    const users = new Map(
-      (await this.people.byIds(page.map((m) => m.userId))).map((u) => [u._id.toHexString(), u]),
-    );
-    const orgNames = await this.organizationNames([...users.values()]);
-    const items: MemberView[] = page.flatMap((m) => {
-      const u = users.get(m.userId.toHexString());
-      if (!u) return [];
-      return [
-        {
-          id: u._id.toHexString(),
-          handle: u.handle,
-          displayName: u.profile.displayName ?? u.claimsName ?? u.handle,
-          role: m.role,
-          state: m.state,
-          since: m.createdAt.toISOString(),
-          node: u.origin?.host ?? null,
-          organization: u.origin
-            ? u.origin.organization
-            : (orgNames.get(u.organizationId?.toHexString() ?? '') ?? null),
-        },
-      ];
-    });
-    return { items, nextCursor: rows.length > query.limit ? page[page.length - 1]!._id : null };
-  }
-
-  /** The names of the organizations of these people (one read). */
-  private async organizationNames(people: UserDoc[]): Promise<Map<string, string>> {
-    const ids = [
-      ...new Set(people.flatMap((p) => (p.organizationId ? [p.organizationId.toHexString()] : []))),
-    ];
-    if (!ids.length || !this.organizations) return new Map();
-    const found = await this.organizations.byIds(ids.map((id) => new ObjectId(id)));
-    return new Map(found.map((o) => [o._id.toHexString(), o.name.en]));
-  }
-
-  /** A person's groups, limited to those the viewer may see (a hidden group is never revealed). */
-  /**
-   * The group's audit log (admins), each entry naming who acted and whom it was about (a person since
-   * deactivated or merged is still named: the log is a record).
-   */
-  async auditLog(caller: Caller, handle: string, limit: number) {
-    const entries = await this.groups.auditLog(caller, handle, limit);
-    const ids = [
-      ...new Set(entries.flatMap((e) => [e.actorId, e.targetUserId]).filter((id): id is string => !!id)),
-    ];
-    const people = new Map(
-      (await this.people.byIds(ids.map((id) => new ObjectId(id)))).map((u) => [
-        u._id.toHexString(),
-        { handle: u.handle, displayName: u.profile.displayName ?? u.claimsName ?? u.handle },
-      ]),
-    );
-    return entries.map((e) => ({
-      ...e,
-      actor: (e.actorId && people.get(e.actorId)) || null,
-      target: (e.targetUserId && people.get(e.targetUserId)) || null,
-    }));
-  }
-
-  async of(caller: Caller, personHandle: string) {
-    const person = await this.person(personHandle);
-    const rows = await this.repo.memberships.find({ userId: person._id, state: 'active' }).toArray();
-    const groups = await this.repo.groups
-      .find({ _id: { $in: rows.map((r) => r.groupId) }, deletedAt: null })
-      .sort({ handle: 1 })
-      .toArray();
-    const roleOf = new Map(rows.map((r) => [r.groupId.toHexString(), r.role]));
-    const visible = [];
-    for (const group of groups) {
-      const ctx = await this.groups.standing(caller, group);
-      const facts = { visibility: group.visibility, joinPolicy: group.joinPolicy, deleted: false };
-      if (allowed(ctx.standing, facts, 'see'))
-        visible.push({
-          group: group.handle,
-          name: group.name,
-          names: { ...group.names },
-          role: roleOf.get(group._id.toHexString())!,
-        });
-    }
-    return visible;
   }
 }

@@ -110,6 +110,11 @@ export class PersonRepository {
     return this.users.findOne({ handle: handle.toLowerCase() });
   }
 
+  /** The active person whose identity provider verified this address (lower case), if any. */
+  activeByVerifiedEmail(email: string): Promise<UserDoc | null> {
+    return this.users.findOne({ email, emailVerified: true, status: 'active' });
+  }
+
   /** Every person's id, for a pass over all of them (migrations). */
   async allIds(): Promise<ObjectId[]> {
     return (await this.users.find({}, { projection: { _id: 1 } }).toArray()).map((u) => u._id);

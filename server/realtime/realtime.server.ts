@@ -20,26 +20,10 @@ import { groupRef } from '../groups/group.schemas.js';
 import type { GroupService } from '../groups/group.service.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
-import { RecoveryRecords, type RecoveryRecord } from './recovery.records.js';
+import { leaveGroup, roomOf, roomsOf, type SocketData } from './realtime.rooms.js';
+import { RECOVERY_WINDOW_MS, RecoveryScreening } from './recovery.screening.js';
 
-/** What a socket remembers: who it is, and which group each of its rooms belongs to. */
-export interface SocketData {
-  caller: Caller;
-  /** The session the socket was opened with (recovery checks it is still signed in). */
-  sessionId: string | null;
-  /** Room name → group id, for the group and thread rooms this socket joined. */
-  rooms: Record<string, string>;
-}
-
-export const roomOf = {
-  user: (id: string) => `user:${id}`,
-  /** Every socket opened with one session cookie (signed out together). */
-  session: (id: string) => `session:${id}`,
-  group: (id: string) => `group:${id}`,
-  thread: (id: string) => `thread:${id}`,
-  /** Every socket in a room of the group's (the group's own or one of its threads'). */
-  anyOf: (groupId: string) => `in-group:${groupId}`,
-};
+export { roomOf, type SocketData } from './realtime.rooms.js';
 
 const roomInput = z
   .object({
@@ -60,17 +44,6 @@ const EVENTS_PER_WINDOW = 30;
 const EVENT_WINDOW_MS = 10_000;
 /** Sockets whose rights are checked at once when a group's audience changes. */
 const RECHECK_BATCH = 50;
-/** The disconnections after which Socket.IO keeps a connection's state for recovery (socket.io 4.8). */
-const RECOVERABLE = new Set([
-  'transport error',
-  'transport close',
-  'forced close',
-  'ping timeout',
-  'server shutting down',
-  'forced server close',
-]);
-/** How long a dropped connection can be recovered (Socket.IO's connection state recovery window). */
-const RECOVERY_WINDOW_MS = 2 * 60 * 1000;
 
 export type Ack = (answer: { ok: true; room: string } | { ok: false; error: ProblemDetails }) => void;
 
@@ -98,83 +71,27 @@ export interface RealtimeDeps {
 
 type NodeSocket = Socket<Record<string, never>, Record<string, never>, Record<string, never>, SocketData>;
 
-/** What the adapter hands back to recover a connection (socket.io-adapter's `Session`). */
-interface StoredSession {
-  rooms: string[];
-  data: SocketData;
-  missedPackets: unknown[][];
-}
-
 /**
  * Socket.IO on the node's HTTP server. The handshake reads the Express session (no token in the URL);
  * sockets join `user:<id>` at once, and `group:<id>` / `thread:<id>` only when the same rules that govern
  * REST reads allow it. Several processes share rooms through Redis Streams when REDIS_URL is set.
  */
-/** Leave every room of one group: its own, and each of its threads' the socket joined. */
-async function leaveGroup(
-  socket: { data: SocketData; leave(room: string): unknown },
-  groupId: string,
-): Promise<void> {
-  for (const room of roomsOf(socket.data.rooms, new Set([groupId]))) await socket.leave(room);
-}
-
-/** Every room of these groups among a socket's rooms: each group's own `in-group` room, and theirs. */
-function roomsOf(rooms: Record<string, string> | undefined, groupIds: Set<string>): string[] {
-  return [
-    ...[...groupIds].map((g) => roomOf.anyOf(g)),
-    ...Object.entries(rooms ?? {})
-      .filter(([, g]) => groupIds.has(g))
-      .map(([r]) => r),
-  ];
-}
-
-/** A stored session without the rooms and missed events of the groups its person lost. */
-function without(session: StoredSession, lost: Set<string>): StoredSession {
-  if (!lost.size) return session;
-  const rooms = Object.fromEntries(Object.entries(session.data.rooms ?? {}).filter(([, g]) => !lost.has(g)));
-  const dropped = new Set(roomsOf(session.data.rooms, lost));
-  return {
-    ...session,
-    data: { ...session.data, rooms },
-    rooms: session.rooms.filter((r) => !dropped.has(r)),
-    // Every group and thread event names its group; the person's own events (notifications) were
-    // checked against the group's rules when they were made.
-    missedPackets: session.missedPackets.filter((packet) => {
-      const groupId = (packet[1] as { groupId?: unknown } | undefined)?.groupId;
-      return typeof groupId !== 'string' || !lost.has(groupId);
-    }),
-  };
-}
-
-/** How long recovery waits for Redis before the client is told to connect afresh. */
-const REDIS_RECOVERY_TIMEOUT_MS = 2000;
-
-async function withinRedisTimeout<T>(work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error('Redis did not answer in time')),
-          REDIS_RECOVERY_TIMEOUT_MS,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export class RealtimeServer {
   io: Server<Record<string, never>, Record<string, never>, Record<string, never>, SocketData> | undefined;
   private redis: ReturnType<typeof createClient> | undefined;
-  private records = new RecoveryRecords(undefined, RECOVERY_WINDOW_MS);
+  private readonly recovery: RecoveryScreening;
   private readonly peerHandlers: [string, (payload: unknown) => void][] = [];
   private readonly heardHandlers: ((heard: boolean) => void)[] = [];
   private peersHeard = true;
 
-  constructor(private readonly deps: RealtimeDeps) {}
+  constructor(private readonly deps: RealtimeDeps) {
+    this.recovery = new RecoveryScreening({
+      logger: deps.logger,
+      people: deps.people,
+      sessionIsCurrent: deps.sessionIsCurrent,
+      unreadable: (caller, groupIds) => this.unreadable(caller, groupIds),
+    });
+  }
 
   /**
    * Tell the node's other processes (through the Redis adapter, in order with the room events this process
@@ -252,9 +169,9 @@ export class RealtimeServer {
       await this.redis.connect();
       // Events raised while Redis is away reach the other processes once it is back (redis.publisher.ts).
       io.adapter(orderedAdapter(holdingPublisher(this.redis, this.deps.logger)));
-      this.records = new RecoveryRecords(this.redis, RECOVERY_WINDOW_MS);
+      this.recovery.useRedis(this.redis);
     }
-    this.screenRecoveries(io);
+    this.recovery.screen(io.of('/'));
     for (const middleware of this.deps.handshake) {
       io.engine.use(
         (
@@ -273,53 +190,6 @@ export class RealtimeServer {
     this.io = io;
   }
 
-  /**
-   * Socket.IO recovers a dropped connection before any of our code sees it: it rejoins the rooms the
-   * socket had and sends what those rooms were sent meanwhile, in one step. So what changed during the
-   * drop is read first, from the record the socket left (`RecoveryRecords`), and only then is the session
-   * restored: recovery is refused (the client connects afresh, as its cookie says now) when the session
-   * signed out, the person was deactivated or there is no record; a group the person may no longer read
-   * loses its rooms and its missed events. Restoring last keeps Socket.IO's own guarantee that no event
-   * falls between the missed ones and the rejoined rooms.
-   */
-  private screenRecoveries(io: NonNullable<RealtimeServer['io']>) {
-    const adapter = io.of('/').adapter;
-    const restore = adapter.restoreSession.bind(adapter);
-    adapter.restoreSession = async (pid: string, offset: string) => {
-      try {
-        // Without Redis there is neither record nor stored session to read: the client connects afresh
-        // (and catches up through the REST API) instead of waiting for Redis to come back.
-        if (this.redis && !this.redis.isReady) throw new Error('Redis is unreachable');
-        const record = await withinRedisTimeout(this.records.take(pid));
-        if (!record) throw new Error('no record of the dropped connection');
-        const lost = await this.lostGroups(record);
-        const session = (await withinRedisTimeout(restore(pid, offset))) as unknown as StoredSession | null;
-        if (!session) return session as never;
-        // The session restored must be the one the record was made for: every group it names screened.
-        const screened = new Set(record.groupIds);
-        if (Object.values(session.data.rooms ?? {}).some((g) => !screened.has(g)))
-          throw new Error('the stored session does not match its record');
-        return without(session, lost) as never;
-      } catch (err) {
-        this.deps.logger.info({ err }, 'connection recovery refused');
-        throw err;
-      }
-    };
-  }
-
-  /** The groups a dropped socket may no longer read; throws when it may not be recovered at all. */
-  private async lostGroups(record: RecoveryRecord): Promise<Set<string>> {
-    const { caller, sessionId } = record;
-    const userId = caller.kind === 'person' ? caller.personId : null;
-    if (sessionId && !(await this.deps.sessionIsCurrent(sessionId, userId)))
-      throw new Error('the session changed during the drop');
-    if (userId) {
-      const user = await this.deps.people.users.findOne({ _id: new ObjectId(userId) });
-      if (user?.status !== 'active') throw new Error('the person is no longer active');
-    }
-    return this.unreadable(caller, record.groupIds);
-  }
-
   /** Which of these groups the caller may no longer read (each read once). */
   private async unreadable(caller: Caller, groupIds: Iterable<string>): Promise<Set<string>> {
     const lost = new Set<string>();
@@ -336,7 +206,7 @@ export class RealtimeServer {
         ? (((socket.request as Request).sessionID as string | undefined) ?? null)
         : null;
     if (socket.recovered) {
-      // Screened before it was restored (screenRecoveries); a cookie for someone else since is a new start.
+      // Screened before it was restored (recovery.screening.ts); a cookie for someone else since is a new start.
       if (sessionId !== socket.data.sessionId || callerKey(current) !== callerKey(socket.data.caller)) {
         socket.disconnect(true);
         return;
@@ -350,15 +220,7 @@ export class RealtimeServer {
       if (current.kind === 'person') void socket.join(roomOf.user(current.personId));
       if (sessionId) void socket.join(roomOf.session(sessionId));
     }
-    socket.on('disconnect', (reason) => {
-      const pid = (socket as unknown as { pid?: string }).pid;
-      // Only where Socket.IO itself keeps the connection's state for recovery.
-      if (!pid || !RECOVERABLE.has(reason)) return;
-      const { caller, sessionId: sid, rooms } = socket.data;
-      this.records
-        .put(pid, { caller, sessionId: sid, groupIds: [...new Set(Object.values(rooms ?? {}))] })
-        .catch((err: unknown) => this.deps.logger.warn({ err }, 'could not keep a recovery record'));
-    });
+    socket.on('disconnect', (reason) => this.recovery.dropped(socket, reason));
     // Each event costs database reads: a socket gets EVENTS_PER_WINDOW of them per window, then 429 acks.
     let window = Date.now();
     let used = 0;
@@ -440,7 +302,7 @@ export class RealtimeServer {
       const { group } = await this.deps.groups.load(caller, room.group, 'read');
       return { name: roomOf.group(group._id.toHexString()), groupId: group._id.toHexString() };
     }
-    const thread = await this.deps.threads.threads.findOne({ _id: new ObjectId(room.id) });
+    const [thread] = await this.deps.threads.threadsByIds([new ObjectId(room.id)]);
     const notFound = `No thread ${room.id}.`;
     if (!thread) throw new NotFoundError(notFound);
     await this.deps.groups.loadById(caller, thread.groupId, 'read', notFound);

@@ -4,7 +4,7 @@ import { DeliveryQueue } from '../../server/federation/delivery.queue.js';
 import { DeliveryWorker, defaultDeliveryOptions } from '../../server/federation/delivery.worker.js';
 import type { Federation } from '../../server/federation/federation.module.js';
 import pino from 'pino';
-import { waitUntil, FakeServer, createPublicGroup } from '../helpers/fediverse.js';
+import { collectionSize, createPublicGroup, FakeServer, waitUntil } from '../helpers/fediverse.js';
 import { startWorld, type World } from '../helpers/world.js';
 
 const AS = 'https://www.w3.org/ns/activitystreams';
@@ -55,14 +55,8 @@ describe('delivery: the persistent queue and its workers', () => {
     const group = `${a.node.url}/ap/a/g.policy-lab`;
     const bea = fedB.directory.personIri('bea');
     await fedB.publish(bea, 'Follow', [group], { object: group });
-    const count = async (url: string) =>
-      (
-        (await (await fetch(url, { headers: { accept: 'application/activity+json' } })).json()) as {
-          totalItems: number;
-        }
-      ).totalItems;
-    await waitUntil(async () => (await count(`${group}/followers`)) === 1, 20_000);
-    await waitUntil(async () => (await count(`${bea}/following`)) === 1, 20_000);
+    await waitUntil(async () => (await collectionSize(`${group}/followers`)) === 1, 20_000);
+    await waitUntil(async () => (await collectionSize(`${bea}/following`)) === 1, 20_000);
     // The group's outbox lists its public activities only (the Accept went to bea alone), without apex's
     // private fields.
     const outbox = await (

@@ -53,6 +53,18 @@ describe('what the node sends can be fetched back at once', () => {
     await waitUntil(() => pending.length >= count, 20_000, what);
     await Promise.all(pending);
   };
+  /** mona follows a group, and her server fetches back its Accept. */
+  const follow = async (group: string, id: string) => {
+    const activity = {
+      '@context': AS,
+      id: `${peer.url}/activities/${id}`,
+      type: 'Follow',
+      actor: mona.id,
+      object: group,
+    };
+    expect((await postSigned(`${group}/inbox`, activity, mona)).status).toBe(202);
+    await settled(1, 'the Accept');
+  };
 
   beforeAll(async () => {
     peer = await new FakeServer().start();
@@ -88,15 +100,7 @@ describe('what the node sends can be fetched back at once', () => {
 
   it('a public group: the Accept of a Follow (to its follower only), a new thread’s Announces and the Create they embed', async () => {
     const group = await createPublicGroup(world.as.alice!, 'open-lab');
-    const follow = {
-      '@context': AS,
-      id: `${peer.url}/activities/f1`,
-      type: 'Follow',
-      actor: mona.id,
-      object: group,
-    };
-    expect((await postSigned(`${group}/inbox`, follow, mona)).status).toBe(202);
-    await settled(1, 'the Accept');
+    await follow(group, 'f1');
     // Addressed to the follower alone: fetched back by its server, nobody else.
     expect(fetched).toEqual([expect.objectContaining({ received: 'Accept', signed: 200, unsigned: 404 })]);
     reset();
@@ -116,15 +120,7 @@ describe('what the node sends can be fetched back at once', () => {
   it('a members-only group: fetched back by its member’s server at once, by nobody else', async () => {
     reset();
     const group = await createPublicGroup(world.as.alice!, 'closed-lab');
-    const follow = {
-      '@context': AS,
-      id: `${peer.url}/activities/f2`,
-      type: 'Follow',
-      actor: mona.id,
-      object: group,
-    };
-    expect((await postSigned(`${group}/inbox`, follow, mona)).status).toBe(202);
-    await settled(1, 'the Accept');
+    await follow(group, 'f2');
     expect(
       (await world.as.alice!.call('PATCH', '/groups/closed-lab', { visibility: 'members' })).status,
     ).toBe(200);

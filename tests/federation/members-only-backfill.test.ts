@@ -1,6 +1,5 @@
 import type { ApiClient } from '../helpers/browser.js';
 import { FakeServer, getSigned, postSigned, waitUntil, type FakeActor } from '../helpers/fediverse.js';
-import { signRequest } from '../../server/federation/http-signature.js';
 import { filesForm } from '../helpers/files.js';
 import { startDepartments, type Departments } from '../helpers/nodes.js';
 
@@ -43,14 +42,6 @@ describe('a members-only group read late from another node (backfill)', () => {
     (((await client.call('GET', `/threads/${id}/replies`)).body.items ?? []) as Post[]).map(
       (r) => r.body?.html ?? '',
     );
-  /** A signed GET that also says how it may be cached. */
-  const fetchAs = async (url: string, actor?: FakeActor) => {
-    let headers: Record<string, string> = { accept: 'application/activity+json' };
-    if (actor) headers = signRequest({ method: 'GET', url, headers }, actor);
-    delete headers.host;
-    const res = await fetch(url, { headers });
-    return { status: res.status, body: await res.text(), cache: res.headers.get('cache-control') ?? '' };
-  };
 
   beforeAll(async () => {
     d = await startDepartments([
@@ -120,7 +111,7 @@ describe('a members-only group read late from another node (backfill)', () => {
 
   it('a member node’s signed fetches list what the group announced, marked private; nobody else’s do', async () => {
     const outbox = `${groupIri()}/outbox?page=true`;
-    const member = await fetchAs(outbox, observer);
+    const member = await getSigned(outbox, observer);
     expect(member.status).toBe(200);
     expect(member.body).toContain('Hushed plan');
     expect(member.body).toContain('Hushed sum');
@@ -140,11 +131,15 @@ describe('a members-only group read late from another node (backfill)', () => {
       `${context}?page=0`,
       announce,
     ]) {
-      const res = await fetchAs(url, observer);
-      expect([url, res.status, res.cache]).toEqual([url, 200, expect.stringMatching(/\bprivate\b/)]);
+      const res = await getSigned(url, observer);
+      const cache = res.headers.get('cache-control');
+      expect([url, res.status, cache]).toEqual([url, 200, expect.stringMatching(/\bprivate\b/)]);
     }
-    const file = await fetchAs(`${d.node('a').url}/ap/files/${fileId}`, observer);
-    expect([file.status, file.cache]).toEqual([200, expect.stringMatching(/\bprivate\b/)]);
+    const file = await getSigned(`${d.node('a').url}/ap/files/${fileId}`, observer);
+    expect([file.status, file.headers.get('cache-control')]).toEqual([
+      200,
+      expect.stringMatching(/\bprivate\b/),
+    ]);
 
     // Unsigned, signed by a server holding no member, or naming the member server's key but signed with
     // another: nothing of it.
@@ -157,7 +152,7 @@ describe('a members-only group read late from another node (backfill)', () => {
       `${d.node('a').url}/ap/files/${fileId}`,
     ])
       for (const as of [undefined, outsider, forged]) {
-        const res = await fetchAs(url, as);
+        const res = await getSigned(url, as);
         expect([url, res.status]).toEqual([url, 404]);
         expect(res.body).not.toMatch(/Hushed|Enclave/);
       }
@@ -260,15 +255,15 @@ describe('a members-only group read late from another node (backfill)', () => {
         .status,
     ).toBe(204);
     for (const url of [`${groupIri()}/outbox?page=true`, `${threadIri}/context?page=0`])
-      expect((await fetchAs(url, observer)).status).toBe(404);
+      expect((await getSigned(url, observer)).status).toBe(404);
     // Invited again, not yet in: its node reads the group, not what the group announced.
     expect(
       (await alice.call('POST', '/groups/enclave/invitations', { person: `observer@${peer.host}` })).status,
     ).toBe(204);
-    const invited = await fetchAs(`${groupIri()}/outbox?page=true`, observer);
+    const invited = await getSigned(`${groupIri()}/outbox?page=true`, observer);
     expect(invited.status).toBe(200);
     expect(invited.body).not.toMatch(/Hushed/);
-    expect((await fetchAs(`${threadIri}/context?page=0`, observer)).status).toBe(404);
+    expect((await getSigned(`${threadIri}/context?page=0`, observer)).status).toBe(404);
   });
 
   it('a Like or Create naming its post, or its inbox, from a server holding no member answers as for an unknown one', async () => {

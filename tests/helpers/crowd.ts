@@ -3,6 +3,45 @@ import { collections } from '../../server/db/collections.js';
 import { DenseSequence } from '../../server/db/sequence.js';
 import { followerListId, type FollowerSlot } from '../../server/notifications/notification.repository.js';
 import { membershipId } from '../../server/groups/group.repository.js';
+import type { UserDoc } from '../../server/people/person.repository.js';
+import { defaultVisibility } from '../../server/people/profile.schemas.js';
+
+/**
+ * The record of a person of another node (`name@host`, their inboxes at `https://host/…`) as federation
+ * keeps it when it first reads their actor (server/federation/remote.directory.ts): for
+ * `PersonRepository.insertRemote`.
+ */
+export function remotePerson(name: string, host: string): UserDoc {
+  const now = new Date();
+  return {
+    _id: new ObjectId(),
+    handle: `${name}@${host}`,
+    status: 'remote',
+    email: null,
+    emailVerified: false,
+    locale: 'en',
+    claimsName: name,
+    organizationId: null,
+    isAdmin: false,
+    profile: { displayName: name },
+    visibility: { ...defaultVisibility },
+    avatar: null,
+    searchTokens: [],
+    createdAt: now,
+    updatedAt: now,
+    lastSignInAt: null,
+    origin: {
+      iri: `https://${host}/u/${name}`,
+      host,
+      inbox: `https://${host}/u/${name}/inbox`,
+      sharedInbox: `https://${host}/inbox`,
+      url: null,
+      icon: null,
+      organization: null,
+      fetchedAt: now,
+    },
+  };
+}
 
 /**
  * `count` active people, members of a group who follow it (level `all`), written straight to the database

@@ -264,12 +264,20 @@ export async function postSigned(
 export async function getSigned(
   url: string,
   actor?: { keyId: string; privateKeyPem: string },
-): Promise<{ status: number; body: string }> {
+): Promise<{ status: number; body: string; headers: Headers }> {
   let headers: Record<string, string> = { accept: 'application/activity+json' };
   if (actor) headers = signRequest({ method: 'GET', url, headers }, actor);
   delete headers.host;
   const res = await fetch(url, { headers });
-  return { status: res.status, body: await res.text() };
+  return { status: res.status, body: await res.text(), headers: res.headers };
+}
+
+/** The `totalItems` of an ActivityPub collection (followers, following), read as a server would. */
+export async function collectionSize(
+  url: string,
+  actor?: { keyId: string; privateKeyPem: string },
+): Promise<number> {
+  return (JSON.parse((await getSigned(url, actor)).body) as { totalItems: number }).totalItems;
 }
 
 /** Wait until `check` holds (it may be async); fail the test if it does not within `ms`. */

@@ -1,11 +1,11 @@
-import { ObjectId, type CommandStartedEvent } from 'mongodb';
+import type { CommandStartedEvent, ObjectId } from 'mongodb';
 import type { Caller } from '../../server/core/caller.js';
 import { collections } from '../../server/db/collections.js';
 import { GroupAudience } from '../../server/federation/group.audience.js';
 import { markRemoteMemberships } from '../../server/groups/group.migration.js';
 import { GroupRepository, membershipId } from '../../server/groups/group.repository.js';
-import { PersonRepository, type UserDoc } from '../../server/people/person.repository.js';
-import { defaultVisibility } from '../../server/people/profile.schemas.js';
+import { PersonRepository } from '../../server/people/person.repository.js';
+import { remotePerson } from '../helpers/crowd.js';
 import { startWorld, type World } from '../helpers/world.js';
 
 /**
@@ -16,38 +16,6 @@ import { startWorld, type World } from '../helpers/world.js';
 describe("a group's members on other nodes", () => {
   let w: World;
   afterAll(() => w?.close());
-
-  const remotePerson = (name: string, host: string): UserDoc => {
-    const now = new Date();
-    return {
-      _id: new ObjectId(),
-      handle: `${name}@${host}`,
-      status: 'remote',
-      email: null,
-      emailVerified: false,
-      locale: 'en',
-      claimsName: name,
-      organizationId: null,
-      isAdmin: false,
-      profile: { displayName: name },
-      visibility: { ...defaultVisibility },
-      avatar: null,
-      searchTokens: [],
-      createdAt: now,
-      updatedAt: now,
-      lastSignInAt: null,
-      origin: {
-        iri: `https://${host}/u/${name}`,
-        host,
-        inbox: `https://${host}/u/${name}/inbox`,
-        sharedInbox: `https://${host}/inbox`,
-        url: null,
-        icon: null,
-        organization: null,
-        fetchedAt: now,
-      },
-    };
-  };
 
   it('are found from their memberships alone, also those recorded before they were marked', async () => {
     w = await startWorld(['olga', 'max', 'mia'], {}, {}, { monitorCommands: true });

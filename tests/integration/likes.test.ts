@@ -3,6 +3,7 @@ import type { Caller } from '../../server/core/caller.js';
 import { collections } from '../../server/db/collections.js';
 import { insertFollowers } from '../helpers/crowd.js';
 import { waitUntil } from '../helpers/fediverse.js';
+import { openGroupWithThread } from '../helpers/groups.js';
 import { startWorld, type World } from '../helpers/world.js';
 
 /**
@@ -18,19 +19,15 @@ describe('likes of one post by many people at once', () => {
 
   beforeAll(async () => {
     w = await startWorld(['alice']);
-    const group = await w.as.alice!.call('POST', '/groups', {
-      handle: 'liked',
-      name: 'Liked',
-      visibility: 'public',
-      joinPolicy: 'open',
-    });
-    expect(group.status).toBe(201);
-    const threadId = (await w.as.alice!.call('POST', '/groups/liked/threads', { title: 'Vote', body: 'x' }))
-      .body.id as string;
+    const { groupId, threadId } = await openGroupWithThread(
+      w.as.alice!,
+      { handle: 'liked', name: 'Liked' },
+      'Vote',
+    );
     replyId = (await w.as.alice!.call('POST', `/threads/${threadId}/replies`, { body: 'Like me' })).body.id;
     // Members written straight to the database: callers of the service, as the routes build them.
     const db = w.node.database.db;
-    await insertFollowers(db, new ObjectId(group.body.id as string), PEOPLE, 'liker');
+    await insertFollowers(db, new ObjectId(groupId), PEOPLE, 'liker');
     const found = await db
       .collection<{ _id: ObjectId; handle: string }>('users')
       .find({ handle: { $in: Array.from({ length: PEOPLE }, (_, i) => `liker${i}`) } })

@@ -1,6 +1,7 @@
 import { ObjectId } from 'mongodb';
 import { LOST_REPLY_AFTER_MS, type ReplySlot } from '../../server/threads/thread.repository.js';
 import { waitUntil } from '../helpers/fediverse.js';
+import { openGroupWithThread } from '../helpers/groups.js';
 import { startWorld, type World } from '../helpers/world.js';
 
 /**
@@ -37,15 +38,7 @@ describe('a thread’s reply count after a writer stopped part-way', () => {
 
   beforeAll(async () => {
     w = await startWorld(['alice']);
-    const group = await w.as.alice!.call('POST', '/groups', {
-      handle: 'counts',
-      name: 'Counts',
-      visibility: 'public',
-      joinPolicy: 'open',
-    });
-    expect(group.status).toBe(201);
-    threadId = (await w.as.alice!.call('POST', '/groups/counts/threads', { title: 'Counting', body: 'x' }))
-      .body.id;
+    ({ threadId } = await openGroupWithThread(w.as.alice!, { handle: 'counts', name: 'Counts' }, 'Counting'));
     await reply('one');
     await reply('two');
   });
