@@ -5,7 +5,7 @@ import { DomainError } from '../core/errors.js';
 import { isDuplicateKey } from '../db/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { JobQueue } from '../jobs/job.queue.js';
-import type { Audience } from '../threads/thread.repository.js';
+import type { Audience } from '../groups/group.policy.js';
 import { versionId, type FileDoc, type FileRepository, type VersionDoc } from './file.repository.js';
 import { THUMBNAIL_MAX_INPUT_BYTES, THUMBNAIL_SOURCES, type AttachmentSummary } from './file.service.js';
 import { Inspect, safeFileName, type TypePolicy } from './file.storage.js';

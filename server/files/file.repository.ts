@@ -2,7 +2,7 @@ import { GridFSBucket, ObjectId, type Collection, type Db, type Filter } from 'm
 import { DocumentLocks } from '../db/document.lock.js';
 import { InsufficientStorageError } from '../core/errors.js';
 import { collections } from '../db/collections.js';
-import type { Audience } from '../threads/thread.repository.js';
+import type { Audience } from '../groups/group.policy.js';
 
 /** Where a file belongs: a group's library, or a post it is attached to. */
 export type FileKind = 'library' | 'attachment';

@@ -13,7 +13,7 @@ import type { GroupRepository } from '../groups/group.repository.js';
 import type { GroupService } from '../groups/group.service.js';
 import type { JobQueue } from '../jobs/job.queue.js';
 import type { PersonRepository } from '../people/person.repository.js';
-import type { Audience } from '../threads/thread.repository.js';
+import type { Audience } from '../groups/group.policy.js';
 import {
   versionId,
   type FileDoc,

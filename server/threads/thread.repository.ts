@@ -7,7 +7,7 @@ import { Repairs } from '../db/repairs.js';
 import { Lru } from '../core/lru.js';
 import { DenseSequence, type SlotDoc } from '../db/sequence.js';
 import { SequenceAppender } from '../db/sequence.appender.js';
-import type { GroupVisibility } from '../groups/group.policy.js';
+import type { Audience } from '../groups/group.policy.js';
 import type { Rendered } from '../groups/group.repository.js';
 import type { AttachmentSummary } from '../files/file.service.js';
 import { ThreadTimeline, type TimelineSlot } from './thread.timeline.js';
@@ -17,8 +17,6 @@ import { LikeCounts } from './like.counts.js';
  * Who may find an item through search and feeds, copied from its group so those queries need no join:
  * the group's visibility, or `hidden` while the group is deleted. Kept in step by ThreadService.
  */
-export type Audience = GroupVisibility | 'hidden';
-
 export interface Tombstone {
   at: Date;
   byUserId: ObjectId;

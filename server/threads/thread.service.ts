@@ -9,10 +9,10 @@ import { isDuplicateKey } from '../db/errors.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import type { AttachmentSummary, FileService } from '../files/file.service.js';
 import { renderWithMentions } from './mentions.js';
+import type { Audience } from '../groups/group.policy.js';
 import type { Rendered } from '../groups/group.repository.js';
 import {
   likeId,
-  type Audience,
   type PostOrigin,
   type ReplyDoc,
   type ThreadDoc,
