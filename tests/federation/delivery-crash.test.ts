@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MongoClient } from 'mongodb';
 import { freePort } from '../../server/core/net.js';
-import { collections } from '../../server/db/collections.js';
+import { collections, ensureCollections } from '../../server/db/collections.js';
 import { DeliveryQueue } from '../../server/federation/delivery.queue.js';
 import { testServerUri } from '../helpers/db.js';
 import { waitUntil, createPublicGroup } from '../helpers/fediverse.js';
@@ -83,8 +83,9 @@ describe('delivery survives kill -9', () => {
       FEDERATION_DELIVERY_PER_HOST: '8',
     };
     try {
-      // The sender's first boot makes its collections; its queue is then filled while it runs.
-      sender = await startServerProcess(dbName, env, port);
+      // The sender's queue is filled before it starts: it cannot have sent them all before it is killed,
+      // however slowly the queue fills on a busy machine (it once had, in a loaded run).
+      await ensureCollections(db);
       const group = `${receiver.node.url}/ap/a/g.intake`;
       const actor = `${senderUrl}/ap/a/instance`;
       const queue = new DeliveryQueue(db);
@@ -105,6 +106,7 @@ describe('delivery survives kill -9', () => {
         };
         await queue.enqueue(actor, JSON.stringify(body), [`${proxy.url}/ap/inbox`]);
       }
+      sender = await startServerProcess(dbName, env, port);
       // Kill it mid-stream, with deliveries in flight.
       await waitUntil(
         () => proxy.stats.answered >= COUNT / 5 && proxy.stats.open > 0,
