@@ -12,3 +12,13 @@ export const idOf = (value: unknown): string | null => {
 
 /** An IRI's origin, or null when it is not a URL. */
 export const originOf = (iri: string): string | null => (URL.canParse(iri) ? new URL(iri).origin : null);
+
+/** The `href` of a `url` value (a string, a Link, or a list of them; the HTML one first). */
+export function urlOf(value: unknown): string | null {
+  const list = Array.isArray(value) ? value : [value];
+  const html = list.find((v) => isNode(v) && v.mediaType === 'text/html');
+  const pick = html ?? list[0];
+  if (typeof pick === 'string') return URL.canParse(pick) ? pick : null;
+  if (isNode(pick) && typeof pick.href === 'string' && URL.canParse(pick.href)) return pick.href;
+  return null;
+}

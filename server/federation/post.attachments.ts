@@ -9,7 +9,7 @@ import type { FederationRecords } from './federation.records.js';
 import type { KeyStore } from './federation.keys.js';
 import { pemSigner, signCavage } from './http-signature.js';
 import { safeFetch, type OutboundPolicy } from './outbound.js';
-import { urlOf } from './post.content.js';
+import { urlOf } from './as.values.js';
 
 /** Object types read as a post's file attachments (Mastodon sends Document and Image). */
 const FILE_TYPES = new Set(['Document', 'Image', 'Video', 'Audio']);

@@ -2,7 +2,7 @@ import sanitizeHtml from 'sanitize-html';
 import { ValidationError } from '../core/errors.js';
 import { sanitizeHtmlFragment } from '../core/html.js';
 import type { Rendered } from '../groups/group.repository.js';
-import { idOf, isNode } from './as.values.js';
+import { idOf, isNode, urlOf } from './as.values.js';
 import { readAttachments, type IncomingAttachment } from './post.attachments.js';
 
 /** Object types read as posts: a thread (no `inReplyTo`) or a reply. */
@@ -36,16 +36,6 @@ const first = (v: unknown): unknown => (Array.isArray(v) ? v[0] : v);
 const str = (v: unknown): string | null => (typeof v === 'string' && v.trim() ? v : null);
 const iris = (v: unknown): string[] =>
   (Array.isArray(v) ? v : [v]).map((x) => idOf(x)).filter((x): x is string => typeof x === 'string');
-
-/** The `href` of a `url` value (a string, a Link, or a list of them; the HTML one first). */
-export function urlOf(value: unknown): string | null {
-  const list = Array.isArray(value) ? value : [value];
-  const html = list.find((v) => isNode(v) && v.mediaType === 'text/html');
-  const pick = html ?? list[0];
-  if (typeof pick === 'string') return URL.canParse(pick) ? pick : null;
-  if (isNode(pick) && typeof pick.href === 'string' && URL.canParse(pick.href)) return pick.href;
-  return null;
-}
 
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", nbsp: ' ' };
 

@@ -8,9 +8,9 @@ import { Lru } from '../core/lru.js';
 import type { GroupDoc, GroupOrigin, GroupRepository } from '../groups/group.repository.js';
 import type { PersonOrigin, PersonRepository, UserDoc } from '../people/person.repository.js';
 import { defaultVisibility } from '../people/profile.schemas.js';
-import { idOf, isNode } from './as.values.js';
+import { idOf, isNode, urlOf } from './as.values.js';
 import type { FederationRecords } from './federation.records.js';
-import { textOf, urlOf } from './post.content.js';
+import { textOf } from './post.content.js';
 import { RemoteFetchError, type RemoteFetcher } from './remote.fetcher.js';
 
 /** A remote actor is read again from its node when it is used a day after it was last read. */
