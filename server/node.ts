@@ -327,6 +327,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   // The cache bridge first: a page is dropped before the room events of the same change go out.
   bridgeCache(events, pages, realtime);
   bridgeRecords(events, records, realtime);
+  session.follow(realtime, (personId) => sessionUsers.forget(personId));
   bridgeRealtime(events, realtime, metrics && ((event) => metrics.realtimeEvent(event)));
   new NotificationFanout({
     repo: notificationRepo,
