@@ -18,6 +18,11 @@ export const recordKeys = {
   group: (groupId: string) => `group:${groupId}`,
   membership: (groupId: string, personId: string) => `member:${groupId}:${personId}`,
   thread: (threadId: string) => `thread:${threadId}`,
+  /**
+   * A thread as a reply is checked against (its group, author, deleted, locked): dropped by what changes those,
+   * not by the bookkeeping every reply writes (docs/adr/0038-kept-sessions.md).
+   */
+  replyTarget: (threadId: string) => `reply-target:${threadId}`,
   /** The threads of a group's first page (ids and positions, newest activity first). */
   head: (groupId: string) => `head:${groupId}`,
   pins: (groupId: string) => `pins:${groupId}`,

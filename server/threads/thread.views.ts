@@ -164,8 +164,9 @@ export class ThreadViews {
 
   /**
    * A thread and its group, if the caller may do `action` there; otherwise 404/403 as for the group. `from`:
-   * the database, or the records kept in this process (the thread, its group and the caller's membership:
-   * docs/adr/0034-record-cache.md, 0038), each dropped the moment it changes; the checks run the same on both.
+   * the database, or the records kept in this process for a reply (the thread as a reply is checked against,
+   * its group and the caller's membership: docs/adr/0034-record-cache.md, 0038), each dropped the moment it
+   * changes; the checks run the same on both.
    */
   protected async thread(
     caller: Caller,
@@ -180,7 +181,7 @@ export class ThreadViews {
     const early = known && settle(this.groups.loadById(caller, known, action, notFound, from));
     const thread =
       from === 'kept'
-        ? (await this.kept.threadsByIds([new ObjectId(id)]))[0]
+        ? await this.kept.forReply(new ObjectId(id))
         : await this.repo.threads.findOne({ _id: new ObjectId(id) });
     if (!thread) throw new NotFoundError(notFound);
     this.groupOfThread.set(id, thread.groupId);
