@@ -216,6 +216,8 @@ const envObject = z.object({
   PAGE_CACHE_SIZE: storageSize.default(64 * 1024 ** 2),
   RECORD_CACHE: z.enum(['on', 'off']).default('on'),
   RECORD_CACHE_SIZE: storageSize.default(32 * 1024 ** 2),
+  SESSION_CACHE: z.enum(['on', 'off']).default('on'),
+  SESSION_CACHE_SIZE: storageSize.default(16 * 1024 ** 2),
   FILE_MAX_SIZE: storageSize.default(1024 ** 3),
   FILE_MAX_COUNT: z.coerce.number().int().min(1).max(100).default(20),
   FILE_MAX_FIELDS: z.coerce.number().int().min(1).max(100).default(10),
@@ -369,6 +371,8 @@ export interface Config {
   pageCache: { enabled: boolean; maxBytes: number };
   /** Records pages are built from, kept in each process (docs/adr/0034-record-cache.md). */
   recordCache: { enabled: boolean; maxBytes: number };
+  /** Signed-in sessions kept in each process (docs/adr/0038-kept-sessions.md). */
+  sessionCache: { enabled: boolean; maxBytes: number };
   files: {
     maxFileBytes: number;
     maxFiles: number;
@@ -556,6 +560,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     realtime: { maxRoomsPerSocket: c.REALTIME_MAX_ROOMS },
     pageCache: { enabled: c.PAGE_CACHE === 'on', maxBytes: c.PAGE_CACHE_SIZE },
     recordCache: { enabled: c.RECORD_CACHE === 'on', maxBytes: c.RECORD_CACHE_SIZE },
+    sessionCache: { enabled: c.SESSION_CACHE === 'on', maxBytes: c.SESSION_CACHE_SIZE },
     files: {
       maxFileBytes: c.FILE_MAX_SIZE,
       maxFiles: c.FILE_MAX_COUNT,

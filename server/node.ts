@@ -341,6 +341,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   bridgeCache(events, pages, realtime);
   bridgeRecords(events, records, realtime);
   followRecords(records, pages);
+  session.follow(realtime, (personId) => sessionUsers.forget(personId));
   bridgeRealtime(events, realtime, metrics && ((event) => metrics.realtimeEvent(event)));
   new NotificationFanout({
     repo: notificationRepo,

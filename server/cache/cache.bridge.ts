@@ -1,4 +1,5 @@
 import type { DomainEvents, EventBus, EventName } from '../core/events.js';
+import type { Peers } from './hearing.js';
 import type { PageCache } from './page.cache.js';
 
 /** The scope of everything a group shows: its threads, replies, members, files, settings. */
@@ -60,18 +61,9 @@ const PEER_EVENT = 'page-cache:invalidate';
  * of the same change, on the same ordered channel (the Redis adapter): a client that re-reads a page when an
  * event arrives never gets the page from before it.
  */
-export function bridgeCache(
-  events: EventBus,
-  cache: PageCache,
-  peers: {
-    toPeers(event: string, payload: unknown): void;
-    onPeers(event: string, handler: (p: unknown) => void): void;
-    /** Called when the other processes stop being heard (false) and are heard again (true). */
-    onPeersHeard(handler: (heard: boolean) => void): void;
-  },
-): void {
+export function bridgeCache(events: EventBus, cache: PageCache, peers: Peers): void {
   // Changes made elsewhere while Redis was down never arrive: no page is trusted across the gap.
-  peers.onPeersHeard((heard) => (heard ? cache.heard() : cache.unheard()));
+  cache.hearing.follow(peers);
   for (const name of cacheEvents) {
     events.on(name, (e: DomainEvents[typeof name]) => {
       const changed = (scopes[name] as Scopes<typeof name>)(e);

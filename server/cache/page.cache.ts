@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { Hearing } from './hearing.js';
 
 /**
  * Pages read often and written rarely, kept in this process (docs/adr/0027-page-cache.md).
@@ -33,35 +34,21 @@ export class PageCache {
   /** Bumped when this process may have missed other processes' changes: every earlier ETag stops matching. */
   private epoch = 0;
   /** While the other processes cannot be heard (Redis is down), nothing is kept or answered 304. */
-  private deaf = false;
+  readonly hearing = new Hearing(() => this.forgetAll());
 
   constructor(readonly options: PageCacheOptions) {}
 
   get enabled(): boolean {
-    return this.options.enabled && !this.deaf;
+    return this.options.enabled && this.hearing.hears;
   }
 
   /** The current version of these scopes: what an ETag and a kept page are checked against. */
   version(scopes: string[]): string {
-    if (this.deaf) return `deaf:${randomBytes(6).toString('hex')}`; // matches nothing, keeps nothing
+    if (!this.hearing.hears) return `deaf:${randomBytes(6).toString('hex')}`; // matches nothing, keeps nothing
     return `${this.boot}.${this.epoch}:${scopes.map((s) => `${s}=${this.versions.get(s) ?? 0}`).join(',')}`;
   }
 
-  /**
-   * The node's other processes cannot be heard (their invalidations would be missed): forget every page
-   * and keep none until `heard` (cache.bridge.ts follows the Redis connection).
-   */
-  unheard(): void {
-    this.deaf = true;
-    this.forgetAll();
-  }
-
-  /** Heard again: pages are kept anew, under ETags that no page from before matches. */
-  heard(): void {
-    this.deaf = false;
-    this.forgetAll();
-  }
-
+  /** Every page goes, and every earlier ETag stops matching (the other processes stopped or started being heard). */
   private forgetAll(): void {
     this.epoch++;
     this.pages.clear();

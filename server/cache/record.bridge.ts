@@ -1,5 +1,6 @@
 import type { DomainEvents, EventBus, EventName } from '../core/events.js';
-import { ALL_RECORDS, RECORD_PEER_EVENT, recordKeys as k, type RecordCache } from './record.cache.js';
+import type { Peers } from './hearing.js';
+import { ALL_RECORDS, recordKeys as k, type RecordCache } from './record.cache.js';
 
 type Keys<E extends EventName> = (e: DomainEvents[E]) => string[];
 
@@ -45,13 +46,19 @@ const records: { [E in EventName]: Keys<E> } = {
   'member.invited': membership,
   'member.role_changed': membership,
   'thread.created': (e) => [k.head(e.groupId)],
-  'thread.updated': (e) => [k.thread(e.threadId), k.head(e.groupId), k.pins(e.groupId)],
+  // A lock, a pin, a new title: what a reply is checked against too.
+  'thread.updated': (e) => [
+    k.thread(e.threadId),
+    k.replyTarget(e.threadId),
+    k.head(e.groupId),
+    k.pins(e.groupId),
+  ],
   'reply.created': (e) => [k.thread(e.threadId), k.head(e.groupId)],
   'post.edited': threadOf,
-  'post.deleted': (e) => [k.thread(e.threadId), k.head(e.groupId)],
+  'post.deleted': (e) => [k.thread(e.threadId), k.replyTarget(e.threadId), k.head(e.groupId)],
   'post.liked': (e) => [...threadOf(e), k.like(e.id, e.byUserId)],
   'post.unliked': (e) => [...threadOf(e), k.like(e.id, e.byUserId)],
-  'post.confirmed': (e) => [k.thread(e.threadId), k.head(e.groupId)],
+  'post.confirmed': (e) => [k.thread(e.threadId), k.replyTarget(e.threadId), k.head(e.groupId)],
   'post.reported': () => [],
   'file.uploaded': () => [],
   'file.replaced': () => [],
@@ -69,21 +76,9 @@ export const recordEvents = Object.keys(records) as EventName[];
  * the page cache uses (registered before the realtime bridge: a process hears the drop before the room events
  * of the same change). While the other processes cannot be heard, nothing is kept.
  */
-export function bridgeRecords(
-  events: EventBus,
-  cache: RecordCache,
-  peers: {
-    toPeers(event: string, payload: unknown): void;
-    onPeers(event: string, handler: (p: unknown) => void): void;
-    onPeersHeard(handler: (heard: boolean) => void): void;
-  },
-): void {
-  cache.connect(peers);
-  peers.onPeersHeard((heard) => (heard ? cache.heard() : cache.unheard()));
+export function bridgeRecords(events: EventBus, cache: RecordCache, peers: Peers): void {
+  cache.follow(peers);
   for (const name of recordEvents) {
     events.on(name, (e: DomainEvents[typeof name]) => cache.changed((records[name] as Keys<typeof name>)(e)));
   }
-  peers.onPeers(RECORD_PEER_EVENT, (payload) => {
-    if (Array.isArray(payload) && payload.every((s) => typeof s === 'string')) cache.invalidate(payload);
-  });
 }

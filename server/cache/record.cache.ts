@@ -1,3 +1,5 @@
+import { Hearing, type Peers } from './hearing.js';
+
 /**
  * Records pages are built from, kept in this process (docs/adr/0034-record-cache.md): groups, memberships,
  * threads, a group's first timeline page and pins, people, a reader's likes. Records, never answers: every permission check runs
@@ -7,7 +9,8 @@
  * node's other processes, and by the repositories that write it after its event (bookkeeping and repairs:
  * `changed`). A read takes a ticket before it goes to the database; what it read is kept only if its key was
  * not dropped since, so a read that was already under way never hides a write. Bounded in bytes (least
- * recently used go first, `RECORD_CACHE_SIZE`).
+ * recently used go first, `RECORD_CACHE_SIZE`). Signed-in sessions are kept the same way, in a cache of their
+ * own (docs/adr/0038-kept-sessions.md).
  */
 
 /** The keys of kept records, one kind each. */
@@ -15,6 +18,11 @@ export const recordKeys = {
   group: (groupId: string) => `group:${groupId}`,
   membership: (groupId: string, personId: string) => `member:${groupId}:${personId}`,
   thread: (threadId: string) => `thread:${threadId}`,
+  /**
+   * A thread as a reply is checked against (its group, author, deleted, locked): dropped by what changes those,
+   * not by the bookkeeping every reply writes (docs/adr/0038-kept-sessions.md).
+   */
+  replyTarget: (threadId: string) => `reply-target:${threadId}`,
   /** The threads of a group's first page (ids and positions, newest activity first). */
   head: (groupId: string) => `head:${groupId}`,
   pins: (groupId: string) => `pins:${groupId}`,
@@ -45,10 +53,14 @@ const DROPS_REMEMBERED = 20_000;
 interface Kept {
   value: unknown;
   bytes: number;
+  /** More keys whose drop drops this record (a session goes with its person's). */
+  tags: string[];
 }
 
 export class RecordCache {
   private readonly kept = new Map<string, Kept>();
+  /** Tag → the kept records it names. */
+  private readonly tagged = new Map<string, Set<string>>();
   private bytes = 0;
   /** Counts drops: a read's ticket is the clock when it started. */
   private clock = 0;
@@ -57,19 +69,34 @@ export class RecordCache {
   /** Reads that started before this may have missed a drop no longer remembered: nothing of theirs is kept. */
   private floor = 0;
   /** While the other processes cannot be heard, nothing is kept. */
-  private deaf = false;
+  readonly hearing = new Hearing(() => this.forgetAll());
   private peers: RecordPeers | undefined;
   private readonly listeners: ((keys: string[]) => void)[] = [];
 
-  constructor(readonly options: RecordCacheOptions) {}
+  /** `peerEvent`: the name its drops go to the other processes under (one per cache). */
+  constructor(
+    readonly options: RecordCacheOptions,
+    readonly peerEvent: string = RECORD_PEER_EVENT,
+  ) {}
 
   get enabled(): boolean {
-    return this.options.enabled && !this.deaf;
+    return this.options.enabled && this.hearing.hears;
   }
 
   /** Where `changed` tells the node's other processes (record.bridge.ts). */
   connect(peers: RecordPeers): void {
     this.peers = peers;
+  }
+
+  /**
+   * Tell the node's other processes of `changed`, hear theirs, and keep nothing while they cannot be heard.
+   */
+  follow(peers: Peers): void {
+    this.connect(peers);
+    this.hearing.follow(peers);
+    peers.onPeers(this.peerEvent, (payload) => {
+      if (Array.isArray(payload) && payload.every((s) => typeof s === 'string')) this.invalidate(payload);
+    });
   }
 
   /** Taken before a read goes to the database; given back to `set`. */
@@ -87,12 +114,21 @@ export class RecordCache {
     return entry.value as T;
   }
 
-  /** Keep what a read found, unless the key was dropped since the read's `ticket` (or too big to keep). */
-  set(key: string, value: unknown, bytes: number, ticket: number): void {
-    if (!this.enabled || ticket < this.floor || (this.drops.get(key) ?? -1) > ticket) return;
+  /**
+   * Keep what a read found, unless the key (or one of its `tags`) was dropped since the read's `ticket` (or
+   * it is too big to keep). A record kept with tags is dropped with any of them.
+   */
+  set(key: string, value: unknown, bytes: number, ticket: number, tags: string[] = []): void {
+    if (!this.enabled || ticket < this.floor) return;
+    if ([key, ...tags].some((k) => (this.drops.get(k) ?? -1) > ticket)) return;
     if (bytes > this.options.maxBytes / 16) return;
     this.remove(key);
-    this.kept.set(key, { value, bytes });
+    this.kept.set(key, { value, bytes, tags });
+    for (const tag of tags) {
+      let keys = this.tagged.get(tag);
+      if (!keys) this.tagged.set(tag, (keys = new Set()));
+      keys.add(key);
+    }
     this.bytes += bytes;
     for (const [oldest] of this.kept) {
       if (this.bytes <= this.options.maxBytes) break;
@@ -105,6 +141,11 @@ export class RecordCache {
     if (!entry) return;
     this.kept.delete(key);
     this.bytes -= entry.bytes;
+    for (const tag of entry.tags) {
+      const keys = this.tagged.get(tag);
+      keys?.delete(key);
+      if (keys?.size === 0) this.tagged.delete(tag);
+    }
   }
 
   /** These records changed: dropped here (ALL_RECORDS: every record). */
@@ -117,6 +158,7 @@ export class RecordCache {
     }
     for (const key of keys) {
       this.remove(key);
+      for (const tagged of this.tagged.get(key) ?? []) this.remove(tagged);
       this.drops.delete(key);
       this.drops.set(key, at);
     }
@@ -139,23 +181,22 @@ export class RecordCache {
   changed(keys: string[]): void {
     if (!keys.length) return;
     this.invalidate(keys);
-    this.peers?.toPeers(RECORD_PEER_EVENT, keys);
+    this.peers?.toPeers(this.peerEvent, keys);
   }
 
   /** The other processes cannot be heard (Redis is down): forget everything and keep nothing until `heard`. */
   unheard(): void {
-    this.deaf = true;
-    this.forgetAll();
+    this.hearing.unheard();
   }
 
   heard(): void {
-    this.deaf = false;
-    this.forgetAll();
+    this.hearing.heard();
   }
 
   private forgetAll(): void {
     this.floor = ++this.clock;
     this.kept.clear();
+    this.tagged.clear();
     this.drops.clear();
     this.bytes = 0;
   }

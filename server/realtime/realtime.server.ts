@@ -104,6 +104,14 @@ export class RealtimeServer {
     if (this.redis?.isReady) this.io?.serverSideEmit(event as never, payload as never);
   }
 
+  /**
+   * Resolves once everything sent with `toPeers` so far is in Redis: a PING on the connection that sent it
+   * (answered after the XADDs before it). At once without Redis or while it is down (nothing was sent).
+   */
+  async peersReached(): Promise<void> {
+    if (this.redis?.isReady) await this.redis.ping();
+  }
+
   /** Follow whether the other processes can be heard: false when Redis goes down, true when it is back. */
   onPeersHeard(handler: (heard: boolean) => void): void {
     this.heardHandlers.push(handler);

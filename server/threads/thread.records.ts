@@ -32,6 +32,24 @@ export class ThreadRecords {
     );
   }
 
+  /**
+   * A thread as a reply is checked against: kept under `recordKeys.replyTarget`, which the bookkeeping of each
+   * reply (its count, its timeline place) does not drop, so that replies to one thread in a row read it once.
+   * What a reply reads of it (group, author, deleted, locked) changes only with a thread's edit, lock, pin,
+   * deletion or confirmation, or an account merge, which drop it (record.bridge.ts). Its counts may be behind:
+   * a hint at most.
+   */
+  async forReply(id: ObjectId): Promise<ThreadDoc | undefined> {
+    const [thread] = await throughCache(
+      this.records,
+      [recordKeys.replyTarget(id.toHexString())],
+      () => this.repo.threadsByIds([id]),
+      (t) => recordKeys.replyTarget(t._id.toHexString()),
+      roughBytes,
+    );
+    return thread;
+  }
+
   /** Which of these posts the person likes: kept either way, the rest read in one query. */
   async likedBy(personId: ObjectId, postIds: ObjectId[]): Promise<Set<string>> {
     const person = personId.toHexString();

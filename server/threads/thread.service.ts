@@ -165,7 +165,7 @@ export class ThreadService extends ThreadViews {
       body,
       mentions,
       likeCount: 0,
-      audience: ctx.group.visibility,
+      audience: ctx.group.deletedAt ? 'hidden' : ctx.group.visibility,
       createdAt: now,
       editedAt: null,
       deleted: null,
@@ -236,7 +236,10 @@ export class ThreadService extends ThreadViews {
     received?: Received,
   ): Promise<{ reply: ReplyDoc } | { existing: string }> {
     const user = requireParticipant(caller);
-    const { thread, ctx } = await this.thread(caller, threadId, 'post');
+    // The thread, its group and the caller's membership from the records kept in this process, each dropped
+    // the moment it changes here or in another process (docs/adr/0038-kept-sessions.md): no round trip before
+    // the reply's position in the usual case. Every check below runs on them.
+    const { thread, ctx } = await this.thread(caller, threadId, 'post', undefined, 'kept');
     if (thread.deleted) throw new ConflictError('This thread was deleted.');
     if (thread.locked && !this.groups.can(ctx, 'moderate'))
       throw new ForbiddenError('This thread is locked.');
@@ -270,7 +273,9 @@ export class ThreadService extends ThreadViews {
       body,
       mentions,
       likeCount: 0,
-      audience: thread.audience,
+      // The group's as checked just now, as a new thread's (a kept thread's audience may predate a change of
+      // visibility, which rewrites every thread's without an event for each).
+      audience: ctx.group.deletedAt ? 'hidden' : ctx.group.visibility,
       createdAt: now,
       editedAt: null,
       deleted: null,

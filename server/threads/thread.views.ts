@@ -5,7 +5,7 @@ import { NotFoundError, ValidationError } from '../core/errors.js';
 import { Lru } from '../core/lru.js';
 import { settle } from '../core/settle.js';
 import { THUMBNAIL_SOURCES, type AttachmentSummary } from '../files/file.service.js';
-import type { GroupService } from '../groups/group.service.js';
+import type { GroupService, RecordSource } from '../groups/group.service.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import { renderWithMentions } from './mentions.js';
 import { ThreadRecords } from './thread.records.js';
@@ -162,23 +162,32 @@ export class ThreadViews {
     }));
   }
 
-  /** A thread and its group, if the caller may do `action` there; otherwise 404/403 as for the group. */
+  /**
+   * A thread and its group, if the caller may do `action` there; otherwise 404/403 as for the group. `from`:
+   * the database, or the records kept in this process for a reply (the thread as a reply is checked against,
+   * its group and the caller's membership: docs/adr/0034-record-cache.md, 0038), each dropped the moment it
+   * changes; the checks run the same on both.
+   */
   protected async thread(
     caller: Caller,
     id: string,
     action: 'read' | 'post' | 'moderate',
     notFound = `No thread ${id}.`,
+    from: RecordSource = 'database',
   ) {
     // A thread never changes group: once its group is known, the thread, the group and the caller's
     // membership are read together (every check still runs on what is read now).
     const known = this.groupOfThread.get(id);
-    const early = known && settle(this.groups.loadById(caller, known, action, notFound));
-    const thread = await this.repo.threads.findOne({ _id: new ObjectId(id) });
+    const early = known && settle(this.groups.loadById(caller, known, action, notFound, from));
+    const thread =
+      from === 'kept'
+        ? await this.kept.forReply(new ObjectId(id))
+        : await this.repo.threads.findOne({ _id: new ObjectId(id) });
     if (!thread) throw new NotFoundError(notFound);
     this.groupOfThread.set(id, thread.groupId);
     const ctx = early
       ? (await early)()
-      : await this.groups.loadById(caller, thread.groupId, action, notFound);
+      : await this.groups.loadById(caller, thread.groupId, action, notFound, from);
     return { thread, ctx };
   }
 

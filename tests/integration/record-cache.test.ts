@@ -148,4 +148,48 @@ describe('the records pages are built from', () => {
     expect((await olga!.call('PATCH', '/groups/open', { visibility: 'public' })).status).toBe(200);
     expect((await raw('/groups/open/threads')).status).toBe(200);
   });
+
+  // docs/adr/0038-kept-sessions.md
+  it('checks a reply on kept records, without reading them again, and every change of access holds at once', async () => {
+    const { olga, mia } = w.as as Record<string, ApiClient>;
+    await olga!.call('POST', '/groups', {
+      handle: 'desk',
+      name: 'Desk',
+      visibility: 'members',
+      joinPolicy: 'invite',
+    });
+    expect((await olga!.call('POST', '/groups/desk/invitations', { person: 'mia' })).status).toBe(204);
+    expect((await mia!.call('POST', '/groups/desk/invitation/accept')).status).toBe(204);
+    const id = (await olga!.call('POST', '/groups/desk/threads', { title: 'Desk', body: 'x' })).body
+      .id as string;
+    const reply = (body: string) => mia!.call('POST', `/threads/${id}/replies`, { body });
+    expect((await reply('first')).status).toBe(201);
+    await quiet();
+    commands = [];
+    expect((await reply('second')).status).toBe(201);
+    // Before the reply is written: no read of its thread, group, membership or session.
+    const written = commands.findIndex(
+      ({ event: c }) => c.commandName === 'insert' && c.command.insert === 'replies',
+    );
+    expect(written).toBeGreaterThan(-1);
+    const checks = commands
+      .slice(0, written)
+      .filter(({ event: c }) => c.commandName === 'find')
+      .map(({ event: c }) => String(c.command.find))
+      .filter((c) => ['threads', 'groups', 'memberships', 'sessions'].includes(c));
+    expect(checks).toEqual([]);
+
+    // Locked: refused at once; unlocked: taken again.
+    expect((await olga!.call('PUT', `/threads/${id}/lock`)).status).toBe(204);
+    expect((await reply('locked')).status).toBe(403);
+    expect((await olga!.call('DELETE', `/threads/${id}/lock`)).status).toBe(204);
+    expect((await reply('unlocked')).status).toBe(201);
+    // Removed from the group: refused at once, as if the thread did not exist.
+    expect((await olga!.call('DELETE', '/groups/desk/members/mia')).status).toBe(204);
+    expect((await reply('removed')).status).toBe(404);
+    // Deleted: refused at once.
+    expect((await olga!.call('POST', `/threads/${id}/replies`, { body: 'still here' })).status).toBe(201);
+    expect((await olga!.call('DELETE', `/threads/${id}`)).status).toBe(204);
+    expect((await olga!.call('POST', `/threads/${id}/replies`, { body: 'gone' })).status).toBe(409);
+  });
 });

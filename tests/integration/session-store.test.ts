@@ -1,5 +1,6 @@
 import { MongoClient, type Document } from 'mongodb';
 import { createSessionStore, type SessionStore } from '../../server/auth/session.js';
+import { RecordCache } from '../../server/cache/record.cache.js';
 import { describeServer } from '../../server/db/client.js';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -72,5 +73,33 @@ describe('session store', () => {
     } else {
       expect(plan).toMatch(/IDHACK|IXSCAN|EXPRESS/);
     }
+  });
+
+  // docs/adr/0038-kept-sessions.md
+  it('keeps a session read once, hands each request its own copy, and reads it again once written', async () => {
+    const kept = createSessionStore(
+      client,
+      t.name,
+      3600,
+      new RecordCache({ enabled: true, maxBytes: 1 << 20 }),
+    );
+    const read = (sid: string) =>
+      new Promise<Record<string, unknown> | null | undefined>((resolve, reject) =>
+        kept.get(sid, (err, s) => (err ? reject(err) : resolve(s as unknown as Record<string, unknown>))),
+      );
+    finds.length = 0;
+    const first = await read('valid');
+    first!.changed = true; // what express-session does to the session it is handed
+    expect(await read('valid')).toEqual({ cookie: {}, passport: { user: 'a' } });
+    expect(finds).toHaveLength(1);
+    await new Promise<void>((resolve, reject) =>
+      kept.set('valid', { cookie: {}, passport: { user: 'z' } } as never, (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
+    expect(await read('valid')).toMatchObject({ passport: { user: 'z' } });
+    await new Promise<void>((resolve) => kept.destroy('valid', () => resolve()));
+    expect(await read('valid')).toBeNull();
+    expect(finds).toHaveLength(3);
   });
 });

@@ -69,6 +69,36 @@ describe('RecordCache', () => {
     expect(told).toEqual([['record-cache:invalidate', ['thread:1']]]);
   });
 
+  // Sessions are kept tagged with their person (docs/adr/0038-kept-sessions.md).
+  it('drops the records tagged with a key when that key is dropped, and keeps none read before', () => {
+    const c = cache();
+    c.set('session:1', 's1', 10, c.ticket(), ['person:a']);
+    c.set('session:2', 's2', 10, c.ticket(), ['person:a']);
+    c.set('session:3', 's3', 10, c.ticket(), ['person:b']);
+    const ticket = c.ticket(); // a read of another session of person a is under way
+    c.invalidate(['person:a']);
+    expect(['session:1', 'session:2', 'session:3'].map((k) => c.get(k))).toEqual([
+      undefined,
+      undefined,
+      's3',
+    ]);
+    c.set('session:4', 'read before', 10, ticket, ['person:a']);
+    expect(c.get('session:4')).toBeUndefined();
+    c.set('session:4', 'read after', 10, c.ticket(), ['person:a']);
+    expect(c.get('session:4')).toBe('read after');
+    c.invalidate(['session:4']);
+    c.invalidate(['person:a']); // its tag no longer names it
+    expect(c.stats()).toEqual({ records: 1, bytes: 10 });
+  });
+
+  it('tells the other processes under its own name', () => {
+    const told: unknown[] = [];
+    const c = new RecordCache({ enabled: true, maxBytes: 1000 }, 'session-cache:invalidate');
+    c.connect({ toPeers: (event, payload) => told.push([event, payload]) });
+    c.changed(['session:1']);
+    expect(told).toEqual([['session-cache:invalidate', ['session:1']]]);
+  });
+
   it('reads only what is not kept, in one read', async () => {
     const c = cache();
     const reads: string[][] = [];
