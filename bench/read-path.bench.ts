@@ -263,3 +263,5 @@ await signed.ensemble.close();
 await signed.idp.close();
 await client.close();
 await closeDatabase();
+// Something the nodes started keeps the event loop alive (their Redis-less timers are unref'd; not found yet).
+process.exit(0);
