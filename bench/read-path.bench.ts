@@ -263,5 +263,5 @@ await signed.ensemble.close();
 await signed.idp.close();
 await client.close();
 await closeDatabase();
-// Something the nodes started keeps the event loop alive (their Redis-less timers are unref'd; not found yet).
+// Something the bench's nodes leave open after they close keeps the event loop alive (not tracked down yet).
 process.exit(0);
