@@ -89,13 +89,11 @@ export class FederationBridge {
       const written = this.deps.threads.written('threads', e.threadId);
       const early =
         written && !written.pending && written.audience !== 'node'
-          ? this.deps.audience.inboxes(written.groupId, { public: written.audience === 'public' })
+          ? this.deps.audience.inboxes(written.groupId)
           : null;
       early?.catch(() => undefined);
-      // The group and the author as this process keeps them (ADR 0039): only their names and addresses are
-      // rendered, and a change to either drops them here.
       const [p, thread] = await Promise.all([
-        this.parties(e.groupId, e.authorId, 'kept'),
+        this.parties(e.groupId, e.authorId),
         written ?? this.deps.threads.threads.findOne({ _id: new ObjectId(e.threadId) }),
       ]);
       if (!p?.personHere || !thread) return;
@@ -355,22 +353,11 @@ export class FederationBridge {
   }
 
   /** The group (public, not deleted) and the person an event names. */
-  private async parties(
-    groupId: string,
-    personId: string,
-    from: 'kept' | 'database' = 'database',
-  ): Promise<Parties | null> {
-    const [group, person] = await Promise.all(
-      from === 'kept'
-        ? [
-            this.deps.groups.keptById(new ObjectId(groupId)),
-            this.deps.people.keptByIds([new ObjectId(personId)]).then(([found]) => found ?? null),
-          ]
-        : [
-            this.deps.groups.groups.findOne({ _id: new ObjectId(groupId) }),
-            this.deps.people.byId(new ObjectId(personId)),
-          ],
-    );
+  private async parties(groupId: string, personId: string): Promise<Parties | null> {
+    const [group, person] = await Promise.all([
+      this.deps.groups.groups.findOne({ _id: new ObjectId(groupId) }),
+      this.deps.people.byId(new ObjectId(personId)),
+    ]);
     // Public and members-only groups federate; a group of this node's people only (`node`) never does.
     if (!group || !person || group.deletedAt || group.visibility === 'node') return null;
     return {

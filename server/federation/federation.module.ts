@@ -336,17 +336,6 @@ export function composeFederation(deps: {
   deps.events.on('group.deleted', ({ handle }) => directory.forget(`g.${handle}`));
   deps.events.on('group.restored', ({ handle }) => directory.forget(`g.${handle}`));
   deps.events.on('person.deactivated', ({ handle }) => directory.forget(`u.${handle}`));
-  // Who of other nodes is a member of a public group, kept a few seconds, is read again once it changes here.
-  for (const event of [
-    'member.joined',
-    'member.left',
-    'member.unbanned',
-    'group.updated',
-    'group.deleted',
-  ] as const)
-    deps.events.on(event, ({ groupId }) => audience.membersChanged(groupId));
-  deps.events.on('person.merged', () => audience.membersChanged());
-  deps.events.on('person.deactivated', () => audience.membersChanged());
 
   const sweeps = setInterval(() => {
     remoteKeys.sweep().catch((err: unknown) => logger.warn({ err }, 'remote key sweep failed'));

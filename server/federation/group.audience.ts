@@ -14,9 +14,6 @@ export const inboxOf = (person: UserDoc): string | null =>
 /** How many members' inboxes, and for how long, a process keeps (`GroupAudience.inboxes`). */
 const RECEIVERS_KEPT = 20_000;
 const RECEIVER_KEPT_MS = 30_000;
-/** How long a process keeps who of another node is a member of a public group (dropped at once by its events). */
-const PUBLIC_MEMBERS_KEPT_MS = 5_000;
-const PUBLIC_GROUPS_KEPT = 1_000;
 
 /**
  * A group hosted here speaking to its members on other nodes (FEP-1b12): it wraps what it accepted in an
@@ -26,10 +23,6 @@ const PUBLIC_GROUPS_KEPT = 1_000;
 export class GroupAudience {
   /** Where each member lately read receives (null: a person of this node), by person id. */
   private readonly receivers = new Lru<string, { at: number; inbox: string | null }>(RECEIVERS_KEPT);
-  /** A public group's members of other nodes, as this process lately read them (ADR 0039), by group id. */
-  private readonly publicMembers = new Lru<string, { at: number; ids: Promise<ObjectId[]> }>(
-    PUBLIC_GROUPS_KEPT,
-  );
 
   constructor(
     private readonly deps: {
@@ -46,13 +39,9 @@ export class GroupAudience {
    * ADR 0030 for remote records), so a group's Announce waits for one read, not two, and not for fifty
    * people's records (docs/performance.md, "Federation: a new thread to 50 member nodes").
    */
-  async inboxes(groupId: ObjectId, options: { public?: boolean } = {}): Promise<string[]> {
-    // Asked on every post, reply and like of the group: only its members of other nodes are read. A public
-    // group's are kept a few seconds, and dropped at once when this process changes them (ADR 0039): what
-    // it says is public anyway; a members-only group's are read every time (ADR 0028).
-    const ids = await (options.public
-      ? this.publicMemberIds(groupId)
-      : this.deps.groups.remoteMemberIds(groupId, ['active']));
+  async inboxes(groupId: ObjectId): Promise<string[]> {
+    // Asked on every post, reply and like of the group: only its members of other nodes are read.
+    const ids = await this.deps.groups.remoteMemberIds(groupId, ['active']);
     const now = Date.now();
     const inboxes = new Map<string, string | null>();
     const unknown: ObjectId[] = [];
@@ -68,22 +57,6 @@ export class GroupAudience {
       this.receivers.set(person._id.toHexString(), { at: now, inbox });
     }
     return [...new Set([...inboxes.values()].filter((i): i is string => i !== null))];
-  }
-
-  private publicMemberIds(groupId: ObjectId): Promise<ObjectId[]> {
-    const key = groupId.toHexString();
-    const kept = this.publicMembers.get(key);
-    if (kept && Date.now() - kept.at < PUBLIC_MEMBERS_KEPT_MS) return kept.ids;
-    const ids = this.deps.groups.remoteMemberIds(groupId, ['active']);
-    this.publicMembers.set(key, { at: Date.now(), ids });
-    ids.catch(() => this.publicMembers.get(key)?.ids === ids && this.publicMembers.delete(key));
-    return ids;
-  }
-
-  /** A group's memberships changed (its id), or anyone's (none given): its members are read again. */
-  membersChanged(groupId?: string): void {
-    if (groupId) this.publicMembers.delete(groupId);
-    else this.publicMembers.clear();
   }
 
   /**
