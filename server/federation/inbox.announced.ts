@@ -29,14 +29,24 @@ export function announcedApplier(
     role: group.origin!.moderators.includes(actorIri) ? 'moderator' : 'member',
   });
 
-  /** Record a post a group hosted elsewhere announced (and the parents it answers, read from their nodes). */
-  const mirrorPost = async (group: GroupDoc, object: Json, depth = 0): Promise<void> => {
+  /**
+   * Record a post a group hosted elsewhere announced (and the parents it answers, read from their nodes).
+   * `recorded`: whether the Announce was recorded by this delivery, while it is being recorded (ADR 0039).
+   */
+  const mirrorPost = async (
+    group: GroupDoc,
+    object: Json,
+    depth = 0,
+    recorded?: Promise<boolean>,
+  ): Promise<void> => {
     const post = readPost(object);
     // A post recorded already is found by its claim (receivePost): no read of its record first (ADR 0031).
     if (!post.attributedTo || originOf(post.attributedTo) !== originOf(post.iri))
       throw new ForbiddenError('A post is attributed to an actor of its own origin.');
     if (!post.inReplyTo && !post.addressed.includes(group.origin!.iri))
       throw new ForbiddenError('The announced thread is not addressed to the group.');
+    // Only a new thread without files is written under its claim alone; anything else waits for the record.
+    if (recorded && (post.inReplyTo || post.attachments.length) && !(await recorded)) return;
     if (post.inReplyTo && !(await postOf(post.inReplyTo))) {
       if (depth >= MAX_PARENT_DEPTH || directory.isLocal(post.inReplyTo))
         throw new ValidationError('The post answers a post this node cannot find.');
@@ -45,13 +55,21 @@ export function announcedApplier(
       await mirrorPost(group, parent, depth + 1);
     }
     const author = await remote.person(post.attributedTo);
-    await receivePost(group, post, author, vouchedFor(group, author.origin!.iri));
+    await receivePost(group, post, author, vouchedFor(group, author.origin!.iri), recorded);
   };
 
-  /** One activity a group hosted elsewhere announced, applied with the standing it vouches for. */
-  const applyAnnounced = async (group: GroupDoc, inner: Json): Promise<void> => {
+  /**
+   * One activity a group hosted elsewhere announced, applied with the standing it vouches for. `recorded`
+   * (the inbox's record of the Announce, still being made): a post waits for it before it is written, any
+   * other activity before it is applied (ADR 0039).
+   */
+  const applyAnnounced = async (
+    group: GroupDoc,
+    inner: Json,
+    recorded: Promise<boolean> = Promise.resolve(true),
+  ): Promise<void> => {
     const type = typeOf(inner);
-    if (type && POST_TYPES.has(type)) return mirrorPost(group, inner);
+    if (type && POST_TYPES.has(type)) return mirrorPost(group, inner, 0, recorded);
     const innerId = typeof inner.id === 'string' ? inner.id : null;
     const actorIri = idOf(first(inner.actor));
     if (!innerId || !actorIri)
@@ -60,9 +78,10 @@ export function announcedApplier(
       ]);
     if (originOf(actorIri) !== originOf(innerId))
       throw new ForbiddenError('The announced activity is not on its actor’s origin.');
+    if (type !== 'Create' && !(await recorded)) return;
     if (directory.isLocal(innerId)) {
       // Our own activity, back from the group: a post written here is confirmed by it.
-      if (type !== 'Create') return;
+      if (type !== 'Create' || !(await recorded)) return;
       const mine = await postOf(idOf(first(inner.object)));
       if (mine?.doc.groupId.equals(group._id)) await threads.confirm(mine.kind, mine.doc._id);
       return;
@@ -78,7 +97,7 @@ export function announcedApplier(
         const object = await resolve(inner.object);
         if (!object || idOf(first(object.attributedTo)) !== actorIri)
           throw new ForbiddenError('A post is announced as created by its author only.');
-        return mirrorPost(group, object);
+        return mirrorPost(group, object, 0, recorded);
       }
       case 'Update': {
         const object = await resolve(inner.object);

@@ -78,12 +78,17 @@ export function inboxContext(deps: InboxHandlerDeps) {
     return doc;
   };
 
-  /** Record a post of another node in a group (hosted here, or mirrored from elsewhere). */
+  /**
+   * Record a post of another node in a group (hosted here, or mirrored from elsewhere). `recorded`: whether
+   * the activity that carries it was recorded by this delivery, while it is being recorded (ADR 0039): a new
+   * thread without files is claimed meanwhile and written only if it says true; any other post waits for it.
+   */
   const receivePost = async (
     group: GroupDoc,
     post: IncomingPost,
     author: UserDoc,
     vouched: RemoteCaller['vouched'],
+    recorded: Promise<boolean> = Promise.resolve(true),
   ): Promise<void> => {
     const caller = callerOf(author, vouched);
     const createdAt = post.published && post.published.getTime() < Date.now() ? post.published : undefined;
@@ -127,7 +132,10 @@ export function inboxContext(deps: InboxHandlerDeps) {
           caller,
           group.handle,
           { title: post.title, body: post.body },
-          claimed.then((claim) => claim && { id: claim.localId, origin, createdAt, attachments: [] }),
+          Promise.all([claimed, recorded]).then(
+            ([claim, fresh]) =>
+              (fresh && claim && { id: claim.localId, origin, createdAt, attachments: [] }) || null,
+          ),
         );
       } catch (err) {
         const claim = await claimed.catch(() => undefined);
@@ -138,6 +146,7 @@ export function inboxContext(deps: InboxHandlerDeps) {
       }
       return;
     }
+    if (!(await recorded)) return;
     if (!post.inReplyTo) {
       const claim = await claimThread();
       if (!claim) return;

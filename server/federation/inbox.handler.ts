@@ -6,7 +6,7 @@ import type { ActorDirectory } from './actor.directory.js';
 import type { ApexStore } from './apex.store.js';
 import { idOf, originOf } from './as.values.js';
 import { replayKey, type VerifiedInbox } from './inbox.guard.js';
-import type { InboxHandler } from './inbox.handlers.js';
+import { RUNS_BESIDE_RECORD, type InboxHandler } from './inbox.handlers.js';
 import { OutboundRefusedError } from './outbound.js';
 import type { ReplayFilter } from './replay.filter.js';
 import { RemoteFetchError } from './remote.fetcher.js';
@@ -132,11 +132,18 @@ export function inboxHandler(deps: {
       trusted.actor = actorId;
       // Kept in the inbox it came to, or in the inbox of each local actor a shared-inbox post addresses.
       compacted._meta = { collection: await inboxesOf(req.params.actor, trusted) };
-      if (await store.saveActivity(compacted)) {
+      // A handler idempotent by its own claims runs beside the record and consults it before it writes; the
+      // others run once it is made (ADR 0039). Either way the node answers once the record is made.
+      const recorded = store.saveActivity(compacted).then(Boolean);
+      const handler = deps.handlers[type];
+      const beside = handler !== undefined && RUNS_BESIDE_RECORD.has(type);
+      if (beside || (await recorded)) {
         try {
-          await deps.handlers[type]?.({ raw: activity, activity: trusted, id: activityId, type, actorId });
+          await handler?.({ raw: activity, activity: trusted, id: activityId, type, actorId, recorded });
+          await recorded;
         } catch (err) {
-          await store.removeActivity(compacted, actorId).catch(() => undefined);
+          if (await recorded.catch(() => false))
+            await store.removeActivity(compacted, actorId).catch(() => undefined);
           const answer = answerOf(err);
           if (answer instanceof DomainError)
             logger.info({ activity: activityId, type, reason: answer.message }, 'inbox activity refused');

@@ -33,7 +33,20 @@ export interface Inbound {
   id: string;
   type: string;
   actorId: string;
+  /**
+   * Whether this delivery recorded the activity (false: it was recorded before, a replay). Handlers of
+   * RUNS_BESIDE_RECORD run while it is being recorded and must not write before it says true; the others run
+   * once it has.
+   */
+  recorded: Promise<boolean>;
 }
+
+/**
+ * Handlers that start while their activity is being recorded (ADR 0039): an announced new thread is written
+ * once, under the claim on its IRI, so its checks and claim need not wait for the record; anything else they
+ * apply waits for it.
+ */
+export const RUNS_BESIDE_RECORD: ReadonlySet<string> = new Set(['Announce']);
 
 export type InboxHandler = (inbound: Inbound) => Promise<void>;
 
@@ -328,7 +341,7 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
       if (known?.kind !== 'group') return;
       const inner = await announcedObject(inbound, known.group);
       if (!inner) throw new ValidationError('The announced activity could not be read.');
-      await applyAnnounced(known.group, inner);
+      await applyAnnounced(known.group, inner, inbound.recorded);
     },
 
     Invite: async (inbound) => {

@@ -104,7 +104,8 @@ export class NotificationFanout {
         replyId: null,
         actorId: e.authorId,
         targets: e.silent ? [] : [{ kind: 'mention', users: e.mentions }],
-        follow: [e.authorId],
+        // A person of another node hears nothing here (their node notifies them): no follow to write.
+        follow: e.received ? [] : [e.authorId],
       };
       if (!e.silent) plan.followersOf = { kind: 'group', id: e.groupId, as: 'thread.new' };
       await enqueue(plan);
@@ -119,7 +120,7 @@ export class NotificationFanout {
           { kind: 'mention', users: e.mentions },
           { kind: 'reply', users: [e.parentAuthorId] },
         ],
-        follow: [e.authorId],
+        follow: e.received ? [] : [e.authorId],
         followersOf: { kind: 'thread', id: e.threadId, as: 'thread.activity' },
       }),
     );

@@ -138,7 +138,10 @@ export class ThreadService extends ThreadViews {
     pending?: Received | Promise<Received | null>,
   ): Promise<{ thread: ThreadDoc; handle: string } | null> {
     const user = requireParticipant(caller);
-    const [ctx, received] = await Promise.all([this.groups.load(caller, groupHandle, 'post'), pending]);
+    // A post a group hosted elsewhere announced is checked on the kept group and membership (ADR 0039): the
+    // group's own node vouched for its author, and the group here is its record of that node's (ADR 0030).
+    const from = pending && caller.kind === 'remote' && caller.vouched ? 'kept' : 'database';
+    const [ctx, received] = await Promise.all([this.groups.load(caller, groupHandle, 'post', from), pending]);
     if (received === null) return null;
     const silent = input.notify === false;
     if (silent && !['owner', 'admin'].includes(ctx.membership?.role ?? ''))
@@ -178,8 +181,10 @@ export class ThreadService extends ThreadViews {
       ...this.provenance(caller, ctx.group.origin !== undefined, received),
     };
     if (!(await this.repo.insertThread(thread))) {
-      await this.repo.timeline.retire(ctx.group._id, slot);
       const existing = await this.thread(caller, _id.toHexString(), 'read');
+      // Two writers of one thread (the same post received twice at once) that took their places in one batch
+      // share one (SequenceAppender): the place is retired only if it is not the written thread's.
+      if (existing.thread.timelineSlot !== slot) await this.repo.timeline.retire(ctx.group._id, slot);
       return { thread: existing.thread, handle: existing.ctx.group.handle };
     }
     this.events.emit('thread.created', {
