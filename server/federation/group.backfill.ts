@@ -4,7 +4,7 @@ import type { GroupDoc } from '../groups/group.repository.js';
 import { idOf, isNode, originOf } from './as.values.js';
 import { announcedApplier } from './inbox.announced.js';
 import { first, inboxContext, typeOf, type Json } from './inbox.context.js';
-import type { InboxHandlerDeps } from './inbox.handlers.js';
+import type { InboxHandlerDeps } from './inbox.contract.js';
 import { moderationHandlers } from './inbox.moderation.js';
 import { stripUntrusted } from './inbox.sanitize.js';
 import { POST_TYPES } from './post.content.js';

@@ -3,7 +3,7 @@ import type { RemoteCaller } from '../core/caller.js';
 import type { GroupDoc } from '../groups/group.repository.js';
 import { idOf, originOf } from './as.values.js';
 import { first, typeOf, type InboxContext, type Json } from './inbox.context.js';
-import type { InboxHandlerDeps } from './inbox.handlers.js';
+import type { InboxHandlerDeps } from './inbox.contract.js';
 import type { moderationHandlers } from './inbox.moderation.js';
 import { POST_TYPES, readPost } from './post.content.js';
 

@@ -6,7 +6,7 @@ import type { GroupDoc } from '../groups/group.repository.js';
 import type { UserDoc } from '../people/person.repository.js';
 import { parseActorName } from './actor.directory.js';
 import { idOf, isNode, originOf } from './as.values.js';
-import type { InboxHandlerDeps } from './inbox.handlers.js';
+import type { InboxHandlerDeps } from './inbox.contract.js';
 import { stripUntrusted } from './inbox.sanitize.js';
 import type { PostDoc, PostKind } from './object.renderer.js';
 import type { IncomingPost } from './post.content.js';

@@ -6,7 +6,7 @@ import type { ActorDirectory } from './actor.directory.js';
 import type { ApexStore } from './apex.store.js';
 import { idOf, originOf } from './as.values.js';
 import { replayKey, type VerifiedInbox } from './inbox.guard.js';
-import { RUNS_BESIDE_RECORD, type InboxHandler } from './inbox.handlers.js';
+import { RUNS_BESIDE_RECORD, type InboxHandler } from './inbox.contract.js';
 import { OutboundRefusedError } from './outbound.js';
 import type { ReplayFilter } from './replay.filter.js';
 import { RemoteFetchError } from './remote.fetcher.js';

@@ -4,7 +4,7 @@ import type { GroupDoc } from '../groups/group.repository.js';
 import { parseActorName } from './actor.directory.js';
 import { idOf } from './as.values.js';
 import { first, typeOf, type InboxContext, type Json } from './inbox.context.js';
-import type { Inbound, InboxHandler, InboxHandlerDeps } from './inbox.handlers.js';
+import type { Inbound, InboxHandler, InboxHandlerDeps } from './inbox.contract.js';
 
 /**
  * Moderation between nodes (docs/federation.md, "Moderation by the group's moderators"):
