@@ -61,3 +61,30 @@ export async function startServerProcess(
   child.kill('SIGKILL');
   throw new Error('server process did not become ready');
 }
+
+/**
+ * Two server processes of one node (one database of their own, a real Redis between them), started in
+ * the calling `describe`'s beforeAll and stopped in its afterAll: read `a` and `b` (their URLs) in the tests.
+ */
+export function twoProcesses(
+  prefix: string,
+  redisUrl: () => string,
+): { readonly a: string; readonly b: string; readonly dbName: string } {
+  const started: ServerProcess[] = [];
+  const dbName = `${prefix}_${Math.random().toString(16).slice(2, 10)}`;
+  beforeAll(async () => {
+    for (let i = 0; i < 2; i++) started.push(await startServerProcess(dbName, { REDIS_URL: redisUrl() }));
+  });
+  afterAll(async () => {
+    await Promise.all(started.map((s) => s.stop()));
+  });
+  return {
+    get a() {
+      return started[0]!.url;
+    },
+    get b() {
+      return started[1]!.url;
+    },
+    dbName,
+  };
+}

@@ -1,40 +1,21 @@
-import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { ApiClient, Browser, signIn } from '../helpers/browser.js';
-import { startServerProcess } from '../helpers/process.js';
+import { twoProcesses } from '../helpers/process.js';
 import { startRedis } from '../helpers/redis.js';
 import { connectSocket, until } from '../helpers/sockets.js';
 
 /** Two real server processes (the real entry point) on one database and a real redis-server. */
 describe('several server processes behind one address', () => {
   let redis: Awaited<ReturnType<typeof startRedis>>;
-  const children: ChildProcess[] = [];
-  const urls: string[] = [];
-
-  async function startProcess(dbName: string): Promise<string> {
-    const server = await startServerProcess(dbName, { REDIS_URL: redis.url });
-    children.push(server.child);
-    return server.url;
-  }
-
   beforeAll(async () => {
     redis = await startRedis();
-    const dbName = `cluster_${randomBytes(4).toString('hex')}`;
-    urls.push(await startProcess(dbName), await startProcess(dbName));
   });
+  const nodes = twoProcesses('cluster', () => redis.url);
   afterAll(async () => {
-    await Promise.all(
-      children.map((c) => {
-        const exited = new Promise((r) => c.once('exit', r));
-        c.kill('SIGTERM');
-        return exited;
-      }),
-    );
     await redis.stop();
   });
 
   it('delivers an event raised on one process to sockets on the other, and replays it after a drop', async () => {
-    const [a, b] = urls as [string, string];
+    const [a, b] = [nodes.a, nodes.b];
     const browser = new Browser();
     await signIn(browser, a, 'dev', 'alice');
     const alice = new ApiClient(browser, a);
@@ -70,7 +51,7 @@ describe('several server processes behind one address', () => {
   });
 
   it("drops a page kept on one process before the other process's room events reach it (docs/adr/0027)", async () => {
-    const [a, b] = urls as [string, string];
+    const [a, b] = [nodes.a, nodes.b];
     const browser = new Browser();
     await signIn(browser, a, 'dev', 'alice');
     const alice = new ApiClient(browser, a);
@@ -107,7 +88,7 @@ describe('several server processes behind one address', () => {
 
   // Pages built for a signed-in reader are built from records kept in each process (docs/adr/0034).
   it('drops records one process keeps when another changes them, before the room events arrive', async () => {
-    const [a, b] = urls as [string, string];
+    const [a, b] = [nodes.a, nodes.b];
     const alice = await signedIn(a, 'alice');
     const bruno = await signedIn(b, 'bruno');
     type Page = { items: { title: string; replyCount: number }[] };
@@ -149,7 +130,7 @@ describe('several server processes behind one address', () => {
   });
 
   it('takes a members-only group away from a person removed on another process', async () => {
-    const [a, b] = urls as [string, string];
+    const [a, b] = [nodes.a, nodes.b];
     const alice = await signedIn(a, 'alice');
     const bruno = await signedIn(b, 'bruno');
     await alice.call('POST', '/groups', {

@@ -1,10 +1,8 @@
-import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { MongoClient } from 'mongodb';
 import { ApiClient, Browser, signIn } from '../helpers/browser.js';
 import { testServerUri } from '../helpers/db.js';
 import { waitUntil } from '../helpers/fediverse.js';
-import { startServerProcess } from '../helpers/process.js';
+import { twoProcesses } from '../helpers/process.js';
 import { startRedis } from '../helpers/redis.js';
 
 /**
@@ -14,32 +12,20 @@ import { startRedis } from '../helpers/redis.js';
 describe('kept sessions across the processes of a node', () => {
   let redis: Awaited<ReturnType<typeof startRedis>>;
   let client: MongoClient;
-  let dbName: string;
-  const children: ChildProcess[] = [];
-  let a: string;
-  let b: string;
-
   beforeAll(async () => {
     redis = await startRedis();
-    dbName = `sessions_${randomBytes(4).toString('hex')}`;
-    const start = async () => {
-      const server = await startServerProcess(dbName, { REDIS_URL: redis.url });
-      children.push(server.child);
-      return server.url;
-    };
-    [a, b] = [await start(), await start()];
     client = await new MongoClient(testServerUri()).connect();
   });
+  const nodes = twoProcesses('sessions', () => redis.url);
   afterAll(async () => {
-    await Promise.all(
-      children.map((c) => {
-        const exited = new Promise((r) => c.once('exit', r));
-        c.kill('SIGTERM');
-        return exited;
-      }),
-    );
     await client.close();
     await redis.stop().catch(() => undefined);
+  });
+  const { dbName } = nodes;
+  let a: string;
+  let b: string;
+  beforeAll(() => {
+    ({ a, b } = nodes);
   });
 
   /** Signed in on A; the same session cookie also sent to B (one node behind one address). */
