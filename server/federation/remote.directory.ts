@@ -6,8 +6,12 @@ import type { Logger } from '../core/logger.js';
 import { sanitizeHtmlFragment } from '../core/html.js';
 import { Lru } from '../core/lru.js';
 import type { GroupDoc, GroupOrigin, GroupRepository } from '../groups/group.repository.js';
-import type { PersonOrigin, PersonRepository, UserDoc } from '../people/person.repository.js';
-import { defaultVisibility } from '../people/profile.schemas.js';
+import {
+  remotePersonRecord,
+  type PersonOrigin,
+  type PersonRepository,
+  type UserDoc,
+} from '../people/person.repository.js';
 import { idOf, isNode, urlOf } from './as.values.js';
 import type { FederationRecords } from './federation.records.js';
 import { textOf } from './post.content.js';
@@ -199,25 +203,13 @@ export class RemoteDirectory {
       const now = new Date();
       const base = handleOf(doc);
       for (let attempt = 0; attempt < 3; attempt++) {
-        const user: UserDoc = {
+        const user = remotePersonRecord({
           _id: claim.localId,
           handle: attempt ? base.replace('@', `-${claim.localId.toHexString().slice(-4 - attempt)}@`) : base,
-          status: 'remote',
-          email: null,
-          emailVerified: false,
-          locale: 'en',
-          claimsName: name,
-          organizationId: null,
-          isAdmin: false,
-          profile: { displayName: name },
-          visibility: { ...defaultVisibility },
-          avatar: null,
-          searchTokens: [],
-          createdAt: now,
-          updatedAt: now,
-          lastSignInAt: null,
+          name,
           origin,
-        };
+          at: now,
+        });
         if (await this.deps.people.insertRemote(user))
           return this.remember(actorIri, {
             kind: 'person',

@@ -3,7 +3,7 @@ import { type Collection, type Db, type Filter } from 'mongodb';
 import { DocumentLocks } from '../db/document.lock.js';
 import { collections } from '../db/collections.js';
 import { recordKeys, roughBytes, throughCache, type RecordCache } from '../cache/record.cache.js';
-import type { HideableField, Visibility } from './profile.schemas.js';
+import { defaultVisibility, type HideableField, type Visibility } from './profile.schemas.js';
 
 /** `remote`: a person of another node, known here through federation (never signs in here). */
 export type UserStatus = 'active' | 'deactivated' | 'merged' | 'remote';
@@ -54,6 +54,38 @@ export interface UserDoc {
   lastSignInAt: Date | null;
   /** Only on people of other nodes (status `remote`). */
   origin?: PersonOrigin;
+}
+
+/**
+ * The record of a person of another node as this node first keeps it (`PersonRepository.insertRemote`): their
+ * handle (`name@host`), the name their actor gives, where they live; no address, no profile beyond the name.
+ */
+export function remotePersonRecord(p: {
+  _id: ObjectId;
+  handle: string;
+  name: string;
+  origin: PersonOrigin;
+  at: Date;
+}): UserDoc {
+  return {
+    _id: p._id,
+    handle: p.handle,
+    status: 'remote',
+    email: null,
+    emailVerified: false,
+    locale: 'en',
+    claimsName: p.name,
+    organizationId: null,
+    isAdmin: false,
+    profile: { displayName: p.name },
+    visibility: { ...defaultVisibility },
+    avatar: null,
+    searchTokens: [],
+    createdAt: p.at,
+    updatedAt: p.at,
+    lastSignInAt: null,
+    origin: p.origin,
+  };
 }
 
 export interface IdentityDoc {

@@ -3,8 +3,7 @@ import { collections } from '../../server/db/collections.js';
 import { DenseSequence } from '../../server/db/sequence.js';
 import { followerListId, type FollowerSlot } from '../../server/notifications/notification.repository.js';
 import { membershipId } from '../../server/groups/group.repository.js';
-import type { UserDoc } from '../../server/people/person.repository.js';
-import { defaultVisibility } from '../../server/people/profile.schemas.js';
+import { remotePersonRecord, type UserDoc } from '../../server/people/person.repository.js';
 
 /**
  * The record of a person of another node (`name@host`, their inboxes at `https://host/…`) as federation
@@ -13,23 +12,11 @@ import { defaultVisibility } from '../../server/people/profile.schemas.js';
  */
 export function remotePerson(name: string, host: string): UserDoc {
   const now = new Date();
-  return {
+  return remotePersonRecord({
     _id: new ObjectId(),
     handle: `${name}@${host}`,
-    status: 'remote',
-    email: null,
-    emailVerified: false,
-    locale: 'en',
-    claimsName: name,
-    organizationId: null,
-    isAdmin: false,
-    profile: { displayName: name },
-    visibility: { ...defaultVisibility },
-    avatar: null,
-    searchTokens: [],
-    createdAt: now,
-    updatedAt: now,
-    lastSignInAt: null,
+    name,
+    at: now,
     origin: {
       iri: `https://${host}/u/${name}`,
       host,
@@ -40,7 +27,7 @@ export function remotePerson(name: string, host: string): UserDoc {
       organization: null,
       fetchedAt: now,
     },
-  };
+  });
 }
 
 /**
