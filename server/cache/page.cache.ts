@@ -30,7 +30,6 @@ export class PageCache {
   private readonly pages = new Map<string, CachedPage>();
   private readonly byScope = new Map<string, Set<string>>();
   private bytes = 0;
-  private readonly listeners: ((scopes: string[]) => void)[] = [];
   /** Bumped when this process may have missed other processes' changes: every earlier ETag stops matching. */
   private epoch = 0;
   /** While the other processes cannot be heard (Redis is down), nothing is kept or answered 304. */
@@ -103,12 +102,6 @@ export class PageCache {
       for (const key of this.byScope.get(scope) ?? []) this.drop(key);
       this.byScope.delete(scope);
     }
-    for (const listener of this.listeners) listener(scopes);
-  }
-
-  /** Called with the scopes of every invalidation (entity caches follow the same changes). */
-  onInvalidate(listener: (scopes: string[]) => void): void {
-    this.listeners.push(listener);
   }
 
   /** How much is kept (for metrics and tests). */

@@ -40,11 +40,6 @@ export interface RecordCacheOptions {
   maxBytes: number;
 }
 
-/** How the node's other processes are told (the page cache's channel: RealtimeServer.toPeers). */
-export interface RecordPeers {
-  toPeers(event: string, payload: unknown): void;
-}
-
 export const RECORD_PEER_EVENT = 'record-cache:invalidate';
 
 /** How many dropped keys are remembered for the reads under way (older drops raise `floor`). */
@@ -70,7 +65,7 @@ export class RecordCache {
   private floor = 0;
   /** While the other processes cannot be heard, nothing is kept. */
   readonly hearing = new Hearing(() => this.forgetAll());
-  private peers: RecordPeers | undefined;
+  private peers: Pick<Peers, 'toPeers'> | undefined;
   private readonly listeners: ((keys: string[]) => void)[] = [];
 
   /** `peerEvent`: the name its drops go to the other processes under (one per cache). */
@@ -83,8 +78,8 @@ export class RecordCache {
     return this.options.enabled && this.hearing.hears;
   }
 
-  /** Where `changed` tells the node's other processes (record.bridge.ts). */
-  connect(peers: RecordPeers): void {
+  /** Where `changed` tells the node's other processes (`follow` does it, with the rest). */
+  connect(peers: Pick<Peers, 'toPeers'>): void {
     this.peers = peers;
   }
 
