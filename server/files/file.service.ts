@@ -13,7 +13,7 @@ import type { GroupRepository } from '../groups/group.repository.js';
 import type { GroupService } from '../groups/group.service.js';
 import type { JobQueue } from '../jobs/job.queue.js';
 import type { PersonRepository } from '../people/person.repository.js';
-import type { Audience } from '../groups/group.policy.js';
+import { audienceOf, type Audience } from '../groups/group.policy.js';
 import {
   versionId,
   type FileDoc,
@@ -149,7 +149,7 @@ export class FileService {
     const { blobs } = await this.receive(body, 'files', ctx.group._id, this.limits.maxFiles);
     // A large upload takes time: the group's visibility is read again now, not taken from before the body.
     const group = await this.groupRepo.byId(ctx.group._id);
-    const audience: Audience = !group || group.deletedAt ? 'hidden' : group.visibility;
+    const audience: Audience = group ? audienceOf(group) : 'hidden';
     if (!blobs.length)
       throw new ValidationError('Send one or more files in the multipart field named files.', [
         { field: 'body.files', message: 'required' },
@@ -344,7 +344,7 @@ export class FileService {
       throw new ForbiddenError('Only a moderator can restore what a moderator removed.');
     if (Date.now() - file.deletedAt.getTime() > this.limits.retentionMs)
       throw new ConflictError('This file was deleted too long ago to be restored.');
-    const audience: Audience = ctx.group.deletedAt ? 'hidden' : ctx.group.visibility;
+    const audience = audienceOf(ctx.group);
     await this.repo.locks.update(this.repo.files, file._id, {
       $set: { deletedAt: null, deletedBy: null, audience },
     });

@@ -12,6 +12,9 @@ export const groupVisibilities = ['public', 'node', 'members'] as const;
 export type GroupVisibility = (typeof groupVisibilities)[number];
 /** Who may read a group's content (posts, files): its visibility, or no one but moderators once it is hidden. */
 export type Audience = GroupVisibility | 'hidden';
+/** The audience of a group's content now: its visibility, or `hidden` while it is deleted. */
+export const audienceOf = (group: { visibility: GroupVisibility; deletedAt?: Date | null }): Audience =>
+  group.deletedAt ? 'hidden' : group.visibility;
 export const joinPolicies = ['open', 'request', 'invite'] as const;
 export type JoinPolicy = (typeof joinPolicies)[number];
 export const roles = ['owner', 'admin', 'moderator', 'member'] as const;

@@ -9,7 +9,7 @@ import { isDuplicateKey } from '../db/errors.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import type { AttachmentSummary, FileService } from '../files/file.service.js';
 import { renderWithMentions } from './mentions.js';
-import type { Audience } from '../groups/group.policy.js';
+import { audienceOf, type Audience } from '../groups/group.policy.js';
 import type { Rendered } from '../groups/group.repository.js';
 import {
   likeId,
@@ -168,7 +168,7 @@ export class ThreadService extends ThreadViews {
       body,
       mentions,
       likeCount: 0,
-      audience: ctx.group.deletedAt ? 'hidden' : ctx.group.visibility,
+      audience: audienceOf(ctx.group),
       createdAt: now,
       editedAt: null,
       deleted: null,
@@ -280,7 +280,7 @@ export class ThreadService extends ThreadViews {
       likeCount: 0,
       // The group's as checked just now, as a new thread's (a kept thread's audience may predate a change of
       // visibility, which rewrites every thread's without an event for each).
-      audience: ctx.group.deletedAt ? 'hidden' : ctx.group.visibility,
+      audience: audienceOf(ctx.group),
       createdAt: now,
       editedAt: null,
       deleted: null,
