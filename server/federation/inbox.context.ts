@@ -93,9 +93,19 @@ export function inboxContext(deps: InboxHandlerDeps) {
     const caller = callerOf(author, vouched);
     const createdAt = post.published && post.published.getTime() < Date.now() ? post.published : undefined;
     const origin = { iri: post.iri, url: post.url };
-    // Copies of its files, kept before the post is written (docs/adr/0029-attachments-across-nodes.md);
+    // Copies of its files, kept before the post is written (docs/adr/0029-attachments-across-nodes.md), are
     // forgotten again if the post is refused (and was not written before), and so is the claim on its IRI
     // made for it, so a later Create of the same IRI is taken afresh.
+    const forgetRefused = async (
+      kind: 'threads' | 'replies',
+      { localId: id, fresh }: { localId: ObjectId; fresh: boolean },
+      kept: AttachmentSummary[],
+    ) => {
+      const posts = kind === 'threads' ? deps.threadRepo.threads : deps.threadRepo.replies;
+      if (await posts.findOne({ _id: id })) return; // written before: not refused
+      if (kept.length) await deps.attachments.discard(kept).catch(() => undefined);
+      if (fresh) await records.forget(post.iri, id).catch(() => undefined);
+    };
     const withCopies = async (
       kind: 'threads' | 'replies',
       { localId: id, fresh }: { localId: ObjectId; fresh: boolean },
@@ -107,11 +117,7 @@ export function inboxContext(deps: InboxHandlerDeps) {
       try {
         await write(kept);
       } catch (err) {
-        const posts = kind === 'threads' ? deps.threadRepo.threads : deps.threadRepo.replies;
-        if (!(await posts.findOne({ _id: id }))) {
-          if (kept.length) await deps.attachments.discard(kept).catch(() => undefined);
-          if (fresh) await records.forget(post.iri, id).catch(() => undefined);
-        }
+        await forgetRefused(kind, { localId: id, fresh }, kept);
         throw err;
       }
     };
@@ -140,8 +146,7 @@ export function inboxContext(deps: InboxHandlerDeps) {
       } catch (err) {
         const claim = await claimed.catch(() => undefined);
         if (claim === null) return;
-        if (claim?.fresh && !(await deps.threadRepo.threads.findOne({ _id: claim.localId })))
-          await records.forget(post.iri, claim.localId).catch(() => undefined);
+        if (claim) await forgetRefused('threads', claim, []);
         throw err;
       }
       return;
