@@ -78,55 +78,6 @@ export class SequenceAppender<D extends SlotDoc> {
     });
   }
 
-  /**
-   * `take`, with the record that holds the position written beside it instead of after it: one round trip
-   * instead of two (docs/adr/0043-reply-beside-its-position.md). `write(n)` starts as soon as the position
-   * this process proposes is known, carrying it; if another process took that position meanwhile, `move(n)`
-   * gives the record the one it got before this resolves. A position that could not be taken at all takes
-   * the record back out (`undo`): a record must not stand without its position. A record that could not be
-   * written leaves its position without it, as a writer that stopped in between does (readers skip it).
-   */
-  async takeBeside(
-    prefix: string,
-    make: (n: number, _id: string) => D,
-    record: {
-      write: (n: number) => Promise<unknown>;
-      move: (n: number) => Promise<unknown>;
-      undo: () => Promise<unknown>;
-    },
-    options: { hint?: number } = {},
-  ): Promise<number> {
-    let writing: Promise<unknown> | undefined;
-    let proposed = 0;
-    const taking = this.take(
-      prefix,
-      (n, _id) => {
-        if (!writing) {
-          proposed = n;
-          writing = record.write(n);
-          // Awaited below, once the position is known: not an unhandled rejection meanwhile.
-          writing.catch(() => undefined);
-        }
-        return make(n, _id);
-      },
-      options,
-    );
-    let n: number;
-    try {
-      n = await taking;
-    } catch (err) {
-      if (writing)
-        await writing.then(
-          () => record.undo().catch(() => undefined),
-          () => undefined,
-        );
-      throw err;
-    }
-    await writing;
-    if (n !== proposed) await record.move(n);
-    return n;
-  }
-
   /** The highest position this process knows taken in `prefix` (a hint for readers in this process). */
   knownHead(prefix: string): number | undefined {
     return this.heads.get(prefix);

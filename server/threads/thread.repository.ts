@@ -211,33 +211,10 @@ export class ThreadRepository {
     return inserted;
   }
 
-  /**
-   * Insert a new reply (its id is new) at the next position of its thread, taken with this process's other
-   * writers of the thread (ADR 0033) and written beside the reply (docs/adr/0043-reply-beside-its-position.md):
-   * its position. `hint`: a position known taken (the thread's recorded count).
-   */
-  async insertReply(reply: ReplyDoc, hint: number): Promise<number> {
-    const seq = await this.replyPositions.takeBeside(
-      reply.threadId.toHexString(),
-      (n, _id) => ({
-        _id,
-        n,
-        groupId: reply.groupId,
-        threadId: reply.threadId,
-        replyId: reply._id,
-        at: new Date(),
-      }),
-      {
-        write: (n) => this.replies.insertOne({ ...reply, seq: n }),
-        // Nobody knows the reply yet (it is announced once written): no lock to take for its position.
-        move: (n) => this.replies.updateOne({ _id: reply._id }, { $set: { seq: n } }),
-        undo: () => this.replies.deleteOne({ _id: reply._id }),
-      },
-      { hint },
-    );
-    reply.seq = seq;
+  /** Insert a new reply (its id is new). */
+  async insertReply(reply: ReplyDoc): Promise<void> {
+    await this.replies.insertOne(reply);
     this.wrote(reply);
-    return seq;
   }
 
   private wrote(doc: ThreadDoc | ReplyDoc): void {

@@ -290,13 +290,25 @@ export class ThreadService extends ThreadViews {
     };
     const writing = this.repo.writingReply(thread._id);
     try {
-      // The reply at its position, and the thread's new place at the head of its group's timeline, written
-      // side by side in one round trip (docs/adr/0043-reply-beside-its-position.md): from here on a reader
-      // finds all three, so the reply is announced now.
-      const placing = this.repo.timeline.place(thread.groupId, thread._id);
-      placing.catch(() => undefined);
-      await this.repo.insertReply(reply, thread.replyCount);
-      const slot = await placing;
+      // Replies to one thread in this process take their positions together (ADR 0033).
+      reply.seq = await this.repo.replyPositions.take(
+        thread._id.toHexString(),
+        (n, _id) => ({
+          _id,
+          n,
+          groupId: thread.groupId,
+          threadId: thread._id,
+          replyId: reply._id,
+          at: new Date(),
+        }),
+        { hint: thread.replyCount },
+      );
+      // The reply, and the thread's new place at the head of its group's timeline, written together: from
+      // here on a reader finds both, so the reply is announced now.
+      const [, slot] = await Promise.all([
+        this.repo.insertReply(reply),
+        this.repo.timeline.place(thread.groupId, thread._id),
+      ]);
       this.events.emit('reply.created', {
         replyId: reply._id.toHexString(),
         threadId: thread._id.toHexString(),

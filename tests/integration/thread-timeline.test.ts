@@ -1,7 +1,7 @@
 import { ObjectId } from 'mongodb';
 import { collections, ensureCollections } from '../../server/db/collections.js';
 import { pino } from 'pino';
-import { ThreadRepository, type ReplyDoc } from '../../server/threads/thread.repository.js';
+import { ThreadRepository } from '../../server/threads/thread.repository.js';
 import { FileRepository } from '../../server/files/file.repository.js';
 import { NotificationRepository } from '../../server/notifications/notification.repository.js';
 import { runMigrations } from '../../server/db/migrations.js';
@@ -346,84 +346,5 @@ describe('id-addressed thread pages', () => {
     } finally {
       await m.cleanup();
     }
-  });
-});
-
-/**
- * A reply is written beside its position, carrying the position this process proposes (one round trip,
- * docs/adr/0043-reply-beside-its-position.md): when another process took that position meanwhile, the reply
- * is moved to the one its writer got; when no position could be taken, the reply does not stand.
- */
-describe('a reply written beside its position', () => {
-  let t: TestDatabase;
-  // Two processes of one node: each takes positions from the head it last saw.
-  let first: ThreadRepository;
-  let second: ThreadRepository;
-  beforeAll(async () => {
-    t = await openTestDatabase('beside');
-    await ensureCollections(t.db);
-    first = new ThreadRepository(t.db);
-    second = new ThreadRepository(t.db);
-  });
-  afterAll(() => t.cleanup());
-
-  const reply = (threadId: ObjectId, groupId: ObjectId, text: string): ReplyDoc => ({
-    _id: new ObjectId(),
-    groupId,
-    threadId,
-    parentId: null,
-    depth: 1,
-    authorId: new ObjectId(),
-    body: { markdown: text, html: `<p>${text}</p>` },
-    mentions: [],
-    likeCount: 0,
-    audience: 'public',
-    createdAt: new Date(),
-    editedAt: null,
-    deleted: null,
-    searchTokens: [],
-    seq: 0,
-  });
-
-  it('takes the position another process left, and the reply carries it', async () => {
-    const [threadId, groupId] = [new ObjectId(), new ObjectId()];
-    const mine = reply(threadId, groupId, 'first');
-    expect(await first.insertReply(mine, 0)).toBe(1);
-    // The other process writes three replies; this one still believes the head is 1.
-    for (const text of ['a', 'b', 'c']) await second.insertReply(reply(threadId, groupId, text), 1);
-    const late = reply(threadId, groupId, 'late');
-    expect(await first.insertReply(late, 1)).toBe(5);
-    const stored = await t.db.collection<ReplyDoc>(collections.replies).findOne({ _id: late._id });
-    expect(stored?.seq).toBe(5);
-    const slots = await first.replySlots.getMany(threadId.toHexString(), [1, 2, 3, 4, 5]);
-    expect(slots.map((s) => s?.replyId.toHexString())).toEqual(
-      await Promise.all(
-        [1, 2, 3, 4, 5].map(async (n) =>
-          (
-            await t.db.collection<ReplyDoc>(collections.replies).findOne({ threadId, seq: n })
-          )?._id.toHexString(),
-        ),
-      ),
-    );
-    expect(slots[4]?.replyId.equals(late._id)).toBe(true);
-  });
-
-  it('takes the reply back out when its position cannot be taken', async () => {
-    const [threadId, groupId] = [new ObjectId(), new ObjectId()];
-    const orphan = reply(threadId, groupId, 'no place');
-    const replies = t.db.collection<ReplyDoc>(collections.replies);
-    await expect(
-      first.replyPositions.takeBeside(
-        threadId.toHexString(),
-        // A position the database refuses (a field name it does not store), not a duplicate.
-        (n, _id) => ({ _id, n, $bad: true }) as never,
-        {
-          write: (n) => replies.insertOne({ ...orphan, seq: n }),
-          move: (n) => replies.updateOne({ _id: orphan._id }, { $set: { seq: n } }),
-          undo: () => replies.deleteOne({ _id: orphan._id }),
-        },
-      ),
-    ).rejects.toThrow();
-    expect(await replies.findOne({ _id: orphan._id })).toBeNull();
   });
 });
