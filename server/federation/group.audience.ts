@@ -103,7 +103,7 @@ export class GroupAudience {
     object: Record<string, unknown> | string,
     inboxes?: string[] | Promise<string[]>,
     options: SendOptions = {},
-  ): { id: string; done: Promise<Activity> } {
+  ): { id: string; queued: Promise<void>; done: Promise<Activity> } {
     const groupIri = this.deps.renderer.groupIri(group);
     const announce = this.deps.outbox.build(groupIri, {
       type: 'Announce',
@@ -116,7 +116,7 @@ export class GroupAudience {
     });
     return {
       id: announce.id,
-      done: this.deps.outbox.send(announce, inboxes ?? this.inboxes(group._id), options),
+      ...this.deps.outbox.start(announce, inboxes ?? this.inboxes(group._id), options),
     };
   }
 }
