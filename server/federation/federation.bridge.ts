@@ -95,22 +95,25 @@ export class FederationBridge {
       // worker), the thread's bookkeeping nobody waits for waits (ADR 0042).
       const release = this.deps.lanes.open();
       try {
-        // Rendered from what the write held (no read of the thread); in a group hosted here (a thread written
-        // here is pending only in a group elsewhere) its member nodes are found at once, beside the group and
-        // the author, once for both Announces (docs/performance.md, "Federation: a new thread to 50 member
-        // nodes").
+        // Rendered from what the write held (no read of the thread), with the group and the author as this
+        // process keeps them (ADR 0042: only their names and addresses are rendered, and a change to either
+        // drops them in every process); in a group hosted here (a thread written here is pending only in a
+        // group elsewhere) its member nodes are found at once, once for both Announces (docs/performance.md,
+        // "Federation: a new thread to 50 member nodes").
         const written = this.deps.threads.written('threads', e.threadId);
         const early =
           written && !written.pending && written.audience !== 'node'
-            ? this.deps.audience.inboxes(written.groupId)
+            ? this.deps.audience.inboxes(written.groupId, { public: written.audience === 'public' })
             : null;
         early?.catch(() => undefined);
         const [p, thread] = await Promise.all([
-          this.parties(e.groupId, e.authorId),
+          this.parties(e.groupId, e.authorId, 'kept'),
           written ?? this.deps.threads.threads.findOne({ _id: new ObjectId(e.threadId) }),
         ]);
         if (!p?.personHere || !thread) return;
-        const inboxes = p.groupHere ? (early ?? this.deps.audience.inboxes(p.group._id)) : null;
+        const inboxes = p.groupHere
+          ? (early ?? this.deps.audience.inboxes(p.group._id, { public: p.group.visibility === 'public' }))
+          : null;
         const page = await this.deps.renderer.object('threads', thread, p.group, { author: p.person });
         const sent: Sent = {};
         if (!inboxes) {
@@ -378,12 +381,26 @@ export class FederationBridge {
     return activity;
   }
 
-  /** The group (public, not deleted) and the person an event names. */
-  private async parties(groupId: string, personId: string): Promise<Parties | null> {
-    const [group, person] = await Promise.all([
-      this.deps.groups.groups.findOne({ _id: new ObjectId(groupId) }),
-      this.deps.people.byId(new ObjectId(personId)),
-    ]);
+  /**
+   * The group (public, not deleted) and the person an event names, as the database has them, or as this
+   * process keeps them (`kept`: the record cache, ADR 0034, whose records a change drops in every process).
+   */
+  private async parties(
+    groupId: string,
+    personId: string,
+    from: 'kept' | 'database' = 'database',
+  ): Promise<Parties | null> {
+    const [group, person] = await Promise.all(
+      from === 'kept'
+        ? [
+            this.deps.groups.keptById(new ObjectId(groupId)),
+            this.deps.people.keptByIds([new ObjectId(personId)]).then(([found]) => found ?? null),
+          ]
+        : [
+            this.deps.groups.groups.findOne({ _id: new ObjectId(groupId) }),
+            this.deps.people.byId(new ObjectId(personId)),
+          ],
+    );
     // Public and members-only groups federate; a group of this node's people only (`node`) never does.
     if (!group || !person || group.deletedAt || group.visibility === 'node') return null;
     return {
