@@ -298,7 +298,7 @@ export class DeliveryWorker {
     const ahead = queued.behind ? this.sending.get(queued.behind) : undefined;
     this.claiming += now.length;
     // Behind another activity, these are not the first deliveries of anything: nothing waits for them.
-    const handing = ahead ? undefined : new Handing();
+    const handing = queued.behind ? undefined : new Handing();
     if (handing) for (const listener of this.sendingListeners) listener(handing.done);
     const sending = (async () => {
       let counted = true;

@@ -117,13 +117,13 @@ export class FederationBridge {
         const page = await this.deps.renderer.object('threads', thread, p.group, { author: p.person });
         const sent: Sent = {};
         if (!inboxes) {
-          const created = this.publish(p, { type: 'Create', object: page }, undefined, sent);
+          const created = this.publish(p, { type: 'Create', object: page }, { sent, later: true });
           void sent.queued?.finally(release);
           return void (await created);
         }
         // Mastodon and its peers show a group's Announce of a post (a boost), not of a Create: it goes out
         // once the deliveries member nodes apply (FEP-1b12) are out (docs/performance.md, fan-out).
-        const created = this.publish(p, { type: 'Create', object: page }, inboxes, sent);
+        const created = this.publish(p, { type: 'Create', object: page }, { inboxes, sent, later: true });
         void sent.queued?.finally(release);
         await created;
         await this.deps.audience.announce(p.group, page, inboxes, { behind: sent.id });
@@ -351,30 +351,35 @@ export class FederationBridge {
   private async publish(
     p: Parties,
     fields: Record<string, unknown> & { type: string },
-    /** The group's member nodes, when the caller found them already (or is finding them). */
-    inboxes?: string[] | Promise<string[]>,
-    /** Told what goes to other nodes: the group's Announce (a group hosted here), else the activity. */
-    sent?: Sent,
+    extra: {
+      /** The group's member nodes, when the caller found them already (or is finding them). */
+      inboxes?: string[] | Promise<string[]>;
+      /** Told what goes to other nodes: the group's Announce (a group hosted here), else the activity. */
+      sent?: Sent;
+      /** The JSON-LD forms kept once the first deliveries are handed out (a new thread, ADR 0042). */
+      later?: boolean;
+    } = {},
   ): Promise<Activity> {
+    const { inboxes, sent, later } = extra;
     const activity = this.deps.outbox.build(p.personIri, {
       ...this.deps.renderer.addressing(p.group),
       audience: p.groupIri,
       ...fields,
     });
     if (!p.groupHere) {
-      const started = this.deps.outbox.start(activity, [p.group.origin!.inbox]);
+      const started = this.deps.outbox.start(activity, [p.group.origin!.inbox], { later });
       if (sent) Object.assign(sent, { id: activity.id, queued: started.queued });
       return started.done;
     }
     // Kept in the author's outbox (so it can be fetched back by id) while the group announces it: the
     // Announce embeds it, on the group's own origin, so no member node needs to fetch it first; the
     // Announce is queued once it can be, for one that fetches it back anyway (ADR 0031).
-    const create = this.deps.outbox.start(activity, []);
+    const create = this.deps.outbox.start(activity, [], { later });
     const announce = this.deps.audience.startAnnounce(
       p.group,
       activity,
       inboxes ?? this.deps.audience.inboxes(p.group._id),
-      { after: create.queued },
+      { after: create.queued, later },
     );
     if (sent) Object.assign(sent, { id: announce.id, queued: announce.queued });
     await Promise.all([create.done, announce.done]);
