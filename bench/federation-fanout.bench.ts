@@ -106,6 +106,13 @@ if (TRACE) {
   };
   database.client.on('commandSucceeded', done);
   database.client.on('commandFailed', done);
+  // When the deliveries taken at once are all handed to their connections (ADR 0042).
+  fed.worker.onSending((handed) => {
+    const at = Math.round(now() - traceStart);
+    void handed.then(() =>
+      step(`  deliveries taken at ${at} ms, handed out at ${Math.round(now() - traceStart)} ms`),
+    );
+  });
   const enqueue = fed.deliveries.enqueue.bind(fed.deliveries);
   fed.deliveries.enqueue = async (...args: Parameters<typeof enqueue>) => {
     const at = Math.round(now() - traceStart);

@@ -37,6 +37,7 @@ import { FileService } from './files/file.service.js';
 import { FolderService } from './files/folder.service.js';
 import { thumbnailJob } from './files/thumbnail.job.js';
 import { AttachmentCopies } from './files/attachment.copies.js';
+import { Lanes } from './core/lanes.js';
 import { JobQueue } from './jobs/job.queue.js';
 import { NotificationFanout } from './notifications/notification.fanout.js';
 import { NotificationSweeps } from './notifications/notification.sweeps.js';
@@ -232,12 +233,15 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const registry = new OidcRegistry(passport, accounts, config.publicUrl, logger);
   await registry.register(issuers, presets);
 
+  // A new post's first deliveries go before its bookkeeping (docs/adr/0042-first-deliveries-before-bookkeeping.md).
+  const lanes = new Lanes();
   const federation = config.federation.enabled
     ? composeFederation({
         config,
         db,
         logger,
         events,
+        lanes,
         people: personRepo,
         groups: groupRepo,
         threads: threadRepo,
@@ -351,6 +355,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
     jobs,
     logger,
     audience,
+    lanes,
     deliverTo: [
       notificationPush({ realtime, views: (docs, readUpTo) => notifications.views(docs, readUpTo) }),
       notificationMail.delivered,

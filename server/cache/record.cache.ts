@@ -26,6 +26,8 @@ export const recordKeys = {
   /** The threads of a group's first page (ids and positions, newest activity first). */
   head: (groupId: string) => `head:${groupId}`,
   pins: (groupId: string) => `pins:${groupId}`,
+  /** Who of other nodes is an active member of a group (kept with the group's tag: a membership drops it). */
+  remoteMembers: (groupId: string) => `remote-members:${groupId}`,
   person: (personId: string) => `person:${personId}`,
   /** Whether a person likes a post (kept either way). */
   like: (postId: string, personId: string) => `like:${postId}:${personId}`,

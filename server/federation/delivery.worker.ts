@@ -106,6 +106,34 @@ class Gates {
   }
 }
 
+/** When every delivery of a set is handed to its connection (`DeliveryWorker.onSending`). */
+class Handing {
+  private left = 0;
+  private release!: () => void;
+  readonly done = new Promise<void>((resolve) => (this.release = resolve));
+
+  /** How many deliveries there are (none: done). */
+  expect(count: number): void {
+    this.left += count;
+    if (this.left <= 0) this.release();
+  }
+
+  /** A function that counts one delivery handed, however often it is called. */
+  one(): () => void {
+    let told = false;
+    return () => {
+      if (told) return;
+      told = true;
+      if (--this.left <= 0) this.release();
+    };
+  }
+
+  /** Whatever is left is not waited for any more. */
+  end(): void {
+    this.release();
+  }
+}
+
 /**
  * Sends queued deliveries (replacing apex's serial loop, docs/federation.md, "What the node sends"). Batches of one activity's
  * inboxes are claimed from the queue; their inboxes go out many at once, a few per host, each signed at send
@@ -136,6 +164,7 @@ export class DeliveryWorker {
     outcome: 'delivered' | 'retry' | 'failed' | 'deferred',
     host: string,
   ) => void)[] = [];
+  private readonly sendingListeners: ((handed: Promise<void>) => void)[] = [];
 
   constructor(
     private readonly queue: DeliveryQueue,
@@ -164,6 +193,15 @@ export class DeliveryWorker {
    */
   onOutcome(listener: (outcome: 'delivered' | 'retry' | 'failed' | 'deferred', host: string) => void): void {
     this.outcomeListeners.push(listener);
+  }
+
+  /**
+   * Called when this worker starts sending what was just queued here (`takeQueued`), with when every one of
+   * those deliveries is handed to its connection (or settled without a request): the first deliveries of a
+   * post go before its bookkeeping (`Lanes`, docs/adr/0042-first-deliveries-before-bookkeeping.md).
+   */
+  onSending(listener: (handed: Promise<void>) => void): void {
+    this.sendingListeners.push(listener);
   }
 
   private tell(outcome: 'delivered' | 'retry' | 'failed' | 'deferred', inbox: string): void {
@@ -259,6 +297,9 @@ export class DeliveryWorker {
       this.bodies.set(activityId, { body: queued.body, digest: digestOf(queued.body) });
     const ahead = queued.behind ? this.sending.get(queued.behind) : undefined;
     this.claiming += now.length;
+    // Behind another activity, these are not the first deliveries of anything: nothing waits for them.
+    const handing = queued.behind ? undefined : new Handing();
+    if (handing) for (const listener of this.sendingListeners) listener(handing.done);
     const sending = (async () => {
       let counted = true;
       const uncount = () => {
@@ -273,8 +314,11 @@ export class DeliveryWorker {
           Date.now() - this.hostStatesAt > this.options.pollMs ? this.readHostStates() : undefined,
         ]);
         uncount();
-        await Promise.allSettled([...leased, ...mine].map((batch) => this.run(batch)));
+        const batches = [...leased, ...mine];
+        handing?.expect(batches.reduce((n, batch) => n + batch.inboxes.length, 0));
+        await Promise.allSettled(batches.map((batch) => this.run(batch, handing)));
       } finally {
+        handing?.end();
         uncount();
       }
     })()
@@ -296,8 +340,8 @@ export class DeliveryWorker {
   }
 
   /** Send a batch this worker holds; the next poll follows when it is settled. */
-  private run(batch: DeliveryDoc): Promise<void> {
-    const run = this.runBatch(batch)
+  private run(batch: DeliveryDoc, handing?: Handing): Promise<void> {
+    const run = this.runBatch(batch, handing)
       .catch((err: unknown) =>
         // The lease runs out and the batch is sent again: at-least-once.
         this.logger.error({ err, batch: batch._id }, 'delivery batch failed'),
@@ -363,7 +407,7 @@ export class DeliveryWorker {
     return key;
   }
 
-  private async runBatch(batch: DeliveryDoc): Promise<void> {
+  private async runBatch(batch: DeliveryDoc, handing?: Handing): Promise<void> {
     const renew = setInterval(() => {
       this.queue
         .renew(batch, this.options.leaseMs)
@@ -376,7 +420,7 @@ export class DeliveryWorker {
       const outcomes = await Promise.all(
         batch.inboxes.map((inbox) =>
           activity && key
-            ? this.deliver(batch, inbox, activity, key).catch((err: unknown): Outcome => ({
+            ? this.deliver(batch, inbox, activity, key, handing?.one()).catch((err: unknown): Outcome => ({
                 kind: 'retry',
                 status: null,
                 error: (err as Error).message,
@@ -395,6 +439,22 @@ export class DeliveryWorker {
     inbox: string,
     activity: { body: string; digest: string },
     key: CryptoKey,
+    /** Told once the request is handed to its connection, or the delivery settled without one. */
+    handed: () => void = () => undefined,
+  ): Promise<Outcome> {
+    try {
+      return await this.attempt(batch, inbox, activity, key, handed);
+    } finally {
+      handed();
+    }
+  }
+
+  private async attempt(
+    batch: DeliveryDoc,
+    inbox: string,
+    activity: { body: string; digest: string },
+    key: CryptoKey,
+    handed: () => void,
   ): Promise<Outcome> {
     const host = new URL(inbox).host.toLowerCase();
     if (!this.policy.allows(host))
@@ -417,6 +477,7 @@ export class DeliveryWorker {
           headers: { 'content-type': ACTIVITY_JSON, 'user-agent': this.userAgent, accept: ACTIVITY_JSON },
           body: activity.body,
           digest: activity.digest,
+          onSent: handed,
         },
         cryptoKeySigner(`${batch.actorId}#main-key`, key),
         this.outbound,

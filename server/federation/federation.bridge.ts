@@ -1,5 +1,6 @@
 import { ObjectId } from 'mongodb';
 import type { DomainEvents, EventBus, EventName } from '../core/events.js';
+import type { Lanes } from '../core/lanes.js';
 import type { Logger } from '../core/logger.js';
 import type { GroupDoc, GroupRepository } from '../groups/group.repository.js';
 import type { PersonRepository, UserDoc } from '../people/person.repository.js';
@@ -23,6 +24,12 @@ interface Parties {
 }
 
 type Handler<E extends EventName> = (e: DomainEvents[E]) => Promise<void>;
+
+/** What a post sent to other nodes: its id, and when it is queued (its first deliveries start there). */
+interface Sent {
+  id?: string;
+  queued?: Promise<void>;
+}
 
 /**
  * Outbound federation (docs/federation.md): domain events → activities → the delivery queue, as the
@@ -52,6 +59,7 @@ export class FederationBridge {
       audience: GroupAudience;
       records: FederationRecords;
       logger: Logger;
+      lanes: Lanes;
     },
   ) {}
 
@@ -83,28 +91,45 @@ export class FederationBridge {
     'thread.created': async (e) => {
       // A post of another node's person: its group announces it, nothing goes out from here.
       if (e.received) return;
-      // Rendered from what the write held (no read of the thread); in a group hosted here (a thread written
-      // here is pending only in a group elsewhere) its member nodes are found at once, beside the group and
-      // the author, once for both Announces (docs/performance.md, "Federation: a new thread to 50 member nodes").
-      const written = this.deps.threads.written('threads', e.threadId);
-      const early =
-        written && !written.pending && written.audience !== 'node'
-          ? this.deps.audience.inboxes(written.groupId)
+      // Until the activity member nodes apply is queued (its first deliveries are held from there by the
+      // worker), the thread's bookkeeping nobody waits for waits (ADR 0042).
+      const release = this.deps.lanes.open();
+      try {
+        // Rendered from what the write held (no read of the thread), with the group and the author as this
+        // process keeps them (ADR 0042: only their names and addresses are rendered, and a change to either
+        // drops them in every process); in a group hosted here (a thread written here is pending only in a
+        // group elsewhere) its member nodes are found at once, once for both Announces (docs/performance.md,
+        // "Federation: a new thread to 50 member nodes").
+        const written = this.deps.threads.written('threads', e.threadId);
+        const early =
+          written && !written.pending && written.audience !== 'node'
+            ? this.deps.audience.inboxes(written.groupId, { public: written.audience === 'public' })
+            : null;
+        early?.catch(() => undefined);
+        const [p, thread] = await Promise.all([
+          this.parties(e.groupId, e.authorId, 'kept'),
+          written ?? this.deps.threads.threads.findOne({ _id: new ObjectId(e.threadId) }),
+        ]);
+        if (!p?.personHere || !thread) return;
+        const inboxes = p.groupHere
+          ? (early ?? this.deps.audience.inboxes(p.group._id, { public: p.group.visibility === 'public' }))
           : null;
-      early?.catch(() => undefined);
-      const [p, thread] = await Promise.all([
-        this.parties(e.groupId, e.authorId),
-        written ?? this.deps.threads.threads.findOne({ _id: new ObjectId(e.threadId) }),
-      ]);
-      if (!p?.personHere || !thread) return;
-      const inboxes = p.groupHere ? (early ?? this.deps.audience.inboxes(p.group._id)) : null;
-      const page = await this.deps.renderer.object('threads', thread, p.group, { author: p.person });
-      if (!inboxes) return void (await this.publish(p, { type: 'Create', object: page }));
-      // Mastodon and its peers show a group's Announce of a post (a boost), not of a Create: it goes out
-      // once the deliveries member nodes apply (FEP-1b12) are out (docs/performance.md, fan-out).
-      const announced: { id?: string } = {};
-      await this.publish(p, { type: 'Create', object: page }, inboxes, announced);
-      await this.deps.audience.announce(p.group, page, inboxes, { behind: announced.id });
+        const page = await this.deps.renderer.object('threads', thread, p.group, { author: p.person });
+        const sent: Sent = {};
+        if (!inboxes) {
+          const created = this.publish(p, { type: 'Create', object: page }, { sent, later: true });
+          void sent.queued?.finally(release);
+          return void (await created);
+        }
+        // Mastodon and its peers show a group's Announce of a post (a boost), not of a Create: it goes out
+        // once the deliveries member nodes apply (FEP-1b12) are out (docs/performance.md, fan-out).
+        const created = this.publish(p, { type: 'Create', object: page }, { inboxes, sent, later: true });
+        void sent.queued?.finally(release);
+        await created;
+        await this.deps.audience.announce(p.group, page, inboxes, { behind: sent.id });
+      } finally {
+        release();
+      }
     },
     'reply.created': async (e) => {
       if (e.received) return;
@@ -326,38 +351,61 @@ export class FederationBridge {
   private async publish(
     p: Parties,
     fields: Record<string, unknown> & { type: string },
-    /** The group's member nodes, when the caller found them already (or is finding them). */
-    inboxes?: string[] | Promise<string[]>,
-    /** Told the id of the group's Announce (a group hosted here). */
-    announced?: { id?: string },
+    extra: {
+      /** The group's member nodes, when the caller found them already (or is finding them). */
+      inboxes?: string[] | Promise<string[]>;
+      /** Told what goes to other nodes: the group's Announce (a group hosted here), else the activity. */
+      sent?: Sent;
+      /** The JSON-LD forms kept once the first deliveries are handed out (a new thread, ADR 0042). */
+      later?: boolean;
+    } = {},
   ): Promise<Activity> {
+    const { inboxes, sent, later } = extra;
     const activity = this.deps.outbox.build(p.personIri, {
       ...this.deps.renderer.addressing(p.group),
       audience: p.groupIri,
       ...fields,
     });
-    if (!p.groupHere) return this.deps.outbox.send(activity, [p.group.origin!.inbox]);
+    if (!p.groupHere) {
+      const started = this.deps.outbox.start(activity, [p.group.origin!.inbox], { later });
+      if (sent) Object.assign(sent, { id: activity.id, queued: started.queued });
+      return started.done;
+    }
     // Kept in the author's outbox (so it can be fetched back by id) while the group announces it: the
     // Announce embeds it, on the group's own origin, so no member node needs to fetch it first; the
     // Announce is queued once it can be, for one that fetches it back anyway (ADR 0031).
-    const create = this.deps.outbox.start(activity, []);
+    const create = this.deps.outbox.start(activity, [], { later });
     const announce = this.deps.audience.startAnnounce(
       p.group,
       activity,
       inboxes ?? this.deps.audience.inboxes(p.group._id),
-      { after: create.queued },
+      { after: create.queued, later },
     );
-    if (announced) announced.id = announce.id;
+    if (sent) Object.assign(sent, { id: announce.id, queued: announce.queued });
     await Promise.all([create.done, announce.done]);
     return activity;
   }
 
-  /** The group (public, not deleted) and the person an event names. */
-  private async parties(groupId: string, personId: string): Promise<Parties | null> {
-    const [group, person] = await Promise.all([
-      this.deps.groups.groups.findOne({ _id: new ObjectId(groupId) }),
-      this.deps.people.byId(new ObjectId(personId)),
-    ]);
+  /**
+   * The group (public, not deleted) and the person an event names, as the database has them, or as this
+   * process keeps them (`kept`: the record cache, ADR 0034, whose records a change drops in every process).
+   */
+  private async parties(
+    groupId: string,
+    personId: string,
+    from: 'kept' | 'database' = 'database',
+  ): Promise<Parties | null> {
+    const [group, person] = await Promise.all(
+      from === 'kept'
+        ? [
+            this.deps.groups.keptById(new ObjectId(groupId)),
+            this.deps.people.keptByIds([new ObjectId(personId)]).then(([found]) => found ?? null),
+          ]
+        : [
+            this.deps.groups.groups.findOne({ _id: new ObjectId(groupId) }),
+            this.deps.people.byId(new ObjectId(personId)),
+          ],
+    );
     // Public and members-only groups federate; a group of this node's people only (`node`) never does.
     if (!group || !person || group.deletedAt || group.visibility === 'node') return null;
     return {

@@ -5,6 +5,7 @@ import type { RequestHandler, Router } from 'express';
 import type { Db } from 'mongodb';
 import type { Config } from '../config.js';
 import type { EventBus } from '../core/events.js';
+import type { Lanes } from '../core/lanes.js';
 import type { Logger } from '../core/logger.js';
 import { projectRoot } from '../core/paths.js';
 import type { GroupRepository } from '../groups/group.repository.js';
@@ -79,6 +80,8 @@ export function composeFederation(deps: {
   db: Db;
   logger: Logger;
   events: EventBus;
+  /** A new post's first deliveries are held; what nobody waits for runs after them (ADR 0042). */
+  lanes: Lanes;
   people: PersonRepository;
   groups: GroupRepository;
   threads: ThreadRepository;
@@ -197,7 +200,10 @@ export function composeFederation(deps: {
       deps.services.groups.remoteVisibilityChanged(group, visibility, write),
     logger,
   });
-  const outbox = new Outbox({ base: config.publicUrl, apex, store, deliveries, logger });
+  // What this process just queued is sent at once (ADR 0031): until those requests are handed to their
+  // connections, the work nobody waits for waits (ADR 0042).
+  worker.onSending((handed) => deps.lanes.hold(handed));
+  const outbox = new Outbox({ base: config.publicUrl, apex, store, deliveries, logger, lanes: deps.lanes });
   const audience = new GroupAudience({ groups: deps.groups, people: deps.people, renderer, outbox });
   const bridge = new FederationBridge({
     events: deps.events,
@@ -210,6 +216,7 @@ export function composeFederation(deps: {
     audience,
     records,
     logger,
+    lanes: deps.lanes,
   });
   bridge.listen();
   deps.services.memberships.useRemotePeople((handle) => remote.personByHandle(handle));

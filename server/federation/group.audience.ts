@@ -39,9 +39,14 @@ export class GroupAudience {
    * ADR 0030 for remote records), so a group's Announce waits for one read, not two, and not for fifty
    * people's records (docs/performance.md, "Federation: a new thread to 50 member nodes").
    */
-  async inboxes(groupId: ObjectId): Promise<string[]> {
-    // Asked on every post, reply and like of the group: only its members of other nodes are read.
-    const ids = await this.deps.groups.remoteMemberIds(groupId, ['active']);
+  async inboxes(groupId: ObjectId, options: { public?: boolean } = {}): Promise<string[]> {
+    // Asked on every post, reply and like of the group: only its members of other nodes are read. A public
+    // group's are kept by this process until a membership of the group changes, in any process (the record
+    // cache, ADR 0034 and 0042): what it says is public anyway (its followers), and what a public group
+    // sends is addressed to Public. A members-only group's are read every time (ADR 0028, 0036).
+    const ids = await (options.public
+      ? this.deps.groups.keptRemoteMemberIds(groupId)
+      : this.deps.groups.remoteMemberIds(groupId, ['active']));
     const now = Date.now();
     const inboxes = new Map<string, string | null>();
     const unknown: ObjectId[] = [];
@@ -103,7 +108,7 @@ export class GroupAudience {
     object: Record<string, unknown> | string,
     inboxes?: string[] | Promise<string[]>,
     options: SendOptions = {},
-  ): { id: string; done: Promise<Activity> } {
+  ): { id: string; queued: Promise<void>; done: Promise<Activity> } {
     const groupIri = this.deps.renderer.groupIri(group);
     const announce = this.deps.outbox.build(groupIri, {
       type: 'Announce',
@@ -116,7 +121,7 @@ export class GroupAudience {
     });
     return {
       id: announce.id,
-      done: this.deps.outbox.send(announce, inboxes ?? this.inboxes(group._id), options),
+      ...this.deps.outbox.start(announce, inboxes ?? this.inboxes(group._id), options),
     };
   }
 }

@@ -91,7 +91,14 @@ async function resolveHost(
  */
 export async function safeFetch(
   url: string,
-  init: { method?: string; headers?: Record<string, string>; body?: string | Buffer; stream?: boolean },
+  init: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+    stream?: boolean;
+    /** Told when the request (headers and body) is handed to its connection, at each hop. */
+    onSent?: () => void;
+  },
   policy: OutboundPolicy,
 ): Promise<OutboundResponse> {
   const deadline = Date.now() + policy.timeoutMs;
@@ -140,6 +147,7 @@ function request(
     headers?: Record<string, string>;
     body?: string | Buffer | undefined;
     stream?: boolean | undefined;
+    onSent?: (() => void) | undefined;
   },
   target: { address: string; family: number },
   timeoutMs: number,
@@ -210,6 +218,7 @@ function request(
     req.on('error', (err) =>
       reject(err instanceof OutboundRefusedError ? err : new OutboundRefusedError(err.message, 'network')),
     );
+    if (init.onSent) req.on('finish', init.onSent);
     req.end(init.body);
   });
 }

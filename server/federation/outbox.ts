@@ -1,5 +1,6 @@
 import type { ApexInstance } from 'activitypub-express';
 import { ObjectId } from 'mongodb';
+import type { Lanes } from '../core/lanes.js';
 import type { Logger } from '../core/logger.js';
 import { AS_CONTEXT } from './actor.directory.js';
 import type { ApexStore } from './apex.store.js';
@@ -12,6 +13,11 @@ export interface SendOptions {
   behind?: string | undefined;
   /** What must be fetchable before this activity is queued. */
   after?: Promise<unknown> | undefined;
+  /**
+   * The JSON-LD form is kept once this process's first deliveries are handed out (`Lanes.later`, ADR 0042):
+   * for a new thread's activities, whose JSON-LD processing otherwise takes the CPU they are signed with.
+   */
+  later?: boolean | undefined;
 }
 
 /**
@@ -27,6 +33,8 @@ export class Outbox {
       store: ApexStore;
       deliveries: DeliveryQueue;
       logger: Logger;
+      /** With `later`, the JSON-LD form is kept once the first deliveries are handed out (ADR 0042). */
+      lanes: Lanes;
     },
   ) {}
 
@@ -48,7 +56,8 @@ export class Outbox {
   /**
    * Keep the activity in its actor's outbox and queue it for these inboxes (each once). Both at once: the
    * first deliveries need not wait for the JSON-LD form kept for fetching it back, since the queue writes the
-   * activity's body before its deliveries and the node serves it back from there meanwhile (ADR 0031).
+   * activity's body before its deliveries and the node serves it back from there meanwhile (ADR 0031); with
+   * `later`, the form is made once the activity is queued and the first deliveries are handed out (ADR 0042).
    * `after`: what must be fetchable before this activity is queued (an activity of this node it embeds:
    * `start(...).queued`). `behind`: an activity whose deliveries from this process go out first.
    */
@@ -82,6 +91,11 @@ export class Outbox {
     const done = (async () => {
       await Promise.all([
         (async () => {
+          // Nobody waits for the JSON-LD form: its processing goes after the first deliveries' signing.
+          if (options.later) {
+            await queued.catch(() => undefined);
+            await this.deps.lanes.later();
+          }
           const compacted = await this.deps.apex.fromJSONLD(structuredClone(activity));
           compacted._meta = { collection: [`${activity.actor}/outbox`] };
           await this.deps.store.asLocal(() => this.deps.store.saveActivity(compacted));

@@ -10,6 +10,8 @@ export interface SignedSend {
   body?: string;
   /** The body's draft-cavage Digest, when the caller already has it (one activity to many inboxes). */
   digest?: string;
+  /** Told when a request is handed to its connection (once per attempt). */
+  onSent?: () => void;
 }
 
 /**
@@ -77,7 +79,12 @@ export class SignatureNegotiator {
   ): Promise<OutboundResponse> {
     return safeFetch(
       request.url,
-      { method: request.method, headers, ...(request.body !== undefined ? { body: request.body } : {}) },
+      {
+        method: request.method,
+        headers,
+        ...(request.body !== undefined ? { body: request.body } : {}),
+        ...(request.onSent ? { onSent: request.onSent } : {}),
+      },
       outbound,
     );
   }

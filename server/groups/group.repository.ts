@@ -260,6 +260,21 @@ export class GroupRepository {
     return group ?? null;
   }
 
+  /**
+   * `remoteMemberIds(groupId, ['active'])` kept as `keptById`, for a public group's Announces (ADR 0042):
+   * dropped with the group's record, which every membership change of the group drops (record.bridge.ts).
+   */
+  async keptRemoteMemberIds(groupId: ObjectId): Promise<ObjectId[]> {
+    const id = groupId.toHexString();
+    const key = recordKeys.remoteMembers(id);
+    const kept = this.records?.get<ObjectId[]>(key);
+    if (kept !== undefined) return kept;
+    const ticket = this.records?.ticket() ?? 0;
+    const found = await this.remoteMemberIds(groupId, ['active']);
+    this.records?.set(key, found, 64 + 56 * found.length, ticket, [recordKeys.group(id)]);
+    return found;
+  }
+
   /** A person's membership of a group, kept as `keptById` (none is kept too: a reader who is not a member). */
   async keptMembership(groupId: ObjectId, userId: ObjectId): Promise<MembershipDoc | null> {
     const key = recordKeys.membership(groupId.toHexString(), userId.toHexString());

@@ -1,6 +1,7 @@
 import { ObjectId } from 'mongodb';
 import type { EventBus } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
+import type { Lanes } from '../core/lanes.js';
 import type { GroupDoc, GroupRepository } from '../groups/group.repository.js';
 import type { JobQueue } from '../jobs/job.queue.js';
 import type { PersonRepository } from '../people/person.repository.js';
@@ -53,6 +54,8 @@ export interface NotificationFanoutDeps {
   audience: NotificationAudience;
   /** Who hears of the notifications written (live sockets, mail), in this order. */
   deliverTo: ((delivered: Delivered[]) => Promise<void>)[];
+  /** A new thread's job is queued once its first deliveries to other nodes are handed out (ADR 0042). */
+  lanes: Lanes;
 }
 
 export class NotificationFanout {
@@ -68,6 +71,7 @@ export class NotificationFanout {
   private readonly logger: Logger;
   private readonly audience: NotificationAudience;
   private readonly deliverTo: NotificationFanoutDeps['deliverTo'];
+  private readonly lanes: Lanes;
 
   constructor(deps: NotificationFanoutDeps) {
     this.repo = deps.repo;
@@ -78,6 +82,7 @@ export class NotificationFanout {
     this.logger = deps.logger;
     this.audience = deps.audience;
     this.deliverTo = deps.deliverTo;
+    this.lanes = deps.lanes;
     const { repo, jobs } = deps;
     this.keys = new BatchInserter(repo.delivered, FANOUT_BATCH);
     this.written = (doc) => this.notifications.insert(doc);
@@ -108,6 +113,9 @@ export class NotificationFanout {
         follow: e.received ? [] : [e.authorId],
       };
       if (!e.silent) plan.followersOf = { kind: 'group', id: e.groupId, as: 'thread.new' };
+      // Nobody waits for it: its job (a write, then its run) goes after the thread's first deliveries to the
+      // group's member nodes are handed out, a moment later at the most.
+      await this.lanes.later();
       await enqueue(plan);
     });
     events.on('reply.created', (e) =>

@@ -1,4 +1,6 @@
 import type { CommandStartedEvent, ObjectId } from 'mongodb';
+import { bridgeRecords } from '../../server/cache/record.bridge.js';
+import { RecordCache } from '../../server/cache/record.cache.js';
 import type { Caller } from '../../server/core/caller.js';
 import { collections } from '../../server/db/collections.js';
 import { GroupAudience } from '../../server/federation/group.audience.js';
@@ -83,5 +85,54 @@ describe("a group's members on other nodes", () => {
     const read = readPeople.flat().map((id) => String(id));
     expect(read.length).toBeGreaterThan(0);
     expect(read.filter((id) => !remote.has(id))).toEqual([]);
+  });
+
+  it('of a public group are kept until a membership of the group changes (ADR 0042)', async () => {
+    const { db } = w.node.database;
+    const people = new PersonRepository(db);
+    // The records this process keeps, dropped by the node's domain events as the node's own are.
+    const records = new RecordCache({ enabled: true, maxBytes: 1 << 20 });
+    bridgeRecords(w.node.node.events, records, {
+      toPeers: () => undefined,
+      onPeers: () => undefined,
+      onPeersHeard: () => undefined,
+    });
+    const groups = new GroupRepository(db, records);
+    const group = (await groups.byHandle('audience'))!;
+    const audience = new GroupAudience({ groups, people, renderer: {} as never, outbox: {} as never });
+    let membershipReads = 0;
+    const watch = (e: CommandStartedEvent) => {
+      if (e.commandName === 'find' && e.command.find === collections.memberships) membershipReads++;
+    };
+    w.node.database.client.on('commandStarted', watch);
+    const inboxes = async () => (await audience.inboxes(group._id, { public: true })).sort();
+    try {
+      expect(await inboxes()).toEqual(['https://a.example/inbox', 'https://c.example/inbox']);
+      expect(await inboxes()).toEqual(['https://a.example/inbox', 'https://c.example/inbox']);
+      expect(membershipReads).toBe(1);
+      // Someone of a fourth node joins: the next post reaches their node.
+      const dee = remotePerson('dee', 'd.example');
+      await people.insertRemote(dee);
+      const deeCaller: Caller = {
+        kind: 'remote',
+        personId: dee._id.toHexString(),
+        handle: dee.handle,
+        actorIri: dee.origin!.iri,
+      };
+      await w.node.node.services.memberships.join(deeCaller, 'audience');
+      expect(await inboxes()).toEqual([
+        'https://a.example/inbox',
+        'https://c.example/inbox',
+        'https://d.example/inbox',
+      ]);
+      // They leave: their node receives nothing more. A members-only read is never kept.
+      await w.node.node.services.memberships.leave(deeCaller, 'audience');
+      expect(await inboxes()).toEqual(['https://a.example/inbox', 'https://c.example/inbox']);
+      const reads = membershipReads;
+      await audience.inboxes(group._id);
+      expect(membershipReads).toBe(reads + 1);
+    } finally {
+      w.node.database.client.off('commandStarted', watch);
+    }
   });
 });
