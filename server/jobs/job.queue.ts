@@ -13,8 +13,11 @@ export interface JobDoc {
   runAt: Date;
   /** Claims taken so far; the next claim is `<job>:<claims + 1>`. */
   claims: number;
-  /** Until when the current claim holds; a crashed worker's job is claimed again after it. */
-  leaseUntil: Date | null;
+  /**
+   * Until when the current claim holds; a crashed worker's job is claimed again after it. NO_LEASE (the
+   * epoch) when nobody holds it: a date either way, so the due query is served by the database (ADR 0041).
+   */
+  leaseUntil: Date;
   failures: number;
   lastError: string | null;
   state: 'pending' | 'failed';
@@ -31,6 +34,9 @@ export interface QueueOptions {
   /** Jobs run at once by this process. */
   concurrency: number;
 }
+
+/** A job's `leaseUntil` while nobody holds it. */
+export const NO_LEASE = new Date(0);
 
 type Handler = (payload: Record<string, unknown>, job: JobDoc) => Promise<void>;
 
@@ -116,13 +122,13 @@ export class JobQueue {
       payload,
       runAt,
       claims: 0,
-      leaseUntil: null,
+      leaseUntil: NO_LEASE,
       failures: 0,
       lastError: null,
       state: 'pending',
       createdAt: new Date(),
     });
-    this.kick();
+    this.kick(queue);
     return _id;
   }
 
@@ -156,18 +162,20 @@ export class JobQueue {
     }
   }
 
-  private kick(): void {
+  /** Look for due jobs (of one queue: the one just given a job; every queue on the timer). */
+  private kick(queue?: string): void {
     if (this.stopped || this.polling) return;
-    this.polling = this.poll()
+    this.polling = this.poll(queue)
       .catch((err: unknown) => this.logger.error({ err }, 'job queue poll failed'))
       .finally(() => {
         this.polling = undefined;
       });
   }
 
-  private async poll(): Promise<void> {
+  private async poll(only?: string): Promise<void> {
     const now = new Date();
     for (const [queue, { options }] of this.handlers) {
+      if (only && queue !== only) continue;
       const running = this.running.get(queue) ?? new Set<Promise<void>>();
       this.running.set(queue, running);
       if (running.size >= options.concurrency) continue;
@@ -176,8 +184,10 @@ export class JobQueue {
           queue,
           state: 'pending',
           runAt: { $lte: now },
-          // Jobs held by a live lease are left out here, so they cannot crowd out the backlog.
-          $or: [{ leaseUntil: null }, { leaseUntil: { $lte: now } }],
+          // Jobs held by a live lease are left out here, so they cannot crowd out the backlog. Equality and
+          // ranges only: FerretDB (as Ensemble builds it) then reads the first due jobs in SQLite, not every
+          // job of the queue (ADR 0041).
+          leaseUntil: { $lte: now },
         })
         .sort({ runAt: 1 })
         .limit(options.concurrency * 4)
@@ -187,7 +197,11 @@ export class JobQueue {
         if (!(await this.claim(job, options))) continue;
         const run: Promise<void> = this.run(job)
           .catch((err: unknown) => this.logger.error({ err, queue }, 'job bookkeeping failed'))
-          .finally(() => running.delete(run));
+          .finally(() => {
+            running.delete(run);
+            // The next due job of the queue is taken as soon as there is room, not at the next poll.
+            this.kick(queue);
+          });
         running.add(run);
       }
     }
@@ -269,7 +283,7 @@ export class JobQueue {
           $set: {
             failures,
             lastError: message.slice(0, 1000),
-            leaseUntil: null,
+            leaseUntil: NO_LEASE,
             runAt: new Date(Date.now() + delay),
             state: failed ? 'failed' : 'pending',
           },
