@@ -87,7 +87,7 @@ interface Result {
   /** Until the last post was a thread here (ms after the load started), and commands per activity. */
   recordedPerSecond: number;
   commandsPer: number;
-  /** CPU milliseconds per post from the start of the load until the last post was recorded. */
+  /** CPU milliseconds per post from the start of the load until the last post was recorded and its jobs done. */
   cpu: { node: number; database: number; generator: number };
 }
 
@@ -185,9 +185,18 @@ const load = (target: string, mode: Mode, concurrency: number, profile?: string)
           while ((await threadsRecorded(m.notes)) < m.notes.length && Date.now() < deadline)
             await new Promise((r) => setTimeout(r, 20));
           const recordedMs = performance.now() - started;
+          const total = [...commands.values()].reduce((a, b) => a + b, 0);
+          // The work the posts leave for later (their notification jobs) is theirs too: their CPU is counted
+          // until it is done (the bench's own look, not counted among the node's commands, stops at the first
+          // pending job).
+          counting = false;
+          while (
+            (await db.collection(collections.jobs).find({ state: 'pending' }).limit(1).toArray()).length &&
+            Date.now() < deadline
+          )
+            await new Promise((r) => setTimeout(r, 200));
           const used = cpu();
           await stopProfile?.();
-          const total = [...commands.values()].reduce((a, b) => a + b, 0);
           resolve({
             ...m,
             recordedPerSecond: COUNT / (recordedMs / 1000),
@@ -258,7 +267,7 @@ const announced = [...topCommands.entries()]
   )
   .join(', ');
 
-const markdown = `Measured ${new Date().toISOString().slice(0, 10)} on this machine: ${COUNT.toLocaleString('en')} activities per run, ${RUNS} runs per case, at ${LEVELS.join(', ')} requests at a time (goal: ≥ 500/s with p99 ≤ 100 ms). *Accepted / s*: answers 202 per second; *recorded / s*: until the last post is a thread in the database; *CPU ms / post*: what the node, FerretDB and the load generator used from the start of the load until the last post was recorded, per post (median).
+const markdown = `Measured ${new Date().toISOString().slice(0, 10)} on this machine: ${COUNT.toLocaleString('en')} activities per run, ${RUNS} runs per case, at ${LEVELS.join(', ')} requests at a time (goal: ≥ 500/s with p99 ≤ 100 ms). *Accepted / s*: answers 202 per second; *recorded / s*: until the last post is a thread in the database; *CPU ms / post*: what the node, FerretDB and the load generator used from the start of the load until the last post was recorded and the jobs it left were done, per post (median).
 
 | in flight | case | accepted / s | recorded / s | p50 | p99 | database commands / activity | CPU ms / post (node, FerretDB, load) | errors | goal met |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |

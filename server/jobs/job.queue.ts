@@ -35,6 +35,19 @@ export interface QueueOptions {
   concurrency: number;
 }
 
+/**
+ * The jobs of a queue that are due and held by nobody, first due first. Jobs held by a live lease are left
+ * out, so they cannot crowd out the backlog. Equality and ranges only, sorted by `runAt`: FerretDB (as
+ * Ensemble builds it) walks the `ordered_due` index within the queue and stops at the page, instead of
+ * reading every job of the queue on each poll (ADR 0041).
+ */
+export function dueQuery(queue: string, now: Date) {
+  return {
+    filter: { queue, state: 'pending' as const, runAt: { $lte: now }, leaseUntil: { $lte: now } },
+    sort: { runAt: 1 as const },
+  };
+}
+
 /** A job's `leaseUntil` while nobody holds it. */
 export const NO_LEASE = new Date(0);
 
@@ -179,17 +192,10 @@ export class JobQueue {
       const running = this.running.get(queue) ?? new Set<Promise<void>>();
       this.running.set(queue, running);
       if (running.size >= options.concurrency) continue;
+      const { filter, sort } = dueQuery(queue, now);
       const due = await this.jobs
-        .find({
-          queue,
-          state: 'pending',
-          runAt: { $lte: now },
-          // Jobs held by a live lease are left out here, so they cannot crowd out the backlog. Equality and
-          // ranges only: FerretDB (as Ensemble builds it) then reads the first due jobs in SQLite, not every
-          // job of the queue (ADR 0041).
-          leaseUntil: { $lte: now },
-        })
-        .sort({ runAt: 1 })
+        .find(filter)
+        .sort(sort)
         .limit(options.concurrency * 4)
         .toArray();
       for (const job of due) {
