@@ -115,6 +115,8 @@ export async function startBenchDatabase(dbName: string, options: { monitorComma
     uri: embedded.uri,
     /** The database server's process id (CPU accounting). */
     pid: embedded.pid,
+    /** FerretDB's debug handler (Go pprof), when the database is FerretDB. */
+    debugUrl: embedded.debugUrl,
     database,
     close: async () => {
       process.off('exit', leftBehind);

@@ -2,6 +2,7 @@ import type { Db } from 'mongodb';
 import type { Migration } from './db/migrations.js';
 import { migrateStreamLookups } from './federation/apex.migration.js';
 import type { FileRepository } from './files/file.repository.js';
+import { migrateJobLeases } from './jobs/job.migration.js';
 import { markRemoteMemberships, migrateGroupsToKeys } from './groups/group.migration.js';
 import type { GroupRepository } from './groups/group.repository.js';
 import { migrateFollowerLists, migrateNotificationState } from './notifications/notification.migration.js';
@@ -64,6 +65,12 @@ export function schemaMigrations({
       version: 8,
       description: "memberships of other nodes' people marked, so a group's federation reads only theirs",
       run: () => markRemoteMemberships(groups, db),
+    },
+    {
+      version: 9,
+      description:
+        'jobs nobody holds have a lease in the past (a date), so the due query is served by an index',
+      run: () => migrateJobLeases(db),
     },
   ];
 }

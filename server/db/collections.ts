@@ -214,8 +214,16 @@ export const collectionSpecs: CollectionSpec[] = [
   { name: collections.followerMarks, indexes: [] },
   { name: collections.digestClaims, indexes: [] },
   { name: collections.notificationKeys, indexes: [] },
-  // The job system (server/jobs): due jobs by queue, and one claim document per claim of a job.
-  { name: collections.jobs, indexes: [{ name: 'due', key: { queue: 1, state: 1, runAt: 1 } }] },
+  // The job system (server/jobs): due jobs by queue, and one claim document per claim of a job. The poll
+  // walks `ordered_due` within its queue in `runAt` order and stops at its page (ADR 0041): a queue with a
+  // backlog is not read whole by every poll.
+  {
+    name: collections.jobs,
+    indexes: [
+      { name: 'due', key: { queue: 1, state: 1, runAt: 1 } },
+      { name: 'ordered_due', key: { queue: 1, runAt: 1 } },
+    ],
+  },
   { name: collections.jobClaims, indexes: [{ name: 'job', key: { jobId: 1 } }] },
   // One writer at a time per document written by several parties (server/db/document.lock.ts).
   { name: collections.documentLocks, indexes: [] },

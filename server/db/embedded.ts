@@ -18,6 +18,8 @@ export interface EmbeddedDatabase {
   kind: EmbeddedKind;
   uri: string;
   pid: number | undefined;
+  /** FerretDB's debug handler (pprof, metrics) on loopback, for benchmarks' profiles. */
+  debugUrl?: string;
   stop(): Promise<void>;
 }
 

@@ -13,8 +13,11 @@ export interface JobDoc {
   runAt: Date;
   /** Claims taken so far; the next claim is `<job>:<claims + 1>`. */
   claims: number;
-  /** Until when the current claim holds; a crashed worker's job is claimed again after it. */
-  leaseUntil: Date | null;
+  /**
+   * Until when the current claim holds; a crashed worker's job is claimed again after it. NO_LEASE (the
+   * epoch) when nobody holds it: a date either way, so the due query is served by the database (ADR 0041).
+   */
+  leaseUntil: Date;
   failures: number;
   lastError: string | null;
   state: 'pending' | 'failed';
@@ -31,6 +34,22 @@ export interface QueueOptions {
   /** Jobs run at once by this process. */
   concurrency: number;
 }
+
+/**
+ * The jobs of a queue that are due and held by nobody, first due first. Jobs held by a live lease are left
+ * out, so they cannot crowd out the backlog. Equality and ranges only, sorted by `runAt`: FerretDB (as
+ * Ensemble builds it) walks the `ordered_due` index within the queue and stops at the page, instead of
+ * reading every job of the queue on each poll (ADR 0041).
+ */
+export function dueQuery(queue: string, now: Date) {
+  return {
+    filter: { queue, state: 'pending' as const, runAt: { $lte: now }, leaseUntil: { $lte: now } },
+    sort: { runAt: 1 as const },
+  };
+}
+
+/** A job's `leaseUntil` while nobody holds it. */
+export const NO_LEASE = new Date(0);
 
 type Handler = (payload: Record<string, unknown>, job: JobDoc) => Promise<void>;
 
@@ -116,13 +135,13 @@ export class JobQueue {
       payload,
       runAt,
       claims: 0,
-      leaseUntil: null,
+      leaseUntil: NO_LEASE,
       failures: 0,
       lastError: null,
       state: 'pending',
       createdAt: new Date(),
     });
-    this.kick();
+    this.kick(queue);
     return _id;
   }
 
@@ -156,30 +175,27 @@ export class JobQueue {
     }
   }
 
-  private kick(): void {
+  /** Look for due jobs (of one queue: the one just given a job; every queue on the timer). */
+  private kick(queue?: string): void {
     if (this.stopped || this.polling) return;
-    this.polling = this.poll()
+    this.polling = this.poll(queue)
       .catch((err: unknown) => this.logger.error({ err }, 'job queue poll failed'))
       .finally(() => {
         this.polling = undefined;
       });
   }
 
-  private async poll(): Promise<void> {
+  private async poll(only?: string): Promise<void> {
     const now = new Date();
     for (const [queue, { options }] of this.handlers) {
+      if (only && queue !== only) continue;
       const running = this.running.get(queue) ?? new Set<Promise<void>>();
       this.running.set(queue, running);
       if (running.size >= options.concurrency) continue;
+      const { filter, sort } = dueQuery(queue, now);
       const due = await this.jobs
-        .find({
-          queue,
-          state: 'pending',
-          runAt: { $lte: now },
-          // Jobs held by a live lease are left out here, so they cannot crowd out the backlog.
-          $or: [{ leaseUntil: null }, { leaseUntil: { $lte: now } }],
-        })
-        .sort({ runAt: 1 })
+        .find(filter)
+        .sort(sort)
         .limit(options.concurrency * 4)
         .toArray();
       for (const job of due) {
@@ -187,7 +203,11 @@ export class JobQueue {
         if (!(await this.claim(job, options))) continue;
         const run: Promise<void> = this.run(job)
           .catch((err: unknown) => this.logger.error({ err, queue }, 'job bookkeeping failed'))
-          .finally(() => running.delete(run));
+          .finally(() => {
+            running.delete(run);
+            // The next due job of the queue is taken as soon as there is room, not at the next poll.
+            this.kick(queue);
+          });
         running.add(run);
       }
     }
@@ -269,7 +289,7 @@ export class JobQueue {
           $set: {
             failures,
             lastError: message.slice(0, 1000),
-            leaseUntil: null,
+            leaseUntil: NO_LEASE,
             runAt: new Date(Date.now() + delay),
             state: failed ? 'failed' : 'pending',
           },

@@ -12,6 +12,7 @@ import {
   type NotificationRepository,
 } from './notification.repository.js';
 import { BatchInserter } from '../db/batch.insert.js';
+import { JobGatherer, itemsOf } from '../jobs/job.gatherer.js';
 import { actorOfUser, type NotificationAudience } from './notification.audience.js';
 
 /** Recipients written per `notify.batch` job. */
@@ -25,7 +26,10 @@ interface Plan {
   actorId: string | null;
   /** Kinds in priority order, each with its recipients. */
   targets: { kind: NotificationKind; users: string[] }[];
-  /** The `notify` job this came from: with the person, the key that makes each notification once. */
+  /**
+   * The `notify` job this came from (and its place in it, for a gathered job): with the person, the key that
+   * makes each notification once.
+   */
   event?: string;
   /** People who follow the thread from now on (its author, each replier). */
   follow?: string[];
@@ -72,6 +76,8 @@ export class NotificationFanout {
   private readonly audience: NotificationAudience;
   private readonly deliverTo: NotificationFanoutDeps['deliverTo'];
   private readonly lanes: Lanes;
+  /** The plans of events that come together go in one `notify` job (ADR 0041). */
+  private readonly planned: JobGatherer<Plan>;
 
   constructor(deps: NotificationFanoutDeps) {
     this.repo = deps.repo;
@@ -87,21 +93,14 @@ export class NotificationFanout {
     this.keys = new BatchInserter(repo.delivered, FANOUT_BATCH);
     this.written = (doc) => this.notifications.insert(doc);
     this.notifications = new BatchInserter(repo.notifications.collection, FANOUT_BATCH);
-    jobs.register(
-      'notify',
-      (p, job) => this.plan({ ...(p as unknown as Plan), event: job._id.toHexString() }),
-      {
-        concurrency: 2,
-      },
-    );
+    this.planned = new JobGatherer(jobs, 'notify');
+    jobs.register('notify', (p, job) => this.plans(p, job._id.toHexString()), { concurrency: 2 });
     jobs.register('notify.batch', (p) => this.batch(p as unknown as Plan), { concurrency: 2 });
   }
 
   /** Subscribe to the domain events that notify someone. */
   listen(events: EventBus): void {
-    const enqueue = async (plan: Plan): Promise<void> => {
-      await this.jobs.enqueue('notify', plan as unknown as Record<string, unknown>);
-    };
+    const enqueue = (plan: Plan): Promise<void> => this.planned.add(plan);
     events.on('thread.created', async (e) => {
       const plan: Plan = {
         groupId: e.groupId,
@@ -160,14 +159,36 @@ export class NotificationFanout {
     });
   }
 
+  /**
+   * The plans of a `notify` job, in order. A group's or thread's followers are read once for the job's plans
+   * (a busy group's new threads come together), and again after a plan made someone follow.
+   */
+  private async plans(payload: Record<string, unknown>, job: string): Promise<void> {
+    const plans = itemsOf<Plan>(payload);
+    const gathered = Array.isArray(payload.items);
+    const followers = new Map<string, Promise<ObjectId[]>>();
+    for (const [i, plan] of plans.entries()) {
+      if (plan.follow?.length) followers.clear();
+      await this.plan({ ...plan, event: gathered ? `${job}.${i}` : job }, (kind, id) => {
+        const key = `${kind}:${id}`;
+        let users = followers.get(key);
+        if (!users) followers.set(key, (users = this.repo.followers(kind, new ObjectId(id))));
+        return users;
+      });
+    }
+  }
+
   /** Resolve followers, then split everyone into batches (one kind per person, the first that applies). */
-  private async plan(plan: Plan): Promise<void> {
+  private async plan(
+    plan: Plan,
+    followersOf: (kind: 'group' | 'thread', id: string) => Promise<ObjectId[]>,
+  ): Promise<void> {
     for (const userId of plan.follow ?? []) {
       await this.repo.follow(new ObjectId(userId), new ObjectId(plan.threadId!));
     }
     const targets = [...plan.targets];
     if (plan.followersOf) {
-      const users = await this.repo.followers(plan.followersOf.kind, new ObjectId(plan.followersOf.id));
+      const users = await followersOf(plan.followersOf.kind, plan.followersOf.id);
       targets.push({ kind: plan.followersOf.as, users: users.map((u) => u.toHexString()) });
     }
     const seen = new Set<string>(plan.actorId ? [plan.actorId] : []);

@@ -1,5 +1,7 @@
 import { ObjectId, type Document } from 'mongodb';
 import { ferretdbBinary, startPrivateFerretDB, type PrivateFerretDB } from '../helpers/ferretdb.js';
+import { collectionSpecs, collections } from '../../server/db/collections.js';
+import { dueQuery, NO_LEASE } from '../../server/jobs/job.queue.js';
 
 /**
  * Which index SQLite picks for a sorted page on the FerretDB the project builds
@@ -279,6 +281,50 @@ describeBuild('the planner of the FerretDB the project builds', () => {
       expect(
         (await page(search('zephyr', many), { createdAt: -1 }, 'files')).map((d) => String(d._id)),
       ).toEqual(newest('zephyr', many));
+    });
+
+    it("reads a busy queue's first due jobs by walking its ordered index, not every job of the queue (ADR 0041)", async () => {
+      const jobs = f.client.db('planner').collection(collections.jobs);
+      for (const index of collectionSpecs.find((c) => c.name === collections.jobs)!.indexes)
+        await jobs.createIndex(index.key, { name: index.name });
+      const now = new Date(Date.UTC(2026, 11, 7, 8));
+      const at = (i: number) => new Date(now.getTime() - 100_000 + i * 10);
+      // A backlog of 3,000 notification jobs, the first ten held by live leases, one failed for good; and
+      // another queue's jobs, all due before them.
+      await jobs.insertMany(
+        Array.from({ length: 3000 }, (_, i) => ({
+          _id: new ObjectId(),
+          queue: 'notify',
+          payload: { i },
+          runAt: at(i),
+          claims: i < 10 ? 1 : 0,
+          leaseUntil: i < 10 ? new Date(now.getTime() + 60_000) : NO_LEASE,
+          failures: i === 10 ? 5 : 0,
+          lastError: null,
+          state: i === 10 ? 'failed' : 'pending',
+          createdAt: at(i),
+        })),
+      );
+      await jobs.insertMany(
+        Array.from({ length: 500 }, (_, i) => ({
+          _id: new ObjectId(),
+          queue: 'thumbnail',
+          payload: { i },
+          runAt: new Date(now.getTime() - 200_000 + i),
+          claims: 0,
+          leaseUntil: NO_LEASE,
+          failures: 0,
+          lastError: null,
+          state: 'pending',
+          createdAt: now,
+        })),
+      );
+      const { filter, sort } = dueQuery('notify', now);
+      const steps = await plan(f, filter, sort, collections.jobs);
+      expect(steps).toMatch(/USING INDEX jobs_\w+_ordered_due/);
+      expect(steps).not.toContain('TEMP B-TREE');
+      const due = await jobs.find(filter).sort(sort).limit(8).toArray();
+      expect(due.map((j) => (j.payload as { i: number }).i)).toEqual([11, 12, 13, 14, 15, 16, 17, 18]);
     });
   });
 });

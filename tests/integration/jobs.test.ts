@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { ensureCollections } from '../../server/db/collections.js';
 import { JobQueue } from '../../server/jobs/job.queue.js';
+import { JobGatherer, itemsOf } from '../../server/jobs/job.gatherer.js';
 import { eventually } from '../helpers/files.js';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -23,6 +24,27 @@ describe('job queue', () => {
     await t.db.collection('jobs').deleteMany({});
   });
   afterAll(() => t.cleanup());
+
+  it('puts what is queued while a job is on its way in one job, run in order; a job queued alone still runs', async () => {
+    const q = queue();
+    const runs: number[][] = [];
+    q.register(
+      'gathered',
+      async (payload) => void runs.push(itemsOf<{ n: number }>(payload).map((i) => i.n)),
+    );
+    await q.enqueue('gathered', { n: 0 }); // queued before gathering: its payload is the one item
+    const gather = new JobGatherer<{ n: number }>(q, 'gathered');
+    await Promise.all(Array.from({ length: 10 }, (_, i) => gather.add({ n: i + 1 })));
+    // The first goes at once; the nine queued while it was on its way go together.
+    expect(
+      (await t.db.collection('jobs').find({ queue: 'gathered' }).toArray()).map(
+        (j) => itemsOf<{ n: number }>(j.payload as Record<string, unknown>).length,
+      ),
+    ).toEqual([1, 1, 9]);
+    await q.drain();
+    expect(runs.flat().sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(runs).toContainEqual([2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
 
   it('runs each job once when two workers share the queue, and forgets finished jobs', async () => {
     const runs: number[] = [];

@@ -161,10 +161,26 @@ describe('notifications', () => {
     await settle();
     expect((await list('mia')).items.length).toBe(before + 2);
 
+    // Threads posted at once are planned together, in fewer jobs (ADR 0041): mia hears of each, once.
+    const burst = await Promise.all(
+      ['One', 'Two', 'Three', 'Four', 'Five'].map((title) =>
+        w.as.owen!.call('POST', '/groups/notes/threads', { title, body: 'at once' }),
+      ),
+    );
+    await settle();
+    const heard = (await list('mia')).items;
+    expect(heard.length).toBe(before + 7);
+    expect(
+      heard
+        .slice(0, 5)
+        .map((i) => `${i.kind}:${i.threadId}`)
+        .sort(),
+    ).toEqual(burst.map((b) => `thread.new:${b.body.id as string}`).sort());
+
     await w.as.mia!.call('PUT', '/groups/notes/subscription', { level: 'mute' });
     await w.as.owen!.call('POST', '/groups/notes/threads', { title: 'Muted', body: `@mia are you there?` });
     await settle();
-    expect((await list('mia')).items.length).toBe(before + 2);
+    expect((await list('mia')).items.length).toBe(before + 7);
     expect((await w.as.mia!.call('GET', '/groups/notes/subscription')).body.level).toBe('mute');
     expect((await w.as.mia!.call('PUT', '/groups/notes/subscription', { level: 'loud' })).status).toBe(400);
     expect((await w.as.otto!.call('PUT', '/groups/inner/subscription', { level: 'all' })).status).toBe(404);

@@ -7,6 +7,7 @@ import { NotificationRepository } from '../../server/notifications/notification.
 import { runMigrations } from '../../server/db/migrations.js';
 import { GroupRepository } from '../../server/groups/group.repository.js';
 import { schemaMigrations } from '../../server/schema.migrations.js';
+import { JobQueue } from '../../server/jobs/job.queue.js';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 /** A group's timeline and a thread's reply positions, on the real database server (ADR 0006). */
@@ -240,7 +241,7 @@ describe('id-addressed thread pages', () => {
     expect(await repo.replySlots.head(new ObjectId().toHexString(), 9)).toBe(0);
   });
 
-  it('brings data written before schemas 2–7 up to date: positions, keys, own documents, storage use, activity lookups', async () => {
+  it('brings data written before schemas 2–9 up to date: positions, keys, own documents, storage use, activity lookups, job leases', async () => {
     const m = await openTestDatabase('migrate');
     try {
       await ensureCollections(m.db);
@@ -294,6 +295,20 @@ describe('id-addressed thread pages', () => {
         _meta: { collection: ['https://b.example/ap/a/g/outbox'] },
       } as never);
 
+      // A job queued before schema 9: nobody held it, written as a null lease.
+      await m.db.collection(collections.jobs).insertOne({
+        _id: new ObjectId(),
+        queue: 'legacy',
+        payload: { n: 1 },
+        runAt: new Date(1_000),
+        claims: 0,
+        leaseUntil: null,
+        failures: 0,
+        lastError: null,
+        state: 'pending',
+        createdAt: new Date(1_000),
+      });
+
       let reindexed = 0;
       await runMigrations(
         m.db,
@@ -342,7 +357,13 @@ describe('id-addressed thread pages', () => {
         { _id: emptied, bytes: 0 },
       ]);
       expect(reindexed).toBe(1); // schema 6: people's search tokens built again
-      expect((await m.db.collection('meta').findOne({ _id: 'node' as never }))?.schemaVersion).toBe(8);
+      // Schema 9: the job queued before it is found and run.
+      const ran: unknown[] = [];
+      const jobs = new JobQueue(m.db, pino({ level: 'silent' }));
+      jobs.register('legacy', async (payload) => void ran.push(payload));
+      await jobs.drain();
+      expect(ran).toEqual([{ n: 1 }]);
+      expect((await m.db.collection('meta').findOne({ _id: 'node' as never }))?.schemaVersion).toBe(9);
     } finally {
       await m.cleanup();
     }
