@@ -185,28 +185,6 @@ const PATCHES = [
     from: 'func Untrack(obj any, token *Token) {\n\tcheckArgs(obj, token)\n',
     to: 'func Untrack(obj any, token *Token) {\n\tif !debugbuild.Enabled {\n\t\truntime.SetFinalizer(obj, nil)\n\n\t\treturn\n\t}\n\n\tcheckArgs(obj, token)\n',
   },
-  {
-    // ADR 0044: the writers of one SQLite database take their turn in FerretDB's process, in the order they
-    // asked (scripts/ferretdb/ensemble_write_turn.go), instead of sleeping in SQLite's busy handler (1, 2,
-    // 5, 10... ms between tries) while the write lock is free. Transactions (inserts, updates) ...
-    name: 'sqlite-write-turns-transactions',
-    file: 'internal/util/fsql/db.go',
-    from: '\tvar sqlTx *sql.Tx\n\n\tif sqlTx, err = db.sqlDB.BeginTx(ctx, nil); err != nil {',
-    to: '\tvar sqlTx *sql.Tx\n\n\tdefer db.ensembleWriteTurn(ctx)()\n\n\tif sqlTx, err = db.sqlDB.BeginTx(ctx, nil); err != nil {',
-  },
-  {
-    // ... and single statements (deletes, schema changes).
-    name: 'sqlite-write-turns-statements',
-    file: 'internal/util/fsql/db.go',
-    from: '\tres, err := db.sqlDB.ExecContext(ctx, query, args...)\n',
-    to: '\trelease := db.ensembleWriteTurn(ctx)\n\tres, err := db.sqlDB.ExecContext(ctx, query, args...)\n\trelease()\n',
-  },
-  {
-    name: 'sqlite-write-turns-close',
-    file: 'internal/util/fsql/db.go',
-    from: '\tresource.Untrack(db, db.token)\n\treturn db.sqlDB.Close()',
-    to: '\tresource.Untrack(db, db.token)\n\tensembleForget(db.sqlDB)\n\treturn db.sqlDB.Close()',
-  },
 ];
 /** Files of Ensemble's own added to FerretDB's source: [from scripts/ferretdb/, to the source folder]. */
 const ADDED = [
@@ -215,7 +193,6 @@ const ADDED = [
   ['ensemble_ordered.go', 'internal/backends/sqlite/metadata/ensemble_ordered.go'],
   ['ensemble_pg_pushdown.go', 'internal/backends/postgresql/ensemble_pushdown.go'],
   ['ensemble_pg_multikey.go', 'internal/backends/postgresql/metadata/ensemble_multikey.go'],
-  ['ensemble_write_turn.go', 'internal/util/fsql/ensemble_write_turn.go'],
 ];
 const hashOf = (name) =>
   createHash('sha256')
