@@ -15,6 +15,14 @@ import { startWorld, type World } from '../helpers/world.js';
  * reply and like, it reads those members alone, never the records of the group's people of this node
  * (docs/adr/0013-index-served-filters.md, MembershipDoc.remote).
  */
+
+/** How federation calls a service for a person of another node. */
+const remoteCaller = (person: ReturnType<typeof remotePerson>): Caller => ({
+  kind: 'remote',
+  personId: person._id.toHexString(),
+  handle: person.handle,
+  actorIri: person.origin!.iri,
+});
 describe("a group's members on other nodes", () => {
   let w: World;
   afterAll(() => w?.close());
@@ -41,13 +49,7 @@ describe("a group's members on other nodes", () => {
     const [ada, bob] = [remotePerson('ada', 'a.example'), remotePerson('bob', 'a.example')];
     for (const person of [ada, bob]) {
       await people.insertRemote(person);
-      const caller: Caller = {
-        kind: 'remote',
-        personId: person._id.toHexString(),
-        handle: person.handle,
-        actorIri: person.origin!.iri,
-      };
-      await w.node.node.services.memberships.join(caller, 'audience');
+      await w.node.node.services.memberships.join(remoteCaller(person), 'audience');
     }
     const audience = new GroupAudience({ groups, people, renderer: {} as never, outbox: {} as never });
     // Marked as they joined.
@@ -113,20 +115,14 @@ describe("a group's members on other nodes", () => {
       // Someone of a fourth node joins: the next post reaches their node.
       const dee = remotePerson('dee', 'd.example');
       await people.insertRemote(dee);
-      const deeCaller: Caller = {
-        kind: 'remote',
-        personId: dee._id.toHexString(),
-        handle: dee.handle,
-        actorIri: dee.origin!.iri,
-      };
-      await w.node.node.services.memberships.join(deeCaller, 'audience');
+      await w.node.node.services.memberships.join(remoteCaller(dee), 'audience');
       expect(await inboxes()).toEqual([
         'https://a.example/inbox',
         'https://c.example/inbox',
         'https://d.example/inbox',
       ]);
       // They leave: their node receives nothing more. A members-only read is never kept.
-      await w.node.node.services.memberships.leave(deeCaller, 'audience');
+      await w.node.node.services.memberships.leave(remoteCaller(dee), 'audience');
       expect(await inboxes()).toEqual(['https://a.example/inbox', 'https://c.example/inbox']);
       const reads = membershipReads;
       await audience.inboxes(group._id);
