@@ -15,6 +15,9 @@
 // identical (tests/integration/ferretdb-differential.test.ts compares them with an unpatched build on both).
 // The Dockerfile's `ferretdb` target runs this script too, for docker-compose.yml's FerretDB on PostgreSQL.
 //
+// One dependency is patched too (DEPENDENCY_PATCHES, docs/adr/0043-sqlite-busy-wait.md): the SQLite FerretDB
+// links waits for its write lock in sleeps of 50 µs to 1 ms instead of SQLite's 1, 2, 5, 10... ms.
+//
 // `--upstream` builds the same version without patches, as `bin/ferretdb-upstream`, for that comparison.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -186,6 +189,25 @@ const PATCHES = [
     to: 'func Untrack(obj any, token *Token) {\n\tif !debugbuild.Enabled {\n\t\truntime.SetFinalizer(obj, nil)\n\n\t\treturn\n\t}\n\n\tcheckArgs(obj, token)\n',
   },
 ];
+/**
+ * Patches to FerretDB's dependencies: the module (at the version FerretDB's go.mod asks for) is copied next to
+ * the source and used instead of the proxy's (`go mod edit -replace`). Each replaces, in every file of `dir`
+ * that has it, a whole function from `func <name>(` to its closing brace, and adds `added` beside it.
+ */
+const DEPENDENCY_PATCHES = [
+  {
+    // ADR 0043: a writer waiting for SQLite's write lock tries again after 50 µs, growing to 1 ms, instead of
+    // the default busy handler's 1, 2, 5, 10... ms (scripts/ferretdb/ensemble_busy_wait.go).
+    name: 'sqlite-busy-wait',
+    module: 'modernc.org/sqlite',
+    dir: 'lib',
+    func: '_sqliteDefaultBusyCallback',
+    to: 'func _sqliteDefaultBusyCallback(tls *libc.TLS, ptr uintptr, count int32) (r int32) {\n\treturn ensembleBusyWait(tls, ptr, count)\n}',
+    added: ['ensemble_busy_wait.go', 'lib/ensemble_busy_wait.go'],
+    platformFile: (goos, goarch) =>
+      goos === 'windows' ? 'sqlite_windows.go' : `sqlite_${goos}_${goarch}.go`,
+  },
+];
 /** Files of Ensemble's own added to FerretDB's source: [from scripts/ferretdb/, to the source folder]. */
 const ADDED = [
   ['ensemble_pushdown.go', 'internal/backends/sqlite/ensemble_pushdown.go'],
@@ -201,13 +223,66 @@ const hashOf = (name) =>
     .slice(0, 16);
 const PATCH_STAMP = upstream
   ? 'upstream'
-  : [...PATCHES.map((p) => p.name), ...ADDED.map(([name]) => `${name}@${hashOf(name)}`)].join('\n');
+  : [
+      ...PATCHES.map((p) => p.name),
+      ...ADDED.map(([name]) => `${name}@${hashOf(name)}`),
+      ...DEPENDENCY_PATCHES.map((p) => `${p.module}:${p.name}@${hashOf(p.added[0])}`),
+    ].join('\n');
 
 function builtVersion() {
   if (!fs.existsSync(bin)) return undefined;
   if (!fs.existsSync(stamp) || fs.readFileSync(stamp, 'utf8').trim() !== PATCH_STAMP) return undefined;
   const r = spawnSync(bin, ['--version'], { encoding: 'utf8' });
   return /version: (v[\d.]+)/.exec(r.stdout ?? '')?.[1];
+}
+
+/** Copy a dependency of FerretDB's next to its source, patch it there and build with it (DEPENDENCY_PATCHES). */
+function patchDependency(src, patch, env) {
+  const required = new RegExp(`^\\s*${patch.module.replace(/[.]/g, '\\.')} (v\\S+)`, 'm').exec(
+    fs.readFileSync(path.join(src, 'go.mod'), 'utf8'),
+  )?.[1];
+  if (!required) throw new Error(`patch ${patch.name}: FerretDB's go.mod does not require ${patch.module}`);
+  const info = JSON.parse(
+    execFileSync('go', ['mod', 'download', '-json', `${patch.module}@${required}`], {
+      env,
+      encoding: 'utf8',
+    }),
+  );
+  if (!info.Dir) throw new Error(`go mod download gave no directory for ${patch.module}`);
+  const into = path.join(src, 'ensemble-deps', patch.module.replace(/\//g, '_'));
+  // The module without its test data (87 MB of it for modernc.org/sqlite) and tests.
+  fs.cpSync(info.Dir, into, {
+    recursive: true,
+    filter: (from) =>
+      !/[/\\]testdata([/\\]|$)/.test(path.relative(info.Dir, from)) && !from.endsWith('_test.go'),
+  });
+  execFileSync('chmod', ['-R', 'u+w', into]);
+  const dir = path.join(into, patch.dir);
+  const start = `func ${patch.func}(`;
+  let patched = 0;
+  for (const name of fs.readdirSync(dir).filter((n) => n.endsWith('.go'))) {
+    const file = path.join(dir, name);
+    const text = fs.readFileSync(file, 'utf8');
+    const at = text.indexOf(start);
+    if (at < 0) continue;
+    const end = text.indexOf('\n}\n', at);
+    if (end < 0) throw new Error(`patch ${patch.name}: ${name} has no end to ${patch.func}`);
+    fs.writeFileSync(file, text.slice(0, at) + patch.to + text.slice(end + 2));
+    patched++;
+  }
+  // The file Go builds here (GOOS, GOARCH) must be one of them.
+  const [goos, goarch] = execFileSync('go', ['env', 'GOOS', 'GOARCH'], { env, encoding: 'utf8' })
+    .trim()
+    .split('\n');
+  const built = path.join(dir, patch.platformFile(goos, goarch));
+  if (!fs.existsSync(built) || !fs.readFileSync(built, 'utf8').includes(patch.to))
+    throw new Error(`patch ${patch.name}: ${patch.module}'s ${path.basename(built)} has changed`);
+  fs.copyFileSync(path.join(root, 'scripts', 'ferretdb', patch.added[0]), path.join(into, patch.added[1]));
+  execFileSync('go', ['mod', 'edit', `-replace=${patch.module}=./${path.relative(src, into)}`], {
+    cwd: src,
+    env,
+  });
+  log(`patched ${patch.module} ${required} (${patch.name}, ${patched} files)`);
 }
 
 if (builtVersion() === FERRETDB_VERSION) {
@@ -255,6 +330,7 @@ try {
   }
   for (const [name, to] of upstream ? [] : ADDED)
     fs.copyFileSync(path.join(root, 'scripts', 'ferretdb', name), path.join(src, to));
+  for (const patch of upstream ? [] : DEPENDENCY_PATCHES) patchDependency(src, patch, env);
   fs.mkdirSync(path.dirname(bin), { recursive: true });
   const tmp = `${bin}.${process.pid}.tmp`;
   execFileSync('go', ['build', '-trimpath', '-ldflags=-s -w', '-o', tmp, './cmd/ferretdb'], {

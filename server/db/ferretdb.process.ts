@@ -26,6 +26,8 @@ export interface FerretDBOptions {
    * benchmarks of FerretDB on PostgreSQL, docs/adr/0026-postgresql-index-served-filters.md).
    */
   postgresqlUrl?: string;
+  /** More SQLite connection parameters (`_pragma=busy_timeout(20)`): tests of the build's SQLite behaviour. */
+  sqliteParams?: string[];
 }
 
 const PID_FILE = 'ferretdb.pid';
@@ -112,7 +114,7 @@ export async function startFerretDB(options: FerretDBOptions): Promise<ManagedDa
       ? ['--handler=postgresql', `--postgresql-url=${options.postgresqlUrl}`]
       : [
           '--handler=sqlite',
-          `--sqlite-url=file:${sqliteDir}/?_pragma=synchronous(normal)&_pragma=analysis_limit(1000)`,
+          `--sqlite-url=file:${sqliteDir}/?${['_pragma=synchronous(normal)', '_pragma=analysis_limit(1000)', '_pragma=temp_store(memory)', ...(options.sqliteParams ?? [])].join('&')}`,
         ]),
     `--state-dir=${stateDir}`,
     `--listen-addr=127.0.0.1:${port}`,

@@ -36,7 +36,7 @@ export interface PrivateFerretDB {
  */
 export async function startPrivateFerretDB(
   bin: string,
-  options: { postgresqlUrl?: string; onError?: (line: string) => void } = {},
+  options: { postgresqlUrl?: string; sqliteParams?: string[]; onError?: (line: string) => void } = {},
 ): Promise<PrivateFerretDB> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ensemble-ferretdb-'));
   const { onError } = options;
@@ -48,6 +48,7 @@ export async function startPrivateFerretDB(
       ? pino({ level: 'error' }, { write: (line: string) => onError(line) })
       : pino({ level: 'silent' }),
     ...(options.postgresqlUrl ? { postgresqlUrl: options.postgresqlUrl } : {}),
+    ...(options.sqliteParams ? { sqliteParams: options.sqliteParams } : {}),
   });
   const client = new MongoClient(server.uri, { serverSelectionTimeoutMS: 3000 });
   await client.connect();
