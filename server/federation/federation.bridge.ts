@@ -133,9 +133,10 @@ export class FederationBridge {
     },
     'reply.created': async (e) => {
       if (e.received) return;
-      // The reply as written (or read with the group and its author: one round trip, not two).
+      // The reply as written, with the group and its author as this process keeps them (as a new thread's,
+      // ADR 0042): no read after the broadcast, when the node's work competes with its sockets' fan-out.
       const [p, reply] = await Promise.all([
-        this.parties(e.groupId, e.authorId),
+        this.parties(e.groupId, e.authorId, 'kept'),
         this.deps.threads.written('replies', e.replyId) ??
           this.deps.threads.replies.findOne({ _id: new ObjectId(e.replyId) }),
       ]);
