@@ -1,22 +1,16 @@
-import { randomUUID, type webcrypto } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../core/logger.js';
-import { Lru } from '../core/lru.js';
-import {
-  BATCH_SIZE,
-  hashOf,
-  type DeliveryDoc,
-  type DeliveryQueue,
-  type HostDoc,
-  type Queued,
-} from './delivery.queue.js';
+import { HostCircuits } from './delivery.circuit.js';
+import { Handing } from './delivery.gates.js';
+import { BATCH_SIZE, type DeliveryDoc, type DeliveryQueue, type Queued } from './delivery.queue.js';
+import { DeliveryRetries, type Settled } from './delivery.retry.js';
+import { DeliverySender } from './delivery.sender.js';
 import type { KeyStore } from './federation.keys.js';
 import type { FederationPolicy } from './federation.policy.js';
-import { cryptoKeySigner, digestOf, toSigningCryptoKey } from './http-signature.js';
 import type { OutboundPolicy } from './outbound.js';
 import { SignatureNegotiator } from './signature.negotiator.js';
-import { ACTIVITY_JSON } from './remote.fetcher.js';
 
-type CryptoKey = webcrypto.CryptoKey;
+export { retryDelayMs } from './delivery.retry.js';
 
 export interface DeliveryOptions {
   /** Deliveries in flight in this process. */
@@ -38,19 +32,7 @@ export const defaultDeliveryOptions: Pick<DeliveryOptions, 'circuitThreshold' | 
   pollMs: 1000,
 };
 
-const MAX_DELAY_MS = 12 * 3600_000;
-
-/** The wait before retry `n` (from 1), before jitter: doubling from the base, at most 12 hours. */
-export const retryDelayMs = (baseMs: number, n: number): number =>
-  Math.min(baseMs * 2 ** (n - 1), MAX_DELAY_MS);
 const SWEEP_EVERY_MS = 3600_000;
-const BODY_CACHE = 500;
-
-type Outcome =
-  | { kind: 'delivered' }
-  | { kind: 'deferred'; until: Date }
-  | { kind: 'retry'; status: number | null; error: string }
-  | { kind: 'permanent'; status: number | null; error: string };
 
 export interface DeliveryMetrics {
   queued: number;
@@ -65,75 +47,6 @@ export interface DeliveryMetrics {
   }[];
 }
 
-/** Counting gates: so many sends at once in all, so many per host. */
-class Gates {
-  private active = 0;
-  private readonly perHost = new Map<string, number>();
-  private readonly waiting: { host: string; cap: number; go: () => void }[] = [];
-  constructor(private readonly total: number) {}
-
-  get inFlight(): number {
-    return this.active;
-  }
-
-  enter(host: string, cap: number): Promise<void> {
-    return new Promise((go) => {
-      this.waiting.push({ host, cap, go });
-      this.pump();
-    });
-  }
-
-  leave(host: string): void {
-    this.active--;
-    const left = (this.perHost.get(host) ?? 1) - 1;
-    if (left > 0) this.perHost.set(host, left);
-    else this.perHost.delete(host);
-    this.pump();
-  }
-
-  private pump(): void {
-    for (let i = 0; i < this.waiting.length && this.active < this.total;) {
-      const w = this.waiting[i]!;
-      if ((this.perHost.get(w.host) ?? 0) >= w.cap) {
-        i++;
-        continue;
-      }
-      this.waiting.splice(i, 1);
-      this.active++;
-      this.perHost.set(w.host, (this.perHost.get(w.host) ?? 0) + 1);
-      w.go();
-    }
-  }
-}
-
-/** When every delivery of a set is handed to its connection (`DeliveryWorker.onSending`). */
-class Handing {
-  private left = 0;
-  private release!: () => void;
-  readonly done = new Promise<void>((resolve) => (this.release = resolve));
-
-  /** How many deliveries there are (none: done). */
-  expect(count: number): void {
-    this.left += count;
-    if (this.left <= 0) this.release();
-  }
-
-  /** A function that counts one delivery handed, however often it is called. */
-  one(): () => void {
-    let told = false;
-    return () => {
-      if (told) return;
-      told = true;
-      if (--this.left <= 0) this.release();
-    };
-  }
-
-  /** Whatever is left is not waited for any more. */
-  end(): void {
-    this.release();
-  }
-}
-
 /**
  * Sends queued deliveries (replacing apex's serial loop, docs/federation.md, "What the node sends"). Batches of one activity's
  * inboxes are claimed from the queue; their inboxes go out many at once, a few per host, each signed at send
@@ -143,13 +56,10 @@ class Handing {
  */
 export class DeliveryWorker {
   private readonly owner = randomUUID();
-  private readonly gates: Gates;
   private readonly inHand = new Map<string, Promise<void>>();
-  private readonly cryptoKeys = new Map<string, Promise<CryptoKey>>();
-  private readonly bodies = new Lru<string, { body: string; digest: string } | null>(BODY_CACHE);
-  private hostStates = new Map<string, HostDoc>();
-  /** When `hostStates` was last read from the database. */
-  private hostStatesAt = 0;
+  private readonly circuits: HostCircuits;
+  private readonly sender: DeliverySender;
+  private readonly retries: DeliveryRetries;
   /** Batches being claimed straight after they were queued (`takeQueued`). */
   private claiming = 0;
   /** Per activity queued here: until its batches taken at once are sent and settled (`takeQueued`). */
@@ -160,24 +70,32 @@ export class DeliveryWorker {
   private stopped = true;
   private lastSweep = 0;
   private delivered = 0;
-  private readonly outcomeListeners: ((
-    outcome: 'delivered' | 'retry' | 'failed' | 'deferred',
-    host: string,
-  ) => void)[] = [];
+  private readonly outcomeListeners: ((outcome: Settled, host: string) => void)[] = [];
   private readonly sendingListeners: ((handed: Promise<void>) => void)[] = [];
 
   constructor(
     private readonly queue: DeliveryQueue,
-    private readonly keys: KeyStore,
-    private readonly outbound: OutboundPolicy,
-    private readonly policy: FederationPolicy,
+    keys: KeyStore,
+    outbound: OutboundPolicy,
+    policy: FederationPolicy,
     private readonly options: DeliveryOptions,
     private readonly logger: Logger,
-    private readonly userAgent: string,
+    userAgent: string,
     /** Which scheme each host is signed with (shared with the fetcher). */
-    private readonly signatures = new SignatureNegotiator(),
+    signatures = new SignatureNegotiator(),
   ) {
-    this.gates = new Gates(options.concurrency);
+    this.circuits = new HostCircuits(queue, options, logger);
+    this.sender = new DeliverySender(
+      queue,
+      keys,
+      outbound,
+      policy,
+      this.circuits,
+      options,
+      userAgent,
+      signatures,
+    );
+    this.retries = new DeliveryRetries(queue, options);
     queue.onEnqueue({
       reserve: (count) => this.reserve(count),
       release: (count) => {
@@ -204,7 +122,7 @@ export class DeliveryWorker {
     this.sendingListeners.push(listener);
   }
 
-  private tell(outcome: 'delivered' | 'retry' | 'failed' | 'deferred', inbox: string): void {
+  private tell(outcome: Settled, inbox: string): void {
     if (!this.outcomeListeners.length) return;
     const host = URL.canParse(inbox) ? new URL(inbox).host : '';
     for (const listener of this.outcomeListeners) listener(outcome, host);
@@ -293,8 +211,7 @@ export class DeliveryWorker {
     const now = rest.filter((b) => b.runAt.getTime() <= Date.now()).slice(0, Math.max(free, 0));
     if (!now.length && !leased.length) return this.kick();
     const activityId = queued.batches[0]!.activityId;
-    if (!this.bodies.get(activityId))
-      this.bodies.set(activityId, { body: queued.body, digest: digestOf(queued.body) });
+    this.sender.keepBody(activityId, queued.body);
     const ahead = queued.behind ? this.sending.get(queued.behind) : undefined;
     this.claiming += now.length;
     // Behind another activity, these are not the first deliveries of anything: nothing waits for them.
@@ -311,7 +228,7 @@ export class DeliveryWorker {
         if (ahead) await ahead;
         const [mine] = await Promise.all([
           now.length ? this.queue.claim(now, this.owner, this.options.leaseMs) : [],
-          Date.now() - this.hostStatesAt > this.options.pollMs ? this.readHostStates() : undefined,
+          this.circuits.age > this.options.pollMs ? this.circuits.refresh() : undefined,
         ]);
         uncount();
         const batches = [...leased, ...mine];
@@ -331,14 +248,6 @@ export class DeliveryWorker {
     this.sending.set(activityId, sending);
   }
 
-  private async readHostStates(): Promise<void> {
-    const at = Date.now();
-    this.hostStates = new Map(
-      (await this.queue.hosts.find({ consecutiveFailures: { $gt: 0 } }).toArray()).map((h) => [h._id, h]),
-    );
-    this.hostStatesAt = at;
-  }
-
   /** Send a batch this worker holds; the next poll follows when it is settled. */
   private run(batch: DeliveryDoc, handing?: Handing): Promise<void> {
     const run = this.runBatch(batch, handing)
@@ -354,57 +263,19 @@ export class DeliveryWorker {
     return run;
   }
 
-  private hostState(host: string): 'closed' | 'open' | 'half-open' {
-    const state = this.hostStates.get(host);
-    if (!state || state.consecutiveFailures < this.options.circuitThreshold) return 'closed';
-    return state.openUntil.getTime() > Date.now() ? 'open' : 'half-open';
-  }
-
   private async tick(): Promise<void> {
     const now = Date.now();
     if (now - this.lastSweep > SWEEP_EVERY_MS) {
       this.lastSweep = now;
-      await this.queue.sweep(new Date(now - this.keepMs()));
+      await this.queue.sweep(new Date(now - this.retries.keepMs()));
     }
     const free = this.maxBatches - this.inHand.size - this.claiming;
     if (free <= 0) return;
-    await this.readHostStates();
+    await this.circuits.refresh();
     const due = await this.queue.due(free);
     const mine = await this.queue.claim(due, this.owner, this.options.leaseMs);
     for (const batch of mine) void this.run(batch);
     if (mine.length && mine.length === free) this.again = true;
-  }
-
-  /** The whole retry schedule, at its longest (jitter included). */
-  private scheduleMs(): number {
-    let total = 0;
-    for (let n = 1; n < this.options.maxAttempts; n++) total += retryDelayMs(this.options.retryBaseMs, n);
-    return total * 1.25;
-  }
-
-  /** How long activities and claims are kept: the whole retry schedule, and a day more. */
-  private keepMs(): number {
-    return this.scheduleMs() + 86_400_000;
-  }
-
-  private async bodyOf(activityId: string): Promise<{ body: string; digest: string } | null> {
-    const cached = this.bodies.get(activityId);
-    if (cached !== undefined) return cached;
-    const doc = await this.queue.body(activityId);
-    const entry = doc ? { body: doc.body, digest: digestOf(doc.body) } : null;
-    this.bodies.set(activityId, entry);
-    return entry;
-  }
-
-  /** Each actor's key, read from the key store when first needed by this process, in WebCrypto form. */
-  private signingKey(actorId: string): Promise<CryptoKey> {
-    let key = this.cryptoKeys.get(actorId);
-    if (!key) {
-      key = this.keys.privateKey(actorId).then(toSigningCryptoKey);
-      key.catch(() => this.cryptoKeys.delete(actorId));
-      this.cryptoKeys.set(actorId, key);
-    }
-    return key;
   }
 
   private async runBatch(batch: DeliveryDoc, handing?: Handing): Promise<void> {
@@ -415,218 +286,26 @@ export class DeliveryWorker {
     }, this.options.leaseMs / 3);
     renew.unref();
     try {
-      const activity = await this.bodyOf(batch.activityId);
-      const key = activity ? await this.signingKey(batch.actorId) : null;
-      const outcomes = await Promise.all(
-        batch.inboxes.map((inbox) =>
-          activity && key
-            ? this.deliver(batch, inbox, activity, key, handing?.one()).catch((err: unknown): Outcome => ({
-                kind: 'retry',
-                status: null,
-                error: (err as Error).message,
-              }))
-            : ({ kind: 'permanent', status: null, error: 'the activity is no longer kept' } as Outcome),
-        ),
-      );
-      await this.settle(batch, outcomes);
+      const outcomes = await this.sender.send(batch, handing);
+      await this.retries.settle(batch, outcomes, (outcome, inbox) => {
+        if (outcome === 'delivered') this.delivered++;
+        this.tell(outcome, inbox);
+      });
     } finally {
       clearInterval(renew);
     }
   }
 
-  private async deliver(
-    batch: DeliveryDoc,
-    inbox: string,
-    activity: { body: string; digest: string },
-    key: CryptoKey,
-    /** Told once the request is handed to its connection, or the delivery settled without one. */
-    handed: () => void = () => undefined,
-  ): Promise<Outcome> {
-    try {
-      return await this.attempt(batch, inbox, activity, key, handed);
-    } finally {
-      handed();
-    }
-  }
-
-  private async attempt(
-    batch: DeliveryDoc,
-    inbox: string,
-    activity: { body: string; digest: string },
-    key: CryptoKey,
-    handed: () => void,
-  ): Promise<Outcome> {
-    const host = new URL(inbox).host.toLowerCase();
-    if (!this.policy.allows(host))
-      return { kind: 'permanent', status: null, error: `${host} is outside the federation policy` };
-    const state = this.hostState(host);
-    if (state === 'open') return { kind: 'deferred', until: this.hostStates.get(host)!.openUntil };
-    // A half-open host gets one probe at a time.
-    await this.gates.enter(host, state === 'half-open' ? 1 : this.options.perHost);
-    // The circuit may have opened while this inbox waited its turn.
-    if (this.hostState(host) === 'open') {
-      this.gates.leave(host);
-      return { kind: 'deferred', until: this.hostStates.get(host)!.openUntil };
-    }
-    try {
-      // Signed when sent, draft-cavage unless the receiver asked for RFC 9421 (SignatureNegotiator).
-      const response = await this.signatures.send(
-        {
-          method: 'POST',
-          url: inbox,
-          headers: { 'content-type': ACTIVITY_JSON, 'user-agent': this.userAgent, accept: ACTIVITY_JSON },
-          body: activity.body,
-          digest: activity.digest,
-          onSent: handed,
-        },
-        cryptoKeySigner(`${batch.actorId}#main-key`, key),
-        this.outbound,
-      );
-      const status = response.status;
-      let outcome: Outcome;
-      if (status >= 200 && status < 300) outcome = { kind: 'delivered' };
-      else if (status >= 400 && status < 500 && status !== 408 && status !== 429)
-        outcome = { kind: 'permanent', status, error: `HTTP ${status}` };
-      else outcome = { kind: 'retry', status, error: `HTTP ${status}` };
-      await this.hostOutcome(host, outcome);
-      return outcome;
-    } catch (err) {
-      const outcome: Outcome = { kind: 'retry', status: null, error: (err as Error).message };
-      await this.hostOutcome(host, outcome);
-      return outcome;
-    } finally {
-      this.gates.leave(host);
-    }
-  }
-
-  /** Settle a batch: retries and waiting inboxes into new batches, failures kept, then the batch deleted. */
-  private async settle(batch: DeliveryDoc, outcomes: Outcome[]): Promise<void> {
-    const now = Date.now();
-    const origin = this.originOf(batch);
-    // Past the whole retry schedule a delivery is given up, even one only ever waiting for a host's circuit.
-    const expired = now - origin.queuedAt.getTime() > this.scheduleMs();
-    const next: DeliveryDoc[] = [];
-    const retry: string[] = [];
-    const deferred = new Map<number, string[]>();
-    let lastRetry: Outcome | undefined;
-    batch.inboxes.forEach((inbox, i) => {
-      const outcome = outcomes[i]!;
-      if (outcome.kind === 'delivered') {
-        this.delivered++;
-        this.tell('delivered', inbox);
-      } else if (expired && outcome.kind !== 'permanent') {
-        this.tell('failed', inbox);
-        next.push(
-          this.failed(batch, inbox, {
-            kind: 'permanent',
-            status: null,
-            error: 'given up after the retry schedule',
-          }),
-        );
-      } else if (outcome.kind === 'deferred') {
-        const at = outcome.until.getTime();
-        deferred.set(at, [...(deferred.get(at) ?? []), inbox]);
-        this.tell('deferred', inbox);
-      } else if (outcome.kind === 'retry' && batch.attempts + 1 < this.options.maxAttempts) {
-        retry.push(inbox);
-        lastRetry = outcome;
-        this.tell('retry', inbox);
-      } else {
-        next.push(this.failed(batch, inbox, outcome));
-        this.tell('failed', inbox);
-      }
-    });
-    const attempts = batch.attempts + 1;
-    if (retry.length) {
-      const delay = retryDelayMs(this.options.retryBaseMs, attempts) * (0.75 + Math.random() / 2);
-      const doc = this.queue.batch(
-        `${origin.root}|r${attempts}|${hashOf(retry)}`,
-        origin,
-        batch.activityId,
-        batch.actorId,
-        retry,
-        attempts,
-        new Date(now + delay),
-      );
-      if (lastRetry && lastRetry.kind === 'retry') {
-        doc.lastStatus = lastRetry.status;
-        doc.lastError = lastRetry.error.slice(0, 500);
-      }
-      next.push(doc);
-    }
-    for (const [at, inboxes] of deferred)
-      next.push(
-        this.queue.batch(
-          `${origin.root}|w${at}|${hashOf(inboxes)}`,
-          origin,
-          batch.activityId,
-          batch.actorId,
-          inboxes,
-          batch.attempts,
-          new Date(at),
-        ),
-      );
-    await this.queue.finish(batch, next);
-  }
-
-  private originOf(batch: DeliveryDoc): { root: string; queuedAt: Date } {
-    return { root: batch.root ?? batch._id, queuedAt: batch.queuedAt ?? batch.createdAt };
-  }
-
-  private failed(batch: DeliveryDoc, inbox: string, outcome: Outcome): DeliveryDoc {
-    const doc = this.queue.batch(
-      `${batch.activityId} ${inbox}`,
-      this.originOf(batch),
-      batch.activityId,
-      batch.actorId,
-      [inbox],
-      batch.attempts + 1,
-      new Date(),
-    );
-    doc.state = 'failed';
-    if (outcome.kind === 'retry' || outcome.kind === 'permanent') {
-      doc.lastStatus = outcome.status;
-      doc.lastError = outcome.error.slice(0, 500);
-    }
-    return doc;
-  }
-
-  private async hostOutcome(host: string, outcome: Outcome): Promise<void> {
-    const now = new Date();
-    if (outcome.kind === 'delivered') {
-      if (!this.hostStates.get(host)?.consecutiveFailures) return;
-      this.hostStates.delete(host);
-      await this.queue.hostSucceeded(host, now);
-      return;
-    }
-    // Permanent refusals and rate limits say the host is up.
-    if (outcome.kind !== 'retry' || outcome.status === 429) return;
-    // Failures of requests sent before the circuit opened count once (the queue checks again).
-    if ((this.hostStates.get(host)?.openUntil.getTime() ?? 0) > now.getTime()) return;
-    // Counted in the database, from what every worker of every process counted (not this one's view).
-    const next = await this.queue.hostFailed(host, {
-      at: now,
-      error: outcome.error,
-      threshold: this.options.circuitThreshold,
-      openMs: (opened) => retryDelayMs(this.options.retryBaseMs, opened),
-    });
-    if (!next) return;
-    if (next.openUntil.getTime() > now.getTime())
-      this.logger.warn({ host, until: next.openUntil, error: outcome.error }, 'delivery circuit opened');
-    this.hostStates.set(host, next);
-  }
-
   async metrics(): Promise<DeliveryMetrics> {
     const counts = await this.queue.counts();
-    const hosts = await this.queue.hosts.find({ consecutiveFailures: { $gt: 0 } }).toArray();
-    this.hostStates = new Map(hosts.map((h) => [h._id, h]));
+    const hosts = await this.circuits.load();
     return {
       ...counts,
-      inFlight: this.gates.inFlight,
+      inFlight: this.sender.inFlight,
       delivered: this.delivered,
       hosts: hosts.map((h) => ({
         host: h._id,
-        state: this.hostState(h._id),
+        state: this.circuits.state(h._id),
         consecutiveFailures: h.consecutiveFailures,
         openUntil: h.openUntil.getTime() > 0 ? h.openUntil.toISOString() : null,
       })),
