@@ -288,7 +288,7 @@ export class ThreadService extends ThreadViews {
       seq: 0,
       ...this.provenance(caller, ctx.group.origin !== undefined, received),
     };
-    const writing = this.repo.writingReply(thread._id);
+    const writing = this.repo.writers.writingReply(thread._id);
     try {
       // Replies to one thread in this process take their positions together (ADR 0033).
       reply.seq = await this.repo.replyPositions.take(
@@ -320,7 +320,7 @@ export class ThreadService extends ThreadViews {
         ...(received ? { received: true } : {}),
       });
       // Bookkeeping a reader settles by itself if it is cut short: once announced, the reply stands.
-      await this.repo
+      await this.repo.writers
         .recordBump(thread, slot, now, reply.seq)
         .catch((err: unknown) => this.logger?.warn({ err, thread: threadId }, 'timeline bookkeeping failed'));
     } finally {

@@ -12,12 +12,12 @@ import { ThreadRecords } from './thread.records.js';
 import {
   replyCountOf,
   type ReplyDoc,
-  type ReplyPositionSeen,
   type ThreadDoc,
   type ThreadRepository,
   type Tombstone,
 } from './thread.repository.js';
 import type { ReplyView, ThreadView } from './thread.schemas.js';
+import type { ReplyPositionSeen } from './thread.writers.js';
 
 export type Kind = 'threads' | 'replies';
 
@@ -297,7 +297,7 @@ export class ThreadViews {
       next += count;
     }
     // The thread's reply count, settled after this answer if a writer stopped part-way (the list is right).
-    this.repo.settleReplyCount(thread, head, seen);
+    this.repo.writers.settleReplyCount(thread, head, seen);
     const items = found.slice(0, page.limit);
     const last = items[items.length - 1];
     return {

@@ -12,7 +12,7 @@ import { ApiClient, Browser, signIn } from '../helpers/browser.js';
 import { ferretdbBinary } from '../helpers/ferretdb.js';
 import { waitUntil } from '../helpers/fediverse.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
-import { LOST_REPLY_AFTER_MS } from '../../server/threads/thread.repository.js';
+import { LOST_REPLY_AFTER_MS } from '../../server/threads/thread.writers.js';
 
 const cast: DemoPerson[] = [
   { sub: 'dana', name: 'Dana', email: 'dana@dept.example', locale: 'en', organization: '' },

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { MongoClient, ObjectId } from 'mongodb';
 import { freePort } from '../../server/core/net.js';
 import { DeliveryQueue } from '../../server/federation/delivery.queue.js';
-import { LOST_REPLY_AFTER_MS } from '../../server/threads/thread.repository.js';
+import { LOST_REPLY_AFTER_MS } from '../../server/threads/thread.writers.js';
 import { ApiClient, Browser, signIn } from '../helpers/browser.js';
 import { testServerUri } from '../helpers/db.js';
 import { FakeServer, waitUntil } from '../helpers/fediverse.js';

@@ -1,5 +1,6 @@
 import { ObjectId } from 'mongodb';
-import { LOST_REPLY_AFTER_MS, type ReplySlot } from '../../server/threads/thread.repository.js';
+import type { ReplySlot } from '../../server/threads/thread.repository.js';
+import { LOST_REPLY_AFTER_MS } from '../../server/threads/thread.writers.js';
 import { waitUntil } from '../helpers/fediverse.js';
 import { openGroupWithThread } from '../helpers/groups.js';
 import { startWorld, type World } from '../helpers/world.js';
