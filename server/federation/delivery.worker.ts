@@ -183,11 +183,6 @@ export class DeliveryWorker {
   }
 
   /**
-   * What this process just queued is claimed and sent at once, without waiting for a poll to find it: no
-   * query for due batches, no read of the body it was given, the hosts' health read again only when older
-   * than a poll (ADR 0031). Claims decide as for any batch: a worker elsewhere that finds it first sends it.
-   */
-  /**
    * How many batches about to be queued here this worker takes as they are written (leased to it: no claim,
    * ADR 0036): as many as it has room for, counted as being claimed until `takeQueued` has them.
    */
@@ -198,6 +193,11 @@ export class DeliveryWorker {
     return { count: taken, leaseMs: this.options.leaseMs };
   }
 
+  /**
+   * What this process just queued is claimed and sent at once, without waiting for a poll to find it: no
+   * query for due batches, no read of the body it was given, the hosts' health read again only when older
+   * than a poll (ADR 0031). Claims decide as for any batch: a worker elsewhere that finds it first sends it.
+   */
   private takeQueued(queued: Queued): void {
     // Written leased to this worker (`reserve`): sent now, with no claim.
     const leased = queued.batches.slice(0, queued.leased);

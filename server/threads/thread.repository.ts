@@ -14,10 +14,7 @@ import { ThreadTimeline, type TimelineSlot } from './thread.timeline.js';
 import { LikeCounts } from './like.counts.js';
 import { ThreadWriters } from './thread.writers.js';
 
-/**
- * Who may find an item through search and feeds, copied from its group so those queries need no join:
- * the group's visibility, or `hidden` while the group is deleted. Kept in step by ThreadService.
- */
+/** What a removed post keeps in place of its content: when, by whom, and why. */
 export interface Tombstone {
   at: Date;
   byUserId: ObjectId;
@@ -40,6 +37,10 @@ interface ContentBase {
   body: Rendered;
   mentions: ObjectId[];
   likeCount: number;
+  /**
+   * Who may find it through search and feeds, copied from its group so those queries need no join: the
+   * group's visibility, or `hidden` while the group is deleted. Kept in step by ThreadService.
+   */
   audience: Audience;
   createdAt: Date;
   editedAt: Date | null;
@@ -302,7 +303,6 @@ export class ThreadRepository {
     return true;
   }
 
-  /** Replies by id (none asked, no query sent). */
   /** A thread's replies by position, those after `after` (at most `limit`), read by `_id` (ADR 0006). */
   async repliesInOrder(
     thread: Pick<ThreadDoc, '_id' | 'replyCount'>,
