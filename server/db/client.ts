@@ -21,7 +21,10 @@ export interface ConnectOptions {
   uri: string;
   dbName: string;
   logger?: Logger;
-  /** How long to wait for a server before giving up; short in tests that expect a dead server. */
+  /**
+   * How long an operation waits for a server before giving up (DATABASE_SELECTION_MS), and how long the first
+   * connection waits when given (short in tests that expect a dead server; else DATABASE_BOOT_WAIT_MS).
+   */
   serverSelectionTimeoutMS?: number;
   appName?: string;
   /** Command monitoring events (the metrics' database latency); off unless asked for. */
@@ -48,14 +51,34 @@ export async function describeServer(db: Db): Promise<ServerIdentity> {
  */
 export const DATABASE_HEARTBEAT_MS = 2000;
 
+/**
+ * How long an operation waits for a server that takes it. A request that passed the database gate
+ * (server/db/availability.ts) just before the database went away waits this long for each of its commands
+ * (the driver retries a read once more): with the driver's default of 30 s, or the 10 s used before, a
+ * request with a few commands could stay open half a minute, where it now answers 503 within seconds
+ * (docs/operations.md, "Faults"). A database that answers again within it serves the command.
+ */
+export const DATABASE_SELECTION_MS = 2500;
+/** How long the node waits for its database at boot (a database started beside it may still be starting). */
+export const DATABASE_BOOT_WAIT_MS = 10_000;
+
 export async function connectDatabase(options: ConnectOptions): Promise<Database> {
   const client = new MongoClient(options.uri, {
     appName: options.appName ?? 'ensemble',
-    serverSelectionTimeoutMS: options.serverSelectionTimeoutMS ?? 10_000,
+    serverSelectionTimeoutMS: options.serverSelectionTimeoutMS ?? DATABASE_SELECTION_MS,
     monitorCommands: options.monitorCommands ?? false,
     heartbeatFrequencyMS: DATABASE_HEARTBEAT_MS,
   });
-  await client.connect();
+  // The first connection tries for DATABASE_BOOT_WAIT_MS, one selection timeout at a time.
+  const bootDeadline = Date.now() + (options.serverSelectionTimeoutMS ?? DATABASE_BOOT_WAIT_MS);
+  for (;;) {
+    try {
+      await client.connect();
+      break;
+    } catch (err) {
+      if (Date.now() >= bootDeadline) throw err;
+    }
+  }
   try {
     const db = client.db(options.dbName);
     const identity = await describeServer(db);
