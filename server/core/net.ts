@@ -22,15 +22,32 @@ export function tryListen(port: number, host: string): Promise<number | null> {
   });
 }
 
-/** A free TCP port on loopback (for a server that must know its port before it listens). */
+/** Ports this process handed out lately (the last HANDED_KEPT): not handed out again. */
+const handed = new Set<number>();
+const HANDED_KEPT = 1000;
+
+function hand(port: number): number {
+  handed.add(port);
+  if (handed.size > HANDED_KEPT) handed.delete(handed.values().next().value!);
+  return port;
+}
+
+/**
+ * A free TCP port on loopback (for a server that must know its port before it listens). A port is free
+ * until someone listens on it: two servers started together (a node and its identity provider) each asked
+ * for one before either listened, and were once both given the same port. A port handed out lately is not
+ * handed out again by this process.
+ */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   for (let i = 0; i < 50; i++) {
-    const port = await tryListen(LOW + Math.floor(Math.random() * (HIGH - LOW)), host);
-    if (port) return port;
+    const candidate = LOW + Math.floor(Math.random() * (HIGH - LOW));
+    if (handed.has(candidate)) continue;
+    const port = await tryListen(candidate, host);
+    if (port) return hand(port);
   }
   const port = await tryListen(0, host);
   if (!port) throw new Error('no free port');
-  return port;
+  return hand(port);
 }
 
 /**
