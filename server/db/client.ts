@@ -1,4 +1,4 @@
-import { MongoClient, type Db } from 'mongodb';
+import { MongoClient, MongoServerSelectionError, type Db } from 'mongodb';
 import type { Logger } from '../core/logger.js';
 
 export interface ServerIdentity {
@@ -76,7 +76,8 @@ export async function connectDatabase(options: ConnectOptions): Promise<Database
       await client.connect();
       break;
     } catch (err) {
-      if (Date.now() >= bootDeadline) throw err;
+      // Only a server not reached yet is waited for; a refusal (credentials, a bad address) is final.
+      if (!(err instanceof MongoServerSelectionError) || Date.now() >= bootDeadline) throw err;
     }
   }
   try {
