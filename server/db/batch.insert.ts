@@ -1,11 +1,6 @@
 import type { Collection, Document, OptionalUnlessRequiredId } from 'mongodb';
+import { GroupCommit, type Outcome } from '../core/group.commit.js';
 import { isDuplicateKey } from './errors.js';
-
-interface Pending<T> {
-  doc: OptionalUnlessRequiredId<T>;
-  resolve: (inserted: boolean) => void;
-  reject: (err: unknown) => void;
-}
 
 /**
  * Inserts from concurrent requests, written together: what arrives while one `insertMany` is on its way goes
@@ -14,69 +9,49 @@ interface Pending<T> {
  * document, so a busy inbox writes far fewer times.
  */
 export class BatchInserter<T extends Document> {
-  private queue: Pending<T>[] = [];
-  private flushing = false;
+  private readonly commits: GroupCommit<OptionalUnlessRequiredId<T>, boolean>;
 
   constructor(
     private readonly collection: Collection<T>,
-    private readonly maxBatch = 200,
-  ) {}
+    maxBatch = 200,
+  ) {
+    this.commits = new GroupCommit((docs) => this.write(docs), maxBatch);
+  }
 
   insert(doc: OptionalUnlessRequiredId<T>): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ doc, resolve, reject });
-      if (!this.flushing) void this.flush();
-    });
+    return this.commits.submit(doc);
   }
 
-  private async oneByOne(batch: Pending<T>[]): Promise<void> {
-    for (const p of batch) {
+  private async oneByOne(docs: OptionalUnlessRequiredId<T>[]): Promise<Outcome<boolean>[]> {
+    const outcomes: Outcome<boolean>[] = [];
+    for (const doc of docs) {
       try {
-        await this.collection.insertOne(p.doc);
-        p.resolve(true);
+        await this.collection.insertOne(doc);
+        outcomes.push({ ok: true });
       } catch (err) {
-        if (isDuplicateKey(err)) p.resolve(false);
-        else p.reject(err);
+        outcomes.push(isDuplicateKey(err) ? { ok: false } : { error: err });
       }
     }
+    return outcomes;
   }
 
-  private async flush(): Promise<void> {
-    this.flushing = true;
+  private async write(docs: OptionalUnlessRequiredId<T>[]): Promise<Outcome<boolean>[]> {
     try {
-      await this.drain();
-    } finally {
-      this.flushing = false;
-    }
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length) {
-      const batch = this.queue.splice(0, this.maxBatch);
-      try {
-        await this.collection.insertMany(
-          batch.map((p) => p.doc),
-          { ordered: false },
-        );
-        for (const p of batch) p.resolve(true);
-      } catch (err) {
-        const writeErrors = (
-          err as { writeErrors?: { index: number; code?: number; err?: { code?: number } }[] }
-        ).writeErrors;
-        if (!writeErrors?.length) {
-          // The whole command failed (e.g. one document could not be serialised): each alone, so one bad
-          // document fails only its own request.
-          await this.oneByOne(batch);
-          continue;
-        }
-        const failed = new Map(writeErrors.map((e) => [e.index, e]));
-        batch.forEach((p, i) => {
-          const e = failed.get(i);
-          if (!e) p.resolve(true);
-          else if (isDuplicateKey(e) || isDuplicateKey(e.err)) p.resolve(false);
-          else p.reject(err);
-        });
-      }
+      await this.collection.insertMany(docs, { ordered: false });
+      return docs.map(() => ({ ok: true }));
+    } catch (err) {
+      const writeErrors = (
+        err as { writeErrors?: { index: number; code?: number; err?: { code?: number } }[] }
+      ).writeErrors;
+      // The whole command failed (e.g. one document could not be serialised): each alone, so one bad
+      // document fails only its own request.
+      if (!writeErrors?.length) return this.oneByOne(docs);
+      const failed = new Map(writeErrors.map((e) => [e.index, e]));
+      return docs.map((_, i) => {
+        const e = failed.get(i);
+        if (!e) return { ok: true };
+        return isDuplicateKey(e) || isDuplicateKey(e.err) ? { ok: false } : { error: err };
+      });
     }
   }
 }

@@ -1,10 +1,5 @@
+import { GroupCommit } from '../core/group.commit.js';
 import type { JobQueue } from './job.queue.js';
-
-interface Pending<T> {
-  item: T;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
 
 /**
  * Payloads of one queue that are queued while its last job is on its way to the database go in the next job
@@ -14,38 +9,18 @@ interface Pending<T> {
  * (`itemsOf`); a job run again runs them all again, so each must be idempotent, as every job's work is.
  */
 export class JobGatherer<T extends object> {
-  private queue: Pending<T>[] = [];
-  private flushing = false;
+  private readonly commits: GroupCommit<T, void>;
 
-  constructor(
-    private readonly jobs: JobQueue,
-    private readonly name: string,
-    private readonly max = 50,
-  ) {}
+  constructor(jobs: JobQueue, name: string, max = 50) {
+    this.commits = new GroupCommit<T, void>(async (items) => {
+      await jobs.enqueue(name, { items });
+      return items.map(() => ({ ok: undefined }));
+    }, max);
+  }
 
   /** Resolves once the job holding the item is stored. */
   add(item: T): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
-      if (!this.flushing) void this.flush();
-    });
-  }
-
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    try {
-      while (this.queue.length) {
-        const batch = this.queue.splice(0, this.max);
-        try {
-          await this.jobs.enqueue(this.name, { items: batch.map((p) => p.item) });
-          for (const p of batch) p.resolve();
-        } catch (err) {
-          for (const p of batch) p.reject(err);
-        }
-      }
-    } finally {
-      this.flushing = false;
-    }
+    return this.commits.submit(item);
   }
 }
 
