@@ -72,6 +72,8 @@ io.to = ((room: string | string[]) => {
   return originalTo(room);
 }) as typeof io.to;
 const fanout: number[] = [];
+// From the POST leaving the client to the bridge's broadcast call: the API's own part (HTTP, checks, writes).
+const toBroadcast: number[] = [];
 // How long the raw `emit` call itself holds the node's event loop: writing one frame to each socket.
 const insideEmit: number[] = [];
 // The floor under any Socket.IO broadcast: the same WebSocket frame written straight to each socket's TCP
@@ -137,7 +139,10 @@ async function round(kind: 'api' | 'raw' | 'bare', seq: number) {
     insideEmit.push(now() - entered);
   }
   const done = await next('done', key);
-  if (kind === 'api') fanout.push(done.last! - emittedAt);
+  if (kind === 'api') {
+    fanout.push(done.last! - emittedAt);
+    toBroadcast.push(emittedAt - start);
+  }
   return done.last! - start;
 }
 const raw: number[] = [];
@@ -184,6 +189,7 @@ const markdown = `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus
 | raw \`io.to(room).emit\` of the same payload (baseline) | ${fmt(raw)} | ${Math.round(rate(raw)).toLocaleString('en')} |
 | \`POST /threads/{id}/replies\` → \`reply.created\` on every socket | ${fmt(api)} | ${Math.round(rate(api)).toLocaleString('en')} |
 | the same, from the bridge's broadcast call to the last socket (the fan-out alone) | ${fmt(fanout)} | ${Math.round(rate(fanout)).toLocaleString('en')} |
+| the same, from the POST to the bridge's broadcast call (the API's own part) | ${fmt(toBroadcast)} | |
 | inside the raw \`emit\` call alone (the node writing one frame per socket) | ${fmt(insideEmit)} | ${Math.round(rate(insideEmit)).toLocaleString('en')} |
 | floor: the same frame written straight to each TCP socket, to the last receipt | ${fmt(bare)} | ${Math.round(rate(bare)).toLocaleString('en')} |
 | floor: the loop of 2,000 socket writes alone | ${fmt(insideBare)} | ${Math.round(rate(insideBare)).toLocaleString('en')} |

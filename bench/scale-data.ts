@@ -360,13 +360,7 @@ export async function generateDepartment(
         parentId: null,
         depth: 1,
         seq: r.seq,
-      });
-      await w.add(collections.replySlots, {
-        _id: `${threadId.toHexString()}:${r.seq}`,
-        n: r.seq,
-        groupId,
-        threadId,
-        replyId: _id,
+        pos: `${threadId.toHexString()}:${r.seq}`,
       });
     }
     for (const [i, s] of slots.entries())

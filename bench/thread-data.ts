@@ -102,17 +102,8 @@ export async function loadGroup(
     ...content,
     createdAt: new Date(base + threads * 1000 + j * 10),
     seq: replySeq[j],
+    pos: `${threadIds[replyThread(j)]!.toHexString()}:${replySeq[j]}`,
   }));
-  await insertAll(collections.replySlots, replies + 1, (j) => {
-    const threadId = threadIds[replyThread(j)]!;
-    return {
-      _id: `${threadId.toHexString()}:${replySeq[j]}`,
-      n: replySeq[j],
-      groupId,
-      threadId,
-      replyId: replyIds[j],
-    };
-  });
   await insertAll(collections.threadTimeline, head, (i) => ({
     _id: `${groupId.toHexString()}:${i + 1}`,
     n: i + 1,

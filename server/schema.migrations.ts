@@ -8,7 +8,7 @@ import type { GroupRepository } from './groups/group.repository.js';
 import { migrateFollowerLists, migrateNotificationState } from './notifications/notification.migration.js';
 import type { NotificationRepository } from './notifications/notification.repository.js';
 import type { ProfileService } from './people/profile.service.js';
-import { migrateThreadsToPositions } from './threads/thread.migration.js';
+import { migrateRepliesToPositions, migrateThreadsToPositions } from './threads/thread.migration.js';
 import type { ThreadRepository } from './threads/thread.repository.js';
 
 /** Every schema step after the first (ensureCollections gives version 1). */
@@ -71,6 +71,11 @@ export function schemaMigrations({
       description:
         'jobs nobody holds have a lease in the past (a date), so the due query is served by an index',
       run: () => migrateJobLeases(db),
+    },
+    {
+      version: 10,
+      description: 'a reply holds its own position in its thread, written with it in one insert',
+      run: () => migrateRepliesToPositions(threads, db),
     },
   ];
 }

@@ -17,6 +17,11 @@ export interface IndexSpec {
   name: string;
   key: Record<string, 1 | -1>;
   unique?: boolean;
+  /**
+   * The schema version that brought the index (a unique one the data before it may not fit): on a database
+   * older than that, the version's migration makes the data fit and creates it (`createIndexesOf`).
+   */
+  since?: number;
 }
 
 export interface CollectionSpec {
@@ -40,7 +45,8 @@ export const collections = {
   likes: 'likes',
   reports: 'reports',
   threadTimeline: 'thread_timeline',
-  replySlots: 'reply_slots',
+  /** Before schema 10: a reply's position, now the reply's own `pos` (ADR 0044); read by its migration only. */
+  legacyReplySlots: 'reply_slots',
   threadPins: 'thread_pins',
   sequenceHints: 'sequence_hints',
   files: 'files',
@@ -171,6 +177,8 @@ export const collectionSpecs: CollectionSpec[] = [
       { name: 'feed', key: { groupId: 1, createdAt: -1, _id: -1 } },
       { name: 'searchTokens', key: { searchTokens: 1, audience: 1 } },
       { name: 'ordered_group', key: { groupId: 1, _id: -1 } },
+      // A reply is its own position in its thread (`"<thread>:<seq>"`, docs/adr/0044-a-reply-is-its-position.md).
+      { name: 'position', key: { pos: 1 }, unique: true, since: 10 },
     ],
   },
   {
@@ -182,11 +190,10 @@ export const collectionSpecs: CollectionSpec[] = [
     indexes: [{ name: 'group_state', key: { groupId: 1, state: 1, createdAt: -1 } }],
   },
   // Pages read by `_id` only, so that FerretDB serves them from its primary key too (ADR 0006): a
-  // group's activity timeline (`<group>:<n>`), a thread's replies in order (`<thread>:<n>`), the pinned
-  // threads of a group (`_id` = group) and the head hints of those sequences. The indexes below serve only
-  // the purge of a whole group. Groups are found by handle through `group_handles` (`_id` = handle).
+  // group's activity timeline (`<group>:<n>`), the pinned threads of a group (`_id` = group) and the head
+  // hints of those sequences. The index below serves only the purge of a whole group. Groups are found by
+  // handle through `group_handles` (`_id` = handle).
   { name: collections.threadTimeline, indexes: [{ name: 'group', key: { groupId: 1 } }] },
-  { name: collections.replySlots, indexes: [{ name: 'group', key: { groupId: 1 } }] },
   { name: collections.threadPins, indexes: [] },
   { name: collections.groupHandles, indexes: [] },
   { name: collections.sequenceHints, indexes: [] },
@@ -267,10 +274,10 @@ const sameKey = (a: Record<string, unknown>, b: Record<string, unknown>) =>
  * "slice bounds out of range") when one createIndexes command repeats several existing indexes, so we
  * never send existing ones. An index name reused with another key is a deployment error, not ignored.
  */
-async function ensureIndexes(db: Db, spec: CollectionSpec): Promise<void> {
+async function ensureIndexes(db: Db, spec: CollectionSpec, indexes = spec.indexes): Promise<void> {
   const collection = db.collection(spec.name);
   const existing = await collection.indexes();
-  for (const index of spec.indexes) {
+  for (const index of indexes) {
     const found = existing.find((i) => i.name === index.name);
     if (found) {
       if (!sameKey(found.key, index.key) || Boolean(found.unique) !== Boolean(index.unique)) {
@@ -288,6 +295,10 @@ async function ensureIndexes(db: Db, spec: CollectionSpec): Promise<void> {
 /** Create collections and indexes; safe to run on every boot and from several processes at once. */
 export async function ensureCollections(db: Db, logger?: Logger, specs = collectionSpecs): Promise<void> {
   const existing = new Set((await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
+  // A new database has every index at once; an older one gets those of later versions from their migration.
+  const version = (
+    await db.collection<{ _id: string; schemaVersion?: number }>(collections.meta).findOne({ _id: 'node' })
+  )?.schemaVersion;
   for (const spec of specs) {
     if (!existing.has(spec.name)) {
       try {
@@ -296,7 +307,11 @@ export async function ensureCollections(db: Db, logger?: Logger, specs = collect
         if ((err as { code?: number }).code !== NAMESPACE_EXISTS) throw err;
       }
     }
-    await ensureIndexes(db, spec);
+    await ensureIndexes(
+      db,
+      spec,
+      spec.indexes.filter((i) => version === undefined || (i.since ?? 0) <= version),
+    );
   }
   await db
     .collection<{ _id: string; installedAt: Date; schemaVersion: number }>(collections.meta)
@@ -306,4 +321,12 @@ export async function ensureCollections(db: Db, logger?: Logger, specs = collect
       { upsert: true },
     );
   logger?.debug({ collections: specs.length }, 'collections and indexes ensured');
+}
+
+/** Create the indexes schema version `version` brings (its migration, once the data fits them). */
+export async function createIndexesOf(db: Db, version: number, specs = collectionSpecs): Promise<void> {
+  for (const spec of specs) {
+    const indexes = spec.indexes.filter((i) => i.since === version);
+    if (indexes.length) await ensureIndexes(db, spec, indexes);
+  }
 }

@@ -3,6 +3,13 @@ import { Lru } from '../core/lru.js';
 import { commandError, isDuplicateKey } from './errors.js';
 import type { DenseSequence, SlotDoc } from './sequence.js';
 
+/** A writer refused as a duplicate at a position nobody holds: its document's own `_id` was taken. */
+export class TakenIdError extends Error {
+  constructor(cause: unknown) {
+    super('The document is there already.', { cause });
+  }
+}
+
 /** The shortest time a batch waits for the one before it in the same prefix and process. */
 export const TURN_WAIT_MS = 500;
 /** The longest (a batch the database holds up longer than this no longer holds the next one up). */
@@ -48,7 +55,7 @@ async function turn(before: Promise<unknown>, ms: number): Promise<void> {
  * least TURN_WAIT_MS): a batch the database holds up does not hold every later writer up with it, and a
  * slow but working database is not raced by batches that would only collide with each other.
  */
-export class SequenceAppender<D extends SlotDoc> {
+export class SequenceAppender<D extends object = SlotDoc> {
   private readonly prefixes = new Map<string, Prefix<D>>();
   /** The head each prefix had when this process last took a position there: a hint, never past the head. */
   private readonly heads = new Lru<string, number>(10_000);
@@ -129,20 +136,28 @@ export class SequenceAppender<D extends SlotDoc> {
           group[0]!.make(next + i, this.sequence.key(prefix, next + i)),
         );
         const taken = await this.insert(docs);
-        const left: Waiter<D>[][] = [];
+        const left: { group: Waiter<D>[]; n: number; error: unknown }[] = [];
         let highest = 0;
         remaining.forEach((group, i) => {
           const outcome = taken[i]!;
           if (outcome === true) {
             highest = next + i;
             for (const w of group) w.resolve(next + i);
-          } else if (outcome === false) left.push(group);
+          } else if ('duplicate' in outcome) left.push({ group, n: next + i, error: outcome.duplicate });
           else for (const w of group) w.reject(outcome.error);
         });
         if (highest) this.heads.set(prefix, Math.max(highest, this.heads.get(prefix) ?? 0));
-        remaining = left;
+        remaining = [];
+        if (!left.length) break;
         // Someone else took a position in the range: the head is at or past the range's end.
-        if (remaining.length) next = (await this.sequence.head(prefix, next + docs.length - 1)) + 1;
+        const head = await this.sequence.head(prefix, next + docs.length - 1);
+        for (const { group, n, error } of left) {
+          // A duplicate at a position still free was another unique key's (a document's `_id` when its key
+          // is in another field): trying further positions would only be refused again.
+          if (n > head) for (const w of group) w.reject(new TakenIdError(error));
+          else remaining.push(group);
+        }
+        next = head + 1;
       }
     } catch (err) {
       for (const group of remaining) for (const w of group) w.reject(err);
@@ -150,10 +165,10 @@ export class SequenceAppender<D extends SlotDoc> {
   }
 
   /**
-   * Insert the documents; for each, whether it went in (false: the position was taken already), or why it
-   * did not.
+   * Insert the documents; for each, whether it went in, was refused as a duplicate (usually: its position
+   * was taken already), or why it did not.
    */
-  private async insert(docs: D[]): Promise<(boolean | { error: unknown })[]> {
+  private async insert(docs: D[]): Promise<(true | { duplicate: unknown } | { error: unknown })[]> {
     const collection = this.sequence.collection;
     try {
       await collection.insertMany(docs as OptionalUnlessRequiredId<D>[], { ordered: false });
@@ -168,7 +183,7 @@ export class SequenceAppender<D extends SlotDoc> {
       return docs.map((_, i) => {
         const e = failed.get(i);
         if (!e) return true;
-        return isDuplicateKey(e) || isDuplicateKey(e.err) ? false : { error: err };
+        return isDuplicateKey(e) || isDuplicateKey(e.err) ? { duplicate: e } : { error: err };
       });
     }
   }

@@ -11,39 +11,55 @@ export interface SlotDoc {
 }
 
 /**
- * A dense, append-only sequence of documents per prefix (1, 2, 3, …), every position addressed by `_id`.
+ * A dense, append-only sequence of documents per prefix (1, 2, 3, …), every position addressed by its key
+ * `"<prefix>:<n>"` in `_id` (or another uniquely indexed field).
  *
  * FerretDB 1.24 on SQLite serves only `{_id: value}` from an index and scans the collection for any other
- * filter; its updates read and write back whole documents, so `$inc` is not atomic there either. An insert
- * with a unique `_id` is atomic on every server, so positions are taken by inserting at `head + 1` and
- * retrying on a duplicate. Positions are never deleted (only a whole prefix is), which keeps the sequence
+ * filter (the FerretDB Ensemble builds serves string keys from any index, ADR 0013); its updates read and
+ * write back whole documents, so `$inc` is not atomic there either. An insert under a unique key is atomic
+ * on every server, so positions are taken by inserting at `head + 1` and retrying on a duplicate. Positions are never deleted (only a whole prefix is), which keeps the sequence
  * dense: every position up to the head exists, and the head can be found by galloping from any hint.
  * (docs/adr/0006-id-addressed-pages.md)
  */
-export class DenseSequence<D extends SlotDoc> {
-  constructor(readonly collection: Collection<D>) {}
+export class DenseSequence<D extends object = SlotDoc> {
+  constructor(
+    readonly collection: Collection<D>,
+    /**
+     * The field that holds a position's key: `_id`, or a field with a unique index (a reply is its own
+     * position, docs/adr/0044-a-reply-is-its-position.md). Either is served from an index.
+     */
+    readonly field: string = '_id',
+  ) {}
 
   key(prefix: string, n: number): string {
     return `${prefix}:${n}`;
   }
 
-  get(prefix: string, n: number): Promise<D | null> {
-    return this.collection.findOne({ _id: this.key(prefix, n) } as Filter<D>) as Promise<D | null>;
+  private filter(keys: string | string[]): Filter<D> {
+    return { [this.field]: Array.isArray(keys) ? { $in: keys } : keys } as Filter<D>;
   }
 
-  /** Several positions at once, in one query (`_id` `$in`, index-served: ADR 0013). Missing positions are `null`. */
+  private keyOf(doc: D): string {
+    return String((doc as Record<string, unknown>)[this.field]);
+  }
+
+  get(prefix: string, n: number): Promise<D | null> {
+    return this.collection.findOne(this.filter(this.key(prefix, n))) as Promise<D | null>;
+  }
+
+  /** Several positions at once, in one query (`$in`, index-served: ADR 0013). Missing positions are `null`. */
   async getMany(prefix: string, positions: number[]): Promise<(D | null)[]> {
     if (!positions.length) return [];
     const keys = positions.map((n) => this.key(prefix, n));
-    const docs = (await this.collection.find({ _id: { $in: keys } } as Filter<D>).toArray()) as D[];
-    const found = new Map<string, D>(docs.map((d) => [d._id, d]));
+    const docs = (await this.collection.find(this.filter(keys)).toArray()) as D[];
+    const found = new Map<string, D>(docs.map((d) => [this.keyOf(d), d]));
     return keys.map((k) => found.get(k) ?? null);
   }
 
   private async exists(prefix: string, n: number): Promise<boolean> {
     if (n < 1) return true;
-    const found = await this.collection.findOne({ _id: this.key(prefix, n) } as Filter<D>, {
-      projection: { _id: 1 },
+    const found = await this.collection.findOne(this.filter(this.key(prefix, n)), {
+      projection: { [this.field]: 1 },
     });
     return found !== null;
   }
@@ -57,17 +73,19 @@ export class DenseSequence<D extends SlotDoc> {
       const found = new Set(
         (
           await this.collection
-            .find({ _id: { $in: window.map((n) => this.key(prefix, n)) } } as Filter<D>, {
-              projection: { _id: 1 },
+            .find(this.filter(window.map((n) => this.key(prefix, n))), {
+              projection: { [this.field]: 1 },
             })
             .toArray()
-        ).map((d) => String(d._id)),
+        ).map((d) => this.keyOf(d as D)),
       );
+      // The highest taken: a position below it without its document is one lost for good (a reply and
+      // its position are one insert, ADR 0044), which a hint from before it must not stop at.
       let n = low - 1;
-      while (n + 1 < low + HEAD_WINDOW && found.has(this.key(prefix, n + 1))) n++;
+      for (const k of window) if (found.has(this.key(prefix, k))) n = k;
       if (n < low + HEAD_WINDOW - 1) {
         if (n >= low) return n; // the position after it is free
-      } else low = n; // all taken: gallop on from the last
+      } else low = n; // the window's last is taken: gallop on from it
     }
     let high: number;
     if (await this.exists(prefix, low)) {

@@ -1,4 +1,6 @@
-import { likeId, type ThreadRepository } from './thread.repository.js';
+import type { Db, ObjectId } from 'mongodb';
+import { collections, createIndexesOf } from '../db/collections.js';
+import { likeId, replyPosition, type ThreadRepository } from './thread.repository.js';
 
 /**
  * Schema 2 (ADR 0006), threads: give threads written before `_id`-addressed pages their timeline positions
@@ -23,14 +25,10 @@ export async function migrateThreadsToPositions(repo: ThreadRepository): Promise
       .toArray();
     let count = 0;
     for (const reply of replies) {
-      count = await repo.replySlots.append(thread._id.toHexString(), count, (n, _id) => ({
-        _id,
-        n,
-        groupId: reply.groupId,
-        threadId: thread._id,
-        replyId: reply._id,
-      }));
-      await repo.locks.update(repo.replies, reply._id, { $set: { seq: count } });
+      count++;
+      await repo.locks.update(repo.replies, reply._id, {
+        $set: { seq: count, pos: replyPosition(thread._id, count) },
+      });
     }
     await repo.locks.update(repo.threads, thread._id, { $set: { replyCount: count, timelineSlot: 0 } });
     await repo.bump({ ...thread, timelineSlot: 0 }, thread.lastActivityAt, count);
@@ -43,4 +41,33 @@ export async function migrateThreadsToPositions(repo: ThreadRepository): Promise
       );
     }
   }
+}
+
+/**
+ * Schema 10 (docs/adr/0044-a-reply-is-its-position.md): a reply holds its own position (`pos`), written in
+ * the same insert. Each reply takes the key of its `reply_slots` position; a position whose reply was never
+ * written is recorded lost on its thread (not counted); then the unique index on `pos`, and the positions
+ * collection goes.
+ */
+export async function migrateRepliesToPositions(repo: ThreadRepository, db: Db): Promise<void> {
+  const slots = db.collection<{ _id: string; n: number; threadId: ObjectId; replyId: ObjectId }>(
+    collections.legacyReplySlots,
+  );
+  const lost = new Map<string, { threadId: ObjectId; positions: number[] }>();
+  for await (const slot of slots.find({})) {
+    const { matchedCount } = await repo.replies.updateOne(
+      { _id: slot.replyId, pos: { $exists: false } },
+      { $set: { pos: slot._id, seq: slot.n } },
+    );
+    if (matchedCount || (await repo.replies.countDocuments({ _id: slot.replyId }, { limit: 1 }))) continue;
+    const key = slot.threadId.toHexString();
+    const entry = lost.get(key) ?? { threadId: slot.threadId, positions: [] };
+    entry.positions.push(slot.n);
+    lost.set(key, entry);
+  }
+  for (const { threadId, positions } of lost.values()) {
+    await repo.locks.update(repo.threads, threadId, { $addToSet: { lostReplies: { $each: positions } } });
+  }
+  await createIndexesOf(db, 10);
+  await slots.drop().catch(() => undefined);
 }

@@ -5,7 +5,7 @@ import { collections } from '../db/collections.js';
 import { DocumentLocks } from '../db/document.lock.js';
 import { Repairs } from '../db/repairs.js';
 import { Lru } from '../core/lru.js';
-import { DenseSequence, type SlotDoc } from '../db/sequence.js';
+import { DenseSequence } from '../db/sequence.js';
 import { SequenceAppender } from '../db/sequence.appender.js';
 import type { Audience } from '../groups/group.policy.js';
 import type { Rendered } from '../groups/group.repository.js';
@@ -77,18 +77,18 @@ export interface ReplyDoc extends ContentBase {
   threadId: ObjectId;
   parentId: ObjectId | null;
   depth: number;
-  /** Position in the thread, from 1: replies are read in this order by `_id` (`reply_slots`). */
+  /** Position in the thread, from 1: replies are read in this order by `pos`. */
   seq: number;
+  /**
+   * The position's key, `"<thread>:<seq>"`, unique: a reply is written and takes its position in one insert
+   * (docs/adr/0044-a-reply-is-its-position.md).
+   */
+  pos: string;
 }
 
-/** `reply_slots`: `_id = "<thread>:<seq>"` points at the reply at that position. */
-export interface ReplySlot extends SlotDoc {
-  groupId: ObjectId;
-  threadId: ObjectId;
-  replyId: ObjectId;
-  /** When the position was taken (absent on positions taken before it was recorded). */
-  at?: Date;
-}
+/** The key of a reply's position (`ReplyDoc.pos`). */
+export const replyPosition = (threadId: ObjectId | string, seq: number): string =>
+  `${typeof threadId === 'string' ? threadId : threadId.toHexString()}:${seq}`;
 
 /** The number of replies a thread has: positions taken, less those whose reply was never written. */
 export const replyCountOf = (thread: Pick<ThreadDoc, 'replyCount' | 'lostReplies'>): number =>
@@ -144,9 +144,10 @@ export class ThreadRepository {
   readonly likeCounts: LikeCounts;
   readonly reports: Collection<ReportDoc>;
   readonly timeline: ThreadTimeline;
-  readonly replySlots: DenseSequence<ReplySlot>;
-  /** Reply positions taken by this process's writers of a thread together (ADR 0033). */
-  readonly replyPositions: SequenceAppender<ReplySlot>;
+  /** A thread's replies in order, each at its position (`pos`, ADR 0044). */
+  readonly replySequence: DenseSequence<ReplyDoc>;
+  /** Replies written with their positions by this process's writers of a thread together (ADR 0033). */
+  readonly replyPositions: SequenceAppender<ReplyDoc>;
   readonly pins: Collection<PinsDoc>;
   /** Threads, replies and pins are written by several parties: only under their lock (ADR 0010). */
   readonly locks: DocumentLocks;
@@ -175,8 +176,8 @@ export class ThreadRepository {
     this.reports = db.collection<ReportDoc>(collections.reports);
     this.timeline = new ThreadTimeline(db, this.repairs);
     this.writers = new ThreadWriters(db, this.locks, this.timeline, this.repairs, kept);
-    this.replySlots = new DenseSequence(db.collection<ReplySlot>(collections.replySlots));
-    this.replyPositions = new SequenceAppender(this.replySlots, () => 0);
+    this.replySequence = new DenseSequence(this.replies, 'pos');
+    this.replyPositions = new SequenceAppender(this.replySequence, () => 0);
     this.pins = db.collection<PinsDoc>(collections.threadPins);
   }
 
@@ -190,9 +191,15 @@ export class ThreadRepository {
     return inserted;
   }
 
-  /** Insert a new reply (its id is new). */
-  async insertReply(reply: ReplyDoc): Promise<void> {
-    await this.replies.insertOne(reply);
+  /**
+   * Write a new reply at the thread's next position (one insert: the reply and its position, ADR 0044); its
+   * `seq` and `pos` are set to the position taken. Replies to one thread in this process are written
+   * together (a group commit, ADR 0033). `hint`: a position known taken. A `TakenIdError` if its `_id` was.
+   */
+  async insertReply(reply: ReplyDoc, hint: number): Promise<void> {
+    const prefix = reply.threadId.toHexString();
+    reply.seq = await this.replyPositions.take(prefix, (seq, pos) => ({ ...reply, seq, pos }), { hint });
+    reply.pos = replyPosition(prefix, reply.seq);
     this.wrote(reply);
   }
 
@@ -310,25 +317,16 @@ export class ThreadRepository {
     limit: number,
   ): Promise<ReplyDoc[]> {
     const prefix = thread._id.toHexString();
-    const head = await this.replySlots.head(prefix, thread.replyCount);
+    const head = await this.replySequence.head(prefix, thread.replyCount);
     const found: ReplyDoc[] = [];
     let next = after + 1;
     while (next <= head && found.length < limit) {
       const count = Math.min(head - next + 1, limit - found.length);
-      const slots = await this.replySlots.getMany(
+      const replies = await this.replySequence.getMany(
         prefix,
         Array.from({ length: count }, (_, i) => next + i),
       );
-      const byId = new Map(
-        (await this.repliesByIds(slots.flatMap((s) => (s ? [s.replyId] : [])))).map((r) => [
-          r._id.toHexString(),
-          r,
-        ]),
-      );
-      for (const slot of slots) {
-        const reply = slot && byId.get(slot.replyId.toHexString());
-        if (reply) found.push(reply);
-      }
+      for (const reply of replies) if (reply) found.push(reply);
       next += count;
     }
     return found;
@@ -384,7 +382,6 @@ export class ThreadRepository {
   /** Everything of a group's threads that is not a thread or reply document (for the purge). */
   async removeGroupIndexes(groupId: ObjectId): Promise<void> {
     await this.timeline.removeGroup(groupId);
-    await this.replySlots.collection.deleteMany({ groupId });
     await this.pins.deleteOne({ _id: groupId });
   }
 }

@@ -6,6 +6,7 @@ import type { Logger } from '../core/logger.js';
 import { postTokens } from '../core/search-tokens.js';
 import type { GroupService } from '../groups/group.service.js';
 import { isDuplicateKey } from '../db/errors.js';
+import { TakenIdError } from '../db/sequence.appender.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import type { AttachmentSummary, FileService } from '../files/file.service.js';
 import { renderWithMentions } from './mentions.js';
@@ -285,30 +286,27 @@ export class ThreadService extends ThreadViews {
       editedAt: null,
       deleted: null,
       searchTokens: postTokens(null, body.markdown),
+      // Set with the position the reply takes as it is written.
       seq: 0,
+      pos: '',
       ...this.provenance(caller, ctx.group.origin !== undefined, received),
     };
     const writing = this.repo.writers.writingReply(thread._id);
     try {
-      // Replies to one thread in this process take their positions together (ADR 0033).
-      reply.seq = await this.repo.replyPositions.take(
-        thread._id.toHexString(),
-        (n, _id) => ({
-          _id,
-          n,
-          groupId: thread.groupId,
-          threadId: thread._id,
-          replyId: reply._id,
-          at: new Date(),
-        }),
-        { hint: thread.replyCount },
-      );
-      // The reply, and the thread's new place at the head of its group's timeline, written together: from
+      // The reply with its position (one insert, ADR 0044; replies to one thread in this process together,
+      // ADR 0033), and the thread's new place at the head of its group's timeline, written together: from
       // here on a reader finds both, so the reply is announced now.
-      const [, slot] = await Promise.all([
-        this.repo.insertReply(reply),
-        this.repo.timeline.place(thread.groupId, thread._id),
-      ]);
+      let slot: number;
+      try {
+        [, slot] = await Promise.all([
+          this.repo.insertReply(reply, thread.replyCount),
+          this.repo.timeline.place(thread.groupId, thread._id),
+        ]);
+      } catch (err) {
+        // A received reply recorded meanwhile by another delivery of it.
+        if (received && err instanceof TakenIdError) return { existing: received.id.toHexString() };
+        throw err;
+      }
       this.events.emit('reply.created', {
         replyId: reply._id.toHexString(),
         threadId: thread._id.toHexString(),

@@ -274,26 +274,19 @@ export class ThreadViews {
   async replies(caller: Caller, threadId: string, page: { cursor?: string | undefined; limit: number }) {
     const { thread } = await this.thread(caller, threadId, 'read');
     const prefix = thread._id.toHexString();
-    const head = await this.repo.replySlots.head(prefix, thread.replyCount);
+    const head = await this.repo.replySequence.head(prefix, thread.replyCount);
     const found: ReplyDoc[] = [];
     const seen: ReplyPositionSeen[] = [];
     let next = (decodePosition(page.cursor) ?? 0) + 1;
     while (next <= head && found.length <= page.limit) {
       const count = Math.min(head - next + 1, page.limit + 1 - found.length);
       const positions = Array.from({ length: count }, (_, i) => next + i);
-      const slots = await this.repo.replySlots.getMany(prefix, positions);
-      const byId = new Map(
-        (await this.repo.repliesByIds(slots.flatMap((s) => (s ? [s.replyId] : [])))).map((r) => [
-          r._id.toHexString(),
-          r,
-        ]),
-      );
-      // A position whose reply is missing was taken by a write that failed; there is nothing to show.
-      for (const slot of slots) {
-        const reply = slot && byId.get(slot.replyId.toHexString());
+      const replies = await this.repo.replySequence.getMany(prefix, positions);
+      // A position without its reply was lost (ThreadWriters.settleReplyCount); there is nothing to show.
+      replies.forEach((reply, i) => {
         if (reply) found.push(reply);
-        if (slot) seen.push({ slot, written: Boolean(reply) });
-      }
+        seen.push({ n: positions[i]!, written: reply !== null });
+      });
       next += count;
     }
     // The thread's reply count, settled after this answer if a writer stopped part-way (the list is right).

@@ -15,17 +15,14 @@ interface RecordedThread {
   lostReplies?: number[];
 }
 
-/**
- * A writer writes its reply right after taking its position; a position still without its reply this long
- * after it was taken belongs to a writer that stopped in between (a crash), and its reply never comes.
- */
-export const LOST_REPLY_AFTER_MS = 120_000;
-
-/** What a reader of a thread's replies saw at one position. */
+/** What a reader of a thread's replies saw at one position up to the thread's head. */
 export interface ReplyPositionSeen {
-  /** The position (its `reply_slots` document, ReplySlot in thread.repository.ts). */
-  slot: { n: number; at?: Date };
-  /** Whether the position's reply is there. */
+  n: number;
+  /**
+   * Whether the position's reply is there. A reply and its position are one insert (ADR 0044), so a position
+   * below the head without its reply is lost for good: one a writer of an earlier release took and never
+   * wrote, or one of a batch refused alone (ADR 0033).
+   */
   written: boolean;
 }
 
@@ -148,27 +145,24 @@ export class ThreadWriters {
 
   /**
    * Settle a thread's reply count from what a reader of its replies saw, as its writers would have had they
-   * not stopped part-way (docs/operations.md, "Faults"): positions taken past the recorded count are counted;
-   * a position left without its reply for LOST_REPLY_AFTER_MS is lost (not counted); a position thought
-   * lost whose reply is there after all counts again. The reader decides in memory and the write is a repair,
+   * not stopped part-way (docs/operations.md, "Faults"): replies written past the recorded count are counted;
+   * a position below the head without its reply is lost (not counted); a position thought lost whose reply
+   * is there after all counts again. The reader decides in memory and the write is a repair,
    * made after it has answered (ADR 0019); nothing is scheduled when the count is right.
    */
   settleReplyCount(
     thread: Pick<RecordedThread, '_id' | 'groupId' | 'replyCount' | 'lostReplies'>,
     head: number,
     seen: ReplyPositionSeen[],
-    now = Date.now(),
   ): void {
     const lostBefore = new Set(thread.lostReplies ?? []);
-    const isLost = (p: ReplyPositionSeen) =>
-      !p.written && now - (p.slot.at?.getTime() ?? 0) > LOST_REPLY_AFTER_MS;
     // Positions past the count while this process has writers of the thread at work are theirs to record
     // (a repair would only queue for the thread's lock behind them, ADR 0033).
     const behind = head > thread.replyCount && !this.replyWriters.has(thread._id.toHexString());
-    const changed = behind || seen.some((p) => (lostBefore.has(p.slot.n) ? p.written : isLost(p)));
+    const changed = behind || seen.some((p) => (lostBefore.has(p.n) ? p.written : !p.written));
     if (!changed) return;
     // One repair per page of positions (the pages of one read each settle their own, one at a time).
-    this.repairs.schedule(`replies:${thread._id.toHexString()}:${seen[0]?.slot.n ?? head}`, () =>
+    this.repairs.schedule(`replies:${thread._id.toHexString()}:${seen[0]?.n ?? head}`, () =>
       this.locks.run(this.locks.keyOf(this.threads, thread._id), async () => {
         const current = await this.threads.findOne(
           { _id: thread._id },
@@ -177,8 +171,8 @@ export class ThreadWriters {
         if (!current) return;
         const lost = new Set(current.lostReplies ?? []);
         for (const p of seen) {
-          if (p.written) lost.delete(p.slot.n);
-          else if (isLost(p)) lost.add(p.slot.n);
+          if (p.written) lost.delete(p.n);
+          else lost.add(p.n);
         }
         await this.threads.updateOne(
           { _id: thread._id },

@@ -1,7 +1,9 @@
 import { ObjectId } from 'mongodb';
 import { collections, ensureCollections } from '../../server/db/collections.js';
 import { pino } from 'pino';
-import { ThreadRepository } from '../../server/threads/thread.repository.js';
+import { ThreadRepository, type ReplyDoc } from '../../server/threads/thread.repository.js';
+import type { DenseSequence } from '../../server/db/sequence.js';
+import { TakenIdError } from '../../server/db/sequence.appender.js';
 import { FileRepository } from '../../server/files/file.repository.js';
 import { NotificationRepository } from '../../server/notifications/notification.repository.js';
 import { runMigrations } from '../../server/db/migrations.js';
@@ -227,21 +229,22 @@ describe('id-addressed thread pages', () => {
   });
 
   it('finds the head of a sequence from a stale or wrong hint', async () => {
+    // Keyed by `_id` (a timeline) and by another unique field (a thread's replies, ADR 0044).
     const prefix = new ObjectId().toHexString();
-    for (let i = 0; i < 37; i++) {
-      await repo.replySlots.append(prefix, 0, (n, _id) => ({
-        _id,
-        n,
-        groupId: new ObjectId(),
-        threadId: new ObjectId(),
-        replyId: new ObjectId(),
-      }));
+    for (const sequence of [repo.timeline.slots, repo.replySequence] as DenseSequence<object>[]) {
+      for (let i = 0; i < 37; i++) {
+        await sequence.append(prefix, 0, (n, key) =>
+          sequence.field === '_id'
+            ? { _id: key, n, groupId: new ObjectId(), threadId: new ObjectId(), dead: false, skip: null }
+            : { _id: new ObjectId(), pos: key, seq: n, threadId: new ObjectId(prefix) },
+        );
+      }
+      for (const hint of [0, 1, 20, 36, 37, 38, 500]) expect(await sequence.head(prefix, hint)).toBe(37);
+      expect(await sequence.head(new ObjectId().toHexString(), 9)).toBe(0);
     }
-    for (const hint of [0, 1, 20, 36, 37, 38, 500]) expect(await repo.replySlots.head(prefix, hint)).toBe(37);
-    expect(await repo.replySlots.head(new ObjectId().toHexString(), 9)).toBe(0);
   });
 
-  it('brings data written before schemas 2–9 up to date: positions, keys, own documents, storage use, activity lookups, job leases', async () => {
+  it('brings data written before schemas 2–10 up to date: positions, keys, own documents, storage use, activity lookups, job leases', async () => {
     const m = await openTestDatabase('migrate');
     try {
       await ensureCollections(m.db);
@@ -333,8 +336,8 @@ describe('id-addressed thread pages', () => {
       for await (const slots of legacy.timeline.scan(groupId, null, 5))
         ids.push(...slots.map((s) => s.threadId.toHexString()));
       expect(ids).toEqual([older.toHexString(), newer.toHexString()]); // latest activity first
-      const slots = await legacy.replySlots.getMany(older.toHexString(), [1, 2, 3]);
-      expect(slots.map((s) => s?.replyId.toHexString() ?? null)).toEqual([
+      const positions = await legacy.replySequence.getMany(older.toHexString(), [1, 2, 3]);
+      expect(positions.map((r) => r?._id.toHexString() ?? null)).toEqual([
         replies[0]!.toHexString(),
         replies[1]!.toHexString(),
         null,
@@ -363,7 +366,74 @@ describe('id-addressed thread pages', () => {
       jobs.register('legacy', async (payload) => void ran.push(payload));
       await jobs.drain();
       expect(ran).toEqual([{ n: 1 }]);
-      expect((await m.db.collection('meta').findOne({ _id: 'node' as never }))?.schemaVersion).toBe(9);
+      expect((await m.db.collection('meta').findOne({ _id: 'node' as never }))?.schemaVersion).toBe(10);
+    } finally {
+      await m.cleanup();
+    }
+  });
+
+  it('schema 10: replies take the positions they had; one never written is lost; positions are unique', async () => {
+    const m = await openTestDatabase('migrate10');
+    try {
+      // A database at schema 9: replies point at their positions from `reply_slots`.
+      await m.db.collection('meta').insertOne({ _id: 'node' as never, schemaVersion: 9 });
+      await ensureCollections(m.db);
+      expect((await m.db.collection('replies').indexes()).map((i) => i.name)).not.toContain('position');
+      const groupId = new ObjectId();
+      const threadId = new ObjectId();
+      const prefix = threadId.toHexString();
+      await m.db.collection('threads').insertOne({
+        _id: threadId,
+        groupId,
+        title: 't',
+        replyCount: 3,
+        timelineSlot: 1,
+        lastActivityAt: new Date(),
+      });
+      const [first, third] = [new ObjectId(), new ObjectId()];
+      await m.db.collection('replies').insertMany([
+        { _id: first, groupId, threadId, seq: 1, createdAt: new Date(1_000) },
+        { _id: third, groupId, threadId, seq: 3, createdAt: new Date(3_000) },
+      ]);
+      await m.db.collection('reply_slots').insertMany(
+        [first, new ObjectId(), third].map((replyId, i) => ({
+          _id: `${prefix}:${i + 1}` as never,
+          n: i + 1,
+          groupId,
+          threadId,
+          replyId,
+          at: new Date(),
+        })),
+      );
+      const threads = new ThreadRepository(m.db);
+      await runMigrations(
+        m.db,
+        schemaMigrations({
+          db: m.db,
+          groups: new GroupRepository(m.db),
+          threads,
+          notifications: new NotificationRepository(m.db),
+          files: new FileRepository(m.db),
+          profiles: { reindexAll: async () => undefined },
+        }),
+        pino({ level: 'silent' }),
+      );
+      expect(
+        (await threads.replySequence.getMany(prefix, [1, 2, 3])).map((r) => r?._id.toHexString() ?? null),
+      ).toEqual([first.toHexString(), null, third.toHexString()]);
+      expect(await threads.threads.findOne({ _id: threadId })).toMatchObject({ lostReplies: [2] });
+      expect((await m.db.listCollections({ name: 'reply_slots' }).toArray()).length).toBe(0);
+      // The next reply takes position 4; a second document at a taken position is refused.
+      const next = { _id: new ObjectId(), groupId, threadId, seq: 0, pos: '' } as unknown as ReplyDoc;
+      await threads.insertReply(next, 3);
+      expect(next.seq).toBe(4);
+      await expect(
+        m.db.collection('replies').insertOne({ _id: new ObjectId(), threadId, pos: `${prefix}:4` }),
+      ).rejects.toMatchObject({ code: 11000 });
+      // A reply whose `_id` is there already (another delivery of a received reply) is refused as such,
+      // not moved on from position to position.
+      await expect(threads.insertReply({ ...next, seq: 0, pos: '' }, 4)).rejects.toBeInstanceOf(TakenIdError);
+      expect(await m.db.collection('replies').countDocuments({ threadId })).toBe(3);
     } finally {
       await m.cleanup();
     }

@@ -382,15 +382,7 @@ describe('discussion threads over the REST API', () => {
     expect(await node.node.purge.sweep()).toEqual([]); // still within the retention period
     const later = new Date(Date.now() + 31 * 86_400_000);
     expect(await node.node.purge.sweep(later)).toEqual(['cabinet']);
-    for (const name of [
-      'groups',
-      'memberships',
-      'threads',
-      'replies',
-      'group_audit',
-      'thread_timeline',
-      'reply_slots',
-    ]) {
+    for (const name of ['groups', 'memberships', 'threads', 'replies', 'group_audit', 'thread_timeline']) {
       const filter = name === 'groups' ? { _id: group!._id } : { groupId: group!._id };
       expect(await db.collection(name).countDocuments(filter)).toBe(0);
     }
