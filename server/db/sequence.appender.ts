@@ -170,6 +170,16 @@ export class SequenceAppender<D extends object = SlotDoc> {
    */
   private async insert(docs: D[]): Promise<(true | { duplicate: unknown } | { error: unknown })[]> {
     const collection = this.sequence.collection;
+    if (docs.length === 1) {
+      // One writer (the usual case): a plain insert, without the driver's bulk write around it.
+      try {
+        await collection.insertOne(docs[0] as OptionalUnlessRequiredId<D>);
+        return [true];
+      } catch (err) {
+        if (isDuplicateKey(err)) return [{ duplicate: err }];
+        throw commandError(err);
+      }
+    }
     try {
       await collection.insertMany(docs as OptionalUnlessRequiredId<D>[], { ordered: false });
       return docs.map(() => true);

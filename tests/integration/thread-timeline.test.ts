@@ -86,13 +86,19 @@ describe('id-addressed thread pages', () => {
     // them they race.
     const other = new ThreadRepository(t.db);
     const inserts = { here: 0, there: 0 };
+    // Inserts of one position or of several (insertOne, insertMany) alike.
     const count = (r: ThreadRepository, key: keyof typeof inserts) => {
       const collection = r.timeline.slots.collection;
       const insertMany = collection.insertMany.bind(collection);
+      const insertOne = collection.insertOne.bind(collection);
       collection.insertMany = ((...args: Parameters<typeof insertMany>) => {
         inserts[key]++;
         return insertMany(...args);
       }) as typeof collection.insertMany;
+      collection.insertOne = ((...args: Parameters<typeof insertOne>) => {
+        inserts[key]++;
+        return insertOne(...args);
+      }) as typeof collection.insertOne;
     };
     count(repo, 'here');
     count(other, 'there');
@@ -123,17 +129,18 @@ describe('id-addressed thread pages', () => {
     const groupId = new ObjectId();
     const other = new ThreadRepository(t.db);
     const collection = other.timeline.slots.collection;
-    const insertMany = collection.insertMany.bind(collection);
+    const insertOne = collection.insertOne.bind(collection);
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     let first = true;
-    collection.insertMany = (async (...args: Parameters<typeof insertMany>) => {
+    // The first writer goes alone (insertOne); the database holds it up.
+    collection.insertOne = (async (...args: Parameters<typeof insertOne>) => {
       if (first) {
         first = false;
         await held;
       }
-      return insertMany(...args);
-    }) as typeof collection.insertMany;
+      return insertOne(...args);
+    }) as typeof collection.insertOne;
     const stuck = other.timeline.place(groupId, new ObjectId());
     // The next writers go on without it (they would wait forever behind it otherwise).
     const others = await Promise.all(
