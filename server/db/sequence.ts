@@ -17,8 +17,10 @@ export interface SlotDoc {
  * FerretDB 1.24 on SQLite serves only `{_id: value}` from an index and scans the collection for any other
  * filter (the FerretDB Ensemble builds serves string keys from any index, ADR 0013); its updates read and
  * write back whole documents, so `$inc` is not atomic there either. An insert under a unique key is atomic
- * on every server, so positions are taken by inserting at `head + 1` and retrying on a duplicate. Positions are never deleted (only a whole prefix is), which keeps the sequence
- * dense: every position up to the head exists, and the head can be found by galloping from any hint.
+ * on every server, so positions are taken by inserting at `head + 1` and retrying on a duplicate. Positions
+ * are never deleted (only a whole prefix is), which keeps the sequence dense: every position up to the head
+ * exists, and the head can be found by galloping from any hint. (A thread's replies may have a place left
+ * empty for good, ADR 0044: the head search takes the highest position taken near its hint.)
  * (docs/adr/0006-id-addressed-pages.md)
  */
 export class DenseSequence<D extends object = SlotDoc> {
