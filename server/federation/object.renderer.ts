@@ -180,7 +180,7 @@ export class ObjectRenderer {
     const group = await this.groups.groups.findOne({ _id: thread.groupId });
     if (!group || group.deletedAt || group.visibility === 'node') return null;
     const collection = `${this.postIri('threads', thread)}/${which}`;
-    const replies = await this.threads.repliesInOrder(thread, after ?? 0, COLLECTION_PAGE);
+    const { replies } = await this.threads.repliesInOrder(thread, after ?? 0, COLLECTION_PAGE);
     const items: Record<string, unknown>[] = [];
     if ((after ?? 0) === 0 && which === 'context') items.push(await this.object('threads', thread, group));
     for (const reply of replies) {

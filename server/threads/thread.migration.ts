@@ -1,6 +1,6 @@
 import type { Db, ObjectId } from 'mongodb';
 import { collections, createIndexesOf } from '../db/collections.js';
-import { likeId, replyPosition, type ThreadRepository } from './thread.repository.js';
+import { likeId, type ThreadRepository } from './thread.repository.js';
 
 /**
  * Schema 2 (ADR 0006), threads: give threads written before `_id`-addressed pages their timeline positions
@@ -27,7 +27,7 @@ export async function migrateThreadsToPositions(repo: ThreadRepository): Promise
     for (const reply of replies) {
       count++;
       await repo.locks.update(repo.replies, reply._id, {
-        $set: { seq: count, pos: replyPosition(thread._id, count) },
+        $set: { seq: count, pos: repo.replySequence.key(thread._id.toHexString(), count) },
       });
     }
     await repo.locks.update(repo.threads, thread._id, { $set: { replyCount: count, timelineSlot: 0 } });

@@ -12,7 +12,7 @@ import type { Rendered } from '../groups/group.repository.js';
 import type { AttachmentSummary } from '../files/file.service.js';
 import { ThreadTimeline, type TimelineSlot } from './thread.timeline.js';
 import { LikeCounts } from './like.counts.js';
-import { ThreadWriters } from './thread.writers.js';
+import { ThreadWriters, type ReplyPositionSeen } from './thread.writers.js';
 
 /** What a removed post keeps in place of its content: when, by whom, and why. */
 export interface Tombstone {
@@ -85,10 +85,6 @@ export interface ReplyDoc extends ContentBase {
    */
   pos: string;
 }
-
-/** The key of a reply's position (`ReplyDoc.pos`). */
-export const replyPosition = (threadId: ObjectId | string, seq: number): string =>
-  `${typeof threadId === 'string' ? threadId : threadId.toHexString()}:${seq}`;
 
 /** The number of replies a thread has: positions taken, less those whose reply was never written. */
 export const replyCountOf = (thread: Pick<ThreadDoc, 'replyCount' | 'lostReplies'>): number =>
@@ -199,7 +195,7 @@ export class ThreadRepository {
   async insertReply(reply: ReplyDoc, hint: number): Promise<void> {
     const prefix = reply.threadId.toHexString();
     reply.seq = await this.replyPositions.take(prefix, (seq, pos) => ({ ...reply, seq, pos }), { hint });
-    reply.pos = replyPosition(prefix, reply.seq);
+    reply.pos = this.replySequence.key(prefix, reply.seq);
     this.wrote(reply);
   }
 
@@ -310,26 +306,33 @@ export class ThreadRepository {
     return true;
   }
 
-  /** A thread's replies by position, those after `after` (at most `limit`), read by `_id` (ADR 0006). */
+  /**
+   * A thread's replies by position, those after `after` (at most `limit`), read at their positions (ADR 0044);
+   * with each position read up to the thread's head and whether its reply was there (`seen`, for
+   * `ThreadWriters.settleReplyCount`).
+   */
   async repliesInOrder(
     thread: Pick<ThreadDoc, '_id' | 'replyCount'>,
     after: number,
     limit: number,
-  ): Promise<ReplyDoc[]> {
+  ): Promise<{ replies: ReplyDoc[]; head: number; seen: ReplyPositionSeen[] }> {
     const prefix = thread._id.toHexString();
     const head = await this.replySequence.head(prefix, thread.replyCount);
     const found: ReplyDoc[] = [];
+    const seen: ReplyPositionSeen[] = [];
     let next = after + 1;
     while (next <= head && found.length < limit) {
       const count = Math.min(head - next + 1, limit - found.length);
-      const replies = await this.replySequence.getMany(
-        prefix,
-        Array.from({ length: count }, (_, i) => next + i),
-      );
-      for (const reply of replies) if (reply) found.push(reply);
+      const positions = Array.from({ length: count }, (_, i) => next + i);
+      const replies = await this.replySequence.getMany(prefix, positions);
+      // A position without its reply was lost (ThreadWriters.settleReplyCount); there is nothing to show.
+      replies.forEach((reply, i) => {
+        if (reply) found.push(reply);
+        seen.push({ n: positions[i]!, written: reply !== null });
+      });
       next += count;
     }
-    return found;
+    return { replies: found, head, seen };
   }
 
   /** Two accounts merged: the threads and replies of the one that goes are the survivor's (ADR 0010 locks). */

@@ -17,7 +17,6 @@ import {
   type Tombstone,
 } from './thread.repository.js';
 import type { ReplyView, ThreadView } from './thread.schemas.js';
-import type { ReplyPositionSeen } from './thread.writers.js';
 
 export type Kind = 'threads' | 'replies';
 
@@ -273,22 +272,12 @@ export class ThreadViews {
   /** Replies oldest first, by position; each carries its parent and depth so clients draw the tree. */
   async replies(caller: Caller, threadId: string, page: { cursor?: string | undefined; limit: number }) {
     const { thread } = await this.thread(caller, threadId, 'read');
-    const prefix = thread._id.toHexString();
-    const head = await this.repo.replySequence.head(prefix, thread.replyCount);
-    const found: ReplyDoc[] = [];
-    const seen: ReplyPositionSeen[] = [];
-    let next = (decodePosition(page.cursor) ?? 0) + 1;
-    while (next <= head && found.length <= page.limit) {
-      const count = Math.min(head - next + 1, page.limit + 1 - found.length);
-      const positions = Array.from({ length: count }, (_, i) => next + i);
-      const replies = await this.repo.replySequence.getMany(prefix, positions);
-      // A position without its reply was lost (ThreadWriters.settleReplyCount); there is nothing to show.
-      replies.forEach((reply, i) => {
-        if (reply) found.push(reply);
-        seen.push({ n: positions[i]!, written: reply !== null });
-      });
-      next += count;
-    }
+    // One more than asked: whether there is a next page.
+    const {
+      replies: found,
+      head,
+      seen,
+    } = await this.repo.repliesInOrder(thread, decodePosition(page.cursor) ?? 0, page.limit + 1);
     // The thread's reply count, settled after this answer if a writer stopped part-way (the list is right).
     this.repo.writers.settleReplyCount(thread, head, seen);
     const items = found.slice(0, page.limit);
