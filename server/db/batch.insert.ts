@@ -36,6 +36,8 @@ export class BatchInserter<T extends Document> {
   }
 
   private async write(docs: OptionalUnlessRequiredId<T>[]): Promise<Outcome<boolean>[]> {
+    // One document (a quiet moment): a plain insert, without the driver's bulk write around it.
+    if (docs.length === 1) return this.oneByOne(docs);
     try {
       await this.collection.insertMany(docs, { ordered: false });
       return docs.map(() => ({ ok: true }));
