@@ -97,6 +97,9 @@ maybe('the database restarted under load', () => {
     const cookie = [...dana.browser.cookies(node.url)].map(([k, v]) => `${k}=${v}`).join('; ');
     const outcomes: Outcome[] = [];
     let phase: Outcome['phase'] = 'before';
+    // When the database was killed and started again (to say when a request that failed was sent).
+    let killedAt = 0;
+    let backAt = 0;
     let running = true;
     let n = 0;
     const once = async (kind: Outcome['kind']) => {
@@ -136,6 +139,8 @@ maybe('the database restarted under load', () => {
           status: (err as Error).name === 'TimeoutError' ? 'timeout' : 'network-error',
           body,
           phase: at,
+          // For the next failure's diagnosis: when it was sent, against the database's kill and return.
+          detail: `sent ${killedAt ? sentAt - killedAt : '-'} ms after the kill, ${backAt ? sentAt - backAt : '-'} ms after the return`,
         });
       }
     };
@@ -147,6 +152,7 @@ maybe('the database restarted under load', () => {
 
     await waitUntil(() => outcomes.filter((o) => o.status === 201).length >= 5, 10_000, 'load');
     phase = 'down';
+    killedAt = Date.now();
     process.kill(server.pid, 'SIGKILL');
     await waitUntil(
       () =>
@@ -159,6 +165,7 @@ maybe('the database restarted under load', () => {
     // Away longer than a request may wait for it: what was in flight when it went away answers meanwhile.
     await new Promise((r) => setTimeout(r, DOWN_MS));
     server = await startDatabase();
+    backAt = Date.now();
     phase = 'after';
     // The same node, not restarted, serves again by itself.
     await waitUntil(
