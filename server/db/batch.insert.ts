@@ -1,6 +1,6 @@
 import type { Collection, Document, OptionalUnlessRequiredId } from 'mongodb';
 import { GroupCommit, type Outcome } from '../core/group.commit.js';
-import { isDuplicateKey } from './errors.js';
+import { insertEach, insertOnce } from './errors.js';
 
 /**
  * Inserts from concurrent requests, written together: what arrives while one `insertMany` is on its way goes
@@ -26,34 +26,23 @@ export class BatchInserter<T extends Document> {
     const outcomes: Outcome<boolean>[] = [];
     for (const doc of docs) {
       try {
-        await this.collection.insertOne(doc);
-        outcomes.push({ ok: true });
+        outcomes.push({ ok: await insertOnce(this.collection, doc) });
       } catch (err) {
-        outcomes.push(isDuplicateKey(err) ? { ok: false } : { error: err });
+        outcomes.push({ error: err });
       }
     }
     return outcomes;
   }
 
   private async write(docs: OptionalUnlessRequiredId<T>[]): Promise<Outcome<boolean>[]> {
-    // One document (a quiet moment): a plain insert, without the driver's bulk write around it.
-    if (docs.length === 1) return this.oneByOne(docs);
+    let outcomes;
     try {
-      await this.collection.insertMany(docs, { ordered: false });
-      return docs.map(() => ({ ok: true }));
+      outcomes = await insertEach(this.collection, docs);
     } catch (err) {
-      const writeErrors = (
-        err as { writeErrors?: { index: number; code?: number; err?: { code?: number } }[] }
-      ).writeErrors;
       // The whole command failed (e.g. one document could not be serialised): each alone, so one bad
       // document fails only its own request.
-      if (!writeErrors?.length) return this.oneByOne(docs);
-      const failed = new Map(writeErrors.map((e) => [e.index, e]));
-      return docs.map((_, i) => {
-        const e = failed.get(i);
-        if (!e) return { ok: true };
-        return isDuplicateKey(e) || isDuplicateKey(e.err) ? { ok: false } : { error: err };
-      });
+      return docs.length === 1 ? [{ error: err }] : this.oneByOne(docs);
     }
+    return outcomes.map((o) => (o === 'inserted' ? { ok: true } : o === 'duplicate' ? { ok: false } : o));
   }
 }

@@ -103,6 +103,35 @@ export async function upsertOne<T extends Document>(
   }
 }
 
+/** How one document of `insertEach` went: in, refused as a duplicate key, or refused alone for another reason. */
+export type InsertOutcome = 'inserted' | 'duplicate' | { error: unknown };
+
+/**
+ * Insert documents at once, unordered, and tell how each went (the group commits: BatchInserter,
+ * SequenceAppender). One document alone is a plain insert, without the driver's bulk write around it. A
+ * command that failed as a whole (the database away, a document that could not be serialised) is thrown.
+ */
+export async function insertEach<T extends Document>(
+  collection: Collection<T>,
+  docs: OptionalUnlessRequiredId<T>[],
+): Promise<InsertOutcome[]> {
+  if (docs.length === 1) return [(await insertOnce(collection, docs[0]!)) ? 'inserted' : 'duplicate'];
+  try {
+    await collection.insertMany(docs, { ordered: false });
+    return docs.map(() => 'inserted');
+  } catch (err) {
+    const writeErrors = (err as { writeErrors?: { index: number; code?: number; err?: { code?: number } }[] })
+      .writeErrors;
+    if (!writeErrors?.length) throw err;
+    const failed = new Map(writeErrors.map((e) => [e.index, e]));
+    return docs.map((_, i) => {
+      const e = failed.get(i);
+      if (!e) return 'inserted';
+      return isDuplicateKey(e) || isDuplicateKey(e.err) ? 'duplicate' : { error: err };
+    });
+  }
+}
+
 /** Insert a document keyed by its `_id`, first writer wins: true if this call inserted it. */
 export async function insertOnce<T extends Document>(
   collection: Collection<T>,

@@ -1,12 +1,12 @@
 import type { OptionalUnlessRequiredId } from 'mongodb';
 import { Lru } from '../core/lru.js';
-import { commandError, isDuplicateKey } from './errors.js';
+import { commandError, insertEach, type InsertOutcome } from './errors.js';
 import type { DenseSequence, SlotDoc } from './sequence.js';
 
 /** A writer refused as a duplicate at a position nobody holds: its document's own `_id` was taken. */
 export class TakenIdError extends Error {
-  constructor(cause: unknown) {
-    super('The document is there already.', { cause });
+  constructor() {
+    super('The document is there already.');
   }
 }
 
@@ -136,14 +136,14 @@ export class SequenceAppender<D extends object = SlotDoc> {
           group[0]!.make(next + i, this.sequence.key(prefix, next + i)),
         );
         const taken = await this.insert(docs);
-        const left: { group: Waiter<D>[]; n: number; error: unknown }[] = [];
+        const left: { group: Waiter<D>[]; n: number }[] = [];
         let highest = 0;
         remaining.forEach((group, i) => {
           const outcome = taken[i]!;
-          if (outcome === true) {
+          if (outcome === 'inserted') {
             highest = next + i;
             for (const w of group) w.resolve(next + i);
-          } else if ('duplicate' in outcome) left.push({ group, n: next + i, error: outcome.duplicate });
+          } else if (outcome === 'duplicate') left.push({ group, n: next + i });
           else for (const w of group) w.reject(outcome.error);
         });
         if (highest) this.heads.set(prefix, Math.max(highest, this.heads.get(prefix) ?? 0));
@@ -151,10 +151,10 @@ export class SequenceAppender<D extends object = SlotDoc> {
         if (!left.length) break;
         // Someone else took a position in the range: the head is at or past the range's end.
         const head = await this.sequence.head(prefix, next + docs.length - 1);
-        for (const { group, n, error } of left) {
+        for (const { group, n } of left) {
           // A duplicate at a position still free was another unique key's (a document's `_id` when its key
           // is in another field): trying further positions would only be refused again.
-          if (n > head) for (const w of group) w.reject(new TakenIdError(error));
+          if (n > head) for (const w of group) w.reject(new TakenIdError());
           else remaining.push(group);
         }
         next = head + 1;
@@ -164,37 +164,12 @@ export class SequenceAppender<D extends object = SlotDoc> {
     }
   }
 
-  /**
-   * Insert the documents; for each, whether it went in, was refused as a duplicate (usually: its position
-   * was taken already), or why it did not.
-   */
-  private async insert(docs: D[]): Promise<(true | { duplicate: unknown } | { error: unknown })[]> {
-    const collection = this.sequence.collection;
-    if (docs.length === 1) {
-      // One writer (the usual case): a plain insert, without the driver's bulk write around it.
-      try {
-        await collection.insertOne(docs[0] as OptionalUnlessRequiredId<D>);
-        return [true];
-      } catch (err) {
-        if (isDuplicateKey(err)) return [{ duplicate: err }];
-        throw commandError(err);
-      }
-    }
+  /** Insert the documents (ADR 0033); a command that failed as a whole is its own error (a closed connection is a 503). */
+  private async insert(docs: D[]): Promise<InsertOutcome[]> {
     try {
-      await collection.insertMany(docs as OptionalUnlessRequiredId<D>[], { ordered: false });
-      return docs.map(() => true);
+      return await insertEach(this.sequence.collection, docs as OptionalUnlessRequiredId<D>[]);
     } catch (err) {
-      const writeErrors = (
-        err as { writeErrors?: { index: number; code?: number; err?: { code?: number } }[] }
-      ).writeErrors;
-      // The command failed as a whole: its own error (a closed connection is a 503, not a write error).
-      if (!writeErrors?.length) throw commandError(err);
-      const failed = new Map(writeErrors.map((e) => [e.index, e]));
-      return docs.map((_, i) => {
-        const e = failed.get(i);
-        if (!e) return true;
-        return isDuplicateKey(e) || isDuplicateKey(e.err) ? { duplicate: e } : { error: err };
-      });
+      throw commandError(err);
     }
   }
 }
