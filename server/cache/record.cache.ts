@@ -23,6 +23,11 @@ export const recordKeys = {
    * not by the bookkeeping every reply writes (docs/adr/0038-kept-sessions.md).
    */
   replyTarget: (threadId: string) => `reply-target:${threadId}`,
+  /**
+   * Which thread holds a group's newest timeline place, as this process last took it: a reply to that thread
+   * takes no new place (thread.timeline.ts, `place`). Dropped in every process when any takes a place there.
+   */
+  timelineHead: (groupId: string) => `timeline-head:${groupId}`,
   /** The threads of a group's first page (ids and positions, newest activity first). */
   head: (groupId: string) => `head:${groupId}`,
   pins: (groupId: string) => `pins:${groupId}`,

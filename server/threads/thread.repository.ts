@@ -170,7 +170,7 @@ export class ThreadRepository {
     this.likes = db.collection<LikeDoc>(collections.likes);
     this.likeCounts = new LikeCounts((targetId) => this.likesCount(targetId), this.locks);
     this.reports = db.collection<ReportDoc>(collections.reports);
-    this.timeline = new ThreadTimeline(db, this.repairs);
+    this.timeline = new ThreadTimeline(db, this.repairs, kept);
     this.writers = new ThreadWriters(db, this.locks, this.timeline, this.repairs, kept);
     this.replySequence = new DenseSequence(this.replies, 'pos');
     this.replyPositions = new SequenceAppender(this.replySequence, () => 0);

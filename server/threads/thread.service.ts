@@ -294,8 +294,9 @@ export class ThreadService extends ThreadViews {
     const writing = this.repo.writers.writingReply(thread._id);
     try {
       // The reply with its position (one insert, ADR 0044; replies to one thread in this process together,
-      // ADR 0033), and the thread's new place at the head of its group's timeline, written together: from
-      // here on a reader finds both, so the reply is announced now.
+      // ADR 0033), and the thread's new place at the head of its group's timeline (none when it holds the
+      // head already, ADR 0045), written together: from here on a reader finds both, so the reply is
+      // announced now.
       let slot: number;
       try {
         [, slot] = await Promise.all([

@@ -5,6 +5,7 @@ import { SequenceAppender } from '../db/sequence.appender.js';
 import { upsertOne } from '../db/errors.js';
 import { Repairs } from '../db/repairs.js';
 import { Lru } from '../core/lru.js';
+import { recordKeys, type RecordCache } from '../cache/record.cache.js';
 
 /**
  * One position in a group's activity timeline. Every new thread and every reply appends the thread at
@@ -23,6 +24,12 @@ export interface TimelineSlot extends SlotDoc {
 interface HintDoc {
   _id: string;
   n: number;
+}
+
+/** Who holds a group's newest place, as this process last took it (`recordKeys.timelineHead`). */
+interface TimelineHead {
+  n: number;
+  threadId: string;
 }
 
 /** How far above its hint a reader looks for a group's head (writers since the hint was recorded). */
@@ -50,10 +57,16 @@ export class ThreadTimeline {
    * positions, and the next first page reads that many at once instead of finding the rest in a second read.
    */
   private readonly spans = new Lru<string, number>(10_000);
+  /** The hint this process last wrote, per group: a settle that would not raise it writes nothing. */
+  private readonly hinted = new Lru<string, number>(10_000);
+  /** Positions this process retired lately (`<group>:<n>`): dead is forever, so never retired twice. */
+  private readonly retired = new Lru<string, true>(10_000);
 
   constructor(
     db: Db,
     private readonly repairs = new Repairs(),
+    /** Where who holds each group's newest place is kept (`place`); without it every place is taken anew. */
+    private readonly kept?: RecordCache,
   ) {
     this.slots = new DenseSequence(db.collection<TimelineSlot>(collections.threadTimeline));
     this.hints = db.collection<HintDoc>(collections.sequenceHints);
@@ -86,13 +99,28 @@ export class ThreadTimeline {
    * The first half of `bump`: the new position, from which readers list the thread first. The writers of a
    * group in this process take their positions together (one insert for all who arrive while one is on its
    * way); replies to one thread in one such batch share its new position (SequenceAppender, ADR 0033).
+   *
+   * A thread that holds its group's newest place already keeps it (docs/adr/0045-the-head-thread-keeps-its-place.md):
+   * a reply to the conversation under way moves nothing, so it is announced without a write of the timeline.
+   * Who holds the place is kept from this process's last place in the group (record cache), and every process
+   * forgets it as soon as any of them starts taking a place there.
    */
-  place(groupId: ObjectId, threadId: ObjectId): Promise<number> {
-    return this.appender.take(
+  async place(groupId: ObjectId, threadId: ObjectId): Promise<number> {
+    const key = recordKeys.timelineHead(groupId.toHexString());
+    const thread = threadId.toHexString();
+    const holder = this.kept?.get<TimelineHead>(key);
+    if (holder?.threadId === thread) return holder.n;
+    this.kept?.changed([key]);
+    const ticket = this.kept?.ticket() ?? 0;
+    const n = await this.appender.take(
       groupId.toHexString(),
       (position, _id) => ({ _id, n: position, groupId, threadId, dead: false, skip: null }),
-      { key: threadId.toHexString() },
+      { key: thread },
     );
+    // Writers of the group in one batch finish in any order: the highest place is the head.
+    const now = this.kept?.get<TimelineHead>(key);
+    if (!now || now.n < n) this.kept?.set(key, { n, threadId: thread } satisfies TimelineHead, 128, ticket);
+    return n;
   }
 
   /**
@@ -102,9 +130,14 @@ export class ThreadTimeline {
    */
   settleLater(groupId: ObjectId, n: number, previous: Iterable<number>): Promise<void> {
     const key = groupId.toHexString();
+    const retire = [...previous].filter((p) => p && p < n && !this.retired.get(`${key}:${p}`));
+    // Nothing to write: the hint has the position already and no place was left behind (a reply to the thread
+    // that holds its group's newest place, ADR 0045).
+    if (!retire.length && n <= (this.hinted.get(key) ?? 0))
+      return this.settling.get(key) ?? Promise.resolve();
     const entry = this.unsettled.get(key) ?? { groupId, n: 0, retire: new Set<number>() };
     entry.n = Math.max(entry.n, n);
-    for (const p of previous) if (p && p < n) entry.retire.add(p);
+    for (const p of retire) entry.retire.add(p);
     this.unsettled.set(key, entry);
     let running = this.settling.get(key);
     if (!running) {
@@ -114,6 +147,7 @@ export class ThreadTimeline {
             this.unsettled.delete(key);
             this.retiringNow.set(key, next.retire);
             await upsertOne(this.hints, { _id: this.hintId(next.groupId) }, { $max: { n: next.n } });
+            this.hinted.set(key, Math.max(next.n, this.hinted.get(key) ?? 0));
             // Highest first, each linked to the run of dead positions below it (`retire`): readers then jump a
             // busy thread's trail in one read (tests/integration/page-commands.test.ts).
             for (const p of [...next.retire].sort((a, b) => b - a)) await this.retire(next.groupId, p);
@@ -149,6 +183,10 @@ export class ThreadTimeline {
   /** Mark a position dead, recording how far the run of dead positions below it reaches. */
   async retire(groupId: ObjectId, n: number): Promise<void> {
     const prefix = groupId.toHexString();
+    // The newest place is retired only when its thread was written before (a post received twice at once):
+    // the place no longer holds anyone.
+    const key = recordKeys.timelineHead(prefix);
+    if (this.kept?.get<TimelineHead>(key)?.n === n) this.kept.changed([key]);
     let bottom = n;
     for (let p = n - 1, hops = 0; p >= 1 && hops < WRITER_HOPS; hops++) {
       const slot = await this.slots.get(prefix, p);
@@ -160,6 +198,7 @@ export class ThreadTimeline {
       { _id: this.slots.key(prefix, n) },
       { $set: { dead: true, skip: bottom } },
     );
+    this.retired.set(`${prefix}:${n}`, true);
   }
 
   /**

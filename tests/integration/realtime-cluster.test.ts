@@ -129,6 +129,45 @@ describe('several server processes behind one address', () => {
     }
   });
 
+  // A reply to the thread at the head of its group takes no new place there (docs/adr/0045): each process keeps
+  // who holds the head, and forgets it when any process puts another thread above.
+  it('moves a thread up on one process above a thread another process put at the head', async () => {
+    const [a, b] = [nodes.a, nodes.b];
+    const alice = await signedIn(a, 'alice');
+    const bruno = await signedIn(b, 'bruno');
+    await alice.call('POST', '/groups', {
+      handle: 'lively',
+      name: 'Lively',
+      visibility: 'public',
+      joinPolicy: 'open',
+    });
+    expect((await bruno.call('POST', '/groups/lively/join')).status).toBe(200);
+    const talk = (await alice.call('POST', '/groups/lively/threads', { title: 'Talk', body: 'x' })).body
+      .id as string;
+    expect((await alice.call('POST', `/threads/${talk}/replies`, { body: 'first' })).status).toBe(201);
+    const titles = async (url: string) =>
+      (
+        (await (await fetch(`${url}/api/v1/groups/lively/threads`)).json()) as { items: { title: string }[] }
+      ).items.map((t) => t.title);
+    const listener = await connectSocket(a);
+    try {
+      expect(await listener.subscribe({ kind: 'group', group: 'lively' })).toMatchObject({ ok: true });
+      const created = new Promise<void>((resolve) =>
+        listener.socket.once('thread.created' as never, () => resolve()),
+      );
+      expect((await bruno.call('POST', '/groups/lively/threads', { title: 'News', body: 'y' })).status).toBe(
+        201,
+      );
+      await created; // heard on A, after B's drop (one Redis stream, in order)
+      expect(await titles(a)).toEqual(['News', 'Talk']);
+      expect((await alice.call('POST', `/threads/${talk}/replies`, { body: 'second' })).status).toBe(201);
+      expect(await titles(a)).toEqual(['Talk', 'News']);
+      expect(await titles(b)).toEqual(['Talk', 'News']);
+    } finally {
+      listener.close();
+    }
+  });
+
   it('takes a members-only group away from a person removed on another process', async () => {
     const [a, b] = [nodes.a, nodes.b];
     const alice = await signedIn(a, 'alice');

@@ -10,6 +10,7 @@ import { runMigrations } from '../../server/db/migrations.js';
 import { GroupRepository } from '../../server/groups/group.repository.js';
 import { schemaMigrations } from '../../server/schema.migrations.js';
 import { JobQueue } from '../../server/jobs/job.queue.js';
+import { RecordCache } from '../../server/cache/record.cache.js';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 /** A group's timeline and a thread's reply positions, on the real database server (ADR 0006). */
@@ -123,6 +124,45 @@ describe('id-addressed thread pages', () => {
     const busy = new ObjectId();
     const shared = await Promise.all(Array.from({ length: 6 }, () => repo.timeline.place(groupId, busy)));
     expect(shared).toEqual([36, 37, 37, 37, 37, 37]);
+  });
+
+  it('leaves the thread that holds its group’s newest place there, and moves any other up (ADR 0045)', async () => {
+    const groupId = new ObjectId();
+    // Two processes' repositories, each keeping records, their drops told to each other (as through Redis).
+    const [hereCache, thereCache] = [0, 1].map(() => new RecordCache({ enabled: true, maxBytes: 1_000_000 }));
+    hereCache!.connect({ toPeers: (_event, keys) => thereCache!.invalidate(keys as string[]) });
+    thereCache!.connect({ toPeers: (_event, keys) => hereCache!.invalidate(keys as string[]) });
+    const here = new ThreadRepository(t.db, hereCache);
+    const there = new ThreadRepository(t.db, thereCache);
+    const places = () => t.db.collection(collections.threadTimeline).countDocuments({ groupId });
+    const [talk, news, late] = [new ObjectId(), new ObjectId(), new ObjectId()];
+    const position = new Map<ObjectId, number>();
+    const bump = async (r: ThreadRepository, thread: ObjectId) => {
+      const n = await r.timeline.bump(groupId, thread, position.get(thread) ?? null);
+      position.set(thread, n);
+      return n;
+    };
+
+    expect(await bump(here, talk)).toBe(1);
+    // The conversation under way: its replies move nothing, so no place is written for them.
+    expect(await Promise.all([1, 2, 3].map(() => bump(here, talk)))).toEqual([1, 1, 1]);
+    expect(await places()).toBe(1);
+    // Another process puts a thread at the head: every process forgets who held it, and the next reply to
+    // the conversation moves it up again.
+    expect(await bump(there, news)).toBe(2);
+    expect(await bump(here, talk)).toBe(3);
+    expect(await bump(here, talk)).toBe(3);
+    expect(await places()).toBe(3);
+    // Writers of several threads at once: the last place taken is the one kept.
+    expect(await Promise.all([bump(here, news), bump(here, late)])).toEqual([4, 5]);
+    expect(await bump(here, late)).toBe(5);
+    expect(await bump(here, news)).toBe(6);
+    // A newest place retired (its thread had been written already: a post received twice at once) holds
+    // nobody: the next writer takes a new one.
+    await here.timeline.retire(groupId, 6);
+    expect(await bump(here, news)).toBe(7);
+    expect(await places()).toBe(7);
+    expect(await order(groupId)).toEqual([news, late, talk].map(String));
   });
 
   it('does not hold writers up behind one the database holds up', async () => {
