@@ -379,7 +379,7 @@ export class FederationBridge {
     const announce = this.deps.audience.startAnnounce(
       p.group,
       activity,
-      inboxes ?? this.deps.audience.inboxes(p.group._id),
+      inboxes ?? this.deps.audience.inboxes(p.group._id, { public: p.group.visibility === 'public' }),
       { after: create.queued, later },
     );
     if (sent) Object.assign(sent, { id: announce.id, queued: announce.queued });

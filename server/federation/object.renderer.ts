@@ -2,6 +2,7 @@ import { ObjectId } from 'mongodb';
 import type { GroupDoc, GroupRepository } from '../groups/group.repository.js';
 import type { PersonRepository, UserDoc } from '../people/person.repository.js';
 import type { ReplyDoc, ThreadDoc, ThreadRepository } from '../threads/thread.repository.js';
+import { ThreadRecords } from '../threads/thread.records.js';
 import { AS_CONTEXT, PUBLIC, type ActorDirectory } from './actor.directory.js';
 import { ATTACHMENT_TERMS, renderAttachments } from './post.attachments.js';
 import { absoluteLinks } from './post.content.js';
@@ -32,12 +33,17 @@ export type PostDoc = ThreadDoc | ReplyDoc;
  * named by its origin's IRI (docs/adr/0016-remote-records.md).
  */
 export class ObjectRenderer {
+  /** A reply's thread as this process keeps it for replies (its `origin` is all a reply's object needs). */
+  private readonly kept: ThreadRecords;
+
   constructor(
     private readonly directory: ActorDirectory,
     private readonly threads: ThreadRepository,
     private readonly groups: GroupRepository,
     private readonly people: PersonRepository,
-  ) {}
+  ) {
+    this.kept = new ThreadRecords(threads);
+  }
 
   iri(kind: PostKind, id: ObjectId | string): string {
     return `${this.directory.base}/ap/${kind}/${id.toString()}`;
@@ -126,7 +132,7 @@ export class ObjectRenderer {
     // What the object names, read together (one round trip, not three).
     const [author, thread, parent] = await Promise.all([
       known.author?._id.equals(item.authorId) ? known.author : this.people.byId(item.authorId),
-      kind === 'threads' ? (item as ThreadDoc) : this.threads.threads.findOne({ _id: threadId }),
+      kind === 'threads' ? (item as ThreadDoc) : this.kept.forReply(threadId),
       parentId ? this.threads.replies.findOne({ _id: parentId }) : null,
     ]);
     const threadIri = thread ? this.postIri('threads', thread) : this.iri('threads', threadId);

@@ -131,4 +131,31 @@ describe("a group's members on other nodes", () => {
       w.node.database.client.off('commandStarted', watch);
     }
   });
+  it('of a public group, and the thread, are not read again for each reply it announces (ADR 0042)', async () => {
+    const olga = w.as.olga!;
+    const thread = (await olga.call('POST', '/groups/audience/threads', { title: 'Talk', body: 'x' })).body
+      .id as string;
+    expect((await olga.call('POST', `/threads/${thread}/replies`, { body: 'first' })).status).toBe(201);
+    const reads: string[] = [];
+    const watch = (e: CommandStartedEvent) => {
+      if (e.commandName === 'find') reads.push(String(e.command.find));
+    };
+    // What the node reads while it announces the next reply, here and to the group's member nodes.
+    const quiet = async () => {
+      for (let seen = -1; seen !== reads.length;) {
+        seen = reads.length;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    };
+    await quiet();
+    w.node.database.client.on('commandStarted', watch);
+    try {
+      expect((await olga.call('POST', `/threads/${thread}/replies`, { body: 'second' })).status).toBe(201);
+      await quiet();
+    } finally {
+      w.node.database.client.off('commandStarted', watch);
+    }
+    expect(reads).not.toContain(collections.memberships);
+    expect(reads).not.toContain(collections.threads);
+  });
 });
