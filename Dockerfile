@@ -44,7 +44,9 @@ ENV NODE_ENV=production \
     PORT=3000
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
+COPY patches ./patches
+# Dependencies' install scripts stay off; the project's own patches of them are applied (patches/, ADR 0046).
+RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npx patch-package && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/client/dist ./client/dist
 # Where backups go (docker-compose.yml mounts a volume here; a new volume takes this folder's owner).
