@@ -86,19 +86,30 @@ describe('several server processes behind one address', () => {
     return new ApiClient(browser, url);
   };
 
-  // Pages built for a signed-in reader are built from records kept in each process (docs/adr/0034).
-  it('drops records one process keeps when another changes them, before the room events arrive', async () => {
+  /** Alice signed in on process A, Bruno on process B, and a group Alice made. */
+  const twoPeopleAndAGroup = async (group: {
+    handle: string;
+    name: string;
+    visibility: string;
+    joinPolicy: string;
+  }) => {
     const [a, b] = [nodes.a, nodes.b];
     const alice = await signedIn(a, 'alice');
     const bruno = await signedIn(b, 'bruno');
-    type Page = { items: { title: string; replyCount: number }[] };
-    const pageOnB = async () => (await bruno.call('GET', '/groups/records/threads')).body as Page;
-    await alice.call('POST', '/groups', {
+    expect((await alice.call('POST', '/groups', group)).status).toBe(201);
+    return { a, b, alice, bruno };
+  };
+
+  // Pages built for a signed-in reader are built from records kept in each process (docs/adr/0034).
+  it('drops records one process keeps when another changes them, before the room events arrive', async () => {
+    const { b, alice, bruno } = await twoPeopleAndAGroup({
       handle: 'records',
       name: 'Records',
       visibility: 'public',
       joinPolicy: 'open',
     });
+    type Page = { items: { title: string; replyCount: number }[] };
+    const pageOnB = async () => (await bruno.call('GET', '/groups/records/threads')).body as Page;
     const id = (await alice.call('POST', '/groups/records/threads', { title: 'Before', body: 'x' })).body
       .id as string;
     expect((await pageOnB()).items.map((t) => t.title)).toEqual(['Before']);
@@ -132,10 +143,7 @@ describe('several server processes behind one address', () => {
   // A reply to the thread at the head of its group takes no new place there (docs/adr/0045): each process keeps
   // who holds the head, and forgets it when any process puts another thread above.
   it('moves a thread up on one process above a thread another process put at the head', async () => {
-    const [a, b] = [nodes.a, nodes.b];
-    const alice = await signedIn(a, 'alice');
-    const bruno = await signedIn(b, 'bruno');
-    await alice.call('POST', '/groups', {
+    const { a, b, alice, bruno } = await twoPeopleAndAGroup({
       handle: 'lively',
       name: 'Lively',
       visibility: 'public',
@@ -169,10 +177,7 @@ describe('several server processes behind one address', () => {
   });
 
   it('takes a members-only group away from a person removed on another process', async () => {
-    const [a, b] = [nodes.a, nodes.b];
-    const alice = await signedIn(a, 'alice');
-    const bruno = await signedIn(b, 'bruno');
-    await alice.call('POST', '/groups', {
+    const { b, alice, bruno } = await twoPeopleAndAGroup({
       handle: 'closed',
       name: 'Closed',
       visibility: 'members',
