@@ -98,7 +98,8 @@ const PATCHES = [
   },
   {
     // ADR 0013: array values of indexed fields are found through a side table per field
-    // (scripts/ferretdb/ensemble_multikey.go), made when an index is created and when a database is opened.
+    // (scripts/ferretdb/ensemble_multikey.go), made when an index is created and when a database is opened;
+    // an update rewrites a document's entry only when the array changed (ADR 0047).
     name: 'sqlite-multikey-on-create',
     file: 'internal/backends/sqlite/metadata/registry.go',
     from: '\t\tcreated = append(created, index.Name)\n',

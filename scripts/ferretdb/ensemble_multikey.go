@@ -53,7 +53,9 @@ func ensembleMultikeyEnsure(ctx context.Context, db *fsql.DB, table, field strin
 	}
 
 	side := table + "_mk_" + field
-	triggers := []string{side + "_i", side + "_d", side + "_u"}
+	// The update trigger is `_c` (changed): builds before it kept `_u`, which rewrote the side table's entry on
+	// every update of a document holding an array, changed or not.
+	triggers := []string{side + "_i", side + "_d", side + "_c"}
 
 	var have int
 	q := `SELECT count(*) FROM sqlite_master WHERE (type = 'table' AND name = ?) OR (type = 'trigger' AND name IN (?, ?, ?))`
@@ -70,10 +72,49 @@ func ensembleMultikeyEnsure(ctx context.Context, db *fsql.DB, table, field strin
 		return fmt.Sprintf(`json_type(%s.%s, '$.%s') = 'array'`, row, DefaultColumn, field)
 	}
 
+	// An update touches the side table only when the field's value changed and the old or the new value is an
+	// array (one trigger, so that the old entry goes before the new one comes: SQLite runs several triggers in
+	// no promised order). A document's other fields change far more often than its arrays: a thread's reply
+	// count on every reply, a post's like count on every like.
+	update := fmt.Sprintf(
+		`CREATE TRIGGER %[1]q AFTER UPDATE ON %[2]q WHEN (%[3]s OR %[4]s) AND `+
+			`json_extract(old.%[7]s, '$.%[8]s') IS NOT json_extract(new.%[7]s, '$.%[8]s') BEGIN `+
+			`DELETE FROM %[5]q WHERE rowid = old.rowid; `+
+			`INSERT INTO %[5]q(rowid, v) SELECT new.rowid, %[6]s WHERE %[4]s; END`,
+		triggers[2], table, isArray("old"), isArray("new"), side, ensembleElements("new", field), DefaultColumn, field,
+	)
+
+	// A side table of an earlier build, complete but for its update trigger: only that trigger is replaced.
+	var earlier int
+	q = `SELECT count(*) FROM sqlite_master WHERE (type = 'table' AND name = ?) OR (type = 'trigger' AND name IN (?, ?, ?))`
+	if err := db.QueryRowContext(ctx, q, side, triggers[0], triggers[1], side+"_u").Scan(&earlier); err != nil {
+		return lazyerrors.Error(err)
+	}
+
+	if earlier == 4 {
+		err := db.InTransaction(ctx, func(tx *fsql.Tx) error {
+			for _, s := range []string{fmt.Sprintf(`DROP TRIGGER IF EXISTS %q`, side+"_u"), update} {
+				if _, err := tx.ExecContext(ctx, s); err != nil {
+					return lazyerrors.Errorf("%s: %w", s, err)
+				}
+			}
+
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+
+		ensembleMultikeys.Store(table+"\x00"+field, side)
+
+		return nil
+	}
+
 	stmts := []string{
 		fmt.Sprintf(`DROP TRIGGER IF EXISTS %q`, triggers[0]),
 		fmt.Sprintf(`DROP TRIGGER IF EXISTS %q`, triggers[1]),
 		fmt.Sprintf(`DROP TRIGGER IF EXISTS %q`, triggers[2]),
+		fmt.Sprintf(`DROP TRIGGER IF EXISTS %q`, side+"_u"), // of an earlier build
 		fmt.Sprintf(`DROP TRIGGER IF EXISTS %q`, side+"_v"), // of an earlier build
 		fmt.Sprintf(`DROP TABLE IF EXISTS %q`, side),
 		fmt.Sprintf(
@@ -92,14 +133,7 @@ func ensembleMultikeyEnsure(ctx context.Context, db *fsql.DB, table, field strin
 			`CREATE TRIGGER %[1]q AFTER DELETE ON %[2]q WHEN %[3]s BEGIN DELETE FROM %[4]q WHERE rowid = old.rowid; END`,
 			triggers[1], table, isArray("old"), side,
 		),
-		// An update touches the side table only when the old or the new value is an array; one trigger, so that
-		// the old entry goes before the new one comes (SQLite runs several triggers in no promised order).
-		fmt.Sprintf(
-			`CREATE TRIGGER %[1]q AFTER UPDATE ON %[2]q WHEN %[3]s OR %[4]s BEGIN `+
-				`DELETE FROM %[5]q WHERE rowid = old.rowid; `+
-				`INSERT INTO %[5]q(rowid, v) SELECT new.rowid, %[6]s WHERE %[4]s; END`,
-			triggers[2], table, isArray("old"), isArray("new"), side, ensembleElements("new", field),
-		),
+		update,
 	}
 
 	err := db.InTransaction(ctx, func(tx *fsql.Tx) error {

@@ -25,6 +25,8 @@ export function ferretdbBinary(which: 'patched' | 'upstream'): string | undefine
 export interface PrivateFerretDB {
   server: ManagedDatabaseProcess;
   client: MongoClient;
+  /** Its folder (a SQLite-backed server keeps its databases in `sqlite/`, one `<database>.sqlite` file each). */
+  dataDir: string;
   /** Ask the Go runtime to collect garbage now (runs finalizers, where FerretDB's leak checks panic). */
   collectGarbage(): Promise<void>;
   stop(): Promise<void>;
@@ -55,6 +57,7 @@ export async function startPrivateFerretDB(
   return {
     server,
     client,
+    dataDir,
     collectGarbage: async () => {
       // pprof's heap profile runs a garbage collection first when asked with gc=1.
       const res = await fetch(`${server.debugUrl}/debug/pprof/heap?gc=1`);
