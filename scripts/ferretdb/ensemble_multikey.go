@@ -86,14 +86,14 @@ func ensembleMultikeyEnsure(ctx context.Context, db *fsql.DB, table, field strin
 
 	// A side table of an earlier build, complete but for its update trigger: only that trigger is replaced.
 	var earlier int
-	q = `SELECT count(*) FROM sqlite_master WHERE (type = 'table' AND name = ?) OR (type = 'trigger' AND name IN (?, ?, ?))`
 	if err := db.QueryRowContext(ctx, q, side, triggers[0], triggers[1], side+"_u").Scan(&earlier); err != nil {
 		return lazyerrors.Error(err)
 	}
 
-	if earlier == 4 {
+	// The statements run in one transaction; the side table is then known complete.
+	apply := func(stmts []string) error {
 		err := db.InTransaction(ctx, func(tx *fsql.Tx) error {
-			for _, s := range []string{fmt.Sprintf(`DROP TRIGGER IF EXISTS %q`, side+"_u"), update} {
+			for _, s := range stmts {
 				if _, err := tx.ExecContext(ctx, s); err != nil {
 					return lazyerrors.Errorf("%s: %w", s, err)
 				}
@@ -110,7 +110,11 @@ func ensembleMultikeyEnsure(ctx context.Context, db *fsql.DB, table, field strin
 		return nil
 	}
 
-	stmts := []string{
+	if earlier == 4 {
+		return apply([]string{fmt.Sprintf(`DROP TRIGGER IF EXISTS %q`, side+"_u"), update})
+	}
+
+	return apply([]string{
 		fmt.Sprintf(`DROP TRIGGER IF EXISTS %q`, triggers[0]),
 		fmt.Sprintf(`DROP TRIGGER IF EXISTS %q`, triggers[1]),
 		fmt.Sprintf(`DROP TRIGGER IF EXISTS %q`, triggers[2]),
@@ -134,24 +138,7 @@ func ensembleMultikeyEnsure(ctx context.Context, db *fsql.DB, table, field strin
 			triggers[1], table, isArray("old"), side,
 		),
 		update,
-	}
-
-	err := db.InTransaction(ctx, func(tx *fsql.Tx) error {
-		for _, s := range stmts {
-			if _, err := tx.ExecContext(ctx, s); err != nil {
-				return lazyerrors.Errorf("%s: %w", s, err)
-			}
-		}
-
-		return nil
 	})
-	if err != nil {
-		return err
-	}
-
-	ensembleMultikeys.Store(table+"\x00"+field, side)
-
-	return nil
 }
 
 // ensembleMultikeyIndexes makes the side tables of the leading fields of a collection's indexes (not of its
