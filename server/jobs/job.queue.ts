@@ -128,21 +128,58 @@ export class JobQueue {
 
   async enqueue(queue: string, payload: Record<string, unknown>, runAt = new Date()): Promise<ObjectId> {
     const _id = new ObjectId();
-    // Jobs queued at once (a busy inbox's notifications) go in one insert.
-    await this.inserts.insert({
+    const now = new Date();
+    const entry = this.handlers.get(queue);
+    const running = this.runningOf(queue);
+    // A job this process can run now is written already claimed by it (its first claim, leased), and run as
+    // soon as it is written: no poll, no claim, no update before it starts (docs/adr/0048-jobs-in-hand.md).
+    // Should this process stop first, the job is taken over once its lease runs out, as any claimed job is.
+    const inHand =
+      !this.stopped && entry !== undefined && runAt <= now && running.size < entry.options.concurrency;
+    const job: JobDoc = {
       _id,
       queue,
       payload,
       runAt,
-      claims: 0,
-      leaseUntil: NO_LEASE,
+      claims: inHand ? 1 : 0,
+      leaseUntil: inHand ? new Date(now.getTime() + entry.options.leaseMs) : NO_LEASE,
       failures: 0,
       lastError: null,
       state: 'pending',
-      createdAt: new Date(),
-    });
-    this.kick(queue);
+      createdAt: now,
+    };
+    // Its place among the queue's running jobs is held while it is written.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    if (inHand) running.add(held);
+    try {
+      // Jobs queued at once (a busy inbox's notifications) go in one insert.
+      await this.inserts.insert(job);
+    } finally {
+      running.delete(held);
+      release();
+    }
+    if (inHand) this.begin(queue, running, job);
+    else this.kick(queue);
     return _id;
+  }
+
+  private runningOf(queue: string): Set<Promise<void>> {
+    let running = this.running.get(queue);
+    if (!running) this.running.set(queue, (running = new Set()));
+    return running;
+  }
+
+  /** Run a job this process holds, among its queue's running ones; the next due job follows when it ends. */
+  private begin(queue: string, running: Set<Promise<void>>, job: JobDoc): void {
+    const run: Promise<void> = this.run(job)
+      .catch((err: unknown) => this.logger.error({ err, queue }, 'job bookkeeping failed'))
+      .finally(() => {
+        running.delete(run);
+        // The next due job of the queue is taken as soon as there is room, not at the next poll.
+        this.kick(queue);
+      });
+    running.add(run);
   }
 
   start(): void {
@@ -189,8 +226,7 @@ export class JobQueue {
     const now = new Date();
     for (const [queue, { options }] of this.handlers) {
       if (only && queue !== only) continue;
-      const running = this.running.get(queue) ?? new Set<Promise<void>>();
-      this.running.set(queue, running);
+      const running = this.runningOf(queue);
       if (running.size >= options.concurrency) continue;
       const { filter, sort } = dueQuery(queue, now);
       const due = await this.jobs
@@ -201,14 +237,7 @@ export class JobQueue {
       for (const job of due) {
         if (running.size >= options.concurrency) break;
         if (!(await this.claim(job, options))) continue;
-        const run: Promise<void> = this.run(job)
-          .catch((err: unknown) => this.logger.error({ err, queue }, 'job bookkeeping failed'))
-          .finally(() => {
-            running.delete(run);
-            // The next due job of the queue is taken as soon as there is room, not at the next poll.
-            this.kick(queue);
-          });
-        running.add(run);
+        this.begin(queue, running, job);
       }
     }
   }
