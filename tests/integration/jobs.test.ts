@@ -1,5 +1,6 @@
+import type { CommandStartedEvent } from 'mongodb';
 import { pino } from 'pino';
-import { ensureCollections } from '../../server/db/collections.js';
+import { collections, ensureCollections } from '../../server/db/collections.js';
 import { JobQueue } from '../../server/jobs/job.queue.js';
 import { JobGatherer, itemsOf } from '../../server/jobs/job.gatherer.js';
 import { eventually } from '../helpers/files.js';
@@ -16,7 +17,7 @@ describe('job queue', () => {
     return q;
   };
   beforeAll(async () => {
-    t = await openTestDatabase('jobs');
+    t = await openTestDatabase('jobs', { monitorCommands: true });
     await ensureCollections(t.db);
   });
   afterEach(async () => {
@@ -76,31 +77,81 @@ describe('job queue', () => {
     ).toBe(0);
   });
 
-  it('takes over a job whose worker stopped in the middle, once the lease runs out', async () => {
-    let release!: () => void;
-    const hung = new Promise<void>((r) => (release = r));
-    const crashed = queue();
-    // This worker claims the job and then neither finishes nor renews it, as a killed process would not.
-    crashed.register('report', () => hung, { leaseMs: 300, concurrency: 1 });
-    (crashed as unknown as { run: (job: unknown) => Promise<void> }).run = () => hung;
-    await crashed.enqueue('report', { id: 'r1' });
-    crashed.start();
-    await eventually(
-      () => t.db.collection('job_claims').countDocuments(),
-      (n) => n === 1,
-    );
-    const done: string[] = [];
-    const healthy = queue();
-    healthy.register('report', async (p) => void done.push(p.id as string), { leaseMs: 300 });
-    healthy.start();
-    expect(
+  // A job queued by a running worker with room for it is written already claimed by it (ADR 0048): a process
+  // stopping with it in hand leaves it as one stopping after its poll's claim does.
+  it.each([
+    ['claimed by its poll', false],
+    ['queued by it, in hand', true],
+  ])(
+    'takes over a job whose worker stopped in the middle (%s), once the lease runs out',
+    async (_, inHand) => {
+      let release!: () => void;
+      const hung = new Promise<void>((r) => (release = r));
+      const crashed = queue();
+      // This worker holds the job and then neither finishes nor renews it, as a killed process would not.
+      crashed.register('report', () => hung, { leaseMs: 300, concurrency: 1 });
+      (crashed as unknown as { run: (job: unknown) => Promise<void> }).run = () => hung;
+      if (inHand) {
+        crashed.start();
+        await crashed.drain();
+        await crashed.enqueue('report', { id: 'r1' });
+      } else {
+        await crashed.enqueue('report', { id: 'r1' });
+        crashed.start();
+        await eventually(
+          () => t.db.collection('job_claims').countDocuments(),
+          (n) => n === 1,
+        );
+      }
+      const done: string[] = [];
+      const healthy = queue();
+      healthy.register('report', async (p) => void done.push(p.id as string), { leaseMs: 300 });
+      healthy.start();
+      expect(
+        await eventually(
+          async () => done,
+          (d) => d.length > 0,
+          5000,
+        ),
+      ).toEqual(['r1']);
+      release();
+    },
+  );
+
+  it('runs a job queued where it can run at once: no poll, claim or update before it starts (ADR 0048)', async () => {
+    // No timer poll within the test: what a poll would find is left to the queue's own work.
+    const q = queue(60_000);
+    const seen: string[] = [];
+    const watch = (e: CommandStartedEvent) => {
+      const target = String(e.command[e.commandName]);
+      if (target === collections.jobs || target === collections.jobClaims)
+        seen.push(`${e.commandName} ${target}`);
+    };
+    let atRun: string[] = [];
+    q.register('notify', async () => {
+      atRun = [...seen];
+    });
+    q.start();
+    await q.drain(); // the start's own poll, done
+    t.client.on('commandStarted', watch);
+    try {
+      const id = await q.enqueue('notify', { reply: 'r1' });
       await eventually(
-        async () => done,
-        (d) => d.length > 0,
+        async () => atRun.length,
+        (n) => n > 0,
         5000,
-      ),
-    ).toEqual(['r1']);
-    release();
+      );
+      // Before ADR 0048: a poll, a claim, a read of the job and its lease's update came first.
+      expect(atRun).toEqual([`insert ${collections.jobs}`]);
+      expect(
+        await eventually(
+          () => t.db.collection(collections.jobs).countDocuments({ _id: id }),
+          (n) => n === 0,
+        ),
+      ).toBe(0);
+    } finally {
+      t.client.off('commandStarted', watch);
+    }
   });
 
   it('runs a job whose claim was left behind by a worker that died before recording it', async () => {
