@@ -159,7 +159,8 @@ export class JobQueue {
       running.delete(held);
       release();
     }
-    if (inHand) this.begin(queue, running, job);
+    // A process that began stopping meanwhile leaves the job to the lease's end (it is closing its database).
+    if (inHand && !this.stopped) this.begin(queue, running, job);
     else this.kick(queue);
     return _id;
   }
