@@ -291,11 +291,12 @@ export function composeFederation(deps: {
       },
     }),
   ];
-  const nodeinfo = new NodeInfoSource(
-    db,
-    { name: 'Ensemble', version, homepage: config.publicUrl },
-    deps.nodeMetadata ?? (() => ({ nodeName: new URL(config.publicUrl).host })),
-  );
+  const nodeinfo = new NodeInfoSource({
+    people: deps.people,
+    threads: deps.threads,
+    software: { name: 'Ensemble', version, homepage: config.publicUrl },
+    metadata: deps.nodeMetadata ?? (() => ({ nodeName: new URL(config.publicUrl).host })),
+  });
   const router = federationRoutes({
     directory,
     objects: renderer,

@@ -1,5 +1,5 @@
-import type { Db } from 'mongodb';
-import { collections } from '../db/collections.js';
+import type { PersonRepository } from '../people/person.repository.js';
+import type { ThreadRepository } from '../threads/thread.repository.js';
 
 /** How often the post counts are taken again (statistics; peers read them now and then). */
 const REFRESH_MS = 6 * 3600_000;
@@ -20,13 +20,20 @@ export class NodeInfoSource {
   private counting: Promise<Counts> | null = null;
   private timer: NodeJS.Timeout | null = null;
 
+  private readonly refreshMs: number;
+
   constructor(
-    private readonly db: Db,
-    private readonly software: { name: string; version: string; homepage: string },
-    /** `metadata` as it is now (the node's name and description change at run time). */
-    private readonly metadata: () => Record<string, unknown>,
-    private readonly refreshMs = REFRESH_MS,
-  ) {}
+    private readonly deps: {
+      people: PersonRepository;
+      threads: ThreadRepository;
+      software: { name: string; version: string; homepage: string };
+      /** `metadata` as it is now (the node's name and description change at run time). */
+      metadata: () => Record<string, unknown>;
+      refreshMs?: number;
+    },
+  ) {
+    this.refreshMs = deps.refreshMs ?? REFRESH_MS;
+  }
 
   /** Count posts now and every `refreshMs` (a failed count keeps the last one). */
   start(): void {
@@ -43,10 +50,7 @@ export class NodeInfoSource {
 
   private countPosts(): Promise<Counts> {
     this.counting ??= (async () => {
-      const [threads, replies] = await Promise.all([
-        this.db.collection(collections.threads).countDocuments({ deleted: null, audience: 'public' }),
-        this.db.collection(collections.replies).countDocuments({ deleted: null, audience: 'public' }),
-      ]);
+      const { threads, replies } = await this.deps.threads.countPublic();
       this.posts = { localPosts: threads, localComments: replies };
       return this.posts;
     })().finally(() => (this.counting = null));
@@ -55,12 +59,11 @@ export class NodeInfoSource {
 
   private async countPeople(): Promise<Counts> {
     if (this.people && Date.now() - this.people.at < PEOPLE_MS) return this.people.counts;
-    const users = this.db.collection(collections.users);
     const since = (days: number) => new Date(Date.now() - days * 86_400_000);
     const [total, activeMonth, activeHalfyear] = await Promise.all([
-      users.countDocuments({ status: 'active' }),
-      users.countDocuments({ status: 'active', lastSignInAt: { $gte: since(30) } }),
-      users.countDocuments({ status: 'active', lastSignInAt: { $gte: since(180) } }),
+      this.deps.people.countActive(),
+      this.deps.people.countActive(since(30)),
+      this.deps.people.countActive(since(180)),
     ]);
     this.people = { at: Date.now(), counts: { total, activeMonth, activeHalfyear } };
     return this.people.counts;
@@ -76,16 +79,16 @@ export class NodeInfoSource {
     return {
       version,
       software: {
-        name: this.software.name.toLowerCase(),
-        version: this.software.version,
-        ...(version === '2.1' ? { homepage: this.software.homepage } : {}),
+        name: this.deps.software.name.toLowerCase(),
+        version: this.deps.software.version,
+        ...(version === '2.1' ? { homepage: this.deps.software.homepage } : {}),
       },
       protocols: ['activitypub'],
       services: { inbound: [], outbound: [] },
       // People sign in with their department's identity provider; there is no sign-up.
       openRegistrations: false,
       usage: await this.usage(),
-      metadata: this.metadata(),
+      metadata: this.deps.metadata(),
     };
   }
 }

@@ -218,6 +218,12 @@ export class FileRepository {
     return found.filter((v) => v !== null);
   }
 
+  /** A thumbnail's stored size in bytes; undefined while it is not (yet) whole in GridFS. */
+  async thumbnailSize(blobId: ObjectId): Promise<number | undefined> {
+    const [file] = await this.thumbnails.find({ _id: blobId }).limit(1).toArray();
+    return file?.length;
+  }
+
   /**
    * Remove a GridFS file whatever state its upload reached: chunks first, then the files document
    * (an aborted upload has chunks and no files document, which `bucket.delete` would not find).

@@ -192,8 +192,7 @@ export function fileRoutes(
     async ({ caller, params, req, res }) => {
       const { version } = await files.views.content(caller, params.id, undefined);
       if (!version.thumbnail) throw new NotFoundError('This file has no thumbnail (yet).');
-      const size = (await repo.db.collection('thumbnails.files').findOne({ _id: version.thumbnail.blobId }))
-        ?.length as number | undefined;
+      const size = await repo.thumbnailSize(version.thumbnail.blobId);
       if (size === undefined) throw new NotFoundError('This file has no thumbnail (yet).');
       await sendDownload(req, res, {
         db: repo.db,

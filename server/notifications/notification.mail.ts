@@ -195,7 +195,7 @@ export class NotificationMail {
   ): Promise<'sent' | 'none' | 'busy'> {
     const userHex = userId.toHexString();
     const [user, state, progress, head] = await Promise.all([
-      this.people.users.findOne({ _id: userId }),
+      this.people.byId(userId),
       this.repo.stateOf(userId),
       this.repo.progressOf(userId),
       this.repo.head(userHex),
@@ -276,7 +276,7 @@ export class NotificationMail {
 
   private async line(d: NotificationDoc, locale: Locale) {
     const [actor, group] = await Promise.all([
-      d.actorId ? this.people.users.findOne({ _id: d.actorId }) : null,
+      d.actorId ? this.people.byId(d.actorId) : null,
       this.groups.groups.findOne({ _id: d.groupId }),
     ]);
     const who = actor

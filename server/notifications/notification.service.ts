@@ -51,7 +51,7 @@ export class NotificationService {
     );
     const actors = await lookup(
       docs.flatMap((d) => (d.actorId ? [d.actorId] : [])),
-      (id) => this.people.users.findOne({ _id: id }),
+      (id) => this.people.byId(id),
     );
     return docs.map((d) => ({
       id: d._id,

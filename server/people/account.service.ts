@@ -83,7 +83,7 @@ export class AccountService {
     if (!identity) {
       const user = await this.createUser(claims, now);
       try {
-        await this.repo.identities.insertOne({
+        await this.repo.insertIdentity({
           _id: new ObjectId(),
           issuer,
           sub,
@@ -95,11 +95,11 @@ export class AccountService {
       } catch (err) {
         // Two first sign-ins raced: keep the identity that won, drop the user we made.
         if (!isDuplicateKey(err)) throw err;
-        await this.repo.users.deleteOne({ _id: user._id });
+        await this.repo.remove(user._id);
       }
       identity = (await this.repo.identity(issuer, sub))!;
     } else {
-      await this.repo.identities.updateOne({ _id: identity._id }, { $set: { lastSignInAt: now } });
+      await this.repo.identitySignedIn(identity._id, now);
     }
 
     let user = await this.repo.byId(identity.userId);
@@ -128,25 +128,17 @@ export class AccountService {
         ? 'fr'
         : 'en'
       : (this.policy.defaultLocale?.() ?? 'en');
-    const updated = await this.repo.locks.run(this.repo.locks.keyOf(this.repo.users, user._id), () =>
-      this.repo.users.findOneAndUpdate(
-        { _id: user._id },
-        {
-          $set: {
-            email,
-            emailVerified: claims.email_verified === true,
-            claimsName: str(claims.name) ?? null,
-            // A language the person chose in Ensemble wins over the provider's.
-            ...(user.localeChosen ? {} : { locale }),
-            isAdmin,
-            ...(org ? { organizationId: org._id } : {}),
-            lastSignInAt: now,
-            updatedAt: now,
-          },
-        },
-        { returnDocument: 'after' },
-      ),
-    );
+    const updated = await this.repo.setAndRead(user._id, {
+      email,
+      emailVerified: claims.email_verified === true,
+      claimsName: str(claims.name) ?? null,
+      // A language the person chose in Ensemble wins over the provider's.
+      ...(user.localeChosen ? {} : { locale }),
+      isAdmin,
+      ...(org ? { organizationId: org._id } : {}),
+      lastSignInAt: now,
+      updatedAt: now,
+    });
     // The claims may rename the person: no event, so the kept record goes here (ADR 0034).
     this.repo.changed(updated!._id);
     await this.indexer.reindex(updated!._id);
@@ -183,7 +175,7 @@ export class AccountService {
         lastSignInAt: null,
       };
       try {
-        await this.repo.users.insertOne(doc);
+        await this.repo.insert(doc);
         return doc;
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
@@ -205,9 +197,7 @@ export class AccountService {
     if (caller.kind === 'person' && caller.personId === user._id.toHexString()) {
       throw new ConflictError('Administrators cannot deactivate their own account.');
     }
-    await this.repo.locks.update(this.repo.users, user._id, {
-      $set: { status: 'deactivated', updatedAt: new Date() },
-    });
+    await this.repo.set(user._id, { status: 'deactivated', updatedAt: new Date() });
     await this.sessions.endSessionsOf(user._id.toHexString());
     this.events.emit('person.deactivated', { personId: user._id.toHexString(), handle: user.handle });
     return (await this.repo.byId(user._id))!;
@@ -216,9 +206,7 @@ export class AccountService {
   async reactivate(caller: Caller, handle: string): Promise<UserDoc> {
     requireAdmin(caller);
     const user = await this.target(handle);
-    await this.repo.locks.update(this.repo.users, user._id, {
-      $set: { status: 'active', updatedAt: new Date() },
-    });
+    await this.repo.set(user._id, { status: 'active', updatedAt: new Date() });
     this.events.emit('person.reactivated', { personId: user._id.toHexString(), handle: user.handle });
     return (await this.repo.byId(user._id))!;
   }
@@ -236,10 +224,13 @@ export class AccountService {
     }
     const from = await this.target(fromHandle);
     const into = await this.target(intoHandle);
-    await this.repo.identities.updateMany({ userId: from._id }, { $set: { userId: into._id } });
+    await this.repo.moveIdentities(from._id, into._id);
     for (const handler of this.mergeHandlers) await handler(from._id, into._id);
-    await this.repo.locks.update(this.repo.users, from._id, {
-      $set: { status: 'merged', mergedInto: into._id, searchTokens: [], updatedAt: new Date() },
+    await this.repo.set(from._id, {
+      status: 'merged',
+      mergedInto: into._id,
+      searchTokens: [],
+      updatedAt: new Date(),
     });
     await this.sessions.endSessionsOf(from._id.toHexString());
     this.events.emit('person.merged', {

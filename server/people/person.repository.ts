@@ -98,10 +98,10 @@ export interface IdentityDoc {
 }
 
 export class PersonRepository {
-  readonly users: Collection<UserDoc>;
-  readonly identities: Collection<IdentityDoc>;
+  private readonly users: Collection<UserDoc>;
+  private readonly identities: Collection<IdentityDoc>;
   /** People are written by sign-in, by themselves and by administrators: only under their lock (ADR 0010). */
-  readonly locks: DocumentLocks;
+  private readonly locks: DocumentLocks;
 
   constructor(
     db: Db,
@@ -136,6 +136,22 @@ export class PersonRepository {
   /** A person's record was written without a domain event (a sign-in's claims): not kept any more. */
   changed(id: ObjectId): void {
     this.records?.changed([recordKeys.person(id.toHexString())]);
+  }
+
+  /** The active people of these handles (lower case): their ids, for mentions. */
+  activeByHandles(handles: string[]): Promise<Pick<UserDoc, '_id' | 'handle'>[]> {
+    if (!handles.length) return Promise.resolve([]);
+    return this.users
+      .find({ handle: { $in: handles }, status: 'active' }, { projection: { handle: 1 } })
+      .toArray();
+  }
+
+  /** How many people are active here, and of them, how many signed in since `since` (NodeInfo's usage). */
+  countActive(since?: Date): Promise<number> {
+    return this.users.countDocuments({
+      status: 'active',
+      ...(since ? { lastSignInAt: { $gte: since } } : {}),
+    });
   }
 
   byHandle(handle: string): Promise<UserDoc | null> {
@@ -173,6 +189,59 @@ export class PersonRepository {
       $set: { claimsName: name, 'profile.displayName': name, origin, updatedAt: new Date() },
     });
     this.changed(id);
+  }
+
+  /** A person signing in for the first time; throws the duplicate key error when the handle is taken. */
+  async insert(doc: UserDoc): Promise<void> {
+    await this.users.insertOne(doc);
+  }
+
+  /** A person made for a first sign-in that another sign-in of the same identity won. */
+  async remove(id: ObjectId): Promise<void> {
+    await this.users.deleteOne({ _id: id });
+  }
+
+  /** Set these fields of a person, under their lock. */
+  async set(id: ObjectId, fields: Partial<UserDoc>): Promise<void> {
+    await this.locks.update(this.users, id, { $set: fields });
+  }
+
+  /** Set these fields of a person under their lock, and read them back as written. */
+  setAndRead(id: ObjectId, fields: Partial<UserDoc>): Promise<UserDoc | null> {
+    return this.locks.run(this.locks.keyOf(this.users, id), () =>
+      this.users.findOneAndUpdate({ _id: id }, { $set: fields }, { returnDocument: 'after' }),
+    );
+  }
+
+  /**
+   * Change a person from what they are under their lock: `change` reads the current record and says what to
+   * set (so two changes at once both stay), and what to return.
+   */
+  async rewrite<T>(
+    id: ObjectId,
+    change: (current: UserDoc) => { set: Partial<UserDoc>; result: T },
+  ): Promise<T | undefined> {
+    return this.locks.run(this.locks.keyOf(this.users, id), async () => {
+      const current = await this.byId(id);
+      if (!current) return undefined;
+      const { set, result } = change(current);
+      await this.users.updateOne({ _id: id }, { $set: set });
+      return result;
+    });
+  }
+
+  /** An identity's first sign-in; throws the duplicate key error when another sign-in recorded it first. */
+  async insertIdentity(doc: IdentityDoc): Promise<void> {
+    await this.identities.insertOne(doc);
+  }
+
+  async identitySignedIn(id: ObjectId, at: Date): Promise<void> {
+    await this.identities.updateOne({ _id: id }, { $set: { lastSignInAt: at } });
+  }
+
+  /** Every identity of one person moved to another (a merge). */
+  async moveIdentities(from: ObjectId, into: ObjectId): Promise<void> {
+    await this.identities.updateMany({ userId: from }, { $set: { userId: into } });
   }
 
   identity(issuer: string, sub: string): Promise<IdentityDoc | null> {

@@ -97,10 +97,10 @@ export class ProfileService implements ProfileIndexer {
         ? patch.organization
         : await this.organizationIdOf(patch.organization);
     // The patch is merged into the profile as it is under the lock, so two edits at once both stay.
-    await this.repo.locks.run(this.repo.locks.keyOf(this.repo.users, me._id), async () => {
-      const user = (await this.repo.byId(me._id))!;
-      await this.repo.users.updateOne({ _id: user._id }, { $set: this.patched(user, patch, organizationId) });
-    });
+    await this.repo.rewrite(me._id, (user) => ({
+      set: this.patched(user, patch, organizationId),
+      result: undefined,
+    }));
     await this.reindex(me._id);
     this.events.emit('person.updated', { personId: me._id.toHexString(), handle: me.handle });
     return (await this.repo.byId(me._id))!;
@@ -162,7 +162,7 @@ export class ProfileService implements ProfileIndexer {
     );
     if (visible('skills')) for (const skill of p.skills ?? []) tokens.push(skillFacet(skill));
     if (visible('languages') && p.languages?.first) tokens.push(languageFacet(p.languages.first));
-    await this.repo.locks.update(this.repo.users, user._id, { $set: { searchTokens: tokens } });
+    await this.repo.set(user._id, { searchTokens: tokens });
   }
 
   /** Every person's search tokens built again (schema 6: the directory's skill and language filters). */
@@ -173,9 +173,7 @@ export class ProfileService implements ProfileIndexer {
   /** The interface language the person chose; sign-in keeps it from then on. */
   async chooseLocale(caller: Caller, locale: 'en' | 'fr'): Promise<UserDoc> {
     const me = await this.me(caller);
-    await this.repo.locks.update(this.repo.users, me._id, {
-      $set: { locale, localeChosen: true, updatedAt: new Date() },
-    });
+    await this.repo.set(me._id, { locale, localeChosen: true, updatedAt: new Date() });
     return (await this.repo.byId(me._id))!;
   }
 
@@ -238,11 +236,10 @@ export class ProfileService implements ProfileIndexer {
 
   /** Set the avatar and remove the one it replaces, as it is under the lock (none is left behind). */
   private async replaceAvatar(user: UserDoc, avatar: UserDoc['avatar']): Promise<void> {
-    const previous = await this.repo.locks.run(this.repo.locks.keyOf(this.repo.users, user._id), async () => {
-      const current = (await this.repo.byId(user._id))!.avatar;
-      await this.repo.users.updateOne({ _id: user._id }, { $set: { avatar, updatedAt: new Date() } });
-      return current;
-    });
+    const previous = await this.repo.rewrite(user._id, (current) => ({
+      set: { avatar, updatedAt: new Date() },
+      result: current.avatar,
+    }));
     await this.images.remove(previous);
   }
 

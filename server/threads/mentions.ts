@@ -15,11 +15,7 @@ export async function renderWithMentions(
   people: PersonRepository,
 ): Promise<{ body: Rendered; mentions: ObjectId[] }> {
   const handles = [...new Set([...markdown.matchAll(MENTION)].map((m) => m[2]!.toLowerCase()))].slice(0, 50);
-  const found = handles.length
-    ? await people.users
-        .find({ handle: { $in: handles }, status: 'active' }, { projection: { handle: 1 } })
-        .toArray()
-    : [];
+  const found = await people.activeByHandles(handles);
   const known = new Map(found.map((u) => [u.handle, u._id]));
   const linked = markdown.replace(MENTION, (whole, lead: string, handle: string) =>
     known.has(handle.toLowerCase()) ? `${lead}[@${handle}](/people/${handle.toLowerCase()})` : whole,

@@ -23,10 +23,7 @@ export class ReportService {
     reason: string,
   ): Promise<{ id: string }> {
     const user = requireParticipant(caller);
-    const target =
-      kind === 'threads'
-        ? await this.repo.threads.findOne({ _id: new ObjectId(id) })
-        : await this.repo.replies.findOne({ _id: new ObjectId(id) });
+    const target = await this.repo.postById(kind, new ObjectId(id));
     if (!target) throw new NotFoundError(`No ${kind === 'threads' ? 'thread' : 'reply'} ${id}.`);
     await this.groups.loadById(
       caller,

@@ -1,8 +1,9 @@
-import type { Collection, Db, Filter, ObjectId } from 'mongodb';
+import type { Collection, Db, Filter, ObjectId, UpdateResult } from 'mongodb';
 import { recordKeys, type RecordCache } from '../cache/record.cache.js';
 import { BatchInserter } from '../db/batch.insert.js';
 import { collections } from '../db/collections.js';
 import { DocumentLocks } from '../db/document.lock.js';
+import { isDuplicateKey } from '../db/errors.js';
 import { Repairs } from '../db/repairs.js';
 import { Lru } from '../core/lru.js';
 import { DenseSequence } from '../db/sequence.js';
@@ -351,6 +352,75 @@ export class ThreadRepository {
   }
 
   /** How many people like a post, from its like records (`targetId` leads `target_user_unique`: ADR 0013). */
+  /** A thread or a reply by its id. */
+  postById(kind: 'threads', id: ObjectId): Promise<ThreadDoc | null>;
+  postById(kind: 'replies', id: ObjectId): Promise<ReplyDoc | null>;
+  postById(kind: 'threads' | 'replies', id: ObjectId): Promise<ThreadDoc | ReplyDoc | null>;
+  postById(kind: 'threads' | 'replies', id: ObjectId): Promise<ThreadDoc | ReplyDoc | null> {
+    return this.posts(kind).findOne({ _id: id });
+  }
+
+  /** Set fields of a thread or a reply under its lock (ADR 0010), if it still matches `filter`. */
+  setPost(
+    kind: 'threads' | 'replies',
+    id: ObjectId,
+    set: Partial<ReplyDoc> & Partial<ThreadDoc>,
+    filter?: Filter<ReplyDoc>,
+  ): Promise<UpdateResult<ReplyDoc>> {
+    return this.locks.update(this.posts(kind), id, { $set: set }, filter ? { filter } : {});
+  }
+
+  /** The post's like count written from its like records (like.counts.ts, ADR 0035). */
+  settleLikeCount(kind: 'threads' | 'replies', id: ObjectId): Promise<number> {
+    return this.likeCounts.settle(this.posts(kind), id);
+  }
+
+  /** A person's like of a post recorded: false when it was there already. */
+  async addLike(targetId: ObjectId, userId: ObjectId): Promise<boolean> {
+    try {
+      await this.likes.insertOne({ _id: likeId(targetId, userId), targetId, userId, createdAt: new Date() });
+      return true;
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      return false;
+    }
+  }
+
+  /** A person's like of a post taken back: false when there was none. */
+  async removeLike(targetId: ObjectId, userId: ObjectId): Promise<boolean> {
+    return (await this.likes.deleteOne({ _id: likeId(targetId, userId) })).deletedCount > 0;
+  }
+
+  /** Every thread and reply of a group takes the group's audience (a change of visibility). */
+  async setAudienceOfGroup(groupId: ObjectId, audience: Audience): Promise<void> {
+    await this.locks.updateEach(this.threads, { groupId }, { $set: { audience } });
+    await this.locks.updateEach(this.replies, { groupId }, { $set: { audience } });
+  }
+
+  /** A thread pinned in its group, or no longer. */
+  async pin(thread: Pick<ThreadDoc, '_id' | 'groupId'>, pinned: boolean): Promise<void> {
+    await this.locks.update(
+      this.pins,
+      thread.groupId,
+      pinned ? { $addToSet: { threadIds: thread._id } } : { $pull: { threadIds: thread._id } },
+      { upsert: true },
+    );
+  }
+
+  /** Both kinds of post share the fields these writes touch. */
+  private posts(kind: 'threads' | 'replies'): Collection<ReplyDoc> {
+    return (kind === 'threads' ? this.threads : this.replies) as unknown as Collection<ReplyDoc>;
+  }
+
+  /** Threads and replies of public groups that stand (NodeInfo's usage; each counts a whole collection). */
+  async countPublic(): Promise<{ threads: number; replies: number }> {
+    const [threads, replies] = await Promise.all([
+      this.threads.countDocuments({ deleted: null, audience: 'public' }),
+      this.replies.countDocuments({ deleted: null, audience: 'public' }),
+    ]);
+    return { threads, replies };
+  }
+
   likesCount(targetId: ObjectId): Promise<number> {
     return this.likes.countDocuments({ targetId });
   }

@@ -5,7 +5,6 @@ import type { EventBus } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import { postTokens } from '../core/search-tokens.js';
 import type { GroupService } from '../groups/group.service.js';
-import { isDuplicateKey } from '../db/errors.js';
 import { TakenIdError } from '../db/sequence.appender.js';
 import type { PersonRepository } from '../people/person.repository.js';
 import type { AttachmentSummary, FileService } from '../files/file.service.js';
@@ -13,7 +12,6 @@ import { renderWithMentions } from './mentions.js';
 import { audienceOf, type Audience } from '../groups/group.policy.js';
 import type { Rendered } from '../groups/group.repository.js';
 import {
-  likeId,
   type PostOrigin,
   type ReplyDoc,
   type ThreadDoc,
@@ -95,14 +93,7 @@ export class ThreadService extends ThreadViews {
 
   /** Keep every item's audience equal to its group's visibility (or hidden while the group is deleted). */
   async syncAudience(groupId: ObjectId, audience: Audience): Promise<void> {
-    await this.repo.locks.updateEach(this.repo.threads, { groupId }, { $set: { audience } });
-    await this.repo.locks.updateEach(this.repo.replies, { groupId }, { $set: { audience } });
-  }
-
-  private collection(kind: Kind) {
-    return (kind === 'threads'
-      ? this.repo.threads
-      : this.repo.replies) as unknown as typeof this.repo.replies;
+    await this.repo.setAudienceOfGroup(groupId, audience);
   }
 
   async create(
@@ -251,14 +242,14 @@ export class ThreadService extends ThreadViews {
       throw new ForbiddenError('This thread is locked.');
     let parent: ReplyDoc | null = null;
     if (input.parentId) {
-      parent = await this.repo.replies.findOne({ _id: new ObjectId(input.parentId) });
+      parent = await this.repo.postById('replies', new ObjectId(input.parentId));
       if (!parent?.threadId.equals(thread._id))
         throw new ValidationError('No such reply in this thread.', [
           { field: 'body.parentId', message: 'not in this thread' },
         ]);
     }
     // A received reply's id claimed just now cannot be taken: no read to find out.
-    if (received && !received.fresh && (await this.repo.replies.findOne({ _id: received.id })))
+    if (received && !received.fresh && (await this.repo.postById('replies', received.id)))
       return { existing: received.id.toHexString() };
     const { body, mentions } = await this.rendered(input.body);
     const now = received?.createdAt ?? new Date();
@@ -352,14 +343,7 @@ export class ThreadService extends ThreadViews {
     const title = (set.title as string | undefined) ?? (doc as ThreadDoc).title;
     set.searchTokens = kind === 'threads' ? postTokens(title, text) : postTokens(null, text);
     // A removal by a moderator meanwhile wins: the removed text is not written back.
-    const { matchedCount } = await this.repo.locks.update(
-      this.collection(kind),
-      doc._id,
-      { $set: set },
-      {
-        filter: { deleted: null },
-      },
-    );
+    const { matchedCount } = await this.repo.setPost(kind, doc._id, set, { deleted: null });
     if (!matchedCount) throw new ConflictError('This was deleted.');
     this.events.emit('post.edited', {
       kind,
@@ -388,8 +372,11 @@ export class ThreadService extends ThreadViews {
       byModerator: !own,
       reason: own ? null : reason!,
     };
-    await this.repo.locks.update(this.collection(kind), doc._id, {
-      $set: { deleted: tombstone, body: { markdown: '', html: '' }, searchTokens: [], mentions: [] },
+    await this.repo.setPost(kind, doc._id, {
+      deleted: tombstone,
+      body: { markdown: '', html: '' },
+      searchTokens: [],
+      mentions: [],
     });
     if (doc.attachments?.length) await this.files.detach(doc.attachments, new ObjectId(user.personId));
     if (!own) {
@@ -410,29 +397,17 @@ export class ThreadService extends ThreadViews {
     const { doc, ctx, thread } = await this.content(caller, kind, id, 'post');
     if (doc.deleted) throw new ConflictError('This was deleted.');
     const userId = new ObjectId(user.personId);
-    let delta = 0;
-    if (liked) {
-      try {
-        await this.repo.likes.insertOne({
-          _id: likeId(doc._id, userId),
-          targetId: doc._id,
-          userId,
-          createdAt: new Date(),
-        });
-        delta = 1;
-      } catch (err) {
-        if (!isDuplicateKey(err)) throw err;
-      }
-    } else {
-      delta = -(await this.repo.likes.deleteOne({ _id: likeId(doc._id, userId) })).deletedCount;
-    }
+    const changed = liked
+      ? await this.repo.addLike(doc._id, userId)
+      : await this.repo.removeLike(doc._id, userId);
+    const delta = changed ? (liked ? 1 : -1) : 0;
     if (!delta) return { likeCount: await this.repo.likesCount(doc._id) };
     this.kept.likeChanged(doc._id, userId);
     // The record is the like; the post's count is written from the records after it, shared with everyone
     // who liked it meanwhile, and announced once the post shows it (pages are cached by event, ADR 0027) or
     // was given up on. The answer waits a moment for that write, never fails with it, and otherwise counts
     // the records itself (ADR 0035).
-    const counted = this.repo.likeCounts.settle(this.collection(kind), doc._id);
+    const counted = this.repo.settleLikeCount(kind, doc._id);
     const about = { kind, id, threadId: thread._id.toHexString(), groupId: ctx.group._id.toHexString() };
     const announce = () => {
       if (delta > 0)
@@ -454,15 +429,8 @@ export class ThreadService extends ThreadViews {
   async setFlag(caller: Caller, id: string, flag: 'pinned' | 'locked', value: boolean): Promise<void> {
     const user = requireParticipant(caller);
     const { thread, ctx } = await this.thread(caller, id, 'moderate');
-    await this.repo.locks.update(this.repo.threads, thread._id, { $set: { [flag]: value } });
-    if (flag === 'pinned') {
-      await this.repo.locks.update(
-        this.repo.pins,
-        thread.groupId,
-        value ? { $addToSet: { threadIds: thread._id } } : { $pull: { threadIds: thread._id } },
-        { upsert: true },
-      );
-    }
+    await this.repo.setPost('threads', thread._id, { [flag]: value });
+    if (flag === 'pinned') await this.repo.pin(thread, value);
     await this.groups.audit(
       ctx,
       caller,
@@ -484,14 +452,9 @@ export class ThreadService extends ThreadViews {
    * group's word; docs/adr/0016-remote-records.md). Nothing happens to a post that is not pending.
    */
   async confirm(kind: Kind, id: ObjectId): Promise<boolean> {
-    const doc = await this.collection(kind).findOne({ _id: id });
+    const doc = await this.repo.postById(kind, id);
     if (!doc?.pending) return false;
-    const { modifiedCount } = await this.repo.locks.update(
-      this.collection(kind),
-      id,
-      { $set: { pending: false } },
-      { filter: { pending: true } },
-    );
+    const { modifiedCount } = await this.repo.setPost(kind, id, { pending: false }, { pending: true });
     if (!modifiedCount) return false;
     const threadId = kind === 'threads' ? id : (doc as ReplyDoc).threadId;
     this.events.emit('post.confirmed', {

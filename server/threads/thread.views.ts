@@ -181,7 +181,7 @@ export class ThreadViews {
     const thread =
       from === 'kept'
         ? await this.kept.forReply(new ObjectId(id))
-        : await this.repo.threads.findOne({ _id: new ObjectId(id) });
+        : await this.repo.postById('threads', new ObjectId(id));
     if (!thread) throw new NotFoundError(notFound);
     this.groupOfThread.set(id, thread.groupId);
     const ctx = early
@@ -195,7 +195,7 @@ export class ThreadViews {
       const { thread, ctx } = await this.thread(caller, id, action);
       return { doc: thread as ThreadDoc | ReplyDoc, thread, ctx };
     }
-    const reply = await this.repo.replies.findOne({ _id: new ObjectId(id) });
+    const reply = await this.repo.postById('replies', new ObjectId(id));
     const notFound = `No reply ${id}.`;
     if (!reply) throw new NotFoundError(notFound);
     // A reply the caller may not see answers as a reply that does not exist: never naming its thread.
