@@ -13,6 +13,7 @@ import { GroupService } from './groups/group.service.js';
 import { MembershipLifecycle } from './groups/membership.lifecycle.js';
 import { MembershipService } from './groups/membership.service.js';
 import { DiscoveryService } from './threads/discovery.service.js';
+import { ReportRepository } from './threads/report.repository.js';
 import { ReportService } from './threads/report.service.js';
 import { ThreadRepository } from './threads/thread.repository.js';
 import { ThreadService } from './threads/thread.service.js';
@@ -190,9 +191,18 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   );
   const threads = new ThreadService(threadRepo, groups, personRepo, events, files, logger);
   const discovery = new DiscoveryService(threadRepo, groupRepo, threads);
-  const reports = new ReportService(threadRepo, groups, threads, events);
+  const reportRepo = new ReportRepository(db);
+  const reports = new ReportService({ posts: threadRepo, reports: reportRepo, groups, threads, events });
   groups.onAudienceChange((groupId, audience) => threads.syncAudience(groupId, audience));
-  const purge = new GroupPurge(groupRepo, threadRepo, files, images, config.groups.retentionMs, logger);
+  const purge = new GroupPurge({
+    groups: groupRepo,
+    threads: threadRepo,
+    reports: reportRepo,
+    files,
+    images,
+    retentionMs: config.groups.retentionMs,
+    logger,
+  });
   purge.start();
   accounts.onMerge((from, into) => threadRepo.moveAuthorship(from, into));
   membershipLifecycle.start();

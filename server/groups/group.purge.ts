@@ -1,6 +1,7 @@
 import type { Logger } from '../core/logger.js';
 import type { FileService } from '../files/file.service.js';
 import type { ImageStore } from '../files/image.store.js';
+import type { ReportRepository } from '../threads/report.repository.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
 import type { GroupRepository } from './group.repository.js';
 
@@ -12,14 +13,33 @@ import type { GroupRepository } from './group.repository.js';
 export class GroupPurge {
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(
-    private readonly groups: GroupRepository,
-    private readonly threads: ThreadRepository,
-    private readonly files: Pick<FileService, 'purge'>,
-    private readonly images: ImageStore,
-    private readonly retentionMs: number,
-    private readonly logger: Logger,
-  ) {}
+  private readonly groups: GroupRepository;
+  private readonly threads: ThreadRepository;
+  private readonly reports: ReportRepository;
+  private readonly files: Pick<FileService, 'purge'>;
+  private readonly images: ImageStore;
+  private readonly retentionMs: number;
+  private readonly logger: Logger;
+
+  constructor(deps: {
+    groups: GroupRepository;
+    threads: ThreadRepository;
+    reports: ReportRepository;
+    files: Pick<FileService, 'purge'>;
+    images: ImageStore;
+    retentionMs: number;
+    logger: Logger;
+  }) {
+    ({
+      groups: this.groups,
+      threads: this.threads,
+      reports: this.reports,
+      files: this.files,
+      images: this.images,
+      retentionMs: this.retentionMs,
+      logger: this.logger,
+    } = deps);
+  }
 
   /** Purge what expired before `now` (groups, and files deleted on their own); returns the handles purged. */
   async sweep(now = new Date()): Promise<string[]> {
@@ -30,19 +50,13 @@ export class GroupPurge {
       .toArray();
     for (const group of expired) {
       const groupId = group._id;
-      const contentIds = [
-        ...(await this.threads.threads.find({ groupId }, { projection: { _id: 1 } }).toArray()),
-        ...(await this.threads.replies.find({ groupId }, { projection: { _id: 1 } }).toArray()),
-      ].map((d) => d._id);
       // Children first, the group last: a sweep cut short is finished by the next one.
-      if (contentIds.length) await this.threads.likes.deleteMany({ targetId: { $in: contentIds } });
-      await this.threads.reports.deleteMany({ groupId });
-      await this.threads.removeGroupIndexes(groupId);
+      await this.threads.removeGroupRecords(groupId, await this.threads.postIdsOfGroup(groupId));
+      await this.reports.removeGroup(groupId);
       while (await this.files.purge({ groupId })) {
         // in batches, until none is left
       }
-      await this.threads.replies.deleteMany({ groupId });
-      await this.threads.threads.deleteMany({ groupId });
+      await this.threads.removeGroupPosts(groupId);
       await this.groups.memberships.deleteMany({ groupId });
       await this.groups.invitations.deleteMany({ groupId });
       await this.groups.audit.deleteMany({ groupId });

@@ -254,11 +254,8 @@ export class NotificationFanout {
           let n: number;
           let doc: NotificationDoc | undefined;
           try {
-            const [state, hint] = await Promise.all([
-              this.repo.state.findOne({ _id: userId }, { projection: { _id: 1 } }),
-              this.repo.headHint(user),
-            ]);
-            if (!state) await this.repo.ensureState(userId);
+            const [stated, hint] = await Promise.all([this.repo.hasState(userId), this.repo.headHint(user)]);
+            if (!stated) await this.repo.ensureState(userId);
             n = await this.repo.notifications.append(
               user,
               hint,
@@ -281,7 +278,7 @@ export class NotificationFanout {
             );
           } catch (err) {
             // Not written: the retried job must not skip this person.
-            if (key) await this.repo.delivered.deleteOne({ _id: key });
+            if (key) await this.repo.forgetDelivered(key);
             throw err;
           }
           await this.repo.recordHead(user, n);

@@ -15,7 +15,6 @@ import type {
   NotificationKind,
   NotificationRepository,
 } from './notification.repository.js';
-import { insertOnce } from '../db/errors.js';
 
 type Locale = 'en' | 'fr';
 
@@ -133,7 +132,7 @@ export class NotificationMail {
     this.afterDelivery([...new Set(delivered.map((d) => d.userId))]);
 
   async afterDelivery(userIds: string[]): Promise<void> {
-    const states = await Promise.all(userIds.map((id) => this.repo.state.findOne({ _id: new ObjectId(id) })));
+    const states = await Promise.all(userIds.map((id) => this.repo.storedState(new ObjectId(id))));
     for (const state of states) {
       if (state?.email === 'immediate')
         await this.jobs.enqueue('mail.notifications', { userId: state._id.toHexString() });
@@ -148,9 +147,7 @@ export class NotificationMail {
     let sent = 0;
     // Read whole before any mail goes: iterated a batch at a time, the cursor would stay open on the database
     // across the sending between batches (minutes, for many people), a read FerretDB keeps open all along.
-    const due = await this.repo.state
-      .find({ email: { $in: ['daily', 'weekly'] } }, { projection: { _id: 1, email: 1, readUpTo: 1 } })
-      .toArray();
+    const due = await this.repo.digestReaders();
     for (const state of due) {
       const period = digestPeriod(state.email as 'daily' | 'weekly', now);
       const progress = await this.repo.progressOf(state._id);
@@ -160,15 +157,15 @@ export class NotificationMail {
       if (!(await this.repo.notifications.get(state._id.toHexString(), next))) continue;
       const claim = `${state._id.toHexString()}:${period}`;
       // Several processes sweep: the one that inserts the period's claim sends it.
-      if (!(await insertOnce(this.repo.digestClaims, { _id: claim, at: now }))) continue;
+      if (!(await this.repo.takeMailClaim(claim, now))) continue;
       try {
         const outcome = await this.sendPending(state._id, 'digest', now);
         // Another sender holds this person's mail right now: give the period back for the next sweep.
-        if (outcome === 'busy') await this.repo.digestClaims.deleteOne({ _id: claim });
+        if (outcome === 'busy') await this.repo.releaseMailClaim(claim);
         else await this.repo.updateProgress(state._id, { $set: { digested: period } });
         if (outcome === 'sent') sent++;
       } catch (err) {
-        await this.repo.digestClaims.deleteOne({ _id: claim });
+        await this.repo.releaseMailClaim(claim);
         this.logger.warn(
           { err, user: state._id.toHexString(), period },
           'digest not sent; retried next sweep',
@@ -225,12 +222,12 @@ export class NotificationMail {
       const pending = await this.audience.visible(actorOfUser(user), unread);
       if (pending.length && !(await this.mail(user, pending, mode)))
         throw new Error('notification mail not sent');
-      await this.repo.digestClaims.updateOne({ _id: claim }, { $set: { upTo: head } });
+      await this.repo.finishMailClaim(claim, head);
       await this.repo.updateProgress(userId, { $max: { mailedUpTo: head } });
       return pending.length ? 'sent' : 'none';
     } catch (err) {
       // Not mailed: the position is free again for the retry.
-      await this.repo.digestClaims.deleteOne({ _id: claim });
+      await this.repo.releaseMailClaim(claim);
       throw err;
     }
   }
@@ -241,12 +238,12 @@ export class NotificationMail {
    * it was sent cannot be known): it is taken over, so a crash means a mail sent twice, never lost.
    */
   private async claim(id: string, now: Date): Promise<true | MailClaimDoc> {
-    if (await insertOnce(this.repo.digestClaims, { _id: id, at: now })) return true;
-    const held = await this.repo.digestClaims.findOne({ _id: id });
+    if (await this.repo.takeMailClaim(id, now)) return true;
+    const held = await this.repo.mailClaim(id);
     if (!held) return this.claim(id, now);
     if (held.upTo !== undefined || now.getTime() - held.at.getTime() < STALE_MS) return held;
-    await this.repo.digestClaims.deleteOne({ _id: id, at: held.at });
-    return (await insertOnce(this.repo.digestClaims, { _id: id, at: now })) || held;
+    await this.repo.releaseMailClaim(id, held.at);
+    return (await this.repo.takeMailClaim(id, now)) || held;
   }
 
   private async mail(user: UserDoc, pending: NotificationDoc[], mode: 'immediate' | 'digest') {

@@ -135,6 +135,47 @@ export class NotificationRepository {
     await this.digestClaims.deleteMany({ at: { $lt: new Date(now.getTime() - 35 * day) } });
   }
 
+  /** A person's stored notification state; null before they have one. */
+  storedState(userId: ObjectId): Promise<NotificationStateDoc | null> {
+    return this.state.findOne({ _id: userId });
+  }
+
+  /** Whether a person has a notification state document yet (an `_id` read). */
+  async hasState(userId: ObjectId): Promise<boolean> {
+    return (await this.state.findOne({ _id: userId }, { projection: { _id: 1 } })) !== null;
+  }
+
+  /** Everyone who asked for a daily or weekly digest, with what the digest sweep needs of them. */
+  digestReaders(): Promise<Pick<NotificationStateDoc, '_id' | 'email' | 'readUpTo'>[]> {
+    return this.state
+      .find({ email: { $in: ['daily', 'weekly'] } }, { projection: { _id: 1, email: 1, readUpTo: 1 } })
+      .toArray();
+  }
+
+  /** Take a mail claim (`digestClaims`): false when it is held already. */
+  takeMailClaim(id: string, at: Date): Promise<boolean> {
+    return insertOnce(this.digestClaims, { _id: id, at });
+  }
+
+  mailClaim(id: string): Promise<MailClaimDoc | null> {
+    return this.digestClaims.findOne({ _id: id });
+  }
+
+  /** A mail claim given back; with `at`, only the claim taken then (a takeover of a stale one). */
+  async releaseMailClaim(id: string, at?: Date): Promise<void> {
+    await this.digestClaims.deleteOne(at ? { _id: id, at } : { _id: id });
+  }
+
+  /** The mail of a claim sent: it covered the person's notifications up to `upTo`. */
+  async finishMailClaim(id: string, upTo: number): Promise<void> {
+    await this.digestClaims.updateOne({ _id: id }, { $set: { upTo } });
+  }
+
+  /** An event's key for one person given back: the retried job notifies them. */
+  async forgetDelivered(key: string): Promise<void> {
+    await this.delivered.deleteOne({ _id: key });
+  }
+
   async stateOf(userId: ObjectId): Promise<NotificationStateDoc> {
     return (await this.state.findOne({ _id: userId })) ?? { _id: userId, ...STATE_DEFAULTS };
   }

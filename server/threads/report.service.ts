@@ -3,17 +3,31 @@ import { requireParticipant, requirePerson, type Caller } from '../core/caller.j
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import type { GroupService } from '../groups/group.service.js';
-import type { ReportDoc, ThreadRepository } from './thread.repository.js';
+import type { ReportDoc, ReportRepository } from './report.repository.js';
+import type { ThreadRepository } from './thread.repository.js';
 import type { ThreadService } from './thread.service.js';
 
 /** Reports to a group's moderators, their queue, and their resolution. */
 export class ReportService {
-  constructor(
-    private readonly repo: ThreadRepository,
-    private readonly groups: GroupService,
-    private readonly threads: ThreadService,
-    private readonly events?: EventBus,
-  ) {}
+  private readonly repo: ThreadRepository;
+  private readonly reports: ReportRepository;
+  private readonly groups: GroupService;
+  private readonly threads: ThreadService;
+  private readonly events: EventBus | undefined;
+
+  constructor(deps: {
+    posts: ThreadRepository;
+    reports: ReportRepository;
+    groups: GroupService;
+    threads: ThreadService;
+    events?: EventBus;
+  }) {
+    this.repo = deps.posts;
+    this.reports = deps.reports;
+    this.groups = deps.groups;
+    this.threads = deps.threads;
+    this.events = deps.events;
+  }
 
   /** Anyone signed in who can read a post can report it (a person of another node too, by a Flag). */
   async report(
@@ -44,7 +58,7 @@ export class ReportService {
       resolvedBy: null,
       note: null,
     };
-    await this.repo.reports.insertOne(report);
+    await this.reports.insert(report);
     this.events?.emit('post.reported', {
       kind,
       id,
@@ -57,11 +71,7 @@ export class ReportService {
 
   async queue(caller: Caller, groupHandle: string, state: ReportDoc['state']) {
     const ctx = await this.groups.load(caller, groupHandle, 'moderate');
-    const rows = await this.repo.reports
-      .find({ groupId: ctx.group._id, state })
-      .sort({ createdAt: -1 })
-      .limit(200)
-      .toArray();
+    const rows = await this.reports.queue(ctx.group._id, state);
     return rows.map((r) => ({
       id: r._id.toHexString(),
       kind: r.targetKind,
@@ -83,7 +93,7 @@ export class ReportService {
   ): Promise<void> {
     const user = requirePerson(caller);
     const ctx = await this.groups.load(caller, groupHandle, 'moderate');
-    const report = await this.repo.reports.findOne({ _id: new ObjectId(reportId), groupId: ctx.group._id });
+    const report = await this.reports.inGroup(ctx.group._id, new ObjectId(reportId));
     if (!report) throw new NotFoundError(`No report ${reportId}.`);
     if (report.state !== 'open') throw new ConflictError('This report is already resolved.');
     if (decision === 'remove') {
@@ -94,17 +104,12 @@ export class ReportService {
         note || report.reason,
       );
     }
-    await this.repo.reports.updateOne(
-      { _id: report._id, state: 'open' },
-      {
-        $set: {
-          state: decision === 'remove' ? 'removed' : 'dismissed',
-          resolvedAt: new Date(),
-          resolvedBy: new ObjectId(user.personId),
-          note,
-        },
-      },
-    );
+    await this.reports.resolve(report._id, {
+      state: decision === 'remove' ? 'removed' : 'dismissed',
+      resolvedAt: new Date(),
+      resolvedBy: new ObjectId(user.personId),
+      note,
+    });
     await this.groups.audit(ctx, caller, `report.${decision === 'remove' ? 'removed' : 'dismissed'}`, null, {
       report: reportId,
       note,

@@ -86,7 +86,7 @@ export class ThreadRecords {
     let ids = this.records?.get<ObjectId[]>(key);
     if (!ids) {
       const ticket = this.records?.ticket() ?? 0;
-      ids = ((await this.repo.pins.findOne({ _id: groupId }))?.threadIds ?? []).slice(0, 50);
+      ids = await this.repo.pinnedIds(groupId);
       this.records?.set(key, ids, 64 + 32 * ids.length, ticket);
     }
     return pinnedOf(groupId, await this.threadsByIds(ids));

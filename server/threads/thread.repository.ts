@@ -105,20 +105,6 @@ export interface LikeDoc {
   createdAt: Date;
 }
 
-export interface ReportDoc {
-  _id: ObjectId;
-  groupId: ObjectId;
-  targetId: ObjectId;
-  targetKind: 'thread' | 'reply';
-  reporterId: ObjectId;
-  reason: string;
-  state: 'open' | 'dismissed' | 'removed';
-  createdAt: Date;
-  resolvedAt: Date | null;
-  resolvedBy: ObjectId | null;
-  note: string | null;
-}
-
 /** A group's pinned threads among these, latest activity first (at most 20). */
 export const pinnedOf = (groupId: ObjectId, threads: ThreadDoc[]): ThreadDoc[] =>
   threads
@@ -139,7 +125,6 @@ export class ThreadRepository {
   readonly likes: Collection<LikeDoc>;
   /** Like counts written from the like records, one write per post at a time (ADR 0035). */
   readonly likeCounts: LikeCounts;
-  readonly reports: Collection<ReportDoc>;
   readonly timeline: ThreadTimeline;
   /** A thread's replies in order, each at its position (`pos`, ADR 0044). */
   readonly replySequence: DenseSequence<ReplyDoc>;
@@ -170,7 +155,6 @@ export class ThreadRepository {
     this.replies = db.collection<ReplyDoc>(collections.replies);
     this.likes = db.collection<LikeDoc>(collections.likes);
     this.likeCounts = new LikeCounts((targetId) => this.likesCount(targetId), this.locks);
-    this.reports = db.collection<ReportDoc>(collections.reports);
     this.timeline = new ThreadTimeline(db, this.repairs, kept);
     this.writers = new ThreadWriters(db, this.locks, this.timeline, this.repairs, kept);
     this.replySequence = new DenseSequence(this.replies, 'pos');
@@ -448,13 +432,33 @@ export class ThreadRepository {
 
   /** The pinned threads of a group, latest activity first. */
   async pinnedThreads(groupId: ObjectId): Promise<ThreadDoc[]> {
-    const pins = await this.pins.findOne({ _id: groupId });
-    return pinnedOf(groupId, await this.threadsByIds((pins?.threadIds ?? []).slice(0, 50)));
+    return pinnedOf(groupId, await this.threadsByIds(await this.pinnedIds(groupId)));
   }
 
-  /** Everything of a group's threads that is not a thread or reply document (for the purge). */
-  async removeGroupIndexes(groupId: ObjectId): Promise<void> {
+  /** The ids of a group's pinned threads (50 at most). */
+  async pinnedIds(groupId: ObjectId): Promise<ObjectId[]> {
+    return ((await this.pins.findOne({ _id: groupId }))?.threadIds ?? []).slice(0, 50);
+  }
+
+  /** The ids of every thread and reply in a group (its purge). */
+  async postIdsOfGroup(groupId: ObjectId): Promise<ObjectId[]> {
+    const [threads, replies] = await Promise.all([
+      this.threads.find({ groupId }, { projection: { _id: 1 } }).toArray(),
+      this.replies.find({ groupId }, { projection: { _id: 1 } }).toArray(),
+    ]);
+    return [...threads, ...replies].map((d) => d._id);
+  }
+
+  /** Everything of a group's threads that is not a thread or reply document: likes, places, pins (its purge). */
+  async removeGroupRecords(groupId: ObjectId, postIds: ObjectId[]): Promise<void> {
+    if (postIds.length) await this.likes.deleteMany({ targetId: { $in: postIds } });
     await this.timeline.removeGroup(groupId);
     await this.pins.deleteOne({ _id: groupId });
+  }
+
+  /** Every reply, then every thread, of a group (its purge, once nothing else refers to them). */
+  async removeGroupPosts(groupId: ObjectId): Promise<void> {
+    await this.replies.deleteMany({ groupId });
+    await this.threads.deleteMany({ groupId });
   }
 }
