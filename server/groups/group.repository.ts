@@ -1,172 +1,34 @@
-import { ObjectId, type Collection, type Db, type Filter } from 'mongodb';
-import { Lru } from '../core/lru.js';
-import type { Caller } from '../core/caller.js';
-import { BatchReader } from '../db/batch.read.js';
-import { recordKeys, roughBytes, throughCache, type RecordCache } from '../cache/record.cache.js';
-import { DocumentLocks } from '../db/document.lock.js';
-import { collections } from '../db/collections.js';
+import { ObjectId, type Filter } from 'mongodb';
+import { recordKeys } from '../cache/record.cache.js';
 import { isDuplicateKey } from '../db/errors.js';
-import type { StoredImage } from '../files/image.store.js';
-import type { GroupVisibility, JoinPolicy, MembershipState, Role } from './group.policy.js';
+import type { MembershipState, Role } from './group.policy.js';
+import {
+  GroupReads,
+  membershipId,
+  type AuditDoc,
+  type GroupDoc,
+  type MembershipDoc,
+  type MembershipKey,
+} from './group.reads.js';
 
-export interface Rendered {
-  markdown: string;
-  html: string;
-}
+export {
+  GroupReads,
+  membershipId,
+  type AuditDoc,
+  type EmailInvitationDoc,
+  type GroupDoc,
+  type GroupOrigin,
+  type HandleDoc,
+  type MembershipDoc,
+  type MembershipKey,
+  type Rendered,
+} from './group.reads.js';
 
-/**
- * Where a group hosted on another node lives (docs/adr/0016-remote-records.md): its actor and the
- * addresses this node talks to. A group with an origin is a local record of that group, refreshed from its
- * actor; its own node decides who belongs and what is posted.
- */
-export interface GroupOrigin {
-  /** The group's actor IRI. */
-  iri: string;
-  /** Host (and port) of its node: the part after `@` in its handle. */
-  host: string;
-  inbox: string;
-  sharedInbox: string | null;
-  outbox: string | null;
-  followers: string | null;
-  /** FEP-1b12 moderators collection (`attributedTo`), and who was in it when last read. */
-  moderatorsCollection: string | null;
-  moderators: string[];
-  featured: string | null;
-  /** The group's page on its node. */
-  url: string | null;
-  icon: string | null;
-  fetchedAt: Date;
-}
+const byKey = (key: MembershipKey): Filter<MembershipDoc> =>
+  typeof key === 'string' ? { _id: key } : { groupId: key.groupId, userId: key.userId };
 
-export interface GroupDoc {
-  _id: ObjectId;
-  handle: string;
-  /** The group's name; `names` may give it in English and French (the viewer's language is shown). */
-  name: string;
-  names?: { en?: string; fr?: string };
-  description: { en?: Rendered; fr?: Rendered };
-  visibility: GroupVisibility;
-  joinPolicy: JoinPolicy;
-  welcomeMessage: Rendered | null;
-  avatar?: StoredImage | null;
-  banner?: StoredImage | null;
-  memberCount: number;
-  createdBy: ObjectId;
-  createdAt: Date;
-  updatedAt: Date;
-  deletedAt: Date | null;
-  deletedBy: ObjectId | null;
-  searchTokens: string[];
-  /** Only on groups hosted on another node. */
-  origin?: GroupOrigin;
-}
-
-export interface HandleDoc {
-  _id: string;
-  groupId: ObjectId;
-}
-
-/** A membership's `_id`: `<group>:<person>`, so "what is my standing here?" is one `_id` lookup. */
-export const membershipId = (groupId: ObjectId, userId: ObjectId) =>
-  `${groupId.toHexString()}:${userId.toHexString()}`;
-
-/** At most this many memberships of other nodes' people are read for one group's audience. */
-const REMOTE_MEMBERS_READ = 100_000;
-
-export interface MembershipDoc {
-  _id: string;
-  groupId: ObjectId;
-  userId: ObjectId;
-  role: Role;
-  state: MembershipState;
-  invitedBy: ObjectId | null;
-  createdAt: Date;
-  updatedAt: Date;
-  /**
-   * Set when the person lives on another node: the group's outbound federation reads these memberships
-   * alone (index `group_remote`, docs/adr/0013-index-served-filters.md), never every member's record.
-   */
-  remote?: true;
-}
-
-export interface EmailInvitationDoc {
-  _id: ObjectId;
-  groupId: ObjectId;
-  email: string;
-  invitedBy: ObjectId;
-  createdAt: Date;
-}
-
-export interface AuditDoc {
-  _id: ObjectId;
-  groupId: ObjectId;
-  at: Date;
-  actorId: ObjectId | null;
-  action: string;
-  targetUserId: ObjectId | null;
-  detail: Record<string, unknown>;
-}
-
-/** How long a handle's group is remembered. */
-const HANDLE_MS = 60_000;
-
-export class GroupRepository {
-  readonly groups: Collection<GroupDoc>;
-  readonly memberships: Collection<MembershipDoc>;
-  readonly invitations: Collection<EmailInvitationDoc>;
-  readonly audit: Collection<AuditDoc>;
-  /** `group_handles`: `_id` = handle, so a group is found by handle with `_id` lookups only. */
-  readonly handles: Collection<HandleDoc>;
-
-  /** Groups are written by their admins and by membership bookkeeping: only under their lock (ADR 0010). */
-  readonly locks: DocumentLocks;
-
-  private readonly groupReads: BatchReader<GroupDoc>;
-  private readonly membershipReads: BatchReader<MembershipDoc>;
-
-  constructor(
-    db: Db,
-    /** Groups and memberships kept for pages (docs/adr/0034-record-cache.md); none when absent. */
-    private readonly records?: RecordCache,
-  ) {
-    this.locks = new DocumentLocks(db);
-    this.groups = db.collection<GroupDoc>(collections.groups);
-    this.memberships = db.collection<MembershipDoc>(collections.memberships);
-    this.invitations = db.collection<EmailInvitationDoc>(collections.groupInvitations);
-    this.audit = db.collection<AuditDoc>(collections.groupAudit);
-    this.handles = db.collection<HandleDoc>(collections.groupHandles);
-    this.groupReads = new BatchReader(this.groups);
-    this.membershipReads = new BatchReader(this.memberships);
-  }
-
-  async byHandle(handle: string): Promise<GroupDoc | null> {
-    const alias = await this.handles.findOne({ _id: handle.toLowerCase() });
-    return alias ? this.groups.findOne({ _id: alias.groupId }) : null;
-  }
-
-  /**
-   * Handles read lately: a handle names one group from its creation until the group is purged, so a page's
-   * scopes and its group are found with one read of it, not one each. Kept a minute (a handle freed by a
-   * purge in another process and taken by a new group is found again within it).
-   */
-  private readonly handleIds = new Lru<string, { id: ObjectId; at: number }>(20_000);
-
-  /** The group a handle names now, without reading the group. */
-  async idOfHandle(handle: string): Promise<ObjectId | null> {
-    const key = handle.toLowerCase();
-    const kept = this.handleIds.get(key);
-    if (kept && Date.now() - kept.at < HANDLE_MS) return kept.id;
-    const id = (await this.handles.findOne({ _id: key }))?.groupId ?? null;
-    if (id) this.handleIds.set(key, { id, at: Date.now() });
-    else this.handleIds.delete(key);
-    return id;
-  }
-
-  /** A handle freed (its group purged, or its creation undone): not remembered any more here. */
-  forgetHandle(handle: string): void {
-    this.handleIds.delete(handle.toLowerCase());
-  }
-
+/** The groups, memberships, email invitations and audit log a node writes (its reads are `GroupReads`'). */
+export class GroupRepository extends GroupReads {
   /**
    * Record a group hosted on another node: its handle (`name@host`) first, then the group. False when the
    * handle is taken by another group (the caller picks another). The `_id` is chosen by the caller.
@@ -185,6 +47,42 @@ export class GroupRepository {
       if ((err as { code?: unknown }).code !== 11000) throw err;
     }
     return true;
+  }
+
+  /** Record a group of this node and its owner's membership; false when its handle is taken. */
+  async insertLocal(group: GroupDoc, owner: MembershipDoc): Promise<boolean> {
+    try {
+      // The handle is reserved first: one atomic insert decides who gets it.
+      await this.handles.insertOne({ _id: group.handle, groupId: group._id });
+      await this.groups.insertOne(group).catch(async (err: unknown) => {
+        await this.handles.deleteOne({ _id: group.handle, groupId: group._id });
+        this.forgetHandle(group.handle);
+        throw err;
+      });
+    } catch (err) {
+      if (isDuplicateKey(err)) return false;
+      throw err;
+    }
+    try {
+      await this.memberships.insertOne(owner);
+    } catch (err) {
+      // No transactions: undo the group so nothing is left half-written.
+      await this.groups.deleteOne({ _id: group._id });
+      await this.handles.deleteOne({ _id: group.handle });
+      this.forgetHandle(group.handle);
+      throw err;
+    }
+    return true;
+  }
+
+  /** Set some of a group's fields, under its lock; `onlyLive`: not if the group is deleted. */
+  async setGroup(id: ObjectId, fields: Partial<GroupDoc>, onlyLive = false): Promise<void> {
+    await this.locks.update(
+      this.groups,
+      id,
+      { $set: fields },
+      onlyLive ? { filter: { deletedAt: null } } : {},
+    );
   }
 
   /** What a remote group's node says of it now. */
@@ -208,82 +106,6 @@ export class GroupRepository {
     if (!delta) return;
     await this.locks.update(this.groups, id, { $inc: { memberCount: delta } });
     this.records?.changed([recordKeys.group(id.toHexString())]);
-  }
-
-  /** Groups hosted on other nodes that have active members here (read once, at start: a scan). */
-  async remoteGroupsWithMembers(): Promise<GroupDoc[]> {
-    const groups = await this.groups.find({ origin: { $exists: true }, deletedAt: null }).toArray();
-    const found: GroupDoc[] = [];
-    for (const group of groups)
-      if (await this.memberships.findOne({ groupId: group._id, state: 'active' }, { projection: { _id: 1 } }))
-        found.push(group);
-    return found;
-  }
-
-  /**
-   * The members of other nodes, in these states: only their memberships are read, through the index
-   * `group_remote` (the limit lets FerretDB hand SQLite the whole filter, ADR 0013), however many people of
-   * this node the group has. Asked on every post, reply and like of a group hosted here.
-   */
-  async remoteMemberIds(groupId: ObjectId, states: MembershipState[]): Promise<ObjectId[]> {
-    const rows = await this.memberships
-      .find({ groupId, remote: true, state: { $in: states } }, { projection: { userId: 1 } })
-      .limit(REMOTE_MEMBERS_READ)
-      .toArray();
-    return rows.map((r) => r.userId);
-  }
-
-  membership(groupId: ObjectId, userId: ObjectId): Promise<MembershipDoc | null> {
-    return this.membershipReads.byId(membershipId(groupId, userId));
-  }
-
-  /** A group by id; reads asked at once go together (a busy inbox posts into a few groups, ADR 0031). */
-  byId(groupId: ObjectId): Promise<GroupDoc | null> {
-    return this.groupReads.byId(groupId);
-  }
-
-  /**
-   * A group by id from the records kept for pages (docs/adr/0034-record-cache.md), else read and kept: for
-   * reads that show a page; every check still runs on it. Writes read `byId`.
-   */
-  async keptById(groupId: ObjectId): Promise<GroupDoc | null> {
-    const [group] = await throughCache(
-      this.records,
-      [recordKeys.group(groupId.toHexString())],
-      async () => {
-        const found = await this.byId(groupId);
-        return found ? [found] : [];
-      },
-      (g) => recordKeys.group(g._id.toHexString()),
-      roughBytes,
-    );
-    return group ?? null;
-  }
-
-  /**
-   * `remoteMemberIds(groupId, ['active'])` kept as `keptById`, for a public group's Announces (ADR 0042):
-   * dropped with the group's record, which every membership change of the group drops (record.bridge.ts).
-   */
-  async keptRemoteMemberIds(groupId: ObjectId): Promise<ObjectId[]> {
-    const id = groupId.toHexString();
-    const key = recordKeys.remoteMembers(id);
-    const kept = this.records?.get<ObjectId[]>(key);
-    if (kept !== undefined) return kept;
-    const ticket = this.records?.ticket() ?? 0;
-    const found = await this.remoteMemberIds(groupId, ['active']);
-    this.records?.set(key, found, 64 + 56 * found.length, ticket, [recordKeys.group(id)]);
-    return found;
-  }
-
-  /** A person's membership of a group, kept as `keptById` (none is kept too: a reader who is not a member). */
-  async keptMembership(groupId: ObjectId, userId: ObjectId): Promise<MembershipDoc | null> {
-    const key = recordKeys.membership(groupId.toHexString(), userId.toHexString());
-    const kept = this.records?.get<MembershipDoc | null>(key);
-    if (kept !== undefined) return kept;
-    const ticket = this.records?.ticket() ?? 0;
-    const found = await this.membership(groupId, userId);
-    this.records?.set(key, found, found ? roughBytes(found) : 96, ticket);
-    return found;
   }
 
   /**
@@ -318,126 +140,82 @@ export class GroupRepository {
     }
   }
 
-  /** A person's memberships, optionally in one state and role. */
-  membershipsOf(
-    userId: ObjectId,
-    where: { state?: MembershipState; role?: Role } = {},
-  ): Promise<MembershipDoc[]> {
-    return this.memberships.find({ userId, ...where }).toArray();
+  /** Move a membership from one state to another; how many moved (0 or 1). */
+  async moveMembership(key: MembershipKey, from: MembershipState, to: MembershipState): Promise<number> {
+    const filter = { ...byKey(key), state: from };
+    return (await this.memberships.updateOne(filter, { $set: { state: to, updatedAt: new Date() } }))
+      .modifiedCount;
   }
 
-  /** A page of a group's memberships in one state, by `_id` after `after`. */
-  membershipPage(
-    groupId: ObjectId,
-    state: MembershipState,
-    after: string | undefined,
-    limit: number,
-  ): Promise<MembershipDoc[]> {
-    return this.memberships
-      .find({ groupId, state, ...(after ? { _id: { $gt: after } } : {}) })
-      .sort({ _id: 1 })
-      .limit(limit)
-      .toArray();
+  /** End a membership (only in this state, when given); how many ended (0 or 1). */
+  async deleteMembership(key: MembershipKey, state?: MembershipState): Promise<number> {
+    return (await this.memberships.deleteOne(state ? { ...byKey(key), state } : byKey(key))).deletedCount;
   }
 
-  /** A group's active members but one, longest-standing first. */
-  seniorMembers(groupId: ObjectId, except: ObjectId): Promise<MembershipDoc[]> {
-    return this.memberships
-      .find({ groupId, state: 'active', userId: { $ne: except } })
-      .sort({ createdAt: 1 })
-      .toArray();
+  /** End a membership unless it is the owner's: the membership ended, if any. */
+  removeNonOwner(id: string): Promise<MembershipDoc | null> {
+    return this.memberships.findOneAndDelete({ _id: id, role: { $ne: 'owner' } });
   }
 
-  /** Invitations sent to an email address (lower case) that has not signed in yet. */
-  emailInvitations(email: string): Promise<EmailInvitationDoc[]> {
-    return this.invitations.find({ email }).toArray();
+  /** A membership becomes a ban (a plain member's). */
+  async markBanned(id: string): Promise<void> {
+    await this.memberships.updateOne(
+      { _id: id },
+      { $set: { state: 'banned', role: 'member', updatedAt: new Date() } },
+    );
   }
 
-  /** Groups the person belongs to (active), or is invited to. */
-  async groupIdsOf(userId: ObjectId, states: MembershipState[] = ['active']): Promise<ObjectId[]> {
-    const rows = await this.memberships
-      .find({ userId, state: { $in: states } }, { projection: { groupId: 1 } })
-      .toArray();
-    return rows.map((r) => r.groupId);
+  /** Ban a person who does not own the group (a ban is recorded if they had no membership); as it was before. */
+  banPerson(groupId: ObjectId, userId: ObjectId, remote: boolean): Promise<MembershipDoc | null> {
+    const now = new Date();
+    return this.memberships.findOneAndUpdate(
+      { groupId, userId, role: { $ne: 'owner' } },
+      {
+        $set: { state: 'banned', role: 'member', updatedAt: now },
+        $setOnInsert: {
+          _id: membershipId(groupId, userId),
+          invitedBy: null,
+          createdAt: now,
+          ...(remote ? { remote: true as const } : {}),
+        },
+      },
+      { upsert: true, returnDocument: 'before' },
+    );
   }
 
-  /**
-   * What the caller may read of threads, replies and files, as filters on the `audience` they carry (and, for
-   * members-only groups, which groups): public (and node-wide for a signed-in person), and the members-only
-   * groups the person belongs to. Each part is queried on its own and the results merged, so that an index
-   * serves each one with its sort and limit (ADR 0013); an `$or` of them would be read whole.
-   */
-  async readableParts(caller: Caller): Promise<Filter<{ audience: string; groupId: ObjectId }>[]> {
-    if (caller.kind !== 'person') return [{ audience: 'public' }];
-    const parts: Filter<{ audience: string; groupId: ObjectId }>[] = [
-      { audience: { $in: ['public', 'node'] } },
-    ];
-    const mine = await this.groupIdsOf(new ObjectId(caller.personId));
-    if (mine.length) parts.push({ audience: 'members', groupId: { $in: mine } });
-    return parts;
+  /** Give an active member, not the owner, another role; how many changed (0 or 1). */
+  async setMemberRole(id: string, role: Exclude<Role, 'owner'>): Promise<number> {
+    const { modifiedCount } = await this.memberships.updateOne(
+      { _id: id, state: 'active', role: { $ne: 'owner' } },
+      { $set: { role, updatedAt: new Date() } },
+    );
+    return modifiedCount;
   }
 
-  /** The groups a person owns (deleted ones included). */
-  async ownedBy(userId: ObjectId): Promise<ObjectId[]> {
-    const rows = await this.memberships
-      .find({ userId, state: 'active', role: 'owner' }, { projection: { groupId: 1 } })
-      .toArray();
-    return rows.map((r) => r.groupId);
+  /** Make an active member the group's owner; false when the person is not one. */
+  async makeOwner(groupId: ObjectId, userId: ObjectId): Promise<boolean> {
+    const { matchedCount } = await this.memberships.updateOne(
+      { groupId, userId, state: 'active' },
+      { $set: { role: 'owner', updatedAt: new Date() } },
+    );
+    return matchedCount > 0;
   }
 
-  /** Groups by id (none asked, no query sent). */
-  byIds(ids: ObjectId[]): Promise<GroupDoc[]> {
-    return ids.length ? this.groups.find({ _id: { $in: ids } }).toArray() : Promise.resolve([]);
+  /** An owner's membership becomes an admin's (once another person owns the group). */
+  async stepDownOwner(id: string): Promise<void> {
+    await this.memberships.updateOne(
+      { _id: id, role: 'owner' },
+      { $set: { role: 'admin', updatedAt: new Date() } },
+    );
   }
 
-  /** These groups, those not deleted, by handle. */
-  liveByIds(ids: ObjectId[]): Promise<GroupDoc[]> {
-    return ids.length
-      ? this.groups
-          .find({ _id: { $in: ids }, deletedAt: null })
-          .sort({ handle: 1 })
-          .toArray()
-      : Promise.resolve([]);
-  }
-
-  /**
-   * Groups by handle after `after`, at most `limit`: those of these visibilities (any, for an empty list), and
-   * (beside them) these groups whatever their visibility. Each part is one equality-and-bounds query that an index serves with its
-   * sort and limit (ADR 0013); an `$or` of them would be read whole.
-   */
-  async list(
-    where: {
-      visibilities?: GroupDoc['visibility'][];
-      ids?: ObjectId[];
-      tokens?: string[];
-      deleted?: boolean;
-    },
-    after: string | undefined,
-    limit: number,
-  ): Promise<GroupDoc[]> {
-    // Deleted groups only when asked (and then only those).
-    const base: Filter<GroupDoc> = { deletedAt: where.deleted ? { $ne: null } : null };
-    if (where.tokens?.length) base.searchTokens = { $all: where.tokens };
-    if (after) base.handle = { $gt: after };
-    const page = (filter: Filter<GroupDoc>) =>
-      this.groups
-        .find({ ...base, ...filter })
-        .sort({ handle: 1 })
-        .limit(limit)
-        .toArray();
-    const parts = await Promise.all([
-      where.visibilities
-        ? page(where.visibilities.length ? { visibility: { $in: where.visibilities } } : {})
-        : [],
-      where.ids?.length ? page({ _id: { $in: where.ids } }) : [],
-    ]);
-    const byId = new Map(parts.flat().map((g) => [g._id.toHexString(), g]));
-    return [...byId.values()].sort((a, b) => (a.handle < b.handle ? -1 : 1)).slice(0, limit);
-  }
-
-  /** A group's audit log, newest first. */
-  auditEntries(groupId: ObjectId, limit: number): Promise<AuditDoc[]> {
-    return this.audit.find({ groupId }).sort({ at: -1 }).limit(limit).toArray();
+  /** Invite an email address that has not signed in yet to a group (once: a second invitation keeps the first). */
+  async inviteEmail(groupId: ObjectId, email: string, invitedBy: ObjectId): Promise<void> {
+    await this.invitations.updateOne(
+      { groupId, email },
+      { $setOnInsert: { _id: new ObjectId(), invitedBy, createdAt: new Date() } },
+      { upsert: true },
+    );
   }
 
   async record(entry: Omit<AuditDoc, '_id' | 'at'>): Promise<void> {

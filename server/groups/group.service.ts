@@ -14,7 +14,6 @@ import {
 } from './group.repository.js';
 import type { GroupInput, GroupPatch, GroupView } from './group.schemas.js';
 import { GroupViews, type GroupContext } from './group.views.js';
-import { isDuplicateKey } from '../db/errors.js';
 
 const render = (markdown: string): Rendered => ({ markdown, html: renderMarkdown(markdown) });
 
@@ -175,23 +174,7 @@ export class GroupService {
       deletedBy: null,
       searchTokens: this.tokens(input.name, names, input.handle, description),
     };
-    try {
-      // The handle is reserved first: one atomic insert decides who gets it.
-      await this.repo.handles.insertOne({ _id: group.handle, groupId: group._id });
-      await this.repo.groups.insertOne(group).catch(async (err: unknown) => {
-        await this.repo.handles.deleteOne({ _id: group.handle, groupId: group._id });
-        this.repo.forgetHandle(group.handle);
-        throw err;
-      });
-    } catch (err) {
-      if (isDuplicateKey(err)) {
-        throw new ConflictError(`The handle ${input.handle} is taken.`, [
-          { field: 'body.handle', message: 'already used' },
-        ]);
-      }
-      throw err;
-    }
-    const membership: MembershipDoc = {
+    const owner: MembershipDoc = {
       _id: membershipId(group._id, group.createdBy),
       groupId: group._id,
       userId: group.createdBy,
@@ -201,15 +184,10 @@ export class GroupService {
       createdAt: now,
       updatedAt: now,
     };
-    try {
-      await this.repo.memberships.insertOne(membership);
-    } catch (err) {
-      // No transactions: undo the group so nothing is left half-written.
-      await this.repo.groups.deleteOne({ _id: group._id });
-      await this.repo.handles.deleteOne({ _id: group.handle });
-      this.repo.forgetHandle(group.handle);
-      throw err;
-    }
+    if (!(await this.repo.insertLocal(group, owner)))
+      throw new ConflictError(`The handle ${input.handle} is taken.`, [
+        { field: 'body.handle', message: 'already used' },
+      ]);
     this.events.emit('group.created', {
       groupId: group._id.toHexString(),
       handle: group.handle,
@@ -248,7 +226,7 @@ export class GroupService {
     );
     const audienceChanged = Boolean(set.visibility && set.visibility !== group.visibility);
     if (audienceChanged) await this.audienceChanged(group._id, set.visibility!);
-    await this.repo.locks.update(this.repo.groups, group._id, { $set: set });
+    await this.repo.setGroup(group._id, set);
     const user = requirePerson(caller);
     await this.repo.record({
       groupId: group._id,
@@ -271,12 +249,7 @@ export class GroupService {
     const { group } = await this.views.load(caller, handle, 'delete');
     const by = caller.kind === 'person' ? new ObjectId(caller.personId) : null;
     await this.audienceChanged(group._id, 'hidden');
-    await this.repo.locks.update(
-      this.repo.groups,
-      group._id,
-      { $set: { deletedAt: new Date(), deletedBy: by } },
-      { filter: { deletedAt: null } },
-    );
+    await this.repo.setGroup(group._id, { deletedAt: new Date(), deletedBy: by }, true);
     await this.repo.record({
       groupId: group._id,
       actorId: by,
@@ -297,9 +270,7 @@ export class GroupService {
     if (Date.now() - group.deletedAt!.getTime() > this.retentionMs) {
       throw new ConflictError('This group was deleted too long ago to be restored.');
     }
-    await this.repo.locks.update(this.repo.groups, group._id, {
-      $set: { deletedAt: null, deletedBy: null, updatedAt: new Date() },
-    });
+    await this.repo.setGroup(group._id, { deletedAt: null, deletedBy: null, updatedAt: new Date() });
     await this.audienceChanged(group._id, group.visibility);
     const by = caller.kind === 'person' ? new ObjectId(caller.personId) : null;
     await this.repo.record({
@@ -326,9 +297,7 @@ export class GroupService {
   ) {
     const { group } = await this.views.load(caller, handle, 'configure');
     const stored = image ? await this.images.save(image.bytes, image.type, `${group.handle}-${kind}`) : null;
-    await this.repo.locks.update(this.repo.groups, group._id, {
-      $set: { [kind]: stored, updatedAt: new Date() },
-    });
+    await this.repo.setGroup(group._id, { [kind]: stored, updatedAt: new Date() });
     await this.images.remove(group[kind]);
     return this.views.view(await this.views.standing(caller, (await this.repo.byId(group._id))!));
   }

@@ -99,11 +99,7 @@ export class MembershipService {
   private async askRemote(caller: Caller, ctx: GroupContext, invited = false): Promise<void> {
     const user = requirePerson(caller);
     const userId = new ObjectId(user.personId);
-    if (invited)
-      await this.repo.memberships.updateOne(
-        { _id: membershipId(ctx.group._id, userId), state: 'invited' },
-        { $set: { state: 'requested', updatedAt: new Date() } },
-      );
+    if (invited) await this.repo.moveMembership(membershipId(ctx.group._id, userId), 'invited', 'requested');
     else await this.insert(ctx.group._id, userId, 'requested', null);
     this.events.emit('member.requested', { groupId: ctx.group._id.toHexString(), userId: user.personId });
   }
@@ -117,11 +113,10 @@ export class MembershipService {
     if (caller.kind !== 'system') throw new ForbiddenError('Only the node itself records such answers.');
     const group = await this.repo.byId(groupId);
     if (!group?.origin) return false;
-    const filter = { _id: membershipId(groupId, personId), state: 'requested' as const };
+    const key = membershipId(groupId, personId);
     const done = accepted
-      ? (await this.repo.memberships.updateOne(filter, { $set: { state: 'active', updatedAt: new Date() } }))
-          .modifiedCount
-      : (await this.repo.memberships.deleteOne(filter)).deletedCount;
+      ? await this.repo.moveMembership(key, 'requested', 'active')
+      : await this.repo.deleteMembership(key, 'requested');
     if (!done) return false;
     const ids = { groupId: groupId.toHexString(), userId: personId.toHexString() };
     if (accepted) this.events.emit('member.joined', { ...ids, role: 'member' });
@@ -145,12 +140,8 @@ export class MembershipService {
     const _id = membershipId(groupId, personId);
     const existing = await this.repo.membership(groupId, personId);
     if (!existing || existing.state === 'banned') return false;
-    if (reason === 'banned')
-      await this.repo.memberships.updateOne(
-        { _id },
-        { $set: { state: 'banned', role: 'member', updatedAt: new Date() } },
-      );
-    else await this.repo.memberships.deleteOne({ _id });
+    if (reason === 'banned') await this.repo.markBanned(_id);
+    else await this.repo.deleteMembership(_id);
     if (existing.state === 'active')
       this.events.emit('member.left', {
         groupId: groupId.toHexString(),
@@ -186,11 +177,10 @@ export class MembershipService {
   async decide(caller: Caller, handle: string, personHandle: string, approve: boolean): Promise<void> {
     const ctx = await this.groups.load(caller, handle, 'moderate');
     const person = await this.person(personHandle);
-    const filter = { groupId: ctx.group._id, userId: person._id, state: 'requested' as const };
+    const key = { groupId: ctx.group._id, userId: person._id };
     const done = approve
-      ? (await this.repo.memberships.updateOne(filter, { $set: { state: 'active', updatedAt: new Date() } }))
-          .modifiedCount
-      : (await this.repo.memberships.deleteOne(filter)).deletedCount;
+      ? await this.repo.moveMembership(key, 'requested', 'active')
+      : await this.repo.deleteMembership(key, 'requested');
     if (!done) throw new NotFoundError(`${personHandle} has no pending request.`);
     await this.groups.audit(ctx, caller, approve ? 'request.approved' : 'request.denied', person._id);
     const ids = { groupId: ctx.group._id.toHexString(), userId: person._id.toHexString() };
@@ -233,11 +223,7 @@ export class MembershipService {
     // Only an address the person's identity provider verified identifies them.
     const known = await this.people.activeByVerifiedEmail(email);
     if (known) return this.invite(caller, handle, { person: known.handle });
-    await this.repo.invitations.updateOne(
-      { groupId: ctx.group._id, email },
-      { $setOnInsert: { _id: new ObjectId(), invitedBy: by, createdAt: new Date() } },
-      { upsert: true },
-    );
+    await this.repo.inviteEmail(ctx.group._id, email, by);
     await this.groups.audit(ctx, caller, 'email.invited', null, { email });
     this.events.emit('member.invited', {
       groupId: ctx.group._id.toHexString(),
@@ -250,20 +236,17 @@ export class MembershipService {
   async respond(caller: Caller, handle: string, accept: boolean): Promise<void> {
     const user = requireParticipant(caller);
     const ctx = await this.groups.load(caller, handle, 'respondToInvitation');
-    const filter = { _id: ctx.membership!._id, state: 'invited' as const };
+    const id = ctx.membership!._id;
     // An invitation to a group hosted elsewhere is accepted by asking its node, which knows of it.
     if (accept && ctx.group.origin) return this.askRemote(caller, ctx, true);
     if (accept) {
-      const { modifiedCount } = await this.repo.memberships.updateOne(filter, {
-        $set: { state: 'active', updatedAt: new Date() },
-      });
-      await this.counted(ctx.group, modifiedCount);
+      await this.counted(ctx.group, await this.repo.moveMembership(id, 'invited', 'active'));
       this.events.emit('member.joined', {
         groupId: ctx.group._id.toHexString(),
         userId: user.personId,
         role: 'member',
       });
-    } else if ((await this.repo.memberships.deleteOne(filter)).deletedCount) {
+    } else if (await this.repo.deleteMembership(id, 'invited')) {
       this.events.emit('member.declined', { groupId: ctx.group._id.toHexString(), userId: user.personId });
     }
   }
@@ -272,21 +255,16 @@ export class MembershipService {
   async withdraw(caller: Caller, handle: string): Promise<void> {
     const user = requireParticipant(caller);
     const ctx = await this.groups.load(caller, handle, 'see');
-    const { deletedCount } = await this.repo.memberships.deleteOne({
-      _id: membershipId(ctx.group._id, new ObjectId(user.personId)),
-      state: 'requested',
-    });
-    if (!deletedCount) throw new NotFoundError('You have no pending request here.');
+    const id = membershipId(ctx.group._id, new ObjectId(user.personId));
+    if (!(await this.repo.deleteMembership(id, 'requested')))
+      throw new NotFoundError('You have no pending request here.');
   }
 
   async leave(caller: Caller, handle: string): Promise<void> {
     const user = requireParticipant(caller);
     const ctx = await this.groups.load(caller, handle, 'leave');
     // The owner cannot leave (policy); the filter keeps a concurrent transfer from making that possible.
-    const left = await this.repo.memberships.findOneAndDelete({
-      _id: ctx.membership!._id,
-      role: { $ne: 'owner' },
-    });
+    const left = await this.repo.removeNonOwner(ctx.membership!._id);
     await this.counted(ctx.group, left?.state === 'active' ? -1 : 0);
     this.events.emit('member.left', {
       groupId: ctx.group._id.toHexString(),
@@ -320,10 +298,7 @@ export class MembershipService {
     const { person, membership } = await this.target(ctx, personHandle);
     if (!membership || membership.state === 'banned')
       throw new NotFoundError(`${personHandle} is not in this group.`);
-    const removed = await this.repo.memberships.findOneAndDelete({
-      _id: membership._id,
-      role: { $ne: 'owner' },
-    });
+    const removed = await this.repo.removeNonOwner(membership._id);
     await this.counted(ctx.group, removed?.state === 'active' ? -1 : 0);
     await this.groups.audit(ctx, caller, 'member.removed', person._id);
     this.events.emit('member.left', {
@@ -336,20 +311,7 @@ export class MembershipService {
   async ban(caller: Caller, handle: string, personHandle: string, reason: string): Promise<void> {
     const ctx = await this.groups.load(caller, handle, 'manageMembers');
     const { person } = await this.target(ctx, personHandle);
-    const now = new Date();
-    const before = await this.repo.memberships.findOneAndUpdate(
-      { groupId: ctx.group._id, userId: person._id, role: { $ne: 'owner' } },
-      {
-        $set: { state: 'banned', role: 'member', updatedAt: now },
-        $setOnInsert: {
-          _id: membershipId(ctx.group._id, person._id),
-          invitedBy: null,
-          createdAt: now,
-          ...(person.status === 'remote' ? { remote: true as const } : {}),
-        },
-      },
-      { upsert: true, returnDocument: 'before' },
-    );
+    const before = await this.repo.banPerson(ctx.group._id, person._id, person.status === 'remote');
     await this.counted(ctx.group, before?.state === 'active' ? -1 : 0);
     await this.groups.audit(ctx, caller, 'member.banned', person._id, { reason });
     this.events.emit('member.left', {
@@ -362,12 +324,9 @@ export class MembershipService {
   async unban(caller: Caller, handle: string, personHandle: string): Promise<void> {
     const ctx = await this.groups.load(caller, handle, 'manageMembers');
     const person = await this.person(personHandle);
-    const { deletedCount } = await this.repo.memberships.deleteOne({
-      groupId: ctx.group._id,
-      userId: person._id,
-      state: 'banned',
-    });
-    if (!deletedCount) throw new NotFoundError(`${personHandle} is not banned.`);
+    const key = { groupId: ctx.group._id, userId: person._id };
+    if (!(await this.repo.deleteMembership(key, 'banned')))
+      throw new NotFoundError(`${personHandle} is not banned.`);
     await this.groups.audit(ctx, caller, 'member.unbanned', person._id);
     this.events.emit('member.unbanned', {
       groupId: ctx.group._id.toHexString(),
@@ -387,10 +346,7 @@ export class MembershipService {
     const { person, membership } = await this.target(ctx, personHandle);
     if (membership?.state !== 'active')
       throw new NotFoundError(`${personHandle} is not a member of this group.`);
-    const { modifiedCount } = await this.repo.memberships.updateOne(
-      { _id: membership._id, state: 'active', role: { $ne: 'owner' } },
-      { $set: { role, updatedAt: new Date() } },
-    );
+    const modifiedCount = await this.repo.setMemberRole(membership._id, role);
     if (!modifiedCount && membership.role !== role)
       throw new ConflictError('The membership changed meanwhile; try again.');
     await this.groups.audit(ctx, caller, 'member.role', person._id, { role });
@@ -414,15 +370,9 @@ export class MembershipService {
       throw new ValidationError('You already own this group.', [
         { field: 'body.to', message: 'same person' },
       ]);
-    const promoted = await this.repo.memberships.updateOne(
-      { groupId: ctx.group._id, userId: person._id, state: 'active' },
-      { $set: { role: 'owner', updatedAt: new Date() } },
-    );
-    if (!promoted.matchedCount) throw new NotFoundError(`${personHandle} is not a member of this group.`);
-    await this.repo.memberships.updateOne(
-      { _id: ctx.membership!._id, role: 'owner' },
-      { $set: { role: 'admin', updatedAt: new Date() } },
-    );
+    if (!(await this.repo.makeOwner(ctx.group._id, person._id)))
+      throw new NotFoundError(`${personHandle} is not a member of this group.`);
+    await this.repo.stepDownOwner(ctx.membership!._id);
     await this.groups.audit(ctx, caller, 'group.ownership_transferred', person._id);
     this.events.emit('member.role_changed', {
       groupId: ctx.group._id.toHexString(),
