@@ -82,14 +82,14 @@ export const versionId = (fileId: ObjectId, n: number) => `${fileId.toHexString(
 export class FileRepository {
   readonly files: Collection<FileDoc>;
   readonly versions: Collection<VersionDoc>;
-  readonly folders: Collection<FolderDoc>;
-  readonly storage: Collection<StorageDoc>;
+  private readonly folders: Collection<FolderDoc>;
+  private readonly storage: Collection<StorageDoc>;
   /** File bytes, one GridFS file per version. */
   readonly blobs: GridFSBucket;
   readonly thumbnails: GridFSBucket;
 
   /** Files and a group's storage use are written by several parties: only under their lock (ADR 0010). */
-  readonly locks: DocumentLocks;
+  private readonly locks: DocumentLocks;
 
   constructor(readonly db: Db) {
     this.locks = new DocumentLocks(db);
@@ -182,6 +182,77 @@ export class FileRepository {
       this.files.findOne({ groupId: folder.groupId, folderId: folder._id }, { projection: { _id: 1 } }),
     ]);
     return !child && !file;
+  }
+
+  /** The folders directly in `parentId` (null: the library's root) of a group, by name then id, at most 1000. */
+  foldersIn(groupId: ObjectId, parentId: ObjectId | null): Promise<FolderDoc[]> {
+    return this.folders.find({ groupId, parentId }).sort({ name: 1, _id: 1 }).limit(1000).toArray();
+  }
+
+  /** Store a new folder. */
+  async insertFolder(folder: FolderDoc): Promise<void> {
+    await this.folders.insertOne(folder);
+  }
+
+  /** Set some of a folder's fields (its name, its parent). */
+  async setFolder(id: ObjectId, fields: Partial<FolderDoc>): Promise<void> {
+    await this.folders.updateOne({ _id: id }, { $set: fields });
+  }
+
+  /** Remove one folder. */
+  async deleteFolder(id: ObjectId): Promise<void> {
+    await this.folders.deleteOne({ _id: id });
+  }
+
+  /** What a purged group leaves besides its files: its folders, then its storage use. */
+  async forgetGroup(groupId: ObjectId): Promise<void> {
+    await this.folders.deleteMany({ groupId });
+    await this.storage.deleteOne({ _id: groupId });
+  }
+
+  /** Store a new file (unlocked: nobody else writes it before it exists). */
+  async insertFile(file: FileDoc): Promise<void> {
+    await this.files.insertOne(file);
+  }
+
+  /** Set some of a file's fields, under the file's lock. */
+  async setFile(id: ObjectId, fields: Partial<FileDoc>): Promise<void> {
+    await this.locks.update(this.files, id, { $set: fields });
+  }
+
+  /** Give every kept (not deleted) file of a group the audience, one file at a time under its lock. */
+  async setGroupAudience(groupId: ObjectId, audience: Audience): Promise<void> {
+    await this.locks.updateEach(this.files, { groupId, deletedAt: null }, { $set: { audience } });
+  }
+
+  /**
+   * Change a file from what it holds now, under its lock: `change` is given the current file (null when there
+   * is none) and returns the fields to set (none: nothing is written) and what to return.
+   */
+  rewriteFile<T>(
+    id: ObjectId,
+    change: (current: FileDoc | null) => { set?: Partial<FileDoc>; result: T },
+  ): Promise<T> {
+    return this.locks.run(this.locks.keyOf(this.files, id), async () => {
+      const { set, result } = change(await this.byId(id));
+      if (set) await this.files.updateOne({ _id: id }, { $set: set });
+      return result;
+    });
+  }
+
+  /** Remove a file's document (its versions are removed separately). */
+  async deleteFile(id: ObjectId): Promise<void> {
+    await this.files.deleteOne({ _id: id });
+  }
+
+  /** Store a new version; its `_id` is unique, so a version number already taken fails (duplicate key). */
+  async insertVersion(version: VersionDoc): Promise<void> {
+    await this.versions.insertOne(version);
+  }
+
+  /** Remove a version's document only (its bytes stay: see `removeVersion`). */
+  async deleteVersionDoc(id: string): Promise<void> {
+    await this.versions.deleteOne({ _id: id });
   }
 
   /** Up to `limit` files matching `filter`, by name then id (a folder's page: the `folder` index). */

@@ -187,16 +187,16 @@ export class FileService {
           searchTokens: kind === 'library' ? searchTokens(blob.name) : [],
         };
         const version = this.versionDoc(file, 1, blob, user.personId, now);
-        await this.repo.versions.insertOne(version);
+        await this.repo.insertVersion(version);
         versions.push(version);
-        await this.repo.files.insertOne(file);
+        await this.repo.insertFile(file);
         docs.push(file);
       }
     } catch (err) {
       // Nothing half-written: the documents made so far, every stored blob and the bytes counted go.
       await Promise.allSettled([
-        ...docs.map((d) => this.repo.files.deleteOne({ _id: d._id })),
-        ...versions.map((v) => this.repo.versions.deleteOne({ _id: v._id })),
+        ...docs.map((d) => this.repo.deleteFile(d._id)),
+        ...versions.map((v) => this.repo.deleteVersionDoc(v._id)),
         ...blobs.map((b) => this.repo.removeBlob('blobs', b.blobId)),
         this.repo.addUsage(ctx.group._id, -total),
       ]);
@@ -253,14 +253,14 @@ export class FileService {
       await Promise.allSettled([
         this.repo.removeBlob('blobs', blob.blobId),
         this.repo.addUsage(ctx.group._id, -blob.size),
-        ...(version ? [this.repo.versions.deleteOne({ _id: versionId(file._id, version) })] : []),
+        ...(version ? [this.repo.deleteVersionDoc(versionId(file._id, version))] : []),
       ]);
     };
     let n = file.version + 1;
     // The version's `_id` is unique: of two replacements at once, the second takes the next number.
     for (;;) {
       try {
-        await this.repo.versions.insertOne(this.versionDoc(file, n, blob, user.personId, now));
+        await this.repo.insertVersion(this.versionDoc(file, n, blob, user.personId, now));
         break;
       } catch (err) {
         if (!isDuplicateKey(err) || n > file.version + 50) {
@@ -278,13 +278,11 @@ export class FileService {
       updatedAt: now,
     };
     // The file shows its newest version: of two replacements at once, the higher number stays.
-    const fresh = await this.repo.locks
-      .run(this.repo.locks.keyOf(this.repo.files, file._id), async () => {
-        const doc = await this.repo.byId(file._id);
+    const fresh = await this.repo
+      .rewriteFile(file._id, (doc) => {
         if (!doc) throw new NotFoundError(`No file ${id}.`);
-        if (doc.version >= n) return doc;
-        await this.repo.files.updateOne({ _id: file._id }, { $set: current });
-        return { ...doc, ...current };
+        if (doc.version >= n) return { result: doc };
+        return { set: current, result: { ...doc, ...current } };
       })
       .catch(async (err: unknown) => {
         await undo(n);
@@ -314,7 +312,7 @@ export class FileService {
     }
     if (patch.folderId !== undefined)
       set.folderId = await this.views.folder(ctx, patch.folderId ?? undefined);
-    await this.repo.locks.update(this.repo.files, file._id, { $set: set });
+    await this.repo.setFile(file._id, set);
     this.events.emit('file.updated', {
       fileId: id,
       groupId: ctx.group._id.toHexString(),
@@ -325,8 +323,10 @@ export class FileService {
 
   async remove(caller: Caller, id: string): Promise<void> {
     const { file, ctx, user } = await this.manage(caller, id);
-    await this.repo.locks.update(this.repo.files, file._id, {
-      $set: { deletedAt: new Date(), deletedBy: new ObjectId(user.personId), audience: 'hidden' },
+    await this.repo.setFile(file._id, {
+      deletedAt: new Date(),
+      deletedBy: new ObjectId(user.personId),
+      audience: 'hidden',
     });
     this.events.emit('file.deleted', {
       fileId: id,
@@ -345,9 +345,7 @@ export class FileService {
     if (Date.now() - file.deletedAt.getTime() > this.limits.retentionMs)
       throw new ConflictError('This file was deleted too long ago to be restored.');
     const audience = audienceOf(ctx.group);
-    await this.repo.locks.update(this.repo.files, file._id, {
-      $set: { deletedAt: null, deletedBy: null, audience },
-    });
+    await this.repo.setFile(file._id, { deletedAt: null, deletedBy: null, audience });
     this.events.emit('file.restored', {
       fileId: id,
       groupId: ctx.group._id.toHexString(),
@@ -381,24 +379,20 @@ export class FileService {
           { field: `body.attachments.${i}`, message: 'not an attachable upload' },
         ]);
     }
-    await Promise.all(
-      files.map((f) => this.repo.locks.update(this.repo.files, f!._id, { $set: { attachedTo: target } })),
-    );
+    await Promise.all(files.map((f) => this.repo.setFile(f!._id, { attachedTo: target })));
     return files.map((f) => ({ fileId: f!._id, name: f!.name, size: f!.size, contentType: f!.contentType }));
   }
 
   /** A post was removed: its attachments go with it (soft, like the post). */
   async detach(attachments: AttachmentSummary[], by: ObjectId): Promise<void> {
     for (const a of attachments) {
-      await this.repo.locks.update(this.repo.files, a.fileId, {
-        $set: { deletedAt: new Date(), deletedBy: by, audience: 'hidden' },
-      });
+      await this.repo.setFile(a.fileId, { deletedAt: new Date(), deletedBy: by, audience: 'hidden' });
     }
   }
 
   /** Keep every file's audience equal to its group's (search and listings filter on it). */
   async syncAudience(groupId: ObjectId, audience: Audience): Promise<void> {
-    await this.repo.locks.updateEach(this.repo.files, { groupId, deletedAt: null }, { $set: { audience } });
+    await this.repo.setGroupAudience(groupId, audience);
   }
 
   /** Remove files deleted longer ago than the retention period, or every file of a purged group. */
@@ -414,13 +408,10 @@ export class FileService {
         bytes += version.size;
         await this.repo.removeVersion(version);
       }
-      await this.repo.files.deleteOne({ _id: file._id });
+      await this.repo.deleteFile(file._id);
       if (!('groupId' in filter)) await this.repo.addUsage(file.groupId, -bytes);
     }
-    if ('groupId' in filter) {
-      await this.repo.folders.deleteMany({ groupId: filter.groupId });
-      await this.repo.storage.deleteOne({ _id: filter.groupId });
-    }
+    if ('groupId' in filter) await this.repo.forgetGroup(filter.groupId);
     return docs.length;
   }
 }

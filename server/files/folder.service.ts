@@ -52,11 +52,7 @@ export class FolderService {
   async list(caller: Caller, handle: string, parent: string | undefined): Promise<FolderView[]> {
     const ctx = await this.groups.load(caller, handle, 'read');
     const folder = await this.inGroup(ctx, parent, 'query.folder');
-    const rows = await this.repo.folders
-      .find({ groupId: ctx.group._id, parentId: folder?._id ?? null })
-      .sort({ name: 1, _id: 1 })
-      .limit(1000)
-      .toArray();
+    const rows = await this.repo.foldersIn(ctx.group._id, folder?._id ?? null);
     return rows.map(view);
   }
 
@@ -80,7 +76,7 @@ export class FolderService {
       createdBy: new ObjectId(user.personId),
       createdAt: new Date(),
     };
-    await this.repo.folders.insertOne(folder);
+    await this.repo.insertFolder(folder);
     this.events.emit('folder.changed', {
       folderId: folder._id.toHexString(),
       groupId: ctx.group._id.toHexString(),
@@ -123,7 +119,7 @@ export class FolderService {
         ]);
       set.parentId = parent?._id ?? null;
     }
-    await this.repo.folders.updateOne({ _id: folder._id }, { $set: set });
+    await this.repo.setFolder(folder._id, set);
     this.events.emit('folder.changed', {
       folderId: id,
       groupId: ctx.group._id.toHexString(),
@@ -138,7 +134,7 @@ export class FolderService {
     const { folder, ctx, user } = await this.manage(caller, id);
     if (!(await this.repo.folderIsEmpty(folder)))
       throw new ConflictError('Empty the folder first (deleted files count until they are purged).');
-    await this.repo.folders.deleteOne({ _id: folder._id });
+    await this.repo.deleteFolder(folder._id);
     this.events.emit('folder.changed', {
       folderId: id,
       groupId: ctx.group._id.toHexString(),
