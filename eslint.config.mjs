@@ -39,6 +39,26 @@ export default tseslint.config(
     },
   },
   {
+    // Repositories own their queries (docs/architecture.md, "Layers"): services, views and routes ask a
+    // repository's named methods, never a collection.
+    files: ['server/**/*.service.ts', 'server/**/*.views.ts', 'server/**/*.routes.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name='collection']",
+          message: 'Repositories own their queries: ask a repository, not the database.',
+        },
+        {
+          selector:
+            "CallExpression[callee.property.name=/^(find|findOne|insertOne|insertMany|updateOne|updateMany|deleteOne|deleteMany|countDocuments|aggregate|distinct|findOneAndUpdate|findOneAndDelete|findOneAndReplace|replaceOne|bulkWrite)$/][callee.object.type='MemberExpression'][callee.object.object.type='MemberExpression'][callee.object.object.object.type='ThisExpression']",
+          message:
+            "Repositories own their queries: call a named repository method, not its collection's driver call.",
+        },
+      ],
+    },
+  },
+  {
     // The web client runs in browsers: no Node globals, and it logs nothing.
     files: ['client/src/**/*.ts'],
     rules: { 'no-restricted-globals': ['error', 'process', 'require', '__dirname', 'Buffer'] },

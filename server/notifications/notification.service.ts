@@ -47,7 +47,7 @@ export class NotificationService {
     };
     const groups = await lookup(
       docs.map((d) => d.groupId),
-      (id) => this.groupRepo.groups.findOne({ _id: id }),
+      (id) => this.groupRepo.byId(id),
     );
     const actors = await lookup(
       docs.flatMap((d) => (d.actorId ? [d.actorId] : [])),
@@ -122,7 +122,7 @@ export class NotificationService {
 
   async setThreadLevel(caller: Caller, threadId: string, level: ThreadLevel) {
     const user = requirePerson(caller);
-    const thread = await this.threads.threads.findOne({ _id: new ObjectId(threadId) });
+    const thread = await this.threads.postById('threads', new ObjectId(threadId));
     if (!thread) throw new NotFoundError(`No thread ${threadId}.`);
     await this.groups.loadById(caller, thread.groupId, 'read', `No thread ${threadId}.`);
     await this.setLevel(new ObjectId(user.personId), 'thread', thread._id, level);
@@ -139,7 +139,7 @@ export class NotificationService {
         level: ((await this.repo.level(userId, 'group', group._id))?.level ?? 'default') as GroupLevel,
       };
     }
-    const thread = await this.threads.threads.findOne({ _id: new ObjectId(target.threadId!) });
+    const thread = await this.threads.postById('threads', new ObjectId(target.threadId!));
     if (!thread) throw new NotFoundError(`No thread ${target.threadId}.`);
     await this.groups.loadById(caller, thread.groupId, 'read', `No thread ${target.threadId}.`);
     return {
