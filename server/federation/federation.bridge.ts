@@ -65,7 +65,7 @@ export class FederationBridge {
 
   private readonly table: { [E in EventName]?: Handler<E> } = {
     'group.updated': async (e) => {
-      const group = await this.deps.groups.groups.findOne({ _id: new ObjectId(e.groupId) });
+      const group = await this.deps.groups.byId(new ObjectId(e.groupId));
       if (!group || group.origin || group.deletedAt) return;
       if (group.visibility === 'node' && !e.audienceChanged) return;
       const groupIri = this.deps.renderer.groupIri(group);
@@ -108,7 +108,7 @@ export class FederationBridge {
         early?.catch(() => undefined);
         const [p, thread] = await Promise.all([
           this.parties(e.groupId, e.authorId, 'kept'),
-          written ?? this.deps.threads.threads.findOne({ _id: new ObjectId(e.threadId) }),
+          written ?? this.deps.threads.postById('threads', new ObjectId(e.threadId)),
         ]);
         if (!p?.personHere || !thread) return;
         const inboxes = p.groupHere
@@ -138,7 +138,7 @@ export class FederationBridge {
       const [p, reply] = await Promise.all([
         this.parties(e.groupId, e.authorId, 'kept'),
         this.deps.threads.written('replies', e.replyId) ??
-          this.deps.threads.replies.findOne({ _id: new ObjectId(e.replyId) }),
+          this.deps.threads.postById('replies', new ObjectId(e.replyId)),
       ]);
       if (!p?.personHere || !reply) return;
       await this.publish(p, {
@@ -402,10 +402,7 @@ export class FederationBridge {
             this.deps.groups.keptById(new ObjectId(groupId)),
             this.deps.people.keptByIds([new ObjectId(personId)]).then(([found]) => found ?? null),
           ]
-        : [
-            this.deps.groups.groups.findOne({ _id: new ObjectId(groupId) }),
-            this.deps.people.byId(new ObjectId(personId)),
-          ],
+        : [this.deps.groups.byId(new ObjectId(groupId)), this.deps.people.byId(new ObjectId(personId))],
     );
     // Public and members-only groups federate; a group of this node's people only (`node`) never does.
     if (!group || !person || group.deletedAt || group.visibility === 'node') return null;
@@ -422,7 +419,7 @@ export class FederationBridge {
   private post(kind: PostKind, id: string): Promise<PostDoc | null> {
     const _id = new ObjectId(id);
     return kind === 'threads'
-      ? this.deps.threads.threads.findOne({ _id })
-      : this.deps.threads.replies.findOne({ _id });
+      ? this.deps.threads.postById('threads', _id)
+      : this.deps.threads.postById('replies', _id);
   }
 }

@@ -318,7 +318,7 @@ export function composeFederation(deps: {
         record ? record.localId.toHexString() : (ref as { id: string }).id,
         'url' in ref ? ref.url : undefined,
       );
-      const group = found && (await deps.groups.groups.findOne({ _id: found.file.groupId }));
+      const group = found && (await deps.groups.byId(found.file.groupId));
       if (!found || !group || group.deletedAt || (record && group.origin)) return null;
       const { file, version } = found;
       return {

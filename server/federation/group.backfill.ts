@@ -44,7 +44,7 @@ export class GroupBackfill {
   /** Backfill a group when a person here joins it, and every group elsewhere with members here now. */
   start(): void {
     this.deps.events.on('member.joined', async (e) => {
-      const group = await this.deps.groupRepo.groups.findOne({ _id: new ObjectId(e.groupId) });
+      const group = await this.deps.groupRepo.byId(new ObjectId(e.groupId));
       const person = await this.deps.people.byId(new ObjectId(e.userId));
       if (group?.origin && person && person.status !== 'remote') await this.backfill(group);
     });

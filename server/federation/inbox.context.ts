@@ -45,8 +45,8 @@ export function inboxContext(deps: InboxHandlerDeps) {
     if (!kind || !id) return null;
     const doc =
       kind === 'threads'
-        ? await deps.threadRepo.threads.findOne({ _id: id })
-        : await deps.threadRepo.replies.findOne({ _id: id });
+        ? await deps.threadRepo.postById('threads', id)
+        : await deps.threadRepo.postById('replies', id);
     return doc ? { kind, doc } : null;
   };
 
@@ -58,7 +58,7 @@ export function inboxContext(deps: InboxHandlerDeps) {
     ...(vouched ? { vouched } : {}),
   });
 
-  const groupOfDoc = (doc: PostDoc) => deps.groupRepo.groups.findOne({ _id: doc.groupId });
+  const groupOfDoc = (doc: PostDoc) => deps.groupRepo.byId(doc.groupId);
 
   /**
    * An object an activity names: embedded (then already cut to what its carrier's origin vouches for),

@@ -339,7 +339,7 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
     if (known?.kind !== 'person') return;
     const caller = callerOf(known.person);
     for (const groupId of await deps.groupRepo.groupIdsOf(known.person._id, ['active', 'requested'])) {
-      const group = await deps.groupRepo.groups.findOne({ _id: groupId });
+      const group = await deps.groupRepo.byId(groupId);
       if (!group || group.origin || group.deletedAt) continue;
       const membership = await deps.groupRepo.membership(group._id, known.person._id);
       if (membership?.state === 'active' && membership.role !== 'owner')

@@ -128,10 +128,8 @@ export class LookupService {
       return group ? { group, thread: null } : null;
     }
     const threadId = /^\/(?:ap\/threads|groups\/[a-z0-9-]+\/threads)\/([0-9a-f]{24})\/?$/.exec(path)?.[1];
-    const thread = threadId
-      ? await this.deps.threadRepo.threads.findOne({ _id: new ObjectId(threadId) })
-      : null;
-    const group = thread ? await this.deps.groupRepo.groups.findOne({ _id: thread.groupId }) : null;
+    const thread = threadId ? await this.deps.threadRepo.postById('threads', new ObjectId(threadId)) : null;
+    const group = thread ? await this.deps.groupRepo.byId(thread.groupId) : null;
     if (!thread || !group) return null;
     return {
       group,

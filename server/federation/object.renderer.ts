@@ -89,10 +89,10 @@ export class ObjectRenderer {
     const _id = new ObjectId(id);
     const item: PostDoc | null =
       kind === 'threads'
-        ? await this.threads.threads.findOne({ _id })
-        : await this.threads.replies.findOne({ _id });
+        ? await this.threads.postById('threads', _id)
+        : await this.threads.postById('replies', _id);
     if (!item || item.origin) return null;
-    const group = await this.groups.groups.findOne({ _id: item.groupId });
+    const group = await this.groups.byId(item.groupId);
     // A members-only group's posts are rendered for the route to serve to its members' nodes only.
     if (!group || group.deletedAt || group.visibility === 'node') return null;
     const type = kind === 'threads' ? 'Page' : 'Note';
@@ -133,7 +133,7 @@ export class ObjectRenderer {
     const [author, thread, parent] = await Promise.all([
       known.author?._id.equals(item.authorId) ? known.author : this.people.byId(item.authorId),
       kind === 'threads' ? (item as ThreadDoc) : this.kept.forReply(threadId),
-      parentId ? this.threads.replies.findOne({ _id: parentId }) : null,
+      parentId ? this.threads.postById('replies', parentId) : null,
     ]);
     const threadIri = thread ? this.postIri('threads', thread) : this.iri('threads', threadId);
     const doc: Record<string, unknown> = {
@@ -181,9 +181,9 @@ export class ObjectRenderer {
     after: number | null,
   ): Promise<{ group: GroupDoc; doc: Record<string, unknown> } | null> {
     if (!ObjectId.isValid(id) || new ObjectId(id).toHexString() !== id) return null;
-    const thread = await this.threads.threads.findOne({ _id: new ObjectId(id) });
+    const thread = await this.threads.postById('threads', new ObjectId(id));
     if (!thread || thread.origin || thread.deleted) return null;
-    const group = await this.groups.groups.findOne({ _id: thread.groupId });
+    const group = await this.groups.byId(thread.groupId);
     if (!group || group.deletedAt || group.visibility === 'node') return null;
     const collection = `${this.postIri('threads', thread)}/${which}`;
     const { replies } = await this.threads.repliesInOrder(thread, after ?? 0, COLLECTION_PAGE);

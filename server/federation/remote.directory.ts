@@ -288,7 +288,7 @@ export class RemoteDirectory {
         if (await this.deps.groups.insertRemote(group))
           return this.remember(actorIri, {
             kind: 'group',
-            group: (await this.deps.groups.groups.findOne({ _id: group._id })) ?? group,
+            group: (await this.deps.groups.byId(group._id)) ?? group,
           }).group;
       }
       throw new ValidationError(`No handle could be given to ${actorIri}.`);
@@ -337,7 +337,7 @@ export class RemoteDirectory {
       const person = await this.deps.people.byId(record.localId);
       if (person) known = { kind: 'person', person };
     } else if (record?.kind === 'group') {
-      const group = await this.deps.groups.groups.findOne({ _id: record.localId });
+      const group = await this.deps.groups.byId(record.localId);
       if (group) known = { kind: 'group', group };
     }
     if (known) this.remember(actorIri, known);

@@ -61,7 +61,7 @@ export function sendInvitationMails(deps: {
   node?: () => { name: { en: string; fr: string }; defaultLanguage: 'en' | 'fr' };
 }): void {
   deps.events.on('member.invited', async (e) => {
-    const group = await deps.groups.groups.findOne({ _id: new ObjectId(e.groupId) });
+    const group = await deps.groups.byId(new ObjectId(e.groupId));
     const inviter = await deps.people.byId(new ObjectId(e.byUserId));
     const invitee = e.userId ? await deps.people.byId(new ObjectId(e.userId)) : null;
     const to = invitee?.email ?? e.email;

@@ -237,7 +237,7 @@ export class NotificationFanout {
     const now = new Date();
     const delivered: Delivered[] = [];
     // Read once for the whole batch (every person is checked against the same group).
-    const group = await this.groups.groups.findOne({ _id: groupId });
+    const group = await this.groups.byId(groupId);
     if (!group) return;
     const hears = await this.hearing(
       plan.targets.flatMap(({ users }) => users.map((u) => new ObjectId(u))),

@@ -274,7 +274,7 @@ export class NotificationMail {
   private async line(d: NotificationDoc, locale: Locale) {
     const [actor, group] = await Promise.all([
       d.actorId ? this.people.byId(d.actorId) : null,
-      this.groups.groups.findOne({ _id: d.groupId }),
+      this.groups.byId(d.groupId),
     ]);
     const who = actor
       ? (actor.profile.displayName ?? actor.claimsName ?? actor.handle)
