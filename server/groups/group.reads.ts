@@ -118,22 +118,17 @@ const HANDLE_MS = 60_000;
  */
 export class GroupReads {
   readonly groups: Collection<GroupDoc>;
-
   readonly memberships: Collection<MembershipDoc>;
-
   readonly invitations: Collection<EmailInvitationDoc>;
-
   readonly audit: Collection<AuditDoc>;
-
   /** `group_handles`: `_id` = handle, so a group is found by handle with `_id` lookups only. */
   readonly handles: Collection<HandleDoc>;
 
   /** Groups are written by their admins and by membership bookkeeping: only under their lock (ADR 0010). */
   protected readonly locks: DocumentLocks;
 
-  protected readonly groupReads: BatchReader<GroupDoc>;
-
-  protected readonly membershipReads: BatchReader<MembershipDoc>;
+  private readonly groupReads: BatchReader<GroupDoc>;
+  private readonly membershipReads: BatchReader<MembershipDoc>;
 
   constructor(
     db: Db,
@@ -160,7 +155,7 @@ export class GroupReads {
    * scopes and its group are found with one read of it, not one each. Kept a minute (a handle freed by a
    * purge in another process and taken by a new group is found again within it).
    */
-  protected readonly handleIds = new Lru<string, { id: ObjectId; at: number }>(20_000);
+  private readonly handleIds = new Lru<string, { id: ObjectId; at: number }>(20_000);
 
   /** The group a handle names now, without reading the group. */
   async idOfHandle(handle: string): Promise<ObjectId | null> {
