@@ -97,10 +97,11 @@ export class ProfileService implements ProfileIndexer {
         ? patch.organization
         : await this.organizationIdOf(patch.organization);
     // The patch is merged into the profile as it is under the lock, so two edits at once both stay.
-    await this.repo.rewrite(me._id, (user) => ({
+    const written = await this.repo.rewrite(me._id, (user) => ({
       set: this.patched(user, patch, organizationId),
-      result: undefined,
+      result: true,
     }));
+    if (!written) throw new NotFoundError('Your account no longer exists.');
     await this.reindex(me._id);
     this.events.emit('person.updated', { personId: me._id.toHexString(), handle: me.handle });
     return (await this.repo.byId(me._id))!;

@@ -335,7 +335,6 @@ export class ThreadRepository {
     return ids.length ? this.replies.find({ _id: { $in: ids } }).toArray() : Promise.resolve([]);
   }
 
-  /** How many people like a post, from its like records (`targetId` leads `target_user_unique`: ADR 0013). */
   /** A thread or a reply by its id. */
   postById(kind: 'threads', id: ObjectId): Promise<ThreadDoc | null>;
   postById(kind: 'replies', id: ObjectId): Promise<ReplyDoc | null>;
@@ -405,6 +404,7 @@ export class ThreadRepository {
     return { threads, replies };
   }
 
+  /** How many people like a post, from its like records (`targetId` leads `target_user_unique`: ADR 0013). */
   likesCount(targetId: ObjectId): Promise<number> {
     return this.likes.countDocuments({ targetId });
   }
