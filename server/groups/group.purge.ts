@@ -44,10 +44,7 @@ export class GroupPurge {
   /** Purge what expired before `now` (groups, and files deleted on their own); returns the handles purged. */
   async sweep(now = new Date()): Promise<string[]> {
     await this.files.purge({ deletedBefore: new Date(now.getTime() - this.retentionMs) });
-    const expired = await this.groups.groups
-      .find({ deletedAt: { $ne: null, $lt: new Date(now.getTime() - this.retentionMs) } })
-      .limit(100)
-      .toArray();
+    const expired = await this.groups.expiredGroups(new Date(now.getTime() - this.retentionMs));
     for (const group of expired) {
       const groupId = group._id;
       // Children first, the group last: a sweep cut short is finished by the next one.
@@ -57,14 +54,10 @@ export class GroupPurge {
         // in batches, until none is left
       }
       await this.threads.removeGroupPosts(groupId);
-      await this.groups.memberships.deleteMany({ groupId });
-      await this.groups.invitations.deleteMany({ groupId });
-      await this.groups.audit.deleteMany({ groupId });
+      await this.groups.removeGroupRecords(groupId);
       await this.images.remove(group.avatar);
       await this.images.remove(group.banner);
-      await this.groups.handles.deleteOne({ _id: group.handle });
-      this.groups.forgetHandle(group.handle);
-      await this.groups.groups.deleteOne({ _id: groupId });
+      await this.groups.removeGroup(group);
       this.logger.info({ group: group.handle }, 'deleted group purged after its retention period');
     }
     return expired.map((g) => g.handle);

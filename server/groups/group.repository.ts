@@ -209,6 +209,43 @@ export class GroupRepository extends GroupReads {
     );
   }
 
+  /** Set fields of a membership (by its `_id`). */
+  async setMembership(id: string, fields: Partial<MembershipDoc>): Promise<void> {
+    await this.memberships.updateOne({ _id: id }, { $set: fields });
+  }
+
+  /** A membership as it is, recorded under its own key (a merge moves one to the surviving person). */
+  async insertMembership(membership: MembershipDoc): Promise<void> {
+    await this.memberships.insertOne(membership);
+  }
+
+  /** An email invitation honoured (its person signed in and was invited by their account). */
+  async removeEmailInvitation(id: ObjectId): Promise<void> {
+    await this.invitations.deleteOne({ _id: id });
+  }
+
+  /** Groups deleted before `before`, 100 at a time (their purge). */
+  expiredGroups(before: Date): Promise<GroupDoc[]> {
+    return this.groups
+      .find({ deletedAt: { $ne: null, $lt: before } })
+      .limit(100)
+      .toArray();
+  }
+
+  /** A group's memberships, email invitations and audit log (its purge, before the group itself). */
+  async removeGroupRecords(groupId: ObjectId): Promise<void> {
+    await this.memberships.deleteMany({ groupId });
+    await this.invitations.deleteMany({ groupId });
+    await this.audit.deleteMany({ groupId });
+  }
+
+  /** A purged group's handle, then the group: the last of it. */
+  async removeGroup(group: Pick<GroupDoc, '_id' | 'handle'>): Promise<void> {
+    await this.handles.deleteOne({ _id: group.handle });
+    this.forgetHandle(group.handle);
+    await this.groups.deleteOne({ _id: group._id });
+  }
+
   /** Invite an email address that has not signed in yet to a group (once: a second invitation keeps the first). */
   async inviteEmail(groupId: ObjectId, email: string, invitedBy: ObjectId): Promise<void> {
     await this.invitations.updateOne(

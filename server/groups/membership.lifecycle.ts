@@ -50,7 +50,7 @@ export class MembershipLifecycle {
         invitedBy: inv.invitedBy,
         remote,
       });
-      await repo.invitations.deleteOne({ _id: inv._id });
+      await repo.removeEmailInvitation(inv._id);
     }
     return pending.length;
   }
@@ -73,14 +73,8 @@ export class MembershipLifecycle {
         .filter((c) => activeIds.has(c.userId.toHexString()))
         .sort((a, b) => roleRank[b.role] - roleRank[a.role])[0];
       if (!successor) continue;
-      await repo.memberships.updateOne(
-        { _id: successor._id, state: 'active' },
-        { $set: { role: 'owner', updatedAt: new Date() } },
-      );
-      await repo.memberships.updateOne(
-        { _id: owned._id },
-        { $set: { role: 'admin', updatedAt: new Date() } },
-      );
+      await repo.makeOwner(owned.groupId, successor.userId);
+      await repo.setMembership(owned._id, { role: 'admin', updatedAt: new Date() });
       await repo.record({
         groupId: owned.groupId,
         actorId: null,
@@ -100,20 +94,17 @@ export class MembershipLifecycle {
       const existing = await repo.membership(m.groupId, into);
       if (!existing) {
         // The key names the person, so the membership moves to a new document.
-        await repo.memberships.insertOne({ ...m, _id: membershipId(m.groupId, into), userId: into });
-        await repo.memberships.deleteOne({ _id: m._id });
+        await repo.insertMembership({ ...m, _id: membershipId(m.groupId, into), userId: into });
+        await repo.deleteMembership(m._id);
         continue;
       }
       if (
         m.state === 'active' &&
         (existing.state !== 'active' || roleRank[m.role] > roleRank[existing.role])
       ) {
-        await repo.memberships.updateOne(
-          { _id: existing._id },
-          { $set: { role: m.role, state: 'active', updatedAt: new Date() } },
-        );
+        await repo.setMembership(existing._id, { role: m.role, state: 'active', updatedAt: new Date() });
       }
-      await repo.memberships.deleteOne({ _id: m._id });
+      await repo.deleteMembership(m._id);
     }
   }
 }

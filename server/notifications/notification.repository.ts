@@ -135,6 +135,11 @@ export class NotificationRepository {
     await this.digestClaims.deleteMany({ at: { $lt: new Date(now.getTime() - 35 * day) } });
   }
 
+  /** One notification read (`_id` = `<person>:<n>`). */
+  async markRead(id: string): Promise<void> {
+    await this.notifications.collection.updateOne({ _id: id }, { $set: { readAt: new Date() } });
+  }
+
   /** A person's stored notification state; null before they have one. */
   storedState(userId: ObjectId): Promise<NotificationStateDoc | null> {
     return this.state.findOne({ _id: userId });

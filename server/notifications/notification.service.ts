@@ -109,7 +109,7 @@ export class NotificationService {
     for (const id of input.ids ?? []) {
       // Only the reader's own notifications: the `_id` starts with their id.
       if (!id.startsWith(`${user.personId}:`)) throw new NotFoundError(`No notification ${id}.`);
-      await this.repo.notifications.collection.updateOne({ _id: id }, { $set: { readAt: new Date() } });
+      await this.repo.markRead(id);
     }
   }
 
