@@ -66,7 +66,7 @@ export class AttachmentCopies {
 
   /** The copy recorded for this id, if any (a retried delivery copies nothing twice). */
   async known(id: ObjectId): Promise<AttachmentSummary | null> {
-    const file = await this.deps.repo.files.findOne({ _id: id });
+    const file = await this.deps.repo.byId(id);
     return file ? AttachmentCopies.summary(file) : null;
   }
 
@@ -77,11 +77,11 @@ export class AttachmentCopies {
    */
   async served(id: string, originUrl?: string): Promise<{ file: FileDoc; version: VersionDoc } | null> {
     if (!ObjectId.isValid(id) || new ObjectId(id).toHexString() !== id) return null;
-    const file = await this.deps.repo.files.findOne({ _id: new ObjectId(id) });
+    const file = await this.deps.repo.byId(id);
     if (!file || file.kind !== 'attachment' || !file.attachedTo || file.deletedAt || file.unavailable)
       return null;
     if (originUrl === undefined ? file.origin : file.origin?.url !== originUrl) return null;
-    const version = await this.deps.repo.versions.findOne({ _id: versionId(file._id, file.version) });
+    const version = await this.deps.repo.version(file._id, file.version);
     return version ? { file, version } : null;
   }
 
@@ -92,14 +92,14 @@ export class AttachmentCopies {
   async discard(ids: ObjectId[]): Promise<void> {
     const { repo } = this.deps;
     for (const id of ids) {
-      const file = await repo.files.findOne({ _id: id });
+      const file = await repo.byId(id);
       if (!file) continue;
       let bytes = 0;
       for (const version of await repo.versionsOf(file)) {
         bytes += version.size;
         await repo.removeVersion(version);
       }
-      await repo.files.deleteOne({ _id: id });
+      await repo.deleteFile(id);
       await repo.addUsage(file.groupId, -bytes);
     }
   }
@@ -144,10 +144,10 @@ export class AttachmentCopies {
         updatedAt: now,
         unavailable: reason,
       };
-      await repo.files.insertOne(file).catch((err: unknown) => {
+      await repo.insertFile(file).catch((err: unknown) => {
         if (!isDuplicateKey(err)) throw err;
       });
-      return AttachmentCopies.summary((await repo.files.findOne({ _id: offer.id })) ?? file);
+      return AttachmentCopies.summary((await repo.byId(offer.id)) ?? file);
     };
     if ('refused' in source) return unavailable(source.refused);
     if (offer.declaredSize !== null && offer.declaredSize > limits.maxFileBytes)
@@ -200,12 +200,12 @@ export class AttachmentCopies {
     // the one whose version was inserted may remove it (the other's would be the one kept).
     let versionInserted = false;
     try {
-      await repo.versions.insertOne(version);
+      await repo.insertVersion(version);
       versionInserted = true;
-      await repo.files.insertOne(file);
+      await repo.insertFile(file);
     } catch (err) {
       await Promise.allSettled([
-        ...(versionInserted ? [repo.versions.deleteOne({ _id: version._id })] : []),
+        ...(versionInserted ? [repo.deleteVersionDoc(version._id)] : []),
         repo.removeBlob('blobs', blobId),
         repo.addUsage(offer.groupId, -inspect.size),
       ]);

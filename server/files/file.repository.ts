@@ -265,6 +265,16 @@ export class FileRepository {
     return this.versions.findOne({ _id: versionId(fileId, n) });
   }
 
+  /** A version by its id (`<file>:<n>`). */
+  versionById(id: string): Promise<VersionDoc | null> {
+    return this.versions.findOne({ _id: id });
+  }
+
+  /** Record the thumbnail made of a version's image (the one field of a version written after it). */
+  async setThumbnail(id: string, thumbnail: Thumbnail): Promise<void> {
+    await this.versions.updateOne({ _id: id }, { $set: { thumbnail } });
+  }
+
   /** Files a purge removes next (at most 500 at a time). */
   toPurge(filter: Filter<FileDoc>): Promise<FileDoc[]> {
     return this.files.find(filter).limit(500).toArray();

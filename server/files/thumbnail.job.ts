@@ -16,7 +16,7 @@ const MAX_INPUT_PIXELS = 100_000_000;
  */
 export function thumbnailJob(repo: FileRepository, logger: Logger) {
   return async (payload: Record<string, unknown>): Promise<void> => {
-    const version = await repo.versions.findOne({ _id: String(payload.versionId) });
+    const version = await repo.versionById(String(payload.versionId));
     if (!version || version.thumbnail || version.size > THUMBNAIL_MAX_INPUT_BYTES) return;
     const { default: sharp } = await import('sharp');
     const blobId = new ObjectId();
@@ -45,9 +45,6 @@ export function thumbnailJob(repo: FileRepository, logger: Logger) {
       throw err;
     }
     const { width, height } = await info;
-    await repo.versions.updateOne(
-      { _id: version._id },
-      { $set: { thumbnail: { blobId, contentType: 'image/webp', width, height } } },
-    );
+    await repo.setThumbnail(version._id, { blobId, contentType: 'image/webp', width, height });
   };
 }
