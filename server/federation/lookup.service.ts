@@ -150,10 +150,7 @@ export class LookupService {
       url: p.origin?.url ?? p.origin?.iri ?? null,
     });
     if (!group.origin) {
-      const rows = await this.deps.groupRepo.memberships
-        .find({ groupId: group._id, state: 'active', role: { $in: ['owner', 'admin', 'moderator'] } })
-        .limit(MODERATORS_SHOWN)
-        .toArray();
+      const rows = await this.deps.groupRepo.moderatorsOf(group._id, MODERATORS_SHOWN);
       return (await this.deps.people.byIds(rows.map((r) => r.userId))).map(view);
     }
     const people = await Promise.all(

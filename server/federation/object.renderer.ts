@@ -219,9 +219,7 @@ export class ObjectRenderer {
   async moderators(name: string): Promise<Record<string, unknown> | null> {
     const loaded = await this.directory.load(name, { membersOnly: true });
     if (!loaded || !('group' in loaded)) return null;
-    const rows = await this.groups.memberships
-      .find({ groupId: loaded.group._id, state: 'active', role: { $in: ['owner', 'admin', 'moderator'] } })
-      .toArray();
+    const rows = await this.groups.moderatorsOf(loaded.group._id);
     const items: string[] = [];
     for (const row of rows) {
       const person = await this.people.byId(row.userId);

@@ -279,6 +279,16 @@ export class GroupReads {
       .toArray();
   }
 
+  /** The active owners, admins and moderators of a group (`limit`: at most that many). */
+  moderatorsOf(groupId: ObjectId, limit?: number): Promise<MembershipDoc[]> {
+    const found = this.memberships.find({
+      groupId,
+      state: 'active',
+      role: { $in: ['owner', 'admin', 'moderator'] },
+    });
+    return (limit ? found.limit(limit) : found).toArray();
+  }
+
   /** Invitations sent to an email address (lower case) that has not signed in yet. */
   emailInvitations(email: string): Promise<EmailInvitationDoc[]> {
     return this.invitations.find({ email }).toArray();

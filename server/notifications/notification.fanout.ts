@@ -132,13 +132,7 @@ export class NotificationFanout {
       }),
     );
     events.on('member.requested', async (e) => {
-      const moderators = await this.groups.memberships
-        .find({
-          groupId: new ObjectId(e.groupId),
-          state: 'active',
-          role: { $in: ['owner', 'admin', 'moderator'] },
-        })
-        .toArray();
+      const moderators = await this.groups.moderatorsOf(new ObjectId(e.groupId));
       await enqueue({
         groupId: e.groupId,
         threadId: null,
