@@ -43,9 +43,7 @@ export class NotificationAudience {
       const key = `${groupId.toHexString()}:${rule}`;
       let verdict = verdicts.get(key);
       if (!verdict) {
-        verdict = this.groupRepo.groups
-          .findOne({ _id: groupId })
-          .then((group) => this.mayHear(caller, group, kind));
+        verdict = this.groupRepo.byId(groupId).then((group) => this.mayHear(caller, group, kind));
         verdicts.set(key, verdict);
       }
       return verdict;
