@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import type { Collection, Db, Document, Filter, UpdateFilter, UpdateResult } from 'mongodb';
+import type { Collection, Db, Document, Filter, UpdateFilter, UpdateResult, WithId } from 'mongodb';
 import { ServiceUnavailableError } from '../core/errors.js';
 import { collections } from './collections.js';
 import { insertOnce } from './errors.js';
@@ -92,6 +92,22 @@ export class DocumentLocks {
         upsert: options.upsert ?? false,
       }),
     );
+  }
+
+  /**
+   * Change the document `_id` from what it is under its lock: `change` is given it as it is now (null when
+   * there is none) and says what to set, if anything, and what to return; two changes at once both stay.
+   */
+  rewrite<T extends Document, R>(
+    collection: Collection<T>,
+    id: T['_id'],
+    change: (current: WithId<T> | null) => { set?: Partial<T>; result: R },
+  ): Promise<R> {
+    return this.run(this.keyOf(collection, id), async () => {
+      const { set, result } = change(await collection.findOne({ _id: id } as Filter<T>));
+      if (set) await collection.updateOne({ _id: id } as Filter<T>, { $set: set } as UpdateFilter<T>);
+      return result;
+    });
   }
 
   /** The same for every document a filter matches, one after another (for rare, wide changes). */

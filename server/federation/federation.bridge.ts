@@ -417,9 +417,6 @@ export class FederationBridge {
   }
 
   private post(kind: PostKind, id: string): Promise<PostDoc | null> {
-    const _id = new ObjectId(id);
-    return kind === 'threads'
-      ? this.deps.threads.postById('threads', _id)
-      : this.deps.threads.postById('replies', _id);
+    return this.deps.threads.postById(kind, new ObjectId(id));
   }
 }

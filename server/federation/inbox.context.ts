@@ -43,10 +43,7 @@ export function inboxContext(deps: InboxHandlerDeps) {
       local?.kind ?? (known?.kind === 'thread' ? 'threads' : known?.kind === 'reply' ? 'replies' : null);
     const id = local?.id ?? known?.localId;
     if (!kind || !id) return null;
-    const doc =
-      kind === 'threads'
-        ? await deps.threadRepo.postById('threads', id)
-        : await deps.threadRepo.postById('replies', id);
+    const doc = await deps.threadRepo.postById(kind, id);
     return doc ? { kind, doc } : null;
   };
 

@@ -87,10 +87,7 @@ export class ObjectRenderer {
   async render(kind: PostKind, id: string): Promise<RenderedObject | null> {
     if (!ObjectId.isValid(id) || new ObjectId(id).toHexString() !== id) return null;
     const _id = new ObjectId(id);
-    const item: PostDoc | null =
-      kind === 'threads'
-        ? await this.threads.postById('threads', _id)
-        : await this.threads.postById('replies', _id);
+    const item: PostDoc | null = await this.threads.postById(kind, _id);
     if (!item || item.origin) return null;
     const group = await this.groups.byId(item.groupId);
     // A members-only group's posts are rendered for the route to serve to its members' nodes only.

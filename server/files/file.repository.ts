@@ -233,11 +233,7 @@ export class FileRepository {
     id: ObjectId,
     change: (current: FileDoc | null) => { set?: Partial<FileDoc>; result: T },
   ): Promise<T> {
-    return this.locks.run(this.locks.keyOf(this.files, id), async () => {
-      const { set, result } = change(await this.byId(id));
-      if (set) await this.files.updateOne({ _id: id }, { $set: set });
-      return result;
-    });
+    return this.locks.rewrite(this.files, id, change);
   }
 
   /** Remove a file's document (its versions are removed separately). */

@@ -221,13 +221,9 @@ export class PersonRepository {
     id: ObjectId,
     change: (current: UserDoc) => { set: Partial<UserDoc>; result: T },
   ): Promise<T | undefined> {
-    return this.locks.run(this.locks.keyOf(this.users, id), async () => {
-      const current = await this.byId(id);
-      if (!current) return undefined;
-      const { set, result } = change(current);
-      await this.users.updateOne({ _id: id }, { $set: set });
-      return result;
-    });
+    return this.locks.rewrite(this.users, id, (current) =>
+      current ? change(current) : { result: undefined },
+    );
   }
 
   /** An identity's first sign-in; throws the duplicate key error when another sign-in recorded it first. */
