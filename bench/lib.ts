@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, fork, spawn } from 'node:child_process';
 import os from 'node:os';
 import pino from 'pino';
 import { loadConfig, type IssuerConfig } from '../server/config.js';
@@ -12,7 +12,7 @@ import * as prettier from 'prettier';
 import { projectRoot } from '../server/core/paths.js';
 import { ApiClient, Browser, signIn } from '../tests/helpers/browser.js';
 import { serveNode } from '../tests/helpers/app.js';
-import { startTestIdp } from '../tests/helpers/idp.js';
+import type { TestIdp } from '../tests/helpers/idp.js';
 
 export interface LoadResult {
   name: string;
@@ -189,7 +189,42 @@ export async function timeSequential(name: string, url: string, count = 3): Prom
   };
 }
 
-/** The node with a real identity provider and one person (`bench`) signed in through it. */
+/** The real identity provider in its own process (bench/idp.process.ts); `close` ends it. */
+async function startIdpProcess(options: {
+  id: string;
+  nodeUrl: string;
+  people: TestIdp['people'];
+}): Promise<Pick<TestIdp, 'url' | 'issuer' | 'close'>> {
+  const child = fork(path.join(projectRoot, 'bench', 'idp.process.ts'), {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, BENCH_IDP: JSON.stringify(options) },
+  });
+  const started = await new Promise<Pick<TestIdp, 'url' | 'issuer'>>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill();
+      reject(new Error('the identity provider did not start within 60 s'));
+    }, 60_000);
+    child.once('message', (m) => {
+      clearTimeout(timer);
+      resolve(m as Pick<TestIdp, 'url' | 'issuer'>);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the identity provider exited with ${code}`));
+    });
+  });
+  return {
+    ...started,
+    close: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.disconnect();
+      await exited;
+    },
+  };
+}
+
+/** The node with a real identity provider (its own process) and one person (`bench`) signed in through it. */
 export async function startSignedInNode(uri: string, database: Database, env: Record<string, string> = {}) {
   const port = await freePort();
   const person = {
@@ -199,7 +234,7 @@ export async function startSignedInNode(uri: string, database: Database, env: Re
     locale: 'en' as const,
     organization: '',
   };
-  const idp = await startTestIdp({ id: 'dept', nodeUrl: `http://127.0.0.1:${port}`, people: [person] });
+  const idp = await startIdpProcess({ id: 'dept', nodeUrl: `http://127.0.0.1:${port}`, people: [person] });
   const ensemble = await startBenchNode(uri, database, { port, issuers: [idp.issuer], env });
   const browser = new Browser();
   await signIn(browser, ensemble.url, 'dept', 'bench');

@@ -50,6 +50,7 @@ import { NotificationService } from './notifications/notification.service.js';
 import { bridgeRealtime } from './realtime/realtime.bridge.js';
 import { notificationPush } from './realtime/notification.push.js';
 import { RealtimeServer } from './realtime/realtime.server.js';
+import { catchLockReentry } from './db/document.lock.js';
 import { runMigrations } from './db/migrations.js';
 import { schemaMigrations } from './schema.migrations.js';
 import { MailCatcher } from './mail/mail.catcher.js';
@@ -98,6 +99,8 @@ export interface EnsembleNode {
 
 export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
   const { config, logger, db } = deps;
+  // Development and tests refuse a lock taken twice by one work at once; production tracks no async context.
+  catchLockReentry(!config.isProduction);
   const events = new EventBus(logger);
   const metrics = config.metrics.enabled ? new Metrics(logger) : undefined;
   const settings = new NodeSettings(new SettingsRepository(db), settingsDefaults(config), logger);

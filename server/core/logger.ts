@@ -47,6 +47,9 @@ export function createHttpLogger(logger: Logger): HttpLogger {
     autoLogging: {
       ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics',
     },
+    // The serializers below read the request and response themselves: pino-std-serializers' copy of every
+    // header, made for each request before them, is not needed.
+    wrapSerializers: false,
     serializers: {
       req: (req: { id: unknown; method: string; url: string }) => ({
         id: req.id,

@@ -13,8 +13,20 @@ interface LockDoc {
 
 /** Writers waiting in this process, per lock: each waits for the one before it (only one polls the database). */
 const queues = new Map<string, Promise<void>>();
-/** The locks the current async context holds: taking one of them again would wait for itself. */
-const holding = new AsyncLocalStorage<ReadonlySet<string>>();
+/**
+ * The locks the current async context holds: taking one of them again would wait for itself, and is refused
+ * at once instead. Tracked only outside production (`catchLockReentry`): tracking an async context makes
+ * Node run a hook for every promise of the process (docs/adr/0049-no-async-context-tracking.md).
+ */
+let holding: AsyncLocalStorage<ReadonlySet<string>> | undefined = new AsyncLocalStorage();
+
+/**
+ * Whether taking a lock the same work already holds is refused at once (on, the default, in development and
+ * tests) or waits out the lock's deadline and answers 503 (production).
+ */
+export function catchLockReentry(on: boolean): void {
+  holding = on ? (holding ?? new AsyncLocalStorage()) : undefined;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -56,7 +68,8 @@ export class DocumentLocks {
 
   /** Run `work` holding the lock named `key`; 503 when it cannot be had within `waitMs`. */
   async run<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const held = holding.getStore();
+    const tracked = holding;
+    const held = tracked?.getStore();
     if (held?.has(key)) throw new Error(`document lock ${key} is already held by this work`);
     const deadline = Date.now() + this.waitMs;
     const before = queues.get(key) ?? Promise.resolve();
@@ -70,7 +83,7 @@ export class DocumentLocks {
       await waitAtMost(before, deadline - Date.now());
       const token = await this.acquire(key, deadline);
       try {
-        return await holding.run(new Set([...(held ?? []), key]), work);
+        return await (tracked ? tracked.run(new Set([...(held ?? []), key]), work) : work());
       } finally {
         await this.locks.deleteOne({ _id: key, token }).catch(() => undefined);
       }

@@ -1,5 +1,4 @@
 import type { ApexObject, ApexStoreLike } from 'activitypub-express';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { escape, unescape } from 'mongo-escape';
 import { ObjectId, type Collection, type Db, type Document } from 'mongodb';
 import { collections } from '../db/collections.js';
@@ -52,8 +51,11 @@ export interface LocalActorSource {
 export type DeliveryHandoff = (actorId: string, body: string, addresses: string[]) => Promise<void>;
 
 const clone = <T>(value: T): T => structuredClone(value);
-/** Set while the node itself writes (its own activities); anything from the network runs without it. */
-const localWrites = new AsyncLocalStorage<boolean>();
+/**
+ * The activities the node itself built (its own, with local ids): marked by identity, so no async context
+ * is tracked (docs/adr/0049-no-async-context-tracking.md). Anything from the network is a different object.
+ */
+const ownActivities = new WeakSet<object>();
 const ACTOR_TYPES = new Set(['Person', 'Group', 'Service', 'Application', 'Organization']);
 const ACTOR_CACHE_MS = 60_000;
 
@@ -221,18 +223,22 @@ export class ApexStore implements ApexStoreLike {
     return 0;
   }
 
-  /** Run `work` as the node itself: only then may local activities be written (docs/federation.md, "What the node accepts"). */
-  asLocal<T>(work: () => Promise<T>): Promise<T> {
-    return localWrites.run(true, work);
+  /**
+   * Mark an activity the node itself built: only such an object may be written with a local id
+   * (docs/federation.md, "What the node fetches"; docs/adr/0049-no-async-context-tracking.md). Returns it.
+   */
+  own<T extends ApexObject>(activity: T): T {
+    ownActivities.add(activity);
+    return activity;
   }
 
-  private refuseLocal(id: string): void {
-    if (this.localActors.isLocal(id) && !localWrites.getStore())
-      throw new Error(`refused: ${id} is local and this write does not come from the node`);
+  private refuseLocal(activity: ApexObject): void {
+    if (this.localActors.isLocal(activity.id) && !ownActivities.has(activity))
+      throw new Error(`refused: ${activity.id} is local and this write does not come from the node`);
   }
 
   async saveActivity(activity: ApexObject): Promise<boolean | undefined> {
-    this.refuseLocal(activity.id);
+    this.refuseLocal(activity);
     return (await this.streamInserts.insert(toStored(activity, true))) || undefined;
   }
 
@@ -241,7 +247,7 @@ export class ApexStore implements ApexStoreLike {
   }
 
   async updateActivity(activity: ApexObject, fullReplace: boolean): Promise<unknown> {
-    this.refuseLocal(activity.id);
+    this.refuseLocal(activity);
     const current = await this.streams.findOne({ _id: activity.id });
     if (!current) return activity;
     let next: StoredDoc;

@@ -163,14 +163,14 @@ export function composeFederation(deps: {
   };
 
   /** Build an activity as one of the node's actors and send it (its outbox, then the delivery queue). */
-  const publish = (actorIri: string, type: string, to: string[], extras: Record<string, unknown>) =>
-    store.asLocal(async () => {
-      const actor = await directory.apexActor(actorIri);
-      if (!actor) throw new Error(`no local actor ${actorIri}`);
-      const activity = await apex.buildActivity(type, actorIri, to, extras);
-      await apex.addToOutbox(actor, activity);
-      return activity;
-    });
+  const publish = async (actorIri: string, type: string, to: string[], extras: Record<string, unknown>) => {
+    const actor = await directory.apexActor(actorIri);
+    if (!actor) throw new Error(`no local actor ${actorIri}`);
+    // apex stores the very object it is given (addToOutbox), marked as the node's own.
+    const activity = store.own(await apex.buildActivity(type, actorIri, to, extras));
+    await apex.addToOutbox(actor, activity);
+    return activity;
+  };
 
   /** A person here is followed: accepted at once by them (and only them), the follower counted once. */
   const acceptPersonFollow = async (recipientIri: string, inbound: Inbound) => {

@@ -98,7 +98,7 @@ export class Outbox {
           }
           const compacted = await this.deps.apex.fromJSONLD(structuredClone(activity));
           compacted._meta = { collection: [`${activity.actor}/outbox`] };
-          await this.deps.store.asLocal(() => this.deps.store.saveActivity(compacted));
+          await this.deps.store.saveActivity(this.deps.store.own(compacted));
         })(),
         queued,
       ]);

@@ -1,5 +1,6 @@
 import type { Db } from 'mongodb';
 import { collections } from '../../server/db/collections.js';
+import type { ApexStore } from '../../server/federation/apex.store.js';
 import {
   collectionSize,
   createPublicGroup,
@@ -144,6 +145,20 @@ describe('inbox forgeries: embedded copies, redefined terms, redirects, floods',
     await world.node.node.federation!.remote.group(club.id);
     return club;
   };
+
+  it('apex’s store writes an activity with a local id only when the node built it, never a copy', async () => {
+    const store = world.node.node.federation!.apex.store as unknown as ApexStore;
+    const id = `${world.node.url}/ap/o/forged-${Date.now()}`;
+    const activity = () => ({ id, type: 'Create', actor: [`${world.node.url}/ap/a/lab`], to: [PUBLIC] });
+    const stored = () => db.collection(collections.apStreams).countDocuments({ _id: id as never });
+    await expect(store.saveActivity(activity())).rejects.toThrow('is local');
+    // A copy of one the node built is another object: refused too.
+    await expect(store.saveActivity(structuredClone(store.own(activity())))).rejects.toThrow('is local');
+    await expect(store.updateActivity(activity(), true)).rejects.toThrow('is local');
+    expect(await stored()).toBe(0);
+    expect(await store.saveActivity(store.own(activity()))).toBe(true);
+    expect(await stored()).toBe(1);
+  });
 
   it('an Announce of another origin’s activity is fetched from that origin, never taken from the copy', async () => {
     const foreign = {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { DocumentLocks } from '../../server/db/document.lock.js';
+import { catchLockReentry, DocumentLocks } from '../../server/db/document.lock.js';
 import { projectRoot } from '../../server/core/paths.js';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -60,6 +60,22 @@ describe('document locks', () => {
       'already held',
     );
     expect(await locks.run('nested', async () => 'still free')).toBe('still free');
+  });
+
+  it('in production, work taking a lock it holds waits out the deadline (no async context is tracked)', async () => {
+    const locks = new DocumentLocks(database.db, 60_000, 300);
+    catchLockReentry(false);
+    try {
+      await expect(locks.run('again', () => locks.run('again', async () => 'never'))).rejects.toMatchObject({
+        status: 503,
+      });
+    } finally {
+      catchLockReentry(true);
+    }
+    expect(await locks.run('again', async () => 'free')).toBe('free');
+    await expect(locks.run('again', () => locks.run('again', async () => 'never'))).rejects.toThrow(
+      'already held',
+    );
   });
 
   it('answers 503 when a lock cannot be had in time, counting the wait behind its own process', async () => {

@@ -107,6 +107,15 @@ describe('one error pipeline: every failure is application/problem+json', () => 
     expect(logged).toBeDefined();
     expect((logged!.req as { id: string }).id).toBe('req-abc-123');
     expect(JSON.stringify(logged!.err)).toContain('hunter2');
+    // The request's own line says what it was and how it ended, and carries no headers (no cookies).
+    const line = captured
+      .lines()
+      .find((l) => l.res && (l.req as { id?: string } | undefined)?.id === 'req-abc-123');
+    expect(line).toMatchObject({
+      req: { id: 'req-abc-123', method: 'GET', url: '/api/v1/boom' },
+      res: { statusCode: 500 },
+    });
+    expect(Object.keys(line!.req as object).sort()).toEqual(['id', 'method', 'url']);
   });
 
   it('mints a request id when the incoming one is unsafe', async () => {
