@@ -216,7 +216,7 @@ async function startIdpProcess(options: {
   return {
     ...started,
     close: async () => {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       child.disconnect();
       await exited;
