@@ -141,6 +141,8 @@ export async function startBenchNode(
     MONGODB_URI: uri,
     PUBLIC_URL: `http://127.0.0.1:${port}`,
     SESSION_SECRET: 'bench-secret-bench-secret-bench-secret',
+    // One signed-in client posts for many people as fast as it can: the limit runs, and is never reached.
+    API_WRITE_RATE_LIMIT: '1000000',
     OIDC_ISSUERS: JSON.stringify([
       {
         id: 'none',
@@ -264,6 +266,7 @@ export async function startNodeProcess(options: {
       SESSION_SECRET: 'bench-secret-bench-secret-bench-secret',
       LOG_LEVEL: 'warn',
       SHUTDOWN_DRAIN_MS: '0',
+      API_WRITE_RATE_LIMIT: '1000000',
       ...options.env,
     },
     stdio: ['ignore', log, 'inherit'],

@@ -83,7 +83,8 @@ export const envObject = z.object({
     .min(1)
     .max(24 * 30)
     .default(12),
-  AUTH_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(30),
+  AUTH_RATE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(600),
+  API_WRITE_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(120),
   GROUP_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   JOBS_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
   REDIS_URL: z
@@ -130,7 +131,7 @@ export const envObject = z.object({
   FEDERATION_FETCH_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   FEDERATION_FETCH_MAX_SIZE: storageSize.default(1024 ** 2),
   FEDERATION_INBOX_MAX_SIZE: storageSize.default(1024 ** 2),
-  FEDERATION_INBOX_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  FEDERATION_INBOX_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(30),
   FEDERATION_UNSIGNED_INBOX: booleanFromString.default(false),
   FEDERATION_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
   FEDERATION_DELIVERY_PER_HOST: z.coerce.number().int().min(1).max(100).default(4),

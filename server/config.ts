@@ -36,6 +36,8 @@ export interface Config {
     sessionSecret: string;
     sessionMaxAgeMs: number;
     rateLimitPer15Min: number;
+    /** Changes through the API (every method but GET, HEAD, OPTIONS) per person per minute. */
+    writesPerMinute: number;
     /** Cookies carry Secure when the node is reached over https. */
     secureCookies: boolean;
   };
@@ -238,6 +240,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       sessionSecret: c.SESSION_SECRET ?? 'development-only-session-secret-not-for-production',
       sessionMaxAgeMs: c.SESSION_MAX_AGE_HOURS * 3600_000,
       rateLimitPer15Min: c.AUTH_RATE_LIMIT,
+      writesPerMinute: c.API_WRITE_RATE_LIMIT,
       secureCookies: publicUrl.startsWith('https://'),
     },
     groups: { retentionMs: c.GROUP_RETENTION_DAYS * 86_400_000 },

@@ -18,6 +18,7 @@ import { ReportService } from './threads/report.service.js';
 import { ThreadRepository } from './threads/thread.repository.js';
 import { ThreadService } from './threads/thread.service.js';
 import { createCsrf } from './auth/csrf.js';
+import { writeLimit } from './auth/write.limit.js';
 import { developmentSignIn } from './auth/dev-sign-in.js';
 import { OidcRegistry, type ProviderMetadata } from './auth/oidc.js';
 import { callerOf, SessionUsers } from './auth/session.user.js';
@@ -393,7 +394,7 @@ export async function composeNode(deps: NodeDeps): Promise<EnsembleNode> {
       ...(catcher ? [devMailRoutes(catcher)] : []),
     ],
     apiMethodGuard: api.methodGuard([{ method: 'get', expressPath: '/openapi.json' }]),
-    apiGuards: [csrf.protect],
+    apiGuards: [csrf.protect, writeLimit(config.auth.writesPerMinute)],
     apiRouters: routers.api,
     openapi: () => api.document('/api/v1'),
     web: webRoutes({

@@ -249,7 +249,14 @@ export class Api {
     });
     this.cached = new OpenApiGeneratorV31(this.registry.definitions).generateDocument({
       openapi: '3.1.0',
-      info: { title: 'Ensemble API', version: '1', description: 'REST API of an Ensemble node.' },
+      info: {
+        title: 'Ensemble API',
+        version: '1',
+        description:
+          'REST API of an Ensemble node. Changes (any method but GET, HEAD, OPTIONS) are limited per person per ' +
+          'minute (API_WRITE_RATE_LIMIT, docs/operations.md); past the limit they answer 429 ' +
+          '/problems/rate-limited with Retry-After, and nothing is stored.',
+      },
       servers: [{ url: serverUrl }],
     });
     return this.cached;

@@ -290,6 +290,39 @@ describe('sign-in rate limit', () => {
   });
 });
 
+describe('sign-in from one department network (one address, the default limit)', () => {
+  const OFFICE = 25;
+  const office = Array.from({ length: OFFICE }, (_, i) => ({
+    sub: `clerk${i}`,
+    name: `Clerk ${i}`,
+    email: `clerk${i}@dept.example`,
+    locale: 'en' as const,
+    organization: '',
+  }));
+  let node: RunningNode;
+  let idp: TestIdp;
+  beforeAll(async () => {
+    const port = await freePort();
+    idp = await startTestIdp({ id: 'dept', nodeUrl: `http://127.0.0.1:${port}`, people: office });
+    node = await startTestNode({ port, issuers: [idp.issuer] });
+  });
+  afterAll(async () => {
+    await node.close();
+    await idp.close();
+  });
+
+  it('lets a whole office sign in at nine, one after another from the same address', async () => {
+    const signedIn: string[] = [];
+    for (const clerk of office) {
+      const browser = new Browser();
+      await signIn(browser, node.url, 'dept', clerk.sub);
+      const me = await new ApiClient(browser, node.url).call('GET', '/me');
+      if (me.status === 200) signedIn.push(me.body.profile.displayName as string);
+    }
+    expect(signedIn).toEqual(office.map((c) => c.name));
+  });
+});
+
 describe('instance administrators named by a claim', () => {
   let node: RunningNode;
   let idp: TestIdp;
