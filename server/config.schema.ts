@@ -131,7 +131,7 @@ export const envObject = z.object({
   FEDERATION_FETCH_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   FEDERATION_FETCH_MAX_SIZE: storageSize.default(1024 ** 2),
   FEDERATION_INBOX_MAX_SIZE: storageSize.default(1024 ** 2),
-  FEDERATION_INBOX_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(30),
+  FEDERATION_INBOX_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(600),
   FEDERATION_UNSIGNED_INBOX: booleanFromString.default(false),
   FEDERATION_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
   FEDERATION_DELIVERY_PER_HOST: z.coerce.number().int().min(1).max(100).default(4),
