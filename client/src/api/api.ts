@@ -19,6 +19,8 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly problem: Problem | null,
+    /** Seconds the server asks to wait before trying again (Retry-After), when it says. */
+    readonly retryAfter: number | null = null,
   ) {
     const fieldErrors = (problem?.errors ?? []).map((e) => `${e.field}: ${e.message}`).join('; ');
     super([problem?.detail ?? problem?.title ?? `HTTP ${status}`, fieldErrors].filter(Boolean).join(' — '));
@@ -48,7 +50,8 @@ const guard: Middleware = {
     const problem = type.includes('json') ? ((await response.clone().json()) as Problem) : null;
     // A token from before a sign-in no longer matches the session: the next write reads a fresh one.
     if (response.status === 403 && problem?.type?.includes('csrf')) csrfToken = undefined;
-    throw new ApiError(response.status, problem);
+    const retryAfter = Number(response.headers.get('retry-after') ?? '');
+    throw new ApiError(response.status, problem, retryAfter > 0 ? retryAfter : null);
   },
 };
 

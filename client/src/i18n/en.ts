@@ -55,6 +55,8 @@ export const en = {
     signInToSee: 'Sign in to see this page.',
     forbidden: 'You may not see this page.',
     backHome: 'Go to the home page',
+    tooManyChanges: (seconds: number | null) =>
+      `You have made many changes in a short time. ${seconds ? `Wait ${seconds} seconds, then try again.` : 'Wait a moment, then try again.'}`,
   },
   signIn: {
     title: 'Sign in',

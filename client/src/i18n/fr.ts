@@ -54,6 +54,8 @@ export const fr: Messages = {
     signInToSee: 'Connectez-vous pour voir cette page.',
     forbidden: 'Vous ne pouvez pas voir cette page.',
     backHome: 'Aller à la page d’accueil',
+    tooManyChanges: (seconds: number | null) =>
+      `Vous avez fait beaucoup de modifications en peu de temps. ${seconds ? `Attendez ${seconds} secondes, puis réessayez.` : 'Attendez un moment, puis réessayez.'}`,
   },
   signIn: {
     title: 'Connexion',

@@ -6,6 +6,8 @@ import { ApiError } from '../api/api';
 import { t } from '../i18n/i18n';
 
 export function errorText(err: unknown): string {
+  // Too many changes in a minute (docs/operations.md, "Rate limits"): said in the reader's language.
+  if (err instanceof ApiError && err.status === 429) return t.common.tooManyChanges(err.retryAfter);
   if (err instanceof ApiError) return err.message;
   if (err instanceof DOMException && err.name === 'AbortError') return '';
   return err instanceof Error ? err.message : String(err);
