@@ -19,7 +19,8 @@ describe('outbound requests', () => {
         for (let i = 0; i < 10; i++) res.write(Buffer.alloc(500, 2));
         return void res.end();
       }
-      if (path === '/slow') return void setTimeout(() => res.end('late'), 5000);
+      // Unref'd: the test worker may exit while this answer is still waiting.
+      if (path === '/slow') return void setTimeout(() => res.end('late'), 5000).unref();
       if (path.startsWith('/hop/')) {
         const n = Number(path.slice(5));
         res.writeHead(302, { location: n > 0 ? `/hop/${n - 1}` : '/ok' });

@@ -62,6 +62,8 @@ describe('several server processes behind one address', () => {
     const before = await page();
     expect(await page()).toEqual(before); // now kept on B
     const listener = await connectSocket(b);
+    // Cleared after: a timer left running keeps the test worker from exiting when the file is done.
+    let timer: NodeJS.Timeout | undefined;
     try {
       expect(await listener.subscribe({ kind: 'group', group: 'cluster' })).toMatchObject({ ok: true });
       // As a client does: when the event arrives, read the page again from the same process.
@@ -71,11 +73,12 @@ describe('several server processes behind one address', () => {
       expect(
         (await alice.call('POST', '/groups/cluster/threads', { title: 'Seen at once', body: 'x' })).status,
       ).toBe(201);
-      const timeout = new Promise<string[]>((_, reject) =>
-        setTimeout(() => reject(new Error('no thread.created on B within 5 s')), 5000),
-      );
+      const timeout = new Promise<string[]>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('no thread.created on B within 5 s')), 5000);
+      });
       expect(await Promise.race([seen, timeout])).toContain('Seen at once');
     } finally {
+      clearTimeout(timer);
       listener.close();
     }
   });
