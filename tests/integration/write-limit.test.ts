@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { filesForm } from '../helpers/files.js';
 import { openGroupWithThread } from '../helpers/groups.js';
 import { startWorld, type World } from '../helpers/world.js';
 
@@ -40,6 +42,15 @@ describe('changes through the API per person per minute', () => {
     expect(await replies()).toBe(LIMIT - 1);
     // Any other change is refused too, a like as much as a reply; reading is not counted.
     expect((await alice.call('PUT', `/threads/${threadId}/like`)).status).toBe(429);
+    // An upload is refused before a byte of it is stored (the group's library stays empty).
+    const upload = await alice.call(
+      'POST',
+      '/groups/busy/files',
+      filesForm([{ bytes: randomBytes(256 * 1024), name: 'minutes.pdf' }]),
+    );
+    expect(upload.status).toBe(429);
+    expect((await w.anonymous.call('GET', '/groups/busy/files')).body.files).toEqual([]);
+    expect(await w.node.database.db.collection('blobs.files').countDocuments()).toBe(0);
     expect((await alice.call('GET', `/threads/${threadId}`)).status).toBe(200);
   });
 
