@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { collections } from '../../server/db/collections.js';
 import { filesForm } from '../helpers/files.js';
 import { openGroupWithThread } from '../helpers/groups.js';
 import { startWorld, type World } from '../helpers/world.js';
@@ -50,7 +51,7 @@ describe('changes through the API per person per minute', () => {
     );
     expect(upload.status).toBe(429);
     expect((await w.anonymous.call('GET', '/groups/busy/files')).body.files).toEqual([]);
-    expect(await w.node.database.db.collection('blobs.files').countDocuments()).toBe(0);
+    expect(await w.node.database.db.collection(collections.blobFiles).countDocuments()).toBe(0);
     expect((await alice.call('GET', `/threads/${threadId}`)).status).toBe(200);
   });
 
