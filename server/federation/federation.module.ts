@@ -220,9 +220,22 @@ export function composeFederation(deps: {
   });
   bridge.listen();
   deps.services.memberships.useRemotePeople((handle) => remote.personByHandle(handle));
+  /** An activity this node queued, as it was sent: served while its JSON-LD form is being kept (ADR 0031). */
+  const queued = async (id: string) => {
+    const doc = await deliveries.body(id);
+    return doc ? (JSON.parse(doc.body) as Record<string, unknown>) : null;
+  };
+  /** One of this node's activities, as kept or (a moment after it was queued) as queued: see InboxHandlerDeps. */
+  const ownActivity = async (id: string, includeMeta = false): Promise<ApexObject | null> => {
+    const kept = await store.getActivity(id, includeMeta);
+    if (kept) return kept;
+    const sent = await queued(id);
+    return sent ? ((await apex.fromJSONLD(sent)) ?? null) : null;
+  };
   const handlerDeps: InboxHandlerDeps = {
     apex,
     store,
+    ownActivity,
     directory,
     renderer,
     remote,
@@ -274,6 +287,7 @@ export function composeFederation(deps: {
     inboxHandler({
       apex,
       store,
+      ownActivity,
       directory,
       replays,
       logger,
@@ -304,10 +318,7 @@ export function composeFederation(deps: {
     nodeinfo,
     host: new URL(config.publicUrl).host,
     inbox,
-    queued: async (id) => {
-      const doc = await deliveries.body(id);
-      return doc ? (JSON.parse(doc.body) as Record<string, unknown>) : null;
-    },
+    queued,
     signedBy: signedFetchVerifier({ keys: remoteKeys, policy, maxSkewMs: HOUR }),
     memberOrigins: (group, states) => audience.memberOrigins(group._id, states),
     attachment: async (ref) => {

@@ -67,8 +67,8 @@ export function inboxContext(deps: InboxHandlerDeps) {
     const iri = idOf(embedded);
     if (!iri) return null;
     if (directory.isLocal(iri)) {
-      const stored = await deps.store.getActivity(iri);
-      return stored ? ((await deps.apex.toJSONLD(stored)) as Json) : null;
+      const own = await deps.ownActivity(iri);
+      return own ? ((await deps.apex.toJSONLD(own)) as Json) : null;
     }
     const doc = await deps.fetcher.getObject(iri);
     stripUntrusted(doc, originOf(iri), (i) => directory.isLocal(i));

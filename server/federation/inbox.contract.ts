@@ -2,7 +2,7 @@
  * What every inbox handler is given and takes (the table is inbox.handlers.ts; the handlers of each kind of
  * activity live in inbox.*.ts beside it and read these types from here, not from the table that imports them).
  */
-import type { ApexInstance } from 'activitypub-express';
+import type { ApexInstance, ApexObject } from 'activitypub-express';
 import type { Logger } from '../core/logger.js';
 import type { GroupRepository } from '../groups/group.repository.js';
 import type { MembershipService } from '../groups/membership.service.js';
@@ -49,6 +49,12 @@ export type InboxHandler = (inbound: Inbound) => Promise<void>;
 export interface InboxHandlerDeps {
   apex: ApexInstance;
   store: ApexStore;
+  /**
+   * One of this node's activities in apex's form: as kept, or, while its JSON-LD form is still being kept
+   * (ADR 0031), as it was queued. A peer may answer that soon: a group's Accept of a Follow sent from here,
+   * its Announce of a post written here.
+   */
+  ownActivity: (id: string, includeMeta?: boolean) => Promise<ApexObject | null>;
   directory: ActorDirectory;
   renderer: ObjectRenderer;
   remote: RemoteDirectory;

@@ -6,7 +6,7 @@ import type { ActorDirectory } from './actor.directory.js';
 import type { ApexStore } from './apex.store.js';
 import { idOf, originOf } from './as.values.js';
 import { replayKey, type VerifiedInbox } from './inbox.guard.js';
-import { RUNS_BESIDE_RECORD, type InboxHandler } from './inbox.contract.js';
+import { RUNS_BESIDE_RECORD, type InboxHandler, type InboxHandlerDeps } from './inbox.contract.js';
 import { OutboundRefusedError } from './outbound.js';
 import type { ReplayFilter } from './replay.filter.js';
 import { RemoteFetchError } from './remote.fetcher.js';
@@ -47,6 +47,8 @@ function addressedIris(activity: Record<string, unknown>): string[] {
 export function inboxHandler(deps: {
   apex: ApexInstance;
   store: ApexStore;
+  /** One of this node's activities, as kept or as queued (InboxHandlerDeps.ownActivity). */
+  ownActivity: InboxHandlerDeps['ownActivity'];
   directory: ActorDirectory;
   replays: ReplayFilter;
   logger: Logger;
@@ -69,7 +71,7 @@ export function inboxHandler(deps: {
     if (compacted.type !== 'Accept' && compacted.type !== 'Reject') return;
     const objectId = idOf(first(compacted.object));
     if (typeof objectId !== 'string' || !directory.isLocal(objectId)) return;
-    const local = await store.getActivity(objectId, false);
+    const local = await deps.ownActivity(objectId);
     const answered =
       local?.type === 'Follow'
         ? idOf(first(local.object))

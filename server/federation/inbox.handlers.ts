@@ -162,7 +162,7 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
     Accept: async (inbound) => {
       const objectId = idOf(first(inbound.activity.object));
       if (!objectId || !directory.isLocal(objectId)) return;
-      const local = (await deps.store.getActivity(objectId, true)) as ApexObject | null;
+      const local = await deps.ownActivity(objectId, true);
       if (!local) return;
       const target = idOf(first(local.object));
       if (local.type === 'Invite') return answerInvite(inbound, local, true);
@@ -187,7 +187,7 @@ export function inboxHandlers(deps: InboxHandlerDeps): Record<string, InboxHandl
     Reject: async (inbound) => {
       const objectId = idOf(first(inbound.activity.object));
       if (!objectId || !directory.isLocal(objectId)) return;
-      const local = (await deps.store.getActivity(objectId, true)) as ApexObject | null;
+      const local = await deps.ownActivity(objectId, true);
       if (!local) return;
       if (local.type === 'Invite') return answerInvite(inbound, local, false);
       const target = idOf(first(local.object));

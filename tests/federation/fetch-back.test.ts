@@ -142,4 +142,58 @@ describe('what the node sends can be fetched back at once', () => {
     expect(fetched.map((f) => f.received)).toEqual(Array(3).fill('Announce'));
     for (const f of fetched) expect(f).toMatchObject({ signed: 200, unsigned: 404 });
   });
+
+  it('a group elsewhere answers at once, before the node has kept what it sent: its Accept makes alice a member, its Announce confirms her thread', async () => {
+    reset();
+    const base = world.node.url;
+    const alice = world.as.alice!;
+    const hub = peer.actor('hub', { type: 'Group' });
+    // The group's server answers a Follow and announces a Create the moment they arrive: before the node has
+    // kept them (300 ms, a Create 600 ms).
+    const answers: Promise<{ type: string; status: number }>[] = [];
+    const status = peer.status;
+    peer.status = (req, body) => {
+      const activity = JSON.parse(body.toString()) as { id: string; type: string };
+      const answer =
+        activity.type === 'Follow'
+          ? { type: 'Accept', to: `${base}/ap/a/u.alice/inbox`, object: activity.id }
+          : activity.type === 'Create'
+            ? { type: 'Announce', to: `${base}/ap/inbox`, object: activity }
+            : null;
+      if (answer) {
+        const sent = {
+          '@context': AS,
+          id: `${peer.url}/activities/${answers.length + 1}`,
+          type: answer.type,
+          actor: hub.id,
+          to: [`${AS}#Public`],
+          cc: [`${hub.id}/followers`],
+          object: answer.object,
+        };
+        answers.push(postSigned(answer.to, sent, hub).then((r) => ({ type: answer.type, status: r.status })));
+      }
+      return status(req, body);
+    };
+    try {
+      const found = await alice.call('GET', `/lookup?q=${encodeURIComponent(hub.id)}`);
+      expect(found.status).toBe(200);
+      const handle = found.body.group.handle as string;
+      const path = `/groups/${encodeURIComponent(handle)}`;
+      expect((await alice.call('POST', `${path}/join`)).body).toMatchObject({ pending: true });
+      await waitUntil(() => answers.length === 1, 15_000, 'the Follow at the group’s server');
+      expect(await answers[0]).toEqual({ type: 'Accept', status: 202 });
+      const mine = await alice.call('GET', '/groups?scope=mine');
+      expect((mine.body.items as { handle: string }[]).map((g) => g.handle)).toContain(handle);
+
+      const created = await alice.call('POST', `${path}/threads`, { title: 'Harbour', body: 'Text.' });
+      expect(created.body).toMatchObject({ title: 'Harbour', pending: true });
+      await waitUntil(() => answers.length === 2, 15_000, 'the Create at the group’s server');
+      expect(await answers[1]).toEqual({ type: 'Announce', status: 202 });
+      expect((await alice.call('GET', `/threads/${created.body.id as string}`)).body.pending).toBe(false);
+    } finally {
+      peer.status = status;
+      // What the receiver fetched back meanwhile is answered before the node closes.
+      await Promise.allSettled([...pending, ...answers]);
+    }
+  });
 });
