@@ -137,10 +137,19 @@ export class ServiceUnavailableError extends DomainError {
   readonly status: number = 503;
   readonly slug: string = 'service-unavailable';
   readonly title: string = 'Service unavailable';
+  /** Seconds a client is told to wait (Retry-After), when the cause suggests it. */
+  readonly retryAfterSeconds?: number;
 }
 
 /** The database does not answer (down, restarting, electing a primary): a 503 with Retry-After. */
 export class DatabaseUnavailableError extends ServiceUnavailableError {
-  /** Seconds a client is told to wait (Retry-After). */
-  readonly retryAfterSeconds = 5;
+  override readonly retryAfterSeconds: number = 5;
+}
+
+/**
+ * Another server the request needs (for a key, an object, a parent post) did not answer, or had trouble
+ * (5xx): nothing was changed, and the same request may succeed later (a sender of an activity retries).
+ */
+export class PeerUnavailableError extends ServiceUnavailableError {
+  override readonly retryAfterSeconds: number = 30;
 }

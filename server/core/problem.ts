@@ -10,6 +10,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   RangeNotSatisfiableError,
+  ServiceUnavailableError,
   UnsupportedMediaTypeError,
   problemType,
   type ProblemDetails,
@@ -93,7 +94,7 @@ export function errorHandler(options: { exposeDetails: boolean }): ErrorRequestH
         !req.complete
       )
         res.setHeader('Connection', 'close');
-      if (domain instanceof DatabaseUnavailableError)
+      if (domain instanceof ServiceUnavailableError && domain.retryAfterSeconds !== undefined)
         res.setHeader('Retry-After', String(domain.retryAfterSeconds));
       if (domain instanceof MethodNotAllowedError) res.setHeader('Allow', domain.allow.join(', '));
       if (domain instanceof RangeNotSatisfiableError)

@@ -1,6 +1,12 @@
 import type { ApexInstance, ApexObject } from 'activitypub-express';
 import type { RequestHandler } from 'express';
-import { DomainError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
+import {
+  DomainError,
+  ForbiddenError,
+  NotFoundError,
+  PeerUnavailableError,
+  ValidationError,
+} from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { ActorDirectory } from './actor.directory.js';
 import type { ApexStore } from './apex.store.js';
@@ -104,6 +110,12 @@ export function inboxHandler(deps: {
     if (err instanceof NotFoundError)
       return new ValidationError(`The activity refers to nothing here: ${err.message}`);
     if (err instanceof DomainError) return err;
+    // A server that did not answer, or had trouble, may next time: the sender is told to try again.
+    if (
+      (err instanceof RemoteFetchError && err.transient) ||
+      (err instanceof OutboundRefusedError && (err.reason === 'timeout' || err.reason === 'network'))
+    )
+      return new PeerUnavailableError(`The activity could not be processed now: ${err.message}.`);
     if (err instanceof RemoteFetchError || err instanceof OutboundRefusedError)
       return new ValidationError(`The activity could not be processed: ${err.message}`);
     return err;

@@ -8,12 +8,21 @@ export const ACCEPT_ACTIVITY = `${ACTIVITY_JSON}, application/ld+json; profile="
 
 /** A remote document could not be had, or is not one the node believes. */
 export class RemoteFetchError extends Error {
+  /**
+   * Whether the failure may pass by itself: no answer in time, no connection, or the server's own trouble
+   * (5xx, 408, 429). What needed the document is worth trying again later (an inbox answers 503).
+   */
+  readonly transient: boolean;
+
   constructor(
     message: string,
     readonly status?: number,
+    options: { transient?: boolean } = {},
   ) {
     super(message);
     this.name = 'RemoteFetchError';
+    this.transient =
+      options.transient ?? (status !== undefined && (status >= 500 || status === 408 || status === 429));
   }
 }
 
@@ -47,7 +56,10 @@ export class RemoteFetcher {
         this.outbound,
       );
     } catch (err) {
-      if (err instanceof OutboundRefusedError) throw new RemoteFetchError(err.message);
+      if (err instanceof OutboundRefusedError)
+        throw new RemoteFetchError(err.message, undefined, {
+          transient: err.reason === 'timeout' || err.reason === 'network',
+        });
       throw err;
     }
     if (response.status === 410) throw new RemoteFetchError(`${url} is gone`, 410);

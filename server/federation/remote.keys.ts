@@ -1,5 +1,5 @@
 import type { Collection, Db } from 'mongodb';
-import { DomainError, UnauthenticatedError } from '../core/errors.js';
+import { DomainError, PeerUnavailableError, UnauthenticatedError } from '../core/errors.js';
 import { collections } from '../db/collections.js';
 import { upsertOne } from '../db/errors.js';
 import { Lru } from '../core/lru.js';
@@ -72,6 +72,9 @@ export class RemoteKeys {
         throw new UnauthenticatedError(`The signing key could not be had: ${(err as Error).message}`);
       // An expired key whose server is unreachable for now is still the key it was.
       if (cached && !refresh) return { owner: cached.owner, publicKeyPem: cached.publicKeyPem, cached: true };
+      // Its server did not answer, or had trouble: the sender is told to try again, not that it signed wrong.
+      if (err.transient)
+        throw new PeerUnavailableError(`The signing key could not be had now: ${err.message}.`);
       throw new UnauthenticatedError(`The signing key could not be had: ${err.message}`);
     }
     const fetchedAt = new Date();
