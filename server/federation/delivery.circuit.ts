@@ -63,8 +63,8 @@ export class HostCircuits {
       await this.queue.hostSucceeded(host, now);
       return;
     }
-    // Permanent refusals and rate limits say the host is up.
-    if (outcome.kind !== 'retry' || outcome.status === 429) return;
+    // Permanent refusals, rate limits and signature refusals (retried) say the host is up.
+    if (outcome.kind !== 'retry' || outcome.status === 429 || outcome.status === 401) return;
     // Failures of requests sent before the circuit opened count once (the queue checks again).
     if ((this.hostStates.get(host)?.openUntil.getTime() ?? 0) > now.getTime()) return;
     // Counted in the database, from what every worker of every process counted (not this one's view).

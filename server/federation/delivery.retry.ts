@@ -15,10 +15,17 @@ export type Outcome =
 /** How an inbox of a settled batch came out, as `DeliveryWorker.onOutcome` tells it. */
 export type Settled = 'delivered' | 'retry' | 'failed' | 'deferred';
 
-/** 2xx is delivered; 4xx other than 408 and 429 is permanent; anything else is retried. */
+/** Refusals that may pass by themselves: a receiver that could not fetch our key for now answers 401. */
+const RETRIED_4XX = new Set([401, 408, 429]);
+
+/**
+ * 2xx is delivered; 4xx other than 401, 408 and 429 is permanent, and so is 501 (no inbox there); anything
+ * else is retried. As Mastodon classifies its own deliveries: a 401 is often the receiver's failure to fetch
+ * the sender's key for now (the signature scheme was already negotiated again on the spot, `SignatureNegotiator`).
+ */
 export function outcomeOfStatus(status: number): Outcome {
   if (status >= 200 && status < 300) return { kind: 'delivered' };
-  if (status >= 400 && status < 500 && status !== 408 && status !== 429)
+  if ((status >= 400 && status < 500 && !RETRIED_4XX.has(status)) || status === 501)
     return { kind: 'permanent', status, error: `HTTP ${status}` };
   return { kind: 'retry', status, error: `HTTP ${status}` };
 }

@@ -103,21 +103,54 @@ describe('delivery: the persistent queue and its workers', () => {
     }
   });
 
-  it('does not retry permanent refusals (4xx) but retries 429 and 5xx', async () => {
+  it('does not retry permanent refusals (4xx, 501) but retries 401, 429 and 5xx', async () => {
     const peer = await new FakeServer().start();
     try {
       let calls = 0;
-      peer.status = (req) => (req.url === '/gone' ? 410 : ++calls <= 2 ? (calls === 1 ? 429 : 503) : 202);
+      const answers = [429, 503, 401];
+      peer.status = (req) =>
+        req.url === '/gone' ? 410 : req.url === '/none' ? 501 : (answers[calls++] ?? 202);
       const [gone] = await queue([`${peer.url}/gone`]);
+      const [none] = await queue([`${peer.url}/none`]);
       const [retried] = await queue([`${peer.url}/inbox`]);
-      await waitUntil(async () => idsIn(peer).filter((i) => i === retried).length === 3, 15_000);
+      // A receiver that could not fetch the node's key for now (401) takes the activity when retried.
+      await waitUntil(async () => idsIn(peer).filter((i) => i === retried).length === 4, 15_000);
       await fedA.worker.drain();
       expect(idsIn(peer).filter((i) => i === gone)).toHaveLength(1);
-      const failed = await a.node.database.db.collection('fed_deliveries').findOne({ activityId: gone });
-      expect(failed).toMatchObject({ state: 'failed', lastStatus: 410, attempts: 1 });
+      expect(idsIn(peer).filter((i) => i === none)).toHaveLength(1);
+      const deliveries = a.node.database.db.collection('fed_deliveries');
+      expect(await deliveries.findOne({ activityId: gone })).toMatchObject({
+        state: 'failed',
+        lastStatus: 410,
+        attempts: 1,
+      });
+      expect(await deliveries.findOne({ activityId: none })).toMatchObject({
+        state: 'failed',
+        lastStatus: 501,
+        attempts: 1,
+      });
       expect(
         await a.node.database.db.collection('fed_deliveries').findOne({ activityId: retried }),
       ).toBeNull();
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('a receiver that refuses the signature (401) is tried again, and its circuit stays closed: it answered', async () => {
+    const peer = await new FakeServer().start();
+    try {
+      let refusing = true;
+      peer.status = () => (refusing ? 401 : 202);
+      const ids = await queue([`${peer.url}/inbox`], 8);
+      await waitUntil(
+        () => idsIn(peer).filter((i) => ids.includes(i)).length >= 16,
+        15_000,
+        'each delivery tried twice',
+      );
+      expect((await fedA.worker.metrics()).hosts.find((h) => h.host === peer.host)).toBeUndefined();
+      refusing = false;
+      await waitUntil(async () => (await fedA.worker.metrics()).queued === 0, 15_000, 'the queue emptied');
     } finally {
       await peer.close();
     }
