@@ -111,10 +111,7 @@ export function inboxHandler(deps: {
       return new ValidationError(`The activity refers to nothing here: ${err.message}`);
     if (err instanceof DomainError) return err;
     // A server that did not answer, or had trouble, may next time: the sender is told to try again.
-    if (
-      (err instanceof RemoteFetchError && err.transient) ||
-      (err instanceof OutboundRefusedError && (err.reason === 'timeout' || err.reason === 'network'))
-    )
+    if ((err instanceof RemoteFetchError || err instanceof OutboundRefusedError) && err.transient)
       return new PeerUnavailableError(`The activity could not be processed now: ${err.message}.`);
     if (err instanceof RemoteFetchError || err instanceof OutboundRefusedError)
       return new ValidationError(`The activity could not be processed: ${err.message}`);

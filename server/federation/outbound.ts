@@ -21,6 +21,11 @@ export class OutboundRefusedError extends Error {
     super(message);
     this.name = 'OutboundRefusedError';
   }
+
+  /** No answer in time, or no connection: the same request may succeed later. */
+  get transient(): boolean {
+    return this.reason === 'timeout' || this.reason === 'network';
+  }
 }
 
 export interface OutboundPolicy {

@@ -10,7 +10,7 @@ export const ACCEPT_ACTIVITY = `${ACTIVITY_JSON}, application/ld+json; profile="
 export class RemoteFetchError extends Error {
   /**
    * Whether the failure may pass by itself: no answer in time, no connection, or the server's own trouble
-   * (5xx, 408, 429). What needed the document is worth trying again later (an inbox answers 503).
+   * (5xx but 501, 408, 429). What needed the document is worth trying again later (an inbox answers 503).
    */
   readonly transient: boolean;
 
@@ -22,7 +22,8 @@ export class RemoteFetchError extends Error {
     super(message);
     this.name = 'RemoteFetchError';
     this.transient =
-      options.transient ?? (status !== undefined && (status >= 500 || status === 408 || status === 429));
+      options.transient ??
+      (status !== undefined && ((status >= 500 && status !== 501) || status === 408 || status === 429));
   }
 }
 
@@ -57,9 +58,7 @@ export class RemoteFetcher {
       );
     } catch (err) {
       if (err instanceof OutboundRefusedError)
-        throw new RemoteFetchError(err.message, undefined, {
-          transient: err.reason === 'timeout' || err.reason === 'network',
-        });
+        throw new RemoteFetchError(err.message, undefined, { transient: err.transient });
       throw err;
     }
     if (response.status === 410) throw new RemoteFetchError(`${url} is gone`, 410);
