@@ -59,6 +59,9 @@ export const BATCH_SIZE = 50;
 export const hashOf = (parts: string[]) =>
   createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 16);
 
+/** How long batches queued behind another activity are kept from polls (`enqueue`). */
+export const BEHIND_HOLD_MS = 10_000;
+
 /** What `enqueue` just wrote: its batches and the activity's body (a worker here sends them at once). */
 export interface Queued {
   batches: DeliveryDoc[];
@@ -78,6 +81,8 @@ export interface Taker {
   reserve(count: number): { count: number; leaseMs: number };
   release(count: number): void;
   take(queued: Queued): void;
+  /** Whether it is sending this activity's deliveries now. */
+  isSending(activityId: string): boolean;
 }
 
 /**
@@ -174,12 +179,20 @@ export class DeliveryQueue {
       inboxes,
     ]);
     const unique = [...new Set(targets)];
+    // Behind an activity only while a worker here is still sending it; otherwise it is out already. Batches
+    // behind one are held from polls for a while (BEHIND_HOLD_MS): the worker sending the activity ahead
+    // takes them once it is out, so they arrive after it; past that (that worker gone), any poll sends them.
+    const behind =
+      options.behind !== undefined && [...this.takers].some((t) => t.isSending(options.behind!))
+        ? options.behind
+        : undefined;
+    const runAt = behind ? new Date(now.getTime() + BEHIND_HOLD_MS) : now;
     const docs: DeliveryDoc[] = [];
     for (let i = 0; i < unique.length; i += BATCH_SIZE) {
       const chunk = unique.slice(i, i + BATCH_SIZE);
       // The same activity queued again for the same inboxes is the same batch.
       const root = `${activityId}#${hashOf(chunk)}`;
-      docs.push(this.batch(root, { root, queuedAt: now }, activityId, actorId, chunk, 0, now));
+      docs.push(this.batch(root, { root, queuedAt: now }, activityId, actorId, chunk, 0, runAt));
     }
     if (!docs.length) return unique.length;
     // A worker of this process takes the batches as they are written: leased to it already, so they need no
@@ -187,7 +200,7 @@ export class DeliveryQueue {
     // another activity: their lease would run while they wait.
     let taker: Taker | undefined;
     let reserved = { count: 0, leaseMs: 0 };
-    for (const t of options.behind ? [] : this.takers) {
+    for (const t of behind ? [] : this.takers) {
       reserved = t.reserve(docs.length);
       if (reserved.count) {
         taker = t;
@@ -210,7 +223,7 @@ export class DeliveryQueue {
       batches: [...leased, ...docs.slice(reserved.count).filter((_, i) => written.has(i + reserved.count))],
       leased: leased.length,
       body,
-      behind: options.behind,
+      behind,
     };
     // The leased batches are their holder's alone; any worker here may claim the others.
     const others: Queued = { ...queued, batches: queued.batches.slice(queued.leased), leased: 0 };
@@ -306,6 +319,14 @@ export class DeliveryQueue {
       if (result.matchedCount) held.push({ ...d, claims: d.claims + 1, leaseUntil });
     }
     return held;
+  }
+
+  /** Batches held behind another activity (`enqueue`), due now for any worker. */
+  async makeDue(batches: DeliveryDoc[]): Promise<void> {
+    await this.deliveries.updateMany(
+      { _id: { $in: batches.map((b) => b._id) }, state: 'pending', claims: 0 },
+      { $set: { runAt: new Date() } },
+    );
   }
 
   /** Keep holding a batch being sent. */

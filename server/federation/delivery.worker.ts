@@ -102,6 +102,7 @@ export class DeliveryWorker {
         this.claiming -= count;
       },
       take: (queued) => this.takeQueued(queued),
+      isSending: (activityId) => this.sending.has(activityId),
     });
   }
 
@@ -208,8 +209,12 @@ export class DeliveryWorker {
       return;
     }
     const free = this.maxBatches - this.inHand.size - this.claiming;
-    const now = rest.filter((b) => b.runAt.getTime() <= Date.now()).slice(0, Math.max(free, 0));
-    if (!now.length && !leased.length) return this.kick();
+    // Batches behind another activity are held from polls for this worker, which takes what it has room for
+    // now; the rest are made due for any poll once the activity ahead is out.
+    const takeable = rest.filter((b) => queued.behind !== undefined || b.runAt.getTime() <= Date.now());
+    const now = takeable.slice(0, Math.max(free, 0));
+    const overflow = queued.behind !== undefined ? takeable.slice(now.length) : [];
+    if (!now.length && !leased.length && !overflow.length) return this.kick();
     const activityId = queued.batches[0]!.activityId;
     this.sender.keepBody(activityId, queued.body);
     const ahead = queued.behind ? this.sending.get(queued.behind) : undefined;
@@ -224,8 +229,9 @@ export class DeliveryWorker {
         counted = false;
       };
       try {
-        // Behind another activity's deliveries: claimed once they are out (a poll may take them first).
+        // Behind another activity's deliveries: claimed once they are out.
         if (ahead) await ahead;
+        if (overflow.length) await this.queue.makeDue(overflow);
         const [mine] = await Promise.all([
           now.length ? this.queue.claim(now, this.owner, this.options.leaseMs) : [],
           this.circuits.age > this.options.pollMs ? this.circuits.refresh() : undefined,

@@ -1,4 +1,5 @@
 import { ObjectId } from 'mongodb';
+import { KeyedChains } from '../core/chains.js';
 import type { DomainEvents, EventBus, EventName } from '../core/events.js';
 import type { Lanes } from '../core/lanes.js';
 import type { Logger } from '../core/logger.js';
@@ -62,6 +63,8 @@ export class FederationBridge {
       lanes: Lanes;
     },
   ) {}
+
+  private readonly likes = new KeyedChains();
 
   private readonly table: { [E in EventName]?: Handler<E> } = {
     'group.updated': async (e) => {
@@ -167,27 +170,31 @@ export class FederationBridge {
         ...(doc.deleted?.reason ? { summary: doc.deleted.reason } : {}),
       });
     },
-    'post.liked': async (e) => {
-      const p = await this.parties(e.groupId, e.byUserId);
-      const doc = p?.personHere && (await this.post(e.kind, e.id));
-      if (!p || !doc) return;
-      const like = await this.publish(p, { type: 'Like', object: this.deps.renderer.postIri(e.kind, doc) });
-      await this.deps.records.setRef(refKeys.like(doc._id, p.person._id), like.id);
-    },
-    'post.unliked': async (e) => {
-      const p = await this.parties(e.groupId, e.byUserId);
-      const doc = p?.personHere && (await this.post(e.kind, e.id));
-      if (!p || !doc) return;
-      const key = refKeys.like(doc._id, p.person._id);
-      const likeId = await this.deps.records.ref(key);
-      if (!likeId) return;
-      const object = this.deps.renderer.postIri(e.kind, doc);
-      await this.publish(p, {
-        type: 'Undo',
-        object: { id: likeId, type: 'Like', actor: p.personIri, object },
-      });
-      await this.deps.records.dropRef(key);
-    },
+    // A like and its undoing, one after the other per person and post: an unlike a moment after the like
+    // finds the Like it takes back (and goes out behind it, Outbox.start).
+    'post.liked': (e) =>
+      this.likes.run(`${e.kind}:${e.id}:${e.byUserId}`, async () => {
+        const p = await this.parties(e.groupId, e.byUserId);
+        const doc = p?.personHere && (await this.post(e.kind, e.id));
+        if (!p || !doc) return;
+        const like = await this.publish(p, { type: 'Like', object: this.deps.renderer.postIri(e.kind, doc) });
+        await this.deps.records.setRef(refKeys.like(doc._id, p.person._id), like.id);
+      }),
+    'post.unliked': (e) =>
+      this.likes.run(`${e.kind}:${e.id}:${e.byUserId}`, async () => {
+        const p = await this.parties(e.groupId, e.byUserId);
+        const doc = p?.personHere && (await this.post(e.kind, e.id));
+        if (!p || !doc) return;
+        const key = refKeys.like(doc._id, p.person._id);
+        const likeId = await this.deps.records.ref(key);
+        if (!likeId) return;
+        const object = this.deps.renderer.postIri(e.kind, doc);
+        await this.publish(p, {
+          type: 'Undo',
+          object: { id: likeId, type: 'Like', actor: p.personIri, object },
+        });
+        await this.deps.records.dropRef(key);
+      }),
     'post.reported': async (e) => {
       const p = await this.parties(e.groupId, e.byUserId);
       const doc = p?.personHere && !p.groupHere && (await this.post(e.kind, e.id));

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ApexInstance, ApexObject } from 'activitypub-express';
+import { KeyedChains } from '../core/chains.js';
 import type { RequestHandler, Router } from 'express';
 import type { Db } from 'mongodb';
 import type { Config } from '../config.js';
@@ -34,6 +35,7 @@ import { GroupBackfill } from './group.backfill.js';
 import { FederationBridge } from './federation.bridge.js';
 import { FederationRecords } from './federation.records.js';
 import { GroupAudience } from './group.audience.js';
+import { PostsBeingWritten } from './inbox.writing.js';
 import { Outbox } from './outbox.js';
 import { RemoteDirectory } from './remote.directory.js';
 import { LookupService } from './lookup.service.js';
@@ -154,13 +156,7 @@ export function composeFederation(deps: {
   );
   const replays = new ReplayFilter();
 
-  const chains = new Map<string, Promise<unknown>>();
-  const serially = (key: string, work: () => Promise<void>): Promise<void> => {
-    const run = (chains.get(key) ?? Promise.resolve()).then(work, work);
-    chains.set(key, run);
-    void run.finally(() => chains.get(key) === run && chains.delete(key)).catch(() => undefined);
-    return run;
-  };
+  const follows = new KeyedChains();
 
   /** Build an activity as one of the node's actors and send it (its outbox, then the delivery queue). */
   const publish = async (actorIri: string, type: string, to: string[], extras: Record<string, unknown>) => {
@@ -178,7 +174,7 @@ export function composeFederation(deps: {
     if (!recipient) return;
     const follower = inbound.actorId;
     // One follower's follows of one actor are handled one at a time in this process.
-    await serially(`${recipientIri} ${follower}`, async () => {
+    await follows.run(`${recipientIri} ${follower}`, async () => {
       const known = await store.findActivityByCollectionAndActorId(`${recipientIri}/followers`, follower);
       if (!known) {
         const follow = (await store.getActivity(inbound.id, true)) as ApexObject;
@@ -237,6 +233,7 @@ export function composeFederation(deps: {
     store,
     ownActivity,
     directory,
+    writing: new PostsBeingWritten(),
     renderer,
     remote,
     records,

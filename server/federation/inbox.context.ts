@@ -34,10 +34,17 @@ export function inboxContext(deps: InboxHandlerDeps) {
     return loaded && 'group' in loaded ? loaded.group : null;
   };
 
-  /** The post an IRI names: one written here, or one recorded from another node. */
-  const postOf = async (iri: string | null): Promise<{ kind: PostKind; doc: PostDoc } | null> => {
+  /**
+   * The post an IRI names: one written here, or one recorded from another node (once it is written, when
+   * this process is writing it now; `waiting: false` for the write itself).
+   */
+  const postOf = async (
+    iri: string | null,
+    waiting = true,
+  ): Promise<{ kind: PostKind; doc: PostDoc } | null> => {
     if (!iri) return null;
     const local = renderer.localPost(iri);
+    if (!local && waiting) await deps.writing.settled(iri);
     const known = local ? null : await records.byIri(iri);
     const kind =
       local?.kind ?? (known?.kind === 'thread' ? 'threads' : known?.kind === 'reply' ? 'replies' : null);
@@ -80,12 +87,22 @@ export function inboxContext(deps: InboxHandlerDeps) {
    * the activity that carries it was recorded by this delivery, while it is being recorded (ADR 0039): a new
    * thread without files is claimed meanwhile and written only if it says true; any other post waits for it.
    */
-  const receivePost = async (
+  const receivePost = (
     group: GroupDoc,
     post: IncomingPost,
     author: UserDoc,
     vouched: RemoteCaller['vouched'],
     recorded: Promise<boolean> = Promise.resolve(true),
+  ): Promise<void> =>
+    // What arrives about the post while it is being written waits for it (`postOf`).
+    deps.writing.track(post.iri, writePost(group, post, author, vouched, recorded));
+
+  const writePost = async (
+    group: GroupDoc,
+    post: IncomingPost,
+    author: UserDoc,
+    vouched: RemoteCaller['vouched'],
+    recorded: Promise<boolean>,
   ): Promise<void> => {
     const caller = callerOf(author, vouched);
     const createdAt = post.published && post.published.getTime() < Date.now() ? post.published : undefined;
@@ -121,7 +138,7 @@ export function inboxContext(deps: InboxHandlerDeps) {
     const claimThread = async () => {
       const claim = await records.claim(post.iri, 'thread');
       // Claimed before: recorded already (a second Announce of it), or its writing was cut short.
-      if (!claim.fresh && (await postOf(post.iri))) return null;
+      if (!claim.fresh && (await postOf(post.iri, false))) return null;
       if (claim.kind !== 'thread') throw new ConflictError(`${post.iri} is known here as a reply.`);
       return claim;
     };
@@ -168,7 +185,7 @@ export function inboxContext(deps: InboxHandlerDeps) {
         { field: 'body.object.inReplyTo', message: 'not a post of the group' },
       ]);
     const claim = await records.claim(post.iri, 'reply');
-    if (!claim.fresh && (await postOf(post.iri))) return;
+    if (!claim.fresh && (await postOf(post.iri, false))) return;
     if (claim.kind !== 'reply') throw new ConflictError(`${post.iri} is known here as a thread.`);
     const threadId =
       parent.kind === 'threads' ? parent.doc._id : (parent.doc as { threadId: ObjectId }).threadId;

@@ -15,6 +15,7 @@ import type { ApexStore } from './apex.store.js';
 import type { FederationBridge } from './federation.bridge.js';
 import type { FederationRecords } from './federation.records.js';
 import type { GroupAudience } from './group.audience.js';
+import type { PostsBeingWritten } from './inbox.writing.js';
 import type { ObjectRenderer } from './object.renderer.js';
 import type { PostAttachments } from './post.attachments.js';
 import type { RemoteDirectory } from './remote.directory.js';
@@ -56,6 +57,8 @@ export interface InboxHandlerDeps {
    */
   ownActivity: (id: string, includeMeta?: boolean) => Promise<ApexObject | null>;
   directory: ActorDirectory;
+  /** Posts of other nodes this process is writing now: what arrives about one meanwhile waits for it. */
+  writing: PostsBeingWritten;
   renderer: ObjectRenderer;
   remote: RemoteDirectory;
   records: FederationRecords;

@@ -2,7 +2,9 @@ import type { ApexInstance } from 'activitypub-express';
 import { ObjectId } from 'mongodb';
 import type { Lanes } from '../core/lanes.js';
 import type { Logger } from '../core/logger.js';
+import { Lru } from '../core/lru.js';
 import { AS_CONTEXT } from './actor.directory.js';
+import { orderOf } from './outbox.order.js';
 import type { ApexStore } from './apex.store.js';
 import type { DeliveryQueue } from './delivery.queue.js';
 
@@ -26,6 +28,13 @@ export interface SendOptions {
  * queue, ADR 0009). The body sent is the activity as built here; what is kept is apex's form of it.
  */
 export class Outbox {
+  /**
+   * What this process sent lately, by the keys of `orderOf` (a post's creation, its last change, an
+   * activity): an activity that must follow one of them goes behind it while it is on its way
+   * (docs/federation.md, "Order"), so a receiver never has an edit, a like or a reply before its post.
+   */
+  private readonly sent = new Lru<string, { id: string; queued: Promise<void> }>(10_000);
+
   constructor(
     private readonly deps: {
       base: string;
@@ -79,15 +88,22 @@ export class Outbox {
     inboxes: string[] | Promise<string[]>,
     options: SendOptions = {},
   ): { queued: Promise<void>; done: Promise<Activity> } {
+    // Behind what it must follow, once that is queued (its deliveries then taken by this process's worker,
+    // which sends this one's once they are answered).
+    const order = orderOf(activity);
+    const previous = options.behind
+      ? undefined
+      : order.follows.map((key) => this.sent.get(key)).find((p) => p !== undefined);
     const targets = (async () => {
-      const [list] = await Promise.all([inboxes, options.after]);
+      const [list] = await Promise.all([inboxes, options.after, previous?.queued.catch(() => undefined)]);
       return list;
     })();
     const queued = (async () => {
       await this.deps.deliveries.enqueue(activity.actor, JSON.stringify(activity), targets, {
-        behind: options.behind,
+        behind: options.behind ?? previous?.id,
       });
     })();
+    for (const key of order.is) this.sent.set(key, { id: activity.id, queued });
     const done = (async () => {
       await Promise.all([
         (async () => {

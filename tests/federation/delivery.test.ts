@@ -301,6 +301,7 @@ describe('delivery: the persistent queue and its workers', () => {
         reserve: (count) => ({ count, leaseMs: 1500 }),
         release: () => undefined,
         take: () => undefined,
+        isSending: () => false,
       });
       const id = `${a.node.url}/ap/s/test-${++seq}`;
       const actor = fedA.directory.instanceIri;
