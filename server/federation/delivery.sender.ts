@@ -140,7 +140,10 @@ export class DeliverySender {
         this.outbound,
       );
       const outcome = outcomeOfStatus(response.status);
-      await this.circuits.outcome(host, outcome);
+      // A 503 that says when to come back (an inbox waiting for a third server, ADR 0052) is an answer:
+      // retried, not counted against the host, like a 429.
+      const answered = response.status === 503 && response.headers['retry-after'] !== undefined;
+      if (!answered) await this.circuits.outcome(host, outcome);
       return outcome;
     } catch (err) {
       const outcome: Outcome = { kind: 'retry', status: null, error: (err as Error).message };

@@ -209,19 +209,14 @@ export class DeliveryWorker {
       return;
     }
     const free = this.maxBatches - this.inHand.size - this.claiming;
-    // Batches behind another activity are held from polls for this worker, which takes what it has room for
-    // now; the rest are made due for any poll once the activity ahead is out.
-    const takeable = rest.filter((b) => queued.behind !== undefined || b.runAt.getTime() <= Date.now());
-    const now = takeable.slice(0, Math.max(free, 0));
-    const overflow = queued.behind !== undefined ? takeable.slice(now.length) : [];
-    if (!now.length && !leased.length && !overflow.length) return this.kick();
+    if (queued.behind !== undefined) return this.takeBehind(queued);
+    const now = rest.filter((b) => b.runAt.getTime() <= Date.now()).slice(0, Math.max(free, 0));
+    if (!now.length && !leased.length) return this.kick();
     const activityId = queued.batches[0]!.activityId;
     this.sender.keepBody(activityId, queued.body);
-    const ahead = queued.behind ? this.sending.get(queued.behind) : undefined;
     this.claiming += now.length;
-    // Behind another activity, these are not the first deliveries of anything: nothing waits for them.
-    const handing = queued.behind ? undefined : new Handing();
-    if (handing) for (const listener of this.sendingListeners) listener(handing.done);
+    const handing = new Handing();
+    for (const listener of this.sendingListeners) listener(handing.done);
     const sending = (async () => {
       let counted = true;
       const uncount = () => {
@@ -229,19 +224,16 @@ export class DeliveryWorker {
         counted = false;
       };
       try {
-        // Behind another activity's deliveries: claimed once they are out.
-        if (ahead) await ahead;
-        if (overflow.length) await this.queue.makeDue(overflow);
         const [mine] = await Promise.all([
           now.length ? this.queue.claim(now, this.owner, this.options.leaseMs) : [],
           this.circuits.age > this.options.pollMs ? this.circuits.refresh() : undefined,
         ]);
         uncount();
         const batches = [...leased, ...mine];
-        handing?.expect(batches.reduce((n, batch) => n + batch.inboxes.length, 0));
+        handing.expect(batches.reduce((n, batch) => n + batch.inboxes.length, 0));
         await Promise.allSettled(batches.map((batch) => this.run(batch, handing)));
       } finally {
-        handing?.end();
+        handing.end();
         uncount();
       }
     })()
@@ -250,6 +242,44 @@ export class DeliveryWorker {
         if (this.sending.get(activityId) === sending) this.sending.delete(activityId);
         // The rest (more than this worker holds at once) is found by the next poll.
         if (leased.length + now.length < queued.batches.length) this.kick();
+      });
+    this.sending.set(activityId, sending);
+  }
+
+  /**
+   * Batches queued behind another activity this worker is sending (docs/federation.md, "Order"), held from
+   * polls: once that activity's deliveries are answered, the worker claims what it has room for then and
+   * makes the rest due for any poll (and all of them, if it is stopping). They take no room while they wait:
+   * a slow receiver of the activity ahead holds up only what follows it.
+   */
+  private takeBehind(queued: Queued): void {
+    // The worker sending the activity ahead takes them (another worker of this process leaves them).
+    const ahead = this.sending.get(queued.behind!);
+    if (!ahead) return;
+    const activityId = queued.batches[0]!.activityId;
+    this.sender.keepBody(activityId, queued.body);
+    const sending = (async () => {
+      await ahead;
+      const free = this.stopped ? 0 : Math.max(this.maxBatches - this.inHand.size - this.claiming, 0);
+      const now = queued.batches.slice(0, free);
+      const overflow = queued.batches.slice(now.length);
+      if (overflow.length) await this.queue.makeDue(overflow);
+      if (!now.length) return;
+      this.claiming += now.length;
+      let mine: DeliveryDoc[];
+      try {
+        [mine] = await Promise.all([
+          this.queue.claim(now, this.owner, this.options.leaseMs),
+          this.circuits.age > this.options.pollMs ? this.circuits.refresh() : undefined,
+        ]);
+      } finally {
+        this.claiming -= now.length;
+      }
+      await Promise.allSettled(mine.map((batch) => this.run(batch)));
+    })()
+      .catch((err: unknown) => this.logger.error({ err }, 'delivery claim failed'))
+      .finally(() => {
+        if (this.sending.get(activityId) === sending) this.sending.delete(activityId);
       });
     this.sending.set(activityId, sending);
   }

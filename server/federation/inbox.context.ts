@@ -179,6 +179,11 @@ export function inboxContext(deps: InboxHandlerDeps) {
       );
       return;
     }
+    // Refused at once: it would wait for its own write.
+    if (post.inReplyTo === post.iri)
+      throw new ValidationError('A post cannot answer itself.', [
+        { field: 'body.object.inReplyTo', message: 'the post itself' },
+      ]);
     const parent = await postOf(post.inReplyTo);
     if (!parent || !parent.doc.groupId.equals(group._id))
       throw new ValidationError('The post answers nothing in this group.', [

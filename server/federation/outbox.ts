@@ -103,7 +103,10 @@ export class Outbox {
         behind: options.behind ?? previous?.id,
       });
     })();
-    for (const key of order.is) this.sent.set(key, { id: activity.id, queued });
+    // One sent to no inbox (the copy kept in a person's outbox while their group announces it) stands for
+    // nothing: what follows goes behind the group's Announce.
+    if (!(Array.isArray(inboxes) && inboxes.length === 0))
+      for (const key of order.is) this.sent.set(key, { id: activity.id, queued });
     const done = (async () => {
       await Promise.all([
         (async () => {

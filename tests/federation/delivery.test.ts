@@ -16,8 +16,8 @@ describe('delivery: the persistent queue and its workers', () => {
   let fedA: Federation;
   let seq = 0;
 
-  /** Queue `count` activities from A's instance actor to these inboxes. */
-  const queue = async (inboxes: string[], count = 1): Promise<string[]> => {
+  /** Queue `count` activities from A's instance actor to these inboxes (behind another activity, if told). */
+  const queue = async (inboxes: string[], count = 1, behind?: string): Promise<string[]> => {
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
       const id = `${a.node.url}/ap/s/test-${++seq}`;
@@ -33,6 +33,7 @@ describe('delivery: the persistent queue and its workers', () => {
           object: { id: `${id}/note`, type: 'Note', attributedTo: actor, content: `n${seq}` },
         }),
         inboxes,
+        { behind },
       );
     }
     return ids;
@@ -153,6 +154,51 @@ describe('delivery: the persistent queue and its workers', () => {
       await waitUntil(async () => (await fedA.worker.metrics()).queued === 0, 15_000, 'the queue emptied');
     } finally {
       await peer.close();
+    }
+  });
+
+  it('a receiver that answers 503 with Retry-After (waiting for a third server) is tried again, its circuit closed', async () => {
+    const peer = await new FakeServer().start();
+    try {
+      let waiting = true;
+      peer.status = () => (waiting ? 503 : 202);
+      peer.statusHeaders = (): Record<string, string> => (waiting ? { 'retry-after': '30' } : {});
+      const ids = await queue([`${peer.url}/inbox`], 8);
+      await waitUntil(
+        () => idsIn(peer).filter((i) => ids.includes(i)).length >= 16,
+        15_000,
+        'each delivery tried twice',
+      );
+      expect((await fedA.worker.metrics()).hosts.find((h) => h.host === peer.host)).toBeUndefined();
+      waiting = false;
+      await waitUntil(async () => (await fedA.worker.metrics()).queued === 0, 15_000, 'the queue emptied');
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('activities waiting behind one a slow receiver holds take no room: other activities go out meanwhile', async () => {
+    const slow = await new FakeServer().start();
+    const fast = await new FakeServer().start();
+    try {
+      slow.delayMs = 2000;
+      const [ahead] = await queue([`${slow.url}/inbox`]);
+      // More than the worker holds at once (its default room is 13 batches), all waiting behind it.
+      const waiting = await queue([`${slow.url}/inbox`], 20, ahead);
+      const [other] = await queue([`${fast.url}/inbox`]);
+      await waitUntil(() => idsIn(fast).includes(other!), 15_000, 'the other activity');
+      // It went out while the slow receiver still held the first one: nothing behind it had arrived.
+      expect(idsIn(slow).filter((i) => waiting.includes(i))).toEqual([]);
+      expect(idsIn(slow)).not.toContain(ahead);
+      // And once the first is answered, those behind it follow.
+      await waitUntil(
+        () => waiting.every((id) => idsIn(slow).includes(id)),
+        30_000,
+        'the activities behind the first',
+      );
+    } finally {
+      await slow.close();
+      await fast.close();
     }
   });
 

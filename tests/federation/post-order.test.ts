@@ -119,6 +119,23 @@ describe('activities about a post, in the order they were made', () => {
       expect((await threads()).find((t) => t.title === 'Liked')!.likeCount).toBe(1);
     });
 
+    it('a post that answers itself is refused at once (it would wait for its own write)', async () => {
+      const self = `${peer.url}/notes/self`;
+      const note = {
+        id: self,
+        type: 'Note',
+        attributedTo: mona.id,
+        content: 'Me.',
+        inReplyTo: self,
+        to: [PUBLIC],
+        cc: [group],
+        audience: group,
+      };
+      const res = await postSigned(inbox, activity('Create', note), mona);
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.body).detail).toBe('A post cannot answer itself.');
+    });
+
     it('a reply that arrives while its thread is being written is placed in it', async () => {
       const reply = {
         id: `${peer.url}/notes/p3-reply`,
@@ -135,6 +152,44 @@ describe('activities about a post, in the order they were made', () => {
       );
       expect(answer.status).toBe(202);
       expect((await threads()).find((t) => t.title === 'Parent')!.replyCount).toBe(1);
+    });
+  });
+
+  describe('a group hosted here: its member nodes get the Announce of an edit after the Announce of the post', () => {
+    const announced: { inner: string; at: number }[] = [];
+
+    beforeAll(() => {
+      const status = peer.status;
+      peer.status = (req, body) => {
+        const a = JSON.parse(body.toString()) as { type: string; object: { type?: string } | string };
+        if (a.type === 'Announce' && typeof a.object === 'object' && a.object.type)
+          announced.push({ inner: a.object.type, at: Date.now() - peer.delayMs });
+        return status(req, body);
+      };
+    });
+
+    it('the edit’s Announce arrives once the Announce of the Create was answered', async () => {
+      peer.delayMs = 300;
+      try {
+        const created = await world.as.alice!.call('POST', '/groups/policy-lab/threads', {
+          title: 'Agenda',
+          body: 'Frist.',
+        });
+        expect(created.status).toBe(201);
+        const edited = await world.as.alice!.call('PATCH', `/threads/${created.body.id as string}`, {
+          body: 'First.',
+        });
+        expect(edited.status).toBeLessThan(300);
+        await waitUntil(
+          () => announced.some((a) => a.inner === 'Update'),
+          15_000,
+          'the Announce of the edit',
+        );
+        const at = (inner: string) => announced.find((a) => a.inner === inner)!.at;
+        expect(at('Update') - at('Create')).toBeGreaterThanOrEqual(280);
+      } finally {
+        peer.delayMs = 0;
+      }
     });
   });
 
