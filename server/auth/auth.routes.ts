@@ -9,6 +9,7 @@ import { DomainError, NotFoundError, RateLimitedError, UnauthenticatedError } fr
 import { sendProblem } from '../core/problem.js';
 import { AccountDeactivatedError } from '../people/account.service.js';
 import type { OidcRegistry, SignedInUser } from './oidc.js';
+import { msg } from '../core/messages.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -93,13 +94,13 @@ export function authRoutes(deps: AuthRoutesDeps): { browser: Router; api: Router
   /** The issuer named in the path, ready to use; otherwise the failure is answered and undefined returned. */
   const readyIssuer = async (req: Request, res: Response) => {
     const runtime = await registry.ready(req.params.issuer!);
-    if (!runtime) return fail(req, res, new NotFoundError(`No identity provider ${req.params.issuer}.`));
+    if (!runtime) return fail(req, res, new NotFoundError(msg`No identity provider ${req.params.issuer}.`));
     if (!runtime.metadata) {
       const name = runtime.config.name.en;
       return fail(
         req,
         res,
-        new IdentityProviderError(`The identity provider "${name}" is unreachable: ${runtime.lastError}`),
+        new IdentityProviderError(msg`The identity provider "${name}" is unreachable: ${runtime.lastError}`),
       );
     }
     return runtime;
@@ -124,7 +125,7 @@ export function authRoutes(deps: AuthRoutesDeps): { browser: Router; api: Router
             req,
             res,
             new IdentityProviderError(
-              `Sign-in with ${runtime.config.name.en} failed: ${(err as Error).message}`,
+              msg`Sign-in with ${runtime.config.name.en} failed: ${(err as Error).message}`,
             ),
           );
         }
@@ -132,7 +133,11 @@ export function authRoutes(deps: AuthRoutesDeps): { browser: Router; api: Router
           return fail(
             req,
             res,
-            new SignInRefusedError(info?.message ?? 'The sign-in could not be verified; start again.'),
+            new SignInRefusedError(
+              info?.message
+                ? msg`The sign-in could not be verified (${info.message}); start again.`
+                : 'The sign-in could not be verified; start again.',
+            ),
           );
         }
         // passport regenerates the session id here (no session fixation).

@@ -3,6 +3,7 @@ import { ObjectId } from 'mongodb';
 import type { PassportStatic } from 'passport';
 import { anonymous, type Caller } from '../core/caller.js';
 import { Lru } from '../core/lru.js';
+import type { Language } from '../core/messages.js';
 import type { EventBus } from '../core/events.js';
 import type { PersonRepository } from '../people/person.repository.js';
 
@@ -11,6 +12,8 @@ export interface SessionUser {
   id: string;
   handle: string;
   isAdmin: boolean;
+  /** The language the person reads the node in: what they are told when a request is refused. */
+  locale: Language;
 }
 
 /** How long a process trusts what it read of a signed-in person. */
@@ -72,7 +75,7 @@ export class SessionUsers {
     // A deactivated or merged person is signed out on their next request, whatever session they hold. That
     // ends the session for good, so it is decided on a fresh read each time, never on what was cached.
     if (!doc || doc.status !== 'active') return false;
-    const user = { id, handle: doc.handle, isAdmin: doc.isAdmin };
+    const user = { id, handle: doc.handle, isAdmin: doc.isAdmin, locale: doc.locale };
     this.known.set(id, { user, at: Date.now() });
     return user;
   }

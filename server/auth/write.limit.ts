@@ -2,6 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { RateLimitedError } from '../core/errors.js';
 import { callerOf } from './session.user.js';
+import { msg } from '../core/messages.js';
 
 /** Reads change nothing: only the other methods are counted. */
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -27,6 +28,8 @@ export function writeLimit(perMinute: number): RequestHandler {
         : `address:${ipKeyGenerator(req.ip ?? '')}`;
     },
     handler: (_req, _res, next) =>
-      next(new RateLimitedError(`More than ${perMinute} changes in a minute; wait a moment and try again.`)),
+      next(
+        new RateLimitedError(msg`More than ${perMinute} changes in a minute; wait a moment and try again.`),
+      ),
   });
 }

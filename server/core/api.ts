@@ -7,6 +7,7 @@ import { hasPage, pageHeaders, sendPage } from '../cache/page.middleware.js';
 import { MethodNotAllowedError } from './errors.js';
 import { asyncHandler } from './http.js';
 import { parseInput } from './validation.js';
+import { msg } from './messages.js';
 
 /**
  * One definition per REST route: the Express handler validates params, query and body with the same
@@ -117,7 +118,7 @@ export class Api {
       const allow = [...allowed].sort();
       next(
         new MethodNotAllowedError(
-          `${req.method} is not allowed on ${req.baseUrl}${req.path}; it answers ${allow.join(', ')}.`,
+          msg`${req.method} is not allowed on ${req.baseUrl}${req.path}; it answers ${allow.join(', ')}.`,
           allow,
         ),
       );

@@ -3,10 +3,18 @@
  * maps them to application/problem+json. Socket and inbox transports map them in their own adapters.
  */
 
+import { asMessage, localized, type Language, type Message } from './messages.js';
+
 export interface FieldProblem {
   /** Dotted path of the offending field, e.g. `body.title` or `query.limit`. */
   field: string;
   message: string;
+}
+
+/** A field's problem as raised: its message in English, or a `Message` shown in the reader's language. */
+export interface FieldIssue {
+  field: string;
+  message: string | Message;
 }
 
 export interface ProblemDetails {
@@ -26,23 +34,39 @@ export abstract class DomainError extends Error {
   abstract readonly status: number;
   abstract readonly slug: string;
   abstract readonly title: string;
-  readonly fields: FieldProblem[] | undefined;
+  /** The detail as raised; `message` is its English text. */
+  readonly detail: Message;
+  private readonly issues: { field: string; message: Message }[] | undefined;
 
-  constructor(detail: string, fields?: FieldProblem[]) {
-    super(detail);
+  /** `detail` and each field's message: English, or a `Message` (core/messages.ts). */
+  constructor(detail: string | Message, fields?: FieldIssue[]) {
+    const message = asMessage(detail);
+    super(message.text);
     this.name = new.target.name;
-    this.fields = fields;
+    this.detail = message;
+    this.issues = fields?.map((f) => ({ field: f.field, message: asMessage(f.message) }));
   }
 
-  toProblem(instance?: string): ProblemDetails {
+  /** The offending fields, in English. */
+  get fields(): FieldProblem[] | undefined {
+    return this.fieldsIn('en');
+  }
+
+  private fieldsIn(language: Language): FieldProblem[] | undefined {
+    return this.issues?.map((i) => ({ field: i.field, message: localized(i.message, language) }));
+  }
+
+  /** The problem, its detail and field messages in `language` (the type's title stays English: a name). */
+  toProblem(instance?: string, language: Language = 'en'): ProblemDetails {
     const problem: ProblemDetails = {
       type: problemType(this.slug),
       title: this.title,
       status: this.status,
-      detail: this.message,
+      detail: localized(this.detail, language),
     };
     if (instance) problem.instance = instance;
-    if (this.fields?.length) problem.errors = this.fields;
+    const fields = this.fieldsIn(language);
+    if (fields?.length) problem.errors = fields;
     return problem;
   }
 }
@@ -82,7 +106,7 @@ export class MethodNotAllowedError extends DomainError {
   readonly slug: string = 'method-not-allowed';
   readonly title: string = 'Method not allowed';
   constructor(
-    detail: string,
+    detail: string | Message,
     /** The methods the resource answers, sent back in the Allow header. */
     readonly allow: string[],
   ) {
@@ -119,7 +143,7 @@ export class RangeNotSatisfiableError extends DomainError {
   readonly slug: string = 'range-not-satisfiable';
   readonly title: string = 'The requested range is outside the file';
   constructor(
-    detail: string,
+    detail: string | Message,
     /** The file size, sent back in the Content-Range header of the 416. */
     readonly size: number,
   ) {

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import accepts from 'accepts';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { isDatabaseBusy, isDatabaseUnavailable, isUnreadableAnswer } from '../db/errors.js';
 import {
@@ -15,6 +17,7 @@ import {
   problemType,
   type ProblemDetails,
 } from './errors.js';
+import { msg, type Language } from './messages.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -35,16 +38,24 @@ function fromBodyParser(err: unknown): DomainError | undefined {
       ]);
     case 'entity.too.large':
       return new PayloadTooLargeError(
-        `The body is larger than the limit of ${e.limit ?? 'the configured'} bytes.`,
+        e.limit === undefined
+          ? 'The body is larger than the configured limit.'
+          : msg`The body is larger than the limit of ${e.limit} bytes.`,
         [{ field: 'body', message: 'too large' }],
       );
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new UnsupportedMediaTypeError(e.message ?? 'Unsupported content encoding or charset.');
+      return new UnsupportedMediaTypeError(
+        e.message
+          ? msg`The body's encoding or charset is not supported: ${e.message}.`
+          : 'Unsupported content encoding or charset.',
+      );
     case 'request.aborted':
     case 'request.size.invalid':
     case 'stream.encoding.set':
-      return new MalformedBodyError(e.message ?? 'The request body was incomplete.');
+      return new MalformedBodyError(
+        e.message ? msg`The request body was incomplete: ${e.message}.` : 'The request body was incomplete.',
+      );
     default:
       return undefined;
   }
@@ -71,8 +82,19 @@ export function toDomainError(err: unknown): DomainError | undefined {
 }
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
-  next(new NotFoundError(`No route for ${req.method} ${req.path}.`));
+  next(new NotFoundError(msg`No route for ${req.method} ${req.path}.`));
 };
+
+/**
+ * The language a refusal is told in (docs/api/problems.md, "Language"): the signed-in person's, else the
+ * first of English and French the request's Accept-Language prefers, else English.
+ */
+export function readerLanguage(req: IncomingMessage & { user?: unknown }): Language {
+  const locale = (req.user as { locale?: unknown } | undefined)?.locale;
+  if (locale === 'en' || locale === 'fr') return locale;
+  // A socket's request is Node's own (no Express helpers): read with the library Express reads it with.
+  return accepts(req).languages('en', 'fr') === 'fr' ? 'fr' : 'en';
+}
 
 /** The single error handler: every failure leaves as application/problem+json. */
 export function errorHandler(options: { exposeDetails: boolean }): ErrorRequestHandler {
@@ -99,7 +121,9 @@ export function errorHandler(options: { exposeDetails: boolean }): ErrorRequestH
       if (domain instanceof MethodNotAllowedError) res.setHeader('Allow', domain.allow.join(', '));
       if (domain instanceof RangeNotSatisfiableError)
         res.setHeader('Content-Range', `bytes */${domain.size}`);
-      sendProblem(res, domain.toProblem(req.originalUrl));
+      const language = readerLanguage(req);
+      res.setHeader('Content-Language', language);
+      sendProblem(res, domain.toProblem(req.originalUrl, language));
       return;
     }
     req.log.error({ err }, 'unhandled error');

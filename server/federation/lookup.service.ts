@@ -15,6 +15,7 @@ import { POST_TYPES, readPost, textOf } from './post.content.js';
 import type { RemoteDirectory } from './remote.directory.js';
 import type { RemoteFetcher } from './remote.fetcher.js';
 import type { LookupResult, ProfilePerson, ProfileThread } from './lookup.schemas.js';
+import { msg } from '../core/messages.js';
 
 const RECENT = 5;
 const MODERATORS_SHOWN = 10;
@@ -50,7 +51,7 @@ export class LookupService {
       URL.canParse(query) && /^https?:\/\//i.test(query)
         ? await this.byUrl(query)
         : await this.byHandle(query);
-    const notFound = () => new NotFoundError(`No public group found for ${query}.`);
+    const notFound = () => new NotFoundError(msg`No public group found for ${query}.`);
     if (!found) throw notFound();
     // A group this person may not see is not found, and the answer names nothing the query did not.
     const ctx = await this.deps.groups.load(caller, found.group.handle, 'see').catch((err: unknown) => {

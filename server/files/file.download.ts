@@ -5,6 +5,7 @@ import type { Request, Response } from 'express';
 import type { Db, ObjectId } from 'mongodb';
 import { RangeNotSatisfiableError } from '../core/errors.js';
 import { readBlob } from './blob.stream.js';
+import { msg } from '../core/messages.js';
 
 export interface Download {
   db: Db;
@@ -55,7 +56,7 @@ export async function sendDownload(req: Request, res: Response, d: Download): Pr
     (ifRange === undefined || ifRange === d.etag || ifRange === d.lastModified.toUTCString());
   if (rangeApplies) {
     const ranges = req.range(d.size, { combine: true });
-    if (ranges === -1) throw new RangeNotSatisfiableError(`This file has ${d.size} bytes.`, d.size);
+    if (ranges === -1) throw new RangeNotSatisfiableError(msg`This file has ${d.size} bytes.`, d.size);
     // -2 (malformed) and several ranges are answered with the whole file, as RFC 9110 allows.
     if (Array.isArray(ranges) && ranges.length === 1 && ranges.type === 'bytes') {
       start = ranges[0]!.start;

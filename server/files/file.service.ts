@@ -24,6 +24,7 @@ import {
 import { safeFileName, type IncomingFiles, type StoredBlob, type UploadLimits } from './file.storage.js';
 import { FileViews, type FileView } from './file.views.js';
 import { isDuplicateKey } from '../db/errors.js';
+import { msg } from '../core/messages.js';
 
 export interface FileLimits extends Omit<UploadLimits, 'remainingQuota'> {
   groupQuotaBytes: number;
@@ -143,7 +144,7 @@ export class FileService {
     // (docs/adr/0029-attachments-across-nodes.md).
     if (ctx.group.origin && kind === 'library')
       throw new ForbiddenError(
-        `This group's file library is kept on ${new URL(ctx.group.origin.iri).host}; add files there, or attach them to a post here.`,
+        msg`This group's file library is kept on ${new URL(ctx.group.origin.iri).host}; add files there, or attach them to a post here.`,
       );
     const folder = kind === 'library' ? await this.views.folder(ctx, folderId) : null;
     const { blobs } = await this.receive(body, 'files', ctx.group._id, this.limits.maxFiles);
@@ -234,7 +235,7 @@ export class FileService {
   /** New content for a file; earlier versions stay downloadable. */
   async replace(caller: Caller, id: string, body: IncomingFiles): Promise<FileView> {
     const { file, ctx, user } = await this.manage(caller, id);
-    await this.groups.loadById(caller, file.groupId, 'post', `No file ${id}.`);
+    await this.groups.loadById(caller, file.groupId, 'post', msg`No file ${id}.`);
     const { blobs } = await this.receive(body, 'file', ctx.group._id, 1);
     const blob = blobs[0];
     if (!blob)
@@ -280,7 +281,7 @@ export class FileService {
     // The file shows its newest version: of two replacements at once, the higher number stays.
     const fresh = await this.repo
       .rewriteFile(file._id, (doc) => {
-        if (!doc) throw new NotFoundError(`No file ${id}.`);
+        if (!doc) throw new NotFoundError(msg`No file ${id}.`);
         if (doc.version >= n) return { result: doc };
         return { set: current, result: { ...doc, ...current } };
       })

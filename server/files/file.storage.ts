@@ -13,6 +13,7 @@ import {
   ValidationError,
 } from '../core/errors.js';
 import type { FileRepository } from './file.repository.js';
+import { msg } from '../core/messages.js';
 
 /** Bytes read before deciding a file's type (file-type's own sample size). */
 const SNIFF_BYTES = 4100;
@@ -129,8 +130,8 @@ export class Inspect extends Transform {
     this.head = null;
     this.contentType = await sniffType(head.subarray(0, SNIFF_BYTES));
     if (!typeAccepted(this.contentType, this.policy)) {
-      throw new UnsupportedMediaTypeError(`Files of type ${this.contentType} are not accepted here.`, [
-        { field: 'body.files', message: `type ${this.contentType} refused` },
+      throw new UnsupportedMediaTypeError(msg`Files of type ${this.contentType} are not accepted here.`, [
+        { field: 'body.files', message: msg`type ${this.contentType} refused` },
       ]);
     }
     this.push(head);
@@ -237,7 +238,7 @@ const MULTER_PROBLEMS: Record<string, (field: string) => ValidationError> = {
   LIMIT_FIELD_VALUE: (f) =>
     new ValidationError('A form field is too long.', [{ field: `body.${f}`, message: 'too long' }]),
   LIMIT_UNEXPECTED_FILE: (f) =>
-    new ValidationError(`Send files in the multipart field named ${f}.`, [
+    new ValidationError(msg`Send files in the multipart field named ${f}.`, [
       { field: `body.${f}`, message: 'unexpected file field' },
     ]),
 };
@@ -294,7 +295,7 @@ export function receiveFiles(
         if (code === 'LIMIT_FILE_SIZE') {
           const mib = Math.round((limits.maxFileBytes / 1024 / 1024) * 10) / 10;
           reject(
-            new PayloadTooLargeError(`A file is ${mib} MiB at most.`, [
+            new PayloadTooLargeError(msg`A file is ${mib} MiB at most.`, [
               { field: `body.${field}`, message: 'too large' },
             ]),
           );
@@ -306,7 +307,7 @@ export function receiveFiles(
           // busboy's complaints about the form itself: a truncated body, a bad boundary or part header.
           const message = err instanceof Error ? err.message : 'malformed';
           reject(
-            new ValidationError(`The multipart body is not valid: ${message}.`, [
+            new ValidationError(msg`The multipart body is not valid: ${message}.`, [
               { field: 'body', message: 'malformed multipart' },
             ]),
           );

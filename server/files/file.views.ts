@@ -13,6 +13,7 @@ import {
   type FileRepository,
   type VersionDoc,
 } from './file.repository.js';
+import { msg } from '../core/messages.js';
 
 export interface FileView {
   id: string;
@@ -53,7 +54,7 @@ export class FileViews {
     action: 'read' | 'post' | 'moderate',
     options: { deleted?: boolean } = {},
   ) {
-    const notFound = `No file ${id}.`;
+    const notFound = msg`No file ${id}.`;
     const file = await this.deps.repo.byId(id);
     if (!file) throw new NotFoundError(notFound);
     const ctx = await this.deps.groups.loadById(caller, file.groupId, action, notFound);
@@ -160,9 +161,9 @@ export class FileViews {
   ): Promise<{ version: VersionDoc; name: string }> {
     const { file } = await this.load(caller, id, 'read');
     if (file.unavailable)
-      throw new NotFoundError(`This attachment is not available on this node: ${file.unavailable}.`);
+      throw new NotFoundError(msg`This attachment is not available on this node: ${file.unavailable}.`);
     const version = await this.deps.repo.version(file._id, n ?? file.version);
-    if (!version) throw new NotFoundError(`File ${id} has no version ${n}.`);
+    if (!version) throw new NotFoundError(msg`File ${id} has no version ${n}.`);
     // The current version downloads under the file's current name (renames apply); older ones under theirs.
     return { version, name: version.n === file.version ? file.name : version.name };
   }

@@ -5,6 +5,7 @@ import type { EventBus } from '../core/events.js';
 import type { GroupContext, GroupService } from '../groups/group.service.js';
 import type { FileRepository, FolderDoc } from './file.repository.js';
 import { safeFileName } from './file.storage.js';
+import { msg } from '../core/messages.js';
 
 export interface FolderView {
   id: string;
@@ -65,7 +66,7 @@ export class FolderService {
       );
     const parent = await this.inGroup(ctx, input.parentId, 'body.parentId');
     if ((await this.ancestry(parent)).length >= MAX_DEPTH)
-      throw new ValidationError(`Folders nest ${MAX_DEPTH} deep at most.`, [
+      throw new ValidationError(msg`Folders nest ${MAX_DEPTH} deep at most.`, [
         { field: 'body.parentId', message: 'too deep' },
       ]);
     const folder: FolderDoc = {
@@ -89,8 +90,8 @@ export class FolderService {
   private async manage(caller: Caller, id: string) {
     const user = requirePerson(caller);
     const folder = await this.repo.folderById(id);
-    if (!folder) throw new NotFoundError(`No folder ${id}.`);
-    const ctx = await this.groups.loadById(caller, folder.groupId, 'read', `No folder ${id}.`);
+    if (!folder) throw new NotFoundError(msg`No folder ${id}.`);
+    const ctx = await this.groups.loadById(caller, folder.groupId, 'read', msg`No folder ${id}.`);
     const moderator = this.groups.can(ctx, 'moderate');
     const own = folder.createdBy.toHexString() === user.personId && ctx.membership?.state === 'active';
     if (!own && !moderator)
@@ -114,7 +115,7 @@ export class FolderService {
           { field: 'body.parentId', message: 'would make a cycle' },
         ]);
       if (chain.length >= MAX_DEPTH)
-        throw new ValidationError(`Folders nest ${MAX_DEPTH} deep at most.`, [
+        throw new ValidationError(msg`Folders nest ${MAX_DEPTH} deep at most.`, [
           { field: 'body.parentId', message: 'too deep' },
         ]);
       set.parentId = parent?._id ?? null;

@@ -3,6 +3,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { GridFSBucket, ObjectId, type Db } from 'mongodb';
 import multer from 'multer';
 import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '../core/errors.js';
+import { msg } from '../core/messages.js';
 
 /** Avatars and banners: PNG, JPEG, WebP or GIF, recognised from their bytes, never from the declared type. */
 export const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'] as const;
@@ -26,14 +27,14 @@ export function imageUpload(field: string, maxBytes: number): RequestHandler {
       const code = (err as { code?: string }).code;
       if (code === 'LIMIT_FILE_SIZE') {
         return next(
-          new PayloadTooLargeError(`An image is ${mib} MiB at most.`, [
+          new PayloadTooLargeError(msg`An image is ${mib} MiB at most.`, [
             { field: `body.${field}`, message: 'too large' },
           ]),
         );
       }
       next(
-        new ValidationError(`The upload is not valid: ${(err as Error).message}`, [
-          { field: `body.${field}`, message: code ?? 'invalid' },
+        new ValidationError(msg`The upload is not valid: ${(err as Error).message}`, [
+          { field: `body.${field}`, message: code ? msg`${code}` : 'invalid' },
         ]),
       );
     });
@@ -42,14 +43,16 @@ export function imageUpload(field: string, maxBytes: number): RequestHandler {
 /** The image's real type, from its bytes; anything else is refused with 415. */
 export async function sniffImage(bytes: Buffer | undefined, field: string): Promise<string> {
   if (!bytes)
-    throw new ValidationError(`Send the image in a multipart field named ${field}.`, [
+    throw new ValidationError(msg`Send the image in a multipart field named ${field}.`, [
       { field: `body.${field}`, message: 'required' },
     ]);
   const { fileTypeFromBuffer } = await import('file-type');
   const sniffed = await fileTypeFromBuffer(bytes);
   if (!sniffed || !(IMAGE_TYPES as readonly string[]).includes(sniffed.mime)) {
     throw new UnsupportedMediaTypeError(
-      `An image must be PNG, JPEG, WebP or GIF; this file is ${sniffed?.mime ?? 'not an image'}.`,
+      sniffed
+        ? msg`An image must be PNG, JPEG, WebP or GIF; this file is ${sniffed.mime}.`
+        : 'An image must be PNG, JPEG, WebP or GIF; this file is not an image.',
       [{ field: `body.${field}`, message: 'not an accepted image type' }],
     );
   }

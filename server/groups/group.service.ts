@@ -14,6 +14,7 @@ import {
 } from './group.repository.js';
 import type { GroupInput, GroupPatch, GroupView } from './group.schemas.js';
 import { GroupViews, type GroupContext } from './group.views.js';
+import { msg } from '../core/messages.js';
 
 const render = (markdown: string): Rendered => ({ markdown, html: renderMarkdown(markdown) });
 
@@ -185,7 +186,7 @@ export class GroupService {
       updatedAt: now,
     };
     if (!(await this.repo.insertLocal(group, owner)))
-      throw new ConflictError(`The handle ${input.handle} is taken.`, [
+      throw new ConflictError(msg`The handle ${input.handle} is taken.`, [
         { field: 'body.handle', message: 'already used' },
       ]);
     this.events.emit('group.created', {

@@ -13,6 +13,7 @@ import {
   type Rendered,
 } from './group.repository.js';
 import type { GroupView } from './group.schemas.js';
+import { msg, type Message } from '../core/messages.js';
 
 /**
  * Where a read takes a group and the caller's membership: the database, or the records kept for pages
@@ -59,6 +60,24 @@ export interface GroupViewDeps {
  * What people read of groups: a group loaded with the caller's standing in it (every check goes through
  * group.policy), a group's page, the list of groups, the audit log, the images. Writes are GroupService's.
  */
+
+/** What a person who sees a group is told when their standing does not allow an action in it. */
+const REFUSED: Record<GroupAction, Message> = {
+  see: msg`You may not see this group.`,
+  read: msg`You may not read this group.`,
+  join: msg`You may not join this group.`,
+  request: msg`You may not ask to join this group.`,
+  respondToInvitation: msg`You have no invitation to this group.`,
+  leave: msg`You may not leave this group.`,
+  post: msg`You may not post in this group.`,
+  moderate: msg`You may not moderate this group.`,
+  manageMembers: msg`You may not manage the members of this group.`,
+  configure: msg`You may not change the settings of this group.`,
+  manageAdmins: msg`You may not manage the administrators of this group.`,
+  viewAudit: msg`You may not read the audit log of this group.`,
+  delete: msg`You may not delete this group.`,
+  restore: msg`You may not restore this group.`,
+};
 export class GroupViews {
   constructor(private readonly deps: GroupViewDeps) {}
 
@@ -101,8 +120,8 @@ export class GroupViews {
   ): Promise<GroupContext> {
     // The handle names the group's id; the group and the caller's membership are then read together.
     const groupId = await this.deps.repo.idOfHandle(handle);
-    if (!groupId) throw new NotFoundError(`No group ${handle}.`);
-    return this.loadById(caller, groupId, action, `No group ${handle}.`, from);
+    if (!groupId) throw new NotFoundError(msg`No group ${handle}.`);
+    return this.loadById(caller, groupId, action, msg`No group ${handle}.`, from);
   }
 
   /** The group a handle names now (kept a minute), before any check: for reads started beside `load`. */
@@ -115,7 +134,7 @@ export class GroupViews {
     caller: Caller,
     groupId: ObjectId,
     action: GroupAction,
-    notFound: string,
+    notFound: string | Message,
     from: RecordSource = 'database',
   ): Promise<GroupContext> {
     // The group and the caller's membership are both addressed by the group's id: read them together.
@@ -138,7 +157,7 @@ export class GroupViews {
     caller: Caller,
     group: GroupDoc | null,
     action: GroupAction,
-    notFound: string,
+    notFound: string | Message,
     membership?: MembershipDoc | null,
   ) {
     if (!group) throw new NotFoundError(notFound);
@@ -150,7 +169,7 @@ export class GroupViews {
     if (allowed(ctx.standing, facts, action)) return ctx;
     // A deleted group, or one the caller may not see, does not exist for them.
     if (facts.deleted || !allowed(ctx.standing, facts, 'see')) throw new NotFoundError(notFound);
-    throw new ForbiddenError(`You may not ${action} in this group.`);
+    throw new ForbiddenError(REFUSED[action]);
   }
 
   view(ctx: GroupContext): GroupView {
@@ -257,7 +276,8 @@ export class GroupViews {
   async image(caller: Caller, handle: string, kind: 'avatar' | 'banner') {
     const { group } = await this.load(caller, handle, 'see');
     const image = group[kind];
-    if (!image) throw new NotFoundError(`This group has no ${kind}.`);
+    if (!image)
+      throw new NotFoundError(kind === 'avatar' ? 'This group has no avatar.' : 'This group has no banner.');
     return this.deps.images.download(image);
   }
 }

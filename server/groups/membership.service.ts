@@ -8,6 +8,7 @@ import { roleRank, type MembershipState, type Role } from './group.policy.js';
 import { membershipId, type GroupDoc, type GroupRepository, type MembershipDoc } from './group.repository.js';
 import type { GroupContext, GroupService } from './group.service.js';
 import { MembershipViews, type RemotePersonLookup } from './membership.views.js';
+import { msg, type Message } from '../core/messages.js';
 
 export type { MemberView, RemotePersonLookup } from './membership.views.js';
 
@@ -25,6 +26,14 @@ export interface MembershipServiceDeps {
  * deactivation, merge) is membership.lifecycle.ts. Every permission comes from group.policy through
  * GroupService.load.
  */
+
+/** What a moderator is told when the person they act on holds their role or a higher one. */
+const OUTRANKS: Record<Role, Message> = {
+  member: msg`You cannot act on a member of this group.`,
+  moderator: msg`You cannot act on a moderator of this group.`,
+  admin: msg`You cannot act on an administrator of this group.`,
+  owner: msg`You cannot act on the owner of this group.`,
+};
 export class MembershipService {
   readonly views: MembershipViews;
   private readonly repo: GroupRepository;
@@ -157,7 +166,7 @@ export class MembershipService {
    */
   async invitedFromRemote(caller: RemoteCaller, groupHandle: string, personId: ObjectId): Promise<void> {
     const group = await this.repo.byHandle(groupHandle);
-    if (!group?.origin || group.deletedAt) throw new NotFoundError(`No group ${groupHandle}.`);
+    if (!group?.origin || group.deletedAt) throw new NotFoundError(msg`No group ${groupHandle}.`);
     if (new URL(caller.actorIri).origin !== new URL(group.origin.iri).origin)
       throw new ForbiddenError('Only people of the group’s own node invite to it.');
     const person = await this.people.byId(personId);
@@ -181,7 +190,7 @@ export class MembershipService {
     const done = approve
       ? await this.repo.moveMembership(key, 'requested', 'active')
       : await this.repo.deleteMembership(key, 'requested');
-    if (!done) throw new NotFoundError(`${personHandle} has no pending request.`);
+    if (!done) throw new NotFoundError(msg`${personHandle} has no pending request.`);
     await this.groups.audit(ctx, caller, approve ? 'request.approved' : 'request.denied', person._id);
     const ids = { groupId: ctx.group._id.toHexString(), userId: person._id.toHexString() };
     if (approve) {
@@ -204,7 +213,7 @@ export class MembershipService {
       const person = await this.person(target.person);
       const existing = await this.repo.membership(ctx.group._id, person._id);
       if (existing?.state === 'banned')
-        throw new ConflictError(`${target.person} is banned from this group; lift the ban first.`);
+        throw new ConflictError(msg`${target.person} is banned from this group; lift the ban first.`);
       if (existing?.state === 'requested') {
         await this.decide(caller, handle, target.person, true);
         return;
@@ -286,7 +295,7 @@ export class MembershipService {
       roleRank[membership.role] >= mine &&
       ctx.membership?.role !== 'owner'
     ) {
-      throw new ForbiddenError(`You cannot act on a ${membership.role} of this group.`);
+      throw new ForbiddenError(OUTRANKS[membership.role]);
     }
     if (membership?.role === 'owner')
       throw new ForbiddenError('The owner cannot be removed or banned; transfer ownership first.');
@@ -297,7 +306,7 @@ export class MembershipService {
     const ctx = await this.groups.load(caller, handle, 'manageMembers');
     const { person, membership } = await this.target(ctx, personHandle);
     if (!membership || membership.state === 'banned')
-      throw new NotFoundError(`${personHandle} is not in this group.`);
+      throw new NotFoundError(msg`${personHandle} is not in this group.`);
     const removed = await this.repo.removeNonOwner(membership._id);
     await this.counted(ctx.group, removed?.state === 'active' ? -1 : 0);
     await this.groups.audit(ctx, caller, 'member.removed', person._id);
@@ -326,7 +335,7 @@ export class MembershipService {
     const person = await this.person(personHandle);
     const key = { groupId: ctx.group._id, userId: person._id };
     if (!(await this.repo.deleteMembership(key, 'banned')))
-      throw new NotFoundError(`${personHandle} is not banned.`);
+      throw new NotFoundError(msg`${personHandle} is not banned.`);
     await this.groups.audit(ctx, caller, 'member.unbanned', person._id);
     this.events.emit('member.unbanned', {
       groupId: ctx.group._id.toHexString(),
@@ -345,7 +354,7 @@ export class MembershipService {
     const ctx = await this.groups.load(caller, handle, role === 'admin' ? 'manageAdmins' : 'configure');
     const { person, membership } = await this.target(ctx, personHandle);
     if (membership?.state !== 'active')
-      throw new NotFoundError(`${personHandle} is not a member of this group.`);
+      throw new NotFoundError(msg`${personHandle} is not a member of this group.`);
     const modifiedCount = await this.repo.setMemberRole(membership._id, role);
     if (!modifiedCount && membership.role !== role)
       throw new ConflictError('The membership changed meanwhile; try again.');
@@ -371,7 +380,7 @@ export class MembershipService {
         { field: 'body.to', message: 'same person' },
       ]);
     if (!(await this.repo.makeOwner(ctx.group._id, person._id)))
-      throw new NotFoundError(`${personHandle} is not a member of this group.`);
+      throw new NotFoundError(msg`${personHandle} is not a member of this group.`);
     await this.repo.stepDownOwner(ctx.membership!._id);
     await this.groups.audit(ctx, caller, 'group.ownership_transferred', person._id);
     this.events.emit('member.role_changed', {

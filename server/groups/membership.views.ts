@@ -6,6 +6,7 @@ import type { PersonRepository, UserDoc } from '../people/person.repository.js';
 import { allowed, type MembershipState, type Role } from './group.policy.js';
 import type { GroupRepository } from './group.repository.js';
 import type { GroupService } from './group.service.js';
+import { msg } from '../core/messages.js';
 
 export interface MemberView {
   /** The person's id, as member events name them (`userId`). */
@@ -50,7 +51,7 @@ export class MembershipViews {
     let user = await this.deps.people.byHandle(handle);
     if (!user && handle.includes('@') && this.remotePeople) user = await this.remotePeople(handle);
     if (!user || (user.status !== 'active' && user.status !== 'remote'))
-      throw new NotFoundError(`No person ${handle}.`);
+      throw new NotFoundError(msg`No person ${handle}.`);
     return user;
   }
 

@@ -15,6 +15,7 @@ import {
   type NotificationRepository,
   type ThreadLevel,
 } from './notification.repository.js';
+import { msg } from '../core/messages.js';
 
 export interface NotificationView {
   id: string;
@@ -108,7 +109,7 @@ export class NotificationService {
     }
     for (const id of input.ids ?? []) {
       // Only the reader's own notifications: the `_id` starts with their id.
-      if (!id.startsWith(`${user.personId}:`)) throw new NotFoundError(`No notification ${id}.`);
+      if (!id.startsWith(`${user.personId}:`)) throw new NotFoundError(msg`No notification ${id}.`);
       await this.repo.markRead(id);
     }
   }
@@ -123,8 +124,8 @@ export class NotificationService {
   async setThreadLevel(caller: Caller, threadId: string, level: ThreadLevel) {
     const user = requirePerson(caller);
     const thread = await this.threads.postById('threads', new ObjectId(threadId));
-    if (!thread) throw new NotFoundError(`No thread ${threadId}.`);
-    await this.groups.loadById(caller, thread.groupId, 'read', `No thread ${threadId}.`);
+    if (!thread) throw new NotFoundError(msg`No thread ${threadId}.`);
+    await this.groups.loadById(caller, thread.groupId, 'read', msg`No thread ${threadId}.`);
     await this.setLevel(new ObjectId(user.personId), 'thread', thread._id, level);
     return { threadId, level };
   }
@@ -140,8 +141,8 @@ export class NotificationService {
       };
     }
     const thread = await this.threads.postById('threads', new ObjectId(target.threadId!));
-    if (!thread) throw new NotFoundError(`No thread ${target.threadId}.`);
-    await this.groups.loadById(caller, thread.groupId, 'read', `No thread ${target.threadId}.`);
+    if (!thread) throw new NotFoundError(msg`No thread ${target.threadId}.`);
+    await this.groups.loadById(caller, thread.groupId, 'read', msg`No thread ${target.threadId}.`);
     return {
       threadId: target.threadId!,
       level: ((await this.repo.level(userId, 'thread', thread._id))?.level ?? 'none') as ThreadLevel,

@@ -3,6 +3,7 @@ import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { OrganizationDoc, OrganizationRepository } from './organization.repository.js';
 import type { OrganizationInput, OrganizationView } from './organization.schemas.js';
 import { isDuplicateKey } from '../db/errors.js';
+import { msg } from '../core/messages.js';
 
 export function toOrganizationView(o: OrganizationDoc): OrganizationView {
   return {
@@ -24,7 +25,7 @@ export class OrganizationService {
 
   async get(slug: string): Promise<OrganizationDoc> {
     const org = await this.repo.bySlug(slug);
-    if (!org) throw new NotFoundError(`No organization ${slug}.`);
+    if (!org) throw new NotFoundError(msg`No organization ${slug}.`);
     return org;
   }
 
@@ -34,7 +35,7 @@ export class OrganizationService {
       return toOrganizationView(await this.repo.insert(input));
     } catch (err) {
       if (isDuplicateKey(err)) {
-        throw new ConflictError(`An organization with the slug ${input.slug} exists.`, [
+        throw new ConflictError(msg`An organization with the slug ${input.slug} exists.`, [
           { field: 'body.slug', message: 'already used' },
         ]);
       }
@@ -49,13 +50,13 @@ export class OrganizationService {
       updated = await this.repo.update(slug, patch);
     } catch (err) {
       if (isDuplicateKey(err)) {
-        throw new ConflictError(`An organization with the slug ${patch.slug ?? slug} exists.`, [
+        throw new ConflictError(msg`An organization with the slug ${patch.slug ?? slug} exists.`, [
           { field: 'body.slug', message: 'already used' },
         ]);
       }
       throw err;
     }
-    if (!updated) throw new NotFoundError(`No organization ${slug}.`);
+    if (!updated) throw new NotFoundError(msg`No organization ${slug}.`);
     return toOrganizationView(updated);
   }
 

@@ -8,6 +8,7 @@ import type { PersonRepository, UserDoc } from './person.repository.js';
 import { defaultVisibility } from './profile.schemas.js';
 import type { ProfileIndexer } from './profile.service.js';
 import { isDuplicateKey } from '../db/errors.js';
+import { msg } from '../core/messages.js';
 
 /** What a sign-in brings: the verified identity and the claims from the ID token and userinfo. */
 export interface SignInClaims {
@@ -186,7 +187,7 @@ export class AccountService {
 
   private async target(handle: string): Promise<UserDoc> {
     const user = await this.repo.byHandle(handle);
-    if (!user || user.status === 'merged') throw new NotFoundError(`No person ${handle}.`);
+    if (!user || user.status === 'merged') throw new NotFoundError(msg`No person ${handle}.`);
     return user;
   }
 

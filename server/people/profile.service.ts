@@ -8,6 +8,7 @@ import type { ImageStore } from '../files/image.store.js';
 import type { OrganizationDoc, OrganizationRepository } from '../organizations/organization.repository.js';
 import type { PersonRepository, StoredProfile, UserDoc } from './person.repository.js';
 import type { HideableField, ProfilePatch, ProfileView, Visibility } from './profile.schemas.js';
+import { msg } from '../core/messages.js';
 
 /** What a viewer is to a profile: anyone, signed in on this node, or the person. */
 type ViewerLevel = 'public' | 'node' | 'self';
@@ -74,7 +75,7 @@ export class ProfileService implements ProfileIndexer {
     const user = await this.repo.byHandle(handle);
     const isAdmin = caller.kind === 'person' && caller.isAdmin;
     if (!user || user.status === 'merged' || (user.status === 'deactivated' && !isAdmin)) {
-      throw new NotFoundError(`No person ${handle}.`);
+      throw new NotFoundError(msg`No person ${handle}.`);
     }
     return { user, view: this.view(caller, user, await this.orgOf(user)) };
   }
@@ -110,7 +111,7 @@ export class ProfileService implements ProfileIndexer {
   private async organizationIdOf(slug: string): Promise<ObjectId> {
     const org = await this.organizations.bySlug(slug);
     if (!org) {
-      throw new ValidationError(`No organization ${slug}.`, [
+      throw new ValidationError(msg`No organization ${slug}.`, [
         { field: 'body.organization', message: 'unknown organization' },
       ]);
     }

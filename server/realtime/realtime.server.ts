@@ -22,6 +22,9 @@ import type { PersonRepository } from '../people/person.repository.js';
 import type { ThreadRepository } from '../threads/thread.repository.js';
 import { leaveGroup, roomOf, roomsOf, type SocketData } from './realtime.rooms.js';
 import { RECOVERY_WINDOW_MS, RecoveryScreening } from './recovery.screening.js';
+import { msg, type Language } from '../core/messages.js';
+import { readerLanguage } from '../core/problem.js';
+import { fieldProblems, frenchIssues } from '../core/validation.js';
 
 export { roomOf, type SocketData } from './realtime.rooms.js';
 
@@ -48,8 +51,8 @@ const RECHECK_BATCH = 50;
 export type Ack = (answer: { ok: true; room: string } | { ok: false; error: ProblemDetails }) => void;
 
 /** An error as the ack of a socket event: the same problem details the REST API answers with. */
-function problemOf(err: unknown): ProblemDetails {
-  if (err instanceof DomainError) return err.toProblem();
+function problemOf(err: unknown, language: Language): ProblemDetails {
+  if (err instanceof DomainError) return err.toProblem(undefined, language);
   return { type: '/problems/internal-error', title: 'Internal server error', status: 500 };
 }
 
@@ -207,6 +210,8 @@ export class RealtimeServer {
 
   private connected(socket: NodeSocket) {
     const current = this.deps.callerOf(socket.request as Request);
+    // What a refusal says is said in the person's language (docs/api/problems.md, "Language").
+    const language = readerLanguage(socket.request as Request);
     // A visitor's request has a session id too (a fresh one each time, never stored): only a signed-in
     // person's session is theirs to keep.
     const sessionId =
@@ -250,19 +255,17 @@ export class RealtimeServer {
         if (!budget()) {
           reply({
             ok: false,
-            error: new RateLimitedError(`Too many ${event} requests; slow down.`).toProblem(),
+            error: problemOf(new RateLimitedError(msg`Too many ${event} requests; slow down.`), language),
           });
           return;
         }
         const parsed = roomInput.safeParse(payload);
         if (!parsed.success) {
-          const fields = parsed.error.issues.map((i) => ({
-            field: ['payload', ...i.path].join('.'),
-            message: i.message,
-          }));
+          const again = roomInput.safeParse(payload, { error: frenchIssues });
+          const fields = fieldProblems(parsed.error, 'payload', again.success ? [] : again.error.issues);
           reply({
             ok: false,
-            error: new ValidationError(`The ${event} payload is not valid.`, fields).toProblem(),
+            error: problemOf(new ValidationError(msg`The ${event} payload is not valid.`, fields), language),
           });
           return;
         }
@@ -272,7 +275,7 @@ export class RealtimeServer {
           (room) => reply({ ok: true, room }),
           (err: unknown) => {
             if (!(err instanceof DomainError)) this.deps.logger.error({ err, event }, 'socket event failed');
-            reply({ ok: false, error: problemOf(err) });
+            reply({ ok: false, error: problemOf(err, language) });
           },
         );
       });
@@ -282,14 +285,16 @@ export class RealtimeServer {
       const max = this.deps.maxRoomsPerSocket;
       if (!(name in socket.data.rooms) && Object.keys(socket.data.rooms).length >= max)
         throw new RateLimitedError(
-          `A connection follows at most ${max} groups and threads; unsubscribe from some first.`,
+          msg`A connection follows at most ${max} groups and threads; unsubscribe from some first.`,
         );
       await socket.join([name, roomOf.anyOf(groupId)]);
       socket.data.rooms = { ...socket.data.rooms, [name]: groupId };
       // Access lost between the check and the join (a removal's recheck did not see this socket yet).
       if (!(await this.mayRead(socket.data.caller, groupId))) {
         await leaveGroup(socket, groupId);
-        throw new NotFoundError(`No ${room.kind} ${room.kind === 'group' ? room.group : room.id}.`);
+        throw new NotFoundError(
+          room.kind === 'group' ? msg`No group ${room.group}.` : msg`No thread ${room.id}.`,
+        );
       }
       return name;
     });
@@ -311,7 +316,7 @@ export class RealtimeServer {
       return { name: roomOf.group(group._id.toHexString()), groupId: group._id.toHexString() };
     }
     const [thread] = await this.deps.threads.threadsByIds([new ObjectId(room.id)]);
-    const notFound = `No thread ${room.id}.`;
+    const notFound = msg`No thread ${room.id}.`;
     if (!thread) throw new NotFoundError(notFound);
     await this.deps.groups.loadById(caller, thread.groupId, 'read', notFound);
     return { name: roomOf.thread(room.id), groupId: thread.groupId.toHexString() };

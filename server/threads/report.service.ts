@@ -6,6 +6,7 @@ import type { GroupService } from '../groups/group.service.js';
 import type { ReportDoc, ReportRepository } from './report.repository.js';
 import type { ThreadRepository } from './thread.repository.js';
 import type { ThreadService } from './thread.service.js';
+import { msg } from '../core/messages.js';
 
 /** Reports to a group's moderators, their queue, and their resolution. */
 export class ReportService {
@@ -38,13 +39,9 @@ export class ReportService {
   ): Promise<{ id: string }> {
     const user = requireParticipant(caller);
     const target = await this.repo.postById(kind, new ObjectId(id));
-    if (!target) throw new NotFoundError(`No ${kind === 'threads' ? 'thread' : 'reply'} ${id}.`);
-    await this.groups.loadById(
-      caller,
-      target.groupId,
-      'read',
-      `No ${kind === 'threads' ? 'thread' : 'reply'} ${id}.`,
-    );
+    const notFound = kind === 'threads' ? msg`No thread ${id}.` : msg`No reply ${id}.`;
+    if (!target) throw new NotFoundError(notFound);
+    await this.groups.loadById(caller, target.groupId, 'read', notFound);
     const report: ReportDoc = {
       _id: new ObjectId(),
       groupId: target.groupId,
@@ -94,7 +91,7 @@ export class ReportService {
     const user = requirePerson(caller);
     const ctx = await this.groups.load(caller, groupHandle, 'moderate');
     const report = await this.reports.inGroup(ctx.group._id, new ObjectId(reportId));
-    if (!report) throw new NotFoundError(`No report ${reportId}.`);
+    if (!report) throw new NotFoundError(msg`No report ${reportId}.`);
     if (report.state !== 'open') throw new ConflictError('This report is already resolved.');
     if (decision === 'remove') {
       await this.threads.remove(

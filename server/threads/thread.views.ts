@@ -17,6 +17,7 @@ import {
   type Tombstone,
 } from './thread.repository.js';
 import type { ReplyView, ThreadView } from './thread.schemas.js';
+import { msg, type Message } from '../core/messages.js';
 
 export type Kind = 'threads' | 'replies';
 
@@ -171,7 +172,7 @@ export class ThreadViews {
     caller: Caller,
     id: string,
     action: 'read' | 'post' | 'moderate',
-    notFound = `No thread ${id}.`,
+    notFound: string | Message = msg`No thread ${id}.`,
     from: RecordSource = 'database',
   ) {
     // A thread never changes group: once its group is known, the thread, the group and the caller's
@@ -196,7 +197,7 @@ export class ThreadViews {
       return { doc: thread as ThreadDoc | ReplyDoc, thread, ctx };
     }
     const reply = await this.repo.postById('replies', new ObjectId(id));
-    const notFound = `No reply ${id}.`;
+    const notFound = msg`No reply ${id}.`;
     if (!reply) throw new NotFoundError(notFound);
     // A reply the caller may not see answers as a reply that does not exist: never naming its thread.
     const { thread, ctx } = await this.thread(caller, reply.threadId.toHexString(), action, notFound);

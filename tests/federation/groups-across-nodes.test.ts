@@ -538,7 +538,8 @@ describe('groups across nodes (three departments, three nodes)', () => {
       });
       const refused = await download(emma, `/files/${filesOf(onC)[1]!.id}/content`);
       expect(refused.status).toBe(404);
-      expect(refused.bytes.toString()).toContain('not available on this node');
+      // Emma reads French: told so in French (docs/api/problems.md, "Language").
+      expect(refused.bytes.toString()).toContain('n’est pas disponible sur ce nœud');
 
       // From A back to B and C: a reply with a file.
       const pdf = Buffer.from('%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n');
