@@ -138,44 +138,31 @@ describe('delivery: the persistent queue and its workers', () => {
     }
   });
 
-  it('a receiver that refuses the signature (401) is tried again, and its circuit stays closed: it answered', async () => {
-    const peer = await new FakeServer().start();
-    try {
-      let refusing = true;
-      peer.status = () => (refusing ? 401 : 202);
-      const ids = await queue([`${peer.url}/inbox`], 8);
-      await waitUntil(
-        () => idsIn(peer).filter((i) => ids.includes(i)).length >= 16,
-        15_000,
-        'each delivery tried twice',
-      );
-      expect((await fedA.worker.metrics()).hosts.find((h) => h.host === peer.host)).toBeUndefined();
-      refusing = false;
-      await waitUntil(async () => (await fedA.worker.metrics()).queued === 0, 15_000, 'the queue emptied');
-    } finally {
-      await peer.close();
-    }
-  });
-
-  it('a receiver that answers 503 with Retry-After (waiting for a third server) is tried again, its circuit closed', async () => {
-    const peer = await new FakeServer().start();
-    try {
-      let waiting = true;
-      peer.status = () => (waiting ? 503 : 202);
-      peer.statusHeaders = (): Record<string, string> => (waiting ? { 'retry-after': '30' } : {});
-      const ids = await queue([`${peer.url}/inbox`], 8);
-      await waitUntil(
-        () => idsIn(peer).filter((i) => ids.includes(i)).length >= 16,
-        15_000,
-        'each delivery tried twice',
-      );
-      expect((await fedA.worker.metrics()).hosts.find((h) => h.host === peer.host)).toBeUndefined();
-      waiting = false;
-      await waitUntil(async () => (await fedA.worker.metrics()).queued === 0, 15_000, 'the queue emptied');
-    } finally {
-      await peer.close();
-    }
-  });
+  it.each([
+    ['refuses the signature (401)', 401, {}],
+    ['answers 503 with Retry-After (waiting for a third server)', 503, { 'retry-after': '30' }],
+  ] as const)(
+    'a receiver that %s is tried again, and its circuit stays closed: it answered',
+    async (_what, status, headers) => {
+      const peer = await new FakeServer().start();
+      try {
+        let refusing = true;
+        peer.status = () => (refusing ? status : 202);
+        peer.statusHeaders = (): Record<string, string> => (refusing ? headers : {});
+        const ids = await queue([`${peer.url}/inbox`], 8);
+        await waitUntil(
+          () => idsIn(peer).filter((i) => ids.includes(i)).length >= 16,
+          15_000,
+          'each delivery tried twice',
+        );
+        expect((await fedA.worker.metrics()).hosts.find((h) => h.host === peer.host)).toBeUndefined();
+        refusing = false;
+        await waitUntil(async () => (await fedA.worker.metrics()).queued === 0, 15_000, 'the queue emptied');
+      } finally {
+        await peer.close();
+      }
+    },
+  );
 
   it('activities waiting behind one a slow receiver holds take no room: other activities go out meanwhile', async () => {
     const slow = await new FakeServer().start();
