@@ -1,8 +1,8 @@
 import {
   FakeServer,
   createPublicGroup,
+  joinFakeGroup,
   postSigned,
-  waitUntil,
   type FakeActor,
 } from '../helpers/fediverse.js';
 import { startWorld, type World } from '../helpers/world.js';
@@ -98,19 +98,7 @@ describe('the inbox tells a sender to try again when another server is down for 
 
     // alice joins the hub group on its server (which accepts her Follow).
     const alice = world.as.alice!;
-    const found = await alice.call('GET', `/lookup?q=${encodeURIComponent(hub.id)}`);
-    hubHandle = found.body.group.handle as string;
-    expect((await alice.call('POST', `/groups/${encodeURIComponent(hubHandle)}/join`)).status).toBe(200);
-    const sent = () => hubs.received.map((r) => JSON.parse(r.body) as { id: string; type: string });
-    await waitUntil(() => sent().some((a) => a.type === 'Follow'), 15_000, 'alice’s Follow of the hub');
-    const accept = {
-      '@context': AS,
-      id: `${hubs.url}/activities/accept`,
-      type: 'Accept',
-      actor: hub.id,
-      object: sent().find((a) => a.type === 'Follow')!.id,
-    };
-    expect((await postSigned(`${world.node.url}/ap/a/u.alice/inbox`, accept, hub)).status).toBe(202);
+    hubHandle = await joinFakeGroup(alice, hubs, hub, `${world.node.url}/ap/a/u.alice/inbox`);
   });
   afterAll(async () => {
     await world?.close();

@@ -2,6 +2,7 @@ import type { FederationRecords } from '../../server/federation/federation.recor
 import {
   FakeServer,
   createPublicGroup,
+  joinFakeGroup,
   postSigned,
   waitUntil,
   type FakeActor,
@@ -200,19 +201,8 @@ describe('activities about a post, in the order they were made', () => {
 
     beforeAll(async () => {
       const alice = world.as.alice!;
-      const found = await alice.call('GET', `/lookup?q=${encodeURIComponent(hub.id)}`);
-      const path = `/groups/${encodeURIComponent(found.body.group.handle as string)}`;
-      expect((await alice.call('POST', `${path}/join`)).status).toBe(200);
-      const sent = () => peer.received.map((r) => JSON.parse(r.body) as { id: string; type: string });
-      await waitUntil(() => sent().some((a) => a.type === 'Follow'), 15_000, 'alice’s Follow of the hub');
-      const accept = {
-        '@context': AS,
-        id: `${peer.url}/activities/accept`,
-        type: 'Accept',
-        actor: hub.id,
-        object: sent().find((a) => a.type === 'Follow')!.id,
-      };
-      expect((await postSigned(`${world.node.url}/ap/a/u.alice/inbox`, accept, hub)).status).toBe(202);
+      const handle = await joinFakeGroup(alice, peer, hub, `${world.node.url}/ap/a/u.alice/inbox`);
+      const path = `/groups/${encodeURIComponent(handle)}`;
       answeredAfterMs = 300;
       peer.delayMs = answeredAfterMs;
       // The node is slow to note which Like a person sent (a loaded database): the unlike comes meanwhile.

@@ -296,6 +296,39 @@ export async function waitUntil(
     throw new Error(`timed out after ${ms} ms waiting for ${what}`);
 }
 
+/**
+ * A person joins a group a FakeServer serves: found by its IRI and joined through the API (`client`), then
+ * accepted by the group's server, signed as `group`, at the person's inbox. Returns the handle the node
+ * gives the group.
+ */
+export async function joinFakeGroup(
+  client: { call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> }, // eslint-disable-line @typescript-eslint/no-explicit-any
+  server: FakeServer,
+  group: FakeActor,
+  personInbox: string,
+): Promise<string> {
+  const found = await client.call('GET', `/lookup?q=${encodeURIComponent(group.id)}`);
+  if (found.status !== 200) throw new Error(`lookup of ${group.id}: ${found.status}`);
+  const handle = found.body.group.handle as string;
+  const joined = await client.call('POST', `/groups/${encodeURIComponent(handle)}/join`);
+  if (joined.status !== 200) throw new Error(`join of ${handle}: ${joined.status}`);
+  const follows = () =>
+    server.received
+      .map((r) => JSON.parse(r.body) as { id: string; type: string; object?: unknown })
+      .filter((a) => a.type === 'Follow' && a.object === group.id);
+  await waitUntil(() => follows().length > 0, 15_000, `the Follow of ${handle}`);
+  const accept = {
+    '@context': 'https://www.w3.org/ns/activitystreams',
+    id: `${group.id}/accepts/${follows()[0]!.id.split('/').pop()!}`,
+    type: 'Accept',
+    actor: group.id,
+    object: follows()[0]!.id,
+  };
+  const accepted = await postSigned(personInbox, accept, group);
+  if (accepted.status !== 202) throw new Error(`Accept of the Follow: ${accepted.status} ${accepted.body}`);
+  return handle;
+}
+
 /** A public group made through the REST API by `client` (its owner); returns the group's actor IRI. */
 export async function createPublicGroup(
   client: {
