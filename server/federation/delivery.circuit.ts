@@ -63,8 +63,9 @@ export class HostCircuits {
       await this.queue.hostSucceeded(host, now);
       return;
     }
-    // Permanent refusals, rate limits and signature refusals (retried) say the host is up.
-    if (outcome.kind !== 'retry' || outcome.status === 429 || outcome.status === 401) return;
+    // Permanent refusals, and retried answers (a rate limit, a refused signature, a 503 saying when), say the
+    // host is up.
+    if (outcome.kind !== 'retry' || outcome.answered) return;
     // Failures of requests sent before the circuit opened count once (the queue checks again).
     if ((this.hostStates.get(host)?.openUntil.getTime() ?? 0) > now.getTime()) return;
     // Counted in the database, from what every worker of every process counted (not this one's view).

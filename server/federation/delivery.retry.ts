@@ -9,7 +9,13 @@ export const retryDelayMs = (baseMs: number, n: number): number =>
 export type Outcome =
   | { kind: 'delivered' }
   | { kind: 'deferred'; until: Date }
-  | { kind: 'retry'; status: number | null; error: string }
+  | {
+      kind: 'retry';
+      status: number | null;
+      error: string;
+      /** The host answered (a rate limit, a signature refused, a 503 saying when): not counted against it. */
+      answered?: boolean;
+    }
   | { kind: 'permanent'; status: number | null; error: string };
 
 /** How an inbox of a settled batch came out, as `DeliveryWorker.onOutcome` tells it. */
@@ -23,11 +29,14 @@ const RETRIED_4XX = new Set([401, 408, 429]);
  * else is retried. As Mastodon classifies its own deliveries: a 401 is often the receiver's failure to fetch
  * the sender's key for now (the signature scheme was already negotiated again on the spot, `SignatureNegotiator`).
  */
-export function outcomeOfStatus(status: number): Outcome {
+export function outcomeOfStatus(status: number, retryAfter = false): Outcome {
   if (status >= 200 && status < 300) return { kind: 'delivered' };
   if ((status >= 400 && status < 500 && !RETRIED_4XX.has(status)) || status === 501)
     return { kind: 'permanent', status, error: `HTTP ${status}` };
-  return { kind: 'retry', status, error: `HTTP ${status}` };
+  // A rate limit, a refused signature, or a 503 that says when to come back (an inbox waiting for a third
+  // server, ADR 0052): the host answered, and its circuit does not count it.
+  const answered = status === 429 || status === 401 || (status === 503 && retryAfter);
+  return { kind: 'retry', status, error: `HTTP ${status}`, ...(answered ? { answered } : {}) };
 }
 
 /** The retry schedule: its fields of `DeliveryOptions` (delivery.worker.ts). */

@@ -139,11 +139,8 @@ export class DeliverySender {
         cryptoKeySigner(`${batch.actorId}#main-key`, key),
         this.outbound,
       );
-      const outcome = outcomeOfStatus(response.status);
-      // A 503 that says when to come back (an inbox waiting for a third server, ADR 0052) is an answer:
-      // retried, not counted against the host, like a 429.
-      const answered = response.status === 503 && response.headers['retry-after'] !== undefined;
-      if (!answered) await this.circuits.outcome(host, outcome);
+      const outcome = outcomeOfStatus(response.status, response.headers['retry-after'] !== undefined);
+      await this.circuits.outcome(host, outcome);
       return outcome;
     } catch (err) {
       const outcome: Outcome = { kind: 'retry', status: null, error: (err as Error).message };
