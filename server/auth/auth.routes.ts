@@ -6,10 +6,10 @@ type PassportStatic = InstanceType<typeof Passport>;
 import { z } from 'zod';
 import type { Api } from '../core/api.js';
 import { DomainError, NotFoundError, RateLimitedError, UnauthenticatedError } from '../core/errors.js';
-import { sendProblem } from '../core/problem.js';
+import { readerLanguage, sendProblem } from '../core/problem.js';
 import { AccountDeactivatedError } from '../people/account.service.js';
 import type { OidcRegistry, SignedInUser } from './oidc.js';
-import { msg } from '../core/messages.js';
+import { msg, type Language } from '../core/messages.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -29,22 +29,33 @@ class SignInRefusedError extends UnauthenticatedError {
   override readonly title = 'Sign-in refused';
 }
 
-function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)} · Ensemble</title>
+function page(title: string, body: string, language: Language = 'en'): string {
+  return `<!doctype html><html lang="${language}"><head><meta charset="utf-8"><title>${escapeHtml(title)} · Ensemble</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="stylesheet" href="/styles.css"></head>
 <body><main><h1>${escapeHtml(title)}</h1>${body}</main></body></html>`;
 }
 
 /** Browser flows answer with a page; API clients (Accept: json) get problem+json. */
 function fail(req: Request, res: Response, error: DomainError): void {
+  // In the reader's language, as every refusal (docs/api/problems.md, "Language").
+  const language = readerLanguage(req);
+  const problem = error.toProblem(req.originalUrl, language);
+  res.setHeader('Content-Language', language);
   if (req.accepts(['html', 'json']) === 'json') {
-    sendProblem(res, error.toProblem(req.originalUrl));
+    sendProblem(res, problem);
     return;
   }
+  const again = language === 'fr' ? 'Réessayer' : 'Try again';
   res
     .status(error.status)
     .type('html')
-    .send(page(error.title, `<p>${escapeHtml(error.message)}</p><p><a href="/auth/login">Try again</a></p>`));
+    .send(
+      page(
+        error.title,
+        `<p>${escapeHtml(problem.detail ?? '')}</p><p><a href="/auth/login">${again}</a></p>`,
+        language,
+      ),
+    );
 }
 
 export interface AuthRoutesDeps {

@@ -79,6 +79,18 @@ describe('problems in the reader’s language', () => {
     expect(((await (await ask()).json()) as { detail: string }).detail).toBe('No group nowhere.');
   });
 
+  it('the sign-in’s refusal page too', async () => {
+    const res = await fetch(`${world.node.url}/auth/login/nowhere`, {
+      headers: { accept: 'text/html', 'accept-language': 'fr-CA,fr;q=0.9' },
+      redirect: 'manual',
+    });
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-language')).toBe('fr');
+    const html = await res.text();
+    expect(html).toContain('<html lang="fr">');
+    expect(html).toContain('Aucun fournisseur d’identité nowhere.');
+  });
+
   it('a socket’s refusals too', async () => {
     const socket = io(world.node.url, {
       transports: ['websocket'],
